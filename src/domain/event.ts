@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { emailProblem, normaliseEmail } from './email.js';
+
+/**
+ * The segment-membership change event (schemas/membership-change.schema.json is the contract; this zod schema
+ * must agree with it, and test/domain/event.test.ts runs both over the same samples).
+ *
+ * Normalisation: strings are trimmed; the email is lower-cased (see email.ts); empty optional names are dropped.
+ */
+const optionalText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .transform((s) => s.trim())
+    .nullish()
+    .transform((s) => (s ? s : undefined));
+
+const attributeValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
+export const membershipChangeSchema = z.object({
+  eventId: z.string().trim().min(1).max(200),
+  occurredAt: z.iso.datetime({ offset: true }),
+  segmentId: z.string().trim().min(1).max(200),
+  op: z.enum(['add', 'remove']),
+  profile: z.object({
+    id: z.string().trim().min(1).max(200),
+    email: z
+      .string()
+      .max(254)
+      .transform(normaliseEmail)
+      .superRefine((email, ctx) => {
+        const problem = emailProblem(email);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }),
+    firstName: optionalText(255),
+    lastName: optionalText(255),
+    phone: optionalText(64),
+    attributes: z.record(z.string(), attributeValue).nullish().transform((a) => a ?? undefined),
+  }),
+});
+
+export type MembershipChangeInput = z.input<typeof membershipChangeSchema>;
+export type Profile = z.output<typeof membershipChangeSchema>['profile'];
+
+/** A validated change, with occurredAt parsed to epoch milliseconds. */
+export interface MembershipChange {
+  eventId: string;
+  occurredAt: number;
+  segmentId: string;
+  op: 'add' | 'remove';
+  profile: Profile;
+}
+
+export type ParseResult = { ok: true; change: MembershipChange } | { ok: false; reason: string };
+
+/** Validates an already-decoded value. Never throws. */
+export function parseMembershipChange(value: unknown): ParseResult {
+  const parsed = membershipChangeSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const path = issue?.path.join('.') || '(root)';
+    return { ok: false, reason: `${path}: ${issue?.message ?? 'invalid'}` };
+  }
+  const occurredAt = Date.parse(parsed.data.occurredAt);
+  if (Number.isNaN(occurredAt)) return { ok: false, reason: 'occurredAt: not a parseable date-time' };
+  return { ok: true, change: { ...parsed.data, occurredAt } };
+}
