@@ -1,0 +1,98 @@
+import { z } from 'zod';
+
+/**
+ * Every setting of the service, declared once: name, description, default and bounds. loadConfig() parses a
+ * file against this schema and stops start-up with a one-line message that names the key.
+ */
+
+const brokerAddress = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):\d{1,5}$/, 'must be host:port, e.g. "kafka-1:9092"');
+
+/** Where a secret comes from. A file is re-read when it changes (key rotation without restart). */
+export const secretRef = z.union([
+  z.strictObject({ env: z.string().min(1).describe('name of an environment variable holding the secret') }),
+  z.strictObject({ file: z.string().min(1).describe('path of a file holding the secret (trailing newline trimmed)') }),
+  z.strictObject({ value: z.string().min(1).describe('the secret inline: for local development only') }),
+]);
+export type SecretRef = z.infer<typeof secretRef>;
+
+const kafka = z.strictObject({
+  brokers: z.array(brokerAddress).min(1).describe('bootstrap brokers'),
+  clientId: z.string().min(1).default('ac-list-sync'),
+  groupId: z.string().min(1).default('ac-list-sync').describe('consumer group of the live sync'),
+  topics: z.array(z.string().min(1)).min(1).describe('source topics of membership-change events'),
+  fromBeginning: z.boolean().default(true).describe('where a new group starts: true = earliest'),
+  sessionTimeoutMs: z.number().int().min(6_000).max(300_000).default(30_000),
+  heartbeatIntervalMs: z.number().int().min(500).max(60_000).default(3_000),
+  commitIntervalMs: z.number().int().min(100).max(60_000).default(1_000).describe('how often settled offsets are committed'),
+  ssl: z.boolean().default(false).describe('connect with TLS'),
+  sasl: z
+    .strictObject({
+      mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+      username: z.string().min(1),
+      password: secretRef,
+    })
+    .optional(),
+});
+
+const connection = z.strictObject({
+  apiUrl: z
+    .string()
+    .min(1)
+    .describe('the API URL of Settings → Developer, with or without https:// and /api/3; http:// only for a simulator'),
+  apiKey: secretRef.describe('the Api-Token'),
+  privacyAcknowledged: z.literal(true, {
+    error:
+      'must be true: contacts (emails, names, phone numbers) leave the upstream compliance boundary for this ActiveCampaign account; set privacyAcknowledged: true to confirm that this transfer is allowed',
+  }),
+  requestsPerSecond: z.number().gt(0).max(5).default(4.5).describe('request budget of the account (AC allows 5/s); aim ~90%'),
+  importsPerMinute: z.number().int().min(1).max(100).default(90).describe('multi-contact bulk imports per minute (AC allows 100)'),
+  singleImportsPerMinute: z.number().int().min(0).max(20).default(18).describe('single-contact bulk imports per minute (AC allows 20)'),
+  requestTimeoutMs: z.number().int().min(1_000).max(300_000).default(30_000),
+});
+
+const exportDef = z.strictObject({
+  name: z.string().min(1).describe('unique name of this export; used in metrics and dead-letter headers'),
+  segmentId: z.string().min(1),
+  connection: z.string().min(1).describe('a key of connections'),
+  listId: z.string().regex(/^\d+$/, 'must be a numeric ActiveCampaign list id, e.g. "3"'),
+  enabled: z.boolean().default(true).describe('false keeps the export but sends nothing for it'),
+  tags: z.array(z.string().min(1)).default([]),
+  excludeAutomations: z.boolean().default(false).describe('stop ActiveCampaign automations from running for these imports'),
+  fields: z
+    .record(z.string(), z.union([z.number().int().positive(), z.string().min(1)]))
+    .default({})
+    .describe('profile attribute name → custom field id (number) or perstag (string)'),
+});
+
+export const configSchema = z.strictObject({
+  kafka,
+  connections: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only'), connection),
+  exports: z.array(exportDef).min(1),
+  unmappedSegments: z.enum(['skip', 'dead-letter']).default('skip').describe('what happens to an event whose segment has no export'),
+  buffer: z
+    .strictObject({
+      maxContacts: z.number().int().min(1).max(250).default(250).describe('contacts per bulk import (AC allows 250)'),
+      maxBytes: z.number().int().min(10_000).max(399_999).default(399_999).describe('serialized bytes per import body (AC: under 400,000)'),
+      lingerMs: z.number().int().min(0).max(600_000).default(1_000).describe('oldest change waits at most this long before a flush'),
+      maxPendingEvents: z.number().int().min(1_000).max(10_000_000).default(200_000).describe('pause fetching above this many unsettled events'),
+    })
+    .prefault({}),
+  http: z
+    .strictObject({
+      host: z.string().min(1).default('0.0.0.0'),
+      port: z.number().int().min(0).max(65_535).default(9464),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      showEmails: z.boolean().default(false).describe('log raw emails (debugging only; masked by default)'),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConnectionConfig = z.infer<typeof connection>;
+export type ExportConfig = z.infer<typeof exportDef>;
