@@ -1,0 +1,201 @@
+import { applyUpdate, entryRefs, mergeUnder, newEntry, type ContactEntry, type ContactUpdate, type MergeOutcome } from './contact-entry.js';
+
+/** Why a batch was cut; recorded per flush (metric `flushes_total{trigger}`). */
+export type FlushTrigger = 'size' | 'bytes' | 'age' | 'shutdown' | 'rebalance' | 'retry';
+
+export interface BufferLimits {
+  maxContacts: number;
+  /** The serialized body must stay at or under this many bytes (ActiveCampaign: under 400,000). */
+  maxBytes: number;
+  lingerMs: number;
+}
+
+export interface Batch<R> {
+  entries: ContactEntry<R>[];
+  /** The exact request body; its byte length is `bytes`. */
+  body: string;
+  bytes: number;
+  trigger: FlushTrigger;
+}
+
+const BODY_OPEN = '{"contacts":[';
+const BODY_CLOSE = ']}';
+const BODY_OVERHEAD = BODY_OPEN.length + BODY_CLOSE.length;
+
+/**
+ * The buffer of one ActiveCampaign account, keyed by normalised email. Pure: time comes in as arguments.
+ *
+ * An email whose import is sent but not confirmed is "in flight": newer changes for it wait in `held` until the
+ * import settles, because ActiveCampaign does not promise that imports apply in order.
+ */
+export class ContactBuffer<R> {
+  private ready = new Map<string, ContactEntry<R>>();
+  private held = new Map<string, ContactEntry<R>>();
+  private inflight = new Set<string>();
+  private readyBytes = 0;
+  private heldBytes = 0;
+
+  constructor(private readonly limits: BufferLimits) {}
+
+  get readyContacts(): number {
+    return this.ready.size;
+  }
+  get contacts(): number {
+    return this.ready.size + this.held.size;
+  }
+  get bytes(): number {
+    return this.readyBytes + this.heldBytes;
+  }
+  get inflightContacts(): number {
+    return this.inflight.size;
+  }
+
+  add(update: ContactUpdate<R>, now: number): MergeOutcome {
+    const waiting = this.inflight.has(update.email);
+    const map = waiting ? this.held : this.ready;
+    let entry = map.get(update.email);
+    if (!entry) {
+      entry = newEntry<R>(update.email, now);
+      map.set(update.email, entry);
+    }
+    const before = entry.bytes;
+    const outcome = applyUpdate(entry, update);
+    if (waiting) this.heldBytes += entry.bytes - before;
+    else this.readyBytes += entry.bytes - before;
+    return outcome;
+  }
+
+  /** Which trigger, if any, says flush now. */
+  due(now: number): FlushTrigger | undefined {
+    if (this.ready.size >= this.limits.maxContacts) return 'size';
+    if (this.readyBytes + this.ready.size + BODY_OVERHEAD > this.limits.maxBytes) return 'bytes';
+    const oldest = this.oldestSince();
+    if (oldest !== undefined && now - oldest >= this.limits.lingerMs) return 'age';
+    return undefined;
+  }
+
+  /** When the age trigger fires next, if anything is buffered. */
+  dueAt(): number | undefined {
+    const oldest = this.oldestSince();
+    return oldest === undefined ? undefined : oldest + this.limits.lingerMs;
+  }
+
+  /**
+   * Cuts the next batch: entries in arrival order, at most maxContacts, body at most maxBytes. Their emails go
+   * in flight. An entry too large for any request comes back alone in `oversize`.
+   */
+  take(trigger: FlushTrigger, maxContacts = this.limits.maxContacts): { batch?: Batch<R>; oversize?: ContactEntry<R> } {
+    const entries: ContactEntry<R>[] = [];
+    let bytes = BODY_OVERHEAD;
+    for (const entry of this.ready.values()) {
+      if (entries.length >= maxContacts) break;
+      const next = bytes + entry.bytes + (entries.length ? 1 : 0);
+      if (next > this.limits.maxBytes) {
+        if (entries.length === 0) {
+          this.remove(entry);
+          return { oversize: entry };
+        }
+        break;
+      }
+      bytes = next;
+      entries.push(entry);
+    }
+    if (entries.length === 0) return {};
+    for (const entry of entries) {
+      this.remove(entry);
+      this.inflight.add(entry.email);
+    }
+    const body = BODY_OPEN + entries.map((e) => e.json).join(',') + BODY_CLOSE;
+    return { batch: { entries, body, bytes, trigger } };
+  }
+
+  /** The import holding these emails settled: their waiting changes become ready. */
+  release(emails: Iterable<string>): void {
+    for (const email of emails) {
+      this.inflight.delete(email);
+      const waiting = this.held.get(email);
+      if (!waiting) continue;
+      this.held.delete(email);
+      this.heldBytes -= waiting.bytes;
+      this.ready.set(email, waiting);
+      this.readyBytes += waiting.bytes;
+    }
+  }
+
+  /**
+   * A request failed before ActiveCampaign accepted it (or an import failed): its entries come back, merged under
+   * any newer change that arrived meanwhile, ahead of everything else, so a resend carries the current state.
+   */
+  requeue(entries: Iterable<ContactEntry<R>>): void {
+    const front = new Map<string, ContactEntry<R>>();
+    for (const entry of entries) {
+      this.inflight.delete(entry.email);
+      const newer = this.held.get(entry.email);
+      if (newer) {
+        this.held.delete(entry.email);
+        this.heldBytes -= newer.bytes;
+        mergeUnder(newer, entry);
+        front.set(entry.email, newer);
+      } else {
+        front.set(entry.email, entry);
+      }
+    }
+    for (const [email, entry] of this.ready) if (!front.has(email)) front.set(email, entry);
+    this.ready = front;
+    this.readyBytes = 0;
+    for (const entry of this.ready.values()) this.readyBytes += entry.bytes;
+  }
+
+  /** Drops every change whose events satisfy `revoked` (partitions this member no longer owns). Returns dropped refs. */
+  drop(revoked: (ref: R) => boolean): R[] {
+    const dropped: R[] = [];
+    for (const map of [this.ready, this.held]) {
+      for (const [email, entry] of map) {
+        for (const [listId, change] of entry.lists) {
+          const last = change.refs[change.refs.length - 1];
+          if (last !== undefined && revoked(last)) {
+            dropped.push(...change.refs);
+            entry.lists.delete(listId);
+          } else {
+            const kept = change.refs.filter((r) => !revoked(r));
+            dropped.push(...change.refs.filter(revoked));
+            change.refs = kept;
+          }
+        }
+        if (entry.lists.size === 0) map.delete(email);
+      }
+    }
+    this.recount();
+    return dropped;
+  }
+
+  /** Every entry still waiting (ready or held), e.g. for a dry run's report. */
+  *entries(): Iterable<ContactEntry<R>> {
+    yield* this.ready.values();
+    yield* this.held.values();
+  }
+
+  private remove(entry: ContactEntry<R>): void {
+    this.ready.delete(entry.email);
+    this.readyBytes -= entry.bytes;
+  }
+
+  private oldestSince(): number | undefined {
+    let oldest: number | undefined;
+    // Entries enter in arrival order, so the first is the oldest except after a requeue (which flushes at once).
+    for (const entry of this.ready.values()) {
+      oldest = entry.since;
+      break;
+    }
+    return oldest;
+  }
+
+  private recount(): void {
+    this.readyBytes = 0;
+    this.heldBytes = 0;
+    for (const e of this.ready.values()) this.readyBytes += e.bytes;
+    for (const e of this.held.values()) this.heldBytes += e.bytes;
+  }
+}
+
+export { entryRefs };
