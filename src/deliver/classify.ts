@@ -1,0 +1,65 @@
+import { ApiError } from '../domain/errors.js';
+
+/** What to do with an ActiveCampaign answer (CONTRACT.md §5). */
+export type Verdict =
+  | { kind: 'ok' }
+  /** Wait, then send again: the account's budget (429, bulk "Rate limit exceeded."). */
+  | { kind: 'throttled'; retryAfterMs: number; code: string }
+  /** The whole account is failing (5xx, network, timeout, bad token): pause and back off; dead-letter nothing. */
+  | { kind: 'account'; code: string; message: string }
+  /** Bulk import validation: the request was refused whole; these contact indexes (base unknown) were named. */
+  | { kind: 'invalid-contacts'; indexes: number[]; reasons: string[] }
+  /** The request itself is wrong for good: dead-letter what it carried. */
+  | { kind: 'reject'; code: string; message: string };
+
+const BULK_RATE_LIMIT_WAIT_MS = 60_000;
+
+/** Retry-After is seconds (decimals accepted, as the simulator sends when time-scaled) or an HTTP date. */
+export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+export function classifyResponse(status: number, body: unknown, retryAfter: string | undefined, now: number): Verdict {
+  if (status >= 200 && status < 300) return { kind: 'ok' };
+  const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  if (status === 429) {
+    return { kind: 'throttled', retryAfterMs: parseRetryAfter(retryAfter, now) ?? 1_000, code: 'RATE_LIMITED' };
+  }
+  if (status === 401 || status === 403) return { kind: 'account', code: 'AUTH_FAILED', message: `HTTP ${status}: the API token was refused` };
+  if (status >= 500 || status === 408) return { kind: 'account', code: 'SERVER_ERROR', message: `HTTP ${status}` };
+  const message = typeof b.message === 'string' ? b.message : '';
+  const reasons = Array.isArray(b.failureReasons) ? b.failureReasons : [];
+  if (status === 400 && /rate limit exceeded/i.test(message)) {
+    return { kind: 'throttled', retryAfterMs: BULK_RATE_LIMIT_WAIT_MS, code: 'BULK_RATE_LIMITED' };
+  }
+  const indexed = reasons.filter((r): r is { contact: number; failureReason?: string } => typeof r === 'object' && r !== null && typeof (r as { contact?: unknown }).contact === 'number');
+  if (status === 400 && indexed.length > 0) {
+    return { kind: 'invalid-contacts', indexes: indexed.map((r) => r.contact), reasons: indexed.map((r) => String(r.failureReason ?? 'invalid')) };
+  }
+  const detail = message || reasons.map(String).join('; ') || JSON.stringify(body ?? '').slice(0, 200);
+  return { kind: 'reject', code: status === 404 ? 'NOT_FOUND' : 'REJECTED', message: `HTTP ${status}: ${detail}` };
+}
+
+/** A transport failure (no answer at all) is an account-level condition: retry with backoff. */
+export function classifyTransportError(err: unknown): Verdict {
+  const code = (err as { code?: string }).code ?? 'NETWORK';
+  const timeout = /TIMEOUT/i.test(code) || (err as Error).name === 'TimeoutError';
+  return { kind: 'account', code: timeout ? 'TIMEOUT' : 'NETWORK', message: `${code}: ${(err as Error).message}` };
+}
+
+export function toApiError(v: Exclude<Verdict, { kind: 'ok' }>, status: number): ApiError {
+  switch (v.kind) {
+    case 'throttled':
+      return new ApiError(v.code, `throttled for ${v.retryAfterMs} ms`, true, status, v.retryAfterMs);
+    case 'account':
+      return new ApiError(v.code, v.message, true, status);
+    case 'invalid-contacts':
+      return new ApiError('INVALID_CONTACTS', v.reasons.join('; '), false, status);
+    case 'reject':
+      return new ApiError(v.code, v.message, false, status);
+  }
+}

@@ -1,0 +1,100 @@
+import { Pool } from 'undici';
+import { classifyResponse, classifyTransportError, type Verdict } from './classify.js';
+
+/**
+ * The ActiveCampaign v3 client: one keep-alive pool per account, the Api-Token header, a timeout per request.
+ * It answers with a Verdict instead of throwing, so the caller composes retry and dead-lettering.
+ */
+export interface ClientOptions {
+  apiUrl: string;
+  apiKey: () => string;
+  timeoutMs: number;
+  connections?: number;
+}
+
+export interface Answer<T> {
+  status: number;
+  verdict: Verdict;
+  body: T | undefined;
+  latencyMs: number;
+}
+
+export interface BulkImportAccepted {
+  batchId?: string;
+  queued_contacts?: number;
+}
+
+export interface ImportInfo {
+  status: string | false;
+  success?: string[];
+  failure?: string[];
+}
+
+/** Accepts the URL as Settings → Developer shows it, with or without scheme and /api/3 (CONTRACT.md §1). */
+export function normaliseApiUrl(raw: string): { origin: string; basePath: string } {
+  let url = raw.trim().replace(/\/+$/, '').replace(/\/api\/3$/, '');
+  if (!/^https?:\/\//i.test(url)) url = `https://${url}`;
+  const parsed = new URL(url);
+  return { origin: parsed.origin, basePath: `${parsed.pathname.replace(/\/+$/, '')}/api/3` };
+}
+
+export class AcClient {
+  private readonly pool: Pool;
+  private readonly basePath: string;
+
+  constructor(private readonly opts: ClientOptions) {
+    const { origin, basePath } = normaliseApiUrl(opts.apiUrl);
+    this.basePath = basePath;
+    this.pool = new Pool(origin, {
+      connections: opts.connections ?? 8,
+      keepAliveTimeout: 30_000,
+      headersTimeout: opts.timeoutMs,
+      bodyTimeout: opts.timeoutMs,
+    });
+  }
+
+  bulkImport(body: string): Promise<Answer<BulkImportAccepted>> {
+    return this.call('POST', '/import/bulk_import', body);
+  }
+
+  importInfo(batchId: string): Promise<Answer<ImportInfo>> {
+    return this.call('GET', `/import/info?batchId=${encodeURIComponent(batchId)}`);
+  }
+
+  getList(id: string): Promise<Answer<{ list?: { id: string; name: string } }>> {
+    return this.call('GET', `/lists/${encodeURIComponent(id)}`);
+  }
+
+  fields(offset: number, limit = 100): Promise<Answer<{ fields?: { id: string; perstag: string; title: string }[]; meta?: { total?: string } }>> {
+    return this.call('GET', `/fields?limit=${limit}&offset=${offset}`);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close().catch(() => undefined);
+  }
+
+  private async call<T>(method: 'GET' | 'POST', path: string, body?: string): Promise<Answer<T>> {
+    const started = performance.now();
+    try {
+      const res = await this.pool.request({
+        method,
+        path: this.basePath + path,
+        headers: { 'api-token': this.opts.apiKey(), 'content-type': 'application/json', accept: 'application/json' },
+        ...(body === undefined ? {} : { body }),
+        signal: AbortSignal.timeout(this.opts.timeoutMs),
+      });
+      const text = await res.body.text();
+      let parsed: unknown;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        parsed = undefined;
+      }
+      const retryAfter = res.headers['retry-after'];
+      const verdict = classifyResponse(res.statusCode, parsed, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, Date.now());
+      return { status: res.statusCode, verdict, body: parsed as T | undefined, latencyMs: performance.now() - started };
+    } catch (err) {
+      return { status: 0, verdict: classifyTransportError(err), body: undefined, latencyMs: performance.now() - started };
+    }
+  }
+}
