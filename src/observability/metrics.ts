@@ -1,0 +1,64 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every metric of the service, in one place. Names: ac_list_sync_<noun>_<unit>[_total]. Labels come from bounded
+ * sets only (topic, partition, connection, list, export, stage, code, trigger, status): never emails or ids.
+ * Hot paths update these per batch, not per event.
+ */
+export const PREFIX = 'ac_list_sync_';
+
+export function createMetrics(registry = new Registry()) {
+  const m = {
+    registry,
+    eventsConsumed: new Counter({
+      name: `${PREFIX}events_consumed_total`,
+      help: 'Events consumed, by result: delivered, invalid, unmapped, duplicate, stale, superseded, dead_lettered, skipped',
+      labelNames: ['topic', 'result'] as const,
+      registers: [registry],
+    }),
+    bufferedContacts: new Gauge({ name: `${PREFIX}buffered_contacts`, help: 'Contacts waiting in buffers', labelNames: ['connection'] as const, registers: [registry] }),
+    bufferedBytes: new Gauge({ name: `${PREFIX}buffered_bytes`, help: 'Serialized bytes waiting in buffers', labelNames: ['connection'] as const, registers: [registry] }),
+    pendingEvents: new Gauge({ name: `${PREFIX}pending_events`, help: 'Events consumed but not yet settled', registers: [registry] }),
+    flushes: new Counter({ name: `${PREFIX}flushes_total`, help: 'Bulk imports cut, by trigger', labelNames: ['connection', 'trigger'] as const, registers: [registry] }),
+    batchSize: new Histogram({
+      name: `${PREFIX}batch_contacts`,
+      help: 'Contacts per bulk import request',
+      labelNames: ['connection'] as const,
+      buckets: [1, 10, 50, 100, 150, 200, 240, 245, 250],
+      registers: [registry],
+    }),
+    batchBytes: new Histogram({ name: `${PREFIX}batch_bytes`, help: 'Body bytes per bulk import request', labelNames: ['connection'] as const, buckets: [1e3, 1e4, 5e4, 1e5, 2e5, 3e5, 4e5], registers: [registry] }),
+    apiRequests: new Counter({ name: `${PREFIX}api_requests_total`, help: 'ActiveCampaign requests by endpoint and HTTP status (0 = no answer)', labelNames: ['connection', 'endpoint', 'status'] as const, registers: [registry] }),
+    apiLatency: new Histogram({
+      name: `${PREFIX}api_request_duration_seconds`,
+      help: 'ActiveCampaign request latency',
+      labelNames: ['connection', 'endpoint'] as const,
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    throttled: new Counter({ name: `${PREFIX}api_throttled_total`, help: 'Throttling answers: 429 and the bulk-import "Rate limit exceeded."', labelNames: ['connection', 'code'] as const, registers: [registry] }),
+    retryAfterSeconds: new Counter({ name: `${PREFIX}api_retry_after_seconds_total`, help: 'Seconds of Retry-After honoured', labelNames: ['connection'] as const, registers: [registry] }),
+    budgetWaitSeconds: new Counter({ name: `${PREFIX}rate_budget_wait_seconds_total`, help: 'Time requests waited on the account budget', labelNames: ['connection'] as const, registers: [registry] }),
+    budgetUtilisation: new Gauge({ name: `${PREFIX}rate_budget_utilisation_ratio`, help: "This instance's pace as a fraction of the configured account rates (share × throttle)", labelNames: ['connection'] as const, registers: [registry] }),
+    retries: new Counter({ name: `${PREFIX}retries_total`, help: 'Requests sent again, by reason', labelNames: ['connection', 'reason'] as const, registers: [registry] }),
+    deadLetters: new Counter({ name: `${PREFIX}dead_letters_total`, help: 'Records written to the dead-letter topic', labelNames: ['stage', 'code'] as const, registers: [registry] }),
+    confirmations: new Counter({ name: `${PREFIX}import_confirmations_total`, help: 'Bulk imports settled, by final status', labelNames: ['connection', 'status'] as const, registers: [registry] }),
+    unconfirmedImports: new Gauge({ name: `${PREFIX}unconfirmed_imports`, help: 'Bulk imports accepted but not yet confirmed', labelNames: ['connection'] as const, registers: [registry] }),
+    accountDown: new Gauge({ name: `${PREFIX}account_down`, help: '1 while an account is failing (outage, 5xx, timeouts, bad token)', labelNames: ['connection', 'code'] as const, registers: [registry] }),
+    lastFlushSuccess: new Gauge({ name: `${PREFIX}last_successful_flush_timestamp_seconds`, help: 'When a bulk import was last accepted', labelNames: ['connection'] as const, registers: [registry] }),
+    consumerLag: new Gauge({ name: `${PREFIX}consumer_lag_messages`, help: 'High watermark minus next offset to fetch', labelNames: ['topic', 'partition'] as const, registers: [registry] }),
+    committedOffset: new Gauge({ name: `${PREFIX}committed_offset`, help: 'Last offset committed', labelNames: ['topic', 'partition'] as const, registers: [registry] }),
+    endToEnd: new Histogram({
+      name: `${PREFIX}end_to_end_seconds`,
+      help: 'From event time (occurredAt) or Kafka append time to acceptance by ActiveCampaign',
+      labelNames: ['from'] as const,
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600],
+      registers: [registry],
+    }),
+    paused: new Gauge({ name: `${PREFIX}paused`, help: '1 while fetching is paused for backpressure or an account outage', registers: [registry] }),
+  };
+  collectDefaultMetrics({ register: registry, prefix: PREFIX });
+  return m;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
