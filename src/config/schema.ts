@@ -79,6 +79,31 @@ export const configSchema = z.strictObject({
       maxPendingEvents: z.number().int().min(1_000).max(10_000_000).default(200_000).describe('pause fetching above this many unsettled events'),
     })
     .prefault({}),
+  ingest: z
+    .strictObject({
+      maxEventBytes: z.number().int().min(1_024).max(10_485_760).default(65_536).describe('larger record values are dead-lettered (TOO_LARGE)'),
+    })
+    .prefault({}),
+  deadLetter: z
+    .strictObject({
+      topic: z.string().min(1).default('{topic}.dlq').describe('dead-letter topic; {topic} is replaced by the source topic'),
+      retentionMs: z.number().int().min(60_000).default(604_800_000).describe('retention set when the service creates the topic (it holds personal data)'),
+    })
+    .prefault({}),
+  delivery: z
+    .strictObject({
+      maxUnconfirmedImports: z.number().int().min(1).max(200).default(20).describe('accepted imports awaiting confirmation, at most (each costs polls)'),
+      maxConcurrentRequests: z.number().int().min(1).max(32).default(5),
+      maxImportResubmits: z.number().int().min(0).max(20).default(3).describe('failed/interrupted imports are rebuilt and resubmitted this many times'),
+      pollIntervalMs: z.number().int().min(100).max(60_000).default(1_000).describe('first wait before polling /import/info; doubles up to 8×'),
+      maxBackoffMs: z.number().int().min(1_000).max(600_000).default(60_000).describe('longest pause while an account is failing'),
+      settleOnAccept: z.boolean().default(false).describe('commit offsets when an import is accepted instead of confirmed (see README)'),
+      timeScale: z.number().min(1).max(1_000).default(1).describe('simulator benchmarks only: run every limit this many times faster'),
+    })
+    .prefault({}),
+  shutdown: z
+    .strictObject({ deadlineMs: z.number().int().min(1_000).max(600_000).default(30_000).describe('flush, confirm and commit within this time on SIGTERM') })
+    .prefault({}),
   http: z
     .strictObject({
       host: z.string().min(1).default('0.0.0.0'),

@@ -1,0 +1,93 @@
+import type { Logger } from 'pino';
+import type { Config, ConnectionConfig } from '../config/schema.js';
+import { ConfigError } from '../domain/errors.js';
+import type { Metrics } from '../observability/metrics.js';
+import { AccountDelivery, type Settlement } from './account.js';
+import { RateBudget } from './budget.js';
+import { AcClient } from './client.js';
+import { secretReader } from './secret.js';
+
+/** One client per connection (account). */
+export function createClients(config: Config): Map<string, AcClient> {
+  const clients = new Map<string, AcClient>();
+  for (const [name, conn] of Object.entries(config.connections)) {
+    clients.set(name, new AcClient({ apiUrl: conn.apiUrl, apiKey: secretReader(conn.apiKey, `connections.${name}.apiKey`), timeoutMs: conn.requestTimeoutMs }));
+  }
+  return clients;
+}
+
+export function createAccounts<R>(config: Config, clients: Map<string, AcClient>, settlement: Settlement<R>, metrics: Metrics, log: Logger): Map<string, AccountDelivery<R>> {
+  const accounts = new Map<string, AccountDelivery<R>>();
+  for (const [name, conn] of Object.entries(config.connections)) {
+    const budget = new RateBudget(rates(conn), config.delivery.timeScale);
+    const opts = {
+      name,
+      limits: config.buffer,
+      maxUnconfirmed: config.delivery.maxUnconfirmedImports,
+      maxConcurrentRequests: config.delivery.maxConcurrentRequests,
+      maxImportResubmits: config.delivery.maxImportResubmits,
+      pollIntervalMs: config.delivery.pollIntervalMs,
+      maxBackoffMs: config.delivery.maxBackoffMs,
+      timeScale: config.delivery.timeScale,
+      settleOnAccept: config.delivery.settleOnAccept,
+    };
+    accounts.set(name, new AccountDelivery<R>(opts, budget, clients.get(name)!, settlement, metrics, log.child({ connection: name })));
+  }
+  return accounts;
+}
+
+function rates(conn: ConnectionConfig) {
+  return { requestsPerSecond: conn.requestsPerSecond, importsPerMinute: conn.importsPerMinute, singleImportsPerMinute: conn.singleImportsPerMinute };
+}
+
+/**
+ * Start-up checks against each account: every export's list exists and every perstag resolves to a field id.
+ * A missing list or field is a ConfigError (start-up ends); an unreachable account or a refused token is
+ * waited for with backoff (the service stays not-ready), never a crash loop.
+ */
+export async function checkAccounts(config: Config, clients: Map<string, AcClient>, log: Logger, signal?: AbortSignal): Promise<Map<string, Map<string, number>>> {
+  const perstags = new Map<string, Map<string, number>>();
+  for (const [name, client] of clients) {
+    const exports = config.exports.map((e, i) => ({ e, i })).filter(({ e }) => e.connection === name && e.enabled);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        for (const { e, i } of exports) {
+          const ans = await client.getList(e.listId);
+          if (ans.status === 404) throw new ConfigError(`exports.${i}.listId`, `list ${e.listId} does not exist in connection "${name}"`);
+          if (ans.verdict.kind !== 'ok') throw new Unreachable(ans.verdict.kind === 'reject' ? ans.verdict.message : `${ans.verdict.kind}: HTTP ${ans.status}`);
+        }
+        const fields = await allFields(client);
+        const map = new Map<string, number>();
+        for (const f of fields) map.set(f.perstag.toUpperCase(), Number(f.id));
+        for (const { e, i } of exports) {
+          for (const [attr, target] of Object.entries(e.fields)) {
+            const ok = typeof target === 'number' ? fields.some((f) => Number(f.id) === target) : map.has(target.toUpperCase());
+            if (!ok) throw new ConfigError(`exports.${i}.fields.${attr}`, `custom field ${JSON.stringify(target)} does not exist in connection "${name}"`);
+          }
+        }
+        perstags.set(name, map);
+        break;
+      } catch (err) {
+        if (!(err instanceof Unreachable)) throw err;
+        const wait = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+        log.warn({ connection: name, reason: err.message, retryInMs: wait }, 'The ActiveCampaign account is not reachable yet; waiting (not ready)');
+        await new Promise((r) => setTimeout(r, wait));
+        if (signal?.aborted) throw err;
+      }
+    }
+  }
+  return perstags;
+}
+
+class Unreachable extends Error {}
+
+async function allFields(client: AcClient): Promise<{ id: string; perstag: string }[]> {
+  const out: { id: string; perstag: string }[] = [];
+  for (let offset = 0; ; offset += 100) {
+    const ans = await client.fields(offset);
+    if (ans.verdict.kind !== 'ok') throw new Unreachable(`fields: HTTP ${ans.status}`);
+    const page = ans.body?.fields ?? [];
+    out.push(...page);
+    if (page.length < 100) return out;
+  }
+}

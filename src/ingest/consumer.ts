@@ -1,0 +1,137 @@
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Pipeline } from './pipeline.js';
+import type { SourceMessage } from './source.js';
+
+/**
+ * The Kafka edge of ingest, designed around kafkajs's habits: autoCommit off and every offset resolved (so
+ * fetching moves on) while commits carry only settled offsets; state reset on every group join (kafkajs
+ * restarts kept partitions from their committed offset); commits filtered by the current assignment; no waiting
+ * inside eachBatch (there is no background heartbeat): backpressure pauses fetching instead.
+ */
+export class SourceConsumer {
+  private readonly consumer: Consumer;
+  private commitTimer: NodeJS.Timeout | undefined;
+  private pausedForBackpressure = false;
+  private rebalancing = true;
+  private committing: Promise<void> = Promise.resolve();
+  connected = false;
+
+  constructor(
+    kafka: Kafka,
+    private readonly config: Config,
+    private readonly pipeline: Pipeline,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    groupId = config.kafka.groupId,
+  ) {
+    this.consumer = kafka.consumer({
+      groupId,
+      sessionTimeout: config.kafka.sessionTimeoutMs,
+      heartbeatInterval: config.kafka.heartbeatIntervalMs,
+      rebalanceTimeout: Math.max(config.kafka.sessionTimeoutMs, 10_000),
+      maxBytesPerPartition: 4 * 1024 * 1024,
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },
+    });
+    const { GROUP_JOIN, REBALANCING, CONNECT, DISCONNECT, CRASH } = this.consumer.events;
+    this.consumer.on(GROUP_JOIN, (e) => {
+      this.rebalancing = false;
+      this.pipeline.assign(e.payload.memberAssignment);
+    });
+    this.consumer.on(REBALANCING, () => {
+      this.rebalancing = true;
+    });
+    this.consumer.on(CONNECT, () => (this.connected = true));
+    this.consumer.on(DISCONNECT, () => (this.connected = false));
+    this.consumer.on(CRASH, (e) => this.log.error({ err: String(e.payload.error), restart: e.payload.restart }, 'The Kafka consumer crashed'));
+  }
+
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: this.config.kafka.topics, fromBeginning: this.config.kafka.fromBeginning });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.onBatch(payload),
+    });
+    this.commitTimer = setInterval(() => void this.commit(), this.config.kafka.commitIntervalMs);
+  }
+
+  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    if (!isRunning() || isStale()) return;
+    const messages: SourceMessage[] = batch.messages.map((m) => ({
+      topic: batch.topic,
+      partition: batch.partition,
+      offset: Number(m.offset),
+      key: m.key,
+      value: m.value,
+      headers: (m.headers ?? {}) as SourceMessage['headers'],
+      timestamp: Number(m.timestamp),
+    }));
+    const last = Number(batch.lastOffset());
+    await this.pipeline.handle(messages, last);
+    resolveOffset(batch.lastOffset());
+    const hw = Number(batch.highWatermark);
+    this.metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, hw - last - 1));
+    await heartbeat();
+    this.applyBackpressure();
+  }
+
+  /** Pauses fetching above the pending bound; a timer resumes it once half has drained. */
+  applyBackpressure(forcePause = false): void {
+    const limit = this.config.buffer.maxPendingEvents;
+    const pending = this.pipeline.pending;
+    const topics = this.config.kafka.topics.map((topic) => ({ topic }));
+    if (!this.pausedForBackpressure && (forcePause || pending > limit)) {
+      this.pausedForBackpressure = true;
+      this.consumer.pause(topics);
+      this.metrics.paused.set(1);
+      this.log.info({ pending, limit }, 'Fetching paused: too many unsettled events');
+    } else if (this.pausedForBackpressure && !forcePause && pending <= limit / 2) {
+      this.pausedForBackpressure = false;
+      this.consumer.resume(topics);
+      this.metrics.paused.set(0);
+      this.log.info({ pending }, 'Fetching resumed');
+    }
+  }
+
+  get paused(): boolean {
+    return this.pausedForBackpressure;
+  }
+
+  /** Commits settled offsets of owned partitions; serialised so commits never overtake each other. */
+  commit(): Promise<void> {
+    this.committing = this.committing.then(async () => {
+      if (this.rebalancing) return;
+      if (this.pausedForBackpressure) this.applyBackpressure();
+      const offsets = this.pipeline.commits();
+      if (offsets.length === 0) return;
+      try {
+        await this.consumer.commitOffsets(offsets);
+        for (const o of offsets) this.metrics.committedOffset.set({ topic: o.topic, partition: String(o.partition) }, Number(o.offset));
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'Committing offsets failed; the next commit retries');
+      }
+    });
+    return this.committing;
+  }
+
+  pauseAll(): void {
+    this.consumer.pause(this.config.kafka.topics.map((topic) => ({ topic })));
+  }
+
+  /** Final commit, then leave the group (kafkajs stop() leaves it, so commit comes first). */
+  async stop(): Promise<void> {
+    if (this.commitTimer) clearInterval(this.commitTimer);
+    await this.commit();
+    await this.consumer.disconnect();
+  }
+
+  /** For tests and the demo: the group's committed offsets. */
+  describe(): Consumer {
+    return this.consumer;
+  }
+}

@@ -1,0 +1,175 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { AccountDelivery, Settlement } from '../deliver/account.js';
+import type { DeadLetterProducer } from '../dlq/producer.js';
+import { RecordError, type Stage } from '../domain/errors.js';
+import { parseMembershipChange, type MembershipChange } from '../domain/event.js';
+import type { Metrics } from '../observability/metrics.js';
+import { PartitionTracker } from '../offsets/tracker.js';
+import { decodeJson, isWireFormat, type WireDecoder } from './decode.js';
+import type { Router } from './router.js';
+import { tpKey, type EventRef, type SourceMessage } from './source.js';
+
+export interface Totals {
+  consumed: number;
+  delivered: number;
+  deadLettered: number;
+  skipped: number;
+}
+
+/**
+ * The middle of the service: source records in (per partition batch), decoded, validated and routed into the
+ * accounts' buffers; settlements out, into the offset trackers. No Kafka or HTTP here.
+ */
+export class Pipeline implements Settlement<EventRef> {
+  private generation = 0;
+  private trackers = new Map<string, PartitionTracker>();
+  private seq = 0;
+  readonly totals: Totals = { consumed: 0, delivered: 0, deadLettered: 0, skipped: 0 };
+
+  constructor(
+    private readonly config: Config,
+    private readonly router: Router,
+    readonly accounts: ReadonlyMap<string, AccountDelivery<EventRef>>,
+    private readonly dlq: DeadLetterProducer,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly wire?: WireDecoder,
+  ) {}
+
+  /**
+   * A new group generation. kafkajs restarts every assigned partition from its committed offset, so all state
+   * of the old generation is dropped: trackers, and buffered changes not yet sent. Imports already sent finish,
+   * but their settlements no longer move offsets; the re-fetched events settle instead.
+   */
+  assign(assignment: Record<string, number[]>): void {
+    this.generation++;
+    const generation = this.generation;
+    this.trackers = new Map();
+    for (const [topic, partitions] of Object.entries(assignment)) {
+      for (const p of partitions) this.trackers.set(tpKey(topic, p), new PartitionTracker());
+    }
+    let dropped = 0;
+    for (const account of this.accounts.values()) dropped += account.dropRevoked((ref) => ref.generation !== generation).length;
+    this.log.info({ generation, partitions: this.trackers.size, dropped }, 'Partitions assigned');
+    this.updatePending();
+  }
+
+  get pending(): number {
+    let n = 0;
+    for (const t of this.trackers.values()) n += t.pending;
+    return n;
+  }
+
+  /** Processes one fetched batch of one partition. Only the wire-format (Avro) path awaits. */
+  async handle(messages: readonly SourceMessage[], lastOffset: number): Promise<void> {
+    const first = messages[0];
+    if (!first) return;
+    const tracker = this.trackers.get(tpKey(first.topic, first.partition));
+    if (!tracker) return;
+    let consumed = 0;
+    for (const message of messages) {
+      let change: MembershipChange;
+      try {
+        const value = this.wire && message.value && isWireFormat(message.value) ? await this.wire.decode(message.value) : decodeJson(message.value, this.config.ingest.maxEventBytes);
+        const parsed = parseMembershipChange(value);
+        if (!parsed.ok) throw new RecordError('validate', 'INVALID_EVENT', parsed.reason);
+        change = parsed.change;
+      } catch (err) {
+        if (!(err instanceof RecordError)) throw err;
+        if (!tracker.begin(message.offset)) continue;
+        consumed++;
+        this.reject(message, undefined, err.stage, err.code, err.message);
+        continue;
+      }
+      const exports = this.router.route(change.segmentId);
+      if (exports.length === 0) {
+        if (!tracker.begin(message.offset)) continue;
+        consumed++;
+        if (this.config.unmappedSegments === 'dead-letter') {
+          this.reject(message, undefined, 'map', 'UNMAPPED_SEGMENT', `no enabled export maps segment "${change.segmentId}"`);
+        } else {
+          tracker.settle(message.offset);
+          this.count(message.topic, 'unmapped', 1);
+          this.totals.skipped++;
+        }
+        continue;
+      }
+      if (!tracker.begin(message.offset, exports.length)) continue;
+      consumed++;
+      for (const exp of exports) {
+        const ref: EventRef = { message, generation: this.generation, exportName: exp.name, occurredAt: change.occurredAt };
+        this.accounts.get(exp.connection)!.add(this.router.update(exp, change, this.seq++, ref));
+      }
+    }
+    tracker.skipThrough(lastOffset);
+    this.totals.consumed += consumed;
+    this.updatePending();
+  }
+
+  settle(refs: EventRef[]): void {
+    let n = 0;
+    for (const ref of refs) {
+      if (ref.generation !== this.generation) continue;
+      this.trackers.get(tpKey(ref.message.topic, ref.message.partition))?.settle(ref.message.offset);
+      n++;
+    }
+    if (n) {
+      this.totals.delivered += n;
+      this.count(refs[0]!.message.topic, 'delivered', n);
+    }
+    this.updatePending();
+  }
+
+  accepted(refs: EventRef[], at: number): void {
+    for (const ref of refs) {
+      this.metrics.endToEnd.observe({ from: 'append' }, Math.max(0, at - ref.message.timestamp) / 1000);
+      this.metrics.endToEnd.observe({ from: 'event' }, Math.max(0, at - ref.occurredAt) / 1000);
+    }
+  }
+
+  deadLetter(refs: EventRef[], stage: Stage, code: string, message: string): void {
+    for (const ref of refs) {
+      const generation = ref.generation;
+      this.dlq.push({ message: ref.message, exportName: ref.exportName, stage, code, reason: message, attempts: 1 }, () => {
+        if (generation !== this.generation) return;
+        this.trackers.get(tpKey(ref.message.topic, ref.message.partition))?.settle(ref.message.offset);
+        this.totals.deadLettered++;
+        this.count(ref.message.topic, 'dead_lettered', 1);
+        this.updatePending();
+      });
+    }
+  }
+
+  /** Offsets to commit now, for the partitions of the current generation only. */
+  commits(): { topic: string; partition: number; offset: string }[] {
+    const out: { topic: string; partition: number; offset: string }[] = [];
+    for (const [key, tracker] of this.trackers) {
+      const next = tracker.commit();
+      if (next === undefined) continue;
+      const [topic, partition] = key.split('\u0000') as [string, string];
+      out.push({ topic, partition: Number(partition), offset: String(next) });
+    }
+    return out;
+  }
+
+  private reject(message: SourceMessage, exportName: string | undefined, stage: Stage, code: string, reason: string): void {
+    this.log.warn({ topic: message.topic, partition: message.partition, offset: message.offset, stage, code }, `A record was refused: ${reason}`);
+    const generation = this.generation;
+    this.dlq.push({ message, exportName, stage, code, reason, attempts: 1 }, () => {
+      if (generation !== this.generation) return;
+      this.trackers.get(tpKey(message.topic, message.partition))?.settle(message.offset);
+      this.totals.deadLettered++;
+      this.count(message.topic, stage === 'map' ? 'unmapped' : 'invalid', 1);
+      this.updatePending();
+    });
+  }
+
+  private count(topic: string, result: string, n: number): void {
+    this.metrics.eventsConsumed.inc({ topic, result }, n);
+  }
+
+  private updatePending(): void {
+    this.metrics.pendingEvents.set(this.pending);
+  }
+}

@@ -1,0 +1,28 @@
+import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import { secretReader } from '../deliver/secret.js';
+
+/** The one place that builds a kafkajs client: brokers, TLS, SASL (secrets from env or files), logging via pino. */
+export function createKafka(config: Config['kafka'], log: Logger, clientIdSuffix = ''): Kafka {
+  const kafkaConfig: KafkaConfig = {
+    clientId: config.clientId + clientIdSuffix,
+    brokers: config.brokers,
+    ssl: config.ssl,
+    connectionTimeout: 5_000,
+    retry: { initialRetryTime: 300, retries: 8 },
+    logLevel: logLevel.WARN,
+    logCreator: () => ({ namespace, level, log: entry }) => {
+      const { message, ...extra } = entry;
+      const fields = { namespace, broker: extra.broker, error: extra.error };
+      if (level <= logLevel.ERROR) log.warn(fields, `kafka: ${message}`);
+      else if (level === logLevel.WARN) log.warn(fields, `kafka: ${message}`);
+      else log.debug(fields, `kafka: ${message}`);
+    },
+  };
+  if (config.sasl) {
+    const password = secretReader(config.sasl.password, 'kafka.sasl.password')();
+    kafkaConfig.sasl = { mechanism: config.sasl.mechanism, username: config.sasl.username, password } as SASLOptions;
+  }
+  return new Kafka(kafkaConfig);
+}

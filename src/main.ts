@@ -1,0 +1,123 @@
+import type { Admin, Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { Config } from './config/schema.js';
+import type { AccountDelivery, Settlement } from './deliver/account.js';
+import { checkAccounts, createAccounts, createClients } from './deliver/accounts.js';
+import { DeadLetterProducer } from './dlq/producer.js';
+import { dlqTopicFor } from './dlq/envelope.js';
+import { SourceConsumer } from './ingest/consumer.js';
+import { Pipeline } from './ingest/pipeline.js';
+import { Router } from './ingest/router.js';
+import type { EventRef } from './ingest/source.js';
+import { createKafka } from './kafka/client.js';
+import { ensureTopic, partitionCount } from './kafka/topics.js';
+import { createLogger, setShowEmails } from './observability/logger.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
+
+export interface ServiceOptions {
+  log?: Logger;
+  metrics?: Metrics;
+  groupId?: string;
+}
+
+export interface Service {
+  readonly config: Config;
+  readonly pipeline: Pipeline;
+  readonly consumer: SourceConsumer;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  /** Connected to Kafka and no account failing. */
+  ready(): boolean;
+  /** Pause, flush, wait for confirmations, commit, leave the group: within shutdown.deadlineMs. Idempotent. */
+  stop(): Promise<{ clean: boolean }>;
+}
+
+/**
+ * The composition root: config → accounts (checked) → Kafka (DLQ topics, producer) → pipeline → consumer.
+ */
+export async function startService(config: Config, opts: ServiceOptions = {}): Promise<Service> {
+  const log = opts.log ?? createLogger(config.log.level);
+  setShowEmails(config.log.showEmails);
+  const metrics = opts.metrics ?? createMetrics();
+
+  const clients = createClients(config);
+  const perstags = await checkAccounts(config, clients, log.child({ module: 'accounts' }));
+  const router = new Router(config.exports, (exp, tag) => perstags.get(exp.connection)?.get(tag.toUpperCase()));
+
+  const kafka = createKafka(config.kafka, log.child({ module: 'kafka' }));
+  const admin = kafka.admin();
+  await waitFor(() => admin.connect(), log, 'Kafka');
+  await ensureDeadLetterTopics(admin, config);
+  const producer: Producer = kafka.producer({ allowAutoTopicCreation: false });
+  await waitFor(() => producer.connect(), log, 'Kafka producer');
+  const dlq = new DeadLetterProducer(producer, config.deadLetter.topic, metrics, log.child({ module: 'dlq' }));
+
+  // Accounts settle into the pipeline, which routes into the accounts: bind late.
+  let pipeline: Pipeline | undefined;
+  const settlement: Settlement<EventRef> = {
+    settle: (refs) => pipeline!.settle(refs),
+    deadLetter: (refs, stage, code, message) => pipeline!.deadLetter(refs, stage, code, message),
+    accepted: (refs, at) => pipeline!.accepted(refs, at),
+  };
+  const accounts: Map<string, AccountDelivery<EventRef>> = createAccounts(config, clients, settlement, metrics, log.child({ module: 'deliver' }));
+  pipeline = new Pipeline(config, router, accounts, dlq, metrics, log.child({ module: 'ingest' }));
+  const consumer = new SourceConsumer(kafka, config, pipeline, metrics, log.child({ module: 'consumer' }), opts.groupId);
+  await waitFor(() => consumer.start(), log, 'Kafka consumer');
+  log.info({ topics: config.kafka.topics, group: opts.groupId ?? config.kafka.groupId, exports: config.exports.length }, 'The sync is running');
+
+  let stopping: Promise<{ clean: boolean }> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      consumer.pauseAll();
+      for (const a of accounts.values()) a.drain('shutdown');
+      const drained = Promise.all([...accounts.values()].map((a) => a.whenIdle())).then(() => true);
+      const clean = await Promise.race([drained, new Promise<boolean>((r) => setTimeout(() => r(false), config.shutdown.deadlineMs).unref())]);
+      await dlq.close();
+      await step(() => consumer.stop(), log, 'stopping the consumer');
+      for (const a of accounts.values()) a.close();
+      await step(() => producer.disconnect(), log, 'disconnecting the producer');
+      await step(() => admin.disconnect(), log, 'disconnecting the admin client');
+      for (const c of clients.values()) await c.close();
+      log.info({ clean }, clean ? 'Stopped after settling everything' : 'Stopped at the shutdown deadline; unsettled events will be fetched again');
+      return { clean };
+    })());
+
+  return {
+    config,
+    pipeline,
+    consumer,
+    metrics,
+    log,
+    ready: () => consumer.connected && ![...accounts.values()].some((a) => a.down),
+    stop,
+  };
+}
+
+async function ensureDeadLetterTopics(admin: Admin, config: Config): Promise<void> {
+  for (const topic of config.kafka.topics) {
+    const partitions = (await partitionCount(admin, topic)) ?? 1;
+    await ensureTopic(admin, dlqTopicFor(topic, config.deadLetter.topic), partitions, { 'retention.ms': String(config.deadLetter.retentionMs) });
+  }
+}
+
+/** Retries a connection with backoff: an unreachable broker is waited for, not a crash. */
+async function waitFor(connect: () => Promise<void>, log: Logger, what: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await connect();
+      return;
+    } catch (err) {
+      const wait = Math.min(30_000, 1_000 * 2 ** Math.min(attempt, 5));
+      log.warn({ err: (err as Error).message, retryInMs: wait }, `${what} is not reachable yet; waiting (not ready)`);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+async function step(fn: () => Promise<void>, log: Logger, what: string): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, `Shutdown: ${what} failed`);
+  }
+}
