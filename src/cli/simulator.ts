@@ -1,0 +1,78 @@
+import { parseArgs } from 'node:util';
+import { startSimulator, type SimulatorOptionsInput } from '../simulator/index.js';
+
+/**
+ * `ac-list-sync simulator`: run the ActiveCampaign simulator for local development until SIGINT/SIGTERM.
+ *
+ *   --port N          listen port (default 0: any free port)
+ *   --host H          listen address (default 127.0.0.1)
+ *   --token T         the Api-Token it accepts (default sim-token)
+ *   --time-scale K    run every limit and delay K times faster (default 1)
+ *   --no-limits       no rate limits at all (benchmarks)
+ *   --lists 1,2,3     ids of the seeded lists (default 1..5)
+ *
+ * Returns the exit code: 0 after a clean stop, 2 for bad arguments.
+ */
+const USAGE = 'usage: simulator [--port N] [--host H] [--token T] [--time-scale K] [--no-limits] [--lists 1,2,3]';
+
+function parse(argv: string[]): SimulatorOptionsInput {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      token: { type: 'string' },
+      'time-scale': { type: 'string' },
+      'no-limits': { type: 'boolean' },
+      lists: { type: 'string' },
+    },
+  });
+  const number = (flag: string, raw: string | undefined): number | undefined => {
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n)) throw new Error(`--${flag} must be a number, got "${raw}"`);
+    return n;
+  };
+  const opts: SimulatorOptionsInput = {};
+  const port = number('port', values.port);
+  const timeScale = number('time-scale', values['time-scale']);
+  if (port !== undefined) opts.port = port;
+  if (timeScale !== undefined) opts.timeScale = timeScale;
+  if (values.host !== undefined) opts.host = values.host;
+  if (values.token !== undefined) opts.apiToken = values.token;
+  if (values['no-limits']) opts.limits = { enabled: false };
+  if (values.lists !== undefined) {
+    opts.lists = values.lists.split(',').map((id) => id.trim()).filter((id) => id !== '').map((id) => ({ id, name: `Simulated list ${id}` }));
+  }
+  return opts;
+}
+
+export async function simulatorCommand(argv: string[]): Promise<number> {
+  let sim;
+  try {
+    sim = await startSimulator(parse(argv));
+  } catch (err) {
+    process.stderr.write(`simulator: ${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const { timeScale, limits, apiToken } = sim.options;
+  const speed = timeScale === 1 ? '' : `, time scale ${timeScale}`;
+  process.stderr.write(
+    `ActiveCampaign simulator listening on ${sim.url}/api/3 with Api-Token "${apiToken}"` +
+      `${limits.enabled ? '' : ', rate limits off'}${speed}; state at ${sim.url}/__sim/state. Stop with Ctrl-C.\n`,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await sim.close();
+  process.stderr.write('ActiveCampaign simulator stopped.\n');
+  return 0;
+}

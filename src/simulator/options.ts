@@ -1,0 +1,180 @@
+import { z } from 'zod';
+
+/**
+ * Every setting of the ActiveCampaign simulator, declared once: the interfaces are what callers code against,
+ * the zod schemas check what arrives at run time (startSimulator, configure, POST /__sim/config, the CLI).
+ * CONTRACT.md §8 is the checklist; settings that choose between [UNCONFIRMED] behaviours say so.
+ */
+export interface SimulatorLimits {
+  /** Token bucket refill, per account (CONTRACT §2): 5. */
+  requestsPerSecond: number;
+  /** Token bucket capacity: 5. */
+  burst: number;
+  /** Bulk import requests holding several contacts, per sliding minute: 100. */
+  bulkMultiPerMinute: number;
+  /** Bulk import requests holding one contact, per sliding minute: 20. */
+  bulkSinglePerMinute: number;
+  /** Contacts per bulk import request: 250. */
+  maxContactsPerImport: number;
+  /** Bulk import bodies of this many bytes or more are refused: 400000. */
+  maxBodyBytes: number;
+  /** Retry-After announced with a 429, in (unscaled) seconds: 1. */
+  retryAfterSeconds: number;
+  /** false: no rate limits at all (no 429, no per-minute bulk limits), for pipeline benchmarks. */
+  enabled: boolean;
+  /** Timer-jitter tolerance used only when counting violations: 20. */
+  toleranceMs: number;
+}
+
+export interface ImportDelays {
+  /** /import/info answers status:false this long after the POST. */
+  statusFalse: number;
+  waiting: number;
+  claimed: number;
+  active: number;
+}
+
+export interface SimulatorOptions {
+  host: string;
+  port: number;
+  apiToken: string;
+  /** k > 1 runs every limit and delay k times faster: 5 rps → 5k rps, 100/min → 100 per 60/k s, delays /k. */
+  timeScale: number;
+  limits: SimulatorLimits;
+  importDelaysMs: ImportDelays;
+  /** Index base of failureReasons[].contact in the bulk import validation 400 [UNCONFIRMED]: 0. */
+  failureIndexBase: 0 | 1;
+  /** Bulk subscribe of a contact whose membership is 2 (or 3) [UNCONFIRMED]: 'failure' = the contact lands in
+   * failure and nothing of it is applied; 'skip' = the contact is upserted and the subscribe silently skipped. */
+  unsubscribedConflict: 'failure' | 'skip';
+  /** Bad token answer: 403 {"message":"Forbidden"} or 403 with no body and no Content-Type [UNCONFIRMED]. */
+  forbiddenBody: 'json' | 'none';
+  /** 429 answer: {"message":"Too Many Requests"} or no body [UNCONFIRMED]. Addition to the agreed API. */
+  tooManyRequestsBody: 'json' | 'none';
+  lists: Array<{ id: string; name: string }>;
+  fields: Array<{ id: string; title: string; perstag: string; type?: string }>;
+  /** Every /api/3 request gets 503, no body (an outage). */
+  unavailable: boolean;
+  /** Share of /api/3 requests answered 503 at random, 0..1. */
+  errorRate503: number;
+  /** Imports accepted while this is set end in that terminal state, applying nothing. */
+  failImports: 'none' | 'failed' | 'interrupted';
+  /** Extra latency added before each /api/3 answer is written, scaled by timeScale. */
+  latencyMs: number;
+}
+
+/** What startSimulator and configure accept: any subset, and any subset of the nested groups. */
+export type SimulatorOptionsInput = Partial<Omit<SimulatorOptions, 'limits' | 'importDelaysMs'>> & {
+  limits?: Partial<SimulatorLimits>;
+  importDelaysMs?: Partial<ImportDelays>;
+};
+export type SimulatorPatch = Omit<SimulatorOptionsInput, 'host' | 'port'>;
+
+export const DEFAULT_OPTIONS: SimulatorOptions = {
+  host: '127.0.0.1',
+  port: 0,
+  apiToken: 'sim-token',
+  timeScale: 1,
+  limits: {
+    requestsPerSecond: 5,
+    burst: 5,
+    bulkMultiPerMinute: 100,
+    bulkSinglePerMinute: 20,
+    maxContactsPerImport: 250,
+    maxBodyBytes: 400_000,
+    retryAfterSeconds: 1,
+    enabled: true,
+    toleranceMs: 20,
+  },
+  importDelaysMs: { statusFalse: 1000, waiting: 300, claimed: 300, active: 500 },
+  failureIndexBase: 0,
+  unsubscribedConflict: 'failure',
+  forbiddenBody: 'json',
+  tooManyRequestsBody: 'json',
+  lists: [1, 2, 3, 4, 5].map((n) => ({ id: String(n), name: `Simulated list ${n}` })),
+  fields: [
+    { id: '1', title: 'Customer Tier', perstag: 'CUSTOMER_TIER', type: 'text' },
+    { id: '2', title: 'Country', perstag: 'COUNTRY', type: 'text' },
+  ],
+  unavailable: false,
+  errorRate503: 0,
+  failImports: 'none',
+  latencyMs: 0,
+};
+
+const numericId = z.string().regex(/^[1-9][0-9]*$/, 'must be a positive integer in a string, e.g. "3"');
+
+const limitsSchema = z.object({
+  requestsPerSecond: z.number().positive(),
+  burst: z.number().int().positive(),
+  bulkMultiPerMinute: z.number().int().positive(),
+  bulkSinglePerMinute: z.number().int().positive(),
+  maxContactsPerImport: z.number().int().positive(),
+  maxBodyBytes: z.number().int().positive(),
+  retryAfterSeconds: z.number().positive(),
+  enabled: z.boolean(),
+  toleranceMs: z.number().nonnegative(),
+}).strict();
+
+const delaysSchema = z.object({
+  statusFalse: z.number().nonnegative(),
+  waiting: z.number().nonnegative(),
+  claimed: z.number().nonnegative(),
+  active: z.number().nonnegative(),
+}).strict();
+
+const patchSchema = z.object({
+  apiToken: z.string().min(1),
+  timeScale: z.number().positive(),
+  limits: limitsSchema.partial(),
+  importDelaysMs: delaysSchema.partial(),
+  failureIndexBase: z.union([z.literal(0), z.literal(1)]),
+  unsubscribedConflict: z.enum(['failure', 'skip']),
+  forbiddenBody: z.enum(['json', 'none']),
+  tooManyRequestsBody: z.enum(['json', 'none']),
+  lists: z.array(z.object({ id: numericId, name: z.string().min(1) }).strict()),
+  fields: z.array(z.object({ id: numericId, title: z.string().min(1), perstag: z.string().min(1), type: z.string().optional() }).strict()),
+  unavailable: z.boolean(),
+  errorRate503: z.number().min(0).max(1),
+  failImports: z.enum(['none', 'failed', 'interrupted']),
+  latencyMs: z.number().nonnegative(),
+}).partial().strict();
+
+const inputSchema = patchSchema.extend({
+  host: z.string().min(1).optional(),
+  port: z.number().int().min(0).max(65535).optional(),
+}).strict();
+
+function explain(error: z.ZodError): Error {
+  const issues = error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`);
+  return new Error(`Invalid simulator options: ${issues.join('; ')}`);
+}
+
+function merge(base: SimulatorOptions, patch: SimulatorOptionsInput): SimulatorOptions {
+  const { limits, importDelaysMs, ...rest } = patch;
+  const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+  return {
+    ...base,
+    ...defined,
+    limits: { ...base.limits, ...stripUndefined(limits) },
+    importDelaysMs: { ...base.importDelaysMs, ...stripUndefined(importDelaysMs) },
+  };
+}
+
+function stripUndefined<T extends object>(o: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Defaults overlaid with `input`; throws an Error naming every bad key. */
+export function resolveOptions(input: unknown = {}): SimulatorOptions {
+  const parsed = inputSchema.safeParse(input);
+  if (!parsed.success) throw explain(parsed.error);
+  return merge(DEFAULT_OPTIONS, parsed.data as SimulatorOptionsInput);
+}
+
+/** `current` changed by `patch` (host and port cannot change at run time); throws an Error naming every bad key. */
+export function applyPatch(current: SimulatorOptions, patch: unknown): SimulatorOptions {
+  const parsed = patchSchema.safeParse(patch);
+  if (!parsed.success) throw explain(parsed.error);
+  return merge(current, parsed.data as SimulatorPatch);
+}

@@ -1,0 +1,184 @@
+/**
+ * The account's rate limits (CONTRACT.md §2), pure: every method takes `now` in milliseconds from a monotonic
+ * clock, so tests drive them with a fake clock.
+ *
+ * - TokenBucket: the 5 requests/second budget [UNCONFIRMED algorithm; the contract suggests a token bucket].
+ * - SlidingWindow: the 100/min (several contacts) and 20/min (one contact) bulk import budgets.
+ * - AccountLimiter: both, plus the bookkeeping that tells a client that ignores the signals from one that does not.
+ *
+ * Violations. A request is "over the limit" when it is refused for a limit, or when it arrives before a Retry-After
+ * announced earlier has elapsed. It counts in `overLimitTotal`, and also in `violations` once the client has had a
+ * signal: it arrived at least `toleranceMs` after the first refusal reached the client (a refusal reaches the client
+ * `deliveryDelayMs` after it was decided, i.e. the simulated latency). Timer jitter is forgiven: a refused request that
+ * would have been admitted `toleranceMs` later, and a request that misses a Retry-After by less than `toleranceMs`,
+ * are not violations. Requests already in flight when a refusal was sent (arrived within `toleranceMs` of it reaching
+ * the client) are not counted as ignoring that refusal's Retry-After.
+ */
+
+const EPSILON = 1e-9;
+
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+
+  constructor(private capacity: number, private refillPerSecond: number, now: number) {
+    this.tokens = capacity;
+    this.last = now;
+  }
+
+  reconfigure(capacity: number, refillPerSecond: number, now: number): void {
+    this.tokens = this.tokensAt(now);
+    this.last = Math.max(this.last, now);
+    this.capacity = capacity;
+    this.refillPerSecond = refillPerSecond;
+    this.tokens = Math.min(this.tokens, capacity);
+  }
+
+  /** Tokens the bucket would hold at `now` if nothing were taken meanwhile. */
+  tokensAt(now: number): number {
+    const elapsed = Math.max(0, now - this.last);
+    return Math.min(this.capacity, this.tokens + (elapsed * this.refillPerSecond) / 1000);
+  }
+
+  tryTake(now: number): boolean {
+    this.tokens = this.tokensAt(now);
+    this.last = Math.max(this.last, now);
+    if (this.tokens < 1 - EPSILON) return false;
+    this.tokens = Math.max(0, this.tokens - 1);
+    return true;
+  }
+
+  remaining(now: number): number {
+    return Math.floor(this.tokensAt(now) + EPSILON);
+  }
+}
+
+export class SlidingWindow {
+  /** Times of the admitted requests, oldest first. */
+  private readonly admitted: number[] = [];
+
+  constructor(private limit: number, private windowMs: number) {}
+
+  reconfigure(limit: number, windowMs: number): void {
+    this.limit = limit;
+    this.windowMs = windowMs;
+  }
+
+  /** Would a request at `now` be admitted? Does not change the window. */
+  wouldAdmit(now: number): boolean {
+    const from = now - this.windowMs;
+    let inWindow = 0;
+    for (let i = this.admitted.length - 1; i >= 0 && (this.admitted[i] ?? 0) > from; i--) inWindow++;
+    return inWindow < this.limit;
+  }
+
+  tryAcquire(now: number): boolean {
+    while (this.admitted.length > 0 && (this.admitted[0] ?? 0) <= now - this.windowMs) this.admitted.shift();
+    if (!this.wouldAdmit(now)) return false;
+    this.admitted.push(now);
+    return true;
+  }
+}
+
+export interface LimiterSettings {
+  enabled: boolean;
+  burst: number;
+  requestsPerSecond: number;
+  bulkMultiPerWindow: number;
+  bulkSinglePerWindow: number;
+  windowMs: number;
+  /** Retry-After announced with a 429. */
+  retryAfterMs: number;
+  toleranceMs: number;
+  /** Time between deciding an answer and the client receiving it (the simulated latency). */
+  deliveryDelayMs: number;
+}
+
+export interface Admission {
+  ok: boolean;
+  /** For RateLimit-Remaining. */
+  remaining: number;
+  /** Announced with a refusal; 0 when admitted. */
+  retryAfterMs: number;
+  /** Arrived before an announced Retry-After had elapsed (already counted). */
+  early: boolean;
+}
+
+export class AccountLimiter {
+  violations = 0;
+  overLimitTotal = 0;
+  private readonly bucket: TokenBucket;
+  private readonly multi: SlidingWindow;
+  private readonly single: SlidingWindow;
+  /** When the first refusal reached the client. */
+  private firstSignalAt: number | undefined;
+  /** Announced Retry-After periods still running, oldest first. */
+  private readonly retryPeriods: Array<{ deliveredAt: number; until: number }> = [];
+
+  constructor(private settings: LimiterSettings, now: number) {
+    this.bucket = new TokenBucket(settings.burst, settings.requestsPerSecond, now);
+    this.multi = new SlidingWindow(settings.bulkMultiPerWindow, settings.windowMs);
+    this.single = new SlidingWindow(settings.bulkSinglePerWindow, settings.windowMs);
+  }
+
+  configure(settings: LimiterSettings, now: number): void {
+    this.settings = settings;
+    this.bucket.reconfigure(settings.burst, settings.requestsPerSecond, now);
+    this.multi.reconfigure(settings.bulkMultiPerWindow, settings.windowMs);
+    this.single.reconfigure(settings.bulkSinglePerWindow, settings.windowMs);
+  }
+
+  /** RateLimit-Remaining for an answer that did not go through admit() (403, 503). */
+  remaining(now: number): number {
+    return this.settings.enabled ? this.bucket.remaining(now) : this.settings.burst;
+  }
+
+  /** The requests-per-second budget: every authenticated /api/3 request goes through here once. */
+  admit(now: number): Admission {
+    const s = this.settings;
+    if (!s.enabled) return { ok: true, remaining: s.burst, retryAfterMs: 0, early: false };
+    const early = this.isEarly(now);
+    if (this.bucket.tryTake(now)) {
+      if (early) this.countOverLimit(now, true);
+      return { ok: true, remaining: this.bucket.remaining(now), retryAfterMs: 0, early };
+    }
+    const overBeyondTolerance = this.bucket.tokensAt(now + s.toleranceMs) < 1 - EPSILON;
+    this.countOverLimit(now, early || overBeyondTolerance);
+    this.signal(now, s.retryAfterMs);
+    return { ok: false, remaining: 0, retryAfterMs: s.retryAfterMs, early };
+  }
+
+  /** The per-minute bulk import budgets, for a request admit() let through. false = answer "Rate limit exceeded.". */
+  admitBulk(kind: 'single' | 'multi', now: number, admission: Admission): boolean {
+    if (!this.settings.enabled) return true;
+    const window = kind === 'single' ? this.single : this.multi;
+    if (window.tryAcquire(now)) return true;
+    // An early request was counted by admit() already.
+    if (!admission.early) this.countOverLimit(now, !window.wouldAdmit(now + this.settings.toleranceMs));
+    this.signal(now, 0);
+    return false;
+  }
+
+  private countOverLimit(now: number, beyondTolerance: boolean): void {
+    this.overLimitTotal++;
+    const signalled = this.firstSignalAt !== undefined && now >= this.firstSignalAt + this.settings.toleranceMs;
+    if (signalled && beyondTolerance) this.violations++;
+  }
+
+  private signal(now: number, retryAfterMs: number): void {
+    const deliveredAt = now + this.settings.deliveryDelayMs;
+    this.firstSignalAt ??= deliveredAt;
+    if (retryAfterMs > 0) this.retryPeriods.push({ deliveredAt, until: deliveredAt + retryAfterMs });
+  }
+
+  /** Did the request arrive before a Retry-After, that reached the client before it was sent, elapsed? */
+  private isEarly(now: number): boolean {
+    const tolerance = this.settings.toleranceMs;
+    while (this.retryPeriods.length > 0 && (this.retryPeriods[0]?.until ?? 0) - tolerance <= now) this.retryPeriods.shift();
+    for (let i = this.retryPeriods.length - 1; i >= 0; i--) {
+      const period = this.retryPeriods[i];
+      if (period !== undefined && period.deliveredAt + tolerance <= now) return now < period.until - tolerance;
+    }
+    return false;
+  }
+}

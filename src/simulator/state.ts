@@ -1,0 +1,181 @@
+import { emailProblem } from '../domain/email.js';
+import type { ImportContact } from './bulk-import.js';
+import { formatSeconds } from './http.js';
+import { ImportQueue, type ImportCounts, type ImportOutcome, type Timeline } from './import-queue.js';
+import { applyPatch, type SimulatorOptions } from './options.js';
+import { AccountLimiter, type LimiterSettings } from './rate-limit.js';
+import { Store, type MembershipStatus } from './store.js';
+
+/**
+ * One simulated account: options, data, limits, imports and counters, without HTTP. The server routes requests
+ * to it; index.ts exposes it as the Simulator.
+ */
+export interface SimulatorCounters {
+  /** Every /api/3 request, whatever the answer. */
+  requests: number;
+  /** By route template, e.g. "POST /import/bulk_import", "GET /lists/{id}". */
+  byEndpoint: Record<string, number>;
+  /** By HTTP status, e.g. "200", "429". */
+  byStatus: Record<string, number>;
+  rateLimited429: number;
+  bulkRateLimited400: number;
+  /** Over-limit requests sent after the client had been told (see rate-limit.ts). */
+  violations: number;
+  /** Over-limit requests, told or not. */
+  overLimitTotal: number;
+  /** contactLists status 1 on a membership the contact had opted out of (status 2 set by the contact). */
+  forcedResubscribes: number;
+  importsAccepted: number;
+  /** Contacts in accepted imports (queued_contacts summed). */
+  contactsImported: number;
+  /** Contacts applied by finished imports (their `success`). */
+  contactsApplied: number;
+  maxContactsInImport: number;
+  unavailable503: number;
+}
+
+export interface SimulatorSnapshot {
+  lists: Record<string, { name: string; members: Record<string, { status: MembershipStatus; contactId: string }> }>;
+  contacts: number;
+  counters: SimulatorCounters;
+  imports: ImportCounts;
+}
+
+export interface SeedContact {
+  email: string;
+  firstName?: string;
+  lastName?: string;
+  /** listId → status; status 2 here means the contact opted out themselves. */
+  lists?: Record<string, MembershipStatus>;
+}
+
+type OwnCounters = Omit<SimulatorCounters, 'violations' | 'overLimitTotal'>;
+
+function freshCounters(): OwnCounters {
+  return {
+    requests: 0, byEndpoint: {}, byStatus: {}, rateLimited429: 0, bulkRateLimited400: 0, forcedResubscribes: 0,
+    importsAccepted: 0, contactsImported: 0, contactsApplied: 0, maxContactsInImport: 0, unavailable503: 0,
+  };
+}
+
+export class SimState {
+  readonly store = new Store();
+  readonly imports: ImportQueue;
+  limiter: AccountLimiter;
+  counters: OwnCounters = freshCounters();
+  /** Base of the links inside resources, e.g. http://127.0.0.1:5000/api/3; set once the server listens. */
+  apiUrl = '/api/3';
+
+  constructor(
+    public options: SimulatorOptions,
+    readonly clock: () => number = () => performance.now(),
+    readonly random: () => number = Math.random,
+  ) {
+    this.store.setLists(options.lists);
+    this.store.setFields(options.fields);
+    this.imports = new ImportQueue(clock, (contacts) => this.applyImport(contacts));
+    this.limiter = new AccountLimiter(this.limiterSettings(), clock());
+  }
+
+  /** A duration of the real API, in simulated milliseconds. */
+  scaled(ms: number): number {
+    return ms / this.options.timeScale;
+  }
+
+  /** The Retry-After a 429 announces, rounded as the header shows it. */
+  retryAfterMs(): number {
+    return Number(formatSeconds(this.scaled(this.options.limits.retryAfterSeconds * 1000))) * 1000;
+  }
+
+  importTimeline(): Timeline {
+    const d = this.options.importDelaysMs;
+    return { statusFalse: this.scaled(d.statusFalse), waiting: this.scaled(d.waiting), claimed: this.scaled(d.claimed), active: this.scaled(d.active) };
+  }
+
+  limiterSettings(): LimiterSettings {
+    const { limits, timeScale } = this.options;
+    return {
+      enabled: limits.enabled,
+      burst: limits.burst,
+      requestsPerSecond: limits.requestsPerSecond * timeScale,
+      bulkMultiPerWindow: limits.bulkMultiPerMinute,
+      bulkSinglePerWindow: limits.bulkSinglePerMinute,
+      windowMs: this.scaled(60_000),
+      retryAfterMs: this.retryAfterMs(),
+      toleranceMs: limits.toleranceMs,
+      deliveryDelayMs: this.scaled(this.options.latencyMs),
+    };
+  }
+
+  /** Throws an Error naming the bad keys; nothing changes then. */
+  configure(patch: unknown): void {
+    this.options = applyPatch(this.options, patch);
+    const p = patch as Partial<SimulatorOptions>;
+    if (p.lists) this.store.setLists(this.options.lists);
+    if (p.fields) this.store.setFields(this.options.fields);
+    this.limiter.configure(this.limiterSettings(), this.clock());
+  }
+
+  /** Forget contacts, memberships, imports, counters and limiter state; seeded lists and fields stay. */
+  reset(): void {
+    this.store.clearContacts();
+    this.imports.clear();
+    this.counters = freshCounters();
+    this.limiter = new AccountLimiter(this.limiterSettings(), this.clock());
+  }
+
+  seedContact(seed: SeedContact): string {
+    const problem = typeof seed.email === 'string' ? emailProblem(seed.email.trim()) : 'email is missing';
+    if (problem !== undefined) throw new Error(`Cannot seed contact: ${problem}`);
+    const lists = Object.entries(seed.lists ?? {});
+    for (const [listId, status] of lists) {
+      if (!this.store.lists.has(listId)) throw new Error(`Cannot seed contact: list ${listId} does not exist`);
+      if (![0, 1, 2, 3].includes(status)) throw new Error(`Cannot seed contact: status ${String(status)} for list ${listId} is not 0, 1, 2 or 3`);
+    }
+    const { contact } = this.store.upsertContact({ email: seed.email, firstName: seed.firstName, lastName: seed.lastName });
+    for (const [listId, status] of lists) this.store.setMembership(contact.id, listId, status, { unsubscribedBy: 'contact' });
+    return contact.id;
+  }
+
+  snapshot(): SimulatorSnapshot {
+    this.imports.settle();
+    const lists: SimulatorSnapshot['lists'] = {};
+    for (const l of this.store.lists.values()) lists[l.id] = { name: l.name, members: this.store.membersOf(l.id) };
+    const counters: SimulatorCounters = {
+      ...structuredClone(this.counters),
+      violations: this.limiter.violations,
+      overLimitTotal: this.limiter.overLimitTotal,
+    };
+    return { lists, contacts: this.store.contacts.size, counters, imports: this.imports.counts() };
+  }
+
+  /**
+   * A finished import, applied contact by contact: upsert, subscribe, unsubscribe (status 2 set by 'api').
+   * A subscribe never changes a membership in status 2 (unsubscribed) or 3 (bounced); with unsubscribedConflict
+   * 'failure' such a contact lands in `failure` and nothing of it is applied, with 'skip' only that subscribe is
+   * skipped. A contact naming an unknown list lands in `failure` [UNCONFIRMED]. `success` holds the ids of
+   * created and updated contacts [UNCONFIRMED: AC documents created ones].
+   */
+  private applyImport(contacts: ImportContact[]): ImportOutcome {
+    const { store } = this;
+    const outcome: ImportOutcome = { success: [], failure: [] };
+    for (const c of contacts) {
+      if ([...c.subscribe, ...c.unsubscribe].some((listId) => !store.lists.has(listId))) {
+        outcome.failure.push(c.email);
+        continue;
+      }
+      const existing = store.findByEmail(c.email);
+      const blocked = new Set(existing ? c.subscribe.filter((l) => [2, 3].includes(store.membership(existing.id, l)?.status ?? 1)) : []);
+      if (blocked.size > 0 && this.options.unsubscribedConflict === 'failure') {
+        outcome.failure.push(c.email);
+        continue;
+      }
+      const { contact } = store.upsertContact({ email: c.email, firstName: c.firstName, lastName: c.lastName, phone: c.phone, fieldValues: c.fields, tags: c.tags });
+      for (const listId of c.subscribe) if (!blocked.has(listId)) store.setMembership(contact.id, listId, 1);
+      for (const listId of c.unsubscribe) store.setMembership(contact.id, listId, 2, { unsubscribedBy: 'api' });
+      outcome.success.push(contact.id);
+    }
+    this.counters.contactsApplied += outcome.success.length;
+    return outcome;
+  }
+}

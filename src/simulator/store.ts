@@ -1,0 +1,186 @@
+import { normaliseEmail } from '../domain/email.js';
+
+/**
+ * The account's data: contacts (string ids, unique normalised email), lists, custom fields, tags and list
+ * memberships (contactLists, status 0–3). No HTTP here; routes and the import worker call these methods.
+ */
+export type MembershipStatus = 0 | 1 | 2 | 3;
+
+export interface FieldValueRecord {
+  id: string;
+  value: string;
+  cdate: string;
+  udate: string;
+}
+
+export interface ContactRecord {
+  id: string;
+  email: string;
+  firstName: string;
+  lastName: string;
+  phone: string;
+  cdate: string;
+  udate: string;
+  /** By field id. */
+  fieldValues: Map<string, FieldValueRecord>;
+  tags: Set<string>;
+}
+
+export interface Membership {
+  id: string;
+  contactId: string;
+  listId: string;
+  status: MembershipStatus;
+  /** Who set status 2: an API call (contactLists, bulk unsubscribe) or the contact (seeded opt-out). */
+  unsubscribedBy?: 'api' | 'contact';
+  sourceid: string;
+  sdate: string;
+  udate: string;
+}
+
+export interface ListRecord { id: string; name: string; cdate: string }
+export interface FieldRecord { id: string; title: string; perstag: string; type: string; cdate: string }
+
+export interface ContactInput {
+  email: string;
+  firstName?: string | undefined;
+  lastName?: string | undefined;
+  phone?: string | undefined;
+  /** Field id → value; ids of unknown fields are ignored. */
+  fieldValues?: Array<{ field: string; value: string }> | undefined;
+  tags?: string[] | undefined;
+}
+
+/** AC's date format, e.g. 2018-09-28T13:50:41-05:00 (the simulator lives in UTC). */
+export function acDate(d: Date = new Date()): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, '+00:00');
+}
+
+export class Store {
+  readonly lists = new Map<string, ListRecord>();
+  readonly fields = new Map<string, FieldRecord>();
+  readonly contacts = new Map<string, ContactRecord>();
+  readonly tags = new Set<string>();
+  private readonly byEmail = new Map<string, string>();
+  /** contactId → listId → membership. */
+  private readonly memberships = new Map<string, Map<string, Membership>>();
+  private nextContactId = 1;
+  private nextFieldValueId = 1;
+  private nextMembershipId = 1;
+
+  setLists(lists: ReadonlyArray<{ id: string; name: string }>): void {
+    const cdate = acDate();
+    const old = new Map(this.lists);
+    this.lists.clear();
+    for (const l of lists) this.lists.set(l.id, { id: l.id, name: l.name, cdate: old.get(l.id)?.cdate ?? cdate });
+  }
+
+  setFields(fields: ReadonlyArray<{ id: string; title: string; perstag: string; type?: string | undefined }>): void {
+    const cdate = acDate();
+    this.fields.clear();
+    for (const f of fields) this.fields.set(f.id, { id: f.id, title: f.title, perstag: f.perstag, type: f.type ?? 'text', cdate });
+  }
+
+  /** Forget contacts, memberships and tags; lists and fields stay. */
+  clearContacts(): void {
+    this.contacts.clear();
+    this.byEmail.clear();
+    this.memberships.clear();
+    this.tags.clear();
+    this.nextContactId = 1;
+    this.nextFieldValueId = 1;
+    this.nextMembershipId = 1;
+  }
+
+  findByEmail(email: string): ContactRecord | undefined {
+    const id = this.byEmail.get(normaliseEmail(email));
+    return id === undefined ? undefined : this.contacts.get(id);
+  }
+
+  /** Create, or update the contact with this (normalised) email. Empty/absent values leave the old ones. */
+  upsertContact(input: ContactInput): { contact: ContactRecord; created: boolean } {
+    const existing = this.findByEmail(input.email);
+    if (existing) {
+      this.update(existing, input);
+      return { contact: existing, created: false };
+    }
+    return { contact: this.create(input), created: true };
+  }
+
+  create(input: ContactInput): ContactRecord {
+    const now = acDate();
+    const contact: ContactRecord = {
+      id: String(this.nextContactId++),
+      email: normaliseEmail(input.email),
+      firstName: '',
+      lastName: '',
+      phone: '',
+      cdate: now,
+      udate: now,
+      fieldValues: new Map(),
+      tags: new Set(),
+    };
+    this.contacts.set(contact.id, contact);
+    this.byEmail.set(contact.email, contact.id);
+    this.update(contact, input);
+    return contact;
+  }
+
+  private update(contact: ContactRecord, input: ContactInput): void {
+    const now = acDate();
+    if (input.firstName !== undefined) contact.firstName = input.firstName;
+    if (input.lastName !== undefined) contact.lastName = input.lastName;
+    if (input.phone !== undefined) contact.phone = input.phone;
+    for (const { field, value } of input.fieldValues ?? []) {
+      if (!this.fields.has(field)) continue;
+      const old = contact.fieldValues.get(field);
+      if (old) Object.assign(old, { value, udate: now });
+      else contact.fieldValues.set(field, { id: String(this.nextFieldValueId++), value, cdate: now, udate: now });
+    }
+    for (const tag of input.tags ?? []) {
+      this.tags.add(tag);
+      contact.tags.add(tag);
+    }
+    contact.udate = now;
+  }
+
+  membership(contactId: string, listId: string): Membership | undefined {
+    return this.memberships.get(contactId)?.get(listId);
+  }
+
+  membershipsOf(contactId: string): Membership[] {
+    return [...(this.memberships.get(contactId)?.values() ?? [])];
+  }
+
+  /** Set a membership's status, creating the membership if needed. Returns the status it had before, if any. */
+  setMembership(contactId: string, listId: string, status: MembershipStatus, opts: { unsubscribedBy?: 'api' | 'contact'; sourceid?: string } = {}): { membership: Membership; previous: MembershipStatus | undefined } {
+    let byList = this.memberships.get(contactId);
+    if (!byList) this.memberships.set(contactId, (byList = new Map()));
+    const now = acDate();
+    const old = byList.get(listId);
+    const membership: Membership = old ?? { id: String(this.nextMembershipId++), contactId, listId, status, sourceid: '0', sdate: now, udate: now };
+    const previous = old?.status;
+    membership.status = status;
+    membership.sourceid = opts.sourceid ?? membership.sourceid;
+    if (status === 2) {
+      membership.unsubscribedBy = opts.unsubscribedBy ?? 'api';
+      membership.udate = now;
+    } else {
+      delete membership.unsubscribedBy;
+      if (status === 1 && previous !== 1) membership.sdate = now;
+    }
+    byList.set(listId, membership);
+    return { membership, previous };
+  }
+
+  /** Members of a list by email, for the snapshot. */
+  membersOf(listId: string): Record<string, { status: MembershipStatus; contactId: string }> {
+    const members: Record<string, { status: MembershipStatus; contactId: string }> = {};
+    for (const [contactId, byList] of this.memberships) {
+      const m = byList.get(listId);
+      const contact = this.contacts.get(contactId);
+      if (m && contact) members[contact.email] = { status: m.status, contactId };
+    }
+    return members;
+  }
+}
