@@ -1,4 +1,4 @@
-import type { Admin, Producer } from 'kafkajs';
+import { Partitioners, type Admin, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import type { AccountDelivery, Settlement } from './deliver/account.js';
@@ -48,7 +48,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const admin = kafka.admin();
   await waitFor(() => admin.connect(), log, 'Kafka');
   await ensureDeadLetterTopics(admin, config);
-  const producer: Producer = kafka.producer({ allowAutoTopicCreation: false });
+  const producer: Producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   await waitFor(() => producer.connect(), log, 'Kafka producer');
   const dlq = new DeadLetterProducer(producer, config.deadLetter.topic, metrics, log.child({ module: 'dlq' }));
 

@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+import { SyncError } from '../domain/errors.js';
+import { checkConfigCommand } from './check-config.js';
+import { demoCommand } from './demo.js';
+import { runCommand } from './run.js';
+import { simulatorCommand } from './simulator.js';
+
+const commands: Record<string, (argv: string[]) => Promise<number>> = {
+  run: runCommand,
+  demo: demoCommand,
+  simulator: simulatorCommand,
+  'check-config': checkConfigCommand,
+};
+
+const USAGE = `usage: ac-list-sync <command> [options]
+  run --config FILE            the live sync
+  check-config --config FILE   validate a config file offline
+  demo                         local broker + simulator + sample events, end to end
+  simulator [--port N]         the ActiveCampaign simulator, standalone`;
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  const command = name ? commands[name] : undefined;
+  if (!command) {
+    process.stderr.write(`${USAGE}\n`);
+    return name === undefined || name === '--help' ? 0 : 2;
+  }
+  return command(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    // A config or usage error is one line naming the key; anything else keeps its stack for the operator.
+    const message = err instanceof SyncError || (err as Error)?.name === 'TypeError' ? (err as Error).message : String((err as Error)?.stack ?? err);
+    process.stderr.write(`ac-list-sync: ${message}\n`);
+    process.exit(err instanceof SyncError ? 2 : 1);
+  },
+);

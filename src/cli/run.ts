@@ -1,0 +1,20 @@
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load.js';
+import { startService } from '../main.js';
+import { createLogger } from '../observability/logger.js';
+
+/** `run --config FILE`: the live sync until SIGTERM/SIGINT. Exit 0 after a clean stop, 3 at the deadline. */
+export async function runCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } } });
+  if (!values.config) throw new Error('run needs --config FILE');
+  const config = loadConfig(values.config);
+  const log = createLogger(config.log.level);
+  const service = await startService(config, { log });
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  log.info({ signal }, 'Stopping');
+  const { clean } = await service.stop();
+  return clean ? 0 : 3;
+}
