@@ -199,3 +199,9 @@ export class ContactBuffer<R> {
 }
 
 export { entryRefs };
+
+/** The bulk-import body for these entries, e.g. for a half of a bisected batch. */
+export function bodyOf<R>(entries: readonly ContactEntry<R>[]): { body: string; bytes: number } {
+  const body = BODY_OPEN + entries.map((e) => e.json).join(',') + BODY_CLOSE;
+  return { body, bytes: Buffer.byteLength(body) };
+}
