@@ -106,14 +106,22 @@ export const configSchema = z.strictObject({
     .prefault({}),
   http: z
     .strictObject({
-      host: z.string().min(1).default('0.0.0.0'),
-      port: z.number().int().min(0).max(65_535).default(9464),
+      host: z.string().min(1).default('0.0.0.0').describe('address of the /metrics, /healthz and /readyz server'),
+      port: z.number().int().min(0).max(65_535).default(9464).describe('port of that server; 0 = any free port'),
+      probeIntervalMs: z
+        .number()
+        .int()
+        .min(500)
+        .max(600_000)
+        .default(30_000)
+        .describe('how often readiness re-checks Kafka and each account token (one request from the account budget) and refreshes lag'),
     })
     .prefault({}),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       showEmails: z.boolean().default(false).describe('log raw emails (debugging only; masked by default)'),
+      format: z.enum(['auto', 'json', 'pretty']).default('auto').describe('json lines, readable lines, or auto: readable when stderr is a terminal'),
     })
     .prefault({}),
 });
