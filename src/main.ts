@@ -18,6 +18,8 @@ export interface ServiceOptions {
   log?: Logger;
   metrics?: Metrics;
   groupId?: string;
+  /** Report each bulk import instead of sending it (reads still go to the account). */
+  dryRun?: (line: string) => void;
 }
 
 export interface Service {
@@ -40,14 +42,14 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   setShowEmails(config.log.showEmails);
   const metrics = opts.metrics ?? createMetrics();
 
-  const clients = createClients(config);
+  const clients = createClients(config, opts.dryRun);
   const perstags = await checkAccounts(config, clients, log.child({ module: 'accounts' }));
   const router = new Router(config.exports, (exp, tag) => perstags.get(exp.connection)?.get(tag.toUpperCase()));
 
   const kafka = createKafka(config.kafka, log.child({ module: 'kafka' }));
   const admin = kafka.admin();
   await waitFor(() => admin.connect(), log, 'Kafka');
-  await ensureDeadLetterTopics(admin, config);
+  const totalPartitions = await ensureDeadLetterTopics(admin, config);
   const producer: Producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   await waitFor(() => producer.connect(), log, 'Kafka producer');
   const dlq = new DeadLetterProducer(producer, config.deadLetter.topic, metrics, log.child({ module: 'dlq' }));
@@ -61,6 +63,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   };
   const accounts: Map<string, AccountDelivery<EventRef>> = createAccounts(config, clients, settlement, metrics, log.child({ module: 'deliver' }));
   pipeline = new Pipeline(config, router, accounts, dlq, metrics, log.child({ module: 'ingest' }));
+  pipeline.totalPartitions = totalPartitions;
   const consumer = new SourceConsumer(kafka, config, pipeline, metrics, log.child({ module: 'consumer' }), opts.groupId);
   await waitFor(() => consumer.start(), log, 'Kafka consumer');
   log.info({ topics: config.kafka.topics, group: opts.groupId ?? config.kafka.groupId, exports: config.exports.length }, 'The sync is running');
@@ -93,11 +96,15 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   };
 }
 
-async function ensureDeadLetterTopics(admin: Admin, config: Config): Promise<void> {
+/** Creates each source topic's dead-letter topic if missing; returns the source topics' partition count. */
+async function ensureDeadLetterTopics(admin: Admin, config: Config): Promise<number> {
+  let total = 0;
   for (const topic of config.kafka.topics) {
     const partitions = (await partitionCount(admin, topic)) ?? 1;
+    total += partitions;
     await ensureTopic(admin, dlqTopicFor(topic, config.deadLetter.topic), partitions, { 'retention.ms': String(config.deadLetter.retentionMs) });
   }
+  return total;
 }
 
 /** Retries a connection with backoff: an unreachable broker is waited for, not a crash. */

@@ -20,7 +20,10 @@ export interface Batch<R> {
 
 const BODY_OPEN = '{"contacts":[';
 const BODY_CLOSE = ']}';
-const BODY_OVERHEAD = BODY_OPEN.length + BODY_CLOSE.length;
+/** exclude_automations goes inside each contact and at the top level too (CONTRACT.md §4.8: placement unconfirmed). */
+const BODY_CLOSE_EXCLUDING = '],"exclude_automations":true}';
+/** Room for the longer ending is always kept, so a batch never outgrows the limit when one contact excludes. */
+const BODY_OVERHEAD = BODY_OPEN.length + BODY_CLOSE_EXCLUDING.length;
 
 /**
  * The buffer of one ActiveCampaign account, keyed by normalised email. Pure: time comes in as arguments.
@@ -105,8 +108,7 @@ export class ContactBuffer<R> {
       this.remove(entry);
       this.inflight.add(entry.email);
     }
-    const body = BODY_OPEN + entries.map((e) => e.json).join(',') + BODY_CLOSE;
-    return { batch: { entries, body, bytes, trigger } };
+    return { batch: { entries, ...bodyOf(entries), trigger } };
   }
 
   /** The import holding these emails settled: their waiting changes become ready. */
@@ -202,6 +204,7 @@ export { entryRefs };
 
 /** The bulk-import body for these entries, e.g. for a half of a bisected batch. */
 export function bodyOf<R>(entries: readonly ContactEntry<R>[]): { body: string; bytes: number } {
-  const body = BODY_OPEN + entries.map((e) => e.json).join(',') + BODY_CLOSE;
+  const close = entries.some((e) => e.excludeAutomations) ? BODY_CLOSE_EXCLUDING : BODY_CLOSE;
+  const body = BODY_OPEN + entries.map((e) => e.json).join(',') + close;
   return { body, bytes: Buffer.byteLength(body) };
 }

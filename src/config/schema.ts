@@ -50,6 +50,11 @@ const connection = z.strictObject({
   importsPerMinute: z.number().int().min(1).max(100).default(90).describe('multi-contact bulk imports per minute (AC allows 100)'),
   singleImportsPerMinute: z.number().int().min(0).max(20).default(18).describe('single-contact bulk imports per minute (AC allows 20)'),
   requestTimeoutMs: z.number().int().min(1_000).max(300_000).default(30_000),
+  budgetShare: z
+    .union([z.literal('partitions'), z.number().gt(0).max(1)])
+    .default('partitions')
+    .describe("this instance's share of the account budget: its fraction of the source partitions, or a fixed fraction"),
+  replayShare: z.number().min(0).max(0.9).default(0).describe('share of the account budget reserved for replays; live instances split the rest'),
 });
 
 const exportDef = z.strictObject({

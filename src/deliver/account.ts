@@ -6,7 +6,7 @@ import type { Stage } from '../domain/errors.js';
 import { maskEmail } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { RateBudget } from './budget.js';
-import type { AcClient } from './client.js';
+import type { AcApi } from './client.js';
 
 /** How settled and failed events leave delivery. */
 export interface Settlement<R> {
@@ -28,6 +28,10 @@ export interface AccountOptions {
   timeScale: number;
   /** Settle at acceptance instead of confirmation (opt-in; see README). */
   settleOnAccept: boolean;
+  /** 'partitions': follow the fraction of source partitions this member owns; a number: a fixed share. */
+  budgetShare: 'partitions' | number;
+  /** Carved out of the account before the shares are applied (for replays, or taken by a replay itself). */
+  reservedShare: number;
 }
 
 interface Unconfirmed<R> {
@@ -63,7 +67,7 @@ export class AccountDelivery<R> {
   constructor(
     private readonly opts: AccountOptions,
     budget: RateBudget,
-    private readonly client: AcClient,
+    private readonly client: AcApi,
     private readonly settlement: Settlement<R>,
     private readonly metrics: Metrics,
     private readonly log: Logger,
@@ -104,6 +108,13 @@ export class AccountDelivery<R> {
     const dropped = this.buffer.drop(revoked);
     this.updateGauges();
     return dropped;
+  }
+
+  /** A rebalance gave this member `fraction` of the source partitions. */
+  setPartitionShare(fraction: number): void {
+    const base = this.opts.budgetShare === 'partitions' ? fraction : this.opts.budgetShare;
+    this.budget.share = Math.max(0.001, base * (1 - this.opts.reservedShare));
+    this.updateGauges();
   }
 
   close(): void {
@@ -206,7 +217,7 @@ export class AccountDelivery<R> {
     switch (v.kind) {
       case 'ok': {
         this.up();
-        this.budget.succeeded();
+        this.budget.succeeded(now);
         this.metrics.lastFlushSuccess.set({ connection: name }, now / 1000);
         const batchId = answer.body?.batchId;
         const refs = batch.entries.flatMap(entryRefs);
@@ -286,7 +297,7 @@ export class AccountDelivery<R> {
     const backoff = Math.min(this.opts.pollIntervalMs * 2 ** Math.min(u.polls - 1, 3), 10_000) / this.opts.timeScale;
     if (v.kind === 'ok') {
       this.up();
-      this.budget.succeeded();
+      this.budget.succeeded(now);
       const status = answer.body?.status;
       if (status === 'completed') this.completed(u, answer.body?.failure ?? []);
       else if (status === 'failed' || status === 'interrupted') this.importFailed(u, status);

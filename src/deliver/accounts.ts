@@ -4,19 +4,21 @@ import { ConfigError } from '../domain/errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import { AccountDelivery, type Settlement } from './account.js';
 import { RateBudget } from './budget.js';
-import { AcClient } from './client.js';
+import { AcClient, type AcApi } from './client.js';
+import { DryRunApi } from './dry-run.js';
 import { secretReader } from './secret.js';
 
-/** One client per connection (account). */
-export function createClients(config: Config): Map<string, AcClient> {
-  const clients = new Map<string, AcClient>();
+/** One client per connection (account); with `dryRun`, writes are reported instead of sent. */
+export function createClients(config: Config, dryRun?: (line: string) => void): Map<string, AcApi> {
+  const clients = new Map<string, AcApi>();
   for (const [name, conn] of Object.entries(config.connections)) {
-    clients.set(name, new AcClient({ apiUrl: conn.apiUrl, apiKey: secretReader(conn.apiKey, `connections.${name}.apiKey`), timeoutMs: conn.requestTimeoutMs }));
+    const client = new AcClient({ apiUrl: conn.apiUrl, apiKey: secretReader(conn.apiKey, `connections.${name}.apiKey`), timeoutMs: conn.requestTimeoutMs });
+    clients.set(name, dryRun ? new DryRunApi(client, (line) => dryRun(`[${name}] ${line}`)) : client);
   }
   return clients;
 }
 
-export function createAccounts<R>(config: Config, clients: Map<string, AcClient>, settlement: Settlement<R>, metrics: Metrics, log: Logger): Map<string, AccountDelivery<R>> {
+export function createAccounts<R>(config: Config, clients: Map<string, AcApi>, settlement: Settlement<R>, metrics: Metrics, log: Logger): Map<string, AccountDelivery<R>> {
   const accounts = new Map<string, AccountDelivery<R>>();
   for (const [name, conn] of Object.entries(config.connections)) {
     const budget = new RateBudget(rates(conn), config.delivery.timeScale);
@@ -30,6 +32,8 @@ export function createAccounts<R>(config: Config, clients: Map<string, AcClient>
       maxBackoffMs: config.delivery.maxBackoffMs,
       timeScale: config.delivery.timeScale,
       settleOnAccept: config.delivery.settleOnAccept,
+      budgetShare: conn.budgetShare,
+      reservedShare: conn.replayShare,
     };
     accounts.set(name, new AccountDelivery<R>(opts, budget, clients.get(name)!, settlement, metrics, log.child({ connection: name })));
   }
@@ -45,7 +49,7 @@ function rates(conn: ConnectionConfig) {
  * A missing list or field is a ConfigError (start-up ends); an unreachable account or a refused token is
  * waited for with backoff (the service stays not-ready), never a crash loop.
  */
-export async function checkAccounts(config: Config, clients: Map<string, AcClient>, log: Logger, signal?: AbortSignal): Promise<Map<string, Map<string, number>>> {
+export async function checkAccounts(config: Config, clients: Map<string, AcApi>, log: Logger, signal?: AbortSignal): Promise<Map<string, Map<string, number>>> {
   const perstags = new Map<string, Map<string, number>>();
   for (const [name, client] of clients) {
     const exports = config.exports.map((e, i) => ({ e, i })).filter(({ e }) => e.connection === name && e.enabled);
@@ -81,7 +85,7 @@ export async function checkAccounts(config: Config, clients: Map<string, AcClien
 
 class Unreachable extends Error {}
 
-async function allFields(client: AcClient): Promise<{ id: string; perstag: string }[]> {
+async function allFields(client: AcApi): Promise<{ id: string; perstag: string }[]> {
   const out: { id: string; perstag: string }[] = [];
   for (let offset = 0; ; offset += 100) {
     const ans = await client.fields(offset);

@@ -6,6 +6,10 @@
  * so it never trips a fixed-window, sliding-window or bucket limiter on the other side. `share` is this
  * instance's part of the account (its fraction of the partitions, or a fixed share); `throttle` shrinks
  * multiplicatively on every 429 and recovers gradually, for when others spend the same account's budget.
+ *
+ * After a 429 the pace recovers only up to a ceiling of 80% of the pace that tripped it, and the ceiling itself
+ * relaxes slowly (5% per quiet `ceilingRelaxMs`): if others keep spending up to a fifth of the budget, one 429 is
+ * all they cause; if they spend more, each further 429 lowers the ceiling again.
  */
 export type Spend = 'request' | 'import' | 'single-import';
 
@@ -22,9 +26,15 @@ export class RateBudget {
   private blockedUntil = 0;
   private importsBlockedUntil = 0;
   private throttle = 1;
+  private ceiling = 1;
+  private lastThrottleAt = -Infinity;
   share = 1;
 
-  constructor(private readonly rates: BudgetRates, private readonly timeScale = 1) {}
+  constructor(
+    private readonly rates: BudgetRates,
+    private readonly timeScale = 1,
+    private readonly ceilingRelaxMs = 300_000,
+  ) {}
 
   /** When a request of this kind may go: `now` or later. */
   readyAt(kind: Spend, now: number): number {
@@ -52,18 +62,31 @@ export class RateBudget {
   /** A 429: nothing goes before Retry-After elapses, and the pace slows. */
   throttled(retryAfterMs: number, now: number): void {
     this.blockedUntil = Math.max(this.blockedUntil, now + retryAfterMs);
-    this.throttle = Math.max(0.1, this.throttle * 0.5);
+    this.slowDown(now);
   }
 
   /** The bulk-import "Rate limit exceeded." answer: imports wait, other requests go on. */
   importsThrottled(waitMs: number, now: number): void {
     this.importsBlockedUntil = Math.max(this.importsBlockedUntil, now + waitMs / this.timeScale);
-    this.throttle = Math.max(0.1, this.throttle * 0.5);
+    this.slowDown(now);
   }
 
-  /** A success: recover the pace gradually (additive increase). */
-  succeeded(): void {
-    this.throttle = Math.min(1, this.throttle + 0.02);
+  /** A success: recover the pace gradually (additive increase), up to the ceiling. */
+  succeeded(now: number): void {
+    const quiet = now - this.lastThrottleAt;
+    const relaxMs = this.ceilingRelaxMs / this.timeScale;
+    if (this.ceiling < 1 && quiet >= relaxMs) {
+      this.ceiling = Math.min(1, this.ceiling + 0.05);
+      this.lastThrottleAt = now - quiet + relaxMs;
+    }
+    this.throttle = Math.min(this.ceiling, this.throttle + 0.02);
+  }
+
+  private slowDown(now: number): void {
+    // Requests already in flight when the first 429 came back must not lower the ceiling twice.
+    if (now - this.lastThrottleAt > 1_000 / this.timeScale) this.ceiling = Math.max(0.1, this.throttle * 0.8);
+    this.throttle = Math.max(0.05, this.throttle * 0.5);
+    this.lastThrottleAt = now;
   }
 
   /** The pace now, as a fraction of the configured rates (share × throttle). */

@@ -38,7 +38,16 @@ export function normaliseApiUrl(raw: string): { origin: string; basePath: string
   return { origin: parsed.origin, basePath: `${parsed.pathname.replace(/\/+$/, '')}/api/3` };
 }
 
-export class AcClient {
+/** What delivery needs of an account; AcClient talks to ActiveCampaign, DryRunApi only pretends to write. */
+export interface AcApi {
+  bulkImport(body: string): Promise<Answer<BulkImportAccepted>>;
+  importInfo(batchId: string): Promise<Answer<ImportInfo>>;
+  getList(id: string): Promise<Answer<{ list?: { id: string; name: string } }>>;
+  fields(offset: number, limit?: number): Promise<Answer<{ fields?: { id: string; perstag: string; title: string }[]; meta?: { total?: string } }>>;
+  close(): Promise<void>;
+}
+
+export class AcClient implements AcApi {
   private readonly pool: Pool;
   private readonly basePath: string;
 

@@ -1,12 +1,23 @@
 import { readFileSync, statSync } from 'node:fs';
 import { ConfigError } from '../domain/errors.js';
+import { registerSecret } from '../observability/logger.js';
 import type { SecretRef } from '../config/schema.js';
 
 /**
  * Resolves a secret on every call; a file is re-read only when its modification time changes, so a rotated key
- * is picked up without a restart. The value is never logged.
+ * is picked up without a restart. The value is never logged: every value read is registered with the logger,
+ * which scrubs it from any line.
  */
 export function secretReader(ref: SecretRef, key: string): () => string {
+  const read = rawReader(ref, key);
+  return () => {
+    const value = read();
+    registerSecret(value);
+    return value;
+  };
+}
+
+function rawReader(ref: SecretRef, key: string): () => string {
   if ('value' in ref) return () => ref.value;
   if ('env' in ref) {
     return () => {

@@ -25,6 +25,8 @@ export class Pipeline implements Settlement<EventRef> {
   private generation = 0;
   private trackers = new Map<string, PartitionTracker>();
   private seq = 0;
+  /** Partitions of all source topics together (for each member's share of the account budgets). */
+  totalPartitions = 0;
   readonly totals: Totals = { consumed: 0, delivered: 0, deadLettered: 0, skipped: 0 };
 
   constructor(
@@ -50,7 +52,11 @@ export class Pipeline implements Settlement<EventRef> {
       for (const p of partitions) this.trackers.set(tpKey(topic, p), new PartitionTracker());
     }
     let dropped = 0;
-    for (const account of this.accounts.values()) dropped += account.dropRevoked((ref) => ref.generation !== generation).length;
+    const share = this.totalPartitions > 0 ? Math.min(1, this.trackers.size / this.totalPartitions) : 1;
+    for (const account of this.accounts.values()) {
+      dropped += account.dropRevoked((ref) => ref.generation !== generation).length;
+      account.setPartitionShare(share);
+    }
     this.log.info({ generation, partitions: this.trackers.size, dropped }, 'Partitions assigned');
     this.updatePending();
   }
