@@ -85,12 +85,13 @@ export class SourceConsumer {
     const limit = this.config.buffer.maxPendingEvents;
     const pending = this.pipeline.pending;
     const topics = this.config.kafka.topics.map((topic) => ({ topic }));
-    if (!this.pausedForBackpressure && (forcePause || pending > limit)) {
+    const down = this.pipeline.accountDown;
+    if (!this.pausedForBackpressure && (forcePause || pending > limit || down)) {
       this.pausedForBackpressure = true;
       this.consumer.pause(topics);
       this.metrics.paused.set(1);
-      this.log.info({ pending, limit }, 'Fetching paused: too many unsettled events');
-    } else if (this.pausedForBackpressure && !forcePause && pending <= limit / 2) {
+      this.log.info({ pending, limit, accountDown: down }, down ? 'Fetching paused: an ActiveCampaign account is failing' : 'Fetching paused: too many unsettled events');
+    } else if (this.pausedForBackpressure && !forcePause && !down && pending <= limit / 2) {
       this.pausedForBackpressure = false;
       this.consumer.resume(topics);
       this.metrics.paused.set(0);

@@ -61,6 +61,12 @@ export class Pipeline implements Settlement<EventRef> {
     this.updatePending();
   }
 
+  /** True while any account is failing: fetching pauses until it answers again. */
+  get accountDown(): boolean {
+    for (const a of this.accounts.values()) if (a.down) return true;
+    return false;
+  }
+
   get pending(): number {
     let n = 0;
     for (const t of this.trackers.values()) n += t.pending;
