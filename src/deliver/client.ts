@@ -9,6 +9,8 @@ export interface ClientOptions {
   apiUrl: string;
   apiKey: () => string;
   timeoutMs: number;
+  /** Called once per request with its endpoint name, HTTP status (0 = no answer) and latency: metrics. */
+  onAnswer?: (endpoint: string, status: number, latencyMs: number) => void;
   connections?: number;
 }
 
@@ -63,26 +65,32 @@ export class AcClient implements AcApi {
   }
 
   bulkImport(body: string): Promise<Answer<BulkImportAccepted>> {
-    return this.call('POST', '/import/bulk_import', body);
+    return this.call('bulk_import', 'POST', '/import/bulk_import', body);
   }
 
   importInfo(batchId: string): Promise<Answer<ImportInfo>> {
-    return this.call('GET', `/import/info?batchId=${encodeURIComponent(batchId)}`);
+    return this.call('import_info', 'GET', `/import/info?batchId=${encodeURIComponent(batchId)}`);
   }
 
   getList(id: string): Promise<Answer<{ list?: { id: string; name: string } }>> {
-    return this.call('GET', `/lists/${encodeURIComponent(id)}`);
+    return this.call('list', 'GET', `/lists/${encodeURIComponent(id)}`);
   }
 
   fields(offset: number, limit = 100): Promise<Answer<{ fields?: { id: string; perstag: string; title: string }[]; meta?: { total?: string } }>> {
-    return this.call('GET', `/fields?limit=${limit}&offset=${offset}`);
+    return this.call('fields', 'GET', `/fields?limit=${limit}&offset=${offset}`);
   }
 
   async close(): Promise<void> {
     await this.pool.close().catch(() => undefined);
   }
 
-  private async call<T>(method: 'GET' | 'POST', path: string, body?: string): Promise<Answer<T>> {
+  private async call<T>(endpoint: string, method: 'GET' | 'POST', path: string, body?: string): Promise<Answer<T>> {
+    const answer = await this.send<T>(method, path, body);
+    this.opts.onAnswer?.(endpoint, answer.status, answer.latencyMs);
+    return answer;
+  }
+
+  private async send<T>(method: 'GET' | 'POST', path: string, body?: string): Promise<Answer<T>> {
     const started = performance.now();
     try {
       const res = await this.pool.request({

@@ -74,3 +74,32 @@ export async function offsetsCaughtUp(admin: Admin, groupId: string, topic: stri
 }
 
 export { startService, startSimulator, type Service, type Simulator };
+
+export interface ReadRecord {
+  key: string | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+  partition: number;
+  offset: number;
+}
+
+/** Reads a topic from the beginning until `count` records arrived (or fails after the timeout). */
+export async function readTopic(topic: string, count: number, timeoutMs = 60_000): Promise<ReadRecord[]> {
+  const consumer = kafka().consumer({ groupId: `reader-${topic}-${Date.now()}-${counter++}`, sessionTimeout: 6_000 });
+  const records: ReadRecord[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message, partition }) => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = String(v);
+        records.push({ key: message.key?.toString() ?? null, value: message.value, headers, partition, offset: Number(message.offset) });
+      },
+    });
+    await eventually(() => records.length >= count, `${count} records on ${topic} (have ${records.length})`, timeoutMs);
+  } finally {
+    await consumer.disconnect();
+  }
+  return records;
+}
