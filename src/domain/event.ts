@@ -18,12 +18,12 @@ const optionalText = (max: number) =>
 const attributeValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
 export const membershipChangeSchema = z.object({
-  eventId: z.string().trim().min(1).max(200),
+  eventId: z.string().max(200).trim().min(1),
   occurredAt: z.iso.datetime({ offset: true }),
-  segmentId: z.string().trim().min(1).max(200),
+  segmentId: z.string().max(200).trim().min(1),
   op: z.enum(['add', 'remove']),
   profile: z.object({
-    id: z.string().trim().min(1).max(200),
+    id: z.string().max(200).trim().min(1),
     email: z
       .string()
       .max(254)
