@@ -2,6 +2,7 @@
 import { SyncError } from '../domain/errors.js';
 import { checkConfigCommand } from './check-config.js';
 import { demoCommand } from './demo.js';
+import { produceSampleCommand } from './produce-sample.js';
 import { runCommand } from './run.js';
 import { simulatorCommand } from './simulator.js';
 
@@ -10,13 +11,15 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   demo: demoCommand,
   simulator: simulatorCommand,
   'check-config': checkConfigCommand,
+  'produce-sample': produceSampleCommand,
 };
 
 const USAGE = `usage: ac-list-sync <command> [options]
   run --config FILE            the live sync
   check-config --config FILE   validate a config file offline
   demo                         local broker + simulator + sample events, end to end
-  simulator [--port N]         the ActiveCampaign simulator, standalone`;
+  simulator [--port N]         the ActiveCampaign simulator, standalone
+  produce-sample --topic T     write sample membership changes to a topic`;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
