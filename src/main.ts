@@ -42,7 +42,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   setShowEmails(config.log.showEmails);
   const metrics = opts.metrics ?? createMetrics();
 
-  const clients = createClients(config, opts.dryRun);
+  const clients = createClients(config, opts.dryRun, metrics);
   const perstags = await checkAccounts(config, clients, log.child({ module: 'accounts' }));
   const router = new Router(config.exports, (exp, tag) => perstags.get(exp.connection)?.get(tag.toUpperCase()));
 

@@ -62,6 +62,8 @@ export class AccountDelivery<R> {
   private downCount = 0;
   private downCode: string | undefined;
   private closed = false;
+  /** Since when a due import has been held back by the budget alone (rate_budget_wait_seconds_total). */
+  private budgetBlockedAt: number | undefined;
   private idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -174,13 +176,16 @@ export class AccountDelivery<R> {
       if (this.unconfirmed.size + this.sending >= this.opts.maxUnconfirmed) return Infinity;
       const bisect = this.bisectQueue.length > 0;
       const trigger: FlushTrigger | undefined = bisect ? 'retry' : (this.draining ?? this.buffer.due(now));
-      if (!trigger) return this.buffer.dueAt() ?? Infinity;
+      if (!trigger) {
+        this.budgetBlockedAt = undefined;
+        return this.buffer.dueAt() ?? Infinity;
+      }
       const contacts = bisect ? this.bisectQueue[0]!.length : Math.min(this.buffer.readyContacts, this.opts.limits.maxContacts);
       if (contacts === 0) return Infinity;
       const kind = contacts === 1 ? 'single-import' : 'import';
       const ready = this.budget.readyAt(kind, now);
       if (ready > now) {
-        this.metrics.budgetWaitSeconds.inc({ connection: this.opts.name }, 0);
+        this.budgetBlockedAt ??= now;
         return ready;
       }
       let batch: Batch<R> | undefined;
@@ -197,6 +202,7 @@ export class AccountDelivery<R> {
       }
       if (!batch) return Infinity;
       this.budget.spend(kind, now);
+      this.recordBudgetWait(now);
       this.metrics.flushes.inc({ connection: this.opts.name, trigger: batch.trigger });
       void this.send(batch);
     }
@@ -211,7 +217,6 @@ export class AccountDelivery<R> {
     const answer = await this.client.bulkImport(batch.body);
     this.requests--;
     this.sending--;
-    this.record('bulk_import', answer.status, answer.latencyMs);
     const now = this.now();
     const v = answer.verdict;
     switch (v.kind) {
@@ -291,7 +296,6 @@ export class AccountDelivery<R> {
     this.requests--;
     u.polling = false;
     u.polls++;
-    this.record('import_info', answer.status, answer.latencyMs);
     const now = this.now();
     const v = answer.verdict;
     const backoff = Math.min(this.opts.pollIntervalMs * 2 ** Math.min(u.polls - 1, 3), 10_000) / this.opts.timeScale;
@@ -390,9 +394,10 @@ export class AccountDelivery<R> {
     this.downUntil = 0;
   }
 
-  private record(endpoint: string, status: number, latencyMs: number): void {
-    this.metrics.apiRequests.inc({ connection: this.opts.name, endpoint, status: String(status) });
-    this.metrics.apiLatency.observe({ connection: this.opts.name, endpoint }, latencyMs / 1000);
+  private recordBudgetWait(now: number): void {
+    if (this.budgetBlockedAt === undefined) return;
+    this.metrics.budgetWaitSeconds.inc({ connection: this.opts.name }, Math.max(0, now - this.budgetBlockedAt) / 1000);
+    this.budgetBlockedAt = undefined;
   }
 
   private updateGauges(): void {

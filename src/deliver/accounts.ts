@@ -8,11 +8,17 @@ import { AcClient, type AcApi } from './client.js';
 import { DryRunApi } from './dry-run.js';
 import { secretReader } from './secret.js';
 
-/** One client per connection (account); with `dryRun`, writes are reported instead of sent. */
-export function createClients(config: Config, dryRun?: (line: string) => void): Map<string, AcApi> {
+/** One client per connection (account); with `dryRun`, writes are reported instead of sent. Every request is counted in `metrics`. */
+export function createClients(config: Config, dryRun?: (line: string) => void, metrics?: Metrics): Map<string, AcApi> {
   const clients = new Map<string, AcApi>();
   for (const [name, conn] of Object.entries(config.connections)) {
-    const client = new AcClient({ apiUrl: conn.apiUrl, apiKey: secretReader(conn.apiKey, `connections.${name}.apiKey`), timeoutMs: conn.requestTimeoutMs });
+    const onAnswer = metrics
+      ? (endpoint: string, status: number, latencyMs: number) => {
+          metrics.apiRequests.inc({ connection: name, endpoint, status: String(status) });
+          metrics.apiLatency.observe({ connection: name, endpoint }, latencyMs / 1000);
+        }
+      : undefined;
+    const client = new AcClient({ apiUrl: conn.apiUrl, apiKey: secretReader(conn.apiKey, `connections.${name}.apiKey`), timeoutMs: conn.requestTimeoutMs, ...(onAnswer ? { onAnswer } : {}) });
     clients.set(name, dryRun ? new DryRunApi(client, (line) => dryRun(`[${name}] ${line}`)) : client);
   }
   return clients;
