@@ -80,6 +80,7 @@ export class Pipeline implements Settlement<EventRef> {
     const tracker = this.trackers.get(tpKey(first.topic, first.partition));
     if (!tracker) return;
     let consumed = 0;
+    let stale = 0;
     for (const message of messages) {
       let change: MembershipChange;
       try {
@@ -111,10 +112,13 @@ export class Pipeline implements Settlement<EventRef> {
       consumed++;
       for (const exp of exports) {
         const ref: EventRef = { message, generation: this.generation, exportName: exp.name, occurredAt: change.occurredAt };
-        this.accounts.get(exp.connection)!.add(this.router.update(exp, change, this.seq++, ref));
+        if (this.accounts.get(exp.connection)!.add(this.router.update(exp, change, this.seq++, ref)) === 'superseded-on-arrival') stale++;
       }
     }
     tracker.skipThrough(lastOffset);
+    // Counted per batch: offsets seen before (a re-fetch), and changes older than the one already buffered.
+    if (messages.length > consumed) this.count(first.topic, 'duplicate', messages.length - consumed);
+    if (stale) this.count(first.topic, 'stale', stale);
     this.totals.consumed += consumed;
     this.updatePending();
   }

@@ -12,7 +12,8 @@ export function createMetrics(registry = new Registry()) {
     registry,
     eventsConsumed: new Counter({
       name: `${PREFIX}events_consumed_total`,
-      help: 'Events consumed, by result: delivered, invalid, unmapped, duplicate, stale, superseded, dead_lettered, skipped',
+      help:
+        'Events consumed, by result. Each event settles once per export as delivered, invalid, unmapped or dead_lettered; duplicate (an offset fetched again) and stale (older than the change already buffered; it settles with that one) are counted as they arrive',
       labelNames: ['topic', 'result'] as const,
       registers: [registry],
     }),
@@ -46,7 +47,7 @@ export function createMetrics(registry = new Registry()) {
     unconfirmedImports: new Gauge({ name: `${PREFIX}unconfirmed_imports`, help: 'Bulk imports accepted but not yet confirmed', labelNames: ['connection'] as const, registers: [registry] }),
     accountDown: new Gauge({ name: `${PREFIX}account_down`, help: '1 while an account is failing (outage, 5xx, timeouts, bad token)', labelNames: ['connection', 'code'] as const, registers: [registry] }),
     lastFlushSuccess: new Gauge({ name: `${PREFIX}last_successful_flush_timestamp_seconds`, help: 'When a bulk import was last accepted', labelNames: ['connection'] as const, registers: [registry] }),
-    consumerLag: new Gauge({ name: `${PREFIX}consumer_lag_messages`, help: 'High watermark minus next offset to fetch', labelNames: ['topic', 'partition'] as const, registers: [registry] }),
+    consumerLag: new Gauge({ name: `${PREFIX}consumer_lag_messages`, help: "Log end offset minus the group's committed offset (the lag probe refreshes it even while fetching is paused)", labelNames: ['topic', 'partition'] as const, registers: [registry] }),
     committedOffset: new Gauge({ name: `${PREFIX}committed_offset`, help: 'Last offset committed', labelNames: ['topic', 'partition'] as const, registers: [registry] }),
     endToEnd: new Histogram({
       name: `${PREFIX}end_to_end_seconds`,
@@ -56,6 +57,10 @@ export function createMetrics(registry = new Registry()) {
       registers: [registry],
     }),
     paused: new Gauge({ name: `${PREFIX}paused`, help: '1 while fetching is paused for backpressure or an account outage', registers: [registry] }),
+    ready: new Gauge({ name: `${PREFIX}ready`, help: '1 while /readyz answers 200 (Kafka reachable, every account token accepted, nothing fatal)', registers: [registry] }),
+    kafkaReachable: new Gauge({ name: `${PREFIX}kafka_reachable`, help: '1 when the last readiness probe reached the Kafka cluster', registers: [registry] }),
+    tokenAccepted: new Gauge({ name: `${PREFIX}token_accepted`, help: '1 when the last token check of an account was accepted, 0 when the token was refused (401/403)', labelNames: ['connection'] as const, registers: [registry] }),
+    probeFailures: new Counter({ name: `${PREFIX}probe_failures_total`, help: 'Readiness probes that failed, by probe (kafka, token)', labelNames: ['probe'] as const, registers: [registry] }),
   };
   collectDefaultMetrics({ register: registry, prefix: PREFIX });
   return m;
