@@ -1,4 +1,4 @@
-import { applyUpdate, entryRefs, mergeUnder, newEntry, type ContactEntry, type ContactUpdate, type MergeOutcome } from './contact-entry.js';
+import { applyUpdate, entryRefs, mergeUnder, newEntry, serialize, type ContactEntry, type ContactUpdate, type MergeOutcome } from './contact-entry.js';
 
 /** Why a batch was cut; recorded per flush (metric `flushes_total{trigger}`). */
 export type FlushTrigger = 'size' | 'bytes' | 'age' | 'shutdown' | 'rebalance' | 'retry';
@@ -153,6 +153,7 @@ export class ContactBuffer<R> {
     const dropped: R[] = [];
     for (const map of [this.ready, this.held]) {
       for (const [email, entry] of map) {
+        const before = entry.lists.size;
         for (const [listId, change] of entry.lists) {
           const last = change.refs[change.refs.length - 1];
           if (last !== undefined && revoked(last)) {
@@ -165,6 +166,7 @@ export class ContactBuffer<R> {
           }
         }
         if (entry.lists.size === 0) map.delete(email);
+        else if (entry.lists.size < before) serialize(entry); // the body must not name a dropped list
       }
     }
     this.recount();
