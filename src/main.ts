@@ -13,6 +13,8 @@ import { createKafka } from './kafka/client.js';
 import { ensureTopic, partitionCount } from './kafka/topics.js';
 import { createLogger, setShowEmails } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
+import { Readiness, type ReadinessStatus } from './observability/readiness.js';
+import { startHttpServer, type HttpServer } from './observability/server.js';
 
 export interface ServiceOptions {
   log?: Logger;
@@ -28,7 +30,10 @@ export interface Service {
   readonly consumer: SourceConsumer;
   readonly metrics: Metrics;
   readonly log: Logger;
-  /** Connected to Kafka and no account failing. */
+  /** The port of /metrics, /healthz and /readyz (config.http.port, or the one picked for port 0). */
+  readonly httpPort: number;
+  /** What /readyz answers: Kafka reachable, consumer connected, tokens accepted, no account failing, nothing fatal. */
+  readiness(): ReadinessStatus;
   ready(): boolean;
   /** Pause, flush, wait for confirmations, commit, leave the group: within shutdown.deadlineMs. Idempotent. */
   stop(): Promise<{ clean: boolean }>;
@@ -38,9 +43,21 @@ export interface Service {
  * The composition root: config → accounts (checked) → Kafka (DLQ topics, producer) → pipeline → consumer.
  */
 export async function startService(config: Config, opts: ServiceOptions = {}): Promise<Service> {
-  const log = opts.log ?? createLogger(config.log.level);
+  const log = opts.log ?? createLogger(config.log.level, undefined, config.log.format);
   setShowEmails(config.log.showEmails);
   const metrics = opts.metrics ?? createMetrics();
+  // The HTTP server comes first: while accounts and Kafka are awaited, /healthz answers and /readyz says why not.
+  let readiness: () => ReadinessStatus = () => ({ ready: false, reasons: ['starting: checking the accounts and connecting to Kafka'] });
+  const http = await startHttpServer({ host: config.http.host, port: config.http.port, registry: metrics.registry, readiness: () => readiness(), log: log.child({ module: 'http' }) });
+  try {
+    return await buildService(config, opts, log, metrics, http, (r) => (readiness = r));
+  } catch (err) {
+    await http.close();
+    throw err;
+  }
+}
+
+async function buildService(config: Config, opts: ServiceOptions, log: Logger, metrics: Metrics, http: HttpServer, setReadiness: (r: () => ReadinessStatus) => void): Promise<Service> {
 
   const clients = createClients(config, opts.dryRun, metrics);
   const perstags = await checkAccounts(config, clients, log.child({ module: 'accounts' }));
@@ -66,11 +83,31 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   pipeline.totalPartitions = totalPartitions;
   const consumer = new SourceConsumer(kafka, config, pipeline, metrics, log.child({ module: 'consumer' }), opts.groupId);
   await waitFor(() => consumer.start(), log, 'Kafka consumer');
+  const probes = new Readiness({
+    admin: kafka.admin({ retry: { retries: 0 } }),
+    groupId: opts.groupId ?? config.kafka.groupId,
+    topics: config.kafka.topics,
+    fromBeginning: config.kafka.fromBeginning,
+    clients,
+    accounts,
+    consumer,
+    intervalMs: config.http.probeIntervalMs,
+    metrics,
+    log: log.child({ module: 'readiness' }),
+  });
+  const kc = consumer.describe();
+  kc.on(kc.events.CRASH, (e) => {
+    if (!e.payload.restart) probes.fatal(`the Kafka consumer crashed and does not restart: ${String(e.payload.error)}`);
+  });
+  setReadiness(() => probes.status());
+  void probes.start();
   log.info({ topics: config.kafka.topics, group: opts.groupId ?? config.kafka.groupId, exports: config.exports.length }, 'The sync is running');
 
   let stopping: Promise<{ clean: boolean }> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      setReadiness(() => ({ ready: false, reasons: ['stopping'] }));
+      metrics.ready.set(0);
       consumer.pauseAll();
       for (const a of accounts.values()) a.drain('shutdown');
       const drained = Promise.all([...accounts.values()].map((a) => a.whenIdle())).then(() => true);
@@ -80,7 +117,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       for (const a of accounts.values()) a.close();
       await step(() => producer.disconnect(), log, 'disconnecting the producer');
       await step(() => admin.disconnect(), log, 'disconnecting the admin client');
+      await step(() => probes.close(), log, 'stopping the readiness probes');
       for (const c of clients.values()) await c.close();
+      await step(() => http.close(), log, 'closing the HTTP server');
       log.info({ clean }, clean ? 'Stopped after settling everything' : 'Stopped at the shutdown deadline; unsettled events will be fetched again');
       return { clean };
     })());
@@ -91,7 +130,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     consumer,
     metrics,
     log,
-    ready: () => consumer.connected && ![...accounts.values()].some((a) => a.down),
+    httpPort: http.port,
+    readiness: () => probes.status(),
+    ready: () => probes.status().ready,
     stop,
   };
 }

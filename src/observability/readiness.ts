@@ -1,0 +1,175 @@
+import type { Admin } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { AcApi } from '../deliver/client.js';
+import type { Metrics } from './metrics.js';
+
+/**
+ * What /readyz answers, kept fresh by two probes that run every `intervalMs`:
+ *   - Kafka: the group's committed offsets against the log end offsets (so it also refreshes consumer lag, even
+ *     while fetching is paused). A failure means the cluster is not reachable.
+ *   - each account: one cheap authenticated read (GET /fields?limit=1), paid from the account's own rate budget,
+ *     so an idle service still notices a revoked token. 401/403 = the token is refused.
+ * Ready = started, Kafka reachable, the consumer connected, every token accepted, no account failing, nothing fatal.
+ */
+export interface ReadinessStatus {
+  ready: boolean;
+  /** Sentences, one per reason for not being ready. */
+  reasons: string[];
+}
+
+/** The parts of an account the token probe needs (AccountDelivery has them). */
+export interface ProbedAccount {
+  readonly down: boolean;
+  readonly budget: {
+    readyAt(kind: 'request', now: number): number;
+    spend(kind: 'request', now: number): void;
+    throttled(retryAfterMs: number, now: number): void;
+  };
+}
+
+export interface ReadinessOptions {
+  /** An admin client with few retries: a dead broker must fail the probe quickly. */
+  admin: Admin;
+  groupId: string;
+  topics: string[];
+  fromBeginning: boolean;
+  clients: ReadonlyMap<string, Pick<AcApi, 'fields'>>;
+  accounts: ReadonlyMap<string, ProbedAccount>;
+  consumer: { readonly connected: boolean };
+  intervalMs: number;
+  metrics: Metrics;
+  log: Logger;
+  now?: () => number;
+}
+
+type TokenState = 'unknown' | 'accepted' | 'refused' | 'unreachable';
+
+export class Readiness {
+  private kafka: 'unknown' | 'reachable' | string = 'unknown';
+  private readonly tokens = new Map<string, { state: TokenState; detail: string }>();
+  private fatalReason: string | undefined;
+  private adminConnected = false;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private closed = false;
+  private readonly now: () => number;
+
+  constructor(private readonly o: ReadinessOptions) {
+    this.now = o.now ?? Date.now;
+    for (const name of o.clients.keys()) this.tokens.set(name, { state: 'unknown', detail: '' });
+  }
+
+  /** Runs the probes now, then every intervalMs. */
+  start(): Promise<void> {
+    return this.round();
+  }
+
+  /** A state the service cannot leave by itself (e.g. the consumer crashed for good). */
+  fatal(reason: string): void {
+    this.fatalReason ??= reason;
+    this.o.log.error({ reason }, 'The service is in a fatal state and reports not ready');
+    this.publish();
+  }
+
+  status(): ReadinessStatus {
+    const reasons: string[] = [];
+    if (this.fatalReason) reasons.push(`fatal: ${this.fatalReason}`);
+    if (this.kafka === 'unknown') reasons.push('Kafka has not been probed yet');
+    else if (this.kafka !== 'reachable') reasons.push(`Kafka is not reachable: ${this.kafka}`);
+    if (!this.o.consumer.connected) reasons.push('the consumer is not connected to Kafka');
+    for (const [name, t] of this.tokens) {
+      if (t.state === 'unknown') reasons.push(`connection "${name}": the token has not been checked yet`);
+      if (t.state === 'refused') reasons.push(`connection "${name}": ActiveCampaign refused the API token (${t.detail})`);
+      if (t.state === 'unreachable') reasons.push(`connection "${name}": ActiveCampaign is not reachable (${t.detail})`);
+    }
+    for (const [name, a] of this.o.accounts) if (a.down) reasons.push(`connection "${name}": delivery is failing and backing off`);
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+    if (this.adminConnected) await this.o.admin.disconnect().catch(() => undefined);
+  }
+
+  private round(): Promise<void> {
+    this.running = (async () => {
+      await Promise.all([this.probeKafka(), ...[...this.o.clients.keys()].map((name) => this.probeToken(name))]);
+      this.publish();
+    })();
+    void this.running.finally(() => {
+      if (!this.closed) this.timer = setTimeout(() => void this.round(), this.o.intervalMs).unref();
+    });
+    return this.running;
+  }
+
+  private publish(): void {
+    this.o.metrics.ready.set(this.status().ready ? 1 : 0);
+  }
+
+  private async probeKafka(): Promise<void> {
+    const { admin, metrics } = this.o;
+    try {
+      if (!this.adminConnected) {
+        await admin.connect();
+        this.adminConnected = true;
+      }
+      const groups = await admin.fetchOffsets({ groupId: this.o.groupId, topics: this.o.topics });
+      const committed = new Map(groups.map((t) => [t.topic, t.partitions]));
+      for (const topic of this.o.topics) {
+        const ends = await admin.fetchTopicOffsets(topic);
+        const groupOffsets = committed.get(topic) ?? [];
+        for (const end of ends) {
+          const c = Number(groupOffsets.find((p) => p.partition === end.partition)?.offset ?? -1);
+          const from = c >= 0 ? c : this.o.fromBeginning ? Number(end.low) : Number(end.high);
+          metrics.consumerLag.set({ topic, partition: String(end.partition) }, Math.max(0, Number(end.high) - from));
+        }
+      }
+      if (this.kafka !== 'reachable' && this.kafka !== 'unknown') this.o.log.info('Kafka is reachable again');
+      this.kafka = 'reachable';
+      metrics.kafkaReachable.set(1);
+    } catch (err) {
+      const message = (err as Error).message;
+      if (this.kafka === 'reachable' || this.kafka === 'unknown') this.o.log.warn({ err: message }, 'Kafka is not reachable (not ready)');
+      this.kafka = message || 'no answer';
+      metrics.kafkaReachable.set(0);
+      metrics.probeFailures.inc({ probe: 'kafka' });
+      if (this.adminConnected) {
+        this.adminConnected = false;
+        await admin.disconnect().catch(() => undefined);
+      }
+    }
+  }
+
+  private async probeToken(name: string): Promise<void> {
+    const client = this.o.clients.get(name)!;
+    const budget = this.o.accounts.get(name)?.budget;
+    if (budget) {
+      // Paid from the account's budget like every other request; waits its turn (at most one request gap).
+      const wait = budget.readyAt('request', this.now()) - this.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, Math.min(wait, this.o.intervalMs)));
+      if (this.closed || budget.readyAt('request', this.now()) > this.now()) return;
+      budget.spend('request', this.now());
+    }
+    const answer = await client.fields(0, 1);
+    const v = answer.verdict;
+    const before = this.tokens.get(name)!.state;
+    let next: { state: TokenState; detail: string };
+    if (v.kind === 'ok') next = { state: 'accepted', detail: '' };
+    else if (v.kind === 'account' && v.code === 'AUTH_FAILED') next = { state: 'refused', detail: `HTTP ${answer.status}` };
+    else if (v.kind === 'throttled') {
+      budget?.throttled(v.retryAfterMs, this.now());
+      this.o.metrics.throttled.inc({ connection: name, code: v.code });
+      return; // says nothing about the token: keep the last state
+    } else next = { state: 'unreachable', detail: answer.status ? `HTTP ${answer.status}` : v.kind === 'account' ? v.code : 'no answer' };
+    this.tokens.set(name, next);
+    if (next.state === 'refused') this.o.metrics.tokenAccepted.set({ connection: name }, 0);
+    if (next.state === 'accepted') this.o.metrics.tokenAccepted.set({ connection: name }, 1);
+    if (next.state !== 'accepted') this.o.metrics.probeFailures.inc({ probe: 'token' });
+    if (next.state !== before && !(before === 'unknown' && next.state === 'accepted')) {
+      const line = next.state === 'accepted' ? 'The token check passes again' : next.state === 'refused' ? 'ActiveCampaign refused the API token (not ready)' : 'ActiveCampaign is not reachable for the token check (not ready)';
+      (next.state === 'accepted' ? this.o.log.info : this.o.log.warn).call(this.o.log, { connection: name, detail: next.detail }, line);
+    }
+  }
+}
