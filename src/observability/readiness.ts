@@ -89,7 +89,8 @@ export class Readiness {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    // A probe in flight is not waited for long: its answer no longer matters.
+    await Promise.race([this.running, new Promise((r) => setTimeout(r, 1_000).unref())]);
     if (this.adminConnected) await this.o.admin.disconnect().catch(() => undefined);
   }
 
@@ -146,9 +147,10 @@ export class Readiness {
     const client = this.o.clients.get(name)!;
     const budget = this.o.accounts.get(name)?.budget;
     if (budget) {
-      // Paid from the account's budget like every other request; waits its turn (at most one request gap).
+      // Paid from the account's budget like every other request; waits its turn (about one request gap).
       const wait = budget.readyAt('request', this.now()) - this.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, Math.min(wait, this.o.intervalMs)));
+      if (wait > 1_000) return; // blocked by a Retry-After: the next round asks again
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       if (this.closed || budget.readyAt('request', this.now()) > this.now()) return;
       budget.spend('request', this.now());
     }
