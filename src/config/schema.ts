@@ -89,6 +89,25 @@ export const configSchema = z.strictObject({
       maxEventBytes: z.number().int().min(1_024).max(10_485_760).default(65_536).describe('larger record values are dead-lettered (TOO_LARGE)'),
     })
     .prefault({}),
+  schemaRegistry: z
+    .strictObject({
+      url: z
+        .string()
+        .regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, 'must be an http(s) URL, e.g. "http://schema-registry:8081" (Apicurio: ".../apis/ccompat/v7")')
+        .describe('Confluent-compatible schema registry for records in the Confluent wire format (Avro)'),
+      username: z.string().min(1).optional().describe('HTTP basic auth user (Confluent Cloud: the API key)'),
+      password: secretRef.optional().describe('HTTP basic auth password (Confluent Cloud: the API secret)'),
+      timeoutMs: z
+        .number()
+        .int()
+        .min(100)
+        .max(5_000)
+        .default(3_000)
+        .describe('each registry request gives up after this; it runs inside a fetched batch, so it stays under the 6 s minimum session timeout'),
+    })
+    .refine((r) => (r.username === undefined) === (r.password === undefined), { message: 'username and password go together', path: ['password'] })
+    .optional()
+    .describe('unset: every record is JSON; set: records starting with magic byte 0 are decoded with the schema the registry holds for their id'),
   deadLetter: z
     .strictObject({
       topic: z.string().min(1).default('{topic}.dlq').describe('dead-letter topic; {topic} is replaced by the source topic'),
