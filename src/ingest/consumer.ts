@@ -33,6 +33,9 @@ export class SourceConsumer {
       heartbeatInterval: config.kafka.heartbeatIntervalMs,
       rebalanceTimeout: Math.max(config.kafka.sessionTimeoutMs, 10_000),
       maxBytesPerPartition: 4 * 1024 * 1024,
+      // While every partition is paused, kafkajs sleeps this long before it looks again: it bounds how late a
+      // resume after backpressure takes effect (the default, 5 s, made draining a backlog crawl).
+      maxWaitTimeInMs: 1_000,
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },
     });
     const { GROUP_JOIN, REBALANCING, CONNECT, DISCONNECT, CRASH } = this.consumer.events;
@@ -71,13 +74,20 @@ export class SourceConsumer {
       headers: (m.headers ?? {}) as SourceMessage['headers'],
       timestamp: Number(m.timestamp),
     }));
-    const last = Number(batch.lastOffset());
-    await this.pipeline.handle(messages, last);
-    resolveOffset(batch.lastOffset());
-    const hw = Number(batch.highWatermark);
-    this.metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, hw - last - 1));
+    // One fetch can hold far more than the pending bound (every partition, megabytes each): take only what fits
+    // and resolve only that, so kafkajs fetches the rest again once fetching resumes.
+    const room = Math.max(0, this.config.buffer.maxPendingEvents - this.pipeline.pending);
+    const taken = messages.length <= room ? messages : messages.slice(0, room);
+    const whole = taken.length === messages.length;
+    const last = whole ? Number(batch.lastOffset()) : taken[taken.length - 1]?.offset;
+    if (last !== undefined) {
+      await this.pipeline.handle(taken, last);
+      resolveOffset(whole ? batch.lastOffset() : String(last));
+      const hw = Number(batch.highWatermark);
+      this.metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, hw - last - 1));
+    }
     await heartbeat();
-    this.applyBackpressure();
+    this.applyBackpressure(!whole);
   }
 
   /** Pauses fetching above the pending bound; a timer resumes it once half has drained. */
