@@ -5,6 +5,7 @@ import { demoCommand } from './demo.js';
 import { produceSampleCommand } from './produce-sample.js';
 import { runCommand } from './run.js';
 import { simulatorCommand } from './simulator.js';
+import { statusCommand } from './status.js';
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   run: runCommand,
@@ -12,6 +13,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   simulator: simulatorCommand,
   'check-config': checkConfigCommand,
   'produce-sample': produceSampleCommand,
+  status: statusCommand,
 };
 
 const USAGE = `usage: ac-list-sync <command> [options]
@@ -19,7 +21,8 @@ const USAGE = `usage: ac-list-sync <command> [options]
   check-config --config FILE   validate a config file offline
   demo                         local broker + simulator + sample events, end to end
   simulator [--port N]         the ActiveCampaign simulator, standalone
-  produce-sample --topic T     write sample membership changes to a topic`;
+  produce-sample --topic T     write sample membership changes to a topic
+  status [--url URL] [--once]  one-screen summary of a running instance, from its /metrics`;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
