@@ -56,6 +56,12 @@ export function createMetrics(registry = new Registry()) {
       buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600],
       registers: [registry],
     }),
+    decodeStalls: new Counter({
+      name: `${PREFIX}decode_stalls_total`,
+      help: 'Times a partition paused because a record needed a service that did not answer (the schema registry), by code',
+      labelNames: ['topic', 'code'] as const,
+      registers: [registry],
+    }),
     paused: new Gauge({ name: `${PREFIX}paused`, help: '1 while fetching is paused for backpressure or an account outage', registers: [registry] }),
     ready: new Gauge({ name: `${PREFIX}ready`, help: '1 while /readyz answers 200 (Kafka reachable, every account token accepted, nothing fatal)', registers: [registry] }),
     kafkaReachable: new Gauge({ name: `${PREFIX}kafka_reachable`, help: '1 when the last readiness probe reached the Kafka cluster', registers: [registry] }),
