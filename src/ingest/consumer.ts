@@ -2,14 +2,19 @@ import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { Pipeline } from './pipeline.js';
-import type { SourceMessage } from './source.js';
+import type { Pipeline, Stall } from './pipeline.js';
+import { tpKey, type SourceMessage } from './source.js';
+
+/** A partition whose record waits on the schema registry retries after 0.5 s, doubling up to 30 s. */
+const STALL_FIRST_MS = 500;
+const STALL_MAX_MS = 30_000;
 
 /**
  * The Kafka edge of ingest, designed around kafkajs's habits: autoCommit off and every offset resolved (so
  * fetching moves on) while commits carry only settled offsets; state reset on every group join (kafkajs
  * restarts kept partitions from their committed offset); commits filtered by the current assignment; no waiting
- * inside eachBatch (there is no background heartbeat): backpressure pauses fetching instead.
+ * inside eachBatch (there is no background heartbeat): backpressure pauses fetching instead, and a record that
+ * waits on the schema registry pauses its partition (offsets before it resolved, the rest fetched again later).
  */
 export class SourceConsumer {
   private readonly consumer: Consumer;
@@ -17,6 +22,9 @@ export class SourceConsumer {
   private pausedForBackpressure = false;
   private rebalancing = true;
   private committing: Promise<void> = Promise.resolve();
+  private readonly stallAttempts = new Map<string, number>();
+  private readonly stallTimers = new Set<NodeJS.Timeout>();
+  private stopping = false;
   connected = false;
 
   constructor(
@@ -63,7 +71,7 @@ export class SourceConsumer {
     this.commitTimer = setInterval(() => void this.commit(), this.config.kafka.commitIntervalMs);
   }
 
-  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async onBatch({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (!isRunning() || isStale()) return;
     const messages: SourceMessage[] = batch.messages.map((m) => ({
       topic: batch.topic,
@@ -81,13 +89,44 @@ export class SourceConsumer {
     const whole = taken.length === messages.length;
     const last = whole ? Number(batch.lastOffset()) : taken[taken.length - 1]?.offset;
     if (last !== undefined) {
-      await this.pipeline.handle(taken, last);
-      resolveOffset(whole ? batch.lastOffset() : String(last));
+      const stall = await this.pipeline.handle(taken, last);
+      if (stall) {
+        if (stall.offset > taken[0]!.offset) resolveOffset(String(stall.offset - 1));
+        this.stallPartition(batch.topic, batch.partition, stall, pause);
+      } else {
+        this.stallAttempts.delete(tpKey(batch.topic, batch.partition));
+        resolveOffset(whole ? batch.lastOffset() : String(last));
+      }
       const hw = Number(batch.highWatermark);
-      this.metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, hw - last - 1));
+      this.metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, hw - (stall ? stall.offset : last + 1)));
     }
     await heartbeat();
     this.applyBackpressure(!whole);
+  }
+
+  /**
+   * A record needs a service that did not answer: pause this partition and resume it after a backoff; kafkajs
+   * then fetches again from the first unresolved offset. A topic-level pause (backpressure, shutdown) already
+   * holds the partition, and kafkajs would un-pause the topic's other partitions on a partition pause, so then
+   * the topic-level resume lets it retry.
+   */
+  private stallPartition(topic: string, partition: number, stall: Stall, pause: () => () => void): void {
+    const key = tpKey(topic, partition);
+    const attempt = (this.stallAttempts.get(key) ?? 0) + 1;
+    this.stallAttempts.set(key, attempt);
+    const retryInMs = Math.min(STALL_MAX_MS, STALL_FIRST_MS * 2 ** (attempt - 1));
+    this.metrics.decodeStalls.inc({ topic, code: stall.error.code });
+    this.log.warn(
+      { topic, partition, offset: stall.offset, code: stall.error.code, err: stall.error.message, attempt, retryInMs },
+      'A record waits for the schema registry: its partition pauses and tries again (nothing is dead-lettered)',
+    );
+    if (this.pausedForBackpressure || this.stopping) return;
+    const resume = pause();
+    const timer = setTimeout(() => {
+      this.stallTimers.delete(timer);
+      if (!this.pausedForBackpressure && !this.stopping) resume();
+    }, retryInMs);
+    this.stallTimers.add(timer);
   }
 
   /** Pauses fetching above the pending bound; a timer resumes it once half has drained. */
@@ -131,12 +170,16 @@ export class SourceConsumer {
   }
 
   pauseAll(): void {
+    this.stopping = true;
+    for (const t of this.stallTimers) clearTimeout(t);
+    this.stallTimers.clear();
     this.consumer.pause(this.config.kafka.topics.map((topic) => ({ topic })));
   }
 
   /** Final commit, then leave the group (kafkajs stop() leaves it, so commit comes first). */
   async stop(): Promise<void> {
     if (this.commitTimer) clearInterval(this.commitTimer);
+    for (const t of this.stallTimers) clearTimeout(t);
     await this.commit();
     await this.consumer.disconnect();
   }

@@ -2,13 +2,22 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { AccountDelivery, Settlement } from '../deliver/account.js';
 import type { DeadLetterProducer } from '../dlq/producer.js';
-import { RecordError, type Stage } from '../domain/errors.js';
+import { RecordError, SyncError, type Stage } from '../domain/errors.js';
 import { parseMembershipChange, type MembershipChange } from '../domain/event.js';
 import type { Metrics } from '../observability/metrics.js';
 import { PartitionTracker } from '../offsets/tracker.js';
 import { decodeJson, isWireFormat, type WireDecoder } from './decode.js';
 import type { Router } from './router.js';
 import { tpKey, type EventRef, type SourceMessage } from './source.js';
+
+/**
+ * Where a batch stopped early: the first offset not taken, and the retriable error that stopped it (a record
+ * needs a service that did not answer, e.g. the schema registry). Nothing from that offset on was touched.
+ */
+export interface Stall {
+  offset: number;
+  error: SyncError;
+}
 
 export interface Totals {
   consumed: number;
@@ -73,14 +82,18 @@ export class Pipeline implements Settlement<EventRef> {
     return n;
   }
 
-  /** Processes one fetched batch of one partition. Only the wire-format (Avro) path awaits. */
-  async handle(messages: readonly SourceMessage[], lastOffset: number): Promise<void> {
+  /**
+   * Processes one fetched batch of one partition. Only the wire-format (Avro) path awaits. A retriable error
+   * (never a record's fault) stops the batch at that record and is returned: the caller re-fetches from there later.
+   */
+  async handle(messages: readonly SourceMessage[], lastOffset: number): Promise<Stall | undefined> {
     const first = messages[0];
     if (!first) return;
     const tracker = this.trackers.get(tpKey(first.topic, first.partition));
     if (!tracker) return;
     let consumed = 0;
     let stale = 0;
+    let stall: Stall | undefined;
     for (const message of messages) {
       let change: MembershipChange;
       try {
@@ -89,6 +102,10 @@ export class Pipeline implements Settlement<EventRef> {
         if (!parsed.ok) throw new RecordError('validate', 'INVALID_EVENT', parsed.reason);
         change = parsed.change;
       } catch (err) {
+        if (err instanceof SyncError && err.retriable) {
+          stall = { offset: message.offset, error: err };
+          break;
+        }
         if (!(err instanceof RecordError)) throw err;
         if (!tracker.begin(message.offset)) continue;
         consumed++;
@@ -115,12 +132,14 @@ export class Pipeline implements Settlement<EventRef> {
         if (this.accounts.get(exp.connection)!.add(this.router.update(exp, change, this.seq++, ref)) === 'superseded-on-arrival') stale++;
       }
     }
-    tracker.skipThrough(lastOffset);
+    if (!stall) tracker.skipThrough(lastOffset);
+    const looked = stall ? messages.findIndex((m) => m.offset === stall.offset) : messages.length;
     // Counted per batch: offsets seen before (a re-fetch), and changes older than the one already buffered.
-    if (messages.length > consumed) this.count(first.topic, 'duplicate', messages.length - consumed);
+    if (looked > consumed) this.count(first.topic, 'duplicate', looked - consumed);
     if (stale) this.count(first.topic, 'stale', stale);
     this.totals.consumed += consumed;
     this.updatePending();
+    return stall;
   }
 
   settle(refs: EventRef[]): void {
