@@ -185,6 +185,7 @@ export class Pipeline implements Settlement<EventRef> {
       const [topic, partition] = key.split('\u0000') as [string, string];
       out.push({ topic, partition: Number(partition), offset: String(next) });
     }
+    if (out.length) this.updatePending(); // trackers forget settled offsets only as they hand them out
     return out;
   }
 
