@@ -4,6 +4,8 @@ import type { Config } from './config/schema.js';
 import type { AccountDelivery, Settlement } from './deliver/account.js';
 import { checkAccounts, createAccounts, createClients } from './deliver/accounts.js';
 import { DeadLetterProducer } from './dlq/producer.js';
+import { ConfigError } from './domain/errors.js';
+import { AvroDecoder } from './ingest/avro.js';
 import { dlqTopicFor } from './dlq/envelope.js';
 import { SourceConsumer } from './ingest/consumer.js';
 import { Pipeline } from './ingest/pipeline.js';
@@ -62,6 +64,8 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
   const clients = createClients(config, opts.dryRun, metrics);
   const perstags = await checkAccounts(config, clients, log.child({ module: 'accounts' }));
   const router = new Router(config.exports, (exp, tag) => perstags.get(exp.connection)?.get(tag.toUpperCase()));
+  const wire = config.schemaRegistry && new AvroDecoder(config.schemaRegistry, config.ingest.maxEventBytes);
+  if (wire) await waitFor(() => wire.check(), log, 'The schema registry');
 
   const kafka = createKafka(config.kafka, log.child({ module: 'kafka' }));
   const admin = kafka.admin();
@@ -79,7 +83,7 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
     accepted: (refs, at) => pipeline!.accepted(refs, at),
   };
   const accounts: Map<string, AccountDelivery<EventRef>> = createAccounts(config, clients, settlement, metrics, log.child({ module: 'deliver' }));
-  pipeline = new Pipeline(config, router, accounts, dlq, metrics, log.child({ module: 'ingest' }));
+  pipeline = new Pipeline(config, router, accounts, dlq, metrics, log.child({ module: 'ingest' }), wire);
   pipeline.totalPartitions = totalPartitions;
   const consumer = new SourceConsumer(kafka, config, pipeline, metrics, log.child({ module: 'consumer' }), opts.groupId);
   await waitFor(() => consumer.start(), log, 'Kafka consumer');
@@ -155,6 +159,7 @@ async function waitFor(connect: () => Promise<void>, log: Logger, what: string):
       await connect();
       return;
     } catch (err) {
+      if (err instanceof ConfigError) throw err;
       const wait = Math.min(30_000, 1_000 * 2 ** Math.min(attempt, 5));
       log.warn({ err: (err as Error).message, retryInMs: wait }, `${what} is not reachable yet; waiting (not ready)`);
       await new Promise((r) => setTimeout(r, wait));
