@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { startSimulator, type SimulatorOptionsInput } from '../simulator/index.js';
+import { startSchemaRegistry, type SchemaRegistrySim } from '../simulator/registry.js';
 
 /**
  * `ac-list-sync simulator`: run the ActiveCampaign simulator for local development until SIGINT/SIGTERM.
@@ -10,12 +11,13 @@ import { startSimulator, type SimulatorOptionsInput } from '../simulator/index.j
  *   --time-scale K    run every limit and delay K times faster (default 1)
  *   --no-limits       no rate limits at all (benchmarks)
  *   --lists 1,2,3     ids of the seeded lists (default 1..5)
+ *   --registry-port N also run the schema registry (Confluent REST subset) on port N (0: any free port)
  *
  * Returns the exit code: 0 after a clean stop, 2 for bad arguments.
  */
-const USAGE = 'usage: simulator [--port N] [--host H] [--token T] [--time-scale K] [--no-limits] [--lists 1,2,3]';
+const USAGE = 'usage: simulator [--port N] [--host H] [--token T] [--time-scale K] [--no-limits] [--lists 1,2,3] [--registry-port N]';
 
-function parse(argv: string[]): SimulatorOptionsInput {
+function parse(argv: string[]): { opts: SimulatorOptionsInput; registryPort: number | undefined } {
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -27,6 +29,7 @@ function parse(argv: string[]): SimulatorOptionsInput {
       'time-scale': { type: 'string' },
       'no-limits': { type: 'boolean' },
       lists: { type: 'string' },
+      'registry-port': { type: 'string' },
     },
   });
   const number = (flag: string, raw: string | undefined): number | undefined => {
@@ -46,14 +49,18 @@ function parse(argv: string[]): SimulatorOptionsInput {
   if (values.lists !== undefined) {
     opts.lists = values.lists.split(',').map((id) => id.trim()).filter((id) => id !== '').map((id) => ({ id, name: `Simulated list ${id}` }));
   }
-  return opts;
+  return { opts, registryPort: number('registry-port', values['registry-port']) };
 }
 
 export async function simulatorCommand(argv: string[]): Promise<number> {
   let sim;
+  let registry: SchemaRegistrySim | undefined;
   try {
-    sim = await startSimulator(parse(argv));
+    const { opts, registryPort } = parse(argv);
+    sim = await startSimulator(opts);
+    if (registryPort !== undefined) registry = await startSchemaRegistry({ port: registryPort, host: sim.options.host });
   } catch (err) {
+    await sim?.close();
     process.stderr.write(`simulator: ${(err as Error).message}\n${USAGE}\n`);
     return 2;
   }
@@ -63,6 +70,7 @@ export async function simulatorCommand(argv: string[]): Promise<number> {
     `ActiveCampaign simulator listening on ${sim.url}/api/3 with Api-Token "${apiToken}"` +
       `${limits.enabled ? '' : ', rate limits off'}${speed}; state at ${sim.url}/__sim/state. Stop with Ctrl-C.\n`,
   );
+  if (registry) process.stderr.write(`Schema registry (Confluent REST subset) listening on ${registry.url}.\n`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
@@ -72,6 +80,7 @@ export async function simulatorCommand(argv: string[]): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  await registry?.close();
   await sim.close();
   process.stderr.write('ActiveCampaign simulator stopped.\n');
   return 0;
