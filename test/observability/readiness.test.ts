@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Admin } from 'kafkajs';
+import pino from 'pino';
+import type { Answer } from '../../src/deliver/client.js';
+import { classifyResponse } from '../../src/deliver/classify.js';
+import { RateBudget } from '../../src/deliver/budget.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+import { Readiness } from '../../src/observability/readiness.js';
+import { parseMetrics, total } from '../../src/observability/scrape.js';
+
+function fakeAdmin(state: { down: boolean; high: number; committed: number }): Admin {
+  const fail = () => Promise.reject(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:39092'));
+  return {
+    connect: () => (state.down ? fail() : Promise.resolve()),
+    disconnect: () => Promise.resolve(),
+    fetchOffsets: () => (state.down ? fail() : Promise.resolve([{ topic: 't', partitions: [{ partition: 0, offset: String(state.committed) }] }])),
+    fetchTopicOffsets: () => (state.down ? fail() : Promise.resolve([{ partition: 0, offset: String(state.high), high: String(state.high), low: '0' }])),
+  } as unknown as Admin;
+}
+
+const answer = (status: number): Answer<never> => ({ status, verdict: classifyResponse(status, {}, '0.1', Date.now()), body: undefined, latencyMs: 1 });
+
+function setup() {
+  const kafka = { down: false, high: 120, committed: 100 };
+  const token = { status: 200, calls: 0 };
+  const metrics = createMetrics();
+  const account = { down: false, budget: new RateBudget({ requestsPerSecond: 1000, importsPerMinute: 100, singleImportsPerMinute: 20 }) };
+  const consumer = { connected: true };
+  const readiness = new Readiness({
+    admin: fakeAdmin(kafka),
+    groupId: 'g',
+    topics: ['t'],
+    fromBeginning: true,
+    clients: new Map([['main', { fields: async () => (token.calls++, answer(token.status)) }]]),
+    accounts: new Map([['main', account]]),
+    consumer,
+    intervalMs: 60_000,
+    metrics,
+    log: pino({ level: 'silent' }),
+  });
+  return { kafka, token, metrics, account, consumer, readiness };
+}
+
+test('ready once both probes pass; the Kafka probe also sets committed lag', async () => {
+  const { readiness, metrics, token } = setup();
+  assert.equal(readiness.status().ready, false, 'not ready before the first probe');
+  await readiness.start();
+  assert.deepEqual(readiness.status(), { ready: true, reasons: [] });
+  const samples = parseMetrics(await metrics.registry.metrics());
+  assert.equal(total(samples, 'ac_list_sync_consumer_lag_messages', { topic: 't', partition: '0' }), 20);
+  assert.equal(total(samples, 'ac_list_sync_ready'), 1);
+  assert.equal(token.calls, 1);
+  await readiness.close();
+});
+
+test('a refused token, a dead broker, a disconnected consumer and a failing account each say why not ready', async () => {
+  const { readiness, kafka, token, consumer, account, metrics } = setup();
+  token.status = 403;
+  kafka.down = true;
+  consumer.connected = false;
+  account.down = true;
+  await readiness.start();
+  const { ready, reasons } = readiness.status();
+  assert.equal(ready, false);
+  assert.equal(reasons.length, 4, reasons.join(' | '));
+  assert.match(reasons.join('\n'), /Kafka is not reachable: .*ECONNREFUSED/);
+  assert.match(reasons.join('\n'), /refused the API token \(HTTP 403\)/);
+  assert.match(reasons.join('\n'), /consumer is not connected/);
+  assert.match(reasons.join('\n'), /delivery is failing/);
+  const samples = parseMetrics(await metrics.registry.metrics());
+  assert.equal(total(samples, 'ac_list_sync_token_accepted', { connection: 'main' }), 0);
+  assert.equal(total(samples, 'ac_list_sync_kafka_reachable'), 0);
+  assert.equal(total(samples, 'ac_list_sync_probe_failures_total'), 2);
+  await readiness.close();
+});
+
+test('an account that is unreachable (503) is not ready; a 429 on the probe keeps the last state and slows the budget', async () => {
+  const { readiness, token, account } = setup();
+  await readiness.start();
+  assert.equal(readiness.status().ready, true);
+  token.status = 429;
+  await (readiness as unknown as { round(): Promise<void> }).round();
+  assert.equal(readiness.status().ready, true, 'a 429 says nothing about the token');
+  assert.ok(account.budget.readyAt('request', Date.now()) > Date.now(), 'Retry-After honoured by the shared budget');
+  token.status = 503;
+  await (readiness as unknown as { round(): Promise<void> }).round();
+  assert.deepEqual(readiness.status().reasons, ['connection "main": ActiveCampaign is not reachable (HTTP 503)']);
+  token.status = 200;
+  await (readiness as unknown as { round(): Promise<void> }).round();
+  assert.equal(readiness.status().ready, true, 'ready again once the account answers');
+  await readiness.close();
+});
+
+test('a fatal state is not ready for good', async () => {
+  const { readiness } = setup();
+  await readiness.start();
+  readiness.fatal('the Kafka consumer crashed and does not restart');
+  assert.deepEqual(readiness.status().reasons, ['fatal: the Kafka consumer crashed and does not restart']);
+  await readiness.close();
+});
