@@ -23,3 +23,45 @@ if ! command -v promtool >/dev/null 2>&1; then
   fi
 fi
 echo "== $(promtool --version 2>&1 | head -n1)"
+
+# ---- Deployment checks (test/deploy/*.test.ts): helm and docker-compose ----------------------------------------
+# helm is built from the Go module proxy with the machine's Go, pinned; the binary, the module cache and the build
+# cache live under .cache/ (git-ignored), so only the first run pays for the build.
+HELM_VERSION=v3.19.0
+
+install_helm() {
+  local root bin start
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  bin="$root/.cache/bin"
+  if [ -x "$bin/helm" ] && [ "$("$bin/helm" version --template '{{.Version}}' 2>/dev/null)" = "$HELM_VERSION" ]; then
+    echo "== helm $HELM_VERSION (cached in .cache/bin)"
+    return 0
+  fi
+  if ! command -v go >/dev/null 2>&1; then
+    echo "ci-tools: go is needed to build helm $HELM_VERSION" >&2
+    return 1
+  fi
+  echo "== building helm $HELM_VERSION from the Go module proxy with $(go version | cut -d' ' -f3) (first run only)"
+  start=$SECONDS
+  # The -X flags are those of helm's own Makefile: the full version, and Kubernetes 1.34 (its client-go v0.34) as
+  # the version `helm template` and `helm lint` assume instead of the source default 1.20.
+  local ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  ldflags+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=34"
+  ldflags+=" -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=34"
+  GOBIN="$bin" GOCACHE="$root/.cache/go-build" GOMODCACHE="$root/.cache/go-mod" GOFLAGS="-mod=mod -modcacherw" \
+    GOTOOLCHAIN=local go install -ldflags "$ldflags" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  echo "== helm $("$bin/helm" version --template '{{.Version}}') built in $((SECONDS - start)) s"
+}
+
+install_docker_compose() {
+  if ! command -v docker-compose >/dev/null 2>&1; then
+    echo "== installing docker-compose (Debian package; validates docker-compose.yml, runs nothing)"
+    # No recommends: they would pull in a Docker engine, which CI neither has nor needs.
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends docker-compose >/dev/null
+  fi
+  echo "== docker-compose $(docker-compose version --short)"
+}
+
+install_helm
+install_docker_compose
