@@ -82,6 +82,15 @@ the process agree on one port) and http.host defaulting to all interfaces.
 {{- if le (mul (int .Values.terminationGracePeriodSeconds) 1000) $deadlineMs }}
 {{- fail (printf "terminationGracePeriodSeconds (%d) must be longer than config.shutdown.deadlineMs (%d ms): the pod is killed before the service finishes flushing and committing" (int .Values.terminationGracePeriodSeconds) $deadlineMs) }}
 {{- end }}
+{{- $used := dict }}
+{{- range .Values.config.exports }}
+{{- $_ := set $used (toString .connection) true }}
+{{- end }}
+{{- range $name, $connection := .Values.config.connections }}
+{{- if and $connection (not (hasKey $used $name)) }}
+{{- fail (printf "config.connections.%s is used by no export. Helm merges your connections with the chart's default one (main): set config.connections.main to null when you name yours differently" $name) }}
+{{- end }}
+{{- end }}
 {{- if and .Values.secrets.create .Values.secrets.existingSecret }}
 {{- fail "secrets.create and secrets.existingSecret are exclusive: name an existing Secret or let the chart create one, not both" }}
 {{- end }}
