@@ -18,7 +18,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
 
 const USAGE = `usage: ac-list-sync <command> [options]
   run --config FILE            the live sync
-  check-config --config FILE   validate a config file offline
+  check-config --config FILE   validate a config file offline (--online: also against Kafka and each account)
   demo                         local broker + simulator + sample events, end to end
   simulator [--port N]         the ActiveCampaign simulator, standalone
   produce-sample --topic T     write sample membership changes to a topic
@@ -37,9 +37,11 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    // A config or usage error is one line naming the key; anything else keeps its stack for the operator.
-    const message = err instanceof SyncError || (err as Error)?.name === 'TypeError' ? (err as Error).message : String((err as Error)?.stack ?? err);
+    // A config or usage error (ours, or node:util parseArgs's ERR_PARSE_ARGS_*) is one line naming the key or
+    // option, exit 2; anything else keeps its stack for the operator, exit 1.
+    const usage = err instanceof SyncError || String((err as { code?: unknown })?.code ?? '').startsWith('ERR_PARSE_ARGS');
+    const message = usage ? (err as Error).message : String((err as Error)?.stack ?? err);
     process.stderr.write(`ac-list-sync: ${message}\n`);
-    process.exit(err instanceof SyncError ? 2 : 1);
+    process.exit(usage ? 2 : 1);
   },
 );
