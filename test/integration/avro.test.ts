@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { DLQ_HEADERS } from '../../src/dlq/envelope.js';
+import { membershipDiff, sampleEvents, type SampleEvent } from '../../src/sample/events.js';
+import { startSchemaRegistry, type SchemaRegistrySim } from '../../src/simulator/registry.js';
+import { createTopic, eventually, kafka, offsetsCaughtUp, produce, quietLog, readTopic, startService, startSimulator, testConfig, uniqueTopic, type Simulator } from '../support/harness.js';
+
+/**
+ * Avro in the Confluent wire format, end to end: the event schema registered in the schema registry (the
+ * simulator's REST subset: no Confluent-compatible registry can be installed here, see README), Avro records on
+ * the real broker, the service decoding them through the registry. Good events end in the right lists; an
+ * unknown schema id and a truncated record are dead-lettered at stage decode; a registry outage mid-stream
+ * (stopped, then restarted on the same port) pauses the partitions, dead-letters nothing and loses nothing.
+ */
+const segments = ['vip', 'newsletter', 'churn'];
+const SUBJECT = 'membership-change-value';
+const avsc = readFileSync(new URL('../../../schemas/membership-change.avsc', import.meta.url), 'utf8');
+/** A second version of the schema (one more optional field), so events after the outage carry an id the service has not fetched yet. */
+const avscV2 = (() => {
+  const schema = JSON.parse(avsc) as { fields: unknown[] };
+  schema.fields.push({ name: 'source', type: ['null', 'string'], default: null });
+  return JSON.stringify(schema);
+})();
+
+const admin = kafka().admin();
+let sim: Simulator;
+let registry: SchemaRegistrySim;
+
+before(async () => {
+  await admin.connect();
+  sim = await startSimulator({ timeScale: 10, lists: segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })) });
+  registry = await startSchemaRegistry();
+});
+after(async () => {
+  await registry.close();
+  await sim.close();
+  await admin.disconnect();
+});
+
+type Expected = Map<string, Map<string, 'add' | 'remove'>>;
+function expectedOf(events: SampleEvent[]): Expected {
+  const expected: Expected = new Map();
+  for (const { value } of events) {
+    const seg = expected.get(value.segmentId) ?? new Map<string, 'add' | 'remove'>();
+    seg.set(value.profile.email, value.op);
+    expected.set(value.segmentId, seg);
+  }
+  return expected;
+}
+
+const listOf = (segment: string) => String(segments.indexOf(segment) + 1);
+const membershipMatches = (expected: Expected) => membershipDiff(expected, listOf, (id) => sim.snapshot().lists[id]?.members ?? {}).length === 0;
+const avroValue = (e: SampleEvent, extra: Record<string, unknown> = {}) => ({ ...e.value, ...extra, profile: { ...e.value.profile, phone: null, attributes: e.key.endsWith('7') ? { tier: 'gold', ltv: 7.5, vip: true } : null } });
+
+async function committed(groupId: string, topic: string): Promise<Map<number, number>> {
+  const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return new Map((offsets?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+}
+
+test('Avro events through the schema registry end in the right lists; bad ones are dead-lettered at decode; a registry outage delays and loses nothing', async () => {
+  const topic = uniqueTopic('avro');
+  await createTopic(admin, topic, 3);
+  const client = new SchemaRegistry({ host: registry.url });
+  const { id: v1 } = await client.register({ type: SchemaType.AVRO, schema: avsc }, { subject: SUBJECT });
+  const { id: v2 } = await client.register({ type: SchemaType.AVRO, schema: avscV2 }, { subject: SUBJECT });
+  assert.notEqual(v1, v2);
+
+  const events = [...sampleEvents({ events: 450, profiles: 120, segments, removeRatio: 0.25, reentry: false, seed: 7, start: Date.parse('2026-11-28T10:00:00Z') })];
+  const before = events.slice(0, 300);
+  const afterOutage = events.slice(300);
+
+  // Phase 1: 300 good records (schema v1) with two bad ones among them.
+  const good = await Promise.all(before.map(async (e) => ({ key: e.key, value: await client.encode(v1, avroValue(e)) })));
+  const unknownId = Buffer.from(good[10]!.value);
+  unknownId.writeInt32BE(987_654, 1);
+  const truncated = good[20]!.value.subarray(0, 5 + Math.floor((good[20]!.value.length - 5) / 2));
+  const bad = [
+    { key: 'bad-unknown-id', value: unknownId, code: 'UNKNOWN_SCHEMA' },
+    { key: 'bad-truncated', value: truncated, code: 'AVRO_INVALID' },
+  ];
+  await produce(topic, [...good.slice(0, 100), { key: bad[0]!.key, value: bad[0]!.value }, ...good.slice(100, 200), { key: bad[1]!.key, value: bad[1]!.value }, ...good.slice(200)]);
+
+  const config = testConfig(topic, sim, segments, { schemaRegistry: { url: registry.url } });
+  const groupId = config.kafka.groupId;
+  const service = await startService(config, { log: quietLog() });
+  try {
+    await eventually(() => membershipMatches(expectedOf(before)), 'the lists to match the first 300 Avro events');
+    await eventually(() => offsetsCaughtUp(admin, groupId, topic), 'committed offsets to reach the end of phase 1');
+    assert.equal(service.pipeline.totals.consumed, 302);
+    assert.equal(service.pipeline.totals.deadLettered, 2);
+
+    const letters = await readTopic(`${topic}.dlq`, 2);
+    assert.deepEqual(letters.map((l) => l.key).sort(), ['bad-truncated', 'bad-unknown-id']);
+    for (const b of bad) {
+      const letter = letters.find((l) => l.key === b.key)!;
+      assert.equal(letter.headers[DLQ_HEADERS.stage], 'decode', b.key);
+      assert.equal(letter.headers[DLQ_HEADERS.code], b.code, b.key);
+      assert.deepEqual(letter.value, b.value, `${b.key}: the value is dead-lettered unchanged`);
+    }
+
+    // Phase 2: the registry goes away; 150 more events arrive, written with schema v2, which the service has not fetched.
+    const phase1Ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
+    await registry.close();
+    await produce(topic, await Promise.all(afterOutage.map(async (e) => ({ key: e.key, value: await client.encode(v2, avroValue(e, { source: 'cdp' })) }))));
+    const stalls = async () => (await service.metrics.decodeStalls.get()).values.reduce((n, v) => n + v.value, 0);
+    await eventually(async () => {
+      assert.equal(service.pipeline.totals.deadLettered, 2, 'the outage dead-letters nothing');
+      return (await stalls()) >= 6;
+    }, 'the service to pause on the unreachable registry and retry (three partitions)');
+    assert.equal(service.pipeline.totals.consumed, 302, 'nothing after the waiting records was taken');
+    assert.deepEqual(await committed(groupId, topic), phase1Ends, 'no committed offset passes a record that waits for the registry');
+
+    registry = await startSchemaRegistry({ port: registry.port, store: registry.store });
+    await eventually(() => membershipMatches(expectedOf(events)), 'the lists to match all 450 events after the registry is back');
+    await eventually(() => offsetsCaughtUp(admin, groupId, topic), 'committed offsets to reach the end');
+    assert.equal(service.pipeline.totals.consumed, 452);
+    assert.equal(service.pipeline.totals.deadLettered, 2);
+    const dlqEnds = await admin.fetchTopicOffsets(`${topic}.dlq`);
+    assert.equal(dlqEnds.reduce((n, p) => n + Number(p.high), 0), 2, 'the dead-letter topic holds the two bad records and nothing else');
+    assert.ok((registry.counters.byRoute['GET /schemas/ids/{id}'] ?? 0) >= 1, 'the restarted registry served the new schema');
+  } finally {
+    await service.stop();
+  }
+});
