@@ -7,49 +7,10 @@ import { parse as parseYaml } from 'yaml';
 import { parseProduceSampleArgs } from '../../src/cli/produce-sample.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
+import { COMPOSE_FILE, bindMounts, flagValue, mountedConfigs, ownServices, readCompose } from './compose-files.js';
 import { repoRoot, requireTool, run } from './tools.js';
 
 /** docker-compose.yml: valid for docker-compose 1.29, and every config it mounts passes the service's own check. */
-const COMPOSE = join(repoRoot, 'docker-compose.yml');
-
-interface ComposeService {
-  build?: string | { context: string };
-  image?: string;
-  command?: string[];
-  environment?: Record<string, string>;
-  volumes?: string[];
-  ports?: string[];
-  read_only?: boolean;
-  tmpfs?: string[];
-}
-const compose = () => parseYaml(readFileSync(COMPOSE, 'utf8'), { merge: true }) as { services: Record<string, ComposeService> };
-
-/** Services that run this project's image, i.e. are built from the Dockerfile. */
-const ownServices = (services: Record<string, ComposeService>) => Object.entries(services).filter(([, s]) => s.build !== undefined);
-
-function bindMounts(service: ComposeService): { source: string; target: string }[] {
-  return (service.volumes ?? []).map((v) => {
-    const [source, target] = v.split(':');
-    return { source: source!, target: target! };
-  });
-}
-
-/** The configs the compose file hands to `--config`, each with the host file mounted there. */
-function mountedConfigs(): { service: string; file: string; env: Record<string, string>; mounts: { source: string; target: string }[] }[] {
-  const found = [];
-  for (const [name, service] of ownServices(compose().services)) {
-    const args = service.command ?? [];
-    const i = args.indexOf('--config');
-    if (i < 0) continue;
-    const path = args[i + 1]!;
-    const mounts = bindMounts(service);
-    const mount = mounts.find((m) => m.target === path);
-    assert.ok(mount, `${name}: --config ${path} is a mounted file`);
-    found.push({ service: name, file: resolve(repoRoot, mount.source), env: service.environment ?? {}, mounts });
-  }
-  return found;
-}
-
 describe('docker-compose.yml', () => {
   it('passes `docker-compose config -q` (docker-compose 1.29), which rejects a broken copy of it', (t) => {
     const dc = requireTool(t, 'docker-compose');
@@ -60,8 +21,8 @@ describe('docker-compose.yml', () => {
     // The same check fails on a copy with an option 1.29 does not know, so the pass above means something.
     const dir = mkdtempSync(join(tmpdir(), 'compose-'));
     try {
-      const broken = readFileSync(COMPOSE, 'utf8').replace(/^( {2}ac-list-sync:\n)/m, '$1    restart_policy_typo: always\n');
-      assert.notEqual(broken, readFileSync(COMPOSE, 'utf8'));
+      const broken = readFileSync(COMPOSE_FILE, 'utf8').replace(/^( {2}ac-list-sync:\n)/m, '$1    restart_policy_typo: always\n');
+      assert.notEqual(broken, readFileSync(COMPOSE_FILE, 'utf8'));
       writeFileSync(join(dir, 'docker-compose.yml'), broken);
       const bad = run(dc, ['-f', 'docker-compose.yml', 'config', '-q'], dir);
       assert.notEqual(bad.status, 0);
@@ -72,13 +33,13 @@ describe('docker-compose.yml', () => {
   });
 
   it('mounts only files that exist in the repository', () => {
-    for (const [name, service] of Object.entries(compose().services)) {
+    for (const [name, service] of Object.entries(readCompose().services)) {
       for (const m of bindMounts(service)) assert.ok(existsSync(resolve(repoRoot, m.source)), `${name}: ${m.source} exists`);
     }
   });
 
   it('runs this project image read-only with a /tmp tmpfs', () => {
-    const own = ownServices(compose().services);
+    const own = ownServices(readCompose().services);
     assert.deepEqual(own.map(([n]) => n).sort(), ['ac-list-sync', 'sample-events', 'simulator']);
     for (const [name, s] of own) {
       assert.equal(s.read_only, true, `${name} read_only`);
@@ -87,7 +48,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('every mounted config passes the service config check, and its secrets, broker, API URL and port are wired in the stack', () => {
-    const { services } = compose();
+    const { services } = readCompose();
     const configs = mountedConfigs();
     assert.ok(configs.length >= 1, 'the compose file mounts at least one config');
     for (const { service, file, env, mounts } of configs) {
@@ -99,9 +60,8 @@ describe('docker-compose.yml', () => {
         const url = new URL(conn.apiUrl);
         const target = services[url.hostname];
         assert.ok(target, `${service}: connections.${name}.apiUrl host ${url.hostname} is a service of the stack`);
-        const cmd = target.command ?? [];
-        assert.equal(cmd[cmd.indexOf('--port') + 1], url.port, `${service}: the simulator listens on the port of apiUrl`);
-        if ('env' in ref) assert.equal(cmd[cmd.indexOf('--token') + 1], env[ref.env], `${service}: the API key is the simulator's token`);
+        assert.equal(flagValue(target.command, '--port'), url.port, `${service}: the simulator listens on the port of apiUrl`);
+        if ('env' in ref) assert.equal(flagValue(target.command, '--token'), env[ref.env], `${service}: the API key is the simulator's token`);
       }
       for (const broker of config.kafka.brokers) {
         const host = broker.split(':')[0]!;
@@ -120,7 +80,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('points Prometheus at the service metrics port and loads the alert rules; provisions Grafana with Prometheus and the dashboard', () => {
-    const { services } = compose();
+    const { services } = readCompose();
     const file = mountedConfigs()[0]!.file;
     const port = loadConfig(file).http.port;
     const prometheus = services.prometheus!;
