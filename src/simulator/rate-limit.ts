@@ -75,7 +75,10 @@ export class SlidingWindow {
   tryAcquire(now: number): boolean {
     while (this.admitted.length > 0 && (this.admitted[0] ?? 0) <= now - this.windowMs) this.admitted.shift();
     if (!this.wouldAdmit(now)) return false;
-    this.admitted.push(now);
+    // Requests are judged at arrival but only once their bodies are read, so times come almost, not quite, in order.
+    let i = this.admitted.length;
+    while (i > 0 && (this.admitted[i - 1] ?? 0) > now) i--;
+    this.admitted.splice(i, 0, now);
     return true;
   }
 }

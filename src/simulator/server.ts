@@ -35,8 +35,7 @@ function rateHeaders(state: SimState, remaining: number): Record<string, string>
   return { 'ratelimit-limit': String(Number((requestsPerSecond * state.options.timeScale).toFixed(3))), 'ratelimit-remaining': String(remaining) };
 }
 
-function api(state: SimState, req: IncomingMessage, url: URL, body: RequestBody): Reply {
-  const now = state.clock();
+function api(state: SimState, req: IncomingMessage, url: URL, body: RequestBody, now: number): Reply {
   const method = req.method ?? 'GET';
   const path = url.pathname.slice(API.length).replace(/\/+$/, '') || '/';
   const found = match(method, path);
@@ -72,7 +71,8 @@ function api(state: SimState, req: IncomingMessage, url: URL, body: RequestBody)
   }
 }
 
-async function handle(state: SimState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** `arrived`: when the request's head was parsed, before its body was read; limits are judged at that time. */
+async function handle(state: SimState, req: IncomingMessage, res: ServerResponse, arrived: number): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://simulator');
   const body = await readBody(req);
   state.imports.settle();
@@ -80,7 +80,7 @@ async function handle(state: SimState, req: IncomingMessage, res: ServerResponse
   if (url.pathname !== API && !url.pathname.startsWith(`${API}/`)) {
     return writeReply(res, { status: 404, body: { message: `Not found: the API lives under ${API}, the simulator controls under /__sim` } });
   }
-  const reply = api(state, req, url, body);
+  const reply = api(state, req, url, body, arrived);
   const latency = state.scaled(state.options.latencyMs);
   if (latency > 0) await sleep(latency);
   writeReply(res, reply);
@@ -88,7 +88,7 @@ async function handle(state: SimState, req: IncomingMessage, res: ServerResponse
 
 export function createSimServer(state: SimState): Server {
   return createServer((req, res) => {
-    handle(state, req, res).catch((err: unknown) => {
+    handle(state, req, res, state.clock()).catch((err: unknown) => {
       process.stderr.write(`simulator: internal error on ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}\n`);
       if (!res.headersSent) writeReply(res, { status: 500, body: { message: 'Internal simulator error' } });
       else res.destroy();

@@ -29,7 +29,7 @@ function bulkImport(state: SimState, req: ApiRequest): Reply {
 function importInfo(state: SimState, req: ApiRequest): Reply {
   const batchId = req.url.searchParams.get('batchId')?.trim();
   if (!batchId) return json(400, { success: 0, message: "'batchId' is a required field." });
-  const info = state.imports.info(batchId, req.now);
+  const info = state.imports.info(batchId);
   return info ? json(200, info) : notFound('Import', batchId);
 }
 
