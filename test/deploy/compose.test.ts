@@ -68,6 +68,12 @@ describe('docker-compose.yml', () => {
         assert.ok(services[host], `${service}: broker ${broker} is a service of the stack`);
         assert.match(services[host]!.environment?.KAFKA_ADVERTISED_LISTENERS ?? '', new RegExp(`//${broker}(,|$)`), `${service}: ${broker} is advertised`);
       }
+      if (config.schemaRegistry) {
+        const url = new URL(config.schemaRegistry.url);
+        const registry = services[url.hostname];
+        assert.ok(registry, `${service}: schemaRegistry.url host ${url.hostname} is a service of the stack`);
+        assert.match(registry.environment?.SCHEMA_REGISTRY_LISTENERS ?? '', new RegExp(`:${url.port}$`), `${service}: the registry listens on ${url.port}`);
+      }
       assert.ok((services[service]!.ports ?? []).some((p) => p.endsWith(`:${config.http.port}`)), `${service}: the metrics port ${config.http.port} is published`);
 
       // The sample job writes to this config's topic, only segments that some export maps.

@@ -71,6 +71,7 @@ function assertSecretsByReference(config: Config, pod: PodSpec): string[] {
   const container = pod.containers[0]!;
   const refs: [string, SecretRef][] = Object.entries(config.connections).map(([name, c]) => [`connections.${name}.apiKey`, c.apiKey]);
   if (config.kafka.sasl) refs.push(['kafka.sasl.password', config.kafka.sasl.password]);
+  if (config.schemaRegistry?.password) refs.push(['schemaRegistry.password', config.schemaRegistry.password]);
   const secretNames: string[] = [];
   for (const [key, ref] of refs) {
     if ('value' in ref) assert.fail(`${key} is inlined in the config`);
@@ -167,6 +168,7 @@ describe('helm chart', () => {
     assert.equal(config.http.port, 9500);
     assert.deepEqual(Object.keys(config.connections).sort(), ['eu', 'us']);
     assert.equal(config.kafka.sasl?.mechanism, 'scram-sha-512');
+    assert.equal(config.schemaRegistry?.username, 'ac-list-sync');
     const secrets = assertSecretsByReference(config, pod);
     assert.deepEqual([...new Set(secrets)], ['ac-list-sync-credentials'], 'every secret comes from the named existing Secret');
     assert.deepEqual(byKind(ms, 'Secret'), []);
@@ -217,6 +219,8 @@ describe('helm chart', () => {
     refused(['--set', 'autoscaling.enabled=true', '--set', 'sourcePartitions=4', '--set', 'autoscaling.maxReplicas=5'], /maxReplicas \(5\) must not exceed sourcePartitions \(4\)/);
     refused(['--set', 'autoscaling.enabled=true', '--set', 'autoscaling.minReplicas=3', '--set', 'autoscaling.maxReplicas=2'], /minReplicas \(3\) must not exceed/);
     refused(['--set', 'config.connections.main.apiKey.file=null', '--set', 'config.connections.main.apiKey.value=inline'], /apiKey/);
+    refused(['--set-json', 'config.kafka.sasl={"mechanism":"plain","username":"u","password":{"value":"inline"}}'], /sasl\/password/);
+    refused(['--set-json', 'config.schemaRegistry={"url":"http://r:8081","username":"u","password":{"value":"inline"}}'], /schemaRegistry\/password/);
     refused(['--set', 'terminationGracePeriodSeconds=30'], /terminationGracePeriodSeconds \(30\) must be longer than config.shutdown.deadlineMs/);
     refused(['--set', 'replicas=3'], /additional properties 'replicas' not allowed/);
     // Helm merges maps, so a connection named differently would silently keep the default one next to it.

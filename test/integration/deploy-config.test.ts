@@ -8,6 +8,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { membershipDiff } from '../../src/sample/events.js';
 import { produceSampleEvents } from '../../src/sample/produce.js';
+import { startSchemaRegistry, type SchemaRegistrySim } from '../../src/simulator/registry.js';
 import { flagValue, mountedConfigs, readCompose } from '../deploy/compose-files.js';
 import { chartDir, helmTemplate, requireTool } from '../deploy/tools.js';
 import { brokers, eventually, kafka, quietLog, startService, startSimulator, uniqueTopic, type Simulator } from '../support/harness.js';
@@ -15,7 +16,7 @@ import { brokers, eventually, kafka, quietLog, startService, startSimulator, uni
 /**
  * The service starts with the configs users deploy: the one the helm chart renders (default and non-default values)
  * and each one the compose file mounts. Only what points outside this machine is replaced (brokers, TLS/SASL of the
- * broker, API URLs, secret files, the listen port, the topic); everything else is kept as rendered.
+ * broker, API and registry URLs, secret files, the listen port, the topic); everything else is kept as rendered.
  */
 
 type Json = Record<string, unknown>;
@@ -30,9 +31,21 @@ interface Localised {
   env: Record<string, string>;
 }
 
-/** Points a deployed config at the test broker and the simulator; env refs keep their names (values from `envValues`, else the simulator's token). */
-function localise(raw: unknown, topic: string, sim: Simulator, envValues: Record<string, string> = {}): Localised {
-  const value = structuredClone(raw) as Json & { kafka: Json; connections: Record<string, Json>; http?: Json };
+const REGISTRY_PASSWORD = 'registry-password-for-tests';
+
+/** Writes a secret to a file and returns the {"file"} ref to it. */
+function secretFile(name: string, secret: string): { file: string } {
+  const file = join(scratch, name);
+  writeFileSync(file, `${secret}\n`);
+  return { file };
+}
+
+/**
+ * Points a deployed config at the test broker, the simulator and the test registry; env refs keep their names
+ * (values from `envValues`, else the simulator's token), file refs move to files under the scratch directory.
+ */
+function localise(raw: unknown, topic: string, sim: Simulator, registry: SchemaRegistrySim | undefined, envValues: Record<string, string> = {}): Localised {
+  const value = structuredClone(raw) as Json & { kafka: Json; connections: Record<string, Json>; http?: Json; schemaRegistry?: Json };
   value.kafka.brokers = brokers();
   value.kafka.topics = [topic];
   value.kafka.groupId = `${topic}-g`;
@@ -43,17 +56,19 @@ function localise(raw: unknown, topic: string, sim: Simulator, envValues: Record
     connection.apiUrl = sim.url;
     const ref = connection.apiKey as { env?: string; file?: string };
     if (ref.env) env[ref.env] = envValues[ref.env] ?? sim.options.apiToken;
-    else {
-      const file = join(scratch, `${topic}-${name}.key`);
-      writeFileSync(file, `${sim.options.apiToken}\n`);
-      connection.apiKey = { file };
-    }
+    else connection.apiKey = secretFile(`${topic}-${name}.key`, sim.options.apiToken);
+  }
+  if (value.schemaRegistry) {
+    value.schemaRegistry.url = registry!.url;
+    const ref = value.schemaRegistry.password as { env?: string; file?: string } | undefined;
+    if (ref?.env) env[ref.env] = REGISTRY_PASSWORD;
+    else if (ref) value.schemaRegistry.password = secretFile(`${topic}-registry.key`, REGISTRY_PASSWORD);
   }
   value.http = { ...(value.http ?? {}), port: 0 };
   return { config: parseConfig(value), env };
 }
 
-/** Starts the service on a localised config after `produce` wrote the events; waits until it is ready and every export's list matches. */
+/** Runs a deployed config against the test broker, the simulator and (when the config names one) a test registry. */
 async function runsWith(
   raw: unknown,
   sim: Simulator,
@@ -62,7 +77,23 @@ async function runsWith(
   envValues: Record<string, string> = {},
 ): Promise<void> {
   const topic = uniqueTopic(name);
-  const { config, env } = localise(raw, topic, sim, envValues);
+  const wanted = (raw as { schemaRegistry?: { username?: string } }).schemaRegistry;
+  const registry = wanted ? await startSchemaRegistry(wanted.username ? { auth: { username: wanted.username, password: REGISTRY_PASSWORD } } : {}) : undefined;
+  try {
+    await syncs(localise(raw, topic, sim, registry, envValues), topic, sim, produce);
+    if (registry) assert.ok(registry.counters.requests > 0, 'the service asked the schema registry at start-up');
+  } finally {
+    await registry?.close();
+  }
+}
+
+/** Starts the service after `produce` wrote the events; waits until it is ready and every export's list matches. */
+async function syncs(
+  { config, env }: Localised,
+  topic: string,
+  sim: Simulator,
+  produce: (topic: string, segments: string[]) => Promise<{ produced: number; expected: Expected }>,
+): Promise<void> {
   const segments = [...new Set(config.exports.filter((e) => e.enabled).map((e) => e.segmentId))];
   const { produced, expected } = await produce(topic, segments);
   assert.ok(produced > 0);
