@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, before, beforeEach, test } from 'node:test';
+import { membershipDiff } from '../../src/sample/events.js';
+import { rawConfig, runCli, waitForLog, writeConfig, type CliProcess } from '../support/cli.js';
+import { createTopic, eventually, kafka, offsetsCaughtUp, produceSample, startSimulator, uniqueTopic, type Simulator } from '../support/harness.js';
+
+/**
+ * SIGTERM on the running CLI: buffered changes are flushed and confirmed, offsets committed, exit 0 within
+ * shutdown.deadlineMs. With ActiveCampaign down, it exits at the deadline with code 3 and commits nothing that
+ * has not settled; a restart then delivers everything.
+ */
+const segments = ['vip', 'newsletter', 'churn'];
+// Fewer contacts than one import holds and a long linger: nothing is sent before the signal.
+const EVENTS = 600;
+const PROFILES = 150;
+const admin = kafka().admin();
+let sim: Simulator;
+
+before(() => admin.connect());
+after(() => admin.disconnect());
+// Each test has an account of its own: the sample streams share emails.
+beforeEach(async () => {
+  sim = await startSimulator({ timeScale: 20, lists: segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })) });
+});
+afterEach(() => sim.close());
+
+/** Starts the CLI and waits until it holds every event of the topic unsent (read from its /metrics). */
+async function startHolding(configFile: string): Promise<CliProcess> {
+  const child = runCli(['run', '--config', configFile]);
+  await waitForLog(child, 'The sync is running');
+  const serving = child.stderr.map((l) => (l.startsWith('{') ? (JSON.parse(l) as { msg?: string; port?: number }) : {})).find((l) => l.msg?.startsWith('Serving /metrics'));
+  assert.ok(serving?.port);
+  await eventually(async () => metric(await (await fetch(`http://127.0.0.1:${serving.port}/metrics`)).text(), 'ac_list_sync_pending_events') === EVENTS, `${EVENTS} events pending`);
+  return child;
+}
+
+function metric(text: string, name: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.slice(name.length + 1));
+}
+
+const config = (topic: string, deadlineMs: number) =>
+  rawConfig(topic, sim, segments, { buffer: { lingerMs: 600_000 }, shutdown: { deadlineMs }, http: { host: '127.0.0.1', port: 0 } });
+
+test('SIGTERM flushes, confirms and commits everything, then exits 0 within the deadline', async () => {
+  const topic = uniqueTopic('sigterm');
+  await createTopic(admin, topic, 3);
+  const expected = await produceSample(topic, { events: EVENTS, profiles: PROFILES, segments, seed: 41 });
+  const child = await startHolding(writeConfig(config(topic, 20_000)));
+  try {
+    assert.equal(sim.snapshot().counters.importsAccepted, 0, 'the linger holds every change before the signal');
+    assert.equal(await offsetsCaughtUp(admin, `${topic}-g`, topic), false, 'nothing committed before the signal');
+
+    const signalled = Date.now();
+    child.proc.kill('SIGTERM');
+    const { code } = await child.exited;
+    assert.equal(code, 0, `exit 0 after a clean stop:\n${child.stderr.slice(-5).join('\n')}`);
+    assert.ok(Date.now() - signalled < 20_000, 'within shutdown.deadlineMs');
+    assert.ok(child.logged('Stopped after settling everything'));
+
+    // Already true when the process is gone: no waiting here.
+    assert.equal(await offsetsCaughtUp(admin, `${topic}-g`, topic), true, 'offsets committed to the end before exit');
+    const listOf = (s: string) => String(segments.indexOf(s) + 1);
+    assert.deepEqual(membershipDiff(expected, listOf, (id) => sim.snapshot().lists[id]?.members ?? {}), []);
+  } finally {
+    await child.kill();
+  }
+});
+
+test('with ActiveCampaign down, SIGTERM exits 3 at the deadline and commits nothing unsettled; a restart delivers it all', async () => {
+  const topic = uniqueTopic('sigterm-down');
+  await createTopic(admin, topic, 3);
+  const expected = await produceSample(topic, { events: EVENTS, profiles: PROFILES, segments, seed: 42 });
+  const deadlineMs = 3_000;
+  const file = writeConfig(config(topic, deadlineMs));
+  let child = await startHolding(file);
+  try {
+    sim.configure({ unavailable: true });
+    const signalled = Date.now();
+    child.proc.kill('SIGTERM');
+    const { code } = await child.exited;
+    const took = Date.now() - signalled;
+    assert.equal(code, 3, `exit 3 at the deadline:\n${child.stderr.slice(-5).join('\n')}`);
+    assert.ok(took >= deadlineMs, `it waited for the deadline (${took} ms)`);
+    assert.ok(took < deadlineMs + 15_000, `and then stopped (${took} ms)`);
+    assert.ok(child.logged('Stopped at the shutdown deadline'));
+
+    // Nothing settled, so nothing may be committed.
+    const [offsets] = await admin.fetchOffsets({ groupId: `${topic}-g`, topics: [topic] });
+    assert.ok(offsets!.partitions.every((p) => Number(p.offset) <= 0), `no offset committed: ${JSON.stringify(offsets!.partitions)}`);
+
+    sim.configure({ unavailable: false });
+    child = runCli(['run', '--config', writeConfig({ ...config(topic, 20_000), buffer: { lingerMs: 200 } })]);
+    await eventually(() => offsetsCaughtUp(admin, `${topic}-g`, topic), 'the restarted service to commit to the end');
+    const listOf = (s: string) => String(segments.indexOf(s) + 1);
+    assert.deepEqual(membershipDiff(expected, listOf, (id) => sim.snapshot().lists[id]?.members ?? {}), []);
+    child.proc.kill('SIGTERM');
+    assert.equal((await child.exited).code, 0);
+  } finally {
+    sim.configure({ unavailable: false });
+    await child.kill();
+  }
+});
