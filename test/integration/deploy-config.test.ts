@@ -101,7 +101,10 @@ async function syncs(
   Object.assign(process.env, env);
   const service = await startService(config, { log: quietLog() });
   try {
-    await eventually(() => service.ready(), 'the service to report ready');
+    // What the chart's probes and the compose healthcheck ask.
+    const base = `http://127.0.0.1:${service.httpPort}`;
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    await eventually(async () => (await fetch(`${base}/readyz`)).status === 200, '/readyz to answer 200');
     for (const exp of config.exports) {
       const mine: Expected = new Map([[exp.segmentId, expected.get(exp.segmentId) ?? new Map()]]);
       await eventually(
@@ -112,6 +115,7 @@ async function syncs(
     await eventually(() => service.pipeline.totals.consumed === produced, `all ${produced} events to be consumed`);
     assert.equal(service.pipeline.totals.deadLettered, 0);
     assert.ok(service.ready());
+    assert.match(await (await fetch(`${base}/metrics`)).text(), /^ac_list_sync_/m);
   } finally {
     await service.stop();
     for (const [k, v] of Object.entries(saved)) {
