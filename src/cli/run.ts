@@ -11,11 +11,19 @@ export async function runCommand(argv: string[]): Promise<number> {
   const config = loadConfig(values.config);
   const log = createLogger(config.log.level);
   const dryRun = values['dry-run'] ? (line: string) => process.stdout.write(`${line}\n`) : undefined;
-  const service = await startService(config, { log, ...(dryRun ? { dryRun } : {}) });
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  // Listen before starting: start-up may wait long for Kafka or an account, and in a container node is PID 1,
+  // which ignores a signal it has no handler for. Before start-up ends nothing has settled, so leaving is safe.
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
+  const first = await Promise.race([startService(config, { log, ...(dryRun ? { dryRun } : {}) }), signalled]);
+  if (typeof first === 'string') {
+    log.info({ signal: first }, 'Stopping during start-up');
+    return 0;
+  }
+  const service = first;
+  const signal = await signalled;
   log.info({ signal }, 'Stopping');
   const { clean } = await service.stop();
   return clean ? 0 : 3;
