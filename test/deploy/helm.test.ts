@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config, SecretRef } from '../../src/config/schema.js';
-import { chartDir, helmTemplate, requireTool, run, type Manifest } from './tools.js';
+import { chartDir, helmTemplate, repoRoot, requireTool, run, type Manifest } from './tools.js';
 
 /** The chart, as `helm lint --strict` and `helm template` see it, with default and with non-default values. */
 const FULL_VALUES = join(chartDir, 'ci', 'full-values.yaml');
@@ -193,6 +194,25 @@ describe('helm chart', () => {
 
     const pdb = one(ms, 'PodDisruptionBudget') as Manifest & { spec: { maxUnavailable: number } };
     assert.equal(pdb.spec.maxUnavailable, 2);
+  });
+
+  it("renders the README's values example into a config the service accepts", (t) => {
+    const helm = requireTool(t, 'helm');
+    if (!helm) return;
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const example = /```yaml\n(# my-values\.yaml\n[\s\S]*?)```/.exec(readme)?.[1];
+    assert.ok(example, 'README.md has the my-values.yaml example');
+    const dir = mkdtempSync(join(tmpdir(), 'values-'));
+    try {
+      writeFileSync(join(dir, 'my-values.yaml'), example);
+      const ms = helmTemplate(helm, ['-f', join(dir, 'my-values.yaml')]);
+      const deployment = one<Deployment>(ms, 'Deployment');
+      const { config } = renderedConfig(ms, deployment);
+      assert.deepEqual([...new Set(assertSecretsByReference(config, deployment.spec.template.spec))], ['ac-list-sync-credentials']);
+      assert.ok(byKind(ms, 'HorizontalPodAutoscaler').length === 1 && byKind(ms, 'ServiceMonitor').length === 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('never renders a secret given in values unless secrets.create asks for it (development only)', (t) => {
