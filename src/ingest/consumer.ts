@@ -97,8 +97,6 @@ export class SourceConsumer {
         this.stallAttempts.delete(tpKey(batch.topic, batch.partition));
         resolveOffset(whole ? batch.lastOffset() : String(last));
       }
-      const hw = Number(batch.highWatermark);
-      this.metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, hw - (stall ? stall.offset : last + 1)));
     }
     await heartbeat();
     this.applyBackpressure(!whole);
