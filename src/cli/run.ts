@@ -9,7 +9,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, 'dry-run': { type: 'boolean', default: false } } });
   if (!values.config) throw new SyncError('USAGE', 'run needs --config FILE', false);
   const config = loadConfig(values.config);
-  const log = createLogger(config.log.level);
+  const log = createLogger(config.log.level, undefined, config.log.format);
   const dryRun = values['dry-run'] ? (line: string) => process.stdout.write(`${line}\n`) : undefined;
   // Listen before starting: start-up may wait long for Kafka or an account, and in a container node is PID 1,
   // which ignores a signal it has no handler for. Before start-up ends nothing has settled, so leaving is safe.
