@@ -23,7 +23,6 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
-COPY schemas ./schemas
 COPY src ./src
 RUN npx tsc -p .
 
@@ -35,6 +34,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund \
  && npm cache clean --force \
  && rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack /opt/yarn* /usr/local/bin/yarn /usr/local/bin/yarnpkg /root/.npm
+# The event contract (JSON Schema, Avro, dead-letter headers) travels with the image for reference.
 COPY schemas ./schemas
 COPY --from=build /app/dist/src ./dist/src
 USER 1000:1000

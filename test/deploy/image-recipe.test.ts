@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { parseDockerfile, type Stage } from './dockerfile-lint.js';
+import { repoRoot, requireTool, run } from './tools.js';
+
+/**
+ * The image recipe without a container engine: the build stage's compile on exactly the files that stage copies,
+ * then the runtime stage's production-only install with the compiled code, which must load and check a config.
+ * A runtime import of a devDependency, or of a file the image does not copy, fails here as it would in the image.
+ */
+const { stages } = parseDockerfile(readFileSync(join(repoRoot, 'Dockerfile'), 'utf8'));
+const build = stages.find((s) => s.name === 'build')!;
+const runtime = stages.at(-1)!;
+const work = mkdtempSync(join(tmpdir(), 'image-recipe-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+/** Copies what a stage COPYs from the build context (not from other stages) into `dir`. */
+function copyContext(stage: Stage, dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (const copy of stage.instructions.filter((i) => i.keyword === 'COPY' && !i.args.includes('--from='))) {
+    const words = copy.args.split(/\s+/);
+    const target = words.at(-1)!;
+    for (const source of words.slice(0, -1)) {
+      const to = target.endsWith('/') || words.length > 2 ? join(dir, target, source) : join(dir, target);
+      cpSync(join(repoRoot, source), to, { recursive: true });
+    }
+  }
+}
+
+describe('image recipe, without a container engine', () => {
+  it("compiles in the build stage's context and runs on production dependencies only", (t) => {
+    const npm = requireTool(t, 'npm');
+    if (!npm) return;
+    const buildDir = join(work, 'build');
+    copyContext(build, buildDir);
+    symlinkSync(join(repoRoot, 'node_modules'), join(buildDir, 'node_modules'), 'dir');
+    const tsc = run(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], buildDir);
+    assert.equal(tsc.status, 0, `tsc in the build stage's context:\n${tsc.stdout}${tsc.stderr}`);
+
+    const appDir = join(work, 'runtime');
+    copyContext(runtime, appDir);
+    const install = run(npm, ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], appDir);
+    assert.equal(install.status, 0, `npm ci --omit=dev:\n${install.stderr}`);
+    cpSync(join(buildDir, 'dist', 'src'), join(appDir, 'dist', 'src'), { recursive: true });
+    const devOnly = run(process.execPath, ['-e', "import('typescript').then(() => process.exit(0), () => process.exit(7))"], appDir);
+    assert.equal(devOnly.status, 7, 'devDependencies are absent from the runtime install');
+
+    const cli = join(appDir, 'dist', 'src', 'cli', 'index.js');
+    const check = run(process.execPath, [cli, 'check-config', '--config', join(repoRoot, 'deploy', 'compose', 'config.json')], appDir);
+    assert.equal(check.status, 0, `check-config on the runtime install:\n${check.stderr}`);
+    assert.match(check.stdout, /^ok: 3 exports/);
+    const usage = run(process.execPath, [cli, '--help'], appDir);
+    assert.equal(usage.status, 0);
+    assert.match(usage.stderr, /produce-sample/);
+  });
+});
