@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config, SecretRef } from '../../src/config/schema.js';
-import { chartDir, helmTemplate, repoRoot, requireTool, run, type Manifest } from './tools.js';
+import { chartDir, helmTemplate, parseManifests, repoRoot, requireTool, run, type Manifest } from './tools.js';
 
 /** The chart, as `helm lint --strict` and `helm template` see it, with default and with non-default values. */
 const FULL_VALUES = join(chartDir, 'ci', 'full-values.yaml');
@@ -210,6 +210,31 @@ describe('helm chart', () => {
       const { config } = renderedConfig(ms, deployment);
       assert.deepEqual([...new Set(assertSecretsByReference(config, deployment.spec.template.spec))], ['ac-list-sync-credentials']);
       assert.ok(byKind(ms, 'HorizontalPodAutoscaler').length === 1 && byKind(ms, 'ServiceMonitor').length === 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('renders NOTES.txt with the Secret to create and a warning when replicas exceed partitions', (t) => {
+    const helm = requireTool(t, 'helm');
+    if (!helm) return;
+    // helm template skips NOTES.txt; a copy of the chart renders it through tpl into a ConfigMap.
+    const dir = mkdtempSync(join(tmpdir(), 'notes-'));
+    try {
+      const chart = join(dir, 'ac-list-sync');
+      cpSync(chartDir, chart, { recursive: true });
+      cpSync(join(chart, 'templates', 'NOTES.txt'), join(chart, 'files', 'NOTES.txt'));
+      writeFileSync(join(chart, 'templates', 'zz-notes.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: notes }\ndata:\n  notes: {{ tpl (.Files.Get "files/NOTES.txt") . | quote }}\n');
+      const notes = (args: string[]) => {
+        const r = run(helm, ['template', 'sync', chart, '--namespace', 'sync', '--show-only', 'templates/zz-notes.yaml', ...args]);
+        assert.equal(r.status, 0, r.stderr);
+        return (parseManifests(r.stdout)[0] as Manifest & { data: { notes: string } }).data.notes;
+      };
+      const plain = notes([]);
+      assert.match(plain, /kubectl -n sync create secret generic sync-ac-list-sync/);
+      assert.doesNotMatch(plain, /WARNING/);
+      assert.match(notes(['--set', 'replicaCount=8']), /WARNING: replicaCount \(8\) is above sourcePartitions \(6\): 2 instance\(s\) will own\s+no partition/);
+      assert.match(notes(['--set', 'secrets.create=true']), /secrets.create is on/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
