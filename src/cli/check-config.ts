@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { checkAccounts, createClients } from '../deliver/accounts.js';
-import { SyncError } from '../domain/errors.js';
+import { ConfigError, SyncError } from '../domain/errors.js';
 import { createKafka } from '../kafka/client.js';
 import { createLogger } from '../observability/logger.js';
 
@@ -10,7 +10,8 @@ import { createLogger } from '../observability/logger.js';
  * `check-config --config FILE [--online [--timeout S]]`: validates a config file offline; with --online also
  * connects to Kafka (the cluster answers, every source topic exists) and to each account (every export's list and
  * custom field exists). Prints one "ok" line per check, or one line naming the key that is wrong.
- * Exit 0 when everything holds, 2 for a wrong setting, 1 when Kafka or an account did not answer within --timeout.
+ * Exit 0 when everything holds, 2 for a wrong setting, 1 when Kafka or an account could not be checked within
+ * --timeout (no answer, or a refused token).
  */
 export async function checkConfigCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -25,7 +26,7 @@ export async function checkConfigCommand(argv: string[]): Promise<number> {
   say(`ok: ${config.exports.length} exports, ${Object.keys(config.connections).length} connections, topics ${config.kafka.topics.join(', ')}`);
   if (!values.online) return 0;
   const unreachable = (key: string, what: string, reason: string) => {
-    process.stderr.write(`ac-list-sync: ${key}: ${what} did not answer within ${values.timeout} s (${reason})\n`);
+    process.stderr.write(`ac-list-sync: ${key}: ${what} could not be checked within ${values.timeout} s (${reason})\n`);
     return 1;
   };
   const kafka = await checkKafka(config, timeoutMs);
@@ -47,7 +48,7 @@ async function checkKafka(config: Config, timeoutMs: number): Promise<{ brokers:
     const { brokers } = await admin.describeCluster();
     const existing = new Set(await admin.listTopics());
     config.kafka.topics.forEach((topic, i) => {
-      if (!existing.has(topic)) throw new SyncError('CONFIG_INVALID', `config kafka.topics.${i}: topic "${topic}" does not exist`, false);
+      if (!existing.has(topic)) throw new ConfigError(`kafka.topics.${i}`, `topic "${topic}" does not exist`);
     });
     return { brokers: brokers.length };
   })();

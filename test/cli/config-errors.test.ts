@@ -136,9 +136,16 @@ describe('check-config --online', needsBroker, () => {
     const file = writeConfig(rawConfig(topic, `http://127.0.0.1:${await freePort()}`, ['vip']));
     const started = Date.now();
     const result = await runToExit(['check-config', '--online', '--timeout', '2', '--config', file], 30_000);
-    assertOneLine(result, 'connections.main.apiUrl', 'did not answer within 2 s');
+    assertOneLine(result, 'connections.main.apiUrl', 'within 2 s');
     assert.equal(result.code, 1);
     assert.ok(Date.now() - started < 25_000);
+  });
+
+  test('an account that refuses the token fails after --timeout, saying so', async () => {
+    const file = writeConfig(rawConfig(topic, sim, ['vip'], { connections: { main: { apiUrl: sim.url, apiKey: { value: 'not-the-token' }, privacyAcknowledged: true } } }));
+    const result = await runToExit(['check-config', '--online', '--timeout', '2', '--config', file], 30_000);
+    assertOneLine(result, 'connections.main.apiUrl', '403');
+    assert.equal(result.code, 1);
   });
 
   test('a broker that does not answer fails after --timeout', async () => {
