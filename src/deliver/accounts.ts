@@ -4,7 +4,7 @@ import { ConfigError } from '../domain/errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import { AccountDelivery, type Settlement } from './account.js';
 import { RateBudget } from './budget.js';
-import { AcClient, type AcApi } from './client.js';
+import { AcClient, type AcApi, type Answer } from './client.js';
 import { DryRunApi } from './dry-run.js';
 import { secretReader } from './secret.js';
 
@@ -57,7 +57,9 @@ function rates(conn: ConnectionConfig) {
  */
 export async function checkAccounts(config: Config, clients: Map<string, AcApi>, log: Logger, signal?: AbortSignal): Promise<Map<string, Map<string, number>>> {
   const perstags = new Map<string, Map<string, number>>();
-  for (const [name, client] of clients) {
+  for (const [name, raw] of clients) {
+    const conn = config.connections[name]!;
+    const client = paced(raw, conn.requestsPerSecond * config.delivery.timeScale);
     const exports = config.exports.map((e, i) => ({ e, i })).filter(({ e }) => e.connection === name && e.enabled);
     for (let attempt = 0; ; attempt++) {
       try {
@@ -91,7 +93,27 @@ export async function checkAccounts(config: Config, clients: Map<string, AcApi>,
 
 class Unreachable extends Error {}
 
-async function allFields(client: AcApi): Promise<{ id: string; perstag: string }[]> {
+/**
+ * Start-up reads spend the same account budget as delivery: spaced at the connection's pace, and a 429 (or the
+ * bulk "Rate limit exceeded.") waits for its Retry-After and asks again instead of failing the whole check.
+ */
+function paced(client: AcApi, requestsPerSecond: number): Pick<AcApi, 'getList' | 'fields'> {
+  const spacing = 1_000 / requestsPerSecond;
+  let next = 0;
+  const call = async <T>(fn: () => Promise<Answer<T>>): Promise<Answer<T>> => {
+    for (let attempt = 0; ; attempt++) {
+      const wait = next - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      next = Math.max(Date.now(), next) + spacing;
+      const ans = await fn();
+      if (ans.verdict.kind !== 'throttled' || attempt >= 5) return ans;
+      next = Date.now() + ans.verdict.retryAfterMs;
+    }
+  };
+  return { getList: (id) => call(() => client.getList(id)), fields: (offset, limit) => call(() => client.fields(offset, limit)) };
+}
+
+async function allFields(client: Pick<AcApi, 'fields'>): Promise<{ id: string; perstag: string }[]> {
   const out: { id: string; perstag: string }[] = [];
   for (let offset = 0; ; offset += 100) {
     const ans = await client.fields(offset);
