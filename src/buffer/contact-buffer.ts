@@ -1,4 +1,4 @@
-import { applyUpdate, entryRefs, mergeUnder, newEntry, serialize, type ContactEntry, type ContactUpdate, type MergeOutcome } from './contact-entry.js';
+import { applyUpdate, entryRefs, isOlder, mergeUnder, newEntry, serialize, type ContactEntry, type ContactUpdate, type MergeOutcome } from './contact-entry.js';
 
 /** Why a batch was cut; recorded per flush (metric `flushes_total{trigger}`). */
 export type FlushTrigger = 'size' | 'bytes' | 'age' | 'shutdown' | 'rebalance' | 'retry';
@@ -34,7 +34,8 @@ const BODY_OVERHEAD = BODY_OPEN.length + BODY_CLOSE_EXCLUDING.length;
 export class ContactBuffer<R> {
   private ready = new Map<string, ContactEntry<R>>();
   private held = new Map<string, ContactEntry<R>>();
-  private inflight = new Set<string>();
+  /** Emails in an unconfirmed import, with the entry that was sent. */
+  private inflight = new Map<string, ContactEntry<R>>();
   private readyBytes = 0;
   private heldBytes = 0;
 
@@ -54,7 +55,14 @@ export class ContactBuffer<R> {
   }
 
   add(update: ContactUpdate<R>, now: number): MergeOutcome {
-    const waiting = this.inflight.has(update.email);
+    const sent = this.inflight.get(update.email);
+    const sentChange = sent?.lists.get(update.listId);
+    if (sentChange && isOlder(update, sentChange)) {
+      // The newer change is already on its way: this one settles with it and is never sent.
+      sentChange.refs.push(update.ref);
+      return 'superseded-in-flight';
+    }
+    const waiting = sent !== undefined;
     const map = waiting ? this.held : this.ready;
     let entry = map.get(update.email);
     if (!entry) {
@@ -106,7 +114,7 @@ export class ContactBuffer<R> {
     if (entries.length === 0) return {};
     for (const entry of entries) {
       this.remove(entry);
-      this.inflight.add(entry.email);
+      this.inflight.set(entry.email, entry);
     }
     return { batch: { entries, ...bodyOf(entries), trigger } };
   }

@@ -48,7 +48,12 @@ export function newEntry<R>(email: string, since: number): ContactEntry<R> {
   return { email, fields: new Map(), tags: new Set(), excludeAutomations: false, lists: new Map(), since, json: '', bytes: 0 };
 }
 
-export type MergeOutcome = 'new' | 'replaced' | 'superseded-on-arrival';
+export type MergeOutcome = 'new' | 'replaced' | 'superseded-on-arrival' | 'superseded-in-flight';
+
+/** Whether `u` is older than `c`: by occurredAt, then by arrival order (topic order within a partition). */
+export function isOlder(u: { occurredAt: number; seq: number }, c: { occurredAt: number; seq: number }): boolean {
+  return u.occurredAt < c.occurredAt || (u.occurredAt === c.occurredAt && u.seq < c.seq);
+}
 
 /**
  * Applies one change. The newest change per list wins (occurredAt, then arrival order); an older change that
@@ -58,7 +63,7 @@ export function applyUpdate<R>(entry: ContactEntry<R>, u: ContactUpdate<R>): Mer
   const current = entry.lists.get(u.listId);
   let outcome: MergeOutcome = 'new';
   if (current) {
-    if (u.occurredAt < current.occurredAt || (u.occurredAt === current.occurredAt && u.seq < current.seq)) {
+    if (isOlder(u, current)) {
       current.refs.push(u.ref);
       return 'superseded-on-arrival';
     }

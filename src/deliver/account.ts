@@ -81,6 +81,8 @@ export class AccountDelivery<R> {
 
   add(update: ContactUpdate<R>): MergeOutcome {
     const outcome = this.buffer.add(update, this.now());
+    // Superseded by a change already sent: with settleOnAccept that change may have settled already.
+    if (outcome === 'superseded-in-flight' && this.opts.settleOnAccept) this.settlement.settle([update.ref]);
     this.wake();
     return outcome;
   }

@@ -7,16 +7,15 @@ import { updates } from './updates.js';
 /**
  * Edge rule: an older occurredAt that arrives after a newer change for the same contact and list is superseded.
  * Inside the buffer this holds (contact-buffer.test.ts). While the newer change is in flight (sent, not yet
- * confirmed) it does not yet: the late change waits in `held` as a change of its own and is sent after the
- * confirmation, undoing the newer one. Marked todo until the buffer remembers what is in flight per list.
+ * confirmed) the buffer consults the entry it sent: the late change settles with that import and is never sent.
  */
-it('an older change arriving while the newer one is in flight settles with it and is never sent', { todo: 'the in-flight entry is not consulted by add()' }, () => {
+it('an older change arriving while the newer one is in flight settles with it and is never sent', () => {
   const u = updates();
   const buffer = new ContactBuffer<string>({ maxContacts: 250, maxBytes: 399_999, lingerMs: 1_000 });
   buffer.add(u('ann@example.com', '3', 'remove', 200, 'newer'), 0);
   const { batch } = buffer.take('age');
   assert.ok(batch);
-  assert.equal(buffer.add(u('ann@example.com', '3', 'add', 100, 'older'), 10), 'superseded-on-arrival');
+  assert.equal(buffer.add(u('ann@example.com', '3', 'add', 100, 'older'), 10), 'superseded-in-flight');
   buffer.release(['ann@example.com']);
   assert.deepEqual(buffer.take('age'), {}, 'nothing is left to send');
   assert.deepEqual(entryRefs(batch.entries[0]!).sort(), ['newer', 'older'], 'the older event settles with the newer import');
