@@ -82,6 +82,13 @@ export const configSchema = z.strictObject({
       maxBytes: z.number().int().min(10_000).max(399_999).default(399_999).describe('serialized bytes per import body (AC: under 400,000)'),
       lingerMs: z.number().int().min(0).max(600_000).default(1_000).describe('oldest change waits at most this long before a flush'),
       maxPendingEvents: z.number().int().min(1_000).max(10_000_000).default(200_000).describe('pause fetching above this many unsettled events'),
+      maxBufferedBytes: z
+        .number()
+        .int()
+        .min(1_048_576)
+        .max(8_589_934_592)
+        .default(134_217_728)
+        .describe('pause fetching above this many serialized bytes waiting in the buffers (all accounts)'),
     })
     .prefault({}),
   ingest: z

@@ -127,18 +127,20 @@ export class SourceConsumer {
     this.stallTimers.add(timer);
   }
 
-  /** Pauses fetching above the pending bound; a timer resumes it once half has drained. */
+  /** Pauses fetching above the pending bounds (events, buffered bytes); a timer resumes it once half has drained. */
   applyBackpressure(forcePause = false): void {
     const limit = this.config.buffer.maxPendingEvents;
+    const byteLimit = this.config.buffer.maxBufferedBytes;
     const pending = this.pipeline.pending;
+    const bytes = this.pipeline.bufferedBytes;
     const topics = this.config.kafka.topics.map((topic) => ({ topic }));
     const down = this.pipeline.accountDown;
-    if (!this.pausedForBackpressure && (forcePause || pending > limit || down)) {
+    if (!this.pausedForBackpressure && (forcePause || pending > limit || bytes > byteLimit || down)) {
       this.pausedForBackpressure = true;
       this.consumer.pause(topics);
       this.metrics.paused.set(1);
-      this.log.info({ pending, limit, accountDown: down }, down ? 'Fetching paused: an ActiveCampaign account is failing' : 'Fetching paused: too many unsettled events');
-    } else if (this.pausedForBackpressure && !forcePause && !down && pending <= limit / 2) {
+      this.log.info({ pending, limit, bytes, byteLimit, accountDown: down }, down ? 'Fetching paused: an ActiveCampaign account is failing' : 'Fetching paused: too many unsettled events or buffered bytes');
+    } else if (this.pausedForBackpressure && !forcePause && !down && pending <= limit / 2 && bytes <= byteLimit / 2) {
       this.pausedForBackpressure = false;
       this.consumer.resume(topics);
       this.metrics.paused.set(0);

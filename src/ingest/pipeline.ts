@@ -76,6 +76,13 @@ export class Pipeline implements Settlement<EventRef> {
     return false;
   }
 
+  /** Serialized bytes waiting in every account's buffer. */
+  get bufferedBytes(): number {
+    let n = 0;
+    for (const a of this.accounts.values()) n += a.buffer.bytes;
+    return n;
+  }
+
   get pending(): number {
     let n = 0;
     for (const t of this.trackers.values()) n += t.pending;
