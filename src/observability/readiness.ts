@@ -49,6 +49,7 @@ export class Readiness {
   private readonly tokens = new Map<string, { state: TokenState; detail: string }>();
   private fatalReason: string | undefined;
   private adminConnected = false;
+  private kafkaCall: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private closed = false;
@@ -109,7 +110,27 @@ export class Readiness {
     this.o.metrics.ready.set(this.status().ready ? 1 : 0);
   }
 
+  /**
+   * kafkajs retries a dead cluster for a minute or more inside one admin call, so the probe waits at most
+   * `probeTimeoutMs` for it and never starts a second call while one is still out.
+   */
   private async probeKafka(): Promise<void> {
+    const timeoutMs = Math.min(Math.max(this.o.intervalMs, 2_000), 10_000);
+    this.kafkaCall ??= this.checkKafka().finally(() => (this.kafkaCall = undefined));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([this.kafkaCall.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)))]);
+    clearTimeout(timer);
+    if (timedOut) this.kafkaDown(`no answer within ${timeoutMs} ms`);
+  }
+
+  private kafkaDown(reason: string): void {
+    if (this.kafka === 'reachable' || this.kafka === 'unknown') this.o.log.warn({ reason }, 'Kafka is not reachable (not ready)');
+    this.kafka = reason || 'no answer';
+    this.o.metrics.kafkaReachable.set(0);
+    this.o.metrics.probeFailures.inc({ probe: 'kafka' });
+  }
+
+  private async checkKafka(): Promise<void> {
     const { admin, metrics } = this.o;
     try {
       if (!this.adminConnected) {
@@ -131,11 +152,7 @@ export class Readiness {
       this.kafka = 'reachable';
       metrics.kafkaReachable.set(1);
     } catch (err) {
-      const message = (err as Error).message;
-      if (this.kafka === 'reachable' || this.kafka === 'unknown') this.o.log.warn({ err: message }, 'Kafka is not reachable (not ready)');
-      this.kafka = message || 'no answer';
-      metrics.kafkaReachable.set(0);
-      metrics.probeFailures.inc({ probe: 'kafka' });
+      this.kafkaDown((err as Error).message);
       if (this.adminConnected) {
         this.adminConnected = false;
         await admin.disconnect().catch(() => undefined);

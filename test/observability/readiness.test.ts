@@ -99,3 +99,26 @@ test('a fatal state is not ready for good', async () => {
   assert.deepEqual(readiness.status().reasons, ['fatal: the Kafka consumer crashed and does not restart']);
   await readiness.close();
 });
+
+test('a Kafka call that hangs (kafkajs retrying a dead cluster) is reported after the probe timeout, not waited for', async () => {
+  const { metrics } = setup();
+  let calls = 0;
+  const hanging = { connect: async () => undefined, disconnect: async () => undefined, fetchOffsets: () => (calls++, new Promise(() => undefined)), fetchTopicOffsets: () => new Promise(() => undefined) } as unknown as Admin;
+  const readiness = new Readiness({
+    admin: hanging,
+    groupId: 'g',
+    topics: ['t'],
+    fromBeginning: true,
+    clients: new Map(),
+    accounts: new Map(),
+    consumer: { connected: true },
+    intervalMs: 100,
+    metrics,
+    log: pino({ level: 'silent' }),
+  });
+  await readiness.start();
+  assert.deepEqual(readiness.status().reasons, ['Kafka is not reachable: no answer within 2000 ms']);
+  await (readiness as unknown as { round(): Promise<void> }).round();
+  assert.equal(calls, 1, 'no second call while the first is still out');
+  await readiness.close();
+});
