@@ -24,6 +24,10 @@ export interface ServiceOptions {
   groupId?: string;
   /** Report each bulk import instead of sending it (reads still go to the account). */
   dryRun?: (line: string) => void;
+  /** A bounded run (replay): per partition, the offset where it ends; nothing at or past it is consumed. */
+  endOffset?: (topic: string, partition: number) => number | undefined;
+  /** Observes the events each confirmation settles as delivered (a replay counts them per list). */
+  onDelivered?: (refs: EventRef[]) => void;
 }
 
 export interface Service {
@@ -78,14 +82,17 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
   // Accounts settle into the pipeline, which routes into the accounts: bind late.
   let pipeline: Pipeline | undefined;
   const settlement: Settlement<EventRef> = {
-    settle: (refs) => pipeline!.settle(refs),
+    settle: (refs) => {
+      pipeline!.settle(refs);
+      opts.onDelivered?.(refs);
+    },
     deadLetter: (refs, stage, code, message) => pipeline!.deadLetter(refs, stage, code, message),
     accepted: (refs, at) => pipeline!.accepted(refs, at),
   };
   const accounts: Map<string, AccountDelivery<EventRef>> = createAccounts(config, clients, settlement, metrics, log.child({ module: 'deliver' }));
   pipeline = new Pipeline(config, router, accounts, dlq, metrics, log.child({ module: 'ingest' }), wire);
   pipeline.totalPartitions = totalPartitions;
-  const consumer = new SourceConsumer(kafka, config, pipeline, metrics, log.child({ module: 'consumer' }), opts.groupId);
+  const consumer = new SourceConsumer(kafka, config, pipeline, metrics, log.child({ module: 'consumer' }), opts.groupId, opts.endOffset);
   await waitFor(() => consumer.start(), log, 'Kafka consumer');
   const probes = new Readiness({
     admin: kafka.admin({ retry: { retries: 0 } }),

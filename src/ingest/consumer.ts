@@ -26,6 +26,8 @@ export class SourceConsumer {
   private readonly stallTimers = new Set<NodeJS.Timeout>();
   private stopping = false;
   connected = false;
+  /** The last offset committed per partition (tpKey): how far a bounded run has settled. */
+  readonly committed = new Map<string, number>();
 
   constructor(
     kafka: Kafka,
@@ -34,6 +36,8 @@ export class SourceConsumer {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     groupId = config.kafka.groupId,
+    /** A bounded run (replay): per partition, the offset where it ends; nothing at or past it is taken. */
+    private readonly endOffset?: (topic: string, partition: number) => number | undefined,
   ) {
     this.consumer = kafka.consumer({
       groupId,
@@ -46,7 +50,12 @@ export class SourceConsumer {
       maxWaitTimeInMs: 1_000,
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },
     });
-    const { GROUP_JOIN, REBALANCING, CONNECT, DISCONNECT, CRASH } = this.consumer.events;
+    const { GROUP_JOIN, REBALANCING, CONNECT, DISCONNECT, CRASH, END_BATCH_PROCESS } = this.consumer.events;
+    // A fetch that held only transaction markers or aborted records never reaches eachBatch (kafkajs resolves it
+    // itself): those offsets count as seen, or a partition that ends in a marker never commits to its end.
+    this.consumer.on(END_BATCH_PROCESS, ({ payload: p }) => {
+      if (p.batchSize === 0 && p.firstOffset != null) this.pipeline.skipThrough(p.topic, p.partition, Number(p.firstOffset), Number(p.lastOffset));
+    });
     this.consumer.on(GROUP_JOIN, (e) => {
       this.rebalancing = false;
       this.pipeline.assign(e.payload.memberAssignment);
@@ -73,7 +82,7 @@ export class SourceConsumer {
 
   private async onBatch({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (!isRunning() || isStale()) return;
-    const messages: SourceMessage[] = batch.messages.map((m) => ({
+    const fetched: SourceMessage[] = batch.messages.map((m) => ({
       topic: batch.topic,
       partition: batch.partition,
       offset: Number(m.offset),
@@ -82,12 +91,17 @@ export class SourceConsumer {
       headers: (m.headers ?? {}) as SourceMessage['headers'],
       timestamp: Number(m.timestamp),
     }));
+    // A bounded run (replay) takes nothing at or past the partition's end offset; once a fetch reaches it, every
+    // offset below it has been looked at (markers included), so the partition is complete and pauses.
+    const end = this.endOffset?.(batch.topic, batch.partition);
+    const beyond = end !== undefined && Number(batch.lastOffset()) >= end;
+    const messages = beyond ? fetched.filter((m) => m.offset < end) : fetched;
     // One fetch can hold far more than the pending bound (every partition, megabytes each): take only what fits
     // and resolve only that, so kafkajs fetches the rest again once fetching resumes.
     const room = Math.max(0, this.config.buffer.maxPendingEvents - this.pipeline.pending);
     const taken = messages.length <= room ? messages : messages.slice(0, room);
     const whole = taken.length === messages.length;
-    const last = whole ? Number(batch.lastOffset()) : taken[taken.length - 1]?.offset;
+    const last = whole ? (beyond ? (taken.length ? end - 1 : undefined) : Number(batch.lastOffset())) : taken[taken.length - 1]?.offset;
     if (last !== undefined) {
       const stall = await this.pipeline.handle(taken, last);
       if (stall) {
@@ -95,11 +109,24 @@ export class SourceConsumer {
         this.stallPartition(batch.topic, batch.partition, stall, pause);
       } else {
         this.stallAttempts.delete(tpKey(batch.topic, batch.partition));
-        resolveOffset(whole ? batch.lastOffset() : String(last));
+        resolveOffset(String(last));
+        if (beyond && whole) this.reachedEnd(batch.topic, batch.partition, Number(batch.firstOffset()), end, pause);
       }
+    } else if (beyond && whole) {
+      this.reachedEnd(batch.topic, batch.partition, Number(batch.firstOffset()), end, pause);
     }
     await heartbeat();
     this.applyBackpressure(!whole);
+  }
+
+  /**
+   * A bounded run's partition has no record left below `end`: offsets up to it count as seen (a transaction
+   * marker just before the end must not keep the run waiting), and the partition pauses. A topic-level pause
+   * already holds it (see stallPartition); its resume fetches again, finds nothing to take and pauses again.
+   */
+  private reachedEnd(topic: string, partition: number, first: number, end: number, pause: () => () => void): void {
+    this.pipeline.skipThrough(topic, partition, first, end - 1);
+    if (!this.pausedForBackpressure && !this.stopping) pause();
   }
 
   /**
@@ -161,7 +188,10 @@ export class SourceConsumer {
       if (offsets.length === 0) return;
       try {
         await this.consumer.commitOffsets(offsets);
-        for (const o of offsets) this.metrics.committedOffset.set({ topic: o.topic, partition: String(o.partition) }, Number(o.offset));
+        for (const o of offsets) {
+          this.metrics.committedOffset.set({ topic: o.topic, partition: String(o.partition) }, Number(o.offset));
+          this.committed.set(tpKey(o.topic, o.partition), Number(o.offset));
+        }
       } catch (err) {
         this.log.warn({ err: (err as Error).message }, 'Committing offsets failed; the next commit retries');
       }

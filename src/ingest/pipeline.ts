@@ -183,6 +183,17 @@ export class Pipeline implements Settlement<EventRef> {
     }
   }
 
+  /**
+   * Offsets first..last hold no record to wait for (a fetch of transaction markers or aborted records only, or a
+   * bounded run's end): they count as settled. Ignored unless it continues what the partition has seen.
+   */
+  skipThrough(topic: string, partition: number, first: number, last: number): void {
+    const tracker = this.trackers.get(tpKey(topic, partition));
+    if (!tracker || (tracker.seen >= 0 && tracker.seen < first - 1)) return;
+    tracker.skipThrough(last);
+    this.updatePending();
+  }
+
   /** Offsets to commit now, for the partitions of the current generation only. */
   commits(): { topic: string; partition: number; offset: string }[] {
     const out: { topic: string; partition: number; offset: string }[] = [];

@@ -12,6 +12,11 @@ export class PartitionTracker {
   /** Offsets up to here are known to hold no record we must wait for (e.g. transaction markers). */
   private seenThrough = -1;
 
+  /** The highest offset begun or skipped so far; -1 before the first. */
+  get seen(): number {
+    return this.seenThrough;
+  }
+
   /** Records that `offset` must settle `parts` times. Returns false for an offset already seen (a re-fetch). */
   begin(offset: number, parts = 1): boolean {
     if (offset <= this.seenThrough) return false;
