@@ -46,6 +46,8 @@ test('/healthz answers 503 after the event loop was blocked past the bound, and 
   try {
     const healthz = () => fetch(`http://127.0.0.1:${server.port}/healthz`);
     assert.equal((await healthz()).status, 200);
+    // The delay monitor records a delay from its second tick on: let it tick (resolution 20 ms) before blocking.
+    await new Promise((r) => setTimeout(r, 100));
     const until = Date.now() + 400;
     while (Date.now() < until); // block the loop
     let body: { eventLoopDelayMaxMs?: number } = {};
