@@ -1,0 +1,121 @@
+/**
+ * The in-memory ledger index of one source partition: ledger key → (state, occurredAt, sentAt). Pure, no I/O.
+ *
+ * Compact by design: the key is never stored, only a 64-bit hash of it (61 bits after the packing below), in an
+ * open-addressing table on typed arrays (linear probing). One slot is 20 bytes: hash high word (4), hash low word
+ * with the 2-bit state in its top bits (4), occurredAt as float64 ms (8), sentAt in whole seconds (4). The table
+ * grows by 1.3× when it passes a load of 0.875, so it is always between 67% and 87.5% full: 23–30 bytes per
+ * entry (test/ledger/index.test.ts measures it). Two keys share a hash with probability about n²/2⁶², about
+ * 4·10⁻⁷ for a million entries: the price of not storing keys.
+ */
+export enum LedgerState {
+  /** The service subscribed the contact to the list (ActiveCampaign confirmed it). */
+  Added = 0,
+  /** An add ActiveCampaign refused (the contact opted out, bounced or is excluded): never forced. */
+  AddRefused = 1,
+  /** The service unsubscribed a contact it had subscribed, because the contact left the segment. */
+  RemovedByService = 2,
+  /** Unsubscribed, but not provably by the service (no subscribe of ours came before it). */
+  RemovedOther = 3,
+}
+
+export interface LedgerEntry {
+  state: LedgerState;
+  /** occurredAt of the change the entry stands for, epoch ms. */
+  occurredAt: number;
+  /** When the change was sent to ActiveCampaign (accepted), epoch ms, whole seconds. */
+  sentAt: number;
+}
+
+const SLOT_BYTES = 4 + 4 + 8 + 4;
+const MAX_LOAD = 0.875;
+const GROWTH = 1.3;
+const MIN_CAPACITY = 64;
+const HASH_MASK = 0x3fffffff;
+
+/** A 64-bit hash of a string (two 32-bit words, cyrb53's mixing carried to 64 bits). The high word is never 0. */
+export function hashKey(key: string): { hi: number; lo: number } {
+  let h1 = 0xdeadbeef ^ key.length;
+  let h2 = 0x41c6ce57 ^ key.length;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return { hi: h1 >>> 0 || 1, lo: h2 >>> 0 };
+}
+
+export class LedgerIndex {
+  private capacity: number;
+  private hi: Uint32Array;
+  private lo: Uint32Array;
+  private at: Float64Array;
+  private sent: Uint32Array;
+  private count = 0;
+
+  constructor(expected = 0) {
+    this.capacity = Math.max(MIN_CAPACITY, Math.ceil(expected / MAX_LOAD) + 1);
+    this.hi = new Uint32Array(this.capacity);
+    this.lo = new Uint32Array(this.capacity);
+    this.at = new Float64Array(this.capacity);
+    this.sent = new Uint32Array(this.capacity);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Bytes held by the table's arrays. */
+  get bytes(): number {
+    return this.capacity * SLOT_BYTES;
+  }
+
+  get(key: string): LedgerEntry | undefined {
+    const { hi, lo } = hashKey(key);
+    const slot = this.find(hi, lo & HASH_MASK);
+    if (this.hi[slot] === 0) return undefined;
+    return { state: (this.lo[slot]! >>> 30) as LedgerState, occurredAt: this.at[slot]!, sentAt: this.sent[slot]! * 1000 };
+  }
+
+  set(key: string, entry: LedgerEntry): void {
+    if (this.count + 1 > this.capacity * MAX_LOAD) this.grow();
+    const { hi, lo } = hashKey(key);
+    const slot = this.find(hi, lo & HASH_MASK);
+    if (this.hi[slot] === 0) this.count++;
+    this.put(slot, hi, lo & HASH_MASK, entry.state, entry.occurredAt, Math.floor(entry.sentAt / 1000));
+  }
+
+  /** The slot holding this hash, or the empty slot where it would go. */
+  private find(hi: number, lo: number): number {
+    let slot = hi % this.capacity;
+    for (;;) {
+      const h = this.hi[slot]!;
+      if (h === 0 || (h === hi && (this.lo[slot]! & HASH_MASK) === lo)) return slot;
+      slot = slot + 1 === this.capacity ? 0 : slot + 1;
+    }
+  }
+
+  private put(slot: number, hi: number, lo: number, state: LedgerState, occurredAt: number, sentSeconds: number): void {
+    this.hi[slot] = hi;
+    this.lo[slot] = (lo | (state << 30)) >>> 0;
+    this.at[slot] = occurredAt;
+    this.sent[slot] = sentSeconds;
+  }
+
+  private grow(): void {
+    const { hi, lo, at, sent, capacity } = this;
+    this.capacity = Math.ceil(capacity * GROWTH);
+    this.hi = new Uint32Array(this.capacity);
+    this.lo = new Uint32Array(this.capacity);
+    this.at = new Float64Array(this.capacity);
+    this.sent = new Uint32Array(this.capacity);
+    for (let i = 0; i < capacity; i++) {
+      const h = hi[i]!;
+      if (h === 0) continue;
+      const l = lo[i]!;
+      this.put(this.find(h, l & HASH_MASK), h, l & HASH_MASK, (l >>> 30) as LedgerState, at[i]!, sent[i]!);
+    }
+  }
+}

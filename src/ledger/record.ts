@@ -1,0 +1,70 @@
+import { LedgerState, type LedgerEntry } from './index.js';
+
+/**
+ * One ledger record: the last change the service applied (or refused) for one (connection, list, contact).
+ * Key: `<connection>\u0000<listId>\u0000<normalised email>`; value: small JSON, schemas/ledger-record.schema.json.
+ * The topic is compacted, so it keeps the newest record per key.
+ */
+export interface LedgerRecord {
+  op: 'add' | 'remove';
+  /** occurredAt of the event this record stands for, epoch ms. */
+  occurredAt: number;
+  /** True when the current unsubscribe was made by this service because the contact left a segment. */
+  byService: boolean;
+  /** Set when the add was not applied: the consent code it was dead-lettered with. */
+  refused?: string;
+  /** When the change was sent (the import or contactLists request was accepted), epoch ms. */
+  sentAt: number;
+  /** When ActiveCampaign confirmed the change (or refused it), epoch ms. */
+  confirmedAt: number;
+}
+
+const SEP = '\u0000';
+
+export function ledgerKey(connection: string, listId: string, email: string): string {
+  return `${connection}${SEP}${listId}${SEP}${email}`;
+}
+
+export function splitLedgerKey(key: string): { connection: string; listId: string; email: string } | undefined {
+  const [connection, listId, email, ...rest] = key.split(SEP);
+  if (connection === undefined || listId === undefined || email === undefined || rest.length) return undefined;
+  return { connection, listId, email };
+}
+
+/** `{topic}` in the configured template is replaced by the source topic. */
+export function ledgerTopicFor(sourceTopic: string, template: string): string {
+  return template.replace('{topic}', sourceTopic);
+}
+
+export function encodeLedgerValue(r: LedgerRecord): string {
+  const value: Record<string, unknown> = { v: 1, op: r.op, occurredAt: r.occurredAt, byService: r.byService, sentAt: r.sentAt, confirmedAt: r.confirmedAt };
+  if (r.refused) value.refused = r.refused;
+  return JSON.stringify(value);
+}
+
+/** Parses a stored value; undefined for anything that is not a version-1 ledger record. */
+export function decodeLedgerValue(raw: Buffer | string | null): LedgerRecord | undefined {
+  if (raw === null || raw.length === 0) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  if (o.v !== 1 || (o.op !== 'add' && o.op !== 'remove') || typeof o.occurredAt !== 'number' || typeof o.byService !== 'boolean') return undefined;
+  const out: LedgerRecord = { op: o.op, occurredAt: o.occurredAt, byService: o.byService, sentAt: num(o.sentAt), confirmedAt: num(o.confirmedAt) };
+  if (typeof o.refused === 'string' && o.refused) out.refused = o.refused;
+  return out;
+}
+
+const num = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : 0);
+
+/** What the index keeps of a record. */
+export function entryOf(r: LedgerRecord): LedgerEntry {
+  let state: LedgerState;
+  if (r.op === 'add') state = r.refused ? LedgerState.AddRefused : LedgerState.Added;
+  else state = r.byService ? LedgerState.RemovedByService : LedgerState.RemovedOther;
+  return { state, occurredAt: r.occurredAt, sentAt: r.sentAt };
+}
