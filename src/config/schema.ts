@@ -65,6 +65,14 @@ const exportDef = z.strictObject({
   enabled: z.boolean().default(true).describe('false keeps the export but sends nothing for it'),
   tags: z.array(z.string().min(1)).default([]),
   excludeAutomations: z.boolean().default(false).describe('stop ActiveCampaign automations from running for these imports'),
+  onLeave: z
+    .enum(['unsubscribe', 'nothing'])
+    .default('unsubscribe')
+    .describe("what leaving the segment does: unsubscribe from the list, or nothing (subscribe-only; removes are skipped and counted)"),
+  reentry: z
+    .boolean()
+    .default(true)
+    .describe('re-subscribe a contact who re-enters the segment after this service unsubscribed them (needs the ledger); false: dead-letter such an add (CONSENT_REENTRY_OFF)'),
   fields: z
     .record(z.string(), z.union([z.number().int().positive(), z.string().min(1)]))
     .default({})
@@ -115,6 +123,19 @@ export const configSchema = z.strictObject({
     .refine((r) => (r.username === undefined) === (r.password === undefined), { message: 'username and password go together', path: ['password'] })
     .optional()
     .describe('unset: every record is JSON; set: records starting with magic byte 0 are decoded with the schema the registry holds for their id'),
+  ledger: z
+    .strictObject({
+      enabled: z.boolean().default(true).describe('keep the membership ledger: newest change wins across restarts and replays, re-entry after our own unsubscribe'),
+      topic: z.string().min(1).default('{topic}.ledger').describe('compacted ledger topic, one per source topic; {topic} is replaced by the source topic'),
+      restoreTimeoutMs: z
+        .number()
+        .int()
+        .min(5_000)
+        .max(3_600_000)
+        .default(300_000)
+        .describe('a restore of assigned ledger partitions that takes longer is abandoned and started again (the partitions wait meanwhile)'),
+    })
+    .prefault({}),
   deadLetter: z
     .strictObject({
       topic: z.string().min(1).default('{topic}.dlq').describe('dead-letter topic; {topic} is replaced by the source topic'),
