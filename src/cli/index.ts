@@ -3,6 +3,7 @@ import { SyncError } from '../domain/errors.js';
 import { checkConfigCommand } from './check-config.js';
 import { demoCommand } from './demo.js';
 import { produceSampleCommand } from './produce-sample.js';
+import { replayCommand } from './replay.js';
 import { runCommand } from './run.js';
 import { simulatorCommand } from './simulator.js';
 import { statusCommand } from './status.js';
@@ -14,6 +15,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   'check-config': checkConfigCommand,
   'produce-sample': produceSampleCommand,
   status: statusCommand,
+  replay: replayCommand,
 };
 
 const USAGE = `usage: ac-list-sync <command> [options]
@@ -22,7 +24,8 @@ const USAGE = `usage: ac-list-sync <command> [options]
   demo                         local broker + simulator + sample events, end to end
   simulator [--port N]         the ActiveCampaign simulator, standalone
   produce-sample --topic T     write sample membership changes to a topic
-  status [--url URL] [--once]  one-screen summary of a running instance, from its /metrics`;
+  status [--url URL] [--once]  one-screen summary of a running instance, from its /metrics
+  replay --config FILE --from earliest|<time>|<p:o,...>  a bounded run over past events, beside the live sync (--help)`;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
