@@ -14,6 +14,7 @@ import type { EventRef } from './ingest/source.js';
 import { createKafka } from './kafka/client.js';
 import { ensureTopic, partitionCount } from './kafka/topics.js';
 import { createLogger, setShowEmails } from './observability/logger.js';
+import { trackBuffersPerList } from './observability/buffer-gauges.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { Readiness, type ReadinessStatus } from './observability/readiness.js';
 import { startHttpServer, type HttpServer } from './observability/server.js';
@@ -106,6 +107,7 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
     metrics,
     log: log.child({ module: 'readiness' }),
   });
+  const untrackBuffers = trackBuffersPerList(metrics, accounts, config.exports.map((e) => ({ connection: e.connection, listId: e.listId })));
   const kc = consumer.describe();
   kc.on(kc.events.CRASH, (e) => {
     if (!e.payload.restart) probes.fatal(`the Kafka consumer crashed and does not restart: ${String(e.payload.error)}`);
@@ -129,6 +131,7 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
       await step(() => producer.disconnect(), log, 'disconnecting the producer');
       await step(() => admin.disconnect(), log, 'disconnecting the admin client');
       await step(() => probes.close(), log, 'stopping the readiness probes');
+      untrackBuffers();
       for (const c of clients.values()) await c.close();
       await step(() => http.close(), log, 'closing the HTTP server');
       log.info({ clean }, clean ? 'Stopped after settling everything' : 'Stopped at the shutdown deadline; unsettled events will be fetched again');

@@ -54,6 +54,22 @@ export class ContactBuffer<R> {
     return this.inflight.size;
   }
 
+  /** Contacts waiting per list and their serialized bytes (a contact on two lists counts in both). O(n): for scrapes. */
+  perList(): Map<string, { contacts: number; bytes: number }> {
+    const out = new Map<string, { contacts: number; bytes: number }>();
+    for (const entries of [this.ready, this.held]) {
+      for (const entry of entries.values()) {
+        for (const listId of entry.lists.keys()) {
+          const n = out.get(listId) ?? { contacts: 0, bytes: 0 };
+          n.contacts++;
+          n.bytes += entry.bytes;
+          out.set(listId, n);
+        }
+      }
+    }
+    return out;
+  }
+
   add(update: ContactUpdate<R>, now: number): MergeOutcome {
     const sent = this.inflight.get(update.email);
     const sentChange = sent?.lists.get(update.listId);

@@ -8,8 +8,11 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export const PREFIX = 'ac_list_sync_';
 
 export function createMetrics(registry = new Registry()) {
+  /** Run at each scrape, before the gauges below are read (values too costly to keep current per batch). */
+  const beforeScrape: (() => void)[] = [];
   const m = {
     registry,
+    beforeScrape,
     eventsConsumed: new Counter({
       name: `${PREFIX}events_consumed_total`,
       help:
@@ -19,6 +22,16 @@ export function createMetrics(registry = new Registry()) {
     }),
     bufferedContacts: new Gauge({ name: `${PREFIX}buffered_contacts`, help: 'Contacts waiting in buffers', labelNames: ['connection'] as const, registers: [registry] }),
     bufferedBytes: new Gauge({ name: `${PREFIX}buffered_bytes`, help: 'Serialized bytes waiting in buffers', labelNames: ['connection'] as const, registers: [registry] }),
+    bufferedListContacts: new Gauge({
+      name: `${PREFIX}buffered_list_contacts`,
+      help: 'Contacts waiting in buffers per list (a contact changing two lists counts in both); computed at scrape time',
+      labelNames: ['connection', 'list'] as const,
+      registers: [registry],
+      collect: () => {
+        for (const update of beforeScrape) update();
+      },
+    }),
+    bufferedListBytes: new Gauge({ name: `${PREFIX}buffered_list_bytes`, help: 'Serialized bytes of the contacts waiting per list; computed at scrape time', labelNames: ['connection', 'list'] as const, registers: [registry] }),
     pendingEvents: new Gauge({ name: `${PREFIX}pending_events`, help: 'Events consumed but not yet settled', registers: [registry] }),
     flushes: new Counter({ name: `${PREFIX}flushes_total`, help: 'Bulk imports cut, by trigger', labelNames: ['connection', 'trigger'] as const, registers: [registry] }),
     batchSize: new Histogram({
