@@ -1,0 +1,74 @@
+import type { Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { Metrics } from '../observability/metrics.js';
+
+export interface LedgerWrite {
+  topic: string;
+  partition: number;
+  key: string;
+  value: string;
+}
+
+/**
+ * Writes ledger records in order, acknowledged by all in-sync replicas. `onWritten` runs only after the broker
+ * acknowledged, so the source offsets the records stand for may then be committed. One batch in flight at a
+ * time and a failed batch retried first: records of one key never overtake each other.
+ */
+export class LedgerWriter {
+  private queue: { write: LedgerWrite; onWritten: () => void }[] = [];
+  private running: Promise<void> | undefined;
+  private failures = 0;
+  private closed = false;
+
+  constructor(
+    private readonly producer: Producer,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  push(write: LedgerWrite, onWritten: () => void): void {
+    this.queue.push({ write, onWritten });
+    if (!this.running) setImmediate(() => void this.flush());
+  }
+
+  get backlog(): number {
+    return this.queue.length;
+  }
+
+  /** Writes until the queue is empty (joins a flush already running). */
+  flush(): Promise<void> {
+    return (this.running ??= this.drain().finally(() => (this.running = undefined)));
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length && !this.closed) {
+      const batch = this.queue.splice(0, 1_000);
+      const byTopic = new Map<string, { key: string; value: string; partition: number }[]>();
+      for (const { write } of batch) {
+        const list = byTopic.get(write.topic) ?? [];
+        list.push({ key: write.key, value: write.value, partition: write.partition });
+        byTopic.set(write.topic, list);
+      }
+      try {
+        await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+        this.failures = 0;
+        this.metrics.ledgerWrites.inc(batch.length);
+        for (const { onWritten } of batch) onWritten();
+      } catch (err) {
+        this.queue.unshift(...batch);
+        this.failures++;
+        const wait = Math.min(30_000, 200 * 2 ** Math.min(this.failures, 8));
+        this.log.error({ err: (err as Error).message, records: batch.length, retryInMs: wait }, 'Writing to the ledger topic failed; the source offsets stay uncommitted and the write is retried');
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
+  /** Flushes what is queued (giving up after `deadlineMs`: those offsets stay uncommitted), then stops. */
+  async close(deadlineMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.flush(), new Promise((r) => (timer = setTimeout(r, deadlineMs)))]);
+    clearTimeout(timer);
+    this.closed = true;
+  }
+}
