@@ -1,0 +1,105 @@
+import { join } from 'node:path';
+import type { Admin } from 'kafkajs';
+import { startRole, type Role } from './ipc.js';
+import type { BenchOptions } from './options.js';
+import type { RawInit } from './roles/raw-consumer.js';
+import type { ProducerInit, ProducerResult } from './roles/producer.js';
+import type { SimulatorInit, SimulatorReady } from './roles/simulator.js';
+import type { ServiceInit } from './roles/service.js';
+import { listOf, SEGMENTS, type Workload, type WorkloadStats } from './workload.js';
+
+/** What every step of the benchmark shares: the broker, the options, and the topics and groups to remove. */
+export class Bench {
+  private readonly topics: string[] = [];
+  private readonly groups: string[] = [];
+  private counter = 0;
+
+  constructor(
+    readonly brokers: string[],
+    readonly admin: Admin,
+    readonly options: BenchOptions,
+    readonly runId: string,
+    readonly say: (line: string) => void,
+  ) {}
+
+  name(what: string): string {
+    return `bench-${this.runId}-${what}-${this.counter++}`;
+  }
+
+  group(topic: string, who: string): string {
+    const id = `${topic}-${who}`;
+    this.groups.push(id);
+    return id;
+  }
+
+  logFile(what: string): string {
+    return join(this.options.out, 'logs', `${this.runId}-${what}.log`);
+  }
+
+  async createTopic(what: string, configEntries: Record<string, string> = {}): Promise<string> {
+    const topic = this.name(what);
+    await this.admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic, numPartitions: this.options.partitions, replicationFactor: 1, configEntries: Object.entries(configEntries).map(([name, value]) => ({ name, value })) }],
+    });
+    this.topics.push(topic);
+    return topic;
+  }
+
+  /** Fills `topic` with `slices` producers in parallel; returns the summed counts and the wall time. */
+  async produce(topic: string, kind: Workload['kind'], events: number, slices: number, extra: Partial<ProducerInit> = {}): Promise<ProducerResult> {
+    const sizes = Array.from({ length: slices }, (_, i) => Math.floor(events / slices) + (i < events % slices ? 1 : 0)).filter((n) => n > 0);
+    const froms = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
+    const producers = await Promise.all(
+      sizes.map((count, slice) =>
+        startRole<unknown>('producer', { brokers: this.brokers, topic, encoding: 'json', ...extra, workload: { kind, count, slice, slices: sizes.length, from: froms[slice] } } satisfies ProducerInit),
+      ),
+    );
+    try {
+      const started = performance.now();
+      const results = await Promise.all(producers.map((p) => p.call<ProducerResult>('run')));
+      const stats: WorkloadStats = { events: 0, repeats: 0, removes: 0 };
+      for (const r of results) {
+        stats.events += r.stats.events;
+        stats.repeats += r.stats.repeats;
+        stats.removes += r.stats.removes;
+      }
+      return { produced: results.reduce((n, r) => n + r.produced, 0), seconds: (performance.now() - started) / 1000, stats };
+    } finally {
+      await Promise.all(producers.map((p) => p.close()));
+    }
+  }
+
+  /** The baseline reader of step 1, in its own process. */
+  roleRaw(topic: string, expected: number): Promise<Role<unknown>> {
+    return startRole<unknown>('raw-consumer', { brokers: this.brokers, topic, groupId: this.group(topic, 'raw'), expected } satisfies RawInit);
+  }
+
+  simulator(init: SimulatorInit): Promise<Role<SimulatorReady>> {
+    return startRole<SimulatorReady>('simulator', init);
+  }
+
+  /** The service in its own process, configured for `topic` and the simulator (five exports, lists 1..5). */
+  service(what: string, topic: string, sim: SimulatorReady, o: { timeScale: number; registry?: boolean; recordLatency?: boolean }): Promise<Role<unknown>> {
+    const config = {
+      kafka: { brokers: this.brokers, topics: [topic], groupId: this.group(topic, 'sync'), clientId: 'bench-service' },
+      connections: { main: { apiUrl: sim.url, apiKey: { value: sim.apiToken }, privacyAcknowledged: true } },
+      exports: SEGMENTS.map((segmentId) => ({ name: segmentId, segmentId, connection: 'main', listId: listOf(segmentId) })),
+      delivery: { timeScale: o.timeScale },
+      http: { host: '127.0.0.1', port: 0 },
+      log: { level: 'info', format: 'json' },
+      ...(o.registry && sim.registryUrl ? { schemaRegistry: { url: sim.registryUrl } } : {}),
+    };
+    return startRole<unknown>('service', { config, logFile: this.logFile(what), recordLatency: o.recordLatency ?? false } satisfies ServiceInit);
+  }
+
+  /** Deletes this run's topics (with the dead-letter topics the service created) and consumer groups. */
+  async cleanUp(): Promise<void> {
+    const existing = new Set(await this.admin.listTopics().catch(() => [] as string[]));
+    const topics = this.topics.flatMap((t) => [t, `${t}.dlq`]).filter((t) => existing.has(t));
+    if (topics.length) await this.admin.deleteTopics({ topics }).catch((err: unknown) => this.say(`Could not delete the benchmark topics: ${String(err)}`));
+    if (this.groups.length) await this.admin.deleteGroups(this.groups).catch(() => undefined);
+    this.topics.length = 0;
+    this.groups.length = 0;
+  }
+}

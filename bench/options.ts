@@ -1,0 +1,98 @@
+import { parseArgs } from 'node:util';
+
+/**
+ * The benchmark's sizes: flags, each also settable as an environment variable (BENCH_ + the flag in capitals,
+ * dashes as underscores: --json-events → BENCH_JSON_EVENTS). A flag wins over the variable. `--smoke` starts
+ * from small sizes that finish in well under a minute (CI); the default run takes a few minutes on 2 cores.
+ */
+export interface BenchOptions {
+  /** Step 1, JSON: events in the topic both the raw consumer and the service read. */
+  jsonEvents: number;
+  /** Step 1, Avro (Confluent wire format, schema registry). */
+  avroEvents: number;
+  /** Step 2: distinct contacts through ActiveCampaign's limits, time-scaled. */
+  apiContacts: number;
+  /** Step 3: the trickle. */
+  trickleRate: number;
+  trickleSeconds: number;
+  /** Step 4: events written while the simulator is down. */
+  outageEvents: number;
+  partitions: number;
+  /** Parallel producers filling the step-1 topics. */
+  producers: number;
+  /** Where latest.json and latest.md go. */
+  out: string;
+  smoke: boolean;
+}
+
+export const DEFAULTS: Omit<BenchOptions, 'smoke' | 'out'> = {
+  jsonEvents: 1_000_000,
+  avroEvents: 200_000,
+  apiContacts: 200_000,
+  trickleRate: 20,
+  trickleSeconds: 60,
+  outageEvents: 300_000,
+  partitions: 4,
+  producers: 2,
+};
+
+export const SMOKE: Omit<BenchOptions, 'smoke' | 'out'> = {
+  jsonEvents: 20_000,
+  avroEvents: 5_000,
+  apiContacts: 5_000,
+  trickleRate: 20,
+  trickleSeconds: 5,
+  outageEvents: 5_000,
+  partitions: 2,
+  producers: 1,
+};
+
+export const USAGE = `usage: npm run bench -- [--smoke] [--json-events N] [--avro-events N] [--api-contacts N | --api-1m]
+                     [--trickle-rate N] [--trickle-seconds N] [--outage-events N] [--partitions N] [--producers N] [--out DIR]
+Each flag can also be set as BENCH_<FLAG> (e.g. BENCH_JSON_EVENTS=200000). Broker: KAFKA_BROKERS, else the local one.`;
+
+const NUMERIC = ['json-events', 'avro-events', 'api-contacts', 'trickle-rate', 'trickle-seconds', 'outage-events', 'partitions', 'producers'] as const;
+type NumericFlag = (typeof NUMERIC)[number];
+const KEY: Record<NumericFlag, keyof typeof DEFAULTS> = {
+  'json-events': 'jsonEvents',
+  'avro-events': 'avroEvents',
+  'api-contacts': 'apiContacts',
+  'trickle-rate': 'trickleRate',
+  'trickle-seconds': 'trickleSeconds',
+  'outage-events': 'outageEvents',
+  partitions: 'partitions',
+  producers: 'producers',
+};
+
+const envName = (flag: string) => `BENCH_${flag.toUpperCase().replace(/-/g, '_')}`;
+
+/** Throws an Error naming the flag (or variable) and the value it got. */
+export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv, defaultOut: string): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      ...Object.fromEntries(NUMERIC.map((f) => [f, { type: 'string' as const }])),
+      'api-1m': { type: 'boolean' },
+      smoke: { type: 'boolean' },
+      out: { type: 'string' },
+    },
+  });
+  const flag = (name: string): string | boolean | undefined => (values as Record<string, string | boolean | undefined>)[name];
+  const truthy = (name: string) => flag(name) === true || ['1', 'true', 'yes'].includes(env[envName(name)] ?? '');
+  const smoke = truthy('smoke');
+  const options: BenchOptions = { ...(smoke ? SMOKE : DEFAULTS), smoke, out: (flag('out') as string | undefined) ?? env.BENCH_OUT ?? defaultOut };
+  if (truthy('api-1m')) options.apiContacts = 1_000_000;
+  for (const name of NUMERIC) {
+    const fromFlag = flag(name) as string | undefined;
+    const raw = fromFlag ?? env[envName(name)];
+    if (raw === undefined) continue;
+    const n = Number(raw.replace(/_/g, ''));
+    const where = fromFlag !== undefined ? `--${name}` : envName(name);
+    if (raw.trim() === '' || !Number.isInteger(n) || n < 1) throw new Error(`${where} must be a whole number of at least 1, got "${raw}"`);
+    options[KEY[name]] = n;
+  }
+  if (options.trickleRate > 1_000) throw new Error(`--trickle-rate must be at most 1000 events/s, got ${options.trickleRate}`);
+  return options;
+}

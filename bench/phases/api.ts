@@ -1,0 +1,68 @@
+import type { SimulatorCounters } from '../../src/simulator/index.js';
+import type { Bench } from '../harness.js';
+import { round } from '../measure.js';
+import type { ApiResult } from '../results.js';
+import type { SettledResult } from '../roles/service.js';
+
+/** ActiveCampaign's contact ceiling: 250 contacts per import, 100 imports per minute. */
+export const AC_CONTACTS_PER_IMPORT = 250;
+export const AC_IMPORTS_PER_MINUTE = 100;
+export const AC_CONTACTS_PER_SECOND = (AC_CONTACTS_PER_IMPORT * AC_IMPORTS_PER_MINUTE) / 60;
+
+/**
+ * The largest whole time scale (1..1000, the bounds of delivery.timeScale) at which ActiveCampaign's scaled
+ * contact ceiling stays at or below a third of the pipeline ceiling: then the limits, not the CPU, set the pace.
+ */
+export function chooseTimeScale(pipelineEventsPerSecond: number): number {
+  return Math.min(1_000, Math.max(1, Math.floor(pipelineEventsPerSecond / 3 / AC_CONTACTS_PER_SECOND)));
+}
+
+/**
+ * Step 2, the API ceiling: `contacts` distinct contacts (one add each, in the topic before the service starts)
+ * through the simulator with ActiveCampaign's real limits, simulator and service both at `timeScale`. Simulated
+ * minutes are real seconds × timeScale ÷ 60, counted from the moment the service had joined its group.
+ */
+export async function apiCeiling(b: Bench, contacts: number, pipelineEventsPerSecond: number): Promise<ApiResult> {
+  const timeScale = chooseTimeScale(pipelineEventsPerSecond);
+  const theoreticalMinutes = contacts / AC_CONTACTS_PER_IMPORT / AC_IMPORTS_PER_MINUTE;
+  const sim = await b.simulator({ options: { timeScale }, registry: false });
+  try {
+    const topic = await b.createTopic('api');
+    const produced = await b.produce(topic, 'distinct', contacts, b.options.producers);
+    b.say(`  produced ${produced.produced.toLocaleString('en')} distinct contacts in ${produced.seconds.toFixed(1)} s (not measured); time scale ${timeScale}`);
+    const service = await b.service('api', topic, sim.ready, { timeScale });
+    let settled: SettledResult;
+    try {
+      settled = await service.call<SettledResult>('waitSettled', { count: contacts, timeoutSeconds: 120 + (theoreticalMinutes * 60 * 5) / timeScale });
+    } finally {
+      await service.close();
+    }
+    const { counters: c } = await sim.call<{ counters: SimulatorCounters }>('counters');
+    const minutes = (seconds: number) => (seconds * timeScale) / 60;
+    b.say(`  all confirmed after ${minutes(settled.settledAt).toFixed(2)} simulated minutes (theoretical minimum ${theoreticalMinutes.toFixed(2)})`);
+    return {
+      contacts,
+      timeScale,
+      scaledLimitContactsPerSecond: round(AC_CONTACTS_PER_SECOND * timeScale, 1),
+      pipelineCeilingEventsPerSecond: Math.round(pipelineEventsPerSecond),
+      realSeconds: round(settled.settledAt, 2),
+      simulatedMinutesToAccepted: round(minutes(settled.acceptedAt), 2),
+      simulatedMinutesToConfirmed: round(minutes(settled.settledAt), 2),
+      theoreticalMinutes: round(theoreticalMinutes, 2),
+      acceptedToTheoretical: round(minutes(settled.acceptedAt) / theoreticalMinutes, 3),
+      confirmedToTheoretical: round(minutes(settled.settledAt) / theoreticalMinutes, 3),
+      imports: c.importsAccepted,
+      contactsPerImport: round(c.contactsImported / Math.max(1, c.importsAccepted), 1),
+      rateLimited429: c.rateLimited429,
+      bulkRateLimited: c.bulkRateLimited400,
+      violations: c.violations,
+      requests: c.requests,
+      requestsPerImport: round(c.requests / Math.max(1, c.importsAccepted), 2),
+      cpuSeconds: round(settled.stats.cpuSeconds, 2),
+      peakRssMb: Math.round(settled.stats.peakRssMb),
+    };
+  } finally {
+    await sim.close();
+    await b.cleanUp();
+  }
+}

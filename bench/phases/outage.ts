@@ -1,0 +1,47 @@
+import type { Bench } from '../harness.js';
+import { PIPELINE_TIME_SCALE } from './pipeline.js';
+import { round } from '../measure.js';
+import type { OutageResult } from '../results.js';
+import type { ServiceStats, SettledResult } from '../roles/service.js';
+
+/** buffer.maxPendingEvents as the service's schema defaults it. */
+const DEFAULT_MAX_PENDING = 200_000;
+
+/**
+ * Step 4b, memory during an outage: the service runs on an empty topic, the simulator starts answering 503 to
+ * everything, and `events` sample events are written while it is down. The service's peak RSS and its peak of
+ * unsettled events are read once the topic has stopped growing, before the simulator comes back; then the
+ * time until everything has settled. Limits off and time scale as in step 1, so the recovery is quick.
+ */
+export async function outageMemory(b: Bench, events: number): Promise<OutageResult> {
+  const sim = await b.simulator({ options: { timeScale: PIPELINE_TIME_SCALE, limits: { enabled: false } }, registry: false });
+  try {
+    const topic = await b.createTopic('outage');
+    const service = await b.service('outage', topic, sim.ready, { timeScale: PIPELINE_TIME_SCALE });
+    try {
+      await sim.call('configure', { unavailable: true });
+      const produced = await b.produce(topic, 'sample', events, 1);
+      await new Promise((r) => setTimeout(r, 2_000)); // the service sees the end of the topic
+      const during = await service.call<ServiceStats>('stats');
+      b.say(`  during the outage: ${during.consumed.toLocaleString('en')} of ${events.toLocaleString('en')} events taken, peak ${Math.round(during.peakRssMb)} MB RSS, fetching ${during.everPaused ? 'paused' : 'never paused'}`);
+      await sim.call('configure', { unavailable: false });
+      const settled = await service.call<SettledResult>('waitSettled', { count: events, timeoutSeconds: Math.max(300, events / 500) });
+      return {
+        events,
+        produceSeconds: round(produced.seconds, 1),
+        peakRssMb: Math.round(during.peakRssMb),
+        consumedDuringOutage: during.consumed,
+        peakPendingEvents: during.peakPending,
+        maxPendingEvents: DEFAULT_MAX_PENDING,
+        fetchingPaused: during.everPaused,
+        recoverySeconds: round(settled.settledAt - during.at, 2),
+        peakRssMbAfterRecovery: Math.round(settled.stats.peakRssMb),
+      };
+    } finally {
+      await service.close();
+    }
+  } finally {
+    await sim.close();
+    await b.cleanUp();
+  }
+}

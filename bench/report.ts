@@ -1,0 +1,50 @@
+import type { BenchResults, PipelineResult } from './results.js';
+
+/** The results as the markdown the benchmark prints, writes beside latest.json, and the README quotes. Pure. */
+const n = (v: number) => Math.round(v).toLocaleString('en');
+const f = (v: number, digits = 2) => v.toFixed(digits);
+const mb = (v: number) => `${n(v)} MB`;
+const ms = (v: number) => `${n(v)} ms`;
+const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');
+
+function pipelineRow(p: PipelineResult): string {
+  const input = p.encoding === 'json' ? 'JSON' : 'Avro (registry)';
+  return `| ${input} | ${n(p.events)} | ${n(p.raw.eventsPerSecond)} | ${n(p.service.eventsPerSecond)} | **${f(p.throughputRatio, 3)}** | ${f(p.raw.cpuSecondsPerMillion, 1)} / ${f(p.service.cpuSecondsPerMillion, 1)} (×${f(p.cpuRatio, 1)}) | ${n(p.raw.peakRssMb)} / ${n(p.service.peakRssMb)} | ${f(p.service.contactsPerImport, 1)} |`;
+}
+
+export function renderMarkdown(r: BenchResults): string {
+  const { json, avro } = r.pipeline;
+  const { api, latency, memory } = r;
+  const o = memory.outage;
+  const lines = [
+    `Benchmark run of ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC${r.smoke ? ' (smoke sizes)' : ''}: ${r.machine.cpus} CPUs, Node ${r.machine.node}, commit ${r.machine.commit || 'unknown'}, ${f(r.durationSeconds / 60, 1)} min in all. Load average (1 / 5 / 15 min) ${load(r.machine.loadAverageStart)} before, ${load(r.machine.loadAverageEnd)} after.`,
+    '',
+    `**1. Pipeline ceiling**, measured against a raw kafkajs consumer (no-op eachBatch) reading the same topic in the same run. ${n(json.events)} JSON events over 5 lists (${f(json.repeatShare * 100, 0)}% repeats and flaps, ${json.partitions} partitions). The service decodes, validates, buffers, dedupes, builds and sends bulk imports and confirms them, against the simulator with its limits off; events/s count until every event has settled. CPU is user + system of each reader's own process; the simulator runs in a separate process and is not counted (it used ${f(json.service.simulatorCpuSeconds, 1)} s JSON, ${f(avro.service.simulatorCpuSeconds, 1)} s Avro).`,
+    '',
+    '| Input | Events | Raw kafkajs events/s | Service events/s | Service ÷ raw | CPU s per 1M events, raw / service | Peak RSS MB, raw / service | Contacts per import |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|',
+    pipelineRow(json),
+    pipelineRow(avro),
+    '',
+    `**2. API ceiling**, measured against ActiveCampaign's theoretical minimum (contacts ÷ 250 per import ÷ 100 imports/min). ${n(api.contacts)} distinct contacts, real limits, time scale ${api.timeScale}: the scaled ceiling of ${n(api.scaledLimitContactsPerSecond)} contacts/s is at most a third of the JSON service ceiling above (${n(api.pipelineCeilingEventsPerSecond)} events/s). Minutes are simulated (real seconds × ${api.timeScale} ÷ 60).`,
+    '',
+    '| Contacts | Minutes until all accepted | Minutes until all confirmed | Theoretical minimum | Accepted ÷ minimum | Confirmed ÷ minimum | Contacts per import | Requests per import | 429s | Violations |',
+    '|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    `| ${n(api.contacts)} | ${f(api.simulatedMinutesToAccepted)} | ${f(api.simulatedMinutesToConfirmed)} | ${f(api.theoreticalMinutes)} | **${f(api.acceptedToTheoretical, 3)}** | **${f(api.confirmedToTheoretical, 3)}** | ${f(api.contactsPerImport, 1)} | ${f(api.requestsPerImport, 2)} | ${n(api.rateLimited429)} | ${n(api.violations)} |`,
+    '',
+    `**3. Latency**, from Kafka append (LogAppendTime) to the service receiving ActiveCampaign's acceptance, per event, with the default linger of ${n(latency.lingerMs)} ms and real limits (time scale 1).`,
+    '',
+    '| Trickle | Events | p50 | p90 | p99 | max | 429s |',
+    '|---|--:|--:|--:|--:|--:|--:|',
+    `| ${n(latency.ratePerSecond)} events/s for ${n(latency.seconds)} s | ${n(latency.events)} | ${ms(latency.p50Ms)} | ${ms(latency.p90Ms)} | ${ms(latency.p99Ms)} | ${ms(latency.maxMs)} | ${n(latency.rateLimited429)} |`,
+    '',
+    '**4. Memory**: peak RSS of the service process.',
+    '',
+    '| Run | Peak RSS | What it holds |',
+    '|---|--:|---|',
+    `| API ceiling, ${n(api.contacts)} contacts | ${mb(memory.apiCeilingPeakRssMb)} | the backlog (up to buffer.maxPendingEvents unsettled events) buffered while imports go out at the limit |`,
+    `| Outage: ${n(o.events)} events written while ActiveCampaign answers 503 | ${mb(o.peakRssMb)} | ${n(o.consumedDuringOutage)} events taken (peak ${n(o.peakPendingEvents)} unsettled; buffer.maxPendingEvents ${n(o.maxPendingEvents)}); fetching ${o.fetchingPaused ? 'paused' : 'never paused'}. Back up: all settled ${f(o.recoverySeconds, 1)} s later, peak ${mb(o.peakRssMbAfterRecovery)} by then |`,
+    '',
+  ];
+  return lines.join('\n');
+}

@@ -1,0 +1,130 @@
+import { z } from 'zod';
+
+/**
+ * The shape of bench/results/latest.json, declared once: the benchmark builds it, checks its own output against
+ * it before writing, and the smoke test checks the file with it. Every number is finite; rates, times and sizes
+ * are positive (a run that measured nothing is not well formed).
+ */
+const positive = z.number().positive();
+const nonNegative = z.number().nonnegative();
+
+const processNumbers = z.strictObject({
+  events: z.number().int().positive(),
+  /** From the moment the consumer had joined its group until the last event was read (raw) or settled (service). */
+  seconds: positive,
+  eventsPerSecond: positive,
+  /** User + system CPU of that process over the same interval. */
+  cpuSeconds: positive,
+  cpuSecondsPerMillion: positive,
+  peakRssMb: positive,
+});
+
+const pipeline = z.strictObject({
+  encoding: z.enum(['json', 'avro']),
+  events: z.number().int().positive(),
+  partitions: z.number().int().positive(),
+  /** Events that repeat a (segment, profile) pair seen before, and removes, as shares of all events. */
+  repeatShare: nonNegative,
+  removeShare: nonNegative,
+  produceSeconds: positive,
+  raw: processNumbers,
+  service: processNumbers.extend({
+    consumedSeconds: positive,
+    deadLettered: z.number().int().nonnegative(),
+    imports: z.number().int().positive(),
+    contactsPerImport: positive,
+    /** CPU of the simulator process meanwhile: not part of cpuSeconds. */
+    simulatorCpuSeconds: nonNegative,
+  }),
+  /** service events/s ÷ raw events/s, and service CPU per event ÷ raw CPU per event. */
+  throughputRatio: positive,
+  cpuRatio: positive,
+});
+
+const api = z.strictObject({
+  contacts: z.number().int().positive(),
+  timeScale: positive,
+  /** ActiveCampaign's contact ceiling (250 per import × 100 imports/min), per second, times timeScale. */
+  scaledLimitContactsPerSecond: positive,
+  /** The JSON service ceiling of step 1 it was kept under (at most a third of it). */
+  pipelineCeilingEventsPerSecond: positive,
+  realSeconds: positive,
+  simulatedMinutesToAccepted: positive,
+  simulatedMinutesToConfirmed: positive,
+  /** contacts ÷ 250 ÷ 100 per minute. */
+  theoreticalMinutes: positive,
+  acceptedToTheoretical: positive,
+  confirmedToTheoretical: positive,
+  imports: z.number().int().positive(),
+  contactsPerImport: positive,
+  rateLimited429: z.number().int().nonnegative(),
+  bulkRateLimited: z.number().int().nonnegative(),
+  violations: z.number().int().nonnegative(),
+  requests: z.number().int().positive(),
+  /** Every /api/3 request (imports, confirmation polls, start-up and readiness checks) per accepted import. */
+  requestsPerImport: positive,
+  cpuSeconds: positive,
+  peakRssMb: positive,
+});
+
+const latency = z.strictObject({
+  ratePerSecond: positive,
+  seconds: positive,
+  events: z.number().int().positive(),
+  lingerMs: nonNegative,
+  timeScale: positive,
+  /** Kafka LogAppendTime → the service's receipt of ActiveCampaign's acceptance, per event. */
+  p50Ms: nonNegative,
+  p90Ms: nonNegative,
+  p99Ms: nonNegative,
+  maxMs: nonNegative,
+  rateLimited429: z.number().int().nonnegative(),
+});
+
+const outage = z.strictObject({
+  events: z.number().int().positive(),
+  produceSeconds: positive,
+  /** Measured at the end of the outage, before the simulator answers again. */
+  peakRssMb: positive,
+  consumedDuringOutage: z.number().int().nonnegative(),
+  peakPendingEvents: z.number().int().nonnegative(),
+  maxPendingEvents: z.number().int().positive(),
+  fetchingPaused: z.boolean(),
+  /** From the simulator answering again until every event had settled. */
+  recoverySeconds: positive,
+  peakRssMbAfterRecovery: positive,
+});
+
+export const benchResultsSchema = z.strictObject({
+  version: z.literal(1),
+  smoke: z.boolean(),
+  startedAt: z.iso.datetime(),
+  finishedAt: z.iso.datetime(),
+  durationSeconds: positive,
+  machine: z.strictObject({
+    cpus: z.number().int().positive(),
+    node: z.string().min(1),
+    platform: z.string().min(1),
+    commit: z.string(),
+    /** os.loadavg() (1, 5, 15 min) before the first and after the last step. */
+    loadAverageStart: z.array(nonNegative).length(3),
+    loadAverageEnd: z.array(nonNegative).length(3),
+  }),
+  options: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])),
+  pipeline: z.strictObject({ json: pipeline, avro: pipeline }),
+  api,
+  latency,
+  memory: z.strictObject({ apiCeilingPeakRssMb: positive, outage }),
+});
+
+export type BenchResults = z.infer<typeof benchResultsSchema>;
+export type PipelineResult = z.infer<typeof pipeline>;
+export type ApiResult = z.infer<typeof api>;
+export type LatencyResult = z.infer<typeof latency>;
+export type OutageResult = z.infer<typeof outage>;
+
+/** Problems with a results file, one line each (empty when it is well formed). */
+export function resultProblems(value: unknown): string[] {
+  const parsed = benchResultsSchema.safeParse(value);
+  return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+}
