@@ -65,7 +65,6 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
 }
 
 async function buildService(config: Config, opts: ServiceOptions, log: Logger, metrics: Metrics, http: HttpServer, setReadiness: (r: () => ReadinessStatus) => void): Promise<Service> {
-
   const clients = createClients(config, opts.dryRun, metrics);
   const perstags = await checkAccounts(config, clients, log.child({ module: 'accounts' }));
   const router = new Router(config.exports, (exp, tag) => perstags.get(exp.connection)?.get(tag.toUpperCase()));
