@@ -80,6 +80,22 @@ export function createMetrics(registry = new Registry()) {
     kafkaReachable: new Gauge({ name: `${PREFIX}kafka_reachable`, help: '1 when the last readiness probe reached the Kafka cluster', registers: [registry] }),
     tokenAccepted: new Gauge({ name: `${PREFIX}token_accepted`, help: '1 when the last token check of an account was accepted, 0 when the token was refused (401/403)', labelNames: ['connection'] as const, registers: [registry] }),
     probeFailures: new Counter({ name: `${PREFIX}probe_failures_total`, help: 'Readiness probes that failed, by probe (kafka, token)', labelNames: ['probe'] as const, registers: [registry] }),
+    ledgerEntries: new Gauge({ name: `${PREFIX}ledger_entries`, help: 'Membership ledger entries held in memory (owned partitions)', registers: [registry] }),
+    ledgerBytes: new Gauge({ name: `${PREFIX}ledger_index_bytes`, help: 'Bytes of the in-memory ledger index (owned partitions)', registers: [registry] }),
+    ledgerRestoring: new Gauge({ name: `${PREFIX}ledger_restoring_partitions`, help: 'Assigned partitions waiting for their ledger partition to be restored (not processed meanwhile)', registers: [registry] }),
+    ledgerRestoreSeconds: new Histogram({
+      name: `${PREFIX}ledger_restore_seconds`,
+      help: 'Time to restore the ledger partitions of one assignment',
+      buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
+      registers: [registry],
+    }),
+    ledgerWrites: new Counter({ name: `${PREFIX}ledger_records_written_total`, help: 'Ledger records acknowledged by the broker', registers: [registry] }),
+    resubscribes: new Counter({
+      name: `${PREFIX}resubscribes_total`,
+      help: 'Re-entries after an unsubscribe made by this service, by result (subscribed, already, opted_out, bounced, missing, failed)',
+      labelNames: ['connection', 'result'] as const,
+      registers: [registry],
+    }),
   };
   collectDefaultMetrics({ register: registry, prefix: PREFIX });
   return m;
