@@ -111,8 +111,8 @@ export class Readiness {
   }
 
   /**
-   * kafkajs retries a dead cluster for a minute or more inside one admin call, so the probe waits at most
-   * `probeTimeoutMs` for it and never starts a second call while one is still out.
+   * kafkajs retries a dead cluster for a minute or more inside one admin call, so the probe waits for it at most
+   * the probe interval (2 to 10 s) and never starts a second call while one is still out.
    */
   private async probeKafka(): Promise<void> {
     const timeoutMs = Math.min(Math.max(this.o.intervalMs, 2_000), 10_000);
@@ -180,6 +180,7 @@ export class Readiness {
     else if (v.kind === 'throttled') {
       budget?.throttled(v.retryAfterMs, this.now());
       this.o.metrics.throttled.inc({ connection: name, code: v.code });
+      this.o.metrics.retryAfterSeconds.inc({ connection: name }, v.retryAfterMs / 1000);
       return; // says nothing about the token: keep the last state
     } else next = { state: 'unreachable', detail: answer.status ? `HTTP ${answer.status}` : v.kind === 'account' ? v.code : 'no answer' };
     this.tokens.set(name, next);
