@@ -40,10 +40,25 @@ export function normaliseApiUrl(raw: string): { origin: string; basePath: string
   return { origin: parsed.origin, basePath: `${parsed.pathname.replace(/\/+$/, '')}/api/3` };
 }
 
+export interface ContactsFound {
+  contacts?: { id: string; email: string }[];
+}
+
+export interface Memberships {
+  /** status is a string here (CONTRACT.md §4.5); udate is when the membership was last unsubscribed. */
+  contactLists?: { list: string; status: string | number; udate?: string | null }[];
+}
+
 /** What delivery needs of an account; AcClient talks to ActiveCampaign, DryRunApi only pretends to write. */
 export interface AcApi {
   bulkImport(body: string): Promise<Answer<BulkImportAccepted>>;
   importInfo(batchId: string): Promise<Answer<ImportInfo>>;
+  /** GET /contacts?email= (exact match, CONTRACT.md §4.3): for re-entry, the contact id. */
+  findContact(email: string): Promise<Answer<ContactsFound>>;
+  /** GET /contacts/{id}/contactLists (§4.5): whose unsubscribe it is, before a re-subscribe. */
+  memberships(contactId: string): Promise<Answer<Memberships>>;
+  /** POST /contactLists (§4.4): status 1 with sourceid 4 re-subscribes. */
+  setListStatus(contactId: string, listId: string, status: 1 | 2, sourceid?: number): Promise<Answer<unknown>>;
   getList(id: string): Promise<Answer<{ list?: { id: string; name: string } }>>;
   fields(offset: number, limit?: number): Promise<Answer<{ fields?: { id: string; perstag: string; title: string }[]; meta?: { total?: string } }>>;
   close(): Promise<void>;
@@ -74,6 +89,20 @@ export class AcClient implements AcApi {
 
   getList(id: string): Promise<Answer<{ list?: { id: string; name: string } }>> {
     return this.call('list', 'GET', `/lists/${encodeURIComponent(id)}`);
+  }
+
+  findContact(email: string): Promise<Answer<ContactsFound>> {
+    return this.call('contacts', 'GET', `/contacts?email=${encodeURIComponent(email)}`);
+  }
+
+  memberships(contactId: string): Promise<Answer<Memberships>> {
+    return this.call('contact_lists', 'GET', `/contacts/${encodeURIComponent(contactId)}/contactLists`);
+  }
+
+  setListStatus(contactId: string, listId: string, status: 1 | 2, sourceid?: number): Promise<Answer<unknown>> {
+    const contactList: Record<string, string | number> = { list: listId, contact: contactId, status: String(status) };
+    if (sourceid !== undefined) contactList.sourceid = sourceid;
+    return this.call('contact_list', 'POST', '/contactLists', JSON.stringify({ contactList }));
   }
 
   fields(offset: number, limit = 100): Promise<Answer<{ fields?: { id: string; perstag: string; title: string }[]; meta?: { total?: string } }>> {

@@ -1,4 +1,4 @@
-import type { AcApi, Answer, BulkImportAccepted, ImportInfo } from './client.js';
+import type { AcApi, Answer, BulkImportAccepted, ContactsFound, ImportInfo, Memberships } from './client.js';
 
 /**
  * `run --dry-run`: reads go to the account (lists, fields: start-up checks still run), writes do not. Each bulk
@@ -31,6 +31,19 @@ export class DryRunApi implements AcApi {
 
   async importInfo(): Promise<Answer<ImportInfo>> {
     return { status: 200, verdict: { kind: 'ok' }, body: { status: 'completed', success: [], failure: [] }, latencyMs: 0 };
+  }
+
+  findContact(email: string): Promise<Answer<ContactsFound>> {
+    return this.real.findContact(email);
+  }
+
+  memberships(contactId: string): Promise<Answer<Memberships>> {
+    return this.real.memberships(contactId);
+  }
+
+  async setListStatus(contactId: string, listId: string, status: 1 | 2): Promise<Answer<unknown>> {
+    this.report(`dry run: would ${status === 1 ? 're-subscribe' : 'unsubscribe'} contact ${contactId} on list ${listId} (contactLists)`);
+    return { status: 200, verdict: { kind: 'ok' }, body: {}, latencyMs: 0 };
   }
 
   getList(id: string) {

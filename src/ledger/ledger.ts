@@ -1,0 +1,176 @@
+import type { Logger } from 'pino';
+import type { Metrics } from '../observability/metrics.js';
+import { LedgerIndex, type LedgerEntry } from './index.js';
+import { decodeLedgerValue, encodeLedgerValue, entryOf, ledgerKey, splitLedgerKey, type LedgerRecord } from './record.js';
+
+/** The Kafka side of the ledger, injected (src/main.ts wires readToEnd and LedgerWriter). */
+export interface LedgerIo {
+  /** Reads these partitions of the ledger topic of `sourceTopic` from the beginning to their end offsets of now. */
+  restore(sourceTopic: string, partitions: number[], onRecord: (partition: number, key: string, value: Buffer | null, timestamp: number) => void, signal: AbortSignal): Promise<void>;
+  /** Appends a record to partition `partition` of the ledger topic of `sourceTopic`; `onWritten` after the ack. */
+  write(sourceTopic: string, partition: number, key: string, value: string, onWritten: () => void): void;
+}
+
+export interface LedgerOptions {
+  restoreTimeoutMs: number;
+  /** Connections whose ledger records older than `startedAt` are ignored: the ledger is rebuilt as the run goes. */
+  rebuild: ReadonlySet<string>;
+  startedAt: number;
+}
+
+/** One owned source partition: its index and whether its ledger partition has been read. */
+interface Slot {
+  index: LedgerIndex;
+  ready: boolean;
+  /** Resolves when the slot is ready, or when it is released (the partition was revoked). */
+  settled: Promise<void>;
+  resolve: () => void;
+}
+
+const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+/**
+ * The membership ledger of the partitions this member owns: restored on assignment, released on revocation,
+ * read by the pipeline (staleness, re-entry) and written when a change is confirmed. Records go to the ledger
+ * partition with the number of the source partition, so the owner of a source partition owns its ledger.
+ */
+export class Ledger {
+  private slots = new Map<string, Slot>();
+  private closed = false;
+
+  constructor(
+    private readonly io: LedgerIo,
+    private readonly opts: LedgerOptions,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * A new assignment: partitions kept keep their index (every write of this member went into it); partitions
+   * no longer owned are released; new ones are restored, and are not ready until then.
+   */
+  assign(assignment: Record<string, number[]>): void {
+    const wanted = new Set<string>();
+    const fresh = new Map<string, { partition: number; slot: Slot }[]>();
+    for (const [topic, partitions] of Object.entries(assignment)) {
+      for (const partition of partitions) {
+        const k = key(topic, partition);
+        wanted.add(k);
+        if (this.slots.has(k)) continue;
+        const slot = newSlot();
+        this.slots.set(k, slot);
+        fresh.set(topic, [...(fresh.get(topic) ?? []), { partition, slot }]);
+      }
+    }
+    let released = 0;
+    for (const [k, slot] of this.slots) {
+      if (wanted.has(k)) continue;
+      this.slots.delete(k);
+      slot.resolve();
+      released++;
+    }
+    if (released) this.log.info({ released }, 'Ledger partitions released (no longer owned)');
+    for (const [topic, targets] of fresh) void this.restore(topic, targets);
+    this.updateGauges();
+  }
+
+  /** Undefined when the partition may be processed; otherwise a promise that settles when it may be tried again. */
+  whenReady(topic: string, partition: number): Promise<void> | undefined {
+    const slot = this.slots.get(key(topic, partition));
+    return slot && !slot.ready ? slot.settled : undefined;
+  }
+
+  lookup(topic: string, partition: number, connection: string, listId: string, email: string): LedgerEntry | undefined {
+    const slot = this.slots.get(key(topic, partition));
+    return slot?.ready ? slot.index.get(ledgerKey(connection, listId, email)) : undefined;
+  }
+
+  /**
+   * Records a confirmed (or refused) change: into memory now, so later decisions see it, and to the ledger topic;
+   * `onWritten` runs once the broker acknowledged it. A partition this member no longer owns is not written.
+   */
+  record(topic: string, partition: number, connection: string, listId: string, email: string, record: LedgerRecord, onWritten: () => void): void {
+    const slot = this.slots.get(key(topic, partition));
+    if (!slot?.ready || this.closed) return onWritten();
+    const k = ledgerKey(connection, listId, email);
+    slot.index.set(k, entryOf(record));
+    this.io.write(topic, partition, k, encodeLedgerValue(record), onWritten);
+    this.updateGauges();
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const slot of this.slots.values()) slot.resolve();
+  }
+
+  private async restore(topic: string, targets: { partition: number; slot: Slot }[]): Promise<void> {
+    for (let attempt = 0; !this.closed; attempt++) {
+      const live = targets.filter((t) => this.slots.get(key(topic, t.partition)) === t.slot);
+      if (live.length === 0) return;
+      const byPartition = new Map(live.map((t) => [t.partition, t.slot]));
+      for (const t of live) t.slot.index = new LedgerIndex();
+      let read = 0;
+      let ignored = 0;
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(), this.opts.restoreTimeoutMs);
+      const started = performance.now();
+      try {
+        await this.io.restore(
+          topic,
+          [...byPartition.keys()],
+          (partition, k, value, timestamp) => {
+            const slot = byPartition.get(partition);
+            const r = slot && decodeLedgerValue(value);
+            if (!slot || !r) return;
+            if (this.opts.rebuild.size && timestamp < this.opts.startedAt && this.opts.rebuild.has(splitLedgerKey(k)?.connection ?? '')) {
+              ignored++;
+              return;
+            }
+            slot.index.set(k, entryOf(r));
+            read++;
+          },
+          abort.signal,
+        );
+      } catch (err) {
+        const wait = Math.min(30_000, 1_000 * 2 ** Math.min(attempt, 5));
+        this.log.warn({ topic, partitions: [...byPartition.keys()], err: (err as Error).message, retryInMs: wait }, 'Restoring the ledger failed; the partitions wait and the restore starts again');
+        await new Promise((r) => setTimeout(r, wait));
+        continue;
+      } finally {
+        clearTimeout(timer);
+      }
+      const seconds = (performance.now() - started) / 1000;
+      let entries = 0;
+      for (const [partition, slot] of byPartition) {
+        if (this.slots.get(key(topic, partition)) !== slot) continue;
+        slot.ready = true;
+        entries += slot.index.size;
+        slot.resolve();
+      }
+      this.metrics.ledgerRestoreSeconds.observe(seconds);
+      this.log.info({ topic, partitions: [...byPartition.keys()], records: read, entries, ignoredForRebuild: ignored, seconds: Number(seconds.toFixed(3)) }, 'Ledger partitions restored; their source partitions are processed now');
+      this.updateGauges();
+      return;
+    }
+  }
+
+  private updateGauges(): void {
+    let entries = 0;
+    let bytes = 0;
+    let restoring = 0;
+    for (const slot of this.slots.values()) {
+      if (!slot.ready) restoring++;
+      entries += slot.ready ? slot.index.size : 0;
+      bytes += slot.index.bytes;
+    }
+    this.metrics.ledgerEntries.set(entries);
+    this.metrics.ledgerBytes.set(bytes);
+    this.metrics.ledgerRestoring.set(restoring);
+  }
+}
+
+function newSlot(): Slot {
+  let resolve!: () => void;
+  const settled = new Promise<void>((r) => (resolve = r));
+  return { index: new LedgerIndex(), ready: false, settled, resolve };
+}
