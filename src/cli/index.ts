@@ -2,6 +2,7 @@
 import { SyncError } from '../domain/errors.js';
 import { checkConfigCommand } from './check-config.js';
 import { demoCommand } from './demo.js';
+import { dlqCommand } from './dlq.js';
 import { produceSampleCommand } from './produce-sample.js';
 import { replayCommand } from './replay.js';
 import { runCommand } from './run.js';
@@ -16,6 +17,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   'produce-sample': produceSampleCommand,
   status: statusCommand,
   replay: replayCommand,
+  dlq: dlqCommand,
 };
 
 const USAGE = `usage: ac-list-sync <command> [options]
@@ -25,7 +27,8 @@ const USAGE = `usage: ac-list-sync <command> [options]
   simulator [--port N]         the ActiveCampaign simulator, standalone
   produce-sample --topic T     write sample membership changes to a topic
   status [--url URL] [--once]  one-screen summary of a running instance, from its /metrics
-  replay --config FILE --from earliest|<time>|<p:o,...>  a bounded run over past events, beside the live sync (--help)`;
+  replay --config FILE --from earliest|<time>|<p:o,...>  a bounded run over past events, beside the live sync (--help)
+  dlq inspect|replay --config FILE   dead letters by stage and code; re-publish them to their source topic after a fix`;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
