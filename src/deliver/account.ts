@@ -1,12 +1,14 @@
 import type { Logger } from 'pino';
 import { bodyOf, ContactBuffer, entryRefs, type Batch, type BufferLimits, type FlushTrigger } from '../buffer/contact-buffer.js';
-import type { ContactEntry, ContactUpdate, MergeOutcome } from '../buffer/contact-entry.js';
+import { newEntry, serialize, type ContactEntry, type ContactUpdate, type ListChange, type MergeOutcome } from '../buffer/contact-entry.js';
 import { emailProblem, normaliseEmail } from '../domain/email.js';
 import type { Stage } from '../domain/errors.js';
+import { CONSENT_OPTED_OUT, CONSENT_REENTRY_OFF, type Route } from '../ledger/decide.js';
 import { maskEmail } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { RateBudget } from './budget.js';
 import type { AcApi } from './client.js';
+import { planBatch, ReentryJob, type ReentryItem, type ReentryOutcome } from './reentry.js';
 
 /** How settled and failed events leave delivery. */
 export interface Settlement<R> {
@@ -14,7 +16,34 @@ export interface Settlement<R> {
   deadLetter(refs: R[], stage: Stage, code: string, message: string): void;
   /** Called when ActiveCampaign accepted a request holding these refs (end-to-end latency). */
   accepted?(refs: R[], at: number): void;
+  /** The membership ledger: how a change goes out, decided when its import is cut (src/ledger/decide.ts). */
+  route?(connection: string, email: string, listId: string, change: ListChange<R>): Route;
+  /**
+   * Changes ActiveCampaign confirmed, or refused on consent: the ledger records them before their refs settle
+   * (or, refused, are dead-lettered). Without this, refs settle or are dead-lettered at once.
+   */
+  applied?(connection: string, changes: AppliedChange<R>[]): void;
+  /** Changes found stale when their import was cut: they settle without being sent. */
+  skipped?(refs: R[], result: 'stale'): void;
 }
+
+/** One (list, contact) change as ActiveCampaign took it. */
+export interface AppliedChange<R> {
+  email: string;
+  listId: string;
+  op: 'add' | 'remove';
+  occurredAt: number;
+  refs: R[];
+  /** When the request that carried it was accepted, and when it was confirmed (epoch ms). */
+  sentAt: number;
+  confirmedAt: number;
+  /** Not applied on consent grounds: dead-letter the refs with this code (stage confirm) once recorded. */
+  refused?: { code: string; message: string };
+  /** The refs settled already (settleOnAccept): record only. */
+  settled?: boolean;
+}
+
+const OPTED_OUT_MESSAGE = 'ActiveCampaign refused to subscribe the contact (unsubscribed from the list, excluded or bounced) and the ledger holds no unsubscribe made by this service: the opt-out stands';
 
 export interface AccountOptions {
   name: string;
@@ -37,6 +66,9 @@ export interface AccountOptions {
 interface Unconfirmed<R> {
   batchId: string;
   entries: ContactEntry<R>[];
+  acceptedAt: number;
+  /** email → lists re-subscribed with contactLists once this import is confirmed (left out of its body). */
+  resubscribe: Map<string, ReentryItem<R>[]>;
   nextPollAt: number;
   polls: number;
   polling: boolean;
@@ -53,6 +85,9 @@ export class AccountDelivery<R> {
   private readonly unconfirmed = new Map<string, Unconfirmed<R>>();
   private readonly bisectQueue: ContactEntry<R>[][] = [];
   private readonly resubmits = new Map<string, number>();
+  private readonly reentries: ReentryJob<R>[] = [];
+  /** `email\u0000listId` of re-entries whose contact is gone from the account: imported instead, once. */
+  private readonly plainNext = new Set<string>();
   private requests = 0;
   private sending = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -94,7 +129,7 @@ export class AccountDelivery<R> {
   }
 
   get idle(): boolean {
-    return this.buffer.contacts === 0 && this.unconfirmed.size === 0 && this.sending === 0 && this.bisectQueue.length === 0;
+    return this.buffer.contacts === 0 && this.unconfirmed.size === 0 && this.sending === 0 && this.bisectQueue.length === 0 && this.reentries.length === 0;
   }
 
   get down(): boolean {
@@ -144,6 +179,7 @@ export class AccountDelivery<R> {
     let wakeAt = Infinity;
     if (now >= this.downUntil) {
       wakeAt = Math.min(wakeAt, this.dispatchPolls(now));
+      wakeAt = Math.min(wakeAt, this.dispatchReentries(now));
       wakeAt = Math.min(wakeAt, this.dispatchImports(now));
     } else {
       wakeAt = this.downUntil;
@@ -203,14 +239,64 @@ export class AccountDelivery<R> {
         batch = cut.batch;
       }
       if (!batch) return Infinity;
-      this.budget.spend(kind, now);
+      const plan = this.plan(batch.entries, now);
+      if (plan.entries.length === 0) continue;
+      // Stale or refused changes left out may turn a multi-contact import into a single-contact one.
+      const sending = plan.entries.length === 1 ? 'single-import' : 'import';
+      if (sending !== kind && this.budget.readyAt(sending, now) > now) {
+        this.buffer.requeue(plan.entries);
+        return this.budget.readyAt(sending, now);
+      }
+      if (plan.entries.length !== batch.entries.length || plan.resubscribe.size) batch = { entries: plan.entries, ...bodyOf(plan.entries), trigger: batch.trigger };
+      this.budget.spend(sending, now);
       this.recordBudgetWait(now);
       this.metrics.flushes.inc({ connection: this.opts.name, trigger: batch.trigger });
-      void this.send(batch);
+      void this.send(batch, plan.resubscribe);
     }
   }
 
-  private async send(batch: Batch<R>): Promise<void> {
+  /**
+   * The ledger's say on a batch just cut: stale changes settle unsent, re-entries the export does not allow are
+   * refused, re-entries allowed leave the import body and wait for its confirmation (then contactLists).
+   */
+  private plan(entries: ContactEntry<R>[], now: number) {
+    const plan = planBatch(entries, (email, listId, change) => {
+      if (this.plainNext.delete(`${email}\u0000${listId}`)) return { kind: 'import' };
+      return this.settlement.route?.(this.opts.name, email, listId, change) ?? { kind: 'import' };
+    });
+    const stale = plan.stale.flatMap((c) => c.refs);
+    if (stale.length) {
+      if (this.settlement.skipped) this.settlement.skipped(stale, 'stale');
+      else this.settlement.settle(stale);
+    }
+    if (plan.reentryOff.length) {
+      const message = 'the contact re-entered the segment after this service unsubscribed them, and the export has reentry: false';
+      this.record(plan.reentryOff.map(({ entry, listId, change }) => this.change(entry.email, listId, change, now, now, { code: CONSENT_REENTRY_OFF, message })));
+    }
+    if (plan.dropped.length) this.buffer.release(plan.dropped.map((e) => e.email));
+    return plan;
+  }
+
+  private change(email: string, listId: string, c: ListChange<R>, sentAt: number, confirmedAt: number, refused?: AppliedChange<R>['refused']): AppliedChange<R> {
+    return { email, listId, op: c.op, occurredAt: c.occurredAt, refs: c.refs, sentAt, confirmedAt, ...(refused ? { refused } : {}) };
+  }
+
+  /** Hands confirmed (or consent-refused) changes to the ledger, or settles them directly without one. */
+  private record(changes: AppliedChange<R>[]): void {
+    if (changes.length === 0) return;
+    if (this.settlement.applied) {
+      this.settlement.applied(this.opts.name, changes);
+      return;
+    }
+    const ok: R[] = [];
+    for (const c of changes) {
+      if (c.refused) this.settlement.deadLetter(c.refs, 'confirm', c.refused.code, c.refused.message);
+      else if (!c.settled) ok.push(...c.refs);
+    }
+    if (ok.length) this.settlement.settle(ok);
+  }
+
+  private async send(batch: Batch<R>, resubscribe: Map<string, ReentryItem<R>[]>): Promise<void> {
     const name = this.opts.name;
     this.requests++;
     this.sending++;
@@ -234,7 +320,7 @@ export class AccountDelivery<R> {
           break;
         }
         if (this.opts.settleOnAccept) this.settlement.settle(refs);
-        this.unconfirmed.set(batchId, { batchId, entries: batch.entries, nextPollAt: now + 1_000 / this.opts.timeScale, polls: 0, polling: false });
+        this.unconfirmed.set(batchId, { batchId, entries: batch.entries, acceptedAt: now, resubscribe, nextPollAt: now + 1_000 / this.opts.timeScale, polls: 0, polling: false });
         break;
       }
       case 'throttled':
@@ -320,19 +406,116 @@ export class AccountDelivery<R> {
     this.wake();
   }
 
+  /**
+   * A completed import: each (list, contact) change not in `failure` is confirmed. A contact in `failure` had its
+   * adds refused on consent (CONSENT_OPTED_OUT: bulk import never subscribes an unsubscribed contact) and its
+   * removes failed (IMPORT_CONTACT_FAILED). Re-entries left out of the body now go to contactLists; their emails
+   * stay in flight until those are done.
+   */
   private completed(u: Unconfirmed<R>, failure: string[]): void {
     this.unconfirmed.delete(u.batchId);
     this.metrics.confirmations.inc({ connection: this.opts.name, status: 'completed' });
     const failed = new Set(failure.map(normaliseEmail));
-    const ok: R[] = [];
+    const now = this.now();
+    const changes: AppliedChange<R>[] = [];
+    const release: string[] = [];
     for (const entry of u.entries) {
       this.resubmits.delete(entry.email);
-      if (failed.has(entry.email)) {
-        this.fail(entry, 'confirm', 'IMPORT_CONTACT_FAILED', 'ActiveCampaign listed the contact as failed (unsubscribed from a target list, excluded, bounced or over the contact limit)');
-      } else if (!this.opts.settleOnAccept) ok.push(...entryRefs(entry));
+      const resubscribe = u.resubscribe.get(entry.email);
+      const later = new Set(resubscribe?.map((i) => i.listId));
+      const removesFailed: R[] = [];
+      for (const [listId, c] of entry.lists) {
+        if (later.has(listId)) continue;
+        if (!failed.has(entry.email)) changes.push({ ...this.change(entry.email, listId, c, u.acceptedAt, now), settled: this.opts.settleOnAccept });
+        else if (c.op === 'add') changes.push(this.change(entry.email, listId, c, u.acceptedAt, now, { code: CONSENT_OPTED_OUT, message: OPTED_OUT_MESSAGE }));
+        else removesFailed.push(...c.refs);
+      }
+      if (removesFailed.length) {
+        this.log.error({ email: maskEmail(entry.email), code: 'IMPORT_CONTACT_FAILED' }, 'A contact could not be unsubscribed and goes to the dead-letter topic: ActiveCampaign listed it as failed');
+        this.settlement.deadLetter(removesFailed, 'confirm', 'IMPORT_CONTACT_FAILED', 'ActiveCampaign listed the contact as failed (excluded, bounced, over the contact limit, or refused for another list in the same import)');
+      }
+      if (failed.has(entry.email)) this.log.warn({ email: maskEmail(entry.email) }, 'ActiveCampaign refused a contact in a bulk import; its adds are dead-lettered as opt-outs');
+      if (resubscribe) this.reentries.push(new ReentryJob(entry.email, resubscribe, this.now));
+      else release.push(entry.email);
     }
-    if (ok.length) this.settlement.settle(ok);
-    this.buffer.release(u.entries.map((e) => e.email));
+    this.record(changes);
+    this.buffer.release(release);
+  }
+
+  /** Runs re-subscribe steps while the budget allows; returns when to look again. */
+  private dispatchReentries(now: number): number {
+    let next = Infinity;
+    for (const job of [...this.reentries]) {
+      if (job.busy) continue;
+      if (job.notBefore > now) {
+        next = Math.min(next, job.notBefore);
+        continue;
+      }
+      if (!job.needsRequest()) {
+        this.reentryDone(job, job.result());
+        continue;
+      }
+      if (this.requests >= this.opts.maxConcurrentRequests) return next;
+      const ready = this.budget.readyAt('request', now);
+      if (ready > now) return Math.min(next, ready);
+      this.budget.spend('request', now);
+      void this.reentryStep(job);
+    }
+    return next;
+  }
+
+  private async reentryStep(job: ReentryJob<R>): Promise<void> {
+    job.busy = true;
+    this.requests++;
+    const r = await job.step(this.client);
+    this.requests--;
+    job.busy = false;
+    const now = this.now();
+    if (r.kind === 'wait') {
+      const v = r.verdict;
+      if (v.kind === 'throttled') {
+        this.throttled(v.code, v.retryAfterMs, now);
+        job.notBefore = now + v.retryAfterMs;
+      } else {
+        this.markDown(v.kind === 'account' ? v.code : 'REJECTED', v.kind === 'account' ? v.message : 'refused', now);
+        job.notBefore = this.downUntil;
+      }
+      this.metrics.retries.inc({ connection: this.opts.name, reason: v.kind === 'throttled' ? v.code : 'REENTRY' });
+    } else {
+      this.up();
+      this.budget.succeeded(now);
+      if (r.kind === 'done') this.reentryDone(job, r.outcomes);
+    }
+    this.wake();
+  }
+
+  /** A re-entry finished: record what happened to each list, then let the email's newer changes go. */
+  private reentryDone(job: ReentryJob<R>, outcomes: ReentryOutcome<R>[]): void {
+    const i = this.reentries.indexOf(job);
+    if (i < 0) return;
+    this.reentries.splice(i, 1);
+    const changes: AppliedChange<R>[] = [];
+    const missing = newEntry<R>(job.email, this.now());
+    for (const { item, result, at, code, message } of outcomes) {
+      this.metrics.resubscribes.inc({ connection: this.opts.name, result });
+      if (result === 'subscribed' || result === 'already') changes.push(this.change(job.email, item.listId, item.change, at, at));
+      else if (result === 'opted_out') {
+        changes.push(this.change(job.email, item.listId, item.change, at, at, { code: CONSENT_OPTED_OUT, message: 'the contact unsubscribed before this service did (the membership was unsubscribed before the service sent its own unsubscribe): the opt-out stands' }));
+      } else if (result === 'bounced') changes.push(this.change(job.email, item.listId, item.change, at, at, { code: 'CONTACT_BOUNCED', message: 'the membership is bounced: not re-subscribed' }));
+      else if (result === 'missing') {
+        // The contact is gone from the account: a plain import creates and subscribes it.
+        this.plainNext.add(`${job.email}\u0000${item.listId}`);
+        missing.lists.set(item.listId, item.change);
+      } else {
+        this.log.error({ email: maskEmail(job.email), code }, `A re-subscribe failed and goes to the dead-letter topic: ${message ?? 'refused'}`);
+        this.settlement.deadLetter(item.change.refs, 'deliver', code ?? 'RESUBSCRIBE_FAILED', message ?? 'contactLists refused the re-subscribe');
+      }
+    }
+    this.record(changes);
+    if (missing.lists.size) {
+      serialize(missing);
+      this.buffer.requeue([missing]);
+    } else this.buffer.release([job.email]);
   }
 
   /** failed / interrupted: rebuild from the current buffer state and resubmit, a bounded number of times. */
