@@ -2,10 +2,10 @@ import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
 import { startRole, type Role } from './ipc.js';
 import type { BenchOptions } from './options.js';
-import type { RawInit } from './roles/raw-consumer.js';
 import type { ProducerInit, ProducerResult } from './roles/producer.js';
-import type { SimulatorInit, SimulatorReady } from './roles/simulator.js';
+import type { RawInit } from './roles/raw-consumer.js';
 import type { ServiceInit } from './roles/service.js';
+import type { SimulatorInit, SimulatorReady } from './roles/simulator.js';
 import { listOf, SEGMENTS, type Workload, type WorkloadStats } from './workload.js';
 
 /** What every step of the benchmark shares: the broker, the options, and the topics and groups to remove. */
@@ -71,7 +71,7 @@ export class Bench {
   }
 
   /** The baseline reader of step 1, in its own process. */
-  roleRaw(topic: string, expected: number): Promise<Role<unknown>> {
+  rawConsumer(topic: string, expected: number): Promise<Role<unknown>> {
     return startRole<unknown>('raw-consumer', { brokers: this.brokers, topic, groupId: this.group(topic, 'raw'), expected } satisfies RawInit);
   }
 

@@ -41,7 +41,7 @@ export const SMOKE: Omit<BenchOptions, 'smoke' | 'out'> = {
   avroEvents: 5_000,
   apiContacts: 5_000,
   trickleRate: 20,
-  trickleSeconds: 5,
+  trickleSeconds: 3,
   outageEvents: 5_000,
   partitions: 2,
   producers: 1,

@@ -1,8 +1,8 @@
 import type { Bench } from '../harness.js';
-import { PIPELINE_TIME_SCALE } from './pipeline.js';
 import { round } from '../measure.js';
 import type { OutageResult } from '../results.js';
 import type { ServiceStats, SettledResult } from '../roles/service.js';
+import { PIPELINE_TIME_SCALE } from './pipeline.js';
 
 /** buffer.maxPendingEvents as the service's schema defaults it. */
 const DEFAULT_MAX_PENDING = 200_000;

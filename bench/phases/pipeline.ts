@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import type { SimulatorCounters } from '../../src/simulator/index.js';
 import type { Bench } from '../harness.js';
 import { round, type Usage } from '../measure.js';
 import type { PipelineResult } from '../results.js';
 import type { RawResult } from '../roles/raw-consumer.js';
 import type { SettledResult } from '../roles/service.js';
-import type { SimulatorCounters } from '../../src/simulator/index.js';
 
 /** The service's own budget and the simulator's import delays run this many times faster: neither limits step 1. */
 export const PIPELINE_TIME_SCALE = 1_000;
@@ -28,7 +28,7 @@ export async function pipelineCeiling(b: Bench, encoding: 'json' | 'avro', event
     const produced = await b.produce(topic, 'sample', events, b.options.producers, { encoding, ...(schemaId !== undefined ? { schemaId, registryUrl: sim.ready.registryUrl! } : {}) });
     b.say(`  produced ${produced.produced.toLocaleString('en')} ${encoding} events in ${produced.seconds.toFixed(1)} s (not measured)`);
 
-    const rawRole = await b.roleRaw(topic, events);
+    const rawRole = await b.rawConsumer(topic, events);
     const raw = await rawRole.call<RawResult>('measure').finally(() => rawRole.close());
     b.say(`  raw kafkajs: ${Math.round(raw.events / raw.seconds).toLocaleString('en')} events/s`);
 

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { renderMarkdown } from '../../bench/report.js';
+import { resultProblems, type BenchResults, type PipelineResult } from '../../bench/results.js';
+
+const reader = (eventsPerSecond: number) => ({ events: 1_000, seconds: 1_000 / eventsPerSecond, eventsPerSecond, cpuSeconds: 0.5, cpuSecondsPerMillion: 500, peakRssMb: 100 });
+const pipeline = (encoding: 'json' | 'avro'): PipelineResult => ({
+  encoding, events: 1_000, partitions: 2, repeatShare: 0.3, removeShare: 0.16, produceSeconds: 0.5,
+  raw: reader(100_000),
+  service: { ...reader(20_000), consumedSeconds: 0.04, deadLettered: 0, imports: 4, contactsPerImport: 200, simulatorCpuSeconds: 0.1 },
+  throughputRatio: 0.2, cpuRatio: 1,
+});
+const valid = (): BenchResults => ({
+  version: 1, smoke: true, startedAt: '2026-11-28T10:00:00.000Z', finishedAt: '2026-11-28T10:01:00.000Z', durationSeconds: 60,
+  machine: { cpus: 2, node: 'v20.19.0', platform: 'linux-x64', commit: 'abc1234', loadAverageStart: [1, 1, 1], loadAverageEnd: [2, 1, 1] },
+  options: { jsonEvents: 1_000, smoke: true, out: '/tmp' },
+  pipeline: { json: pipeline('json'), avro: pipeline('avro') },
+  api: {
+    contacts: 5_000, timeScale: 9, scaledLimitContactsPerSecond: 3_750, pipelineCeilingEventsPerSecond: 12_000, realSeconds: 2.4,
+    simulatedMinutesToAccepted: 0.33, simulatedMinutesToConfirmed: 0.36, theoreticalMinutes: 0.2, acceptedToTheoretical: 1.65, confirmedToTheoretical: 1.8,
+    imports: 20, contactsPerImport: 250, rateLimited429: 0, bulkRateLimited: 0, violations: 0, requests: 70, requestsPerImport: 3.5, cpuSeconds: 1, peakRssMb: 130,
+  },
+  latency: { ratePerSecond: 20, seconds: 5, events: 100, lingerMs: 1_000, timeScale: 1, p50Ms: 600, p90Ms: 1_100, p99Ms: 1_300, maxMs: 1_400, rateLimited429: 0 },
+  memory: {
+    apiCeilingPeakRssMb: 130,
+    outage: { events: 5_000, produceSeconds: 0.4, peakRssMb: 120, consumedDuringOutage: 5_000, peakPendingEvents: 5_000, maxPendingEvents: 200_000, fetchingPaused: true, recoverySeconds: 0.2, peakRssMbAfterRecovery: 125 },
+  },
+});
+
+test('well-formed results have no problems and render every section', () => {
+  const r = valid();
+  assert.deepEqual(resultProblems(r), []);
+  const md = renderMarkdown(r);
+  for (const s of ['**1. Pipeline ceiling**', '**2. API ceiling**', '**3. Latency**', '**4. Memory**', '| JSON | 1,000 | 100,000 | 20,000 | **0.200**']) assert.ok(md.includes(s), s);
+});
+
+test('a measurement that produced nothing, a missing section or an unknown key is named', () => {
+  const noLatency = valid() as unknown as { latency: Record<string, unknown> };
+  noLatency.latency.p99Ms = JSON.parse(JSON.stringify(Number.NaN)); // NaN is written as null
+  assert.deepEqual(resultProblems(noLatency), ['latency.p99Ms: Invalid input: expected number, received null']);
+
+  const zeroRate = valid();
+  zeroRate.pipeline.avro.raw.eventsPerSecond = 0;
+  assert.match(resultProblems(zeroRate).join('\n'), /^pipeline\.avro\.raw\.eventsPerSecond: /);
+
+  const { api: _api, ...noApi } = valid();
+  assert.match(resultProblems(noApi).join('\n'), /^api: /);
+  assert.match(resultProblems({ ...valid(), extra: 1 }).join('\n'), /extra/);
+});
