@@ -93,10 +93,10 @@ export class Bench {
     return startRole<unknown>('service', { config, logFile: this.logFile(what), recordLatency: o.recordLatency ?? false } satisfies ServiceInit);
   }
 
-  /** Deletes this run's topics (with the dead-letter topics the service created) and consumer groups. */
+  /** Deletes this run's topics (with those the service created beside them: `<topic>.dlq`, …) and consumer groups. */
   async cleanUp(): Promise<void> {
-    const existing = new Set(await this.admin.listTopics().catch(() => [] as string[]));
-    const topics = this.topics.flatMap((t) => [t, `${t}.dlq`]).filter((t) => existing.has(t));
+    const existing = await this.admin.listTopics().catch(() => [] as string[]);
+    const topics = existing.filter((t) => this.topics.some((own) => t === own || t.startsWith(`${own}.`)));
     if (topics.length) await this.admin.deleteTopics({ topics }).catch((err: unknown) => this.say(`Could not delete the benchmark topics: ${String(err)}`));
     if (this.groups.length) await this.admin.deleteGroups(this.groups).catch(() => undefined);
     this.topics.length = 0;
