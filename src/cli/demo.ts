@@ -22,7 +22,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
       profiles: { type: 'string', default: '3000' },
       'time-scale': { type: 'string', default: '1' },
       timeout: { type: 'string', default: '300' },
-      'log-level': { type: 'string', default: 'warn' },
+      'log-level': { type: 'string', default: 'error' },
     },
   });
   const events = Number(values.events);
