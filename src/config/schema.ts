@@ -26,7 +26,18 @@ const kafka = z.strictObject({
   sessionTimeoutMs: z.number().int().min(6_000).max(300_000).default(30_000),
   heartbeatIntervalMs: z.number().int().min(500).max(60_000).default(3_000),
   commitIntervalMs: z.number().int().min(100).max(60_000).default(1_000).describe('how often settled offsets are committed'),
-  ssl: z.boolean().default(false).describe('connect with TLS'),
+  ssl: z
+    .union([
+      z.boolean(),
+      z.strictObject({
+        caFile: z.string().min(1).optional().describe('PEM file of the CA that signed the brokers (default: the system CAs)'),
+        certFile: z.string().min(1).optional().describe('client certificate (PEM) for mutual TLS'),
+        keyFile: z.string().min(1).optional().describe('client key (PEM) for mutual TLS'),
+        rejectUnauthorized: z.boolean().default(true),
+      }),
+    ])
+    .default(false)
+    .describe('connect with TLS: true, or the files of a private CA / mutual TLS'),
   sasl: z
     .strictObject({
       mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
