@@ -12,6 +12,7 @@ import { Pipeline } from './ingest/pipeline.js';
 import { Router } from './ingest/router.js';
 import type { EventRef } from './ingest/source.js';
 import { createKafka } from './kafka/client.js';
+import { createLedger, ensureLedgerTopics, type LedgerParts } from './ledger/kafka.js';
 import { ensureTopic, partitionCount } from './kafka/topics.js';
 import { createLogger, setShowEmails } from './observability/logger.js';
 import { trackBuffersPerList } from './observability/buffer-gauges.js';
@@ -29,6 +30,11 @@ export interface ServiceOptions {
   endOffset?: (topic: string, partition: number) => number | undefined;
   /** Observes the events each confirmation settles as delivered (a replay counts them per list). */
   onDelivered?: (refs: EventRef[]) => void;
+  /**
+   * Connections whose membership ledger is rebuilt from this run (a new or emptied account): what the ledger
+   * held for them before is ignored, and it is rewritten as changes are confirmed.
+   */
+  rebuildLedger?: string[];
 }
 
 export interface Service {
@@ -78,6 +84,12 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
   const producer: Producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   await waitFor(() => producer.connect(), log, 'Kafka producer');
   const dlq = new DeadLetterProducer(producer, config.deadLetter.topic, metrics, log.child({ module: 'dlq' }));
+  let ledger: LedgerParts | undefined;
+  if (config.ledger.enabled) {
+    await ensureLedgerTopics(admin, config);
+    const groupId = opts.groupId ?? config.kafka.groupId;
+    ledger = createLedger({ kafka, admin, producer, config, groupId, rebuild: opts.rebuildLedger ?? [], dryRun: !!opts.dryRun, metrics, log: log.child({ module: 'ledger' }) });
+  } else if (opts.rebuildLedger?.length) throw new ConfigError('ledger.enabled', 'rebuilding the ledger needs the ledger (ledger.enabled: true)');
 
   // Accounts settle into the pipeline, which routes into the accounts: bind late.
   let pipeline: Pipeline | undefined;
@@ -88,9 +100,12 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
     },
     deadLetter: (refs, stage, code, message) => pipeline!.deadLetter(refs, stage, code, message),
     accepted: (refs, at) => pipeline!.accepted(refs, at),
+    route: (connection, email, listId, change) => pipeline!.route(connection, email, listId, change),
+    applied: (connection, changes) => pipeline!.applied(connection, changes, opts.onDelivered),
+    skipped: (refs, result) => pipeline!.skipped(refs, result),
   };
   const accounts: Map<string, AccountDelivery<EventRef>> = createAccounts(config, clients, settlement, metrics, log.child({ module: 'deliver' }));
-  pipeline = new Pipeline(config, router, accounts, dlq, metrics, log.child({ module: 'ingest' }), wire);
+  pipeline = new Pipeline(config, router, accounts, dlq, metrics, log.child({ module: 'ingest' }), wire, ledger?.ledger);
   pipeline.totalPartitions = totalPartitions;
   const consumer = new SourceConsumer(kafka, config, pipeline, metrics, log.child({ module: 'consumer' }), opts.groupId, opts.endOffset);
   await waitFor(() => consumer.start(), log, 'Kafka consumer');
@@ -125,6 +140,8 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
       const drained = Promise.all([...accounts.values()].map((a) => a.whenIdle())).then(() => true);
       const clean = await Promise.race([drained, new Promise<boolean>((r) => setTimeout(() => r(false), config.shutdown.deadlineMs).unref())]);
       await dlq.close();
+      // Confirmed changes settle only once the ledger holds them: write those before the final commit.
+      await step(async () => ledger?.close(clean ? 5_000 : 1_000), log, 'writing the ledger');
       await step(() => consumer.stop(), log, 'stopping the consumer');
       for (const a of accounts.values()) a.close();
       await step(() => producer.disconnect(), log, 'disconnecting the producer');

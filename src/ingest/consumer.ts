@@ -136,6 +136,16 @@ export class SourceConsumer {
    * the topic-level resume lets it retry.
    */
   private stallPartition(topic: string, partition: number, stall: Stall, pause: () => () => void): void {
+    if (stall.until) {
+      // Not a failure: the partition waits for something under way (its ledger being restored), then resumes.
+      this.log.debug({ topic, partition, offset: stall.offset, code: stall.error.code }, 'A partition waits before its records are processed');
+      if (this.pausedForBackpressure || this.stopping) return;
+      const resume = pause();
+      void stall.until.then(() => {
+        if (!this.pausedForBackpressure && !this.stopping) resume();
+      });
+      return;
+    }
     const key = tpKey(topic, partition);
     const attempt = (this.stallAttempts.get(key) ?? 0) + 1;
     this.stallAttempts.set(key, attempt);

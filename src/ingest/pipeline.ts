@@ -1,9 +1,12 @@
 import type { Logger } from 'pino';
-import type { Config } from '../config/schema.js';
-import type { AccountDelivery, Settlement } from '../deliver/account.js';
+import type { Config, ExportConfig } from '../config/schema.js';
+import type { ListChange } from '../buffer/contact-entry.js';
+import type { AccountDelivery, AppliedChange, Settlement } from '../deliver/account.js';
 import type { DeadLetterProducer } from '../dlq/producer.js';
 import { RecordError, SyncError, type Stage } from '../domain/errors.js';
 import { parseMembershipChange, type MembershipChange } from '../domain/event.js';
+import { isStale, recordFor, routeChange, type Route } from '../ledger/decide.js';
+import type { Ledger } from '../ledger/ledger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { PartitionTracker } from '../offsets/tracker.js';
 import { decodeJson, isWireFormat, type WireDecoder } from './decode.js';
@@ -17,6 +20,8 @@ import { tpKey, type EventRef, type SourceMessage } from './source.js';
 export interface Stall {
   offset: number;
   error: SyncError;
+  /** Try again when this settles (e.g. the partition's ledger is restored), instead of after a backoff. */
+  until?: Promise<void>;
 }
 
 export interface Totals {
@@ -34,6 +39,7 @@ export class Pipeline implements Settlement<EventRef> {
   private generation = 0;
   private trackers = new Map<string, PartitionTracker>();
   private seq = 0;
+  private readonly exportsByName: ReadonlyMap<string, ExportConfig>;
   /** Partitions of all source topics together (for each member's share of the account budgets). */
   totalPartitions = 0;
   readonly totals: Totals = { consumed: 0, delivered: 0, deadLettered: 0, skipped: 0 };
@@ -46,7 +52,11 @@ export class Pipeline implements Settlement<EventRef> {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly wire?: WireDecoder,
-  ) {}
+    /** The membership ledger (config.ledger.enabled): staleness across restarts and replays, re-entry. */
+    private readonly ledger?: Ledger,
+  ) {
+    this.exportsByName = new Map(config.exports.map((e) => [e.name, e]));
+  }
 
   /**
    * A new group generation. kafkajs restarts every assigned partition from its committed offset, so all state
@@ -57,6 +67,7 @@ export class Pipeline implements Settlement<EventRef> {
     this.generation++;
     const generation = this.generation;
     this.trackers = new Map();
+    this.ledger?.assign(assignment);
     for (const [topic, partitions] of Object.entries(assignment)) {
       for (const p of partitions) this.trackers.set(tpKey(topic, p), new PartitionTracker());
     }
@@ -98,8 +109,12 @@ export class Pipeline implements Settlement<EventRef> {
     if (!first) return;
     const tracker = this.trackers.get(tpKey(first.topic, first.partition));
     if (!tracker) return;
+    const restoring = this.ledger?.whenReady(first.topic, first.partition);
+    if (restoring) return { offset: first.offset, error: new SyncError('LEDGER_RESTORING', 'the ledger of this partition is being restored', true), until: restoring };
     let consumed = 0;
     let stale = 0;
+    let ledgerStale = 0;
+    let leaves = 0;
     let stall: Stall | undefined;
     for (const message of messages) {
       let change: MembershipChange;
@@ -135,6 +150,16 @@ export class Pipeline implements Settlement<EventRef> {
       if (!tracker.begin(message.offset, exports.length)) continue;
       consumed++;
       for (const exp of exports) {
+        if (change.op === 'remove' && exp.onLeave === 'nothing') {
+          tracker.settle(message.offset);
+          leaves++;
+          continue;
+        }
+        if (this.ledger && isStale(this.ledger.lookup(message.topic, message.partition, exp.connection, exp.listId, change.profile.email), change.occurredAt)) {
+          tracker.settle(message.offset);
+          ledgerStale++;
+          continue;
+        }
         const ref: EventRef = { message, generation: this.generation, exportName: exp.name, occurredAt: change.occurredAt };
         if (this.accounts.get(exp.connection)!.add(this.router.update(exp, change, this.seq++, ref)) === 'superseded-on-arrival') stale++;
       }
@@ -143,7 +168,9 @@ export class Pipeline implements Settlement<EventRef> {
     const looked = stall ? messages.findIndex((m) => m.offset === stall.offset) : messages.length;
     // Counted per batch: offsets seen before (a re-fetch), and changes older than the one already buffered.
     if (looked > consumed) this.count(first.topic, 'duplicate', looked - consumed);
-    if (stale) this.count(first.topic, 'stale', stale);
+    if (stale + ledgerStale) this.count(first.topic, 'stale', stale + ledgerStale);
+    if (leaves) this.count(first.topic, 'leave_ignored', leaves);
+    this.totals.skipped += ledgerStale + leaves;
     this.totals.consumed += consumed;
     this.updatePending();
     return stall;
@@ -163,6 +190,68 @@ export class Pipeline implements Settlement<EventRef> {
     this.updatePending();
   }
 
+  /** Changes found stale when their import was cut (the ledger moved on meanwhile): settled, never sent. */
+  skipped(refs: EventRef[], result: 'stale'): void {
+    let n = 0;
+    for (const ref of refs) {
+      if (ref.generation !== this.generation) continue;
+      this.trackers.get(tpKey(ref.message.topic, ref.message.partition))?.settle(ref.message.offset);
+      n++;
+    }
+    if (n) {
+      this.totals.skipped += n;
+      this.count(refs[0]!.message.topic, result, n);
+    }
+    this.updatePending();
+  }
+
+  /**
+   * How a buffered change goes out, by what the ledger holds for it now. A change of an earlier generation is
+   * not sent: its events were not committed, so their partition's owner fetches them again.
+   */
+  route(connection: string, email: string, listId: string, change: ListChange<EventRef>): Route {
+    if (!this.ledger) return { kind: 'import' };
+    const ref = winner(change);
+    if (!ref || ref.generation !== this.generation) return { kind: 'stale' };
+    const entry = this.ledger.lookup(ref.message.topic, ref.message.partition, connection, listId, email);
+    return routeChange(entry, change.op, change.occurredAt, this.exportsByName.get(ref.exportName)?.reentry ?? true);
+  }
+
+  /**
+   * Confirmed changes: recorded in the ledger (memory now, the topic acknowledged) before their refs settle. A
+   * consent refusal is dead-lettered first and recorded after: a crash in between sends it again rather than
+   * losing its dead letter. `onSettled` sees refs settled as delivered. Changes of an earlier generation are
+   * dropped: their events are fetched again.
+   */
+  applied(connection: string, changes: AppliedChange<EventRef>[], onSettled?: (refs: EventRef[]) => void): void {
+    for (const c of changes) {
+      const ref = winner(c);
+      if (!ref) continue;
+      const settle = () => {
+        if (c.settled) return;
+        this.settle(c.refs);
+        onSettled?.(c.refs);
+      };
+      if (!this.ledger) {
+        if (c.refused) this.deadLetter(c.refs, 'confirm', c.refused.code, c.refused.message);
+        else settle();
+        continue;
+      }
+      if (ref.generation !== this.generation) continue;
+      const { topic, partition } = ref.message;
+      const record = (done: () => void) => this.ledger!.record(topic, partition, connection, c.listId, c.email, recordFor(this.ledger!.lookup(topic, partition, connection, c.listId, c.email), { ...c, refused: c.refused?.code }), done);
+      if (c.refused) {
+        const { code, message } = c.refused;
+        let left = c.refs.length;
+        for (const r of c.refs) {
+          this.dlq.push({ message: r.message, exportName: r.exportName, stage: 'confirm', code, reason: message, attempts: 1 }, () => {
+            if (--left === 0) record(() => this.settleDead(c.refs));
+          });
+        }
+      } else record(settle);
+    }
+  }
+
   accepted(refs: EventRef[], at: number): void {
     for (const ref of refs) {
       this.metrics.endToEnd.observe({ from: 'append' }, Math.max(0, at - ref.message.timestamp) / 1000);
@@ -171,16 +260,18 @@ export class Pipeline implements Settlement<EventRef> {
   }
 
   deadLetter(refs: EventRef[], stage: Stage, code: string, message: string): void {
+    for (const ref of refs) this.dlq.push({ message: ref.message, exportName: ref.exportName, stage, code, reason: message, attempts: 1 }, () => this.settleDead([ref]));
+  }
+
+  /** Dead-lettered refs settle (those of the current generation). */
+  private settleDead(refs: EventRef[]): void {
     for (const ref of refs) {
-      const generation = ref.generation;
-      this.dlq.push({ message: ref.message, exportName: ref.exportName, stage, code, reason: message, attempts: 1 }, () => {
-        if (generation !== this.generation) return;
-        this.trackers.get(tpKey(ref.message.topic, ref.message.partition))?.settle(ref.message.offset);
-        this.totals.deadLettered++;
-        this.count(ref.message.topic, 'dead_lettered', 1);
-        this.updatePending();
-      });
+      if (ref.generation !== this.generation) continue;
+      this.trackers.get(tpKey(ref.message.topic, ref.message.partition))?.settle(ref.message.offset);
+      this.totals.deadLettered++;
+      this.count(ref.message.topic, 'dead_lettered', 1);
     }
+    this.updatePending();
   }
 
   /**
@@ -226,4 +317,10 @@ export class Pipeline implements Settlement<EventRef> {
   private updatePending(): void {
     this.metrics.pendingEvents.set(this.pending);
   }
+}
+
+/** The event that set a change's current op (its occurredAt), else the last one attached. */
+function winner(change: { occurredAt: number; refs: readonly EventRef[] }): EventRef | undefined {
+  for (let i = change.refs.length - 1; i >= 0; i--) if (change.refs[i]!.occurredAt === change.occurredAt) return change.refs[i];
+  return change.refs[change.refs.length - 1];
 }

@@ -93,6 +93,8 @@ export class Ledger {
     const slot = this.slots.get(key(topic, partition));
     if (!slot?.ready || this.closed) return onWritten();
     const k = ledgerKey(connection, listId, email);
+    // Never over a newer change (a refusal recorded after its dead letter was written may come late).
+    if ((slot.index.get(k)?.occurredAt ?? -Infinity) > record.occurredAt) return onWritten();
     slot.index.set(k, entryOf(record));
     this.io.write(topic, partition, k, encodeLedgerValue(record), onWritten);
     this.updateGauges();

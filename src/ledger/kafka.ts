@@ -1,0 +1,85 @@
+import kafkajs, { type Admin, type Kafka, type Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import { ConfigError } from '../domain/errors.js';
+import { ensureTopic, partitionCount } from '../kafka/topics.js';
+import type { Metrics } from '../observability/metrics.js';
+import { Ledger } from './ledger.js';
+import { ledgerTopicFor } from './record.js';
+import { readToEnd } from './restore.js';
+import { LedgerWriter } from './writer.js';
+
+/**
+ * The Kafka edge of the ledger: its topics (one compacted topic per source topic, with the source's partition
+ * count), and the Ledger wired to read and write them.
+ */
+/** kafkajs is CommonJS: its enums come from the default export. */
+const { ConfigResourceTypes } = kafkajs;
+
+export async function ensureLedgerTopics(admin: Admin, config: Config): Promise<void> {
+  for (const source of config.kafka.topics) {
+    const topic = ledgerTopicFor(source, config.ledger.topic);
+    const partitions = (await partitionCount(admin, source)) ?? 1;
+    const existing = await partitionCount(admin, topic);
+    if (existing === undefined) {
+      await ensureTopic(admin, topic, partitions, { 'cleanup.policy': 'compact' });
+      continue;
+    }
+    if (existing !== partitions) {
+      throw new ConfigError('ledger.topic', `${topic} has ${existing} partitions but ${source} has ${partitions}: a ledger topic needs its source topic's partition count (records go to the source event's partition number)`);
+    }
+    const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['cleanup.policy'] }] });
+    const policy = described.resources[0]?.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue ?? '';
+    if (!policy.split(',').includes('compact') || policy.includes('delete')) {
+      throw new ConfigError('ledger.topic', `${topic} has cleanup.policy=${policy || '(unknown)'}: a ledger topic must be compacted only (cleanup.policy=compact), or the service forgets which unsubscribes it made`);
+    }
+  }
+}
+
+export interface LedgerParts {
+  ledger: Ledger;
+  /** Writes what is queued (bounded by `deadlineMs`), then stops writing. */
+  close(deadlineMs: number): Promise<void>;
+}
+
+export interface LedgerWiring {
+  kafka: Kafka;
+  admin: Admin;
+  producer: Producer;
+  config: Config;
+  groupId: string;
+  /** Connections whose ledger is rebuilt: records older than this run are ignored, new ones written. */
+  rebuild: readonly string[];
+  /** A dry run writes nothing to the ledger topic (memory only). */
+  dryRun: boolean;
+  metrics: Metrics;
+  log: Logger;
+}
+
+export function createLedger(w: LedgerWiring): LedgerParts {
+  for (const name of w.rebuild) {
+    if (!w.config.connections[name]) throw new ConfigError('rebuildLedger', `no connection named "${name}" to rebuild the ledger of`);
+  }
+  const writer = new LedgerWriter(w.producer, w.metrics, w.log);
+  const topicOf = (source: string) => ledgerTopicFor(source, w.config.ledger.topic);
+  const ledger = new Ledger(
+    {
+      restore: (source, partitions, onRecord, signal) => readToEnd(w.kafka, w.admin, topicOf(source), partitions, onRecord, signal, w.groupId),
+      write: (source, partition, key, value, onWritten) => {
+        if (w.dryRun) return onWritten();
+        writer.push({ topic: topicOf(source), partition, key, value }, onWritten);
+      },
+    },
+    { restoreTimeoutMs: w.config.ledger.restoreTimeoutMs, rebuild: new Set(w.rebuild), startedAt: Date.now() },
+    w.metrics,
+    w.log,
+  );
+  if (w.rebuild.length) w.log.warn({ connections: w.rebuild }, 'Rebuilding the ledger of these connections: what it held before this run is ignored and rewritten as changes are confirmed');
+  return {
+    ledger,
+    async close(deadlineMs) {
+      await writer.close(deadlineMs);
+      ledger.close();
+    },
+  };
+}
