@@ -1,4 +1,5 @@
-import type { Admin } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
+import { SyncError } from '../domain/errors.js';
 import type { From } from './from.js';
 import { rangesOf, type PartitionRange } from './plan.js';
 
@@ -23,11 +24,35 @@ async function offsetsAt(admin: Admin, topic: string, at: number): Promise<Map<n
   return new Map(offsets.map((o) => [o.partition, Number(o.offset)]));
 }
 
-/** Commits each range's start for the replay group, so its consumer begins exactly there. */
-export async function setStartOffsets(admin: Admin, groupId: string, ranges: readonly PartitionRange[]): Promise<void> {
-  const byTopic = new Map<string, PartitionRange[]>();
-  for (const r of ranges) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), r]);
-  for (const [topic, rs] of byTopic) {
-    await admin.setOffsets({ groupId, topic, partitions: rs.map((r) => ({ partition: r.partition, offset: String(r.start) })) });
+/**
+ * Commits each range's start for the replay group, so its consumer begins exactly there. The same steps as
+ * kafkajs's admin.setOffsets (the group must have no running member; a paused member seeks every partition, and
+ * the seek commits), with one difference: admin.setOffsets waits for its member's first fetch, which with every
+ * partition paused comes only after the default 5 s fetch wait. Here that wait is 100 ms.
+ */
+export async function setStartOffsets(kafka: Kafka, admin: Admin, groupId: string, ranges: readonly PartitionRange[]): Promise<void> {
+  const [group] = (await admin.describeGroups([groupId])).groups;
+  if (group && !['Empty', 'Dead'].includes(group.state)) {
+    throw new SyncError('GROUP_ACTIVE', `replay: consumer group "${groupId}" has running members (state ${group.state}); a replay needs a group nobody else uses`, false);
+  }
+  const topics = [...new Set(ranges.map((r) => r.topic))];
+  if (topics.length === 0) return;
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, sessionTimeout: 10_000, allowAutoTopicCreation: false });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      consumer.on(consumer.events.FETCH, () => void consumer.stop().then(resolve, reject));
+      consumer.run({ autoCommit: true, eachBatchAutoResolve: false, eachBatch: async () => undefined }).catch(reject);
+      consumer.pause(topics.map((topic) => ({ topic })));
+      for (const r of ranges) consumer.seek({ topic: r.topic, partition: r.partition, offset: String(r.start) });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  const committed = await admin.fetchOffsets({ groupId, topics });
+  for (const r of ranges) {
+    const at = committed.find((t) => t.topic === r.topic)?.partitions.find((p) => p.partition === r.partition)?.offset;
+    if (Number(at) !== r.start) throw new SyncError('START_NOT_SET', `replay: the start offset of ${r.topic}/${r.partition} could not be set (${r.start} wanted, ${String(at)} committed)`, true);
   }
 }

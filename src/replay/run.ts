@@ -51,12 +51,13 @@ export async function runReplay(config: Config, opts: ReplayOptions): Promise<Re
   const log = opts.log.child({ replay: group });
   const metrics = opts.metrics ?? createMetrics();
 
-  const admin = createKafka(runConfig.kafka, log.child({ module: 'kafka' }), '-replay').admin();
+  const kafka = createKafka(runConfig.kafka, log.child({ module: 'kafka' }), '-replay');
+  const admin = kafka.admin();
   await admin.connect();
   let ranges: PartitionRange[];
   try {
     ranges = await planRanges(admin, topics, opts.from, opts.to);
-    await setStartOffsets(admin, group, ranges);
+    await setStartOffsets(kafka, admin, group, ranges);
   } finally {
     await admin.disconnect();
   }

@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { Partitioners } from 'kafkajs';
 import { parseFrom } from '../../src/replay/from.js';
 import { runReplay } from '../../src/replay/run.js';
-import { createTopic, kafka, produce, quietLog, startSimulator, testConfig, uniqueTopic, type Simulator } from '../support/harness.js';
+import { createTopic, eventually, kafka, produce, quietLog, startSimulator, testConfig, uniqueTopic, type Simulator } from '../support/harness.js';
 
 /**
  * Replays bounded by time and by offsets, run in-process (runReplay) against the real broker and the simulator:
@@ -67,4 +67,38 @@ test('a replay from a timestamp processes only the events after it; --to stops b
   assert.equal(summary.lists.reduce((n, l) => n + l.events, 0), 40);
   assert.equal(summary.lists.reduce((n, l) => n + l.contacts, 0), 40);
   assert.ok(summary.api.byEndpoint['bulk_import']! >= 1);
+});
+
+test('a partition that ends in a transaction marker, one that ends in an aborted transaction, and an empty one do not keep a replay waiting', async () => {
+  const topic = uniqueTopic('replay-txn');
+  await createTopic(admin, topic, 3);
+  const producer = kafka().producer({ transactionalId: `${topic}-tx`, idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const committed = await producer.transaction();
+  await committed.send({ topic, messages: Array.from({ length: 10 }, (_, i) => ({ ...event(300 + i, 'vip', T0 + i), partition: 0 })) });
+  await committed.commit();
+  // The listed offsets are read_committed (the last stable offset): they pass the commit once its marker is written.
+  const afterCommit = 10 + 1;
+  await eventually(async () => Number((await admin.fetchTopicOffsets(topic)).find((p) => p.partition === 0)!.high) === afterCommit, 'the commit marker');
+  const aborted = await producer.transaction();
+  await aborted.send({ topic, messages: Array.from({ length: 5 }, (_, i) => ({ ...event(400 + i, 'vip', T0 + i), partition: 0 })) });
+  await aborted.abort();
+  await producer.disconnect();
+  await produceTimed(topic, Array.from({ length: 6 }, (_, i) => ({ ...event(500 + i, 'newsletter', T0 + i), partition: 2 })));
+  const high0 = 10 + 1 + 5 + 1; // ten records, a commit marker, five aborted records, an abort marker
+  await eventually(async () => Number((await admin.fetchTopicOffsets(topic)).find((p) => p.partition === 0)!.high) === high0, 'the abort marker');
+
+  // From earliest: the committed ten and partition 2's six; partition 1 is empty.
+  const whole = await runReplay(config(topic), { from: parseFrom('earliest'), log: quietLog() });
+  assert.equal(whole.exitCode, 0);
+  assert.equal(whole.summary.events.consumed, 16, 'aborted records are not events');
+  assert.equal(sim.snapshot().lists['1']!.members['r300@example.com']?.status, 1);
+  assert.equal(sim.snapshot().lists['1']!.members['r400@example.com'], undefined, 'an aborted record is never sent');
+
+  // From the aborted transaction on: its fetch holds no event at all (kafkajs never calls eachBatch for it).
+  const tail = await runReplay(config(topic), { from: parseFrom(`0:${afterCommit},1:0,2:6`), topic, log: quietLog() });
+  assert.equal(tail.exitCode, 0);
+  assert.equal(tail.summary.complete, true);
+  assert.equal(tail.summary.events.consumed, 0);
+  assert.deepEqual(tail.ranges.map((r) => [r.partition, r.start, r.end]), [[0, afterCommit, high0], [1, 0, 0], [2, 6, 6]]);
 });
