@@ -320,7 +320,7 @@ export class AccountDelivery<R> {
           break;
         }
         if (this.opts.settleOnAccept) this.settlement.settle(refs);
-        this.unconfirmed.set(batchId, { batchId, entries: batch.entries, acceptedAt: now, resubscribe, nextPollAt: now + 1_000 / this.opts.timeScale, polls: 0, polling: false });
+        this.unconfirmed.set(batchId, { batchId, entries: batch.entries, acceptedAt: now, resubscribe, nextPollAt: now + this.opts.pollIntervalMs / this.opts.timeScale, polls: 0, polling: false });
         break;
       }
       case 'throttled':
@@ -544,6 +544,7 @@ export class AccountDelivery<R> {
   }
 
   private fail(entry: ContactEntry<R>, stage: Stage, code: string, message: string): void {
+    this.resubmits.delete(entry.email); // a later change of this contact starts with a fresh count
     this.log.error({ email: maskEmail(entry.email), stage, code }, `A contact could not be delivered and goes to the dead-letter topic: ${message}`);
     this.settlement.deadLetter(entryRefs(entry), stage, code, message);
   }
