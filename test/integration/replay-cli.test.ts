@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { rawConfig, runToExit, writeConfig } from '../support/cli.js';
+import { createTopic, kafka, produce, produceSample, startSimulator, uniqueTopic, type Simulator } from '../support/harness.js';
+
+/**
+ * `replay` as an operator runs it, a child process whose stdout is a pipe (not a terminal): plain progress
+ * lines at the interval, then the summary; exit 4 because something was dead-lettered; the live group refused.
+ */
+const segments = ['vip', 'newsletter'];
+const admin = kafka().admin();
+let sim: Simulator;
+
+before(async () => {
+  await admin.connect();
+  sim = await startSimulator({ timeScale: 5, lists: segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })) });
+});
+after(async () => {
+  await sim.close();
+  await admin.disconnect();
+});
+
+test('off a terminal the replay prints progress lines at the interval and a summary, and exits 4 when something was dead-lettered', async () => {
+  const topic = uniqueTopic('replay-cli');
+  await createTopic(admin, topic, 2);
+  await produceSample(topic, { events: 3_000, segments, seed: 11 });
+  await produce(topic, [{ key: 'p-x', value: 'not json' }]);
+  const file = writeConfig(rawConfig(topic, sim, segments, { connections: { main: { apiUrl: sim.url, apiKey: { value: sim.options.apiToken }, privacyAcknowledged: true, replayShare: 0.5 } }, log: { level: 'warn' } }));
+
+  const run = await runToExit(['replay', '--config', file, '--from', 'earliest', '--progress-interval', '0.2'], 90_000);
+  const out = run.stdout.join('\n');
+  assert.equal(run.code, 4, `exit 4: complete, one record dead-lettered\n${out}\n${run.stderr.slice(-5).join('\n')}`);
+  const lines = run.stdout.filter((l) => l.startsWith('replay progress: '));
+  assert.ok(lines.length >= 2, `progress lines at the interval, then the last one:\n${out}`);
+  assert.match(lines.at(-1)!, /^replay progress: 3,001 of 3,001 events \(100\.0%\), [\d,]+ events\/s, ETA 0:00, elapsed \d+:\d\d$/);
+  assert.ok(!out.includes('\r') && !out.includes('\u001b['), 'no terminal control characters in a pipe');
+  assert.match(out, /Replay complete\./);
+  assert.match(out, new RegExp(`Consumer group: +${topic}-g-replay-\\d{8}T\\d{6}Z`));
+  assert.match(out, /Events: +3,001 consumed of 3,001 offsets in range \(delivered 3,000, dead-lettered 1, skipped 0\)/);
+  assert.match(out, /List 1 \(vip, main\): [\d,]+ changes delivered, [\d,]+ contacts/);
+  assert.match(out, /Dead letters: +decode\/NOT_JSON 1/);
+  assert.match(out, /API requests: +\d+ \(bulk_import \d+, fields \d+, import_info \d+, list \d+\), \d+ answered 429/);
+  assert.ok(run.stderr.every((l) => !l.includes('"level":50') || l.includes('dead-letter') || l.includes('refused')), 'no unexpected errors logged');
+});
+
+test('the replay refuses the live consumer group and a connection without a replay share, with one line and exit 2', async () => {
+  const topic = uniqueTopic('replay-cli-refused');
+  const shared = rawConfig(topic, sim, segments, { connections: { main: { apiUrl: sim.url, apiKey: { value: sim.options.apiToken }, privacyAcknowledged: true, replayShare: 0.5 } } });
+  const live = await runToExit(['replay', '--config', writeConfig(shared), '--from', 'earliest', '--group', `${topic}-g`], 30_000);
+  assert.equal(live.code, 2);
+  assert.match(live.stderr.join('\n'), /--group ".*-g" is the live sync's consumer group/);
+  const noShare = await runToExit(['replay', '--config', writeConfig(rawConfig(topic, sim, segments)), '--from', 'earliest'], 30_000);
+  assert.equal(noShare.code, 2);
+  assert.match(noShare.stderr.join('\n'), /^ac-list-sync: config connections\.main\.replayShare: is 0/);
+  const badFrom = await runToExit(['replay', '--config', writeConfig(shared), '--from', 'yesterday'], 30_000);
+  assert.equal(badFrom.code, 2);
+  assert.match(badFrom.stderr.join('\n'), /--from must be "earliest", an ISO timestamp/);
+});
