@@ -11,6 +11,7 @@ export const REPLAY_USAGE = `usage: ac-list-sync replay --config FILE --from ear
   --to <ISO time>            stop before the first record with a Kafka timestamp at or after this time
   --group NAME               the replay's consumer group (default: <kafka.groupId>-replay-<UTC time>; never the live group)
   --topic T                  replay only this one of kafka.topics (needed for partition:offset with several topics)
+  --rebuild-ledger C[,C...]  these connections' ledger is ignored and rewritten (a new or emptied account: send everything)
   --progress-interval S      seconds between progress lines when the output is not a terminal (default 5)
 exit: 0 complete, 4 complete with dead letters, 3 stopped before the end, 2 usage or config error, 1 failure`;
 
@@ -27,6 +28,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
       to: { type: 'string' },
       group: { type: 'string' },
       topic: { type: 'string' },
+      'rebuild-ledger': { type: 'string' },
       'progress-interval': { type: 'string', default: '5' },
       help: { type: 'boolean', default: false },
     },
@@ -43,6 +45,8 @@ export async function replayCommand(argv: string[]): Promise<number> {
   const intervalSeconds = Number(values['progress-interval']);
   if (!Number.isFinite(intervalSeconds) || intervalSeconds < 0.1) throw new SyncError('USAGE', 'replay: --progress-interval must be a number of seconds, at least 0.1', false);
 
+  const rebuildLedger = values['rebuild-ledger']?.split(',').map((c) => c.trim());
+  if (rebuildLedger?.some((c) => c === '')) throw new SyncError('USAGE', 'replay: --rebuild-ledger takes connection names separated by commas', false);
   const config = loadConfig(values.config);
   setShowEmails(config.log.showEmails);
   const log = createLogger(config.log.level, undefined, config.log.format);
@@ -63,6 +67,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
     log,
     progress,
     signal: abort.signal,
+    ...(rebuildLedger ? { service: { rebuildLedger } } : {}),
   });
   process.stdout.write(`${formatSummary(summary).join('\n')}\n`);
   return exitCode;

@@ -47,6 +47,9 @@ export async function runReplay(config: Config, opts: ReplayOptions): Promise<Re
   const started = Date.now();
   const group = replayGroup(config.kafka.groupId, opts.group, started);
   const topics = replayedTopics(config, opts);
+  for (const name of opts.service?.rebuildLedger ?? []) {
+    if (!config.connections[name]) throw new SyncError('USAGE', `replay: --rebuild-ledger names "${name}", which is not one of connections (${Object.keys(config.connections).join(', ')})`, false);
+  }
   const runConfig = replayConfig(config, topics);
   const log = opts.log.child({ replay: group });
   const metrics = opts.metrics ?? createMetrics();

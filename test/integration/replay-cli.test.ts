@@ -43,7 +43,7 @@ test('off a terminal the replay prints progress lines at the interval and a summ
   assert.ok(run.stderr.every((l) => !l.includes('"level":50') || l.includes('dead-letter') || l.includes('refused')), 'no unexpected errors logged');
 });
 
-test('the replay refuses the live consumer group and a connection without a replay share, with one line and exit 2', async () => {
+test('the replay refuses the live consumer group, a connection without a replay share, an unknown connection to rebuild and a bad --from, with one line and exit 2', async () => {
   const topic = uniqueTopic('replay-cli-refused');
   const shared = rawConfig(topic, sim, segments, { connections: { main: { apiUrl: sim.url, apiKey: { value: sim.options.apiToken }, privacyAcknowledged: true, replayShare: 0.5 } } });
   const live = await runToExit(['replay', '--config', writeConfig(shared), '--from', 'earliest', '--group', `${topic}-g`], 30_000);
@@ -52,6 +52,9 @@ test('the replay refuses the live consumer group and a connection without a repl
   const noShare = await runToExit(['replay', '--config', writeConfig(rawConfig(topic, sim, segments)), '--from', 'earliest'], 30_000);
   assert.equal(noShare.code, 2);
   assert.match(noShare.stderr.join('\n'), /^ac-list-sync: config connections\.main\.replayShare: is 0/);
+  const badRebuild = await runToExit(['replay', '--config', writeConfig(shared), '--from', 'earliest', '--rebuild-ledger', 'main,nope'], 30_000);
+  assert.equal(badRebuild.code, 2);
+  assert.match(badRebuild.stderr.join('\n'), /--rebuild-ledger names "nope", which is not one of connections \(main\)/);
   const badFrom = await runToExit(['replay', '--config', writeConfig(shared), '--from', 'yesterday'], 30_000);
   assert.equal(badFrom.code, 2);
   assert.match(badFrom.stderr.join('\n'), /--from must be "earliest", an ISO timestamp/);
