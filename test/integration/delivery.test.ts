@@ -120,9 +120,9 @@ test('invalid emails and contacts who opted out end in the dead-letter topic wit
     const dead = await readTopic(`${topic}.dlq`, 8);
     const byCode = new Map<string, string[]>();
     for (const r of dead) byCode.set(r.headers[DLQ_HEADERS.code]!, [...(byCode.get(r.headers[DLQ_HEADERS.code]!) ?? []), r.key ?? '']);
-    assert.deepEqual(byCode.get('IMPORT_CONTACT_FAILED')?.sort(), [0, 1, 2, 3, 4].map((i) => `optout${i}@example.com`));
+    assert.deepEqual(byCode.get('CONSENT_OPTED_OUT')?.sort(), [0, 1, 2, 3, 4].map((i) => `optout${i}@example.com`));
     assert.deepEqual(byCode.get('INVALID_EVENT')?.sort(), [0, 1, 2].map((i) => `bad${i}@nodomain`));
-    const consent = dead.find((r) => r.headers[DLQ_HEADERS.code] === 'IMPORT_CONTACT_FAILED')!;
+    const consent = dead.find((r) => r.headers[DLQ_HEADERS.code] === 'CONSENT_OPTED_OUT')!;
     assert.equal(consent.headers[DLQ_HEADERS.stage], 'confirm');
     assert.match(consent.headers[DLQ_HEADERS.message]!, /unsubscribed/);
     await eventually(() => offsetsCaughtUp(admin, config.kafka.groupId, topic), 'offsets at the end');
