@@ -39,6 +39,7 @@ export class Pipeline implements Settlement<EventRef> {
   private generation = 0;
   private trackers = new Map<string, PartitionTracker>();
   private seq = 0;
+  private readonly settledRefs = new WeakSet<EventRef>();
   private readonly exportsByName: ReadonlyMap<string, ExportConfig>;
   /** Partitions of all source topics together (for each member's share of the account budgets). */
   totalPartitions = 0;
@@ -178,11 +179,7 @@ export class Pipeline implements Settlement<EventRef> {
 
   settle(refs: EventRef[]): void {
     let n = 0;
-    for (const ref of refs) {
-      if (ref.generation !== this.generation) continue;
-      this.trackers.get(tpKey(ref.message.topic, ref.message.partition))?.settle(ref.message.offset);
-      n++;
-    }
+    for (const ref of refs) if (this.settleOnce(ref)) n++;
     if (n) {
       this.totals.delivered += n;
       this.count(refs[0]!.message.topic, 'delivered', n);
@@ -193,11 +190,7 @@ export class Pipeline implements Settlement<EventRef> {
   /** Changes found stale when their import was cut (the ledger moved on meanwhile): settled, never sent. */
   skipped(refs: EventRef[], result: 'stale'): void {
     let n = 0;
-    for (const ref of refs) {
-      if (ref.generation !== this.generation) continue;
-      this.trackers.get(tpKey(ref.message.topic, ref.message.partition))?.settle(ref.message.offset);
-      n++;
-    }
+    for (const ref of refs) if (this.settleOnce(ref)) n++;
     if (n) {
       this.totals.skipped += n;
       this.count(refs[0]!.message.topic, result, n);
@@ -263,11 +256,22 @@ export class Pipeline implements Settlement<EventRef> {
     for (const ref of refs) this.dlq.push({ message: ref.message, exportName: ref.exportName, stage, code, reason: message, attempts: 1 }, () => this.settleDead([ref]));
   }
 
+  /**
+   * Settles one event's share for one export, once. The tracker counts settles per offset, so a second settle of
+   * the same ref (an import accepted again after a resubmission, a dead letter after a settle at acceptance)
+   * would stand in for another export's share and let the offset commit too early.
+   */
+  private settleOnce(ref: EventRef): boolean {
+    if (ref.generation !== this.generation || this.settledRefs.has(ref)) return false;
+    this.settledRefs.add(ref);
+    this.trackers.get(tpKey(ref.message.topic, ref.message.partition))?.settle(ref.message.offset);
+    return true;
+  }
+
   /** Dead-lettered refs settle (those of the current generation). */
   private settleDead(refs: EventRef[]): void {
     for (const ref of refs) {
-      if (ref.generation !== this.generation) continue;
-      this.trackers.get(tpKey(ref.message.topic, ref.message.partition))?.settle(ref.message.offset);
+      if (!this.settleOnce(ref)) continue;
       this.totals.deadLettered++;
       this.count(ref.message.topic, 'dead_lettered', 1);
     }

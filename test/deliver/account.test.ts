@@ -589,9 +589,9 @@ describe('AccountDelivery: settleOnAccept', () => {
     assert.equal(api.bulks().length, 1, 'the stale change was never sent');
   });
 
-  // Known gap, left as a todo: each acceptance settles the refs it carries, so an import that fails and is accepted
-  // again settles them twice. The offset tracker counts one settle per export of an event: for an event feeding two
-  // exports, the second settle can stand in for the other export's, which has not settled yet.
+  // Known gap at this level, left as a todo: each acceptance settles the refs it carries, so an import that fails and
+  // is accepted again reports them twice. It is harmless downstream: Pipeline.settleOnce settles each ref once, so a
+  // second report cannot stand in for another export's share of the same offset.
   it('a resubmitted import does not settle its refs a second time', { todo: 'refs settled at acceptance are settled again when a failed import is resubmitted and accepted' }, async () => {
     const { api, sink, add, delivery } = setup({ opts: { settleOnAccept: true } });
     api.info = (batchId) => (batchId === 'batch-1' ? status('failed') : completed());
