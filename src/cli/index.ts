@@ -8,6 +8,7 @@ import { replayCommand } from './replay.js';
 import { runCommand } from './run.js';
 import { simulatorCommand } from './simulator.js';
 import { statusCommand } from './status.js';
+import { traceCommand } from './trace.js';
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   run: runCommand,
@@ -18,6 +19,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   status: statusCommand,
   replay: replayCommand,
   dlq: dlqCommand,
+  trace: traceCommand,
 };
 
 const USAGE = `usage: ac-list-sync <command> [options]
@@ -28,6 +30,7 @@ const USAGE = `usage: ac-list-sync <command> [options]
   produce-sample --topic T     write sample membership changes to a topic
   status [--url URL] [--once]  one-screen summary of a running instance, from its /metrics
   replay --config FILE --from earliest|<time>|<p:o,...>  a bounded run over past events, beside the live sync (--help)
+  trace --email E --config FILE  what the membership ledger holds for a contact and where its events went (--list L)
   dlq inspect|replay --config FILE   dead letters by stage and code; re-publish them to their source topic after a fix`;
 
 async function main(argv: string[]): Promise<number> {

@@ -2,11 +2,11 @@ import kafkajs, { type Admin, type Kafka, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../domain/errors.js';
+import { readToEnd } from '../kafka/read-to-end.js';
 import { ensureTopic, partitionCount } from '../kafka/topics.js';
 import type { Metrics } from '../observability/metrics.js';
 import { Ledger } from './ledger.js';
 import { ledgerTopicFor } from './record.js';
-import { readToEnd } from './restore.js';
 import { LedgerWriter } from './writer.js';
 
 /**
@@ -64,7 +64,8 @@ export function createLedger(w: LedgerWiring): LedgerParts {
   const topicOf = (source: string) => ledgerTopicFor(source, w.config.ledger.topic);
   const ledger = new Ledger(
     {
-      restore: (source, partitions, onRecord, signal) => readToEnd(w.kafka, w.admin, topicOf(source), partitions, onRecord, signal, w.groupId),
+      restore: (source, partitions, onRecord, signal) =>
+        readToEnd(w.kafka, w.admin, topicOf(source), (p, m) => onRecord(p, m.key ? m.key.toString('utf8') : '', m.value, Number(m.timestamp)), { groupPrefix: `${w.groupId}.ledger`, partitions, signal }),
       write: (source, partition, key, value, onWritten) => {
         if (w.dryRun) return onWritten();
         writer.push({ topic: topicOf(source), partition, key, value }, onWritten);

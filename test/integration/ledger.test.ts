@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { CONSENT_OPTED_OUT, CONSENT_REENTRY_OFF } from '../../src/ledger/decide.js';
+import { asSource, codeOf, consumed, emailIn, roundEvents, seedOptedOut, statuses, writes, type Group, type SourceEvent } from '../support/flapping.js';
+import { createTopic, eventually, kafka, offsetsCaughtUp, produce, quietLog, startService, startSimulator, testConfig, uniqueTopic, type Service, type Simulator } from '../support/harness.js';
+import { readTopic, type TopicReader } from '../support/topic-reader.js';
+
+/**
+ * The membership ledger against the real broker and the simulator. Contacts flap (enter, leave, re-enter a
+ * segment) round after round, each round settled before the next, so every change is its own flush window:
+ * - vip: contacts re-subscribed after the service's own unsubscribe end subscribed; contacts seeded as opted out
+ *   stay unsubscribed and every add of theirs is dead-lettered CONSENT_OPTED_OUT; zero forced re-subscribes.
+ * - news (reentry: false): re-entries are dead-lettered CONSENT_REENTRY_OFF and the contacts stay unsubscribed.
+ * - promo (onLeave: nothing): leaving is skipped and counted; the contacts stay subscribed.
+ * After the run settles, re-publishing old events and replaying the dead letters changes nothing in the simulator,
+ * and the stale counter rises by their number.
+ */
+const vip: Group = { name: 'vip', segmentId: 'vip', listId: '1', contacts: 24 };
+const optedOut: Group = { name: 'optout', segmentId: 'vip', listId: '1', contacts: 6 };
+const news: Group = { name: 'news', segmentId: 'news', listId: '2', contacts: 8 };
+const promo: Group = { name: 'promo', segmentId: 'promo', listId: '3', contacts: 8 };
+const groups = [vip, optedOut, news, promo];
+const ROUNDS = 7;
+
+const admin = kafka().admin();
+let sim: Simulator;
+
+before(async () => {
+  await admin.connect();
+  sim = await startSimulator({ timeScale: 5, lists: ['1', '2', '3'].map((id) => ({ id, name: `L${id}` })) });
+});
+after(async () => {
+  await sim.close();
+  await admin.disconnect();
+});
+
+function config(topic: string) {
+  return testConfig(topic, sim, [], {
+    exports: [
+      { name: 'vip', segmentId: 'vip', connection: 'main', listId: '1' },
+      { name: 'news', segmentId: 'news', connection: 'main', listId: '2', reentry: false },
+      { name: 'promo', segmentId: 'promo', connection: 'main', listId: '3', onLeave: 'nothing' },
+    ],
+    buffer: { lingerMs: 200 },
+  });
+}
+
+/** Produces round after round, each settled (committed to the end) before the next; `between` runs after a round. */
+async function flap(topic: string, groupId: string, prefix: string, between?: (round: number) => Promise<void>): Promise<SourceEvent[]> {
+  const all: SourceEvent[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const events = roundEvents(prefix, groups, round);
+    all.push(...events);
+    await produce(topic, events);
+    await between?.(round);
+    await eventually(() => offsetsCaughtUp(admin, groupId, topic), `round ${round} to settle`, 120_000);
+  }
+  return all;
+}
+
+/** The end state both properties ask for, and the dead letters that go with it. */
+async function assertMembershipAndConsent(prefix: string, dlq: TopicReader, dlqTopic: string): Promise<void> {
+  for (const [email, status] of statuses(sim, prefix, vip)) assert.equal(status, 1, `${email} re-entered after the service's unsubscribe and is subscribed`);
+  for (const [email, status] of statuses(sim, prefix, optedOut)) assert.equal(status, 2, `${email} opted out and stays unsubscribed`);
+  for (const [email, status] of statuses(sim, prefix, news)) assert.equal(status, 2, `${email}: re-entry is off for news`);
+  for (const [email, status] of statuses(sim, prefix, promo)) assert.equal(status, 1, `${email}: leaving promo does nothing`);
+  assert.equal(sim.snapshot().counters.forcedResubscribes, 0, 'no opted-out contact was re-subscribed by force');
+
+  const adds = Math.ceil(ROUNDS / 2);
+  const expected = optedOut.contacts * adds + news.contacts * (adds - 1);
+  const ends = await admin.fetchTopicOffsets(dlqTopic);
+  await eventually(() => dlq.records.length >= ends.reduce((n, p) => n + Number(p.high), 0), 'the dead-letter reader to catch up');
+  const mine = dlq.records.filter((r) => emailIn(r).startsWith(prefix));
+  const byCode = new Map<string, Set<string>>();
+  for (const r of mine) byCode.set(codeOf(r)!, new Set([...(byCode.get(codeOf(r)!) ?? []), emailIn(r)]));
+  assert.deepEqual([...(byCode.get(CONSENT_OPTED_OUT) ?? [])].sort(), [...statuses(sim, prefix, optedOut).keys()].sort(), 'every opted-out contact is dead-lettered with the consent code');
+  assert.deepEqual([...(byCode.get(CONSENT_REENTRY_OFF) ?? [])].sort(), [...statuses(sim, prefix, news).keys()].sort(), 'every news re-entry is dead-lettered as re-entry off');
+  assert.deepEqual([...byCode.keys()].sort(), [CONSENT_OPTED_OUT, CONSENT_REENTRY_OFF], 'nothing else is dead-lettered');
+  assert.ok(mine.length >= expected, `each refused add has its dead letter (${mine.length} of at least ${expected})`);
+}
+
+/** Re-publishes old events and the dead letters; nothing reaches the simulator and each one counts as stale. */
+async function assertReplaysAreStale(topic: string, groupId: string, events: SourceEvent[], dlq: TopicReader, prefix: string, stale: () => Promise<number>): Promise<void> {
+  const before = await stale();
+  const written = writes(sim);
+  // Every 5th old event (removes of promo are skipped as leaves, not as stale: left out), then the dead letters.
+  const sample = events.filter((e, i) => i % 5 === 0 && !(e.segmentId === 'promo' && e.op === 'remove'));
+  const letters = dlq.records.filter((r) => emailIn(r).startsWith(prefix));
+  await produce(topic, sample);
+  await produce(topic, letters.map(asSource));
+  await eventually(() => offsetsCaughtUp(admin, groupId, topic), 'the replayed events to settle', 120_000);
+  assert.equal((await stale()) - before, sample.length + letters.length, `each of ${sample.length} old events and ${letters.length} dead letters is skipped as stale`);
+  assert.equal(writes(sim), written, 'the replays changed nothing in the simulator');
+}
+
+test('flapping contacts end subscribed, opt-outs stand, and old events and dead-letter replays are stale', async (t) => {
+  const topic = uniqueTopic('ledger');
+  await createTopic(admin, topic, 3);
+  const prefix = 'a-';
+  seedOptedOut(sim, prefix, optedOut);
+  const cfg = config(topic);
+  const service = await startService(cfg, { log: quietLog() });
+  const dlq = await readTopic(`${topic}.dlq`);
+  try {
+    const events = await flap(topic, cfg.kafka.groupId, prefix);
+    await assertMembershipAndConsent(prefix, dlq, `${topic}.dlq`);
+    assert.equal(await consumed(service.metrics, 'leave_ignored'), promo.contacts * Math.floor(ROUNDS / 2), 'each promo leave is skipped and counted');
+    const resubscribed = (await service.metrics.resubscribes.get()).values.filter((v) => v.labels.result === 'subscribed').reduce((n, v) => n + v.value, 0);
+    assert.equal(resubscribed, vip.contacts * Math.floor(ROUNDS / 2), 'each vip re-entry was a contactLists re-subscribe');
+    await assertReplaysAreStale(topic, cfg.kafka.groupId, events, dlq, prefix, () => consumed(service.metrics, 'stale'));
+    const ledger = await admin.fetchTopicOffsets(`${topic}.ledger`);
+    t.diagnostic(`ledger records written: ${ledger.reduce((n, p) => n + Number(p.high), 0)}`);
+  } finally {
+    await dlq.stop();
+    await service.stop();
+  }
+});
+
+test('a second member joining mid-stream restores the ledger of the partitions it takes and keeps both properties', async () => {
+  const topic = uniqueTopic('ledger-join');
+  await createTopic(admin, topic, 4);
+  const prefix = 'b-';
+  seedOptedOut(sim, prefix, optedOut);
+  const cfg = config(topic);
+  const services: Service[] = [await startService(cfg, { log: quietLog() })];
+  const dlq = await readTopic(`${topic}.dlq`);
+  try {
+    const events = await flap(topic, cfg.kafka.groupId, prefix, async (round) => {
+      if (round !== 3) return;
+      // Mid-stream: round 3 is produced and not settled; the second member joins and takes half the partitions.
+      services.push(await startService(cfg, { log: quietLog() }));
+      await eventually(async () => services.every((s) => s.pipeline.pending >= 0) && (await admin.describeGroups([cfg.kafka.groupId])).groups[0]?.members.length === 2, 'both members in the group', 60_000);
+    });
+    await eventually(() => services[1]!.metrics.ledgerEntries.get().then((m) => (m.values[0]?.value ?? 0) > 0), 'the second member to hold restored ledger entries', 30_000);
+    await assertMembershipAndConsent(prefix, dlq, `${topic}.dlq`);
+    await assertReplaysAreStale(topic, cfg.kafka.groupId, events, dlq, prefix, async () => (await consumed(services[0]!.metrics, 'stale')) + (await consumed(services[1]!.metrics, 'stale')));
+  } finally {
+    await dlq.stop();
+    for (const s of services) await s.stop();
+  }
+});
