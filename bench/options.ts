@@ -12,6 +12,8 @@ export interface BenchOptions {
   avroEvents: number;
   /** Step 2: distinct contacts through ActiveCampaign's limits, time-scaled. */
   apiContacts: number;
+  /** Step 2: a fixed time scale instead of the one derived from step 1 (0: derive it). */
+  apiTimeScale: number;
   /** Step 3: the trickle. */
   trickleRate: number;
   trickleSeconds: number;
@@ -29,6 +31,7 @@ export const DEFAULTS: Omit<BenchOptions, 'smoke' | 'out'> = {
   jsonEvents: 1_000_000,
   avroEvents: 200_000,
   apiContacts: 200_000,
+  apiTimeScale: 0,
   trickleRate: 20,
   trickleSeconds: 60,
   outageEvents: 300_000,
@@ -40,6 +43,7 @@ export const SMOKE: Omit<BenchOptions, 'smoke' | 'out'> = {
   jsonEvents: 20_000,
   avroEvents: 5_000,
   apiContacts: 5_000,
+  apiTimeScale: 0,
   trickleRate: 20,
   trickleSeconds: 3,
   outageEvents: 5_000,
@@ -47,16 +51,17 @@ export const SMOKE: Omit<BenchOptions, 'smoke' | 'out'> = {
   producers: 1,
 };
 
-export const USAGE = `usage: npm run bench -- [--smoke] [--json-events N] [--avro-events N] [--api-contacts N | --api-1m]
+export const USAGE = `usage: npm run bench -- [--smoke] [--json-events N] [--avro-events N] [--api-contacts N | --api-1m] [--api-time-scale K]
                      [--trickle-rate N] [--trickle-seconds N] [--outage-events N] [--partitions N] [--producers N] [--out DIR]
 Each flag can also be set as BENCH_<FLAG> (e.g. BENCH_JSON_EVENTS=200000). Broker: KAFKA_BROKERS, else the local one.`;
 
-const NUMERIC = ['json-events', 'avro-events', 'api-contacts', 'trickle-rate', 'trickle-seconds', 'outage-events', 'partitions', 'producers'] as const;
+const NUMERIC = ['json-events', 'avro-events', 'api-contacts', 'api-time-scale', 'trickle-rate', 'trickle-seconds', 'outage-events', 'partitions', 'producers'] as const;
 type NumericFlag = (typeof NUMERIC)[number];
 const KEY: Record<NumericFlag, keyof typeof DEFAULTS> = {
   'json-events': 'jsonEvents',
   'avro-events': 'avroEvents',
   'api-contacts': 'apiContacts',
+  'api-time-scale': 'apiTimeScale',
   'trickle-rate': 'trickleRate',
   'trickle-seconds': 'trickleSeconds',
   'outage-events': 'outageEvents',
@@ -93,6 +98,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv, defaul
     if (raw.trim() === '' || !Number.isInteger(n) || n < 1) throw new Error(`${where} must be a whole number of at least 1, got "${raw}"`);
     options[KEY[name]] = n;
   }
+  if (options.apiTimeScale > 1_000) throw new Error(`--api-time-scale must be at most 1000 (the bound of delivery.timeScale), got ${options.apiTimeScale}`);
   if (options.trickleRate > 1_000) throw new Error(`--trickle-rate must be at most 1000 events/s, got ${options.trickleRate}`);
   return options;
 }

@@ -44,6 +44,8 @@ const pipeline = z.strictObject({
 const api = z.strictObject({
   contacts: z.number().int().positive(),
   timeScale: positive,
+  /** The largest scale a third of the pipeline ceiling allows; timeScale is this, capped (bench/phases/api.ts). */
+  timeScaleFromCeiling: positive,
   /** ActiveCampaign's contact ceiling (250 per import × 100 imports/min), per second, times timeScale. */
   scaledLimitContactsPerSecond: positive,
   /** The JSON service ceiling of step 1 it was kept under (at most a third of it). */

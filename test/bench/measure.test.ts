@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { distribution, percentile } from '../../bench/measure.js';
-import { AC_CONTACTS_PER_SECOND, chooseTimeScale } from '../../bench/phases/api.js';
+import { AC_CONTACTS_PER_SECOND, chooseTimeScale, MAX_API_TIME_SCALE, timeScaleFromCeiling } from '../../bench/phases/api.js';
 import { workloadEvents, type WorkloadStats } from '../../bench/workload.js';
 
 test('percentile is nearest-rank; an empty set has none', () => {
@@ -14,14 +14,16 @@ test('percentile is nearest-rank; an empty set has none', () => {
   assert.deepEqual(distribution([3, 1, 2]), { count: 3, p50: 2, p90: 3, p99: 3, max: 3 });
 });
 
-test('the time scale keeps the scaled ActiveCampaign ceiling at or below a third of the pipeline ceiling', () => {
+test('the time scale keeps the scaled ActiveCampaign ceiling at or below a third of the pipeline ceiling, and under the cap', () => {
   for (const ceiling of [5_000, 12_345, 18_000, 60_000]) {
-    const k = chooseTimeScale(ceiling);
+    const k = timeScaleFromCeiling(ceiling);
     assert.ok(AC_CONTACTS_PER_SECOND * k <= ceiling / 3, `k=${k} for ${ceiling}/s`);
     assert.ok(AC_CONTACTS_PER_SECOND * (k + 1) > ceiling / 3, `k=${k} is the largest for ${ceiling}/s`);
+    assert.equal(chooseTimeScale(ceiling), Math.min(k, MAX_API_TIME_SCALE));
   }
+  assert.equal(chooseTimeScale(3_000), 2, 'below the cap, the ceiling decides');
   assert.equal(chooseTimeScale(100), 1, 'never below 1 (then the limits may not bind; the README says so)');
-  assert.equal(chooseTimeScale(1e9), 1_000, 'never above delivery.timeScale’s bound');
+  assert.equal(chooseTimeScale(1e9), MAX_API_TIME_SCALE);
 });
 
 test('sample slices: about 30% repeats and flaps, and parallel slices never share a contact', () => {

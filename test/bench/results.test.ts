@@ -16,7 +16,7 @@ const valid = (): BenchResults => ({
   options: { jsonEvents: 1_000, smoke: true, out: '/tmp' },
   pipeline: { json: pipeline('json'), avro: pipeline('avro') },
   api: {
-    contacts: 5_000, timeScale: 9, scaledLimitContactsPerSecond: 3_750, pipelineCeilingEventsPerSecond: 12_000, realSeconds: 2.4,
+    contacts: 5_000, timeScale: 4, timeScaleFromCeiling: 9, scaledLimitContactsPerSecond: 3_750, pipelineCeilingEventsPerSecond: 12_000, realSeconds: 2.4,
     simulatedMinutesToAccepted: 0.33, simulatedMinutesToConfirmed: 0.36, theoreticalMinutes: 0.2, acceptedToTheoretical: 1.65, confirmedToTheoretical: 1.8,
     imports: 20, contactsPerImport: 250, rateLimited429: 0, bulkRateLimited: 0, violations: 0, requests: 70, requestsPerImport: 3.5, cpuSeconds: 1, peakRssMb: 130,
   },
