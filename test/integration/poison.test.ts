@@ -82,7 +82,7 @@ const kinds: Kind[] = [
   {
     name: 'contact opted out of the list (ActiveCampaign fails it)',
     stage: 'confirm',
-    code: 'IMPORT_CONTACT_FAILED',
+    code: 'CONSENT_OPTED_OUT',
     value: (n) => json(event(n, {}, { email: `optout${n}@example.com` })),
   },
 ];
@@ -102,7 +102,7 @@ test('bad records of every kind go to the dead-letter topic with stage and code;
       const key = `bad-${n}`;
       const value = kind.value(n);
       bad.set(key, { kind, value });
-      if (kind.code === 'IMPORT_CONTACT_FAILED') sim.seedContact({ email: `optout${n}@example.com`, lists: { '1': 2 } });
+      if (kind.code === 'CONSENT_OPTED_OUT') sim.seedContact({ email: `optout${n}@example.com`, lists: { '1': 2 } });
     }
   }
   // Mix the bad records into the good stream at deterministic random positions.
@@ -151,7 +151,7 @@ test('bad records of every kind go to the dead-letter topic with stage and code;
     assert.equal(totals.deadLettered, bad.size);
     const list1 = sim.snapshot().lists['1']!.members;
     for (const [key, { kind }] of bad) {
-      if (kind.code === 'IMPORT_CONTACT_FAILED') assert.equal(list1[`optout${key.slice(4)}@example.com`]?.status, 2, 'an opted-out contact stays unsubscribed');
+      if (kind.code === 'CONSENT_OPTED_OUT') assert.equal(list1[`optout${key.slice(4)}@example.com`]?.status, 2, 'an opted-out contact stays unsubscribed');
       else assert.equal(list1[`bad${key.slice(4)}@example.com`], undefined, `${kind.name}: nothing reached the list`);
     }
     assert.equal(sim.snapshot().counters.violations, 0);
