@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import pino from 'pino';
+import type { ListChange } from '../../src/buffer/contact-entry.js';
+import { parseConfig } from '../../src/config/load.js';
+import type { AccountDelivery } from '../../src/deliver/account.js';
+import type { DeadLetterProducer } from '../../src/dlq/producer.js';
+import { Pipeline } from '../../src/ingest/pipeline.js';
+import { Router } from '../../src/ingest/router.js';
+import type { EventRef, SourceMessage } from '../../src/ingest/source.js';
+import { Ledger } from '../../src/ledger/ledger.js';
+import { encodeLedgerValue, ledgerKey, type LedgerRecord } from '../../src/ledger/record.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+
+/**
+ * The pipeline with the ledger, no Kafka: a partition waits for its restore; afterwards events at or before the
+ * ledger's time are stale (settled, counted, never buffered); a leave is skipped for onLeave: nothing; a
+ * confirmed change is written to the ledger before it settles; routing sends a re-entry to contactLists.
+ */
+const config = parseConfig({
+  kafka: { brokers: ['127.0.0.1:1'], topics: ['t'] },
+  connections: { main: { apiUrl: 'http://127.0.0.1:1', apiKey: { value: 'k' }, privacyAcknowledged: true } },
+  exports: [
+    { name: 'vip', segmentId: 'vip', connection: 'main', listId: '1' },
+    { name: 'promo', segmentId: 'promo', connection: 'main', listId: '2', onLeave: 'nothing' },
+    { name: 'news', segmentId: 'news', connection: 'main', listId: '3', reentry: false },
+  ],
+});
+const T = Date.parse('2026-11-28T10:00:00Z');
+
+function setup(stored: { key: string; record: LedgerRecord }[]) {
+  let restored!: () => void;
+  const writes: { key: string; value: string; done: () => void }[] = [];
+  const ledger = new Ledger(
+    {
+      restore: (_topic, _partitions, onRecord) =>
+        new Promise<void>((resolve) => {
+          restored = () => {
+            for (const s of stored) onRecord(0, s.key, Buffer.from(encodeLedgerValue(s.record)), 0);
+            resolve();
+          };
+        }),
+      write: (_topic, _partition, key, value, done) => writes.push({ key, value, done }),
+    },
+    { restoreTimeoutMs: 60_000, rebuild: new Set(), startedAt: 0 },
+    createMetrics(),
+    pino({ level: 'silent' }),
+  );
+  const added: EventRef[] = [];
+  const account = {
+    add: (u: { ref: EventRef }) => (added.push(u.ref), 'new'),
+    dropRevoked: () => [],
+    setPartitionShare: () => undefined,
+    down: false,
+    buffer: { bytes: 0 },
+  } as unknown as AccountDelivery<EventRef>;
+  const dlq = { push: (_: unknown, done: () => void) => done() } as unknown as DeadLetterProducer;
+  const metrics = createMetrics();
+  const pipeline = new Pipeline(config, new Router(config.exports), new Map([['main', account]]), dlq, metrics, pino({ level: 'silent' }), undefined, ledger);
+  pipeline.assign({ t: [0] });
+  return { pipeline, added, writes, metrics, restore: () => restored() };
+}
+
+const message = (offset: number, segmentId: string, op: 'add' | 'remove', at: number, email = 'ann@example.com'): SourceMessage => ({
+  topic: 't',
+  partition: 0,
+  offset,
+  key: null,
+  value: Buffer.from(JSON.stringify({ eventId: `e${offset}`, occurredAt: new Date(at).toISOString(), segmentId, op, profile: { id: 'p1', email } })),
+  headers: {},
+  timestamp: 0,
+});
+const removedByService = { op: 'remove', occurredAt: T, byService: true, sentAt: T + 1_000, confirmedAt: T + 2_000 } as const;
+const count = async (m: ReturnType<typeof createMetrics>, result: string) => (await m.eventsConsumed.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
+
+describe('Pipeline with the ledger', () => {
+  it('does not process a partition before its ledger is restored: the batch stalls untouched until then', async () => {
+    const { pipeline, added, restore } = setup([]);
+    const stall = await pipeline.handle([message(0, 'vip', 'add', T)], 0);
+    assert.equal(stall?.error.code, 'LEDGER_RESTORING');
+    assert.equal(stall?.offset, 0);
+    assert.ok(stall?.until);
+    assert.equal(pipeline.pending, 0, 'nothing begun');
+    restore();
+    await stall.until;
+    assert.equal(await pipeline.handle([message(0, 'vip', 'add', T)], 0), undefined);
+    assert.equal(added.length, 1);
+  });
+
+  it('skips and counts events at or before the ledger entry; buffers newer ones', async () => {
+    const { pipeline, added, restore, metrics } = setup([{ key: ledgerKey('main', '1', 'ann@example.com'), record: removedByService }]);
+    restore();
+    await new Promise((r) => setImmediate(r));
+    await pipeline.handle([message(0, 'vip', 'add', T - 1), message(1, 'vip', 'add', T), message(2, 'vip', 'add', T + 1), message(3, 'vip', 'add', T - 5, 'bob@example.com')], 3);
+    assert.deepEqual(added.map((r) => r.message.offset), [2, 3], 'older and equal are stale; another contact is not');
+    assert.equal(await count(metrics, 'stale'), 2);
+    assert.deepEqual(pipeline.commits(), [{ topic: 't', partition: 0, offset: '2' }], 'the stale ones settled at once; offset 2 waits for delivery');
+  });
+
+  it('skips a leave for onLeave: nothing, and counts it', async () => {
+    const { pipeline, added, restore, metrics } = setup([]);
+    restore();
+    await new Promise((r) => setImmediate(r));
+    await pipeline.handle([message(0, 'promo', 'remove', T), message(1, 'promo', 'add', T + 1)], 1);
+    assert.deepEqual(added.map((r) => r.message.offset), [1]);
+    assert.equal(await count(metrics, 'leave_ignored'), 1);
+  });
+
+  it('routes a re-entry after the service own unsubscribe to contactLists, or refuses it when reentry is off', async () => {
+    const { pipeline, added, restore } = setup([
+      { key: ledgerKey('main', '1', 'ann@example.com'), record: removedByService },
+      { key: ledgerKey('main', '3', 'ann@example.com'), record: removedByService },
+    ]);
+    restore();
+    await new Promise((r) => setImmediate(r));
+    await pipeline.handle([message(0, 'vip', 'add', T + 10), message(1, 'news', 'add', T + 11)], 1);
+    const change = (ref: EventRef): ListChange<EventRef> => ({ op: 'add', occurredAt: ref.occurredAt, seq: 0, refs: [ref] });
+    assert.deepEqual(pipeline.route('main', 'ann@example.com', '1', change(added[0]!)), { kind: 'resubscribe', unsubscribedAt: T + 1_000 });
+    assert.deepEqual(pipeline.route('main', 'ann@example.com', '3', change(added[1]!)), { kind: 'reentry-off' });
+    pipeline.assign({ t: [0] });
+    assert.deepEqual(pipeline.route('main', 'ann@example.com', '1', change(added[0]!)), { kind: 'stale' }, 'a change of an earlier generation is fetched again, not sent');
+  });
+
+  it('writes a confirmed change to the ledger and settles it only once the write is acknowledged', async () => {
+    const { pipeline, added, restore, writes } = setup([]);
+    restore();
+    await new Promise((r) => setImmediate(r));
+    await pipeline.handle([message(0, 'vip', 'add', T)], 0);
+    pipeline.applied('main', [{ email: 'ann@example.com', listId: '1', op: 'add', occurredAt: T, refs: added, sentAt: T + 1, confirmedAt: T + 2 }]);
+    assert.equal(writes.length, 1);
+    assert.equal(writes[0]!.key, ledgerKey('main', '1', 'ann@example.com'));
+    assert.equal(JSON.parse(writes[0]!.value).op, 'add');
+    assert.equal(pipeline.totals.delivered, 0, 'not settled before the ledger holds it');
+    writes[0]!.done();
+    assert.equal(pipeline.totals.delivered, 1);
+    assert.deepEqual(pipeline.commits(), [{ topic: 't', partition: 0, offset: '1' }]);
+    // The same event again is now stale in memory, before any restart.
+    await pipeline.handle([message(1, 'vip', 'add', T)], 1);
+    assert.equal(added.length, 1);
+  });
+});
