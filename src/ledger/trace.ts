@@ -69,7 +69,17 @@ export function traceContact(
       line.events.push({ ...e, exportName: exp.name, fate: fateOf(exp, e, line.ledger, deadLetters) });
     }
   }
-  for (const line of lines.values()) line.events.sort((a, b) => a.occurredAt - b.occurredAt || a.offset - b.offset);
+  for (const line of lines.values()) {
+    line.events.sort((a, b) => a.occurredAt - b.occurredAt || a.offset - b.offset);
+    // Of the events at the ledger's time, the first one not dead-lettered is the change it holds; later ones
+    // are replays of it, skipped as stale. A refused change was dead-lettered, so every other one is a replay.
+    let held = line.ledger?.refused !== undefined;
+    for (const e of line.events) {
+      if (e.fate !== AT_LEDGER_TIME) continue;
+      e.fate = held ? 'stale: a replay of the change the ledger holds (skipped)' : 'applied: the change the ledger holds';
+      held = true;
+    }
+  }
   return [...lines.values()];
 }
 
@@ -80,8 +90,9 @@ function fateOf(exp: ExportConfig, e: TracedEvent, ledger: LedgerRecord | undefi
   if (e.op === 'remove' && exp.onLeave === 'nothing') return 'skipped: leaving does nothing for this export (onLeave: nothing)';
   if (!ledger) return 'not confirmed yet (in flight, not consumed yet, or sent while the ledger was off)';
   if (e.occurredAt < ledger.occurredAt) return 'superseded: a newer change is applied (skipped as stale if it came after it)';
-  if (e.occurredAt === ledger.occurredAt) return ledger.refused ? `refused: ${ledger.refused}` : 'applied: the change the ledger holds';
+  if (e.occurredAt === ledger.occurredAt) return AT_LEDGER_TIME;
   return 'not confirmed yet (newer than the ledger: in flight or not consumed yet)';
 }
 
+const AT_LEDGER_TIME = 'at the time of the ledger entry';
 const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : '?');

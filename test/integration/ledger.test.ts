@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { CONSENT_OPTED_OUT, CONSENT_REENTRY_OFF } from '../../src/ledger/decide.js';
+import { rawConfig, runToExit, writeConfig } from '../support/cli.js';
 import { asSource, codeOf, consumed, emailIn, roundEvents, seedOptedOut, statuses, writes, type Group, type SourceEvent } from '../support/flapping.js';
 import { createTopic, eventually, kafka, offsetsCaughtUp, produce, quietLog, startService, startSimulator, testConfig, uniqueTopic, type Service, type Simulator } from '../support/harness.js';
 import { readTopic, type TopicReader } from '../support/topic-reader.js';
@@ -34,16 +35,15 @@ after(async () => {
   await admin.disconnect();
 });
 
-function config(topic: string) {
-  return testConfig(topic, sim, [], {
-    exports: [
-      { name: 'vip', segmentId: 'vip', connection: 'main', listId: '1' },
-      { name: 'news', segmentId: 'news', connection: 'main', listId: '2', reentry: false },
-      { name: 'promo', segmentId: 'promo', connection: 'main', listId: '3', onLeave: 'nothing' },
-    ],
-    buffer: { lingerMs: 200 },
-  });
-}
+const overrides = {
+  exports: [
+    { name: 'vip', segmentId: 'vip', connection: 'main', listId: '1' },
+    { name: 'news', segmentId: 'news', connection: 'main', listId: '2', reentry: false },
+    { name: 'promo', segmentId: 'promo', connection: 'main', listId: '3', onLeave: 'nothing' },
+  ],
+  buffer: { lingerMs: 200 },
+};
+const config = (topic: string) => testConfig(topic, sim, [], overrides);
 
 /** Produces round after round, each settled (committed to the end) before the next; `between` runs after a round. */
 async function flap(topic: string, groupId: string, prefix: string, between?: (round: number) => Promise<void>): Promise<SourceEvent[]> {
@@ -110,6 +110,22 @@ test('flapping contacts end subscribed, opt-outs stand, and old events and dead-
     await assertReplaysAreStale(topic, cfg.kafka.groupId, events, dlq, prefix, () => consumed(service.metrics, 'stale'));
     const ledger = await admin.fetchTopicOffsets(`${topic}.ledger`);
     t.diagnostic(`ledger records written: ${ledger.reduce((n, p) => n + Number(p.high), 0)}`);
+
+    // trace: why is the opted-out contact not on the list, and what happened to a flapping one?
+    const file = writeConfig(rawConfig(topic, sim, [], overrides));
+    const opted = await runToExit(['trace', '--email', `${prefix}optout0@example.com`, '--config', file, '--list', '1'], 60_000);
+    assert.equal(opted.code, 0, opted.stderr.join('\n'));
+    const optedText = opted.stdout.join('\n');
+    assert.match(optedText, /list 1 \(exports vip\)/);
+    assert.match(optedText, /ledger: not subscribed: the add was refused \(CONSENT_OPTED_OUT\)/);
+    assert.equal(optedText.match(/dead-lettered: CONSENT_OPTED_OUT at confirm/g)?.length, Math.ceil(ROUNDS / 2), `each add dead-lettered:\n${optedText}`);
+    assert.doesNotMatch(optedText, /list 2|list 3/, '--list keeps to list 1');
+    const flapping = await runToExit(['trace', '--email', `${prefix}vip1@example.com`, '--config', file, '--json'], 60_000);
+    const traced = JSON.parse(flapping.stdout.join('\n')) as { topics: { lines: { listId: string; ledger: { op: string }; events: { fate: string }[] }[] }[] };
+    const vipLine = traced.topics[0]!.lines.find((l) => l.listId === '1')!;
+    assert.equal(vipLine.ledger.op, 'add');
+    assert.equal(vipLine.events.filter((e) => e.fate.startsWith('applied')).length >= 1, true, 'the last change is the one the ledger holds');
+    assert.ok(vipLine.events.some((e) => e.fate.startsWith('superseded')), 'older events (and their replays) are superseded');
   } finally {
     await dlq.stop();
     await service.stop();
