@@ -217,17 +217,20 @@ export class Pipeline implements Settlement<EventRef> {
    * dropped: their events are fetched again.
    */
   applied(connection: string, changes: AppliedChange<EventRef>[], onSettled?: (refs: EventRef[]) => void): void {
+    // The refs of every applied change settle together, once the last of their records is acknowledged.
+    const ok: EventRef[] = [];
+    let left = 1;
+    const written = () => {
+      if (--left > 0 || ok.length === 0) return;
+      this.settle(ok);
+      onSettled?.(ok);
+    };
     for (const c of changes) {
       const ref = winner(c);
       if (!ref) continue;
-      const settle = () => {
-        if (c.settled) return;
-        this.settle(c.refs);
-        onSettled?.(c.refs);
-      };
       if (!this.ledger) {
         if (c.refused) this.deadLetter(c.refs, 'confirm', c.refused.code, c.refused.message);
-        else settle();
+        else if (!c.settled) ok.push(...c.refs);
         continue;
       }
       if (ref.generation !== this.generation) continue;
@@ -235,15 +238,21 @@ export class Pipeline implements Settlement<EventRef> {
       const record = (done: () => void) => this.ledger!.record(topic, partition, connection, c.listId, c.email, recordFor(this.ledger!.lookup(topic, partition, connection, c.listId, c.email), { ...c, refused: c.refused?.code }), done);
       if (c.refused) {
         const { code, message } = c.refused;
-        let left = c.refs.length;
+        let letters = c.refs.length;
         for (const r of c.refs) {
           this.dlq.push({ message: r.message, exportName: r.exportName, stage: 'confirm', code, reason: message, attempts: 1 }, () => {
-            if (--left === 0) record(() => this.settleDead(c.refs));
+            if (--letters === 0) record(() => this.settleDead(c.refs));
           });
         }
-      } else record(settle);
+        continue;
+      }
+      if (!c.settled) ok.push(...c.refs);
+      left++;
+      record(written);
     }
+    written();
   }
+
 
   accepted(refs: EventRef[], at: number): void {
     for (const ref of refs) {
