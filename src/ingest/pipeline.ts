@@ -233,7 +233,13 @@ export class Pipeline implements Settlement<EventRef> {
         else if (!c.settled) ok.push(...c.refs);
         continue;
       }
-      if (ref.generation !== this.generation) continue;
+      if (ref.generation !== this.generation) {
+        // A change fetched before the last rebalance: not recorded (its events are fetched again). Older events
+        // of this generation may have been attached to it while it was in flight; they are superseded by a
+        // confirmed change and settle (settle() passes over the earlier generation's own refs).
+        if (!c.refused && !c.settled) ok.push(...c.refs);
+        continue;
+      }
       const { topic, partition } = ref.message;
       const record = (done: () => void) => this.ledger!.record(topic, partition, connection, c.listId, c.email, recordFor(this.ledger!.lookup(topic, partition, connection, c.listId, c.email), { ...c, refused: c.refused?.code }), done);
       if (c.refused) {
