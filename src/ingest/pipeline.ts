@@ -237,7 +237,8 @@ export class Pipeline implements Settlement<EventRef> {
         // A change fetched before the last rebalance: not recorded (its events are fetched again). Older events
         // of this generation may have been attached to it while it was in flight; they are superseded by a
         // confirmed change and settle (settle() passes over the earlier generation's own refs).
-        if (!c.refused && !c.settled) ok.push(...c.refs);
+        // A refused one too: the older events attached to it are superseded; its own event is refused again.
+        if (!c.settled) ok.push(...c.refs);
         continue;
       }
       const { topic, partition } = ref.message;
