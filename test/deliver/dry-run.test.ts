@@ -14,7 +14,7 @@ function readOnlyAccount(): AcApi & { reads: string[] } {
     getList: async (id) => (reads.push(`list ${id}`), { status: 200, verdict: { kind: 'ok' }, body: { list: { id, name: 'L' } }, latencyMs: 0 }),
     fields: async () => (reads.push('fields'), { status: 200, verdict: { kind: 'ok' }, body: { fields: [] }, latencyMs: 0 }),
     close: async () => undefined,
-  } as AcApi & { reads: string[] };
+  } as unknown as AcApi & { reads: string[] };
 }
 
 test('run --dry-run reports each import per list instead of sending it, and lets the pipeline settle', async () => {
