@@ -12,7 +12,7 @@ import { Pipeline } from './ingest/pipeline.js';
 import { Router } from './ingest/router.js';
 import type { EventRef } from './ingest/source.js';
 import { createKafka } from './kafka/client.js';
-import { createLedger, ensureLedgerTopics, type LedgerParts } from './ledger/kafka.js';
+import { checkRebuild, createLedger, ensureLedgerTopics, type LedgerParts } from './ledger/kafka.js';
 import { ensureTopic, partitionCount } from './kafka/topics.js';
 import { createLogger, setShowEmails } from './observability/logger.js';
 import { trackBuffersPerList } from './observability/buffer-gauges.js';
@@ -71,6 +71,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
 }
 
 async function buildService(config: Config, opts: ServiceOptions, log: Logger, metrics: Metrics, http: HttpServer, setReadiness: (r: () => ReadinessStatus) => void): Promise<Service> {
+  checkRebuild(config, opts.rebuildLedger ?? []);
   const clients = createClients(config, opts.dryRun, metrics);
   const perstags = await checkAccounts(config, clients, log.child({ module: 'accounts' }));
   const router = new Router(config.exports, (exp, tag) => perstags.get(exp.connection)?.get(tag.toUpperCase()));
@@ -81,15 +82,20 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
   const admin = kafka.admin();
   await waitFor(() => admin.connect(), log, 'Kafka');
   const totalPartitions = await ensureDeadLetterTopics(admin, config);
+  if (config.ledger.enabled) {
+    await ensureLedgerTopics(admin, config, log).catch(async (err: unknown) => {
+      await admin.disconnect();
+      throw err;
+    });
+  }
   const producer: Producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   await waitFor(() => producer.connect(), log, 'Kafka producer');
   const dlq = new DeadLetterProducer(producer, config.deadLetter.topic, metrics, log.child({ module: 'dlq' }));
   let ledger: LedgerParts | undefined;
   if (config.ledger.enabled) {
-    await ensureLedgerTopics(admin, config);
     const groupId = opts.groupId ?? config.kafka.groupId;
     ledger = createLedger({ kafka, admin, producer, config, groupId, rebuild: opts.rebuildLedger ?? [], dryRun: !!opts.dryRun, metrics, log: log.child({ module: 'ledger' }) });
-  } else if (opts.rebuildLedger?.length) throw new ConfigError('ledger.enabled', 'rebuilding the ledger needs the ledger (ledger.enabled: true)');
+  }
 
   // Accounts settle into the pipeline, which routes into the accounts: bind late.
   let pipeline: Pipeline | undefined;

@@ -16,7 +16,7 @@ import { LedgerWriter } from './writer.js';
 /** kafkajs is CommonJS: its enums come from the default export. */
 const { ConfigResourceTypes } = kafkajs;
 
-export async function ensureLedgerTopics(admin: Admin, config: Config): Promise<void> {
+export async function ensureLedgerTopics(admin: Admin, config: Config, log?: Logger): Promise<void> {
   for (const source of config.kafka.topics) {
     const topic = ledgerTopicFor(source, config.ledger.topic);
     const partitions = (await partitionCount(admin, source)) ?? 1;
@@ -28,8 +28,15 @@ export async function ensureLedgerTopics(admin: Admin, config: Config): Promise<
     if (existing !== partitions) {
       throw new ConfigError('ledger.topic', `${topic} has ${existing} partitions but ${source} has ${partitions}: a ledger topic needs its source topic's partition count (records go to the source event's partition number)`);
     }
-    const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['cleanup.policy'] }] });
-    const policy = described.resources[0]?.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue ?? '';
+    let policy: string;
+    try {
+      const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['cleanup.policy'] }] });
+      policy = described.resources[0]?.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue ?? '';
+    } catch (err) {
+      // e.g. no DescribeConfigs permission: the operator created the topic, and the README says how.
+      log?.warn({ topic, err: (err as Error).message }, 'Could not read the ledger topic cleanup.policy; it must be compact');
+      continue;
+    }
     if (!policy.split(',').includes('compact') || policy.includes('delete')) {
       throw new ConfigError('ledger.topic', `${topic} has cleanup.policy=${policy || '(unknown)'}: a ledger topic must be compacted only (cleanup.policy=compact), or the service forgets which unsubscribes it made`);
     }
@@ -56,10 +63,16 @@ export interface LedgerWiring {
   log: Logger;
 }
 
-export function createLedger(w: LedgerWiring): LedgerParts {
-  for (const name of w.rebuild) {
-    if (!w.config.connections[name]) throw new ConfigError('rebuildLedger', `no connection named "${name}" to rebuild the ledger of`);
+/** A rebuild names connections of the config, and needs the ledger. */
+export function checkRebuild(config: Config, rebuild: readonly string[]): void {
+  if (rebuild.length && !config.ledger.enabled) throw new ConfigError('ledger.enabled', 'rebuilding the ledger needs the ledger (ledger.enabled: true)');
+  for (const name of rebuild) {
+    if (!config.connections[name]) throw new ConfigError('rebuildLedger', `no connection named "${name}" to rebuild the ledger of`);
   }
+}
+
+export function createLedger(w: LedgerWiring): LedgerParts {
+  checkRebuild(w.config, w.rebuild);
   const writer = new LedgerWriter(w.producer, w.metrics, w.log);
   const topicOf = (source: string) => ledgerTopicFor(source, w.config.ledger.topic);
   const ledger = new Ledger(
