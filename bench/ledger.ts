@@ -75,9 +75,9 @@ async function restore(): Promise<void> {
     const ledger = new Ledger(
       {
         restore: (_, parts, onRecord, signal) => readToEnd(kafka, admin, topic, (p, m) => onRecord(p, m.key ? m.key.toString('utf8') : '', m.value, Number(m.timestamp)), { groupPrefix: 'bench-ledger', partitions: parts, signal }),
-        write: (_s, _p, _k, _v, onWritten) => onWritten(),
+        write: () => Promise.resolve(),
       },
-      { restoreTimeoutMs: 600_000, rebuild: new Set(), startedAt: Date.now() },
+      { restoreTimeoutMs: 600_000, rebuild: new Set(), startedAt: Date.now(), openWindowMs: 600_000 },
       metrics,
       pino({ level: 'silent' }),
     );

@@ -1,7 +1,7 @@
 import { Partitioners, type Admin, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
-import type { AccountDelivery, Settlement } from './deliver/account.js';
+import type { AccountDelivery } from './deliver/account.js';
 import { checkAccounts, createAccounts, createClients } from './deliver/accounts.js';
 import { DeadLetterProducer } from './dlq/producer.js';
 import { ConfigError } from './domain/errors.js';
@@ -12,12 +12,16 @@ import { Pipeline } from './ingest/pipeline.js';
 import { Router } from './ingest/router.js';
 import type { EventRef } from './ingest/source.js';
 import { createKafka } from './kafka/client.js';
+import { LedgerGate } from './ledger/gate.js';
 import { checkRebuild, createLedger, ensureLedgerTopics, type LedgerParts } from './ledger/kafka.js';
 import { ensureTopic, partitionCount } from './kafka/topics.js';
 import { createLogger, setShowEmails } from './observability/logger.js';
 import { trackBuffersPerList } from './observability/buffer-gauges.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { Readiness, type ReadinessStatus } from './observability/readiness.js';
+import { OutcomeSink } from './offsets/outcomes.js';
+import { Ownership } from './offsets/ownership.js';
+import { Settler, type Unsettled } from './offsets/settler.js';
 import { startHttpServer, type HttpServer } from './observability/server.js';
 
 export interface ServiceOptions {
@@ -30,6 +34,8 @@ export interface ServiceOptions {
   endOffset?: (topic: string, partition: number) => number | undefined;
   /** Observes the events each confirmation settles as delivered (a replay counts them per list). */
   onDelivered?: (refs: EventRef[]) => void;
+  /** Observes the events of each request ActiveCampaign accepted, and when (the benchmark's latency). */
+  onAccepted?: (refs: readonly EventRef[], at: number) => void;
   /**
    * Connections whose membership ledger is rebuilt from this run (a new or emptied account): what the ledger
    * held for them before is ignored, and it is rewritten as changes are confirmed.
@@ -48,8 +54,14 @@ export interface Service {
   /** What /readyz answers: Kafka reachable, consumer connected, tokens accepted, no account failing, nothing fatal. */
   readiness(): ReadinessStatus;
   ready(): boolean;
-  /** Pause, flush, wait for confirmations, commit, leave the group: within shutdown.deadlineMs. Idempotent. */
-  stop(): Promise<{ clean: boolean }>;
+  /** Where each owned partition's commits stop now (empty when everything consumed has settled). */
+  unsettled(): Unsettled[];
+  /**
+   * Pause, flush, wait for confirmations and their durable writes, commit, leave the group: within
+   * shutdown.deadlineMs. `clean` only when nothing stayed unsettled; `unsettled` says where each partition's
+   * commits stopped. Idempotent.
+   */
+  stop(): Promise<{ clean: boolean; unsettled: Unsettled[] }>;
 }
 
 /**
@@ -97,21 +109,15 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
     ledger = createLedger({ kafka, admin, producer, config, groupId, rebuild: opts.rebuildLedger ?? [], dryRun: !!opts.dryRun, metrics, log: log.child({ module: 'ledger' }) });
   }
 
-  // Accounts settle into the pipeline, which routes into the accounts: bind late.
-  let pipeline: Pipeline | undefined;
-  const settlement: Settlement<EventRef> = {
-    settle: (refs) => {
-      pipeline!.settle(refs);
-      opts.onDelivered?.(refs);
-    },
-    deadLetter: (refs, stage, code, message) => pipeline!.deadLetter(refs, stage, code, message),
-    accepted: (refs, at) => pipeline!.accepted(refs, at),
-    route: (connection, email, listId, change) => pipeline!.route(connection, email, listId, change),
-    applied: (connection, changes) => pipeline!.applied(connection, changes, opts.onDelivered),
-    skipped: (refs, result) => pipeline!.skipped(refs, result),
-  };
-  const accounts: Map<string, AccountDelivery<EventRef>> = createAccounts(config, clients, settlement, metrics, log.child({ module: 'deliver' }));
-  pipeline = new Pipeline(config, router, accounts, dlq, metrics, log.child({ module: 'ingest' }), wire, ledger?.ledger);
+  // The settle path, in a straight line: ownership → settler ← outcome sink ← accounts ← pipeline ← consumer.
+  const ownership = new Ownership();
+  const onDelivered = opts.onDelivered;
+  const settler = new Settler(ownership, metrics, log.child({ module: 'settle' }), onDelivered ? (share, result) => result === 'delivered' && onDelivered([share as EventRef]) : undefined);
+  const deadLetter = (letter: Parameters<DeadLetterProducer['push']>[0]) => new Promise<void>((resolve) => dlq.push(letter, resolve));
+  const outcomes = new OutcomeSink(settler, ownership, deadLetter, metrics, ledger?.ledger, opts.onAccepted);
+  const gate = new LedgerGate(config.exports, ownership, ledger?.ledger);
+  const accounts: Map<string, AccountDelivery<EventRef>> = createAccounts(config, clients, outcomes, gate, metrics, log.child({ module: 'deliver' }));
+  const pipeline = new Pipeline(config, router, accounts, ownership, settler, deadLetter, metrics, log.child({ module: 'ingest' }), wire, ledger?.ledger);
   pipeline.totalPartitions = totalPartitions;
   const consumer = new SourceConsumer(kafka, config, pipeline, metrics, log.child({ module: 'consumer' }), opts.groupId, opts.endOffset);
   await waitFor(() => consumer.start(), log, 'Kafka consumer');
@@ -136,28 +142,38 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
   void probes.start();
   log.info({ topics: config.kafka.topics, group: opts.groupId ?? config.kafka.groupId, exports: config.exports.length }, 'The sync is running');
 
-  let stopping: Promise<{ clean: boolean }> | undefined;
+  let stopping: Promise<{ clean: boolean; unsettled: Unsettled[] }> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      const deadline = Date.now() + config.shutdown.deadlineMs;
+      const left = () => Math.max(0, deadline - Date.now());
+      // Settling may take the deadline less a reserve for the steps after it (final commit, disconnects).
+      const reserve = Math.min(5_000, config.shutdown.deadlineMs * 0.2);
+      const settleLeft = () => Math.max(0, left() - reserve);
       setReadiness(() => ({ ready: false, reasons: ['stopping'] }));
       metrics.ready.set(0);
       consumer.pauseAll();
       for (const a of accounts.values()) a.drain('shutdown');
-      const drained = Promise.all([...accounts.values()].map((a) => a.whenIdle())).then(() => true);
-      const clean = await Promise.race([drained, new Promise<boolean>((r) => setTimeout(() => r(false), config.shutdown.deadlineMs).unref())]);
-      await dlq.close();
-      // Confirmed changes settle only once the ledger holds them: write those before the final commit.
-      await step(async () => ledger?.close(clean ? 5_000 : 1_000), log, 'writing the ledger');
-      await step(() => consumer.stop(), log, 'stopping the consumer');
+      // Settled means every share ended and its durable writes acknowledged: wait for that, up to the deadline.
+      await Promise.race([
+        Promise.all([...accounts.values()].map((a) => a.whenIdle())).then(() => until(() => settler.unsettled().length === 0, settleLeft)),
+        new Promise<void>((r) => setTimeout(r, settleLeft()).unref()),
+      ]);
+      await bounded(dlq.close(), Math.min(left(), 1_000), log, 'closing the dead-letter writer');
+      await bounded(ledger?.close(Math.min(left(), 5_000)), left(), log, 'writing the ledger');
+      await bounded(consumer.stop(), left(), log, 'committing and stopping the consumer');
+      const unsettled = settler.unsettled();
+      const clean = unsettled.length === 0;
       for (const a of accounts.values()) a.close();
-      await step(() => producer.disconnect(), log, 'disconnecting the producer');
-      await step(() => admin.disconnect(), log, 'disconnecting the admin client');
-      await step(() => probes.close(), log, 'stopping the readiness probes');
+      await bounded(producer.disconnect(), Math.min(left(), 2_000), log, 'disconnecting the producer');
+      await bounded(admin.disconnect(), Math.min(left(), 1_000), log, 'disconnecting the admin client');
+      await bounded(probes.close(), Math.min(left(), 1_000), log, 'stopping the readiness probes');
       untrackBuffers();
-      for (const c of clients.values()) await c.close();
-      await step(() => http.close(), log, 'closing the HTTP server');
-      log.info({ clean }, clean ? 'Stopped after settling everything' : 'Stopped at the shutdown deadline; unsettled events will be fetched again');
-      return { clean };
+      for (const c of clients.values()) await bounded(c.close(), Math.min(left(), 1_000), log, 'closing an ActiveCampaign client');
+      await bounded(http.close(), Math.min(left(), 1_000), log, 'closing the HTTP server');
+      if (clean) log.info({ clean }, 'Stopped after settling everything');
+      else log.warn({ clean, unsettled }, `Stopped with unsettled events in ${unsettled.length} partition(s); their commits stop at the offsets listed, and those events will be fetched again`);
+      return { clean, unsettled };
     })());
 
   return {
@@ -169,6 +185,7 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
     httpPort: http.port,
     readiness: () => probes.status(),
     ready: () => probes.status().ready,
+    unsettled: () => settler.unsettled(),
     stop,
   };
 }
@@ -199,10 +216,21 @@ async function waitFor(connect: () => Promise<void>, log: Logger, what: string):
   }
 }
 
-async function step(fn: () => Promise<void>, log: Logger, what: string): Promise<void> {
+/** A shutdown step, given at most `ms`: a step that fails or takes longer is logged and left behind. */
+async function bounded(work: Promise<unknown> | undefined, ms: number, log: Logger, what: string): Promise<void> {
+  if (!work) return;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), ms)));
   try {
-    await fn();
+    if ((await Promise.race([work, timeout])) === 'timeout') log.warn({ waitedMs: ms }, `Shutdown: ${what} did not finish in time`);
   } catch (err) {
     log.warn({ err: (err as Error).message }, `Shutdown: ${what} failed`);
+  } finally {
+    clearTimeout(timer);
   }
+}
+
+/** Resolves once `done()` holds, looking every 20 ms, or when `left()` runs out. */
+async function until(done: () => boolean, left: () => number): Promise<void> {
+  while (!done() && left() > 0) await new Promise((r) => setTimeout(r, Math.min(20, left())));
 }

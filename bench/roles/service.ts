@@ -1,3 +1,4 @@
+import type { EventRef } from '../../src/ingest/source.js';
 import pino from 'pino';
 import { parseConfig } from '../../src/config/load.js';
 import { startService, type Service } from '../../src/main.js';
@@ -49,20 +50,18 @@ serveRole(async (raw) => {
   const init = raw as ServiceInit;
   const config = parseConfig(init.config);
   const log = createLogger(config.log.level, pino.destination({ dest: init.logFile, sync: false, mkdir: true }), 'json');
-  const service: Service = await startService(config, { log });
+  let accepted = 0;
+  const latenciesMs: number[] = [];
+  const onAccepted = (refs: readonly EventRef[], at: number) => {
+    accepted += refs.length;
+    if (init.recordLatency) for (const ref of refs) latenciesMs.push(at - ref.message.timestamp);
+  };
+  const service: Service = await startService(config, { log, onAccepted });
   const cpu = process.cpuUsage();
   const started = performance.now();
   const since = () => (performance.now() - started) / 1000;
 
-  let accepted = 0;
-  const latenciesMs: number[] = [];
   const pipeline = service.pipeline;
-  const original = pipeline.accepted.bind(pipeline);
-  pipeline.accepted = (refs, at) => {
-    accepted += refs.length;
-    if (init.recordLatency) for (const ref of refs) latenciesMs.push(at - ref.message.timestamp);
-    original(refs, at);
-  };
 
   let peakPending = 0;
   let everPaused = false;

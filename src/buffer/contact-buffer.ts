@@ -50,6 +50,11 @@ export class ContactBuffer<R> {
   get bytes(): number {
     return this.readyBytes + this.heldBytes;
   }
+  /** Whether anything of this email is buffered or in flight. */
+  holds(email: string): boolean {
+    return this.ready.has(email) || this.held.has(email) || this.inflight.has(email);
+  }
+
   get inflightContacts(): number {
     return this.inflight.size;
   }

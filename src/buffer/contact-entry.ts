@@ -131,3 +131,9 @@ export function serialize<R>(entry: ContactEntry<R>): void {
   entry.json = JSON.stringify(contact);
   entry.bytes = Buffer.byteLength(entry.json);
 }
+
+/** The event that set a change's current op (the last one at its occurredAt), else the last one attached. */
+export function newestRef<R extends { occurredAt: number }>(change: { occurredAt: number; refs: readonly R[] }): R | undefined {
+  for (let i = change.refs.length - 1; i >= 0; i--) if (change.refs[i]!.occurredAt === change.occurredAt) return change.refs[i];
+  return change.refs[change.refs.length - 1];
+}

@@ -4,7 +4,7 @@ import { SyncError } from '../domain/errors.js';
 import { startService } from '../main.js';
 import { createLogger } from '../observability/logger.js';
 
-/** `run --config FILE [--dry-run]`: the live sync (a dry run reads the account but writes nothing) until SIGTERM/SIGINT. Exit 0 after a clean stop, 3 at the deadline. */
+/** `run --config FILE [--dry-run]`: the live sync (a dry run reads the account but writes nothing) until SIGTERM/SIGINT. Exit 0 after a clean stop, 3 when something stayed unsettled (or the deadline passed). */
 export async function runCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, 'dry-run': { type: 'boolean', default: false } } });
   if (!values.config) throw new SyncError('USAGE', 'run needs --config FILE', false);
@@ -25,6 +25,12 @@ export async function runCommand(argv: string[]): Promise<number> {
   const service = first;
   const signal = await signalled;
   log.info({ signal }, 'Stopping');
-  const { clean } = await service.stop();
-  return clean ? 0 : 3;
+  // The deadline holds whatever a step is doing (a writer retrying, a broker that does not answer).
+  const watchdog = new Promise<number>((resolve) =>
+    setTimeout(() => {
+      log.error({ unsettled: service.unsettled() }, 'The shutdown deadline passed before the service stopped; exiting with events unsettled (they will be fetched again)');
+      resolve(3);
+    }, config.shutdown.deadlineMs).unref(),
+  );
+  return Promise.race([service.stop().then(({ clean }) => (clean ? 0 : 3)), watchdog]);
 }

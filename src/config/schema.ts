@@ -159,6 +159,13 @@ export const configSchema = z.strictObject({
       maxConcurrentRequests: z.number().int().min(1).max(32).default(5),
       maxImportResubmits: z.number().int().min(0).max(20).default(3).describe('failed/interrupted imports are rebuilt and resubmitted this many times'),
       pollIntervalMs: z.number().int().min(100).max(60_000).default(1_000).describe('first wait before polling /import/info; doubles up to 8×'),
+      confirmTimeoutMs: z
+        .number()
+        .int()
+        .min(10_000)
+        .max(86_400_000)
+        .default(600_000)
+        .describe('an import not confirmed this long after it was accepted is rebuilt from the newest buffered state and resubmitted (at most maxImportResubmits times, then dead-lettered IMPORT_FAILED)'),
       maxBackoffMs: z.number().int().min(1_000).max(600_000).default(60_000).describe('longest pause while an account is failing'),
       settleOnAccept: z.boolean().default(false).describe('commit offsets when an import is accepted instead of confirmed (see README)'),
       timeScale: z.number().min(1).max(1_000).default(1).describe('simulator benchmarks only: run every limit this many times faster'),

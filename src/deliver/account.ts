@@ -3,47 +3,16 @@ import { bodyOf, ContactBuffer, entryRefs, type Batch, type BufferLimits, type F
 import { newEntry, serialize, type ContactEntry, type ContactUpdate, type ListChange, type MergeOutcome } from '../buffer/contact-entry.js';
 import { emailProblem, normaliseEmail } from '../domain/email.js';
 import type { Stage } from '../domain/errors.js';
+import { crashPoint } from '../crash-points.js';
 import { CONSENT_OPTED_OUT, CONSENT_REENTRY_OFF, type Route } from '../ledger/decide.js';
 import { maskEmail } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { RateBudget } from './budget.js';
 import type { AcApi } from './client.js';
+import type { AppliedChange, DeliveryGate, DeliveryOutcomes } from './outcomes.js';
 import { planBatch, ReentryJob, type ReentryItem, type ReentryOutcome } from './reentry.js';
 
-/** How settled and failed events leave delivery. */
-export interface Settlement<R> {
-  settle(refs: R[]): void;
-  deadLetter(refs: R[], stage: Stage, code: string, message: string): void;
-  /** Called when ActiveCampaign accepted a request holding these refs (end-to-end latency). */
-  accepted?(refs: R[], at: number): void;
-  /** The membership ledger: how a change goes out, decided when its import is cut (src/ledger/decide.ts). */
-  route?(connection: string, email: string, listId: string, change: ListChange<R>): Route;
-  /**
-   * Changes ActiveCampaign confirmed, or refused on consent: the ledger records them before their refs settle
-   * (or, refused, are dead-lettered). Without this, refs settle or are dead-lettered at once.
-   */
-  applied?(connection: string, changes: AppliedChange<R>[]): void;
-  /** Changes found stale when their import was cut: they settle without being sent. */
-  skipped?(refs: R[], result: 'stale'): void;
-}
-
-/** One (list, contact) change as ActiveCampaign took it. */
-export interface AppliedChange<R> {
-  email: string;
-  listId: string;
-  op: 'add' | 'remove';
-  occurredAt: number;
-  refs: R[];
-  /** When the request that carried it was accepted, and when it was confirmed (epoch ms). */
-  sentAt: number;
-  confirmedAt: number;
-  /** Not applied on consent grounds: dead-letter the refs with this code (stage confirm) once recorded. */
-  refused?: { code: string; message: string };
-  /** The refs settled already (settleOnAccept): record only. */
-  settled?: boolean;
-}
-
-const OPTED_OUT_MESSAGE = 'ActiveCampaign refused to subscribe the contact (unsubscribed from the list, excluded or bounced) and the ledger holds no unsubscribe made by this service: the opt-out stands';
+export type { AppliedChange } from './outcomes.js';
 
 export interface AccountOptions {
   name: string;
@@ -105,10 +74,12 @@ export class AccountDelivery<R> {
     private readonly opts: AccountOptions,
     budget: RateBudget,
     private readonly client: AcApi,
-    private readonly settlement: Settlement<R>,
+    private readonly outcomes: DeliveryOutcomes<R>,
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
+    /** The ledger's say before sending (route, intents) and which refs still count; without it everything is imported. */
+    private readonly gate?: DeliveryGate<R>,
   ) {
     this.buffer = new ContactBuffer<R>(opts.limits);
     this.budget = budget;
@@ -117,7 +88,7 @@ export class AccountDelivery<R> {
   add(update: ContactUpdate<R>): MergeOutcome {
     const outcome = this.buffer.add(update, this.now());
     // Superseded by a change already sent: with settleOnAccept that change may have settled already.
-    if (outcome === 'superseded-in-flight' && this.opts.settleOnAccept) this.settlement.settle([update.ref]);
+    if (outcome === 'superseded-in-flight' && this.opts.settleOnAccept) this.outcomes.accepted([update.ref], this.now(), true);
     this.wake();
     return outcome;
   }
@@ -145,6 +116,9 @@ export class AccountDelivery<R> {
   /** Rebalance: drop unsent changes of partitions this member lost. Returns the dropped refs. */
   dropRevoked(revoked: (ref: R) => boolean): R[] {
     const dropped = this.buffer.drop(revoked);
+    // Nothing keyed by an email outlives its entries: a leftover would steer a later change of that email.
+    for (const email of this.resubmits.keys()) if (!this.buffer.holds(email)) this.resubmits.delete(email);
+    for (const k of this.plainNext) if (!this.buffer.holds(k.slice(0, k.indexOf('\u0000')))) this.plainNext.delete(k);
     this.updateGauges();
     return dropped;
   }
@@ -256,19 +230,19 @@ export class AccountDelivery<R> {
   }
 
   /**
-   * The ledger's say on a batch just cut: stale changes settle unsent, re-entries the export does not allow are
-   * refused, re-entries allowed leave the import body and wait for its confirmation (then contactLists).
+   * The ledger's say on a batch just cut: refs of an earlier generation leave (their events are fetched again),
+   * stale changes settle unsent, re-entries the export does not allow are refused, re-entries allowed leave the
+   * import body and wait for its confirmation (then contactLists).
    */
   private plan(entries: ContactEntry<R>[], now: number) {
+    const superseded = this.pruneDead(entries);
     const plan = planBatch(entries, (email, listId, change) => {
+      if (change.refs.length === 0) return { kind: 'stale' };
       if (this.plainNext.delete(`${email}\u0000${listId}`)) return { kind: 'import' };
-      return this.settlement.route?.(this.opts.name, email, listId, change) ?? { kind: 'import' };
+      return this.gate?.route(this.opts.name, email, listId, change) ?? { kind: 'import' };
     });
-    const stale = plan.stale.flatMap((c) => c.refs);
-    if (stale.length) {
-      if (this.settlement.skipped) this.settlement.skipped(stale, 'stale');
-      else this.settlement.settle(stale);
-    }
+    const stale = [...superseded, ...plan.stale.flatMap((c) => c.refs)];
+    if (stale.length) this.outcomes.skipped(stale, 'stale');
     if (plan.reentryOff.length) {
       const message = 'the contact re-entered the segment after this service unsubscribed them, and the export has reentry: false';
       this.record(plan.reentryOff.map(({ entry, listId, change }) => this.change(entry.email, listId, change, now, now, { code: CONSENT_REENTRY_OFF, message })));
@@ -277,23 +251,43 @@ export class AccountDelivery<R> {
     return plan;
   }
 
-  private change(email: string, listId: string, c: ListChange<R>, sentAt: number, confirmedAt: number, refused?: AppliedChange<R>['refused']): AppliedChange<R> {
-    return { email, listId, op: c.op, occurredAt: c.occurredAt, refs: c.refs, sentAt, confirmedAt, ...(refused ? { refused } : {}) };
+  /**
+   * Refs fetched before the last rebalance are dropped: their events are uncommitted and fetched again. A change
+   * whose newest event is such a ref keeps going if a current ref at the same time stands for it (the same event
+   * fetched again); otherwise its current refs are older events superseded by that one, which returns with its
+   * partition, and they are returned to settle (the change is left empty: nothing of it is sent).
+   */
+  private pruneDead(entries: readonly ContactEntry<R>[]): R[] {
+    const gate = this.gate;
+    if (!gate) return [];
+    const superseded: R[] = [];
+    for (const entry of entries) {
+      for (const change of entry.lists.values()) {
+        if (change.refs.every((r) => gate.live(r))) continue;
+        const live = change.refs.filter((r) => gate.live(r));
+        const newest = this.newest(change);
+        change.refs = newest && !gate.live(newest) && !live.some((r) => this.at(r) === change.occurredAt) ? (superseded.push(...live), []) : live;
+      }
+    }
+    return superseded;
   }
 
-  /** Hands confirmed (or consent-refused) changes to the ledger, or settles them directly without one. */
+  private newest(change: ListChange<R>): R | undefined {
+    for (let i = change.refs.length - 1; i >= 0; i--) if (this.at(change.refs[i]!) === change.occurredAt) return change.refs[i];
+    return change.refs[change.refs.length - 1];
+  }
+
+  private at(ref: R): number | undefined {
+    return (ref as { occurredAt?: number }).occurredAt;
+  }
+
+  private change(email: string, listId: string, c: ListChange<R>, sentAt: number, confirmedAt: number, refused?: AppliedChange<R>['refused'], failed?: boolean): AppliedChange<R> {
+    return { email, listId, op: c.op, occurredAt: c.occurredAt, refs: c.refs, sentAt, confirmedAt, ...(refused ? { refused } : {}), ...(failed ? { failed } : {}) };
+  }
+
+  /** Hands confirmed, consent-refused or failed changes to the outcome sink (it records them, then settles). */
   private record(changes: AppliedChange<R>[]): void {
-    if (changes.length === 0) return;
-    if (this.settlement.applied) {
-      this.settlement.applied(this.opts.name, changes);
-      return;
-    }
-    const ok: R[] = [];
-    for (const c of changes) {
-      if (c.refused) this.settlement.deadLetter(c.refs, 'confirm', c.refused.code, c.refused.message);
-      else if (!c.settled) ok.push(...c.refs);
-    }
-    if (ok.length) this.settlement.settle(ok);
+    if (changes.length) this.outcomes.applied(this.opts.name, changes);
   }
 
   private async send(batch: Batch<R>, resubscribe: Map<string, ReentryItem<R>[]>): Promise<void> {
@@ -302,6 +296,21 @@ export class AccountDelivery<R> {
     this.sending++;
     this.metrics.batchSize.observe({ connection: name }, batch.entries.length);
     this.metrics.batchBytes.observe({ connection: name }, batch.bytes);
+    // Write-ahead: the ledger holds the intent of every unsubscribe in this import before it goes out.
+    const removes = batch.entries.flatMap((entry) => [...entry.lists].filter(([listId, c]) => c.op === 'remove' && !resubscribe.get(entry.email)?.some((i) => i.listId === listId)).map(([listId, change]) => ({ email: entry.email, listId, change })));
+    if (removes.length && this.gate) {
+      try {
+        await this.gate.intend(name, removes, this.now());
+        crashPoint('intent-written');
+      } catch (err) {
+        this.requests--;
+        this.sending--;
+        this.log.warn({ err: (err as Error).message, contacts: batch.entries.length }, 'The intents of an import could not be written; it waits in the buffer');
+        this.buffer.requeue(batch.entries);
+        this.wake();
+        return;
+      }
+    }
     const answer = await this.client.bulkImport(batch.body);
     this.requests--;
     this.sending--;
@@ -312,14 +321,14 @@ export class AccountDelivery<R> {
         this.up();
         this.budget.succeeded(now);
         this.metrics.lastFlushSuccess.set({ connection: name }, now / 1000);
+        crashPoint('import-accepted');
         const batchId = answer.body?.batchId;
         const refs = batch.entries.flatMap(entryRefs);
-        this.settlement.accepted?.(refs, now);
+        this.outcomes.accepted(refs, now, this.opts.settleOnAccept && !!batchId);
         if (!batchId) {
-          this.dead(batch.entries, 'deliver', 'NO_BATCH_ID', 'ActiveCampaign accepted the import without a batchId, so it cannot be confirmed');
+          this.dead(batch.entries, 'deliver', 'NO_BATCH_ID', 'ActiveCampaign accepted the import without a batchId, so it cannot be confirmed', true);
           break;
         }
-        if (this.opts.settleOnAccept) this.settlement.settle(refs);
         this.unconfirmed.set(batchId, { batchId, entries: batch.entries, acceptedAt: now, resubscribe, nextPollAt: now + this.opts.pollIntervalMs / this.opts.timeScale, polls: 0, polling: false });
         break;
       }
@@ -407,10 +416,11 @@ export class AccountDelivery<R> {
   }
 
   /**
-   * A completed import: each (list, contact) change not in `failure` is confirmed. A contact in `failure` had its
-   * adds refused on consent (CONSENT_OPTED_OUT: bulk import never subscribes an unsubscribed contact) and its
-   * removes failed (IMPORT_CONTACT_FAILED). Re-entries left out of the body now go to contactLists; their emails
-   * stay in flight until those are done.
+   * A completed import: each (list, contact) change not in `failure` is confirmed. A contact in `failure` had
+   * something refused, and ActiveCampaign does not say which list: its memberships are read (a ReentryJob with no
+   * window of ours), each add is then confirmed (active), refused (unsubscribed: CONSENT_OPTED_OUT; bounced) or
+   * sent again, and its removes are sent again: one refused list never takes the contact's other lists with it.
+   * Re-entries left out of the body now go to contactLists. Emails stay in flight until those jobs are done.
    */
   private completed(u: Unconfirmed<R>, failure: string[]): void {
     this.unconfirmed.delete(u.batchId);
@@ -420,23 +430,24 @@ export class AccountDelivery<R> {
     const changes: AppliedChange<R>[] = [];
     const release: string[] = [];
     for (const entry of u.entries) {
-      this.resubmits.delete(entry.email);
-      const resubscribe = u.resubscribe.get(entry.email);
-      const later = new Set(resubscribe?.map((i) => i.listId));
-      const removesFailed: R[] = [];
-      for (const [listId, c] of entry.lists) {
+      const resubscribe = u.resubscribe.get(entry.email) ?? [];
+      const later = new Set(resubscribe.map((i) => i.listId));
+      if (!failed.has(entry.email)) {
+        this.resubmits.delete(entry.email);
+        for (const [listId, c] of entry.lists) if (!later.has(listId)) changes.push(this.change(entry.email, listId, c, u.acceptedAt, now));
+        if (resubscribe.length) this.reentries.push(new ReentryJob(entry.email, resubscribe, this.now));
+        else release.push(entry.email);
+        continue;
+      }
+      this.log.warn({ email: maskEmail(entry.email) }, 'ActiveCampaign listed a contact of a bulk import as failed; reading its memberships to find the refused list');
+      const adds: ReentryItem<R>[] = [];
+      const resend: [string, ListChange<R>][] = [];
+      for (const [listId, change] of entry.lists) {
         if (later.has(listId)) continue;
-        if (!failed.has(entry.email)) changes.push({ ...this.change(entry.email, listId, c, u.acceptedAt, now), settled: this.opts.settleOnAccept });
-        else if (c.op === 'add') changes.push(this.change(entry.email, listId, c, u.acceptedAt, now, { code: CONSENT_OPTED_OUT, message: OPTED_OUT_MESSAGE }));
-        else removesFailed.push(...c.refs);
+        if (change.op === 'add') adds.push({ listId, change });
+        else resend.push([listId, change]);
       }
-      if (removesFailed.length) {
-        this.log.error({ email: maskEmail(entry.email), code: 'IMPORT_CONTACT_FAILED' }, 'A contact could not be unsubscribed and goes to the dead-letter topic: ActiveCampaign listed it as failed');
-        this.settlement.deadLetter(removesFailed, 'confirm', 'IMPORT_CONTACT_FAILED', 'ActiveCampaign listed the contact as failed (excluded, bounced, over the contact limit, or refused for another list in the same import)');
-      }
-      if (failed.has(entry.email)) this.log.warn({ email: maskEmail(entry.email) }, 'ActiveCampaign refused a contact in a bulk import; its adds are dead-lettered as opt-outs');
-      if (resubscribe) this.reentries.push(new ReentryJob(entry.email, resubscribe, this.now));
-      else release.push(entry.email);
+      this.reentries.push(new ReentryJob(entry.email, [...resubscribe, ...adds], this.now, { entry, resend }));
     }
     this.record(changes);
     this.buffer.release(release);
@@ -489,33 +500,52 @@ export class AccountDelivery<R> {
     this.wake();
   }
 
-  /** A re-entry finished: record what happened to each list, then let the email's newer changes go. */
+  /**
+   * A re-entry (or the memberships read after a failed contact) finished: record what happened to each list, send
+   * again what must go by bulk import, then let the email's newer changes go. What follows a failed contact is sent
+   * again a bounded number of times, then dead-lettered IMPORT_CONTACT_FAILED.
+   */
   private reentryDone(job: ReentryJob<R>, outcomes: ReentryOutcome<R>[]): void {
     const i = this.reentries.indexOf(job);
     if (i < 0) return;
     this.reentries.splice(i, 1);
     const changes: AppliedChange<R>[] = [];
-    const missing = newEntry<R>(job.email, this.now());
+    const again = new Map<string, ListChange<R>>(job.after?.resend ?? []);
     for (const { item, result, at, code, message } of outcomes) {
       this.metrics.resubscribes.inc({ connection: this.opts.name, result });
       if (result === 'subscribed' || result === 'already') changes.push(this.change(job.email, item.listId, item.change, at, at));
       else if (result === 'opted_out') {
-        changes.push(this.change(job.email, item.listId, item.change, at, at, { code: CONSENT_OPTED_OUT, message: 'the contact unsubscribed before this service did (the membership was unsubscribed before the service sent its own unsubscribe): the opt-out stands' }));
+        const why = item.window ? 'the contact unsubscribed outside the window of the service\'s own unsubscribe (before it, or again after it)' : 'ActiveCampaign refused to subscribe the contact and its membership is unsubscribed, not by this service';
+        changes.push(this.change(job.email, item.listId, item.change, at, at, { code: CONSENT_OPTED_OUT, message: `${why}: the opt-out stands` }));
       } else if (result === 'bounced') changes.push(this.change(job.email, item.listId, item.change, at, at, { code: 'CONTACT_BOUNCED', message: 'the membership is bounced: not re-subscribed' }));
-      else if (result === 'missing') {
-        // The contact is gone from the account: a plain import creates and subscribes it.
+      else if (result === 'missing' || result === 'import') {
+        // No membership, an unconfirmed one, or no contact at all: a plain import, under ActiveCampaign's own rules.
         this.plainNext.add(`${job.email}\u0000${item.listId}`);
-        missing.lists.set(item.listId, item.change);
+        again.set(item.listId, item.change);
       } else {
         this.log.error({ email: maskEmail(job.email), code }, `A re-subscribe failed and goes to the dead-letter topic: ${message ?? 'refused'}`);
-        this.settlement.deadLetter(item.change.refs, 'deliver', code ?? 'RESUBSCRIBE_FAILED', message ?? 'contactLists refused the re-subscribe');
+        this.outcomes.dead(item.change.refs, 'deliver', code ?? 'RESUBSCRIBE_FAILED', message ?? 'contactLists refused the re-subscribe');
       }
     }
     this.record(changes);
-    if (missing.lists.size) {
-      serialize(missing);
-      this.buffer.requeue([missing]);
-    } else this.buffer.release([job.email]);
+    if (again.size === 0) {
+      if (job.after) this.resubmits.delete(job.email);
+      this.buffer.release([job.email]);
+      return;
+    }
+    const entry = job.after?.entry ?? newEntry<R>(job.email, this.now());
+    entry.lists = again;
+    serialize(entry);
+    if (job.after) {
+      const n = (this.resubmits.get(job.email) ?? 0) + 1;
+      if (n > this.opts.maxImportResubmits) {
+        this.fail(entry, 'confirm', 'IMPORT_CONTACT_FAILED', `ActiveCampaign listed the contact as failed ${n} times (excluded, bounced, over the contact limit, or another refusal)`, true);
+        this.buffer.release([job.email]);
+        return;
+      }
+      this.resubmits.set(job.email, n);
+    }
+    this.buffer.requeue([entry]);
   }
 
   /** failed / interrupted: rebuild from the current buffer state and resubmit, a bounded number of times. */
@@ -527,7 +557,7 @@ export class AccountDelivery<R> {
       const n = (this.resubmits.get(entry.email) ?? 0) + 1;
       if (n > this.opts.maxImportResubmits) {
         this.resubmits.delete(entry.email);
-        this.fail(entry, 'confirm', 'IMPORT_FAILED', `the import ended "${status}" ${n} times`);
+        this.fail(entry, 'confirm', 'IMPORT_FAILED', `the import ended "${status}" ${n} times`, true);
         this.buffer.release([entry.email]);
       } else {
         this.resubmits.set(entry.email, n);
@@ -538,15 +568,24 @@ export class AccountDelivery<R> {
     this.buffer.requeue(again);
   }
 
-  private dead(entries: ContactEntry<R>[], stage: Stage, code: string, message: string): void {
-    for (const entry of entries) this.fail(entry, stage, code, message);
+  private dead(entries: ContactEntry<R>[], stage: Stage, code: string, message: string, sent = false): void {
+    for (const entry of entries) this.fail(entry, stage, code, message, sent);
     this.buffer.release(entries.map((e) => e.email));
   }
 
-  private fail(entry: ContactEntry<R>, stage: Stage, code: string, message: string): void {
+  /**
+   * A contact's changes go to the dead-letter topic. Once sent (ActiveCampaign may have applied part of it), they
+   * are reported as failed changes, so the ledger replaces their intents; never sent, they are plain dead letters.
+   */
+  private fail(entry: ContactEntry<R>, stage: Stage, code: string, message: string, sent = false): void {
     this.resubmits.delete(entry.email); // a later change of this contact starts with a fresh count
     this.log.error({ email: maskEmail(entry.email), stage, code }, `A contact could not be delivered and goes to the dead-letter topic: ${message}`);
-    this.settlement.deadLetter(entryRefs(entry), stage, code, message);
+    if (!sent) {
+      this.outcomes.dead(entryRefs(entry), stage, code, message);
+      return;
+    }
+    const now = this.now();
+    this.record([...entry.lists].map(([listId, c]) => this.change(entry.email, listId, c, now, now, { code, message }, true)));
   }
 
   private throttled(code: string, retryAfterMs: number, now: number): void {

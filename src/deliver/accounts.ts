@@ -2,10 +2,11 @@ import type { Logger } from 'pino';
 import type { Config, ConnectionConfig } from '../config/schema.js';
 import { ConfigError } from '../domain/errors.js';
 import type { Metrics } from '../observability/metrics.js';
-import { AccountDelivery, type Settlement } from './account.js';
+import { AccountDelivery } from './account.js';
 import { RateBudget } from './budget.js';
 import { AcClient, type AcApi, type Answer } from './client.js';
 import { DryRunApi } from './dry-run.js';
+import type { DeliveryGate, DeliveryOutcomes } from './outcomes.js';
 import { secretReader } from './secret.js';
 
 /** One client per connection (account); with `dryRun`, writes are reported instead of sent. Every request is counted in `metrics`. */
@@ -24,7 +25,7 @@ export function createClients(config: Config, dryRun?: (line: string) => void, m
   return clients;
 }
 
-export function createAccounts<R>(config: Config, clients: Map<string, AcApi>, settlement: Settlement<R>, metrics: Metrics, log: Logger): Map<string, AccountDelivery<R>> {
+export function createAccounts<R>(config: Config, clients: Map<string, AcApi>, outcomes: DeliveryOutcomes<R>, gate: DeliveryGate<R> | undefined, metrics: Metrics, log: Logger): Map<string, AccountDelivery<R>> {
   const accounts = new Map<string, AccountDelivery<R>>();
   for (const [name, conn] of Object.entries(config.connections)) {
     const budget = new RateBudget(rates(conn), config.delivery.timeScale);
@@ -41,7 +42,7 @@ export function createAccounts<R>(config: Config, clients: Map<string, AcApi>, s
       budgetShare: conn.budgetShare,
       reservedShare: conn.replayShare,
     };
-    accounts.set(name, new AccountDelivery<R>(opts, budget, clients.get(name)!, settlement, metrics, log.child({ connection: name })));
+    accounts.set(name, new AccountDelivery<R>(opts, budget, clients.get(name)!, outcomes, metrics, log.child({ connection: name }), Date.now, gate));
   }
   return accounts;
 }

@@ -1,5 +1,5 @@
 import { serialize, type ContactEntry, type ListChange } from '../buffer/contact-entry.js';
-import { unsubscribeIsOurs, type Route } from '../ledger/decide.js';
+import { unsubscribeIsOurs, type Route, type Window } from '../ledger/decide.js';
 import type { Verdict } from './classify.js';
 import type { AcApi } from './client.js';
 
@@ -11,8 +11,11 @@ import type { AcApi } from './client.js';
 export interface ReentryItem<R> {
   listId: string;
   change: ListChange<R>;
-  /** When the service sent the unsubscribe it now undoes (epoch ms): an unsubscribe dated before is an opt-out. */
-  unsubscribedAt: number;
+  /**
+   * The window of the service's own unsubscribe that this re-entry undoes: only an unsubscribe dated inside it is
+   * reversed. None: the add was refused by a bulk import, and any unsubscribe is the contact's own.
+   */
+  window?: Window;
 }
 
 export interface Plan<R> {
@@ -41,7 +44,7 @@ export function planBatch<R>(entries: readonly ContactEntry<R>[], route: (email:
       const r = route(entry.email, listId, change);
       if (r.kind === 'import') continue;
       if (r.kind === 'resubscribe') {
-        resub.push({ listId, change, unsubscribedAt: r.unsubscribedAt });
+        resub.push({ listId, change, window: r.window });
         continue;
       }
       entry.lists.delete(listId);
@@ -68,7 +71,8 @@ export function planBatch<R>(entries: readonly ContactEntry<R>[], route: (email:
   return plan;
 }
 
-export type ReentryResult = 'subscribed' | 'already' | 'opted_out' | 'bounced' | 'missing' | 'failed';
+/** `import`: no membership, or an unconfirmed one (status 0): never forced, it goes by bulk import. */
+export type ReentryResult = 'subscribed' | 'already' | 'opted_out' | 'bounced' | 'missing' | 'import' | 'failed';
 
 export interface ReentryOutcome<R> {
   item: ReentryItem<R>;
@@ -89,8 +93,10 @@ export type StepResult<R> =
 /**
  * One contact's re-subscribes, a request per step from the account's budget: the contact id (GET /contacts?email=),
  * its memberships (one read for all its lists), then one contactLists write (status 1, sourceid 4) per list whose
- * current unsubscribe can be the service's. A list already active needs no write; an unsubscribe dated before the
- * service's own is an opt-out and stays; a bounced membership stays.
+ * current unsubscribe is the service's (dated inside the window of its own unsubscribe). A list already active needs
+ * no write; an unsubscribe dated outside the window is an opt-out and stays; a bounced membership stays; no
+ * membership or an unconfirmed one goes by bulk import. The same job reads the memberships of a contact that a bulk
+ * import listed as failed (`after`), with no window: then nothing is ever written.
  */
 export class ReentryJob<R> {
   private contactId: string | undefined;
@@ -105,6 +111,8 @@ export class ReentryJob<R> {
     readonly email: string,
     items: ReentryItem<R>[],
     private readonly now: () => number = Date.now,
+    /** After a failed contact: its entry, and the removes of that import to send again. */
+    readonly after?: { entry: ContactEntry<R>; resend: [string, ListChange<R>][] },
   ) {
     this.todo = [...items];
   }
@@ -115,9 +123,10 @@ export class ReentryJob<R> {
     while (this.todo.length) {
       const item = this.todo[0]!;
       const m = this.lists.get(item.listId);
-      if (m?.status === 1) this.finish(item, 'already');
-      else if (m?.status === 3) this.finish(item, 'bounced');
-      else if (m?.status === 2 && !unsubscribeIsOurs(m.udate, item.unsubscribedAt)) this.finish(item, 'opted_out');
+      if (m === undefined || m.status === 0) this.finish(item, 'import');
+      else if (m.status === 1) this.finish(item, 'already');
+      else if (m.status === 3) this.finish(item, 'bounced');
+      else if (m.status !== 2 || !item.window || !unsubscribeIsOurs(m.udate, item.window)) this.finish(item, 'opted_out');
       else return true;
     }
     return false;

@@ -54,7 +54,7 @@ export class SourceConsumer {
     // A fetch that held only transaction markers or aborted records never reaches eachBatch (kafkajs resolves it
     // itself): those offsets count as seen, or a partition that ends in a marker never commits to its end.
     this.consumer.on(END_BATCH_PROCESS, ({ payload: p }) => {
-      if (p.batchSize === 0 && p.firstOffset != null) this.pipeline.skipThrough(p.topic, p.partition, Number(p.firstOffset), Number(p.lastOffset));
+      if (p.batchSize === 0 && p.firstOffset != null) this.pipeline.settler.skipThrough(p.topic, p.partition, Number(p.firstOffset), Number(p.lastOffset));
     });
     this.consumer.on(GROUP_JOIN, (e) => {
       this.rebalancing = false;
@@ -125,7 +125,7 @@ export class SourceConsumer {
    * already holds it (see stallPartition); its resume fetches again, finds nothing to take and pauses again.
    */
   private reachedEnd(topic: string, partition: number, first: number, end: number, pause: () => () => void): void {
-    this.pipeline.skipThrough(topic, partition, first, end - 1);
+    this.pipeline.settler.skipThrough(topic, partition, first, end - 1);
     if (!this.pausedForBackpressure && !this.stopping) pause();
   }
 
@@ -194,15 +194,20 @@ export class SourceConsumer {
     this.committing = this.committing.then(async () => {
       if (this.rebalancing) return;
       if (this.pausedForBackpressure) this.applyBackpressure();
-      const offsets = this.pipeline.commits();
+      const settler = this.pipeline.settler;
+      const generation = settler.generation;
+      const offsets = settler.commits();
       if (offsets.length === 0) return;
       try {
         await this.consumer.commitOffsets(offsets);
+        settler.committed(offsets, generation, true);
         for (const o of offsets) {
           this.metrics.committedOffset.set({ topic: o.topic, partition: String(o.partition) }, Number(o.offset));
           this.committed.set(tpKey(o.topic, o.partition), Number(o.offset));
         }
       } catch (err) {
+        // Handed out again by the next commit while the generation holds; never for a partition lost since.
+        settler.committed(offsets, generation, false);
         this.log.warn({ err: (err as Error).message }, 'Committing offsets failed; the next commit retries');
       }
     });

@@ -17,6 +17,8 @@ export interface SourceMessage {
 export interface EventRef {
   readonly message: SourceMessage;
   readonly generation: number;
+  /** Which of the event's shares this is: the export's position among those the event maps to. */
+  readonly share: number;
   readonly exportName: string;
   readonly occurredAt: number;
 }

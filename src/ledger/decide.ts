@@ -21,14 +21,36 @@ export type Route =
   | { kind: 'import' }
   /** Older than what the ledger holds: settle without sending. */
   | { kind: 'stale' }
-  /** Re-entry: the service made the current unsubscribe; re-subscribe with contactLists. */
-  | { kind: 'resubscribe'; unsubscribedAt: number }
+  /**
+   * Re-entry: the service made (or may have made) the current unsubscribe; re-subscribe with contactLists if the
+   * membership's unsubscribe date falls in the window of the service's own unsubscribe.
+   */
+  | { kind: 'resubscribe'; window: Window }
   /** Re-entry, but the export has `reentry: false`: dead-letter with a consent code. */
   | { kind: 'reentry-off' };
 
-export function routeChange(entry: LedgerEntry | undefined, op: 'add' | 'remove', occurredAt: number, reentry: boolean): Route {
+/** When an unsubscribe counts as the service's own: from its intent to its confirmation (epoch ms, both ends inclusive). */
+export interface Window {
+  from: number;
+  to: number;
+}
+
+/** Clock skew allowed between ActiveCampaign and this service when comparing an unsubscribe date with ours. */
+export const UNSUBSCRIBE_SKEW_MS = 5_000;
+
+/**
+ * The window of the service's unsubscribe that an entry records: from its intent minus the skew to its
+ * confirmation plus the skew; while unconfirmed, to the last moment it could still be applied (`openMs` after
+ * the intent) plus the skew.
+ */
+export function windowOf(entry: LedgerEntry, openMs: number): Window {
+  const to = entry.confirmedAt ?? entry.sentAt + openMs;
+  return { from: entry.sentAt - UNSUBSCRIBE_SKEW_MS, to: to + UNSUBSCRIBE_SKEW_MS };
+}
+
+export function routeChange(entry: LedgerEntry | undefined, op: 'add' | 'remove', occurredAt: number, reentry: boolean, openWindowMs: number): Route {
   if (isStale(entry, occurredAt)) return { kind: 'stale' };
-  if (op === 'add' && entry?.state === LedgerState.RemovedByService) return reentry ? { kind: 'resubscribe', unsubscribedAt: entry.sentAt } : { kind: 'reentry-off' };
+  if (op === 'add' && entry?.state === LedgerState.RemovedByService) return reentry ? { kind: 'resubscribe', window: windowOf(entry, openWindowMs) } : { kind: 'reentry-off' };
   return { kind: 'import' };
 }
 
@@ -39,38 +61,58 @@ export interface Outcome {
   confirmedAt: number;
   /** The add was not applied: its consent code. */
   refused?: string;
+  /** The import failed for good (dead-lettered): nothing was applied, but a remove may have been. */
+  failed?: boolean;
+}
+
+/** Whether an unsubscribe the service sends over `prev` is its own: not when it repeats one the contact made. */
+export function unsubscribeIsOwn(prev: LedgerEntry | undefined): boolean {
+  return prev?.state !== LedgerState.AddRefused && prev?.state !== LedgerState.RemovedOther;
 }
 
 /**
- * The record a confirmed (or refused) change leaves. An unsubscribe is the service's own only when the contact
- * was subscribed by the service just before it (an unsubscribe of an unknown or refused contact may be a no-op on
- * an opt-out). Repeating the service's unsubscribe keeps the first one's time. An add refused because re-entry is
- * off changes nothing but the time (the unsubscribe stays the service's); any other refused add means the
- * contact is unsubscribed by someone else.
+ * The intent written before the service sends an unsubscribe over `prev`, or undefined when the unsubscribe
+ * repeats the contact's own (it is then not the service's, and needs no intent). A run of unsubscribes keeps the
+ * first one's start, since ActiveCampaign may keep the first unsubscribe date.
  */
-export function recordFor(prev: LedgerEntry | undefined, o: Outcome): LedgerRecord {
-  const base = { occurredAt: o.occurredAt, sentAt: o.sentAt, confirmedAt: o.confirmedAt };
+export function intentFor(prev: LedgerEntry | undefined, at: number): LedgerRecord | undefined {
+  if (!unsubscribeIsOwn(prev)) return undefined;
+  const from = prev?.state === LedgerState.RemovedByService ? Math.min(prev.sentAt, at) : at;
+  return { op: 'remove', byService: true, intent: true, occurredAt: prev?.occurredAt ?? 0, sentAt: from, confirmedAt: 0 };
+}
+
+/**
+ * The record a confirmed, refused or failed change leaves. Every unsubscribe the service sends is its own, whether
+ * or not it had subscribed the contact before, except one that repeats the contact's own (a refused add or such an
+ * unsubscribe before it). A run of the service's unsubscribes keeps the first one's start. An add refused because
+ * re-entry is off changes nothing but the time (the unsubscribe stays the service's); any other refused add means
+ * the contact is unsubscribed by someone else. A failed remove replaces its intent (its unsubscribe may have been
+ * applied) but keeps the occurredAt of the change applied before it, so its event is not stale when it is
+ * replayed. Undefined: nothing to record (a failed add).
+ */
+export function recordFor(prev: LedgerEntry | undefined, o: Outcome): LedgerRecord | undefined {
   if (o.op === 'add') {
+    if (o.failed) return undefined; // nothing was applied, and no intent stands for an add
+    const base = { occurredAt: o.occurredAt, sentAt: o.sentAt, confirmedAt: o.confirmedAt };
     if (o.refused === CONSENT_REENTRY_OFF && prev?.state === LedgerState.RemovedByService) return { op: 'remove', byService: true, ...base, sentAt: prev.sentAt, refused: o.refused };
     return o.refused ? { op: 'add', byService: false, refused: o.refused, ...base } : { op: 'add', byService: false, ...base };
   }
-  if (prev?.state === LedgerState.Added) return { op: 'remove', byService: true, ...base };
-  if (prev?.state === LedgerState.RemovedByService) return { op: 'remove', byService: true, ...base, sentAt: prev.sentAt };
-  return { op: 'remove', byService: false, ...base };
+  const base = { occurredAt: o.failed ? (prev?.occurredAt ?? 0) : o.occurredAt, sentAt: o.sentAt, confirmedAt: o.confirmedAt };
+  if (!unsubscribeIsOwn(prev)) return o.failed ? undefined : { op: 'remove', byService: false, ...base };
+  if (prev?.state === LedgerState.RemovedByService) return { op: 'remove', byService: true, ...base, sentAt: Math.min(prev.sentAt, o.sentAt) };
+  return { op: 'remove', byService: true, ...base };
 }
 
-/** Clock skew allowed between ActiveCampaign and this service when comparing an unsubscribe date with ours. */
-export const UNSUBSCRIBE_SKEW_MS = 5_000;
-
 /**
- * Before a re-subscribe: whether the membership's current unsubscribe can be the service's. ActiveCampaign's
- * `udate` is when the membership was last unsubscribed; one before the service sent its unsubscribe means the
- * contact (or someone else) unsubscribed first and the service's request changed nothing: an opt-out to keep.
- * An unreadable date is not taken as ours.
+ * Before a re-subscribe: whether the membership's current unsubscribe is the service's. ActiveCampaign's `udate`
+ * is when the membership was last unsubscribed. Only one inside the window of the service's own unsubscribe is
+ * the service's: one before it means the contact (or someone else) unsubscribed first and the service's request
+ * changed nothing; one after it means the contact unsubscribed again since (say after re-subscribing through a
+ * form). Both are opt-outs to keep. An unreadable date is not taken as ours.
  */
-export function unsubscribeIsOurs(udate: unknown, unsubscribedAt: number): boolean {
+export function unsubscribeIsOurs(udate: unknown, window: Window): boolean {
   if (typeof udate !== 'string') return false;
   const t = Date.parse(udate.includes('T') || udate.includes('+') ? udate : `${udate.replace(' ', 'T')}Z`);
   if (Number.isNaN(t)) return false;
-  return t >= unsubscribedAt - UNSUBSCRIBE_SKEW_MS;
+  return t >= window.from && t <= window.to;
 }

@@ -2,9 +2,9 @@
  * The in-memory ledger index of one source partition: ledger key → (state, occurredAt, sentAt). Pure, no I/O.
  *
  * Compact by design: the key is never stored, only a 64-bit hash of it (61 bits after the packing below), in an
- * open-addressing table on typed arrays (linear probing). One slot is 20 bytes: hash high word (4), hash low word
- * with the 2-bit state in its top bits (4), occurredAt as float64 ms (8), sentAt in whole seconds (4). The table
- * grows by 1.3× when it passes a load of 0.875, so it is always between 67% and 87.5% full: 23–30 bytes per
+ * open-addressing table on typed arrays (linear probing). One slot is 24 bytes: hash high word (4), hash low word
+ * with the 2-bit state in its top bits (4), occurredAt as float64 ms (8), sentAt and confirmedAt in whole seconds (4 + 4). The table
+ * grows by 1.3× when it passes a load of 0.875, so it is always between 67% and 87.5% full: 27–36 bytes per
  * entry (test/ledger/index.test.ts measures it). Two keys share a hash with probability about n²/2⁶², about
  * 4·10⁻⁷ for a million entries: the price of not storing keys.
  */
@@ -13,21 +13,29 @@ export enum LedgerState {
   Added = 0,
   /** An add ActiveCampaign refused (the contact opted out, bounced or is excluded): never forced. */
   AddRefused = 1,
-  /** The service unsubscribed a contact it had subscribed, because the contact left the segment. */
+  /** The service unsubscribed the contact, because the contact left the segment (or intends to: see confirmedAt). */
   RemovedByService = 2,
-  /** Unsubscribed, but not provably by the service (no subscribe of ours came before it). */
+  /** Unsubscribed, and not by the service: its unsubscribe repeated one the contact had (a refused add before it). */
   RemovedOther = 3,
 }
 
 export interface LedgerEntry {
   state: LedgerState;
-  /** occurredAt of the change the entry stands for, epoch ms. */
+  /** occurredAt of the change the entry stands for, epoch ms (for an intent: of the change applied before it). */
   occurredAt: number;
-  /** When the change was sent to ActiveCampaign (accepted), epoch ms, whole seconds. */
+  /**
+   * When the change was sent to ActiveCampaign, epoch ms, whole seconds. For RemovedByService: when the service's
+   * unsubscribe (the first of a run of them) was intended, the start of the window in which an unsubscribe is ours.
+   */
   sentAt: number;
+  /**
+   * RemovedByService: when ActiveCampaign confirmed the unsubscribe (or its import failed), whole seconds rounded
+   * up: the end of that window. Absent while the intent is open (sent, not yet confirmed).
+   */
+  confirmedAt?: number;
 }
 
-const SLOT_BYTES = 4 + 4 + 8 + 4;
+const SLOT_BYTES = 4 + 4 + 8 + 4 + 4;
 const MAX_LOAD = 0.875;
 const GROWTH = 1.3;
 const MIN_CAPACITY = 64;
@@ -53,6 +61,7 @@ export class LedgerIndex {
   private lo: Uint32Array;
   private at: Float64Array;
   private sent: Uint32Array;
+  private until: Uint32Array;
   private count = 0;
 
   constructor(expected = 0) {
@@ -61,6 +70,7 @@ export class LedgerIndex {
     this.lo = new Uint32Array(this.capacity);
     this.at = new Float64Array(this.capacity);
     this.sent = new Uint32Array(this.capacity);
+    this.until = new Uint32Array(this.capacity);
   }
 
   get size(): number {
@@ -76,7 +86,10 @@ export class LedgerIndex {
     const { hi, lo } = hashKey(key);
     const slot = this.find(hi, lo & HASH_MASK);
     if (this.hi[slot] === 0) return undefined;
-    return { state: (this.lo[slot]! >>> 30) as LedgerState, occurredAt: this.at[slot]!, sentAt: this.sent[slot]! * 1000 };
+    const entry: LedgerEntry = { state: (this.lo[slot]! >>> 30) as LedgerState, occurredAt: this.at[slot]!, sentAt: this.sent[slot]! * 1000 };
+    const until = this.until[slot]!;
+    if (until) entry.confirmedAt = until * 1000;
+    return entry;
   }
 
   set(key: string, entry: LedgerEntry): void {
@@ -84,7 +97,7 @@ export class LedgerIndex {
     const { hi, lo } = hashKey(key);
     const slot = this.find(hi, lo & HASH_MASK);
     if (this.hi[slot] === 0) this.count++;
-    this.put(slot, hi, lo & HASH_MASK, entry.state, entry.occurredAt, Math.floor(entry.sentAt / 1000));
+    this.put(slot, hi, lo & HASH_MASK, entry.state, entry.occurredAt, Math.floor(entry.sentAt / 1000), entry.confirmedAt ? Math.ceil(entry.confirmedAt / 1000) : 0);
   }
 
   /** The slot holding this hash, or the empty slot where it would go. */
@@ -97,25 +110,27 @@ export class LedgerIndex {
     }
   }
 
-  private put(slot: number, hi: number, lo: number, state: LedgerState, occurredAt: number, sentSeconds: number): void {
+  private put(slot: number, hi: number, lo: number, state: LedgerState, occurredAt: number, sentSeconds: number, untilSeconds: number): void {
     this.hi[slot] = hi;
     this.lo[slot] = (lo | (state << 30)) >>> 0;
     this.at[slot] = occurredAt;
     this.sent[slot] = sentSeconds;
+    this.until[slot] = untilSeconds;
   }
 
   private grow(): void {
-    const { hi, lo, at, sent, capacity } = this;
+    const { hi, lo, at, sent, until, capacity } = this;
     this.capacity = Math.ceil(capacity * GROWTH);
     this.hi = new Uint32Array(this.capacity);
     this.lo = new Uint32Array(this.capacity);
     this.at = new Float64Array(this.capacity);
     this.sent = new Uint32Array(this.capacity);
+    this.until = new Uint32Array(this.capacity);
     for (let i = 0; i < capacity; i++) {
       const h = hi[i]!;
       if (h === 0) continue;
       const l = lo[i]!;
-      this.put(this.find(h, l & HASH_MASK), h, l & HASH_MASK, (l >>> 30) as LedgerState, at[i]!, sent[i]!);
+      this.put(this.find(h, l & HASH_MASK), h, l & HASH_MASK, (l >>> 30) as LedgerState, at[i]!, sent[i]!, until[i]!);
     }
   }
 }

@@ -79,12 +79,15 @@ export function createLedger(w: LedgerWiring): LedgerParts {
     {
       restore: (source, partitions, onRecord, signal) =>
         readToEnd(w.kafka, w.admin, topicOf(source), (p, m) => onRecord(p, m.key ? m.key.toString('utf8') : '', m.value, Number(m.timestamp)), { groupPrefix: `${w.groupId}.ledger`, partitions, signal }),
-      write: (source, partition, key, value, onWritten) => {
-        if (w.dryRun) return onWritten();
-        writer.push({ topic: topicOf(source), partition, key, value }, onWritten);
-      },
+      write: (source, partition, key, value) => (w.dryRun ? Promise.resolve() : new Promise<void>((resolve) => writer.push({ topic: topicOf(source), partition, key, value }, resolve))),
     },
-    { restoreTimeoutMs: w.config.ledger.restoreTimeoutMs, rebuild: new Set(w.rebuild), startedAt: Date.now() },
+    {
+      restoreTimeoutMs: w.config.ledger.restoreTimeoutMs,
+      rebuild: new Set(w.rebuild),
+      startedAt: Date.now(),
+      // An unconfirmed unsubscribe may be applied until its last resubmission's confirmation deadline.
+      openWindowMs: (w.config.delivery.maxImportResubmits + 1) * w.config.delivery.confirmTimeoutMs,
+    },
     w.metrics,
     w.log,
   );

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
+import { intentFor, isStale, recordFor, routeChange, type Outcome, type Route } from './decide.js';
 import { LedgerIndex, type LedgerEntry } from './index.js';
 import { decodeLedgerValue, encodeLedgerValue, entryOf, ledgerKey, splitLedgerKey, type LedgerRecord } from './record.js';
 
@@ -7,8 +8,16 @@ import { decodeLedgerValue, encodeLedgerValue, entryOf, ledgerKey, splitLedgerKe
 export interface LedgerIo {
   /** Reads these partitions of the ledger topic of `sourceTopic` from the beginning to their end offsets of now. */
   restore(sourceTopic: string, partitions: number[], onRecord: (partition: number, key: string, value: Buffer | null, timestamp: number) => void, signal: AbortSignal): Promise<void>;
-  /** Appends a record to partition `partition` of the ledger topic of `sourceTopic`; `onWritten` after the ack. */
-  write(sourceTopic: string, partition: number, key: string, value: string, onWritten: () => void): void;
+  /** Appends a record to partition `partition` of the ledger topic of `sourceTopic`; resolves after the ack. */
+  write(sourceTopic: string, partition: number, key: string, value: string): Promise<void>;
+}
+
+/** A ledger write that cannot be made: the partition is not owned (or not restored), or the ledger is closed. */
+export class LedgerUnavailable extends Error {
+  constructor(reason: string) {
+    super(`the ledger record was not written: ${reason}`);
+    this.name = 'LedgerUnavailable';
+  }
 }
 
 export interface LedgerOptions {
@@ -16,6 +25,8 @@ export interface LedgerOptions {
   /** Connections whose ledger records older than `startedAt` are ignored: the ledger is rebuilt as the run goes. */
   rebuild: ReadonlySet<string>;
   startedAt: number;
+  /** How long after its intent an unconfirmed unsubscribe may still be applied (the window's end while open). */
+  openWindowMs: number;
 }
 
 /** One owned source partition: its index and whether its ledger partition has been read. */
@@ -85,19 +96,58 @@ export class Ledger {
     return slot?.ready ? slot.index.get(ledgerKey(connection, listId, email)) : undefined;
   }
 
+  /** Whether an event is older than (or as old as) the change the ledger holds for its key. */
+  isStale(topic: string, partition: number, connection: string, listId: string, email: string, occurredAt: number): boolean {
+    return isStale(this.lookup(topic, partition, connection, listId, email), occurredAt);
+  }
+
+  /** How a buffered change goes out, by what the ledger holds for it now (decided when its import is cut). */
+  route(topic: string, partition: number, connection: string, listId: string, email: string, op: 'add' | 'remove', occurredAt: number, reentry: boolean): Route {
+    return routeChange(this.lookup(topic, partition, connection, listId, email), op, occurredAt, reentry, this.opts.openWindowMs);
+  }
+
   /**
-   * Records a confirmed (or refused) change: into memory now, so later decisions see it, and to the ledger topic;
-   * `onWritten` runs once the broker acknowledged it. A partition this member no longer owns is not written.
+   * Write-ahead: before the service sends an unsubscribe, its intent, so that after a crash anywhere the service
+   * still knows the unsubscribe may be its own. Resolves once the broker acknowledged it. Undefined when none is
+   * needed (the unsubscribe repeats the contact's own).
    */
-  record(topic: string, partition: number, connection: string, listId: string, email: string, record: LedgerRecord, onWritten: () => void): void {
-    const slot = this.slots.get(key(topic, partition));
-    if (!slot?.ready || this.closed) return onWritten();
+  intend(topic: string, partition: number, connection: string, listId: string, email: string, at: number): Promise<void> | undefined {
+    const slot = this.writable(topic, partition);
+    if (slot instanceof LedgerUnavailable) return Promise.reject(slot);
     const k = ledgerKey(connection, listId, email);
+    const record = intentFor(slot.index.get(k), at);
+    if (!record) return undefined;
+    return this.put(slot, topic, partition, k, record);
+  }
+
+  /**
+   * Records what became of a change (confirmed, refused on consent, or failed for good): into memory now, so
+   * later decisions see it, and to the ledger topic. Resolves once the broker acknowledged it, and rejects when
+   * it cannot be written: a change whose record is not acknowledged is never settled.
+   */
+  apply(topic: string, partition: number, connection: string, listId: string, email: string, outcome: Outcome): Promise<void> {
+    const slot = this.writable(topic, partition);
+    if (slot instanceof LedgerUnavailable) return Promise.reject(slot);
+    const k = ledgerKey(connection, listId, email);
+    const prev = slot.index.get(k);
     // Never over a newer change (a refusal recorded after its dead letter was written may come late).
-    if ((slot.index.get(k)?.occurredAt ?? -Infinity) > record.occurredAt) return onWritten();
+    if (prev && prev.occurredAt > outcome.occurredAt && !outcome.failed) return Promise.resolve();
+    const record = recordFor(prev, outcome);
+    return record ? this.put(slot, topic, partition, k, record) : Promise.resolve();
+  }
+
+  private writable(topic: string, partition: number): Slot | LedgerUnavailable {
+    if (this.closed) return new LedgerUnavailable('the ledger is closed');
+    const slot = this.slots.get(key(topic, partition));
+    if (!slot) return new LedgerUnavailable(`partition ${partition} of ${topic} is not owned`);
+    if (!slot.ready) return new LedgerUnavailable(`partition ${partition} of ${topic} is being restored`);
+    return slot;
+  }
+
+  private put(slot: Slot, topic: string, partition: number, k: string, record: LedgerRecord): Promise<void> {
     slot.index.set(k, entryOf(record));
-    this.io.write(topic, partition, k, encodeLedgerValue(record), onWritten);
     this.updateGauges();
+    return this.io.write(topic, partition, k, encodeLedgerValue(record));
   }
 
   close(): void {

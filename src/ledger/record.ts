@@ -15,8 +15,14 @@ export interface LedgerRecord {
   refused?: string;
   /** When the change was sent (the import or contactLists request was accepted), epoch ms. */
   sentAt: number;
-  /** When ActiveCampaign confirmed the change (or refused it), epoch ms. */
+  /** When ActiveCampaign confirmed the change (or refused it), epoch ms; 0 in an intent. */
   confirmedAt: number;
+  /**
+   * A write-ahead intent (version 2): the service is about to send this unsubscribe. Written and acknowledged
+   * before the import goes out, so a crash after it still knows the unsubscribe may be ours. `occurredAt` is the
+   * one of the change applied before (an intent never makes an event stale); `sentAt` starts the window.
+   */
+  intent?: boolean;
 }
 
 const SEP = '\u0000';
@@ -37,12 +43,16 @@ export function ledgerTopicFor(sourceTopic: string, template: string): string {
 }
 
 export function encodeLedgerValue(r: LedgerRecord): string {
-  const value: Record<string, unknown> = { v: 1, op: r.op, occurredAt: r.occurredAt, byService: r.byService, sentAt: r.sentAt, confirmedAt: r.confirmedAt };
+  const value: Record<string, unknown> = { v: LEDGER_VERSION, op: r.op, occurredAt: r.occurredAt, byService: r.byService, sentAt: r.sentAt, confirmedAt: r.confirmedAt };
   if (r.refused) value.refused = r.refused;
+  if (r.intent) value.intent = true;
   return JSON.stringify(value);
 }
 
-/** Parses a stored value; undefined for anything that is not a version-1 ledger record. */
+/** Version 2 added intents; version-1 records (no intents) are still read. */
+export const LEDGER_VERSION = 2;
+
+/** Parses a stored value; undefined for anything that is not a version-1 or version-2 ledger record. */
 export function decodeLedgerValue(raw: Buffer | string | null): LedgerRecord | undefined {
   if (raw === null || raw.length === 0) return undefined;
   let v: unknown;
@@ -53,9 +63,10 @@ export function decodeLedgerValue(raw: Buffer | string | null): LedgerRecord | u
   }
   if (typeof v !== 'object' || v === null) return undefined;
   const o = v as Record<string, unknown>;
-  if (o.v !== 1 || (o.op !== 'add' && o.op !== 'remove') || typeof o.occurredAt !== 'number' || typeof o.byService !== 'boolean') return undefined;
+  if ((o.v !== 1 && o.v !== 2) || (o.op !== 'add' && o.op !== 'remove') || typeof o.occurredAt !== 'number' || typeof o.byService !== 'boolean') return undefined;
   const out: LedgerRecord = { op: o.op, occurredAt: o.occurredAt, byService: o.byService, sentAt: num(o.sentAt), confirmedAt: num(o.confirmedAt) };
   if (typeof o.refused === 'string' && o.refused) out.refused = o.refused;
+  if (o.v === 2 && o.intent === true && o.op === 'remove') out.intent = true;
   return out;
 }
 
@@ -66,5 +77,7 @@ export function entryOf(r: LedgerRecord): LedgerEntry {
   let state: LedgerState;
   if (r.op === 'add') state = r.refused ? LedgerState.AddRefused : LedgerState.Added;
   else state = r.byService ? LedgerState.RemovedByService : LedgerState.RemovedOther;
-  return { state, occurredAt: r.occurredAt, sentAt: r.sentAt };
+  const entry: LedgerEntry = { state, occurredAt: r.occurredAt, sentAt: r.sentAt };
+  if (state === LedgerState.RemovedByService && !r.intent && r.confirmedAt > 0) entry.confirmedAt = r.confirmedAt;
+  return entry;
 }

@@ -1,14 +1,24 @@
 /**
- * Settled-offset tracking for one topic-partition. An offset is begun with the number of parts that must settle
+ * Settled-offset tracking for one topic-partition. An offset is begun with the number of shares that must end
  * (one per export it maps to); commit() gives the offset to commit: one past the highest offset below which
- * every begun offset has settled. kafkajs resolves nothing for us (autoCommit is off), so this is the only
- * source of committed offsets.
+ * every begun offset has ended all its shares. kafkajs resolves nothing for us (autoCommit is off), so this is the
+ * only source of committed offsets.
+ *
+ * Each share is a bit of the offset's mask, so ending the same share twice (an import accepted again after a
+ * resubmission, a dead letter after a settle at acceptance) can never stand in for another export's share.
  */
+export const MAX_SHARES = 30;
+
 export class PartitionTracker {
-  private readonly remaining = new Map<number, number>();
+  /** offset → bit mask of the shares still open (0: every share ended). */
+  private readonly open = new Map<number, number>();
   private order: number[] = [];
   private head = 0;
+  /** The offset handed out by commit() last; `acked` is the last one the broker took. */
   private committed: number | undefined;
+  private acked: number | undefined;
+  /** One past the highest offset below which everything has ended. */
+  private settledNext: number | undefined;
   /** Offsets up to here are known to hold no record we must wait for (e.g. transaction markers). */
   private seenThrough = -1;
 
@@ -17,17 +27,13 @@ export class PartitionTracker {
     return this.seenThrough;
   }
 
-  /** Records that `offset` must settle `parts` times. Returns false for an offset already seen (a re-fetch). */
-  begin(offset: number, parts = 1): boolean {
+  /** Records that `offset` must end `shares` shares (at most MAX_SHARES). Returns false for an offset already seen (a re-fetch). */
+  begin(offset: number, shares = 1): boolean {
     if (offset <= this.seenThrough) return false;
+    if (shares > MAX_SHARES) throw new RangeError(`an event may map to at most ${MAX_SHARES} exports, not ${shares}`);
     this.seenThrough = offset;
-    if (parts <= 0) {
-      this.order.push(offset);
-      this.remaining.set(offset, 0);
-    } else {
-      this.order.push(offset);
-      this.remaining.set(offset, parts);
-    }
+    this.order.push(offset);
+    this.open.set(offset, shares <= 0 ? 0 : 2 ** shares - 1);
     return true;
   }
 
@@ -36,38 +42,70 @@ export class PartitionTracker {
     if (offset > this.seenThrough) {
       this.seenThrough = offset;
       this.order.push(offset);
-      this.remaining.set(offset, 0);
+      this.open.set(offset, 0);
     }
   }
 
-  settle(offset: number): void {
-    const left = this.remaining.get(offset);
-    if (left === undefined || left === 0) return;
-    this.remaining.set(offset, left - 1);
+  /**
+   * Ends share `share` of `offset` (without a share: the lowest one still open). Returns whether it was open:
+   * a share ends once, whatever reports it again.
+   */
+  settle(offset: number, share?: number): boolean {
+    const mask = this.open.get(offset);
+    if (mask === undefined || mask === 0) return false;
+    const bit = share === undefined ? mask & -mask : 2 ** share;
+    if ((mask & bit) === 0) return false;
+    this.open.set(offset, mask & ~bit);
+    return true;
   }
 
+  /** Offsets begun whose shares have not all ended. */
   get pending(): number {
     return this.order.length - this.head;
   }
 
+  /** The lowest offset still waiting for a share, if any. */
+  get firstOpen(): number | undefined {
+    for (let i = this.head; i < this.order.length; i++) {
+      const offset = this.order[i]!;
+      if (this.open.get(offset) !== 0) return offset;
+    }
+    return undefined;
+  }
+
+  /** Offsets still waiting for a share. O(pending): for a stop's report. */
+  openOffsets(): number[] {
+    const out: number[] = [];
+    for (let i = this.head; i < this.order.length; i++) if (this.open.get(this.order[i]!) !== 0) out.push(this.order[i]!);
+    return out;
+  }
+
   /** The next offset to commit (last contiguous settled + 1), or undefined if nothing new settled. */
   commit(): number | undefined {
-    let advanced: number | undefined;
     while (this.head < this.order.length) {
       const offset = this.order[this.head]!;
-      if (this.remaining.get(offset) !== 0) break;
-      this.remaining.delete(offset);
-      advanced = offset;
+      if (this.open.get(offset) !== 0) break;
+      this.open.delete(offset);
+      this.settledNext = offset + 1;
       this.head++;
     }
     if (this.head > 1024 && this.head * 2 > this.order.length) {
       this.order = this.order.slice(this.head);
       this.head = 0;
     }
-    if (advanced === undefined) return undefined;
-    const next = advanced + 1;
-    if (this.committed !== undefined && next <= this.committed) return undefined;
+    const next = this.settledNext;
+    if (next === undefined || (this.committed !== undefined && next <= this.committed)) return undefined;
     this.committed = next;
     return next;
+  }
+
+  /** The broker took `offset`: it is not handed out again. */
+  commitSucceeded(offset: number): void {
+    if (this.acked === undefined || offset > this.acked) this.acked = offset;
+  }
+
+  /** The commit of `offset` failed: the next commit() hands out the highest settled offset again. */
+  commitFailed(offset: number): void {
+    if (this.committed === offset) this.committed = this.acked;
   }
 }

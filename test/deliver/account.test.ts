@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import type { BufferLimits } from '../../src/buffer/contact-buffer.js';
-import { AccountDelivery, type AccountOptions, type Settlement } from '../../src/deliver/account.js';
+import { AccountDelivery, type AccountOptions } from '../../src/deliver/account.js';
+import type { AppliedChange, DeliveryOutcomes } from '../../src/deliver/outcomes.js';
 import { RateBudget, type BudgetRates } from '../../src/deliver/budget.js';
 import { classifyResponse, classifyTransportError } from '../../src/deliver/classify.js';
 import type { AcApi, Answer, BulkImportAccepted, ContactsFound, ImportInfo, Memberships } from '../../src/deliver/client.js';
@@ -92,15 +93,19 @@ class FakeAc implements AcApi {
     return answer;
   }
 
-  /** The re-entry calls (contact lookup, memberships, contactLists): recorded, answered as for an unknown contact. */
-  async findContact(): Promise<Answer<ContactsFound>> {
+  /** Contacts the account has, by email, with their memberships; any other contact is unknown. */
+  readonly known = new Map<string, { id: string; lists: { list: string; status: string; udate?: string }[] }>();
+
+  /** The re-entry calls (contact lookup, memberships, contactLists): recorded, answered from `known`. */
+  async findContact(email: string): Promise<Answer<ContactsFound>> {
     this.record({ kind: 'contact', contacts: [] }).answeredAt = this.clock();
-    return http(200, { contacts: [] });
+    const c = this.known.get(email);
+    return http(200, { contacts: c ? [{ id: c.id, email }] : [] });
   }
 
-  async memberships(): Promise<Answer<Memberships>> {
+  async memberships(id: string): Promise<Answer<Memberships>> {
     this.record({ kind: 'contact', contacts: [] }).answeredAt = this.clock();
-    return http(200, { contactLists: [] });
+    return http(200, { contactLists: [...this.known.values()].find((c) => c.id === id)?.lists ?? [] });
   }
 
   async setListStatus(): Promise<Answer<unknown>> {
@@ -152,21 +157,45 @@ interface DeadLetter {
   message: string;
 }
 
-class Recorder implements Settlement<string> {
+/** The outcome sink, as data: what settled (confirmed, superseded, skipped) and what was dead-lettered. */
+class Recorder implements DeliveryOutcomes<string> {
   readonly settled: string[] = [];
-  readonly dead: DeadLetter[] = [];
+  readonly deadLetters: DeadLetter[] = [];
   readonly acceptedRefs: string[] = [];
+  readonly applied_: AppliedChange<string>[] = [];
+  /** Settled at acceptance (settleOnAccept): their confirmation records them only (the settler ends a share once). */
+  private readonly early = new Set<string>();
 
   settle(refs: string[]): void {
     this.settled.push(...refs);
   }
 
-  deadLetter(refs: string[], stage: Stage, code: string, message: string): void {
-    for (const ref of refs) this.dead.push({ ref, stage, code, message });
+  applied(_connection: string, changes: AppliedChange<string>[]): void {
+    for (const c of changes) {
+      this.applied_.push(c);
+      if (c.refused) this.deadLetter(c.refs, 'confirm', c.refused.code, c.refused.message);
+      else this.settle(c.refs.filter((r) => !this.early.has(r)));
+    }
   }
 
-  accepted(refs: string[]): void {
+  skipped(refs: string[]): void {
+    this.settle(refs);
+  }
+
+  dead(refs: string[], stage: Stage, code: string, message: string): void {
+    this.deadLetter(refs, stage, code, message);
+  }
+
+  deadLetter(refs: string[], stage: Stage, code: string, message: string): void {
+    for (const ref of refs) this.deadLetters.push({ ref, stage, code, message });
+  }
+
+  accepted(refs: string[], _at: number, settle: boolean): void {
     this.acceptedRefs.push(...refs);
+    if (settle) {
+      for (const r of refs) this.early.add(r);
+      this.settle(refs);
+    }
   }
 
   /** Every ref in `refs` settled exactly once. */
@@ -262,7 +291,7 @@ describe('AccountDelivery: a validation 400 that names contacts by index', () =>
       const refs = all.map((e) => add(e));
       await until(() => sink.settled.length === 4, 'the four valid contacts settle');
       await delivery.whenIdle();
-      assert.deepEqual(sink.dead, [{ ref: refs[2], stage: 'deliver', code: 'INVALID_CONTACT', message: `refused: ${bad}` }]);
+      assert.deepEqual(sink.deadLetters, [{ ref: refs[2], stage: 'deliver', code: 'INVALID_CONTACT', message: `refused: ${bad}` }]);
       assert.ok(sink.settledOnce(refs.filter((_, i) => i !== 2)));
       const [first, second, ...more] = api.bulks();
       assert.deepEqual(emailsOf(first), all);
@@ -277,9 +306,9 @@ describe('AccountDelivery: a validation 400 that names contacts by index', () =>
       api.refused.add(bad);
       api.indexBase = base;
       const refs = all.map((e) => add(e));
-      await until(() => sink.settled.length === 8 && sink.dead.length === 1, 'eight contacts settle and one is dead-lettered');
+      await until(() => sink.settled.length === 8 && sink.deadLetters.length === 1, 'eight contacts settle and one is dead-lettered');
       await delivery.whenIdle();
-      assert.deepEqual(sink.dead.map((d) => [d.ref, d.stage, d.code]), [[refs[5], 'deliver', 'INVALID_CONTACT']]);
+      assert.deepEqual(sink.deadLetters.map((d) => [d.ref, d.stage, d.code]), [[refs[5], 'deliver', 'INVALID_CONTACT']]);
       assert.ok(sink.settledOnce(refs.filter((_, i) => i !== 5)));
       const withBad = api.bulks().filter((r) => emailsOf(r).includes(bad));
       assert.deepEqual(emailsOf(withBad.at(-1)), [bad], 'the last request holding the refused contact held it alone');
@@ -306,29 +335,37 @@ describe('AccountDelivery: import confirmation', () => {
     assert.deepEqual(settledAtPoll, [0, 0, 0, 0, 0], 'nothing settled before the import completed');
     assert.equal(api.infos().length, 5);
     assert.ok(sink.settledOnce(refs));
-    assert.deepEqual(sink.dead, []);
+    assert.deepEqual(sink.deadLetters, []);
     assert.equal(await metricValue(metrics.confirmations, { status: 'completed' }), 1);
     assert.equal(api.bulks().length, 1, 'one contact in two lists and another contact: one request');
   });
 
-  it('completed with an email in `failure` (any case, stray spaces): its changes are dead-lettered, the rest settle', async () => {
+  it('completed with an email in `failure` (any case, stray spaces): only the refused list is dead-lettered, its other changes are sent again', async () => {
     const { api, sink, add, delivery } = setup();
-    api.info = () => completed([' Bob@Example.COM']);
+    api.known.set('bob@example.com', { id: '7', lists: [{ list: '1', status: '2', udate: '2026-11-01T10:00:00+00:00' }, { list: '2', status: '1' }] });
+    api.info = (batchId) => (batchId === 'batch-1' ? completed([' Bob@Example.COM']) : completed());
     const bobAdd = add('bob@example.com', { list: '1', op: 'add' });
     const bobRemove = add('bob@example.com', { list: '2', op: 'remove' });
     const others = [add('ann@example.com'), add('cy@example.com', { op: 'remove' })];
-    await until(() => sink.settled.length === 2 && sink.dead.length === 2, 'two refs settle and two are dead-lettered');
+    await until(() => sink.settled.length === 3 && sink.deadLetters.length === 1, 'three refs settle and one is dead-lettered');
     await delivery.whenIdle();
-    assert.ok(sink.settledOnce(others));
-    // A subscribe that bulk import refused is an opt-out that stands; a failed unsubscribe is a failure.
-    assert.deepEqual(
-      sink.dead.map((d) => [d.ref, d.stage, d.code]).sort(),
-      [
-        [bobAdd, 'confirm', 'CONSENT_OPTED_OUT'],
-        [bobRemove, 'confirm', 'IMPORT_CONTACT_FAILED'],
-      ].sort(),
-    );
-    assert.ok(!sink.settled.some((r) => r === bobAdd || r === bobRemove), 'a contact in `failure` is not also settled');
+    assert.ok(sink.settledOnce([...others, bobRemove]));
+    // The subscribe that bulk import refused is an opt-out that stands (list 1 is unsubscribed); the unsubscribe of
+    // list 2 is not dropped with it: it is sent again, alone.
+    assert.deepEqual(sink.deadLetters.map((d) => [d.ref, d.stage, d.code]), [[bobAdd, 'confirm', 'CONSENT_OPTED_OUT']]);
+    assert.ok(!sink.settled.includes(bobAdd), 'the refused add is not also settled');
+    const again = api.bulks()[1]!.contacts;
+    assert.deepEqual(again.map((c) => [c.email, c.subscribe, c.unsubscribe]), [['bob@example.com', undefined, [{ listid: 2 }]]]);
+  });
+
+  it('a contact that ActiveCampaign keeps listing as failed (e.g. excluded) is sent again a bounded number of times, then dead-lettered', async () => {
+    const { api, sink, add, delivery } = setup();
+    api.info = () => completed(['bob@example.com']);
+    const bob = [add('bob@example.com', { list: '1', op: 'add' }), add('bob@example.com', { list: '2', op: 'remove' })];
+    await until(() => sink.deadLetters.length === 2, 'both of its changes are dead-lettered');
+    await delivery.whenIdle();
+    assert.deepEqual(sink.deadLetters.map((d) => [d.ref, d.code]).sort(), bob.map((r) => [r, 'IMPORT_CONTACT_FAILED']).sort());
+    assert.equal(api.bulks().length, 1 + 3, 'the first import and maxImportResubmits (3) resends');
   });
 
   for (const final of ['failed', 'interrupted'] as const) {
@@ -354,7 +391,7 @@ describe('AccountDelivery: import confirmation', () => {
       assert.deepEqual(emailsOf(second).sort(), ['a@example.com', 'k@example.com']);
       assert.equal(more.length, 0);
       assert.ok(sink.settledOnce([r1, r2, keep]));
-      assert.deepEqual(sink.dead, []);
+      assert.deepEqual(sink.deadLetters, []);
       assert.equal(await metricValue(metrics.confirmations, { status: final }), 1);
     });
   }
@@ -363,11 +400,11 @@ describe('AccountDelivery: import confirmation', () => {
     const { api, sink, add, delivery } = setup({ opts: { maxImportResubmits: 2 } });
     api.info = () => status('failed');
     const refs = [add('a@example.com'), add('b@example.com')];
-    await until(() => sink.dead.length === 2, 'both contacts are dead-lettered');
+    await until(() => sink.deadLetters.length === 2, 'both contacts are dead-lettered');
     await delivery.whenIdle();
     assert.equal(api.bulks().length, 3, 'the first import and two resubmissions');
-    assert.deepEqual(sink.dead.map((d) => [d.ref, d.stage, d.code]).sort(), refs.map((r) => [r, 'confirm', 'IMPORT_FAILED']).sort());
-    assert.match(sink.dead[0]!.message, /failed/);
+    assert.deepEqual(sink.deadLetters.map((d) => [d.ref, d.stage, d.code]).sort(), refs.map((r) => [r, 'confirm', 'IMPORT_FAILED']).sort());
+    assert.match(sink.deadLetters[0]!.message, /failed/);
     assert.deepEqual(sink.settled, []);
   });
 
@@ -376,12 +413,12 @@ describe('AccountDelivery: import confirmation', () => {
     api.info = (batchId) => (batchId === 'batch-3' ? completed() : status('failed'));
     api.bulk = (_, n) => (n === 2 ? http(404, { message: 'Not Found' }) : undefined);
     const lost = add('a@example.com', { op: 'add' });
-    await until(() => sink.dead.length === 1, 'the resubmission is rejected and dead-lettered');
-    assert.deepEqual(sink.dead.map((d) => [d.ref, d.code]), [[lost, 'NOT_FOUND']]);
+    await until(() => sink.deadLetters.length === 1, 'the resubmission is rejected and dead-lettered');
+    assert.deepEqual(sink.deadLetters.map((d) => [d.ref, d.code]), [[lost, 'NOT_FOUND']]);
     const later = add('a@example.com', { op: 'remove' });
-    await until(() => sink.settled.length === 1 || sink.dead.length > 1, 'the later change settles or is dead-lettered');
+    await until(() => sink.settled.length === 1 || sink.deadLetters.length > 1, 'the later change settles or is dead-lettered');
     await delivery.whenIdle();
-    assert.deepEqual(sink.dead.length, 1, `dead letters: ${sink.dead.map((d) => d.code).join(', ')}`);
+    assert.deepEqual(sink.deadLetters.length, 1, `dead letters: ${sink.deadLetters.map((d) => d.code).join(', ')}`);
     assert.deepEqual(sink.settled, [later]);
     assert.equal(api.bulks().length, 4, 'failed, rejected, then failed and resubmitted once');
   });
@@ -395,7 +432,7 @@ describe('AccountDelivery: import confirmation', () => {
     assert.equal(api.bulks().length, 2);
     assert.deepEqual(emailsOf(api.bulks()[1]).sort(), ['a@example.com', 'b@example.com']);
     assert.ok(sink.settledOnce(refs));
-    assert.deepEqual(sink.dead, []);
+    assert.deepEqual(sink.deadLetters, []);
     assert.equal(await metricValue(metrics.confirmations, { status: 'unknown' }), 1);
   });
 
@@ -436,7 +473,7 @@ describe('AccountDelivery: retry classification', () => {
     for (const r of after) assert.ok(r.at >= throttled!.answeredAt! + 250, `a ${r.kind} request ${r.at - throttled!.answeredAt!} ms after the 429`);
     assert.deepEqual(emailsOf(api.bulks()[1]).sort(), ['a@example.com', 'b@example.com']);
     assert.ok(sink.settledOnce(refs));
-    assert.deepEqual(sink.dead, []);
+    assert.deepEqual(sink.deadLetters, []);
     assert.equal(await metricValue(metrics.throttled, { code: 'RATE_LIMITED' }), 1);
     assert.equal(await metricValue(metrics.retryAfterSeconds, { connection: 'main' }), 0.25);
   });
@@ -466,7 +503,7 @@ describe('AccountDelivery: retry classification', () => {
     assert.ok(resent!.at >= limited!.answeredAt! + 60, `resent ${resent!.at - limited!.answeredAt!} ms after the 400`);
     assert.deepEqual(emailsOf(resent).sort(), ['a@example.com', 'b@example.com']);
     assert.ok(sink.settledOnce(refs));
-    assert.deepEqual(sink.dead, []);
+    assert.deepEqual(sink.deadLetters, []);
     assert.equal(await metricValue(metrics.throttled, { code: 'BULK_RATE_LIMITED' }), 1);
   });
 
@@ -483,7 +520,7 @@ describe('AccountDelivery: retry classification', () => {
       api.bulk = () => (healthy ? undefined : answer());
       const refs = [add('a@example.com'), add('b@example.com')];
       await until(async () => delivery.down && (await metricValue(metrics.accountDown, { code })) === 1 && api.bulks().length >= 3, 'the account is down and retried with backoff');
-      assert.deepEqual(sink.dead, []);
+      assert.deepEqual(sink.deadLetters, []);
       assert.deepEqual(sink.settled, []);
       healthy = true;
       await until(() => sink.settled.length === 2, 'both refs settle once the account answers');
@@ -491,7 +528,7 @@ describe('AccountDelivery: retry classification', () => {
       assert.equal(delivery.down, false);
       assert.equal(await metricValue(metrics.accountDown, { code }), 0);
       assert.ok(sink.settledOnce(refs));
-      assert.deepEqual(sink.dead, []);
+      assert.deepEqual(sink.deadLetters, []);
       assert.ok(((await metricValue(metrics.retries, { reason: code })) ?? 0) >= 2);
     });
   }
@@ -529,12 +566,12 @@ describe('AccountDelivery: retry classification', () => {
     const { api, sink, add, delivery } = setup();
     api.bulk = (_, n) => (n === 1 ? http(404, { message: 'Not Found' }) : undefined);
     const lost = [add('a@example.com'), add('b@example.com')];
-    await until(() => sink.dead.length === 2, 'the batch is dead-lettered');
+    await until(() => sink.deadLetters.length === 2, 'the batch is dead-lettered');
     const later = add('c@example.com');
     await until(() => sink.settled.length === 1, 'a later contact is delivered');
     await delivery.whenIdle();
-    assert.deepEqual(sink.dead.map((d) => [d.ref, d.stage, d.code]).sort(), lost.map((r) => [r, 'deliver', 'NOT_FOUND']).sort());
-    assert.match(sink.dead[0]!.message, /404/);
+    assert.deepEqual(sink.deadLetters.map((d) => [d.ref, d.stage, d.code]).sort(), lost.map((r) => [r, 'deliver', 'NOT_FOUND']).sort());
+    assert.match(sink.deadLetters[0]!.message, /404/);
     assert.deepEqual(sink.settled, [later]);
     assert.equal(api.bulks().length, 2);
   });
@@ -573,6 +610,7 @@ describe('AccountDelivery: the single-contact import budget', () => {
 describe('AccountDelivery: settleOnAccept', () => {
   it('refs settle when the import is accepted; a contact in `failure` is still dead-lettered', async () => {
     const { api, sink, add, delivery } = setup({ opts: { settleOnAccept: true } });
+    api.known.set('bob@example.com', { id: '7', lists: [{ list: '1', status: '2', udate: '2026-11-01T10:00:00+00:00' }] });
     let done = false;
     api.info = () => (done ? completed(['bob@example.com']) : status('waiting'));
     const refs = [add('ann@example.com'), add('bob@example.com')];
@@ -582,9 +620,9 @@ describe('AccountDelivery: settleOnAccept', () => {
     const stale = add('ann@example.com', { op: 'remove', at: 1 });
     assert.ok(sink.settled.includes(stale));
     done = true;
-    await until(() => sink.dead.length === 1, 'the failed contact is dead-lettered');
+    await until(() => sink.deadLetters.length === 1, 'the failed contact is dead-lettered');
     await delivery.whenIdle();
-    assert.deepEqual(sink.dead.map((d) => [d.ref, d.stage, d.code]), [[refs[1], 'confirm', 'CONSENT_OPTED_OUT']]);
+    assert.deepEqual(sink.deadLetters.map((d) => [d.ref, d.stage, d.code]), [[refs[1], 'confirm', 'CONSENT_OPTED_OUT']]);
     assert.ok(sink.settledOnce([...refs, stale]), 'completion settles nothing twice');
     assert.equal(api.bulks().length, 1, 'the stale change was never sent');
   });
@@ -598,7 +636,7 @@ describe('AccountDelivery: settleOnAccept', () => {
     const refs = [add('ann@example.com'), add('bob@example.com')];
     await until(() => api.bulks().length === 2, 'the failed import is resubmitted');
     await delivery.whenIdle();
-    assert.deepEqual(sink.dead, []);
+    assert.deepEqual(sink.deadLetters, []);
     assert.ok(sink.settledOnce(refs), `settled: ${sink.settled.join(', ')}`);
   });
 

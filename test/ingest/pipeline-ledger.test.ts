@@ -4,13 +4,16 @@ import pino from 'pino';
 import type { ListChange } from '../../src/buffer/contact-entry.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { AccountDelivery } from '../../src/deliver/account.js';
-import type { DeadLetterProducer } from '../../src/dlq/producer.js';
 import { Pipeline } from '../../src/ingest/pipeline.js';
 import { Router } from '../../src/ingest/router.js';
 import type { EventRef, SourceMessage } from '../../src/ingest/source.js';
+import { LedgerGate } from '../../src/ledger/gate.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { encodeLedgerValue, ledgerKey, type LedgerRecord } from '../../src/ledger/record.js';
 import { createMetrics } from '../../src/observability/metrics.js';
+import { OutcomeSink } from '../../src/offsets/outcomes.js';
+import { Ownership } from '../../src/offsets/ownership.js';
+import { Settler } from '../../src/offsets/settler.js';
 
 /**
  * The pipeline with the ledger, no Kafka: a partition waits for its restore; afterwards events at or before the
@@ -40,9 +43,9 @@ function setup(stored: { key: string; record: LedgerRecord }[]) {
             resolve();
           };
         }),
-      write: (_topic, _partition, key, value, done) => writes.push({ key, value, done }),
+      write: (_topic, _partition, key, value) => new Promise<void>((done) => writes.push({ key, value, done })),
     },
-    { restoreTimeoutMs: 60_000, rebuild: new Set(), startedAt: 0 },
+    { restoreTimeoutMs: 60_000, rebuild: new Set(), startedAt: 0, openWindowMs: 60_000 },
     createMetrics(),
     pino({ level: 'silent' }),
   );
@@ -54,11 +57,15 @@ function setup(stored: { key: string; record: LedgerRecord }[]) {
     down: false,
     buffer: { bytes: 0 },
   } as unknown as AccountDelivery<EventRef>;
-  const dlq = { push: (_: unknown, done: () => void) => done() } as unknown as DeadLetterProducer;
+  const deadLetter = () => Promise.resolve();
   const metrics = createMetrics();
-  const pipeline = new Pipeline(config, new Router(config.exports), new Map([['main', account]]), dlq, metrics, pino({ level: 'silent' }), undefined, ledger);
+  const ownership = new Ownership();
+  const settler = new Settler(ownership, metrics, pino({ level: 'silent' }));
+  const gate = new LedgerGate(config.exports, ownership, ledger);
+  const sink = new OutcomeSink(settler, ownership, deadLetter, metrics, ledger);
+  const pipeline = new Pipeline(config, new Router(config.exports), new Map([['main', account]]), ownership, settler, deadLetter, metrics, pino({ level: 'silent' }), undefined, ledger);
   pipeline.assign({ t: [0] });
-  return { pipeline, added, writes, metrics, restore: () => restored() };
+  return { pipeline, gate, sink, added, writes, metrics, restore: () => restored() };
 }
 
 const message = (offset: number, segmentId: string, op: 'add' | 'remove', at: number, email = 'ann@example.com'): SourceMessage => ({
@@ -94,7 +101,7 @@ describe('Pipeline with the ledger', () => {
     await pipeline.handle([message(0, 'vip', 'add', T - 1), message(1, 'vip', 'add', T), message(2, 'vip', 'add', T + 1), message(3, 'vip', 'add', T - 5, 'bob@example.com')], 3);
     assert.deepEqual(added.map((r) => r.message.offset), [2, 3], 'older and equal are stale; another contact is not');
     assert.equal(await count(metrics, 'stale'), 2);
-    assert.deepEqual(pipeline.commits(), [{ topic: 't', partition: 0, offset: '2' }], 'the stale ones settled at once; offset 2 waits for delivery');
+    assert.deepEqual(pipeline.settler.commits(), [{ topic: 't', partition: 0, offset: '2' }], 'the stale ones settled at once; offset 2 waits for delivery');
   });
 
   it('skips a leave for onLeave: nothing, and counts it', async () => {
@@ -107,7 +114,7 @@ describe('Pipeline with the ledger', () => {
   });
 
   it('routes a re-entry after the service own unsubscribe to contactLists, or refuses it when reentry is off', async () => {
-    const { pipeline, added, restore } = setup([
+    const { pipeline, gate, added, restore } = setup([
       { key: ledgerKey('main', '1', 'ann@example.com'), record: removedByService },
       { key: ledgerKey('main', '3', 'ann@example.com'), record: removedByService },
     ]);
@@ -115,25 +122,27 @@ describe('Pipeline with the ledger', () => {
     await new Promise((r) => setImmediate(r));
     await pipeline.handle([message(0, 'vip', 'add', T + 10), message(1, 'news', 'add', T + 11)], 1);
     const change = (ref: EventRef): ListChange<EventRef> => ({ op: 'add', occurredAt: ref.occurredAt, seq: 0, refs: [ref] });
-    assert.deepEqual(pipeline.route('main', 'ann@example.com', '1', change(added[0]!)), { kind: 'resubscribe', unsubscribedAt: T + 1_000 });
-    assert.deepEqual(pipeline.route('main', 'ann@example.com', '3', change(added[1]!)), { kind: 'reentry-off' });
+    assert.deepEqual(gate.route('main', 'ann@example.com', '1', change(added[0]!)), { kind: 'resubscribe', window: { from: T + 1_000 - 5_000, to: T + 2_000 + 5_000 } });
+    assert.deepEqual(gate.route('main', 'ann@example.com', '3', change(added[1]!)), { kind: 'reentry-off' });
+    assert.equal(gate.live(added[0]!), true);
     pipeline.assign({ t: [0] });
-    assert.deepEqual(pipeline.route('main', 'ann@example.com', '1', change(added[0]!)), { kind: 'stale' }, 'a change of an earlier generation is fetched again, not sent');
+    assert.equal(gate.live(added[0]!), false, 'a ref of an earlier generation is dropped by delivery (its event is fetched again), never sent');
   });
 
   it('writes a confirmed change to the ledger and settles it only once the write is acknowledged', async () => {
-    const { pipeline, added, restore, writes } = setup([]);
+    const { pipeline, sink, added, restore, writes } = setup([]);
     restore();
     await new Promise((r) => setImmediate(r));
     await pipeline.handle([message(0, 'vip', 'add', T)], 0);
-    pipeline.applied('main', [{ email: 'ann@example.com', listId: '1', op: 'add', occurredAt: T, refs: added, sentAt: T + 1, confirmedAt: T + 2 }]);
+    sink.applied('main', [{ email: 'ann@example.com', listId: '1', op: 'add', occurredAt: T, refs: added, sentAt: T + 1, confirmedAt: T + 2 }]);
     assert.equal(writes.length, 1);
     assert.equal(writes[0]!.key, ledgerKey('main', '1', 'ann@example.com'));
     assert.equal(JSON.parse(writes[0]!.value).op, 'add');
     assert.equal(pipeline.totals.delivered, 0, 'not settled before the ledger holds it');
     writes[0]!.done();
+    await new Promise((r) => setImmediate(r));
     assert.equal(pipeline.totals.delivered, 1);
-    assert.deepEqual(pipeline.commits(), [{ topic: 't', partition: 0, offset: '1' }]);
+    assert.deepEqual(pipeline.settler.commits(), [{ topic: 't', partition: 0, offset: '1' }]);
     // The same event again is now stale in memory, before any restart.
     await pipeline.handle([message(1, 'vip', 'add', T)], 1);
     assert.equal(added.length, 1);

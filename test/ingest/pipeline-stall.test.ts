@@ -3,7 +3,6 @@ import { describe, it } from 'node:test';
 import pino from 'pino';
 import { parseConfig } from '../../src/config/load.js';
 import type { AccountDelivery } from '../../src/deliver/account.js';
-import type { DeadLetterProducer } from '../../src/dlq/producer.js';
 import { RecordError } from '../../src/domain/errors.js';
 import { RegistryUnavailableError } from '../../src/ingest/avro.js';
 import type { WireDecoder } from '../../src/ingest/decode.js';
@@ -11,6 +10,8 @@ import { Pipeline } from '../../src/ingest/pipeline.js';
 import { Router } from '../../src/ingest/router.js';
 import type { EventRef, SourceMessage } from '../../src/ingest/source.js';
 import { createMetrics } from '../../src/observability/metrics.js';
+import { Ownership } from '../../src/offsets/ownership.js';
+import { Settler } from '../../src/offsets/settler.js';
 
 /**
  * The pipeline's half of pause-and-retry: a retriable decode error stops the batch at that record, leaves it and
@@ -34,8 +35,11 @@ function setup(decode: WireDecoder['decode']) {
     down: false,
   } as unknown as AccountDelivery<EventRef>;
   const letters: { code: string }[] = [];
-  const dlq = { push: (letter: { code: string }, onWritten: () => void) => (letters.push(letter), onWritten()) } as unknown as DeadLetterProducer;
-  const pipeline = new Pipeline(config, new Router(config.exports), new Map([['main', account]]), dlq, createMetrics(), pino({ level: 'silent' }), { decode });
+  const deadLetter = (letter: { code: string }) => (letters.push(letter), Promise.resolve());
+  const metrics = createMetrics();
+  const ownership = new Ownership();
+  const settler = new Settler(ownership, metrics, pino({ level: 'silent' }));
+  const pipeline = new Pipeline(config, new Router(config.exports), new Map([['main', account]]), ownership, settler, deadLetter, metrics, pino({ level: 'silent' }), { decode });
   pipeline.assign({ t: [0] });
   return { pipeline, added, letters };
 }
@@ -79,6 +83,6 @@ describe('Pipeline with a wire decoder that may stall', () => {
     });
     const stall = await pipeline.handle([message(0, wire(1)), message(1, wire(2)), message(2, wire(1))], 2);
     assert.equal(stall?.offset, 1);
-    assert.deepEqual(pipeline.commits(), [{ topic: 't', partition: 0, offset: '1' }], 'offset 0 settled (dead-lettered); 1 is next');
+    assert.deepEqual(pipeline.settler.commits(), [{ topic: 't', partition: 0, offset: '1' }], 'offset 0 settled (dead-lettered); 1 is next');
   });
 });

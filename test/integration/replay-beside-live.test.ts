@@ -39,13 +39,11 @@ test('a replay beside the live sync: no request over the account limits, and the
   // The live group starts at the end of the backlog: the backlog is the replay's.
   const ends = await admin.fetchTopicOffsets(topic);
   await setStartOffsets(kafka(), admin, config.kafka.groupId, ends.map((e) => ({ topic, partition: e.partition, start: Number(e.high), end: Number(e.high) })));
-  const live = await startService(config, { log: quietLog() });
   const latencies: number[] = [];
-  const accepted = live.pipeline.accepted.bind(live.pipeline);
-  live.pipeline.accepted = (refs: EventRef[], at: number) => {
+  const onAccepted = (refs: readonly EventRef[], at: number) => {
     for (const r of refs) latencies.push(at - r.message.timestamp);
-    accepted(refs, at);
   };
+  const live = await startService(config, { log: quietLog(), onAccepted });
 
   // Live events, ~20/s, each a new contact, from the replay's start for as long as it runs.
   const producer = kafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CONSENT_OPTED_OUT, CONSENT_REENTRY_OFF, isStale, recordFor, routeChange, unsubscribeIsOurs } from '../../src/ledger/decide.js';
+import { CONSENT_OPTED_OUT, CONSENT_REENTRY_OFF, intentFor, isStale, recordFor, routeChange, unsubscribeIsOurs, windowOf } from '../../src/ledger/decide.js';
 import { LedgerState, type LedgerEntry } from '../../src/ledger/index.js';
-import { entryOf } from '../../src/ledger/record.js';
+import { entryOf, type LedgerRecord } from '../../src/ledger/record.js';
 
-const entry = (state: LedgerState, occurredAt = 1_000, sentAt = 50_000): LedgerEntry => ({ state, occurredAt, sentAt });
+const entry = (state: LedgerState, occurredAt = 1_000, sentAt = 50_000, confirmedAt?: number): LedgerEntry => ({ state, occurredAt, sentAt, ...(confirmedAt ? { confirmedAt } : {}) });
 const outcome = { occurredAt: 2_000, sentAt: 60_000, confirmedAt: 61_000 };
+const OPEN = 600_000;
 
 describe('staleness', () => {
   it('an event older than the ledger entry, or at the same time, is stale; a newer one or an unknown key is not', () => {
@@ -14,43 +15,75 @@ describe('staleness', () => {
     assert.equal(isStale(entry(LedgerState.Added, 1_000), 1_001), false);
     assert.equal(isStale(undefined, 0), false);
   });
+  it('an intent never makes an event stale: it carries the time of the change applied before it', () => {
+    const intent = entryOf(intentFor(entry(LedgerState.Added, 1_000), 70_000)!);
+    assert.equal(isStale(intent, 1_001), false);
+    assert.equal(isStale(entryOf(intentFor(undefined, 70_000)!), 1), false, 'nothing applied before: any event is newer');
+  });
 });
 
 describe('routing a change at send time', () => {
-  it('re-subscribes an add when the service made the current unsubscribe, with the time it sent it', () => {
-    assert.deepEqual(routeChange(entry(LedgerState.RemovedByService), 'add', 2_000, true), { kind: 'resubscribe', unsubscribedAt: 50_000 });
+  it('re-subscribes an add when the service made the current unsubscribe, within the window of that unsubscribe', () => {
+    assert.deepEqual(routeChange(entry(LedgerState.RemovedByService, 1_000, 50_000, 52_000), 'add', 2_000, true, OPEN), { kind: 'resubscribe', window: { from: 45_000, to: 57_000 } });
+  });
+  it('an unconfirmed intent keeps its window open to the last moment the unsubscribe may be applied', () => {
+    assert.deepEqual(routeChange(entry(LedgerState.RemovedByService, 1_000, 50_000), 'add', 2_000, true, OPEN), { kind: 'resubscribe', window: { from: 45_000, to: 50_000 + OPEN + 5_000 } });
   });
   it('with re-entry off, the same add is refused', () => {
-    assert.deepEqual(routeChange(entry(LedgerState.RemovedByService), 'add', 2_000, false), { kind: 'reentry-off' });
+    assert.deepEqual(routeChange(entry(LedgerState.RemovedByService), 'add', 2_000, false, OPEN), { kind: 'reentry-off' });
   });
   it('imports an add when the unsubscribe is not the service own (ActiveCampaign then refuses it), or nothing is known', () => {
-    for (const state of [LedgerState.RemovedOther, LedgerState.AddRefused, LedgerState.Added]) assert.deepEqual(routeChange(entry(state), 'add', 2_000, true), { kind: 'import' });
-    assert.deepEqual(routeChange(undefined, 'add', 2_000, true), { kind: 'import' });
+    for (const state of [LedgerState.RemovedOther, LedgerState.AddRefused, LedgerState.Added]) assert.deepEqual(routeChange(entry(state), 'add', 2_000, true, OPEN), { kind: 'import' });
+    assert.deepEqual(routeChange(undefined, 'add', 2_000, true, OPEN), { kind: 'import' });
   });
   it('imports every remove that is not stale, and refuses nothing for staleness of either op', () => {
-    assert.deepEqual(routeChange(entry(LedgerState.RemovedByService), 'remove', 2_000, true), { kind: 'import' });
-    assert.deepEqual(routeChange(entry(LedgerState.RemovedByService), 'add', 1_000, true), { kind: 'stale' });
-    assert.deepEqual(routeChange(entry(LedgerState.Added), 'remove', 500, true), { kind: 'stale' });
+    assert.deepEqual(routeChange(entry(LedgerState.RemovedByService), 'remove', 2_000, true, OPEN), { kind: 'import' });
+    assert.deepEqual(routeChange(entry(LedgerState.RemovedByService), 'add', 1_000, true, OPEN), { kind: 'stale' });
+    assert.deepEqual(routeChange(entry(LedgerState.Added), 'remove', 500, true, OPEN), { kind: 'stale' });
+  });
+});
+
+describe('the intent written before an unsubscribe', () => {
+  it('is written over nothing known, an add, or the service own unsubscribe (keeping the first start)', () => {
+    assert.deepEqual(intentFor(undefined, 70_000), { op: 'remove', byService: true, intent: true, occurredAt: 0, sentAt: 70_000, confirmedAt: 0 });
+    assert.deepEqual(intentFor(entry(LedgerState.Added, 1_000), 70_000), { op: 'remove', byService: true, intent: true, occurredAt: 1_000, sentAt: 70_000, confirmedAt: 0 });
+    assert.equal(intentFor(entry(LedgerState.RemovedByService, 1_000, 50_000, 52_000), 70_000)!.sentAt, 50_000);
+  });
+  it('is not written when the unsubscribe repeats the contact own (a refused add or such an unsubscribe before it)', () => {
+    assert.equal(intentFor(entry(LedgerState.AddRefused), 70_000), undefined);
+    assert.equal(intentFor(entry(LedgerState.RemovedOther), 70_000), undefined);
+  });
+  it('stands in the index as the service own unsubscribe with an open window', () => {
+    const e = entryOf(intentFor(entry(LedgerState.Added), 70_000)!);
+    assert.equal(e.state, LedgerState.RemovedByService);
+    assert.equal(e.confirmedAt, undefined);
+    assert.deepEqual(windowOf(e, OPEN), { from: 65_000, to: 70_000 + OPEN + 5_000 });
   });
 });
 
 describe('what a confirmed change records', () => {
-  const stateAfter = (prev: LedgerEntry | undefined, o: Parameters<typeof recordFor>[1]) => entryOf(recordFor(prev, o)).state;
+  const stateAfter = (prev: LedgerEntry | undefined, o: Parameters<typeof recordFor>[1]) => entryOf(recordFor(prev, o)!).state;
 
-  it('an unsubscribe after the service own subscribe is the service own', () => {
-    const r = recordFor(entry(LedgerState.Added), { op: 'remove', ...outcome });
-    assert.deepEqual(r, { op: 'remove', byService: true, occurredAt: 2_000, sentAt: 60_000, confirmedAt: 61_000 });
+  it('every unsubscribe the service sends is its own: after its subscribe, after nothing known, after its intent', () => {
+    assert.deepEqual(recordFor(entry(LedgerState.Added), { op: 'remove', ...outcome }), { op: 'remove', byService: true, occurredAt: 2_000, sentAt: 60_000, confirmedAt: 61_000 });
+    assert.equal(stateAfter(undefined, { op: 'remove', ...outcome }), LedgerState.RemovedByService);
+    const intent = entryOf(intentFor(entry(LedgerState.Added), 59_000)!);
+    assert.deepEqual(recordFor(intent, { op: 'remove', ...outcome }), { op: 'remove', byService: true, occurredAt: 2_000, sentAt: 59_000, confirmedAt: 61_000 }, 'the confirmation replaces the intent and closes the window');
   });
-  it('an unsubscribe with nothing known before it, or after a refused add or another unsubscribe, is not', () => {
-    for (const prev of [undefined, entry(LedgerState.AddRefused), entry(LedgerState.RemovedOther)]) {
-      assert.equal(stateAfter(prev, { op: 'remove', ...outcome }), LedgerState.RemovedOther);
-    }
+  it('an unsubscribe that repeats the contact own (a refused add or such an unsubscribe before it) is not', () => {
+    for (const prev of [entry(LedgerState.AddRefused), entry(LedgerState.RemovedOther)]) assert.equal(stateAfter(prev, { op: 'remove', ...outcome }), LedgerState.RemovedOther);
   });
   it('repeating the service own unsubscribe keeps the first one time', () => {
-    const r = recordFor(entry(LedgerState.RemovedByService, 1_000, 50_000), { op: 'remove', ...outcome });
+    const r = recordFor(entry(LedgerState.RemovedByService, 1_000, 50_000), { op: 'remove', ...outcome })!;
     assert.equal(r.byService, true);
     assert.equal(r.sentAt, 50_000);
     assert.equal(r.occurredAt, 2_000);
+  });
+  it('a failed remove replaces its intent, closing the window, and keeps the earlier occurredAt (its event is not stale)', () => {
+    const intent = entryOf(intentFor(entry(LedgerState.Added, 1_000), 59_000)!);
+    const r = recordFor(intent, { op: 'remove', ...outcome, failed: true })!;
+    assert.deepEqual(r, { op: 'remove', byService: true, occurredAt: 1_000, sentAt: 59_000, confirmedAt: 61_000 });
+    assert.equal(recordFor(entry(LedgerState.Added), { op: 'add', ...outcome, failed: true }), undefined, 'a failed add records nothing');
   });
   it('an applied add is Added; a refused add is AddRefused, also after the service own unsubscribe', () => {
     assert.equal(stateAfter(entry(LedgerState.RemovedByService), { op: 'add', ...outcome }), LedgerState.Added);
@@ -58,20 +91,24 @@ describe('what a confirmed change records', () => {
     assert.equal(stateAfter(entry(LedgerState.RemovedByService), { op: 'add', ...outcome, refused: CONSENT_OPTED_OUT }), LedgerState.AddRefused);
   });
   it('an add refused because re-entry is off keeps the service unsubscribe, moving only the time', () => {
-    const r = recordFor(entry(LedgerState.RemovedByService, 1_000, 50_000), { op: 'add', ...outcome, refused: CONSENT_REENTRY_OFF });
+    const r: LedgerRecord | undefined = recordFor(entry(LedgerState.RemovedByService, 1_000, 50_000), { op: 'add', ...outcome, refused: CONSENT_REENTRY_OFF });
     assert.deepEqual(r, { op: 'remove', byService: true, occurredAt: 2_000, sentAt: 50_000, confirmedAt: 61_000, refused: CONSENT_REENTRY_OFF });
   });
 });
 
-describe('whose unsubscribe it is (before a re-subscribe)', () => {
+describe('whose unsubscribe it is (before a re-subscribe): inside the window only', () => {
   const sent = Date.parse('2026-11-28T10:00:00Z');
-  it('an unsubscribe dated at or after the service sent its own is the service own (within the clock skew)', () => {
-    assert.equal(unsubscribeIsOurs('2026-11-28T10:00:03+00:00', sent), true);
-    assert.equal(unsubscribeIsOurs('2026-11-28T04:59:58-05:00', sent), true, 'another offset, 2 s early: skew');
+  const window = { from: sent - 5_000, to: sent + 60_000 + 5_000 };
+  it('an unsubscribe dated inside the window of the service own is the service own (within the clock skew)', () => {
+    assert.equal(unsubscribeIsOurs('2026-11-28T10:00:03+00:00', window), true);
+    assert.equal(unsubscribeIsOurs('2026-11-28T04:59:58-05:00', window), true, 'another offset, 2 s early: skew');
   });
-  it('one dated well before is an opt-out to keep; an unreadable or missing date is not taken as ours', () => {
-    assert.equal(unsubscribeIsOurs('2026-11-28T09:00:00+00:00', sent), false);
-    assert.equal(unsubscribeIsOurs('yesterday', sent), false);
-    assert.equal(unsubscribeIsOurs(undefined, sent), false);
+  it('one dated before it is an opt-out to keep; so is one after it (the contact unsubscribed again since)', () => {
+    assert.equal(unsubscribeIsOurs('2026-11-28T09:00:00+00:00', window), false);
+    assert.equal(unsubscribeIsOurs('2026-11-28T10:05:00+00:00', window), false, 'after: e.g. re-subscribed by a form, then unsubscribed themselves');
+  });
+  it('an unreadable or missing date is not taken as ours', () => {
+    assert.equal(unsubscribeIsOurs('yesterday', window), false);
+    assert.equal(unsubscribeIsOurs(undefined, window), false);
   });
 });

@@ -23,7 +23,7 @@ describe('ledger records', () => {
     }
   });
   it('decode nothing from a tombstone, garbage, another version or a wrong op', () => {
-    for (const raw of [null, '', 'not json', '[]', '{"v":2,"op":"add","occurredAt":1,"byService":false}', '{"v":1,"op":"subscribe","occurredAt":1,"byService":false}']) {
+    for (const raw of [null, '', 'not json', '[]', '{"v":3,"op":"add","occurredAt":1,"byService":false}', '{"v":1,"op":"subscribe","occurredAt":1,"byService":false}']) {
       assert.equal(decodeLedgerValue(raw), undefined, String(raw));
     }
   });

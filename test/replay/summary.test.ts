@@ -8,6 +8,7 @@ import { countsFromMetrics, DeliveredByList, EXIT, exitCodeOf, formatSummary, ty
 const ref = (exportName: string, key: string | null): EventRef => ({
   exportName,
   generation: 1,
+  share: 0,
   occurredAt: 0,
   message: { topic: 't', partition: 0, offset: 0, key: key === null ? null : Buffer.from(key), value: null, headers: {}, timestamp: 0 },
 });

@@ -1,0 +1,47 @@
+import type { ListChange } from '../buffer/contact-entry.js';
+import type { Stage } from '../domain/errors.js';
+import type { Route } from '../ledger/decide.js';
+
+/**
+ * What delivery reports, as plain data, to one sink (src/offsets/outcomes.ts): it never settles anything itself.
+ * Each (list, contact) change ends in one of these; the events attached to it end with it.
+ */
+export interface DeliveryOutcomes<R> {
+  /** Changes ActiveCampaign confirmed, refused on consent, or that failed for good: recorded, then settled. */
+  applied(connection: string, changes: AppliedChange<R>[]): void;
+  /** Events that cannot be delivered: dead-lettered, then settled. */
+  dead(refs: R[], stage: Stage, code: string, message: string): void;
+  /** Changes found stale when their import was cut (the ledger moved on meanwhile): settled, never sent. */
+  skipped(refs: R[], result: 'stale'): void;
+  /** ActiveCampaign accepted a request holding these refs (latency); with settleOnAccept they settle now. */
+  accepted(refs: R[], at: number, settle: boolean): void;
+}
+
+/** What delivery asks of the ledger before it sends (src/ledger/ledger.ts decides; src/main.ts wires it). */
+export interface DeliveryGate<R> {
+  /** How a buffered change goes out, decided when its import is cut. */
+  route(connection: string, email: string, listId: string, change: ListChange<R>): Route;
+  /**
+   * Write-ahead: resolves once the intents of these unsubscribes are acknowledged; the import is sent only then.
+   * Rejects when they cannot be written (the import is then not sent, and its changes wait in the buffer).
+   */
+  intend(connection: string, removes: { email: string; listId: string; change: ListChange<R> }[], at: number): Promise<void>;
+  /** Whether a ref still counts (fetched in the current group generation): others are dropped, never sent. */
+  live(ref: R): boolean;
+}
+
+/** One (list, contact) change as ActiveCampaign took it. */
+export interface AppliedChange<R> {
+  email: string;
+  listId: string;
+  op: 'add' | 'remove';
+  occurredAt: number;
+  refs: R[];
+  /** When the request that carried it was accepted, and when it was confirmed (epoch ms). */
+  sentAt: number;
+  confirmedAt: number;
+  /** Not applied: dead-letter the refs with this code (stage confirm), recorded first. */
+  refused?: { code: string; message: string };
+  /** Failed for good (e.g. IMPORT_FAILED): dead-lettered with `refused`'s code; its intent is replaced. */
+  failed?: boolean;
+}

@@ -1,0 +1,47 @@
+import { newestRef, type ListChange } from '../buffer/contact-entry.js';
+import type { ExportConfig } from '../config/schema.js';
+import type { DeliveryGate } from '../deliver/outcomes.js';
+import type { EventRef } from '../ingest/source.js';
+import type { Ownership } from '../offsets/ownership.js';
+import type { Route } from './decide.js';
+import type { Ledger } from './ledger.js';
+
+/**
+ * What delivery asks before it sends: how a change goes out (the ledger's route), the intents of its
+ * unsubscribes (written ahead), and whether a ref still counts (its generation). Each change is keyed in the
+ * ledger by the partition of its newest event.
+ */
+export class LedgerGate implements DeliveryGate<EventRef> {
+  private readonly exportsByName: ReadonlyMap<string, ExportConfig>;
+
+  constructor(
+    exports: readonly ExportConfig[],
+    private readonly ownership: Ownership,
+    private readonly ledger?: Ledger,
+  ) {
+    this.exportsByName = new Map(exports.map((e) => [e.name, e]));
+  }
+
+  route(connection: string, email: string, listId: string, change: ListChange<EventRef>): Route {
+    if (!this.ledger) return { kind: 'import' };
+    const ref = newestRef(change);
+    if (!ref) return { kind: 'stale' };
+    return this.ledger.route(ref.message.topic, ref.message.partition, connection, listId, email, change.op, change.occurredAt, this.exportsByName.get(ref.exportName)?.reentry ?? true);
+  }
+
+  intend(connection: string, removes: { email: string; listId: string; change: ListChange<EventRef> }[], at: number): Promise<void> {
+    if (!this.ledger) return Promise.resolve();
+    const writes: Promise<void>[] = [];
+    for (const { email, listId, change } of removes) {
+      const ref = newestRef(change);
+      if (!ref) continue;
+      const w = this.ledger.intend(ref.message.topic, ref.message.partition, connection, listId, email, at);
+      if (w) writes.push(w);
+    }
+    return Promise.all(writes).then(() => undefined);
+  }
+
+  live(ref: EventRef): boolean {
+    return this.ownership.isCurrent(ref.generation);
+  }
+}

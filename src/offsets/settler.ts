@@ -1,0 +1,190 @@
+import type { Logger } from 'pino';
+import { tpKey } from '../ingest/source.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Ownership } from './ownership.js';
+import { PartitionTracker } from './tracker.js';
+
+/** One event's share of work for one export (or the whole event, when it maps to none). */
+export interface Share {
+  readonly message: { readonly topic: string; readonly partition: number; readonly offset: number };
+  /** The group generation that fetched it: a share of an earlier generation never moves an offset. */
+  readonly generation: number;
+  /** Which of the event's shares this is (0-based). */
+  readonly share: number;
+}
+
+/** How a share ended: the metric's result label. */
+export type SettleResult = 'delivered' | 'dead_lettered' | 'invalid' | 'unmapped' | 'stale' | 'leave_ignored';
+
+export interface Totals {
+  consumed: number;
+  delivered: number;
+  deadLettered: number;
+  skipped: number;
+}
+
+const TOTAL: Record<SettleResult, keyof Totals> = {
+  delivered: 'delivered',
+  dead_lettered: 'deadLettered',
+  invalid: 'deadLettered',
+  unmapped: 'skipped',
+  stale: 'skipped',
+  leave_ignored: 'skipped',
+};
+
+export interface Unsettled {
+  topic: string;
+  partition: number;
+  /** The lowest offset still waiting: the partition's commit stops there. */
+  offset: number;
+  /** Offsets still waiting in that partition. */
+  open: number;
+}
+
+/**
+ * The one module that knows whether an event is settled. An event begins with one share per export it maps to;
+ * each share ends exactly once: confirmed (or superseded by a confirmed change), dead-lettered, or skipped. A
+ * share whose outcome needs a durable write (a ledger record, a dead letter) ends when that write's promise
+ * resolves, and never if it rejects: the offset then stays uncommitted and the event is fetched again. An offset
+ * commits when every event at or below it has ended all its shares.
+ */
+export class Settler {
+  private trackers = new Map<string, PartitionTracker>();
+  readonly totals: Totals = { consumed: 0, delivered: 0, deadLettered: 0, skipped: 0 };
+  /** Durable writes awaited by open shares, for a stop's report. */
+  private awaiting = 0;
+
+  constructor(
+    private readonly ownership: Ownership,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    /** Sees each share as it ends (a replay counts the delivered ones per list). */
+    private readonly onEnded?: (share: Share, result: SettleResult) => void,
+  ) {}
+
+  get generation(): number {
+    return this.ownership.generation;
+  }
+
+  /** After Ownership.assign(): a fresh tracker per owned partition (kafkajs starts each from its committed offset). */
+  assign(): void {
+    this.trackers = new Map();
+    for (const [topic, partition] of this.ownership.partitions()) this.trackers.set(tpKey(topic, partition), new PartitionTracker());
+    this.gauge();
+  }
+
+  /** Begins an event with `shares` shares. False when it was seen already (a re-fetch) or its partition is not owned. */
+  begin(topic: string, partition: number, offset: number, shares: number): boolean {
+    const tracker = this.trackers.get(tpKey(topic, partition));
+    if (!tracker?.begin(offset, shares)) return false;
+    this.totals.consumed++;
+    return true;
+  }
+
+  /** Whether the partition is owned now (its events may begin). */
+  tracking(topic: string, partition: number): boolean {
+    return this.trackers.has(tpKey(topic, partition));
+  }
+
+  /**
+   * Ends a share once `durable` (if any) has resolved. Shares of an earlier generation, and shares ended already,
+   * change nothing.
+   */
+  end(share: Share, result: SettleResult, durable?: Promise<unknown>, total: keyof Totals = TOTAL[result]): void {
+    if (!this.ownership.isCurrent(share.generation)) return;
+    if (!durable) {
+      this.endNow(share, result, total);
+      return;
+    }
+    this.awaiting++;
+    durable.then(
+      () => {
+        this.awaiting--;
+        this.endNow(share, result, total);
+      },
+      (err: unknown) => {
+        this.awaiting--;
+        this.log.debug({ topic: share.message.topic, partition: share.message.partition, offset: share.message.offset, err: (err as Error)?.message }, 'A durable write did not complete; the event stays unsettled and is fetched again');
+      },
+    );
+  }
+
+  /** Ends many shares with one outcome (counted once per batch). */
+  endAll(shares: readonly Share[], result: SettleResult, durable?: Promise<unknown>): void {
+    for (const s of shares) this.end(s, result, durable);
+  }
+
+  private endNow(share: Share, result: SettleResult, total: keyof Totals): void {
+    if (!this.ownership.isCurrent(share.generation)) return;
+    const { topic, partition, offset } = share.message;
+    if (!this.trackers.get(tpKey(topic, partition))?.settle(offset, share.share)) return;
+    this.totals[total]++;
+    this.onEnded?.(share, result);
+    this.metrics.eventsConsumed.inc({ topic, result });
+  }
+
+  /**
+   * Offsets first..last hold no record to wait for (a fetch of transaction markers or aborted records only, or a
+   * bounded run's end): they count as settled. Ignored unless it continues what the partition has seen.
+   */
+  skipThrough(topic: string, partition: number, first: number, last: number): void {
+    const tracker = this.trackers.get(tpKey(topic, partition));
+    if (!tracker || (tracker.seen >= 0 && tracker.seen < first - 1)) return;
+    tracker.skipThrough(last);
+    this.gauge();
+  }
+
+  /** Offsets to commit now, for the partitions owned in the current generation only. */
+  commits(): { topic: string; partition: number; offset: string }[] {
+    const out: { topic: string; partition: number; offset: string }[] = [];
+    for (const [key, tracker] of this.trackers) {
+      const next = tracker.commit();
+      if (next === undefined) continue;
+      const i = key.lastIndexOf('\u0000');
+      out.push({ topic: key.slice(0, i), partition: Number(key.slice(i + 1)), offset: String(next) });
+    }
+    if (out.length) this.gauge();
+    return out;
+  }
+
+  /**
+   * What a commit of `offsets` (from commits() in `generation`) came to. A failed commit is handed out again by
+   * the next commits(), but only while the generation is unchanged: a partition lost since is never committed.
+   */
+  committed(offsets: readonly { topic: string; partition: number; offset: string }[], generation: number, ok: boolean): void {
+    if (!this.ownership.isCurrent(generation)) return;
+    for (const o of offsets) {
+      const tracker = this.trackers.get(tpKey(o.topic, o.partition));
+      if (ok) tracker?.commitSucceeded(Number(o.offset));
+      else tracker?.commitFailed(Number(o.offset));
+    }
+  }
+
+  get pending(): number {
+    let n = 0;
+    for (const t of this.trackers.values()) n += t.pending;
+    return n;
+  }
+
+  /** Per owned partition, where its commits stop and how much waits there: empty when everything settled. */
+  unsettled(): Unsettled[] {
+    const out: Unsettled[] = [];
+    for (const [key, tracker] of this.trackers) {
+      const open = tracker.openOffsets();
+      if (open.length === 0) continue;
+      const i = key.lastIndexOf('\u0000');
+      out.push({ topic: key.slice(0, i), partition: Number(key.slice(i + 1)), offset: open[0]!, open: open.length });
+    }
+    return out;
+  }
+
+  /** Durable writes that open shares still wait for. */
+  get awaitingWrites(): number {
+    return this.awaiting;
+  }
+
+  /** The pending gauge: updated per batch and per commit, not per event. */
+  gauge(): void {
+    this.metrics.pendingEvents.set(this.pending);
+  }
+}
