@@ -9,6 +9,8 @@ export interface ListChange<R> {
   seq: number;
   /** The event that set this op and every event it superseded: all settle together. */
   refs: R[];
+  /** The event that set this op (the newest; one of `refs`). */
+  winner: R;
 }
 
 export interface ContactEntry<R> {
@@ -70,10 +72,11 @@ export function applyUpdate<R>(entry: ContactEntry<R>, u: ContactUpdate<R>): Mer
     current.op = u.op;
     current.occurredAt = u.occurredAt;
     current.seq = u.seq;
+    current.winner = u.ref;
     current.refs.push(u.ref);
     outcome = 'replaced';
   } else {
-    entry.lists.set(u.listId, { op: u.op, occurredAt: u.occurredAt, seq: u.seq, refs: [u.ref] });
+    entry.lists.set(u.listId, { op: u.op, occurredAt: u.occurredAt, seq: u.seq, refs: [u.ref], winner: u.ref });
   }
   if (u.firstName) entry.firstName = u.firstName;
   if (u.lastName) entry.lastName = u.lastName;
@@ -132,8 +135,3 @@ export function serialize<R>(entry: ContactEntry<R>): void {
   entry.bytes = Buffer.byteLength(entry.json);
 }
 
-/** The event that set a change's current op (the last one at its occurredAt), else the last one attached. */
-export function newestRef<R extends { occurredAt: number }>(change: { occurredAt: number; refs: readonly R[] }): R | undefined {
-  for (let i = change.refs.length - 1; i >= 0; i--) if (change.refs[i]!.occurredAt === change.occurredAt) return change.refs[i];
-  return change.refs[change.refs.length - 1];
-}

@@ -252,10 +252,10 @@ export class AccountDelivery<R> {
   }
 
   /**
-   * Refs fetched before the last rebalance are dropped: their events are uncommitted and fetched again. A change
-   * whose newest event is such a ref keeps going if a current ref at the same time stands for it (the same event
-   * fetched again); otherwise its current refs are older events superseded by that one, which returns with its
-   * partition, and they are returned to settle (the change is left empty: nothing of it is sent).
+   * Refs fetched before the last rebalance are dropped: their events are uncommitted and fetched again. When the
+   * change's winner is such a ref, its current refs are older events superseded by it (it returns with its
+   * partition, and a copy fetched again already wins any merge as the newer arrival): they are returned to settle
+   * as stale, and nothing of the change is sent.
    */
   private pruneDead(entries: readonly ContactEntry<R>[]): R[] {
     const gate = this.gate;
@@ -265,24 +265,18 @@ export class AccountDelivery<R> {
       for (const change of entry.lists.values()) {
         if (change.refs.every((r) => gate.live(r))) continue;
         const live = change.refs.filter((r) => gate.live(r));
-        const newest = this.newest(change);
-        change.refs = newest && !gate.live(newest) && !live.some((r) => this.at(r) === change.occurredAt) ? (superseded.push(...live), []) : live;
+        if (gate.live(change.winner)) change.refs = live;
+        else {
+          superseded.push(...live);
+          change.refs = [];
+        }
       }
     }
     return superseded;
   }
 
-  private newest(change: ListChange<R>): R | undefined {
-    for (let i = change.refs.length - 1; i >= 0; i--) if (this.at(change.refs[i]!) === change.occurredAt) return change.refs[i];
-    return change.refs[change.refs.length - 1];
-  }
-
-  private at(ref: R): number | undefined {
-    return (ref as { occurredAt?: number }).occurredAt;
-  }
-
   private change(email: string, listId: string, c: ListChange<R>, sentAt: number, confirmedAt: number, refused?: AppliedChange<R>['refused'], failed?: boolean): AppliedChange<R> {
-    return { email, listId, op: c.op, occurredAt: c.occurredAt, refs: c.refs, sentAt, confirmedAt, ...(refused ? { refused } : {}), ...(failed ? { failed } : {}) };
+    return { email, listId, op: c.op, occurredAt: c.occurredAt, refs: c.refs, winner: c.winner, sentAt, confirmedAt, ...(refused ? { refused } : {}), ...(failed ? { failed } : {}) };
   }
 
   /** Hands confirmed, consent-refused or failed changes to the outcome sink (it records them, then settles). */

@@ -37,6 +37,8 @@ export interface AppliedChange<R> {
   op: 'add' | 'remove';
   occurredAt: number;
   refs: R[];
+  /** The event that set the change (one of `refs`): the ledger keys the record by its partition. */
+  winner: R;
   /** When the request that carried it was accepted, and when it was confirmed (epoch ms). */
   sentAt: number;
   confirmedAt: number;

@@ -1,4 +1,4 @@
-import { newestRef, type ListChange } from '../buffer/contact-entry.js';
+import type { ListChange } from '../buffer/contact-entry.js';
 import type { ExportConfig } from '../config/schema.js';
 import type { DeliveryGate } from '../deliver/outcomes.js';
 import type { EventRef } from '../ingest/source.js';
@@ -24,7 +24,7 @@ export class LedgerGate implements DeliveryGate<EventRef> {
 
   route(connection: string, email: string, listId: string, change: ListChange<EventRef>): Route {
     if (!this.ledger) return { kind: 'import' };
-    const ref = newestRef(change);
+    const ref = change.winner;
     if (!ref) return { kind: 'stale' };
     return this.ledger.route(ref.message.topic, ref.message.partition, connection, listId, email, change.op, change.occurredAt, this.exportsByName.get(ref.exportName)?.reentry ?? true);
   }
@@ -33,7 +33,7 @@ export class LedgerGate implements DeliveryGate<EventRef> {
     if (!this.ledger) return Promise.resolve();
     const writes: Promise<void>[] = [];
     for (const { email, listId, change } of removes) {
-      const ref = newestRef(change);
+      const ref = change.winner;
       if (!ref) continue;
       const w = this.ledger.intend(ref.message.topic, ref.message.partition, connection, listId, email, at);
       if (w) writes.push(w);

@@ -1,4 +1,3 @@
-import { newestRef } from '../buffer/contact-entry.js';
 import { crashPoint } from '../crash-points.js';
 import type { AppliedChange, DeliveryOutcomes } from '../deliver/outcomes.js';
 import type { Stage } from '../domain/errors.js';
@@ -31,7 +30,7 @@ export class OutcomeSink implements DeliveryOutcomes<EventRef> {
 
   applied(connection: string, changes: AppliedChange<EventRef>[]): void {
     for (const c of changes) {
-      const winner = newestRef(c);
+      const winner = c.winner;
       if (!winner) continue;
       const letters = c.refused ? this.letters(c.refs, 'confirm', c.refused.code, c.refused.message) : undefined;
       let durable: Promise<unknown> | undefined = letters;

@@ -4,7 +4,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import type { BufferLimits } from '../../src/buffer/contact-buffer.js';
 import { AccountDelivery, type AccountOptions } from '../../src/deliver/account.js';
-import type { AppliedChange, DeliveryOutcomes } from '../../src/deliver/outcomes.js';
+import type { AppliedChange, DeliveryGate, DeliveryOutcomes } from '../../src/deliver/outcomes.js';
 import { RateBudget, type BudgetRates } from '../../src/deliver/budget.js';
 import { classifyResponse, classifyTransportError } from '../../src/deliver/classify.js';
 import type { AcApi, Answer, BulkImportAccepted, ContactsFound, ImportInfo, Memberships } from '../../src/deliver/client.js';
@@ -213,6 +213,7 @@ interface SetupOptions {
   rates?: BudgetRates;
   budgetScale?: number;
   clock?: () => number;
+  gate?: DeliveryGate<string>;
 }
 
 const open: AccountDelivery<string>[] = [];
@@ -240,7 +241,7 @@ function setup(s: SetupOptions = {}) {
     reservedShare: 0,
     ...s.opts,
   };
-  const delivery = new AccountDelivery<string>(opts, budget, api, sink, metrics, pino({ level: 'silent' }), clock);
+  const delivery = new AccountDelivery<string>(opts, budget, api, sink, metrics, pino({ level: 'silent' }), clock, s.gate);
   open.push(delivery);
   const change = updates();
   let occurred = 1_000;
@@ -688,5 +689,69 @@ describe('AccountDelivery: drain and whenIdle', () => {
     await until(() => idle, 'whenIdle() resolves');
     assert.ok(sink.settledOnce(refs));
     assert.equal(await metricValue(metrics.flushes, { trigger: 'shutdown' }), 1);
+  });
+});
+
+describe('AccountDelivery: a rebalance while an import is in the air', () => {
+  /** Refs are "g<generation>:<name>"; the gate counts only the current generation's, as the pipeline's does. */
+  function generations() {
+    let current = 1;
+    const intents: string[][] = [];
+    const gate: DeliveryGate<string> = {
+      route: () => ({ kind: 'import' }),
+      intend: async (_c, removes) => void intents.push(removes.map((r) => `${r.email}/${r.listId}`)),
+      live: (ref) => ref.startsWith(`g${current}:`),
+    };
+    return { gate, intents, rebalance: () => current++ };
+  }
+
+  // Issue 12, defect 1: after the rebalance the copy of the event fetched again waited behind the in-flight import;
+  // the import then failed, the requeue merged the old refs after the new one, the old ref won, and the new copy
+  // was settled as stale without ever being sent.
+  for (const failure of ['failed', 'throttled'] as const) {
+    it(`the event fetched again is sent when the old import ${failure === 'failed' ? 'fails' : 'is throttled'}, not settled unsent`, async () => {
+      const g = generations();
+      const { api, sink, add, delivery } = setup({ gate: g.gate });
+      let first = true;
+      api.bulk = (_contacts, n) => (n === 1 && failure === 'throttled' ? new Promise((r) => setTimeout(() => r(http(429, {}, '0')), 30)) : undefined);
+      api.info = (batchId) => (batchId === 'batch-1' && first ? status('failed') : completed());
+      add('ann@example.com', { ref: 'g1:ann', at: 5_000 });
+      await until(() => api.bulks().length === 1, 'the first import is sent');
+      g.rebalance();
+      delivery.dropRevoked((r) => !g.gate.live(r));
+      add('ann@example.com', { ref: 'g2:ann', at: 5_000 }); // the same event, fetched again by the new generation
+      await until(() => sink.settled.includes('g2:ann'), 'the copy fetched again settles');
+      // It settled through the confirmation of an import sent after the rebalance, not as stale before any was.
+      const sentAgain = api.bulks().slice(1);
+      assert.ok(sentAgain.length >= 1, 'the change was sent again before the copy settled');
+      assert.deepEqual(emailsOf(sentAgain.at(-1)!), ['ann@example.com']);
+      first = false;
+      await delivery.whenIdle();
+    });
+  }
+
+  it('older events of the new generation attached to an in-flight change of the old one settle as superseded when it fails, and nothing of it is sent', async () => {
+    const g = generations();
+    const { api, sink, add, delivery } = setup({ gate: g.gate });
+    api.info = (batchId) => (batchId === 'batch-1' ? status('failed') : completed());
+    add('ann@example.com', { ref: 'g1:ann-new', at: 9_000 });
+    await until(() => api.bulks().length === 1, 'the first import is sent');
+    g.rebalance();
+    delivery.dropRevoked((r) => !g.gate.live(r));
+    add('ann@example.com', { ref: 'g2:ann-old', at: 1_000 }); // an older event: attached to the in-flight change
+    await until(() => sink.settled.includes('g2:ann-old'), 'the older event settles');
+    await delivery.whenIdle();
+    assert.equal(api.bulks().length, 1, 'the newer event returns with its partition: nothing of the old change is sent again');
+  });
+
+  it('writes the intents of an import\'s unsubscribes before it sends it, and a resubmit writes them again', async () => {
+    const g = generations();
+    const { api, add, delivery } = setup({ gate: g.gate });
+    api.info = (batchId) => (batchId === 'batch-1' ? status('failed') : completed());
+    add('ann@example.com', { ref: 'g1:a', op: 'remove' });
+    add('bob@example.com', { ref: 'g1:b', op: 'add' });
+    await delivery.whenIdle();
+    assert.deepEqual(g.intents, [['ann@example.com/1'], ['ann@example.com/1']]);
+    assert.equal(api.bulks().length, 2);
   });
 });

@@ -121,7 +121,7 @@ describe('Pipeline with the ledger', () => {
     restore();
     await new Promise((r) => setImmediate(r));
     await pipeline.handle([message(0, 'vip', 'add', T + 10), message(1, 'news', 'add', T + 11)], 1);
-    const change = (ref: EventRef): ListChange<EventRef> => ({ op: 'add', occurredAt: ref.occurredAt, seq: 0, refs: [ref] });
+    const change = (ref: EventRef): ListChange<EventRef> => ({ op: 'add', occurredAt: ref.occurredAt, seq: 0, refs: [ref], winner: ref });
     assert.deepEqual(gate.route('main', 'ann@example.com', '1', change(added[0]!)), { kind: 'resubscribe', window: { from: T + 1_000 - 5_000, to: T + 2_000 + 5_000 } });
     assert.deepEqual(gate.route('main', 'ann@example.com', '3', change(added[1]!)), { kind: 'reentry-off' });
     assert.equal(gate.live(added[0]!), true);
@@ -134,7 +134,7 @@ describe('Pipeline with the ledger', () => {
     restore();
     await new Promise((r) => setImmediate(r));
     await pipeline.handle([message(0, 'vip', 'add', T)], 0);
-    sink.applied('main', [{ email: 'ann@example.com', listId: '1', op: 'add', occurredAt: T, refs: added, sentAt: T + 1, confirmedAt: T + 2 }]);
+    sink.applied('main', [{ email: 'ann@example.com', listId: '1', op: 'add', occurredAt: T, refs: added, winner: added[0]!, sentAt: T + 1, confirmedAt: T + 2 }]);
     assert.equal(writes.length, 1);
     assert.equal(writes[0]!.key, ledgerKey('main', '1', 'ann@example.com'));
     assert.equal(JSON.parse(writes[0]!.value).op, 'add');
