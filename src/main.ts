@@ -172,7 +172,7 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
       for (const c of clients.values()) await bounded(c.close(), Math.min(left(), 1_000), log, 'closing an ActiveCampaign client');
       await bounded(http.close(), Math.min(left(), 1_000), log, 'closing the HTTP server');
       if (clean) log.info({ clean }, 'Stopped after settling everything');
-      else log.warn({ clean, unsettled }, `Stopped with unsettled events in ${unsettled.length} partition(s); their commits stop at the offsets listed, and those events will be fetched again`);
+      else log.warn({ clean, unsettled }, `Stopped at the shutdown deadline with unsettled events in ${unsettled.length} partition(s); their commits stop at the offsets listed, and those events will be fetched again`);
       return { clean, unsettled };
     })());
 
