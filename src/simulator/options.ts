@@ -47,6 +47,9 @@ export interface SimulatorOptions {
   /** Bulk subscribe of a contact whose membership is 2 (or 3) [UNCONFIRMED]: 'failure' = the contact lands in
    * failure and nothing of it is applied; 'skip' = the contact is upserted and the subscribe silently skipped. */
   unsubscribedConflict: 'failure' | 'skip';
+  /** A bulk unsubscribe of a membership already in status 2 moves its udate (and counts as the service's change)
+   * [UNCONFIRMED]: false = nothing changes. */
+  repeatUnsubscribeMovesUdate: boolean;
   /** Bad token answer: 403 {"message":"Forbidden"} or 403 with no body and no Content-Type [UNCONFIRMED]. */
   forbiddenBody: 'json' | 'none';
   /** 429 answer: {"message":"Too Many Requests"} or no body [UNCONFIRMED]. Addition to the agreed API. */
@@ -89,6 +92,7 @@ export const DEFAULT_OPTIONS: SimulatorOptions = {
   importDelaysMs: { statusFalse: 1000, waiting: 300, claimed: 300, active: 500 },
   failureIndexBase: 0,
   unsubscribedConflict: 'failure',
+  repeatUnsubscribeMovesUdate: false,
   forbiddenBody: 'json',
   tooManyRequestsBody: 'json',
   lists: [1, 2, 3, 4, 5].map((n) => ({ id: String(n), name: `Simulated list ${n}` })),
@@ -130,6 +134,7 @@ const patchSchema = z.object({
   importDelaysMs: delaysSchema.partial(),
   failureIndexBase: z.union([z.literal(0), z.literal(1)]),
   unsubscribedConflict: z.enum(['failure', 'skip']),
+  repeatUnsubscribeMovesUdate: z.boolean(),
   forbiddenBody: z.enum(['json', 'none']),
   tooManyRequestsBody: z.enum(['json', 'none']),
   lists: z.array(z.object({ id: numericId, name: z.string().min(1) }).strict()),

@@ -1,10 +1,12 @@
 import { emailProblem } from '../domain/email.js';
+import { applyImport } from './apply-import.js';
+import { applyPersonChange, type PersonChange } from './person.js';
 import type { ImportContact } from './bulk-import.js';
 import { formatSeconds } from './http.js';
 import { ImportQueue, type ImportCounts, type ImportOutcome, type Timeline } from './import-queue.js';
 import { applyPatch, type SimulatorOptions } from './options.js';
 import { AccountLimiter, type LimiterSettings } from './rate-limit.js';
-import { Store, type MembershipStatus } from './store.js';
+import { Store, type MemberView, type MembershipStatus } from './store.js';
 
 /**
  * One simulated account: options, data, limits, imports and counters, without HTTP. The server routes requests
@@ -23,7 +25,7 @@ export interface SimulatorCounters {
   violations: number;
   /** Over-limit requests, told or not. */
   overLimitTotal: number;
-  /** contactLists status 1 on a membership the contact had opted out of (status 2 set by the contact). */
+  /** contactLists status 1 on a membership the person had opted out of (status 2 by 'person', 'form' or 'seed'). */
   forcedResubscribes: number;
   importsAccepted: number;
   /** Contacts in accepted imports (queued_contacts summed). */
@@ -35,7 +37,8 @@ export interface SimulatorCounters {
 }
 
 export interface SimulatorSnapshot {
-  lists: Record<string, { name: string; members: Record<string, { status: MembershipStatus; contactId: string }> }>;
+  /** Per list, per (normalised) email: status, sdate, udate and who made the last change. */
+  lists: Record<string, { name: string; members: Record<string, MemberView> }>;
   contacts: number;
   counters: SimulatorCounters;
   imports: ImportCounts;
@@ -45,7 +48,7 @@ export interface SeedContact {
   email: string;
   firstName?: string;
   lastName?: string;
-  /** listId → status; status 2 here means the contact opted out themselves. */
+  /** listId → status 0–3; status 2 here means the contact opted out themselves (changedBy 'seed'). */
   lists?: Record<string, MembershipStatus>;
 }
 
@@ -59,7 +62,7 @@ function freshCounters(): OwnCounters {
 }
 
 export class SimState {
-  readonly store = new Store();
+  readonly store: Store;
   readonly imports: ImportQueue;
   limiter: AccountLimiter;
   counters: OwnCounters = freshCounters();
@@ -70,10 +73,12 @@ export class SimState {
     public options: SimulatorOptions,
     readonly clock: () => number = () => performance.now(),
     readonly random: () => number = Math.random,
+    wallClock: () => Date = () => new Date(),
   ) {
+    this.store = new Store(wallClock);
     this.store.setLists(options.lists);
     this.store.setFields(options.fields);
-    this.imports = new ImportQueue(clock, (contacts) => this.applyImport(contacts));
+    this.imports = new ImportQueue(clock, (contacts) => this.finishImport(contacts));
     this.limiter = new AccountLimiter(this.limiterSettings(), clock());
   }
 
@@ -133,8 +138,14 @@ export class SimState {
       if (![0, 1, 2, 3].includes(status)) throw new Error(`Cannot seed contact: status ${String(status)} for list ${listId} is not 0, 1, 2 or 3`);
     }
     const { contact } = this.store.upsertContact({ email: seed.email, firstName: seed.firstName, lastName: seed.lastName });
-    for (const [listId, status] of lists) this.store.setMembership(contact.id, listId, status, { unsubscribedBy: 'contact' });
+    for (const [listId, status] of lists) this.store.setMembership(contact.id, listId, status, { by: 'seed' });
     return contact.id;
+  }
+
+  /** A person's own subscribe (form) or unsubscribe; throws an Error saying what is wrong with `change`. */
+  personChange(change: unknown): PersonChange {
+    this.imports.settle();
+    return applyPersonChange(this.store, change);
   }
 
   snapshot(): SimulatorSnapshot {
@@ -149,32 +160,8 @@ export class SimState {
     return { lists, contacts: this.store.contacts.size, counters, imports: this.imports.counts() };
   }
 
-  /**
-   * A finished import, applied contact by contact: upsert, subscribe, unsubscribe (status 2 set by 'api').
-   * A subscribe never changes a membership in status 2 (unsubscribed) or 3 (bounced); with unsubscribedConflict
-   * 'failure' such a contact lands in `failure` and nothing of it is applied, with 'skip' only that subscribe is
-   * skipped. A contact naming an unknown list lands in `failure` [UNCONFIRMED]. `success` holds the ids of
-   * created and updated contacts [UNCONFIRMED: AC documents created ones].
-   */
-  private applyImport(contacts: ImportContact[]): ImportOutcome {
-    const { store } = this;
-    const outcome: ImportOutcome = { success: [], failure: [] };
-    for (const c of contacts) {
-      if ([...c.subscribe, ...c.unsubscribe].some((listId) => !store.lists.has(listId))) {
-        outcome.failure.push(c.email);
-        continue;
-      }
-      const existing = store.findByEmail(c.email);
-      const blocked = new Set(existing ? c.subscribe.filter((l) => [2, 3].includes(store.membership(existing.id, l)?.status ?? 1)) : []);
-      if (blocked.size > 0 && this.options.unsubscribedConflict === 'failure') {
-        outcome.failure.push(c.email);
-        continue;
-      }
-      const { contact } = store.upsertContact({ email: c.email, firstName: c.firstName, lastName: c.lastName, phone: c.phone, fieldValues: c.fields, tags: c.tags });
-      for (const listId of c.subscribe) if (!blocked.has(listId)) store.setMembership(contact.id, listId, 1);
-      for (const listId of c.unsubscribe) store.setMembership(contact.id, listId, 2, { unsubscribedBy: 'api' });
-      outcome.success.push(contact.id);
-    }
+  private finishImport(contacts: ImportContact[]): ImportOutcome {
+    const outcome = applyImport(this.store, contacts, this.options);
     this.counters.contactsApplied += outcome.success.length;
     return outcome;
   }

@@ -26,17 +26,28 @@ export interface ContactRecord {
   tags: Set<string>;
 }
 
+/**
+ * Who made a membership's last change: the service under test through bulk import or POST /contactLists, the
+ * person themselves (POST /__sim/membership with source "person" or "form"), or a test's seed.
+ */
+export type ChangeSource = 'service-bulk' | 'service-contactLists' | 'person' | 'form' | 'seed';
+
 export interface Membership {
   id: string;
   contactId: string;
   listId: string;
   status: MembershipStatus;
-  /** Who set status 2: an API call (contactLists, bulk unsubscribe) or the contact (seeded opt-out). */
-  unsubscribedBy?: 'api' | 'contact';
+  changedBy: ChangeSource;
   sourceid: string;
+  /** Subscribe date: set when the membership is created and whenever it turns to 1 (always, for a form). */
   sdate: string;
+  /** Unsubscribe date: set when the membership is created and whenever status 2 is written (see setMembership). */
   udate: string;
 }
+
+/** A status 2 set by the person (or seeded as theirs): only they may reverse it. */
+export const isPersonsOwn = (m: Membership | undefined): boolean =>
+  m !== undefined && m.status === 2 && (m.changedBy === 'person' || m.changedBy === 'form' || m.changedBy === 'seed');
 
 export interface ListRecord { id: string; name: string; cdate: string }
 export interface FieldRecord { id: string; title: string; perstag: string; type: string; cdate: string }
@@ -68,15 +79,22 @@ export class Store {
   private nextFieldValueId = 1;
   private nextMembershipId = 1;
 
+  /** Wall clock for the AC dates (cdate, sdate, udate); tests pass a fake one. */
+  constructor(private readonly wallClock: () => Date = () => new Date()) {}
+
+  now(): string {
+    return acDate(this.wallClock());
+  }
+
   setLists(lists: ReadonlyArray<{ id: string; name: string }>): void {
-    const cdate = acDate();
+    const cdate = this.now();
     const old = new Map(this.lists);
     this.lists.clear();
     for (const l of lists) this.lists.set(l.id, { id: l.id, name: l.name, cdate: old.get(l.id)?.cdate ?? cdate });
   }
 
   setFields(fields: ReadonlyArray<{ id: string; title: string; perstag: string; type?: string | undefined }>): void {
-    const cdate = acDate();
+    const cdate = this.now();
     this.fields.clear();
     for (const f of fields) this.fields.set(f.id, { id: f.id, title: f.title, perstag: f.perstag, type: f.type ?? 'text', cdate });
   }
@@ -108,7 +126,7 @@ export class Store {
   }
 
   create(input: ContactInput): ContactRecord {
-    const now = acDate();
+    const now = this.now();
     const contact: ContactRecord = {
       id: String(this.nextContactId++),
       email: normaliseEmail(input.email),
@@ -127,7 +145,7 @@ export class Store {
   }
 
   private update(contact: ContactRecord, input: ContactInput): void {
-    const now = acDate();
+    const now = this.now();
     if (input.firstName !== undefined) contact.firstName = input.firstName;
     if (input.lastName !== undefined) contact.lastName = input.lastName;
     if (input.phone !== undefined) contact.phone = input.phone;
@@ -152,35 +170,48 @@ export class Store {
     return [...(this.memberships.get(contactId)?.values() ?? [])];
   }
 
-  /** Set a membership's status, creating the membership if needed. Returns the status it had before, if any. */
-  setMembership(contactId: string, listId: string, status: MembershipStatus, opts: { unsubscribedBy?: 'api' | 'contact'; sourceid?: string } = {}): { membership: Membership; previous: MembershipStatus | undefined } {
+  /**
+   * Set a membership's status, creating the membership if needed. sdate moves when the status turns to 1 (or
+   * always, with `touchSdate`); udate moves whenever status 2 is written. Returns the status it had before.
+   */
+  setMembership(
+    contactId: string,
+    listId: string,
+    status: MembershipStatus,
+    opts: { by: ChangeSource; sourceid?: string | undefined; touchSdate?: boolean },
+  ): { membership: Membership; previous: MembershipStatus | undefined } {
     let byList = this.memberships.get(contactId);
     if (!byList) this.memberships.set(contactId, (byList = new Map()));
-    const now = acDate();
+    const now = this.now();
     const old = byList.get(listId);
-    const membership: Membership = old ?? { id: String(this.nextMembershipId++), contactId, listId, status, sourceid: '0', sdate: now, udate: now };
+    const membership: Membership = old ?? { id: String(this.nextMembershipId++), contactId, listId, status, changedBy: opts.by, sourceid: '0', sdate: now, udate: now };
     const previous = old?.status;
     membership.status = status;
+    membership.changedBy = opts.by;
     membership.sourceid = opts.sourceid ?? membership.sourceid;
-    if (status === 2) {
-      membership.unsubscribedBy = opts.unsubscribedBy ?? 'api';
-      membership.udate = now;
-    } else {
-      delete membership.unsubscribedBy;
-      if (status === 1 && previous !== 1) membership.sdate = now;
-    }
+    if (status === 2) membership.udate = now;
+    if (status === 1 && (previous !== 1 || opts.touchSdate === true)) membership.sdate = now;
     byList.set(listId, membership);
     return { membership, previous };
   }
 
   /** Members of a list by email, for the snapshot. */
-  membersOf(listId: string): Record<string, { status: MembershipStatus; contactId: string }> {
-    const members: Record<string, { status: MembershipStatus; contactId: string }> = {};
+  membersOf(listId: string): Record<string, MemberView> {
+    const members: Record<string, MemberView> = {};
     for (const [contactId, byList] of this.memberships) {
       const m = byList.get(listId);
       const contact = this.contacts.get(contactId);
-      if (m && contact) members[contact.email] = { status: m.status, contactId };
+      if (m && contact) members[contact.email] = { status: m.status, contactId, sdate: m.sdate, udate: m.udate, changedBy: m.changedBy };
     }
     return members;
   }
+}
+
+/** One (list, email) in the snapshot. */
+export interface MemberView {
+  status: MembershipStatus;
+  contactId: string;
+  sdate: string;
+  udate: string;
+  changedBy: ChangeSource;
 }

@@ -141,7 +141,8 @@ describe('bulk import processing', () => {
     assert.equal(info.success.length, 2);
     assert.deepEqual(info.failure, []);
     const snap = s.snapshot();
-    assert.deepEqual(snap.lists['1']!.members, { 'fay@example.com': { status: 1, contactId: info.success[0] }, 'gus@example.com': { status: 1, contactId: info.success[1] } });
+    const brief = (list: string) => Object.fromEntries(Object.entries(snap.lists[list]!.members).map(([e, m]) => [e, [m.status, m.contactId, m.changedBy]]));
+    assert.deepEqual(brief('1'), { 'fay@example.com': [1, info.success[0], 'service-bulk'], 'gus@example.com': [1, info.success[1], 'service-bulk'] });
     assert.equal(snap.lists['3']!.members['fay@example.com']!.status, 1);
     assert.equal(snap.lists['2']!.members['gus@example.com']!.status, 2);
     assert.deepEqual([snap.imports.completed, snap.imports.outstanding, snap.counters.contactsApplied], [1, 0, 2]);

@@ -1,7 +1,7 @@
 import { emailProblem, normaliseEmail } from '../../domain/email.js';
 import { isRecord, json, paging, parseJson, scalarString, type Reply } from '../http.js';
 import { renderContact, renderFieldValues, renderMembership } from '../render.js';
-import type { ContactInput, ContactRecord } from '../store.js';
+import { isPersonsOwn, type ContactInput, type ContactRecord } from '../store.js';
 import type { SimState } from '../state.js';
 import { errors, notFound, type ApiRequest, type Route } from './route.js';
 
@@ -101,9 +101,9 @@ function setStatus(state: SimState, req: ApiRequest): Reply {
     return errors(400, { title: 'The related contact does not exist.', code: 'related_missing', error: 'contact_not_exist', pointer: '/data/attributes/contact' });
   }
   const before = state.store.membership(contactId, listId);
-  if (status === '1' && before?.status === 2 && before.unsubscribedBy === 'contact') state.counters.forcedResubscribes++;
+  if (status === '1' && isPersonsOwn(before)) state.counters.forcedResubscribes++;
   const sourceid = scalarString(cl.sourceid);
-  const { membership } = state.store.setMembership(contactId, listId, status === '1' ? 1 : 2, { unsubscribedBy: 'api', ...(sourceid ? { sourceid } : {}) });
+  const { membership } = state.store.setMembership(contactId, listId, status === '1' ? 1 : 2, { by: 'service-contactLists', sourceid });
   return json(200, { contacts: [renderContact(contact, state.apiUrl)], contactList: renderMembership(membership, contact, state.apiUrl, 'number') });
 }
 

@@ -1,0 +1,40 @@
+import type { ImportContact } from './bulk-import.js';
+import type { ImportOutcome } from './import-queue.js';
+import type { SimulatorOptions } from './options.js';
+import type { Store } from './store.js';
+
+/**
+ * A finished import, applied contact by contact: upsert, subscribe, unsubscribe (by 'service-bulk').
+ * - A subscribe never changes a membership in status 2 (unsubscribed) or 3 (bounced). With unsubscribedConflict
+ *   'failure' such a contact lands in `failure` and nothing of it is applied; with 'skip' only that subscribe is
+ *   skipped.
+ * - An unsubscribe of a membership already in status 2 changes nothing unless repeatUnsubscribeMovesUdate is set;
+ *   then its udate moves and the change counts as the service's [UNCONFIRMED either way].
+ * - A contact naming an unknown list lands in `failure` [UNCONFIRMED].
+ * - `success` holds the ids of created and updated contacts [UNCONFIRMED: AC documents created ones].
+ */
+export type ImportSettings = Pick<SimulatorOptions, 'unsubscribedConflict' | 'repeatUnsubscribeMovesUdate'>;
+
+export function applyImport(store: Store, contacts: ImportContact[], settings: ImportSettings): ImportOutcome {
+  const outcome: ImportOutcome = { success: [], failure: [] };
+  for (const c of contacts) {
+    if ([...c.subscribe, ...c.unsubscribe].some((listId) => !store.lists.has(listId))) {
+      outcome.failure.push(c.email);
+      continue;
+    }
+    const existing = store.findByEmail(c.email);
+    const blocked = new Set(existing ? c.subscribe.filter((l) => [2, 3].includes(store.membership(existing.id, l)?.status ?? 1)) : []);
+    if (blocked.size > 0 && settings.unsubscribedConflict === 'failure') {
+      outcome.failure.push(c.email);
+      continue;
+    }
+    const { contact } = store.upsertContact({ email: c.email, firstName: c.firstName, lastName: c.lastName, phone: c.phone, fieldValues: c.fields, tags: c.tags });
+    for (const listId of c.subscribe) if (!blocked.has(listId)) store.setMembership(contact.id, listId, 1, { by: 'service-bulk' });
+    for (const listId of c.unsubscribe) {
+      const repeat = store.membership(contact.id, listId)?.status === 2;
+      if (!repeat || settings.repeatUnsubscribeMovesUdate) store.setMembership(contact.id, listId, 2, { by: 'service-bulk' });
+    }
+    outcome.success.push(contact.id);
+  }
+  return outcome;
+}
