@@ -6,6 +6,7 @@ import { contactRoutes } from './routes/contacts.js';
 import { control } from './routes/control.js';
 import { importRoutes } from './routes/imports.js';
 import type { Route } from './routes/route.js';
+import { tagRoutes } from './routes/tags.js';
 import type { SimState } from './state.js';
 
 /**
@@ -16,7 +17,7 @@ import type { SimState } from './state.js';
  */
 const API = '/api/3';
 
-const routes = [...contactRoutes, ...catalogRoutes, ...importRoutes].map((route) => ({
+const routes = [...contactRoutes, ...catalogRoutes, ...importRoutes, ...tagRoutes].map((route) => ({
   route,
   pattern: new RegExp(`^${route.template.replace(/\{(\w+)\}/g, '(?<$1>[^/]+)')}$`),
 }));

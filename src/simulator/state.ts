@@ -40,6 +40,8 @@ export interface SimulatorSnapshot {
   /** Per list, per (normalised) email: status, sdate, udate and who made the last change. */
   lists: Record<string, { name: string; members: Record<string, MemberView> }>;
   contacts: number;
+  /** Tag names per (normalised) email, sorted; only contacts with at least one tag. */
+  tags: Record<string, string[]>;
   counters: SimulatorCounters;
   imports: ImportCounts;
 }
@@ -157,7 +159,12 @@ export class SimState {
       violations: this.limiter.violations,
       overLimitTotal: this.limiter.overLimitTotal,
     };
-    return { lists, contacts: this.store.contacts.size, counters, imports: this.imports.counts() };
+    const tags: SimulatorSnapshot['tags'] = {};
+    for (const c of this.store.contacts.values()) {
+      const names = this.store.tagging.namesOf(c.id);
+      if (names.length > 0) tags[c.email] = names;
+    }
+    return { lists, contacts: this.store.contacts.size, tags, counters, imports: this.imports.counts() };
   }
 
   private finishImport(contacts: ImportContact[]): ImportOutcome {

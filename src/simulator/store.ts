@@ -1,4 +1,5 @@
 import { normaliseEmail } from '../domain/email.js';
+import { TagStore } from './tag-store.js';
 
 /**
  * The account's data: contacts (string ids, unique normalised email), lists, custom fields, tags and list
@@ -23,7 +24,6 @@ export interface ContactRecord {
   udate: string;
   /** By field id. */
   fieldValues: Map<string, FieldValueRecord>;
-  tags: Set<string>;
 }
 
 /**
@@ -59,6 +59,7 @@ export interface ContactInput {
   phone?: string | undefined;
   /** Field id → value; ids of unknown fields are ignored. */
   fieldValues?: Array<{ field: string; value: string }> | undefined;
+  /** Tag names; missing tags are created (bulk import). */
   tags?: string[] | undefined;
 }
 
@@ -71,7 +72,7 @@ export class Store {
   readonly lists = new Map<string, ListRecord>();
   readonly fields = new Map<string, FieldRecord>();
   readonly contacts = new Map<string, ContactRecord>();
-  readonly tags = new Set<string>();
+  readonly tagging = new TagStore(() => this.now());
   private readonly byEmail = new Map<string, string>();
   /** contactId → listId → membership. */
   private readonly memberships = new Map<string, Map<string, Membership>>();
@@ -104,7 +105,7 @@ export class Store {
     this.contacts.clear();
     this.byEmail.clear();
     this.memberships.clear();
-    this.tags.clear();
+    this.tagging.clear();
     this.nextContactId = 1;
     this.nextFieldValueId = 1;
     this.nextMembershipId = 1;
@@ -136,7 +137,6 @@ export class Store {
       cdate: now,
       udate: now,
       fieldValues: new Map(),
-      tags: new Set(),
     };
     this.contacts.set(contact.id, contact);
     this.byEmail.set(contact.email, contact.id);
@@ -155,10 +155,7 @@ export class Store {
       if (old) Object.assign(old, { value, udate: now });
       else contact.fieldValues.set(field, { id: String(this.nextFieldValueId++), value, cdate: now, udate: now });
     }
-    for (const tag of input.tags ?? []) {
-      this.tags.add(tag);
-      contact.tags.add(tag);
-    }
+    for (const name of input.tags ?? []) this.tagging.tagContact(contact.id, this.tagging.ensure(name).tag.id);
     contact.udate = now;
   }
 
