@@ -15,7 +15,10 @@ import type { Store } from './store.js';
  */
 export type ImportSettings = Pick<SimulatorOptions, 'unsubscribedConflict' | 'repeatUnsubscribeMovesUdate'>;
 
-export function applyImport(store: Store, contacts: ImportContact[], settings: ImportSettings): ImportOutcome {
+/** Which kind of bulk contact created a contact: one with a subscribe, one with only unsubscribes, one with neither. */
+export type BulkCreation = 'bulkSubscribe' | 'bulkUnsubscribeOnly' | 'bulkNoLists';
+
+export function applyImport(store: Store, contacts: ImportContact[], settings: ImportSettings, onCreated: (kind: BulkCreation) => void = () => {}): ImportOutcome {
   const outcome: ImportOutcome = { success: [], failure: [] };
   for (const c of contacts) {
     if ([...c.subscribe, ...c.unsubscribe].some((listId) => !store.lists.has(listId))) {
@@ -28,7 +31,8 @@ export function applyImport(store: Store, contacts: ImportContact[], settings: I
       outcome.failure.push(c.email);
       continue;
     }
-    const { contact } = store.upsertContact({ email: c.email, firstName: c.firstName, lastName: c.lastName, phone: c.phone, fieldValues: c.fields, tags: c.tags });
+    const { contact, created } = store.upsertContact({ email: c.email, firstName: c.firstName, lastName: c.lastName, phone: c.phone, fieldValues: c.fields, tags: c.tags });
+    if (created) onCreated(c.subscribe.length > 0 ? 'bulkSubscribe' : c.unsubscribe.length > 0 ? 'bulkUnsubscribeOnly' : 'bulkNoLists');
     for (const listId of c.subscribe) if (!blocked.has(listId)) store.setMembership(contact.id, listId, 1, { by: 'service-bulk' });
     for (const listId of c.unsubscribe) {
       const repeat = store.membership(contact.id, listId)?.status === 2;

@@ -17,7 +17,7 @@ import { SimState, type SeedContact, type SimulatorSnapshot } from './state.js';
 export type { ImportDelays, SimulatorLimits, SimulatorOptions, SimulatorOptionsInput, SimulatorPatch } from './options.js';
 export { DEFAULT_OPTIONS } from './options.js';
 export type { PersonChange } from './person.js';
-export type { SeedContact, SimulatorCounters, SimulatorSnapshot } from './state.js';
+export type { ContactsCreated, SeedContact, SimulatorCounters, SimulatorSnapshot } from './state.js';
 export type { ChangeSource, MemberView } from './store.js';
 
 export interface Simulator {

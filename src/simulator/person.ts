@@ -16,7 +16,7 @@ export interface PersonChange {
   status: 1 | 2;
 }
 
-export function applyPersonChange(store: Store, input: unknown): PersonChange {
+export function applyPersonChange(store: Store, input: unknown, onCreated: () => void = () => {}): PersonChange {
   if (!isRecord(input)) throw new Error('Invalid membership change: the body must be {"email","list","status","source"}');
   const email = typeof input.email === 'string' ? input.email.trim() : '';
   const problem = emailProblem(email);
@@ -27,7 +27,8 @@ export function applyPersonChange(store: Store, input: unknown): PersonChange {
   if (status !== '1' && status !== '2') throw new Error('Invalid membership change: status must be 1 or 2');
   const source = input.source;
   if (source !== 'form' && source !== 'person') throw new Error('Invalid membership change: source must be "form" or "person"');
-  const { contact } = store.upsertContact({ email });
+  const { contact, created } = store.upsertContact({ email });
+  if (created) onCreated();
   const n = status === '1' ? 1 : 2;
   store.setMembership(contact.id, list, n, { by: source, touchSdate: true });
   return { contact: contact.id, list, status: n };

@@ -34,7 +34,27 @@ export interface SimulatorCounters {
   contactsApplied: number;
   maxContactsInImport: number;
   unavailable503: number;
+  /** Contacts the simulator created, by the request that created them (see ContactsCreated). */
+  contactsCreated: ContactsCreated;
 }
+
+/**
+ * `byApi` sums the kinds created through /api/3 (the client's requests): a bulk import contact with a subscribe,
+ * with only unsubscribes, or with neither, POST /contact/sync and POST /contacts. `person` (POST /__sim/membership)
+ * and `seed` are the test's own and not in `byApi`.
+ */
+export interface ContactsCreated {
+  byApi: number;
+  bulkSubscribe: number;
+  bulkUnsubscribeOnly: number;
+  bulkNoLists: number;
+  sync: number;
+  create: number;
+  person: number;
+  seed: number;
+}
+
+export type CreationKind = Exclude<keyof ContactsCreated, 'byApi'>;
 
 export interface SimulatorSnapshot {
   /** Per list, per (normalised) email: status, sdate, udate and who made the last change. */
@@ -60,6 +80,7 @@ function freshCounters(): OwnCounters {
   return {
     requests: 0, byEndpoint: {}, byStatus: {}, rateLimited429: 0, bulkRateLimited400: 0, forcedResubscribes: 0,
     importsAccepted: 0, contactsImported: 0, contactsApplied: 0, maxContactsInImport: 0, unavailable503: 0,
+    contactsCreated: { byApi: 0, bulkSubscribe: 0, bulkUnsubscribeOnly: 0, bulkNoLists: 0, sync: 0, create: 0, person: 0, seed: 0 },
   };
 }
 
@@ -139,15 +160,22 @@ export class SimState {
       if (!this.store.lists.has(listId)) throw new Error(`Cannot seed contact: list ${listId} does not exist`);
       if (![0, 1, 2, 3].includes(status)) throw new Error(`Cannot seed contact: status ${String(status)} for list ${listId} is not 0, 1, 2 or 3`);
     }
-    const { contact } = this.store.upsertContact({ email: seed.email, firstName: seed.firstName, lastName: seed.lastName });
+    const { contact, created } = this.store.upsertContact({ email: seed.email, firstName: seed.firstName, lastName: seed.lastName });
+    if (created) this.countCreated('seed');
     for (const [listId, status] of lists) this.store.setMembership(contact.id, listId, status, { by: 'seed' });
     return contact.id;
+  }
+
+  countCreated(kind: CreationKind): void {
+    const c = this.counters.contactsCreated;
+    c[kind]++;
+    if (kind !== 'person' && kind !== 'seed') c.byApi++;
   }
 
   /** A person's own subscribe (form) or unsubscribe; throws an Error saying what is wrong with `change`. */
   personChange(change: unknown): PersonChange {
     this.imports.settle();
-    return applyPersonChange(this.store, change);
+    return applyPersonChange(this.store, change, () => this.countCreated('person'));
   }
 
   snapshot(): SimulatorSnapshot {
@@ -168,7 +196,7 @@ export class SimState {
   }
 
   private finishImport(contacts: ImportContact[]): ImportOutcome {
-    const outcome = applyImport(this.store, contacts, this.options);
+    const outcome = applyImport(this.store, contacts, this.options, (kind) => this.countCreated(kind));
     this.counters.contactsApplied += outcome.success.length;
     return outcome;
   }

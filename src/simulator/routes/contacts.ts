@@ -39,7 +39,9 @@ const written = (state: SimState, contact: ContactRecord): Reply =>
 function sync(state: SimState, req: ApiRequest): Reply {
   const input = contactInput(req);
   if ('status' in input) return input;
-  return written(state, state.store.upsertContact(input).contact);
+  const { contact, created } = state.store.upsertContact(input);
+  if (created) state.countCreated('sync');
+  return written(state, contact);
 }
 
 /** POST /contacts: create only; an existing email is 422 duplicate. */
@@ -49,6 +51,7 @@ function create(state: SimState, req: ApiRequest): Reply {
   if (state.store.findByEmail(input.email)) {
     return errors(422, { title: 'Email address already exists in the system', code: 'duplicate', pointer: '/data/attributes/email' });
   }
+  state.countCreated('create');
   return written(state, state.store.create(input));
 }
 
