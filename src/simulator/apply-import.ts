@@ -10,10 +10,14 @@ import type { Store } from './store.js';
  *   skipped.
  * - An unsubscribe of a membership already in status 2 changes nothing unless repeatUnsubscribeMovesUdate is set;
  *   then its udate moves and the change counts as the service's [UNCONFIRMED either way].
+ * - An empty string in first_name, last_name, phone or a field value leaves the stored value unless
+ *   emptyBulkValueClears is set; then it clears it [UNCONFIRMED either way]. A missing or null value always leaves it.
  * - A contact naming an unknown list lands in `failure` [UNCONFIRMED].
  * - `success` holds the ids of created and updated contacts [UNCONFIRMED: AC documents created ones].
  */
-export type ImportSettings = Pick<SimulatorOptions, 'unsubscribedConflict' | 'repeatUnsubscribeMovesUdate'>;
+export type ImportSettings = Pick<SimulatorOptions, 'unsubscribedConflict' | 'repeatUnsubscribeMovesUdate' | 'emptyBulkValueClears'>;
+
+const orKeep = (v: string | undefined, clears: boolean): string | undefined => (v === '' && !clears ? undefined : v);
 
 /** Which kind of bulk contact created a contact: one with a subscribe, one with only unsubscribes, one with neither. */
 export type BulkCreation = 'bulkSubscribe' | 'bulkUnsubscribeOnly' | 'bulkNoLists';
@@ -31,7 +35,15 @@ export function applyImport(store: Store, contacts: ImportContact[], settings: I
       outcome.failure.push(c.email);
       continue;
     }
-    const { contact, created } = store.upsertContact({ email: c.email, firstName: c.firstName, lastName: c.lastName, phone: c.phone, fieldValues: c.fields, tags: c.tags });
+    const clears = settings.emptyBulkValueClears;
+    const { contact, created } = store.upsertContact({
+      email: c.email,
+      firstName: orKeep(c.firstName, clears),
+      lastName: orKeep(c.lastName, clears),
+      phone: orKeep(c.phone, clears),
+      fieldValues: c.fields.filter((f) => clears || f.value !== ''),
+      tags: c.tags,
+    });
     if (created) onCreated(c.subscribe.length > 0 ? 'bulkSubscribe' : c.unsubscribe.length > 0 ? 'bulkUnsubscribeOnly' : 'bulkNoLists');
     for (const listId of c.subscribe) if (!blocked.has(listId)) store.setMembership(contact.id, listId, 1, { by: 'service-bulk' });
     for (const listId of c.unsubscribe) {

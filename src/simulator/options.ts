@@ -50,6 +50,9 @@ export interface SimulatorOptions {
   /** A bulk unsubscribe of a membership already in status 2 moves its udate (and counts as the service's change)
    * [UNCONFIRMED]: false = nothing changes. */
   repeatUnsubscribeMovesUdate: boolean;
+  /** An empty string in a bulk import first_name, last_name, phone or fields[].value clears the stored value
+   * [UNCONFIRMED]: false = it leaves the stored value (as a missing one does). */
+  emptyBulkValueClears: boolean;
   /** Bad token answer: 403 {"message":"Forbidden"} or 403 with no body and no Content-Type [UNCONFIRMED]. */
   forbiddenBody: 'json' | 'none';
   /** 429 answer: {"message":"Too Many Requests"} or no body [UNCONFIRMED]. Addition to the agreed API. */
@@ -93,6 +96,7 @@ export const DEFAULT_OPTIONS: SimulatorOptions = {
   failureIndexBase: 0,
   unsubscribedConflict: 'failure',
   repeatUnsubscribeMovesUdate: false,
+  emptyBulkValueClears: false,
   forbiddenBody: 'json',
   tooManyRequestsBody: 'json',
   lists: [1, 2, 3, 4, 5].map((n) => ({ id: String(n), name: `Simulated list ${n}` })),
@@ -135,6 +139,7 @@ const patchSchema = z.object({
   failureIndexBase: z.union([z.literal(0), z.literal(1)]),
   unsubscribedConflict: z.enum(['failure', 'skip']),
   repeatUnsubscribeMovesUdate: z.boolean(),
+  emptyBulkValueClears: z.boolean(),
   forbiddenBody: z.enum(['json', 'none']),
   tooManyRequestsBody: z.enum(['json', 'none']),
   lists: z.array(z.object({ id: numericId, name: z.string().min(1) }).strict()),
