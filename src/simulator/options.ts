@@ -53,6 +53,11 @@ export interface SimulatorOptions {
   /** An empty string in a bulk import first_name, last_name, phone or fields[].value clears the stored value
    * [UNCONFIRMED]: false = it leaves the stored value (as a missing one does). */
   emptyBulkValueClears: boolean;
+  /** Scope of the two bulk import budgets [UNCONFIRMED]: 'separate' = 20/min single-contact and 100/min
+   * multi-contact counted apart; 'combined' = single-contact imports count toward the 100 as well. */
+  importLimitScope: 'separate' | 'combined';
+  /** Algorithm of the per-minute bulk import budgets [UNCONFIRMED]: 'sliding' window, 'fixed' windows, 'token-bucket'. */
+  importLimiter: 'sliding' | 'fixed' | 'token-bucket';
   /** Bad token answer: 403 {"message":"Forbidden"} or 403 with no body and no Content-Type [UNCONFIRMED]. */
   forbiddenBody: 'json' | 'none';
   /** 429 answer: {"message":"Too Many Requests"} or no body [UNCONFIRMED]. Addition to the agreed API. */
@@ -97,6 +102,8 @@ export const DEFAULT_OPTIONS: SimulatorOptions = {
   unsubscribedConflict: 'failure',
   repeatUnsubscribeMovesUdate: false,
   emptyBulkValueClears: false,
+  importLimitScope: 'separate',
+  importLimiter: 'sliding',
   forbiddenBody: 'json',
   tooManyRequestsBody: 'json',
   lists: [1, 2, 3, 4, 5].map((n) => ({ id: String(n), name: `Simulated list ${n}` })),
@@ -140,6 +147,8 @@ const patchSchema = z.object({
   unsubscribedConflict: z.enum(['failure', 'skip']),
   repeatUnsubscribeMovesUdate: z.boolean(),
   emptyBulkValueClears: z.boolean(),
+  importLimitScope: z.enum(['separate', 'combined']),
+  importLimiter: z.enum(['sliding', 'fixed', 'token-bucket']),
   forbiddenBody: z.enum(['json', 'none']),
   tooManyRequestsBody: z.enum(['json', 'none']),
   lists: z.array(z.object({ id: numericId, name: z.string().min(1) }).strict()),

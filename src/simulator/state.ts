@@ -5,6 +5,7 @@ import type { ImportContact } from './bulk-import.js';
 import { formatSeconds } from './http.js';
 import { ImportQueue, type ImportCounts, type ImportOutcome, type Timeline } from './import-queue.js';
 import { applyPatch, type SimulatorOptions } from './options.js';
+import type { ImportWindowReport } from './import-limits.js';
 import { AccountLimiter, type LimiterSettings } from './rate-limit.js';
 import { Store, type MemberView, type MembershipStatus } from './store.js';
 
@@ -25,6 +26,8 @@ export interface SimulatorCounters {
   violations: number;
   /** Over-limit requests, told or not. */
   overLimitTotal: number;
+  /** Every 60 s (scaled) window of bulk import requests checked against 100 in all and 20 single-contact. */
+  importWindows: ImportWindowReport;
   /** contactLists status 1 on a membership the person had opted out of (status 2 by 'person', 'form' or 'seed'). */
   forcedResubscribes: number;
   importsAccepted: number;
@@ -74,7 +77,7 @@ export interface SeedContact {
   lists?: Record<string, MembershipStatus>;
 }
 
-type OwnCounters = Omit<SimulatorCounters, 'violations' | 'overLimitTotal'>;
+type OwnCounters = Omit<SimulatorCounters, 'violations' | 'overLimitTotal' | 'importWindows'>;
 
 function freshCounters(): OwnCounters {
   return {
@@ -129,6 +132,8 @@ export class SimState {
       bulkMultiPerWindow: limits.bulkMultiPerMinute,
       bulkSinglePerWindow: limits.bulkSinglePerMinute,
       windowMs: this.scaled(60_000),
+      importLimiter: this.options.importLimiter,
+      importLimitScope: this.options.importLimitScope,
       retryAfterMs: this.retryAfterMs(),
       toleranceMs: limits.toleranceMs,
       deliveryDelayMs: this.scaled(this.options.latencyMs),
@@ -186,6 +191,7 @@ export class SimState {
       ...structuredClone(this.counters),
       violations: this.limiter.violations,
       overLimitTotal: this.limiter.overLimitTotal,
+      importWindows: this.limiter.importWindows(),
     };
     const tags: SimulatorSnapshot['tags'] = {};
     for (const c of this.store.contacts.values()) {

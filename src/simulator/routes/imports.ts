@@ -10,9 +10,10 @@ function bulkImport(state: SimState, req: ApiRequest): Reply {
   const parsed = parseBulkBody(req.body, limits.maxBodyBytes);
   if (!parsed.ok) return parsed.reply;
   const single = parsed.entries.length === 1;
-  if (!state.limiter.admitBulk(single ? 'single' : 'multi', req.now, req.admission)) {
+  const bulk = state.limiter.admitBulk(single ? 'single' : 'multi', req.now, req.admission);
+  if (!bulk.ok) {
     state.counters.bulkRateLimited400++;
-    return bulkRateLimitReply(single ? limits.bulkSinglePerMinute : limits.bulkMultiPerMinute);
+    return bulkRateLimitReply(bulk.refusedBy === 'single' ? limits.bulkSinglePerMinute : limits.bulkMultiPerMinute);
   }
   const checked = validateContacts(parsed.entries, limits.maxContactsPerImport, failureIndexBase);
   if (!checked.ok) return checked.reply;
