@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { LatencySettings } from './latency.js';
 
 /**
  * Every setting of the ActiveCampaign simulator, declared once: the interfaces are what callers code against,
@@ -34,6 +35,16 @@ export interface ImportDelays {
   active: number;
 }
 
+/** Imports that never finish [for issue-14 drills]: they stop at `status` and stay there for ever. */
+export interface StuckImports {
+  /** Share of accepted imports that get stuck, drawn with `seed`: 0..1. */
+  share: number;
+  /** The next n accepted imports get stuck (counts down; GET /__sim/config shows what is left). */
+  next: number;
+  /** Where they stop: 'active' (default), 'claimed', 'waiting', or false (/import/info answers status:false for ever). */
+  status: false | 'waiting' | 'claimed' | 'active';
+}
+
 export interface SimulatorOptions {
   host: string;
   port: number;
@@ -42,6 +53,13 @@ export interface SimulatorOptions {
   timeScale: number;
   limits: SimulatorLimits;
   importDelaysMs: ImportDelays;
+  /** Extra time each import spends `active`, drawn per import (heavy-tailed: lognormal or Pareto), unscaled ms. */
+  importLatency: LatencySettings;
+  /** An import never finishes before one accepted earlier (stuck ones excepted) [UNCONFIRMED]: true. */
+  importsFinishInOrder: boolean;
+  stuckImports: StuckImports;
+  /** Seed of the random draws for importLatency and stuckImports.share (re-seeded by configure and reset). */
+  seed: number;
   /** Index base of failureReasons[].contact in the bulk import validation 400 [UNCONFIRMED]: 0. */
   failureIndexBase: 0 | 1;
   /** Bulk subscribe of a contact whose membership is 2 (or 3) [UNCONFIRMED]: 'failure' = the contact lands in
@@ -75,9 +93,11 @@ export interface SimulatorOptions {
 }
 
 /** What startSimulator and configure accept: any subset, and any subset of the nested groups. */
-export type SimulatorOptionsInput = Partial<Omit<SimulatorOptions, 'limits' | 'importDelaysMs'>> & {
+export type SimulatorOptionsInput = Partial<Omit<SimulatorOptions, 'limits' | 'importDelaysMs' | 'importLatency' | 'stuckImports'>> & {
   limits?: Partial<SimulatorLimits>;
   importDelaysMs?: Partial<ImportDelays>;
+  importLatency?: Partial<LatencySettings>;
+  stuckImports?: Partial<StuckImports>;
 };
 export type SimulatorPatch = Omit<SimulatorOptionsInput, 'host' | 'port'>;
 
@@ -98,6 +118,10 @@ export const DEFAULT_OPTIONS: SimulatorOptions = {
     toleranceMs: 20,
   },
   importDelaysMs: { statusFalse: 1000, waiting: 300, claimed: 300, active: 500 },
+  importLatency: { distribution: 'none', medianMs: 2_000, sigma: 1, scaleMs: 1_000, alpha: 1.5, maxMs: 600_000 },
+  importsFinishInOrder: true,
+  stuckImports: { share: 0, next: 0, status: 'active' },
+  seed: 1,
   failureIndexBase: 0,
   unsubscribedConflict: 'failure',
   repeatUnsubscribeMovesUdate: false,
@@ -138,11 +162,30 @@ const delaysSchema = z.object({
   active: z.number().nonnegative(),
 }).strict();
 
+const latencySchema = z.object({
+  distribution: z.enum(['none', 'lognormal', 'pareto']),
+  medianMs: z.number().positive(),
+  sigma: z.number().nonnegative(),
+  scaleMs: z.number().positive(),
+  alpha: z.number().positive(),
+  maxMs: z.number().positive(),
+}).strict();
+
+const stuckSchema = z.object({
+  share: z.number().min(0).max(1),
+  next: z.number().int().nonnegative(),
+  status: z.union([z.literal(false), z.enum(['waiting', 'claimed', 'active'])]),
+}).strict();
+
 const patchSchema = z.object({
   apiToken: z.string().min(1),
   timeScale: z.number().positive(),
   limits: limitsSchema.partial(),
   importDelaysMs: delaysSchema.partial(),
+  importLatency: latencySchema.partial(),
+  importsFinishInOrder: z.boolean(),
+  stuckImports: stuckSchema.partial(),
+  seed: z.number().int(),
   failureIndexBase: z.union([z.literal(0), z.literal(1)]),
   unsubscribedConflict: z.enum(['failure', 'skip']),
   repeatUnsubscribeMovesUdate: z.boolean(),
@@ -170,13 +213,15 @@ function explain(error: z.ZodError): Error {
 }
 
 function merge(base: SimulatorOptions, patch: SimulatorOptionsInput): SimulatorOptions {
-  const { limits, importDelaysMs, ...rest } = patch;
+  const { limits, importDelaysMs, importLatency, stuckImports, ...rest } = patch;
   const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
   return {
     ...base,
     ...defined,
     limits: { ...base.limits, ...stripUndefined(limits) },
     importDelaysMs: { ...base.importDelaysMs, ...stripUndefined(importDelaysMs) },
+    importLatency: { ...base.importLatency, ...stripUndefined(importLatency) },
+    stuckImports: { ...base.stuckImports, ...stripUndefined(stuckImports) },
   };
 }
 

@@ -3,7 +3,8 @@ import { applyImport } from './apply-import.js';
 import { applyPersonChange, type PersonChange } from './person.js';
 import type { ImportContact } from './bulk-import.js';
 import { formatSeconds } from './http.js';
-import { ImportQueue, type ImportCounts, type ImportOutcome, type Timeline } from './import-queue.js';
+import { ImportQueue, type ImportCounts, type ImportOutcome, type ImportPlan, type Timeline } from './import-queue.js';
+import { drawLatency, seededRandom } from './latency.js';
 import { applyPatch, type SimulatorOptions } from './options.js';
 import type { ImportWindowReport } from './import-limits.js';
 import { AccountLimiter, type LimiterSettings } from './rate-limit.js';
@@ -92,6 +93,8 @@ export class SimState {
   readonly imports: ImportQueue;
   limiter: AccountLimiter;
   counters: OwnCounters = freshCounters();
+  /** Draws for importLatency and stuckImports.share, from options.seed. */
+  private importRandom: () => number;
   /** Base of the links inside resources, e.g. http://127.0.0.1:5000/api/3; set once the server listens. */
   apiUrl = '/api/3';
 
@@ -106,6 +109,7 @@ export class SimState {
     this.store.setFields(options.fields);
     this.imports = new ImportQueue(clock, (contacts) => this.finishImport(contacts));
     this.limiter = new AccountLimiter(this.limiterSettings(), clock());
+    this.importRandom = seededRandom(options.seed);
   }
 
   /** A duration of the real API, in simulated milliseconds. */
@@ -118,9 +122,23 @@ export class SimState {
     return Number(formatSeconds(this.scaled(this.options.limits.retryAfterSeconds * 1000))) * 1000;
   }
 
-  importTimeline(): Timeline {
-    const d = this.options.importDelaysMs;
-    return { statusFalse: this.scaled(d.statusFalse), waiting: this.scaled(d.waiting), claimed: this.scaled(d.claimed), active: this.scaled(d.active) };
+  /**
+   * How the next accepted import will go: the configured delays plus a draw of importLatency, its fate
+   * (failImports), and whether it gets stuck (stuckImports.next counts down first, then stuckImports.share).
+   */
+  planImport(): ImportPlan {
+    const o = this.options;
+    const d = o.importDelaysMs;
+    const extra = drawLatency(o.importLatency, this.importRandom);
+    const timeline: Timeline = { statusFalse: this.scaled(d.statusFalse), waiting: this.scaled(d.waiting), claimed: this.scaled(d.claimed), active: this.scaled(d.active + extra) };
+    let stuck: ImportPlan['stuck'];
+    if (o.stuckImports.next > 0) {
+      stuck = o.stuckImports.status;
+      this.options = { ...o, stuckImports: { ...o.stuckImports, next: o.stuckImports.next - 1 } };
+    } else if (o.stuckImports.share > 0 && this.importRandom() < o.stuckImports.share) {
+      stuck = o.stuckImports.status;
+    }
+    return { timeline, fate: o.failImports === 'none' ? 'completed' : o.failImports, stuck, inOrder: o.importsFinishInOrder };
   }
 
   limiterSettings(): LimiterSettings {
@@ -144,6 +162,7 @@ export class SimState {
   configure(patch: unknown): void {
     this.options = applyPatch(this.options, patch);
     const p = patch as Partial<SimulatorOptions>;
+    if (p.seed !== undefined) this.importRandom = seededRandom(this.options.seed);
     if (p.lists) this.store.setLists(this.options.lists);
     if (p.fields) this.store.setFields(this.options.fields);
     this.limiter.configure(this.limiterSettings(), this.clock());
@@ -155,6 +174,7 @@ export class SimState {
     this.imports.clear();
     this.counters = freshCounters();
     this.limiter = new AccountLimiter(this.limiterSettings(), this.clock());
+    this.importRandom = seededRandom(this.options.seed);
   }
 
   seedContact(seed: SeedContact): string {

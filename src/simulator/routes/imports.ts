@@ -6,7 +6,7 @@ import { notFound, type ApiRequest, type Route } from './route.js';
 /** Bulk import and its status (CONTRACT.md §4.8–4.10). Check order: see bulk-import.ts. */
 
 function bulkImport(state: SimState, req: ApiRequest): Reply {
-  const { limits, failureIndexBase, failImports } = state.options;
+  const { limits, failureIndexBase } = state.options;
   const parsed = parseBulkBody(req.body, limits.maxBodyBytes);
   if (!parsed.ok) return parsed.reply;
   const single = parsed.entries.length === 1;
@@ -18,7 +18,7 @@ function bulkImport(state: SimState, req: ApiRequest): Reply {
   const checked = validateContacts(parsed.entries, limits.maxContactsPerImport, failureIndexBase);
   if (!checked.ok) return checked.reply;
   const { contacts } = checked;
-  const batchId = state.imports.enqueue(contacts, state.importTimeline(), failImports === 'none' ? 'completed' : failImports);
+  const batchId = state.imports.enqueue(contacts, state.planImport());
   const c = state.counters;
   c.importsAccepted++;
   c.contactsImported += contacts.length;
