@@ -62,6 +62,9 @@ export interface SimulatorOptions {
   seed: number;
   /** Index base of failureReasons[].contact in the bulk import validation 400 [UNCONFIRMED]: 0. */
   failureIndexBase: 0 | 1;
+  /** Shape of the bulk validation 400's failureReasons [UNCONFIRMED beyond 'index']: 'index' = {contact: n,
+   * failureReason}; 'string-index' = {contact: "n", …}; 'undocumented' = {failureReason} with no index. */
+  validation400Shape: 'index' | 'string-index' | 'undocumented';
   /** Bulk subscribe of a contact whose membership is 2 (or 3) [UNCONFIRMED]: 'failure' = the contact lands in
    * failure and nothing of it is applied; 'skip' = the contact is upserted and the subscribe silently skipped. */
   unsubscribedConflict: 'failure' | 'skip';
@@ -123,6 +126,7 @@ export const DEFAULT_OPTIONS: SimulatorOptions = {
   stuckImports: { share: 0, next: 0, status: 'active' },
   seed: 1,
   failureIndexBase: 0,
+  validation400Shape: 'index',
   unsubscribedConflict: 'failure',
   repeatUnsubscribeMovesUdate: false,
   emptyBulkValueClears: false,
@@ -187,6 +191,7 @@ const patchSchema = z.object({
   stuckImports: stuckSchema.partial(),
   seed: z.number().int(),
   failureIndexBase: z.union([z.literal(0), z.literal(1)]),
+  validation400Shape: z.enum(['index', 'string-index', 'undocumented']),
   unsubscribedConflict: z.enum(['failure', 'skip']),
   repeatUnsubscribeMovesUdate: z.boolean(),
   emptyBulkValueClears: z.boolean(),

@@ -6,7 +6,7 @@ import { notFound, type ApiRequest, type Route } from './route.js';
 /** Bulk import and its status (CONTRACT.md §4.8–4.10). Check order: see bulk-import.ts. */
 
 function bulkImport(state: SimState, req: ApiRequest): Reply {
-  const { limits, failureIndexBase } = state.options;
+  const { limits, failureIndexBase, validation400Shape } = state.options;
   const parsed = parseBulkBody(req.body, limits.maxBodyBytes);
   if (!parsed.ok) return parsed.reply;
   const single = parsed.entries.length === 1;
@@ -15,7 +15,7 @@ function bulkImport(state: SimState, req: ApiRequest): Reply {
     state.counters.bulkRateLimited400++;
     return bulkRateLimitReply(bulk.refusedBy === 'single' ? limits.bulkSinglePerMinute : limits.bulkMultiPerMinute);
   }
-  const checked = validateContacts(parsed.entries, limits.maxContactsPerImport, failureIndexBase);
+  const checked = validateContacts(parsed.entries, limits.maxContactsPerImport, failureIndexBase, validation400Shape);
   if (!checked.ok) return checked.reply;
   const { contacts } = checked;
   const batchId = state.imports.enqueue(contacts, state.planImport());
