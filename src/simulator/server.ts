@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatSeconds, readBody, writeReply, type Reply, type RequestBody } from './http.js';
 import { catalogRoutes } from './routes/catalog.js';
+import { contactRecordRoutes } from './routes/contact-record.js';
 import { contactRoutes } from './routes/contacts.js';
 import { control } from './routes/control.js';
 import { importRoutes } from './routes/imports.js';
@@ -17,7 +18,7 @@ import type { SimState } from './state.js';
  */
 const API = '/api/3';
 
-const routes = [...contactRoutes, ...catalogRoutes, ...importRoutes, ...tagRoutes].map((route) => ({
+const routes = [...contactRoutes, ...contactRecordRoutes, ...catalogRoutes, ...importRoutes, ...tagRoutes].map((route) => ({
   route,
   pattern: new RegExp(`^${route.template.replace(/\{(\w+)\}/g, '(?<$1>[^/]+)')}$`),
 }));

@@ -38,6 +38,8 @@ export interface SimulatorCounters {
   contactsApplied: number;
   maxContactsInImport: number;
   unavailable503: number;
+  /** DELETE /contacts/{id} answered 200. */
+  contactsDeleted: number;
   /** Contacts the simulator created, by the request that created them (see ContactsCreated). */
   contactsCreated: ContactsCreated;
 }
@@ -83,7 +85,7 @@ type OwnCounters = Omit<SimulatorCounters, 'violations' | 'overLimitTotal' | 'im
 function freshCounters(): OwnCounters {
   return {
     requests: 0, byEndpoint: {}, byStatus: {}, rateLimited429: 0, bulkRateLimited400: 0, forcedResubscribes: 0,
-    importsAccepted: 0, contactsImported: 0, contactsApplied: 0, maxContactsInImport: 0, unavailable503: 0,
+    importsAccepted: 0, contactsImported: 0, contactsApplied: 0, maxContactsInImport: 0, unavailable503: 0, contactsDeleted: 0,
     contactsCreated: { byApi: 0, bulkSubscribe: 0, bulkUnsubscribeOnly: 0, bulkNoLists: 0, sync: 0, create: 0, person: 0, seed: 0 },
   };
 }

@@ -63,6 +63,9 @@ export interface ContactInput {
   tags?: string[] | undefined;
 }
 
+/** A change to an existing contact (PUT /contacts/{id}): the email is optional. */
+export type ContactPatch = Omit<ContactInput, 'email'> & { email?: string | undefined };
+
 /** AC's date format, e.g. 2018-09-28T13:50:41-05:00 (the simulator lives in UTC). */
 export function acDate(d: Date = new Date()): string {
   return d.toISOString().replace(/\.\d{3}Z$/, '+00:00');
@@ -144,7 +147,32 @@ export class Store {
     return contact;
   }
 
-  private update(contact: ContactRecord, input: ContactInput): void {
+  /**
+   * Change an existing contact, its email included (the caller checks that no other contact has it); memberships,
+   * fields and tags stay with it.
+   */
+  updateContact(contact: ContactRecord, patch: ContactPatch): void {
+    if (patch.email !== undefined) {
+      const email = normaliseEmail(patch.email);
+      this.byEmail.delete(contact.email);
+      contact.email = email;
+      this.byEmail.set(email, contact.id);
+    }
+    this.update(contact, patch);
+  }
+
+  /** Forget a contact with its memberships and contact tags; false when there is none with this id. */
+  deleteContact(id: string): boolean {
+    const contact = this.contacts.get(id);
+    if (!contact) return false;
+    this.contacts.delete(id);
+    this.byEmail.delete(contact.email);
+    this.memberships.delete(id);
+    this.tagging.forgetContact(id);
+    return true;
+  }
+
+  private update(contact: ContactRecord, input: ContactPatch): void {
     const now = this.now();
     if (input.firstName !== undefined) contact.firstName = input.firstName;
     if (input.lastName !== undefined) contact.lastName = input.lastName;

@@ -1,36 +1,12 @@
-import { emailProblem, normaliseEmail } from '../../domain/email.js';
+import { normaliseEmail } from '../../domain/email.js';
 import { isRecord, json, paging, parseJson, scalarString, type Reply } from '../http.js';
 import { renderContact, renderFieldValues, renderMembership } from '../render.js';
-import { isPersonsOwn, type ContactInput, type ContactRecord } from '../store.js';
+import { isPersonsOwn, type ContactRecord } from '../store.js';
 import type { SimState } from '../state.js';
+import { contactInput, duplicateEmail } from './contact-input.js';
 import { errors, notFound, type ApiRequest, type Route } from './route.js';
 
 /** Contacts and list memberships (CONTRACT.md §4.1–4.5). */
-
-const invalidEmail = (): Reply =>
-  // [UNCONFIRMED] status and body: the shape of a third-party mock (CONTRACT §4.1).
-  errors(400, { title: 'Contact Email Address is not valid.', code: 'email_invalid', error: 'must_be_valid_email_address', pointer: '/data/attributes/email' });
-
-/** `{"contact":{email, firstName, lastName, phone, fieldValues:[{field,value}]}}` → a ContactInput, or the 400. */
-function contactInput(req: ApiRequest): ContactInput | Reply {
-  const parsed = parseJson(req.body);
-  if (!parsed.ok) return errors(400, { title: `Invalid request: ${parsed.error}.`, code: 'invalid' });
-  const c = isRecord(parsed.value) ? parsed.value.contact : undefined;
-  if (!isRecord(c)) return errors(400, { title: 'Invalid request: the body must be {"contact":{…}}.', code: 'invalid' });
-  if (typeof c.email !== 'string' || emailProblem(c.email.trim()) !== undefined) return invalidEmail();
-  const fieldValues = Array.isArray(c.fieldValues) ? c.fieldValues : [];
-  return {
-    email: c.email,
-    firstName: scalarString(c.firstName),
-    lastName: scalarString(c.lastName),
-    phone: scalarString(c.phone),
-    fieldValues: fieldValues.flatMap((fv) => {
-      const field = isRecord(fv) ? scalarString(fv.field) : undefined;
-      const value = isRecord(fv) ? scalarString(fv.value) : undefined;
-      return field !== undefined && value !== undefined ? [{ field, value }] : [];
-    }),
-  };
-}
 
 const written = (state: SimState, contact: ContactRecord): Reply =>
   json(201, { fieldValues: renderFieldValues(contact, state.apiUrl), contact: renderContact(contact, state.apiUrl) });
@@ -48,9 +24,7 @@ function sync(state: SimState, req: ApiRequest): Reply {
 function create(state: SimState, req: ApiRequest): Reply {
   const input = contactInput(req);
   if ('status' in input) return input;
-  if (state.store.findByEmail(input.email)) {
-    return errors(422, { title: 'Email address already exists in the system', code: 'duplicate', pointer: '/data/attributes/email' });
-  }
+  if (state.store.findByEmail(input.email)) return duplicateEmail();
   state.countCreated('create');
   return written(state, state.store.create(input));
 }
