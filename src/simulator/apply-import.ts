@@ -13,9 +13,10 @@ import type { Store } from './store.js';
  * - An empty string in first_name, last_name, phone or a field value leaves the stored value unless
  *   emptyBulkValueClears is set; then it clears it [UNCONFIRMED either way]. A missing or null value always leaves it.
  * - A contact naming an unknown list lands in `failure` [UNCONFIRMED].
- * - `success` holds the ids of created and updated contacts [UNCONFIRMED: AC documents created ones].
+ * - `success` holds the ids of created contacts, and of updated ones too with importSuccessIncludesUpdated
+ *   [UNCONFIRMED: AC documents created ones].
  */
-export type ImportSettings = Pick<SimulatorOptions, 'unsubscribedConflict' | 'repeatUnsubscribeMovesUdate' | 'emptyBulkValueClears'>;
+export type ImportSettings = Pick<SimulatorOptions, 'unsubscribedConflict' | 'repeatUnsubscribeMovesUdate' | 'emptyBulkValueClears' | 'importSuccessIncludesUpdated'>;
 
 const orKeep = (v: string | undefined, clears: boolean): string | undefined => (v === '' && !clears ? undefined : v);
 
@@ -50,7 +51,7 @@ export function applyImport(store: Store, contacts: ImportContact[], settings: I
       const repeat = store.membership(contact.id, listId)?.status === 2;
       if (!repeat || settings.repeatUnsubscribeMovesUdate) store.setMembership(contact.id, listId, 2, { by: 'service-bulk' });
     }
-    outcome.success.push(contact.id);
+    if (created || settings.importSuccessIncludesUpdated) outcome.success.push(contact.id);
   }
   return outcome;
 }

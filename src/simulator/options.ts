@@ -79,6 +79,12 @@ export interface SimulatorOptions {
   importLimitScope: 'separate' | 'combined';
   /** Algorithm of the per-minute bulk import budgets [UNCONFIRMED]: 'sliding' window, 'fixed' windows, 'token-bucket'. */
   importLimiter: 'sliding' | 'fixed' | 'token-bucket';
+  /** /import/info `success` lists updated contacts as well as created ones [UNCONFIRMED]: true. */
+  importSuccessIncludesUpdated: boolean;
+  /** contact/sync status when it updates an existing contact [UNCONFIRMED]: 201 (as when it creates) or 200. */
+  syncUpdateStatus: 200 | 201;
+  /** Which /api/3 answers carry RateLimit-Limit/-Remaining [UNCONFIRMED]: 'every' one, '429-only', or 'none'. */
+  rateLimitHeaders: 'every' | '429-only' | 'none';
   /** Bad token answer: 403 {"message":"Forbidden"} or 403 with no body and no Content-Type [UNCONFIRMED]. */
   forbiddenBody: 'json' | 'none';
   /** 429 answer: {"message":"Too Many Requests"} or no body [UNCONFIRMED]. Addition to the agreed API. */
@@ -132,6 +138,9 @@ export const DEFAULT_OPTIONS: SimulatorOptions = {
   emptyBulkValueClears: false,
   importLimitScope: 'separate',
   importLimiter: 'sliding',
+  importSuccessIncludesUpdated: true,
+  syncUpdateStatus: 201,
+  rateLimitHeaders: 'every',
   forbiddenBody: 'json',
   tooManyRequestsBody: 'json',
   lists: [1, 2, 3, 4, 5].map((n) => ({ id: String(n), name: `Simulated list ${n}` })),
@@ -197,6 +206,9 @@ const patchSchema = z.object({
   emptyBulkValueClears: z.boolean(),
   importLimitScope: z.enum(['separate', 'combined']),
   importLimiter: z.enum(['sliding', 'fixed', 'token-bucket']),
+  importSuccessIncludesUpdated: z.boolean(),
+  syncUpdateStatus: z.union([z.literal(200), z.literal(201)]),
+  rateLimitHeaders: z.enum(['every', '429-only', 'none']),
   forbiddenBody: z.enum(['json', 'none']),
   tooManyRequestsBody: z.enum(['json', 'none']),
   lists: z.array(z.object({ id: numericId, name: z.string().min(1) }).strict()),

@@ -32,8 +32,11 @@ function match(method: string, path: string): { route: Route; params: Record<str
   return undefined;
 }
 
-function rateHeaders(state: SimState, remaining: number): Record<string, string> {
+/** RateLimit-* headers, on every answer, only on 429s or never (rateLimitHeaders [UNCONFIRMED]). */
+function rateHeaders(state: SimState, remaining: number, is429 = false): Record<string, string> {
   const { requestsPerSecond } = state.options.limits;
+  const which = state.options.rateLimitHeaders;
+  if (which === 'none' || (which === '429-only' && !is429)) return {};
   return { 'ratelimit-limit': String(Number((requestsPerSecond * state.options.timeScale).toFixed(3))), 'ratelimit-remaining': String(remaining) };
 }
 
@@ -63,7 +66,7 @@ function api(state: SimState, req: IncomingMessage, url: URL, body: RequestBody,
     const admission = state.limiter.admit(now);
     if (!admission.ok) {
       counters.rateLimited429++;
-      const headers = { ...rateHeaders(state, 0), 'retry-after': formatSeconds(admission.retryAfterMs) };
+      const headers = { ...rateHeaders(state, 0, true), 'retry-after': formatSeconds(admission.retryAfterMs) };
       return { status: 429, body: o.tooManyRequestsBody === 'json' ? { message: 'Too Many Requests' } : undefined, headers };
     }
     const headers = rateHeaders(state, admission.remaining);

@@ -82,7 +82,7 @@ describe('DELETE /contacts/{id}', () => {
     store.setLists([{ id: '1', name: 'One' }]);
     const { contact } = store.upsertContact({ email: 'gone@example.com' });
     assert.equal(store.deleteContact(contact.id), true);
-    const outcome = applyImport(store, [{ email: 'gone@example.com', tags: [], fields: [], subscribe: ['1'], unsubscribe: [] }], { unsubscribedConflict: 'failure', repeatUnsubscribeMovesUdate: false, emptyBulkValueClears: false });
+    const outcome = applyImport(store, [{ email: 'gone@example.com', tags: [], fields: [], subscribe: ['1'], unsubscribe: [] }], { unsubscribedConflict: 'failure', repeatUnsubscribeMovesUdate: false, emptyBulkValueClears: false, importSuccessIncludesUpdated: true });
     assert.equal(outcome.success.length, 1);
     assert.notEqual(outcome.success[0], contact.id);
     assert.equal(store.deleteContact('99'), false);

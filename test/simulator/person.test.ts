@@ -95,7 +95,7 @@ describe('repeatUnsubscribeMovesUdate', () => {
       const { contact } = store.upsertContact({ email: 'rep@example.com' });
       store.setMembership(contact.id, '1', 2, { by: 'person' });
       now += 60_000;
-      applyImport(store, [unsubscribe], { unsubscribedConflict: 'failure', repeatUnsubscribeMovesUdate: moves, emptyBulkValueClears: false });
+      applyImport(store, [unsubscribe], { unsubscribedConflict: 'failure', repeatUnsubscribeMovesUdate: moves, emptyBulkValueClears: false, importSuccessIncludesUpdated: true });
       const m = store.membersOf('1')['rep@example.com']!;
       assert.equal(m.udate, moves ? '2026-12-01T10:01:00+00:00' : '2026-12-01T10:00:00+00:00');
       assert.equal(m.changedBy, moves ? 'service-bulk' : 'person');

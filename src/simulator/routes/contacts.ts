@@ -8,16 +8,16 @@ import { errors, notFound, type ApiRequest, type Route } from './route.js';
 
 /** Contacts and list memberships (CONTRACT.md §4.1–4.5). */
 
-const written = (state: SimState, contact: ContactRecord): Reply =>
-  json(201, { fieldValues: renderFieldValues(contact, state.apiUrl), contact: renderContact(contact, state.apiUrl) });
+const written = (state: SimState, contact: ContactRecord, status = 201): Reply =>
+  json(status, { fieldValues: renderFieldValues(contact, state.apiUrl), contact: renderContact(contact, state.apiUrl) });
 
-/** POST /contact/sync: upsert by normalised email, 201 either way. */
+/** POST /contact/sync: upsert by normalised email; 201 when created, syncUpdateStatus (201) when updated. */
 function sync(state: SimState, req: ApiRequest): Reply {
   const input = contactInput(req);
   if ('status' in input) return input;
   const { contact, created } = state.store.upsertContact(input);
   if (created) state.countCreated('sync');
-  return written(state, contact);
+  return written(state, contact, created ? 201 : state.options.syncUpdateStatus);
 }
 
 /** POST /contacts: create only; an existing email is 422 duplicate. */
