@@ -98,18 +98,35 @@ function checkContact(entry: unknown): Checked {
   };
 }
 
+/**
+ * The shape of the per-contact validation 400 (validation400Shape): 'index' = failureReasons[].contact is the
+ * contact's index as a number (the docs); 'string-index' = the same index as a string; 'undocumented' = the
+ * reasons carry no index at all. The last two are [UNCONFIRMED] shapes a client must survive (issue 15).
+ */
+export type Validation400Shape = 'index' | 'string-index' | 'undocumented';
+
+function failureReason(index: number, reason: string, shape: Validation400Shape): Record<string, unknown> {
+  if (shape === 'undocumented') return { failureReason: reason };
+  return { contact: shape === 'string-index' ? String(index) : index, failureReason: reason };
+}
+
 /** All or nothing: one bad contact refuses the whole request, naming every bad contact by index. */
-export function validateContacts(entries: unknown[], maxContacts: number, indexBase: 0 | 1): { ok: true; contacts: ImportContact[] } | { ok: false; reply: Reply } {
+export function validateContacts(
+  entries: unknown[],
+  maxContacts: number,
+  indexBase: 0 | 1,
+  shape: Validation400Shape = 'index',
+): { ok: true; contacts: ImportContact[] } | { ok: false; reply: Reply } {
   if (entries.length > maxContacts) {
     const reply = generalError(VALIDATION_MESSAGE, `A maximum of ${maxContacts} contacts may be imported per request; this request holds ${entries.length}.`);
     return { ok: false, reply };
   }
   const contacts: ImportContact[] = [];
-  const failureReasons: Array<{ contact: number; failureReason: string }> = [];
+  const failureReasons: Array<Record<string, unknown>> = [];
   entries.forEach((entry, i) => {
     const checked = checkContact(entry);
     if (checked.ok) contacts.push(checked.contact);
-    else failureReasons.push({ contact: i + indexBase, failureReason: checked.reason });
+    else failureReasons.push(failureReason(i + indexBase, checked.reason, shape));
   });
   if (failureReasons.length > 0) return { ok: false, reply: json(400, { success: 0, message: VALIDATION_MESSAGE, failureReasons }) };
   return { ok: true, contacts };

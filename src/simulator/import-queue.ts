@@ -5,7 +5,8 @@ import type { ImportContact } from './bulk-import.js';
  * The asynchronous import worker (CONTRACT.md §4.9). Each accepted import gets its timeline when it is queued:
  * status false → waiting → claimed → active → a terminal state, with the configured delays (already divided by the
  * time scale). The status seen by /import/info is computed from that timeline when polled. Imports finish in the
- * order they were accepted: an import never finishes before the one queued ahead of it.
+ * order they were accepted (unless `inOrder` is false): an import never finishes before the one queued ahead of it.
+ * A stuck import stops at its `stuck` status for ever; it holds up no other import.
  *
  * Memberships and contacts are changed when an import finishes even if nobody polls: one timer waits for the
  * oldest unfinished import, and `settle(now)` (called by the server before every request and every snapshot)
@@ -28,6 +29,16 @@ export interface Timeline {
   active: number;
 }
 
+export interface ImportPlan {
+  /** Durations of each phase, already scaled (active includes any drawn extra latency). */
+  timeline: Timeline;
+  fate: ImportFate;
+  /** Where a stuck import stops for ever; undefined = it finishes. */
+  stuck?: false | 'waiting' | 'claimed' | 'active' | undefined;
+  /** false: finish when due, even before imports accepted earlier. */
+  inOrder: boolean;
+}
+
 interface ImportRecord {
   batchId: string;
   contactCount: number;
@@ -37,7 +48,9 @@ interface ImportRecord {
   falseUntil: number;
   waitingUntil: number;
   claimedUntil: number;
+  /** Infinity for a stuck import. */
   doneAt: number;
+  stuck?: false | 'waiting' | 'claimed' | 'active' | undefined;
   /** Dropped once applied. */
   contacts?: ImportContact[];
   outcome?: ImportOutcome;
@@ -48,7 +61,9 @@ export interface ImportCounts {
   completed: number;
   failed: number;
   interrupted: number;
+  /** Not finished yet, stuck ones included. */
   outstanding: number;
+  stuck: number;
 }
 
 interface DayAggregate {
@@ -59,10 +74,18 @@ interface DayAggregate {
 
 const day = (d = new Date()): string => d.toISOString().slice(0, 10);
 
+const ORDER: ImportStatus[] = [false, 'waiting', 'claimed', 'active'];
+
+/** The in-progress status, held at `stuck` once the timeline reaches it. */
+function capAt(status: ImportStatus, stuck: ImportStatus | undefined): ImportStatus {
+  return stuck !== undefined && ORDER.indexOf(status) > ORDER.indexOf(stuck) ? stuck : status;
+}
+
 export class ImportQueue {
   private readonly records = new Map<string, ImportRecord>();
-  /** Unfinished imports in acceptance order; doneAt never decreases along it. */
+  /** Unfinished imports that will finish, by doneAt (in acceptance order when imports finish in order). */
   private pending: ImportRecord[] = [];
+  private stuckCount = 0;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -70,26 +93,35 @@ export class ImportQueue {
     private readonly apply: (contacts: ImportContact[]) => ImportOutcome,
   ) {}
 
-  enqueue(contacts: ImportContact[], delays: Timeline, fate: ImportFate): string {
+  enqueue(contacts: ImportContact[], plan: ImportPlan): string {
     const now = this.clock();
+    const delays = plan.timeline;
     const falseUntil = now + delays.statusFalse;
     const waitingUntil = falseUntil + delays.waiting;
     const claimedUntil = waitingUntil + delays.claimed;
-    const ahead = this.pending[this.pending.length - 1];
-    const doneAt = Math.max(claimedUntil + delays.active, ahead?.doneAt ?? 0);
+    const ahead = plan.inOrder ? (this.pending[this.pending.length - 1]?.doneAt ?? 0) : 0;
+    const stuck = plan.stuck !== undefined;
+    const doneAt = stuck ? Infinity : Math.max(claimedUntil + delays.active, ahead);
     const record: ImportRecord = {
       batchId: randomUUID(),
       contactCount: contacts.length,
-      fate,
+      fate: plan.fate,
       acceptedOn: day(),
       falseUntil,
       waitingUntil,
       claimedUntil,
       doneAt,
-      contacts,
+      stuck: plan.stuck,
+      ...(stuck ? {} : { contacts }),
     };
     this.records.set(record.batchId, record);
-    this.pending.push(record);
+    if (stuck) {
+      this.stuckCount++;
+      return record.batchId;
+    }
+    let i = this.pending.length;
+    while (i > 0 && (this.pending[i - 1]?.doneAt ?? 0) > doneAt) i--;
+    this.pending.splice(i, 0, record);
     this.schedule();
     return record.batchId;
   }
@@ -116,7 +148,7 @@ export class ImportQueue {
     const r = this.records.get(batchId);
     if (!r) return undefined;
     if (r.outcome) return { status: r.fate, success: r.outcome.success, failure: r.outcome.failure };
-    const status: ImportStatus = now < r.falseUntil ? false : now < r.waitingUntil ? 'waiting' : now < r.claimedUntil ? 'claimed' : 'active';
+    const status = capAt(now < r.falseUntil ? false : now < r.waitingUntil ? 'waiting' : now < r.claimedUntil ? 'claimed' : 'active', r.stuck);
     return status === false ? { status } : { status, success: [], failure: [] };
   }
 
@@ -137,7 +169,7 @@ export class ImportQueue {
   }
 
   counts(): ImportCounts {
-    const counts: ImportCounts = { queued: this.records.size, completed: 0, failed: 0, interrupted: 0, outstanding: this.pending.length };
+    const counts: ImportCounts = { queued: this.records.size, completed: 0, failed: 0, interrupted: 0, outstanding: this.pending.length + this.stuckCount, stuck: this.stuckCount };
     for (const r of this.records.values()) if (r.outcome) counts[r.fate]++;
     return counts;
   }
@@ -146,6 +178,7 @@ export class ImportQueue {
   clear(): void {
     this.records.clear();
     this.pending = [];
+    this.stuckCount = 0;
     this.schedule();
   }
 

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { resolveOptions, type SimulatorOptions, type SimulatorOptionsInput, type SimulatorPatch } from './options.js';
 import { createSimServer } from './server.js';
+import type { PersonChange } from './person.js';
 import { SimState, type SeedContact, type SimulatorSnapshot } from './state.js';
 
 /**
@@ -15,7 +16,9 @@ import { SimState, type SeedContact, type SimulatorSnapshot } from './state.js';
  */
 export type { ImportDelays, SimulatorLimits, SimulatorOptions, SimulatorOptionsInput, SimulatorPatch } from './options.js';
 export { DEFAULT_OPTIONS } from './options.js';
-export type { SeedContact, SimulatorCounters, SimulatorSnapshot } from './state.js';
+export type { PersonChange } from './person.js';
+export type { ContactsCreated, SeedContact, SimulatorCounters, SimulatorSnapshot } from './state.js';
+export type { ChangeSource, MemberView } from './store.js';
 
 export interface Simulator {
   /** e.g. http://127.0.0.1:54321 (the API lives under `${url}/api/3`). */
@@ -26,6 +29,8 @@ export interface Simulator {
   configure(patch: SimulatorPatch): void;
   /** Returns the contact id. Status 2 in `lists` is an opt-out by the contact themselves. */
   seedContact(c: SeedContact): string;
+  /** A person's own change, as POST /__sim/membership: {email, list, status: 1 | 2, source: 'form' | 'person'}. */
+  personChange(change: { email: string; list: string; status: 1 | 2; source: 'form' | 'person' }): PersonChange;
   /** Same JSON as GET /__sim/state. */
   snapshot(): SimulatorSnapshot;
   /** Idempotent. */
@@ -56,6 +61,7 @@ export async function startSimulator(opts: SimulatorOptionsInput = {}): Promise<
     },
     configure: (patch) => state.configure(patch),
     seedContact: (c) => state.seedContact(c),
+    personChange: (c) => state.personChange(c),
     snapshot: () => state.snapshot(),
     close() {
       closing ??= (async () => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { LatencySettings } from './latency.js';
 
 /**
  * Every setting of the ActiveCampaign simulator, declared once: the interfaces are what callers code against,
@@ -34,6 +35,16 @@ export interface ImportDelays {
   active: number;
 }
 
+/** Imports that never finish [for issue-14 drills]: they stop at `status` and stay there for ever. */
+export interface StuckImports {
+  /** Share of accepted imports that get stuck, drawn with `seed`: 0..1. */
+  share: number;
+  /** The next n accepted imports get stuck (counts down; GET /__sim/config shows what is left). */
+  next: number;
+  /** Where they stop: 'active' (default), 'claimed', 'waiting', or false (/import/info answers status:false for ever). */
+  status: false | 'waiting' | 'claimed' | 'active';
+}
+
 export interface SimulatorOptions {
   host: string;
   port: number;
@@ -42,11 +53,38 @@ export interface SimulatorOptions {
   timeScale: number;
   limits: SimulatorLimits;
   importDelaysMs: ImportDelays;
+  /** Extra time each import spends `active`, drawn per import (heavy-tailed: lognormal or Pareto), unscaled ms. */
+  importLatency: LatencySettings;
+  /** An import never finishes before one accepted earlier (stuck ones excepted) [UNCONFIRMED]: true. */
+  importsFinishInOrder: boolean;
+  stuckImports: StuckImports;
+  /** Seed of the random draws for importLatency and stuckImports.share (re-seeded by configure and reset). */
+  seed: number;
   /** Index base of failureReasons[].contact in the bulk import validation 400 [UNCONFIRMED]: 0. */
   failureIndexBase: 0 | 1;
+  /** Shape of the bulk validation 400's failureReasons [UNCONFIRMED beyond 'index']: 'index' = {contact: n,
+   * failureReason}; 'string-index' = {contact: "n", …}; 'undocumented' = {failureReason} with no index. */
+  validation400Shape: 'index' | 'string-index' | 'undocumented';
   /** Bulk subscribe of a contact whose membership is 2 (or 3) [UNCONFIRMED]: 'failure' = the contact lands in
    * failure and nothing of it is applied; 'skip' = the contact is upserted and the subscribe silently skipped. */
   unsubscribedConflict: 'failure' | 'skip';
+  /** A bulk unsubscribe of a membership already in status 2 moves its udate (and counts as the service's change)
+   * [UNCONFIRMED]: false = nothing changes. */
+  repeatUnsubscribeMovesUdate: boolean;
+  /** An empty string in a bulk import first_name, last_name, phone or fields[].value clears the stored value
+   * [UNCONFIRMED]: false = it leaves the stored value (as a missing one does). */
+  emptyBulkValueClears: boolean;
+  /** Scope of the two bulk import budgets [UNCONFIRMED]: 'separate' = 20/min single-contact and 100/min
+   * multi-contact counted apart; 'combined' = single-contact imports count toward the 100 as well. */
+  importLimitScope: 'separate' | 'combined';
+  /** Algorithm of the per-minute bulk import budgets [UNCONFIRMED]: 'sliding' window, 'fixed' windows, 'token-bucket'. */
+  importLimiter: 'sliding' | 'fixed' | 'token-bucket';
+  /** /import/info `success` lists updated contacts as well as created ones [UNCONFIRMED]: true. */
+  importSuccessIncludesUpdated: boolean;
+  /** contact/sync status when it updates an existing contact [UNCONFIRMED]: 201 (as when it creates) or 200. */
+  syncUpdateStatus: 200 | 201;
+  /** Which /api/3 answers carry RateLimit-Limit/-Remaining [UNCONFIRMED]: 'every' one, '429-only', or 'none'. */
+  rateLimitHeaders: 'every' | '429-only' | 'none';
   /** Bad token answer: 403 {"message":"Forbidden"} or 403 with no body and no Content-Type [UNCONFIRMED]. */
   forbiddenBody: 'json' | 'none';
   /** 429 answer: {"message":"Too Many Requests"} or no body [UNCONFIRMED]. Addition to the agreed API. */
@@ -64,9 +102,11 @@ export interface SimulatorOptions {
 }
 
 /** What startSimulator and configure accept: any subset, and any subset of the nested groups. */
-export type SimulatorOptionsInput = Partial<Omit<SimulatorOptions, 'limits' | 'importDelaysMs'>> & {
+export type SimulatorOptionsInput = Partial<Omit<SimulatorOptions, 'limits' | 'importDelaysMs' | 'importLatency' | 'stuckImports'>> & {
   limits?: Partial<SimulatorLimits>;
   importDelaysMs?: Partial<ImportDelays>;
+  importLatency?: Partial<LatencySettings>;
+  stuckImports?: Partial<StuckImports>;
 };
 export type SimulatorPatch = Omit<SimulatorOptionsInput, 'host' | 'port'>;
 
@@ -87,8 +127,20 @@ export const DEFAULT_OPTIONS: SimulatorOptions = {
     toleranceMs: 20,
   },
   importDelaysMs: { statusFalse: 1000, waiting: 300, claimed: 300, active: 500 },
+  importLatency: { distribution: 'none', medianMs: 2_000, sigma: 1, scaleMs: 1_000, alpha: 1.5, maxMs: 600_000 },
+  importsFinishInOrder: true,
+  stuckImports: { share: 0, next: 0, status: 'active' },
+  seed: 1,
   failureIndexBase: 0,
+  validation400Shape: 'index',
   unsubscribedConflict: 'failure',
+  repeatUnsubscribeMovesUdate: false,
+  emptyBulkValueClears: false,
+  importLimitScope: 'separate',
+  importLimiter: 'sliding',
+  importSuccessIncludesUpdated: true,
+  syncUpdateStatus: 201,
+  rateLimitHeaders: 'every',
   forbiddenBody: 'json',
   tooManyRequestsBody: 'json',
   lists: [1, 2, 3, 4, 5].map((n) => ({ id: String(n), name: `Simulated list ${n}` })),
@@ -123,13 +175,40 @@ const delaysSchema = z.object({
   active: z.number().nonnegative(),
 }).strict();
 
+const latencySchema = z.object({
+  distribution: z.enum(['none', 'lognormal', 'pareto']),
+  medianMs: z.number().positive(),
+  sigma: z.number().nonnegative(),
+  scaleMs: z.number().positive(),
+  alpha: z.number().positive(),
+  maxMs: z.number().positive(),
+}).strict();
+
+const stuckSchema = z.object({
+  share: z.number().min(0).max(1),
+  next: z.number().int().nonnegative(),
+  status: z.union([z.literal(false), z.enum(['waiting', 'claimed', 'active'])]),
+}).strict();
+
 const patchSchema = z.object({
   apiToken: z.string().min(1),
   timeScale: z.number().positive(),
   limits: limitsSchema.partial(),
   importDelaysMs: delaysSchema.partial(),
+  importLatency: latencySchema.partial(),
+  importsFinishInOrder: z.boolean(),
+  stuckImports: stuckSchema.partial(),
+  seed: z.number().int(),
   failureIndexBase: z.union([z.literal(0), z.literal(1)]),
+  validation400Shape: z.enum(['index', 'string-index', 'undocumented']),
   unsubscribedConflict: z.enum(['failure', 'skip']),
+  repeatUnsubscribeMovesUdate: z.boolean(),
+  emptyBulkValueClears: z.boolean(),
+  importLimitScope: z.enum(['separate', 'combined']),
+  importLimiter: z.enum(['sliding', 'fixed', 'token-bucket']),
+  importSuccessIncludesUpdated: z.boolean(),
+  syncUpdateStatus: z.union([z.literal(200), z.literal(201)]),
+  rateLimitHeaders: z.enum(['every', '429-only', 'none']),
   forbiddenBody: z.enum(['json', 'none']),
   tooManyRequestsBody: z.enum(['json', 'none']),
   lists: z.array(z.object({ id: numericId, name: z.string().min(1) }).strict()),
@@ -151,13 +230,15 @@ function explain(error: z.ZodError): Error {
 }
 
 function merge(base: SimulatorOptions, patch: SimulatorOptionsInput): SimulatorOptions {
-  const { limits, importDelaysMs, ...rest } = patch;
+  const { limits, importDelaysMs, importLatency, stuckImports, ...rest } = patch;
   const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
   return {
     ...base,
     ...defined,
     limits: { ...base.limits, ...stripUndefined(limits) },
     importDelaysMs: { ...base.importDelaysMs, ...stripUndefined(importDelaysMs) },
+    importLatency: { ...base.importLatency, ...stripUndefined(importLatency) },
+    stuckImports: { ...base.stuckImports, ...stripUndefined(stuckImports) },
   };
 }
 

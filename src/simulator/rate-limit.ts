@@ -3,7 +3,7 @@
  * clock, so tests drive them with a fake clock.
  *
  * - TokenBucket: the 5 requests/second budget [UNCONFIRMED algorithm; the contract suggests a token bucket].
- * - SlidingWindow: the 100/min (several contacts) and 20/min (one contact) bulk import budgets.
+ * - import-limits.ts: the 100/min (several contacts) and 20/min (one contact) bulk import budgets, and the audit.
  * - AccountLimiter: both, plus the bookkeeping that tells a client that ignores the signals from one that does not.
  *
  * Violations. A request is "over the limit" when it is refused for a limit, or when it arrives before a Retry-After
@@ -14,6 +14,10 @@
  * are not violations. Requests already in flight when a refusal was sent (arrived within `toleranceMs` of it reaching
  * the client) are not counted as ignoring that refusal's Retry-After.
  */
+
+import { ImportAudit, windowLimit, type ImportLimiterKind, type ImportWindowReport, type WindowLimit } from './import-limits.js';
+
+export { SlidingWindow } from './import-limits.js';
 
 const EPSILON = 1e-9;
 
@@ -53,36 +57,6 @@ export class TokenBucket {
   }
 }
 
-export class SlidingWindow {
-  /** Times of the admitted requests, oldest first. */
-  private readonly admitted: number[] = [];
-
-  constructor(private limit: number, private windowMs: number) {}
-
-  reconfigure(limit: number, windowMs: number): void {
-    this.limit = limit;
-    this.windowMs = windowMs;
-  }
-
-  /** Would a request at `now` be admitted? Does not change the window. */
-  wouldAdmit(now: number): boolean {
-    const from = now - this.windowMs;
-    let inWindow = 0;
-    for (let i = this.admitted.length - 1; i >= 0 && (this.admitted[i] ?? 0) > from; i--) inWindow++;
-    return inWindow < this.limit;
-  }
-
-  tryAcquire(now: number): boolean {
-    while (this.admitted.length > 0 && (this.admitted[0] ?? 0) <= now - this.windowMs) this.admitted.shift();
-    if (!this.wouldAdmit(now)) return false;
-    // Requests are judged at arrival but only once their bodies are read, so times come almost, not quite, in order.
-    let i = this.admitted.length;
-    while (i > 0 && (this.admitted[i - 1] ?? 0) > now) i--;
-    this.admitted.splice(i, 0, now);
-    return true;
-  }
-}
-
 export interface LimiterSettings {
   enabled: boolean;
   burst: number;
@@ -90,6 +64,9 @@ export interface LimiterSettings {
   bulkMultiPerWindow: number;
   bulkSinglePerWindow: number;
   windowMs: number;
+  importLimiter: ImportLimiterKind;
+  /** 'combined': single-contact imports also take a slot of the multi-contact budget (100 in all). */
+  importLimitScope: 'separate' | 'combined';
   /** Retry-After announced with a 429. */
   retryAfterMs: number;
   toleranceMs: number;
@@ -111,8 +88,9 @@ export class AccountLimiter {
   violations = 0;
   overLimitTotal = 0;
   private readonly bucket: TokenBucket;
-  private readonly multi: SlidingWindow;
-  private readonly single: SlidingWindow;
+  private multi: WindowLimit;
+  private single: WindowLimit;
+  private readonly audit: ImportAudit;
   /** When the first refusal reached the client. */
   private firstSignalAt: number | undefined;
   /** Announced Retry-After periods still running, oldest first. */
@@ -120,15 +98,29 @@ export class AccountLimiter {
 
   constructor(private settings: LimiterSettings, now: number) {
     this.bucket = new TokenBucket(settings.burst, settings.requestsPerSecond, now);
-    this.multi = new SlidingWindow(settings.bulkMultiPerWindow, settings.windowMs);
-    this.single = new SlidingWindow(settings.bulkSinglePerWindow, settings.windowMs);
+    this.multi = windowLimit(settings.importLimiter, settings.bulkMultiPerWindow, settings.windowMs, now);
+    this.single = windowLimit(settings.importLimiter, settings.bulkSinglePerWindow, settings.windowMs, now);
+    this.audit = new ImportAudit(settings.windowMs, settings.bulkMultiPerWindow, settings.bulkSinglePerWindow);
   }
 
   configure(settings: LimiterSettings, now: number): void {
+    const kindChanged = settings.importLimiter !== this.settings.importLimiter;
     this.settings = settings;
     this.bucket.reconfigure(settings.burst, settings.requestsPerSecond, now);
-    this.multi.reconfigure(settings.bulkMultiPerWindow, settings.windowMs);
-    this.single.reconfigure(settings.bulkSinglePerWindow, settings.windowMs);
+    if (kindChanged) {
+      // A different algorithm starts empty: its state cannot be carried over.
+      this.multi = windowLimit(settings.importLimiter, settings.bulkMultiPerWindow, settings.windowMs, now);
+      this.single = windowLimit(settings.importLimiter, settings.bulkSinglePerWindow, settings.windowMs, now);
+    } else {
+      this.multi.reconfigure(settings.bulkMultiPerWindow, settings.windowMs);
+      this.single.reconfigure(settings.bulkSinglePerWindow, settings.windowMs);
+    }
+    this.audit.reconfigure(settings.windowMs, settings.bulkMultiPerWindow, settings.bulkSinglePerWindow);
+  }
+
+  /** Every 60 s window checked against the limits, whatever limiter is in force. */
+  importWindows(): ImportWindowReport {
+    return this.audit.snapshot();
   }
 
   /** RateLimit-Remaining for an answer that did not go through admit() (403, 503). */
@@ -151,15 +143,26 @@ export class AccountLimiter {
     return { ok: false, remaining: 0, retryAfterMs: s.retryAfterMs, early };
   }
 
-  /** The per-minute bulk import budgets, for a request admit() let through. false = answer "Rate limit exceeded.". */
-  admitBulk(kind: 'single' | 'multi', now: number, admission: Admission): boolean {
-    if (!this.settings.enabled) return true;
-    const window = kind === 'single' ? this.single : this.multi;
-    if (window.tryAcquire(now)) return true;
+  /**
+   * The per-minute bulk import budgets, for a request admit() let through: ok, or the budget that refused it
+   * (answer "Rate limit exceeded." naming that budget's limit). With scope 'combined' a single-contact import
+   * needs a slot in both budgets and takes both. Every call is recorded by the audit, limits on or off.
+   */
+  admitBulk(kind: 'single' | 'multi', now: number, admission: Admission): { ok: true } | { ok: false; refusedBy: 'single' | 'multi' } {
+    this.audit.record(kind, now);
+    if (!this.settings.enabled) return { ok: true };
+    const windows: Array<['single' | 'multi', WindowLimit]> = kind === 'multi' ? [['multi', this.multi]] : [['single', this.single]];
+    if (kind === 'single' && this.settings.importLimitScope === 'combined') windows.push(['multi', this.multi]);
+    const refusing = windows.find(([, w]) => !w.wouldAdmit(now));
+    if (refusing === undefined) {
+      for (const [, w] of windows) w.tryAcquire(now);
+      return { ok: true };
+    }
+    const [refusedBy, window] = refusing;
     // An early request was counted by admit() already.
     if (!admission.early) this.countOverLimit(now, !window.wouldAdmit(now + this.settings.toleranceMs));
     this.signal(now, 0);
-    return false;
+    return { ok: false, refusedBy };
   }
 
   private countOverLimit(now: number, beyondTolerance: boolean): void {

@@ -1,4 +1,5 @@
 import type { ContactRecord, FieldRecord, ListRecord, Membership } from './store.js';
+import type { ContactTagRecord, TagRecord } from './tag-store.js';
 
 /**
  * Resources as ActiveCampaign v3 serialises them (openapi-subset.json): ids and most scalars are strings, nulls
@@ -144,5 +145,24 @@ export function renderField(f: FieldRecord, api: string, ordernum: number): Reco
     relations: [],
     links: { options: `${api}/fields/${f.id}/options`, relations: `${api}/fields/${f.id}/relations` },
     id: f.id,
+  };
+}
+
+export function renderTag(t: TagRecord, api: string): Record<string, unknown> {
+  return { tagType: t.tagType, tag: t.tag, description: t.description, cdate: t.cdate, links: { contactGoalTags: `${api}/tags/${t.id}/contactGoalTags` }, id: t.id };
+}
+
+/** POST /contactTags (SPEC example) and GET /contacts/{id}/contactTags (not in the spec: the same resource). */
+export function renderContactTag(ct: ContactTagRecord, api: string): Record<string, unknown> {
+  return {
+    contact: ct.contactId,
+    tag: ct.tagId,
+    cdate: ct.cdate,
+    created_timestamp: utcTimestamp(ct.cdate),
+    updated_timestamp: utcTimestamp(ct.cdate),
+    created_by: null,
+    updated_by: null,
+    links: { tag: `${api}/contactTags/${ct.id}/tag`, contact: `${api}/contactTags/${ct.id}/contact` },
+    id: ct.id,
   };
 }

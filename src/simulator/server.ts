@@ -2,10 +2,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatSeconds, readBody, writeReply, type Reply, type RequestBody } from './http.js';
 import { catalogRoutes } from './routes/catalog.js';
+import { contactRecordRoutes } from './routes/contact-record.js';
 import { contactRoutes } from './routes/contacts.js';
 import { control } from './routes/control.js';
 import { importRoutes } from './routes/imports.js';
 import type { Route } from './routes/route.js';
+import { tagRoutes } from './routes/tags.js';
 import type { SimState } from './state.js';
 
 /**
@@ -16,7 +18,7 @@ import type { SimState } from './state.js';
  */
 const API = '/api/3';
 
-const routes = [...contactRoutes, ...catalogRoutes, ...importRoutes].map((route) => ({
+const routes = [...contactRoutes, ...contactRecordRoutes, ...catalogRoutes, ...importRoutes, ...tagRoutes].map((route) => ({
   route,
   pattern: new RegExp(`^${route.template.replace(/\{(\w+)\}/g, '(?<$1>[^/]+)')}$`),
 }));
@@ -30,8 +32,11 @@ function match(method: string, path: string): { route: Route; params: Record<str
   return undefined;
 }
 
-function rateHeaders(state: SimState, remaining: number): Record<string, string> {
+/** RateLimit-* headers, on every answer, only on 429s or never (rateLimitHeaders [UNCONFIRMED]). */
+function rateHeaders(state: SimState, remaining: number, is429 = false): Record<string, string> {
   const { requestsPerSecond } = state.options.limits;
+  const which = state.options.rateLimitHeaders;
+  if (which === 'none' || (which === '429-only' && !is429)) return {};
   return { 'ratelimit-limit': String(Number((requestsPerSecond * state.options.timeScale).toFixed(3))), 'ratelimit-remaining': String(remaining) };
 }
 
@@ -61,7 +66,7 @@ function api(state: SimState, req: IncomingMessage, url: URL, body: RequestBody,
     const admission = state.limiter.admit(now);
     if (!admission.ok) {
       counters.rateLimited429++;
-      const headers = { ...rateHeaders(state, 0), 'retry-after': formatSeconds(admission.retryAfterMs) };
+      const headers = { ...rateHeaders(state, 0, true), 'retry-after': formatSeconds(admission.retryAfterMs) };
       return { status: 429, body: o.tooManyRequestsBody === 'json' ? { message: 'Too Many Requests' } : undefined, headers };
     }
     const headers = rateHeaders(state, admission.remaining);

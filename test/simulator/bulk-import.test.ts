@@ -57,6 +57,21 @@ describe('bulk import validation', () => {
     });
   }
 
+  for (const [shape, reason] of [
+    ['string-index', { contact: '1', failureReason: 'Field‘ email’ incorrect format' }],
+    ['undocumented', { failureReason: 'Field‘ email’ incorrect format' }],
+  ] as const) {
+    it(`answers a validation 400 with validation400Shape '${shape}', and queues nothing; a good half is accepted`, async () => {
+      const s = await sim({ ...FAST, validation400Shape: shape });
+      const list = contacts(4);
+      list[1]!.email = 'no-at-sign';
+      const r = await bulk(s, { contacts: list });
+      assert.deepEqual([r.status, r.body], [400, { success: 0, message: VALIDATION, failureReasons: [reason] }]);
+      assert.equal((await bulk(s, { contacts: list.slice(2) })).status, 200, 'a bisecting client gets the good half through');
+      assert.equal(s.snapshot().counters.importsAccepted, 1);
+    });
+  }
+
   it('refuses bodies of maxBodyBytes or more, invalid JSON, no contacts and non-integer field ids', async () => {
     const s = await sim({ ...FAST, limits: { enabled: false, maxBodyBytes: 1_000 } });
     const sized = (bytes: number): string => {
@@ -141,7 +156,8 @@ describe('bulk import processing', () => {
     assert.equal(info.success.length, 2);
     assert.deepEqual(info.failure, []);
     const snap = s.snapshot();
-    assert.deepEqual(snap.lists['1']!.members, { 'fay@example.com': { status: 1, contactId: info.success[0] }, 'gus@example.com': { status: 1, contactId: info.success[1] } });
+    const brief = (list: string) => Object.fromEntries(Object.entries(snap.lists[list]!.members).map(([e, m]) => [e, [m.status, m.contactId, m.changedBy]]));
+    assert.deepEqual(brief('1'), { 'fay@example.com': [1, info.success[0], 'service-bulk'], 'gus@example.com': [1, info.success[1], 'service-bulk'] });
     assert.equal(snap.lists['3']!.members['fay@example.com']!.status, 1);
     assert.equal(snap.lists['2']!.members['gus@example.com']!.status, 2);
     assert.deepEqual([snap.imports.completed, snap.imports.outstanding, snap.counters.contactsApplied], [1, 0, 2]);

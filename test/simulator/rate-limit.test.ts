@@ -9,6 +9,8 @@ const settings = (patch: Partial<LimiterSettings> = {}): LimiterSettings => ({
   bulkMultiPerWindow: 3,
   bulkSinglePerWindow: 2,
   windowMs: 60_000,
+  importLimiter: 'sliding',
+  importLimitScope: 'separate',
   retryAfterMs: 1_000,
   toleranceMs: 20,
   deliveryDelayMs: 0,
@@ -101,7 +103,7 @@ describe('AccountLimiter', () => {
 
   it('applies the per-window bulk limits separately for single and multi requests, and counts ignored refusals', () => {
     const limiter = new AccountLimiter(settings({ requestsPerSecond: 1_000, burst: 100 }), 0);
-    const bulk = (kind: 'single' | 'multi', now: number): boolean => limiter.admitBulk(kind, now, limiter.admit(now));
+    const bulk = (kind: 'single' | 'multi', now: number): boolean => limiter.admitBulk(kind, now, limiter.admit(now)).ok;
     assert.deepEqual([bulk('multi', 0), bulk('multi', 0), bulk('multi', 0), bulk('multi', 0)], [true, true, true, false]);
     assert.deepEqual([bulk('single', 0), bulk('single', 0), bulk('single', 0)], [true, true, false]);
     assert.equal(limiter.violations, 0);
@@ -115,7 +117,7 @@ describe('AccountLimiter', () => {
     const limiter = new AccountLimiter(settings({ enabled: false }), 0);
     for (let i = 0; i < 1_000; i++) {
       const a = limiter.admit(0);
-      assert.equal(a.ok && limiter.admitBulk('single', 0, a), true);
+      assert.equal(a.ok && limiter.admitBulk('single', 0, a).ok, true);
     }
     assert.equal(limiter.remaining(0), 5);
     assert.equal(limiter.overLimitTotal, 0);

@@ -1,54 +1,31 @@
-import { emailProblem, normaliseEmail } from '../../domain/email.js';
+import { normaliseEmail } from '../../domain/email.js';
 import { isRecord, json, paging, parseJson, scalarString, type Reply } from '../http.js';
 import { renderContact, renderFieldValues, renderMembership } from '../render.js';
-import type { ContactInput, ContactRecord } from '../store.js';
+import { isPersonsOwn, type ContactRecord } from '../store.js';
 import type { SimState } from '../state.js';
+import { contactInput, duplicateEmail } from './contact-input.js';
 import { errors, notFound, type ApiRequest, type Route } from './route.js';
 
 /** Contacts and list memberships (CONTRACT.md §4.1–4.5). */
 
-const invalidEmail = (): Reply =>
-  // [UNCONFIRMED] status and body: the shape of a third-party mock (CONTRACT §4.1).
-  errors(400, { title: 'Contact Email Address is not valid.', code: 'email_invalid', error: 'must_be_valid_email_address', pointer: '/data/attributes/email' });
+const written = (state: SimState, contact: ContactRecord, status = 201): Reply =>
+  json(status, { fieldValues: renderFieldValues(contact, state.apiUrl), contact: renderContact(contact, state.apiUrl) });
 
-/** `{"contact":{email, firstName, lastName, phone, fieldValues:[{field,value}]}}` → a ContactInput, or the 400. */
-function contactInput(req: ApiRequest): ContactInput | Reply {
-  const parsed = parseJson(req.body);
-  if (!parsed.ok) return errors(400, { title: `Invalid request: ${parsed.error}.`, code: 'invalid' });
-  const c = isRecord(parsed.value) ? parsed.value.contact : undefined;
-  if (!isRecord(c)) return errors(400, { title: 'Invalid request: the body must be {"contact":{…}}.', code: 'invalid' });
-  if (typeof c.email !== 'string' || emailProblem(c.email.trim()) !== undefined) return invalidEmail();
-  const fieldValues = Array.isArray(c.fieldValues) ? c.fieldValues : [];
-  return {
-    email: c.email,
-    firstName: scalarString(c.firstName),
-    lastName: scalarString(c.lastName),
-    phone: scalarString(c.phone),
-    fieldValues: fieldValues.flatMap((fv) => {
-      const field = isRecord(fv) ? scalarString(fv.field) : undefined;
-      const value = isRecord(fv) ? scalarString(fv.value) : undefined;
-      return field !== undefined && value !== undefined ? [{ field, value }] : [];
-    }),
-  };
-}
-
-const written = (state: SimState, contact: ContactRecord): Reply =>
-  json(201, { fieldValues: renderFieldValues(contact, state.apiUrl), contact: renderContact(contact, state.apiUrl) });
-
-/** POST /contact/sync: upsert by normalised email, 201 either way. */
+/** POST /contact/sync: upsert by normalised email; 201 when created, syncUpdateStatus (201) when updated. */
 function sync(state: SimState, req: ApiRequest): Reply {
   const input = contactInput(req);
   if ('status' in input) return input;
-  return written(state, state.store.upsertContact(input).contact);
+  const { contact, created } = state.store.upsertContact(input);
+  if (created) state.countCreated('sync');
+  return written(state, contact, created ? 201 : state.options.syncUpdateStatus);
 }
 
 /** POST /contacts: create only; an existing email is 422 duplicate. */
 function create(state: SimState, req: ApiRequest): Reply {
   const input = contactInput(req);
   if ('status' in input) return input;
-  if (state.store.findByEmail(input.email)) {
-    return errors(422, { title: 'Email address already exists in the system', code: 'duplicate', pointer: '/data/attributes/email' });
-  }
+  if (state.store.findByEmail(input.email)) return duplicateEmail();
+  state.countCreated('create');
   return written(state, state.store.create(input));
 }
 
@@ -101,9 +78,9 @@ function setStatus(state: SimState, req: ApiRequest): Reply {
     return errors(400, { title: 'The related contact does not exist.', code: 'related_missing', error: 'contact_not_exist', pointer: '/data/attributes/contact' });
   }
   const before = state.store.membership(contactId, listId);
-  if (status === '1' && before?.status === 2 && before.unsubscribedBy === 'contact') state.counters.forcedResubscribes++;
+  if (status === '1' && isPersonsOwn(before)) state.counters.forcedResubscribes++;
   const sourceid = scalarString(cl.sourceid);
-  const { membership } = state.store.setMembership(contactId, listId, status === '1' ? 1 : 2, { unsubscribedBy: 'api', ...(sourceid ? { sourceid } : {}) });
+  const { membership } = state.store.setMembership(contactId, listId, status === '1' ? 1 : 2, { by: 'service-contactLists', sourceid });
   return json(200, { contacts: [renderContact(contact, state.apiUrl)], contactList: renderMembership(membership, contact, state.apiUrl, 'number') });
 }
 

@@ -8,6 +8,8 @@ import type { SeedContact, SimState } from '../state.js';
  *   POST /__sim/config    a JSON patch of the options, as Simulator.configure()
  *   POST /__sim/reset     forget contacts, imports, counters and limiter state; seeded lists and fields stay
  *   POST /__sim/contacts  seed a contact, as Simulator.seedContact(): {"email","firstName"?,"lists"?:{"1":2}} → {"id"}
+ *   POST /__sim/membership a person's own change, as Simulator.personChange() (see person.ts):
+ *                         {"email","list","status":1|2,"source":"form"|"person"} → {"contact","list","status"}
  */
 function withJson(body: RequestBody, act: (value: unknown) => Reply): Reply {
   const parsed = parseJson(body);
@@ -36,6 +38,8 @@ export function control(state: SimState, method: string, path: string, body: Req
       return json(200, { reset: true });
     case 'POST /__sim/contacts':
       return withJson(body, (seed) => json(201, { id: state.seedContact(seed as SeedContact) }));
+    case 'POST /__sim/membership':
+      return withJson(body, (change) => json(200, state.personChange(change)));
     default:
       return json(404, { message: `Unknown simulator control route ${route}` });
   }

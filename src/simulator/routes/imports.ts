@@ -6,18 +6,19 @@ import { notFound, type ApiRequest, type Route } from './route.js';
 /** Bulk import and its status (CONTRACT.md §4.8–4.10). Check order: see bulk-import.ts. */
 
 function bulkImport(state: SimState, req: ApiRequest): Reply {
-  const { limits, failureIndexBase, failImports } = state.options;
+  const { limits, failureIndexBase, validation400Shape } = state.options;
   const parsed = parseBulkBody(req.body, limits.maxBodyBytes);
   if (!parsed.ok) return parsed.reply;
   const single = parsed.entries.length === 1;
-  if (!state.limiter.admitBulk(single ? 'single' : 'multi', req.now, req.admission)) {
+  const bulk = state.limiter.admitBulk(single ? 'single' : 'multi', req.now, req.admission);
+  if (!bulk.ok) {
     state.counters.bulkRateLimited400++;
-    return bulkRateLimitReply(single ? limits.bulkSinglePerMinute : limits.bulkMultiPerMinute);
+    return bulkRateLimitReply(bulk.refusedBy === 'single' ? limits.bulkSinglePerMinute : limits.bulkMultiPerMinute);
   }
-  const checked = validateContacts(parsed.entries, limits.maxContactsPerImport, failureIndexBase);
+  const checked = validateContacts(parsed.entries, limits.maxContactsPerImport, failureIndexBase, validation400Shape);
   if (!checked.ok) return checked.reply;
   const { contacts } = checked;
-  const batchId = state.imports.enqueue(contacts, state.importTimeline(), failImports === 'none' ? 'completed' : failImports);
+  const batchId = state.imports.enqueue(contacts, state.planImport());
   const c = state.counters;
   c.importsAccepted++;
   c.contactsImported += contacts.length;

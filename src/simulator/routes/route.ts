@@ -17,7 +17,7 @@ export interface ApiRequest {
 export type Handler = (state: SimState, req: ApiRequest) => Reply;
 
 export interface Route {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** Path under /api/3 with {param} placeholders; also the key of counters.byEndpoint. */
   template: string;
   handler: Handler;
