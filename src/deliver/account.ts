@@ -22,6 +22,8 @@ export interface AccountOptions {
   maxConcurrentRequests: number;
   maxImportResubmits: number;
   pollIntervalMs: number;
+  /** An import not confirmed this long after acceptance is resubmitted from the newest buffered state. */
+  confirmTimeoutMs: number;
   maxBackoffMs: number;
   timeScale: number;
   /** Settle at acceptance instead of confirmation (opt-in; see README). */
@@ -41,7 +43,13 @@ interface Unconfirmed<R> {
   nextPollAt: number;
   polls: number;
   polling: boolean;
+  /** Past its confirmation deadline: its changes were resubmitted; polled rarely until then (epoch ms), for the record. */
+  abandonedUntil?: number;
 }
+
+/** An abandoned batch (ActiveCampaign cannot cancel one) is still polled this often, for this long. */
+const ABANDONED_POLL_MS = 5 * 60_000;
+const ABANDONED_FOR_MS = 24 * 3_600_000;
 
 /**
  * Delivery for one ActiveCampaign account: buffer → rate budget → bulk import → confirmation. One scheduler
@@ -52,6 +60,8 @@ export class AccountDelivery<R> {
   readonly buffer: ContactBuffer<R>;
   readonly budget: RateBudget;
   private readonly unconfirmed = new Map<string, Unconfirmed<R>>();
+  /** Imports past their deadline, outside maxUnconfirmed: polled every 5 minutes for a day, then forgotten. */
+  private readonly abandoned = new Map<string, Unconfirmed<R>>();
   private readonly bisectQueue: ContactEntry<R>[][] = [];
   private readonly resubmits = new Map<string, number>();
   private readonly reentries: ReentryJob<R>[] = [];
@@ -166,8 +176,13 @@ export class AccountDelivery<R> {
   /** Polls due imports while the budget allows; returns when to look again. */
   private dispatchPolls(now: number): number {
     let next = Infinity;
-    for (const u of this.unconfirmed.values()) {
+    for (const u of [...this.unconfirmed.values(), ...this.abandoned.values()]) {
       if (u.polling) continue;
+      if (u.abandonedUntil === undefined && now >= u.acceptedAt + this.opts.confirmTimeoutMs / this.opts.timeScale) {
+        this.abandon(u, now);
+        continue;
+      }
+      if (u.abandonedUntil === undefined) next = Math.min(next, u.acceptedAt + this.opts.confirmTimeoutMs / this.opts.timeScale);
       if (u.nextPollAt > now) {
         next = Math.min(next, u.nextPollAt);
         continue;
@@ -389,6 +404,11 @@ export class AccountDelivery<R> {
     u.polls++;
     const now = this.now();
     const v = answer.verdict;
+    if (u.abandonedUntil !== undefined) {
+      this.abandonedAnswered(u, answer.body?.status, now);
+      this.wake();
+      return;
+    }
     const backoff = Math.min(this.opts.pollIntervalMs * 2 ** Math.min(u.polls - 1, 3), 10_000) / this.opts.timeScale;
     if (v.kind === 'ok') {
       this.up();
@@ -540,6 +560,32 @@ export class AccountDelivery<R> {
       this.resubmits.set(job.email, n);
     }
     this.buffer.requeue([entry]);
+  }
+
+  /**
+   * The confirmation deadline passed: ActiveCampaign cannot cancel a batch, so it is polled rarely for a day (for
+   * the log), outside maxUnconfirmed, and its changes are rebuilt from the newest buffered state and resubmitted
+   * like a failed import's. The worst commit stall this allows is (maxImportResubmits + 1) × confirmTimeoutMs.
+   */
+  private abandon(u: Unconfirmed<R>, now: number): void {
+    this.log.warn({ batchId: u.batchId, contacts: u.entries.length, waitedMs: now - u.acceptedAt }, 'A bulk import was not confirmed before its deadline; resubmitting its changes from the current buffer state');
+    const entries = u.entries;
+    this.importFailed(u, 'timeout');
+    u.entries = [];
+    u.abandonedUntil = u.acceptedAt + ABANDONED_FOR_MS / this.opts.timeScale;
+    u.nextPollAt = now + ABANDONED_POLL_MS / this.opts.timeScale;
+    if (entries.length) this.abandoned.set(u.batchId, u);
+  }
+
+  /** An abandoned batch answered: a final status ends it (its changes were resubmitted); otherwise ask again later. */
+  private abandonedAnswered(u: Unconfirmed<R>, status: unknown, now: number): void {
+    if (status === 'completed' || status === 'failed' || status === 'interrupted' || now >= u.abandonedUntil!) {
+      this.abandoned.delete(u.batchId);
+      this.metrics.confirmations.inc({ connection: this.opts.name, status: `abandoned_${status === 'completed' || status === 'failed' || status === 'interrupted' ? status : 'expired'}` });
+      this.log.info({ batchId: u.batchId, status }, 'An abandoned bulk import ended; its changes had been resubmitted');
+      return;
+    }
+    u.nextPollAt = now + ABANDONED_POLL_MS / this.opts.timeScale;
   }
 
   /** failed / interrupted: rebuild from the current buffer state and resubmit, a bounded number of times. */

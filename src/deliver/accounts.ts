@@ -36,6 +36,7 @@ export function createAccounts<R>(config: Config, clients: Map<string, AcApi>, o
       maxConcurrentRequests: config.delivery.maxConcurrentRequests,
       maxImportResubmits: config.delivery.maxImportResubmits,
       pollIntervalMs: config.delivery.pollIntervalMs,
+      confirmTimeoutMs: config.delivery.confirmTimeoutMs,
       maxBackoffMs: config.delivery.maxBackoffMs,
       timeScale: config.delivery.timeScale,
       settleOnAccept: config.delivery.settleOnAccept,

@@ -234,6 +234,7 @@ function setup(s: SetupOptions = {}) {
     maxConcurrentRequests: 5,
     maxImportResubmits: 3,
     pollIntervalMs: 100,
+    confirmTimeoutMs: 600_000,
     maxBackoffMs: 1_000,
     timeScale: 100,
     settleOnAccept: false,
@@ -753,5 +754,32 @@ describe('AccountDelivery: a rebalance while an import is in the air', () => {
     await delivery.whenIdle();
     assert.deepEqual(g.intents, [['ann@example.com/1'], ['ann@example.com/1']]);
     assert.equal(api.bulks().length, 2);
+  });
+});
+
+describe('AccountDelivery: the confirmation deadline', () => {
+  // Issue 14, defect 1: an import that never completed (stuck in active, or status false for ever) was polled for
+  // ever, its emails held and its offsets uncommitted.
+  for (const stuck of ['active', false] as const) {
+    it(`an import that stays ${String(stuck)} is resubmitted at its deadline, and its changes settle through the new one`, async () => {
+      const { api, sink, add, delivery, metrics } = setup({ opts: { confirmTimeoutMs: 2_000 } }); // 20 ms at timeScale 100
+      api.info = (batchId) => (batchId === 'batch-1' ? status(stuck) : completed());
+      const refs = [add('a@example.com'), add('b@example.com')];
+      await until(() => sink.settled.length === 2, 'the changes settle');
+      await delivery.whenIdle();
+      assert.ok(sink.settledOnce(refs));
+      assert.equal(api.bulks().length, 2, 'resubmitted once');
+      assert.equal(await metricValue(metrics.confirmations, { status: 'timeout' }), 1);
+    });
+  }
+
+  it('an import that never completes, however often it is resubmitted, is dead-lettered IMPORT_FAILED after maxImportResubmits', async () => {
+    const { api, sink, add, delivery } = setup({ opts: { confirmTimeoutMs: 2_000, maxImportResubmits: 2 } });
+    api.info = () => status('active');
+    const ref = add('a@example.com');
+    await until(() => sink.deadLetters.length === 1, 'dead-lettered');
+    await delivery.whenIdle();
+    assert.deepEqual(sink.deadLetters.map((d) => [d.ref, d.code]), [[ref, 'IMPORT_FAILED']]);
+    assert.equal(api.bulks().length, 3, 'the first import and two resubmits');
   });
 });
