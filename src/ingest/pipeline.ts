@@ -9,7 +9,7 @@ import type { Ownership } from '../offsets/ownership.js';
 import type { Settler, Totals } from '../offsets/settler.js';
 import { decodeJson, isWireFormat, type WireDecoder } from './decode.js';
 import type { Router } from './router.js';
-import type { EventRef, SourceMessage } from './source.js';
+import { tieOffset, type EventRef, type SourceMessage } from './source.js';
 
 /**
  * Where a batch stopped early: the first offset not taken, and the retriable error that stopped it (a record
@@ -143,7 +143,7 @@ export class Pipeline {
           this.settler.end(ref, 'leave_ignored');
           continue;
         }
-        if (this.ledger?.isStale(topic, partition, exp.connection, exp.listId, change.profile.email, change.occurredAt)) {
+        if (this.ledger?.isStale(topic, partition, exp.connection, exp.listId, change.profile.email, change.occurredAt, tieOffset(message))) {
           this.settler.end(ref, 'stale');
           continue;
         }

@@ -23,4 +23,15 @@ export interface EventRef {
   readonly occurredAt: number;
 }
 
+/** Set by `dlq replay` on a re-published dead letter (src/dlq/inspect.ts reads it too). */
+const REPLAYED_FROM = 'dlq.replayed.from';
+
+/**
+ * The offset that orders an event among changes of equal occurredAt: its own, or none for a copy re-published
+ * by `dlq replay` (at a new offset), which must never win over a change already applied.
+ */
+export function tieOffset(message: SourceMessage): number | undefined {
+  return message.headers[REPLAYED_FROM] === undefined ? message.offset : undefined;
+}
+
 export const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;

@@ -4,12 +4,15 @@ import type { LedgerRecord } from './record.js';
 /**
  * The ledger's decisions, pure: staleness, how an add reaches its list, and what a confirmed change records.
  *
- * Staleness: an event whose occurredAt is at or before the ledger's entry for its key is stale. Equal counts as
- * stale, so replaying the same events twice sends nothing the second time; two different changes of one contact
- * and list with the same occurredAt are ordered by topic order only while both are in the buffer.
+ * Staleness, one rule inside a flush window and across windows: the newer occurredAt wins; at an equal occurredAt
+ * the later event in its partition's order wins (its source offset). So a replay of the same event (the same
+ * offset) is stale, and so is a copy re-published by `dlq replay` (it has no offset of its own: `offset`
+ * undefined), and a record without an offset (version 1) wins every tie.
  */
-export function isStale(entry: LedgerEntry | undefined, occurredAt: number): boolean {
-  return entry !== undefined && occurredAt <= entry.occurredAt;
+export function isStale(entry: LedgerEntry | undefined, occurredAt: number, offset?: number): boolean {
+  if (entry === undefined) return false;
+  if (occurredAt !== entry.occurredAt) return occurredAt < entry.occurredAt;
+  return offset === undefined || entry.offset === undefined || offset <= entry.offset;
 }
 
 /** Dead-letter codes of the consent rule (stage confirm). */
@@ -48,8 +51,8 @@ export function windowOf(entry: LedgerEntry, openMs: number): Window {
   return { from: entry.sentAt - UNSUBSCRIBE_SKEW_MS, to: to + UNSUBSCRIBE_SKEW_MS };
 }
 
-export function routeChange(entry: LedgerEntry | undefined, op: 'add' | 'remove', occurredAt: number, reentry: boolean, openWindowMs: number): Route {
-  if (isStale(entry, occurredAt)) return { kind: 'stale' };
+export function routeChange(entry: LedgerEntry | undefined, op: 'add' | 'remove', occurredAt: number, reentry: boolean, openWindowMs: number, offset?: number): Route {
+  if (isStale(entry, occurredAt, offset)) return { kind: 'stale' };
   if (op === 'add' && entry?.state === LedgerState.RemovedByService) return reentry ? { kind: 'resubscribe', window: windowOf(entry, openWindowMs) } : { kind: 'reentry-off' };
   return { kind: 'import' };
 }
@@ -63,6 +66,8 @@ export interface Outcome {
   refused?: string;
   /** The import failed for good (dead-lettered): nothing was applied, but a remove may have been. */
   failed?: boolean;
+  /** The source offset of the change's event (staleness at an equal occurredAt); none for a dead-letter re-publication. */
+  offset?: number;
 }
 
 /** Whether an unsubscribe the service sends over `prev` is its own: not when it repeats one the contact made. */
@@ -78,7 +83,7 @@ export function unsubscribeIsOwn(prev: LedgerEntry | undefined): boolean {
 export function intentFor(prev: LedgerEntry | undefined, at: number): LedgerRecord | undefined {
   if (!unsubscribeIsOwn(prev)) return undefined;
   const from = prev?.state === LedgerState.RemovedByService ? Math.min(prev.sentAt, at) : at;
-  return { op: 'remove', byService: true, intent: true, occurredAt: prev?.occurredAt ?? 0, sentAt: from, confirmedAt: 0 };
+  return { op: 'remove', byService: true, intent: true, occurredAt: prev?.occurredAt ?? 0, ...(prev?.offset !== undefined ? { offset: prev.offset } : {}), sentAt: from, confirmedAt: 0 };
 }
 
 /**
@@ -91,13 +96,15 @@ export function intentFor(prev: LedgerEntry | undefined, at: number): LedgerReco
  * replayed. Undefined: nothing to record (a failed add).
  */
 export function recordFor(prev: LedgerEntry | undefined, o: Outcome): LedgerRecord | undefined {
+  const offset = o.failed ? prev?.offset : o.offset;
+  const at = offset !== undefined ? { offset } : {};
   if (o.op === 'add') {
     if (o.failed) return undefined; // nothing was applied, and no intent stands for an add
-    const base = { occurredAt: o.occurredAt, sentAt: o.sentAt, confirmedAt: o.confirmedAt };
+    const base = { occurredAt: o.occurredAt, ...at, sentAt: o.sentAt, confirmedAt: o.confirmedAt };
     if (o.refused === CONSENT_REENTRY_OFF && prev?.state === LedgerState.RemovedByService) return { op: 'remove', byService: true, ...base, sentAt: prev.sentAt, refused: o.refused };
     return o.refused ? { op: 'add', byService: false, refused: o.refused, ...base } : { op: 'add', byService: false, ...base };
   }
-  const base = { occurredAt: o.failed ? (prev?.occurredAt ?? 0) : o.occurredAt, sentAt: o.sentAt, confirmedAt: o.confirmedAt };
+  const base = { occurredAt: o.failed ? (prev?.occurredAt ?? 0) : o.occurredAt, ...at, sentAt: o.sentAt, confirmedAt: o.confirmedAt };
   if (!unsubscribeIsOwn(prev)) return o.failed ? undefined : { op: 'remove', byService: false, ...base };
   if (prev?.state === LedgerState.RemovedByService) return { op: 'remove', byService: true, ...base, sentAt: Math.min(prev.sentAt, o.sentAt) };
   return { op: 'remove', byService: true, ...base };

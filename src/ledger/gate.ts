@@ -1,7 +1,7 @@
 import type { ListChange } from '../buffer/contact-entry.js';
 import type { ExportConfig } from '../config/schema.js';
 import type { DeliveryGate } from '../deliver/outcomes.js';
-import type { EventRef } from '../ingest/source.js';
+import { tieOffset, type EventRef } from '../ingest/source.js';
 import type { Ownership } from '../offsets/ownership.js';
 import type { Route } from './decide.js';
 import type { Ledger } from './ledger.js';
@@ -26,7 +26,7 @@ export class LedgerGate implements DeliveryGate<EventRef> {
     if (!this.ledger) return { kind: 'import' };
     const ref = change.winner;
     if (!ref) return { kind: 'stale' };
-    return this.ledger.route(ref.message.topic, ref.message.partition, connection, listId, email, change.op, change.occurredAt, this.exportsByName.get(ref.exportName)?.reentry ?? true);
+    return this.ledger.route(ref.message.topic, ref.message.partition, connection, listId, email, change.op, change.occurredAt, tieOffset(ref.message), this.exportsByName.get(ref.exportName)?.reentry ?? true);
   }
 
   intend(connection: string, removes: { email: string; listId: string; change: ListChange<EventRef> }[], at: number): Promise<void> {

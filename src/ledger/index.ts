@@ -2,9 +2,10 @@
  * The in-memory ledger index of one source partition: ledger key → (state, occurredAt, sentAt). Pure, no I/O.
  *
  * Compact by design: the key is never stored, only a 64-bit hash of it (61 bits after the packing below), in an
- * open-addressing table on typed arrays (linear probing). One slot is 24 bytes: hash high word (4), hash low word
- * with the 2-bit state in its top bits (4), occurredAt as float64 ms (8), sentAt and confirmedAt in whole seconds (4 + 4). The table
- * grows by 1.3× when it passes a load of 0.875, so it is always between 67% and 87.5% full: 27–36 bytes per
+ * open-addressing table on typed arrays (linear probing). One slot is 32 bytes: hash high word (4), hash low word
+ * with the 2-bit state in its top bits (4), occurredAt as float64 ms (8), the source offset as float64 (8), sentAt
+ * and confirmedAt in whole seconds (4 + 4). The table
+ * grows by 1.3× when it passes a load of 0.875, so it is always between 67% and 87.5% full: 37–48 bytes per
  * entry (test/ledger/index.test.ts measures it). Two keys share a hash with probability about n²/2⁶², about
  * 4·10⁻⁷ for a million entries: the price of not storing keys.
  */
@@ -33,9 +34,11 @@ export interface LedgerEntry {
    * up: the end of that window. Absent while the intent is open (sent, not yet confirmed).
    */
   confirmedAt?: number;
+  /** The source offset of the change's event (a tie in occurredAt goes to the later one); absent if unknown. */
+  offset?: number;
 }
 
-const SLOT_BYTES = 4 + 4 + 8 + 4 + 4;
+const SLOT_BYTES = 4 + 4 + 8 + 8 + 4 + 4;
 const MAX_LOAD = 0.875;
 const GROWTH = 1.3;
 const MIN_CAPACITY = 64;
@@ -62,6 +65,8 @@ export class LedgerIndex {
   private at: Float64Array;
   private sent: Uint32Array;
   private until: Uint32Array;
+  /** Source offset + 1 (0: unknown). */
+  private off: Float64Array;
   private count = 0;
 
   constructor(expected = 0) {
@@ -71,6 +76,7 @@ export class LedgerIndex {
     this.at = new Float64Array(this.capacity);
     this.sent = new Uint32Array(this.capacity);
     this.until = new Uint32Array(this.capacity);
+    this.off = new Float64Array(this.capacity);
   }
 
   get size(): number {
@@ -89,6 +95,8 @@ export class LedgerIndex {
     const entry: LedgerEntry = { state: (this.lo[slot]! >>> 30) as LedgerState, occurredAt: this.at[slot]!, sentAt: this.sent[slot]! * 1000 };
     const until = this.until[slot]!;
     if (until) entry.confirmedAt = until * 1000;
+    const off = this.off[slot]!;
+    if (off) entry.offset = off - 1;
     return entry;
   }
 
@@ -97,7 +105,7 @@ export class LedgerIndex {
     const { hi, lo } = hashKey(key);
     const slot = this.find(hi, lo & HASH_MASK);
     if (this.hi[slot] === 0) this.count++;
-    this.put(slot, hi, lo & HASH_MASK, entry.state, entry.occurredAt, Math.floor(entry.sentAt / 1000), entry.confirmedAt ? Math.ceil(entry.confirmedAt / 1000) : 0);
+    this.put(slot, hi, lo & HASH_MASK, entry.state, entry.occurredAt, Math.floor(entry.sentAt / 1000), entry.confirmedAt ? Math.ceil(entry.confirmedAt / 1000) : 0, entry.offset === undefined ? 0 : entry.offset + 1);
   }
 
   /** The slot holding this hash, or the empty slot where it would go. */
@@ -110,27 +118,29 @@ export class LedgerIndex {
     }
   }
 
-  private put(slot: number, hi: number, lo: number, state: LedgerState, occurredAt: number, sentSeconds: number, untilSeconds: number): void {
+  private put(slot: number, hi: number, lo: number, state: LedgerState, occurredAt: number, sentSeconds: number, untilSeconds: number, offPlusOne: number): void {
     this.hi[slot] = hi;
     this.lo[slot] = (lo | (state << 30)) >>> 0;
     this.at[slot] = occurredAt;
     this.sent[slot] = sentSeconds;
     this.until[slot] = untilSeconds;
+    this.off[slot] = offPlusOne;
   }
 
   private grow(): void {
-    const { hi, lo, at, sent, until, capacity } = this;
+    const { hi, lo, at, sent, until, off, capacity } = this;
     this.capacity = Math.ceil(capacity * GROWTH);
     this.hi = new Uint32Array(this.capacity);
     this.lo = new Uint32Array(this.capacity);
     this.at = new Float64Array(this.capacity);
     this.sent = new Uint32Array(this.capacity);
     this.until = new Uint32Array(this.capacity);
+    this.off = new Float64Array(this.capacity);
     for (let i = 0; i < capacity; i++) {
       const h = hi[i]!;
       if (h === 0) continue;
       const l = lo[i]!;
-      this.put(this.find(h, l & HASH_MASK), h, l & HASH_MASK, (l >>> 30) as LedgerState, at[i]!, sent[i]!, until[i]!);
+      this.put(this.find(h, l & HASH_MASK), h, l & HASH_MASK, (l >>> 30) as LedgerState, at[i]!, sent[i]!, until[i]!, off[i]!);
     }
   }
 }

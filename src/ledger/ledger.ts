@@ -97,13 +97,13 @@ export class Ledger {
   }
 
   /** Whether an event is older than (or as old as) the change the ledger holds for its key. */
-  isStale(topic: string, partition: number, connection: string, listId: string, email: string, occurredAt: number): boolean {
-    return isStale(this.lookup(topic, partition, connection, listId, email), occurredAt);
+  isStale(topic: string, partition: number, connection: string, listId: string, email: string, occurredAt: number, offset: number | undefined): boolean {
+    return isStale(this.lookup(topic, partition, connection, listId, email), occurredAt, offset);
   }
 
   /** How a buffered change goes out, by what the ledger holds for it now (decided when its import is cut). */
-  route(topic: string, partition: number, connection: string, listId: string, email: string, op: 'add' | 'remove', occurredAt: number, reentry: boolean): Route {
-    return routeChange(this.lookup(topic, partition, connection, listId, email), op, occurredAt, reentry, this.opts.openWindowMs);
+  route(topic: string, partition: number, connection: string, listId: string, email: string, op: 'add' | 'remove', occurredAt: number, offset: number | undefined, reentry: boolean): Route {
+    return routeChange(this.lookup(topic, partition, connection, listId, email), op, occurredAt, reentry, this.opts.openWindowMs, offset);
   }
 
   /**
@@ -130,8 +130,9 @@ export class Ledger {
     if (slot instanceof LedgerUnavailable) return Promise.reject(slot);
     const k = ledgerKey(connection, listId, email);
     const prev = slot.index.get(k);
-    // Never over a newer change (a refusal recorded after its dead letter was written may come late).
-    if (prev && prev.occurredAt > outcome.occurredAt && !outcome.failed) return Promise.resolve();
+    // Never over a newer change (a refusal recorded after its dead letter was written may come late). An intent
+    // holds the time of the change before it, so the confirmation or failure of its own change always replaces it.
+    if (prev && !outcome.failed && isNewer(prev, outcome)) return Promise.resolve();
     const record = recordFor(prev, outcome);
     return record ? this.put(slot, topic, partition, k, record) : Promise.resolve();
   }
@@ -219,6 +220,12 @@ export class Ledger {
     this.metrics.ledgerBytes.set(bytes);
     this.metrics.ledgerRestoring.set(restoring);
   }
+}
+
+/** Whether the entry stands for a strictly newer change than the outcome: a later occurredAt, or a later offset at the same one. */
+function isNewer(entry: LedgerEntry, o: Outcome): boolean {
+  if (entry.occurredAt !== o.occurredAt) return entry.occurredAt > o.occurredAt;
+  return entry.offset !== undefined && o.offset !== undefined && entry.offset > o.offset;
 }
 
 function newSlot(): Slot {

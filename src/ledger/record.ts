@@ -9,6 +9,8 @@ export interface LedgerRecord {
   op: 'add' | 'remove';
   /** occurredAt of the event this record stands for, epoch ms. */
   occurredAt: number;
+  /** Its offset in the source partition (version 2): breaks a tie in occurredAt. */
+  offset?: number;
   /** True when the current unsubscribe was made by this service because the contact left a segment. */
   byService: boolean;
   /** Set when the add was not applied: the consent code it was dead-lettered with. */
@@ -46,6 +48,7 @@ export function encodeLedgerValue(r: LedgerRecord): string {
   const value: Record<string, unknown> = { v: LEDGER_VERSION, op: r.op, occurredAt: r.occurredAt, byService: r.byService, sentAt: r.sentAt, confirmedAt: r.confirmedAt };
   if (r.refused) value.refused = r.refused;
   if (r.intent) value.intent = true;
+  if (r.offset !== undefined) value.offset = r.offset;
   return JSON.stringify(value);
 }
 
@@ -67,6 +70,7 @@ export function decodeLedgerValue(raw: Buffer | string | null): LedgerRecord | u
   const out: LedgerRecord = { op: o.op, occurredAt: o.occurredAt, byService: o.byService, sentAt: num(o.sentAt), confirmedAt: num(o.confirmedAt) };
   if (typeof o.refused === 'string' && o.refused) out.refused = o.refused;
   if (o.v === 2 && o.intent === true && o.op === 'remove') out.intent = true;
+  if (o.v === 2 && typeof o.offset === 'number' && Number.isInteger(o.offset) && o.offset >= 0) out.offset = o.offset;
   return out;
 }
 
@@ -78,6 +82,7 @@ export function entryOf(r: LedgerRecord): LedgerEntry {
   if (r.op === 'add') state = r.refused ? LedgerState.AddRefused : LedgerState.Added;
   else state = r.byService ? LedgerState.RemovedByService : LedgerState.RemovedOther;
   const entry: LedgerEntry = { state, occurredAt: r.occurredAt, sentAt: r.sentAt };
+  if (r.offset !== undefined) entry.offset = r.offset;
   if (state === LedgerState.RemovedByService && !r.intent && r.confirmedAt > 0) entry.confirmedAt = r.confirmedAt;
   return entry;
 }

@@ -2,7 +2,7 @@ import { crashPoint } from '../crash-points.js';
 import type { AppliedChange, DeliveryOutcomes } from '../deliver/outcomes.js';
 import type { Stage } from '../domain/errors.js';
 import type { DeadLetterSink } from '../ingest/pipeline.js';
-import type { EventRef } from '../ingest/source.js';
+import { tieOffset, type EventRef } from '../ingest/source.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Ownership } from './ownership.js';
@@ -38,7 +38,8 @@ export class OutcomeSink implements DeliveryOutcomes<EventRef> {
       // Recorded by the owner of the winning event's partition only: a partition lost since is written by its new owner.
       if (this.ledger && this.ownership.owns(topic, partition)) {
         crashPoint('confirmed-before-ledger');
-        const outcome = { op: c.op, occurredAt: c.occurredAt, sentAt: c.sentAt, confirmedAt: c.confirmedAt, ...(c.refused ? { refused: c.refused.code } : {}), ...(c.failed ? { failed: true } : {}) };
+        const offset = tieOffset(winner.message);
+        const outcome = { op: c.op, occurredAt: c.occurredAt, sentAt: c.sentAt, confirmedAt: c.confirmedAt, ...(offset !== undefined ? { offset } : {}), ...(c.refused ? { refused: c.refused.code } : {}), ...(c.failed ? { failed: true } : {}) };
         const record = () => this.ledger!.apply(topic, partition, connection, c.listId, c.email, outcome);
         durable = letters ? letters.then(record) : record();
       }

@@ -143,8 +143,10 @@ describe('Pipeline with the ledger', () => {
     await new Promise((r) => setImmediate(r));
     assert.equal(pipeline.totals.delivered, 1);
     assert.deepEqual(pipeline.settler.commits(), [{ topic: 't', partition: 0, offset: '1' }]);
-    // The same event again is now stale in memory, before any restart.
-    await pipeline.handle([message(1, 'vip', 'add', T)], 1);
+    // An older event is now stale in memory, before any restart; at an equal occurredAt the later offset wins.
+    await pipeline.handle([message(1, 'vip', 'add', T - 1)], 1);
     assert.equal(added.length, 1);
+    await pipeline.handle([message(2, 'vip', 'remove', T)], 2);
+    assert.equal(added.length, 2, 'one rule for equal times: the later event in the partition wins');
   });
 });

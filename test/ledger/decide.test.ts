@@ -112,3 +112,24 @@ describe('whose unsubscribe it is (before a re-subscribe): inside the window onl
     assert.equal(unsubscribeIsOurs(undefined, window), false);
   });
 });
+
+// Issue 14, defect 4: inside a flush window the later of two events with one occurredAt won, across windows the
+// later one was discarded as stale. One rule now: the later offset in the partition wins.
+describe('one rule for an equal occurredAt', () => {
+  const at = (offset?: number): LedgerEntry => ({ state: LedgerState.Added, occurredAt: 1_000, sentAt: 0, ...(offset !== undefined ? { offset } : {}) });
+  it('the later event of the partition wins; the same event again (a replay) is stale', () => {
+    assert.equal(isStale(at(10), 1_000, 11), false, 'a later offset at the same time');
+    assert.equal(isStale(at(10), 1_000, 10), true, 'the same offset: a replay');
+    assert.equal(isStale(at(10), 1_000, 9), true, 'an earlier offset');
+  });
+  it('a copy re-published by dlq replay (no offset of its own) never wins a tie; nor does anything over a version-1 record', () => {
+    assert.equal(isStale(at(10), 1_000, undefined), true);
+    assert.equal(isStale(at(), 1_000, 99), true);
+  });
+  it('the confirmed record carries the offset, and an intent keeps the one before it', () => {
+    const r = recordFor(at(10), { op: 'remove', occurredAt: 1_000, offset: 12, sentAt: 5, confirmedAt: 6 })!;
+    assert.equal(r.offset, 12);
+    assert.equal(intentFor(at(10), 5)!.offset, 10);
+    assert.equal(entryOf(r).offset, 12);
+  });
+});
