@@ -90,6 +90,11 @@ export class LedgerIndex {
 
   get(key: string): LedgerEntry | undefined {
     const { hi, lo } = hashKey(key);
+    return this.getHashed(hi, lo);
+  }
+
+  /** As get(), with the key hashed once by the caller (a lookup across several partitions' indexes). */
+  getHashed(hi: number, lo: number): LedgerEntry | undefined {
     const slot = this.find(hi, lo & HASH_MASK);
     if (this.hi[slot] === 0) return undefined;
     const entry: LedgerEntry = { state: (this.lo[slot]! >>> 30) as LedgerState, occurredAt: this.at[slot]!, sentAt: this.sent[slot]! * 1000 };

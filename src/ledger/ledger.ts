@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
 import { intentFor, isStale, recordFor, routeChange, type Outcome, type Route } from './decide.js';
-import { LedgerIndex, type LedgerEntry } from './index.js';
+import { hashKey, LedgerIndex, type LedgerEntry } from './index.js';
+import { maskEmail } from '../observability/logger.js';
 import { decodeLedgerValue, encodeLedgerValue, entryOf, ledgerKey, splitLedgerKey, type LedgerRecord } from './record.js';
 
 /** The Kafka side of the ledger, injected (src/main.ts wires readToEnd and LedgerWriter). */
@@ -48,6 +49,8 @@ const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 export class Ledger {
   private slots = new Map<string, Slot>();
   private closed = false;
+  private conflicts = 0;
+  private conflictLoggedAt = 0;
 
   constructor(
     private readonly io: LedgerIo,
@@ -96,14 +99,47 @@ export class Ledger {
     return slot?.ready ? slot.index.get(ledgerKey(connection, listId, email)) : undefined;
   }
 
+  /**
+   * The newest entry for a key across every partition this member owns: two profiles may share an email on two
+   * partitions (duplicate profiles upstream), and the newest change must win across them too. The key is hashed
+   * once; each other partition costs one probe. An offset only orders changes within its own partition. A
+   * conflict is counted when an event arrives (`arriving`), not again when its import is cut.
+   */
+  private newest(topic: string, partition: number, k: string, email: string, arriving: boolean): LedgerEntry | undefined {
+    const own = this.slots.get(key(topic, partition));
+    const { hi, lo } = hashKey(k);
+    let best = own?.ready ? own.index.getHashed(hi, lo) : undefined;
+    if (this.slots.size === 1) return best;
+    for (const slot of this.slots.values()) {
+      if (slot === own || !slot.ready) continue;
+      const e = slot.index.getHashed(hi, lo);
+      if (!e) continue;
+      if (arriving) this.conflict(email);
+      if (!best || e.occurredAt > best.occurredAt) best = { ...e, offset: undefined } as LedgerEntry;
+    }
+    if (best && best.offset === undefined) delete best.offset;
+    return best;
+  }
+
   /** Whether an event is older than (or as old as) the change the ledger holds for its key. */
   isStale(topic: string, partition: number, connection: string, listId: string, email: string, occurredAt: number, offset: number | undefined): boolean {
-    return isStale(this.lookup(topic, partition, connection, listId, email), occurredAt, offset);
+    return isStale(this.newest(topic, partition, ledgerKey(connection, listId, email), email, true), occurredAt, offset);
   }
 
   /** How a buffered change goes out, by what the ledger holds for it now (decided when its import is cut). */
   route(topic: string, partition: number, connection: string, listId: string, email: string, op: 'add' | 'remove', occurredAt: number, offset: number | undefined, reentry: boolean): Route {
-    return routeChange(this.lookup(topic, partition, connection, listId, email), op, occurredAt, reentry, this.opts.openWindowMs, offset);
+    return routeChange(this.newest(topic, partition, ledgerKey(connection, listId, email), email, false), op, occurredAt, reentry, this.opts.openWindowMs, offset);
+  }
+
+  /** Counted always; logged at most once per 10 s, with the email masked. */
+  private conflict(email: string): void {
+    this.metrics.emailOnTwoPartitions.inc();
+    this.conflicts++;
+    const now = Date.now();
+    if (now - this.conflictLoggedAt < 10_000) return;
+    this.log.warn({ email: maskEmail(email), since: this.conflicts }, 'One email is held for two owned partitions (two profiles share it upstream); the newest change wins across them');
+    this.conflictLoggedAt = now;
+    this.conflicts = 0;
   }
 
   /**

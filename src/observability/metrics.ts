@@ -80,6 +80,11 @@ export function createMetrics(registry = new Registry()) {
     kafkaReachable: new Gauge({ name: `${PREFIX}kafka_reachable`, help: '1 when the last readiness probe reached the Kafka cluster', registers: [registry] }),
     tokenAccepted: new Gauge({ name: `${PREFIX}token_accepted`, help: '1 when the last token check of an account was accepted, 0 when the token was refused (401/403)', labelNames: ['connection'] as const, registers: [registry] }),
     probeFailures: new Counter({ name: `${PREFIX}probe_failures_total`, help: 'Readiness probes that failed, by probe (kafka, token)', labelNames: ['probe'] as const, registers: [registry] }),
+    emailOnTwoPartitions: new Counter({
+      name: `${PREFIX}email_partition_conflicts_total`,
+      help: 'Events whose (connection, list, email) the ledger also holds for another owned partition (two profiles share an email upstream): the newest change wins across them',
+      registers: [registry],
+    }),
     ledgerEntries: new Gauge({ name: `${PREFIX}ledger_entries`, help: 'Membership ledger entries held in memory (owned partitions)', registers: [registry] }),
     ledgerBytes: new Gauge({ name: `${PREFIX}ledger_index_bytes`, help: 'Bytes of the in-memory ledger index (owned partitions)', registers: [registry] }),
     ledgerRestoring: new Gauge({ name: `${PREFIX}ledger_restoring_partitions`, help: 'Assigned partitions waiting for their ledger partition to be restored (not processed meanwhile)', registers: [registry] }),

@@ -31,9 +31,10 @@ const config = parseConfig({
 });
 const T = Date.parse('2026-11-28T10:00:00Z');
 
-function setup(stored: { key: string; record: LedgerRecord }[]) {
+function setup(stored: { key: string; record: LedgerRecord }[], partitions = [0]) {
   let restored!: () => void;
   const writes: { key: string; value: string; done: () => void }[] = [];
+  const metrics = createMetrics();
   const ledger = new Ledger(
     {
       restore: (_topic, _partitions, onRecord) =>
@@ -46,7 +47,7 @@ function setup(stored: { key: string; record: LedgerRecord }[]) {
       write: (_topic, _partition, key, value) => new Promise<void>((done) => writes.push({ key, value, done })),
     },
     { restoreTimeoutMs: 60_000, rebuild: new Set(), startedAt: 0, openWindowMs: 60_000 },
-    createMetrics(),
+    metrics,
     pino({ level: 'silent' }),
   );
   const added: EventRef[] = [];
@@ -58,19 +59,18 @@ function setup(stored: { key: string; record: LedgerRecord }[]) {
     buffer: { bytes: 0 },
   } as unknown as AccountDelivery<EventRef>;
   const deadLetter = () => Promise.resolve();
-  const metrics = createMetrics();
   const ownership = new Ownership();
   const settler = new Settler(ownership, metrics, pino({ level: 'silent' }));
   const gate = new LedgerGate(config.exports, ownership, ledger);
   const sink = new OutcomeSink(settler, ownership, deadLetter, metrics, ledger);
   const pipeline = new Pipeline(config, new Router(config.exports), new Map([['main', account]]), ownership, settler, deadLetter, metrics, pino({ level: 'silent' }), undefined, ledger);
-  pipeline.assign({ t: [0] });
+  pipeline.assign({ t: partitions });
   return { pipeline, gate, sink, added, writes, metrics, restore: () => restored() };
 }
 
-const message = (offset: number, segmentId: string, op: 'add' | 'remove', at: number, email = 'ann@example.com'): SourceMessage => ({
+const message = (offset: number, segmentId: string, op: 'add' | 'remove', at: number, email = 'ann@example.com', partition = 0): SourceMessage => ({
   topic: 't',
-  partition: 0,
+  partition,
   offset,
   key: null,
   value: Buffer.from(JSON.stringify({ eventId: `e${offset}`, occurredAt: new Date(at).toISOString(), segmentId, op, profile: { id: 'p1', email } })),
@@ -148,5 +148,21 @@ describe('Pipeline with the ledger', () => {
     assert.equal(added.length, 1);
     await pipeline.handle([message(2, 'vip', 'remove', T)], 2);
     assert.equal(added.length, 2, 'one rule for equal times: the later event in the partition wins');
+  });
+
+  // Issue 14, defect 3: newest-wins held only within a source partition.
+  it('across two partitions of one member, an older remove arriving after a newer confirmed add is stale, and the conflict is counted', async () => {
+    const { pipeline, sink, added, restore, writes, metrics } = setup([], [0, 1]);
+    restore();
+    await new Promise((r) => setImmediate(r));
+    await pipeline.handle([message(0, 'vip', 'add', T + 10, 'ann@example.com', 0)], 0);
+    sink.applied('main', [{ email: 'ann@example.com', listId: '1', op: 'add', occurredAt: T + 10, refs: added, winner: added[0]!, sentAt: T + 11, confirmedAt: T + 12 }]);
+    writes[0]!.done();
+    await pipeline.handle([message(0, 'vip', 'remove', T, 'ann@example.com', 1)], 0);
+    assert.equal(added.length, 1, 'the older remove from partition 1 is not buffered: the add stands');
+    assert.equal(await count(metrics, 'stale'), 1);
+    assert.equal((await metrics.emailOnTwoPartitions.get()).values[0]?.value, 1);
+    await pipeline.handle([message(1, 'vip', 'remove', T + 20, 'ann@example.com', 1)], 1);
+    assert.equal(added.length, 2, 'a newer remove from partition 1 goes');
   });
 });
