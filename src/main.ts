@@ -12,6 +12,7 @@ import { Pipeline } from './ingest/pipeline.js';
 import { Router } from './ingest/router.js';
 import type { EventRef } from './ingest/source.js';
 import { createKafka } from './kafka/client.js';
+import { compressionType } from './kafka/codecs.js';
 import { checkRebuild, createLedger, ensureLedgerTopics, type LedgerParts } from './ledger/kafka.js';
 import { ensureTopic, partitionCount } from './kafka/topics.js';
 import { createLogger, setShowEmails } from './observability/logger.js';
@@ -90,7 +91,7 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
   }
   const producer: Producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   await waitFor(() => producer.connect(), log, 'Kafka producer');
-  const dlq = new DeadLetterProducer(producer, config.deadLetter.topic, metrics, log.child({ module: 'dlq' }));
+  const dlq = new DeadLetterProducer(producer, config.deadLetter.topic, metrics, log.child({ module: 'dlq' }), compressionType(config.kafka.compression));
   let ledger: LedgerParts | undefined;
   if (config.ledger.enabled) {
     const groupId = opts.groupId ?? config.kafka.groupId;
