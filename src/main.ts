@@ -51,6 +51,8 @@ export interface Service {
   ready(): boolean;
   /** Pause, flush, wait for confirmations, commit, leave the group: within shutdown.deadlineMs. Idempotent. */
   stop(): Promise<{ clean: boolean }>;
+  /** Resolves with a one-line reason once the consumer crashed and will not restart: nothing is committed after it. */
+  readonly fatal: Promise<string>;
 }
 
 /**
@@ -171,6 +173,7 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
     readiness: () => probes.status(),
     ready: () => probes.status().ready,
     stop,
+    fatal: consumer.fatal,
   };
 }
 
