@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import kafkajs from 'kafkajs';
+import { isXerial } from '../../src/kafka/codecs.js';
 import { readToEnd } from '../../src/kafka/read-to-end.js';
 import { membershipDiff, sampleEvents } from '../../src/sample/events.js';
-import { requireTool } from '../deploy/tools.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot, requireTool } from '../deploy/tools.js';
 import { rawConfig, runCli, runToExit, waitForLog, writeConfig } from '../support/cli.js';
 import { brokers, createTopic, eventually, kafka, offsetsCaughtUp, startSimulator, uniqueTopic, type Simulator } from '../support/harness.js';
 
@@ -35,8 +38,11 @@ function kcatProduce(kcat: string, topic: string, partition: number, codec: Code
   assert.equal(r.status, 0, `kcat ${args.join(' ')}:\n${r.stderr}`);
 }
 
-/** Reads the whole topic in this process, noting which codec decompressed the batch holding each partition's marker. */
-async function codecsByMarker(topic: string, markers: string[]): Promise<{ records: number; seen: Map<string, Set<string>> }> {
+/**
+ * Reads the whole topic in this process, noting which codec decompressed the batch holding each partition's
+ * marker (and, for snappy, whether the batch had the xerial framing).
+ */
+async function codecsByMarker(topic: string, markers: string[]): Promise<{ records: Map<string, string>; seen: Map<string, Set<string>> }> {
   const seen = new Map<string, Set<string>>(markers.map((m) => [m, new Set()]));
   type Compressed = keyof typeof CompressionCodecs;
   const types: [string, Compressed][] = [['gzip', CompressionTypes.GZIP], ['snappy', CompressionTypes.Snappy], ['lz4', CompressionTypes.LZ4], ['zstd', CompressionTypes.ZSTD]];
@@ -51,15 +57,15 @@ async function codecsByMarker(topic: string, markers: string[]): Promise<{ recor
         decompress: async (b: Buffer) => {
           const out = await codec.decompress(b);
           const text = out.toString('latin1');
-          for (const m of markers) if (text.includes(m)) seen.get(m)!.add(name);
+          for (const m of markers) if (text.includes(m)) seen.get(m)!.add(name === 'snappy' && isXerial(b) ? 'snappy (xerial)' : name);
           return out;
         },
       };
     };
   }
-  let records = 0;
+  const records = new Map<string, string>();
   try {
-    await readToEnd(kafka(), admin, topic, () => records++, { groupPrefix: `${topic}-codecs` });
+    await readToEnd(kafka(), admin, topic, (p, m) => records.set(`${p}@${m.offset}`, `${m.key?.toString()}\t${m.value?.toString()}`), { groupPrefix: `${topic}-codecs` });
   } finally {
     for (const [type, real] of saved) CompressionCodecs[type] = real;
   }
@@ -99,7 +105,7 @@ test('a librdkafka producer writes partitions in lz4, zstd, snappy, gzip and non
 
   // The records really are compressed as configured: each marker came out of its own codec, the uncompressed one out of none.
   const { records, seen } = await codecsByMarker(topic, markers);
-  assert.equal(records, total);
+  assert.equal(records.size, total);
   CODECS.forEach((codec, p) => assert.deepEqual([...seen.get(markers[p]!)!], codec === 'none' ? [] : [codec], `partition ${p} is ${codec}`));
 
   const file = writeConfig(
@@ -141,4 +147,36 @@ test('a librdkafka producer writes partitions in lz4, zstd, snappy, gzip and non
   assert.equal(replay.code, 4, `${summary}\n${replay.stderr.slice(-5).join('\n')}`);
   const n = total.toLocaleString('en-US');
   assert.match(summary, new RegExp(`Events: +${n} consumed of ${n} offsets in range`));
+});
+
+/** The Kafka jars scripts/kafka-local.sh keeps (the broker's classpath holds the Java client and its codecs). */
+function kafkaLibs(): string | undefined {
+  const dir = join(process.env.AC_CACHE_DIR ?? join(repoRoot, '.cache'), 'kafka', process.env.KAFKA_VERSION ?? '4.1.2', 'libs');
+  return existsSync(dir) ? dir : undefined;
+}
+
+test("the Java client's snappy (xerial framing), lz4, zstd and gzip are read back as written", async (t) => {
+  const java = requireTool(t, 'java');
+  const libs = kafkaLibs();
+  if (!java) return;
+  if (!libs) {
+    // CI starts its broker with scripts/kafka-local.sh, which fetches these jars.
+    if (process.env.CI === 'true') throw new Error('no Kafka jars in the cache of scripts/kafka-local.sh; CI=true, so this is a failure');
+    return t.skip('no Kafka jars in the cache of scripts/kafka-local.sh (AC_CACHE_DIR); skipped outside CI');
+  }
+  const codecs = ['snappy', 'lz4', 'zstd', 'gzip'];
+  const topic = uniqueTopic('codecs-java');
+  await createTopic(admin, topic, codecs.length);
+  const markers = codecs.map((codec, p) => `java-${codec}-p${p}`);
+  const lines = codecs.flatMap((codec, p) =>
+    Array.from({ length: 300 }, (_, i) => `${codec}\t${p}\t${i === 0 ? markers[p] : `p-${p}-${i}`}\t${JSON.stringify({ eventId: `j-${p}-${i}`, segmentId: 'vip', op: i % 4 ? 'add' : 'remove', profile: { email: `java${p}.${i}@example.com` } })}`),
+  );
+  const r = spawnSync(java, ['-cp', join(libs, '*'), join(repoRoot, 'test', 'support', 'java', 'CompressedProducer.java'), brokers().join(','), topic], { input: `${lines.join('\n')}\n`, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, `the Java producer:\n${r.stderr}`);
+
+  const { records, seen } = await codecsByMarker(topic, markers);
+  codecs.forEach((codec, p) => assert.deepEqual([...seen.get(markers[p]!)!], [codec === 'snappy' ? 'snappy (xerial)' : codec], `partition ${p} is ${codec}`));
+  const written = new Set(lines.map((l) => l.split('\t').slice(2).join('\t')));
+  assert.equal(records.size, lines.length);
+  for (const record of records.values()) assert.ok(written.has(record), `read back as written: ${record.slice(0, 80)}`);
 });
