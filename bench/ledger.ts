@@ -7,6 +7,7 @@ import { LedgerIndex, LedgerState } from '../src/ledger/index.js';
 import { Ledger } from '../src/ledger/ledger.js';
 import { encodeLedgerValue, ledgerKey } from '../src/ledger/record.js';
 import { createMetrics } from '../src/observability/metrics.js';
+import '../src/kafka/codecs.js';
 
 /**
  * The membership ledger's two numbers for the README, measured on this machine (not asserted anywhere):

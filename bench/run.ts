@@ -14,6 +14,7 @@ import { outageMemory } from './phases/outage.js';
 import { pipelineCeiling } from './phases/pipeline.js';
 import { renderMarkdown } from './report.js';
 import { resultProblems, type BenchResults } from './results.js';
+import '../src/kafka/codecs.js';
 
 /**
  * `npm run bench`: the four measurements of issue #7 in one run, each against its reference measured in the same

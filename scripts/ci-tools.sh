@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Extra tools the tests need, installed idempotently (called by .ci/run when present).
 #   promtool: checks helm/ac-list-sync/files/prometheus-alerts.yml (test/observability/alerts.test.ts).
+#   kcat: a librdkafka producer, so the codec tests read what a non-JavaScript client writes (test/integration/codecs.test.ts).
 set -euo pipefail
 
 if ! command -v promtool >/dev/null 2>&1; then
@@ -63,5 +64,15 @@ install_docker_compose() {
   echo "== docker-compose $(docker-compose version --short)"
 }
 
+install_kcat() {
+  if ! command -v kcat >/dev/null 2>&1; then
+    echo "== installing kcat (Debian package; librdkafka's producer for test/integration/codecs.test.ts)"
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends kcat >/dev/null
+  fi
+  echo "== $(kcat -V 2>&1 | grep -m1 -o 'Version .*librdkafka [0-9.]*')"
+}
+
 install_helm
 install_docker_compose
+install_kcat

@@ -12,6 +12,7 @@ import { Pipeline } from './ingest/pipeline.js';
 import { Router } from './ingest/router.js';
 import type { EventRef } from './ingest/source.js';
 import { createKafka } from './kafka/client.js';
+import { compressionType } from './kafka/codecs.js';
 import { LedgerGate } from './ledger/gate.js';
 import { checkRebuild, createLedger, ensureLedgerTopics, type LedgerParts } from './ledger/kafka.js';
 import { ensureTopic, partitionCount } from './kafka/topics.js';
@@ -62,6 +63,8 @@ export interface Service {
    * commits stopped. Idempotent.
    */
   stop(): Promise<{ clean: boolean; unsettled: Unsettled[] }>;
+  /** Resolves with a one-line reason once the consumer crashed and will not restart: nothing is committed after it. */
+  readonly fatal: Promise<string>;
 }
 
 /**
@@ -102,7 +105,7 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
   }
   const producer: Producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   await waitFor(() => producer.connect(), log, 'Kafka producer');
-  const dlq = new DeadLetterProducer(producer, config.deadLetter.topic, metrics, log.child({ module: 'dlq' }));
+  const dlq = new DeadLetterProducer(producer, config.deadLetter.topic, metrics, log.child({ module: 'dlq' }), compressionType(config.kafka.compression));
   let ledger: LedgerParts | undefined;
   if (config.ledger.enabled) {
     const groupId = opts.groupId ?? config.kafka.groupId;
@@ -187,6 +190,7 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
     ready: () => probes.status().ready,
     unsettled: () => settler.unsettled(),
     stop,
+    fatal: consumer.fatal,
   };
 }
 

@@ -2,6 +2,7 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Kafka, Partitioners, logLevel, type Message } from 'kafkajs';
 import { serveRole } from '../ipc.js';
 import { avroValue, workloadEvents, type Workload, type WorkloadStats } from '../workload.js';
+import '../../src/kafka/codecs.js';
 
 /**
  * Writes one slice of a workload to a topic. At full speed (batches of 2,000, a few sends in flight) to fill a

@@ -1,6 +1,7 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { serveRole } from '../ipc.js';
 import { cpuSince, usage } from '../measure.js';
+import '../../src/kafka/codecs.js';
 
 /**
  * The baseline: a plain kafkajs consumer whose eachBatch does nothing, with the fetch settings the service's

@@ -9,6 +9,8 @@ import { runCommand } from './run.js';
 import { simulatorCommand } from './simulator.js';
 import { statusCommand } from './status.js';
 import { traceCommand } from './trace.js';
+// Before any command builds a Kafka client: every command reads all four compression codecs.
+import '../kafka/codecs.js';
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   run: runCommand,

@@ -88,6 +88,7 @@ export async function produceSampleCommand(argv: string[]): Promise<number> {
       sessionTimeoutMs: 30_000,
       heartbeatIntervalMs: 3_000,
       commitIntervalMs: 1_000,
+      compression: 'none',
       ssl: false,
     },
     log,

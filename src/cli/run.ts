@@ -4,7 +4,14 @@ import { SyncError } from '../domain/errors.js';
 import { startService } from '../main.js';
 import { createLogger } from '../observability/logger.js';
 
-/** `run --config FILE [--dry-run]`: the live sync (a dry run reads the account but writes nothing) until SIGTERM/SIGINT. Exit 0 after a clean stop, 3 when something stayed unsettled (or the deadline passed). */
+/** Exit code of a consumer crash that kafkajs does not restart from (distinct from 0–4 of the other commands). */
+export const EXIT_CONSUMER_CRASHED = 5;
+
+/**
+ * `run --config FILE [--dry-run]`: the live sync (a dry run reads the account but writes nothing) until SIGTERM/SIGINT.
+ * Exit 0 after a clean stop, 3 when something stayed unsettled (or the deadline passed), 5 at once when the
+ * consumer crashed and does not restart.
+ */
 export async function runCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, 'dry-run': { type: 'boolean', default: false } } });
   if (!values.config) throw new SyncError('USAGE', 'run needs --config FILE', false);
@@ -23,7 +30,13 @@ export async function runCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const service = first;
-  const signal = await signalled;
+  const signal = await Promise.race([signalled, service.fatal.then((reason) => ({ reason }))]);
+  if (typeof signal !== 'string') {
+    // No drain and no final commit: the consumer has left the group, so its partitions may already be another
+    // member's. Whatever was not committed is fetched again by the next owner; a restart (the orchestrator's) retries.
+    log.fatal({ exitCode: EXIT_CONSUMER_CRASHED }, `Exiting: ${signal.reason}`);
+    return EXIT_CONSUMER_CRASHED;
+  }
   log.info({ signal }, 'Stopping');
   // The deadline holds whatever a step is doing (a writer retrying, a broker that does not answer).
   const watchdog = new Promise<number>((resolve) =>

@@ -26,6 +26,10 @@ const kafka = z.strictObject({
   sessionTimeoutMs: z.number().int().min(6_000).max(300_000).default(30_000),
   heartbeatIntervalMs: z.number().int().min(500).max(60_000).default(3_000),
   commitIntervalMs: z.number().int().min(100).max(60_000).default(1_000).describe('how often settled offsets are committed'),
+  compression: z
+    .enum(['none', 'gzip', 'snappy', 'lz4', 'zstd'])
+    .default('zstd')
+    .describe('codec of the records the service writes (dead-letter topics, ledger); every codec is read whatever this says. zstd measured best (README, Compression)'),
   ssl: z
     .union([
       z.boolean(),

@@ -1,4 +1,4 @@
-import type { Producer } from 'kafkajs';
+import type { CompressionTypes, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
 import { toDeadLetterRecord, dlqTopicFor, type DeadLetter } from './envelope.js';
@@ -19,6 +19,7 @@ export class DeadLetterProducer {
     private readonly topicTemplate: string,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    private readonly compression?: CompressionTypes,
   ) {}
 
   push(letter: DeadLetter, onWritten: () => void): void {
@@ -45,7 +46,7 @@ export class DeadLetterProducer {
           byTopic.set(topic, list);
         }
         try {
-          await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+          await this.producer.sendBatch({ acks: -1, compression: this.compression, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
           this.failures = 0;
           for (const { letter, onWritten } of batch) {
             this.metrics.deadLetters.inc({ stage: letter.stage, code: letter.code });

@@ -28,6 +28,13 @@ export class SourceConsumer {
   connected = false;
   /** The last offset committed per partition (tpKey): how far a bounded run has settled. */
   readonly committed = new Map<string, number>();
+  /**
+   * Resolves with a one-line reason when the consumer crashed on a non-retriable error: kafkajs has left the group
+   * and will not restart. From then on nothing is committed (offsets settled later would be committed for a member
+   * that no longer owns the partitions); the process is expected to exit.
+   */
+  readonly fatal: Promise<string>;
+  private crashed: string | undefined;
 
   constructor(
     kafka: Kafka,
@@ -65,7 +72,19 @@ export class SourceConsumer {
     });
     this.consumer.on(CONNECT, () => (this.connected = true));
     this.consumer.on(DISCONNECT, () => (this.connected = false));
-    this.consumer.on(CRASH, (e) => this.log.error({ err: String(e.payload.error), restart: e.payload.restart }, 'The Kafka consumer crashed'));
+    let fail: (reason: string) => void = () => undefined;
+    this.fatal = new Promise((resolve) => (fail = resolve));
+    this.consumer.on(CRASH, (e) => {
+      this.log.error({ err: String(e.payload.error), restart: e.payload.restart }, 'The Kafka consumer crashed');
+      if (e.payload.restart) {
+        this.metrics.consumerRestarts.inc();
+        return;
+      }
+      if (this.crashed) return;
+      this.crashed = `the Kafka consumer crashed on a non-retriable error: ${String(e.payload.error)}`;
+      if (this.commitTimer) clearInterval(this.commitTimer);
+      fail(this.crashed);
+    });
   }
 
   async start(): Promise<void> {
@@ -77,7 +96,8 @@ export class SourceConsumer {
       partitionsConsumedConcurrently: 1,
       eachBatch: (payload) => this.onBatch(payload),
     });
-    this.commitTimer = setInterval(() => void this.commit(), this.config.kafka.commitIntervalMs);
+    // A crash during start-up (a failed first join) has already happened by now: then no timer.
+    if (!this.crashed) this.commitTimer = setInterval(() => void this.commit(), this.config.kafka.commitIntervalMs);
   }
 
   private async onBatch({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }: EachBatchPayload): Promise<void> {
@@ -192,7 +212,7 @@ export class SourceConsumer {
   /** Commits settled offsets of owned partitions; serialised so commits never overtake each other. */
   commit(): Promise<void> {
     this.committing = this.committing.then(async () => {
-      if (this.rebalancing) return;
+      if (this.rebalancing || this.crashed) return;
       if (this.pausedForBackpressure) this.applyBackpressure();
       const settler = this.pipeline.settler;
       const generation = settler.generation;

@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../domain/errors.js';
 import { secretReader } from '../deliver/secret.js';
+// Every client built here reads snappy, lz4 and zstd as well as gzip.
+import './codecs.js';
 
 /** The one place that builds a kafkajs client: brokers, TLS, SASL (secrets from env or files), logging via pino. */
 export function createKafka(config: Config['kafka'], log: Logger, clientIdSuffix = ''): Kafka {

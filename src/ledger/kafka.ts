@@ -2,6 +2,7 @@ import kafkajs, { type Admin, type Kafka, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../domain/errors.js';
+import { compressionType } from '../kafka/codecs.js';
 import { readToEnd } from '../kafka/read-to-end.js';
 import { ensureTopic, partitionCount } from '../kafka/topics.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -73,7 +74,7 @@ export function checkRebuild(config: Config, rebuild: readonly string[]): void {
 
 export function createLedger(w: LedgerWiring): LedgerParts {
   checkRebuild(w.config, w.rebuild);
-  const writer = new LedgerWriter(w.producer, w.metrics, w.log);
+  const writer = new LedgerWriter(w.producer, w.metrics, w.log, compressionType(w.config.kafka.compression));
   const topicOf = (source: string) => ledgerTopicFor(source, w.config.ledger.topic);
   const ledger = new Ledger(
     {

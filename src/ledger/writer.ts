@@ -1,4 +1,4 @@
-import type { Producer } from 'kafkajs';
+import type { CompressionTypes, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
 
@@ -25,6 +25,7 @@ export class LedgerWriter {
     private readonly producer: Producer,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    private readonly compression?: CompressionTypes,
   ) {}
 
   push(write: LedgerWrite, onWritten: () => void): void {
@@ -60,7 +61,7 @@ export class LedgerWriter {
           byTopic.set(write.topic, list);
         }
         try {
-          await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+          await this.producer.sendBatch({ acks: -1, compression: this.compression, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
           this.failures = 0;
           this.metrics.ledgerWrites.inc(batch.length);
           for (const { onWritten } of batch) onWritten();

@@ -75,6 +75,11 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['topic', 'code'] as const,
       registers: [registry],
     }),
+    consumerRestarts: new Counter({
+      name: `${PREFIX}consumer_restarts_total`,
+      help: 'Times the Kafka consumer crashed on a retriable error and was restarted (a non-retriable crash exits the process instead)',
+      registers: [registry],
+    }),
     paused: new Gauge({ name: `${PREFIX}paused`, help: '1 while fetching is paused for backpressure or an account outage', registers: [registry] }),
     ready: new Gauge({ name: `${PREFIX}ready`, help: '1 while /readyz answers 200 (Kafka reachable, every account token accepted, nothing fatal)', registers: [registry] }),
     kafkaReachable: new Gauge({ name: `${PREFIX}kafka_reachable`, help: '1 when the last readiness probe reached the Kafka cluster', registers: [registry] }),

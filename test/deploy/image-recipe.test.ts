@@ -18,6 +18,21 @@ const runtime = stages.at(-1)!;
 const work = mkdtempSync(join(tmpdir(), 'image-recipe-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
+/** Loads src/kafka/codecs.ts as the image does and round-trips a record batch's worth of bytes through each codec. */
+const CODEC_CHECK = `
+import kafkajs from 'kafkajs';
+await import('./dist/src/kafka/codecs.js');
+const data = Buffer.from(JSON.stringify({ op: 'add', profile: { email: 'a@example.com' } }).repeat(500));
+const names = [];
+for (const [name, type] of [['snappy', kafkajs.CompressionTypes.Snappy], ['lz4', kafkajs.CompressionTypes.LZ4], ['zstd', kafkajs.CompressionTypes.ZSTD]]) {
+  const codec = kafkajs.CompressionCodecs[type]();
+  const packed = await codec.compress({ buffer: data });
+  if (packed.length >= data.length || !(await codec.decompress(packed)).equals(data)) throw new Error(name + ' does not round-trip');
+  names.push(name);
+}
+console.log(names.join(' '));
+`;
+
 /** Copies what a stage COPYs from the build context (not from other stages) into `dir`. */
 function copyContext(stage: Stage, dir: string): void {
   mkdirSync(dir, { recursive: true });
@@ -49,6 +64,11 @@ describe('image recipe, without a container engine', () => {
     const devOnly = run(process.execPath, ['-e', "import('typescript').then(() => process.exit(0), () => process.exit(7))"], appDir);
     assert.equal(devOnly.status, 7, 'devDependencies are absent from the runtime install');
 
+    // The compression codecs are native (prebuilt per platform, optional dependencies): each must load and round-trip.
+    const codecs = run(process.execPath, ['--input-type=module', '-e', CODEC_CHECK], appDir);
+    assert.equal(codecs.status, 0, `codecs on the runtime install:\n${codecs.stderr}`);
+    assert.equal(codecs.stdout.trim(), 'snappy lz4 zstd');
+
     const cli = join(appDir, 'dist', 'src', 'cli', 'index.js');
     const check = run(process.execPath, [cli, 'check-config', '--config', join(repoRoot, 'deploy', 'compose', 'config.json')], appDir);
     assert.equal(check.status, 0, `check-config on the runtime install:\n${check.stderr}`);
@@ -56,5 +76,21 @@ describe('image recipe, without a container engine', () => {
     const usage = run(process.execPath, [cli, '--help'], appDir);
     assert.equal(usage.status, 0);
     assert.match(usage.stderr, /produce-sample/);
+  });
+
+  it("locks a musl build of every native codec for the image's Alpine, as well as the glibc one", () => {
+    const lock = JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version: string; libc?: string[]; optionalDependencies?: Record<string, string> }> };
+    for (const name of ['snappy', 'lz4-napi', '@mongodb-js/zstd']) {
+      const optional = Object.entries(lock.packages[`node_modules/${name}`]?.optionalDependencies ?? {});
+      for (const libc of ['musl', 'gnu']) {
+        const binding = optional.find(([dep]) => dep.endsWith(`-linux-x64-${libc}`));
+        assert.ok(binding, `${name} has a linux-x64-${libc} binding`);
+        const locked = lock.packages[`node_modules/${binding[0]}`];
+        assert.equal(locked?.version, binding[1], `${binding[0]} is in the lockfile at the version ${name} wants`);
+        // npm installs only the binding whose libc matches the machine; one that names none is installed anywhere.
+        if (libc === 'musl') assert.deepEqual(locked?.libc, ['musl'], `${binding[0]} is installed on Alpine`);
+        else assert.notDeepEqual(locked?.libc, ['musl'], `${binding[0]} is installed on glibc`);
+      }
+    }
   });
 });

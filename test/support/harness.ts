@@ -5,6 +5,8 @@ import type { Config } from '../../src/config/schema.js';
 import { startService, type Service } from '../../src/main.js';
 import { sampleEvents, type SampleOptions } from '../../src/sample/events.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+// Test clients read (and may write) every codec, as the service does.
+import '../../src/kafka/codecs.js';
 
 /** Shared pieces of the integration tests: a real broker (KAFKA_BROKERS, set by test/run.ts) and the simulator. */
 export function brokers(): string[] {
