@@ -1,6 +1,6 @@
 import { DLQ_HEADERS } from './envelope.js';
 import { REPLAYED_AT, REPLAYED_FROM } from './inspect.js';
-import { headerText, type StoredRecord } from './reader.js';
+import { headerText, type StoredRecord } from '../kafka/read-to-end.js';
 
 /**
  * `dlq replay`, pure: which dead letters match, and the record that goes back to the source topic for each: the

@@ -78,7 +78,7 @@ export function createLedger(w: LedgerWiring): LedgerParts {
   const ledger = new Ledger(
     {
       restore: (source, partitions, onRecord, signal) =>
-        readToEnd(w.kafka, w.admin, topicOf(source), (p, m) => onRecord(p, m.key ? m.key.toString('utf8') : '', m.value, Number(m.timestamp)), { groupPrefix: `${w.groupId}.ledger`, partitions, signal }),
+        readToEnd(w.kafka, w.admin, topicOf(source), (r) => onRecord(r.partition, r.key ? r.key.toString('utf8') : '', r.value, r.timestamp), { groupPrefix: `${w.groupId}.ledger`, partitions, signal }).then(() => undefined),
       write: (source, partition, key, value, onWritten) => {
         if (w.dryRun) return onWritten();
         writer.push({ topic: topicOf(source), partition, key, value }, onWritten);
