@@ -27,6 +27,8 @@ export interface ReadOptions {
   from?: ReadonlyMap<number, number> | ((partition: number, low: number, high: number) => number);
   /** Aborting rejects the read (with the signal's reason when it is an Error) and disconnects. */
   signal?: AbortSignal;
+  /** Called once, before reading, with the end offset of each partition that has something to read. */
+  onEnds?: (ends: ReadonlyMap<number, number>) => void;
   /**
    * Called whenever a partition's position moves: after each batch handed over and for fetches that held only
    * transaction markers or aborted records. `offset` is the last offset the fetch covered.
@@ -60,6 +62,7 @@ export async function readToEnd(kafka: Kafka, admin: Admin, topic: string, onRec
     if (start > low) starts.set(p, start);
   }
   if (o.signal?.aborted) throw abortError(o.signal, topic);
+  o.onEnds?.(new Map(ends));
   if (ends.size === 0) return 0;
 
   const consumer = kafka.consumer({

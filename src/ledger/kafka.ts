@@ -77,8 +77,8 @@ export function createLedger(w: LedgerWiring): LedgerParts {
   const topicOf = (source: string) => ledgerTopicFor(source, w.config.ledger.topic);
   const ledger = new Ledger(
     {
-      restore: (source, partitions, onRecord, signal) =>
-        readToEnd(w.kafka, w.admin, topicOf(source), (r) => onRecord(r.partition, r.key ? r.key.toString('utf8') : '', r.value, r.timestamp), { groupPrefix: `${w.groupId}.ledger`, partitions, signal }).then(() => undefined),
+      restore: (source, partitions, onRecord, signal, resume) =>
+        readToEnd(w.kafka, w.admin, topicOf(source), (r) => onRecord(r.partition, r.key ? r.key.toString('utf8') : '', r.value, r.timestamp, r.offset), { groupPrefix: `${w.groupId}.ledger`, partitions, signal, ...resume }).then(() => undefined),
       write: (source, partition, key, value, onWritten) => {
         if (w.dryRun) return onWritten();
         writer.push({ topic: topicOf(source), partition, key, value }, onWritten);

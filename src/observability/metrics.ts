@@ -130,6 +130,23 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['writer'] as const,
       registers: [registry],
     }),
+    ledgerRestoreRecords: new Counter({
+      name: `${PREFIX}ledger_restore_records_total`,
+      help: 'Ledger records read by restores, by result: applied, older (an entry with a newer occurredAt was already read: ignored), rebuild (ignored: the connection is rebuilt)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    ledgerRestoreRemaining: new Gauge({
+      name: `${PREFIX}ledger_restore_remaining_offsets`,
+      help: 'Offsets the restores under way still have to read, up to the end offsets they started with',
+      registers: [registry],
+    }),
+    ledgerRestoreResumes: new Counter({
+      name: `${PREFIX}ledger_restore_resumes_total`,
+      help: 'Restores resumed from the offsets they had reached, by reason: stalled (no progress for ledger.restoreTimeoutMs) or failed',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     ledgerWrites: new Counter({ name: `${PREFIX}ledger_records_written_total`, help: 'Ledger records acknowledged by the broker', registers: [registry] }),
     resubscribes: new Counter({
       name: `${PREFIX}resubscribes_total`,
