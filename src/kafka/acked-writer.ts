@@ -86,6 +86,8 @@ export class AckedWriter<T> {
   private readonly waiting = new Map<string, Entry<T>>();
   private readonly keysInFlight = new Map<string, number>();
   private readonly sends = new Set<Promise<unknown>>();
+  /** Every entry with waiters, wherever it is (queued, stuck, in flight, being split): close() settles them all. */
+  private readonly open = new Set<Entry<T>>();
   private readonly limits = new Map<string, Promise<number>>();
   private readonly stop = new AbortController();
   private pending = 0;
@@ -126,6 +128,7 @@ export class AckedWriter<T> {
         const record = this.o.encode(item);
         const entry: Entry<T> = { item, record, bytes: recordBytes(record), key, waiters: [waiter], discarded: false };
         this.queue.push(entry);
+        this.open.add(entry);
         if (key !== undefined) this.waiting.set(key, entry);
       }
       this.schedule();
@@ -185,7 +188,9 @@ export class AckedWriter<T> {
     this.stop.abort();
     const unwritten = this.pending;
     const closed = new WriterClosedError(this.o.name);
-    for (const e of [...this.queue.splice(0), ...this.stuck.splice(0), ...this.sending]) this.settle(e, closed);
+    this.queue.splice(0);
+    this.stuck.splice(0);
+    for (const e of [...this.open]) this.settle(e, closed);
     this.updateGauges();
     if (unwritten) this.o.log.warn({ writer: this.o.name, unwritten }, 'The writer stopped with records not acknowledged; what they stand for stays uncommitted');
     return { unwritten };
@@ -246,12 +251,12 @@ export class AckedWriter<T> {
       const err = await this.attempt(half);
       if (err !== undefined) {
         this.requeue(rest);
-        [entries, failure, error] = [half.filter((e) => !e.discarded), classifyWriteError(err), err];
+        [entries, failure, error] = [this.undiscarded(half), classifyWriteError(err), err];
         continue;
       }
       const again = await this.attempt(rest);
       if (again === undefined) return;
-      [entries, failure, error] = [rest.filter((e) => !e.discarded), classifyWriteError(again), again];
+      [entries, failure, error] = [this.undiscarded(rest), classifyWriteError(again), again];
     }
     const [e] = entries;
     if (e) this.refused(e, failure, error);
@@ -385,13 +390,19 @@ export class AckedWriter<T> {
     return limit;
   }
 
-  /** Sends entries once; undefined when acknowledged, else the error (entries are then nobody's until placed). */
-  private async attempt(entries: Entry<T>[]): Promise<unknown> {
-    const live = entries.filter((e) => {
-      if (!e.discarded) return true;
-      this.settle(e, new DiscardedError(this.o.name));
+  /** The entries not discarded; the discarded ones are settled (DiscardedError), or all of them once closed. */
+  private undiscarded(entries: Entry<T>[]): Entry<T>[] {
+    return entries.filter((e) => {
+      if (!e.discarded && !this.stopped) return true;
+      this.settle(e, this.stopped ? new WriterClosedError(this.o.name) : new DiscardedError(this.o.name));
       return false;
     });
+  }
+
+  /** Sends entries once; undefined when acknowledged, else the error (entries are then nobody's until placed). */
+  private async attempt(entries: Entry<T>[]): Promise<unknown> {
+    const live = this.undiscarded(entries);
+    if (this.stopped) return new WriterClosedError(this.o.name);
     if (live.length === 0) return undefined;
     for (const e of live) {
       this.sending.add(e);
@@ -457,12 +468,14 @@ export class AckedWriter<T> {
     if (!newer || newer === e) return false;
     newer.waiters.unshift(...e.waiters);
     e.waiters = [];
+    this.open.delete(e);
     return true;
   }
 
   /** Resolves (no error) or rejects every waiter of the entry, once. */
   private settle(e: Entry<T>, err?: Error): void {
     if (e.key !== undefined && this.waiting.get(e.key) === e) this.waiting.delete(e.key);
+    this.open.delete(e);
     const waiters = e.waiters;
     e.waiters = [];
     for (const w of waiters) (err ? w.reject(err) : w.resolve());

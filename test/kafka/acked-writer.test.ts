@@ -218,4 +218,23 @@ describe('AckedWriter', () => {
     assert.ok(!broker.requests.slice(1).some((r) => r.some((x) => x.key.startsWith('p1'))), 'nothing of partition 1 is sent again');
     assert.equal(outcomes.get('p1-a=x'), 'DiscardedError');
   });
+
+  it('an item discarded while its batch is in flight is settled (DiscardedError) when that batch is split, never sent again', async () => {
+    const { broker, write, writer } = world();
+    broker.refuse = (r) => (r.key === 'bad' ? protocolError('INVALID_RECORD') : undefined);
+    broker.hold();
+    const gone = write('p1-a', 'x', 1);
+    const bad = write('bad', 'x', 2);
+    const kept = write('p2-a', 'x', 2);
+    await until(() => broker.requests.length === 1, 'in flight');
+    assert.equal(writer.discard((i) => i.partition === 1), 0, 'nothing queued: it is in flight');
+    broker.release();
+    await assert.rejects(gone, DiscardedError);
+    await kept;
+    await until(() => writer.stuckRecords === 1, 'the bad one is stuck');
+    assert.ok(!broker.requests.slice(1).some((r) => r.some((x) => x.key === 'p1-a')));
+    assert.equal(writer.backlog, 1, 'only the stuck one is left');
+    void bad.catch(() => undefined);
+    assert.deepEqual(await writer.close(0), { unwritten: 1 });
+  });
 });

@@ -11,7 +11,7 @@ export class VirtualClock implements Clock {
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise<void>((resolve) => {
-      if (signal?.aborted) return resolve();
+      if (signal?.aborted || ms <= 0) return resolve();
       const timer = {
         at: this.t + ms,
         wake: () => {
