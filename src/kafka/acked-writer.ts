@@ -79,7 +79,7 @@ const MIN_SHRINK_BYTES = 1_024;
  * batch again; when it keeps failing it is split anyway, so a record refused with an unknown error is found too.
  */
 export class AckedWriter<T> {
-  private readonly queue: Entry<T>[] = [];
+  private queue: Entry<T>[] = [];
   private readonly stuck: Entry<T>[] = [];
   private readonly sending = new Set<Entry<T>>();
   /** key → the entry of that key not yet sent (queued or stuck): the one a newer item replaces. */
@@ -358,7 +358,12 @@ export class AckedWriter<T> {
       used.set(e.record.topic, bytes);
       batch.push(e);
     }
-    for (const e of batch) this.queue.splice(this.queue.indexOf(e), 1);
+    // Usually the head of the queue; entries of a key in flight may have been skipped.
+    if (batch.every((e, i) => this.queue[i] === e)) this.queue.splice(0, batch.length);
+    else {
+      const taken = new Set(batch);
+      this.queue = this.queue.filter((e) => !taken.has(e));
+    }
     return batch;
   }
 
@@ -459,6 +464,7 @@ export class AckedWriter<T> {
         if (e.key !== undefined) this.waiting.set(e.key, e);
       }
     }
+    // At most one batch (maxBatchRecords) goes back at a time.
     this.queue.unshift(...back);
   }
 
