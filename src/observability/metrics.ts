@@ -159,6 +159,7 @@ export function createMetrics(registry = new Registry()) {
   for (const writer of WRITERS) {
     m.writerStuck.set({ writer }, 0);
     m.writerBacklog.set({ writer }, 0);
+    for (const reason of ['too_large', 'refused', 'failing']) m.writerRefused.inc({ writer, reason }, 0);
   }
   collectDefaultMetrics({ register: registry, prefix: PREFIX });
   return m;

@@ -81,7 +81,7 @@ test('a record the broker refuses for ever does not stop the others; it is count
   assert.deepEqual(stored.map((r) => r.key).sort(), Array.from({ length: 40 }, (_, i) => `k${i}`).sort());
   assert.equal(ledger.writer.stuckRecords, 1);
   assert.equal((await metrics.writerStuck.get()).values.find((v) => v.labels.writer === 'ledger')?.value, 1);
-  assert.equal((await metrics.writerRefused.get()).values.find((v) => v.labels.reason === 'too_large')?.value, 1);
+  assert.equal((await metrics.writerRefused.get()).values.find((v) => v.labels.writer === 'ledger' && v.labels.reason === 'too_large')?.value, 1);
   // Still refused, still retried (not given up) until close.
   await ledger.writer.whenIdle();
   assert.deepEqual(await ledger.close(500), { unwritten: 1 });

@@ -42,7 +42,7 @@ function world(o: Partial<AckedWriterOptions<Item>> = {}, limit?: number) {
 }
 
 const gauge = async (metrics: Metrics, name: 'writerStuck' | 'writerBacklog', writer = 'ledger') => (await metrics[name].get()).values.find((v) => v.labels.writer === writer)?.value;
-const counter = async (metrics: Metrics, reason: string) => (await metrics.writerRefused.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
+const counter = async (metrics: Metrics, reason: string) => (await metrics.writerRefused.get()).values.find((v) => v.labels.writer === 'ledger' && v.labels.reason === reason)?.value ?? 0;
 
 describe('AckedWriter', () => {
   it('resolves a write only after the broker acknowledged it, also for writes made while a batch is in flight', async () => {
