@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { SyncError } from '../domain/errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import { backoffMs, systemClock, type Clock } from './clock.js';
-import { BATCH_OVERHEAD_BYTES, KAFKA_DEFAULT_MAX_MESSAGE_BYTES, classifyWriteError, compressionSlack, readMaxMessageBytes, recordBytes, type EncodedRecord, type WriteFailure } from './record-size.js';
+import { TopicLimits, cutBatch, roomFor, topicMessages, topicsAhead } from './batches.js';
+import { classifyWriteError, recordBytes, type EncodedRecord, type WriteFailure } from './record-size.js';
 
 /** The writer was closed before the item was acknowledged: it stayed unwritten. */
 export class WriterClosedError extends SyncError {
@@ -88,7 +89,7 @@ export class AckedWriter<T> {
   private readonly sends = new Set<Promise<unknown>>();
   /** Every entry with waiters, wherever it is (queued, stuck, in flight, being split): close() settles them all. */
   private readonly open = new Set<Entry<T>>();
-  private readonly limits = new Map<string, Promise<number>>();
+  private readonly limits: TopicLimits;
   private readonly stop = new AbortController();
   private pending = 0;
   private drainedWaiters: (() => void)[] = [];
@@ -102,6 +103,9 @@ export class AckedWriter<T> {
   constructor(private readonly o: AckedWriterOptions<T>) {
     this.clock = o.clock ?? systemClock;
     this.random = o.random ?? Math.random;
+    this.limits = new TopicLimits(o.admin, o.maxMessageBytes, (topic, err, fallbackBytes) =>
+      o.log.warn({ writer: o.name, topic, err: err.message, fallbackBytes }, 'Could not read the topic max.message.bytes; batches stay under the fallback'),
+    );
   }
 
   /** Resolves once the broker acknowledged the item (or a newer one of its coalesce key). */
@@ -296,7 +300,7 @@ export class AckedWriter<T> {
           await this.clock.sleep(wait, this.stop.signal);
           continue;
         }
-        const limit = await this.limitOf(next.record.topic);
+        const limit = await this.limits.of(next.record.topic);
         // Synchronous from the check to the send (attempt() marks the key in flight before it awaits).
         const at = this.stuck.indexOf(next);
         if (at < 0 || this.blocked(next)) continue;
@@ -333,31 +337,13 @@ export class AckedWriter<T> {
     return e.key !== undefined && this.keysInFlight.has(e.key);
   }
 
-  /** The next batch: queue order, at most maxBatchRecords, each topic's records under its limit. */
+  /** The next batch (cutBatch), taken off the queue. */
   private async nextBatch(): Promise<Entry<T>[]> {
-    const max = this.o.maxBatchRecords ?? 1_000;
-    const topics = new Set<string>();
-    for (let i = 0; i < this.queue.length && topics.size < 16 && i < max; i++) topics.add(this.queue[i]!.record.topic);
+    const maxRecords = this.o.maxBatchRecords ?? 1_000;
     const limits = new Map<string, number>();
-    for (const topic of topics) limits.set(topic, await this.limitOf(topic));
+    for (const topic of topicsAhead(this.queue, maxRecords)) limits.set(topic, await this.limits.of(topic));
     // Synchronous from here on: nothing joins or leaves the queue while the batch is cut.
-    const batch: Entry<T>[] = [];
-    const used = new Map<string, number>();
-    for (let i = 0; i < this.queue.length && batch.length < max; i++) {
-      const e = this.queue[i]!;
-      const limit = limits.get(e.record.topic);
-      if (limit === undefined) break;
-      if (this.blocked(e)) continue;
-      this.shrinkToFit(e, limit);
-      const bytes = (used.get(e.record.topic) ?? 0) + e.bytes;
-      if (bytes + compressionSlack(bytes, this.o.compression) > limit - BATCH_OVERHEAD_BYTES) {
-        // Over the limit on its own (and not shrinkable): sent alone, the broker decides.
-        if (batch.length === 0) batch.push(e);
-        break;
-      }
-      used.set(e.record.topic, bytes);
-      batch.push(e);
-    }
+    const batch = cutBatch(this.queue, limits, { maxRecords, compression: this.o.compression, skip: (e) => this.blocked(e), fit: (e, limit) => this.shrinkToFit(e, limit) });
     // Usually the head of the queue; entries of a key in flight may have been skipped.
     if (batch.every((e, i) => this.queue[i] === e)) this.queue.splice(0, batch.length);
     else {
@@ -369,7 +355,7 @@ export class AckedWriter<T> {
 
   private shrinkToFit(e: Entry<T>, limit: number): void {
     if (!this.o.shrink) return;
-    const room = limit - BATCH_OVERHEAD_BYTES - compressionSlack(limit, this.o.compression);
+    const room = roomFor(limit, this.o.compression);
     const target = Math.min(room, e.shrinkTo ?? room);
     if (e.bytes <= target) return;
     const before = e.bytes;
@@ -377,22 +363,6 @@ export class AckedWriter<T> {
     e.bytes = recordBytes(e.record);
     this.o.metrics.writerShrunk.inc({ writer: this.o.name });
     this.o.log.warn({ writer: this.o.name, topic: e.record.topic, bytes: before, limitBytes: target, keptBytes: e.bytes }, 'A record over the topic limit is written cut to fit; its headers say what was cut');
-  }
-
-  private limitOf(topic: string): Promise<number> {
-    let limit = this.limits.get(topic);
-    if (!limit) {
-      const fallback = this.o.maxMessageBytes ?? KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
-      limit = (this.o.admin ? readMaxMessageBytes(this.o.admin, topic) : Promise.resolve(undefined)).then(
-        (v) => v ?? fallback,
-        (err: unknown) => {
-          this.o.log.warn({ writer: this.o.name, topic, err: (err as Error).message, fallbackBytes: fallback }, 'Could not read the topic max.message.bytes; batches stay under the fallback');
-          return fallback;
-        },
-      );
-      this.limits.set(topic, limit);
-    }
-    return limit;
   }
 
   /** The entries not discarded; the discarded ones are settled (DiscardedError), or all of them once closed. */
@@ -416,16 +386,9 @@ export class AckedWriter<T> {
         this.keysInFlight.set(e.key, (this.keysInFlight.get(e.key) ?? 0) + 1);
       }
     }
-    const byTopic = new Map<string, { key: Buffer | string | null; value: Buffer | string | null; headers?: Record<string, Buffer | string>; partition?: number }[]>();
-    let bytes = 0;
-    for (const { record: r, bytes: b } of live) {
-      bytes += b;
-      const list = byTopic.get(r.topic) ?? [];
-      list.push({ key: r.key, value: r.value, ...(r.headers ? { headers: r.headers } : {}), ...(r.partition !== undefined ? { partition: r.partition } : {}) });
-      byTopic.set(r.topic, list);
-    }
+    const bytes = live.reduce((n, e) => n + e.bytes, 0);
     const send = this.o.producer
-      .sendBatch({ acks: -1, timeout: this.o.ackTimeoutMs ?? 30_000, ...(this.o.compression !== undefined ? { compression: this.o.compression } : {}), topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) })
+      .sendBatch({ acks: -1, timeout: this.o.ackTimeoutMs ?? 30_000, ...(this.o.compression !== undefined ? { compression: this.o.compression } : {}), topicMessages: topicMessages(live.map((e) => e.record)) })
       .then(
         () => undefined,
         (err: unknown) => err ?? new Error('sendBatch failed'),
