@@ -73,7 +73,7 @@ export function checkRebuild(config: Config, rebuild: readonly string[]): void {
 
 export function createLedger(w: LedgerWiring): LedgerParts {
   checkRebuild(w.config, w.rebuild);
-  const writer = new LedgerWriter(w.producer, w.metrics, w.log);
+  const writer = new LedgerWriter(w.producer, w.metrics, w.log, { admin: w.admin });
   const topicOf = (source: string) => ledgerTopicFor(source, w.config.ledger.topic);
   const ledger = new Ledger(
     {
