@@ -86,7 +86,7 @@ try {
 
     Object.assign(counted, { in: 0, out: 0 });
     const writeCpu = process.cpuUsage();
-    const writer = new LedgerWriter(producer, createMetrics(), log, type);
+    const writer = new LedgerWriter(producer, createMetrics(), log, { compression: type });
     const writeSeconds = await write(ledgerRecords, 2_000, (i, done) => {
       const value = encodeLedgerValue({ op: i % 3 ? 'add' : 'remove', occurredAt: 1_780_000_000_000 + i, byService: i % 3 === 0, sentAt: 1_780_000_100_000 + i, confirmedAt: 1_780_000_105_000 + i });
       writer.push({ topic: ledgerTopic, partition: i % partitions, key: ledgerKey('main', String(1 + (i % 5)), email(i)), value }, done);
@@ -95,7 +95,7 @@ try {
 
     Object.assign(counted, { in: 0, out: 0 });
     // The dead-letter template "{topic}.dlq" maps the source topic `${run}-${codec}` to dlqTopic.
-    const dlq = new DeadLetterProducer(producer, '{topic}.dlq', createMetrics(), log, type);
+    const dlq = new DeadLetterProducer(producer, '{topic}.dlq', createMetrics(), log, { compression: type });
     const dlqSeconds = await write(deadLetters, 500, (i, done) => {
       const value = Buffer.from(JSON.stringify({ eventId: `e-${i}`, occurredAt: new Date(1_780_000_000_000 + i).toISOString(), segmentId: 'vip', op: 'add', profile: { id: `p-${i}`, email: email(i), firstName: `First${i}`, lastName: `Last${i}` } }));
       const message = { topic: `${run}-${codec}`, partition: i % partitions, offset: i, key: Buffer.from(`p-${i}`), value, headers: {}, timestamp: 1_780_000_000_000 + i };
@@ -108,7 +108,7 @@ try {
     const readCpu = process.cpuUsage();
     const t = performance.now();
     let read = 0;
-    await readToEnd(kafka, admin, ledgerTopic, () => read++, { groupPrefix: run });
+    await readToEnd(kafka, admin, ledgerTopic, () => void read++, { groupPrefix: run });
     const readSeconds = (performance.now() - t) / 1000;
     const readCpuSeconds = cpuSeconds(readCpu);
     if (read !== ledgerRecords) throw new Error(`${codec}: read back ${read} of ${ledgerRecords} ledger records`);

@@ -75,7 +75,7 @@ async function restore(): Promise<void> {
     const metrics = createMetrics();
     const ledger = new Ledger(
       {
-        restore: (_, parts, onRecord, signal) => readToEnd(kafka, admin, topic, (p, m) => onRecord(p, m.key ? m.key.toString('utf8') : '', m.value, Number(m.timestamp)), { groupPrefix: 'bench-ledger', partitions: parts, signal }),
+        restore: (_, parts, onRecord, signal) => readToEnd(kafka, admin, topic, (r) => onRecord(r.partition, r.key ? r.key.toString('utf8') : '', r.value, r.timestamp), { groupPrefix: 'bench-ledger', partitions: parts, signal }).then(() => undefined),
         write: () => Promise.resolve(),
       },
       { restoreTimeoutMs: 600_000, rebuild: new Set(), startedAt: Date.now(), openWindowMs: 600_000 },

@@ -105,7 +105,7 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
   }
   const producer: Producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   await waitFor(() => producer.connect(), log, 'Kafka producer');
-  const dlq = new DeadLetterProducer(producer, config.deadLetter.topic, metrics, log.child({ module: 'dlq' }), compressionType(config.kafka.compression));
+  const dlq = new DeadLetterProducer(producer, config.deadLetter.topic, metrics, log.child({ module: 'dlq' }), { admin, compression: compressionType(config.kafka.compression) });
   let ledger: LedgerParts | undefined;
   if (config.ledger.enabled) {
     const groupId = opts.groupId ?? config.kafka.groupId;
@@ -116,7 +116,7 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
   const ownership = new Ownership();
   const onDelivered = opts.onDelivered;
   const settler = new Settler(ownership, metrics, log.child({ module: 'settle' }), onDelivered ? (share, result) => result === 'delivered' && onDelivered([share as EventRef]) : undefined);
-  const deadLetter = (letter: Parameters<DeadLetterProducer['push']>[0]) => new Promise<void>((resolve) => dlq.push(letter, resolve));
+  const deadLetter = (letter: Parameters<DeadLetterProducer['write']>[0]) => dlq.write(letter);
   const outcomes = new OutcomeSink(settler, ownership, deadLetter, metrics, ledger?.ledger, opts.onAccepted);
   const gate = new LedgerGate(config.exports, ownership, ledger?.ledger);
   const accounts: Map<string, AccountDelivery<EventRef>> = createAccounts(config, clients, outcomes, gate, metrics, log.child({ module: 'deliver' }));
@@ -162,7 +162,7 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
         Promise.all([...accounts.values()].map((a) => a.whenIdle())).then(() => until(() => settler.unsettled().length === 0, settleLeft)),
         new Promise<void>((r) => setTimeout(r, settleLeft()).unref()),
       ]);
-      await bounded(dlq.close(), Math.min(left(), 1_000), log, 'closing the dead-letter writer');
+      await bounded(dlq.close(Math.min(left(), 1_000)), Math.min(left(), 1_500), log, 'closing the dead-letter writer');
       await bounded(ledger?.close(Math.min(left(), 5_000)), left(), log, 'writing the ledger');
       await bounded(consumer.stop(), left(), log, 'committing and stopping the consumer');
       const unsettled = settler.unsettled();

@@ -5,7 +5,7 @@ import { emailProblem, normaliseEmail } from '../domain/email.js';
 import { SyncError } from '../domain/errors.js';
 import { parseMembershipChange } from '../domain/event.js';
 import { createKafka } from '../kafka/client.js';
-import { readToEnd } from '../kafka/read-to-end.js';
+import { headerText, readToEnd } from '../kafka/read-to-end.js';
 import { partitionCount } from '../kafka/topics.js';
 import { decodeLedgerValue, ledgerKey, ledgerTopicFor, type LedgerRecord } from '../ledger/record.js';
 import { traceContact, type TraceLine, type TracedDeadLetter, type TracedEvent } from '../ledger/trace.js';
@@ -45,7 +45,7 @@ export async function traceCommand(argv: string[]): Promise<number> {
       const ledgerTopic = ledgerTopicFor(topic, config.ledger.topic);
       if ((await partitionCount(admin, ledgerTopic)) !== undefined) {
         const wanted = new Set(config.exports.map((e) => ledgerKey(e.connection, e.listId, email)));
-        await readToEnd(kafka, admin, ledgerTopic, (_, m) => {
+        await readToEnd(kafka, admin, ledgerTopic, (m) => {
           const k = m.key?.toString('utf8') ?? '';
           const r = wanted.has(k) ? decodeLedgerValue(m.value) : undefined;
           if (r) ledger.set(k, r);
@@ -54,14 +54,14 @@ export async function traceCommand(argv: string[]): Promise<number> {
       const deadLetters: TracedDeadLetter[] = [];
       const dlqTopic = dlqTopicFor(topic, config.deadLetter.topic);
       if ((await partitionCount(admin, dlqTopic)) !== undefined) {
-        await readToEnd(kafka, admin, dlqTopic, (_, m) => {
+        await readToEnd(kafka, admin, dlqTopic, (m) => {
           if (emailOf(m.value) !== email) return;
-          const h = (name: string) => m.headers?.[name]?.toString() ?? '';
+          const h = (name: string) => headerText(m, name) ?? '';
           deadLetters.push({ topic: h(DLQ_HEADERS.topic), partition: Number(h(DLQ_HEADERS.partition)), offset: Number(h(DLQ_HEADERS.offset)), exportName: h(DLQ_HEADERS.export) || undefined, stage: h(DLQ_HEADERS.stage), code: h(DLQ_HEADERS.code), message: h(DLQ_HEADERS.message) });
         }, { groupPrefix, from: tail });
       }
       const events: TracedEvent[] = [];
-      await readToEnd(kafka, admin, topic, (partition, m) => {
+      await readToEnd(kafka, admin, topic, ({ partition, ...m }) => {
         if (emailOf(m.value) !== email) return;
         const parsed = parseMembershipChange(JSON.parse(m.value!.toString('utf8')));
         if (!parsed.ok) return;

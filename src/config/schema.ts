@@ -148,7 +148,7 @@ export const configSchema = z.strictObject({
         .min(5_000)
         .max(3_600_000)
         .default(300_000)
-        .describe('a restore of assigned ledger partitions that takes longer is abandoned and started again (the partitions wait meanwhile)'),
+        .describe('stall detector of a ledger restore: when it reads nothing for this long, it is abandoned and resumed from the offsets it had reached, keeping what it read (the partitions wait meanwhile); a restore that keeps progressing may take longer'),
     })
     .prefault({}),
   deadLetter: z

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import type { Stage } from '../domain/errors.js';
 import type { SourceMessage } from '../ingest/source.js';
+import { recordBytes } from '../kafka/record-size.js';
 
 /**
  * A dead-letter record: the source key, value and headers unchanged, plus the headers below
@@ -16,6 +18,12 @@ export const DLQ_HEADERS = {
   message: 'dlq.error.message',
   attempts: 'dlq.attempts',
   failedAt: 'dlq.failed.at',
+  /** Set when the letter was cut to fit the topic's max.message.bytes: what was cut (value, headers, key). */
+  truncated: 'dlq.truncated',
+  valueBytes: 'dlq.original.value.bytes',
+  valueSha256: 'dlq.original.value.sha256',
+  keyBytes: 'dlq.original.key.bytes',
+  droppedHeaders: 'dlq.dropped.headers',
 } as const;
 
 export interface DeadLetter {
@@ -52,4 +60,33 @@ export function toDeadLetterRecord(d: DeadLetter, now: number): OutgoingRecord {
 
 export function dlqTopicFor(topic: string, template: string): string {
   return template.replace('{topic}', topic);
+}
+
+/**
+ * A letter over `limitBytes` (as recordBytes() counts), cut so it fits: the value first, then the source headers,
+ * then the key. The dlq.* headers stay, so its source position is never lost, and say what was cut, with the
+ * original value's size and sha256 (to find or check the source record). `dlq replay` does not re-publish it.
+ */
+export function shrinkDeadLetterRecord(r: OutgoingRecord, limitBytes: number): OutgoingRecord {
+  const value = r.value ?? Buffer.alloc(0);
+  const cut = ['value'];
+  let headers: Record<string, Buffer | string> = { ...r.headers, [DLQ_HEADERS.valueBytes]: String(value.length), [DLQ_HEADERS.valueSha256]: createHash('sha256').update(value).digest('hex') };
+  let key = r.key;
+  const fixed = () => recordBytes({ key, value: null, headers: { ...headers, [DLQ_HEADERS.truncated]: [...cut, 'headers', 'key'].join(',') } });
+  if (fixed() > limitBytes) {
+    const source = Object.keys(headers).filter((k) => !k.startsWith('dlq.'));
+    headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k.startsWith('dlq.')));
+    if (source.length) {
+      headers[DLQ_HEADERS.droppedHeaders] = String(source.length);
+      cut.push('headers');
+    }
+  }
+  if (key && fixed() > limitBytes) {
+    headers[DLQ_HEADERS.keyBytes] = String(key.length);
+    key = key.subarray(0, Math.max(0, key.length - (fixed() - limitBytes)));
+    cut.push('key');
+  }
+  headers[DLQ_HEADERS.truncated] = cut.join(',');
+  const room = Math.max(0, limitBytes - recordBytes({ key, value: null, headers }));
+  return { key, value: value.subarray(0, room), headers };
 }

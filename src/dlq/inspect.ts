@@ -1,6 +1,6 @@
 import { maskEmail, scrubLine } from '../observability/logger.js';
 import { DLQ_HEADERS } from './envelope.js';
-import { headerText, type StoredRecord } from './reader.js';
+import { headerText, type StoredRecord } from '../kafka/read-to-end.js';
 
 /**
  * `dlq inspect`, pure: dead letters counted by stage and code, with a few samples each. Samples never show an

@@ -1,73 +1,67 @@
-import type { CompressionTypes, Producer } from 'kafkajs';
+import type { Admin, CompressionTypes, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
+import { AckedWriter } from '../kafka/acked-writer.js';
+import type { Clock } from '../kafka/clock.js';
 import type { Metrics } from '../observability/metrics.js';
-import { toDeadLetterRecord, dlqTopicFor, type DeadLetter } from './envelope.js';
+import { dlqTopicFor, shrinkDeadLetterRecord, toDeadLetterRecord, type DeadLetter } from './envelope.js';
+
+export interface DeadLetterWriterOptions {
+  /** Reads each dead-letter topic's max.message.bytes; without it `maxMessageBytes` (default Kafka's) is assumed. */
+  admin?: Pick<Admin, 'describeConfigs'>;
+  compression?: CompressionTypes;
+  maxMessageBytes?: number;
+  clock?: Clock;
+  random?: () => number;
+}
 
 /**
- * Writes dead letters in small batches (acks from all in-sync replicas). `onWritten` runs only after the broker
- * acknowledged, so the source offsets they stand for may then be committed; a failed write is retried with
- * backoff and its offsets stay uncommitted meanwhile.
+ * The acked writer of dead letters: one letter per record on `<template with the source topic>`, acknowledged by
+ * all in-sync replicas. A letter over the topic's limit is written with its value cut (shrinkDeadLetterRecord):
+ * never left unwritten for being large.
+ */
+export function createDeadLetterWriter(producer: Pick<Producer, 'sendBatch'>, topicTemplate: string, metrics: Metrics, log: Logger, o: DeadLetterWriterOptions = {}, now: () => number = Date.now): AckedWriter<DeadLetter> {
+  const encode = (letter: DeadLetter) => ({ topic: dlqTopicFor(letter.message.topic, topicTemplate), ...toDeadLetterRecord(letter, now()) });
+  return new AckedWriter<DeadLetter>({
+    name: 'dead_letter',
+    producer,
+    ...o,
+    encode,
+    shrink: (letter, limitBytes) => ({ topic: dlqTopicFor(letter.message.topic, topicTemplate), ...shrinkDeadLetterRecord(toDeadLetterRecord(letter, now()), limitBytes) }),
+    onWritten: (letters) => {
+      for (const l of letters) metrics.deadLetters.inc({ stage: l.stage, code: l.code });
+    },
+    metrics,
+    log,
+  });
+}
+
+/**
+ * Thin adapter over the acked writer, for the callers of `push(letter, onWritten)`: `onWritten` runs only after
+ * the broker acknowledged the letter, so the source offsets it stands for may then be committed. A letter left
+ * unwritten (closed, discarded) never calls it: its offsets stay uncommitted.
  */
 export class DeadLetterProducer {
-  private queue: { letter: DeadLetter; onWritten: () => void }[] = [];
-  private flushing = false;
-  private failures = 0;
-  private closed = false;
+  readonly writer: AckedWriter<DeadLetter>;
 
-  constructor(
-    private readonly producer: Producer,
-    private readonly topicTemplate: string,
-    private readonly metrics: Metrics,
-    private readonly log: Logger,
-    private readonly compression?: CompressionTypes,
-  ) {}
+  constructor(producer: Pick<Producer, 'sendBatch'>, topicTemplate: string, metrics: Metrics, log: Logger, o: DeadLetterWriterOptions = {}) {
+    this.writer = createDeadLetterWriter(producer, topicTemplate, metrics, log, o);
+  }
+
+  /** Resolves once the broker acknowledged the letter; rejects with WriterClosedError or DiscardedError. */
+  write(letter: DeadLetter): Promise<void> {
+    return this.writer.write(letter);
+  }
 
   push(letter: DeadLetter, onWritten: () => void): void {
-    this.queue.push({ letter, onWritten });
-    if (!this.flushing) setImmediate(() => void this.flush());
+    this.writer.write(letter).then(onWritten, () => undefined);
   }
 
   get backlog(): number {
-    return this.queue.length;
+    return this.writer.backlog;
   }
 
-  async flush(): Promise<void> {
-    if (this.flushing || this.closed) return;
-    this.flushing = true;
-    try {
-      while (this.queue.length && !this.closed) {
-        const batch = this.queue.splice(0, 500);
-        const byTopic = new Map<string, ReturnType<typeof toDeadLetterRecord>[]>();
-        const now = Date.now();
-        for (const { letter } of batch) {
-          const topic = dlqTopicFor(letter.message.topic, this.topicTemplate);
-          const list = byTopic.get(topic) ?? [];
-          list.push(toDeadLetterRecord(letter, now));
-          byTopic.set(topic, list);
-        }
-        try {
-          await this.producer.sendBatch({ acks: -1, compression: this.compression, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
-          this.failures = 0;
-          for (const { letter, onWritten } of batch) {
-            this.metrics.deadLetters.inc({ stage: letter.stage, code: letter.code });
-            onWritten();
-          }
-        } catch (err) {
-          this.queue.unshift(...batch);
-          this.failures++;
-          const wait = Math.min(30_000, 200 * 2 ** Math.min(this.failures, 8));
-          this.log.error({ err: (err as Error).message, records: batch.length, retryInMs: wait }, 'Writing to the dead-letter topic failed; the source offsets stay uncommitted and the write is retried');
-          await new Promise((r) => setTimeout(r, wait));
-        }
-      }
-    } finally {
-      this.flushing = false;
-    }
-  }
-
-  /** Flushes what is queued (one attempt per batch while open), then stops. */
-  async close(): Promise<void> {
-    await this.flush();
-    this.closed = true;
+  /** Writes what is queued until the deadline, then stops; says how many letters stayed unwritten. */
+  close(deadlineMs = 10_000): Promise<{ unwritten: number }> {
+    return this.writer.close(deadlineMs);
   }
 }

@@ -1,6 +1,6 @@
 import { DLQ_HEADERS } from './envelope.js';
 import { REPLAYED_AT, REPLAYED_FROM } from './inspect.js';
-import { headerText, type StoredRecord } from './reader.js';
+import { headerText, type StoredRecord } from '../kafka/read-to-end.js';
 
 /**
  * `dlq replay`, pure: which dead letters match, and the record that goes back to the source topic for each: the
@@ -38,6 +38,8 @@ export interface Republished {
 export function republish(r: StoredRecord, now: number): Republished | { skip: string } {
   const topic = headerText(r, DLQ_HEADERS.topic);
   if (!topic) return { skip: `no ${DLQ_HEADERS.topic} header` };
+  // A cut letter holds part of the event: re-publishing it would send garbage; its source position is in its headers.
+  if (headerText(r, DLQ_HEADERS.truncated) !== undefined) return { skip: `cut to fit the dead-letter topic (${DLQ_HEADERS.truncated}); the source record is at ${topic}/${headerText(r, DLQ_HEADERS.partition) ?? '?'}@${headerText(r, DLQ_HEADERS.offset) ?? '?'}` };
   const partition = Number(headerText(r, DLQ_HEADERS.partition));
   const headers: Record<string, Buffer | string> = {};
   for (const [k, v] of Object.entries(r.headers)) if (!k.startsWith('dlq.')) headers[k] = v;

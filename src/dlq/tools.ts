@@ -3,10 +3,11 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { SyncError } from '../domain/errors.js';
 import { createKafka } from '../kafka/client.js';
+import { readToEnd } from '../kafka/read-to-end.js';
+import { recordBytes } from '../kafka/record-size.js';
 import { partitionCount } from '../kafka/topics.js';
 import { dlqTopicFor } from './envelope.js';
 import { DeadLetterTally, type Group } from './inspect.js';
-import { readBounded } from './reader.js';
 import { matches, republish, type DeadLetterFilter } from './republish.js';
 
 /**
@@ -49,7 +50,7 @@ export async function inspectDeadLetters(config: Config, log: Logger, topic?: st
         continue;
       }
       const tally = new DeadLetterTally();
-      await readBounded(kafka, admin, dlq, `${config.kafka.groupId}-dlq-inspect`, (r) => tally.add(r));
+      await readToEnd(kafka, admin, dlq, (r) => tally.add(r), { groupPrefix: `${config.kafka.groupId}.dlq-inspect` });
       out.push({ topic: dlq, exists: true, total: tally.total, groups: tally.report() });
     }
     return out;
@@ -74,8 +75,13 @@ export async function replayDeadLetters(config: Config, log: Logger, filter: Dea
         out.push(result);
         if (!result.exists) continue;
         const pending: { topic: string; message: Message }[] = [];
-        const flush = () => send(producer, pending.splice(0), opts.dryRun === true);
-        result.read = await readBounded(kafka, admin, dlq, `${config.kafka.groupId}-dlq-replay`, async (r) => {
+        // Requests stay well under a topic's default max.message.bytes (1 MiB): a large letter goes nearly alone.
+        let pendingBytes = 0;
+        const flush = () => {
+          pendingBytes = 0;
+          return send(producer, pending.splice(0), opts.dryRun === true);
+        };
+        result.read = await readToEnd(kafka, admin, dlq, async (r) => {
           if (!matches(r, filter)) return;
           result.matched++;
           const again = republish(r, now());
@@ -84,10 +90,12 @@ export async function replayDeadLetters(config: Config, log: Logger, filter: Dea
           if (!partitions.has(again.topic)) return void skip(`source topic ${again.topic} is not one of kafka.topics`);
           const count = partitions.get(again.topic) ?? 0;
           const partition = again.partition !== undefined && again.partition < count ? again.partition : undefined;
+          const bytes = recordBytes({ key: again.key, value: again.value, headers: again.headers });
+          if (pending.length >= 500 || (pending.length > 0 && pendingBytes + bytes > 512 * 1024)) await flush();
           pending.push({ topic: again.topic, message: { key: again.key, value: again.value, headers: again.headers, ...(partition !== undefined ? { partition } : {}) } });
+          pendingBytes += bytes;
           result.republished[again.topic] = (result.republished[again.topic] ?? 0) + 1;
-          if (pending.length >= 500) await flush();
-        });
+        }, { groupPrefix: `${config.kafka.groupId}.dlq-replay` });
         await flush();
         log.info({ dlq, read: result.read, matched: result.matched, republished: result.republished, skipped: result.skipped, dryRun: opts.dryRun === true }, 'Dead letters re-published to their source topics');
       }

@@ -1,24 +1,54 @@
 import { randomUUID } from 'node:crypto';
-import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
+import type { Admin, IHeaders, Kafka } from 'kafkajs';
+
+/** A record as read back: raw key, value and headers (a header may be binary), and where it sits. */
+export interface StoredRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, Buffer>;
+  timestamp: number;
+}
+
+/** A header as UTF-8 text, or undefined. */
+export const headerText = (r: Pick<StoredRecord, 'headers'>, name: string): string | undefined => r.headers[name]?.toString('utf8');
 
 export interface ReadOptions {
   /** Group ids are `<groupPrefix>.read.<uuid>`: a group of its own that never commits. */
   groupPrefix: string;
   /** Only these partitions (default: all). */
   partitions?: readonly number[];
-  /** Where each partition starts (default: its beginning), given its low and high watermarks. */
-  from?: (partition: number, low: number, high: number) => number;
+  /**
+   * Where each partition starts (default: its beginning): given offsets per partition (a partition not in the
+   * map starts at its beginning), or a function of its low and high watermarks. Never before the low watermark.
+   */
+  from?: ReadonlyMap<number, number> | ((partition: number, low: number, high: number) => number);
+  /** Aborting rejects the read (with the signal's reason when it is an Error) and disconnects. */
   signal?: AbortSignal;
+  /** Called once, before reading, with the end offset of each partition that has something to read. */
+  onEnds?: (ends: ReadonlyMap<number, number>) => void;
+  /**
+   * Called whenever a partition's position moves: after each batch handed over and for fetches that held only
+   * transaction markers or aborted records. `offset` is the last offset the fetch covered.
+   */
+  onProgress?: (partition: number, offset: number) => void;
 }
 
 /**
- * Reads partitions of a topic up to the end offsets they have now, then stops: for restoring the ledger and for
- * `trace`. kafkajs has no manual assignment, so this is a consumer of its own group, that group's only member:
- * it is given every partition and pauses those it does not need. The end is judged by the high watermarks
- * captured before it starts, not by batches arriving: an empty partition is done at once, and a partition is
- * done when a batch reaches its last offset. Records at or past the captured end are left alone.
+ * The one bounded reader: reads partitions of a topic up to the high watermarks captured before it starts, then
+ * stops (the DLQ tools, `trace`, the ledger restore). Records written meanwhile, e.g. the dead letters of what
+ * `dlq replay` re-publishes, are left alone. kafkajs has no manual assignment, so this is the only member of a
+ * fresh group that never commits: it is given every partition and pauses those it does not need.
+ *
+ * A partition is done when a fetch reaches its captured end. An empty partition is done at once. A fetch that
+ * holds nothing but transaction markers or aborted records never reaches eachBatch (kafkajs skips it and emits
+ * only END_BATCH_PROCESS): that event counts too, or a topic that ends in a marker would be read for ever.
+ * Resolves with the number of records handed over; `onRecord` may be async (it is awaited, in offset order per
+ * partition).
  */
-export async function readToEnd(kafka: Kafka, admin: Admin, topic: string, onMessage: (partition: number, message: KafkaMessage) => void, o: ReadOptions): Promise<void> {
+export async function readToEnd(kafka: Kafka, admin: Admin, topic: string, onRecord: (r: StoredRecord) => void | Promise<void>, o: ReadOptions): Promise<number> {
   const offsets = await admin.fetchTopicOffsets(topic);
   const ends = new Map<number, number>();
   const starts = new Map<number, number>();
@@ -26,11 +56,14 @@ export async function readToEnd(kafka: Kafka, admin: Admin, topic: string, onMes
     const w = offsets.find((x) => x.partition === p);
     if (!w) throw new Error(`topic ${topic} has no partition ${p}`);
     const [low, high] = [Number(w.low), Number(w.high)];
-    const start = Math.max(low, o.from?.(p, low, high) ?? low);
+    const wanted = typeof o.from === 'function' ? o.from(p, low, high) : o.from?.get(p);
+    const start = Math.max(low, wanted ?? low);
     if (high > start) ends.set(p, high);
     if (start > low) starts.set(p, start);
   }
-  if (ends.size === 0 || o.signal?.aborted) return;
+  if (o.signal?.aborted) throw abortError(o.signal, topic);
+  o.onEnds?.(new Map(ends));
+  if (ends.size === 0) return 0;
 
   const consumer = kafka.consumer({
     groupId: `${o.groupPrefix}.read.${randomUUID()}`,
@@ -41,11 +74,24 @@ export async function readToEnd(kafka: Kafka, admin: Admin, topic: string, onMes
     allowAutoTopicCreation: false,
     retry: { retries: 5 },
   });
+  let count = 0;
   let finish!: (err?: Error) => void;
   const finished = new Promise<void>((resolve, reject) => (finish = (err) => (err ? reject(err) : resolve())));
-  const onAbort = () => finish(new Error(`reading ${topic} was abandoned`));
+  const onAbort = () => finish(abortError(o.signal!, topic));
   o.signal?.addEventListener('abort', onAbort, { once: true });
+  const reached = (partition: number, lastOffset: number, pause?: () => void) => {
+    if (!Number.isFinite(lastOffset)) return;
+    o.onProgress?.(partition, lastOffset);
+    const end = ends.get(partition);
+    if (end === undefined || lastOffset < end - 1) return;
+    ends.delete(partition);
+    pause?.();
+    if (ends.size === 0) finish();
+  };
   consumer.on(consumer.events.CRASH, (e) => finish(e.payload.error instanceof Error ? e.payload.error : new Error(String(e.payload.error))));
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload: p }) => {
+    if (p.topic === topic && p.batchSize === 0) reached(p.partition, Number(p.lastOffset));
+  });
   try {
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -60,15 +106,14 @@ export async function readToEnd(kafka: Kafka, admin: Admin, topic: string, onMes
         }
         const start = starts.get(batch.partition) ?? 0;
         for (const m of batch.messages) {
+          if (o.signal?.aborted) return;
           const offset = Number(m.offset);
           if (offset >= end) break;
-          if (offset >= start) onMessage(batch.partition, m);
+          if (offset < start) continue;
+          count++;
+          await onRecord({ topic, partition: batch.partition, offset, key: m.key, value: m.value, headers: rawHeaders(m.headers), timestamp: Number(m.timestamp) });
         }
-        if (Number(batch.lastOffset()) >= end - 1) {
-          ends.delete(batch.partition);
-          pause();
-          if (ends.size === 0) finish();
-        }
+        reached(batch.partition, Number(batch.lastOffset()), pause);
       },
     });
     for (const [partition, offset] of starts) consumer.seek({ topic, partition, offset: String(offset) });
@@ -77,4 +122,18 @@ export async function readToEnd(kafka: Kafka, admin: Admin, topic: string, onMes
     o.signal?.removeEventListener('abort', onAbort);
     await consumer.disconnect().catch(() => undefined);
   }
+  return count;
+}
+
+function abortError(signal: AbortSignal, topic: string): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error(`reading ${topic} was abandoned`);
+}
+
+function rawHeaders(headers: IHeaders | undefined): Record<string, Buffer> {
+  const out: Record<string, Buffer> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) {
+    const first = Array.isArray(v) ? v[0] : v;
+    if (first !== undefined) out[k] = Buffer.isBuffer(first) ? first : Buffer.from(String(first));
+  }
+  return out;
 }

@@ -113,6 +113,20 @@ export class LedgerIndex {
     this.put(slot, hi, lo & HASH_MASK, entry.state, entry.occurredAt, Math.floor(entry.sentAt / 1000), entry.confirmedAt ? Math.ceil(entry.confirmedAt / 1000) : 0, entry.offset === undefined ? 0 : entry.offset + 1);
   }
 
+  /**
+   * Sets the entry unless the key holds a newer one (a greater occurredAt): newest wins, an equal time replaces.
+   * One hash and one probe, for restores. Answers whether it was set.
+   */
+  setUnlessNewer(key: string, entry: LedgerEntry): boolean {
+    if (this.count + 1 > this.capacity * MAX_LOAD) this.grow();
+    const { hi, lo } = hashKey(key);
+    const slot = this.find(hi, lo & HASH_MASK);
+    if (this.hi[slot] === 0) this.count++;
+    else if (this.at[slot]! > entry.occurredAt) return false;
+    this.put(slot, hi, lo & HASH_MASK, entry.state, entry.occurredAt, Math.floor(entry.sentAt / 1000), entry.confirmedAt ? Math.ceil(entry.confirmedAt / 1000) : 0, entry.offset === undefined ? 0 : entry.offset + 1);
+    return true;
+  }
+
   /** The slot holding this hash, or the empty slot where it would go. */
   private find(hi: number, lo: number): number {
     let slot = hi % this.capacity;

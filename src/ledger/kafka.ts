@@ -74,13 +74,15 @@ export function checkRebuild(config: Config, rebuild: readonly string[]): void {
 
 export function createLedger(w: LedgerWiring): LedgerParts {
   checkRebuild(w.config, w.rebuild);
-  const writer = new LedgerWriter(w.producer, w.metrics, w.log, compressionType(w.config.kafka.compression));
+  const writer = new LedgerWriter(w.producer, w.metrics, w.log, { admin: w.admin, compression: compressionType(w.config.kafka.compression) });
   const topicOf = (source: string) => ledgerTopicFor(source, w.config.ledger.topic);
   const ledger = new Ledger(
     {
-      restore: (source, partitions, onRecord, signal) =>
-        readToEnd(w.kafka, w.admin, topicOf(source), (p, m) => onRecord(p, m.key ? m.key.toString('utf8') : '', m.value, Number(m.timestamp)), { groupPrefix: `${w.groupId}.ledger`, partitions, signal }),
-      write: (source, partition, key, value) => (w.dryRun ? Promise.resolve() : new Promise<void>((resolve) => writer.push({ topic: topicOf(source), partition, key, value }, resolve))),
+      restore: async (source, partitions, onRecord, signal, resume) =>
+        readToEnd(w.kafka, w.admin, topicOf(source), (r) => onRecord(r.partition, r.key ? r.key.toString('utf8') : '', r.value, r.timestamp, r.offset), { groupPrefix: `${w.groupId}.ledger`, partitions, signal, ...resume }).then(() => undefined),
+      write: (source, partition, key, value) => (w.dryRun ? Promise.resolve() : writer.write({ topic: topicOf(source), partition, key, value })),
+      release: (source, partition) => void writer.writer.discard((r) => r.topic === topicOf(source) && r.partition === partition),
+      whenWritten: () => writer.writer.whenIdle(),
     },
     {
       restoreTimeoutMs: w.config.ledger.restoreTimeoutMs,

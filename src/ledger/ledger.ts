@@ -1,16 +1,44 @@
 import type { Logger } from 'pino';
+import { crashPoint } from '../crash-points.js';
 import type { Metrics } from '../observability/metrics.js';
 import { intentFor, isStale, recordFor, routeChange, type Outcome, type Route } from './decide.js';
 import { hashKey, LedgerIndex, type LedgerEntry } from './index.js';
 import { maskEmail } from '../observability/logger.js';
 import { decodeLedgerValue, encodeLedgerValue, entryOf, ledgerKey, splitLedgerKey, type LedgerRecord } from './record.js';
 
+/** How a restore resumes and reports how far it got (src/ledger/kafka.ts maps it onto readToEnd's options). */
+export interface RestoreResume {
+  /** Where each partition resumes: the offset after the last one read. A partition not named starts at its beginning. */
+  from: ReadonlyMap<number, number>;
+  /** The end offsets the read goes to, once known (for the progress shown). */
+  onEnds(ends: ReadonlyMap<number, number>): void;
+  /** A partition's position moved, markers and compacted gaps included: `offset` is the last one covered. */
+  onProgress(partition: number, offset: number): void;
+}
+
 /** The Kafka side of the ledger, injected (src/main.ts wires readToEnd and LedgerWriter). */
 export interface LedgerIo {
-  /** Reads these partitions of the ledger topic of `sourceTopic` from the beginning to their end offsets of now. */
-  restore(sourceTopic: string, partitions: number[], onRecord: (partition: number, key: string, value: Buffer | null, timestamp: number) => void, signal: AbortSignal): Promise<void>;
+  /**
+   * Reads these partitions of the ledger topic of `sourceTopic` to their end offsets of now, each from where
+   * `resume.from` says (default: the beginning). `offset` is the record's offset.
+   */
+  restore(
+    sourceTopic: string,
+    partitions: number[],
+    onRecord: (partition: number, key: string, value: Buffer | null, timestamp: number, offset?: number) => void,
+    signal: AbortSignal,
+    resume?: RestoreResume,
+  ): Promise<void>;
   /** Appends a record to partition `partition` of the ledger topic of `sourceTopic`; resolves after the ack. */
   write(sourceTopic: string, partition: number, key: string, value: string): Promise<void>;
+  /**
+   * Fencing: the partition was revoked, so its queued records are dropped (their changes belong to an earlier
+   * generation and are fetched again by the new owner): a late write of a previous owner never lands over the
+   * new owner's records. Optional (tests).
+   */
+  release?(sourceTopic: string, partition: number): void;
+  /** Resolves when this member's writes in flight have finished: a partition owned again is restored after them. */
+  whenWritten?(): Promise<void>;
 }
 
 /** A ledger write that cannot be made: the partition is not owned (or not restored), or the ledger is closed. */
@@ -22,7 +50,10 @@ export class LedgerUnavailable extends Error {
 }
 
 export interface LedgerOptions {
+  /** A restore that reads nothing for this long is abandoned and resumed from where it got (a stall detector). */
   restoreTimeoutMs: number;
+  /** How often a restore under way logs its progress (default 10 s). */
+  restoreProgressLogMs?: number;
   /** Connections whose ledger records older than `startedAt` are ignored: the ledger is rebuilt as the run goes. */
   rebuild: ReadonlySet<string>;
   startedAt: number;
@@ -51,6 +82,8 @@ export class Ledger {
   private closed = false;
   private conflicts = 0;
   private conflictLoggedAt = 0;
+  /** Offsets each restore under way still has to read: the remaining-offsets gauge. */
+  private restoreRemaining = new Map<symbol, number>();
 
   constructor(
     private readonly io: LedgerIo,
@@ -81,6 +114,8 @@ export class Ledger {
       if (wanted.has(k)) continue;
       this.slots.delete(k);
       slot.resolve();
+      const i = k.lastIndexOf('\u0000');
+      this.io.release?.(k.slice(0, i), Number(k.slice(i + 1)));
       released++;
     }
     if (released) this.log.info({ released }, 'Ledger partitions released (no longer owned)');
@@ -192,54 +227,121 @@ export class Ledger {
     for (const slot of this.slots.values()) slot.resolve();
   }
 
+  /**
+   * Reads the ledger partitions of newly assigned source partitions into their indexes. A long restore keeps its
+   * progress: `restoreTimeoutMs` is a stall detector (nothing read for that long), and a stalled or failed read
+   * resumes from the offset after the last one read per partition, keeping the index built so far. Newest wins
+   * per key by occurredAt, as in record(): a record older than the entry already read is ignored; an equal one
+   * replaces it (a later offset at the same time is the confirmation replacing its intent).
+   */
   private async restore(topic: string, targets: { partition: number; slot: Slot }[]): Promise<void> {
-    for (let attempt = 0; !this.closed; attempt++) {
-      const live = targets.filter((t) => this.slots.get(key(topic, t.partition)) === t.slot);
-      if (live.length === 0) return;
-      const byPartition = new Map(live.map((t) => [t.partition, t.slot]));
-      for (const t of live) t.slot.index = new LedgerIndex();
-      let read = 0;
-      let ignored = 0;
-      const abort = new AbortController();
-      const timer = setTimeout(() => abort.abort(), this.opts.restoreTimeoutMs);
-      const started = performance.now();
-      try {
-        await this.io.restore(
-          topic,
-          [...byPartition.keys()],
-          (partition, k, value, timestamp) => {
-            const slot = byPartition.get(partition);
-            const r = slot && decodeLedgerValue(value);
-            if (!slot || !r) return;
-            if (this.opts.rebuild.size && timestamp < this.opts.startedAt && this.opts.rebuild.has(splitLedgerKey(k)?.connection ?? '')) {
-              ignored++;
-              return;
-            }
-            slot.index.set(k, entryOf(r));
-            read++;
-          },
-          abort.signal,
-        );
-      } catch (err) {
-        const wait = Math.min(30_000, 1_000 * 2 ** Math.min(attempt, 5));
-        this.log.warn({ topic, partitions: [...byPartition.keys()], err: (err as Error).message, retryInMs: wait }, 'Restoring the ledger failed; the partitions wait and the restore starts again');
-        await new Promise((r) => setTimeout(r, wait));
-        continue;
-      } finally {
-        clearTimeout(timer);
+    // This member's own writes still in flight (for a partition it held before) land before the read.
+    if (this.io.whenWritten) await this.io.whenWritten();
+    const id = Symbol(topic);
+    const next = new Map<number, number>();
+    const ends = new Map<number, number>();
+    const counts = { applied: 0, older: 0, rebuild: 0 };
+    const started = performance.now();
+    let lastMove = started;
+    const remaining = () => {
+      let n = 0;
+      for (const [p, end] of ends) n += Math.max(0, end - (next.get(p) ?? 0));
+      return n;
+    };
+    const moved = (partition: number, offset: number) => {
+      lastMove = performance.now();
+      if (offset + 1 > (next.get(partition) ?? 0)) next.set(partition, offset + 1);
+    };
+    const report = (message: string, extra: Record<string, unknown> = {}) =>
+      this.log.info({ topic, partitions: targets.map((t) => t.partition), records: counts.applied, olderIgnored: counts.older, remainingOffsets: remaining(), seconds: Number(((performance.now() - started) / 1000).toFixed(3)), ...extra }, message);
+    let flushed = { ...counts };
+    const progress = () => {
+      for (const result of ['applied', 'older', 'rebuild'] as const) {
+        const d = counts[result] - flushed[result];
+        if (d) this.metrics.ledgerRestoreRecords.inc({ result }, d);
       }
-      const seconds = (performance.now() - started) / 1000;
-      let entries = 0;
-      for (const [partition, slot] of byPartition) {
-        if (this.slots.get(key(topic, partition)) !== slot) continue;
-        slot.ready = true;
-        entries += slot.index.size;
-        slot.resolve();
+      flushed = { ...counts };
+      this.restoreRemaining.set(id, remaining());
+      this.metrics.ledgerRestoreRemaining.set([...this.restoreRemaining.values()].reduce((a, b) => a + b, 0));
+    };
+    const logEvery = this.opts.restoreProgressLogMs ?? 10_000;
+    let lastLog = started;
+    try {
+      for (let attempt = 0; !this.closed; attempt++) {
+        const live = targets.filter((t) => this.slots.get(key(topic, t.partition)) === t.slot);
+        if (live.length === 0) return;
+        const byPartition = new Map(live.map((t) => [t.partition, t.slot]));
+        const abort = new AbortController();
+        lastMove = performance.now();
+        // Checks often enough to notice a stall within about 1.25 × restoreTimeoutMs, and to log progress.
+        const watch = setInterval(() => {
+          const now = performance.now();
+          progress();
+          if (now - lastMove >= this.opts.restoreTimeoutMs) abort.abort(new Error(`no ledger record read for ${this.opts.restoreTimeoutMs} ms (ledger.restoreTimeoutMs)`));
+          else if (now - lastLog >= logEvery) {
+            lastLog = now;
+            report('Restoring the ledger; its source partitions wait until it is done');
+          }
+        }, Math.max(10, Math.min(this.opts.restoreTimeoutMs / 4, logEvery)));
+        try {
+          await this.io.restore(
+            topic,
+            [...byPartition.keys()],
+            (partition, k, value, timestamp, offset) => {
+              crashPoint('ledger-restore-mid');
+              if (offset !== undefined) moved(partition, offset);
+              else lastMove = performance.now();
+              const slot = byPartition.get(partition);
+              const r = slot && decodeLedgerValue(value);
+              if (!slot || !r) return;
+              if (this.opts.rebuild.size && timestamp < this.opts.startedAt && this.opts.rebuild.has(splitLedgerKey(k)?.connection ?? '')) {
+                counts.rebuild++;
+                return;
+              }
+              if (slot.index.setUnlessNewer(k, entryOf(r))) counts.applied++;
+              else counts.older++;
+            },
+            abort.signal,
+            {
+              from: new Map(next),
+              onEnds: (e) => {
+                for (const [p, end] of e) ends.set(p, end);
+              },
+              onProgress: moved,
+            },
+          );
+        } catch (err) {
+          const stalled = abort.signal.aborted;
+          const wait = Math.min(30_000, 1_000 * 2 ** Math.min(attempt, 5));
+          this.metrics.ledgerRestoreResumes.inc({ reason: stalled ? 'stalled' : 'failed' });
+          this.log.warn(
+            { topic, partitions: [...byPartition.keys()], err: (err as Error).message, resumeFrom: Object.fromEntries(next), remainingOffsets: remaining(), retryInMs: wait },
+            stalled ? 'Restoring the ledger stalled; it resumes from the offsets it reached, keeping what it read' : 'Restoring the ledger failed; it resumes from the offsets it reached, keeping what it read',
+          );
+          await new Promise((r) => setTimeout(r, wait));
+          continue;
+        } finally {
+          clearInterval(watch);
+        }
+        const seconds = (performance.now() - started) / 1000;
+        let entries = 0;
+        for (const [partition, slot] of byPartition) {
+          if (this.slots.get(key(topic, partition)) !== slot) continue;
+          slot.ready = true;
+          entries += slot.index.size;
+          slot.resolve();
+        }
+        this.metrics.ledgerRestoreSeconds.observe(seconds);
+        for (const p of ends.keys()) next.set(p, Math.max(next.get(p) ?? 0, ends.get(p)!));
+        progress();
+        report('Ledger partitions restored; their source partitions are processed now', { entries, ignoredForRebuild: counts.rebuild, resumes: attempt });
+        this.updateGauges();
+        return;
       }
-      this.metrics.ledgerRestoreSeconds.observe(seconds);
-      this.log.info({ topic, partitions: [...byPartition.keys()], records: read, entries, ignoredForRebuild: ignored, seconds: Number(seconds.toFixed(3)) }, 'Ledger partitions restored; their source partitions are processed now');
-      this.updateGauges();
-      return;
+    } finally {
+      progress();
+      this.restoreRemaining.delete(id);
+      this.metrics.ledgerRestoreRemaining.set([...this.restoreRemaining.values()].reduce((a, b) => a + b, 0));
     }
   }
 

@@ -1,5 +1,7 @@
-import type { CompressionTypes, Producer } from 'kafkajs';
+import type { Admin, CompressionTypes, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
+import { AckedWriter } from '../kafka/acked-writer.js';
+import type { Clock } from '../kafka/clock.js';
 import type { Metrics } from '../observability/metrics.js';
 
 export interface LedgerWrite {
@@ -9,80 +11,58 @@ export interface LedgerWrite {
   value: string;
 }
 
+export interface LedgerWriterOptions {
+  admin?: Pick<Admin, 'describeConfigs'>;
+  compression?: CompressionTypes;
+  maxMessageBytes?: number;
+  clock?: Clock;
+  random?: () => number;
+}
+
 /**
- * Writes ledger records in order, acknowledged by all in-sync replicas. `onWritten` runs only after the broker
- * acknowledged, so the source offsets the records stand for may then be committed. One batch in flight at a
- * time and a failed batch retried first: records of one key never overtake each other.
+ * The acked writer of ledger records. Only the newest queued record of a key is kept (the compacted topic keeps
+ * only the newest anyway), and records of one key are never in flight together, so they never overtake each other.
+ */
+export function createLedgerWriter(producer: Pick<Producer, 'sendBatch'>, metrics: Metrics, log: Logger, o: LedgerWriterOptions = {}): AckedWriter<LedgerWrite> {
+  return new AckedWriter<LedgerWrite>({
+    name: 'ledger',
+    producer,
+    ...o,
+    encode: (w) => ({ topic: w.topic, partition: w.partition, key: w.key, value: w.value }),
+    coalesceKey: (w) => `${w.topic}\u0000${w.partition}\u0000${w.key}`,
+    onWritten: (writes) => metrics.ledgerWrites.inc(writes.length),
+    metrics,
+    log,
+  });
+}
+
+/**
+ * Thin adapter over the acked writer, for the callers of `push(write, onWritten)`: `onWritten` runs only after
+ * the broker acknowledged the record (or a newer one of its key), so the source offsets it stands for may then
+ * be committed. A record left unwritten (closed, discarded) never calls it.
  */
 export class LedgerWriter {
-  private queue: { write: LedgerWrite; onWritten: () => void }[] = [];
-  private running: Promise<void> | undefined;
-  private scheduled = false;
-  private failures = 0;
-  private closed = false;
+  readonly writer: AckedWriter<LedgerWrite>;
 
-  constructor(
-    private readonly producer: Producer,
-    private readonly metrics: Metrics,
-    private readonly log: Logger,
-    private readonly compression?: CompressionTypes,
-  ) {}
+  constructor(producer: Pick<Producer, 'sendBatch'>, metrics: Metrics, log: Logger, o: LedgerWriterOptions = {}) {
+    this.writer = createLedgerWriter(producer, metrics, log, o);
+  }
 
-  push(write: LedgerWrite, onWritten: () => void): void {
-    this.queue.push({ write, onWritten });
-    if (this.running || this.scheduled || this.closed) return;
-    // One tick later, so the records of one confirmation go out together.
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      void this.flush();
-    });
+  /** Resolves once the broker acknowledged the record; rejects with WriterClosedError or DiscardedError. */
+  write(w: LedgerWrite): Promise<void> {
+    return this.writer.write(w);
+  }
+
+  push(w: LedgerWrite, onWritten: () => void): void {
+    this.writer.write(w).then(onWritten, () => undefined);
   }
 
   get backlog(): number {
-    return this.queue.length;
+    return this.writer.backlog;
   }
 
-  /** Writes until the queue is empty (joins a flush already running). */
-  flush(): Promise<void> {
-    if (!this.running && this.queue.length && !this.closed) this.running = this.drain();
-    return this.running ?? Promise.resolve();
-  }
-
-  /** `running` is cleared in the same turn as the loop sees an empty queue: a push never falls between. */
-  private async drain(): Promise<void> {
-    try {
-      while (this.queue.length && !this.closed) {
-        const batch = this.queue.splice(0, 1_000);
-        const byTopic = new Map<string, { key: string; value: string; partition: number }[]>();
-        for (const { write } of batch) {
-          const list = byTopic.get(write.topic) ?? [];
-          list.push({ key: write.key, value: write.value, partition: write.partition });
-          byTopic.set(write.topic, list);
-        }
-        try {
-          await this.producer.sendBatch({ acks: -1, compression: this.compression, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
-          this.failures = 0;
-          this.metrics.ledgerWrites.inc(batch.length);
-          for (const { onWritten } of batch) onWritten();
-        } catch (err) {
-          this.queue.unshift(...batch);
-          this.failures++;
-          const wait = Math.min(30_000, 200 * 2 ** Math.min(this.failures, 8));
-          this.log.error({ err: (err as Error).message, records: batch.length, retryInMs: wait }, 'Writing to the ledger topic failed; the source offsets stay uncommitted and the write is retried');
-          await new Promise((r) => setTimeout(r, wait));
-        }
-      }
-    } finally {
-      this.running = undefined;
-    }
-  }
-
-  /** Flushes what is queued (giving up after `deadlineMs`: those offsets stay uncommitted), then stops. */
-  async close(deadlineMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.flush(), new Promise((r) => (timer = setTimeout(r, deadlineMs)))]);
-    clearTimeout(timer);
-    this.closed = true;
+  /** Writes what is queued until `deadlineMs` passes (those offsets stay uncommitted), then stops. */
+  close(deadlineMs: number): Promise<{ unwritten: number }> {
+    return this.writer.close(deadlineMs);
   }
 }

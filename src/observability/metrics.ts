@@ -7,6 +7,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  */
 export const PREFIX = 'ac_list_sync_';
 
+/** The acked writers (src/kafka/acked-writer.ts): the `writer` label. */
+export const WRITERS = ['dead_letter', 'ledger'] as const;
+
 export function createMetrics(registry = new Registry()) {
   /** Run at each scrape, before the gauges below are read (values too costly to keep current per batch). */
   const beforeScrape: (() => void)[] = [];
@@ -99,6 +102,61 @@ export function createMetrics(registry = new Registry()) {
       buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
       registers: [registry],
     }),
+    writerBatches: new Counter({
+      name: `${PREFIX}writer_batches_total`,
+      help: 'Produce requests of the acked writers (dead letters, ledger records), by result (written, failed)',
+      labelNames: ['writer', 'result'] as const,
+      registers: [registry],
+    }),
+    writerBatchBytes: new Histogram({
+      name: `${PREFIX}writer_batch_bytes`,
+      help: 'Bytes (counted conservatively, before compression) of one acknowledged produce request of an acked writer',
+      labelNames: ['writer'] as const,
+      buckets: [1e3, 1e4, 1e5, 2.5e5, 5e5, 1e6, 2e6, 4e6, 8e6],
+      registers: [registry],
+    }),
+    writerFailures: new Counter({
+      name: `${PREFIX}writer_failures_total`,
+      help: 'Failed produce requests of an acked writer retried whole with backoff (the broker or the way to it, not a record)',
+      labelNames: ['writer', 'reason'] as const,
+      registers: [registry],
+    }),
+    writerRefused: new Counter({
+      name: `${PREFIX}writer_refused_records_total`,
+      help: 'Records Kafka refused on their own (too_large, refused, failing), each then retried alone with backoff while the others are written',
+      labelNames: ['writer', 'reason'] as const,
+      registers: [registry],
+    }),
+    writerStuck: new Gauge({
+      name: `${PREFIX}writer_stuck_records`,
+      help: 'Records refused on their own and not written yet: what they stand for stays uncommitted (its partition stops at its offset)',
+      labelNames: ['writer'] as const,
+      registers: [registry],
+    }),
+    writerBacklog: new Gauge({ name: `${PREFIX}writer_backlog_records`, help: 'Records given to an acked writer and not acknowledged yet', labelNames: ['writer'] as const, registers: [registry] }),
+    writerShrunk: new Counter({
+      name: `${PREFIX}writer_shrunk_records_total`,
+      help: 'Records over the topic max.message.bytes written cut to fit (dead letters: the value, then source headers; the headers say what was cut)',
+      labelNames: ['writer'] as const,
+      registers: [registry],
+    }),
+    ledgerRestoreRecords: new Counter({
+      name: `${PREFIX}ledger_restore_records_total`,
+      help: 'Ledger records read by restores, by result: applied, older (an entry with a newer occurredAt was already read: ignored), rebuild (ignored: the connection is rebuilt)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    ledgerRestoreRemaining: new Gauge({
+      name: `${PREFIX}ledger_restore_remaining_offsets`,
+      help: 'Offsets the restores under way still have to read, up to the end offsets they started with',
+      registers: [registry],
+    }),
+    ledgerRestoreResumes: new Counter({
+      name: `${PREFIX}ledger_restore_resumes_total`,
+      help: 'Restores resumed from the offsets they had reached, by reason: stalled (no progress for ledger.restoreTimeoutMs) or failed',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     ledgerWrites: new Counter({ name: `${PREFIX}ledger_records_written_total`, help: 'Ledger records acknowledged by the broker', registers: [registry] }),
     resubscribes: new Counter({
       name: `${PREFIX}resubscribes_total`,
@@ -107,6 +165,12 @@ export function createMetrics(registry = new Registry()) {
       registers: [registry],
     }),
   };
+  // The writers exist from the start: their gauges read 0 rather than nothing (alerts compare them).
+  for (const writer of WRITERS) {
+    m.writerStuck.set({ writer }, 0);
+    m.writerBacklog.set({ writer }, 0);
+    for (const reason of ['too_large', 'refused', 'failing']) m.writerRefused.inc({ writer, reason }, 0);
+  }
   collectDefaultMetrics({ register: registry, prefix: PREFIX });
   return m;
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DLQ_HEADERS, toDeadLetterRecord } from '../../src/dlq/envelope.js';
 import { DeadLetterTally, formatInspect, REPLAYED_AT, REPLAYED_FROM } from '../../src/dlq/inspect.js';
-import type { StoredRecord } from '../../src/dlq/reader.js';
+import type { StoredRecord } from '../../src/kafka/read-to-end.js';
 import { matches, republish } from '../../src/dlq/republish.js';
 
 /** A dead letter as the service writes it (toDeadLetterRecord), read back as stored bytes. */

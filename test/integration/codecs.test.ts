@@ -65,7 +65,7 @@ async function codecsByMarker(topic: string, markers: string[]): Promise<{ recor
   }
   const records = new Map<string, string>();
   try {
-    await readToEnd(kafka(), admin, topic, (p, m) => records.set(`${p}@${m.offset}`, `${m.key?.toString()}\t${m.value?.toString()}`), { groupPrefix: `${topic}-codecs` });
+    await readToEnd(kafka(), admin, topic, (r) => void records.set(`${r.partition}@${r.offset}`, `${r.key?.toString()}\t${r.value?.toString()}`), { groupPrefix: `${topic}-codecs` });
   } finally {
     for (const [type, real] of saved) CompressionCodecs[type] = real;
   }

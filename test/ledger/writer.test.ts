@@ -1,62 +1,39 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Producer } from 'kafkajs';
 import pino from 'pino';
 import { LedgerWriter } from '../../src/ledger/writer.js';
 import { createMetrics } from '../../src/observability/metrics.js';
+import { ScriptedProducer } from '../support/scripted-producer.js';
+import { until } from '../support/virtual-clock.js';
 
-/** A producer that records what it is sent; `failNext` makes the next sendBatch throw. */
-function fakeProducer() {
-  const sent: string[] = [];
-  const state = { failNext: 0 };
-  const producer = {
-    sendBatch: async ({ topicMessages }: { topicMessages: { messages: { key: string }[] }[] }) => {
-      await Promise.resolve();
-      if (state.failNext > 0) {
-        state.failNext--;
-        throw new Error('broker down');
-      }
-      for (const t of topicMessages) for (const m of t.messages) sent.push(m.key);
-    },
-  } as unknown as Producer;
-  return { producer, sent, state };
-}
+const write = (key: string, value = '{}', partition = 0) => ({ topic: 't.ledger', partition, key, value });
 
-const write = (key: string) => ({ topic: 't.ledger', partition: 0, key, value: '{}' });
-
-describe('LedgerWriter', () => {
-  it('writes every record in order and calls onWritten only after the write, also for records pushed while a write is under way', async () => {
-    const { producer, sent } = fakeProducer();
-    const writer = new LedgerWriter(producer, createMetrics(), pino({ level: 'silent' }));
-    const written: string[] = [];
-    for (let i = 0; i < 5; i++) {
-      writer.push(write(`a${i}`), () => {
-        assert.ok(sent.includes(`a${i}`), 'acknowledged before onWritten');
-        written.push(`a${i}`);
-        // Pushed from a callback and from a later microtask: both while the loop is ending.
-        if (i === 4) {
-          writer.push(write('b0'), () => written.push('b0'));
-          void Promise.resolve().then(() => writer.push(write('b1'), () => written.push('b1')));
-        }
-      });
-    }
-    await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(sent, ['a0', 'a1', 'a2', 'a3', 'a4', 'b0', 'b1']);
-    assert.deepEqual(written, sent);
+describe('LedgerWriter (adapter over the acked writer)', () => {
+  it('calls onWritten only after the ack, keeps only the newest queued record of a key per partition, and counts what was written', async () => {
+    const broker = new ScriptedProducer();
+    const metrics = createMetrics();
+    const writer = new LedgerWriter(broker.producer, metrics, pino({ level: 'silent' }));
+    const called: string[] = [];
+    writer.push(write('a', '1'), () => called.push('a1'));
+    writer.push(write('a', '2'), () => called.push('a2'));
+    writer.push(write('a', '1', 1), () => called.push('a@1'));
+    await writer.write(write('b'));
+    await until(() => called.length === 3, 'every onWritten');
+    assert.deepEqual(broker.written.map((r) => `${r.key}@${r.partition}=${r.value}`), ['a@0=2', 'a@1=1', 'b@0={}']);
+    assert.deepEqual(called.sort(), ['a1', 'a2', 'a@1'].sort());
+    assert.equal((await metrics.ledgerWrites.get()).values[0]?.value, 3);
   });
 
-  it('retries a failed write before anything queued after it, and calls nothing back until it succeeds', async () => {
-    const { producer, sent, state } = fakeProducer();
-    const writer = new LedgerWriter(producer, createMetrics(), pino({ level: 'silent' }));
-    state.failNext = 1;
-    const written: string[] = [];
-    writer.push(write('x'), () => written.push('x'));
-    await new Promise((r) => setImmediate(r));
-    writer.push(write('y'), () => written.push('y'));
-    await new Promise((r) => setTimeout(r, 20));
-    assert.deepEqual(written, [], 'nothing acknowledged during the backoff');
-    await writer.flush();
-    assert.deepEqual(sent, ['x', 'y']);
-    assert.deepEqual(written, ['x', 'y']);
+  it('never calls onWritten for a record left unwritten at close', async () => {
+    const broker = new ScriptedProducer();
+    broker.hold();
+    const writer = new LedgerWriter(broker.producer, createMetrics(), pino({ level: 'silent' }));
+    let called = false;
+    writer.push(write('x'), () => (called = true));
+    await until(() => broker.requests.length === 1, 'in flight');
+    assert.deepEqual(await writer.close(0), { unwritten: 1 });
+    broker.release();
+    await until(() => broker.written.length === 1, 'the late ack');
+    assert.equal(called, false);
   });
 });

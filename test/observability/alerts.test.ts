@@ -122,6 +122,15 @@ const cases: Case[] = [
     firesAt: '15m',
     labels: { severity: 'warning', job: 'sync', instance: 'a' },
   },
+  {
+    alert: 'AcListSyncWriterStuck',
+    series: [[`ac_list_sync_writer_stuck_records{${L},writer="dead_letter"}`, '0 0 1x20']],
+    quietAt: '4m',
+    firesAt: '10m',
+    labels: { severity: 'critical', job: 'sync', writer: 'dead_letter' },
+    // Stuck for less than 5 minutes: written after a retry.
+    negative: [[`ac_list_sync_writer_stuck_records{${L},writer="dead_letter"}`, '0 1 1 1 0x20']],
+  },
 ];
 
 test('every alert rule has a firing case and a quiet case below', () => {

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import pino from 'pino';
+import { DLQ_HEADERS, shrinkDeadLetterRecord, toDeadLetterRecord, type DeadLetter, type OutgoingRecord } from '../../src/dlq/envelope.js';
+import { DeadLetterProducer } from '../../src/dlq/producer.js';
+import { republish } from '../../src/dlq/republish.js';
+import { recordBytes } from '../../src/kafka/record-size.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+import { ScriptedProducer, protocolError } from '../support/scripted-producer.js';
+
+const schema = JSON.parse(readFileSync(new URL('../../../schemas/dead-letter-headers.json', import.meta.url), 'utf8')) as object;
+const ajv = new Ajv2020({ strict: true });
+ajv.addFormat('date-time', { validate: (s: string) => !Number.isNaN(Date.parse(s)) });
+const validate = ajv.compile(schema);
+const text = (r: OutgoingRecord) => Object.fromEntries(Object.entries(r.headers).filter(([k]) => k.startsWith('dlq.')).map(([k, v]) => [k, v.toString()]));
+
+function letter(valueBytes: number, headers: Record<string, Buffer> = { traceparent: Buffer.from('00-abc-01') }, offset = 41): DeadLetter {
+  return {
+    message: { topic: 'src', partition: 2, offset, key: Buffer.from('profile-1'), value: Buffer.alloc(valueBytes, 0x61), headers, timestamp: 1_000 },
+    exportName: undefined,
+    stage: 'decode',
+    code: 'EVENT_TOO_LARGE',
+    reason: 'the event is over ingest.maxEventBytes',
+    attempts: 1,
+  };
+}
+
+test('the headers of a dead letter, whole or cut, follow schemas/dead-letter-headers.json (and the schema can fail)', () => {
+  const whole = toDeadLetterRecord(letter(100), 2_000);
+  assert.ok(validate(text(whole)), JSON.stringify(validate.errors));
+  const cut = shrinkDeadLetterRecord(whole, 300);
+  assert.ok(validate(text(cut)), JSON.stringify(validate.errors));
+  const { [DLQ_HEADERS.valueSha256]: _, ...noHash } = text(cut);
+  assert.equal(validate(noHash), false, 'a cut letter must say the hash of what was cut');
+  assert.equal(validate({ ...text(cut), [DLQ_HEADERS.truncated]: 'headers' }), false);
+});
+
+test('a letter over the limit is cut to fit: value first, with its size and sha256; the source position stays', () => {
+  const source = letter(2_000_000);
+  const cut = shrinkDeadLetterRecord(toDeadLetterRecord(source, 2_000), 1_048_000);
+  assert.ok(recordBytes(cut) <= 1_048_000);
+  assert.ok(cut.value!.length > 1_040_000, 'it keeps as much of the value as fits');
+  const h = text(cut);
+  assert.equal(h[DLQ_HEADERS.truncated], 'value');
+  assert.equal(h[DLQ_HEADERS.valueBytes], '2000000');
+  assert.equal(h[DLQ_HEADERS.valueSha256], createHash('sha256').update(source.message.value!).digest('hex'));
+  assert.deepEqual([h[DLQ_HEADERS.topic], h[DLQ_HEADERS.partition], h[DLQ_HEADERS.offset]], ['src', '2', '41']);
+  assert.equal(cut.headers.traceparent?.toString(), '00-abc-01', 'source headers kept while they fit');
+});
+
+test('when the source headers alone are over the limit they are left out (and counted), then the key is cut', () => {
+  const huge = { big: Buffer.alloc(5_000, 0x62), other: Buffer.from('x') };
+  const cut = shrinkDeadLetterRecord(toDeadLetterRecord(letter(10_000, huge), 2_000), 2_000);
+  assert.ok(recordBytes(cut) <= 2_000);
+  assert.equal(text(cut)[DLQ_HEADERS.truncated], 'value,headers');
+  assert.equal(text(cut)[DLQ_HEADERS.droppedHeaders], '2');
+  assert.equal(cut.headers.big, undefined);
+  const longKey = toDeadLetterRecord({ ...letter(10), message: { ...letter(10).message, key: Buffer.alloc(4_000, 0x6b) } }, 2_000);
+  const keyCut = shrinkDeadLetterRecord(longKey, 1_500);
+  assert.ok(recordBytes(keyCut) <= 1_500);
+  assert.equal(text(keyCut)[DLQ_HEADERS.truncated], 'value,headers,key');
+  assert.equal(text(keyCut)[DLQ_HEADERS.keyBytes], '4000');
+  assert.ok(validate(text(keyCut)), JSON.stringify(validate.errors));
+});
+
+test('dlq replay does not re-publish a cut letter, and says where its source record is', () => {
+  const cut = shrinkDeadLetterRecord(toDeadLetterRecord(letter(5_000), 2_000), 1_000);
+  const headers = Object.fromEntries(Object.entries(cut.headers).map(([k, v]) => [k, Buffer.from(v)]));
+  const again = republish({ topic: 'src.dlq', partition: 0, offset: 3, key: cut.key, value: cut.value, headers, timestamp: 2_000 }, 3_000);
+  assert.ok('skip' in again && /cut to fit.*src\/2@41/.test(again.skip), JSON.stringify(again));
+});
+
+test('DeadLetterProducer writes a letter too large for the topic cut, calls onWritten after the ack, and counts it', async () => {
+  const broker = new ScriptedProducer();
+  const metrics = createMetrics();
+  // The topic limit cannot be read: the broker's answer is what cuts it.
+  broker.refuse = (r) => (r.value.length > 500_000 ? protocolError('MESSAGE_TOO_LARGE') : undefined);
+  const dlq = new DeadLetterProducer(broker.producer, '{topic}.dlq', metrics, pino({ level: 'silent' }));
+  let written = 0;
+  dlq.push(letter(1_200_000), () => written++);
+  await dlq.write(letter(10, undefined, 42));
+  const closed = await dlq.close(60_000);
+  assert.deepEqual(closed, { unwritten: 0 });
+  assert.equal(written, 1);
+  assert.deepEqual(broker.written.map((r) => [r.topic, r.headers[DLQ_HEADERS.offset]?.toString(), r.headers[DLQ_HEADERS.truncated]?.toString()]).sort(), [['src.dlq', '41', 'value'], ['src.dlq', '42', undefined]]);
+  assert.equal((await metrics.deadLetters.get()).values.find((v) => v.labels.code === 'EVENT_TOO_LARGE')?.value, 2);
+  assert.equal((await metrics.writerShrunk.get()).values[0]?.value, 3, 'cut to the assumed 1 MiB limit, then halved per refusal: 1.2 MB → 1 MB → 524 kB → 262 kB');
+});
