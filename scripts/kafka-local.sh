@@ -5,6 +5,7 @@
 #   bash scripts/kafka-local.sh stop
 #   bash scripts/kafka-local.sh status            # "running 127.0.0.1:PORT (pid N)" (exit 0) or "stopped" (exit 1)
 #   bash scripts/kafka-local.sh logs [LINES]      # tail of the broker log
+#   bash scripts/kafka-local.sh tool CLASS ARGS... # a Kafka tool from the cached jars, e.g. kafka.admin.ConfigCommand
 #
 #   addr=$(bash scripts/kafka-local.sh start | tail -n1)
 #
@@ -19,6 +20,9 @@
 #   KAFKA_HEAP_OPTS       broker heap                                (default -Xmx768m -Xms256m)
 #   KAFKA_START_TIMEOUT   seconds to wait for the broker to answer   (default 120)
 #   KAFKA_STOP_TIMEOUT    seconds between SIGTERM and SIGKILL        (default 30)
+#   KAFKA_LOCAL_OVERLAY   properties file appended to the generated server.properties (a later key wins:
+#                         scripts/kafka-secure.sh adds its TLS and SASL listeners this way)
+#   KAFKA_LOCAL_FORMAT_ARGS  extra arguments of the storage format, one a line (e.g. --add-scram ...)
 #   AC_CACHE_DIR          cache root instead of <repo>/.cache
 #   JAVA_HOME             Java 17+ to use (default: `java` on PATH)
 set -euo pipefail
@@ -139,6 +143,10 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 delete.topic.enable=true
 EOF
+  if [[ -n "${KAFKA_LOCAL_OVERLAY:-}" ]]; then
+    [[ -f "$KAFKA_LOCAL_OVERLAY" ]] || die "KAFKA_LOCAL_OVERLAY: no file $KAFKA_LOCAL_OVERLAY"
+    { echo; echo "# From $KAFKA_LOCAL_OVERLAY (KAFKA_LOCAL_OVERLAY)"; cat "$KAFKA_LOCAL_OVERLAY"; } >>"$RUN_DIR/server.properties"
+  fi
 
   # log4j2 properties format: understood by log4j-core without extra jars (the YAML config that
   # the Kafka tarball ships would need jackson-dataformat-yaml wiring). Broker log -> server.log.
@@ -209,8 +217,10 @@ ensure_storage() {
   # A Kafka Uuid is 16 random bytes in unpadded URL-safe base64 (what `storage random-uuid` prints).
   head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22 >"$RUN_DIR/cluster.id"
   log "formatting KRaft storage (cluster id $(cat "$RUN_DIR/cluster.id"))"
+  local extra=()
+  [[ -n "${KAFKA_LOCAL_FORMAT_ARGS:-}" ]] && mapfile -t extra <<<"$KAFKA_LOCAL_FORMAT_ARGS"
   java_cmd "-Xmx256m" "$RUN_DIR/log4j2-tool.properties" kafka.tools.StorageTool format -t "$(cat "$RUN_DIR/cluster.id")" \
-    -c "$RUN_DIR/server.properties"
+    -c "$RUN_DIR/server.properties" "${extra[@]}"
   if ! "${KJAVA[@]}" </dev/null >"$LOG_DIR/format.log" 2>&1; then
     tail -n 30 "$LOG_DIR/format.log" >&2
     die "formatting storage failed (full output: $LOG_DIR/format.log)"
@@ -379,13 +389,23 @@ cmd_logs() {
   tail -n "${1:-100}" "$f"
 }
 
+# A one-shot Kafka tool with the broker's jars (warnings on stderr); its exit status is the command's.
+cmd_tool() {
+  [[ $# -ge 1 ]] || die "tool needs a main class, e.g. kafka.admin.ConfigCommand"
+  ensure_jars
+  write_config
+  java_cmd "-Xmx256m" "$RUN_DIR/log4j2-tool.properties" "$@"
+  "${KJAVA[@]}" </dev/null
+}
+
 usage() {
   cat >&2 <<EOF
-usage: $0 start [--fresh] | stop | status | logs [LINES]
+usage: $0 start [--fresh] | stop | status | logs [LINES] | tool CLASS ARGS...
   start   provision Kafka $KAFKA_VERSION if needed, start it on $ADDR; last stdout line = address
   stop    stop the broker this script started
   status  'running $ADDR (pid N)' (exit 0) or 'stopped' (exit 1)
   logs    tail of the broker log
+  tool    run a Kafka tool class from the cached jars
 EOF
   exit 2
 }
@@ -398,6 +418,7 @@ main() {
     stop) cmd_stop ;;
     status) cmd_status ;;
     logs) cmd_logs "$@" ;;
+    tool) cmd_tool "$@" ;;
     *) usage ;;
   esac
 }

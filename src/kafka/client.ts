@@ -1,18 +1,25 @@
 import { readFileSync } from 'node:fs';
 import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../domain/errors.js';
 import { secretReader } from '../deliver/secret.js';
 // Every client built here reads snappy, lz4 and zstd as well as gzip.
 import './codecs.js';
+import { checkTls } from './tls-check.js';
 
-/** The one place that builds a kafkajs client: brokers, TLS, SASL (secrets from env or files), logging via pino. */
+/**
+ * The one place that builds a kafkajs client: brokers, TLS, SASL (secrets from env or files), logging via pino.
+ * Every connect() of its admin clients, producers and consumers first checks TLS once (tls-check.ts) and turns
+ * a refused login or certificate into a ConfigError naming kafka.sasl or kafka.ssl: neither mends by waiting.
+ */
 export function createKafka(config: Config['kafka'], log: Logger, clientIdSuffix = ''): Kafka {
+  const ssl = tlsOptions(config.ssl);
   const kafkaConfig: KafkaConfig = {
     clientId: config.clientId + clientIdSuffix,
     brokers: config.brokers,
-    ssl: tlsOptions(config.ssl),
+    ssl,
     connectionTimeout: 5_000,
     retry: { initialRetryTime: 300, retries: 8 },
     logLevel: logLevel.WARN,
@@ -25,10 +32,53 @@ export function createKafka(config: Config['kafka'], log: Logger, clientIdSuffix
     },
   };
   if (config.sasl) {
-    const password = secretReader(config.sasl.password, 'kafka.sasl.password')();
-    kafkaConfig.sasl = { mechanism: config.sasl.mechanism, username: config.sasl.username, password } as SASLOptions;
+    const password = secretReader(config.sasl.password, 'kafka.sasl.password');
+    password(); // a missing secret stops start-up here, before anything connects
+    // kafkajs keeps this object and reads `password` at each authentication: a getter re-reads the secret, so a
+    // rotated password file is used by the next connection (secretReader re-reads a file when it changes).
+    kafkaConfig.sasl = {
+      mechanism: config.sasl.mechanism,
+      username: config.sasl.username,
+      get password() {
+        return password();
+      },
+    } as SASLOptions;
   }
-  return new Kafka(kafkaConfig);
+  const kafka = new Kafka(kafkaConfig);
+  let tlsChecked = false;
+  const guard = <T extends { connect(): Promise<void> }>(client: T): T => {
+    const connect = client.connect.bind(client);
+    client.connect = async () => {
+      if (ssl && !tlsChecked) tlsChecked = (await checkTls(config.brokers, ssl === true ? {} : (ssl as ConnectionOptions), 5_000)) === 'checked';
+      try {
+        await connect();
+      } catch (err) {
+        throw explainConnectError(err, config);
+      }
+    };
+    return client;
+  };
+  const admin = kafka.admin.bind(kafka);
+  const producer = kafka.producer.bind(kafka);
+  const consumer = kafka.consumer.bind(kafka);
+  kafka.admin = (...args) => guard(admin(...args));
+  kafka.producer = (...args) => guard(producer(...args));
+  kafka.consumer = (...args) => guard(consumer(...args));
+  return kafka;
+}
+
+/** A refused SASL login (or a secret that cannot be read while logging in) as a ConfigError; anything else unchanged. */
+export function explainConnectError(err: unknown, config: Config['kafka']): unknown {
+  for (let e = err as { name?: string; message?: string; cause?: unknown } | undefined, depth = 0; e && depth < 8; e = e.cause as typeof e, depth++) {
+    if (e instanceof ConfigError) return e;
+    if (e.name === 'KafkaJSSASLAuthenticationError' && config.sasl) {
+      return new ConfigError(
+        'kafka.sasl',
+        `the broker refused the ${config.sasl.mechanism} login of user "${config.sasl.username}" (${e.message}); check kafka.sasl.username, kafka.sasl.password and kafka.sasl.mechanism`,
+      );
+    }
+  }
+  return err;
 }
 
 /** kafka.ssl → node TLS options; files are read once at start-up (a missing file is a ConfigError naming the key). */

@@ -4,18 +4,25 @@ import { after, before, test } from 'node:test';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { DLQ_HEADERS } from '../../src/dlq/envelope.js';
 import { membershipDiff, sampleEvents, type SampleEvent } from '../../src/sample/events.js';
-import { startSchemaRegistry, type SchemaRegistrySim } from '../../src/simulator/registry.js';
 import { createTopic, eventually, kafka, offsetsCaughtUp, produce, quietLog, readTopic, startService, startSimulator, testConfig, uniqueTopic, type Simulator } from '../support/harness.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
 /**
- * Avro in the Confluent wire format, end to end: the event schema registered in the schema registry (the
- * simulator's REST subset: no Confluent-compatible registry can be installed here, see README), Avro records on
- * the real broker, the service decoding them through the registry. Good events end in the right lists; an
- * unknown schema id and a truncated record are dead-lettered at stage decode; a registry outage mid-stream
- * (stopped, then restarted on the same port) pauses the partitions, dead-letters nothing and loses nothing.
+ * Avro in the Confluent wire format, end to end, against a real registry: Apicurio Registry 2.4.2 through its
+ * Confluent-compatible API (scripts/registry-local.sh; .ci/run sets AC_TEST_SCHEMA_REGISTRY_URL). The event
+ * schema is registered there, Avro records go to the real broker, the service decodes them through the registry.
+ * Good events end in the right lists; an unknown schema id (the registry's own 404) and a truncated record are
+ * dead-lettered at stage decode; a registry outage mid-stream (a TCP forwarder in front of the registry closes,
+ * then opens again on the same port, the registry keeping its schemas) pauses the partitions, dead-letters
+ * nothing and loses nothing. The simulator's registry (src/simulator/registry.ts) stays for unit tests and the demo.
  */
+const REGISTRY_URL = process.env.AC_TEST_SCHEMA_REGISTRY_URL;
+const skip = REGISTRY_URL
+  ? false
+  : process.env.CI
+    ? false // in CI the registry must be there: the test runs and fails below
+    : 'AC_TEST_SCHEMA_REGISTRY_URL is not set: start a real registry with `bash scripts/registry-local.sh start` and export its URL';
 const segments = ['vip', 'newsletter', 'churn'];
-const SUBJECT = 'membership-change-value';
 const avsc = readFileSync(new URL('../../../schemas/membership-change.avsc', import.meta.url), 'utf8');
 /** A second version of the schema (one more optional field), so events after the outage carry an id the service has not fetched yet. */
 const avscV2 = (() => {
@@ -26,18 +33,29 @@ const avscV2 = (() => {
 
 const admin = kafka().admin();
 let sim: Simulator;
-let registry: SchemaRegistrySim;
+let proxy: TcpProxy;
 
 before(async () => {
+  if (skip) return;
+  if (!REGISTRY_URL) throw new Error('AC_TEST_SCHEMA_REGISTRY_URL is not set, and CI must run the real-registry test (.ci/run starts scripts/registry-local.sh)');
   await admin.connect();
   sim = await startSimulator({ timeScale: 10, lists: segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })) });
-  registry = await startSchemaRegistry();
+  const target = new URL(REGISTRY_URL);
+  proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
 });
 after(async () => {
-  await registry.close();
-  await sim.close();
+  if (skip) return;
+  await proxy?.close();
+  await sim?.close();
   await admin.disconnect();
 });
+
+/** The registry URL with the forwarder's port: what the service is given. */
+const throughProxy = () => {
+  const url = new URL(REGISTRY_URL!);
+  url.port = String(proxy.port);
+  return url.toString().replace(/\/$/, '');
+};
 
 type Expected = Map<string, Map<string, 'add' | 'remove'>>;
 function expectedOf(events: SampleEvent[]): Expected {
@@ -59,12 +77,20 @@ async function committed(groupId: string, topic: string): Promise<Map<number, nu
   return new Map((offsets?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
 }
 
-test('Avro events through the schema registry end in the right lists; bad ones are dead-lettered at decode; a registry outage delays and loses nothing', async () => {
+test('a real registry (Apicurio, Confluent-compatible API) answers an unknown schema id with 404', { skip }, async () => {
+  const res = await fetch(`${REGISTRY_URL}/schemas/ids/987654`);
+  assert.equal(res.status, 404);
+  assert.equal(((await res.json()) as { error_code?: number }).error_code, 40403);
+});
+
+test('Avro events through a real schema registry end in the right lists; bad ones are dead-lettered at decode; a registry outage delays and loses nothing', { skip }, async () => {
   const topic = uniqueTopic('avro');
   await createTopic(admin, topic, 3);
-  const client = new SchemaRegistry({ host: registry.url });
-  const { id: v1 } = await client.register({ type: SchemaType.AVRO, schema: avsc }, { subject: SUBJECT });
-  const { id: v2 } = await client.register({ type: SchemaType.AVRO, schema: avscV2 }, { subject: SUBJECT });
+  // The registry lives for the whole CI run: a subject of this topic's own keeps runs and tests apart.
+  const subject = `${topic}-value`;
+  const client = new SchemaRegistry({ host: REGISTRY_URL! });
+  const { id: v1 } = await client.register({ type: SchemaType.AVRO, schema: avsc }, { subject });
+  const { id: v2 } = await client.register({ type: SchemaType.AVRO, schema: avscV2 }, { subject });
   assert.notEqual(v1, v2);
 
   const events = [...sampleEvents({ events: 450, profiles: 120, segments, removeRatio: 0.25, reentry: false, seed: 7, start: Date.parse('2026-11-28T10:00:00Z') })];
@@ -82,7 +108,7 @@ test('Avro events through the schema registry end in the right lists; bad ones a
   ];
   await produce(topic, [...good.slice(0, 100), { key: bad[0]!.key, value: bad[0]!.value }, ...good.slice(100, 200), { key: bad[1]!.key, value: bad[1]!.value }, ...good.slice(200)]);
 
-  const config = testConfig(topic, sim, segments, { schemaRegistry: { url: registry.url } });
+  const config = testConfig(topic, sim, segments, { schemaRegistry: { url: throughProxy() } });
   const groupId = config.kafka.groupId;
   const service = await startService(config, { log: quietLog() });
   try {
@@ -102,7 +128,7 @@ test('Avro events through the schema registry end in the right lists; bad ones a
 
     // Phase 2: the registry goes away; 150 more events arrive, written with schema v2, which the service has not fetched.
     const phase1Ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
-    await registry.close();
+    await proxy.close();
     await produce(topic, await Promise.all(afterOutage.map(async (e) => ({ key: e.key, value: await client.encode(v2, avroValue(e, { source: 'cdp' })) }))));
     const stalls = async () => (await service.metrics.decodeStalls.get()).values.reduce((n, v) => n + v.value, 0);
     await eventually(async () => {
@@ -112,14 +138,14 @@ test('Avro events through the schema registry end in the right lists; bad ones a
     assert.equal(service.pipeline.totals.consumed, 302, 'nothing after the waiting records was taken');
     assert.deepEqual(await committed(groupId, topic), phase1Ends, 'no committed offset passes a record that waits for the registry');
 
-    registry = await startSchemaRegistry({ port: registry.port, store: registry.store });
+    await proxy.open();
     await eventually(() => membershipMatches(expectedOf(events)), 'the lists to match all 450 events after the registry is back');
     await eventually(() => offsetsCaughtUp(admin, groupId, topic), 'committed offsets to reach the end');
     assert.equal(service.pipeline.totals.consumed, 452);
     assert.equal(service.pipeline.totals.deadLettered, 2);
     const dlqEnds = await admin.fetchTopicOffsets(`${topic}.dlq`);
     assert.equal(dlqEnds.reduce((n, p) => n + Number(p.high), 0), 2, 'the dead-letter topic holds the two bad records and nothing else');
-    assert.ok((registry.counters.byRoute['GET /schemas/ids/{id}'] ?? 0) >= 1, 'the restarted registry served the new schema');
+    assert.ok(proxy.connections >= 1, 'the service fetched the new schema from the registry once it was back');
   } finally {
     await service.stop();
   }
