@@ -148,7 +148,8 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
   let stopping: Promise<{ clean: boolean; unsettled: Unsettled[] }> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      const deadline = Date.now() + config.shutdown.deadlineMs;
+      // A little inside the deadline, so that the stop ends (and says what it left) before run's watchdog fires.
+      const deadline = Date.now() + config.shutdown.deadlineMs - Math.min(500, config.shutdown.deadlineMs * 0.05);
       const left = () => Math.max(0, deadline - Date.now());
       // Settling may take the deadline less a reserve for the steps after it (final commit, disconnects).
       const reserve = Math.min(5_000, config.shutdown.deadlineMs * 0.2);

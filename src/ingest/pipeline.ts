@@ -143,7 +143,7 @@ export class Pipeline {
           this.settler.end(ref, 'leave_ignored');
           continue;
         }
-        if (this.ledger?.isStale(topic, partition, exp.connection, exp.listId, change.profile.email, change.occurredAt, tieOffset(message))) {
+        if (this.ledger?.isStale(topic, partition, exp.connection, exp.listId, change.profile.email, change.occurredAt, tieOffset(message), change.op)) {
           this.settler.end(ref, 'stale');
           continue;
         }

@@ -4,15 +4,22 @@ import type { LedgerRecord } from './record.js';
 /**
  * The ledger's decisions, pure: staleness, how an add reaches its list, and what a confirmed change records.
  *
- * Staleness, one rule inside a flush window and across windows: the newer occurredAt wins; at an equal occurredAt
- * the later event in its partition's order wins (its source offset). So a replay of the same event (the same
- * offset) is stale, and so is a copy re-published by `dlq replay` (it has no offset of its own: `offset`
- * undefined), and a record without an offset (version 1) wins every tie.
+ * Staleness, one rule inside a flush window and across windows: the newer occurredAt wins. At an equal
+ * occurredAt, an event with the op the ledger already holds is stale (a replay, or the same event published
+ * again at a new offset, changes nothing); one with the other op wins if it comes later in its partition (its
+ * source offset), as it does inside a flush window. A copy re-published by `dlq replay` has no offset of its own
+ * (`offset` undefined) and never wins a tie, and nothing wins a tie over a record without an offset (version 1).
  */
-export function isStale(entry: LedgerEntry | undefined, occurredAt: number, offset?: number): boolean {
+export function isStale(entry: LedgerEntry | undefined, occurredAt: number, offset?: number, op?: 'add' | 'remove'): boolean {
   if (entry === undefined) return false;
   if (occurredAt !== entry.occurredAt) return occurredAt < entry.occurredAt;
+  if (op !== undefined && op === opOf(entry)) return true;
   return offset === undefined || entry.offset === undefined || offset <= entry.offset;
+}
+
+/** The membership an entry leaves: subscribed, or not. */
+function opOf(entry: LedgerEntry): 'add' | 'remove' {
+  return entry.state === LedgerState.Added || entry.state === LedgerState.AddRefused ? 'add' : 'remove';
 }
 
 /** Dead-letter codes of the consent rule (stage confirm). */
@@ -52,7 +59,7 @@ export function windowOf(entry: LedgerEntry, openMs: number): Window {
 }
 
 export function routeChange(entry: LedgerEntry | undefined, op: 'add' | 'remove', occurredAt: number, reentry: boolean, openWindowMs: number, offset?: number): Route {
-  if (isStale(entry, occurredAt, offset)) return { kind: 'stale' };
+  if (isStale(entry, occurredAt, offset, op)) return { kind: 'stale' };
   if (op === 'add' && entry?.state === LedgerState.RemovedByService) return reentry ? { kind: 'resubscribe', window: windowOf(entry, openWindowMs) } : { kind: 'reentry-off' };
   return { kind: 'import' };
 }

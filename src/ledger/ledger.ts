@@ -157,8 +157,8 @@ export class Ledger {
   }
 
   /** Whether an event is older than (or as old as) the change the ledger holds for its key. */
-  isStale(topic: string, partition: number, connection: string, listId: string, email: string, occurredAt: number, offset: number | undefined): boolean {
-    return isStale(this.newest(topic, partition, ledgerKey(connection, listId, email), email, true), occurredAt, offset);
+  isStale(topic: string, partition: number, connection: string, listId: string, email: string, occurredAt: number, offset: number | undefined, op: 'add' | 'remove'): boolean {
+    return isStale(this.newest(topic, partition, ledgerKey(connection, listId, email), email, true), occurredAt, offset, op);
   }
 
   /** How a buffered change goes out, by what the ledger holds for it now (decided when its import is cut). */

@@ -113,7 +113,7 @@ test('SIGTERM while a dead letter cannot be written: exit 3 within the deadline,
   const deadlineMs = 4_000;
   const child = runCli(['run', '--config', writeConfig(rawConfig(topic, sim, segments, { buffer: { lingerMs: 50 }, shutdown: { deadlineMs }, http: { host: '127.0.0.1', port: 0 } }))]);
   try {
-    await waitForLog(child, 'Writing to the dead-letter topic failed');
+    await waitForLog(child, 'Kafka refuses one record');
     // Offset 0 settles; offset 1's letter is refused, so the partition's commits stop there.
     await eventually(async () => Number((await admin.fetchOffsets({ groupId: `${topic}-g`, topics: [topic] }))[0]!.partitions[0]!.offset) === 1, 'offset 0 committed');
     const signalled = Date.now();

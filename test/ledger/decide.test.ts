@@ -117,6 +117,11 @@ describe('whose unsubscribe it is (before a re-subscribe): inside the window onl
 // later one was discarded as stale. One rule now: the later offset in the partition wins.
 describe('one rule for an equal occurredAt', () => {
   const at = (offset?: number): LedgerEntry => ({ state: LedgerState.Added, occurredAt: 1_000, sentAt: 0, ...(offset !== undefined ? { offset } : {}) });
+  it('the same op again at a later offset (the event published again) is stale; the other op there wins', () => {
+    assert.equal(isStale(at(10), 1_000, 11, 'add'), true, 'an add over an add: changes nothing');
+    assert.equal(isStale(at(10), 1_000, 11, 'remove'), false, 'a remove after the add, in the same second');
+    assert.equal(isStale(at(10), 1_000, 9, 'remove'), true, 'a remove before the add, in the same second');
+  });
   it('the later event of the partition wins; the same event again (a replay) is stale', () => {
     assert.equal(isStale(at(10), 1_000, 11), false, 'a later offset at the same time');
     assert.equal(isStale(at(10), 1_000, 10), true, 'the same offset: a replay');
