@@ -47,6 +47,8 @@ export interface MembersView {
 
 export interface DrillReport {
   mismatches: string[];
+  /** The same mismatches by kind. */
+  byKind: Record<string, string[]>;
   counts: {
     offsets: number;
     fates: Record<Fate['kind'], number>;
@@ -174,17 +176,19 @@ export class DrillOracle {
       if (fate.kind === 'refuse') missing.push(`${showPair(pairOf(fate.listId, fate.email))} at ${key}: the add of a person who unsubscribed themselves should be dead-lettered ${CONSENT_OPTED_OUT}, is not`);
     }
     const forced = state.counters.forcedResubscribes;
-    const mismatches = [
-      ...(forced > 0 ? [`the simulator counted ${forced} re-subscribes of people who had unsubscribed themselves`] : []),
-      ...wrongConsent,
-      ...membership,
-      ...missing,
-      ...unexpected,
-    ];
+    const byKind: Record<string, string[]> = {
+      'forced re-subscribes': forced > 0 ? [`the simulator counted ${forced} re-subscribes of people who had unsubscribed themselves`] : [],
+      'wrong consent refusals': wrongConsent,
+      'wrong memberships': membership,
+      'missing letters': missing,
+      'unexpected letters': unexpected,
+    };
+    const mismatches = Object.values(byKind).flat();
     const fates = { apply: 0, superseded: 0, refuse: 0, dead: 0, skip: 0 };
     for (const f of this.fates.values()) fates[f.kind]++;
     return {
       mismatches,
+      byKind,
       counts: {
         offsets: this.fates.size,
         fates,
@@ -202,10 +206,12 @@ export class DrillOracle {
   }
 }
 
-/** The report as an assertion message: the counts, then the first mismatches. */
-export function describeReport(what: string, report: DrillReport, first = 25): string {
-  const { mismatches, counts } = report;
-  const head = mismatches.slice(0, first).map((m) => `  - ${m}`);
-  const more = mismatches.length > first ? [`  … and ${mismatches.length - first} more`] : [];
-  return [`${what}: ${mismatches.length} mismatches`, `counts: ${JSON.stringify(counts)}`, 'first mismatches:', ...head, ...more].join('\n');
+/** The report as an assertion message: the counts, then the first mismatches of each kind. */
+export function describeReport(what: string, report: DrillReport, perKind = 8): string {
+  const lines = [`${what}: ${report.mismatches.length} mismatches`, `counts: ${JSON.stringify(report.counts)}`];
+  for (const [kind, list] of Object.entries(report.byKind)) {
+    if (list.length === 0) continue;
+    lines.push(`${kind} (${list.length}), first ones:`, ...list.slice(0, perKind).map((m) => `  - ${m}`));
+  }
+  return lines.join('\n');
 }

@@ -157,7 +157,7 @@ export class DrillWorld {
       if (Date.now() > deadline) {
         const lines = [`timed out after ${timeoutMs} ms waiting for ${what} (${await this.progress()})`];
         try {
-          lines.push(describeReport('state at the deadline', await this.verify(), 10));
+          lines.push(describeReport('state at the deadline', await this.verify(), 4));
         } catch (err) {
           lines.push(`(the oracle could not run: ${(err as Error).message})`);
         }
