@@ -138,6 +138,12 @@ export class DrillWorld {
     return this.sim.snapshot().imports.outstanding === 0;
   }
 
+  /** The group's committed offsets summed over partitions (0 for none yet). */
+  async committedTotal(): Promise<number> {
+    const [committed] = await this.admin.fetchOffsets({ groupId: this.groupId, topics: [this.topic] });
+    return (committed?.partitions ?? []).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
+  }
+
   /** Committed offsets against end offsets, per partition, for messages. */
   async progress(): Promise<string> {
     const ends = await this.admin.fetchTopicOffsets(this.topic);
