@@ -125,9 +125,20 @@ export class DrillWorld {
     for (const { email, listId } of pairs) this.optedOut.set(pairOf(listId, email), -Infinity);
   }
 
-  /** A person's own action in ActiveCampaign (POST /__sim/membership): a form subscribe or their own unsubscribe. */
-  async personAction(email: string, listId: string, status: 1 | 2, source: 'form' | 'person'): Promise<void> {
-    await this.control('/__sim/membership', { email, list: listId, status, source });
+  /**
+   * A person's own action in ActiveCampaign (POST /__sim/membership): a form subscribe or their own unsubscribe.
+   * Until the simulator has that route (404), the same effect through POST /__sim/contacts, whose list statuses
+   * are the contact's own; returns which route was used so a drill can say so.
+   */
+  async personAction(email: string, listId: string, status: 1 | 2, source: 'form' | 'person'): Promise<'membership' | 'contacts'> {
+    try {
+      await this.control('/__sim/membership', { email, list: listId, status, source });
+      return 'membership';
+    } catch (err) {
+      if (!/answered 404/.test((err as Error).message)) throw err;
+      await this.control('/__sim/contacts', { email, lists: { [listId]: status } });
+      return 'contacts';
+    }
   }
 
   async caughtUp(): Promise<boolean> {
