@@ -9,14 +9,18 @@ import { DrillWorld } from '../support/drill-world.js';
  * Issue 13, fast backfill: a large flapping stream with re-entries, all of it on the topic before the service
  * starts, read from the beginning with the budget lifted as in the benchmark's first step (time scale
  * PIPELINE_TIME_SCALE, simulator limits off). The buffer collapses a contact's add…remove history into its
- * final remove, so the first thing ActiveCampaign hears of many pairs is the service's own unsubscribe.
+ * final remove, so the first thing ActiveCampaign hears of many pairs is the service's own unsubscribe; later
+ * events of the same pairs come after that import, as re-entries.
  */
 const segments = ['vip', 'newsletter', 'churn', 'trial', 'beta'];
 const CONTACTS = 3_000;
 const EVENTS = 30_000;
 
 test('fast backfill: every list ends with the newest event per (list, email); opt-outs stay; no wrong consent refusals', async (t) => {
-  const world = await DrillWorld.create({ name: 'drill-backfill', partitions: 4, segments, simulator: { timeScale: PIPELINE_TIME_SCALE, limits: { enabled: false } } });
+  // maxPendingEvents at 5,000 (default 200,000) puts the pressure of a 300,000-event backfill on this smaller
+  // one: fetching pauses, so a contact's history is split over several imports instead of collapsing into one.
+  const config = { buffer: { lingerMs: 200, maxPendingEvents: 5_000 } };
+  const world = await DrillWorld.create({ name: 'drill-backfill', partitions: 4, segments, simulator: { timeScale: PIPELINE_TIME_SCALE, limits: { enabled: false } }, config });
   try {
     const stream = new FlappingStream({ seed: 1311, prefix: 'bf-', contacts: CONTACTS, segments, unmapped: 0.02, firstRemove: 0.3, leave: 0.3, reenter: 0.5 });
     await world.seedOptedOut(seededPairs(1312, 'bf-', CONTACTS, [...world.listOf.values()], 60));
