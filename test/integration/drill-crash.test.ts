@@ -91,8 +91,10 @@ test('crash drill: SIGKILL at every named crash point and restarts leave every l
         fired.push(kill.name);
       } else {
         problems.push(`leg ${leg}: crash point ${kill.name}:${kill.n} was not reached (${end === 'settled' ? 'the leg settled' : 'killed by the test instead'}; reaches ${JSON.stringify(counts)})`);
-        if (end === 'settled') running.child.proc.kill('SIGTERM');
-        await running.child.kill();
+        if (end === 'settled') {
+          running.child.proc.kill('SIGTERM');
+          await running.child.exited;
+        }
       }
       t.diagnostic(`leg ${leg}: ${kill.name}:${kill.n} → ${end}; reaches ${JSON.stringify(counts)}; ${await world.progress()}`);
     }
@@ -101,6 +103,8 @@ test('crash drill: SIGKILL at every named crash point and restarts leave every l
     const report = join(reports, 'final.txt');
     const last = await world.start({ [CRASH_REPORT_ENV]: report });
     await world.settled('the stream to settle after the last restart');
+    const finalReaches = reached(report);
+    t.diagnostic(`final leg reaches ${JSON.stringify(Object.fromEntries(CRASH_POINTS.map((p) => [p, finalReaches.filter((l) => l === p).length])))}`);
     t.diagnostic(`stream: ${JSON.stringify(streamShape(written))}; fired ${fired.length} kills: ${fired.join(', ')}`);
 
     for (const name of CRASH_POINTS) if (!fired.includes(name)) problems.push(`no kill at crash point ${name}`);

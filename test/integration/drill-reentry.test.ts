@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PIPELINE_TIME_SCALE } from '../../bench/phases/pipeline.js';
 import { mulberry32 } from '../../src/sample/events.js';
-import { describeReport, pairOf } from '../support/drill-oracle.js';
+import { describeReport } from '../support/drill-oracle.js';
 import { FlappingStream, poisonRecords, streamShape } from '../support/drill-stream.js';
 import { DrillWorld } from '../support/drill-world.js';
 import { eventually } from '../support/harness.js';
