@@ -4,7 +4,7 @@ import { PIPELINE_TIME_SCALE } from '../../bench/phases/pipeline.js';
 import { mulberry32 } from '../../src/sample/events.js';
 import { describeReport } from '../support/drill-oracle.js';
 import { FlappingStream, poisonRecords, streamShape } from '../support/drill-stream.js';
-import { DrillWorld } from '../support/drill-world.js';
+import { DrillWorld, OWN_ACTION_GAP_MS } from '../support/drill-world.js';
 import { eventually } from '../support/harness.js';
 
 /**
@@ -15,7 +15,6 @@ import { eventually } from '../support/harness.js';
 const segments = ['vip', 'newsletter', 'churn'];
 const CONTACTS = 1_500;
 const PICKED = 60;
-const PERSON_DELAY_MS = 6_500;
 
 test('re-entry after a backfill: own unsubscribes stay, the service’s own are reversed', async (t) => {
   const world = await DrillWorld.create({ name: 'drill-reentry', partitions: 3, segments, simulator: { timeScale: PIPELINE_TIME_SCALE, limits: { enabled: false } } });
@@ -47,10 +46,9 @@ test('re-entry after a backfill: own unsubscribes stay, the service’s own are 
     const own = people.slice(0, PICKED / 2);
     const others = people.slice(PICKED / 2);
 
-    // People act later than the service's last confirmation, as people do: past the 5 s of clock skew the
-    // service allows around its own unsubscribes, and in a later second (ActiveCampaign dates have whole
-    // seconds), so their unsubscribe cannot be dated inside the service's window.
-    await eventually(() => Date.now() > settledAt + PERSON_DELAY_MS, 'the people to act after the backfill settled', PERSON_DELAY_MS + 5_000, 100);
+    // People act later than the service's last confirmation, as people do: outside the window in which their
+    // unsubscribe could not be told from the service's own (see OWN_ACTION_GAP_MS).
+    await eventually(() => Date.now() > settledAt + OWN_ACTION_GAP_MS, 'the people to act after the backfill settled', OWN_ACTION_GAP_MS + 5_000, 100);
     const routes = new Set<string>();
     for (const p of own) {
       routes.add(await world.personAction(p.email, p.listId, 1, 'form'));

@@ -107,3 +107,18 @@ test('a flapping stream: per-profile times strictly increase, many pairs start w
   assert.equal(poisonRecords('u-', 2).length, 2);
   assert.equal(new Set(seededPairs(1, 'u-', 10, ['1', '2'], 20).map((p) => `${p.listId}${p.email}`)).size, 20);
 });
+
+test('an opted-out pair: a remove coalesced into a later refused add may share its letter; one with no later add may not', () => {
+  const src = [
+    record(0, ev('vip', 'o@x.io', 'remove', 1)),
+    record(1, ev('vip', 'o@x.io', 'add', 2)), // newest: refused
+    record(2, ev('news', 'o@x.io', 'remove', 3)),
+    record(3, ev('news', 'o@x.io', 'remove', 4)), // newest: a remove, nothing to refuse
+  ];
+  const opted = new Map([[pairOf('1', 'o@x.io'), -Infinity], [pairOf('2', 'o@x.io'), -Infinity]]);
+  const state: MembersView = { lists: { '1': { members: { 'o@x.io': { status: 2 } } }, '2': { members: { 'o@x.io': { status: 2 } } } }, counters: { forcedResubscribes: 0 } };
+  const oracle = new DrillOracle(TOPIC, src, listOf, opted);
+  assert.deepEqual(oracle.check(state, [letter(0, 'CONSENT_OPTED_OUT'), letter(1, 'CONSENT_OPTED_OUT')]).mismatches, []);
+  const wrong = oracle.check(state, [letter(1, 'CONSENT_OPTED_OUT'), letter(2, 'CONSENT_OPTED_OUT')]);
+  assert.match(wrong.mismatches.join('\n'), /list 2: o@x.io at 0\/2 \(superseded remove\) is dead-lettered as confirm\/CONSENT_OPTED_OUT/);
+});

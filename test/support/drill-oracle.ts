@@ -9,18 +9,22 @@ import type { ReadRecord } from './topic-reader.js';
  *
  * Each source offset has one fate:
  *   apply       the newest event of its (list, email): ActiveCampaign must show its op
- *   superseded  an older event of a pair: the newest one accounts for it; never dead-lettered, except an add
- *               made after the person unsubscribed themselves (a CONSENT_OPTED_OUT letter is then allowed)
+ *   superseded  an older event of a pair: the newest one accounts for it; never dead-lettered, except when it
+ *               came after the person unsubscribed themselves and is an add or precedes such an add (the buffer
+ *               coalesces it into that add: a CONSENT_OPTED_OUT letter is then allowed)
  *   refuse      the newest event of a pair is such an add: it must be dead-lettered CONSENT_OPTED_OUT
  *   dead        it cannot be decoded: it must be dead-lettered with that reason
  *   skip        its segment has no export: neither sent nor dead-lettered
  */
 export type Op = 'add' | 'remove';
 
-/** `consent`: the person had unsubscribed themselves from the list before this event. */
+/**
+ * `consent`: the person had unsubscribed themselves from the list before this event. `beforeRefusedAdd`: a later
+ * add of the pair falls after the person's unsubscribe, so this older event may be refused together with it.
+ */
 export type Fate =
   | { kind: 'apply'; listId: string; email: string; op: Op; consent: boolean }
-  | { kind: 'superseded'; listId: string; email: string; op: Op; consent: boolean }
+  | { kind: 'superseded'; listId: string; email: string; op: Op; consent: boolean; beforeRefusedAdd: boolean }
   | { kind: 'refuse'; listId: string; email: string; op: 'add'; consent: true }
   | { kind: 'dead'; reason: string }
   | { kind: 'skip'; segmentId: string };
@@ -107,11 +111,17 @@ export class DrillOracle {
       if (n && n.occurredAt === occurredAt) throw new Error(`${showPair(pair)} has two events at ${e.occurredAt}: the drills need distinct times`);
       if (!n || occurredAt > n.occurredAt) newest.set(pair, { occurredAt, key, op: e.op });
     }
+    // Per pair, the occurredAt of its last add made after the person unsubscribed themselves.
+    const lastRefusedAdd = new Map<string, number>();
+    for (const e of events) {
+      if (e.op === 'add' && e.occurredAt > (optedOut.get(e.pair) ?? Infinity)) lastRefusedAdd.set(e.pair, Math.max(e.occurredAt, lastRefusedAdd.get(e.pair) ?? -Infinity));
+    }
     for (const e of events) {
       const isNewest = newest.get(e.pair)!.key === e.key;
       const consent = e.occurredAt > (optedOut.get(e.pair) ?? Infinity);
       const where = { listId: e.listId, email: e.email };
-      if (!isNewest) this.fates.set(e.key, { kind: 'superseded', ...where, op: e.op, consent });
+      const beforeRefusedAdd = consent && (lastRefusedAdd.get(e.pair) ?? -Infinity) > e.occurredAt;
+      if (!isNewest) this.fates.set(e.key, { kind: 'superseded', ...where, op: e.op, consent, beforeRefusedAdd });
       else if (consent && e.op === 'add') this.fates.set(e.key, { kind: 'refuse', ...where, op: 'add', consent });
       else this.fates.set(e.key, { kind: 'apply', ...where, op: e.op, consent });
     }
@@ -164,7 +174,7 @@ export class DrillOracle {
           const who = this.optedOut.has(pair) ? 'had not unsubscribed themselves yet' : 'never unsubscribed themselves';
           wrongConsent.push(`${showPair(pair)} dead-lettered ${CONSENT_OPTED_OUT} at ${key} (${fate.kind} ${fate.op}), but ${who}`);
           refusedWrongly.add(fate.email);
-        } else if (!(code === CONSENT_OPTED_OUT && fate.op === 'add')) {
+        } else if (!(code === CONSENT_OPTED_OUT && (fate.op === 'add' || (fate.kind === 'superseded' && fate.beforeRefusedAdd)))) {
           unexpected.push(`${showPair(pair)} at ${key} (${fate.kind} ${fate.op}) is dead-lettered as ${reason}`);
         }
       }

@@ -27,6 +27,14 @@ export interface Running {
   port: number;
 }
 
+/**
+ * How long after a person's own action the service may act on the same membership. Issue 13's window for "this
+ * unsubscribe is ours" starts 5 s before the service's intent (clock skew between ActiveCampaign and the
+ * service), and ActiveCampaign dates have whole seconds: a person's unsubscribe closer to the service's own than
+ * that cannot be told from it, by design. The drills' people act outside it, as people do.
+ */
+export const OWN_ACTION_GAP_MS = 6_500;
+
 /** A port free right now (the CLI is given it, so no log line has to be parsed to find it). */
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -42,6 +50,8 @@ export class DrillWorld {
   /** Pairs (pairOf) whose person unsubscribed themselves → the occurredAt after which that holds. */
   readonly optedOut = new Map<string, number>();
   private readonly running: Running[] = [];
+  /** No service starts before this (epoch ms): the seeded people's own unsubscribes are OWN_ACTION_GAP_MS older. */
+  private notBefore = 0;
   private producer: Promise<Producer> | undefined;
   private source: TopicReader | undefined;
   private dlq: TopicReader | undefined;
@@ -71,8 +81,12 @@ export class DrillWorld {
     return writeConfig({ ...base, http: { host: '127.0.0.1', port } });
   }
 
-  /** Starts `run` as a child process, with extra environment (the crash points). Does not wait for start-up. */
+  /**
+   * Starts `run` as a child process, with extra environment (the crash points). Does not wait for start-up; the
+   * first start waits until seeded opt-outs are OWN_ACTION_GAP_MS old.
+   */
   async start(env: NodeJS.ProcessEnv = {}, overrides: Record<string, unknown> = {}): Promise<Running> {
+    if (Date.now() < this.notBefore) await eventually(() => Date.now() >= this.notBefore, 'the seeded opt-outs to be older than the service\'s window', OWN_ACTION_GAP_MS + 5_000, 100);
     const port = await freePort();
     const child = runCli(['run', '--config', this.configFile(port, overrides)], env);
     const running = { child, port };
@@ -123,6 +137,7 @@ export class DrillWorld {
     for (const { email, listId } of pairs) byEmail.set(email, { ...byEmail.get(email), [listId]: 2 });
     for (const [email, lists] of byEmail) await this.control('/__sim/contacts', { email, lists });
     for (const { email, listId } of pairs) this.optedOut.set(pairOf(listId, email), -Infinity);
+    this.notBefore = Date.now() + OWN_ACTION_GAP_MS;
   }
 
   /**
