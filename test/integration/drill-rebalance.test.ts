@@ -23,7 +23,11 @@ async function assignments(world: DrillWorld): Promise<number[]> {
   return groups[0].members.map((m) => Object.values(AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment ?? {}).flat().length);
 }
 
-const inTheAir = async (world: DrillWorld, r: Running) => (await world.metric(r, UNCONFIRMED)) > 0;
+/** Whether the member has imports accepted and not confirmed; `seen` keeps the last count read. */
+async function inTheAir(world: DrillWorld, r: Running, seen: { unconfirmed: number }): Promise<boolean> {
+  seen.unconfirmed = await world.metric(r, UNCONFIRMED);
+  return seen.unconfirmed > 0;
+}
 
 test('rebalance drill: a member joins, the first leaves with imports in the air; every list ends exact', async (t) => {
   // Time scale 5: an import stays unconfirmed for about half a second, long enough to leave while it is.
@@ -40,13 +44,14 @@ test('rebalance drill: a member joins, the first leaves with imports in the air;
 
     await write(3_000, 0);
     const first = await world.start();
-    await eventually(() => inTheAir(world, first), 'the first member to have imports in the air', 60_000, 50);
+    const seen = { unconfirmed: 0 };
+    await eventually(() => inTheAir(world, first, seen), 'the first member to have imports in the air', 60_000, 50);
 
     const second = await world.start();
     await eventually(async () => (await assignments(world)).filter((n) => n > 0).length === 2, 'both members to own partitions', 60_000, 200);
     await write(3_000, 2);
-    await eventually(() => inTheAir(world, first), 'the first member to have imports in the air after the rebalance', 60_000, 20);
-    const unconfirmed = await world.metric(first, UNCONFIRMED);
+    await eventually(() => inTheAir(world, first, seen), 'the first member to have imports in the air after the rebalance', 60_000, 20);
+    const { unconfirmed } = seen;
     first.child.proc.kill('SIGTERM');
     await write(1_500, 4);
 
