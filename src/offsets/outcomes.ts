@@ -35,8 +35,12 @@ export class OutcomeSink implements DeliveryOutcomes<EventRef> {
       const letters = c.refused ? this.letters(c.refs, 'confirm', c.refused.code, c.refused.message) : undefined;
       let durable: Promise<unknown> | undefined = letters;
       const { topic, partition } = winner.message;
-      // Recorded by the owner of the winning event's partition only: a partition lost since is written by its new owner.
-      if (this.ledger && this.ownership.owns(topic, partition)) {
+      // Recorded by the owner of the winning event's partition only: a partition lost since is written by its new
+      // owner. A refusal or failure is recorded only with its own letter: when its event was fetched before the
+      // last rebalance, no letter is written for it (it is fetched again), and a record would make that copy stale,
+      // so that it would never be dead-lettered.
+      const lettered = !(c.refused || c.failed) || this.ownership.isCurrent(winner.generation);
+      if (this.ledger && this.ownership.owns(topic, partition) && lettered) {
         crashPoint('confirmed-before-ledger');
         const offset = tieOffset(winner.message);
         const outcome = { op: c.op, occurredAt: c.occurredAt, sentAt: c.sentAt, confirmedAt: c.confirmedAt, ...(offset !== undefined ? { offset } : {}), ...(c.refused ? { refused: c.refused.code } : {}), ...(c.failed ? { failed: true } : {}) };

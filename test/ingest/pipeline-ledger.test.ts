@@ -165,4 +165,20 @@ describe('Pipeline with the ledger', () => {
     await pipeline.handle([message(1, 'vip', 'remove', T + 20, 'ann@example.com', 1)], 1);
     assert.equal(added.length, 2, 'a newer remove from partition 1 goes');
   });
+
+  // Found by the rebalance drill: a refusal of an event fetched before the rebalance was recorded without its letter,
+  // so the copy fetched again was stale and never dead-lettered.
+  it('records a refusal only with its own letter: not for an event of an earlier generation, which is fetched again', async () => {
+    const { pipeline, sink, added, restore, writes } = setup([]);
+    restore();
+    await new Promise((r) => setImmediate(r));
+    await pipeline.handle([message(0, 'vip', 'add', T)], 0);
+    const old = added[0]!;
+    pipeline.assign({ t: [0] }); // a rebalance that keeps the partition
+    sink.applied('main', [{ email: 'ann@example.com', listId: '1', op: 'add', occurredAt: T, refs: [old], winner: old, sentAt: T, confirmedAt: T, refused: { code: 'CONSENT_OPTED_OUT', message: 'opted out' } }]);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(writes.length, 0, 'no ledger record for it');
+    await pipeline.handle([message(0, 'vip', 'add', T)], 0);
+    assert.equal(added.length, 2, 'the copy fetched again is not stale: it goes, and is refused and dead-lettered in turn');
+  });
 });
