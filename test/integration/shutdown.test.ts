@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
 import { membershipDiff } from '../../src/sample/events.js';
 import { rawConfig, runCli, waitForLog, writeConfig, type CliProcess } from '../support/cli.js';
-import { createTopic, eventually, kafka, offsetsCaughtUp, produce, produceSample, startSimulator, uniqueTopic, type Simulator } from '../support/harness.js';
+import { createTopic, eventually, kafka, offsetsCaughtUp, produceSample, startSimulator, uniqueTopic, type Simulator } from '../support/harness.js';
 
 /**
  * SIGTERM on the running CLI: buffered changes are flushed and confirmed, offsets committed, exit 0 within
@@ -105,17 +105,23 @@ test('with ActiveCampaign down, SIGTERM exits 3 at the deadline and commits noth
 
 test('SIGTERM while a dead letter cannot be written: exit 3 within the deadline, naming the partition and offset left unsettled', async () => {
   const topic = uniqueTopic('sigterm-stuck');
-  await createTopic(admin, topic, 1);
+  await createTopic(admin, topic, 2);
   // A dead-letter topic whose records may not exceed 200 bytes: no letter fits, even with its value cut.
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: `${topic}.dlq`, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '200' }] }] });
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: `${topic}.dlq`, numPartitions: 2, configEntries: [{ name: 'max.message.bytes', value: '200' }] }] });
   const good = (i: number) => JSON.stringify({ eventId: `g${i}`, occurredAt: '2026-11-28T10:00:00Z', segmentId: 'vip', op: 'add', profile: { id: `p${i}`, email: `good${i}@example.com` } });
-  await produce(topic, [{ key: 'p0', value: good(0) }, { key: 'bad', value: 'not json at all' }, { key: 'p2', value: good(2) }]);
+  // Partition 0: a good event, the record whose letter cannot be written, a good event. Partition 1: good ones only.
+  const producer = kafka().producer();
+  await producer.connect();
+  await producer.send({ topic, messages: [{ partition: 0, key: 'p0', value: good(0) }, { partition: 0, key: 'bad', value: 'not json at all' }, { partition: 0, key: 'p2', value: good(2) }] });
+  await producer.send({ topic, messages: [10, 11, 12].map((i) => ({ partition: 1, key: `p${i}`, value: good(i) })) });
+  await producer.disconnect();
   const deadlineMs = 4_000;
   const child = runCli(['run', '--config', writeConfig(rawConfig(topic, sim, segments, { buffer: { lingerMs: 50 }, shutdown: { deadlineMs }, http: { host: '127.0.0.1', port: 0 } }))]);
   try {
     await waitForLog(child, 'Kafka refuses one record');
-    // Offset 0 settles; offset 1's letter is refused, so the partition's commits stop there.
-    await eventually(async () => Number((await admin.fetchOffsets({ groupId: `${topic}-g`, topics: [topic] }))[0]!.partitions[0]!.offset) === 1, 'offset 0 committed');
+    // Offset 0 settles; offset 1's letter is refused, so partition 0's commits stop there; partition 1 goes on.
+    const committed = async (p: number) => Number((await admin.fetchOffsets({ groupId: `${topic}-g`, topics: [topic] }))[0]!.partitions.find((x) => x.partition === p)!.offset);
+    await eventually(async () => (await committed(0)) === 1 && (await committed(1)) === 3, 'offset 0 of partition 0 and all of partition 1 committed');
     const signalled = Date.now();
     child.proc.kill('SIGTERM');
     const { code } = await child.exited;
@@ -126,8 +132,8 @@ test('SIGTERM while a dead letter cannot be written: exit 3 within the deadline,
     assert.equal(stopped?.clean, false, 'the stop does not claim a clean finish');
     assert.deepEqual(stopped?.unsettled?.map((u) => [u.topic, u.partition, u.offset]), [[topic, 0, 1]], 'it names what stayed unsettled');
     assert.ok(!child.logged('Stopped after settling everything'));
-    const [offsets] = await admin.fetchOffsets({ groupId: `${topic}-g`, topics: [topic] });
-    assert.equal(Number(offsets!.partitions[0]!.offset), 1, 'nothing committed past the unwritten letter');
+    assert.equal(await committed(0), 1, 'nothing committed past the unwritten letter');
+    assert.equal(await committed(1), 3, 'the other partition committed to its end');
   } finally {
     await child.kill();
   }
