@@ -783,3 +783,30 @@ describe('AccountDelivery: the confirmation deadline', () => {
     assert.equal(api.bulks().length, 3, 'the first import and two resubmits');
   });
 });
+
+// Issue 14, defect 5: state keyed by entries outlived them after a rebalance: a leftover plainNext entry skipped
+// the ledger's route for a later change of the same contact and list.
+describe('AccountDelivery: nothing keyed by an entry outlives it', () => {
+  it('a rebalance that drops a re-entry waiting as a plain import leaves no mark: the next change is routed by the ledger again', async () => {
+    let current = 1;
+    const routed: string[] = [];
+    const gate: DeliveryGate<string> = {
+      route: (_c, email, listId, change) => (routed.push(`${email}/${listId}/${change.winner}`), { kind: 'resubscribe', window: { from: 0, to: 1 } }),
+      intend: async () => undefined,
+      live: (ref) => ref.startsWith(`g${current}:`),
+    };
+    const { api, add, delivery } = setup({ gate, limits: { lingerMs: 60_000 } });
+    add('ann@example.com', { ref: 'g1:ann' });
+    delivery.drain('shutdown');
+    await until(() => api.bulks().length === 1, 'the import carrying the re-entry goes');
+    delivery.drain(undefined);
+    // The contact is unknown to the account: the re-entry waits in the buffer as a plain import (the linger holds it).
+    await until(() => api.requests.filter((r) => r.kind === 'contact').length >= 1 && delivery.buffer.contacts === 1, 'the re-entry is requeued as a plain import');
+    current = 2;
+    delivery.dropRevoked((r) => !gate.live(r));
+    assert.equal(delivery.buffer.contacts, 0);
+    add('ann@example.com', { ref: 'g2:ann' });
+    delivery.drain('shutdown');
+    await until(() => routed.includes('ann@example.com/1/g2:ann'), 'the new change is routed by the ledger');
+  });
+});
