@@ -17,9 +17,9 @@ export function isStale(entry: LedgerEntry | undefined, occurredAt: number, offs
   return offset === undefined || entry.offset === undefined || offset <= entry.offset;
 }
 
-/** The membership an entry leaves: subscribed, or not. */
+/** The op of the event an entry stands for (a refused re-entry was an add, though it leaves the contact unsubscribed). */
 function opOf(entry: LedgerEntry): 'add' | 'remove' {
-  return entry.state === LedgerState.Added || entry.state === LedgerState.AddRefused ? 'add' : 'remove';
+  return entry.refusedAdd || entry.state === LedgerState.Added || entry.state === LedgerState.AddRefused ? 'add' : 'remove';
 }
 
 /** Dead-letter codes of the consent rule (stage confirm). */

@@ -36,6 +36,8 @@ export interface LedgerEntry {
   confirmedAt?: number;
   /** The source offset of the change's event (a tie in occurredAt goes to the later one); absent if unknown. */
   offset?: number;
+  /** The event was an add, refused because re-entry is off: the membership stays unsubscribed (state says so). */
+  refusedAdd?: boolean;
 }
 
 const SLOT_BYTES = 4 + 4 + 8 + 8 + 4 + 4;
@@ -58,6 +60,11 @@ export function hashKey(key: string): { hi: number; lo: number } {
   return { hi: h1 >>> 0 || 1, lo: h2 >>> 0 };
 }
 
+/** The offset slot's value: (offset + 1) × 2, plus the refused-add bit; 0 when no offset is known. */
+function packOffset(e: LedgerEntry): number {
+  return e.offset === undefined ? 0 : (e.offset + 1) * 2 + (e.refusedAdd ? 1 : 0);
+}
+
 export class LedgerIndex {
   private capacity: number;
   private hi: Uint32Array;
@@ -65,7 +72,7 @@ export class LedgerIndex {
   private at: Float64Array;
   private sent: Uint32Array;
   private until: Uint32Array;
-  /** Source offset + 1 (0: unknown). */
+  /** (Source offset + 1) × 2, plus 1 when the entry is a refused add (0: no offset known). */
   private off: Float64Array;
   private count = 0;
 
@@ -101,7 +108,10 @@ export class LedgerIndex {
     const until = this.until[slot]!;
     if (until) entry.confirmedAt = until * 1000;
     const off = this.off[slot]!;
-    if (off) entry.offset = off - 1;
+    if (off) {
+      entry.offset = Math.floor(off / 2) - 1;
+      if (off % 2) entry.refusedAdd = true;
+    }
     return entry;
   }
 
@@ -110,7 +120,7 @@ export class LedgerIndex {
     const { hi, lo } = hashKey(key);
     const slot = this.find(hi, lo & HASH_MASK);
     if (this.hi[slot] === 0) this.count++;
-    this.put(slot, hi, lo & HASH_MASK, entry.state, entry.occurredAt, Math.floor(entry.sentAt / 1000), entry.confirmedAt ? Math.ceil(entry.confirmedAt / 1000) : 0, entry.offset === undefined ? 0 : entry.offset + 1);
+    this.put(slot, hi, lo & HASH_MASK, entry.state, entry.occurredAt, Math.floor(entry.sentAt / 1000), entry.confirmedAt ? Math.ceil(entry.confirmedAt / 1000) : 0, packOffset(entry));
   }
 
   /**
@@ -123,7 +133,7 @@ export class LedgerIndex {
     const slot = this.find(hi, lo & HASH_MASK);
     if (this.hi[slot] === 0) this.count++;
     else if (this.at[slot]! > entry.occurredAt) return false;
-    this.put(slot, hi, lo & HASH_MASK, entry.state, entry.occurredAt, Math.floor(entry.sentAt / 1000), entry.confirmedAt ? Math.ceil(entry.confirmedAt / 1000) : 0, entry.offset === undefined ? 0 : entry.offset + 1);
+    this.put(slot, hi, lo & HASH_MASK, entry.state, entry.occurredAt, Math.floor(entry.sentAt / 1000), entry.confirmedAt ? Math.ceil(entry.confirmedAt / 1000) : 0, packOffset(entry));
     return true;
   }
 

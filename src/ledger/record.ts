@@ -83,6 +83,7 @@ export function entryOf(r: LedgerRecord): LedgerEntry {
   else state = r.byService ? LedgerState.RemovedByService : LedgerState.RemovedOther;
   const entry: LedgerEntry = { state, occurredAt: r.occurredAt, sentAt: r.sentAt };
   if (r.offset !== undefined) entry.offset = r.offset;
+  if (r.op === 'remove' && r.refused) entry.refusedAdd = true;
   if (state === LedgerState.RemovedByService && !r.intent && r.confirmedAt > 0) entry.confirmedAt = r.confirmedAt;
   return entry;
 }

@@ -138,3 +138,14 @@ describe('one rule for an equal occurredAt', () => {
     assert.equal(entryOf(r).offset, 12);
   });
 });
+
+describe('a refused re-entry (re-entry off) at an equal occurredAt', () => {
+  it('stands for an add: the same add published again is stale, though the membership stays unsubscribed', () => {
+    const r = recordFor({ state: LedgerState.RemovedByService, occurredAt: 1_000, sentAt: 0, offset: 3 }, { op: 'add', occurredAt: 2_000, offset: 7, sentAt: 5, confirmedAt: 5, refused: CONSENT_REENTRY_OFF })!;
+    const e = entryOf(r);
+    assert.equal(e.state, LedgerState.RemovedByService);
+    assert.equal(e.refusedAdd, true);
+    assert.equal(isStale(e, 2_000, 9, 'add'), true);
+    assert.equal(isStale(e, 2_000, 9, 'remove'), false);
+  });
+});
