@@ -47,3 +47,8 @@ export interface AppliedChange<R> {
   /** Failed for good (e.g. IMPORT_FAILED): dead-lettered with `refused`'s code; its intent is replaced. */
   failed?: boolean;
 }
+
+/** The record of one change as it ended (refused or failed when given). */
+export function appliedChange<R>(email: string, listId: string, c: ListChange<R>, sentAt: number, confirmedAt: number, refused?: AppliedChange<R>['refused'], failed?: boolean): AppliedChange<R> {
+  return { email, listId, op: c.op, occurredAt: c.occurredAt, refs: c.refs, winner: c.winner, sentAt, confirmedAt, ...(refused ? { refused } : {}), ...(failed ? { failed } : {}) };
+}

@@ -7,6 +7,7 @@ import { AccountDelivery, type AccountOptions } from '../../src/deliver/account.
 import type { AppliedChange, DeliveryGate, DeliveryOutcomes } from '../../src/deliver/outcomes.js';
 import { RateBudget, type BudgetRates } from '../../src/deliver/budget.js';
 import { classifyResponse, classifyTransportError } from '../../src/deliver/classify.js';
+import { clockOf, scaledClock, type Clock } from '../../src/deliver/clock.js';
 import type { AcApi, Answer, BulkImportAccepted, ContactsFound, ImportInfo, Memberships } from '../../src/deliver/client.js';
 import type { Stage } from '../../src/domain/errors.js';
 import { createMetrics } from '../../src/observability/metrics.js';
@@ -212,6 +213,7 @@ interface SetupOptions {
   limits?: Partial<BufferLimits>;
   rates?: BudgetRates;
   budgetScale?: number;
+  /** A manual clock (its own time, real timers); by default delivery's waits run 100× faster than real. */
   clock?: () => number;
   gate?: DeliveryGate<string>;
 }
@@ -222,11 +224,13 @@ afterEach(() => {
 });
 
 function setup(s: SetupOptions = {}) {
-  const clock = s.clock ?? Date.now;
+  const scheduler: Clock = s.clock ? clockOf(s.clock) : scaledClock(100);
+  const clock = () => scheduler.now();
   const api = new FakeAc(clock);
   const sink = new Recorder();
   const metrics = createMetrics(new Registry());
-  const budget = new RateBudget(s.rates ?? QUICK, s.budgetScale ?? 1_000);
+  // The budget runs on the scheduler's clock: 10 × 100 = 1000× faster than real unless a manual clock drives it.
+  const budget = new RateBudget(s.rates ?? QUICK, s.budgetScale ?? (s.clock ? 1_000 : 10));
   const opts: AccountOptions = {
     name: 'main',
     limits: { maxContacts: 250, maxBytes: 399_999, lingerMs: 5, ...s.limits },
@@ -236,13 +240,12 @@ function setup(s: SetupOptions = {}) {
     pollIntervalMs: 100,
     confirmTimeoutMs: 600_000,
     maxBackoffMs: 1_000,
-    timeScale: 100,
     settleOnAccept: false,
     budgetShare: 1,
     reservedShare: 0,
     ...s.opts,
   };
-  const delivery = new AccountDelivery<string>(opts, budget, api, sink, metrics, pino({ level: 'silent' }), clock, s.gate);
+  const delivery = new AccountDelivery<string>(opts, budget, api, sink, metrics, pino({ level: 'silent' }), scheduler, s.gate);
   open.push(delivery);
   const change = updates();
   let occurred = 1_000;
@@ -444,7 +447,7 @@ describe('AccountDelivery: import confirmation', () => {
       clock: clock.now,
       budgetScale: 1,
       rates: { requestsPerSecond: 100, importsPerMinute: 6_000, singleImportsPerMinute: 6_000 },
-      opts: { timeScale: 1, pollIntervalMs: 200 },
+      opts: { pollIntervalMs: 200 },
       limits: { lingerMs: 0 },
     });
     api.info = () => status('active');
@@ -584,7 +587,7 @@ describe('AccountDelivery: the single-contact import budget', () => {
 
   it('one contact goes alone while the single-import budget lasts', async () => {
     const clock = manualClock();
-    const { api, add, delivery } = setup({ clock: clock.now, rates, budgetScale: 1, opts: { timeScale: 1 }, limits: { lingerMs: 50 } });
+    const { api, add, delivery } = setup({ clock: clock.now, rates, budgetScale: 1, limits: { lingerMs: 50 } });
     add('a@example.com');
     clock.t += 50;
     delivery.wake();
@@ -594,7 +597,7 @@ describe('AccountDelivery: the single-contact import budget', () => {
 
   it('with the single-import budget spent, one contact waits for more, and then they go together', async () => {
     const clock = manualClock();
-    const { api, add, delivery, budget } = setup({ clock: clock.now, rates, budgetScale: 1, opts: { timeScale: 1 }, limits: { lingerMs: 50 } });
+    const { api, add, delivery, budget } = setup({ clock: clock.now, rates, budgetScale: 1, limits: { lingerMs: 50 } });
     budget.spend('single-import', clock.t); // the next single import may go in a minute
     add('a@example.com');
     clock.t += 1_000; // well past the linger; the shared import budget is free
