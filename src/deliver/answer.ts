@@ -42,6 +42,13 @@ export function bulkActions<R>(v: Verdict, entries: ContactEntry<R>[], batchId: 
       a.answered = true;
       splitInvalid(a, entries, v.indexes, v.reasons);
       return a;
+    case 'invalid-unnamed':
+      a.answered = true;
+      if (entries.length > 1) {
+        const half = Math.ceil(entries.length / 2);
+        a.bisect.push(entries.slice(0, half), entries.slice(half));
+      } else a.dead.push({ entries, code: 'INVALID_CONTACT', message: `HTTP 400 naming no usable contact index: ${v.body}`, sent: false });
+      return a;
     case 'reject':
       a.answered = true;
       a.dead.push({ entries, code: v.code, message: v.message, sent: false });
