@@ -1,4 +1,5 @@
 import type { ContactEntry } from '../buffer/contact-entry.js';
+import type { DeadLetterCode } from '../domain/dead-letter-codes.js';
 import { emailProblem } from '../domain/email.js';
 import type { Verdict } from './classify.js';
 
@@ -11,7 +12,7 @@ export interface BulkActions<R> {
   /** Halves to send next, in order, before anything buffered. */
   bisect: ContactEntry<R>[][];
   /** To the dead-letter topic; `sent`: ActiveCampaign may have applied part of it (the ledger replaces intents). */
-  dead: { entries: ContactEntry<R>[]; code: string; message: string; sent: boolean }[];
+  dead: { entries: ContactEntry<R>[]; code: DeadLetterCode; message: string; sent: boolean }[];
   /** The account answered (an outage, if any, is over). */
   answered: boolean;
   /** The account is failing: pause with backoff. */

@@ -12,7 +12,7 @@ export type Verdict =
   /** A 400 of a shape we do not know (a string index we cannot use, no index at all): bisect; `body` is masked. */
   | { kind: 'invalid-unnamed'; body: string }
   /** The request itself is wrong for good: dead-letter what it carried. */
-  | { kind: 'reject'; code: string; message: string };
+  | { kind: 'reject'; code: 'REJECTED' | 'NOT_FOUND'; message: string };
 
 const BULK_RATE_LIMIT_WAIT_MS = 60_000;
 

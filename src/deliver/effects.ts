@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { entryRefs, type ContactBuffer } from '../buffer/contact-buffer.js';
 import type { ContactEntry } from '../buffer/contact-entry.js';
 import { normaliseEmail } from '../domain/email.js';
+import type { DeadLetterCode } from '../domain/dead-letter-codes.js';
 import type { Stage } from '../domain/errors.js';
 import { maskEmail } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -124,7 +125,7 @@ export class AccountEffects<R> {
     this.buffer.requeue(again);
   }
 
-  dead(entries: ContactEntry<R>[], stage: Stage, code: string, message: string, sent = false): void {
+  dead(entries: ContactEntry<R>[], stage: Stage, code: DeadLetterCode, message: string, sent = false): void {
     for (const entry of entries) this.fail(entry, stage, code, message, sent);
     this.buffer.release(entries.map((e) => e.email));
   }
@@ -133,7 +134,7 @@ export class AccountEffects<R> {
    * A contact's changes go to the dead-letter topic. Once sent (ActiveCampaign may have applied part of it), they
    * are reported as failed changes, so the ledger replaces their intents; never sent, they are plain dead letters.
    */
-  fail(entry: ContactEntry<R>, stage: Stage, code: string, message: string, sent = false): void {
+  fail(entry: ContactEntry<R>, stage: Stage, code: DeadLetterCode, message: string, sent = false): void {
     this.confirms.clear(entry.email); // a later change of this contact starts with a fresh count
     this.log.error({ email: maskEmail(entry.email), stage, code }, `A contact could not be delivered and goes to the dead-letter topic: ${message}`);
     if (!sent) {

@@ -1,4 +1,5 @@
 import type { ListChange } from '../buffer/contact-entry.js';
+import type { DeadLetterCode } from '../domain/dead-letter-codes.js';
 import type { Stage } from '../domain/errors.js';
 import type { Route } from '../ledger/decide.js';
 
@@ -10,7 +11,7 @@ export interface DeliveryOutcomes<R> {
   /** Changes ActiveCampaign confirmed, refused on consent, or that failed for good: recorded, then settled. */
   applied(connection: string, changes: AppliedChange<R>[]): void;
   /** Events that cannot be delivered: dead-lettered, then settled. */
-  dead(refs: R[], stage: Stage, code: string, message: string): void;
+  dead(refs: R[], stage: Stage, code: DeadLetterCode, message: string): void;
   /** Changes found stale when their import was cut (the ledger moved on meanwhile): settled, never sent. */
   skipped(refs: R[], result: 'stale'): void;
   /** ActiveCampaign accepted a request holding these refs (latency); with settleOnAccept they settle now. */
@@ -43,7 +44,7 @@ export interface AppliedChange<R> {
   sentAt: number;
   confirmedAt: number;
   /** Not applied: dead-letter the refs with this code (stage confirm), recorded first. */
-  refused?: { code: string; message: string };
+  refused?: { code: DeadLetterCode; message: string };
   /** Failed for good (e.g. IMPORT_FAILED): dead-lettered with `refused`'s code; its intent is replaced. */
   failed?: boolean;
 }

@@ -1,5 +1,6 @@
 import { newEntry, serialize, type ContactEntry, type ListChange } from '../buffer/contact-entry.js';
 import { CONSENT_OPTED_OUT } from '../ledger/decide.js';
+import type { DeadLetterCode } from '../domain/dead-letter-codes.js';
 import type { RepeatMovesUdate } from './consent.js';
 import { appliedChange, type AppliedChange } from './outcomes.js';
 import { ReentryJob, type ReentryItem, type ReentryOutcome, type ReentryResult } from './reentry.js';
@@ -12,7 +13,7 @@ export interface ReentryEnd<R> {
   /** Changes to record: confirmed, or refused on consent (CONSENT_OPTED_OUT, CONTACT_BOUNCED). */
   changes: AppliedChange<R>[];
   /** Re-subscribes that failed: dead-letter these refs. */
-  dead: { refs: R[]; code: string; message: string }[];
+  dead: { refs: R[]; code: DeadLetterCode; message: string }[];
   /** What must go by bulk import again (an entry of the job's email), if anything. */
   resend?: ContactEntry<R>;
   /** Each item's result, for the resubscribes metric. */

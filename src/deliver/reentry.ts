@@ -1,5 +1,6 @@
 import type { ContactEntry, ListChange } from '../buffer/contact-entry.js';
 import type { Verdict } from './classify.js';
+import type { DeadLetterCode } from '../domain/dead-letter-codes.js';
 import type { AcApi } from './client.js';
 import { consent, placeOf, statusOf, type RepeatMovesUdate } from './consent.js';
 import type { ReentryItem } from './plan.js';
@@ -14,8 +15,8 @@ export interface ReentryOutcome<R> {
   result: ReentryResult;
   /** When the re-subscribe was accepted (or the state was read). */
   at: number;
-  /** failed: why. */
-  code?: string;
+  /** failed or refused: why. */
+  code?: DeadLetterCode;
   message?: string;
 }
 
@@ -118,7 +119,7 @@ export class ReentryJob<R> {
     return this.needsRequest() ? { kind: 'progress' } : { kind: 'done', outcomes: this.outcomes };
   }
 
-  private finish(item: ReentryItem<R>, result: ReentryResult, code?: string, message?: string): void {
+  private finish(item: ReentryItem<R>, result: ReentryResult, code?: DeadLetterCode, message?: string): void {
     if (this.todo[0] === item) this.todo.shift();
     this.outcomes.push({ item, result, at: this.now(), ...(code ? { code } : {}), ...(message ? { message } : {}) });
   }
