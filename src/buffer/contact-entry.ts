@@ -32,6 +32,8 @@ export interface ContactEntry<R> {
   /** Per profile value ('first_name', 'last_name', 'phone', 'f<id>'): the newest event that set it wins. */
   stamps: Map<string, Stamp>;
   excludeAutomations: boolean;
+  /** ActiveCampaign has this contact (a lookup found it): its removes may go without an add beside them. */
+  inAccount?: boolean;
   lists: Map<string, ListChange<R>>;
   /** When the entry entered the buffer (for the linger trigger). */
   since: number;
@@ -141,6 +143,7 @@ export function mergeUnder<R>(newer: ContactEntry<R>, older: ContactEntry<R>): v
   if (take('phone')) newer.phone = older.phone;
   for (const [id, value] of older.fields) if (take(`f${id}`)) newer.fields.set(id, value);
   newer.excludeAutomations ||= older.excludeAutomations;
+  if (older.inAccount) newer.inAccount = true;
   newer.since = Math.min(newer.since, older.since);
   serialize(newer);
 }

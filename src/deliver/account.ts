@@ -54,6 +54,8 @@ export class AccountDelivery<R> {
   private readonly health: AccountHealth;
   private readonly fx: AccountEffects<R>;
   private readonly bisectQueue: ContactEntry<R>[][] = [];
+  /** Entries of removes only whose contact neither the ledger nor a lookup knows: GET /contacts?email= first. */
+  private readonly lookups: { entry: ContactEntry<R>; notBefore: number }[] = [];
   private readonly flight: Flight = { requests: 0, sending: 0 };
   private readonly io: AccountRequests<R>;
   private timer: Timer | undefined;
@@ -102,7 +104,7 @@ export class AccountDelivery<R> {
   }
 
   get idle(): boolean {
-    return this.buffer.contacts === 0 && this.confirms.size === 0 && this.flight.sending === 0 && this.bisectQueue.length === 0 && this.reentries.size === 0;
+    return this.buffer.contacts === 0 && this.confirms.size === 0 && this.flight.sending === 0 && this.bisectQueue.length === 0 && this.reentries.size === 0 && this.lookups.length === 0;
   }
 
   get down(): boolean {
@@ -153,7 +155,7 @@ export class AccountDelivery<R> {
     this.timer = undefined;
     const now = this.clock.now();
     let wakeAt = this.health.pausedUntil;
-    if (now >= wakeAt) wakeAt = Math.min(this.dispatchPolls(now), this.dispatchReentries(now), this.dispatchImports(now));
+    if (now >= wakeAt) wakeAt = Math.min(this.dispatchPolls(now), this.dispatchReentries(now), this.dispatchLookups(now), this.dispatchImports(now));
     this.updateGauges();
     if (this.idle) for (const w of this.idleWaiters.splice(0)) w();
     if (wakeAt !== Infinity) this.timer = this.clock.after(Math.max(1, wakeAt - this.clock.now()), () => this.tick());
@@ -241,7 +243,24 @@ export class AccountDelivery<R> {
     if (plan.stale.length) this.outcomes.skipped(plan.stale, 'stale');
     this.fx.record(plan.refused.map(({ email, listId, change, refused }) => appliedChange(email, listId, change, at, at, refused)));
     if (plan.dropped.length) this.buffer.release(plan.dropped.map((e) => e.email));
+    for (const entry of plan.lookup) this.lookups.push({ entry, notBefore: 0 });
     return plan;
+  }
+
+  /** Looks up contacts whose removes would otherwise create them (requests.ts), while the budget allows. */
+  private dispatchLookups(now: number): number {
+    let wakeAt = Infinity;
+    for (const job of [...this.lookups]) {
+      if (job.notBefore > now) {
+        wakeAt = Math.min(wakeAt, job.notBefore);
+        continue;
+      }
+      const slot = this.requestSlot(now);
+      if (slot !== true) return Math.min(wakeAt, slot);
+      this.lookups.splice(this.lookups.indexOf(job), 1);
+      void this.io.lookup(job.entry, (notBefore) => this.lookups.push({ entry: job.entry, notBefore }));
+    }
+    return wakeAt;
   }
 
   /** Runs re-entry steps while the budget allows; returns when to look again. */

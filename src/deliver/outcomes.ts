@@ -13,7 +13,7 @@ export interface DeliveryOutcomes<R> {
   /** Events that cannot be delivered: dead-lettered, then settled. */
   dead(refs: R[], stage: Stage, code: DeadLetterCode, message: string): void;
   /** Changes found stale when their import was cut (the ledger moved on meanwhile): settled, never sent. */
-  skipped(refs: R[], result: 'stale'): void;
+  skipped(refs: R[], result: 'stale' | 'leave_ignored'): void;
   /** ActiveCampaign accepted a request holding these refs (latency); with settleOnAccept they settle now. */
   accepted(refs: R[], at: number, settle: boolean): void;
 }
@@ -29,6 +29,12 @@ export interface DeliveryGate<R> {
   intend(connection: string, removes: { email: string; listId: string; change: ListChange<R> }[], at: number): Promise<void>;
   /** Whether a ref still counts (fetched in the current group generation): others are dropped, never sent. */
   live(ref: R): boolean;
+  /**
+   * Whether the ledger holds a record for this email on any list of the connection (so ActiveCampaign has the
+   * contact): a remove of a contact it does not know is looked up before it is sent, since a bulk import would
+   * create the contact. Looked up in the partition of `ref`.
+   */
+  knows?(connection: string, email: string, ref: R): boolean;
 }
 
 /** One (list, contact) change as ActiveCampaign took it. */

@@ -74,6 +74,8 @@ export function planBatch<R>(entries: readonly ContactEntry<R>[], route: (email:
 export interface Cut<R> extends Omit<Plan<R>, 'stale' | 'reentryOff'> {
   /** Refs that settle unsent: stale changes, and the current refs of a change whose winner is of an earlier generation. */
   stale: R[];
+  /** Entries of removes only, for a contact neither the ledger nor a lookup knows: looked up before sending. */
+  lookup: ContactEntry<R>[];
   /** Changes refused before sending (re-entry off): recorded with their code, then dead-lettered. */
   refused: { email: string; listId: string; change: ListChange<R>; refused: NonNullable<AppliedChange<R>['refused']> }[];
 }
@@ -92,8 +94,17 @@ export function planCut<R>(entries: ContactEntry<R>[], gate: DeliveryGate<R> | u
     return gate?.route(connection, email, listId, change) ?? { kind: 'import' };
   });
   const message = 'the contact re-entered the segment after this service unsubscribed them, and the export has reentry: false';
+  // A bulk import upserts by email: removes alone would create a contact ActiveCampaign never had (issue 15).
+  const lookup: ContactEntry<R>[] = [];
+  const send: ContactEntry<R>[] = [];
+  for (const entry of plan.entries) {
+    const onlyRemoves = [...entry.lists.values()].every((c) => c.op === 'remove') && !plan.resubscribe.has(entry.email);
+    const known = entry.inAccount || !gate?.knows || [...entry.lists.values()].some((c) => gate.knows!(connection, entry.email, c.winner));
+    (onlyRemoves && !known ? lookup : send).push(entry);
+  }
   return {
-    entries: plan.entries,
+    lookup,
+    entries: send,
     resubscribe: plan.resubscribe,
     dropped: plan.dropped,
     stale: [...superseded, ...plan.stale.flatMap((c) => c.refs)],

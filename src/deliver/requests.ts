@@ -129,6 +129,36 @@ export class AccountRequests<R> {
     this.opts.wake();
   }
 
+  /**
+   * Whether ActiveCampaign has the contact of an entry of removes only: found, its removes go (marked, so they are
+   * not looked up again); not found, there is nothing to unsubscribe and a bulk import would create the contact,
+   * so they settle unsent (`leave_ignored`); so does a refused lookup (never a contact created to find out). A throttled or failing account asks again later (`again`).
+   */
+  async lookup(entry: ContactEntry<R>, again: (notBefore: number) => void): Promise<void> {
+    this.flight.requests++;
+    const a = await this.opts.client.findContact(entry.email);
+    this.flight.requests--;
+    const now = this.opts.clock.now();
+    const v = a.verdict;
+    if (v.kind === 'throttled' || v.kind === 'account') {
+      if (v.kind === 'throttled') this.fx.throttled(v.code, v.retryAfterMs, now);
+      else this.fx.markDown(v.code, v.message, now);
+      again(v.kind === 'throttled' ? now + this.opts.clock.fromReal(v.retryAfterMs) : this.opts.health.pausedUntil);
+    } else {
+      this.fx.up(now);
+      const found = v.kind === 'ok' && (a.body?.contacts ?? []).some((c) => c.email.toLowerCase() === entry.email);
+      this.opts.metrics.contactLookups.inc({ connection: this.opts.name, result: found ? 'found' : v.kind === 'ok' ? 'absent' : 'refused' });
+      if (found) {
+        entry.inAccount = true;
+        this.opts.buffer.requeue([entry]);
+      } else {
+        this.opts.outcomes.skipped(entryRefs(entry), 'leave_ignored');
+        this.opts.buffer.release([entry.email]);
+      }
+    }
+    this.opts.wake();
+  }
+
   async reentryStep(job: ReentryJob<R>): Promise<void> {
     job.busy = true;
     this.flight.requests++;

@@ -786,3 +786,36 @@ describe('AccountDelivery: the confirmation deadline', () => {
     assert.equal(api.bulks().length, 3, 'the first import and two resubmits');
   });
 });
+
+describe('AccountDelivery: a remove never creates a contact (issue 15, defect 3)', () => {
+  const gate = (known: Set<string>): DeliveryGate<string> => ({
+    route: () => ({ kind: 'import' }),
+    intend: async () => undefined,
+    live: () => true,
+    knows: (_c, email) => known.has(email),
+  });
+
+  it('removes of a contact neither the ledger nor ActiveCampaign has settle unsent; a found one is sent', async () => {
+    // Reproduced on the old scheduler: the unsubscribe-only contact went in a bulk import, which creates it.
+    const { api, sink, add, delivery } = setup({ gate: gate(new Set(['ledger@example.com'])) });
+    api.known.set('found@example.com', { id: '7', lists: [{ list: '1', status: '1' }] });
+    const refs = ['never@example.com', 'found@example.com', 'ledger@example.com'].map((e) => add(e, { op: 'remove' }));
+    await until(() => sink.settled.length === 3, 'all three removes settle');
+    await delivery.whenIdle();
+    const sent = api.bulks().flatMap((r) => r.contacts.map((c) => c.email)).sort();
+    assert.deepEqual(sent, ['found@example.com', 'ledger@example.com'], 'the unknown contact is never in a bulk import');
+    assert.equal(api.requests.filter((r) => r.kind === 'contact').length, 2, 'one lookup each for the two the ledger does not know');
+    assert.ok(sink.settledOnce(refs));
+    assert.equal(sink.deadLetters.length, 0);
+  });
+
+  it('a remove beside an add of the same contact needs no lookup (the add creates the contact anyway)', async () => {
+    const { api, sink, add, delivery } = setup({ gate: gate(new Set()) });
+    add('ann@example.com', { list: '1', op: 'remove' });
+    add('ann@example.com', { list: '2', op: 'add' });
+    await until(() => sink.settled.length === 2, 'both changes settle');
+    await delivery.whenIdle();
+    assert.equal(api.requests.filter((r) => r.kind === 'contact').length, 0);
+    assert.deepEqual(emailsOf(api.bulks()[0]), ['ann@example.com']);
+  });
+});
