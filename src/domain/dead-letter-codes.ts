@@ -9,6 +9,7 @@ export const DEAD_LETTER_CODES = {
   NOT_JSON: 'decode',
   TOMBSTONE: 'decode',
   EMPTY_VALUE: 'decode',
+  NOT_UTF8: 'decode',
   TOO_LARGE: 'decode',
   AVRO_INVALID: 'decode',
   UNKNOWN_SCHEMA: 'decode',
