@@ -12,7 +12,7 @@ import type { RepeatMovesUdate } from './consent.js';
 import { AccountHealth } from './health.js';
 import { appliedChange, type DeliveryGate, type DeliveryOutcomes } from './outcomes.js';
 import { importKind, pickImport } from './pick.js';
-import { planCut } from './plan.js';
+import { needsLookup, planCut } from './plan.js';
 import { ReentryQueue } from './reentry-queue.js';
 
 export type { AppliedChange } from './outcomes.js';
@@ -90,7 +90,8 @@ export class AccountDelivery<R> {
   }
 
   add(update: ContactUpdate<R>): MergeOutcome {
-    const outcome = this.buffer.add(update, this.clock.now());
+    // The linger is the buffer's, in real time: a faster clock (the benchmark) must not cut smaller batches.
+    const outcome = this.buffer.add(update, this.clock.epoch());
     // Superseded by a change already sent: with settleOnAccept that change may have settled already.
     if (outcome === 'superseded-in-flight' && this.opts.settleOnAccept) this.outcomes.accepted([update.ref], this.clock.epoch(), true);
     this.wake();
@@ -185,6 +186,8 @@ export class AccountDelivery<R> {
   /** Sends imports while there is work, budget and room for unconfirmed imports; returns when to look again. */
   private dispatchImports(now: number): number {
     for (;;) {
+      const epoch = this.clock.epoch();
+      const dueAt = this.buffer.dueAt();
       const pick = pickImport({
         now,
         requests: this.flight.requests,
@@ -193,8 +196,8 @@ export class AccountDelivery<R> {
         maxUnconfirmed: this.opts.maxUnconfirmed,
         bisectHead: this.bisectQueue[0]?.length,
         draining: this.draining,
-        due: this.buffer.due(now),
-        dueAt: this.buffer.dueAt(),
+        due: this.buffer.due(epoch),
+        dueAt: dueAt === undefined ? undefined : now + this.clock.fromReal(dueAt - epoch),
         readyContacts: this.buffer.readyContacts,
         maxContacts: this.opts.limits.maxContacts,
         readyAt: (kind) => this.budget.readyAt(kind, now),
@@ -212,7 +215,9 @@ export class AccountDelivery<R> {
         const entries = this.bisectQueue.shift()!;
         batch = { entries, ...bodyOf(entries), trigger: 'retry' };
       } else {
-        const cut = this.buffer.take(pick.trigger);
+        const cut = this.buffer.take(pick.trigger, undefined, (e) => needsLookup(e, this.gate, this.opts.name));
+        for (const entry of cut.aside ?? []) this.lookups.push({ entry, notBefore: 0 });
+        if (cut.aside) this.wake();
         if (cut.oversize) {
           this.fx.fail(cut.oversize, 'deliver', 'CONTACT_TOO_LARGE', `one contact serializes to ${cut.oversize.bytes} bytes, over the ${this.opts.limits.maxBytes}-byte request limit`);
           continue;
@@ -244,6 +249,7 @@ export class AccountDelivery<R> {
     this.fx.record(plan.refused.map(({ email, listId, change, refused }) => appliedChange(email, listId, change, at, at, refused)));
     if (plan.dropped.length) this.buffer.release(plan.dropped.map((e) => e.email));
     for (const entry of plan.lookup) this.lookups.push({ entry, notBefore: 0 });
+    if (plan.lookup.length) this.wake();
     return plan;
   }
 

@@ -97,11 +97,7 @@ export function planCut<R>(entries: ContactEntry<R>[], gate: DeliveryGate<R> | u
   // A bulk import upserts by email: removes alone would create a contact ActiveCampaign never had (issue 15).
   const lookup: ContactEntry<R>[] = [];
   const send: ContactEntry<R>[] = [];
-  for (const entry of plan.entries) {
-    const onlyRemoves = [...entry.lists.values()].every((c) => c.op === 'remove') && !plan.resubscribe.has(entry.email);
-    const known = entry.inAccount || !gate?.knows || [...entry.lists.values()].some((c) => gate.knows!(connection, entry.email, c.winner));
-    (onlyRemoves && !known ? lookup : send).push(entry);
-  }
+  for (const entry of plan.entries) (!plan.resubscribe.has(entry.email) && needsLookup(entry, gate, connection) ? lookup : send).push(entry);
   return {
     lookup,
     entries: send,
@@ -110,6 +106,17 @@ export function planCut<R>(entries: ContactEntry<R>[], gate: DeliveryGate<R> | u
     stale: [...superseded, ...plan.stale.flatMap((c) => c.refs)],
     refused: plan.reentryOff.map(({ entry, listId, change }) => ({ email: entry.email, listId, change, refused: { code: CONSENT_REENTRY_OFF, message } })),
   };
+}
+
+/**
+ * Whether an entry must be looked up before it is sent: it holds removes only (a bulk import of it would create the
+ * contact), and neither the ledger (any list of the connection) nor an earlier lookup knows the contact.
+ */
+export function needsLookup<R>(entry: ContactEntry<R>, gate: DeliveryGate<R> | undefined, connection: string): boolean {
+  if (entry.inAccount || !gate?.knows) return false;
+  const changes = [...entry.lists.values()];
+  if (changes.length === 0 || changes.some((c) => c.op === 'add')) return false;
+  return !changes.some((c) => gate.knows!(connection, entry.email, c.winner));
 }
 
 /**
