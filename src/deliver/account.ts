@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { bodyOf, ContactBuffer, type Batch, type BufferLimits, type FlushTrigger } from '../buffer/contact-buffer.js';
+import { bodyOf, ContactBuffer, type Batch, type FlushTrigger } from '../buffer/contact-buffer.js';
 import type { ContactEntry, ContactUpdate, MergeOutcome } from '../buffer/contact-entry.js';
 import type { Metrics } from '../observability/metrics.js';
 import { AccountEffects } from './effects.js';
@@ -7,8 +7,8 @@ import { AccountRequests, type Flight } from './requests.js';
 import type { RateBudget } from './budget.js';
 import type { AcApi } from './client.js';
 import { systemClock, type Clock, type Random, type Timer } from './clock.js';
+import type { AccountOptions } from './account-options.js';
 import { Confirmations } from './confirmations.js';
-import type { RepeatMovesUdate } from './consent.js';
 import { AccountHealth } from './health.js';
 import { appliedChange, type DeliveryGate, type DeliveryOutcomes } from './outcomes.js';
 import { importKind, pickImport } from './pick.js';
@@ -16,27 +16,7 @@ import { needsLookup, planCut } from './plan.js';
 import { ReentryQueue } from './reentry-queue.js';
 
 export type { AppliedChange } from './outcomes.js';
-
-export interface AccountOptions {
-  name: string;
-  limits: BufferLimits;
-  /** Imports accepted but not confirmed, at most (each costs polls from the same budget). */
-  maxUnconfirmed: number;
-  maxConcurrentRequests: number;
-  maxImportResubmits: number;
-  pollIntervalMs: number;
-  /** An import not confirmed this long after acceptance is resubmitted from the newest buffered state. */
-  confirmTimeoutMs: number;
-  maxBackoffMs: number;
-  /** Settle at acceptance instead of confirmation (opt-in; see README). */
-  settleOnAccept: boolean;
-  /** 'partitions': follow the fraction of source partitions this member owns; a number: a fixed share. */
-  budgetShare: 'partitions' | number;
-  /** Carved out of the account before the shares are applied (for replays, or taken by a replay itself). */
-  reservedShare: number;
-  /** Whether a repeated unsubscribe moves udate in this account (consent.ts); 'no' when not given. */
-  repeatUnsubscribeMovesUdate?: RepeatMovesUdate;
-}
+export type { AccountOptions } from './account-options.js';
 
 /**
  * Delivery for one ActiveCampaign account: buffer → rate budget → bulk import → confirmation. One scheduler
@@ -62,8 +42,6 @@ export class AccountDelivery<R> {
   private scheduled = false;
   private draining: FlushTrigger | undefined;
   private closed = false;
-  /** Since when a due import has been held back by the budget alone (rate_budget_wait_seconds_total). */
-  private budgetBlockedAt: number | undefined;
   private idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -124,7 +102,7 @@ export class AccountDelivery<R> {
     const holds = (email: string) => this.buffer.holds(email);
     this.confirms.prune(holds);
     this.reentries.prune(holds);
-    this.updateGauges();
+    this.fx.updateGauges();
     return dropped;
   }
 
@@ -132,7 +110,7 @@ export class AccountDelivery<R> {
   setPartitionShare(fraction: number): void {
     const base = this.opts.budgetShare === 'partitions' ? fraction : this.opts.budgetShare;
     this.budget.share = Math.max(0.001, base * (1 - this.opts.reservedShare));
-    this.updateGauges();
+    this.fx.updateGauges();
   }
 
   close(): void {
@@ -157,7 +135,7 @@ export class AccountDelivery<R> {
     const now = this.clock.now();
     let wakeAt = this.health.pausedUntil;
     if (now >= wakeAt) wakeAt = Math.min(this.dispatchPolls(now), this.dispatchReentries(now), this.dispatchLookups(now), this.dispatchImports(now));
-    this.updateGauges();
+    this.fx.updateGauges();
     if (this.idle) for (const w of this.idleWaiters.splice(0)) w();
     if (wakeAt !== Infinity) this.timer = this.clock.after(Math.max(1, wakeAt - this.clock.now()), () => this.tick());
   }
@@ -203,11 +181,11 @@ export class AccountDelivery<R> {
         readyAt: (kind) => this.budget.readyAt(kind, now),
       });
       if (pick.kind === 'idle') {
-        if (!pick.due) this.budgetBlockedAt = undefined;
+        if (!pick.due) this.fx.budgetFree();
         return pick.wakeAt;
       }
       if (pick.kind === 'budget') {
-        this.budgetBlockedAt ??= now;
+        this.fx.budgetBlocked(now);
         return pick.wakeAt;
       }
       let batch: Batch<R> | undefined;
@@ -235,7 +213,7 @@ export class AccountDelivery<R> {
       }
       if (plan.entries.length !== batch.entries.length || plan.resubscribe.size) batch = { entries: plan.entries, ...bodyOf(plan.entries), trigger: batch.trigger };
       this.budget.spend(sending, now);
-      this.recordBudgetWait(now);
+      this.fx.recordBudgetWait(now);
       this.metrics.flushes.inc({ connection: this.opts.name, trigger: batch.trigger });
       void this.io.send(batch, plan.resubscribe);
     }
@@ -279,19 +257,5 @@ export class AccountDelivery<R> {
       void this.io.reentryStep(job);
     }
     return wakeAt;
-  }
-
-  private recordBudgetWait(now: number): void {
-    if (this.budgetBlockedAt === undefined) return;
-    this.metrics.budgetWaitSeconds.inc({ connection: this.opts.name }, Math.max(0, now - this.budgetBlockedAt) / 1000);
-    this.budgetBlockedAt = undefined;
-  }
-
-  private updateGauges(): void {
-    const c = { connection: this.opts.name };
-    this.metrics.bufferedContacts.set(c, this.buffer.contacts);
-    this.metrics.bufferedBytes.set(c, this.buffer.bytes);
-    this.metrics.unconfirmedImports.set(c, this.confirms.size);
-    this.metrics.budgetUtilisation.set(c, this.budget.utilisation);
   }
 }

@@ -45,6 +45,8 @@ export class AccountEffects<R> {
   private readonly outcomes: DeliveryOutcomes<R>;
   private readonly metrics: Metrics;
   private readonly log: Logger;
+  /** Since when a due import has been held back by the budget alone (rate_budget_wait_seconds_total). */
+  private budgetBlockedAt: number | undefined;
 
   constructor(s: AccountState<R>) {
     this.name = s.name;
@@ -171,5 +173,29 @@ export class AccountEffects<R> {
     if (change.kind !== 'up') return;
     this.log.info({ after: change.after }, 'The ActiveCampaign account answers again; delivery resumes');
     this.metrics.accountDown.set({ connection: this.name, code: change.code }, 0);
+  }
+
+  /** A due import waits on the budget alone from `now` (if not already). */
+  budgetBlocked(now: number): void {
+    this.budgetBlockedAt ??= now;
+  }
+
+  /** Nothing is due: no wait on the budget to count. */
+  budgetFree(): void {
+    this.budgetBlockedAt = undefined;
+  }
+
+  recordBudgetWait(now: number): void {
+    if (this.budgetBlockedAt === undefined) return;
+    this.metrics.budgetWaitSeconds.inc({ connection: this.name }, Math.max(0, now - this.budgetBlockedAt) / 1000);
+    this.budgetBlockedAt = undefined;
+  }
+
+  updateGauges(): void {
+    const c = { connection: this.name };
+    this.metrics.bufferedContacts.set(c, this.buffer.contacts);
+    this.metrics.bufferedBytes.set(c, this.buffer.bytes);
+    this.metrics.unconfirmedImports.set(c, this.confirms.size);
+    this.metrics.budgetUtilisation.set(c, this.budget.utilisation);
   }
 }
