@@ -114,30 +114,43 @@ export class ContactBuffer<R> {
 
   /**
    * Cuts the next batch: entries in arrival order, at most maxContacts, body at most maxBytes. Their emails go
-   * in flight. An entry too large for any request comes back alone in `oversize`.
+   * in flight. An entry too large for any request comes back alone in `oversize`. Entries `aside` says must wait
+   * for something else first (a lookup) go in flight too, beside the batch, and do not count toward it.
    */
-  take(trigger: FlushTrigger, maxContacts = this.limits.maxContacts): { batch?: Batch<R>; oversize?: ContactEntry<R> } {
+  take(trigger: FlushTrigger, maxContacts = this.limits.maxContacts, aside?: (entry: ContactEntry<R>) => boolean): { batch?: Batch<R>; oversize?: ContactEntry<R>; aside?: ContactEntry<R>[] } {
     const entries: ContactEntry<R>[] = [];
+    const apart: ContactEntry<R>[] = [];
     let bytes = BODY_OVERHEAD;
     for (const entry of this.ready.values()) {
       if (entries.length >= maxContacts) break;
+      if (aside?.(entry)) {
+        apart.push(entry);
+        continue;
+      }
       const next = bytes + entry.bytes + (entries.length ? 1 : 0);
       if (next > this.limits.maxBytes) {
         if (entries.length === 0) {
           this.remove(entry);
-          return { oversize: entry };
+          this.away(apart);
+          return { oversize: entry, ...(apart.length ? { aside: apart } : {}) };
         }
         break;
       }
       bytes = next;
       entries.push(entry);
     }
-    if (entries.length === 0) return {};
+    this.away(apart);
+    const set = apart.length ? { aside: apart } : {};
+    if (entries.length === 0) return set;
+    this.away(entries);
+    return { batch: { entries, ...bodyOf(entries), trigger }, ...set };
+  }
+
+  private away(entries: ContactEntry<R>[]): void {
     for (const entry of entries) {
       this.remove(entry);
       this.inflight.set(entry.email, entry);
     }
-    return { batch: { entries, ...bodyOf(entries), trigger } };
   }
 
   /** The import holding these emails settled: their waiting changes become ready. */

@@ -11,17 +11,29 @@ export interface ListChange<R> {
   refs: R[];
   /** The event that set this op (the newest; one of `refs`). */
   winner: R;
+  /** Its export's tags: sent only while the op is an add, and only for this list (never another list's). */
+  tags: Set<string>;
+}
+
+/** When a profile value was set: the event's occurredAt, then arrival order. */
+export interface Stamp {
+  occurredAt: number;
+  seq: number;
 }
 
 export interface ContactEntry<R> {
   email: string;
+  /** '' clears the value in ActiveCampaign (sent as an empty string); undefined: not sent, AC keeps its value. */
   firstName?: string;
   lastName?: string;
   phone?: string;
-  /** custom field id → value */
+  /** custom field id → value ('' clears) */
   fields: Map<number, string>;
-  tags: Set<string>;
+  /** Per profile value ('first_name', 'last_name', 'phone', 'f<id>'): the newest event that set it wins. */
+  stamps: Map<string, Stamp>;
   excludeAutomations: boolean;
+  /** ActiveCampaign has this contact (a lookup found it): its removes may go without an add beside them. */
+  inAccount?: boolean;
   lists: Map<string, ListChange<R>>;
   /** When the entry entered the buffer (for the linger trigger). */
   since: number;
@@ -30,13 +42,16 @@ export interface ContactEntry<R> {
   bytes: number;
 }
 
-/** The profile part of a change, already mapped for one export. */
+/**
+ * The profile part of a change, already mapped for one export. A value: set it; null: the event clears it;
+ * undefined or '': the event says nothing about it (AC keeps its value).
+ */
 export interface ContactUpdate<R> {
   email: string;
-  firstName?: string | undefined;
-  lastName?: string | undefined;
-  phone?: string | undefined;
-  fields: ReadonlyMap<number, string>;
+  firstName?: string | null | undefined;
+  lastName?: string | null | undefined;
+  phone?: string | null | undefined;
+  fields: ReadonlyMap<number, string | null>;
   tags: readonly string[];
   excludeAutomations: boolean;
   listId: string;
@@ -47,7 +62,7 @@ export interface ContactUpdate<R> {
 }
 
 export function newEntry<R>(email: string, since: number): ContactEntry<R> {
-  return { email, fields: new Map(), tags: new Set(), excludeAutomations: false, lists: new Map(), since, json: '', bytes: 0 };
+  return { email, fields: new Map(), stamps: new Map(), excludeAutomations: false, lists: new Map(), since, json: '', bytes: 0 };
 }
 
 export type MergeOutcome = 'new' | 'replaced' | 'superseded-on-arrival' | 'superseded-in-flight';
@@ -59,13 +74,16 @@ export function isOlder(u: { occurredAt: number; seq: number }, c: { occurredAt:
 
 /**
  * Applies one change. The newest change per list wins (occurredAt, then arrival order); an older change that
- * arrives late is attached to the newer one and settles with it. Profile fields take the latest non-empty value.
+ * arrives late is attached to the newer one and settles with it. Each profile value comes from the newest event
+ * (by occurredAt, then arrival) that says something about it, also when that event arrives late or is for another
+ * list: a late, older event never overwrites it. A list's tags are its own export's.
  */
 export function applyUpdate<R>(entry: ContactEntry<R>, u: ContactUpdate<R>): MergeOutcome {
   const current = entry.lists.get(u.listId);
   let outcome: MergeOutcome = 'new';
   if (current) {
     if (isOlder(u, current)) {
+      // The newer change of this list covers this event entirely, its profile too.
       current.refs.push(u.ref);
       return 'superseded-on-arrival';
     }
@@ -74,18 +92,30 @@ export function applyUpdate<R>(entry: ContactEntry<R>, u: ContactUpdate<R>): Mer
     current.seq = u.seq;
     current.winner = u.ref;
     current.refs.push(u.ref);
+    for (const tag of u.tags) current.tags.add(tag);
     outcome = 'replaced';
   } else {
-    entry.lists.set(u.listId, { op: u.op, occurredAt: u.occurredAt, seq: u.seq, refs: [u.ref], winner: u.ref });
+    entry.lists.set(u.listId, { op: u.op, occurredAt: u.occurredAt, seq: u.seq, refs: [u.ref], winner: u.ref, tags: new Set(u.tags) });
   }
-  if (u.firstName) entry.firstName = u.firstName;
-  if (u.lastName) entry.lastName = u.lastName;
-  if (u.phone) entry.phone = u.phone;
-  for (const [id, value] of u.fields) if (value !== '') entry.fields.set(id, value);
-  for (const tag of u.tags) entry.tags.add(tag);
+  applyProfile(entry, u);
   entry.excludeAutomations ||= u.excludeAutomations;
   serialize(entry);
   return outcome;
+}
+
+/** Sets each profile value `u` says something about, unless a newer event (of any list) set it. */
+function applyProfile<R>(entry: ContactEntry<R>, u: ContactUpdate<R>): void {
+  const set = (key: string, value: string | null | undefined, write: (v: string) => void) => {
+    if (value === undefined || value === '') return; // says nothing: AC keeps its value
+    const stamp = entry.stamps.get(key);
+    if (stamp && isOlder(u, stamp)) return;
+    entry.stamps.set(key, { occurredAt: u.occurredAt, seq: u.seq });
+    write(value ?? '');
+  };
+  set('first_name', u.firstName, (v) => (entry.firstName = v));
+  set('last_name', u.lastName, (v) => (entry.lastName = v));
+  set('phone', u.phone, (v) => (entry.phone = v));
+  for (const [id, value] of u.fields) set(`f${id}`, value, (v) => entry.fields.set(id, v));
 }
 
 /** Merges an older entry (e.g. one coming back from a failed request) under a newer one. */
@@ -100,12 +130,20 @@ export function mergeUnder<R>(newer: ContactEntry<R>, older: ContactEntry<R>): v
       newer.lists.set(listId, change);
     }
   }
-  newer.firstName ??= older.firstName;
-  newer.lastName ??= older.lastName;
-  newer.phone ??= older.phone;
-  for (const [id, value] of older.fields) if (!newer.fields.has(id)) newer.fields.set(id, value);
-  for (const tag of older.tags) newer.tags.add(tag);
+  // Each profile value from whichever entry set it from the newer event.
+  const take = (key: string) => {
+    const o = older.stamps.get(key);
+    const n = newer.stamps.get(key);
+    if (!o || (n && !isOlder(n, o))) return false;
+    newer.stamps.set(key, o);
+    return true;
+  };
+  if (take('first_name')) newer.firstName = older.firstName;
+  if (take('last_name')) newer.lastName = older.lastName;
+  if (take('phone')) newer.phone = older.phone;
+  for (const [id, value] of older.fields) if (take(`f${id}`)) newer.fields.set(id, value);
   newer.excludeAutomations ||= older.excludeAutomations;
+  if (older.inAccount) newer.inAccount = true;
   newer.since = Math.min(newer.since, older.since);
   serialize(newer);
 }
@@ -122,11 +160,13 @@ export function serialize<R>(entry: ContactEntry<R>): void {
   const subscribe: { listid: number }[] = [];
   const unsubscribe: { listid: number }[] = [];
   for (const [listId, change] of entry.lists) (change.op === 'add' ? subscribe : unsubscribe).push({ listid: Number(listId) });
+  const tags = new Set<string>();
+  for (const change of entry.lists.values()) if (change.op === 'add') for (const tag of change.tags) tags.add(tag);
   const contact: Record<string, unknown> = { email: entry.email };
-  if (entry.firstName) contact.first_name = entry.firstName;
-  if (entry.lastName) contact.last_name = entry.lastName;
-  if (entry.phone) contact.phone = entry.phone;
-  if (entry.tags.size) contact.tags = [...entry.tags];
+  if (entry.firstName !== undefined) contact.first_name = entry.firstName;
+  if (entry.lastName !== undefined) contact.last_name = entry.lastName;
+  if (entry.phone !== undefined) contact.phone = entry.phone;
+  if (tags.size) contact.tags = [...tags];
   if (entry.fields.size) contact.fields = [...entry.fields].map(([id, value]) => ({ id, value }));
   if (subscribe.length) contact.subscribe = subscribe;
   if (unsubscribe.length) contact.unsubscribe = unsubscribe;

@@ -64,6 +64,10 @@ const connection = z.strictObject({
   requestsPerSecond: z.number().gt(0).max(5).default(4.5).describe('request budget of the account (AC allows 5/s); aim ~90%'),
   importsPerMinute: z.number().int().min(1).max(100).default(90).describe('multi-contact bulk imports per minute (AC allows 100)'),
   singleImportsPerMinute: z.number().int().min(0).max(20).default(18).describe('single-contact bulk imports per minute (AC allows 20)'),
+  importLimitScope: z
+    .enum(['combined', 'separate'])
+    .default('combined')
+    .describe('combined: single-contact imports count toward importsPerMinute too (the cautious reading of CONTRACT.md §2); separate: the two budgets are apart'),
   requestTimeoutMs: z.number().int().min(1_000).max(300_000).default(30_000),
   budgetShare: z
     .union([z.literal('partitions'), z.number().gt(0).max(1)])
@@ -172,7 +176,11 @@ export const configSchema = z.strictObject({
         .describe('an import not confirmed this long after it was accepted is rebuilt from the newest buffered state and resubmitted (at most maxImportResubmits times, then dead-lettered IMPORT_FAILED)'),
       maxBackoffMs: z.number().int().min(1_000).max(600_000).default(60_000).describe('longest pause while an account is failing'),
       settleOnAccept: z.boolean().default(false).describe('commit offsets when an import is accepted instead of confirmed (see README)'),
-      timeScale: z.number().min(1).max(1_000).default(1).describe('simulator benchmarks only: run every limit this many times faster'),
+      timeScale: z.number().min(1).max(1_000).default(1).describe('the benchmark and the demo only: delivery runs on a clock this many times faster'),
+      repeatUnsubscribeMovesUdate: z
+        .enum(['no', 'yes', 'unknown'])
+        .default('no')
+        .describe("whether ActiveCampaign moves a membership's unsubscribe date when an unsubscribe repeats one (unconfirmed): 'yes' or 'unknown' dead-letters a re-entry whose unsubscribe falls inside the service's window as CONSENT_UNCERTAIN instead of re-subscribing it"),
     })
     .prefault({}),
   shutdown: z

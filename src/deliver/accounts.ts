@@ -5,6 +5,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { AccountDelivery } from './account.js';
 import { RateBudget } from './budget.js';
 import { AcClient, type AcApi, type Answer } from './client.js';
+import { scaledClock } from './clock.js';
 import { DryRunApi } from './dry-run.js';
 import type { DeliveryGate, DeliveryOutcomes } from './outcomes.js';
 import { secretReader } from './secret.js';
@@ -27,8 +28,10 @@ export function createClients(config: Config, dryRun?: (line: string) => void, m
 
 export function createAccounts<R>(config: Config, clients: Map<string, AcApi>, outcomes: DeliveryOutcomes<R>, gate: DeliveryGate<R> | undefined, metrics: Metrics, log: Logger): Map<string, AccountDelivery<R>> {
   const accounts = new Map<string, AccountDelivery<R>>();
+  // delivery.timeScale (the benchmark and the demo only): the whole account runs on a faster clock.
+  const clock = scaledClock(config.delivery.timeScale);
   for (const [name, conn] of Object.entries(config.connections)) {
-    const budget = new RateBudget(rates(conn), config.delivery.timeScale);
+    const budget = new RateBudget(rates(conn));
     const opts = {
       name,
       limits: config.buffer,
@@ -38,18 +41,18 @@ export function createAccounts<R>(config: Config, clients: Map<string, AcApi>, o
       pollIntervalMs: config.delivery.pollIntervalMs,
       confirmTimeoutMs: config.delivery.confirmTimeoutMs,
       maxBackoffMs: config.delivery.maxBackoffMs,
-      timeScale: config.delivery.timeScale,
       settleOnAccept: config.delivery.settleOnAccept,
       budgetShare: conn.budgetShare,
       reservedShare: conn.replayShare,
+      repeatUnsubscribeMovesUdate: config.delivery.repeatUnsubscribeMovesUdate,
     };
-    accounts.set(name, new AccountDelivery<R>(opts, budget, clients.get(name)!, outcomes, metrics, log.child({ connection: name }), Date.now, gate));
+    accounts.set(name, new AccountDelivery<R>(opts, budget, clients.get(name)!, outcomes, metrics, log.child({ connection: name }), clock, gate));
   }
   return accounts;
 }
 
 function rates(conn: ConnectionConfig) {
-  return { requestsPerSecond: conn.requestsPerSecond, importsPerMinute: conn.importsPerMinute, singleImportsPerMinute: conn.singleImportsPerMinute };
+  return { requestsPerSecond: conn.requestsPerSecond, importsPerMinute: conn.importsPerMinute, singleImportsPerMinute: conn.singleImportsPerMinute, importScope: conn.importLimitScope };
 }
 
 /**

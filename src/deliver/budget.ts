@@ -17,6 +17,12 @@ export interface BudgetRates {
   requestsPerSecond: number;
   importsPerMinute: number;
   singleImportsPerMinute: number;
+  /**
+   * CONTRACT.md §2 leaves open whether single-contact imports count toward the 100 a minute. `combined` (the
+   * config default, the cautious reading): every import, single or multi, spends the import pace, and single
+   * ones their own pace too. `separate` (when not given): the two paces are apart.
+   */
+  importScope?: 'separate' | 'combined';
 }
 
 export class RateBudget {
@@ -40,7 +46,7 @@ export class RateBudget {
   readyAt(kind: Spend, now: number): number {
     let t = Math.max(now, this.nextRequestAt, this.blockedUntil);
     if (kind === 'import') t = Math.max(t, this.nextImportAt, this.importsBlockedUntil);
-    if (kind === 'single-import') t = Math.max(t, this.nextSingleAt, this.importsBlockedUntil);
+    if (kind === 'single-import') t = Math.max(t, this.nextSingleAt, this.importsBlockedUntil, this.combined ? this.nextImportAt : 0);
     return t;
   }
 
@@ -48,7 +54,7 @@ export class RateBudget {
   spend(kind: Spend, now: number): void {
     const f = this.share * this.throttle * this.timeScale;
     this.nextRequestAt = Math.max(now, this.nextRequestAt) + 1_000 / (this.rates.requestsPerSecond * f);
-    if (kind === 'import') this.nextImportAt = Math.max(now, this.nextImportAt) + 60_000 / (this.rates.importsPerMinute * f);
+    if (kind === 'import' || (kind === 'single-import' && this.combined)) this.nextImportAt = Math.max(now, this.nextImportAt) + 60_000 / (this.rates.importsPerMinute * f);
     if (kind === 'single-import') {
       this.nextSingleAt = Math.max(now, this.nextSingleAt) + 60_000 / (Math.max(this.rates.singleImportsPerMinute, 1e-9) * f);
     }
@@ -57,6 +63,10 @@ export class RateBudget {
   /** Whether a single-contact import could go now without waiting on its own (small) budget. */
   singleAvailable(now: number): boolean {
     return this.rates.singleImportsPerMinute > 0 && this.nextSingleAt <= now;
+  }
+
+  private get combined(): boolean {
+    return this.rates.importScope === 'combined';
   }
 
   /** A 429: nothing goes before Retry-After elapses, and the pace slows. */

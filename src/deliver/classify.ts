@@ -9,8 +9,10 @@ export type Verdict =
   | { kind: 'account'; code: string; message: string }
   /** Bulk import validation: the request was refused whole; these contact indexes (base unknown) were named. */
   | { kind: 'invalid-contacts'; indexes: number[]; reasons: string[] }
+  /** A 400 of a shape we do not know (a string index we cannot use, no index at all): bisect; `body` is masked. */
+  | { kind: 'invalid-unnamed'; body: string }
   /** The request itself is wrong for good: dead-letter what it carried. */
-  | { kind: 'reject'; code: string; message: string };
+  | { kind: 'reject'; code: 'REJECTED' | 'NOT_FOUND'; message: string };
 
 const BULK_RATE_LIMIT_WAIT_MS = 60_000;
 
@@ -36,10 +38,21 @@ export function classifyResponse(status: number, body: unknown, retryAfter: stri
   if (status === 400 && /rate limit exceeded/i.test(message)) {
     return { kind: 'throttled', retryAfterMs: BULK_RATE_LIMIT_WAIT_MS, code: 'BULK_RATE_LIMITED' };
   }
-  const indexed = reasons.filter((r): r is { contact: number; failureReason?: string } => typeof r === 'object' && r !== null && typeof (r as { contact?: unknown }).contact === 'number');
+  // The documented shape names contacts by a numeric index; a string holding a number is read the same way.
+  const indexOf = (r: unknown): number | undefined => {
+    const c = typeof r === 'object' && r !== null ? (r as { contact?: unknown }).contact : undefined;
+    if (typeof c === 'number' && Number.isInteger(c)) return c;
+    return typeof c === 'string' && /^\d+$/.test(c.trim()) ? Number(c) : undefined;
+  };
+  const indexed = reasons.filter((r) => indexOf(r) !== undefined);
   if (status === 400 && indexed.length > 0) {
-    return { kind: 'invalid-contacts', indexes: indexed.map((r) => r.contact), reasons: indexed.map((r) => String(r.failureReason ?? 'invalid')) };
+    return { kind: 'invalid-contacts', indexes: indexed.map((r) => indexOf(r)!), reasons: indexed.map((r) => String((r as { failureReason?: unknown }).failureReason ?? 'invalid')) };
   }
+  // A validation 400 that names no contact we can find (reasons as objects without a usable index, or the
+  // validation message alone): the batch is bisected before anything is dead-lettered, and the raw body (emails
+  // masked) goes into the letter's reason. String reasons (too large, bad JSON) refuse the request itself.
+  const validation = reasons.some((r) => typeof r === 'object' && r !== null) || /did not pass validation/i.test(message);
+  if (status === 400 && validation) return { kind: 'invalid-unnamed', body: maskBody(body) };
   const detail = message || reasons.map(String).join('; ') || JSON.stringify(body ?? '').slice(0, 200);
   return { kind: 'reject', code: status === 404 ? 'NOT_FOUND' : 'REJECTED', message: `HTTP ${status}: ${detail}` };
 }
@@ -59,7 +72,15 @@ export function toApiError(v: Exclude<Verdict, { kind: 'ok' }>, status: number):
       return new ApiError(v.code, v.message, true, status);
     case 'invalid-contacts':
       return new ApiError('INVALID_CONTACTS', v.reasons.join('; '), false, status);
+    case 'invalid-unnamed':
+      return new ApiError('INVALID_CONTACTS', v.body, false, status);
     case 'reject':
       return new ApiError(v.code, v.message, false, status);
   }
+}
+
+/** A raw answer body for a dead letter's reason: at most 500 characters, every email masked (a***@e***.com). */
+export function maskBody(body: unknown): string {
+  const raw = typeof body === 'string' ? body : (JSON.stringify(body ?? null) ?? '');
+  return raw.replace(/([^\s"'<>@,;:]{1})[^\s"'<>@,;:]*@([^\s"'<>@,;:.])[^\s"'<>@,;:]*?(\.[A-Za-z]{2,})(?=[\s"'<>,;:]|$)/g, '$1***@$2***$3').slice(0, 500);
 }

@@ -1,4 +1,5 @@
 import type { ListChange } from '../buffer/contact-entry.js';
+import type { DeadLetterCode } from '../domain/dead-letter-codes.js';
 import type { Stage } from '../domain/errors.js';
 import type { Route } from '../ledger/decide.js';
 
@@ -10,9 +11,9 @@ export interface DeliveryOutcomes<R> {
   /** Changes ActiveCampaign confirmed, refused on consent, or that failed for good: recorded, then settled. */
   applied(connection: string, changes: AppliedChange<R>[]): void;
   /** Events that cannot be delivered: dead-lettered, then settled. */
-  dead(refs: R[], stage: Stage, code: string, message: string): void;
+  dead(refs: R[], stage: Stage, code: DeadLetterCode, message: string): void;
   /** Changes found stale when their import was cut (the ledger moved on meanwhile): settled, never sent. */
-  skipped(refs: R[], result: 'stale'): void;
+  skipped(refs: R[], result: 'stale' | 'leave_ignored'): void;
   /** ActiveCampaign accepted a request holding these refs (latency); with settleOnAccept they settle now. */
   accepted(refs: R[], at: number, settle: boolean): void;
 }
@@ -28,6 +29,12 @@ export interface DeliveryGate<R> {
   intend(connection: string, removes: { email: string; listId: string; change: ListChange<R> }[], at: number): Promise<void>;
   /** Whether a ref still counts (fetched in the current group generation): others are dropped, never sent. */
   live(ref: R): boolean;
+  /**
+   * Whether the ledger holds a record for this email on any list of the connection (so ActiveCampaign has the
+   * contact): a remove of a contact it does not know is looked up before it is sent, since a bulk import would
+   * create the contact. Looked up in the partition of `ref`.
+   */
+  knows?(connection: string, email: string, ref: R): boolean;
 }
 
 /** One (list, contact) change as ActiveCampaign took it. */
@@ -43,7 +50,12 @@ export interface AppliedChange<R> {
   sentAt: number;
   confirmedAt: number;
   /** Not applied: dead-letter the refs with this code (stage confirm), recorded first. */
-  refused?: { code: string; message: string };
+  refused?: { code: DeadLetterCode; message: string };
   /** Failed for good (e.g. IMPORT_FAILED): dead-lettered with `refused`'s code; its intent is replaced. */
   failed?: boolean;
+}
+
+/** The record of one change as it ended (refused or failed when given). */
+export function appliedChange<R>(email: string, listId: string, c: ListChange<R>, sentAt: number, confirmedAt: number, refused?: AppliedChange<R>['refused'], failed?: boolean): AppliedChange<R> {
+  return { email, listId, op: c.op, occurredAt: c.occurredAt, refs: c.refs, winner: c.winner, sentAt, confirmedAt, ...(refused ? { refused } : {}), ...(failed ? { failed } : {}) };
 }

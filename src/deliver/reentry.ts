@@ -1,86 +1,22 @@
-import { serialize, type ContactEntry, type ListChange } from '../buffer/contact-entry.js';
-import { unsubscribeIsOurs, type Route, type Window } from '../ledger/decide.js';
+import type { ContactEntry, ListChange } from '../buffer/contact-entry.js';
 import type { Verdict } from './classify.js';
+import type { DeadLetterCode } from '../domain/dead-letter-codes.js';
 import type { AcApi } from './client.js';
+import { consent, placeOf, statusOf, type RepeatMovesUdate } from './consent.js';
+import type { ReentryItem } from './plan.js';
 
-/**
- * The membership ledger's part of delivery, without I/O of its own: which changes of a cut batch go out in the
- * bulk import, which are stale or refused, and the re-subscribe of contacts who re-enter a list after this service
- * unsubscribed them (bulk import never re-subscribes: CONTRACT.md §4.8).
- */
-export interface ReentryItem<R> {
-  listId: string;
-  change: ListChange<R>;
-  /**
-   * The window of the service's own unsubscribe that this re-entry undoes: only an unsubscribe dated inside it is
-   * reversed. None: the add was refused by a bulk import, and any unsubscribe is the contact's own.
-   */
-  window?: Window;
-}
+export type { ReentryItem } from './plan.js';
 
-export interface Plan<R> {
-  /** What goes in the bulk import. An entry whose only change is a re-subscribe stays (its fields and tags). */
-  entries: ContactEntry<R>[];
-  /** email → its re-subscribes, done with contactLists after the import. */
-  resubscribe: Map<string, ReentryItem<R>[]>;
-  /** Changes older than the ledger holds: settle without sending. */
-  stale: ListChange<R>[];
-  /** Re-entries the export does not allow (reentry: false). */
-  reentryOff: { entry: ContactEntry<R>; listId: string; change: ListChange<R> }[];
-  /** Entries with nothing left to send: their emails leave flight now. */
-  dropped: ContactEntry<R>[];
-}
-
-/** Entries whose serialized form leaves out re-subscribe lists: serialized again before they are sent anew. */
-const stripped = new WeakSet<object>();
-
-/** Sorts the changes of a batch just cut by what the ledger holds now (each email's newest state is in memory). */
-export function planBatch<R>(entries: readonly ContactEntry<R>[], route: (email: string, listId: string, change: ListChange<R>) => Route): Plan<R> {
-  const plan: Plan<R> = { entries: [], resubscribe: new Map(), stale: [], reentryOff: [], dropped: [] };
-  for (const entry of entries) {
-    let changed = stripped.has(entry);
-    const resub: ReentryItem<R>[] = [];
-    for (const [listId, change] of [...entry.lists]) {
-      const r = route(entry.email, listId, change);
-      if (r.kind === 'import') continue;
-      if (r.kind === 'resubscribe') {
-        resub.push({ listId, change, window: r.window });
-        continue;
-      }
-      entry.lists.delete(listId);
-      changed = true;
-      if (r.kind === 'stale') plan.stale.push(change);
-      else plan.reentryOff.push({ entry, listId, change });
-    }
-    if (entry.lists.size === 0) {
-      plan.dropped.push(entry);
-      continue;
-    }
-    if (resub.length) {
-      plan.resubscribe.set(entry.email, resub);
-      for (const item of resub) entry.lists.delete(item.listId);
-      serialize(entry);
-      for (const item of resub) entry.lists.set(item.listId, item.change);
-      stripped.add(entry);
-    } else if (changed) {
-      serialize(entry);
-      stripped.delete(entry);
-    }
-    plan.entries.push(entry);
-  }
-  return plan;
-}
-
-/** `import`: no membership, or an unconfirmed one (status 0): never forced, it goes by bulk import. */
-export type ReentryResult = 'subscribed' | 'already' | 'opted_out' | 'bounced' | 'missing' | 'import' | 'failed';
+/** `refused`: the consent table dead-letters it with `code` (recorded first, like an opt-out). */
+export type ReentryResult = 'subscribed' | 'already' | 'opted_out' | 'bounced' | 'missing' | 'import' | 'refused' | 'failed';
 
 export interface ReentryOutcome<R> {
   item: ReentryItem<R>;
   result: ReentryResult;
   /** When the re-subscribe was accepted (or the state was read). */
   at: number;
-  /** failed: why. */
-  code?: string;
+  /** failed or refused: why. */
+  code?: DeadLetterCode;
   message?: string;
 }
 
@@ -100,7 +36,7 @@ export type StepResult<R> =
  */
 export class ReentryJob<R> {
   private contactId: string | undefined;
-  private lists: Map<string, { status: number; udate: unknown }> | undefined;
+  private lists: Map<string, { status: unknown; udate: unknown }> | undefined;
   private readonly todo: ReentryItem<R>[];
   private readonly outcomes: ReentryOutcome<R>[] = [];
   /** Not before this time (a throttled or failing account). */
@@ -113,6 +49,8 @@ export class ReentryJob<R> {
     private readonly now: () => number = Date.now,
     /** After a failed contact: its entry, and the removes of that import to send again. */
     readonly after?: { entry: ContactEntry<R>; resend: [string, ListChange<R>][] },
+    /** delivery.repeatUnsubscribeMovesUdate: whether a udate inside the window can be a repeat of the contact's own. */
+    private readonly repeat: RepeatMovesUdate = 'no',
   ) {
     this.todo = [...items];
   }
@@ -123,10 +61,13 @@ export class ReentryJob<R> {
     while (this.todo.length) {
       const item = this.todo[0]!;
       const m = this.lists.get(item.listId);
-      if (m === undefined || m.status === 0) this.finish(item, 'import');
-      else if (m.status === 1) this.finish(item, 'already');
-      else if (m.status === 3) this.finish(item, 'bounced');
-      else if (m.status !== 2 || !item.window || !unsubscribeIsOurs(m.udate, item.window)) this.finish(item, 'opted_out');
+      // The consent table (consent.ts) decides; only a re-subscribe needs a request.
+      const d = consent({ status: statusOf(m?.status), place: placeOf(m?.udate, item.window), reentry: true, repeat: this.repeat });
+      if (d.action === 'import') this.finish(item, 'import');
+      else if (d.action === 'leave-alone') this.finish(item, 'already');
+      else if (d.action === 'dead-letter' && d.code === 'CONTACT_BOUNCED') this.finish(item, 'bounced');
+      else if (d.action === 'dead-letter' && d.code === 'CONSENT_OPTED_OUT') this.finish(item, 'opted_out');
+      else if (d.action === 'dead-letter') this.finish(item, 'refused', d.code, `${d.code === 'CONSENT_UNCERTAIN' ? 'the unsubscribe may be the contact\'s own (its date cannot tell it from a repeat of the service\'s)' : 'refused by the consent table'}: not re-subscribed`);
       else return true;
     }
     return false;
@@ -150,7 +91,7 @@ export class ReentryJob<R> {
     if (this.lists === undefined) {
       const a = await client.memberships(this.contactId);
       if (a.verdict.kind !== 'ok') return a.status === 404 ? this.endAll('missing') : this.refused(a.verdict);
-      this.lists = new Map((a.body?.contactLists ?? []).map((m) => [String(m.list), { status: Number(m.status), udate: m.udate }]));
+      this.lists = new Map((a.body?.contactLists ?? []).map((m) => [String(m.list), { status: m.status, udate: m.udate }]));
       return this.next();
     }
     const item = this.todo[0]!;
@@ -178,7 +119,7 @@ export class ReentryJob<R> {
     return this.needsRequest() ? { kind: 'progress' } : { kind: 'done', outcomes: this.outcomes };
   }
 
-  private finish(item: ReentryItem<R>, result: ReentryResult, code?: string, message?: string): void {
+  private finish(item: ReentryItem<R>, result: ReentryResult, code?: DeadLetterCode, message?: string): void {
     if (this.todo[0] === item) this.todo.shift();
     this.outcomes.push({ item, result, at: this.now(), ...(code ? { code } : {}), ...(message ? { message } : {}) });
   }

@@ -17,12 +17,27 @@ const optionalText = (max: number) =>
 
 const attributeValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
+const NAMES = ['firstName', 'lastName', 'phone'] as const;
+export type ProfileName = (typeof NAMES)[number];
+
+/**
+ * Which names the event clears: sent as an empty or blank string. A null keeps the value, like a missing name,
+ * because an Avro record cannot tell a null from a name left out.
+ */
+function withCleared(raw: unknown): unknown {
+  if (typeof raw !== 'object' || raw === null) return raw;
+  const r = raw as Record<string, unknown>;
+  const cleared = NAMES.filter((k) => typeof r[k] === 'string' && (r[k] as string).trim() === '');
+  const { cleared: _ignored, ...rest } = r;
+  return cleared.length ? { ...rest, cleared } : rest;
+}
+
 export const membershipChangeSchema = z.object({
   eventId: z.string().max(200).trim().min(1),
   occurredAt: z.iso.datetime({ offset: true }),
   segmentId: z.string().max(200).trim().min(1),
   op: z.enum(['add', 'remove']),
-  profile: z.object({
+  profile: z.preprocess(withCleared, z.object({
     id: z.string().max(200).trim().min(1),
     email: z
       .string()
@@ -36,7 +51,9 @@ export const membershipChangeSchema = z.object({
     lastName: optionalText(255),
     phone: optionalText(64),
     attributes: z.record(z.string(), attributeValue).nullish().transform((a) => a ?? undefined),
-  }),
+    /** Names the event clears (derived: an empty or blank string was sent); absent when none. */
+    cleared: z.array(z.enum(NAMES)).optional(),
+  })),
 });
 
 export type MembershipChangeInput = z.input<typeof membershipChangeSchema>;

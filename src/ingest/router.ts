@@ -25,21 +25,24 @@ export class Router {
 
   /** The buffer update one export makes of one change. */
   update<R>(exp: ExportConfig, change: MembershipChange, seq: number, ref: R): ContactUpdate<R> {
-    const fields = new Map<number, string>();
+    // A missing attribute says nothing (the field keeps its value); an explicit null or empty one clears it (null).
+    const fields = new Map<number, string | null>();
     const attrs = change.profile.attributes;
     if (attrs) {
       for (const [attr, target] of Object.entries(exp.fields)) {
+        if (!(attr in attrs)) continue;
         const value = attrs[attr];
-        if (value === undefined || value === null) continue;
         const id = typeof target === 'number' ? target : this.fieldIds(exp, target);
-        if (id !== undefined) fields.set(id, String(value));
+        if (id !== undefined) fields.set(id, value === null || value === '' ? null : String(value));
       }
     }
+    const p = change.profile;
+    const name = (key: 'firstName' | 'lastName' | 'phone') => (p.cleared?.includes(key) ? null : p[key]);
     return {
-      email: change.profile.email,
-      firstName: change.profile.firstName,
-      lastName: change.profile.lastName,
-      phone: change.profile.phone,
+      email: p.email,
+      firstName: name('firstName'),
+      lastName: name('lastName'),
+      phone: name('phone'),
       fields,
       tags: exp.tags,
       excludeAutomations: exp.excludeAutomations,

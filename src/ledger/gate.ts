@@ -41,6 +41,13 @@ export class LedgerGate implements DeliveryGate<EventRef> {
     return Promise.all(writes).then(() => undefined);
   }
 
+  knows(connection: string, email: string, ref: EventRef): boolean {
+    if (!this.ledger) return true; // without a ledger nothing is known either way: send, as before
+    const { topic, partition } = ref.message;
+    for (const e of this.exportsByName.values()) if (e.connection === connection && this.ledger.lookup(topic, partition, connection, e.listId, email)) return true;
+    return false;
+  }
+
   live(ref: EventRef): boolean {
     return this.ownership.isCurrent(ref.generation);
   }

@@ -158,6 +158,12 @@ export function createMetrics(registry = new Registry()) {
       registers: [registry],
     }),
     ledgerWrites: new Counter({ name: `${PREFIX}ledger_records_written_total`, help: 'Ledger records acknowledged by the broker', registers: [registry] }),
+    contactLookups: new Counter({
+      name: `${PREFIX}contact_lookups_total`,
+      help: 'Lookups (GET /contacts?email=) before sending removes of a contact the ledger does not know, by result (found, absent, refused); absent and refused leaves settle unsent',
+      labelNames: ['connection', 'result'] as const,
+      registers: [registry],
+    }),
     resubscribes: new Counter({
       name: `${PREFIX}resubscribes_total`,
       help: 'Re-entries after an unsubscribe made by this service, by result (subscribed, already, opted_out, bounced, missing, failed)',

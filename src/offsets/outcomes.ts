@@ -55,7 +55,7 @@ export class OutcomeSink implements DeliveryOutcomes<EventRef> {
     for (const ref of refs) this.settler.end(ref, 'dead_lettered', this.letters([ref], stage, code, message));
   }
 
-  skipped(refs: EventRef[], result: 'stale'): void {
+  skipped(refs: EventRef[], result: 'stale' | 'leave_ignored'): void {
     this.settler.endAll(refs, result);
   }
 

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ContactBuffer, bodyOf, type Batch, type BufferLimits } from '../../src/buffer/contact-buffer.js';
 import { entryRefs } from '../../src/buffer/contact-entry.js';
-import { contactOf, updates } from './updates.js';
+import { updates } from './updates.js';
 
 const limits: BufferLimits = { maxContacts: 250, maxBytes: 399_999, lingerMs: 1_000 };
 const email = (i: number) => `user${i}@example.com`;

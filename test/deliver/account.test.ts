@@ -7,6 +7,7 @@ import { AccountDelivery, type AccountOptions } from '../../src/deliver/account.
 import type { AppliedChange, DeliveryGate, DeliveryOutcomes } from '../../src/deliver/outcomes.js';
 import { RateBudget, type BudgetRates } from '../../src/deliver/budget.js';
 import { classifyResponse, classifyTransportError } from '../../src/deliver/classify.js';
+import { clockOf, scaledClock, type Clock } from '../../src/deliver/clock.js';
 import type { AcApi, Answer, BulkImportAccepted, ContactsFound, ImportInfo, Memberships } from '../../src/deliver/client.js';
 import type { Stage } from '../../src/domain/errors.js';
 import { createMetrics } from '../../src/observability/metrics.js';
@@ -212,6 +213,7 @@ interface SetupOptions {
   limits?: Partial<BufferLimits>;
   rates?: BudgetRates;
   budgetScale?: number;
+  /** A manual clock (its own time, real timers); by default delivery's waits run 100× faster than real. */
   clock?: () => number;
   gate?: DeliveryGate<string>;
 }
@@ -222,11 +224,13 @@ afterEach(() => {
 });
 
 function setup(s: SetupOptions = {}) {
-  const clock = s.clock ?? Date.now;
+  const scheduler: Clock = s.clock ? clockOf(s.clock) : scaledClock(100);
+  const clock = () => scheduler.now();
   const api = new FakeAc(clock);
   const sink = new Recorder();
   const metrics = createMetrics(new Registry());
-  const budget = new RateBudget(s.rates ?? QUICK, s.budgetScale ?? 1_000);
+  // The budget runs on the scheduler's clock: 10 × 100 = 1000× faster than real unless a manual clock drives it.
+  const budget = new RateBudget(s.rates ?? QUICK, s.budgetScale ?? (s.clock ? 1_000 : 10));
   const opts: AccountOptions = {
     name: 'main',
     limits: { maxContacts: 250, maxBytes: 399_999, lingerMs: 5, ...s.limits },
@@ -236,13 +240,12 @@ function setup(s: SetupOptions = {}) {
     pollIntervalMs: 100,
     confirmTimeoutMs: 600_000,
     maxBackoffMs: 1_000,
-    timeScale: 100,
     settleOnAccept: false,
     budgetShare: 1,
     reservedShare: 0,
     ...s.opts,
   };
-  const delivery = new AccountDelivery<string>(opts, budget, api, sink, metrics, pino({ level: 'silent' }), clock, s.gate);
+  const delivery = new AccountDelivery<string>(opts, budget, api, sink, metrics, pino({ level: 'silent' }), scheduler, s.gate);
   open.push(delivery);
   const change = updates();
   let occurred = 1_000;
@@ -444,7 +447,7 @@ describe('AccountDelivery: import confirmation', () => {
       clock: clock.now,
       budgetScale: 1,
       rates: { requestsPerSecond: 100, importsPerMinute: 6_000, singleImportsPerMinute: 6_000 },
-      opts: { timeScale: 1, pollIntervalMs: 200 },
+      opts: { pollIntervalMs: 200 },
       limits: { lingerMs: 0 },
     });
     api.info = () => status('active');
@@ -584,7 +587,7 @@ describe('AccountDelivery: the single-contact import budget', () => {
 
   it('one contact goes alone while the single-import budget lasts', async () => {
     const clock = manualClock();
-    const { api, add, delivery } = setup({ clock: clock.now, rates, budgetScale: 1, opts: { timeScale: 1 }, limits: { lingerMs: 50 } });
+    const { api, add, delivery } = setup({ clock: clock.now, rates, budgetScale: 1, limits: { lingerMs: 50 } });
     add('a@example.com');
     clock.t += 50;
     delivery.wake();
@@ -594,7 +597,7 @@ describe('AccountDelivery: the single-contact import budget', () => {
 
   it('with the single-import budget spent, one contact waits for more, and then they go together', async () => {
     const clock = manualClock();
-    const { api, add, delivery, budget } = setup({ clock: clock.now, rates, budgetScale: 1, opts: { timeScale: 1 }, limits: { lingerMs: 50 } });
+    const { api, add, delivery, budget } = setup({ clock: clock.now, rates, budgetScale: 1, limits: { lingerMs: 50 } });
     budget.spend('single-import', clock.t); // the next single import may go in a minute
     add('a@example.com');
     clock.t += 1_000; // well past the linger; the shared import budget is free
@@ -808,5 +811,38 @@ describe('AccountDelivery: nothing keyed by an entry outlives it', () => {
     add('ann@example.com', { ref: 'g2:ann' });
     delivery.drain('shutdown');
     await until(() => routed.includes('ann@example.com/1/g2:ann'), 'the new change is routed by the ledger');
+  });
+});
+
+describe('AccountDelivery: a remove never creates a contact (issue 15, defect 3)', () => {
+  const gate = (known: Set<string>): DeliveryGate<string> => ({
+    route: () => ({ kind: 'import' }),
+    intend: async () => undefined,
+    live: () => true,
+    knows: (_c, email) => known.has(email),
+  });
+
+  it('removes of a contact neither the ledger nor ActiveCampaign has settle unsent; a found one is sent', async () => {
+    // Reproduced on the old scheduler: the unsubscribe-only contact went in a bulk import, which creates it.
+    const { api, sink, add, delivery } = setup({ gate: gate(new Set(['ledger@example.com'])) });
+    api.known.set('found@example.com', { id: '7', lists: [{ list: '1', status: '1' }] });
+    const refs = ['never@example.com', 'found@example.com', 'ledger@example.com'].map((e) => add(e, { op: 'remove' }));
+    await until(() => sink.settled.length === 3, 'all three removes settle');
+    await delivery.whenIdle();
+    const sent = api.bulks().flatMap((r) => r.contacts.map((c) => c.email)).sort();
+    assert.deepEqual(sent, ['found@example.com', 'ledger@example.com'], 'the unknown contact is never in a bulk import');
+    assert.equal(api.requests.filter((r) => r.kind === 'contact').length, 2, 'one lookup each for the two the ledger does not know');
+    assert.ok(sink.settledOnce(refs));
+    assert.equal(sink.deadLetters.length, 0);
+  });
+
+  it('a remove beside an add of the same contact needs no lookup (the add creates the contact anyway)', async () => {
+    const { api, sink, add, delivery } = setup({ gate: gate(new Set()) });
+    add('ann@example.com', { list: '1', op: 'remove' });
+    add('ann@example.com', { list: '2', op: 'add' });
+    await until(() => sink.settled.length === 2, 'both changes settle');
+    await delivery.whenIdle();
+    assert.equal(api.requests.filter((r) => r.kind === 'contact').length, 0);
+    assert.deepEqual(emailsOf(api.bulks()[0]), ['ann@example.com']);
   });
 });

@@ -200,3 +200,30 @@ describe('RateBudget: throttling and recovery', () => {
     assert.ok(Number.isFinite(budget.readyAt('request', at)));
   });
 });
+
+describe('RateBudget: one import budget (importScope combined)', () => {
+  const COMBINED: BudgetRates = { ...DEFAULTS, importScope: 'combined' };
+
+  it('defect 5: single-contact imports draw on the import pace too, so all imports stay within importsPerMinute', () => {
+    // Reproduced on the separate budgets: 90 multi + 18 single = 108 imports in a minute.
+    const budget = new RateBudget(COMBINED);
+    const times: number[] = [];
+    const singles: number[] = [];
+    let now = 0;
+    for (let i = 0; i < 2_000; i++) {
+      const kind: Spend = i % 5 === 0 ? 'single-import' : 'import';
+      now = budget.readyAt(kind, now);
+      budget.spend(kind, now);
+      times.push(now);
+      if (kind === 'single-import') singles.push(now);
+    }
+    assert.ok(busiestWindow(times, 60_000) <= 90, `at most 90 imports in any 60 s (${busiestWindow(times, 60_000)})`);
+    assert.ok(busiestWindow(singles, 60_000) <= 18, 'at most 18 single-contact imports in any 60 s');
+    const separate = new RateBudget(DEFAULTS);
+    separate.spend('import', 0);
+    assert.equal(separate.readyAt('single-import', 0), 1_000 / 4.5, 'separate: a single import waits only on the request pace');
+    const combined = new RateBudget(COMBINED);
+    combined.spend('import', 0);
+    assert.equal(combined.readyAt('single-import', 0), 60_000 / 90, 'combined: it waits on the import pace');
+  });
+});

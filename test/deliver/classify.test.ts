@@ -181,3 +181,16 @@ describe('normaliseApiUrl (CONTRACT.md §1)', () => {
     assert.deepEqual(normaliseApiUrl('http://localhost:9000/ac/'), { origin: 'http://localhost:9000', basePath: '/ac/api/3' });
   });
 });
+
+describe('classifyResponse: validation 400 shapes we do not know', () => {
+  it('defect 6: a string index is read as an index; reasons with no index are bisected, not dead-lettered whole', () => {
+    // Reproduced on the old classifier: both shapes were a REJECTED reject of the whole batch.
+    const stringIndex = classifyResponse(400, { success: 0, message: 'JSON payload did not pass validation.', failureReasons: [{ contact: '2', failureReason: 'bad' }] }, undefined, 0);
+    assert.deepEqual(stringIndex, { kind: 'invalid-contacts', indexes: [2], reasons: ['bad'] });
+    const noIndex = classifyResponse(400, { success: 0, message: 'JSON payload did not pass validation.', failureReasons: [{ failureReason: 'Field email incorrect format: ann.smith@example.com' }] }, undefined, 0);
+    assert.equal(noIndex.kind, 'invalid-unnamed');
+    const body = (noIndex as { body: string }).body;
+    assert.ok(body.includes('incorrect format'), 'the raw body is kept');
+    assert.ok(!body.includes('ann.smith@example.com') && body.includes('a***@e***.com'), `the email in it is masked: ${body}`);
+  });
+});

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { applyUpdate, newEntry, type ContactEntry, type ListChange } from '../../src/buffer/contact-entry.js';
 import type { Verdict } from '../../src/deliver/classify.js';
 import type { AcApi, Answer } from '../../src/deliver/client.js';
-import { planBatch, ReentryJob, type ReentryItem } from '../../src/deliver/reentry.js';
+import { planBatch } from '../../src/deliver/plan.js';
+import { ReentryJob, type ReentryItem } from '../../src/deliver/reentry.js';
 import type { Route } from '../../src/ledger/decide.js';
 
 function entry(email: string, lists: Record<string, 'add' | 'remove'>): ContactEntry<string> {

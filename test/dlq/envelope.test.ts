@@ -22,7 +22,7 @@ function letter(valueBytes: number, headers: Record<string, Buffer> = { tracepar
     message: { topic: 'src', partition: 2, offset, key: Buffer.from('profile-1'), value: Buffer.alloc(valueBytes, 0x61), headers, timestamp: 1_000 },
     exportName: undefined,
     stage: 'decode',
-    code: 'EVENT_TOO_LARGE',
+    code: 'TOO_LARGE',
     reason: 'the event is over ingest.maxEventBytes',
     attempts: 1,
   };
@@ -86,6 +86,6 @@ test('DeadLetterProducer writes a letter too large for the topic cut, calls onWr
   assert.deepEqual(closed, { unwritten: 0 });
   assert.equal(written, 1);
   assert.deepEqual(broker.written.map((r) => [r.topic, r.headers[DLQ_HEADERS.offset]?.toString(), r.headers[DLQ_HEADERS.truncated]?.toString()]).sort(), [['src.dlq', '41', 'value'], ['src.dlq', '42', undefined]]);
-  assert.equal((await metrics.deadLetters.get()).values.find((v) => v.labels.code === 'EVENT_TOO_LARGE')?.value, 2);
+  assert.equal((await metrics.deadLetters.get()).values.find((v) => v.labels.code === 'TOO_LARGE')?.value, 2);
   assert.equal((await metrics.writerShrunk.get()).values[0]?.value, 3, 'cut to the assumed 1 MiB limit, then halved per refusal: 1.2 MB → 1 MB → 524 kB → 262 kB');
 });

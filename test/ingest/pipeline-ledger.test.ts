@@ -121,7 +121,7 @@ describe('Pipeline with the ledger', () => {
     restore();
     await new Promise((r) => setImmediate(r));
     await pipeline.handle([message(0, 'vip', 'add', T + 10), message(1, 'news', 'add', T + 11)], 1);
-    const change = (ref: EventRef): ListChange<EventRef> => ({ op: 'add', occurredAt: ref.occurredAt, seq: 0, refs: [ref], winner: ref });
+    const change = (ref: EventRef): ListChange<EventRef> => ({ op: 'add', occurredAt: ref.occurredAt, seq: 0, refs: [ref], winner: ref, tags: new Set() });
     assert.deepEqual(gate.route('main', 'ann@example.com', '1', change(added[0]!)), { kind: 'resubscribe', window: { from: T + 1_000 - 5_000, to: T + 2_000 + 5_000 } });
     assert.deepEqual(gate.route('main', 'ann@example.com', '3', change(added[1]!)), { kind: 'reentry-off' });
     assert.equal(gate.live(added[0]!), true);

@@ -1,3 +1,4 @@
+import { parseMembershipChange } from '../../src/domain/event.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../../src/config/load.js';
@@ -95,17 +96,25 @@ describe('Router.update', () => {
     assert.deepEqual(asked.sort(), ['SEATS', 'UNKNOWN_TAG', 'vip_flag'], 'numeric ids need no lookup');
   });
 
-  it('skips null and missing attributes, and every perstag without a resolver', () => {
+  it('skips missing attributes and every perstag without a resolver; an explicit null clears the field (issue 15, defect 4)', () => {
     const [exp] = exportsOf([{ name: 'vip', segmentId: 'seg-vip', listId: '3', fields: { plan: 12, seats: 13, tier: 'TIER' } }]);
     const u = new Router([exp!]).update(exp!, change({ attributes: { plan: null, tier: 'gold' } }), 1, 'r');
-    assert.deepEqual([...u.fields], []);
+    assert.deepEqual([...u.fields], [[12, null]]);
     const none = new Router([exp!]).update(exp!, change(), 1, 'r');
     assert.deepEqual([...none.fields], []);
   });
 
-  it('keeps an empty string value (the buffer decides what empty means)', () => {
+  it('an empty string value clears the field, as a null does (issue 15, defect 4: an empty value could never clear)', () => {
     const [exp] = exportsOf([{ name: 'vip', segmentId: 'seg-vip', listId: '3', fields: { plan: 12 } }]);
     const u = new Router([exp!]).update(exp!, change({ attributes: { plan: '' } }), 1, 'r');
-    assert.deepEqual([...u.fields], [[12, '']]);
+    assert.deepEqual([...u.fields], [[12, null]]);
+  });
+
+  it('a blank name clears it; a missing or null name keeps it', () => {
+    const [exp] = exportsOf([{ name: 'vip', segmentId: 'seg-vip', listId: '3' }]);
+    const parsed = parseMembershipChange({ eventId: 'e', occurredAt: '2026-01-01T00:00:00Z', segmentId: 'seg-vip', op: 'add', profile: { id: 'p', email: 'ann@example.com', firstName: ' ', phone: null } });
+    assert.ok(parsed.ok);
+    const u = new Router([exp!]).update(exp!, parsed.change, 1, 'r');
+    assert.deepEqual([u.firstName, u.lastName, u.phone], [null, undefined, undefined]);
   });
 });

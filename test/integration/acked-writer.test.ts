@@ -31,7 +31,7 @@ const letter = (source: string, offset: number, valueBytes: number): DeadLetter 
   message: { topic: source, partition: 0, offset, key: Buffer.from(`p${offset}`), value: Buffer.alloc(valueBytes, 0x61 + (offset % 26)), headers: {}, timestamp: Date.now() },
   exportName: undefined,
   stage: 'decode',
-  code: 'EVENT_TOO_LARGE',
+  code: 'TOO_LARGE',
   reason: 'over ingest.maxEventBytes',
   attempts: 1,
 });

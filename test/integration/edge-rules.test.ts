@@ -52,12 +52,14 @@ test('edge rules: tombstones, empty values and garbage are dead-lettered; a repe
 
     const members = sim.snapshot().lists['1']!.members;
     assert.equal(members['repeat@example.com']?.status, 1, 'the repeated add subscribed once');
-    assert.equal(members['late@example.com']?.status, 2, 'the older add did not undo the newer remove');
-    assert.equal(members['old@example.com']?.status, 2, 'the repeat of an old add did not undo the newer remove');
+    // Issue 15: the newer remove stands, and since ActiveCampaign never had these contacts it creates none.
+    assert.equal(members['late@example.com'], undefined, 'the older add did not undo the newer remove (and the remove created no contact)');
+    assert.equal(members['old@example.com'], undefined, 'the repeat of an old add did not undo the newer remove (no contact created)');
 
     const totals = service.pipeline.totals;
     assert.equal(totals.consumed, 11);
-    assert.equal(totals.delivered, 8, 'each repeat and each late event settled with the change that stands');
+    assert.equal(totals.delivered + totals.skipped, 8, 'each repeat and each late event settled with the change that stands');
+    assert.equal(totals.skipped, 6, 'the two removes of contacts AC never had (with the events they superseded) settled unsent');
     assert.equal(totals.deadLettered, 3);
     assert.equal(sim.snapshot().counters.importsAccepted, 1, 'one import carried every change (coalesced inside the linger)');
   } finally {

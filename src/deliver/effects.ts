@@ -1,0 +1,201 @@
+import type { Logger } from 'pino';
+import { entryRefs, type ContactBuffer } from '../buffer/contact-buffer.js';
+import type { ContactEntry } from '../buffer/contact-entry.js';
+import { normaliseEmail } from '../domain/email.js';
+import type { DeadLetterCode } from '../domain/dead-letter-codes.js';
+import type { Stage } from '../domain/errors.js';
+import { maskEmail } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { RateBudget } from './budget.js';
+import type { Clock } from './clock.js';
+import type { Confirmations, Unconfirmed } from './confirmations.js';
+import type { AccountHealth } from './health.js';
+import { appliedChange, type AppliedChange, type DeliveryOutcomes } from './outcomes.js';
+import type { ReentryJob, ReentryOutcome } from './reentry.js';
+import type { ReentryQueue } from './reentry-queue.js';
+
+/** The state of one account that its loop (account.ts) and these effects share. */
+export interface AccountState<R> {
+  name: string;
+  maxImportResubmits: number;
+  buffer: ContactBuffer<R>;
+  budget: RateBudget;
+  confirms: Confirmations<R>;
+  reentries: ReentryQueue<R>;
+  health: AccountHealth;
+  clock: Clock;
+  outcomes: DeliveryOutcomes<R>;
+  metrics: Metrics;
+  log: Logger;
+}
+
+/**
+ * What the pure decisions of an account lead to, carried out: outcomes to the sink, entries back to the buffer or
+ * out of flight, metrics and log lines. No request is made here; the loop makes them and hands the answers on.
+ */
+export class AccountEffects<R> {
+  private readonly name: string;
+  private readonly maxImportResubmits: number;
+  private readonly buffer: ContactBuffer<R>;
+  private readonly budget: RateBudget;
+  private readonly confirms: Confirmations<R>;
+  private readonly reentries: ReentryQueue<R>;
+  private readonly health: AccountHealth;
+  private readonly clock: Clock;
+  private readonly outcomes: DeliveryOutcomes<R>;
+  private readonly metrics: Metrics;
+  private readonly log: Logger;
+  /** Since when a due import has been held back by the budget alone (rate_budget_wait_seconds_total). */
+  private budgetBlockedAt: number | undefined;
+
+  constructor(s: AccountState<R>) {
+    this.name = s.name;
+    this.maxImportResubmits = s.maxImportResubmits;
+    this.buffer = s.buffer;
+    this.budget = s.budget;
+    this.confirms = s.confirms;
+    this.reentries = s.reentries;
+    this.health = s.health;
+    this.clock = s.clock;
+    this.outcomes = s.outcomes;
+    this.metrics = s.metrics;
+    this.log = s.log;
+  }
+
+  /** Hands confirmed, consent-refused or failed changes to the outcome sink (it records them, then settles). */
+  record(changes: AppliedChange<R>[]): void {
+    if (changes.length) this.outcomes.applied(this.name, changes);
+  }
+
+
+  /** A completed import (reentry-queue.ts decides what each change became); emails stay in flight for its jobs. */
+  completed(u: Unconfirmed<R>, failure: string[]): void {
+    this.metrics.confirmations.inc({ connection: this.name, status: 'completed' });
+    const done = this.reentries.completed(u.entries, u.resubscribe, new Set(failure.map(normaliseEmail)), u.sentAt, this.clock.epoch());
+    for (const email of done.confirmed) this.confirms.clear(email);
+    for (const email of done.failed) this.log.warn({ email: maskEmail(email) }, 'ActiveCampaign listed a contact of a bulk import as failed; reading its memberships to find the refused list');
+    this.record(done.changes);
+    this.buffer.release(done.release);
+  }
+
+
+  /**
+   * A re-entry (or the memberships read after a failed contact) finished: record what happened to each list, send
+   * again what must go by bulk import, then let the email's newer changes go. What follows a failed contact is sent
+   * again a bounded number of times, then dead-lettered IMPORT_CONTACT_FAILED.
+   */
+  reentryDone(job: ReentryJob<R>, outcomes: ReentryOutcome<R>[]): void {
+    const end = this.reentries.finish(job, outcomes);
+    if (!end) return;
+    for (const result of end.results) this.metrics.resubscribes.inc({ connection: this.name, result });
+    for (const d of end.dead) {
+      this.log.error({ email: maskEmail(job.email), code: d.code }, `A re-subscribe failed and goes to the dead-letter topic: ${d.message}`);
+      this.outcomes.dead(d.refs, 'deliver', d.code, d.message);
+    }
+    this.record(end.changes);
+    if (!end.resend) {
+      if (job.after) this.confirms.clear(job.email);
+      this.buffer.release([job.email]);
+      return;
+    }
+    if (job.after) {
+      const n = this.confirms.count(job.email);
+      if (n === undefined) {
+        this.fail(end.resend, 'confirm', 'IMPORT_CONTACT_FAILED', `ActiveCampaign listed the contact as failed ${this.maxImportResubmits + 1} times (excluded, bounced, over the contact limit, or another refusal)`, true);
+        this.buffer.release([job.email]);
+        return;
+      }
+    }
+    this.buffer.requeue([end.resend]);
+  }
+
+  /** The confirmation deadline passed: rebuilt from the newest buffered state and resubmitted (confirmations.ts). */
+  abandon(u: Unconfirmed<R>, now: number): void {
+    this.log.warn({ batchId: u.batchId, contacts: u.entries.length, waitedMs: now - u.acceptedAt }, 'A bulk import was not confirmed before its deadline; resubmitting its changes from the current buffer state');
+    this.importFailed(this.confirms.abandon(u, now), 'timeout');
+  }
+
+  /** failed / interrupted / timeout: rebuild from the current buffer state and resubmit, a bounded number of times. */
+  importFailed(entries: ContactEntry<R>[], status: string): void {
+    this.metrics.confirmations.inc({ connection: this.name, status });
+    const { again, exhausted } = this.confirms.resubmit(entries);
+    for (const { entry, times } of exhausted) {
+      this.fail(entry, 'confirm', 'IMPORT_FAILED', `the import ended "${status}" ${times} times`, true);
+      this.buffer.release([entry.email]);
+    }
+    this.log.warn({ status, contacts: entries.length }, 'A bulk import did not complete; resubmitting from the current buffer state');
+    this.buffer.requeue(again);
+  }
+
+  dead(entries: ContactEntry<R>[], stage: Stage, code: DeadLetterCode, message: string, sent = false): void {
+    for (const entry of entries) this.fail(entry, stage, code, message, sent);
+    this.buffer.release(entries.map((e) => e.email));
+  }
+
+  /**
+   * A contact's changes go to the dead-letter topic. Once sent (ActiveCampaign may have applied part of it), they
+   * are reported as failed changes, so the ledger replaces their intents; never sent, they are plain dead letters.
+   */
+  fail(entry: ContactEntry<R>, stage: Stage, code: DeadLetterCode, message: string, sent = false): void {
+    this.confirms.clear(entry.email); // a later change of this contact starts with a fresh count
+    this.log.error({ email: maskEmail(entry.email), stage, code }, `A contact could not be delivered and goes to the dead-letter topic: ${message}`);
+    if (!sent) {
+      this.outcomes.dead(entryRefs(entry), stage, code, message);
+      return;
+    }
+    const at = this.clock.epoch();
+    this.record([...entry.lists].map(([listId, c]) => appliedChange(entry.email, listId, c, at, at, { code, message }, true)));
+  }
+
+  throttled(code: string, retryAfterMs: number, now: number): void {
+    this.metrics.throttled.inc({ connection: this.name, code });
+    // The bulk "Rate limit exceeded." wait is ours (a minute of this clock); a Retry-After is the server's, real.
+    if (code === 'BULK_RATE_LIMITED') this.budget.importsThrottled(retryAfterMs, now);
+    else {
+      this.metrics.retryAfterSeconds.inc({ connection: this.name }, retryAfterMs / 1000);
+      this.budget.throttled(this.clock.fromReal(retryAfterMs), now);
+    }
+    this.log.warn({ code, retryAfterMs }, 'ActiveCampaign asked us to slow down');
+  }
+
+  markDown(code: string, message: string, now: number): void {
+    const change = this.health.failed(code, now);
+    if (change.kind !== 'down') return;
+    this.log.error({ code, message }, 'The ActiveCampaign account is failing; delivery pauses and retries with backoff (nothing is dead-lettered for this)');
+    if (change.previous) this.metrics.accountDown.set({ connection: this.name, code: change.previous }, 0);
+    this.metrics.accountDown.set({ connection: this.name, code }, 1);
+  }
+
+  /** An answer from the account: an outage is over, and the budget's pace recovers. */
+  up(now: number): void {
+    this.budget.succeeded(now);
+    const change = this.health.answered();
+    if (change.kind !== 'up') return;
+    this.log.info({ after: change.after }, 'The ActiveCampaign account answers again; delivery resumes');
+    this.metrics.accountDown.set({ connection: this.name, code: change.code }, 0);
+  }
+
+  /** A due import waits on the budget alone from `now` (if not already). */
+  budgetBlocked(now: number): void {
+    this.budgetBlockedAt ??= now;
+  }
+
+  /** Nothing is due: no wait on the budget to count. */
+  budgetFree(): void {
+    this.budgetBlockedAt = undefined;
+  }
+
+  recordBudgetWait(now: number): void {
+    if (this.budgetBlockedAt === undefined) return;
+    this.metrics.budgetWaitSeconds.inc({ connection: this.name }, Math.max(0, now - this.budgetBlockedAt) / 1000);
+    this.budgetBlockedAt = undefined;
+  }
+
+  updateGauges(): void {
+    const c = { connection: this.name };
+    this.metrics.bufferedContacts.set(c, this.buffer.contacts);
+    this.metrics.bufferedBytes.set(c, this.buffer.bytes);
+    this.metrics.unconfirmedImports.set(c, this.confirms.size);
+    this.metrics.budgetUtilisation.set(c, this.budget.utilisation);
+  }
+}

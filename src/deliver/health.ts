@@ -1,0 +1,53 @@
+import type { Random } from './clock.js';
+
+/**
+ * Whether the account answers, pure: a failing account (5xx, network, refused token) pauses delivery with a
+ * jittered exponential backoff, and nothing is dead-lettered for it. Time comes in as arguments.
+ */
+export type HealthChange =
+  /** The account started failing, or now fails with another code: report it (log, gauge). */
+  | { kind: 'down'; code: string; previous: string | undefined }
+  /** The account answers again after `after` failures. */
+  | { kind: 'up'; code: string; after: number }
+  | { kind: 'same' };
+
+export class AccountHealth {
+  private downUntil = 0;
+  private downCount = 0;
+  private code: string | undefined;
+
+  constructor(
+    private readonly maxBackoffMs: number,
+    private readonly random: Random = Math.random,
+  ) {}
+
+  get down(): boolean {
+    return this.code !== undefined;
+  }
+
+  /** Until when nothing is sent (0 when the account is up). */
+  get pausedUntil(): number {
+    return this.downUntil;
+  }
+
+  /** A failure at `now`: pause for 500 ms × 2^(n−1), capped, halved at random (jitter). */
+  failed(code: string, now: number): HealthChange {
+    this.downCount++;
+    const base = Math.min(this.maxBackoffMs, 500 * 2 ** Math.min(this.downCount - 1, 10));
+    this.downUntil = now + base * (0.5 + this.random() / 2);
+    if (this.code === code) return { kind: 'same' };
+    const previous = this.code;
+    this.code = code;
+    return { kind: 'down', code, previous };
+  }
+
+  /** An answer from the account: it is up. */
+  answered(): HealthChange {
+    if (this.code === undefined) return { kind: 'same' };
+    const change: HealthChange = { kind: 'up', code: this.code, after: this.downCount };
+    this.code = undefined;
+    this.downCount = 0;
+    this.downUntil = 0;
+    return change;
+  }
+}

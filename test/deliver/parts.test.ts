@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { newEntry } from '../../src/buffer/contact-entry.js';
+import { scaledClock, type Clock } from '../../src/deliver/clock.js';
+import { ABANDONED_FOR_MS, ABANDONED_POLL_MS, Confirmations } from '../../src/deliver/confirmations.js';
+import { AccountHealth } from '../../src/deliver/health.js';
+import { pickImport, type PickInput } from '../../src/deliver/pick.js';
+
+/** The scheduler's pure parts, each on a virtual clock (time is an argument). */
+const input = (p: Partial<PickInput> = {}): PickInput => ({
+  now: 1_000, requests: 0, maxConcurrentRequests: 5, inAir: 0, maxUnconfirmed: 20, bisectHead: undefined,
+  draining: undefined, due: 'age', dueAt: 1_000, readyContacts: 3, maxContacts: 250, readyAt: () => 0, ...p,
+});
+
+describe('pickImport', () => {
+  it('a bisected half goes first, as a retry; a lone contact spends the single-contact budget', () => {
+    assert.deepEqual(pickImport(input({ bisectHead: 1 })), { kind: 'send', source: 'bisect', trigger: 'retry', spend: 'single-import' });
+    assert.deepEqual(pickImport(input({ readyContacts: 1 })), { kind: 'send', source: 'buffer', trigger: 'age', spend: 'single-import' });
+    assert.deepEqual(pickImport(input()), { kind: 'send', source: 'buffer', trigger: 'age', spend: 'import' });
+  });
+
+  it('waits for the budget, the bounds, or the buffer', () => {
+    assert.deepEqual(pickImport(input({ readyAt: () => 5_000 })), { kind: 'budget', wakeAt: 5_000 });
+    assert.equal(pickImport(input({ inAir: 20 })).kind, 'idle');
+    assert.equal(pickImport(input({ requests: 5 })).kind, 'idle');
+    assert.deepEqual(pickImport(input({ due: undefined, dueAt: 4_000 })), { kind: 'idle', wakeAt: 4_000, due: false });
+    assert.deepEqual(pickImport(input({ due: undefined, draining: 'shutdown' })), { kind: 'send', source: 'buffer', trigger: 'shutdown', spend: 'import' });
+  });
+});
+
+describe('Confirmations on a virtual clock', () => {
+  const opts = { pollIntervalMs: 1_000, confirmTimeoutMs: 60_000, maxImportResubmits: 2 };
+  const entries = () => [newEntry<string>('a@example.com', 0), newEntry<string>('b@example.com', 0)];
+
+  it('polls after the interval, backs off, and abandons at the deadline (then polled every 5 minutes for a day)', () => {
+    const c = new Confirmations<string>(opts);
+    c.accept('b1', entries(), new Map(), 0, 0);
+    assert.deepEqual(c.due(999).polls, []);
+    const [u] = c.due(1_000).polls;
+    assert.ok(u);
+    u.polls = 1;
+    assert.deepEqual(c.answered(u, 'active', undefined, 1_000), { kind: 'again', at: 2_000 });
+    u.polls = 4;
+    assert.equal(c.backoff(u), 8_000, 'doubles up to 8×');
+    const { expired, wakeAt } = c.due(59_999);
+    assert.equal(expired.length, 0);
+    assert.ok(wakeAt <= 60_000);
+    const late = c.due(60_000).expired;
+    assert.deepEqual(late.map((x) => x.batchId), ['b1']);
+    assert.equal(c.abandon(late[0]!, 60_000).length, 2, 'its entries come back to be resubmitted');
+    assert.equal(c.size, 0, 'outside maxUnconfirmed');
+    assert.equal(late[0]!.nextPollAt, 60_000 + ABANDONED_POLL_MS);
+    assert.equal(c.abandonedAnswered(late[0]!, 'active', 70_000), false);
+    assert.equal(c.abandonedAnswered(late[0]!, 'active', ABANDONED_FOR_MS), true, 'forgotten after a day');
+  });
+
+  it('counts resubmits per contact and gives up past the bound', () => {
+    const c = new Confirmations<string>(opts);
+    const es = entries();
+    assert.equal(c.resubmit(es).again.length, 2);
+    assert.equal(c.resubmit(es).again.length, 2);
+    const third = c.resubmit(es);
+    assert.deepEqual([third.again.length, third.exhausted.map((x) => x.times)], [0, [3, 3]]);
+    c.clear('a@example.com');
+    assert.equal(c.count('a@example.com'), 1, 'a cleared contact starts afresh');
+  });
+});
+
+describe('AccountHealth with an injected random source', () => {
+  it('backs off 500 ms × 2^(n−1), jittered, capped; an answer ends it', () => {
+    const h = new AccountHealth(4_000, () => 0.5);
+    assert.deepEqual(h.failed('SERVER_ERROR', 0), { kind: 'down', code: 'SERVER_ERROR', previous: undefined });
+    assert.equal(h.pausedUntil, 375);
+    assert.deepEqual(h.failed('SERVER_ERROR', 0), { kind: 'same' });
+    assert.equal(h.pausedUntil, 750);
+    for (let i = 0; i < 10; i++) h.failed('TIMEOUT', 0);
+    assert.equal(h.pausedUntil, 3_000, 'capped at maxBackoffMs, then jittered');
+    assert.deepEqual(h.answered(), { kind: 'up', code: 'TIMEOUT', after: 12 });
+    assert.equal(h.down, false);
+  });
+});
+
+describe('scaledClock', () => {
+  it('runs scale times faster than its base, keeps epoch real, and scales the server\'s real durations', () => {
+    let t = 1_000;
+    const timers: number[] = [];
+    const base: Clock = { now: () => t, epoch: () => t, fromReal: (ms) => ms, after: (ms) => (timers.push(ms), { cancel() {} }) };
+    const c = scaledClock(20, base);
+    t += 100;
+    assert.equal(c.now(), 1_000 + 2_000);
+    assert.equal(c.epoch(), 1_100);
+    assert.equal(c.fromReal(1_000), 20_000);
+    c.after(60_000, () => undefined);
+    assert.deepEqual(timers, [3_000], 'a minute of budget lasts 3 real seconds');
+  });
+});
