@@ -83,7 +83,8 @@ export class ReentryJob<R> {
     if (this.contactId === undefined) {
       const a = await client.findContact(this.email);
       if (a.verdict.kind !== 'ok') return this.refused(a.verdict);
-      const found = a.body?.contacts?.find((c) => c.email.toLowerCase() === this.email) ?? a.body?.contacts?.[0];
+      // Only the contact with this very email: another one's memberships must never be read as this person's.
+      const found = a.body?.contacts?.find((c) => c.email.toLowerCase() === this.email);
       if (!found) return this.endAll('missing');
       this.contactId = String(found.id);
       return this.next();

@@ -151,6 +151,9 @@ export class AccountRequests<R> {
       if (found) {
         entry.inAccount = true;
         this.opts.buffer.requeue([entry]);
+      } else if (v.kind !== 'ok') {
+        // A refused lookup says nothing about the contact: dead-letter the removes, never settle them unsent.
+        this.fx.dead([entry], 'deliver', 'REJECTED', `the contact lookup before an unsubscribe was refused: ${v.kind === 'reject' ? v.message : 'HTTP error'}`);
       } else {
         this.opts.outcomes.skipped(entryRefs(entry), 'leave_ignored');
         this.opts.buffer.release([entry.email]);

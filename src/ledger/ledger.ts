@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { crashPoint } from '../crash-points.js';
 import type { Metrics } from '../observability/metrics.js';
 import { intentFor, isStale, recordFor, routeChange, type Outcome, type Route } from './decide.js';
-import { hashKey, LedgerIndex, type LedgerEntry } from './index.js';
+import { hashKey, LedgerIndex, LedgerState, type LedgerEntry } from './index.js';
 import { maskEmail } from '../observability/logger.js';
 import { decodeLedgerValue, encodeLedgerValue, entryOf, ledgerKey, splitLedgerKey, type LedgerRecord } from './record.js';
 
@@ -203,7 +203,8 @@ export class Ledger {
     const prev = slot.index.get(k);
     // Never over a newer change (a refusal recorded after its dead letter was written may come late). An intent
     // holds the time of the change before it, so the confirmation or failure of its own change always replaces it.
-    if (prev && !outcome.failed && isNewer(prev, outcome)) return Promise.resolve();
+    const openIntent = prev?.state === LedgerState.RemovedByService && prev.confirmedAt === undefined;
+    if (prev && !(outcome.failed && openIntent) && isNewer(prev, outcome)) return Promise.resolve();
     const record = recordFor(prev, outcome);
     return record ? this.put(slot, topic, partition, k, record) : Promise.resolve();
   }
