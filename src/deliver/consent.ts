@@ -83,6 +83,7 @@ export function placeOf(udate: unknown, window: Window | undefined): WindowPlace
   if (typeof udate !== 'string') return 'unreadable';
   const t = Date.parse(udate.includes('T') || udate.includes('+') ? udate : `${udate.replace(' ', 'T')}Z`);
   if (Number.isNaN(t)) return 'unreadable';
+  if (window.earlier && t >= window.earlier.from && t <= window.earlier.to) return 'inside';
   if (t < window.from) return 'before';
   if (t > window.to) return 'after';
   return 'inside';

@@ -39,10 +39,16 @@ export type Route =
   /** Re-entry, but the export has `reentry: false`: dead-letter with a consent code. */
   | { kind: 'reentry-off' };
 
-/** When an unsubscribe counts as the service's own: from its intent to its confirmation (epoch ms, both ends inclusive). */
+/**
+ * When an unsubscribe counts as the service's own: from its intent to its confirmation (epoch ms, both ends
+ * inclusive). `earlier` is the window of the first of a run of the service's confirmed unsubscribes, kept because
+ * ActiveCampaign may keep that first date when it is unsubscribed again; the time between the two is not ours
+ * (the contact may have re-subscribed and unsubscribed themselves there).
+ */
 export interface Window {
   from: number;
   to: number;
+  earlier?: { from: number; to: number };
 }
 
 /** Clock skew allowed between ActiveCampaign and this service when comparing an unsubscribe date with ours. */
@@ -55,7 +61,21 @@ export const UNSUBSCRIBE_SKEW_MS = 5_000;
  */
 export function windowOf(entry: LedgerEntry, openMs: number): Window {
   const to = entry.confirmedAt ?? entry.sentAt + openMs;
-  return { from: entry.sentAt - UNSUBSCRIBE_SKEW_MS, to: to + UNSUBSCRIBE_SKEW_MS };
+  const w: Window = { from: entry.sentAt - UNSUBSCRIBE_SKEW_MS, to: to + UNSUBSCRIBE_SKEW_MS };
+  if (entry.priorFrom !== undefined && entry.priorTo !== undefined) w.earlier = { from: entry.priorFrom - UNSUBSCRIBE_SKEW_MS, to: entry.priorTo + UNSUBSCRIBE_SKEW_MS };
+  return w;
+}
+
+/**
+ * The window a new unsubscribe of the service starts over `prev` (intended at `at`): over an open intent (a resubmit
+ * of the same unsubscribe) it keeps that intent's start; over a confirmed unsubscribe of its own it starts anew and
+ * keeps the first confirmed one as the earlier window, never one window stretched over the time between them.
+ */
+function startOver(prev: LedgerEntry | undefined, at: number): Pick<LedgerRecord, 'sentAt' | 'priorSentAt' | 'priorConfirmedAt'> {
+  if (prev?.state !== LedgerState.RemovedByService) return { sentAt: at };
+  const prior = prev.priorFrom !== undefined && prev.priorTo !== undefined ? { priorSentAt: prev.priorFrom, priorConfirmedAt: prev.priorTo } : {};
+  if (prev.confirmedAt === undefined) return { sentAt: Math.min(prev.sentAt, at), ...prior };
+  return { sentAt: at, ...(prev.priorFrom !== undefined ? prior : { priorSentAt: prev.sentAt, priorConfirmedAt: prev.confirmedAt }) };
 }
 
 export function routeChange(entry: LedgerEntry | undefined, op: 'add' | 'remove', occurredAt: number, reentry: boolean, openWindowMs: number, offset?: number): Route {
@@ -89,8 +109,7 @@ export function unsubscribeIsOwn(prev: LedgerEntry | undefined): boolean {
  */
 export function intentFor(prev: LedgerEntry | undefined, at: number): LedgerRecord | undefined {
   if (!unsubscribeIsOwn(prev)) return undefined;
-  const from = prev?.state === LedgerState.RemovedByService ? Math.min(prev.sentAt, at) : at;
-  return { op: 'remove', byService: true, intent: true, occurredAt: prev?.occurredAt ?? 0, ...(prev?.offset !== undefined ? { offset: prev.offset } : {}), sentAt: from, confirmedAt: 0 };
+  return { op: 'remove', byService: true, intent: true, occurredAt: prev?.occurredAt ?? 0, ...(prev?.offset !== undefined ? { offset: prev.offset } : {}), ...startOver(prev, at), confirmedAt: 0 };
 }
 
 /**
@@ -108,13 +127,16 @@ export function recordFor(prev: LedgerEntry | undefined, o: Outcome): LedgerReco
   if (o.op === 'add') {
     if (o.failed) return undefined; // nothing was applied, and no intent stands for an add
     const base = { occurredAt: o.occurredAt, ...at, sentAt: o.sentAt, confirmedAt: o.confirmedAt };
-    if (o.refused === CONSENT_REENTRY_OFF && prev?.state === LedgerState.RemovedByService) return { op: 'remove', byService: true, ...base, sentAt: prev.sentAt, refused: o.refused };
+    if (o.refused === CONSENT_REENTRY_OFF && prev?.state === LedgerState.RemovedByService) {
+      // The unsubscribe stays the service's, with its window as it was: only the time moves.
+      const prior = prev.priorFrom !== undefined && prev.priorTo !== undefined ? { priorSentAt: prev.priorFrom, priorConfirmedAt: prev.priorTo } : {};
+      return { op: 'remove', byService: true, ...base, sentAt: prev.sentAt, confirmedAt: prev.confirmedAt ?? o.confirmedAt, ...prior, refused: o.refused };
+    }
     return o.refused ? { op: 'add', byService: false, refused: o.refused, ...base } : { op: 'add', byService: false, ...base };
   }
   const base = { occurredAt: o.failed ? (prev?.occurredAt ?? 0) : o.occurredAt, ...at, sentAt: o.sentAt, confirmedAt: o.confirmedAt };
   if (!unsubscribeIsOwn(prev)) return o.failed ? undefined : { op: 'remove', byService: false, ...base };
-  if (prev?.state === LedgerState.RemovedByService) return { op: 'remove', byService: true, ...base, sentAt: Math.min(prev.sentAt, o.sentAt) };
-  return { op: 'remove', byService: true, ...base };
+  return { op: 'remove', byService: true, ...base, ...startOver(prev, o.sentAt) };
 }
 
 /**
@@ -128,5 +150,6 @@ export function unsubscribeIsOurs(udate: unknown, window: Window): boolean {
   if (typeof udate !== 'string') return false;
   const t = Date.parse(udate.includes('T') || udate.includes('+') ? udate : `${udate.replace(' ', 'T')}Z`);
   if (Number.isNaN(t)) return false;
+  if (window.earlier && t >= window.earlier.from && t <= window.earlier.to) return true;
   return t >= window.from && t <= window.to;
 }

@@ -2,10 +2,10 @@
  * The in-memory ledger index of one source partition: ledger key → (state, occurredAt, sentAt). Pure, no I/O.
  *
  * Compact by design: the key is never stored, only a 64-bit hash of it (61 bits after the packing below), in an
- * open-addressing table on typed arrays (linear probing). One slot is 32 bytes: hash high word (4), hash low word
+ * open-addressing table on typed arrays (linear probing). One slot is 40 bytes: hash high word (4), hash low word
  * with the 2-bit state in its top bits (4), occurredAt as float64 ms (8), the source offset as float64 (8), sentAt
- * and confirmedAt in whole seconds (4 + 4). The table
- * grows by 1.3× when it passes a load of 0.875, so it is always between 67% and 87.5% full: 37–48 bytes per
+ * and confirmedAt in whole seconds (4 + 4), and the earlier window's ends in whole seconds (4 + 4). The table
+ * grows by 1.3× when it passes a load of 0.875, so it is always between 67% and 87.5% full: 46–60 bytes per
  * entry (test/ledger/index.test.ts measures it). Two keys share a hash with probability about n²/2⁶², about
  * 4·10⁻⁷ for a million entries: the price of not storing keys.
  */
@@ -38,9 +38,12 @@ export interface LedgerEntry {
   offset?: number;
   /** The event was an add, refused because re-entry is off: the membership stays unsubscribed (state says so). */
   refusedAdd?: boolean;
+  /** RemovedByService: the window of the first of a run of the service's confirmed unsubscribes, whole seconds. */
+  priorFrom?: number;
+  priorTo?: number;
 }
 
-const SLOT_BYTES = 4 + 4 + 8 + 8 + 4 + 4;
+const SLOT_BYTES = 4 + 4 + 8 + 8 + 4 + 4 + 4 + 4;
 const MAX_LOAD = 0.875;
 const GROWTH = 1.3;
 const MIN_CAPACITY = 64;
@@ -65,6 +68,11 @@ function packOffset(e: LedgerEntry): number {
   return e.offset === undefined ? 0 : (e.offset + 1) * 2 + (e.refusedAdd ? 1 : 0);
 }
 
+/** The earlier window in whole seconds (the start rounded down, the end up); zeros when there is none. */
+function packPrior(e: LedgerEntry): [number, number] {
+  return e.priorFrom !== undefined && e.priorTo !== undefined ? [Math.floor(e.priorFrom / 1000), Math.ceil(e.priorTo / 1000)] : [0, 0];
+}
+
 export class LedgerIndex {
   private capacity: number;
   private hi: Uint32Array;
@@ -74,6 +82,9 @@ export class LedgerIndex {
   private until: Uint32Array;
   /** (Source offset + 1) × 2, plus 1 when the entry is a refused add (0: no offset known). */
   private off: Float64Array;
+  /** The earlier window (priorFrom floor, priorTo ceil), whole seconds; 0: none. */
+  private prFrom: Uint32Array;
+  private prTo: Uint32Array;
   private count = 0;
 
   constructor(expected = 0) {
@@ -84,6 +95,8 @@ export class LedgerIndex {
     this.sent = new Uint32Array(this.capacity);
     this.until = new Uint32Array(this.capacity);
     this.off = new Float64Array(this.capacity);
+    this.prFrom = new Uint32Array(this.capacity);
+    this.prTo = new Uint32Array(this.capacity);
   }
 
   get size(): number {
@@ -112,6 +125,11 @@ export class LedgerIndex {
       entry.offset = Math.floor(off / 2) - 1;
       if (off % 2) entry.refusedAdd = true;
     }
+    const pt = this.prTo[slot]!;
+    if (pt) {
+      entry.priorFrom = this.prFrom[slot]! * 1000;
+      entry.priorTo = pt * 1000;
+    }
     return entry;
   }
 
@@ -120,7 +138,7 @@ export class LedgerIndex {
     const { hi, lo } = hashKey(key);
     const slot = this.find(hi, lo & HASH_MASK);
     if (this.hi[slot] === 0) this.count++;
-    this.put(slot, hi, lo & HASH_MASK, entry.state, entry.occurredAt, Math.floor(entry.sentAt / 1000), entry.confirmedAt ? Math.ceil(entry.confirmedAt / 1000) : 0, packOffset(entry));
+    this.put(slot, hi, lo & HASH_MASK, entry.state, entry.occurredAt, Math.floor(entry.sentAt / 1000), entry.confirmedAt ? Math.ceil(entry.confirmedAt / 1000) : 0, packOffset(entry), ...packPrior(entry));
   }
 
   /**
@@ -133,7 +151,7 @@ export class LedgerIndex {
     const slot = this.find(hi, lo & HASH_MASK);
     if (this.hi[slot] === 0) this.count++;
     else if (this.at[slot]! > entry.occurredAt) return false;
-    this.put(slot, hi, lo & HASH_MASK, entry.state, entry.occurredAt, Math.floor(entry.sentAt / 1000), entry.confirmedAt ? Math.ceil(entry.confirmedAt / 1000) : 0, packOffset(entry));
+    this.put(slot, hi, lo & HASH_MASK, entry.state, entry.occurredAt, Math.floor(entry.sentAt / 1000), entry.confirmedAt ? Math.ceil(entry.confirmedAt / 1000) : 0, packOffset(entry), ...packPrior(entry));
     return true;
   }
 
@@ -147,17 +165,19 @@ export class LedgerIndex {
     }
   }
 
-  private put(slot: number, hi: number, lo: number, state: LedgerState, occurredAt: number, sentSeconds: number, untilSeconds: number, offPlusOne: number): void {
+  private put(slot: number, hi: number, lo: number, state: LedgerState, occurredAt: number, sentSeconds: number, untilSeconds: number, offPlusOne: number, priorFrom: number, priorTo: number): void {
     this.hi[slot] = hi;
     this.lo[slot] = (lo | (state << 30)) >>> 0;
     this.at[slot] = occurredAt;
     this.sent[slot] = sentSeconds;
     this.until[slot] = untilSeconds;
     this.off[slot] = offPlusOne;
+    this.prFrom[slot] = priorFrom;
+    this.prTo[slot] = priorTo;
   }
 
   private grow(): void {
-    const { hi, lo, at, sent, until, off, capacity } = this;
+    const { hi, lo, at, sent, until, off, prFrom, prTo, capacity } = this;
     this.capacity = Math.ceil(capacity * GROWTH);
     this.hi = new Uint32Array(this.capacity);
     this.lo = new Uint32Array(this.capacity);
@@ -165,11 +185,13 @@ export class LedgerIndex {
     this.sent = new Uint32Array(this.capacity);
     this.until = new Uint32Array(this.capacity);
     this.off = new Float64Array(this.capacity);
+    this.prFrom = new Uint32Array(this.capacity);
+    this.prTo = new Uint32Array(this.capacity);
     for (let i = 0; i < capacity; i++) {
       const h = hi[i]!;
       if (h === 0) continue;
       const l = lo[i]!;
-      this.put(this.find(h, l & HASH_MASK), h, l & HASH_MASK, (l >>> 30) as LedgerState, at[i]!, sent[i]!, until[i]!, off[i]!);
+      this.put(this.find(h, l & HASH_MASK), h, l & HASH_MASK, (l >>> 30) as LedgerState, at[i]!, sent[i]!, until[i]!, off[i]!, prFrom[i]!, prTo[i]!);
     }
   }
 }

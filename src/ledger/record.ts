@@ -25,6 +25,9 @@ export interface LedgerRecord {
    * one of the change applied before (an intent never makes an event stale); `sentAt` starts the window.
    */
   intent?: boolean;
+  /** Version 2: the window of the first of a run of the service's confirmed unsubscribes (see decide.ts Window). */
+  priorSentAt?: number;
+  priorConfirmedAt?: number;
 }
 
 const SEP = '\u0000';
@@ -49,6 +52,10 @@ export function encodeLedgerValue(r: LedgerRecord): string {
   if (r.refused) value.refused = r.refused;
   if (r.intent) value.intent = true;
   if (r.offset !== undefined) value.offset = r.offset;
+  if (r.priorSentAt !== undefined && r.priorConfirmedAt !== undefined) {
+    value.priorSentAt = r.priorSentAt;
+    value.priorConfirmedAt = r.priorConfirmedAt;
+  }
   return JSON.stringify(value);
 }
 
@@ -71,6 +78,10 @@ export function decodeLedgerValue(raw: Buffer | string | null): LedgerRecord | u
   if (typeof o.refused === 'string' && o.refused) out.refused = o.refused;
   if (o.v === 2 && o.intent === true && o.op === 'remove') out.intent = true;
   if (o.v === 2 && typeof o.offset === 'number' && Number.isInteger(o.offset) && o.offset >= 0) out.offset = o.offset;
+  if (o.v === 2 && typeof o.priorSentAt === 'number' && typeof o.priorConfirmedAt === 'number' && o.priorConfirmedAt > 0) {
+    out.priorSentAt = o.priorSentAt;
+    out.priorConfirmedAt = o.priorConfirmedAt;
+  }
   return out;
 }
 
@@ -84,6 +95,10 @@ export function entryOf(r: LedgerRecord): LedgerEntry {
   const entry: LedgerEntry = { state, occurredAt: r.occurredAt, sentAt: r.sentAt };
   if (r.offset !== undefined) entry.offset = r.offset;
   if (r.op === 'remove' && r.refused) entry.refusedAdd = true;
+  if (state === LedgerState.RemovedByService && r.priorSentAt !== undefined && r.priorConfirmedAt !== undefined) {
+    entry.priorFrom = r.priorSentAt;
+    entry.priorTo = r.priorConfirmedAt;
+  }
   if (state === LedgerState.RemovedByService && !r.intent && r.confirmedAt > 0) entry.confirmedAt = r.confirmedAt;
   return entry;
 }

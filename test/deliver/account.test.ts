@@ -717,11 +717,14 @@ describe('AccountDelivery: a rebalance while an import is in the air', () => {
       const g = generations();
       const { api, sink, add, delivery } = setup({ gate: g.gate });
       let first = true;
+      let rebalanced = false;
       api.bulk = (_contacts, n) => (n === 1 && failure === 'throttled' ? new Promise((r) => setTimeout(() => r(http(429, {}, '0')), 30)) : undefined);
-      api.info = (batchId) => (batchId === 'batch-1' && first ? status('failed') : completed());
+      // The first import fails only after the rebalance (before it, it would be resubmitted as a live change).
+      api.info = (batchId) => (batchId === 'batch-1' && first ? status(rebalanced ? 'failed' : 'active') : completed());
       add('ann@example.com', { ref: 'g1:ann', at: 5_000 });
       await until(() => api.bulks().length === 1, 'the first import is sent');
       g.rebalance();
+      rebalanced = true;
       delivery.dropRevoked((r) => !g.gate.live(r));
       add('ann@example.com', { ref: 'g2:ann', at: 5_000 }); // the same event, fetched again by the new generation
       await until(() => sink.settled.includes('g2:ann'), 'the copy fetched again settles');
@@ -737,10 +740,13 @@ describe('AccountDelivery: a rebalance while an import is in the air', () => {
   it('older events of the new generation attached to an in-flight change of the old one settle as superseded when it fails, and nothing of it is sent', async () => {
     const g = generations();
     const { api, sink, add, delivery } = setup({ gate: g.gate });
-    api.info = (batchId) => (batchId === 'batch-1' ? status('failed') : completed());
+    let rebalanced = false;
+    // The first import fails only after the rebalance: before it, it would be resubmitted as a live change.
+    api.info = (batchId) => (batchId === 'batch-1' ? status(rebalanced ? 'failed' : 'active') : completed());
     add('ann@example.com', { ref: 'g1:ann-new', at: 9_000 });
     await until(() => api.bulks().length === 1, 'the first import is sent');
     g.rebalance();
+    rebalanced = true;
     delivery.dropRevoked((r) => !g.gate.live(r));
     add('ann@example.com', { ref: 'g2:ann-old', at: 1_000 }); // an older event: attached to the in-flight change
     await until(() => sink.settled.includes('g2:ann-old'), 'the older event settles');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CONSENT_OPTED_OUT, CONSENT_REENTRY_OFF, intentFor, isStale, recordFor, routeChange, unsubscribeIsOurs, windowOf } from '../../src/ledger/decide.js';
 import { LedgerState, type LedgerEntry } from '../../src/ledger/index.js';
-import { entryOf, type LedgerRecord } from '../../src/ledger/record.js';
+import { decodeLedgerValue, encodeLedgerValue, entryOf, type LedgerRecord } from '../../src/ledger/record.js';
 
 const entry = (state: LedgerState, occurredAt = 1_000, sentAt = 50_000, confirmedAt?: number): LedgerEntry => ({ state, occurredAt, sentAt, ...(confirmedAt ? { confirmedAt } : {}) });
 const outcome = { occurredAt: 2_000, sentAt: 60_000, confirmedAt: 61_000 };
@@ -47,7 +47,7 @@ describe('the intent written before an unsubscribe', () => {
   it('is written over nothing known, an add, or the service own unsubscribe (keeping the first start)', () => {
     assert.deepEqual(intentFor(undefined, 70_000), { op: 'remove', byService: true, intent: true, occurredAt: 0, sentAt: 70_000, confirmedAt: 0 });
     assert.deepEqual(intentFor(entry(LedgerState.Added, 1_000), 70_000), { op: 'remove', byService: true, intent: true, occurredAt: 1_000, sentAt: 70_000, confirmedAt: 0 });
-    assert.equal(intentFor(entry(LedgerState.RemovedByService, 1_000, 50_000, 52_000), 70_000)!.sentAt, 50_000);
+    assert.equal(intentFor(entry(LedgerState.RemovedByService, 1_000, 50_000), 70_000)!.sentAt, 50_000, 'a resubmit keeps its open intent start');
   });
   it('is not written when the unsubscribe repeats the contact own (a refused add or such an unsubscribe before it)', () => {
     assert.equal(intentFor(entry(LedgerState.AddRefused), 70_000), undefined);
@@ -147,5 +147,33 @@ describe('a refused re-entry (re-entry off) at an equal occurredAt', () => {
     assert.equal(e.refusedAdd, true);
     assert.equal(isStale(e, 2_000, 9, 'add'), true);
     assert.equal(isStale(e, 2_000, 9, 'remove'), false);
+  });
+});
+
+// Found in review: a run of the service's unsubscribes stretched one window over a person's own unsubscribe made
+// between them (re-subscribed through a form, then unsubscribed themselves), and a re-entry then re-subscribed them.
+describe('a run of the service own unsubscribes keeps two windows, never one stretched over the time between', () => {
+  const confirmed = entry(LedgerState.RemovedByService, 1_000, 50_000, 52_000);
+  it('an intent over a confirmed own unsubscribe starts anew and keeps the first as the earlier window', () => {
+    const e = entryOf(intentFor(confirmed, 500_000)!);
+    const w = windowOf(e, OPEN);
+    assert.equal(w.from, 495_000);
+    assert.deepEqual(w.earlier, { from: 45_000, to: 57_000 });
+    const after = entryOf(recordFor(e, { op: 'remove', occurredAt: 2_000, sentAt: 500_000, confirmedAt: 501_000 })!);
+    assert.deepEqual(windowOf(after, OPEN), { from: 495_000, to: 506_000, earlier: { from: 45_000, to: 57_000 } });
+  });
+  it('a date between the two windows (the contact own) is not ours; one in either window is', () => {
+    const w = windowOf(entryOf(recordFor(entryOf(intentFor(confirmed, 500_000)!), { op: 'remove', occurredAt: 2_000, sentAt: 500_000, confirmedAt: 501_000 })!), OPEN);
+    const iso = (ms: number) => new Date(ms).toISOString();
+    assert.equal(unsubscribeIsOurs(iso(300_000), w), false, 'between the windows');
+    assert.equal(unsubscribeIsOurs(iso(51_000), w), true, 'the first unsubscribe, its date kept by ActiveCampaign');
+    assert.equal(unsubscribeIsOurs(iso(500_500), w), true, 'the latest unsubscribe');
+  });
+  it('the earlier window survives a third unsubscribe, and the record round-trips it', () => {
+    const second = entryOf(recordFor(entryOf(intentFor(confirmed, 500_000)!), { op: 'remove', occurredAt: 2_000, sentAt: 500_000, confirmedAt: 501_000 })!);
+    const third = intentFor(second, 900_000)!;
+    assert.equal(third.priorSentAt, 50_000);
+    assert.equal(third.priorConfirmedAt, 52_000);
+    assert.deepEqual(decodeLedgerValue(encodeLedgerValue(third)), third);
   });
 });

@@ -36,14 +36,14 @@ describe('LedgerIndex', () => {
     for (let i = 0; i < 100_000; i++) assert.notEqual(hashKey(`k${i}`).hi, 0);
   });
 
-  it('stays at or under 48 bytes per entry (32-byte slots, at least 67% full) at every size from 10,000 to 1,000,000 entries', () => {
+  it('stays at or under 60 bytes per entry (40-byte slots, at least 67% full) at every size from 10,000 to 1,000,000 entries', () => {
     const index = new LedgerIndex();
     let worst = 0;
     for (let i = 0; i < 1_000_000; i++) {
       index.set(key(i), { state: LedgerState.Added, occurredAt: i, sentAt: 0 });
       if (i >= 10_000 && i % 997 === 0) worst = Math.max(worst, index.bytes / index.size);
     }
-    assert.ok(worst <= 48, `worst bytes per entry: ${worst.toFixed(1)}`);
+    assert.ok(worst <= 60, `worst bytes per entry: ${worst.toFixed(1)}`);
     assert.ok(index.bytes / index.size >= 20, 'a slot is 20 bytes, so never under 20 per entry');
   });
 });
