@@ -35,6 +35,11 @@ export interface DeliveryGate<R> {
    * create the contact. Looked up in the partition of `ref`.
    */
   knows?(connection: string, email: string, ref: R): boolean;
+  /**
+   * The import carrying these unsubscribes was certainly not applied (a 429, a validation 400, a refusal): their
+   * intents' windows close now, so that an open window never claims a person's own later unsubscribe.
+   */
+  withdraw?(connection: string, removes: { email: string; listId: string; change: ListChange<R> }[], at: number): void;
 }
 
 /** One (list, contact) change as ActiveCampaign took it. */

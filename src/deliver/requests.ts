@@ -74,6 +74,9 @@ export class AccountRequests<R> {
     this.flight.requests--;
     this.flight.sending--;
     const now = this.opts.clock.now();
+    // Certainly not applied (a timeout or a 5xx may have been): the intents' windows close at once.
+    const v = answer.verdict.kind;
+    if (removes.length && (v === 'throttled' || v === 'invalid-contacts' || v === 'reject')) this.opts.gate?.withdraw?.(name, removes, this.opts.clock.epoch());
     const a = bulkActions(answer.verdict, batch.entries, answer.body?.batchId);
     if (a.answered) this.fx.up(now);
     if (answer.verdict.kind === 'ok') {

@@ -41,6 +41,18 @@ export class LedgerGate implements DeliveryGate<EventRef> {
     return Promise.all(writes).then(() => undefined);
   }
 
+  withdraw(connection: string, removes: { email: string; listId: string; change: ListChange<EventRef> }[], at: number): void {
+    if (!this.ledger) return;
+    for (const { email, listId, change } of removes) {
+      const ref = change.winner;
+      const offset = tieOffset(ref.message);
+      // A failed outcome replaces the open intent with a closed window and keeps the time of the change before it.
+      void this.ledger
+        .apply(ref.message.topic, ref.message.partition, connection, listId, email, { op: 'remove', occurredAt: change.occurredAt, sentAt: at, confirmedAt: at, failed: true, ...(offset !== undefined ? { offset } : {}) })
+        .catch(() => undefined); // not owned any more or closed: the window stays open, the cautious side
+    }
+  }
+
   knows(connection: string, email: string, ref: EventRef): boolean {
     if (!this.ledger) return true; // without a ledger nothing is known either way: send, as before
     const { topic, partition } = ref.message;

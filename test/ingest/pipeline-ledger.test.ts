@@ -181,4 +181,23 @@ describe('Pipeline with the ledger', () => {
     await pipeline.handle([message(0, 'vip', 'add', T)], 0);
     assert.equal(added.length, 2, 'the copy fetched again is not stale: it goes, and is refused and dead-lettered in turn');
   });
+
+  // Found in review: an intent outlived an import that certainly never reached ActiveCampaign (a 429), and its open
+  // window could then claim a person's own unsubscribe made in the next 40 minutes.
+  it('withdrawing the intents of an import that was not applied closes their window at once', async () => {
+    const { pipeline, gate, added, restore, writes } = setup([]);
+    restore();
+    await new Promise((r) => setImmediate(r));
+    await pipeline.handle([message(0, 'vip', 'remove', T)], 0);
+    const change = { op: 'remove' as const, occurredAt: T, seq: 0, refs: [added[0]!], winner: added[0]!, tags: new Set<string>() };
+    const sent = T + 60_000;
+    const intended = gate.intend('main', [{ email: 'ann@example.com', listId: '1', change }], sent);
+    writes[0]!.done();
+    await intended;
+    const addAfter = { op: 'add' as const, occurredAt: T + 1, seq: 1, refs: [added[0]!], winner: added[0]!, tags: new Set<string>() };
+    assert.deepEqual(gate.route('main', 'ann@example.com', '1', addAfter), { kind: 'resubscribe', window: { from: sent - 5_000, to: sent + 60_000 + 5_000 } }, 'open: to the last moment it could be applied');
+    gate.withdraw('main', [{ email: 'ann@example.com', listId: '1', change }], sent + 1_000);
+    assert.deepEqual(gate.route('main', 'ann@example.com', '1', addAfter), { kind: 'resubscribe', window: { from: sent - 5_000, to: sent + 1_000 + 5_000 } }, 'closed at the refusal');
+    assert.equal(writes.length, 2, 'the closed window is written to the ledger too');
+  });
 });
