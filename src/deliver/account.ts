@@ -67,6 +67,11 @@ export class AccountDelivery<R> {
     this.io = new AccountRequests<R>({ name, settleOnAccept: opts.settleOnAccept, client, gate, ...shared, wake: () => this.wake() }, this.flight, this.fx);
   }
 
+  /** The time the budget runs on (ProbedAccount): readiness probes pay from the same budget. */
+  budgetNow(): number {
+    return this.clock.now();
+  }
+
   add(update: ContactUpdate<R>): MergeOutcome {
     // The linger is the buffer's, in real time: a faster clock (the benchmark) must not cut smaller batches.
     const outcome = this.buffer.add(update, this.clock.epoch());

@@ -20,6 +20,8 @@ export interface ReadinessStatus {
 /** The parts of an account the token probe needs (AccountDelivery has them). */
 export interface ProbedAccount {
   readonly down: boolean;
+  /** The time the account's budget runs on (a scaled clock in the benchmark and the demo); Date.now otherwise. */
+  budgetNow?(): number;
   readonly budget: {
     readyAt(kind: 'request', now: number): number;
     spend(kind: 'request', now: number): void;
@@ -162,14 +164,17 @@ export class Readiness {
 
   private async probeToken(name: string): Promise<void> {
     const client = this.o.clients.get(name)!;
-    const budget = this.o.accounts.get(name)?.budget;
+    const account = this.o.accounts.get(name);
+    const budget = account?.budget;
+    // The budget's own time: with a scaled clock its times are not Date.now's.
+    const at = () => account?.budgetNow?.() ?? this.now();
     if (budget) {
       // Paid from the account's budget like every other request; waits its turn (about one request gap).
-      const wait = budget.readyAt('request', this.now()) - this.now();
+      const wait = budget.readyAt('request', at()) - at();
       if (wait > 1_000) return; // blocked by a Retry-After: the next round asks again
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      if (this.closed || budget.readyAt('request', this.now()) > this.now()) return;
-      budget.spend('request', this.now());
+      if (this.closed || budget.readyAt('request', at()) > at()) return;
+      budget.spend('request', at());
     }
     const answer = await client.fields(0, 1);
     const v = answer.verdict;
@@ -178,7 +183,7 @@ export class Readiness {
     if (v.kind === 'ok') next = { state: 'accepted', detail: '' };
     else if (v.kind === 'account' && v.code === 'AUTH_FAILED') next = { state: 'refused', detail: `HTTP ${answer.status}` };
     else if (v.kind === 'throttled') {
-      budget?.throttled(v.retryAfterMs, this.now());
+      budget?.throttled(v.retryAfterMs, at());
       this.o.metrics.throttled.inc({ connection: name, code: v.code });
       this.o.metrics.retryAfterSeconds.inc({ connection: name }, v.retryAfterMs / 1000);
       return; // says nothing about the token: keep the last state
