@@ -58,6 +58,12 @@ export interface AppliedChange<R> {
   refused?: { code: DeadLetterCode; message: string };
   /** Failed for good (e.g. IMPORT_FAILED): dead-lettered with `refused`'s code; its intent is replaced. */
   failed?: boolean;
+  /**
+   * A remove of a contact ActiveCampaign does not have: nothing was sent (a bulk import would create it), the list
+   * does not hold them. Recorded like a confirmed unsubscribe, so a replay of it is stale; its events end as a
+   * counted skip (`leave_ignored`).
+   */
+  absent?: boolean;
 }
 
 /** The record of one change as it ended (refused or failed when given). */

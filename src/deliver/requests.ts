@@ -158,7 +158,8 @@ export class AccountRequests<R> {
         // A refused lookup says nothing about the contact: dead-letter the removes, never settle them unsent.
         this.fx.dead([entry], 'deliver', 'REJECTED', `the contact lookup before an unsubscribe was refused: ${v.kind === 'reject' ? v.message : 'HTTP error'}`);
       } else {
-        this.opts.outcomes.skipped(entryRefs(entry), 'leave_ignored');
+        const at = this.opts.clock.epoch();
+        this.opts.outcomes.applied(this.opts.name, [...entry.lists].map(([listId, c]) => ({ email: entry.email, listId, op: c.op, occurredAt: c.occurredAt, refs: c.refs, winner: c.winner, sentAt: at, confirmedAt: at, absent: true })));
         this.opts.buffer.release([entry.email]);
       }
     }

@@ -47,7 +47,7 @@ export class OutcomeSink implements DeliveryOutcomes<EventRef> {
         const record = () => this.ledger!.apply(topic, partition, connection, c.listId, c.email, outcome);
         durable = letters ? letters.then(record) : record();
       }
-      this.settler.endAll(c.refs, c.refused ? 'dead_lettered' : 'delivered', durable);
+      this.settler.endAll(c.refs, c.refused ? 'dead_lettered' : c.absent ? 'leave_ignored' : 'delivered', durable);
     }
   }
 
