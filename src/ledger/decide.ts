@@ -69,13 +69,16 @@ export function windowOf(entry: LedgerEntry, openMs: number): Window {
 /**
  * The window a new unsubscribe of the service starts over `prev` (intended at `at`): over an open intent (a resubmit
  * of the same unsubscribe) it keeps that intent's start; over a confirmed unsubscribe of its own it starts anew and
- * keeps the first confirmed one as the earlier window, never one window stretched over the time between them.
+ * keeps the first applied one as the earlier window, never one window stretched over the time between them. An
+ * unsubscribe that never reached ActiveCampaign (`unapplied`) set no date there: the next one does, so it is never
+ * kept as the earlier window (only the earlier window it carried itself).
  */
 function startOver(prev: LedgerEntry | undefined, at: number): Pick<LedgerRecord, 'sentAt' | 'priorSentAt' | 'priorConfirmedAt'> {
   if (prev?.state !== LedgerState.RemovedByService) return { sentAt: at };
   const prior = prev.priorFrom !== undefined && prev.priorTo !== undefined ? { priorSentAt: prev.priorFrom, priorConfirmedAt: prev.priorTo } : {};
   if (prev.confirmedAt === undefined) return { sentAt: Math.min(prev.sentAt, at), ...prior };
-  return { sentAt: at, ...(prev.priorFrom !== undefined ? prior : { priorSentAt: prev.sentAt, priorConfirmedAt: prev.confirmedAt }) };
+  if (prev.unapplied || prev.priorFrom !== undefined) return { sentAt: at, ...prior };
+  return { sentAt: at, priorSentAt: prev.sentAt, priorConfirmedAt: prev.confirmedAt };
 }
 
 export function routeChange(entry: LedgerEntry | undefined, op: 'add' | 'remove', occurredAt: number, reentry: boolean, openWindowMs: number, offset?: number): Route {
@@ -95,6 +98,11 @@ export interface Outcome {
   failed?: boolean;
   /** The source offset of the change's event (staleness at an equal occurredAt); none for a dead-letter re-publication. */
   offset?: number;
+  /**
+   * A remove of which nothing reached ActiveCampaign: the contact was not there (nothing was sent), or its import
+   * was refused outright (with `failed`). Recorded as the service's, but never kept as an earlier window.
+   */
+  unapplied?: boolean;
 }
 
 /** Whether an unsubscribe the service sends over `prev` is its own: not when it repeats one the contact made. */
@@ -136,7 +144,7 @@ export function recordFor(prev: LedgerEntry | undefined, o: Outcome): LedgerReco
   }
   const base = { occurredAt: o.failed ? (prev?.occurredAt ?? 0) : o.occurredAt, ...at, sentAt: o.sentAt, confirmedAt: o.confirmedAt };
   if (!unsubscribeIsOwn(prev)) return o.failed ? undefined : { op: 'remove', byService: false, ...base };
-  return { op: 'remove', byService: true, ...base, ...startOver(prev, o.sentAt) };
+  return { op: 'remove', byService: true, ...base, ...startOver(prev, o.sentAt), ...(o.unapplied ? { unapplied: true } : {}) };
 }
 
 /**

@@ -46,17 +46,23 @@ export class LedgerGate implements DeliveryGate<EventRef> {
     for (const { email, listId, change } of removes) {
       const ref = change.winner;
       const offset = tieOffset(ref.message);
-      // A failed outcome replaces the open intent with a closed window and keeps the time of the change before it.
+      // A failed outcome replaces the open intent with a closed window and keeps the time of the change before it;
+      // nothing of it reached ActiveCampaign, so its window never becomes the earlier window of the next one.
       void this.ledger
-        .apply(ref.message.topic, ref.message.partition, connection, listId, email, { op: 'remove', occurredAt: change.occurredAt, sentAt: at, confirmedAt: at, failed: true, ...(offset !== undefined ? { offset } : {}) })
+        .apply(ref.message.topic, ref.message.partition, connection, listId, email, { op: 'remove', occurredAt: change.occurredAt, sentAt: at, confirmedAt: at, failed: true, unapplied: true, ...(offset !== undefined ? { offset } : {}) })
         .catch(() => undefined); // not owned any more or closed: the window stays open, the cautious side
     }
   }
 
+  /** Whether ActiveCampaign has had the contact: any list's record of something that reached it (not an unapplied unsubscribe). */
   knows(connection: string, email: string, ref: EventRef): boolean {
     if (!this.ledger) return true; // without a ledger nothing is known either way: send, as before
     const { topic, partition } = ref.message;
-    for (const e of this.exportsByName.values()) if (e.connection === connection && this.ledger.lookup(topic, partition, connection, e.listId, email)) return true;
+    for (const e of this.exportsByName.values()) {
+      if (e.connection !== connection) continue;
+      const entry = this.ledger.lookup(topic, partition, connection, e.listId, email);
+      if (entry && !entry.unapplied) return true;
+    }
     return false;
   }
 

@@ -38,7 +38,13 @@ export interface LedgerEntry {
   offset?: number;
   /** The event was an add, refused because re-entry is off: the membership stays unsubscribed (state says so). */
   refusedAdd?: boolean;
-  /** RemovedByService: the window of the first of a run of the service's confirmed unsubscribes, whole seconds. */
+  /**
+   * RemovedByService: nothing of this unsubscribe reached ActiveCampaign (the contact was not there, or its import
+   * was refused outright). Its window holds no date of ActiveCampaign's, so it never becomes the earlier window of
+   * a later unsubscribe, and it does not say that ActiveCampaign has the contact.
+   */
+  unapplied?: boolean;
+  /** RemovedByService: the window of the first of a run of the service's applied unsubscribes, whole seconds. */
   priorFrom?: number;
   priorTo?: number;
 }
@@ -63,9 +69,9 @@ export function hashKey(key: string): { hi: number; lo: number } {
   return { hi: h1 >>> 0 || 1, lo: h2 >>> 0 };
 }
 
-/** The offset slot's value: (offset + 1) × 2, plus the refused-add bit; 0 when no offset is known. */
+/** The offset slot's value: (offset + 1) × 4 (0 × 4 when no offset is known), plus the refused-add and unapplied bits. */
 function packOffset(e: LedgerEntry): number {
-  return e.offset === undefined ? 0 : (e.offset + 1) * 2 + (e.refusedAdd ? 1 : 0);
+  return (e.offset === undefined ? 0 : (e.offset + 1) * 4) + (e.refusedAdd ? 1 : 0) + (e.unapplied ? 2 : 0);
 }
 
 /** The earlier window in whole seconds (the start rounded down, the end up); zeros when there is none. */
@@ -80,7 +86,7 @@ export class LedgerIndex {
   private at: Float64Array;
   private sent: Uint32Array;
   private until: Uint32Array;
-  /** (Source offset + 1) × 2, plus 1 when the entry is a refused add (0: no offset known). */
+  /** (Source offset + 1) × 4 (0 when no offset is known), plus 1 for a refused add and 2 for an unapplied unsubscribe. */
   private off: Float64Array;
   /** The earlier window (priorFrom floor, priorTo ceil), whole seconds; 0: none. */
   private prFrom: Uint32Array;
@@ -121,10 +127,9 @@ export class LedgerIndex {
     const until = this.until[slot]!;
     if (until) entry.confirmedAt = until * 1000;
     const off = this.off[slot]!;
-    if (off) {
-      entry.offset = Math.floor(off / 2) - 1;
-      if (off % 2) entry.refusedAdd = true;
-    }
+    if (off >= 4) entry.offset = Math.floor(off / 4) - 1;
+    if (off % 2) entry.refusedAdd = true;
+    if (off % 4 >= 2) entry.unapplied = true;
     const pt = this.prTo[slot]!;
     if (pt) {
       entry.priorFrom = this.prFrom[slot]! * 1000;

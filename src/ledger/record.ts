@@ -25,7 +25,12 @@ export interface LedgerRecord {
    * one of the change applied before (an intent never makes an event stale); `sentAt` starts the window.
    */
   intent?: boolean;
-  /** Version 2: the window of the first of a run of the service's confirmed unsubscribes (see decide.ts Window). */
+  /**
+   * Version 2, remove by the service: nothing of it reached ActiveCampaign (the contact was not there, so nothing
+   * was sent; or its import was refused outright). Its window never becomes a later unsubscribe's earlier window.
+   */
+  unapplied?: boolean;
+  /** Version 2: the window of the first of a run of the service's applied unsubscribes (see decide.ts Window). */
   priorSentAt?: number;
   priorConfirmedAt?: number;
 }
@@ -51,6 +56,7 @@ export function encodeLedgerValue(r: LedgerRecord): string {
   const value: Record<string, unknown> = { v: LEDGER_VERSION, op: r.op, occurredAt: r.occurredAt, byService: r.byService, sentAt: r.sentAt, confirmedAt: r.confirmedAt };
   if (r.refused) value.refused = r.refused;
   if (r.intent) value.intent = true;
+  if (r.unapplied) value.unapplied = true;
   if (r.offset !== undefined) value.offset = r.offset;
   if (r.priorSentAt !== undefined && r.priorConfirmedAt !== undefined) {
     value.priorSentAt = r.priorSentAt;
@@ -77,6 +83,7 @@ export function decodeLedgerValue(raw: Buffer | string | null): LedgerRecord | u
   const out: LedgerRecord = { op: o.op, occurredAt: o.occurredAt, byService: o.byService, sentAt: num(o.sentAt), confirmedAt: num(o.confirmedAt) };
   if (typeof o.refused === 'string' && o.refused) out.refused = o.refused;
   if (o.v === 2 && o.intent === true && o.op === 'remove') out.intent = true;
+  if (o.v === 2 && o.unapplied === true && o.op === 'remove' && o.byService === true) out.unapplied = true;
   if (o.v === 2 && typeof o.offset === 'number' && Number.isInteger(o.offset) && o.offset >= 0) out.offset = o.offset;
   if (o.v === 2 && typeof o.priorSentAt === 'number' && typeof o.priorConfirmedAt === 'number' && o.priorConfirmedAt > 0) {
     out.priorSentAt = o.priorSentAt;
@@ -100,5 +107,6 @@ export function entryOf(r: LedgerRecord): LedgerEntry {
     entry.priorTo = r.priorConfirmedAt;
   }
   if (state === LedgerState.RemovedByService && !r.intent && r.confirmedAt > 0) entry.confirmedAt = r.confirmedAt;
+  if (state === LedgerState.RemovedByService && !r.intent && r.unapplied) entry.unapplied = true;
   return entry;
 }

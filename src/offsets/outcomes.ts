@@ -43,7 +43,7 @@ export class OutcomeSink implements DeliveryOutcomes<EventRef> {
       if (this.ledger && this.ownership.owns(topic, partition) && lettered) {
         crashPoint('confirmed-before-ledger');
         const offset = tieOffset(winner.message);
-        const outcome = { op: c.op, occurredAt: c.occurredAt, sentAt: c.sentAt, confirmedAt: c.confirmedAt, ...(offset !== undefined ? { offset } : {}), ...(c.refused ? { refused: c.refused.code } : {}), ...(c.failed ? { failed: true } : {}) };
+        const outcome = { op: c.op, occurredAt: c.occurredAt, sentAt: c.sentAt, confirmedAt: c.confirmedAt, ...(offset !== undefined ? { offset } : {}), ...(c.refused ? { refused: c.refused.code } : {}), ...(c.failed ? { failed: true } : {}), ...(c.absent ? { unapplied: true } : {}) };
         const record = () => this.ledger!.apply(topic, partition, connection, c.listId, c.email, outcome);
         durable = letters ? letters.then(record) : record();
       }

@@ -177,3 +177,45 @@ describe('a run of the service own unsubscribes keeps two windows, never one str
     assert.deepEqual(decodeLedgerValue(encodeLedgerValue(third)), third);
   });
 });
+
+// The crash drill's wrongly refused re-entry (issue 13): a remove of a contact ActiveCampaign did not have was
+// recorded as a confirmed unsubscribe of the service's, then kept as the earlier window of the next two. The
+// second one created the membership in 2 (its date is ActiveCampaign's), the third repeated it (the date stays),
+// and the re-entry found that date in neither window kept.
+describe('an unsubscribe that never reached ActiveCampaign is never kept as the earlier window', () => {
+  const send = (prev: LedgerEntry | undefined, at: number, o: Partial<{ unapplied: boolean; failed: boolean }> = {}) =>
+    entryOf(recordFor(entryOf(intentFor(prev, at)!), { op: 'remove', occurredAt: at / 10, sentAt: at, confirmedAt: at + 1_000, ...o })!);
+  const absent = (prev: LedgerEntry | undefined, at: number) => entryOf(recordFor(prev, { op: 'remove', occurredAt: at / 10, sentAt: at, confirmedAt: at, unapplied: true })!);
+  const iso = (ms: number) => new Date(ms).toISOString();
+
+  it('absent, then applied, then repeated: the applied one is the earlier window of the re-entry', () => {
+    const first = absent(undefined, 100_000);
+    assert.equal(first.state, LedgerState.RemovedByService, 'still the service own: a later re-entry goes the re-entry path');
+    assert.equal(first.unapplied, true);
+    const second = send(first, 400_000);
+    assert.equal(second.unapplied, undefined, 'the second reached ActiveCampaign');
+    assert.equal(second.priorFrom, undefined, 'the absent one is not kept');
+    const third = send(second, 800_000);
+    const w = windowOf(third, OPEN);
+    assert.deepEqual(w.earlier, { from: 395_000, to: 406_000 });
+    assert.equal(unsubscribeIsOurs(iso(400_500), w), true, 'the date ActiveCampaign kept from the second');
+    assert.equal(unsubscribeIsOurs(iso(100_000), w), false, 'nothing dated at the absent one is ours');
+  });
+  it('the same with an import refused outright (its intent withdrawn) in the run', () => {
+    const applied = send(undefined, 100_000);
+    const withdrawn = send(applied, 400_000, { unapplied: true, failed: true });
+    assert.equal(withdrawn.unapplied, true);
+    assert.deepEqual(windowOf(withdrawn, OPEN).earlier, { from: 95_000, to: 106_000 }, 'the applied one before stays the earlier window');
+    const resent = send(withdrawn, 800_000);
+    assert.deepEqual(windowOf(resent, OPEN).earlier, { from: 95_000, to: 106_000 });
+    const onlyWithdrawn = send(send(undefined, 100_000, { unapplied: true, failed: true }), 400_000);
+    assert.equal(onlyWithdrawn.priorFrom, undefined, 'a withdrawn first one is not the earlier window of the one that went out');
+  });
+  it('round-trips through the record and the index', () => {
+    const r = recordFor(undefined, { op: 'remove', occurredAt: 1_000, offset: 7, sentAt: 100_000, confirmedAt: 100_000, unapplied: true })!;
+    assert.equal(r.unapplied, true);
+    assert.deepEqual(decodeLedgerValue(encodeLedgerValue(r)), r);
+    const applied = recordFor(undefined, { op: 'remove', occurredAt: 1_000, sentAt: 100_000, confirmedAt: 100_000 })!;
+    assert.equal(decodeLedgerValue(encodeLedgerValue(applied))!.unapplied, undefined);
+  });
+});

@@ -24,6 +24,18 @@ describe('LedgerIndex', () => {
     assert.deepEqual(index.get('k'), { state: LedgerState.RemovedByService, occurredAt: 9, sentAt: 99_000 });
   });
 
+  it('keeps the refused-add and unapplied flags beside an offset, or without one', () => {
+    const index = new LedgerIndex();
+    const cases = [
+      { state: LedgerState.RemovedByService, occurredAt: 1, sentAt: 0, confirmedAt: 2_000, offset: 41, unapplied: true },
+      { state: LedgerState.RemovedByService, occurredAt: 1, sentAt: 0, confirmedAt: 2_000, unapplied: true },
+      { state: LedgerState.RemovedByService, occurredAt: 1, sentAt: 0, offset: 0, refusedAdd: true },
+      { state: LedgerState.Added, occurredAt: 1, sentAt: 0, offset: 2 ** 40 },
+    ];
+    cases.forEach((c, i) => index.set(`k${i}`, c));
+    cases.forEach((c, i) => assert.deepEqual(index.get(`k${i}`), c));
+  });
+
   it('keys differing only in connection, list or email are different entries', () => {
     const index = new LedgerIndex();
     index.set(ledgerKey('a', '1', 'x@example.com'), { state: LedgerState.Added, occurredAt: 1, sentAt: 0 });
