@@ -92,7 +92,10 @@ test('a changed password file is used the next time the service connects: after 
     await secureScript(b, ['stop']);
     await secureScript(b, ['start']);
     await produceJson(topic, events.slice(30));
-    await eventually(() => synced(expectedOf(events)), 'the lists to match all 60 events after the broker restart', 120_000);
+    await eventually(() => synced(expectedOf(events)), 'the lists to match all 60 events after the broker restart', 120_000).catch((err: Error) => {
+      const diff = membershipDiff(expectedOf(events), listOf, (id) => sim.snapshot().lists[id]?.members ?? {});
+      throw new Error(`${err.message}\n${diff.length} differences, first: ${diff.slice(0, 3).join('; ')}\nlast log lines:\n${[...service.stdout.slice(-20), ...service.stderr.slice(-40)].join("\n")}`);
+    });
     await eventually(() => offsetsCaughtUp(admin, `${topic}-g`, topic), 'the service to commit to the end', 60_000);
 
     service.proc.kill('SIGTERM');
