@@ -137,10 +137,7 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
     log: log.child({ module: 'readiness' }),
   });
   const untrackBuffers = trackBuffersPerList(metrics, accounts, config.exports.map((e) => ({ connection: e.connection, listId: e.listId })));
-  const kc = consumer.describe();
-  kc.on(kc.events.CRASH, (e) => {
-    if (!e.payload.restart) probes.fatal(`the Kafka consumer crashed and does not restart: ${String(e.payload.error)}`);
-  });
+  void consumer.fatal.then((reason) => probes.fatal(reason));
   setReadiness(() => probes.status());
   void probes.start();
   log.info({ topics: config.kafka.topics, group: opts.groupId ?? config.kafka.groupId, exports: config.exports.length }, 'The sync is running');

@@ -75,13 +75,19 @@ export class SourceConsumer {
     let fail: (reason: string) => void = () => undefined;
     this.fatal = new Promise((resolve) => (fail = resolve));
     this.consumer.on(CRASH, (e) => {
-      this.log.error({ err: String(e.payload.error), restart: e.payload.restart }, 'The Kafka consumer crashed');
+      const err = e.payload.error;
+      const transient = !e.payload.restart && !this.stopping && isTransient(err);
+      this.log.error({ err: String(err), restart: e.payload.restart || transient }, 'The Kafka consumer crashed');
       if (e.payload.restart) {
         this.metrics.consumerRestarts.inc();
         return;
       }
+      if (transient) {
+        this.rerun();
+        return;
+      }
       if (this.crashed) return;
-      this.crashed = `the Kafka consumer crashed on a non-retriable error: ${String(e.payload.error)}`;
+      this.crashed = `the Kafka consumer crashed on a non-retriable error: ${String(err)}`;
       if (this.commitTimer) clearInterval(this.commitTimer);
       fail(this.crashed);
     });
@@ -90,14 +96,43 @@ export class SourceConsumer {
   async start(): Promise<void> {
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: this.config.kafka.topics, fromBeginning: this.config.kafka.fromBeginning });
-    await this.consumer.run({
+    await this.run();
+    // A crash during start-up (a failed first join) has already happened by now: then no timer.
+    if (!this.crashed) this.commitTimer = setInterval(() => void this.commit(), this.config.kafka.commitIntervalMs);
+  }
+
+  private run(): Promise<void> {
+    return this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
       eachBatch: (payload) => this.onBatch(payload),
     });
-    // A crash during start-up (a failed first join) has already happened by now: then no timer.
-    if (!this.crashed) this.commitTimer = setInterval(() => void this.commit(), this.config.kafka.commitIntervalMs);
+  }
+
+  /**
+   * kafkajs gives up for good on some errors that only mean the broker is away for a while: with the broker
+   * restarting, finding the group coordinator fails with a connection error, which kafkajs does not retry, and the
+   * consumer crashes without restarting. The service then starts it again itself (it has already left the group;
+   * the next join is a new generation, so nothing of the old one is committed), with a backoff while it fails.
+   */
+  private rerun(attempt = 0): void {
+    const wait = Math.min(30_000, 500 * 2 ** attempt);
+    this.metrics.consumerRestarts.inc();
+    this.log.warn({ retryInMs: wait, attempt: attempt + 1 }, 'The Kafka consumer gave up on an error that only means the broker is away for now; it is started again');
+    const timer = setTimeout(() => {
+      this.stallTimers.delete(timer);
+      if (this.stopping || this.crashed) return;
+      void (async () => {
+        await this.consumer.connect();
+        await this.run();
+      })().catch((err: unknown) => {
+        if (this.stopping || this.crashed) return;
+        this.log.warn({ err: String(err) }, 'The Kafka consumer could not be started again yet');
+        this.rerun(attempt + 1);
+      });
+    }, wait);
+    this.stallTimers.add(timer);
   }
 
   private async onBatch({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }: EachBatchPayload): Promise<void> {
@@ -243,6 +278,7 @@ export class SourceConsumer {
 
   /** Final commit, then leave the group (kafkajs stop() leaves it, so commit comes first). */
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.commitTimer) clearInterval(this.commitTimer);
     for (const t of this.stallTimers) clearTimeout(t);
     await this.commit();
@@ -253,4 +289,20 @@ export class SourceConsumer {
   describe(): Consumer {
     return this.consumer;
   }
+}
+
+/** kafkajs errors that mean the broker or the coordinator is away for now, not that something is wrong with us. */
+const TRANSIENT = new Set(['KafkaJSGroupCoordinatorNotFound', 'KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSRequestTimeoutError', 'KafkaJSNumberOfRetriesExceeded', 'KafkaJSBrokerNotFound', 'KafkaJSMetadataNotLoaded', 'KafkaJSTopicMetadataNotLoaded', 'KafkaJSLockTimeout']);
+
+/**
+ * Whether a crash kafkajs does not restart from is still only the broker being away: some error in its cause
+ * chain is retriable or one of the kinds above. Authentication and authorization failures, bad config and our
+ * own errors are not.
+ */
+export function isTransient(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 10; e = (e as { cause?: unknown }).cause, depth++) {
+    if (/SASL|Authentication|Authorization|AUTHORIZATION/i.test(`${e.name} ${(e as { type?: string }).type ?? ''}`)) return false;
+    if ((e as { retriable?: boolean }).retriable === true || TRANSIENT.has(e.name)) return true;
+  }
+  return false;
 }

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import kafkajs, { type Kafka } from 'kafkajs';
 import pino from 'pino';
 import { parseConfig } from '../../src/config/load.js';
-import { SourceConsumer } from '../../src/ingest/consumer.js';
+import { isTransient, SourceConsumer } from '../../src/ingest/consumer.js';
 import type { Pipeline } from '../../src/ingest/pipeline.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 
@@ -22,7 +22,15 @@ const config = parseConfig({
 function setup() {
   const handlers = new Map<string, (e: { payload: Record<string, unknown> }) => void>();
   const commits: unknown[] = [];
+  const started: string[] = [];
+  let ran: () => void = () => undefined;
+  const runAgain = new Promise<void>((r) => (ran = r));
   const consumer = {
+    connect: async () => void started.push('connect'),
+    run: async () => {
+      started.push('run');
+      ran();
+    },
     // kafkajs's own event names (building a consumer connects nothing).
     events: new kafkajs.Kafka({ brokers: ['127.0.0.1:1'], logLevel: kafkajs.logLevel.NOTHING }).consumer({ groupId: 'g' }).events,
     on: (name: string, fn: (e: { payload: Record<string, unknown> }) => void) => void handlers.set(name, fn),
@@ -37,7 +45,14 @@ function setup() {
   const crash = (restart: boolean, error: Error) => handlers.get(consumer.events.CRASH)!({ payload: { error, restart, groupId: 'g' } });
   // A group join ends the rebalancing state, in which nothing is committed.
   handlers.get(consumer.events.GROUP_JOIN)!({ payload: { memberAssignment: {} } });
-  return { source, crash, commits, metrics };
+  return { source, crash, commits, metrics, started, runAgain };
+}
+
+/** kafkajs's own error classes, built the way kafkajs throws them (a name and, for some, a cause). */
+function kafkajsError(name: string, message: string, cause?: Error): Error {
+  const e = new Error(message, cause ? { cause } : undefined);
+  e.name = name;
+  return e;
 }
 
 async function restarts(metrics: ReturnType<typeof createMetrics>): Promise<number> {
@@ -66,5 +81,31 @@ describe('consumer crashes', () => {
     await source.stop().catch(() => undefined);
     assert.equal(commits.length, 1, 'no commit after the crash, not even the final one of stop()');
     assert.equal(await restarts(metrics), 0);
+  });
+
+  // Seen in the secured-broker rotation test: with the broker restarting, kafkajs's coordinator lookup fails on a
+  // connection error, which it does not retry (KafkaJSGroupCoordinatorNotFound), and the consumer crashed without
+  // restarting: the service exited with code 5 instead of waiting for the broker.
+  it('a crash kafkajs does not restart from but that only means the broker is away is started again by the service, not fatal', async () => {
+    const { source, crash, metrics, started, runAgain } = setup();
+    crash(false, kafkajsError('KafkaJSGroupCoordinatorNotFound', 'Failed to find group coordinator'));
+    await runAgain;
+    assert.deepEqual(started, ['connect', 'run'], 'connected and run again');
+    assert.equal(await restarts(metrics), 1);
+    const settled = await Promise.race([source.fatal.then(() => 'fatal'), new Promise((r) => setImmediate(() => r('pending')))]);
+    assert.equal(settled, 'pending');
+    await source.stop();
+  });
+
+  it('tells the broker being away from what a restart cannot fix', () => {
+    const refused = kafkajsError('KafkaJSConnectionError', 'Connection error: connect ECONNREFUSED 127.0.0.1:19194');
+    assert.equal(isTransient(kafkajsError('KafkaJSGroupCoordinatorNotFound', 'Failed to find group coordinator')), true);
+    assert.equal(isTransient(kafkajsError('KafkaJSNonRetriableError', 'wrapped', refused)), true, 'a cause in the chain counts');
+    assert.equal(isTransient(Object.assign(new Error('The coordinator is loading'), { retriable: true })), true);
+    assert.equal(isTransient(kafkajsError('KafkaJSSASLAuthenticationError', 'SASL SCRAM SHA512 authentication failed')), false);
+    assert.equal(isTransient(kafkajsError('KafkaJSNonRetriableError', 'wrapped', kafkajsError('KafkaJSSASLAuthenticationError', 'bad password'))), false);
+    assert.equal(isTransient(new RangeError('The value of "offset" is out of range')), false, 'an assignment kafkajs cannot read');
+    assert.equal(isTransient(new Error('LZ4 compression not implemented')), false);
+    assert.equal(isTransient('not an error'), false);
   });
 });
