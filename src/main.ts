@@ -1,4 +1,4 @@
-import { Partitioners, type Admin, type Producer } from 'kafkajs';
+import type { Admin, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import type { AccountDelivery } from './deliver/account.js';
@@ -11,7 +11,7 @@ import { SourceConsumer } from './ingest/consumer.js';
 import { Pipeline } from './ingest/pipeline.js';
 import { Router } from './ingest/router.js';
 import type { EventRef } from './ingest/source.js';
-import { createKafka } from './kafka/client.js';
+import { createKafka, writerProducerConfig } from './kafka/client.js';
 import { compressionType } from './kafka/codecs.js';
 import { LedgerGate } from './ledger/gate.js';
 import { checkRebuild, createLedger, ensureLedgerTopics, type LedgerParts } from './ledger/kafka.js';
@@ -103,7 +103,7 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
       throw err;
     });
   }
-  const producer: Producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+  const producer: Producer = kafka.producer(writerProducerConfig());
   await waitFor(() => producer.connect(), log, 'Kafka producer');
   const dlq = new DeadLetterProducer(producer, config.deadLetter.topic, metrics, log.child({ module: 'dlq' }), { admin, compression: compressionType(config.kafka.compression) });
   let ledger: LedgerParts | undefined;

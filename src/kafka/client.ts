@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type KafkaConfig, type ProducerConfig, type SASLOptions } from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
@@ -65,6 +65,16 @@ export function createKafka(config: Config['kafka'], log: Logger, clientIdSuffix
   kafka.producer = (...args) => guard(producer(...args));
   kafka.consumer = (...args) => guard(consumer(...args));
   return kafka;
+}
+
+/**
+ * The producer of the service's acked writers (dead letters, ledger records). kafkajs does not retry a produce
+ * request itself (retries 0): every retry goes through the writer, which never sends again a record discarded
+ * meanwhile. So when a member loses a partition, what can still land of its ledger records is the one request on
+ * the wire (the fencing window, test/integration/ledger-fencing.test.ts), not kafkajs's own retries of it.
+ */
+export function writerProducerConfig(): ProducerConfig {
+  return { allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 0 } };
 }
 
 /** A refused SASL login (or a secret that cannot be read while logging in) as a ConfigError; anything else unchanged. */
