@@ -13,6 +13,11 @@ export interface ListChange<R> {
   winner: R;
   /** Its export's tags: sent only while the op is an add, and only for this list (never another list's). */
   tags: Set<string>;
+  /**
+   * A change sent again, with no refs, because an abandoned import completed late over it (deliver/late-imports.ts):
+   * never stale; an add goes by re-subscribe within `window` (the late unsubscribe is the service's own).
+   */
+  reassert?: { window?: { from: number; to: number } };
 }
 
 /** When a profile value was set: the event's occurredAt, then arrival order. */

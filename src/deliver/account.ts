@@ -9,6 +9,7 @@ import type { AcApi } from './client.js';
 import { systemClock, type Clock, type Random, type Timer } from './clock.js';
 import type { AccountOptions } from './account-options.js';
 import { Confirmations } from './confirmations.js';
+import { LateImports } from './late-imports.js';
 import { AccountHealth } from './health.js';
 import { appliedChange, type DeliveryGate, type DeliveryOutcomes } from './outcomes.js';
 import { importKind, pickImport } from './pick.js';
@@ -31,6 +32,8 @@ export class AccountDelivery<R> {
   readonly budget: RateBudget;
   private readonly confirms: Confirmations<R>;
   private readonly reentries: ReentryQueue<R>;
+  /** Abandoned imports that may still complete over newer changes (their newest state is then sent again). */
+  private readonly late = new LateImports<R>();
   private readonly health: AccountHealth;
   private readonly fx: AccountEffects<R>;
   private readonly bisectQueue: ContactEntry<R>[][] = [];
@@ -62,8 +65,8 @@ export class AccountDelivery<R> {
     this.reentries = new ReentryQueue<R>(() => this.clock.epoch(), opts.repeatUnsubscribeMovesUdate);
     this.health = new AccountHealth(opts.maxBackoffMs, random);
     const { name, maxImportResubmits } = opts;
-    this.fx = new AccountEffects<R>({ name, maxImportResubmits, buffer: this.buffer, budget, confirms: this.confirms, reentries: this.reentries, health: this.health, clock, outcomes, metrics, log });
-    const shared = { buffer: this.buffer, confirms: this.confirms, health: this.health, bisectQueue: this.bisectQueue, clock, outcomes, metrics, log };
+    this.fx = new AccountEffects<R>({ name, maxImportResubmits, buffer: this.buffer, budget, confirms: this.confirms, reentries: this.reentries, late: this.late, health: this.health, clock, outcomes, metrics, log });
+    const shared = { buffer: this.buffer, confirms: this.confirms, late: this.late, health: this.health, bisectQueue: this.bisectQueue, clock, outcomes, metrics, log };
     this.io = new AccountRequests<R>({ name, settleOnAccept: opts.settleOnAccept, client, gate, ...shared, wake: () => this.wake() }, this.flight, this.fx);
   }
 
@@ -158,6 +161,8 @@ export class AccountDelivery<R> {
   private dispatchPolls(now: number): number {
     const { expired, polls, wakeAt } = this.confirms.due(now);
     for (const u of expired) this.fx.abandon(u, now);
+    const reasserts = this.late.ready((email) => this.buffer.holds(email));
+    if (reasserts.length) this.fx.reassert(reasserts);
     for (const u of polls) {
       const slot = this.requestSlot(now);
       if (slot !== true) return Math.min(wakeAt, slot);

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { entryRefs, type ContactBuffer } from '../buffer/contact-buffer.js';
-import type { ContactEntry } from '../buffer/contact-entry.js';
+import { newEntry, serialize, type ContactEntry } from '../buffer/contact-entry.js';
 import { normaliseEmail } from '../domain/email.js';
 import type { DeadLetterCode } from '../domain/dead-letter-codes.js';
 import type { Stage } from '../domain/errors.js';
@@ -10,6 +10,7 @@ import type { RateBudget } from './budget.js';
 import type { Clock } from './clock.js';
 import type { Confirmations, Unconfirmed } from './confirmations.js';
 import type { AccountHealth } from './health.js';
+import type { LateImports, Reassert } from './late-imports.js';
 import { appliedChange, type AppliedChange, type DeliveryOutcomes } from './outcomes.js';
 import type { ReentryJob, ReentryOutcome } from './reentry.js';
 import type { ReentryQueue } from './reentry-queue.js';
@@ -22,6 +23,7 @@ export interface AccountState<R> {
   budget: RateBudget;
   confirms: Confirmations<R>;
   reentries: ReentryQueue<R>;
+  late: LateImports<R>;
   health: AccountHealth;
   clock: Clock;
   outcomes: DeliveryOutcomes<R>;
@@ -40,6 +42,7 @@ export class AccountEffects<R> {
   private readonly budget: RateBudget;
   private readonly confirms: Confirmations<R>;
   private readonly reentries: ReentryQueue<R>;
+  private readonly late: LateImports<R>;
   private readonly health: AccountHealth;
   private readonly clock: Clock;
   private readonly outcomes: DeliveryOutcomes<R>;
@@ -55,6 +58,7 @@ export class AccountEffects<R> {
     this.budget = s.budget;
     this.confirms = s.confirms;
     this.reentries = s.reentries;
+    this.late = s.late;
     this.health = s.health;
     this.clock = s.clock;
     this.outcomes = s.outcomes;
@@ -64,7 +68,31 @@ export class AccountEffects<R> {
 
   /** Hands confirmed, consent-refused or failed changes to the outcome sink (it records them, then settles). */
   record(changes: AppliedChange<R>[]): void {
-    if (changes.length) this.outcomes.applied(this.name, changes);
+    if (!changes.length) return;
+    for (const c of changes) {
+      if (c.refused || c.failed || c.absent) this.late.notApplied(c.email, c.listId);
+      else this.late.confirmed(c.email, c.listId, c);
+    }
+    this.outcomes.applied(this.name, changes);
+  }
+
+  /**
+   * Changes sent again because an abandoned import completed late over them (late-imports.ts): one entry per
+   * email, no refs (they settled the first time), no profile fields, never stale; an add goes by re-subscribe.
+   */
+  reassert(items: Reassert<R>[]): void {
+    const byEmail = new Map<string, ContactEntry<R>>();
+    const epoch = this.clock.epoch();
+    for (const r of items) {
+      const entry = byEmail.get(r.email) ?? newEntry<R>(r.email, epoch);
+      entry.inAccount = true; // the late import created or updated it
+      entry.lists.set(r.listId, { op: r.change.op, occurredAt: r.change.occurredAt, seq: 0, refs: [], winner: r.change.winner, tags: new Set(), reassert: r.window ? { window: r.window } : {} });
+      byEmail.set(r.email, entry);
+    }
+    for (const entry of byEmail.values()) serialize(entry);
+    this.metrics.lateImportReasserts.inc({ connection: this.name }, items.length);
+    this.log.warn({ changes: items.length, contacts: byEmail.size }, 'An abandoned bulk import completed after newer changes of its contacts; sending their newest state again');
+    this.buffer.requeue(byEmail.values());
   }
 
 
@@ -111,6 +139,8 @@ export class AccountEffects<R> {
 
   /** The confirmation deadline passed: rebuilt from the newest buffered state and resubmitted (confirmations.ts). */
   abandon(u: Unconfirmed<R>, now: number): void {
+    // Its body left out the re-subscribes (they wait for its confirmation): only what it carries can land late.
+    this.late.abandoned(u.batchId, u.sentAt, u.entries.flatMap((e) => [...e.lists].filter(([listId]) => !u.resubscribe.get(e.email)?.some((i) => i.listId === listId)).map(([listId, c]) => ({ email: e.email, listId, op: c.op }))));
     this.log.warn({ batchId: u.batchId, contacts: u.entries.length, waitedMs: now - u.acceptedAt }, 'A bulk import was not confirmed before its deadline; resubmitting its changes from the current buffer state');
     this.importFailed(this.confirms.abandon(u, now), 'timeout');
   }
@@ -140,6 +170,7 @@ export class AccountEffects<R> {
     this.confirms.clear(entry.email); // a later change of this contact starts with a fresh count
     this.log.error({ email: maskEmail(entry.email), stage, code }, `A contact could not be delivered and goes to the dead-letter topic: ${message}`);
     if (!sent) {
+      for (const listId of entry.lists.keys()) this.late.notApplied(entry.email, listId);
       this.outcomes.dead(entryRefs(entry), stage, code, message);
       return;
     }

@@ -89,8 +89,10 @@ export interface Cut<R> extends Omit<Plan<R>, 'stale' | 'reentryOff'> {
 export function planCut<R>(entries: ContactEntry<R>[], gate: DeliveryGate<R> | undefined, connection: string, plain: (email: string, listId: string) => boolean): Cut<R> {
   const superseded = pruneDead(entries, gate);
   const plan = planBatch(entries, (email, listId, change) => {
-    if (change.refs.length === 0) return { kind: 'stale' };
+    if (change.refs.length === 0 && !change.reassert) return { kind: 'stale' };
     if (plain(email, listId)) return { kind: 'import' };
+    // Sent again over an abandoned import that completed late: never stale (its refs settled the first time).
+    if (change.reassert) return change.op === 'add' && change.reassert.window ? { kind: 'resubscribe', window: change.reassert.window } : { kind: 'import' };
     return gate?.route(connection, email, listId, change) ?? { kind: 'import' };
   });
   const message = 'the contact re-entered the segment after this service unsubscribed them, and the export has reentry: false';

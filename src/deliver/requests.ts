@@ -9,6 +9,7 @@ import type { Clock } from './clock.js';
 import type { Confirmations, Unconfirmed } from './confirmations.js';
 import type { AccountEffects } from './effects.js';
 import type { AccountHealth } from './health.js';
+import type { LateImports } from './late-imports.js';
 import type { DeliveryGate, DeliveryOutcomes } from './outcomes.js';
 import type { ReentryItem, ReentryJob } from './reentry.js';
 
@@ -26,6 +27,7 @@ export interface RequestOptions<R> {
   gate: DeliveryGate<R> | undefined;
   buffer: ContactBuffer<R>;
   confirms: Confirmations<R>;
+  late: LateImports<R>;
   health: AccountHealth;
   /** Halves of bisected batches, sent before anything buffered. */
   bisectQueue: ContactEntry<R>[][];
@@ -84,7 +86,10 @@ export class AccountRequests<R> {
       crashPoint('import-accepted');
       this.opts.outcomes.accepted(batch.entries.flatMap(entryRefs), this.opts.clock.epoch(), this.opts.settleOnAccept && !!a.accepted);
     }
-    if (a.accepted) this.opts.confirms.accept(a.accepted, batch.entries, resubscribe, now, this.opts.clock.epoch());
+    if (a.accepted) {
+      this.opts.confirms.accept(a.accepted, batch.entries, resubscribe, now, this.opts.clock.epoch());
+      for (const entry of batch.entries) for (const [listId, change] of entry.lists) this.opts.late.sent(entry.email, listId, change);
+    }
     if (a.throttle) this.fx.throttled(a.throttle.code, a.throttle.retryAfterMs, now);
     if (a.pause) this.fx.markDown(a.pause.code, a.pause.message, now);
     if (a.throttle || a.pause) this.opts.metrics.retries.inc({ connection: name, reason: (a.throttle ?? a.pause)!.code });
@@ -110,6 +115,8 @@ export class AccountRequests<R> {
       const status = answer.body?.status;
       if (this.opts.confirms.abandonedAnswered(u, status, now)) {
         const final = status === 'completed' || status === 'failed' || status === 'interrupted' ? status : 'expired';
+        // Completed (or interrupted, partly applied) over changes sent since: their newest state goes again.
+        this.opts.late.ended(u.batchId, final === 'completed' || final === 'interrupted', this.opts.clock.epoch());
         this.opts.metrics.confirmations.inc({ connection: this.opts.name, status: `abandoned_${final}` });
         this.opts.log.info({ batchId: u.batchId, status }, 'An abandoned bulk import ended; its changes had been resubmitted');
       }

@@ -158,6 +158,12 @@ export function createMetrics(registry = new Registry()) {
       registers: [registry],
     }),
     ledgerWrites: new Counter({ name: `${PREFIX}ledger_records_written_total`, help: 'Ledger records acknowledged by the broker', registers: [registry] }),
+    lateImportReasserts: new Counter({
+      name: `${PREFIX}late_import_reasserts_total`,
+      help: 'Changes sent again because a bulk import abandoned at its confirmation deadline completed later, over a newer change of the same contact and list',
+      labelNames: ['connection'] as const,
+      registers: [registry],
+    }),
     contactLookups: new Counter({
       name: `${PREFIX}contact_lookups_total`,
       help: 'Lookups (GET /contacts?email=) before sending removes of a contact the ledger does not know, by result (found, absent, refused); absent and refused leaves settle unsent',

@@ -793,6 +793,46 @@ describe('AccountDelivery: the confirmation deadline', () => {
   });
 });
 
+// Issue 14, deliver 1: ActiveCampaign cannot cancel a batch, so one abandoned at its deadline may still complete,
+// after its changes were resubmitted and overtaken by newer ones, and write its old ops over them.
+describe('AccountDelivery: an abandoned import that completes late', () => {
+  it('over a newer change of the other op: the newest state is sent again, once', async () => {
+    let late = false;
+    const { api, sink, add, delivery, metrics } = setup({ opts: { confirmTimeoutMs: 2_000 } }); // 20 ms at timeScale 100
+    api.info = (batchId) => (batchId === 'batch-1' && !late ? status('active') : completed());
+    const first = add('a@example.com');
+    await until(() => sink.settled.includes(first), 'the add settles through its resubmission');
+    const remove = add('a@example.com', { op: 'remove' });
+    await until(() => sink.settled.includes(remove), 'the newer remove settles');
+    assert.equal(api.bulks().length, 3, 'the abandoned import, its resubmission, the remove');
+    late = true; // batch-1 completes now: its add lands over the remove
+    await until(() => api.bulks().length === 4, 'the remove is sent again after the abandoned import is seen to have completed', 10_000);
+    assert.deepEqual(api.bulks()[3]!.contacts.map((c) => [c.email, c.subscribe, c.unsubscribe]), [['a@example.com', undefined, [{ listid: 1 }]]]);
+    await delivery.whenIdle();
+    assert.equal(api.bulks().length, 4, 'sent again once');
+    assert.ok(sink.settledOnce([first, remove]), 'nothing settles twice');
+    assert.equal(await metricValue(metrics.lateImportReasserts, { connection: 'main' }), 1);
+  });
+
+  it('over a newer change of the same op, or as the newest change itself: nothing is sent again', async () => {
+    let late = false;
+    const { api, sink, add, delivery } = setup({ opts: { confirmTimeoutMs: 2_000 } });
+    api.info = (batchId) => (batchId === 'batch-1' && !late ? status('active') : completed());
+    const first = add('a@example.com');
+    const other = add('b@example.com');
+    await until(() => sink.settledOnce([first, other]), 'both settle through the resubmission');
+    const again = add('a@example.com', { ref: 'a-again' }); // a newer add: the same op as the late batch
+    await until(() => sink.settled.includes(again), 'the newer add settles');
+    const bulks = api.bulks().length;
+    const polls = () => api.infos().filter((i) => i.batchId === 'batch-1' && i.answeredAt !== undefined).length;
+    const before = polls();
+    late = true;
+    await until(() => polls() > before, 'the abandoned import is seen to have completed', 10_000);
+    await delivery.whenIdle();
+    assert.equal(api.bulks().length, bulks, 'nothing sent again');
+  });
+});
+
 // Issue 14, defect 5: state keyed by entries outlived them after a rebalance: a leftover plainNext entry skipped
 // the ledger's route for a later change of the same contact and list.
 describe('AccountDelivery: nothing keyed by an entry outlives it', () => {

@@ -4,6 +4,7 @@ import { newEntry } from '../../src/buffer/contact-entry.js';
 import { scaledClock, type Clock } from '../../src/deliver/clock.js';
 import { ABANDONED_FOR_MS, ABANDONED_POLL_MS, Confirmations } from '../../src/deliver/confirmations.js';
 import { AccountHealth } from '../../src/deliver/health.js';
+import { LateImports } from '../../src/deliver/late-imports.js';
 import { pickImport, type PickInput } from '../../src/deliver/pick.js';
 
 /** The scheduler's pure parts, each on a virtual clock (time is an argument). */
@@ -92,5 +93,55 @@ describe('scaledClock', () => {
     assert.equal(c.fromReal(1_000), 20_000);
     c.after(60_000, () => undefined);
     assert.deepEqual(timers, [3_000], 'a minute of budget lasts 3 real seconds');
+  });
+});
+
+describe('LateImports: an abandoned batch that completes over newer changes', () => {
+  const change = (op: 'add' | 'remove', occurredAt: number) => ({ op, occurredAt, winner: `ref-${op}-${occurredAt}` });
+  const free = () => false;
+
+  it('re-asserts a newer change of the other op once it is confirmed and the batch has landed; an add over the late remove gets the window between acceptance and landing', () => {
+    const late = new LateImports<string>();
+    late.abandoned('b1', 100_000, [
+      { email: 'a@x.io', listId: '1', op: 'remove' },
+      { email: 'b@x.io', listId: '1', op: 'add' },
+    ]);
+    late.sent('a@x.io', '1', change('add', 5));
+    late.sent('b@x.io', '1', change('remove', 6));
+    late.confirmed('a@x.io', '1', change('add', 5));
+    late.ended('b1', true, 400_000);
+    assert.deepEqual(late.ready(free), [{ email: 'a@x.io', listId: '1', change: change('add', 5), window: { from: 95_000, to: 405_000 } }], 'confirmed before the landing: at once');
+    late.confirmed('b@x.io', '1', change('remove', 6));
+    assert.deepEqual(late.ready(free), [{ email: 'b@x.io', listId: '1', change: change('remove', 6) }], 'in the air at the landing: once confirmed');
+    assert.equal(late.size, 0, 'nothing left watched');
+    assert.deepEqual(late.ready(free), []);
+  });
+
+  it('nothing to send again: the same op, nothing sent since, a change not applied, a batch that failed or expired', () => {
+    const late = new LateImports<string>();
+    late.abandoned('b1', 0, [
+      { email: 'same@x.io', listId: '1', op: 'add' },
+      { email: 'none@x.io', listId: '1', op: 'add' },
+      { email: 'dead@x.io', listId: '1', op: 'add' },
+    ]);
+    late.confirmed('same@x.io', '1', change('add', 9));
+    late.sent('dead@x.io', '1', change('remove', 9));
+    late.notApplied('dead@x.io', '1');
+    late.ended('b1', true, 1_000);
+    late.abandoned('b2', 0, [{ email: 'failed@x.io', listId: '1', op: 'add' }]);
+    late.confirmed('failed@x.io', '1', change('remove', 9));
+    late.ended('b2', false, 1_000);
+    assert.deepEqual(late.ready(free), []);
+    assert.equal(late.size, 0);
+  });
+
+  it('a re-assert waits while the buffer holds its email', () => {
+    const late = new LateImports<string>();
+    late.abandoned('b1', 0, [{ email: 'a@x.io', listId: '1', op: 'add' }]);
+    late.confirmed('a@x.io', '1', change('remove', 9));
+    late.ended('b1', true, 1_000);
+    assert.deepEqual(late.ready(() => true), [], 'held');
+    assert.equal(late.pendingCount, 1);
+    assert.equal(late.ready(free).length, 1, 'sent once free');
   });
 });
