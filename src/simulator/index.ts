@@ -31,6 +31,8 @@ export interface Simulator {
   seedContact(c: SeedContact): string;
   /** A person's own change, as POST /__sim/membership: {email, list, status: 1 | 2, source: 'form' | 'person'}. */
   personChange(change: { email: string; list: string; status: 1 | 2; source: 'form' | 'person' }): PersonChange;
+  /** Lets every stuck import finish now (completed ones apply their contacts), as POST /__sim/imports/finish-stuck. */
+  finishStuckImports(): number;
   /** Same JSON as GET /__sim/state. */
   snapshot(): SimulatorSnapshot;
   /** Idempotent. */
@@ -62,6 +64,7 @@ export async function startSimulator(opts: SimulatorOptionsInput = {}): Promise<
     configure: (patch) => state.configure(patch),
     seedContact: (c) => state.seedContact(c),
     personChange: (c) => state.personChange(c),
+    finishStuckImports: () => state.imports.finishStuck(),
     snapshot: () => state.snapshot(),
     close() {
       closing ??= (async () => {

@@ -49,3 +49,35 @@ test('an import that stays active for ever: the deadline fires, the import is re
     await service.stop();
   }
 });
+
+// A late add cannot land over the service's newer remove (bulk import never re-subscribes an unsubscribed
+// membership), but a late remove lands over a newer re-entry: the contact would end unsubscribed.
+test('an abandoned import of removes that ActiveCampaign completes after the contacts re-entered: they are re-subscribed and the list ends exact', async () => {
+  const topic = uniqueTopic('deadline-late');
+  await createTopic(admin, topic, 1);
+  sim.finishStuckImports(); // the first test's, whose service has stopped
+  const at = (i: number) => new Date(Date.parse('2026-11-28T10:00:00Z') + i).toISOString();
+  const event = (i: number, op: 'add' | 'remove', n: number) => ({ key: `p${i}`, value: JSON.stringify({ eventId: `${op}${n}`, occurredAt: at(n), segmentId: 'vip', op, profile: { id: `p${i}`, email: `late${i}@example.com` } }) });
+  const config = testConfig(topic, sim, ['vip'], { buffer: { lingerMs: 100 }, delivery: { timeScale: 20, pollIntervalMs: 500, confirmTimeoutMs: 10_000 } });
+  const members = () => Object.entries(sim.snapshot().lists['1']?.members ?? {}).filter(([email, m]) => m.status === 1 && email.startsWith('late')).map(([email]) => email).sort();
+  const settled = (what: string, n: number) => eventually(async () => (await offsetsCaughtUp(admin, config.kafka.groupId, topic)) && members().length === n, what, 60_000);
+  await produce(topic, Array.from({ length: 10 }, (_, i) => event(i, 'add', i)));
+  const service = await startService(config, { log: quietLog() });
+  try {
+    await settled('the adds to settle', 10);
+    sim.configure({ stuckImports: { next: 1, status: 'active' } });
+    await produce(topic, Array.from({ length: 5 }, (_, i) => event(i, 'remove', 100 + i)));
+    await settled('the removes to settle through the resubmission of their stuck import', 5);
+    await produce(topic, Array.from({ length: 5 }, (_, i) => event(i, 'add', 200 + i)));
+    await settled('the re-entries to settle', 10);
+    assert.equal(sim.finishStuckImports(), 1, 'the abandoned import completes now');
+    assert.equal(members().length, 5, 'its removes landed over the re-entries');
+    // The abandoned batch is polled every 5 minutes of the delivery clock (15 s at its time scale of 20).
+    await eventually(() => members().length === 10, 'the re-entries to be sent again', 60_000);
+    const reasserts = (await service.metrics.lateImportReasserts.get()).values.reduce((n, v) => n + v.value, 0);
+    assert.equal(reasserts, 5);
+    assert.equal(sim.snapshot().counters.forcedResubscribes, 0, 'no one who unsubscribed themselves was re-subscribed');
+  } finally {
+    await service.stop();
+  }
+});

@@ -10,6 +10,7 @@ import type { SeedContact, SimState } from '../state.js';
  *   POST /__sim/contacts  seed a contact, as Simulator.seedContact(): {"email","firstName"?,"lists"?:{"1":2}} → {"id"}
  *   POST /__sim/membership a person's own change, as Simulator.personChange() (see person.ts):
  *                         {"email","list","status":1|2,"source":"form"|"person"} → {"contact","list","status"}
+ *   POST /__sim/imports/finish-stuck  every stuck import finishes now (a completed one applies its contacts) → {"finished"}
  */
 function withJson(body: RequestBody, act: (value: unknown) => Reply): Reply {
   const parsed = parseJson(body);
@@ -40,6 +41,8 @@ export function control(state: SimState, method: string, path: string, body: Req
       return withJson(body, (seed) => json(201, { id: state.seedContact(seed as SeedContact) }));
     case 'POST /__sim/membership':
       return withJson(body, (change) => json(200, state.personChange(change)));
+    case 'POST /__sim/imports/finish-stuck':
+      return json(200, { finished: state.imports.finishStuck() });
     default:
       return json(404, { message: `Unknown simulator control route ${route}` });
   }
