@@ -170,10 +170,14 @@ export class Readiness {
     const at = () => account?.budgetNow?.() ?? this.now();
     if (budget) {
       // Paid from the account's budget like every other request; waits its turn (about one request gap).
-      const wait = budget.readyAt('request', at()) - at();
-      if (wait > 1_000) return; // blocked by a Retry-After: the next round asks again
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      if (this.closed || budget.readyAt('request', at()) > at()) return;
+      // A timer may fire a millisecond before the budget's clock says the wait is over: wait again (bounded).
+      for (let tries = 0; ; tries++) {
+        const wait = budget.readyAt('request', at()) - at();
+        if (wait <= 0) break;
+        if (wait > 1_000 || tries === 3) return; // blocked by a Retry-After: the next round asks again
+        await new Promise((r) => setTimeout(r, wait + 1));
+        if (this.closed) return;
+      }
       budget.spend('request', at());
     }
     const answer = await client.fields(0, 1);
