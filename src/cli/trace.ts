@@ -64,7 +64,8 @@ export async function traceCommand(argv: string[]): Promise<number> {
       await readToEnd(kafka, admin, topic, ({ partition, ...m }) => {
         if (emailOf(m.value) !== email) return;
         const parsed = parseMembershipChange(JSON.parse(m.value!.toString('utf8')));
-        if (!parsed.ok) return;
+        // An erasure request names no list: the trace of lists leaves it out.
+        if (!parsed.ok || parsed.change.op === 'erase') return;
         const c = parsed.change;
         events.push({ topic, partition, offset: Number(m.offset), eventId: c.eventId, occurredAt: c.occurredAt, segmentId: c.segmentId, op: c.op });
       }, { groupPrefix, from: tail });

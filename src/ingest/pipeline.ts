@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { AccountDelivery } from '../deliver/account.js';
 import { RecordError, SyncError, type Stage } from '../domain/errors.js';
-import { parseMembershipChange, type MembershipChange } from '../domain/event.js';
+import { parseMembershipChange, type ErasureRequest, type MembershipChange } from '../domain/event.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Ownership } from '../offsets/ownership.js';
@@ -123,6 +123,13 @@ export class Pipeline {
         this.reject(message, generation, err.stage, err.code, err.message, 'invalid');
         continue;
       }
+      if (change.op === 'erase') {
+        // One share per connection: each account deletes the person; the segment plays no part.
+        if (!this.settler.begin(topic, partition, message.offset, Math.max(1, this.accounts.size))) continue;
+        begun++;
+        this.erase(message, generation, change);
+        continue;
+      }
       const exports = this.router.route(change.segmentId);
       if (exports.length === 0) {
         if (!this.settler.begin(topic, partition, message.offset, 1)) continue;
@@ -157,6 +164,16 @@ export class Pipeline {
     if (stale) this.count(topic, 'stale', stale);
     this.settler.gauge();
     return stall;
+  }
+
+  /** Hands an erasure request to every account (README "Personal data"). */
+  private erase(message: SourceMessage, generation: number, change: ErasureRequest): void {
+    let share = 0;
+    if (this.accounts.size === 0) this.settler.end({ message, generation, share }, 'erased');
+    for (const account of this.accounts.values()) {
+      const ref: EventRef = { message, generation, share: share++, exportName: '', occurredAt: change.occurredAt };
+      account.erase(change.profile.email, change.occurredAt, ref);
+    }
   }
 
   private reject(message: SourceMessage, generation: number, stage: Stage, code: string, reason: string, result: 'invalid' | 'unmapped'): void {

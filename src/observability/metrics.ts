@@ -158,6 +158,12 @@ export function createMetrics(registry = new Registry()) {
       registers: [registry],
     }),
     ledgerWrites: new Counter({ name: `${PREFIX}ledger_records_written_total`, help: 'Ledger records acknowledged by the broker', registers: [registry] }),
+    erasures: new Counter({
+      name: `${PREFIX}erasures_total`,
+      help: 'Erasure requests carried out per connection, by result: deleted (DELETE /contacts/{id}), absent (the account had no such contact), refused (dead-lettered; dlq replay retries it)',
+      labelNames: ['connection', 'result'] as const,
+      registers: [registry],
+    }),
     contactLookups: new Counter({
       name: `${PREFIX}contact_lookups_total`,
       help: 'Lookups (GET /contacts?email=) before sending removes of a contact the ledger does not know, by result (found, absent, refused); absent and refused leaves settle unsent',

@@ -1,5 +1,5 @@
 import { crashPoint } from '../crash-points.js';
-import type { AppliedChange, DeliveryOutcomes } from '../deliver/outcomes.js';
+import type { AppliedChange, DeliveryOutcomes, Erasure } from '../deliver/outcomes.js';
 import type { Stage } from '../domain/errors.js';
 import type { DeadLetterSink } from '../ingest/pipeline.js';
 import { tieOffset, type EventRef } from '../ingest/source.js';
@@ -57,6 +57,10 @@ export class OutcomeSink implements DeliveryOutcomes<EventRef> {
 
   skipped(refs: EventRef[], result: 'stale' | 'leave_ignored'): void {
     this.settler.endAll(refs, result);
+  }
+
+  erased(_connection: string, e: Erasure<EventRef>): void {
+    this.settler.end(e.ref, 'erased');
   }
 
   accepted(refs: EventRef[], at: number, settle: boolean): void {
