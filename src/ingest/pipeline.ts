@@ -150,6 +150,10 @@ export class Pipeline {
           this.settler.end(ref, 'leave_ignored');
           continue;
         }
+        if (this.ledger?.suppressed(exp.connection, change.profile.email, change.occurredAt)) {
+          this.settler.end(ref, 'suppressed');
+          continue;
+        }
         if (this.ledger?.isStale(topic, partition, exp.connection, exp.listId, change.profile.email, change.occurredAt, tieOffset(message), change.op)) {
           this.settler.end(ref, 'stale');
           continue;
@@ -168,11 +172,18 @@ export class Pipeline {
 
   /** Hands an erasure request to every account (README "Personal data"). */
   private erase(message: SourceMessage, generation: number, change: ErasureRequest): void {
+    const { topic, partition } = message;
+    const { occurredAt, profile: { email } } = change;
     let share = 0;
     if (this.accounts.size === 0) this.settler.end({ message, generation, share }, 'erased');
-    for (const account of this.accounts.values()) {
-      const ref: EventRef = { message, generation, share: share++, exportName: '', occurredAt: change.occurredAt };
-      account.erase(change.profile.email, change.occurredAt, ref);
+    for (const [connection, account] of this.accounts) {
+      const ref: EventRef = { message, generation, share: share++, exportName: '', occurredAt };
+      if (this.ledger?.routeErasure(connection, email, occurredAt) === 'stale') {
+        this.settler.end(ref, 'stale'); // done already: a replay of it changes nothing
+        continue;
+      }
+      // Write-ahead: the marker first; the account deletes only once it is acknowledged.
+      account.erase(email, occurredAt, ref, this.ledger?.intendErasure(topic, partition, connection, email, occurredAt, Date.now()));
     }
   }
 

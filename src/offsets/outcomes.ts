@@ -59,8 +59,11 @@ export class OutcomeSink implements DeliveryOutcomes<EventRef> {
     this.settler.endAll(refs, result);
   }
 
-  erased(_connection: string, e: Erasure<EventRef>): void {
-    this.settler.end(e.ref, 'erased');
+  /** Done erasures: tombstones and the done marker, acknowledged, then the share settles. */
+  erased(connection: string, e: Erasure<EventRef>): void {
+    const { topic, partition } = e.ref.message;
+    const durable = this.ledger?.erased(topic, partition, connection, e.email, e.occurredAt, e.at);
+    this.settler.end(e.ref, 'erased', durable);
   }
 
   accepted(refs: EventRef[], at: number, settle: boolean): void {
