@@ -27,15 +27,28 @@ const TAG = `${SEP}erased${SEP}`;
  * The keyed hash of a normalised email, base64url. Without a configured key (ledger.hashKey) a fixed built-in key
  * is used: the marker then still holds no email, but anyone with this code can test a guessed email against it.
  */
+const BUILT_IN_KEY = 'ac-list-sync built-in erasure marker key; set ledger.hashKey';
+
 export class PersonHasher {
   private readonly key: Buffer;
+  /** Whether a key was configured (ledger.hashKey): ledger keys are then hashed too (src/ledger/hashing.ts). */
+  readonly keyed: boolean;
 
   constructor(key?: string) {
-    this.key = Buffer.from(key ?? 'ac-list-sync built-in erasure marker key; set ledger.hashKey', 'utf8');
+    this.keyed = key !== undefined;
+    this.key = Buffer.from(key ?? BUILT_IN_KEY, 'utf8');
   }
 
   digest(email: string): string {
     return createHmac('sha256', this.key).update(email, 'utf8').digest('base64url');
+  }
+
+  /**
+   * The digests a marker of this email may have been written under: the configured key's, and the built-in
+   * key's of markers written before a key was configured (they hold no email, so they cannot be re-keyed).
+   */
+  markerDigests(email: string): string[] {
+    return this.keyed ? [this.digest(email), new PersonHasher().digest(email)] : [this.digest(email)];
   }
 }
 

@@ -5,6 +5,7 @@ import { intentFor, isStale, recordFor, routeChange, type Outcome, type Route } 
 import { hashKey, LedgerIndex, LedgerState, type LedgerEntry } from './index.js';
 import { maskEmail } from '../observability/logger.js';
 import { decodeLedgerValue, encodeLedgerValue, entryOf, ledgerKey, splitLedgerKey, type LedgerRecord } from './record.js';
+import { countKey, encodeHashCheck, decodeHashCheck, formatProblem, HASH_CHECK_KEY, personPart, type KeyFormat } from './hashing.js';
 import { decodeMarker, encodeMarker, isMarkerKey, markerFor, markerKey, newerMarker, routeErasure, shadows, suppresses, PersonHasher, type ErasureMarker } from './erasure.js';
 
 /** How a restore resumes and reports how far it got (src/ledger/kafka.ts maps it onto readToEnd's options). */
@@ -144,7 +145,7 @@ export class Ledger {
 
   lookup(topic: string, partition: number, connection: string, listId: string, email: string): LedgerEntry | undefined {
     const slot = this.slots.get(key(topic, partition));
-    const entry = slot?.ready ? slot.index.get(ledgerKey(connection, listId, email)) : undefined;
+    const entry = slot?.ready ? slot.index.get(ledgerKey(connection, listId, this.pid(email))) : undefined;
     return entry && this.erasedBefore(connection, email, entry) ? undefined : entry;
   }
 
@@ -177,14 +178,14 @@ export class Ledger {
 
   /** Whether an event is older than (or as old as) the change the ledger holds for its key. */
   isStale(topic: string, partition: number, connection: string, listId: string, email: string, occurredAt: number, offset: number | undefined, op: 'add' | 'remove'): boolean {
-    return isStale(this.newest(topic, partition, connection, ledgerKey(connection, listId, email), email, true), occurredAt, offset, op);
+    return isStale(this.newest(topic, partition, connection, ledgerKey(connection, listId, this.pid(email)), email, true), occurredAt, offset, op);
   }
 
   /** How a buffered change goes out, by what the ledger holds for it now (decided when its import is cut). */
   route(topic: string, partition: number, connection: string, listId: string, email: string, op: 'add' | 'remove', occurredAt: number, offset: number | undefined, reentry: boolean): Route {
     // A change buffered before its person's erasure arrived is left out like a stale one.
     if (this.suppressed(connection, email, occurredAt)) return { kind: 'stale' };
-    return routeChange(this.newest(topic, partition, connection, ledgerKey(connection, listId, email), email, false), op, occurredAt, reentry, this.opts.openWindowMs, offset);
+    return routeChange(this.newest(topic, partition, connection, ledgerKey(connection, listId, this.pid(email)), email, false), op, occurredAt, reentry, this.opts.openWindowMs, offset);
   }
 
   /** Counted always; logged at most once per 10 s, with the email masked. */
@@ -206,7 +207,7 @@ export class Ledger {
   intend(topic: string, partition: number, connection: string, listId: string, email: string, at: number): Promise<void> | undefined {
     const slot = this.writable(topic, partition);
     if (slot instanceof LedgerUnavailable) return Promise.reject(slot);
-    const k = ledgerKey(connection, listId, email);
+    const k = ledgerKey(connection, listId, this.pid(email));
     const record = intentFor(this.current(slot, connection, k, email), at);
     if (!record) return undefined;
     return this.put(slot, topic, partition, k, record);
@@ -220,7 +221,7 @@ export class Ledger {
   apply(topic: string, partition: number, connection: string, listId: string, email: string, outcome: Outcome): Promise<void> {
     const slot = this.writable(topic, partition);
     if (slot instanceof LedgerUnavailable) return Promise.reject(slot);
-    const k = ledgerKey(connection, listId, email);
+    const k = ledgerKey(connection, listId, this.pid(email));
     const prev = this.current(slot, connection, k, email);
     // Never over a newer change (a refusal recorded after its dead letter was written may come late). An intent
     // holds the time of the change before it, so the confirmation or failure of its own change always replaces it.
@@ -253,10 +254,17 @@ export class Ledger {
   /** The marker that stands for this person on this connection, across every owned partition (two profiles may share an email). */
   private marker(connection: string, email: string): ErasureMarker | undefined {
     if (this.markerCount === 0) return undefined;
-    const mk = markerKey(connection, this.hasher.digest(email));
     let best: ErasureMarker | undefined;
-    for (const slot of this.slots.values()) if (slot.ready) best = newerMarker(best, slot.markers.get(mk));
+    for (const digest of this.hasher.markerDigests(email)) {
+      const mk = markerKey(connection, digest);
+      for (const slot of this.slots.values()) if (slot.ready) best = newerMarker(best, slot.markers.get(mk));
+    }
     return best;
+  }
+
+  /** The person part of a ledger key: the keyed hash of the email once ledger.hashKey is set, else the email. */
+  private pid(email: string): string {
+    return personPart(this.hasher, email);
   }
 
   private erasedBefore(connection: string, email: string, entry: LedgerEntry): boolean {
@@ -290,7 +298,7 @@ export class Ledger {
   erased(topic: string, partition: number, connection: string, email: string, occurredAt: number, at: number): Promise<void> {
     const slot = this.writable(topic, partition);
     if (slot instanceof LedgerUnavailable) return Promise.reject(slot);
-    const tombstones = (this.opts.listsOf?.(connection) ?? []).map((listId) => this.io.write(topic, partition, ledgerKey(connection, listId, email), null));
+    const tombstones = (this.opts.listsOf?.(connection) ?? []).map((listId) => this.io.write(topic, partition, ledgerKey(connection, listId, this.pid(email)), null));
     return Promise.all([...tombstones, this.writeMarker(topic, partition, connection, email, occurredAt, at, true)]).then(() => undefined);
   }
 
@@ -328,6 +336,8 @@ export class Ledger {
     const next = new Map<number, number>();
     const ends = new Map<number, number>();
     const counts = { applied: 0, older: 0, rebuild: 0 };
+    /** Per partition: its hash check record and how its keys look (hashed ledger keys, src/ledger/hashing.ts). */
+    const formats = new Map<number, KeyFormat>(targets.map((t) => [t.partition, { rawKeys: 0, hashedKeys: 0 }]));
     const started = performance.now();
     let lastMove = started;
     const remaining = () => {
@@ -386,8 +396,15 @@ export class Ledger {
                 if (m && standing === m) this.setMarker(slot, k, m);
                 return;
               }
+              const format = formats.get(partition);
+              if (k === HASH_CHECK_KEY) {
+                if (format) format.check = decodeHashCheck(value);
+                return;
+              }
               const r = slot && decodeLedgerValue(value);
               if (!slot || !r) return;
+              const person = splitLedgerKey(k)?.email;
+              if (format && person !== undefined) countKey(format, person);
               if (this.opts.rebuild.size && timestamp < this.opts.startedAt && this.opts.rebuild.has(splitLedgerKey(k)?.connection ?? '')) {
                 counts.rebuild++;
                 return;
@@ -421,6 +438,17 @@ export class Ledger {
         let entries = 0;
         for (const [partition, slot] of byPartition) {
           if (this.slots.get(key(topic, partition)) !== slot) continue;
+          const format = formats.get(partition)!;
+          const problem = formatProblem(format, this.hasher);
+          if (problem) {
+            // Used as it is, the partition would look empty (every person new): it waits, loudly, for the fix.
+            this.log.error({ topic, partition }, `The ledger partition cannot be used: ${problem}. Its source partition is not processed`);
+            continue;
+          }
+          if (this.hasher.keyed && format.check === undefined) {
+            format.check = decodeHashCheck(encodeHashCheck(this.hasher));
+            void this.io.write(topic, partition, HASH_CHECK_KEY, encodeHashCheck(this.hasher)).catch(() => undefined); // written again by the next restore if lost
+          }
           slot.ready = true;
           entries += slot.index.size;
           slot.resolve();
