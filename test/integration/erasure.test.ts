@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { parseFrom } from '../../src/replay/from.js';
 import { runReplay } from '../../src/replay/run.js';
+import { DLQ_HEADERS } from '../../src/dlq/envelope.js';
+import { rawConfig, runToExit, writeConfig } from '../support/cli.js';
 import { createTopic, eventually, kafka, offsetsCaughtUp, produce, quietLog, readTopic, startService, startSimulator, testConfig, uniqueTopic, type Service, type Simulator } from '../support/harness.js';
 
 /**
@@ -103,6 +105,36 @@ test('an erasure arriving while an import for the person is in the air waits for
     assert.equal(member(s, 'cy@example.com'), undefined, 'the contact was deleted after the import applied, not before');
     assert.equal(s.snapshot().counters.contactsDeleted, 1);
     assert.equal(member(s, 'dee@example.com')?.status, 1);
+  } finally {
+    await service.stop();
+  }
+});
+
+test('a refused delete is dead-lettered with its reason; dlq replay retries it, and the erasure is then done', async () => {
+  const s = await sim({ refuseDeletes: true });
+  const topic = uniqueTopic('erase-refused');
+  await createTopic(admin, topic, 1);
+  const config = testConfig(topic, s, ['vip']);
+  const service = await startService(config, { log: quietLog() });
+  try {
+    await produce(topic, [event('eve@example.com', 'add', 1)]);
+    await eventually(() => member(s, 'eve@example.com')?.status === 1, 'Eve subscribed');
+    await produce(topic, [event('eve@example.com', 'erase', 2)]);
+    const [letter] = await readTopic(`${topic}.dlq`, 1);
+    assert.equal(letter!.headers[DLQ_HEADERS.code], 'ERASE_REFUSED');
+    assert.match(letter!.headers[DLQ_HEADERS.message]!, /403.*delete/);
+    await eventually(() => offsetsCaughtUp(admin, config.kafka.groupId, topic), 'the erasure to settle as dead-lettered');
+    assert.equal(member(s, 'eve@example.com')?.status, 1, 'nothing was deleted');
+    assert.equal(await metric(service, 'ac_list_sync_erasures_total', 'result="refused"'), 1);
+
+    // The account is fixed (the permission granted): dlq replay re-publishes the erasure, and it runs again.
+    s.configure({ refuseDeletes: false });
+    const replay = await runToExit(['dlq', 'replay', '--config', writeConfig(rawConfig(topic, s, ['vip'])), '--code', 'ERASE_REFUSED'], 60_000);
+    assert.equal(replay.code, 0, replay.stderr.join('\n'));
+    await eventually(() => member(s, 'eve@example.com') === undefined, 'Eve deleted by the replayed erasure');
+    await eventually(() => offsetsCaughtUp(admin, config.kafka.groupId, topic), 'the replayed erasure to settle');
+    assert.equal(s.snapshot().counters.contactsDeleted, 1);
+    assert.equal(await metric(service, 'ac_list_sync_erasures_total', 'result="deleted"'), 1);
   } finally {
     await service.stop();
   }
