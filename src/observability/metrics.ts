@@ -19,7 +19,7 @@ export function createMetrics(registry = new Registry()) {
     eventsConsumed: new Counter({
       name: `${PREFIX}events_consumed_total`,
       help:
-        'Events consumed, by result. Each event settles once per export as delivered, invalid, unmapped or dead_lettered; duplicate (an offset fetched again) and stale (older than the change already buffered; it settles with that one) are counted as they arrive',
+        'Events consumed, by result. Each event settles once per export as delivered, invalid, unmapped or dead_lettered (an erasure once per connection, as erased); suppressed: older than its person\'s erasure, skipped; duplicate (an offset fetched again) and stale (older than the change already buffered; it settles with that one) are counted as they arrive',
       labelNames: ['topic', 'result'] as const,
       registers: [registry],
     }),
