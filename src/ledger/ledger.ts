@@ -5,8 +5,9 @@ import { intentFor, isStale, recordFor, routeChange, type Outcome, type Route } 
 import { hashKey, LedgerIndex, LedgerState, type LedgerEntry } from './index.js';
 import { maskEmail } from '../observability/logger.js';
 import { decodeLedgerValue, encodeLedgerValue, entryOf, ledgerKey, splitLedgerKey, type LedgerRecord } from './record.js';
-import { countKey, encodeHashCheck, decodeHashCheck, formatProblem, HASH_CHECK_KEY, personPart, type KeyFormat } from './hashing.js';
-import { decodeMarker, encodeMarker, isMarkerKey, markerFor, markerKey, newerMarker, routeErasure, shadows, suppresses, PersonHasher, type ErasureMarker } from './erasure.js';
+import { countKey, encodeHashCheck, decodeHashCheck, formatProblem, HASH_CHECK_KEY, type KeyFormat } from './hashing.js';
+import { encodeMarker, isMarkerKey, PersonHasher, type ErasureMarker } from './erasure.js';
+import { ErasureMarkers } from './markers.js';
 
 /** How a restore resumes and reports how far it got (src/ledger/kafka.ts maps it onto readToEnd's options). */
 export interface RestoreResume {
@@ -92,8 +93,8 @@ export class Ledger {
   private conflictLoggedAt = 0;
   /** Offsets each restore under way still has to read: the remaining-offsets gauge. */
   private restoreRemaining = new Map<symbol, number>();
-  /** Markers held in every slot: while none, no email is hashed on the hot path. */
-  private markerCount = 0;
+  /** Erasure markers of every slot (src/ledger/markers.ts). */
+  private readonly markers: ErasureMarkers;
   private readonly hasher: PersonHasher;
 
   constructor(
@@ -103,6 +104,7 @@ export class Ledger {
     private readonly log: Logger,
   ) {
     this.hasher = opts.hasher ?? new PersonHasher();
+    this.markers = new ErasureMarkers(this.hasher, () => this.slots.values());
   }
 
   /**
@@ -126,7 +128,7 @@ export class Ledger {
     for (const [k, slot] of this.slots) {
       if (wanted.has(k)) continue;
       this.slots.delete(k);
-      this.markerCount -= slot.markers.size;
+      this.markers.released(slot);
       slot.resolve();
       const i = k.lastIndexOf('\u0000');
       this.io.release?.(k.slice(0, i), Number(k.slice(i + 1)));
@@ -251,34 +253,23 @@ export class Ledger {
     return entry && this.erasedBefore(connection, email, entry) ? undefined : entry;
   }
 
-  /** The marker that stands for this person on this connection, across every owned partition (two profiles may share an email). */
-  private marker(connection: string, email: string): ErasureMarker | undefined {
-    if (this.markerCount === 0) return undefined;
-    let best: ErasureMarker | undefined;
-    for (const digest of this.hasher.markerDigests(email)) {
-      const mk = markerKey(connection, digest);
-      for (const slot of this.slots.values()) if (slot.ready) best = newerMarker(best, slot.markers.get(mk));
-    }
-    return best;
-  }
-
-  /** The person part of a ledger key: the keyed hash of the email once ledger.hashKey is set, else the email. */
+  /** The person part of a ledger key (hashed with ledger.hashKey). */
   private pid(email: string): string {
-    return personPart(this.hasher, email);
+    return this.markers.person(email);
   }
 
   private erasedBefore(connection: string, email: string, entry: LedgerEntry): boolean {
-    return this.markerCount > 0 && shadows(this.marker(connection, email), entry);
+    return this.markers.shadows(connection, email, entry);
   }
 
   /** Whether an event for this person occurred at or before their erasure: it is skipped and counted, never sent. */
   suppressed(connection: string, email: string, occurredAt: number): boolean {
-    return this.markerCount > 0 && suppresses(this.marker(connection, email), occurredAt);
+    return this.markers.suppressed(connection, email, occurredAt);
   }
 
   /** What an erasure request does: `stale` when an erasure as new is done already (a replay of it), else `erase`. */
   routeErasure(connection: string, email: string, occurredAt: number): 'erase' | 'stale' {
-    return routeErasure(this.marker(connection, email), occurredAt);
+    return this.markers.route(connection, email, occurredAt);
   }
 
   /**
@@ -305,16 +296,8 @@ export class Ledger {
   private writeMarker(topic: string, partition: number, connection: string, email: string, occurredAt: number, at: number, done: boolean): Promise<void> {
     const slot = this.writable(topic, partition);
     if (slot instanceof LedgerUnavailable) return Promise.reject(slot);
-    const mk = markerKey(connection, this.hasher.digest(email));
-    const marker = markerFor(slot.markers.get(mk), occurredAt, at, done);
-    if (!marker) return Promise.resolve();
-    this.setMarker(slot, mk, marker);
-    return this.io.write(topic, partition, mk, encodeMarker(marker));
-  }
-
-  private setMarker(slot: Slot, mk: string, marker: ErasureMarker): void {
-    if (!slot.markers.has(mk)) this.markerCount++;
-    slot.markers.set(mk, marker);
+    const next = this.markers.next(slot, connection, email, occurredAt, at, done);
+    return next ? this.io.write(topic, partition, next.key, encodeMarker(next.marker)) : Promise.resolve();
   }
 
   close(): void {
@@ -391,9 +374,7 @@ export class Ledger {
               const slot = byPartition.get(partition);
               // Markers are kept whatever a rebuild ignores: an erasure must outlive the records it shadows.
               if (slot && isMarkerKey(k)) {
-                const m = decodeMarker(value);
-                const standing = newerMarker(slot.markers.get(k), m);
-                if (m && standing === m) this.setMarker(slot, k, m);
+                this.markers.restored(slot, k, value);
                 return;
               }
               const format = formats.get(partition);
