@@ -38,6 +38,8 @@ export class ContactBuffer<R> {
   private inflight = new Map<string, ContactEntry<R>>();
   private readyBytes = 0;
   private heldBytes = 0;
+  /** Emails an erasure is under way for, with how many: none of their changes is cut until it ends. */
+  private blocked = new Map<string, number>();
 
   constructor(private readonly limits: BufferLimits) {}
 
@@ -53,6 +55,25 @@ export class ContactBuffer<R> {
   /** Whether anything of this email is buffered or in flight. */
   holds(email: string): boolean {
     return this.ready.has(email) || this.held.has(email) || this.inflight.has(email);
+  }
+
+  /** Whether an import (or a lookup, a bisect half, a re-entry) holding this email has not settled yet. */
+  inFlight(email: string): boolean {
+    return this.inflight.has(email);
+  }
+
+  /**
+   * An erasure of this email begins: its changes stay buffered, never cut, until unblock(). A change occurring
+   * after the erasure must not reach ActiveCampaign before the contact is deleted, or the delete would take it.
+   */
+  block(email: string): void {
+    this.blocked.set(email, (this.blocked.get(email) ?? 0) + 1);
+  }
+
+  unblock(email: string): void {
+    const n = (this.blocked.get(email) ?? 0) - 1;
+    if (n > 0) this.blocked.set(email, n);
+    else this.blocked.delete(email);
   }
 
   get inflightContacts(): number {
@@ -123,6 +144,7 @@ export class ContactBuffer<R> {
     let bytes = BODY_OVERHEAD;
     for (const entry of this.ready.values()) {
       if (entries.length >= maxContacts) break;
+      if (this.blocked.size && this.blocked.has(entry.email)) continue;
       if (aside?.(entry)) {
         apart.push(entry);
         continue;

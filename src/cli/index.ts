@@ -3,6 +3,7 @@ import { SyncError } from '../domain/errors.js';
 import { checkConfigCommand } from './check-config.js';
 import { demoCommand } from './demo.js';
 import { dlqCommand } from './dlq.js';
+import { ledgerMigrateCommand } from './ledger-migrate.js';
 import { produceSampleCommand } from './produce-sample.js';
 import { replayCommand } from './replay.js';
 import { runCommand } from './run.js';
@@ -22,6 +23,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   replay: replayCommand,
   dlq: dlqCommand,
   trace: traceCommand,
+  'ledger-migrate': ledgerMigrateCommand,
 };
 
 const USAGE = `usage: ac-list-sync <command> [options]
@@ -33,7 +35,8 @@ const USAGE = `usage: ac-list-sync <command> [options]
   status [--url URL] [--once]  one-screen summary of a running instance, from its /metrics
   replay --config FILE --from earliest|<time>|<p:o,...>  a bounded run over past events, beside the live sync (--help)
   trace --email E --config FILE  what the membership ledger holds for a contact and where its events went (--list L)
-  dlq inspect|replay --config FILE   dead letters by stage and code; re-publish them to their source topic after a fix`;
+  dlq inspect|replay --config FILE   dead letters by stage and code; re-publish them to their source topic after a fix
+  ledger-migrate --config FILE --to TEMPLATE  copy the ledger into a new topic with hashed keys (ledger.hashKey), then delete the old one`;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;

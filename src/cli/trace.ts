@@ -10,6 +10,9 @@ import { partitionCount } from '../kafka/topics.js';
 import { decodeLedgerValue, ledgerKey, ledgerTopicFor, type LedgerRecord } from '../ledger/record.js';
 import { traceContact, type TraceLine, type TracedDeadLetter, type TracedEvent } from '../ledger/trace.js';
 import { createLogger } from '../observability/logger.js';
+import { secretReader } from '../deliver/secret.js';
+import { decodeMarker, markerKey, newerMarker, PersonHasher, type ErasureMarker } from '../ledger/erasure.js';
+import { personPart } from '../ledger/hashing.js';
 
 /**
  * `trace --email E [--list L] --config FILE [--scan N] [--json]`: what the membership ledger holds for a contact,
@@ -36,17 +39,26 @@ export async function traceCommand(argv: string[]): Promise<number> {
   const kafka = createKafka(config.kafka, createLogger('silent'), '-trace');
   const admin = kafka.admin();
   await admin.connect();
-  const out: { topic: string; lines: TraceLine[] }[] = [];
+  const out: { topic: string; lines: TraceLine[]; erased: Record<string, ErasureMarker> }[] = [];
+  // A hashed ledger is keyed by the hash of the email asked about (README "Personal data").
+  const hasher = new PersonHasher(config.ledger.hashKey ? secretReader(config.ledger.hashKey, 'ledger.hashKey')() : undefined);
+  const person = personPart(hasher, email);
+  const connections = [...new Set(config.exports.map((e) => e.connection))];
+  const markers = new Map(connections.flatMap((c) => hasher.markerDigests(email).map((d) => [markerKey(c, d), c] as const)));
   try {
     for (const topic of config.kafka.topics) {
       const groupPrefix = `${config.kafka.groupId}.trace`;
       const tail = (_: number, low: number, high: number) => Math.max(low, high - scan);
       const ledger = new Map<string, LedgerRecord>();
+      const erased: Record<string, ErasureMarker> = {};
       const ledgerTopic = ledgerTopicFor(topic, config.ledger.topic);
       if ((await partitionCount(admin, ledgerTopic)) !== undefined) {
-        const wanted = new Set(config.exports.map((e) => ledgerKey(e.connection, e.listId, email)));
+        const wanted = new Set(config.exports.map((e) => ledgerKey(e.connection, e.listId, person)));
         await readToEnd(kafka, admin, ledgerTopic, (m) => {
           const k = m.key?.toString('utf8') ?? '';
+          const connection = markers.get(k);
+          const marker = connection !== undefined ? decodeMarker(m.value) : undefined;
+          if (connection !== undefined && marker) erased[connection] = newerMarker(erased[connection], marker)!;
           const r = wanted.has(k) ? decodeLedgerValue(m.value) : undefined;
           if (r) ledger.set(k, r);
         }, { groupPrefix });
@@ -64,11 +76,12 @@ export async function traceCommand(argv: string[]): Promise<number> {
       await readToEnd(kafka, admin, topic, ({ partition, ...m }) => {
         if (emailOf(m.value) !== email) return;
         const parsed = parseMembershipChange(JSON.parse(m.value!.toString('utf8')));
-        if (!parsed.ok) return;
+        // An erasure request names no list: the trace of lists leaves it out.
+        if (!parsed.ok || parsed.change.op === 'erase') return;
         const c = parsed.change;
         events.push({ topic, partition, offset: Number(m.offset), eventId: c.eventId, occurredAt: c.occurredAt, segmentId: c.segmentId, op: c.op });
       }, { groupPrefix, from: tail });
-      out.push({ topic, lines: traceContact(config.exports, (connection, listId) => ledger.get(ledgerKey(connection, listId, email)), events, deadLetters, values.list) });
+      out.push({ topic, erased, lines: traceContact(config.exports, (connection, listId) => ledger.get(ledgerKey(connection, listId, person)), events, deadLetters, values.list) });
     }
   } finally {
     await admin.disconnect();
@@ -79,7 +92,11 @@ export async function traceCommand(argv: string[]): Promise<number> {
     return 0;
   }
   say(`${email} (the last ${scan} records of each source and dead-letter partition were scanned; the ledger topic whole)`);
-  for (const { topic, lines } of out) {
+  for (const { topic, lines, erased } of out) {
+    for (const [connection, m] of Object.entries(erased)) {
+      say('');
+      say(`${topic} → connection ${connection}: erased (request of ${new Date(m.occurredAt).toISOString()}, ${m.done ? 'done' : 'under way'}); events that occurred before it are suppressed`);
+    }
     for (const line of lines) {
       say('');
       say(`${topic} → connection ${line.connection}, list ${line.listId} (exports ${line.exports.join(', ')})`);

@@ -146,6 +146,9 @@ export const configSchema = z.strictObject({
     .strictObject({
       enabled: z.boolean().default(true).describe('keep the membership ledger: newest change wins across restarts and replays, re-entry after our own unsubscribe'),
       topic: z.string().min(1).default('{topic}.ledger').describe('compacted ledger topic, one per source topic; {topic} is replaced by the source topic'),
+      hashKey: secretRef
+        .optional()
+        .describe('key of the keyed hash (HMAC-SHA-256) of emails in erasure markers; read once at start-up (a changed key would orphan the markers); unset: a built-in key, so a marker holds no email but a guessed email can be tested against it'),
       restoreTimeoutMs: z
         .number()
         .int()

@@ -15,6 +15,7 @@ import { appliedChange, type DeliveryGate, type DeliveryOutcomes } from './outco
 import { importKind, pickImport } from './pick.js';
 import { needsLookup, planCut } from './plan.js';
 import { ReentryQueue } from './reentry-queue.js';
+import { ErasureJob } from './erasure.js';
 
 export type { AppliedChange } from './outcomes.js';
 export type { AccountOptions } from './account-options.js';
@@ -40,6 +41,8 @@ export class AccountDelivery<R> {
   /** Entries of removes only whose contact neither the ledger nor a lookup knows: GET /contacts?email= first. */
   private readonly lookups: { entry: ContactEntry<R>; notBefore: number }[] = [];
   private readonly flight: Flight = { requests: 0, sending: 0 };
+  /** Erasure requests under way (erasure.ts), in arrival order. */
+  private erasures: ErasureJob<R>[] = [];
   private readonly io: AccountRequests<R>;
   private timer: Timer | undefined;
   private scheduled = false;
@@ -50,7 +53,7 @@ export class AccountDelivery<R> {
   constructor(
     private readonly opts: AccountOptions,
     budget: RateBudget,
-    client: AcApi,
+    private readonly client: AcApi,
     private readonly outcomes: DeliveryOutcomes<R>,
     private readonly metrics: Metrics,
     log: Logger,
@@ -84,6 +87,34 @@ export class AccountDelivery<R> {
     return outcome;
   }
 
+  /**
+   * An erasure request for this account: the email's buffered changes are held back (never cut) until it ends,
+   * and the contact is deleted once `ahead` (its write-ahead ledger marker) is acknowledged and no import holding
+   * the email is in the air, so that no import re-creates it. A rejected `ahead` drops the erasure unsettled:
+   * its event is fetched again.
+   */
+  erase(email: string, occurredAt: number, ref: R, ahead?: Promise<void>): void {
+    const job = new ErasureJob<R>(email, occurredAt, ref, ahead === undefined);
+    this.erasures.push(job);
+    this.buffer.block(email);
+    ahead?.then(
+      () => {
+        job.armed = true;
+        this.wake();
+      },
+      () => this.endErasure(job),
+    );
+    this.wake();
+  }
+
+  private endErasure(job: ErasureJob<R>): void {
+    const i = this.erasures.indexOf(job);
+    if (i < 0) return;
+    this.erasures.splice(i, 1);
+    this.buffer.unblock(job.email);
+    this.wake();
+  }
+
   /** Flush everything regardless of linger (shutdown, rebalance), until drain() is called again with undefined. */
   drain(trigger: FlushTrigger | undefined): void {
     this.draining = trigger;
@@ -91,7 +122,7 @@ export class AccountDelivery<R> {
   }
 
   get idle(): boolean {
-    return this.buffer.contacts === 0 && this.confirms.size === 0 && this.flight.sending === 0 && this.bisectQueue.length === 0 && this.reentries.size === 0 && this.lookups.length === 0;
+    return this.buffer.contacts === 0 && this.confirms.size === 0 && this.flight.sending === 0 && this.bisectQueue.length === 0 && this.reentries.size === 0 && this.lookups.length === 0 && this.erasures.length === 0;
   }
 
   get down(): boolean {
@@ -107,6 +138,10 @@ export class AccountDelivery<R> {
   /** Rebalance: drop unsent changes of partitions this member lost. Returns the dropped refs. */
   dropRevoked(revoked: (ref: R) => boolean): R[] {
     const dropped = this.buffer.drop(revoked);
+    for (const job of this.erasures.filter((j) => revoked(j.ref))) {
+      this.endErasure(job);
+      dropped.push(job.ref);
+    }
     const holds = (email: string) => this.buffer.holds(email);
     this.confirms.prune(holds);
     this.reentries.prune(holds);
@@ -142,7 +177,7 @@ export class AccountDelivery<R> {
     this.timer = undefined;
     const now = this.clock.now();
     let wakeAt = this.health.pausedUntil;
-    if (now >= wakeAt) wakeAt = Math.min(this.dispatchPolls(now), this.dispatchReentries(now), this.dispatchLookups(now), this.dispatchImports(now));
+    if (now >= wakeAt) wakeAt = Math.min(this.dispatchPolls(now), this.dispatchReentries(now), this.dispatchLookups(now), this.dispatchErasures(now), this.dispatchImports(now));
     this.fx.updateGauges();
     if (this.idle) for (const w of this.idleWaiters.splice(0)) w();
     if (wakeAt !== Infinity) this.timer = this.clock.after(Math.max(1, wakeAt - this.clock.now()), () => this.tick());
@@ -255,6 +290,58 @@ export class AccountDelivery<R> {
       void this.io.lookup(job.entry, (notBefore) => this.lookups.push({ entry: job.entry, notBefore }));
     }
     return wakeAt;
+  }
+
+  /**
+   * Runs erasure steps while the budget allows; returns when to look again. A step waits while an import (or a
+   * lookup, a re-entry) holding the email is in the air: its confirmation releases the email and wakes the loop.
+   */
+  private dispatchErasures(now: number): number {
+    let wakeAt = Infinity;
+    for (const job of [...this.erasures]) {
+      if (job.busy || !job.armed || this.buffer.inFlight(job.email)) continue;
+      if (job.notBefore > now) {
+        wakeAt = Math.min(wakeAt, job.notBefore);
+        continue;
+      }
+      const slot = this.requestSlot(now);
+      if (slot !== true) return Math.min(wakeAt, slot);
+      void this.erasureStep(job);
+    }
+    return wakeAt;
+  }
+
+  private async erasureStep(job: ErasureJob<R>): Promise<void> {
+    job.busy = true;
+    this.flight.requests++;
+    const r = await job.step(this.client);
+    this.flight.requests--;
+    job.busy = false;
+    const now = this.clock.now();
+    const connection = this.opts.name;
+    if (r.kind === 'wait') {
+      const v = r.verdict;
+      if (v.kind === 'throttled') {
+        this.fx.throttled(v.code, v.retryAfterMs, now);
+        job.notBefore = now + this.clock.fromReal(v.retryAfterMs);
+      } else {
+        this.fx.markDown(v.kind === 'account' ? v.code : 'REJECTED', v.kind === 'account' ? v.message : 'refused', now);
+        job.notBefore = this.health.pausedUntil;
+      }
+      this.metrics.retries.inc({ connection, reason: v.kind === 'throttled' ? v.code : 'ERASURE' });
+    } else {
+      this.fx.up(now);
+      if (r.kind === 'done') {
+        this.metrics.erasures.inc({ connection, result: r.result });
+        this.outcomes.erased(connection, { email: job.email, occurredAt: job.occurredAt, ref: job.ref, result: r.result, at: this.clock.epoch() });
+        this.endErasure(job);
+      } else if (r.kind === 'refused') {
+        this.metrics.erasures.inc({ connection, result: 'refused' });
+        this.outcomes.dead([job.ref], 'deliver', 'ERASE_REFUSED', r.message);
+        this.endErasure(job);
+      }
+    }
+    this.wake();
   }
 
   /** Runs re-entry steps while the budget allows; returns when to look again. */

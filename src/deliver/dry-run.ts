@@ -46,6 +46,11 @@ export class DryRunApi implements AcApi {
     return { status: 200, verdict: { kind: 'ok' }, body: {}, latencyMs: 0 };
   }
 
+  async deleteContact(contactId: string): Promise<Answer<unknown>> {
+    this.report(`dry run: would delete contact ${contactId} (an erasure request)`);
+    return { status: 200, verdict: { kind: 'ok' }, body: {}, latencyMs: 0 };
+  }
+
   getList(id: string) {
     return this.real.getList(id);
   }

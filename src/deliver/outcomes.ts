@@ -16,6 +16,18 @@ export interface DeliveryOutcomes<R> {
   skipped(refs: R[], result: 'stale' | 'leave_ignored'): void;
   /** ActiveCampaign accepted a request holding these refs (latency); with settleOnAccept they settle now. */
   accepted(refs: R[], at: number, settle: boolean): void;
+  /** An erasure is done (the contact deleted, or the account never had it): recorded in the ledger, then settled. */
+  erased(connection: string, erasure: Erasure<R>): void;
+}
+
+/** An erasure carried out for one account. */
+export interface Erasure<R> {
+  email: string;
+  occurredAt: number;
+  ref: R;
+  result: 'deleted' | 'absent';
+  /** When it was done (epoch ms). */
+  at: number;
 }
 
 /** What delivery asks of the ledger before it sends (src/ledger/ledger.ts decides; src/main.ts wires it). */

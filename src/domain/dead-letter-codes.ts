@@ -25,6 +25,8 @@ export const DEAD_LETTER_CODES = {
   REJECTED: 'deliver',
   NOT_FOUND: 'deliver',
   RESUBSCRIBE_FAILED: 'deliver',
+  /** ActiveCampaign refused an erasure's lookup or DELETE /contacts/{id} (e.g. no delete permission, the monthly delete limit). */
+  ERASE_REFUSED: 'deliver',
   IMPORT_FAILED: 'confirm',
   IMPORT_CONTACT_FAILED: 'confirm',
   CONSENT_OPTED_OUT: 'confirm',

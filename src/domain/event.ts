@@ -36,7 +36,8 @@ export const membershipChangeSchema = z.object({
   eventId: z.string().max(200).trim().min(1),
   occurredAt: z.iso.datetime({ offset: true }),
   segmentId: z.string().max(200).trim().min(1),
-  op: z.enum(['add', 'remove']),
+  /** `erase`: an erasure request for the person (the profile's email); segmentId is required but not used. */
+  op: z.enum(['add', 'remove', 'erase']),
   profile: z.preprocess(withCleared, z.object({
     id: z.string().max(200).trim().min(1),
     email: z
@@ -59,14 +60,29 @@ export const membershipChangeSchema = z.object({
 export type MembershipChangeInput = z.input<typeof membershipChangeSchema>;
 export type Profile = z.output<typeof membershipChangeSchema>['profile'];
 
-/** A validated change, with occurredAt parsed to epoch milliseconds. */
-export interface MembershipChange {
+/** A validated membership change (add or remove), with occurredAt parsed to epoch milliseconds. */
+export interface SegmentChange {
   eventId: string;
   occurredAt: number;
   segmentId: string;
   op: 'add' | 'remove';
   profile: Profile;
 }
+
+/**
+ * An erasure request: delete the person (by the profile's email) from every connection, and keep no older change
+ * of theirs from re-creating them (README "Personal data"). Keyed by profile id like every other event.
+ */
+export interface ErasureRequest {
+  eventId: string;
+  occurredAt: number;
+  segmentId: string;
+  op: 'erase';
+  profile: Profile;
+}
+
+/** What an event on a source topic asks for: `op` tells them apart. */
+export type MembershipChange = SegmentChange | ErasureRequest;
 
 export type ParseResult = { ok: true; change: MembershipChange } | { ok: false; reason: string };
 
@@ -80,5 +96,6 @@ export function parseMembershipChange(value: unknown): ParseResult {
   }
   const occurredAt = Date.parse(parsed.data.occurredAt);
   if (Number.isNaN(occurredAt)) return { ok: false, reason: 'occurredAt: not a parseable date-time' };
-  return { ok: true, change: { ...parsed.data, occurredAt } };
+  const { op, ...rest } = parsed.data;
+  return { ok: true, change: op === 'erase' ? { ...rest, op, occurredAt } : { ...rest, op, occurredAt } };
 }

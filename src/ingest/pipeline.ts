@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { AccountDelivery } from '../deliver/account.js';
 import { RecordError, SyncError, type Stage } from '../domain/errors.js';
-import { parseMembershipChange, type MembershipChange } from '../domain/event.js';
+import { parseMembershipChange, type ErasureRequest, type MembershipChange } from '../domain/event.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Ownership } from '../offsets/ownership.js';
@@ -123,6 +123,13 @@ export class Pipeline {
         this.reject(message, generation, err.stage, err.code, err.message, 'invalid');
         continue;
       }
+      if (change.op === 'erase') {
+        // One share per connection: each account deletes the person; the segment plays no part.
+        if (!this.settler.begin(topic, partition, message.offset, Math.max(1, this.accounts.size))) continue;
+        begun++;
+        this.erase(message, generation, change);
+        continue;
+      }
       const exports = this.router.route(change.segmentId);
       if (exports.length === 0) {
         if (!this.settler.begin(topic, partition, message.offset, 1)) continue;
@@ -143,6 +150,10 @@ export class Pipeline {
           this.settler.end(ref, 'leave_ignored');
           continue;
         }
+        if (this.ledger?.suppressed(exp.connection, change.profile.email, change.occurredAt)) {
+          this.settler.end(ref, 'suppressed');
+          continue;
+        }
         if (this.ledger?.isStale(topic, partition, exp.connection, exp.listId, change.profile.email, change.occurredAt, tieOffset(message), change.op)) {
           this.settler.end(ref, 'stale');
           continue;
@@ -157,6 +168,23 @@ export class Pipeline {
     if (stale) this.count(topic, 'stale', stale);
     this.settler.gauge();
     return stall;
+  }
+
+  /** Hands an erasure request to every account (README "Personal data"). */
+  private erase(message: SourceMessage, generation: number, change: ErasureRequest): void {
+    const { topic, partition } = message;
+    const { occurredAt, profile: { email } } = change;
+    let share = 0;
+    if (this.accounts.size === 0) this.settler.end({ message, generation, share }, 'erased');
+    for (const [connection, account] of this.accounts) {
+      const ref: EventRef = { message, generation, share: share++, exportName: '', occurredAt };
+      if (this.ledger?.routeErasure(connection, email, occurredAt) === 'stale') {
+        this.settler.end(ref, 'stale'); // done already: a replay of it changes nothing
+        continue;
+      }
+      // Write-ahead: the marker first; the account deletes only once it is acknowledged.
+      account.erase(email, occurredAt, ref, this.ledger?.intendErasure(topic, partition, connection, email, occurredAt, Date.now()));
+    }
   }
 
   private reject(message: SourceMessage, generation: number, stage: Stage, code: string, reason: string, result: 'invalid' | 'unmapped'): void {

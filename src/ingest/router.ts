@@ -1,6 +1,6 @@
 import type { ContactUpdate } from '../buffer/contact-entry.js';
 import type { ExportConfig } from '../config/schema.js';
-import type { MembershipChange } from '../domain/event.js';
+import type { SegmentChange } from '../domain/event.js';
 
 /** segmentId → the enabled exports that map it. Disabled exports are kept in config and skipped here. */
 export class Router {
@@ -24,7 +24,7 @@ export class Router {
   }
 
   /** The buffer update one export makes of one change. */
-  update<R>(exp: ExportConfig, change: MembershipChange, seq: number, ref: R): ContactUpdate<R> {
+  update<R>(exp: ExportConfig, change: SegmentChange, seq: number, ref: R): ContactUpdate<R> {
     // A missing attribute says nothing (the field keeps its value); an explicit null or empty one clears it (null).
     const fields = new Map<number, string | null>();
     const attrs = change.profile.attributes;

@@ -9,6 +9,8 @@ import type { Metrics } from '../observability/metrics.js';
 import { Ledger } from './ledger.js';
 import { ledgerTopicFor } from './record.js';
 import { LedgerWriter } from './writer.js';
+import { PersonHasher } from './erasure.js';
+import { secretReader } from '../deliver/secret.js';
 
 /**
  * The Kafka edge of the ledger: its topics (one compacted topic per source topic, with the source's partition
@@ -90,10 +92,14 @@ export function createLedger(w: LedgerWiring): LedgerParts {
       startedAt: Date.now(),
       // An unconfirmed unsubscribe may be applied until its last resubmission's confirmation deadline.
       openWindowMs: (w.config.delivery.maxImportResubmits + 1) * w.config.delivery.confirmTimeoutMs,
+      // Read once: a key that changed under a running service must not orphan the markers written with it.
+      hasher: new PersonHasher(w.config.ledger.hashKey ? secretReader(w.config.ledger.hashKey, 'ledger.hashKey')() : undefined),
+      listsOf: (connection) => [...new Set(w.config.exports.filter((e) => e.connection === connection).map((e) => e.listId))],
     },
     w.metrics,
     w.log,
   );
+  if (!w.config.ledger.hashKey) w.log.warn('ledger.hashKey is not set: erasure markers hash emails with the built-in key, so a guessed email can be tested against them (README, Personal data)');
   if (w.rebuild.length) w.log.warn({ connections: w.rebuild }, 'Rebuilding the ledger of these connections: what it held before this run is ignored and rewritten as changes are confirmed');
   return {
     ledger,

@@ -5,6 +5,9 @@ import { intentFor, isStale, recordFor, routeChange, type Outcome, type Route } 
 import { hashKey, LedgerIndex, LedgerState, type LedgerEntry } from './index.js';
 import { maskEmail } from '../observability/logger.js';
 import { decodeLedgerValue, encodeLedgerValue, entryOf, ledgerKey, splitLedgerKey, type LedgerRecord } from './record.js';
+import { countKey, encodeHashCheck, decodeHashCheck, formatProblem, HASH_CHECK_KEY, type KeyFormat } from './hashing.js';
+import { encodeMarker, isMarkerKey, PersonHasher, type ErasureMarker } from './erasure.js';
+import { ErasureMarkers } from './markers.js';
 
 /** How a restore resumes and reports how far it got (src/ledger/kafka.ts maps it onto readToEnd's options). */
 export interface RestoreResume {
@@ -29,8 +32,8 @@ export interface LedgerIo {
     signal: AbortSignal,
     resume?: RestoreResume,
   ): Promise<void>;
-  /** Appends a record to partition `partition` of the ledger topic of `sourceTopic`; resolves after the ack. */
-  write(sourceTopic: string, partition: number, key: string, value: string): Promise<void>;
+  /** Appends a record (null: a tombstone) to partition `partition` of the ledger topic of `sourceTopic`; resolves after the ack. */
+  write(sourceTopic: string, partition: number, key: string, value: string | null): Promise<void>;
   /**
    * Fencing: the partition was revoked, so its queued records are dropped (their changes belong to an earlier
    * generation and are fetched again by the new owner): a late write of a previous owner never lands over the
@@ -59,11 +62,17 @@ export interface LedgerOptions {
   startedAt: number;
   /** How long after its intent an unconfirmed unsubscribe may still be applied (the window's end while open). */
   openWindowMs: number;
+  /** The keyed hash of an email in erasure markers (read once at start-up); default: the built-in key. */
+  hasher?: PersonHasher;
+  /** Every list of a connection (disabled exports too): an erasure tombstones the person's key on each. */
+  listsOf?: (connection: string) => readonly string[];
 }
 
 /** One owned source partition: its index and whether its ledger partition has been read. */
 interface Slot {
   index: LedgerIndex;
+  /** Erasure markers read or written for this partition, by marker key (src/ledger/erasure.ts). */
+  markers: Map<string, ErasureMarker>;
   ready: boolean;
   /** Resolves when the slot is ready, or when it is released (the partition was revoked). */
   settled: Promise<void>;
@@ -84,13 +93,19 @@ export class Ledger {
   private conflictLoggedAt = 0;
   /** Offsets each restore under way still has to read: the remaining-offsets gauge. */
   private restoreRemaining = new Map<symbol, number>();
+  /** Erasure markers of every slot (src/ledger/markers.ts). */
+  private readonly markers: ErasureMarkers;
+  private readonly hasher: PersonHasher;
 
   constructor(
     private readonly io: LedgerIo,
     private readonly opts: LedgerOptions,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.hasher = opts.hasher ?? new PersonHasher();
+    this.markers = new ErasureMarkers(this.hasher, () => this.slots.values());
+  }
 
   /**
    * A new assignment: partitions kept keep their index (every write of this member went into it); partitions
@@ -113,6 +128,7 @@ export class Ledger {
     for (const [k, slot] of this.slots) {
       if (wanted.has(k)) continue;
       this.slots.delete(k);
+      this.markers.released(slot);
       slot.resolve();
       const i = k.lastIndexOf('\u0000');
       this.io.release?.(k.slice(0, i), Number(k.slice(i + 1)));
@@ -131,7 +147,8 @@ export class Ledger {
 
   lookup(topic: string, partition: number, connection: string, listId: string, email: string): LedgerEntry | undefined {
     const slot = this.slots.get(key(topic, partition));
-    return slot?.ready ? slot.index.get(ledgerKey(connection, listId, email)) : undefined;
+    const entry = slot?.ready ? slot.index.get(ledgerKey(connection, listId, this.pid(email))) : undefined;
+    return entry && this.erasedBefore(connection, email, entry) ? undefined : entry;
   }
 
   /**
@@ -140,7 +157,12 @@ export class Ledger {
    * once; each other partition costs one probe. An offset only orders changes within its own partition. A
    * conflict is counted when an event arrives (`arriving`), not again when its import is cut.
    */
-  private newest(topic: string, partition: number, k: string, email: string, arriving: boolean): LedgerEntry | undefined {
+  private newest(topic: string, partition: number, connection: string, k: string, email: string, arriving: boolean): LedgerEntry | undefined {
+    const best = this.newestRecorded(topic, partition, k, email, arriving);
+    return best && this.erasedBefore(connection, email, best) ? undefined : best;
+  }
+
+  private newestRecorded(topic: string, partition: number, k: string, email: string, arriving: boolean): LedgerEntry | undefined {
     const own = this.slots.get(key(topic, partition));
     const { hi, lo } = hashKey(k);
     let best = own?.ready ? own.index.getHashed(hi, lo) : undefined;
@@ -158,12 +180,14 @@ export class Ledger {
 
   /** Whether an event is older than (or as old as) the change the ledger holds for its key. */
   isStale(topic: string, partition: number, connection: string, listId: string, email: string, occurredAt: number, offset: number | undefined, op: 'add' | 'remove'): boolean {
-    return isStale(this.newest(topic, partition, ledgerKey(connection, listId, email), email, true), occurredAt, offset, op);
+    return isStale(this.newest(topic, partition, connection, ledgerKey(connection, listId, this.pid(email)), email, true), occurredAt, offset, op);
   }
 
   /** How a buffered change goes out, by what the ledger holds for it now (decided when its import is cut). */
   route(topic: string, partition: number, connection: string, listId: string, email: string, op: 'add' | 'remove', occurredAt: number, offset: number | undefined, reentry: boolean): Route {
-    return routeChange(this.newest(topic, partition, ledgerKey(connection, listId, email), email, false), op, occurredAt, reentry, this.opts.openWindowMs, offset);
+    // A change buffered before its person's erasure arrived is left out like a stale one.
+    if (this.suppressed(connection, email, occurredAt)) return { kind: 'stale' };
+    return routeChange(this.newest(topic, partition, connection, ledgerKey(connection, listId, this.pid(email)), email, false), op, occurredAt, reentry, this.opts.openWindowMs, offset);
   }
 
   /** Counted always; logged at most once per 10 s, with the email masked. */
@@ -185,8 +209,8 @@ export class Ledger {
   intend(topic: string, partition: number, connection: string, listId: string, email: string, at: number): Promise<void> | undefined {
     const slot = this.writable(topic, partition);
     if (slot instanceof LedgerUnavailable) return Promise.reject(slot);
-    const k = ledgerKey(connection, listId, email);
-    const record = intentFor(slot.index.get(k), at);
+    const k = ledgerKey(connection, listId, this.pid(email));
+    const record = intentFor(this.current(slot, connection, k, email), at);
     if (!record) return undefined;
     return this.put(slot, topic, partition, k, record);
   }
@@ -199,8 +223,8 @@ export class Ledger {
   apply(topic: string, partition: number, connection: string, listId: string, email: string, outcome: Outcome): Promise<void> {
     const slot = this.writable(topic, partition);
     if (slot instanceof LedgerUnavailable) return Promise.reject(slot);
-    const k = ledgerKey(connection, listId, email);
-    const prev = slot.index.get(k);
+    const k = ledgerKey(connection, listId, this.pid(email));
+    const prev = this.current(slot, connection, k, email);
     // Never over a newer change (a refusal recorded after its dead letter was written may come late). An intent
     // holds the time of the change before it, so the confirmation or failure of its own change always replaces it.
     const openIntent = prev?.state === LedgerState.RemovedByService && prev.confirmedAt === undefined;
@@ -223,6 +247,59 @@ export class Ledger {
     return this.io.write(topic, partition, k, encodeLedgerValue(record));
   }
 
+  /** The entry for a key of this slot, unless an erasure of its person came after it. */
+  private current(slot: Slot, connection: string, k: string, email: string): LedgerEntry | undefined {
+    const entry = slot.index.get(k);
+    return entry && this.erasedBefore(connection, email, entry) ? undefined : entry;
+  }
+
+  /** The person part of a ledger key (hashed with ledger.hashKey). */
+  private pid(email: string): string {
+    return this.markers.person(email);
+  }
+
+  private erasedBefore(connection: string, email: string, entry: LedgerEntry): boolean {
+    return this.markers.shadows(connection, email, entry);
+  }
+
+  /** Whether an event for this person occurred at or before their erasure: it is skipped and counted, never sent. */
+  suppressed(connection: string, email: string, occurredAt: number): boolean {
+    return this.markers.suppressed(connection, email, occurredAt);
+  }
+
+  /** What an erasure request does: `stale` when an erasure as new is done already (a replay of it), else `erase`. */
+  routeErasure(connection: string, email: string, occurredAt: number): 'erase' | 'stale' {
+    return this.markers.route(connection, email, occurredAt);
+  }
+
+  /**
+   * Write-ahead: the erasure's marker as an intent, before the contact is deleted. From now on older events of
+   * the person are suppressed, and after a crash a replayed erasure deletes again (harmless when done already).
+   * Resolves once acknowledged; rejects when the partition cannot be written (the erasure then waits unsettled).
+   */
+  intendErasure(topic: string, partition: number, connection: string, email: string, occurredAt: number, at: number): Promise<void> {
+    return this.writeMarker(topic, partition, connection, email, occurredAt, at, false);
+  }
+
+  /**
+   * The erasure is done (deleted, or ActiveCampaign never had the contact): tombstones for the person's key on
+   * every list of the connection (compaction then removes their records, raw email included), then the marker
+   * as done. Resolves once all are acknowledged.
+   */
+  erased(topic: string, partition: number, connection: string, email: string, occurredAt: number, at: number): Promise<void> {
+    const slot = this.writable(topic, partition);
+    if (slot instanceof LedgerUnavailable) return Promise.reject(slot);
+    const tombstones = (this.opts.listsOf?.(connection) ?? []).map((listId) => this.io.write(topic, partition, ledgerKey(connection, listId, this.pid(email)), null));
+    return Promise.all([...tombstones, this.writeMarker(topic, partition, connection, email, occurredAt, at, true)]).then(() => undefined);
+  }
+
+  private writeMarker(topic: string, partition: number, connection: string, email: string, occurredAt: number, at: number, done: boolean): Promise<void> {
+    const slot = this.writable(topic, partition);
+    if (slot instanceof LedgerUnavailable) return Promise.reject(slot);
+    const next = this.markers.next(slot, connection, email, occurredAt, at, done);
+    return next ? this.io.write(topic, partition, next.key, encodeMarker(next.marker)) : Promise.resolve();
+  }
+
   close(): void {
     this.closed = true;
     for (const slot of this.slots.values()) slot.resolve();
@@ -242,6 +319,8 @@ export class Ledger {
     const next = new Map<number, number>();
     const ends = new Map<number, number>();
     const counts = { applied: 0, older: 0, rebuild: 0 };
+    /** Per partition: its hash check record and how its keys look (hashed ledger keys, src/ledger/hashing.ts). */
+    const formats = new Map<number, KeyFormat>(targets.map((t) => [t.partition, { rawKeys: 0, hashedKeys: 0 }]));
     const started = performance.now();
     let lastMove = started;
     const remaining = () => {
@@ -293,8 +372,20 @@ export class Ledger {
               if (offset !== undefined) moved(partition, offset);
               else lastMove = performance.now();
               const slot = byPartition.get(partition);
+              // Markers are kept whatever a rebuild ignores: an erasure must outlive the records it shadows.
+              if (slot && isMarkerKey(k)) {
+                this.markers.restored(slot, k, value);
+                return;
+              }
+              const format = formats.get(partition);
+              if (k === HASH_CHECK_KEY) {
+                if (format) format.check = decodeHashCheck(value);
+                return;
+              }
               const r = slot && decodeLedgerValue(value);
               if (!slot || !r) return;
+              const person = splitLedgerKey(k)?.email;
+              if (format && person !== undefined) countKey(format, person);
               if (this.opts.rebuild.size && timestamp < this.opts.startedAt && this.opts.rebuild.has(splitLedgerKey(k)?.connection ?? '')) {
                 counts.rebuild++;
                 return;
@@ -328,6 +419,17 @@ export class Ledger {
         let entries = 0;
         for (const [partition, slot] of byPartition) {
           if (this.slots.get(key(topic, partition)) !== slot) continue;
+          const format = formats.get(partition)!;
+          const problem = formatProblem(format, this.hasher);
+          if (problem) {
+            // Used as it is, the partition would look empty (every person new): it waits, loudly, for the fix.
+            this.log.error({ topic, partition }, `The ledger partition cannot be used: ${problem}. Its source partition is not processed`);
+            continue;
+          }
+          if (this.hasher.keyed && format.check === undefined) {
+            format.check = decodeHashCheck(encodeHashCheck(this.hasher));
+            void this.io.write(topic, partition, HASH_CHECK_KEY, encodeHashCheck(this.hasher)).catch(() => undefined); // written again by the next restore if lost
+          }
           slot.ready = true;
           entries += slot.index.size;
           slot.resolve();
@@ -370,5 +472,5 @@ function isNewer(entry: LedgerEntry, o: Outcome): boolean {
 function newSlot(): Slot {
   let resolve!: () => void;
   const settled = new Promise<void>((r) => (resolve = r));
-  return { index: new LedgerIndex(), ready: false, settled, resolve };
+  return { index: new LedgerIndex(), markers: new Map(), ready: false, settled, resolve };
 }

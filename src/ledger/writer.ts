@@ -8,7 +8,8 @@ export interface LedgerWrite {
   topic: string;
   partition: number;
   key: string;
-  value: string;
+  /** null: a tombstone (an erasure's, for a key that holds an email). */
+  value: string | null;
 }
 
 export interface LedgerWriterOptions {

@@ -19,7 +19,7 @@ export function createMetrics(registry = new Registry()) {
     eventsConsumed: new Counter({
       name: `${PREFIX}events_consumed_total`,
       help:
-        'Events consumed, by result. Each event settles once per export as delivered, invalid, unmapped or dead_lettered; duplicate (an offset fetched again) and stale (older than the change already buffered; it settles with that one) are counted as they arrive',
+        'Events consumed, by result. Each event settles once per export as delivered, invalid, unmapped or dead_lettered (an erasure once per connection, as erased); suppressed: older than its person\'s erasure, skipped; duplicate (an offset fetched again) and stale (older than the change already buffered; it settles with that one) are counted as they arrive',
       labelNames: ['topic', 'result'] as const,
       registers: [registry],
     }),
@@ -162,6 +162,12 @@ export function createMetrics(registry = new Registry()) {
       name: `${PREFIX}late_import_reasserts_total`,
       help: 'Changes sent again because a bulk import abandoned at its confirmation deadline completed later, over a newer change of the same contact and list',
       labelNames: ['connection'] as const,
+      registers: [registry],
+    }),
+    erasures: new Counter({
+      name: `${PREFIX}erasures_total`,
+      help: 'Erasure requests carried out per connection, by result: deleted (DELETE /contacts/{id}), absent (the account had no such contact), refused (dead-lettered; dlq replay retries it)',
+      labelNames: ['connection', 'result'] as const,
       registers: [registry],
     }),
     contactLookups: new Counter({

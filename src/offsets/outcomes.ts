@@ -1,5 +1,5 @@
 import { crashPoint } from '../crash-points.js';
-import type { AppliedChange, DeliveryOutcomes } from '../deliver/outcomes.js';
+import type { AppliedChange, DeliveryOutcomes, Erasure } from '../deliver/outcomes.js';
 import type { Stage } from '../domain/errors.js';
 import type { DeadLetterSink } from '../ingest/pipeline.js';
 import { tieOffset, type EventRef } from '../ingest/source.js';
@@ -57,6 +57,13 @@ export class OutcomeSink implements DeliveryOutcomes<EventRef> {
 
   skipped(refs: EventRef[], result: 'stale' | 'leave_ignored'): void {
     this.settler.endAll(refs, result);
+  }
+
+  /** Done erasures: tombstones and the done marker, acknowledged, then the share settles. */
+  erased(connection: string, e: Erasure<EventRef>): void {
+    const { topic, partition } = e.ref.message;
+    const durable = this.ledger?.erased(topic, partition, connection, e.email, e.occurredAt, e.at);
+    this.settler.end(e.ref, 'erased', durable);
   }
 
   accepted(refs: EventRef[], at: number, settle: boolean): void {

@@ -14,7 +14,7 @@ export interface Share {
 }
 
 /** How a share ended: the metric's result label. */
-export type SettleResult = 'delivered' | 'dead_lettered' | 'invalid' | 'unmapped' | 'stale' | 'leave_ignored';
+export type SettleResult = 'delivered' | 'dead_lettered' | 'invalid' | 'unmapped' | 'stale' | 'leave_ignored' | 'erased' | 'suppressed';
 
 export interface Totals {
   consumed: number;
@@ -30,6 +30,8 @@ const TOTAL: Record<SettleResult, keyof Totals> = {
   unmapped: 'skipped',
   stale: 'skipped',
   leave_ignored: 'skipped',
+  erased: 'delivered',
+  suppressed: 'skipped',
 };
 
 export interface Unsettled {

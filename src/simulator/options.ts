@@ -97,6 +97,9 @@ export interface SimulatorOptions {
   errorRate503: number;
   /** Imports accepted while this is set end in that terminal state, applying nothing. */
   failImports: 'none' | 'failed' | 'interrupted';
+  /** DELETE /contacts/{id} answers 403 and deletes nothing, as for a user without the Contact Delete permission or
+   * an account past its monthly delete limit (AC documents both, not the answer: 403 is [assumed]). */
+  refuseDeletes: boolean;
   /** Extra latency added before each /api/3 answer is written, scaled by timeScale. */
   latencyMs: number;
 }
@@ -151,6 +154,7 @@ export const DEFAULT_OPTIONS: SimulatorOptions = {
   unavailable: false,
   errorRate503: 0,
   failImports: 'none',
+  refuseDeletes: false,
   latencyMs: 0,
 };
 
@@ -216,6 +220,7 @@ const patchSchema = z.object({
   unavailable: z.boolean(),
   errorRate503: z.number().min(0).max(1),
   failImports: z.enum(['none', 'failed', 'interrupted']),
+  refuseDeletes: z.boolean(),
   latencyMs: z.number().nonnegative(),
 }).partial().strict();
 

@@ -71,6 +71,10 @@ class FakeAc implements AcApi {
 
   constructor(private readonly clock: () => number) {}
 
+  async deleteContact(): Promise<Answer<unknown>> {
+    return http<unknown>(200, {});
+  }
+
   async bulkImport(body: string): Promise<Answer<BulkImportAccepted>> {
     const contacts = (JSON.parse(body) as { contacts: SentContact[] }).contacts;
     const req = this.record({ kind: 'bulk', contacts });
@@ -181,6 +185,10 @@ class Recorder implements DeliveryOutcomes<string> {
 
   skipped(refs: string[]): void {
     this.settle(refs);
+  }
+
+  erased(_connection: string, e: { ref: string }): void {
+    this.settle([e.ref]);
   }
 
   dead(refs: string[], stage: Stage, code: string, message: string): void {

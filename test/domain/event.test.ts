@@ -61,6 +61,7 @@ const valid: [string, unknown][] = [
   ['attributes with numbers, booleans and null', variant('profile.attributes', { score: 4.5, count: 0, vip: true, churned: false, note: null })],
   ['empty attributes', variant('profile.attributes', {})],
   ['remove op', variant('op', 'remove')],
+  ['erase op (an erasure request)', variant('op', 'erase')],
   ['unknown fields at the root and in the profile', { ...base(), source: 'cdp', version: 3, profile: { ...base().profile, locale: 'en-GB' } }],
   ['optional names as null (as Avro sends them)', variant('profile', { id: 'p-1', email: 'ann@example.com', firstName: null, lastName: null, phone: null, attributes: null })],
   ['optional names empty', variant('profile', { id: 'p-1', email: 'ann@example.com', firstName: '', lastName: '', phone: '' })],
@@ -73,6 +74,8 @@ const invalid: [string, unknown][] = [
   ['occurredAt missing', variant('occurredAt', undefined)],
   ['segmentId missing', variant('segmentId', undefined)],
   ['op missing', variant('op', undefined)],
+  ['op delete (erase is the word)', variant('op', 'delete')],
+  ['erase op without an email', { ...variant('op', 'erase'), profile: { id: 'p-1' } }],
   ['profile missing', variant('profile', undefined)],
   ['profile.id missing', variant('profile.id', undefined)],
   ['profile.email missing', variant('profile.email', undefined)],
@@ -127,6 +130,13 @@ describe('membership-change event: zod schema and JSON Schema agree', () => {
       assert.equal(validateJsonSchema(sample), false, 'JSON Schema accepted it');
     });
   }
+
+  it('an erase parses to an erasure request with the normalised email', () => {
+    const result = parseMembershipChange({ ...variant('op', 'erase'), profile: { id: 'p-1', email: ' Ann@Example.com ' } });
+    assert.ok(result.ok);
+    assert.equal(result.change.op, 'erase');
+    assert.equal(result.change.profile.email, 'ann@example.com');
+  });
 
   it('names the failing field in the zod reason', () => {
     const result = parseMembershipChange(variant('profile.email', 'ann.example.com'));

@@ -44,7 +44,7 @@ function setup(stored: { key: string; record: LedgerRecord }[], partitions = [0]
             resolve();
           };
         }),
-      write: (_topic, _partition, key, value) => new Promise<void>((done) => writes.push({ key, value, done })),
+      write: (_topic, _partition, key, value) => new Promise<void>((done) => writes.push({ key, value: value ?? '', done })),
     },
     { restoreTimeoutMs: 60_000, rebuild: new Set(), startedAt: 0, openWindowMs: 60_000 },
     metrics,

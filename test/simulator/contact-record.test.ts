@@ -77,6 +77,18 @@ describe('DELETE /contacts/{id}', () => {
     assert.equal((await api(s, 'GET', `/contacts/${other}`)).body.contact.email, 'taken@example.com');
   });
 
+  it('refuseDeletes: 403 and nothing deleted, until it is turned off', async () => {
+    const s = await sim();
+    const { id } = await world(s);
+    s.configure({ refuseDeletes: true });
+    const refused = await api(s, 'DELETE', `/contacts/${id}`);
+    assert.equal(refused.status, 403);
+    assert.equal(s.snapshot().counters.contactsDeleted, 0);
+    assert.equal((await api(s, 'GET', `/contacts/${id}`)).status, 200);
+    s.configure({ refuseDeletes: false });
+    assert.equal((await api(s, 'DELETE', `/contacts/${id}`)).status, 200);
+  });
+
   it('an import applied after the delete creates the contact again, with a new id', () => {
     const store = new Store();
     store.setLists([{ id: '1', name: 'One' }]);

@@ -46,6 +46,7 @@ function update(state: SimState, req: ApiRequest): Reply {
  */
 function remove(state: SimState, req: ApiRequest): Reply {
   const id = req.params.id ?? '';
+  if (state.options.refuseDeletes) return { status: 403, body: { message: 'You do not have permission to delete contacts.' } };
   if (!state.store.deleteContact(id)) return { status: 404, body: { message: `No result found for contact with id ${id}` } };
   state.counters.contactsDeleted++;
   return json(200, {});
