@@ -99,6 +99,12 @@ export interface SimulatorOptions {
   failImports: 'none' | 'failed' | 'interrupted';
   /** Extra latency added before each /api/3 answer is written, scaled by timeScale. */
   latencyMs: number;
+  /**
+   * Where the account's `unsubscribe` webhook goes (the URL registered with ActiveCampaign, its token included):
+   * a person's own unsubscribe (POST /__sim/membership, status 2, source "person") is posted there form-encoded,
+   * as AC does (webhook-sender.ts). null: no webhook.
+   */
+  unsubscribeWebhookUrl: string | null;
 }
 
 /** What startSimulator and configure accept: any subset, and any subset of the nested groups. */
@@ -152,6 +158,7 @@ export const DEFAULT_OPTIONS: SimulatorOptions = {
   errorRate503: 0,
   failImports: 'none',
   latencyMs: 0,
+  unsubscribeWebhookUrl: null,
 };
 
 const numericId = z.string().regex(/^[1-9][0-9]*$/, 'must be a positive integer in a string, e.g. "3"');
@@ -217,6 +224,7 @@ const patchSchema = z.object({
   errorRate503: z.number().min(0).max(1),
   failImports: z.enum(['none', 'failed', 'interrupted']),
   latencyMs: z.number().nonnegative(),
+  unsubscribeWebhookUrl: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL').nullable(),
 }).partial().strict();
 
 const inputSchema = patchSchema.extend({
