@@ -37,6 +37,8 @@ export interface SimulatorCounters {
   contactsImported: number;
   /** Contacts applied by finished imports (their `success`). */
   contactsApplied: number;
+  /** Contacts finished imports refused (their `failure`: e.g. a subscribe of an unsubscribed membership). */
+  contactsRefused: number;
   maxContactsInImport: number;
   unavailable503: number;
   /** DELETE /contacts/{id} answered 200. */
@@ -89,7 +91,7 @@ type OwnCounters = Omit<SimulatorCounters, 'violations' | 'overLimitTotal' | 'im
 function freshCounters(): OwnCounters {
   return {
     requests: 0, byEndpoint: {}, byStatus: {}, rateLimited429: 0, bulkRateLimited400: 0, forcedResubscribes: 0,
-    importsAccepted: 0, contactsImported: 0, contactsApplied: 0, maxContactsInImport: 0, unavailable503: 0, contactsDeleted: 0, webhooksSent: 0, webhooksFailed: 0,
+    importsAccepted: 0, contactsImported: 0, contactsApplied: 0, contactsRefused: 0, maxContactsInImport: 0, unavailable503: 0, contactsDeleted: 0, webhooksSent: 0, webhooksFailed: 0,
     contactsCreated: { byApi: 0, bulkSubscribe: 0, bulkUnsubscribeOnly: 0, bulkNoLists: 0, sync: 0, create: 0, person: 0, seed: 0 },
   };
 }
@@ -241,6 +243,7 @@ export class SimState {
   private finishImport(contacts: ImportContact[]): ImportOutcome {
     const outcome = applyImport(this.store, contacts, this.options, (kind) => this.countCreated(kind));
     this.counters.contactsApplied += outcome.success.length;
+    this.counters.contactsRefused += outcome.failure.length;
     return outcome;
   }
 }
