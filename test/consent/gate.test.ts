@@ -54,3 +54,13 @@ describe('consent: records and keys', () => {
     assert.equal(parseUnsubscribe('type=unsubscribe&date_time=2026-12-01T10:00:00-05:00&initiated_by=public&list=3&contact[email]=a@b.co').kind, 'opt-out');
   });
 });
+
+describe('consent: the record schema', () => {
+  it('schemas/consent-record.schema.json describes what encodeConsent writes', async () => {
+    const { readFileSync } = await import('node:fs');
+    const schema = JSON.parse(readFileSync(new URL('../../../schemas/consent-record.schema.json', import.meta.url), 'utf8')) as { required: string[]; properties: Record<string, unknown> };
+    const written = JSON.parse(encodeConsent(addOptOut(undefined, '3', 1))) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(written).sort(), [...schema.required].sort());
+    assert.deepEqual(Object.keys(schema.properties).sort(), Object.keys(written).sort());
+  });
+});
