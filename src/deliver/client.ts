@@ -60,6 +60,8 @@ export interface AcApi {
   /** POST /contactLists (§4.4): status 1 with sourceid 4 re-subscribes. */
   setListStatus(contactId: string, listId: string, status: 1 | 2, sourceid?: number): Promise<Answer<unknown>>;
   getList(id: string): Promise<Answer<{ list?: { id: string; name: string } }>>;
+  /** PUT /contacts/{id} with a new email (README, "Email changes"): 200, 404 unknown id, 422 the email is taken. */
+  updateContactEmail?(contactId: string, email: string): Promise<Answer<unknown>>;
   fields(offset: number, limit?: number): Promise<Answer<{ fields?: { id: string; perstag: string; title: string }[]; meta?: { total?: string } }>>;
   close(): Promise<void>;
 }
@@ -105,6 +107,10 @@ export class AcClient implements AcApi {
     return this.call('contact_list', 'POST', '/contactLists', JSON.stringify({ contactList }));
   }
 
+  updateContactEmail(contactId: string, email: string): Promise<Answer<unknown>> {
+    return this.call('contact', 'PUT', `/contacts/${encodeURIComponent(contactId)}`, JSON.stringify({ contact: { email } }));
+  }
+
   fields(offset: number, limit = 100): Promise<Answer<{ fields?: { id: string; perstag: string; title: string }[]; meta?: { total?: string } }>> {
     return this.call('fields', 'GET', `/fields?limit=${limit}&offset=${offset}`);
   }
@@ -113,13 +119,13 @@ export class AcClient implements AcApi {
     await this.pool.close().catch(() => undefined);
   }
 
-  private async call<T>(endpoint: string, method: 'GET' | 'POST', path: string, body?: string): Promise<Answer<T>> {
+  private async call<T>(endpoint: string, method: 'GET' | 'POST' | 'PUT', path: string, body?: string): Promise<Answer<T>> {
     const answer = await this.send<T>(method, path, body);
     this.opts.onAnswer?.(endpoint, answer.status, answer.latencyMs);
     return answer;
   }
 
-  private async send<T>(method: 'GET' | 'POST', path: string, body?: string): Promise<Answer<T>> {
+  private async send<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: string): Promise<Answer<T>> {
     const started = performance.now();
     try {
       const res = await this.pool.request({

@@ -25,6 +25,8 @@ export const DEAD_LETTER_CODES = {
   REJECTED: 'deliver',
   NOT_FOUND: 'deliver',
   RESUBSCRIBE_FAILED: 'deliver',
+  /** A profile's new email belongs to another contact: PUT /contacts/{id} refused it (both contact ids, no emails). */
+  EMAIL_TAKEN: 'deliver',
   IMPORT_FAILED: 'confirm',
   IMPORT_CONTACT_FAILED: 'confirm',
   CONSENT_OPTED_OUT: 'confirm',
