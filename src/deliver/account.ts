@@ -71,7 +71,7 @@ export class AccountDelivery<R> {
     this.fx = new AccountEffects<R>({ name, maxImportResubmits, buffer: this.buffer, budget, confirms: this.confirms, reentries: this.reentries, late: this.late, health: this.health, clock, outcomes, metrics, log });
     const shared = { buffer: this.buffer, confirms: this.confirms, late: this.late, health: this.health, bisectQueue: this.bisectQueue, clock, outcomes, metrics, log };
     this.io = new AccountRequests<R>({ name, settleOnAccept: opts.settleOnAccept, client, gate, ...shared, wake: () => this.wake() }, this.flight, this.fx);
-    const maxProfiles = opts.maxProfiles ?? 1_000_000;
+    const maxProfiles = opts.maxProfiles ?? 250_000;
     if (maxProfiles > 0) this.emails = new EmailChanges<R>({ budget, clock, client, outcomes, add: (u) => this.add(u), holds: (e) => this.buffer.holds(e), log, maxProfiles, onIdle: () => this.wake() });
   }
 
