@@ -72,7 +72,7 @@ export class AccountDelivery<R> {
     const shared = { buffer: this.buffer, confirms: this.confirms, late: this.late, health: this.health, bisectQueue: this.bisectQueue, clock, outcomes, metrics, log };
     this.io = new AccountRequests<R>({ name, settleOnAccept: opts.settleOnAccept, client, gate, ...shared, wake: () => this.wake() }, this.flight, this.fx);
     const maxProfiles = opts.maxProfiles ?? 250_000;
-    if (maxProfiles > 0) this.emails = new EmailChanges<R>({ budget, clock, client, outcomes, add: (u) => this.add(u), holds: (e) => this.buffer.holds(e), log, maxProfiles, onIdle: () => this.wake() });
+    if (maxProfiles > 0) this.emails = new EmailChanges<R>({ budget, clock, client, outcomes, add: (u) => this.add(u), holds: (e) => this.buffer.holds(e), log, maxProfiles, onIdle: () => this.wake(), onResult: (result) => metrics.emailChanges.inc({ connection: name, result }) });
   }
 
   /** A change of the profile `profileId`: held behind an email change of that profile, if one is under way. */

@@ -37,6 +37,8 @@ export interface EmailChangeHost<R> {
   maxProfiles: number;
   /** A change ended (its held changes went on or were dead-lettered): the account may be idle now. */
   onIdle?: () => void;
+  /** Each change's result (the email_changes metric). */
+  onResult?: (result: EmailChangeResult) => void;
 }
 
 interface Known {
@@ -156,6 +158,7 @@ export class EmailChanges<R> {
     const other = idOf(a.body, c.to) ?? 'unknown';
     this.changing.delete(c.profileId);
     this.results.taken++;
+    this.h.onResult?.('taken');
     // The profile stays on its old contact: a later event tries the change again.
     this.remember(c.profileId, { email: c.from, contactId: c.contactId });
     const message = `the profile's new email already belongs to contact ${other}; contact ${c.contactId} keeps its email (PUT /contacts/{id} answered 422)`;
@@ -175,6 +178,7 @@ export class EmailChanges<R> {
   private release(c: Change<R>, k: Known, result: EmailChangeResult): void {
     this.changing.delete(c.profileId);
     this.results[result]++;
+    this.h.onResult?.(result);
     this.remember(c.profileId, k);
     for (const u of c.held) this.h.add(u);
     this.h.onIdle?.();

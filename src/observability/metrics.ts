@@ -170,6 +170,12 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['connection', 'result'] as const,
       registers: [registry],
     }),
+    emailChanges: new Counter({
+      name: `${PREFIX}email_changes_total`,
+      help: "Profiles whose email changed, by result: changed (PUT /contacts/{id} took the new email), missing (no contact to change), taken (dead-lettered EMAIL_TAKEN), failed (refused otherwise: sent as before)",
+      labelNames: ['connection', 'result'] as const,
+      registers: [registry],
+    }),
     consentWebhooks: new Counter({
       name: `${PREFIX}consent_webhook_requests_total`,
       help: "Requests to the opt-out webhook, by result (recorded, ignored_type, ignored_source, unauthorized, malformed, too_large, rate_limited, not_found, method, failed); the answer is never 410, which would make ActiveCampaign deactivate the webhook",
