@@ -24,6 +24,7 @@ import { OutcomeSink } from './offsets/outcomes.js';
 import { Ownership } from './offsets/ownership.js';
 import { Settler, type Unsettled } from './offsets/settler.js';
 import { startHttpServer, type HttpServer } from './observability/server.js';
+import { startConsent, type ConsentParts } from './consent/wiring.js';
 
 export interface ServiceOptions {
   log?: Logger;
@@ -52,6 +53,8 @@ export interface Service {
   readonly log: Logger;
   /** The port of /metrics, /healthz and /readyz (config.http.port, or the one picked for port 0). */
   readonly httpPort: number;
+  /** The port of the opt-out webhook (consent.port, or the one picked for port 0); undefined when it is off. */
+  readonly webhookPort: number | undefined;
   /** What /readyz answers: Kafka reachable, consumer connected, tokens accepted, no account failing, nothing fatal. */
   readiness(): ReadinessStatus;
   ready(): boolean;
@@ -118,7 +121,10 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
   const settler = new Settler(ownership, metrics, log.child({ module: 'settle' }), onDelivered ? (share, result) => result === 'delivered' && onDelivered([share as EventRef]) : undefined);
   const deadLetter = (letter: Parameters<DeadLetterProducer['write']>[0]) => dlq.write(letter);
   const outcomes = new OutcomeSink(settler, ownership, deadLetter, metrics, ledger?.ledger, opts.onAccepted);
-  const gate = new LedgerGate(config.exports, ownership, ledger?.ledger);
+  const ledgerGate = new LedgerGate(config.exports, ownership, ledger?.ledger);
+  // Opt-out feedback (off by default): the consent topic is read in full before the first event is routed.
+  const consent: ConsentParts | undefined = config.consent.enabled ? await startConsent({ kafka, admin, producer, config, groupId: opts.groupId ?? config.kafka.groupId, metrics, log: log.child({ module: 'consent' }) }) : undefined;
+  const gate = consent ? consent.gate(ledgerGate) : ledgerGate;
   const accounts: Map<string, AccountDelivery<EventRef>> = createAccounts(config, clients, outcomes, gate, metrics, log.child({ module: 'deliver' }));
   const pipeline = new Pipeline(config, router, accounts, ownership, settler, deadLetter, metrics, log.child({ module: 'ingest' }), wire, ledger?.ledger);
   pipeline.totalPartitions = totalPartitions;
@@ -162,6 +168,7 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
       ]);
       await bounded(dlq.close(Math.min(left(), 1_000)), Math.min(left(), 1_500), log, 'closing the dead-letter writer');
       await bounded(ledger?.close(Math.min(left(), 5_000)), left(), log, 'writing the ledger');
+      await bounded(consent?.close(Math.min(left(), 1_000)), Math.min(left(), 1_500), log, 'closing the opt-out webhook and the consent topic');
       await bounded(consumer.stop(), left(), log, 'committing and stopping the consumer');
       const unsettled = settler.unsettled();
       const clean = unsettled.length === 0;
@@ -184,6 +191,7 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
     metrics,
     log,
     httpPort: http.port,
+    webhookPort: consent?.port,
     readiness: () => probes.status(),
     ready: () => probes.status().ready,
     unsettled: () => settler.unsettled(),

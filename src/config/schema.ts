@@ -158,6 +158,19 @@ export const configSchema = z.strictObject({
         .describe('stall detector of a ledger restore: when it reads nothing for this long, it is abandoned and resumed from the offsets it had reached, keeping what it read (the partitions wait meanwhile); a restore that keeps progressing may take longer'),
     })
     .prefault({}),
+  consent: z
+    .strictObject({
+      enabled: z.boolean().default(false).describe("opt-out feedback: serve ActiveCampaign's unsubscribe webhook and read the consent topic (README, Opt-out feedback)"),
+      topic: z.string().min(1).default('ac-list-sync.consent').describe('compacted topic of the people\'s own opt-outs, keyed by (connection, email); every instance reads it in full'),
+      refreshMs: z.number().int().min(500).max(600_000).default(5_000).describe('how often the consent topic is read again for the opt-outs other instances received'),
+      host: z.string().min(1).default('0.0.0.0').describe('address of the webhook server (its own port: it faces ActiveCampaign, /metrics does not)'),
+      port: z.number().int().min(0).max(65_535).default(9465).describe('port of the webhook server; 0 = any free port'),
+      token: secretRef.optional().describe('the secret token in the webhook URL registered with ActiveCampaign: POST /webhooks/activecampaign/<connection>/<token>'),
+      maxBodyBytes: z.number().int().min(1_024).max(1_048_576).default(16_384).describe('a webhook body over this is refused (413)'),
+      ratePerSecond: z.number().min(1).max(10_000).default(50).describe('webhook requests per second, with a burst of twice this; more are answered 429'),
+    })
+    .refine((c) => !c.enabled || c.token !== undefined, { message: 'the webhook needs a secret token (consent.token: {"file": …} or {"env": …})', path: ['token'] })
+    .prefault({}),
   deadLetter: z
     .strictObject({
       topic: z.string().min(1).default('{topic}.dlq').describe('dead-letter topic; {topic} is replaced by the source topic'),
@@ -180,6 +193,8 @@ export const configSchema = z.strictObject({
       maxBackoffMs: z.number().int().min(1_000).max(600_000).default(60_000).describe('longest pause while an account is failing'),
       settleOnAccept: z.boolean().default(false).describe('commit offsets when an import is accepted instead of confirmed (see README)'),
       timeScale: z.number().min(1).max(1_000).default(1).describe('the benchmark and the demo only: delivery runs on a clock this many times faster'),
+      emailChanges: z.boolean().default(true).describe("a profile whose email changes keeps its contact: PUT /contacts/{id} with the new email before its changes are sent (README, Email changes)"),
+      maxProfiles: z.number().int().min(1).max(100_000_000).default(250_000).describe('profiles (id → contact id and email) held per connection for email changes; the least recently seen is forgotten first; about 280 bytes each (README, Email changes)'),
       repeatUnsubscribeMovesUdate: z
         .enum(['no', 'yes', 'unknown'])
         .default('no')

@@ -21,4 +21,6 @@ export interface AccountOptions {
   reservedShare: number;
   /** Whether a repeated unsubscribe moves udate in this account (consent.ts); 'no' when not given. */
   repeatUnsubscribeMovesUdate?: RepeatMovesUdate;
+  /** Profiles the email-change map holds, at most (email-changes.ts); 0 turns email changes off. Default 250,000. */
+  maxProfiles?: number;
 }

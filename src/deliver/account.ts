@@ -16,6 +16,7 @@ import { importKind, pickImport } from './pick.js';
 import { needsLookup, planCut } from './plan.js';
 import { ReentryQueue } from './reentry-queue.js';
 import { ErasureJob } from './erasure.js';
+import { EmailChanges } from './email-changes.js';
 
 export type { AppliedChange } from './outcomes.js';
 export type { AccountOptions } from './account-options.js';
@@ -49,6 +50,8 @@ export class AccountDelivery<R> {
   private draining: FlushTrigger | undefined;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
+  /** Email changes of profiles (PUT /contacts/{id}); undefined when off. */
+  readonly emails: EmailChanges<R> | undefined;
 
   constructor(
     private readonly opts: AccountOptions,
@@ -71,6 +74,13 @@ export class AccountDelivery<R> {
     this.fx = new AccountEffects<R>({ name, maxImportResubmits, buffer: this.buffer, budget, confirms: this.confirms, reentries: this.reentries, late: this.late, health: this.health, clock, outcomes, metrics, log });
     const shared = { buffer: this.buffer, confirms: this.confirms, late: this.late, health: this.health, bisectQueue: this.bisectQueue, clock, outcomes, metrics, log };
     this.io = new AccountRequests<R>({ name, settleOnAccept: opts.settleOnAccept, client, gate, ...shared, wake: () => this.wake() }, this.flight, this.fx);
+    const maxProfiles = opts.maxProfiles ?? 250_000;
+    if (maxProfiles > 0) this.emails = new EmailChanges<R>({ budget, clock, client, outcomes, add: (u) => this.add(u), holds: (e) => this.buffer.holds(e), log, maxProfiles, onIdle: () => this.wake(), onResult: (result) => metrics.emailChanges.inc({ connection: name, result }) });
+  }
+
+  /** A change of the profile `profileId`: held behind an email change of that profile, if one is under way. */
+  addFor(profileId: string, update: ContactUpdate<R>): MergeOutcome {
+    return this.emails ? this.emails.add(profileId, update) : this.add(update);
   }
 
   /** The time the budget runs on (ProbedAccount): readiness probes pay from the same budget. */
@@ -122,7 +132,7 @@ export class AccountDelivery<R> {
   }
 
   get idle(): boolean {
-    return this.buffer.contacts === 0 && this.confirms.size === 0 && this.flight.sending === 0 && this.bisectQueue.length === 0 && this.reentries.size === 0 && this.lookups.length === 0 && this.erasures.length === 0;
+    return this.buffer.contacts === 0 && (this.emails?.holding ?? 0) === 0 && this.confirms.size === 0 && this.flight.sending === 0 && this.bisectQueue.length === 0 && this.reentries.size === 0 && this.lookups.length === 0 && this.erasures.length === 0;
   }
 
   get down(): boolean {
@@ -158,6 +168,7 @@ export class AccountDelivery<R> {
 
   close(): void {
     this.closed = true;
+    this.emails?.close();
     this.timer?.cancel();
     for (const w of this.idleWaiters.splice(0)) w();
   }

@@ -62,6 +62,8 @@ export interface AcApi {
   /** DELETE /contacts/{id} (README "Erasure requests"): 200 when deleted, 404 when there is no such contact. */
   deleteContact(contactId: string): Promise<Answer<unknown>>;
   getList(id: string): Promise<Answer<{ list?: { id: string; name: string } }>>;
+  /** PUT /contacts/{id} with a new email (README, "Email changes"): 200, 404 unknown id, 422 the email is taken. */
+  updateContactEmail?(contactId: string, email: string): Promise<Answer<unknown>>;
   fields(offset: number, limit?: number): Promise<Answer<{ fields?: { id: string; perstag: string; title: string }[]; meta?: { total?: string } }>>;
   close(): Promise<void>;
 }
@@ -111,6 +113,10 @@ export class AcClient implements AcApi {
     return this.call('contact_delete', 'DELETE', `/contacts/${encodeURIComponent(contactId)}`);
   }
 
+  updateContactEmail(contactId: string, email: string): Promise<Answer<unknown>> {
+    return this.call('contact', 'PUT', `/contacts/${encodeURIComponent(contactId)}`, JSON.stringify({ contact: { email } }));
+  }
+
   fields(offset: number, limit = 100): Promise<Answer<{ fields?: { id: string; perstag: string; title: string }[]; meta?: { total?: string } }>> {
     return this.call('fields', 'GET', `/fields?limit=${limit}&offset=${offset}`);
   }
@@ -119,13 +125,13 @@ export class AcClient implements AcApi {
     await this.pool.close().catch(() => undefined);
   }
 
-  private async call<T>(endpoint: string, method: 'GET' | 'POST' | 'DELETE', path: string, body?: string): Promise<Answer<T>> {
+  private async call<T>(endpoint: string, method: 'GET' | 'POST' | 'DELETE' | 'PUT', path: string, body?: string): Promise<Answer<T>> {
     const answer = await this.send<T>(method, path, body);
     this.opts.onAnswer?.(endpoint, answer.status, answer.latencyMs);
     return answer;
   }
 
-  private async send<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: string): Promise<Answer<T>> {
+  private async send<T>(method: 'GET' | 'POST' | 'DELETE' | 'PUT', path: string, body?: string): Promise<Answer<T>> {
     const started = performance.now();
     try {
       const res = await this.pool.request({

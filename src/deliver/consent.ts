@@ -14,9 +14,11 @@ export type MembershipStatus = 'none' | 0 | 1 | 2 | 3;
 /**
  * Where the membership's last unsubscribe (udate) falls against the window of one of the service's own intents:
  * before it, inside, after it; `no-window` when the service made no unsubscribe there (a bulk import refused
- * the add); `unreadable` when the date is missing or cannot be parsed.
+ * the add); `unreadable` when the date is missing or cannot be parsed; `opted-out` when the consent topic holds
+ * the person's own opt-out of that list (ActiveCampaign's unsubscribe webhook, source public or admin, dated
+ * outside the window): whatever the date says, the unsubscribe is the person's (src/consent/).
  */
-export type WindowPlace = 'before' | 'inside' | 'after' | 'no-window' | 'unreadable';
+export type WindowPlace = 'before' | 'inside' | 'after' | 'no-window' | 'unreadable' | 'opted-out';
 
 /**
  * Whether a repeated unsubscribe (of a membership already in 2) moves udate in ActiveCampaign: unconfirmed
@@ -48,10 +50,11 @@ const dead = (code: ConsentCode): ConsentAction => ({ action: 'dead-letter', cod
 export function consent(c: ConsentCase): ConsentAction {
   if (c.status === 1) return { action: 'leave-alone' };
   if (c.status === 3) return dead('CONTACT_BOUNCED');
-  const ours = c.place !== 'no-window';
+  // The person's own opt-out is no unsubscribe of the service's: re-entry off does not apply to it.
+  const ours = c.place !== 'no-window' && c.place !== 'opted-out';
   if (c.status === 'none' || c.status === 0) return ours && !c.reentry ? dead('CONSENT_REENTRY_OFF') : { action: 'import' };
   // status 2: unsubscribed
-  if (c.place === 'no-window' || c.place === 'before' || c.place === 'after') return dead('CONSENT_OPTED_OUT');
+  if (c.place === 'no-window' || c.place === 'before' || c.place === 'after' || c.place === 'opted-out') return dead('CONSENT_OPTED_OUT');
   if (c.place === 'unreadable') return dead('CONSENT_UNCERTAIN');
   if (c.repeat !== 'no') return dead('CONSENT_UNCERTAIN');
   return c.reentry ? { action: 'resubscribe' } : dead('CONSENT_REENTRY_OFF');
@@ -61,7 +64,7 @@ export function consent(c: ConsentCase): ConsentAction {
 export function consentCases(): ConsentCase[] {
   const out: ConsentCase[] = [];
   for (const status of ['none', 0, 1, 2, 3] as const)
-    for (const place of ['before', 'inside', 'after', 'no-window', 'unreadable'] as const)
+    for (const place of ['before', 'inside', 'after', 'no-window', 'unreadable', 'opted-out'] as const)
       for (const reentry of [true, false])
         for (const repeat of ['no', 'yes', 'unknown'] as const) out.push({ status, place, reentry, repeat });
   return out;
@@ -76,9 +79,11 @@ export function statusOf(raw: unknown): MembershipStatus {
 
 /**
  * Where `udate` falls against the window (both ends inclusive). ActiveCampaign's dates are "YYYY-MM-DD HH:MM:SS"
- * (taken as UTC) or ISO 8601 with an offset.
+ * (taken as UTC) or ISO 8601 with an offset. `optedOut`: the consent topic holds the person's own opt-out of the
+ * list that counts (src/consent/gate.ts decided): it wins over any date.
  */
-export function placeOf(udate: unknown, window: Window | undefined): WindowPlace {
+export function placeOf(udate: unknown, window: Window | undefined, optedOut?: number): WindowPlace {
+  if (optedOut !== undefined) return 'opted-out';
   if (!window) return 'no-window';
   if (typeof udate !== 'string') return 'unreadable';
   const t = Date.parse(udate.includes('T') || udate.includes('+') ? udate : `${udate.replace(' ', 'T')}Z`);

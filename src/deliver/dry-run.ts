@@ -51,6 +51,11 @@ export class DryRunApi implements AcApi {
     return { status: 200, verdict: { kind: 'ok' }, body: {}, latencyMs: 0 };
   }
 
+  async updateContactEmail(contactId: string): Promise<Answer<unknown>> {
+    this.report(`dry run: would change the email of contact ${contactId} (PUT /contacts/{id})`);
+    return { status: 200, verdict: { kind: 'ok' }, body: {}, latencyMs: 0 };
+  }
+
   getList(id: string) {
     return this.real.getList(id);
   }

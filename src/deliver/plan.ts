@@ -15,6 +15,8 @@ export interface ReentryItem<R> {
    * reversed. None: the add was refused by a bulk import, and any unsubscribe is the contact's own.
    */
   window?: Window;
+  /** When the person opted out of the list themselves (the consent topic): the consent table keeps it out. */
+  optedOut?: number;
 }
 
 export interface Plan<R> {
@@ -43,7 +45,7 @@ export function planBatch<R>(entries: readonly ContactEntry<R>[], route: (email:
       const r = route(entry.email, listId, change);
       if (r.kind === 'import') continue;
       if (r.kind === 'resubscribe') {
-        resub.push({ listId, change, window: r.window });
+        resub.push({ listId, change, window: r.window, ...(r.optedOut !== undefined ? { optedOut: r.optedOut } : {}) });
         continue;
       }
       entry.lists.delete(listId);

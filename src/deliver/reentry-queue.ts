@@ -107,7 +107,7 @@ export class ReentryQueue<R> {
       const c = (refused?: AppliedChange<R>['refused']) => appliedChange(job.email, item.listId, item.change, at, at, refused);
       if (result === 'subscribed' || result === 'already') end.changes.push(c());
       else if (result === 'opted_out') {
-        const why = item.window ? "the contact unsubscribed outside the window of the service's own unsubscribe (before it, or again after it)" : 'ActiveCampaign refused to subscribe the contact and its membership is unsubscribed, not by this service';
+        const why = item.optedOut !== undefined ? 'the person opted out of this list themselves (ActiveCampaign\'s unsubscribe webhook, recorded in the consent topic)' : item.window ? "the contact unsubscribed outside the window of the service's own unsubscribe (before it, or again after it)" : 'ActiveCampaign refused to subscribe the contact and its membership is unsubscribed, not by this service';
         end.changes.push(c({ code: code ?? CONSENT_OPTED_OUT, message: message ?? `${why}: the opt-out stands` }));
       } else if (result === 'bounced') end.changes.push(c({ code: 'CONTACT_BOUNCED', message: 'the membership is bounced: not re-subscribed' }));
       else if (result === 'refused') end.changes.push(c({ code: code!, message: message! }));

@@ -62,7 +62,7 @@ export class ReentryJob<R> {
       const item = this.todo[0]!;
       const m = this.lists.get(item.listId);
       // The consent table (consent.ts) decides; only a re-subscribe needs a request.
-      const d = consent({ status: statusOf(m?.status), place: placeOf(m?.udate, item.window), reentry: true, repeat: this.repeat });
+      const d = consent({ status: statusOf(m?.status), place: placeOf(m?.udate, item.window, item.optedOut), reentry: true, repeat: this.repeat });
       if (d.action === 'import') this.finish(item, 'import');
       else if (d.action === 'leave-alone') this.finish(item, 'already');
       else if (d.action === 'dead-letter' && d.code === 'CONTACT_BOUNCED') this.finish(item, 'bounced');

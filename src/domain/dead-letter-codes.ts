@@ -27,6 +27,8 @@ export const DEAD_LETTER_CODES = {
   RESUBSCRIBE_FAILED: 'deliver',
   /** ActiveCampaign refused an erasure's lookup or DELETE /contacts/{id} (e.g. no delete permission, the monthly delete limit). */
   ERASE_REFUSED: 'deliver',
+  /** A profile's new email belongs to another contact: PUT /contacts/{id} refused it (both contact ids, no emails). */
+  EMAIL_TAKEN: 'deliver',
   IMPORT_FAILED: 'confirm',
   IMPORT_CONTACT_FAILED: 'confirm',
   CONSENT_OPTED_OUT: 'confirm',

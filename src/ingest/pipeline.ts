@@ -158,7 +158,7 @@ export class Pipeline {
           this.settler.end(ref, 'stale');
           continue;
         }
-        if (this.accounts.get(exp.connection)!.add(this.router.update(exp, change, this.seq++, ref)) === 'superseded-on-arrival') stale++;
+        if (this.accounts.get(exp.connection)!.addFor(change.profile.id, this.router.update(exp, change, this.seq++, ref)) === 'superseded-on-arrival') stale++;
       }
     }
     if (!stall) this.settler.skipThrough(topic, partition, first.offset, lastOffset);

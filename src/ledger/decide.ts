@@ -33,9 +33,11 @@ export type Route =
   | { kind: 'stale' }
   /**
    * Re-entry: the service made (or may have made) the current unsubscribe; re-subscribe with contactLists if the
-   * membership's unsubscribe date falls in the window of the service's own unsubscribe.
+   * membership's unsubscribe date falls in the window of the service's own unsubscribe. `optedOut`: the consent
+   * topic holds the person's own opt-out of the list (src/consent/gate.ts), which no date overrides; no window
+   * then means the service made no unsubscribe there.
    */
-  | { kind: 'resubscribe'; window: Window }
+  | { kind: 'resubscribe'; window?: Window; optedOut?: number }
   /** Re-entry, but the export has `reentry: false`: dead-letter with a consent code. */
   | { kind: 'reentry-off' };
 

@@ -8,7 +8,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export const PREFIX = 'ac_list_sync_';
 
 /** The acked writers (src/kafka/acked-writer.ts): the `writer` label. */
-export const WRITERS = ['dead_letter', 'ledger'] as const;
+export const WRITERS = ['dead_letter', 'ledger', 'consent'] as const;
 
 export function createMetrics(registry = new Registry()) {
   /** Run at each scrape, before the gauges below are read (values too costly to keep current per batch). */
@@ -176,6 +176,19 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['connection', 'result'] as const,
       registers: [registry],
     }),
+    emailChanges: new Counter({
+      name: `${PREFIX}email_changes_total`,
+      help: "Profiles whose email changed, by result: changed (PUT /contacts/{id} took the new email), missing (no contact to change), taken (dead-lettered EMAIL_TAKEN), failed (refused otherwise: sent as before)",
+      labelNames: ['connection', 'result'] as const,
+      registers: [registry],
+    }),
+    consentWebhooks: new Counter({
+      name: `${PREFIX}consent_webhook_requests_total`,
+      help: "Requests to the opt-out webhook, by result (recorded, ignored_type, ignored_source, unauthorized, malformed, too_large, rate_limited, not_found, method, failed); the answer is never 410, which would make ActiveCampaign deactivate the webhook",
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    consentOptOuts: new Gauge({ name: `${PREFIX}consent_opt_outs`, help: "People (connection, email) with an opt-out of their own held from the consent topic", registers: [registry] }),
     resubscribes: new Counter({
       name: `${PREFIX}resubscribes_total`,
       help: 'Re-entries after an unsubscribe made by this service, by result (subscribed, already, opted_out, bounced, missing, failed)',

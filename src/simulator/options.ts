@@ -102,6 +102,12 @@ export interface SimulatorOptions {
   refuseDeletes: boolean;
   /** Extra latency added before each /api/3 answer is written, scaled by timeScale. */
   latencyMs: number;
+  /**
+   * Where the account's `unsubscribe` webhook goes (the URL registered with ActiveCampaign, its token included):
+   * a person's own unsubscribe (POST /__sim/membership, status 2, source "person") is posted there form-encoded,
+   * as AC does (webhook-sender.ts). null: no webhook.
+   */
+  unsubscribeWebhookUrl: string | null;
 }
 
 /** What startSimulator and configure accept: any subset, and any subset of the nested groups. */
@@ -156,6 +162,7 @@ export const DEFAULT_OPTIONS: SimulatorOptions = {
   failImports: 'none',
   refuseDeletes: false,
   latencyMs: 0,
+  unsubscribeWebhookUrl: null,
 };
 
 const numericId = z.string().regex(/^[1-9][0-9]*$/, 'must be a positive integer in a string, e.g. "3"');
@@ -222,6 +229,7 @@ const patchSchema = z.object({
   failImports: z.enum(['none', 'failed', 'interrupted']),
   refuseDeletes: z.boolean(),
   latencyMs: z.number().nonnegative(),
+  unsubscribeWebhookUrl: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL').nullable(),
 }).partial().strict();
 
 const inputSchema = patchSchema.extend({

@@ -16,7 +16,7 @@ export interface PersonChange {
   status: 1 | 2;
 }
 
-export function applyPersonChange(store: Store, input: unknown, onCreated: () => void = () => {}): PersonChange {
+export function applyPersonChange(store: Store, input: unknown, onCreated: () => void = () => {}): PersonChange & { by: 'form' | 'person' } {
   if (!isRecord(input)) throw new Error('Invalid membership change: the body must be {"email","list","status","source"}');
   const email = typeof input.email === 'string' ? input.email.trim() : '';
   const problem = emailProblem(email);
@@ -31,5 +31,5 @@ export function applyPersonChange(store: Store, input: unknown, onCreated: () =>
   if (created) onCreated();
   const n = status === '1' ? 1 : 2;
   store.setMembership(contact.id, list, n, { by: source, touchSdate: true });
-  return { contact: contact.id, list, status: n };
+  return { contact: contact.id, list, status: n, by: source };
 }

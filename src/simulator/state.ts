@@ -1,6 +1,7 @@
 import { emailProblem } from '../domain/email.js';
 import { applyImport } from './apply-import.js';
 import { applyPersonChange, type PersonChange } from './person.js';
+import { sendUnsubscribeWebhook } from './webhook-sender.js';
 import type { ImportContact } from './bulk-import.js';
 import { formatSeconds } from './http.js';
 import { ImportQueue, type ImportCounts, type ImportOutcome, type ImportPlan, type Timeline } from './import-queue.js';
@@ -36,10 +37,15 @@ export interface SimulatorCounters {
   contactsImported: number;
   /** Contacts applied by finished imports (their `success`). */
   contactsApplied: number;
+  /** Contacts finished imports refused (their `failure`: e.g. a subscribe of an unsubscribed membership). */
+  contactsRefused: number;
   maxContactsInImport: number;
   unavailable503: number;
   /** DELETE /contacts/{id} answered 200. */
   contactsDeleted: number;
+  /** Unsubscribe webhooks posted to options.unsubscribeWebhookUrl and answered 2xx, or not (webhook-sender.ts). */
+  webhooksSent: number;
+  webhooksFailed: number;
   /** Contacts the simulator created, by the request that created them (see ContactsCreated). */
   contactsCreated: ContactsCreated;
 }
@@ -85,7 +91,7 @@ type OwnCounters = Omit<SimulatorCounters, 'violations' | 'overLimitTotal' | 'im
 function freshCounters(): OwnCounters {
   return {
     requests: 0, byEndpoint: {}, byStatus: {}, rateLimited429: 0, bulkRateLimited400: 0, forcedResubscribes: 0,
-    importsAccepted: 0, contactsImported: 0, contactsApplied: 0, maxContactsInImport: 0, unavailable503: 0, contactsDeleted: 0,
+    importsAccepted: 0, contactsImported: 0, contactsApplied: 0, contactsRefused: 0, maxContactsInImport: 0, unavailable503: 0, contactsDeleted: 0, webhooksSent: 0, webhooksFailed: 0,
     contactsCreated: { byApi: 0, bulkSubscribe: 0, bulkUnsubscribeOnly: 0, bulkNoLists: 0, sync: 0, create: 0, person: 0, seed: 0 },
   };
 }
@@ -202,7 +208,18 @@ export class SimState {
   /** A person's own subscribe (form) or unsubscribe; throws an Error saying what is wrong with `change`. */
   personChange(change: unknown): PersonChange {
     this.imports.settle();
-    return applyPersonChange(this.store, change, () => this.countCreated('person'));
+    const done = applyPersonChange(this.store, change, () => this.countCreated('person'));
+    const url = this.options.unsubscribeWebhookUrl;
+    const contact = this.store.contacts.get(done.contact);
+    if (url && done.status === 2 && done.by === 'person' && contact) {
+      // Sent after the answer, as AC's webhooks are: the membership has changed whatever the receiver says.
+      const counters = this.counters;
+      void sendUnsubscribeWebhook(url, { contactId: done.contact, email: contact.email, listId: done.list, at: Date.now(), source: 'public' }).then((ok) => {
+        if (ok) counters.webhooksSent++;
+        else counters.webhooksFailed++;
+      });
+    }
+    return { contact: done.contact, list: done.list, status: done.status };
   }
 
   snapshot(): SimulatorSnapshot {
@@ -226,6 +243,7 @@ export class SimState {
   private finishImport(contacts: ImportContact[]): ImportOutcome {
     const outcome = applyImport(this.store, contacts, this.options, (kind) => this.countCreated(kind));
     this.counters.contactsApplied += outcome.success.length;
+    this.counters.contactsRefused += outcome.failure.length;
     return outcome;
   }
 }

@@ -25,8 +25,8 @@ describe('consent: the decision table', () => {
   it('the README table and consent() agree on every case', () => {
     const table = readmeTable();
     const cases = consentCases();
-    assert.equal(cases.length, 5 * 5 * 2 * 3);
-    assert.equal(table.size, 25, 'one README row per status and place');
+    assert.equal(cases.length, 5 * 6 * 2 * 3);
+    assert.equal(table.size, 30, 'one README row per status and place');
     for (const c of cases) {
       const row = table.get(`${c.status} ${c.place}`);
       assert.ok(row, `a README row for status ${c.status}, ${c.place}`);
@@ -66,5 +66,15 @@ describe('consent: the decision table', () => {
     assert.equal(placeOf('2026-12-01T08:59:59+00:00', w), 'before');
     assert.equal(placeOf(null, w), 'unreadable');
     assert.equal(placeOf('2026-12-01 09:00:05', undefined), 'no-window');
+  });
+
+  it("the person's own opt-out (the consent topic) wins over any date, and is never re-subscribed", () => {
+    const w = { from: Date.parse('2026-12-01T09:00:00Z'), to: Date.parse('2026-12-01T09:00:10Z') };
+    assert.equal(placeOf('2026-12-01 09:00:05', w, Date.parse('2026-12-01T08:00:00Z')), 'opted-out');
+    assert.equal(placeOf(undefined, undefined, 1), 'opted-out');
+    for (const c of consentCases().filter((x) => x.place === 'opted-out')) {
+      assert.notEqual(consent(c).action, 'resubscribe');
+      if (c.status === 2) assert.deepEqual(consent(c), { action: 'dead-letter', code: 'CONSENT_OPTED_OUT' });
+    }
   });
 });

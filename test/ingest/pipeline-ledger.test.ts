@@ -53,6 +53,7 @@ function setup(stored: { key: string; record: LedgerRecord }[], partitions = [0]
   const added: EventRef[] = [];
   const account = {
     add: (u: { ref: EventRef }) => (added.push(u.ref), 'new'),
+    addFor: (_profile: string, u: { ref: EventRef }) => (added.push(u.ref), 'new'),
     dropRevoked: () => [],
     setPartitionShare: () => undefined,
     down: false,

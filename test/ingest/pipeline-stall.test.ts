@@ -30,6 +30,10 @@ function setup(decode: WireDecoder['decode']) {
       added.push(u.ref);
       return 'new';
     },
+    addFor: (_profile: string, u: { ref: EventRef }) => {
+      added.push(u.ref);
+      return 'new';
+    },
     dropRevoked: () => [],
     setPartitionShare: () => undefined,
     down: false,
