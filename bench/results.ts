@@ -90,6 +90,8 @@ const outage = z.strictObject({
   peakRssMb: positive,
   consumedDuringOutage: z.number().int().nonnegative(),
   peakPendingEvents: z.number().int().nonnegative(),
+  /** (heap + array buffers) during the outage minus before it, after full collections, ÷ the unsettled events. */
+  bytesPerUnsettledEvent: positive,
   maxPendingEvents: z.number().int().positive(),
   fetchingPaused: z.boolean(),
   /** From the simulator answering again until every event had settled. */

@@ -9,7 +9,7 @@ import type { Ownership } from '../offsets/ownership.js';
 import type { Settler, Totals } from '../offsets/settler.js';
 import { decodeJson, isWireFormat, type WireDecoder } from './decode.js';
 import type { Router } from './router.js';
-import { tieOffset, type EventRef, type SourceMessage } from './source.js';
+import { retain, tieOffset, type EventRef, type SourceMessage } from './source.js';
 
 /**
  * Where a batch stopped early: the first offset not taken, and the retriable error that stopped it (a record
@@ -79,9 +79,9 @@ export class Pipeline {
     return false;
   }
 
-  /** Serialized bytes waiting in every account's buffer. */
+  /** Serialized bytes waiting in every account's buffer, and the record copies unsettled events keep. */
   get bufferedBytes(): number {
-    let n = 0;
+    let n = this.settler.retainedBytes;
     for (const a of this.accounts.values()) n += a.buffer.bytes;
     return n;
   }
@@ -136,19 +136,21 @@ export class Pipeline {
       }
       if (!this.settler.begin(topic, partition, message.offset, exports.length)) continue;
       begun++;
+      // Only an event that waits in a buffer keeps its record (a copy, for a later dead letter); the others end now.
+      let kept: ReturnType<typeof retain> | undefined;
       for (let share = 0; share < exports.length; share++) {
         const exp = exports[share]!;
-        const ref: EventRef = { message, generation, share, exportName: exp.name, occurredAt: change.occurredAt };
-        if (change.op === 'remove' && exp.onLeave === 'nothing') {
-          this.settler.end(ref, 'leave_ignored');
+        const ends = change.op === 'remove' && exp.onLeave === 'nothing' ? 'leave_ignored' : this.ledger?.isStale(topic, partition, exp.connection, exp.listId, change.profile.email, change.occurredAt, tieOffset(message), change.op) ? 'stale' : undefined;
+        if (ends) {
+          const now: EventRef = { message, generation, share, exportName: exp.name, occurredAt: change.occurredAt };
+          this.settler.end(now, ends);
           continue;
         }
-        if (this.ledger?.isStale(topic, partition, exp.connection, exp.listId, change.profile.email, change.occurredAt, tieOffset(message), change.op)) {
-          this.settler.end(ref, 'stale');
-          continue;
-        }
+        kept ??= retain(message);
+        const ref: EventRef = { message: kept, generation, share, exportName: exp.name, occurredAt: change.occurredAt };
         if (this.accounts.get(exp.connection)!.add(this.router.update(exp, change, this.seq++, ref)) === 'superseded-on-arrival') stale++;
       }
+      if (kept) this.settler.retain(topic, partition, kept.keptBytes);
     }
     if (!stall) this.settler.skipThrough(topic, partition, first.offset, lastOffset);
     const looked = stall ? messages.findIndex((m) => m.offset === stall.offset) : messages.length;
@@ -161,7 +163,7 @@ export class Pipeline {
 
   private reject(message: SourceMessage, generation: number, stage: Stage, code: string, reason: string, result: 'invalid' | 'unmapped'): void {
     this.log.warn({ topic: message.topic, partition: message.partition, offset: message.offset, stage, code }, `A record was refused: ${reason}`);
-    this.settler.end({ message, generation, share: 0 }, result, this.deadLetter({ message, exportName: undefined, stage, code, reason, attempts: 1 }), 'deadLettered');
+    this.settler.end({ message, generation, share: 0 }, result, this.deadLetter({ message: retain(message), exportName: undefined, stage, code, reason, attempts: 1 }), 'deadLettered');
   }
 
   private count(topic: string, result: string, n: number): void {

@@ -81,6 +81,18 @@ export class Settler {
     return true;
   }
 
+  /** The event begun last in this partition keeps `bytes` of its record (a copy) until its offset is committable. */
+  retain(topic: string, partition: number, bytes: number): void {
+    this.trackers.get(tpKey(topic, partition))?.retain(bytes);
+  }
+
+  /** Bytes of records kept by unsettled events (and settled ones commit has not passed yet). */
+  get retainedBytes(): number {
+    let n = 0;
+    for (const t of this.trackers.values()) n += t.retained;
+    return n;
+  }
+
   /** Whether the partition is owned now (its events may begin). */
   tracking(topic: string, partition: number): boolean {
     return this.trackers.has(tpKey(topic, partition));

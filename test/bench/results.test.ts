@@ -23,7 +23,7 @@ const valid = (): BenchResults => ({
   latency: { ratePerSecond: 20, seconds: 5, events: 100, lingerMs: 1_000, timeScale: 1, p50Ms: 600, p90Ms: 1_100, p99Ms: 1_300, maxMs: 1_400, rateLimited429: 0 },
   memory: {
     apiCeilingPeakRssMb: 130,
-    outage: { events: 5_000, produceSeconds: 0.4, peakRssMb: 120, consumedDuringOutage: 5_000, peakPendingEvents: 5_000, maxPendingEvents: 200_000, fetchingPaused: true, recoverySeconds: 0.2, peakRssMbAfterRecovery: 125 },
+    outage: { events: 5_000, produceSeconds: 0.4, peakRssMb: 120, consumedDuringOutage: 5_000, peakPendingEvents: 5_000, bytesPerUnsettledEvent: 900, maxPendingEvents: 200_000, fetchingPaused: true, recoverySeconds: 0.2, peakRssMbAfterRecovery: 125 },
   },
 });
 
