@@ -71,8 +71,8 @@ export class Bench {
   }
 
   /** The baseline reader of step 1, in its own process. */
-  rawConsumer(topic: string, expected: number): Promise<Role<unknown>> {
-    return startRole<unknown>('raw-consumer', { brokers: this.brokers, topic, groupId: this.group(topic, 'raw'), expected } satisfies RawInit);
+  rawConsumer(topic: string, expected: number, fromConnect = false): Promise<Role<unknown>> {
+    return startRole<unknown>('raw-consumer', { brokers: this.brokers, topic, groupId: this.group(topic, 'raw'), expected, fromConnect } satisfies RawInit);
   }
 
   simulator(init: SimulatorInit): Promise<Role<SimulatorReady>> {

@@ -111,7 +111,9 @@ export async function readToEnd(kafka: Kafka, admin: Admin, topic: string, onRec
           if (offset >= end) break;
           if (offset < start) continue;
           count++;
-          await onRecord({ topic, partition: batch.partition, offset, key: m.key, value: m.value, headers: rawHeaders(m.headers), timestamp: Number(m.timestamp) });
+          // Awaited only when it returns a promise: a tick per record would cost more than reading it.
+          const pending = onRecord({ topic, partition: batch.partition, offset, key: m.key, value: m.value, headers: rawHeaders(m.headers), timestamp: Number(m.timestamp) });
+          if (pending) await pending;
         }
         reached(batch.partition, Number(batch.lastOffset()), pause);
       },
@@ -129,7 +131,15 @@ function abortError(signal: AbortSignal, topic: string): Error {
   return signal.reason instanceof Error ? signal.reason : new Error(`reading ${topic} was abandoned`);
 }
 
+const NO_HEADERS: Record<string, Buffer> = Object.freeze({}) as Record<string, Buffer>;
+
 function rawHeaders(headers: IHeaders | undefined): Record<string, Buffer> {
+  let any = false;
+  for (const _ in headers) {
+    any = true;
+    break;
+  }
+  if (!any) return NO_HEADERS;
   const out: Record<string, Buffer> = {};
   for (const [k, v] of Object.entries(headers ?? {})) {
     const first = Array.isArray(v) ? v[0] : v;

@@ -51,6 +51,14 @@ const HASH_MASK = 0x3fffffff;
 
 /** A 64-bit hash of a string (two 32-bit words, cyrb53's mixing carried to 64 bits). The high word is never 0. */
 export function hashKey(key: string): { hi: number; lo: number } {
+  hashInto(key);
+  return { hi: hashHi, lo: hashLo };
+}
+
+/** hashKey's words, left here by hashInto(): no object per lookup on the hot paths of this module. */
+let hashHi = 0;
+let hashLo = 0;
+function hashInto(key: string): void {
   let h1 = 0xdeadbeef ^ key.length;
   let h2 = 0x41c6ce57 ^ key.length;
   for (let i = 0; i < key.length; i++) {
@@ -60,7 +68,8 @@ export function hashKey(key: string): { hi: number; lo: number } {
   }
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return { hi: h1 >>> 0 || 1, lo: h2 >>> 0 };
+  hashHi = h1 >>> 0 || 1;
+  hashLo = h2 >>> 0;
 }
 
 /** The offset slot's value: (offset + 1) × 2, plus the refused-add bit; 0 when no offset is known. */
@@ -69,9 +78,9 @@ function packOffset(e: LedgerEntry): number {
 }
 
 /** The earlier window in whole seconds (the start rounded down, the end up); zeros when there is none. */
-function packPrior(e: LedgerEntry): [number, number] {
-  return e.priorFrom !== undefined && e.priorTo !== undefined ? [Math.floor(e.priorFrom / 1000), Math.ceil(e.priorTo / 1000)] : [0, 0];
-}
+const hasPrior = (e: LedgerEntry) => e.priorFrom !== undefined && e.priorTo !== undefined;
+const priorFromOf = (e: LedgerEntry) => (hasPrior(e) ? Math.floor(e.priorFrom! / 1000) : 0);
+const priorToOf = (e: LedgerEntry) => (hasPrior(e) ? Math.ceil(e.priorTo! / 1000) : 0);
 
 export class LedgerIndex {
   private capacity: number;
@@ -109,8 +118,8 @@ export class LedgerIndex {
   }
 
   get(key: string): LedgerEntry | undefined {
-    const { hi, lo } = hashKey(key);
-    return this.getHashed(hi, lo);
+    hashInto(key);
+    return this.getHashed(hashHi, hashLo);
   }
 
   /** As get(), with the key hashed once by the caller (a lookup across several partitions' indexes). */
@@ -135,10 +144,14 @@ export class LedgerIndex {
 
   set(key: string, entry: LedgerEntry): void {
     if (this.count + 1 > this.capacity * MAX_LOAD) this.grow();
-    const { hi, lo } = hashKey(key);
-    const slot = this.find(hi, lo & HASH_MASK);
+    hashInto(key);
+    const slot = this.find(hashHi, hashLo & HASH_MASK);
     if (this.hi[slot] === 0) this.count++;
-    this.put(slot, hi, lo & HASH_MASK, entry.state, entry.occurredAt, Math.floor(entry.sentAt / 1000), entry.confirmedAt ? Math.ceil(entry.confirmedAt / 1000) : 0, packOffset(entry), ...packPrior(entry));
+    this.putEntry(slot, hashHi, hashLo & HASH_MASK, entry);
+  }
+
+  private putEntry(slot: number, hi: number, lo: number, entry: LedgerEntry): void {
+    this.put(slot, hi, lo, entry.state, entry.occurredAt, Math.floor(entry.sentAt / 1000), entry.confirmedAt ? Math.ceil(entry.confirmedAt / 1000) : 0, packOffset(entry), priorFromOf(entry), priorToOf(entry));
   }
 
   /**
@@ -147,11 +160,11 @@ export class LedgerIndex {
    */
   setUnlessNewer(key: string, entry: LedgerEntry): boolean {
     if (this.count + 1 > this.capacity * MAX_LOAD) this.grow();
-    const { hi, lo } = hashKey(key);
-    const slot = this.find(hi, lo & HASH_MASK);
+    hashInto(key);
+    const slot = this.find(hashHi, hashLo & HASH_MASK);
     if (this.hi[slot] === 0) this.count++;
     else if (this.at[slot]! > entry.occurredAt) return false;
-    this.put(slot, hi, lo & HASH_MASK, entry.state, entry.occurredAt, Math.floor(entry.sentAt / 1000), entry.confirmedAt ? Math.ceil(entry.confirmedAt / 1000) : 0, packOffset(entry), ...packPrior(entry));
+    this.putEntry(slot, hashHi, hashLo & HASH_MASK, entry);
     return true;
   }
 

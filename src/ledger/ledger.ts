@@ -290,8 +290,10 @@ export class Ledger {
             [...byPartition.keys()],
             (partition, k, value, timestamp, offset) => {
               crashPoint('ledger-restore-mid');
-              if (offset !== undefined) moved(partition, offset);
-              else lastMove = performance.now();
+              // Where to resume, per record; the stall clock moves per batch (onProgress), not per record.
+              if (offset !== undefined) {
+                if (offset + 1 > (next.get(partition) ?? 0)) next.set(partition, offset + 1);
+              } else lastMove = performance.now();
               const slot = byPartition.get(partition);
               const r = slot && decodeLedgerValue(value);
               if (!slot || !r) return;
