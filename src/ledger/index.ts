@@ -189,9 +189,28 @@ export class LedgerIndex {
     this.prTo[slot] = priorTo;
   }
 
+  /**
+   * Room for `n` entries without growing (a restore knows its offset range up front: growing by 1.3× as it goes
+   * re-inserted every entry about four times over). fit() gives back what a reservation did not use.
+   */
+  reserve(n: number): void {
+    const wanted = Math.ceil(n / MAX_LOAD) + 1;
+    if (wanted > this.capacity) this.resize(wanted);
+  }
+
+  /** Shrinks a table under half its load bound (after a reservation) to the size growing would have given it. */
+  fit(): void {
+    const target = Math.max(MIN_CAPACITY, Math.ceil((this.count * GROWTH) / MAX_LOAD) + 1);
+    if (this.count < (this.capacity * MAX_LOAD) / 2 && target < this.capacity) this.resize(target);
+  }
+
   private grow(): void {
+    this.resize(Math.ceil(this.capacity * GROWTH));
+  }
+
+  private resize(size: number): void {
     const { hi, lo, at, sent, until, off, prFrom, prTo, capacity } = this;
-    this.capacity = Math.ceil(capacity * GROWTH);
+    this.capacity = size;
     this.hi = new Uint32Array(this.capacity);
     this.lo = new Uint32Array(this.capacity);
     this.at = new Float64Array(this.capacity);

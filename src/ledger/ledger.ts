@@ -72,6 +72,9 @@ interface Slot {
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
+/** A restore reserves index room for at most this many entries per partition up front (about 180 MB of table). */
+const RESERVE_AT_MOST = 4_000_000;
+
 /**
  * The membership ledger of the partitions this member owns: restored on assignment, released on revocation,
  * read by the pipeline (staleness, re-entry) and written when a change is confirmed. Records go to the ledger
@@ -308,7 +311,11 @@ export class Ledger {
             {
               from: new Map(next),
               onEnds: (e) => {
-                for (const [p, end] of e) ends.set(p, end);
+                for (const [p, end] of e) {
+                  ends.set(p, end);
+                  // At most one entry per offset: room for them up front (bounded), the unused part given back after.
+                  byPartition.get(p)?.index.reserve(Math.min(RESERVE_AT_MOST, end - (next.get(p) ?? 0)));
+                }
               },
               onProgress: moved,
             },
@@ -330,6 +337,7 @@ export class Ledger {
         let entries = 0;
         for (const [partition, slot] of byPartition) {
           if (this.slots.get(key(topic, partition)) !== slot) continue;
+          slot.index.fit();
           slot.ready = true;
           entries += slot.index.size;
           slot.resolve();
