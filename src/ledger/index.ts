@@ -58,6 +58,26 @@ export function hashKey(key: string): { hi: number; lo: number } {
 /** hashKey's words, left here by hashInto(): no object per lookup on the hot paths of this module. */
 let hashHi = 0;
 let hashLo = 0;
+/**
+ * hashInto() of the key's UTF-8 bytes, without making the string: for an ASCII key each byte is its char code,
+ * so the hash is the same. Answers false (nothing hashed) for a key with any other byte.
+ */
+function hashBytesInto(key: Uint8Array): boolean {
+  let h1 = 0xdeadbeef ^ key.length;
+  let h2 = 0x41c6ce57 ^ key.length;
+  for (let i = 0; i < key.length; i++) {
+    const c = key[i]!;
+    if (c >= 0x80) return false;
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  hashHi = h1 >>> 0 || 1;
+  hashLo = h2 >>> 0;
+  return true;
+}
+
 function hashInto(key: string): void {
   let h1 = 0xdeadbeef ^ key.length;
   let h2 = 0x41c6ce57 ^ key.length;
@@ -156,11 +176,12 @@ export class LedgerIndex {
 
   /**
    * Sets the entry unless the key holds a newer one (a greater occurredAt): newest wins, an equal time replaces.
-   * One hash and one probe, for restores. Answers whether it was set.
+   * One hash and one probe, for restores (which pass the key's UTF-8 bytes as read). Answers whether it was set.
    */
-  setUnlessNewer(key: string, entry: LedgerEntry): boolean {
+  setUnlessNewer(key: string | Uint8Array, entry: LedgerEntry): boolean {
     if (this.count + 1 > this.capacity * MAX_LOAD) this.grow();
-    hashInto(key);
+    if (typeof key === 'string') hashInto(key);
+    else if (!hashBytesInto(key)) hashInto(Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('utf8'));
     const slot = this.find(hashHi, hashLo & HASH_MASK);
     if (this.hi[slot] === 0) this.count++;
     else if (this.at[slot]! > entry.occurredAt) return false;

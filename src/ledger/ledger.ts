@@ -25,7 +25,8 @@ export interface LedgerIo {
   restore(
     sourceTopic: string,
     partitions: number[],
-    onRecord: (partition: number, key: string, value: Buffer | null, timestamp: number, offset?: number) => void,
+    /** `key`: as stored (UTF-8 bytes), or already a string. */
+    onRecord: (partition: number, key: string | Buffer, value: Buffer | null, timestamp: number, offset?: number) => void,
     signal: AbortSignal,
     resume?: RestoreResume,
   ): Promise<void>;
@@ -300,7 +301,7 @@ export class Ledger {
               const slot = byPartition.get(partition);
               const r = slot && decodeLedgerValue(value);
               if (!slot || !r) return;
-              if (this.opts.rebuild.size && timestamp < this.opts.startedAt && this.opts.rebuild.has(splitLedgerKey(k)?.connection ?? '')) {
+              if (this.opts.rebuild.size && timestamp < this.opts.startedAt && this.opts.rebuild.has(splitLedgerKey(typeof k === 'string' ? k : k.toString('utf8'))?.connection ?? '')) {
                 counts.rebuild++;
                 return;
               }

@@ -72,3 +72,16 @@ describe('LedgerIndex.reserve and fit', () => {
     assert.equal(index.get('k1000'), undefined);
   });
 });
+
+describe('LedgerIndex.setUnlessNewer with the key as stored bytes', () => {
+  it('finds the entry by its string key, for an ASCII key and for one that is not', () => {
+    const index = new LedgerIndex();
+    const e = { state: LedgerState.Added, occurredAt: 5, sentAt: 0 };
+    for (const key of [ledgerKey('main', '3', 'ann@example.com'), ledgerKey('main', '3', 'zoë@exämple.com')]) {
+      assert.ok(index.setUnlessNewer(Buffer.from(key, 'utf8'), e));
+      assert.deepEqual(index.get(key), e, key);
+      assert.equal(index.setUnlessNewer(Buffer.from(key, 'utf8'), { ...e, occurredAt: 4 }), false, 'an older one is not set');
+    }
+    assert.equal(index.size, 2);
+  });
+});
