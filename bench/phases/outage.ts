@@ -1,3 +1,4 @@
+import { configSchema } from '../../src/config/schema.js';
 import type { Bench } from '../harness.js';
 import { round } from '../measure.js';
 import type { OutageResult } from '../results.js';
@@ -5,7 +6,7 @@ import type { HeapSample, ServiceStats, SettledResult } from '../roles/service.j
 import { PIPELINE_TIME_SCALE } from './pipeline.js';
 
 /** buffer.maxPendingEvents as the service's schema defaults it. */
-const DEFAULT_MAX_PENDING = 200_000;
+const DEFAULT_MAX_PENDING = configSchema.shape.buffer.parse(undefined).maxPendingEvents;
 /** Events settled before the outage starts. */
 const WARM_UP = 2_000;
 
