@@ -73,8 +73,8 @@ interface Slot {
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
-/** A restore reserves index room for at most this many entries per partition up front (about 180 MB of table). */
-const RESERVE_AT_MOST = 4_000_000;
+/** A restore reserves index room for at most this many entries per partition up front (about 46 MB of table): a longer partition grows from there. */
+const RESERVE_AT_MOST = 1_000_000;
 
 /**
  * The membership ledger of the partitions this member owns: restored on assignment, released on revocation,
