@@ -66,10 +66,14 @@ export interface Role<R> {
   close(graceMs?: number): Promise<void>;
 }
 
-/** Parent side: forks dist/bench/roles/<name>.js and sends it `init`. */
-export async function startRole<R>(name: string, init: unknown): Promise<Role<R>> {
+/** Parent side: forks dist/bench/roles/<name>.js (with these Node flags) and sends it `init`. */
+export async function startRole<R>(name: string, init: unknown, nodeFlags: readonly string[] = []): Promise<Role<R>> {
   const file = fileURLToPath(new URL(`./roles/${name}.js`, import.meta.url));
-  const child: ChildProcess = fork(file, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // BENCH_CPU_PROF=service,raw-consumer writes a V8 CPU profile of those roles to BENCH_CPU_PROF_DIR (default .).
+  const profiled = (process.env.BENCH_CPU_PROF ?? '').split(',').includes(name);
+  // --expose-gc: a role measures its heap after a full collection (bytes per unsettled event); nothing else calls gc().
+  const execArgv = ['--expose-gc', ...(profiled ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR ?? '.'}`] : []), ...nodeFlags];
+  const child: ChildProcess = fork(file, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
   let next = 1;
   const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let exited = false;

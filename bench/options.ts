@@ -19,6 +19,8 @@ export interface BenchOptions {
   trickleSeconds: number;
   /** Step 4: events written while the simulator is down. */
   outageEvents: number;
+  /** Step 5: ledger records read back by the raw consumer and by the ledger restore. */
+  ledgerRecords: number;
   partitions: number;
   /** Parallel producers filling the step-1 topics. */
   producers: number;
@@ -35,6 +37,7 @@ export const DEFAULTS: Omit<BenchOptions, 'smoke' | 'out'> = {
   trickleRate: 20,
   trickleSeconds: 60,
   outageEvents: 300_000,
+  ledgerRecords: 1_000_000,
   partitions: 4,
   producers: 2,
 };
@@ -47,15 +50,16 @@ export const SMOKE: Omit<BenchOptions, 'smoke' | 'out'> = {
   trickleRate: 20,
   trickleSeconds: 3,
   outageEvents: 5_000,
+  ledgerRecords: 20_000,
   partitions: 2,
   producers: 1,
 };
 
 export const USAGE = `usage: npm run bench -- [--smoke] [--json-events N] [--avro-events N] [--api-contacts N | --api-1m] [--api-time-scale K]
-                     [--trickle-rate N] [--trickle-seconds N] [--outage-events N] [--partitions N] [--producers N] [--out DIR]
+                     [--trickle-rate N] [--trickle-seconds N] [--outage-events N] [--ledger-records N] [--partitions N] [--producers N] [--out DIR]
 Each flag can also be set as BENCH_<FLAG> (e.g. BENCH_JSON_EVENTS=200000). Broker: KAFKA_BROKERS, else the local one.`;
 
-const NUMERIC = ['json-events', 'avro-events', 'api-contacts', 'api-time-scale', 'trickle-rate', 'trickle-seconds', 'outage-events', 'partitions', 'producers'] as const;
+const NUMERIC = ['json-events', 'avro-events', 'api-contacts', 'api-time-scale', 'trickle-rate', 'trickle-seconds', 'outage-events', 'ledger-records', 'partitions', 'producers'] as const;
 type NumericFlag = (typeof NUMERIC)[number];
 const KEY: Record<NumericFlag, keyof typeof DEFAULTS> = {
   'json-events': 'jsonEvents',
@@ -65,6 +69,7 @@ const KEY: Record<NumericFlag, keyof typeof DEFAULTS> = {
   'trickle-rate': 'trickleRate',
   'trickle-seconds': 'trickleSeconds',
   'outage-events': 'outageEvents',
+  'ledger-records': 'ledgerRecords',
   partitions: 'partitions',
   producers: 'producers',
 };

@@ -17,6 +17,7 @@ export function renderMarkdown(r: BenchResults): string {
   const { json, avro } = r.pipeline;
   const { api, latency, memory } = r;
   const o = memory.outage;
+  const rs = r.restore;
   const lines = [
     `Benchmark run of ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC${r.smoke ? ' (smoke sizes)' : ''}: ${r.machine.cpus} CPUs, Node ${r.machine.node}, commit ${r.machine.commit || 'unknown'}, ${f(r.durationSeconds / 60, 1)} min in all. Load average (1 / 5 / 15 min) ${load(r.machine.loadAverageStart)} before, ${load(r.machine.loadAverageEnd)} after.`,
     '',
@@ -45,6 +46,14 @@ export function renderMarkdown(r: BenchResults): string {
     '|---|--:|---|',
     `| API ceiling, ${n(api.contacts)} contacts | ${mb(memory.apiCeilingPeakRssMb)} | the backlog (up to buffer.maxPendingEvents unsettled events) buffered while imports go out at the limit |`,
     `| Outage: ${n(o.events)} events written while ActiveCampaign answers 503 | ${mb(o.peakRssMb)} | ${n(o.consumedDuringOutage)} events taken (peak ${n(o.peakPendingEvents)} unsettled; buffer.maxPendingEvents ${n(o.maxPendingEvents)}); fetching ${o.fetchingPaused ? 'paused' : 'never paused'}. Back up: all settled ${f(o.recoverySeconds, 1)} s later, peak ${mb(o.peakRssMbAfterRecovery)} by then |`,
+    '',
+    `Bytes per unsettled event: **${n(o.bytesPerUnsettledEvent)}** (heap + array buffers after a full collection, during the outage minus before it, ÷ the ${n(o.peakPendingEvents)} unsettled events; each keeps an exact-size copy of its record for a later dead letter).`,
+    '',
+    `**5. Ledger restore**, against a raw kafkajs consumer (no-op eachBatch) reading the same compacted ledger topic (${n(rs.records)} records, zstd, ${rs.partitions} partitions). Each from before its consumer joins its group until the last record was read (the restore: decoded and indexed).`,
+    '',
+    '| Records | Raw kafkajs records/s | Restore records/s | Restore ÷ raw | CPU s, raw / restore | Peak RSS MB, raw / restore | Index bytes per entry |',
+    '|--:|--:|--:|--:|--:|--:|--:|',
+    `| ${n(rs.records)} | ${n(rs.raw.recordsPerSecond)} | ${n(rs.restore.recordsPerSecond)} | **${f(rs.speedRatio, 3)}** | ${f(rs.raw.cpuSeconds, 1)} / ${f(rs.restore.cpuSeconds, 1)} | ${n(rs.raw.peakRssMb)} / ${n(rs.restore.peakRssMb)} | ${f(rs.restore.indexBytesPerEntry, 1)} |`,
     '',
   ];
   return lines.join('\n');

@@ -90,11 +90,24 @@ const outage = z.strictObject({
   peakRssMb: positive,
   consumedDuringOutage: z.number().int().nonnegative(),
   peakPendingEvents: z.number().int().nonnegative(),
+  /** (heap + array buffers) during the outage minus before it, after full collections, ÷ the unsettled events. */
+  bytesPerUnsettledEvent: positive,
   maxPendingEvents: z.number().int().positive(),
   fetchingPaused: z.boolean(),
   /** From the simulator answering again until every event had settled. */
   recoverySeconds: positive,
   peakRssMbAfterRecovery: positive,
+});
+
+const reader = z.strictObject({ seconds: positive, recordsPerSecond: positive, cpuSeconds: positive, peakRssMb: positive });
+const restore = z.strictObject({
+  records: z.number().int().positive(),
+  partitions: z.number().int().positive(),
+  /** Each from before its consumer joins the group until the last record was read (and, for the restore, indexed). */
+  raw: reader,
+  restore: reader.extend({ entries: z.number().int().positive(), indexBytesPerEntry: positive }),
+  /** Restore speed ÷ raw speed (raw seconds ÷ restore seconds): at least 0.8 is the target. */
+  speedRatio: positive,
 });
 
 export const benchResultsSchema = z.strictObject({
@@ -117,6 +130,7 @@ export const benchResultsSchema = z.strictObject({
   api,
   latency,
   memory: z.strictObject({ apiCeilingPeakRssMb: positive, outage }),
+  restore,
 });
 
 export type BenchResults = z.infer<typeof benchResultsSchema>;
@@ -124,6 +138,7 @@ export type PipelineResult = z.infer<typeof pipeline>;
 export type ApiResult = z.infer<typeof api>;
 export type LatencyResult = z.infer<typeof latency>;
 export type OutageResult = z.infer<typeof outage>;
+export type RestoreResultSection = z.infer<typeof restore>;
 
 /** Problems with a results file, one line each (empty when it is well formed). */
 export function resultProblems(value: unknown): string[] {

@@ -12,12 +12,13 @@ import { apiCeiling } from './phases/api.js';
 import { trickleLatency } from './phases/latency.js';
 import { outageMemory } from './phases/outage.js';
 import { pipelineCeiling } from './phases/pipeline.js';
+import { ledgerRestore } from './phases/restore.js';
 import { renderMarkdown } from './report.js';
 import { resultProblems, type BenchResults } from './results.js';
 import '../src/kafka/codecs.js';
 
 /**
- * `npm run bench`: the four measurements of issue #7 in one run, each against its reference measured in the same
+ * `npm run bench`: the measurements of issues #7 and #17 in one run, each against its reference measured in the same
  * run (the raw kafkajs reader; ActiveCampaign's theoretical minimum), then <out>/latest.json and latest.md.
  * Steps run one after another, each in fresh processes, on topics of their own that are deleted afterwards.
  * Exit 0 with well-formed results; 1 when a step failed; 2 for bad flags.
@@ -56,6 +57,8 @@ async function main(): Promise<number> {
     const latency = await trickleLatency(bench, options.trickleRate, options.trickleSeconds);
     say(`4. Memory during an outage (${options.outageEvents.toLocaleString('en')} events)`);
     const outage = await outageMemory(bench, options.outageEvents);
+    say(`5. Ledger restore (${options.ledgerRecords.toLocaleString('en')} records)`);
+    const restore = await ledgerRestore(bench, options.ledgerRecords);
 
     const finished = new Date();
     const results: BenchResults = {
@@ -70,6 +73,7 @@ async function main(): Promise<number> {
       api,
       latency,
       memory: { apiCeilingPeakRssMb: api.peakRssMb, outage },
+      restore,
     };
     const problems = resultProblems(results);
     const markdown = renderMarkdown(results);

@@ -38,6 +38,12 @@ export interface ServiceStats {
   peakRssMb: number;
 }
 
+export interface HeapSample {
+  /** heapUsed + arrayBuffers after a full collection. */
+  bytes: number;
+  pending: number;
+}
+
 export interface SettledResult {
   /** Seconds since startService returned until `count` events were consumed, accepted, settled. */
   consumedAt: number;
@@ -109,10 +115,18 @@ serveRole(async (raw) => {
     }
   }
 
+  /** Heap and array buffers after a full collection, and the unsettled events they hold. */
+  const heap = (): HeapSample => {
+    (globalThis as { gc?: () => void }).gc?.();
+    const m = process.memoryUsage();
+    return { bytes: m.heapUsed + m.arrayBuffers, pending: pipeline.pending };
+  };
+
   return {
     ready: {},
     commands: {
       stats,
+      heap,
       waitSettled,
       latency: (): Distribution => distribution(latenciesMs),
     },

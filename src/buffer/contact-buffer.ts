@@ -149,6 +149,12 @@ export class ContactBuffer<R> {
         apart.push(entry);
         continue;
       }
+      if (!entry.json) {
+        // Serialized once, here: until now its bytes were an estimate.
+        const estimate = entry.bytes;
+        serialize(entry);
+        this.readyBytes += entry.bytes - estimate;
+      }
       const next = bytes + entry.bytes + (entries.length ? 1 : 0);
       if (next > this.limits.maxBytes) {
         if (entries.length === 0) {
@@ -271,6 +277,12 @@ export { entryRefs };
 /** The bulk-import body for these entries, e.g. for a half of a bisected batch. */
 export function bodyOf<R>(entries: readonly ContactEntry<R>[]): { body: string; bytes: number } {
   const close = entries.some((e) => e.excludeAutomations) ? BODY_CLOSE_EXCLUDING : BODY_CLOSE;
-  const body = BODY_OPEN + entries.map((e) => e.json).join(',') + close;
+  let body = BODY_OPEN;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    if (!e.json) serialize(e);
+    body += i ? `,${e.json}` : e.json;
+  }
+  body += close;
   return { body, bytes: Buffer.byteLength(body) };
 }

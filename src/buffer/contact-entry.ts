@@ -26,23 +26,39 @@ export interface Stamp {
   seq: number;
 }
 
+/** When each profile value was set (a plain object of fixed shape: a Map per contact costs several times more). */
+export interface Stamps {
+  first_name?: Stamp;
+  last_name?: Stamp;
+  phone?: Stamp;
+  /** custom field id → stamp */
+  fields?: Map<number, Stamp>;
+}
+type NameKey = 'first_name' | 'last_name' | 'phone';
+
+const newStamps = (): Stamps => ({ first_name: undefined, last_name: undefined, phone: undefined, fields: undefined });
+
 export interface ContactEntry<R> {
   email: string;
   /** '' clears the value in ActiveCampaign (sent as an empty string); undefined: not sent, AC keeps its value. */
   firstName?: string;
   lastName?: string;
   phone?: string;
-  /** custom field id → value ('' clears) */
-  fields: Map<number, string>;
-  /** Per profile value ('first_name', 'last_name', 'phone', 'f<id>'): the newest event that set it wins. */
-  stamps: Map<string, Stamp>;
+  /** custom field id → value ('' clears); created by the first field set (most contacts have none). */
+  fields?: Map<number, string>;
+  /** Per profile value: the newest event that set it wins. Created by the first value set. */
+  stamps?: Stamps;
   excludeAutomations: boolean;
   /** ActiveCampaign has this contact (a lookup found it): its removes may go without an add beside them. */
   inAccount?: boolean;
   lists: Map<string, ListChange<R>>;
   /** When the entry entered the buffer (for the linger trigger). */
   since: number;
-  /** Serialized bulk-import entry and its byte length, kept current on every change. */
+  /**
+   * The serialized bulk-import entry, made once when its import is cut (serialize()); '' while a change since
+   * has not been serialized. `bytes` is then its exact UTF-8 length; before that, an estimate (estimateBytes()),
+   * which drives only the bytes trigger and backpressure: a cut always measures exactly.
+   */
   json: string;
   bytes: number;
 }
@@ -67,8 +83,12 @@ export interface ContactUpdate<R> {
 }
 
 export function newEntry<R>(email: string, since: number): ContactEntry<R> {
-  return { email, fields: new Map(), stamps: new Map(), excludeAutomations: false, lists: new Map(), since, json: '', bytes: 0 };
+  return { email, excludeAutomations: false, lists: new Map(), since, json: '', bytes: 0 };
 }
+
+/** The tags of a change whose export has none: one shared set, replaced before anything is added to it. */
+const NO_TAGS: Set<string> = new Set();
+const tagsOf = (tags: readonly string[]): Set<string> => (tags.length ? new Set(tags) : NO_TAGS);
 
 export type MergeOutcome = 'new' | 'replaced' | 'superseded-on-arrival' | 'superseded-in-flight';
 
@@ -97,30 +117,44 @@ export function applyUpdate<R>(entry: ContactEntry<R>, u: ContactUpdate<R>): Mer
     current.seq = u.seq;
     current.winner = u.ref;
     current.refs.push(u.ref);
-    for (const tag of u.tags) current.tags.add(tag);
+    if (u.tags.length) {
+      if (current.tags === NO_TAGS) current.tags = new Set();
+      for (const tag of u.tags) current.tags.add(tag);
+    }
     outcome = 'replaced';
   } else {
-    entry.lists.set(u.listId, { op: u.op, occurredAt: u.occurredAt, seq: u.seq, refs: [u.ref], winner: u.ref, tags: new Set(u.tags) });
+    entry.lists.set(u.listId, { op: u.op, occurredAt: u.occurredAt, seq: u.seq, refs: [u.ref], winner: u.ref, tags: tagsOf(u.tags) });
   }
   applyProfile(entry, u);
   entry.excludeAutomations ||= u.excludeAutomations;
-  serialize(entry);
+  changed(entry);
   return outcome;
 }
 
 /** Sets each profile value `u` says something about, unless a newer event (of any list) set it. */
 function applyProfile<R>(entry: ContactEntry<R>, u: ContactUpdate<R>): void {
-  const set = (key: string, value: string | null | undefined, write: (v: string) => void) => {
-    if (value === undefined || value === '') return; // says nothing: AC keeps its value
-    const stamp = entry.stamps.get(key);
-    if (stamp && isOlder(u, stamp)) return;
-    entry.stamps.set(key, { occurredAt: u.occurredAt, seq: u.seq });
-    write(value ?? '');
+  // One stamp object for every value this update sets.
+  let mine: Stamp | undefined;
+  const says = (value: string | null | undefined): value is string | null => value !== undefined && value !== ''; // else AC keeps its value
+  const wins = (key: NameKey, value: string | null | undefined): value is string | null => {
+    if (!says(value)) return false;
+    const stamps = (entry.stamps ??= newStamps());
+    const stamp = stamps[key];
+    if (stamp && isOlder(u, stamp)) return false;
+    stamps[key] = mine ??= { occurredAt: u.occurredAt, seq: u.seq };
+    return true;
   };
-  set('first_name', u.firstName, (v) => (entry.firstName = v));
-  set('last_name', u.lastName, (v) => (entry.lastName = v));
-  set('phone', u.phone, (v) => (entry.phone = v));
-  for (const [id, value] of u.fields) set(`f${id}`, value, (v) => entry.fields.set(id, v));
+  if (wins('first_name', u.firstName)) entry.firstName = u.firstName ?? '';
+  if (wins('last_name', u.lastName)) entry.lastName = u.lastName ?? '';
+  if (wins('phone', u.phone)) entry.phone = u.phone ?? '';
+  for (const [id, value] of u.fields) {
+    if (!says(value)) continue;
+    const stamps = ((entry.stamps ??= newStamps()).fields ??= new Map());
+    const stamp = stamps.get(id);
+    if (stamp && isOlder(u, stamp)) continue;
+    stamps.set(id, (mine ??= { occurredAt: u.occurredAt, seq: u.seq }));
+    (entry.fields ??= new Map()).set(id, value ?? '');
+  }
 }
 
 /** Merges an older entry (e.g. one coming back from a failed request) under a newer one. */
@@ -136,21 +170,59 @@ export function mergeUnder<R>(newer: ContactEntry<R>, older: ContactEntry<R>): v
     }
   }
   // Each profile value from whichever entry set it from the newer event.
-  const take = (key: string) => {
-    const o = older.stamps.get(key);
-    const n = newer.stamps.get(key);
-    if (!o || (n && !isOlder(n, o))) return false;
-    newer.stamps.set(key, o);
+  const newerOf = (o: Stamp | undefined, n: Stamp | undefined) => o !== undefined && (n === undefined || isOlder(n, o));
+  const take = (key: NameKey) => {
+    const o = older.stamps?.[key];
+    if (!newerOf(o, newer.stamps?.[key])) return false;
+    (newer.stamps ??= newStamps())[key] = o;
     return true;
   };
   if (take('first_name')) newer.firstName = older.firstName;
   if (take('last_name')) newer.lastName = older.lastName;
   if (take('phone')) newer.phone = older.phone;
-  for (const [id, value] of older.fields) if (take(`f${id}`)) newer.fields.set(id, value);
+  if (older.fields) {
+    for (const [id, value] of older.fields) {
+      const o = older.stamps?.fields?.get(id);
+      if (!newerOf(o, newer.stamps?.fields?.get(id))) continue;
+      ((newer.stamps ??= newStamps()).fields ??= new Map()).set(id, o!);
+      (newer.fields ??= new Map()).set(id, value);
+    }
+  }
   newer.excludeAutomations ||= older.excludeAutomations;
   if (older.inAccount) newer.inAccount = true;
   newer.since = Math.min(newer.since, older.since);
-  serialize(newer);
+  changed(newer);
+}
+
+/** A change since the last serialize(): the JSON is made again at the cut; meanwhile `bytes` is an estimate. */
+function changed<R>(entry: ContactEntry<R>): void {
+  entry.json = '';
+  entry.bytes = estimateBytes(entry);
+}
+
+/**
+ * About the serialized length, without serializing: the keys and punctuation serialize() writes, plus each
+ * value's length in UTF-16 units (exact for ASCII; text needing escapes or multi-byte UTF-8 is longer).
+ */
+export function estimateBytes<R>(entry: ContactEntry<R>): number {
+  let n = 12 + entry.email.length;
+  if (entry.firstName !== undefined) n += 16 + entry.firstName.length;
+  if (entry.lastName !== undefined) n += 15 + entry.lastName.length;
+  if (entry.phone !== undefined) n += 11 + entry.phone.length;
+  if (entry.fields) for (const [id, value] of entry.fields) n += 20 + String(id).length + value.length;
+  let subscribe = 0;
+  let unsubscribe = 0;
+  for (const [listId, change] of entry.lists) {
+    const item = 12 + listId.length;
+    if (change.op === 'add') {
+      subscribe += item;
+      for (const tag of change.tags) n += 3 + tag.length;
+    } else unsubscribe += item;
+  }
+  if (subscribe) n += 14 + subscribe;
+  if (unsubscribe) n += 16 + unsubscribe;
+  if (entry.excludeAutomations) n += 27;
+  return n;
 }
 
 /** Every source event this entry stands for. */
@@ -160,7 +232,7 @@ export function entryRefs<R>(entry: ContactEntry<R>): R[] {
   return refs;
 }
 
-/** The bulk-import contact object (CONTRACT.md §4.8), serialized once per change. */
+/** The bulk-import contact object (CONTRACT.md §4.8), serialized when its import is cut (and after a cut changed it). */
 export function serialize<R>(entry: ContactEntry<R>): void {
   const subscribe: { listid: number }[] = [];
   const unsubscribe: { listid: number }[] = [];
@@ -172,7 +244,7 @@ export function serialize<R>(entry: ContactEntry<R>): void {
   if (entry.lastName !== undefined) contact.last_name = entry.lastName;
   if (entry.phone !== undefined) contact.phone = entry.phone;
   if (tags.size) contact.tags = [...tags];
-  if (entry.fields.size) contact.fields = [...entry.fields].map(([id, value]) => ({ id, value }));
+  if (entry.fields?.size) contact.fields = [...entry.fields].map(([id, value]) => ({ id, value }));
   if (subscribe.length) contact.subscribe = subscribe;
   if (unsubscribe.length) contact.unsubscribe = unsubscribe;
   if (entry.excludeAutomations) contact.exclude_automations = true;

@@ -108,14 +108,14 @@ export const configSchema = z.strictObject({
       maxContacts: z.number().int().min(1).max(250).default(250).describe('contacts per bulk import (AC allows 250)'),
       maxBytes: z.number().int().min(10_000).max(399_999).default(399_999).describe('serialized bytes per import body (AC: under 400,000)'),
       lingerMs: z.number().int().min(0).max(600_000).default(1_000).describe('oldest change waits at most this long before a flush'),
-      maxPendingEvents: z.number().int().min(1_000).max(10_000_000).default(200_000).describe('pause fetching above this many unsettled events'),
+      maxPendingEvents: z.number().int().min(1_000).max(10_000_000).default(50_000).describe('pause fetching above this many unsettled events'),
       maxBufferedBytes: z
         .number()
         .int()
         .min(1_048_576)
         .max(8_589_934_592)
-        .default(134_217_728)
-        .describe('pause fetching above this many serialized bytes waiting in the buffers (all accounts)'),
+        .default(67_108_864)
+        .describe('pause fetching above this many bytes waiting in the buffers (all accounts): serialized contacts and the record copies unsettled events keep'),
     })
     .prefault({}),
   ingest: z

@@ -5,60 +5,53 @@ import { emailProblem, normaliseEmail } from './email.js';
  * The segment-membership change event (schemas/membership-change.schema.json is the contract; this zod schema
  * must agree with it, and test/domain/event.test.ts runs both over the same samples).
  *
- * Normalisation: strings are trimmed; the email is lower-cased (see email.ts); empty optional names are dropped.
+ * The schema only checks (no transforms, no preprocessing: zod's fast path); normalise() then makes the change
+ * in one pass over what zod returned. Normalisation: strings are trimmed; the email is lower-cased and checked
+ * against ActiveCampaign's rules once (see email.ts); empty optional names are dropped.
  */
-const optionalText = (max: number) =>
-  z
-    .string()
-    .max(max)
-    .transform((s) => s.trim())
-    .nullish()
-    .transform((s) => (s ? s : undefined));
+/** Not empty once trimmed: String.prototype.trim removes exactly what \s matches. */
+const NOT_BLANK = /\S/;
+const requiredText = (max: number) => z.string().max(max).regex(NOT_BLANK, 'must not be empty or blank');
+const optionalText = (max: number) => z.string().max(max).nullish();
 
 const attributeValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
 const NAMES = ['firstName', 'lastName', 'phone'] as const;
 export type ProfileName = (typeof NAMES)[number];
 
-/**
- * Which names the event clears: sent as an empty or blank string. A null keeps the value, like a missing name,
- * because an Avro record cannot tell a null from a name left out.
- */
-function withCleared(raw: unknown): unknown {
-  if (typeof raw !== 'object' || raw === null) return raw;
-  const r = raw as Record<string, unknown>;
-  const cleared = NAMES.filter((k) => typeof r[k] === 'string' && (r[k] as string).trim() === '');
-  const { cleared: _ignored, ...rest } = r;
-  return cleared.length ? { ...rest, cleared } : rest;
-}
-
 export const membershipChangeSchema = z.object({
-  eventId: z.string().max(200).trim().min(1),
+  eventId: requiredText(200),
   occurredAt: z.iso.datetime({ offset: true }),
-  segmentId: z.string().max(200).trim().min(1),
+  segmentId: requiredText(200),
   /** `erase`: an erasure request for the person (the profile's email); segmentId is required but not used. */
   op: z.enum(['add', 'remove', 'erase']),
-  profile: z.preprocess(withCleared, z.object({
-    id: z.string().max(200).trim().min(1),
-    email: z
-      .string()
-      .max(254)
-      .transform(normaliseEmail)
-      .superRefine((email, ctx) => {
-        const problem = emailProblem(email);
-        if (problem) ctx.addIssue({ code: 'custom', message: problem });
-      }),
+  profile: z.object({
+    id: requiredText(200),
+    email: z.string().max(254),
     firstName: optionalText(255),
     lastName: optionalText(255),
     phone: optionalText(64),
-    attributes: z.record(z.string(), attributeValue).nullish().transform((a) => a ?? undefined),
-    /** Names the event clears (derived: an empty or blank string was sent); absent when none. */
-    cleared: z.array(z.enum(NAMES)).optional(),
-  })),
+    attributes: z.record(z.string(), attributeValue).nullish(),
+  }),
 });
 
 export type MembershipChangeInput = z.input<typeof membershipChangeSchema>;
-export type Profile = z.output<typeof membershipChangeSchema>['profile'];
+
+export interface Profile {
+  id: string;
+  /** Normalised (trimmed, lower-case) and acceptable to ActiveCampaign. */
+  email: string;
+  /** Trimmed; absent when not sent, null, or blank. */
+  firstName?: string;
+  lastName?: string;
+  phone?: string;
+  attributes?: Record<string, string | number | boolean | null>;
+  /**
+   * Which names the event clears: sent as an empty or blank string. A null keeps the value, like a missing name,
+   * because an Avro record cannot tell a null from a name left out. Absent when none.
+   */
+  cleared?: ProfileName[];
+}
 
 /** A validated membership change (add or remove), with occurredAt parsed to epoch milliseconds. */
 export interface SegmentChange {
@@ -94,8 +87,24 @@ export function parseMembershipChange(value: unknown): ParseResult {
     const path = issue?.path.join('.') || '(root)';
     return { ok: false, reason: `${path}: ${issue?.message ?? 'invalid'}` };
   }
-  const occurredAt = Date.parse(parsed.data.occurredAt);
+  const d = parsed.data;
+  const occurredAt = Date.parse(d.occurredAt);
   if (Number.isNaN(occurredAt)) return { ok: false, reason: 'occurredAt: not a parseable date-time' };
-  const { op, ...rest } = parsed.data;
-  return { ok: true, change: op === 'erase' ? { ...rest, op, occurredAt } : { ...rest, op, occurredAt } };
+  const email = normaliseEmail(d.profile.email);
+  const problem = emailProblem(email);
+  if (problem) return { ok: false, reason: `profile.email: ${problem}` };
+  const p = d.profile;
+  const profile: Profile = { id: p.id.trim(), email };
+  let cleared: ProfileName[] | undefined;
+  for (const name of NAMES) {
+    const raw = p[name];
+    if (typeof raw !== 'string') continue;
+    const text = raw.trim();
+    if (text) profile[name] = text;
+    else (cleared ??= []).push(name);
+  }
+  if (p.attributes) profile.attributes = p.attributes;
+  if (cleared) profile.cleared = cleared;
+  const base = { eventId: d.eventId.trim(), occurredAt, segmentId: d.segmentId.trim(), profile };
+  return { ok: true, change: d.op === 'erase' ? { ...base, op: d.op } : { ...base, op: d.op } };
 }

@@ -1,6 +1,5 @@
+import { isUtf8 } from 'node:buffer';
 import { RecordError } from '../domain/errors.js';
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Bytes → a JSON value. Confluent wire format (magic byte 0 + 4-byte schema id) is recognised here and handed
@@ -18,14 +17,12 @@ export function decodeJson(value: Buffer | null, maxBytes: number): unknown {
   if (value === null) throw new RecordError('decode', 'TOMBSTONE', 'the record has no value (a tombstone)');
   if (value.length === 0) throw new RecordError('decode', 'EMPTY_VALUE', 'the record value is empty');
   if (value.length > maxBytes) throw new RecordError('decode', 'TOO_LARGE', `the record value is ${value.length} bytes, over the ${maxBytes}-byte limit`);
-  let text: string;
+  // isUtf8 (simdutf) then toString costs less than a fatal TextDecoder, and refuses the same inputs.
+  if (!isUtf8(value)) throw new RecordError('decode', 'NOT_UTF8', 'the record value is not valid UTF-8');
   try {
-    text = utf8.decode(value);
-  } catch {
-    throw new RecordError('decode', 'NOT_UTF8', 'the record value is not valid UTF-8');
-  }
-  try {
-    return JSON.parse(text);
+    // A leading byte-order mark is dropped, as TextDecoder does.
+    const bom = value.length >= 3 && value[0] === 0xef && value[1] === 0xbb && value[2] === 0xbf;
+    return JSON.parse(value.toString('utf8', bom ? 3 : 0));
   } catch (err) {
     throw new RecordError('decode', 'NOT_JSON', `the record value is not JSON: ${(err as Error).message}`);
   }

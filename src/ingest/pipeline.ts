@@ -9,7 +9,7 @@ import type { Ownership } from '../offsets/ownership.js';
 import type { Settler, Totals } from '../offsets/settler.js';
 import { decodeJson, isWireFormat, type WireDecoder } from './decode.js';
 import type { Router } from './router.js';
-import { tieOffset, type EventRef, type SourceMessage } from './source.js';
+import { retain, tieOffset, type EventRef, type SourceMessage } from './source.js';
 
 /**
  * Where a batch stopped early: the first offset not taken, and the retriable error that stopped it (a record
@@ -79,9 +79,9 @@ export class Pipeline {
     return false;
   }
 
-  /** Serialized bytes waiting in every account's buffer. */
+  /** Serialized bytes waiting in every account's buffer, and the record copies unsettled events keep. */
   get bufferedBytes(): number {
-    let n = 0;
+    let n = this.settler.retainedBytes;
     for (const a of this.accounts.values()) n += a.buffer.bytes;
     return n;
   }
@@ -143,23 +143,28 @@ export class Pipeline {
       }
       if (!this.settler.begin(topic, partition, message.offset, exports.length)) continue;
       begun++;
+      // Only an event that waits in a buffer keeps its record (a copy, for a later dead letter); the others end now.
+      let kept: ReturnType<typeof retain> | undefined;
       for (let share = 0; share < exports.length; share++) {
         const exp = exports[share]!;
-        const ref: EventRef = { message, generation, share, exportName: exp.name, occurredAt: change.occurredAt };
-        if (change.op === 'remove' && exp.onLeave === 'nothing') {
-          this.settler.end(ref, 'leave_ignored');
+        const ends =
+          change.op === 'remove' && exp.onLeave === 'nothing'
+            ? 'leave_ignored'
+            : this.ledger?.suppressed(exp.connection, change.profile.email, change.occurredAt)
+              ? 'suppressed'
+              : this.ledger?.isStale(topic, partition, exp.connection, exp.listId, change.profile.email, change.occurredAt, tieOffset(message), change.op)
+                ? 'stale'
+                : undefined;
+        if (ends) {
+          const now: EventRef = { message, generation, share, exportName: exp.name, occurredAt: change.occurredAt };
+          this.settler.end(now, ends);
           continue;
         }
-        if (this.ledger?.suppressed(exp.connection, change.profile.email, change.occurredAt)) {
-          this.settler.end(ref, 'suppressed');
-          continue;
-        }
-        if (this.ledger?.isStale(topic, partition, exp.connection, exp.listId, change.profile.email, change.occurredAt, tieOffset(message), change.op)) {
-          this.settler.end(ref, 'stale');
-          continue;
-        }
+        kept ??= retain(message);
+        const ref: EventRef = { message: kept, generation, share, exportName: exp.name, occurredAt: change.occurredAt };
         if (this.accounts.get(exp.connection)!.addFor(change.profile.id, this.router.update(exp, change, this.seq++, ref)) === 'superseded-on-arrival') stale++;
       }
+      if (kept) this.settler.retain(topic, partition, kept.keptBytes);
     }
     if (!stall) this.settler.skipThrough(topic, partition, first.offset, lastOffset);
     const looked = stall ? messages.findIndex((m) => m.offset === stall.offset) : messages.length;
@@ -176,20 +181,25 @@ export class Pipeline {
     const { occurredAt, profile: { email } } = change;
     let share = 0;
     if (this.accounts.size === 0) this.settler.end({ message, generation, share }, 'erased');
+    // Like a buffered change, a waiting erasure keeps a copy of its record, not a slice of the fetch response.
+    const kept = retain(message);
+    let waiting = false;
     for (const [connection, account] of this.accounts) {
-      const ref: EventRef = { message, generation, share: share++, exportName: '', occurredAt };
+      const ref: EventRef = { message: kept, generation, share: share++, exportName: '', occurredAt };
       if (this.ledger?.routeErasure(connection, email, occurredAt) === 'stale') {
         this.settler.end(ref, 'stale'); // done already: a replay of it changes nothing
         continue;
       }
       // Write-ahead: the marker first; the account deletes only once it is acknowledged.
       account.erase(email, occurredAt, ref, this.ledger?.intendErasure(topic, partition, connection, email, occurredAt, Date.now()));
+      waiting = true;
     }
+    if (waiting) this.settler.retain(topic, partition, kept.keptBytes);
   }
 
   private reject(message: SourceMessage, generation: number, stage: Stage, code: string, reason: string, result: 'invalid' | 'unmapped'): void {
     this.log.warn({ topic: message.topic, partition: message.partition, offset: message.offset, stage, code }, `A record was refused: ${reason}`);
-    this.settler.end({ message, generation, share: 0 }, result, this.deadLetter({ message, exportName: undefined, stage, code, reason, attempts: 1 }), 'deadLettered');
+    this.settler.end({ message, generation, share: 0 }, result, this.deadLetter({ message: retain(message), exportName: undefined, stage, code, reason, attempts: 1 }), 'deadLettered');
   }
 
   private count(topic: string, result: string, n: number): void {

@@ -2,6 +2,9 @@ import type { ContactUpdate } from '../buffer/contact-entry.js';
 import type { ExportConfig } from '../config/schema.js';
 import type { SegmentChange } from '../domain/event.js';
 
+/** One shared empty map for the (common) update that sets no custom field: no Map per event. */
+const NO_FIELDS: ReadonlyMap<number, string | null> = new Map();
+
 /** segmentId → the enabled exports that map it. Disabled exports are kept in config and skipped here. */
 export class Router {
   private readonly bySegment = new Map<string, ExportConfig[]>();
@@ -19,6 +22,11 @@ export class Router {
     }
   }
 
+  private mapsFields(exp: ExportConfig): boolean {
+    for (const _ in exp.fields) return true;
+    return false;
+  }
+
   route(segmentId: string): readonly ExportConfig[] {
     return this.bySegment.get(segmentId) ?? [];
   }
@@ -26,14 +34,16 @@ export class Router {
   /** The buffer update one export makes of one change. */
   update<R>(exp: ExportConfig, change: SegmentChange, seq: number, ref: R): ContactUpdate<R> {
     // A missing attribute says nothing (the field keeps its value); an explicit null or empty one clears it (null).
-    const fields = new Map<number, string | null>();
     const attrs = change.profile.attributes;
-    if (attrs) {
+    let fields: ReadonlyMap<number, string | null> = NO_FIELDS;
+    if (attrs && this.mapsFields(exp)) {
+      const set = new Map<number, string | null>();
+      fields = set;
       for (const [attr, target] of Object.entries(exp.fields)) {
         if (!(attr in attrs)) continue;
         const value = attrs[attr];
         const id = typeof target === 'number' ? target : this.fieldIds(exp, target);
-        if (id !== undefined) fields.set(id, value === null || value === '' ? null : String(value));
+        if (id !== undefined) set.set(id, value === null || value === '' ? null : String(value));
       }
     }
     const p = change.profile;

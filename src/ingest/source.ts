@@ -23,6 +23,56 @@ export interface EventRef {
   readonly occurredAt: number;
 }
 
+const NO_HEADERS: SourceMessage['headers'] = Object.freeze({});
+
+/**
+ * What an unsettled event keeps of its record. kafkajs hands out `key`, `value` and header values as slices of
+ * the whole fetch response (up to 4 MiB per partition), so one kept slice would keep all of it. This keeps a
+ * copy of exactly the record's bytes instead, for a later dead letter: key and value as Latin-1 strings (one
+ * byte per byte: a string costs far less heap than a Buffer), turned back into Buffers only when read. A record without headers shares one empty object.
+ */
+class KeptMessage implements SourceMessage {
+  readonly headers: SourceMessage['headers'];
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly offset: number,
+    readonly timestamp: number,
+    headers: SourceMessage['headers'],
+    /** undefined: no key (or value) */
+    private readonly keyBytes: string | undefined,
+    private readonly valueBytes: string | undefined,
+  ) {
+    this.headers = headers;
+  }
+
+  get key(): Buffer | null {
+    return this.keyBytes === undefined ? null : Buffer.from(this.keyBytes, 'latin1');
+  }
+
+  get value(): Buffer | null {
+    return this.valueBytes === undefined ? null : Buffer.from(this.valueBytes, 'latin1');
+  }
+
+  /** Bytes of the record kept: counted in buffer.maxBufferedBytes. */
+  get keptBytes(): number {
+    let n = (this.keyBytes?.length ?? 0) + (this.valueBytes?.length ?? 0);
+    for (const name in this.headers) n += name.length + (this.headers[name]?.length ?? 0);
+    return n;
+  }
+}
+
+export function retain(m: SourceMessage): SourceMessage & { readonly keptBytes: number } {
+  let headers = NO_HEADERS;
+  for (const name in m.headers) {
+    if (headers === NO_HEADERS) headers = {};
+    const v = m.headers[name];
+    headers[name] = Buffer.isBuffer(v) ? Buffer.from(v) : v;
+  }
+  return new KeptMessage(m.topic, m.partition, m.offset, m.timestamp, headers, m.key?.toString('latin1'), m.value?.toString('latin1'));
+}
+
 /** Set by `dlq replay` on a re-published dead letter (src/dlq/inspect.ts reads it too). */
 const REPLAYED_FROM = 'dlq.replayed.from';
 

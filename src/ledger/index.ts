@@ -57,6 +57,34 @@ const HASH_MASK = 0x3fffffff;
 
 /** A 64-bit hash of a string (two 32-bit words, cyrb53's mixing carried to 64 bits). The high word is never 0. */
 export function hashKey(key: string): { hi: number; lo: number } {
+  hashInto(key);
+  return { hi: hashHi, lo: hashLo };
+}
+
+/** hashKey's words, left here by hashInto(): no object per lookup on the hot paths of this module. */
+let hashHi = 0;
+let hashLo = 0;
+/**
+ * hashInto() of the key's UTF-8 bytes, without making the string: for an ASCII key each byte is its char code,
+ * so the hash is the same. Answers false (nothing hashed) for a key with any other byte.
+ */
+function hashBytesInto(key: Uint8Array): boolean {
+  let h1 = 0xdeadbeef ^ key.length;
+  let h2 = 0x41c6ce57 ^ key.length;
+  for (let i = 0; i < key.length; i++) {
+    const c = key[i]!;
+    if (c >= 0x80) return false;
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  hashHi = h1 >>> 0 || 1;
+  hashLo = h2 >>> 0;
+  return true;
+}
+
+function hashInto(key: string): void {
   let h1 = 0xdeadbeef ^ key.length;
   let h2 = 0x41c6ce57 ^ key.length;
   for (let i = 0; i < key.length; i++) {
@@ -66,7 +94,8 @@ export function hashKey(key: string): { hi: number; lo: number } {
   }
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return { hi: h1 >>> 0 || 1, lo: h2 >>> 0 };
+  hashHi = h1 >>> 0 || 1;
+  hashLo = h2 >>> 0;
 }
 
 /** The offset slot's value: (offset + 1) × 4 (0 × 4 when no offset is known), plus the refused-add and unapplied bits. */
@@ -75,9 +104,9 @@ function packOffset(e: LedgerEntry): number {
 }
 
 /** The earlier window in whole seconds (the start rounded down, the end up); zeros when there is none. */
-function packPrior(e: LedgerEntry): [number, number] {
-  return e.priorFrom !== undefined && e.priorTo !== undefined ? [Math.floor(e.priorFrom / 1000), Math.ceil(e.priorTo / 1000)] : [0, 0];
-}
+const hasPrior = (e: LedgerEntry) => e.priorFrom !== undefined && e.priorTo !== undefined;
+const priorFromOf = (e: LedgerEntry) => (hasPrior(e) ? Math.floor(e.priorFrom! / 1000) : 0);
+const priorToOf = (e: LedgerEntry) => (hasPrior(e) ? Math.ceil(e.priorTo! / 1000) : 0);
 
 export class LedgerIndex {
   private capacity: number;
@@ -115,8 +144,8 @@ export class LedgerIndex {
   }
 
   get(key: string): LedgerEntry | undefined {
-    const { hi, lo } = hashKey(key);
-    return this.getHashed(hi, lo);
+    hashInto(key);
+    return this.getHashed(hashHi, hashLo);
   }
 
   /** As get(), with the key hashed once by the caller (a lookup across several partitions' indexes). */
@@ -140,23 +169,28 @@ export class LedgerIndex {
 
   set(key: string, entry: LedgerEntry): void {
     if (this.count + 1 > this.capacity * MAX_LOAD) this.grow();
-    const { hi, lo } = hashKey(key);
-    const slot = this.find(hi, lo & HASH_MASK);
+    hashInto(key);
+    const slot = this.find(hashHi, hashLo & HASH_MASK);
     if (this.hi[slot] === 0) this.count++;
-    this.put(slot, hi, lo & HASH_MASK, entry.state, entry.occurredAt, Math.floor(entry.sentAt / 1000), entry.confirmedAt ? Math.ceil(entry.confirmedAt / 1000) : 0, packOffset(entry), ...packPrior(entry));
+    this.putEntry(slot, hashHi, hashLo & HASH_MASK, entry);
+  }
+
+  private putEntry(slot: number, hi: number, lo: number, entry: LedgerEntry): void {
+    this.put(slot, hi, lo, entry.state, entry.occurredAt, Math.floor(entry.sentAt / 1000), entry.confirmedAt ? Math.ceil(entry.confirmedAt / 1000) : 0, packOffset(entry), priorFromOf(entry), priorToOf(entry));
   }
 
   /**
    * Sets the entry unless the key holds a newer one (a greater occurredAt): newest wins, an equal time replaces.
-   * One hash and one probe, for restores. Answers whether it was set.
+   * One hash and one probe, for restores (which pass the key's UTF-8 bytes as read). Answers whether it was set.
    */
-  setUnlessNewer(key: string, entry: LedgerEntry): boolean {
+  setUnlessNewer(key: string | Uint8Array, entry: LedgerEntry): boolean {
     if (this.count + 1 > this.capacity * MAX_LOAD) this.grow();
-    const { hi, lo } = hashKey(key);
-    const slot = this.find(hi, lo & HASH_MASK);
+    if (typeof key === 'string') hashInto(key);
+    else if (!hashBytesInto(key)) hashInto(Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('utf8'));
+    const slot = this.find(hashHi, hashLo & HASH_MASK);
     if (this.hi[slot] === 0) this.count++;
     else if (this.at[slot]! > entry.occurredAt) return false;
-    this.put(slot, hi, lo & HASH_MASK, entry.state, entry.occurredAt, Math.floor(entry.sentAt / 1000), entry.confirmedAt ? Math.ceil(entry.confirmedAt / 1000) : 0, packOffset(entry), ...packPrior(entry));
+    this.putEntry(slot, hashHi, hashLo & HASH_MASK, entry);
     return true;
   }
 
@@ -181,9 +215,28 @@ export class LedgerIndex {
     this.prTo[slot] = priorTo;
   }
 
+  /**
+   * Room for `n` entries without growing (a restore knows its offset range up front: growing by 1.3× as it goes
+   * re-inserted every entry about four times over). fit() gives back what a reservation did not use.
+   */
+  reserve(n: number): void {
+    const wanted = Math.ceil(n / MAX_LOAD) + 1;
+    if (wanted > this.capacity) this.resize(wanted);
+  }
+
+  /** Shrinks a table under half its load bound (after a reservation) to the size growing would have given it. */
+  fit(): void {
+    const target = Math.max(MIN_CAPACITY, Math.ceil((this.count * GROWTH) / MAX_LOAD) + 1);
+    if (this.count < (this.capacity * MAX_LOAD) / 2 && target < this.capacity) this.resize(target);
+  }
+
   private grow(): void {
+    this.resize(Math.ceil(this.capacity * GROWTH));
+  }
+
+  private resize(size: number): void {
     const { hi, lo, at, sent, until, off, prFrom, prTo, capacity } = this;
-    this.capacity = Math.ceil(capacity * GROWTH);
+    this.capacity = size;
     this.hi = new Uint32Array(this.capacity);
     this.lo = new Uint32Array(this.capacity);
     this.at = new Float64Array(this.capacity);

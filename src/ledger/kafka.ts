@@ -6,7 +6,7 @@ import { compressionType } from '../kafka/codecs.js';
 import { readToEnd } from '../kafka/read-to-end.js';
 import { ensureTopic, partitionCount } from '../kafka/topics.js';
 import type { Metrics } from '../observability/metrics.js';
-import { Ledger } from './ledger.js';
+import { Ledger, type LedgerIo } from './ledger.js';
 import { ledgerTopicFor } from './record.js';
 import { LedgerWriter } from './writer.js';
 import { PersonHasher } from './erasure.js';
@@ -74,14 +74,19 @@ export function checkRebuild(config: Config, rebuild: readonly string[]): void {
   }
 }
 
+/** How the ledger topic of a source topic is read on assignment (the bench measures this same path). */
+export function ledgerRestorer(kafka: Kafka, admin: Admin, topicOf: (source: string) => string, groupPrefix: string): LedgerIo['restore'] {
+  return (source, partitions, onRecord, signal, resume) =>
+    readToEnd(kafka, admin, topicOf(source), (r) => onRecord(r.partition, r.key ?? '', r.value, r.timestamp, r.offset), { groupPrefix, partitions, signal, ...resume }).then(() => undefined);
+}
+
 export function createLedger(w: LedgerWiring): LedgerParts {
   checkRebuild(w.config, w.rebuild);
   const writer = new LedgerWriter(w.producer, w.metrics, w.log, { admin: w.admin, compression: compressionType(w.config.kafka.compression) });
   const topicOf = (source: string) => ledgerTopicFor(source, w.config.ledger.topic);
   const ledger = new Ledger(
     {
-      restore: async (source, partitions, onRecord, signal, resume) =>
-        readToEnd(w.kafka, w.admin, topicOf(source), (r) => onRecord(r.partition, r.key ? r.key.toString('utf8') : '', r.value, r.timestamp, r.offset), { groupPrefix: `${w.groupId}.ledger`, partitions, signal, ...resume }).then(() => undefined),
+      restore: ledgerRestorer(w.kafka, w.admin, topicOf, `${w.groupId}.ledger`),
       write: (source, partition, key, value) => (w.dryRun ? Promise.resolve() : writer.write({ topic: topicOf(source), partition, key, value })),
       release: (source, partition) => void writer.writer.discard((r) => r.topic === topicOf(source) && r.partition === partition),
       whenWritten: () => writer.writer.whenIdle(),

@@ -28,7 +28,8 @@ export interface LedgerIo {
   restore(
     sourceTopic: string,
     partitions: number[],
-    onRecord: (partition: number, key: string, value: Buffer | null, timestamp: number, offset?: number) => void,
+    /** `key`: as stored (UTF-8 bytes), or already a string. */
+    onRecord: (partition: number, key: string | Buffer, value: Buffer | null, timestamp: number, offset?: number) => void,
     signal: AbortSignal,
     resume?: RestoreResume,
   ): Promise<void>;
@@ -80,6 +81,9 @@ interface Slot {
 }
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+/** A restore reserves index room for at most this many entries per partition up front (about 46 MB of table): a longer partition grows from there. */
+const RESERVE_AT_MOST = 1_000_000;
 
 /**
  * The membership ledger of the partitions this member owns: restored on assignment, released on revocation,
@@ -369,24 +373,28 @@ export class Ledger {
             [...byPartition.keys()],
             (partition, k, value, timestamp, offset) => {
               crashPoint('ledger-restore-mid');
-              if (offset !== undefined) moved(partition, offset);
-              else lastMove = performance.now();
+              // Where to resume, per record; the stall clock moves per batch (onProgress), not per record.
+              if (offset !== undefined) {
+                if (offset + 1 > (next.get(partition) ?? 0)) next.set(partition, offset + 1);
+              } else lastMove = performance.now();
               const slot = byPartition.get(partition);
+              // The key arrives as bytes (fast to hash); the checks on its form need it as text.
+              const ks = typeof k === 'string' ? k : k.toString('utf8');
               // Markers are kept whatever a rebuild ignores: an erasure must outlive the records it shadows.
-              if (slot && isMarkerKey(k)) {
-                this.markers.restored(slot, k, value);
+              if (slot && isMarkerKey(ks)) {
+                this.markers.restored(slot, ks, value);
                 return;
               }
               const format = formats.get(partition);
-              if (k === HASH_CHECK_KEY) {
+              if (ks === HASH_CHECK_KEY) {
                 if (format) format.check = decodeHashCheck(value);
                 return;
               }
               const r = slot && decodeLedgerValue(value);
               if (!slot || !r) return;
-              const person = splitLedgerKey(k)?.email;
+              const person = splitLedgerKey(ks)?.email;
               if (format && person !== undefined) countKey(format, person);
-              if (this.opts.rebuild.size && timestamp < this.opts.startedAt && this.opts.rebuild.has(splitLedgerKey(k)?.connection ?? '')) {
+              if (this.opts.rebuild.size && timestamp < this.opts.startedAt && this.opts.rebuild.has(splitLedgerKey(ks)?.connection ?? '')) {
                 counts.rebuild++;
                 return;
               }
@@ -397,7 +405,11 @@ export class Ledger {
             {
               from: new Map(next),
               onEnds: (e) => {
-                for (const [p, end] of e) ends.set(p, end);
+                for (const [p, end] of e) {
+                  ends.set(p, end);
+                  // At most one entry per offset: room for them up front (bounded), the unused part given back after.
+                  byPartition.get(p)?.index.reserve(Math.min(RESERVE_AT_MOST, end - (next.get(p) ?? 0)));
+                }
               },
               onProgress: moved,
             },
@@ -430,6 +442,7 @@ export class Ledger {
             format.check = decodeHashCheck(encodeHashCheck(this.hasher));
             void this.io.write(topic, partition, HASH_CHECK_KEY, encodeHashCheck(this.hasher)).catch(() => undefined); // written again by the next restore if lost
           }
+          slot.index.fit();
           slot.ready = true;
           entries += slot.index.size;
           slot.resolve();

@@ -71,6 +71,11 @@ export const LEDGER_VERSION = 2;
 /** Parses a stored value; undefined for anything that is not a version-1 or version-2 ledger record. */
 export function decodeLedgerValue(raw: Buffer | string | null): LedgerRecord | undefined {
   if (raw === null || raw.length === 0) return undefined;
+  if (typeof raw !== 'string') {
+    // A restore reads a million of these: the exact form encodeLedgerValue writes is scanned in place.
+    const scanned = scanLedgerValue(raw);
+    if (scanned) return scanned;
+  }
   let v: unknown;
   try {
     v = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
@@ -109,4 +114,105 @@ export function entryOf(r: LedgerRecord): LedgerEntry {
   if (state === LedgerState.RemovedByService && !r.intent && r.confirmedAt > 0) entry.confirmedAt = r.confirmedAt;
   if (state === LedgerState.RemovedByService && !r.intent && r.unapplied) entry.unapplied = true;
   return entry;
+}
+
+/*
+ * The fast path of decodeLedgerValue: a version-2 value exactly as encodeLedgerValue writes it (keys in its order,
+ * no spaces, whole non-negative numbers, a refused code without escapes), read from the bytes without JSON.parse.
+ * Anything else answers undefined and goes the general way, so the two must agree on every value this accepts
+ * (test/ledger/record.test.ts compares them).
+ */
+const lit = (s: string) => Buffer.from(s, 'latin1');
+const L = {
+  head: lit('{"v":2,"op":"'),
+  add: lit('add"'),
+  remove: lit('remove"'),
+  occurredAt: lit(',"occurredAt":'),
+  byService: lit(',"byService":'),
+  true: lit('true'),
+  false: lit('false'),
+  sentAt: lit(',"sentAt":'),
+  confirmedAt: lit(',"confirmedAt":'),
+  refused: lit(',"refused":"'),
+  intent: lit(',"intent":true'),
+  offset: lit(',"offset":'),
+  priorSentAt: lit(',"priorSentAt":'),
+  priorConfirmedAt: lit(',"priorConfirmedAt":'),
+};
+
+/** Where `l` ends if the bytes at `at` are `l`, else -1. */
+function expect(b: Buffer, at: number, l: Buffer): number {
+  if (at < 0 || at + l.length > b.length) return -1;
+  for (let i = 0; i < l.length; i++) if (b[at + i] !== l[i]) return -1;
+  return at + l.length;
+}
+
+let scannedNumber = 0;
+/** A whole number of 1 to 15 digits at `at` (no sign, no leading zero but 0 itself): its end, else -1. */
+function number(b: Buffer, at: number): number {
+  if (at < 0) return -1;
+  let i = at;
+  let n = 0;
+  while (i < b.length && b[i]! >= 0x30 && b[i]! <= 0x39 && i - at < 15) n = n * 10 + (b[i++]! - 0x30);
+  if (i === at || (b[at] === 0x30 && i - at > 1) || (i < b.length && b[i]! >= 0x30 && b[i]! <= 0x39)) return -1;
+  scannedNumber = n;
+  return i;
+}
+
+function scanLedgerValue(b: Buffer): LedgerRecord | undefined {
+  let at = expect(b, 0, L.head);
+  let op: 'add' | 'remove' = 'add';
+  let next = expect(b, at, L.add);
+  if (next < 0) {
+    op = 'remove';
+    next = expect(b, at, L.remove);
+  }
+  at = next;
+  at = number(b, expect(b, at, L.occurredAt));
+  if (at < 0) return undefined;
+  const occurredAt = scannedNumber;
+  at = expect(b, at, L.byService);
+  let byService = true;
+  next = expect(b, at, L.true);
+  if (next < 0) {
+    byService = false;
+    next = expect(b, at, L.false);
+  }
+  at = next;
+  at = number(b, expect(b, at, L.sentAt));
+  if (at < 0) return undefined;
+  const sentAt = scannedNumber;
+  at = number(b, expect(b, at, L.confirmedAt));
+  if (at < 0) return undefined;
+  const out: LedgerRecord = { op, occurredAt, byService, sentAt, confirmedAt: scannedNumber };
+  next = expect(b, at, L.refused);
+  if (next > 0) {
+    let end = next;
+    while (end < b.length && b[end] !== 0x22 && b[end] !== 0x5c && b[end]! >= 0x20 && b[end]! < 0x80) end++;
+    if (end >= b.length || b[end] !== 0x22) return undefined; // an escape or non-ASCII: the general way
+    if (end > next) out.refused = b.toString('latin1', next, end);
+    at = end + 1;
+  }
+  next = expect(b, at, L.intent);
+  if (next > 0) {
+    if (op === 'remove') out.intent = true;
+    at = next;
+  }
+  next = number(b, expect(b, at, L.offset));
+  if (next > 0) {
+    out.offset = scannedNumber;
+    at = next;
+  }
+  next = number(b, expect(b, at, L.priorSentAt));
+  if (next > 0) {
+    const priorSentAt = scannedNumber;
+    next = number(b, expect(b, next, L.priorConfirmedAt));
+    if (next < 0) return undefined;
+    if (scannedNumber > 0) {
+      out.priorSentAt = priorSentAt;
+      out.priorConfirmedAt = scannedNumber;
+    }
+    at = next;
+  }
+  return at === b.length - 1 && b[at] === 0x7d ? out : undefined;
 }

@@ -67,9 +67,11 @@ export class OutcomeSink implements DeliveryOutcomes<EventRef> {
   }
 
   accepted(refs: EventRef[], at: number, settle: boolean): void {
+    const fromAppend = this.metrics.endToEnd.labels({ from: 'append' });
+    const fromEvent = this.metrics.endToEnd.labels({ from: 'event' });
     for (const ref of refs) {
-      this.metrics.endToEnd.observe({ from: 'append' }, Math.max(0, at - ref.message.timestamp) / 1000);
-      this.metrics.endToEnd.observe({ from: 'event' }, Math.max(0, at - ref.occurredAt) / 1000);
+      fromAppend.observe(Math.max(0, at - ref.message.timestamp) / 1000);
+      fromEvent.observe(Math.max(0, at - ref.occurredAt) / 1000);
     }
     this.onAccepted?.(refs, at);
     if (settle) this.settler.endAll(refs, 'delivered');

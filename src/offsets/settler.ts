@@ -55,6 +55,8 @@ export class Settler {
   readonly totals: Totals = { consumed: 0, delivered: 0, deadLettered: 0, skipped: 0 };
   /** Durable writes awaited by open shares, for a stop's report. */
   private awaiting = 0;
+  /** Ended shares per topic and result not yet added to events_consumed_total. */
+  private readonly unreported = new Map<string, Map<SettleResult, number>>();
 
   constructor(
     private readonly ownership: Ownership,
@@ -81,6 +83,18 @@ export class Settler {
     if (!tracker?.begin(offset, shares)) return false;
     this.totals.consumed++;
     return true;
+  }
+
+  /** The event begun last in this partition keeps `bytes` of its record (a copy) until its offset is committable. */
+  retain(topic: string, partition: number, bytes: number): void {
+    this.trackers.get(tpKey(topic, partition))?.retain(bytes);
+  }
+
+  /** Bytes of records kept by unsettled events (and settled ones commit has not passed yet). */
+  get retainedBytes(): number {
+    let n = 0;
+    for (const t of this.trackers.values()) n += t.retained;
+    return n;
   }
 
   /** Whether the partition is owned now (its events may begin). */
@@ -111,9 +125,27 @@ export class Settler {
     );
   }
 
-  /** Ends many shares with one outcome (counted once per batch). */
+  /** Ends many shares with one outcome, once `durable` (if any) has resolved: one reaction for all of them. */
   endAll(shares: readonly Share[], result: SettleResult, durable?: Promise<unknown>): void {
-    for (const s of shares) this.end(s, result, durable);
+    if (!durable) {
+      for (const s of shares) this.end(s, result);
+      return;
+    }
+    const current = shares.filter((s) => this.ownership.isCurrent(s.generation));
+    if (current.length === 0) return;
+    const total = TOTAL[result];
+    this.awaiting += current.length;
+    durable.then(
+      () => {
+        this.awaiting -= current.length;
+        for (const s of current) this.endNow(s, result, total);
+      },
+      (err: unknown) => {
+        this.awaiting -= current.length;
+        const first = current[0]!.message;
+        this.log.debug({ topic: first.topic, partition: first.partition, offset: first.offset, events: current.length, err: (err as Error)?.message }, 'A durable write did not complete; its events stay unsettled and are fetched again');
+      },
+    );
   }
 
   private endNow(share: Share, result: SettleResult, total: keyof Totals): void {
@@ -122,7 +154,10 @@ export class Settler {
     if (!this.trackers.get(tpKey(topic, partition))?.settle(offset, share.share)) return;
     this.totals[total]++;
     this.onEnded?.(share, result);
-    this.metrics.eventsConsumed.inc({ topic, result });
+    // Counted here, added to the metric per batch and per commit (gauge()): a labelled increment per event costs more than the rest of ending it.
+    let byResult = this.unreported.get(topic);
+    if (!byResult) this.unreported.set(topic, (byResult = new Map()));
+    byResult.set(result, (byResult.get(result) ?? 0) + 1);
   }
 
   /**
@@ -145,7 +180,7 @@ export class Settler {
       const i = key.lastIndexOf('\u0000');
       out.push({ topic: key.slice(0, i), partition: Number(key.slice(i + 1)), offset: String(next) });
     }
-    if (out.length) this.gauge();
+    this.gauge();
     return out;
   }
 
@@ -185,8 +220,10 @@ export class Settler {
     return this.awaiting;
   }
 
-  /** The pending gauge: updated per batch and per commit, not per event. */
+  /** The pending gauge and the ended shares' counts: updated per batch and per commit, not per event. */
   gauge(): void {
+    for (const [topic, byResult] of this.unreported) for (const [result, n] of byResult) this.metrics.eventsConsumed.inc({ topic, result }, n);
+    this.unreported.clear();
     this.metrics.pendingEvents.set(this.pending);
   }
 }

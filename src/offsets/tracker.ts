@@ -13,7 +13,11 @@ export class PartitionTracker {
   /** offset → bit mask of the shares still open (0: every share ended). */
   private readonly open = new Map<number, number>();
   private order: number[] = [];
+  /** Bytes of its record each offset of `order` keeps (an exact-size copy, see ingest/source.ts retain()). */
+  private sizes: number[] = [];
   private head = 0;
+  /** Bytes kept by offsets not yet passed by commit(): counted in buffer.maxBufferedBytes. */
+  retained = 0;
   /** The offset handed out by commit() last; `acked` is the last one the broker took. */
   private committed: number | undefined;
   private acked: number | undefined;
@@ -33,8 +37,16 @@ export class PartitionTracker {
     if (shares > MAX_SHARES) throw new RangeError(`an event may map to at most ${MAX_SHARES} exports, not ${shares}`);
     this.seenThrough = offset;
     this.order.push(offset);
+    this.sizes.push(0);
     this.open.set(offset, shares <= 0 ? 0 : 2 ** shares - 1);
     return true;
+  }
+
+  /** The offset begun last keeps `bytes` of its record until commit() passes it. */
+  retain(bytes: number): void {
+    if (this.order.length === this.head) return;
+    this.sizes[this.sizes.length - 1]! += bytes;
+    this.retained += bytes;
   }
 
   /** Marks offsets up to `offset` as seen even if no record was delivered for them (batch.lastOffset()). */
@@ -42,6 +54,7 @@ export class PartitionTracker {
     if (offset > this.seenThrough) {
       this.seenThrough = offset;
       this.order.push(offset);
+      this.sizes.push(0);
       this.open.set(offset, 0);
     }
   }
@@ -87,10 +100,12 @@ export class PartitionTracker {
       if (this.open.get(offset) !== 0) break;
       this.open.delete(offset);
       this.settledNext = offset + 1;
+      this.retained -= this.sizes[this.head]!;
       this.head++;
     }
     if (this.head > 1024 && this.head * 2 > this.order.length) {
       this.order = this.order.slice(this.head);
+      this.sizes = this.sizes.slice(this.head);
       this.head = 0;
     }
     const next = this.settledNext;

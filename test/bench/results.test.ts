@@ -23,7 +23,11 @@ const valid = (): BenchResults => ({
   latency: { ratePerSecond: 20, seconds: 5, events: 100, lingerMs: 1_000, timeScale: 1, p50Ms: 600, p90Ms: 1_100, p99Ms: 1_300, maxMs: 1_400, rateLimited429: 0 },
   memory: {
     apiCeilingPeakRssMb: 130,
-    outage: { events: 5_000, produceSeconds: 0.4, peakRssMb: 120, consumedDuringOutage: 5_000, peakPendingEvents: 5_000, maxPendingEvents: 200_000, fetchingPaused: true, recoverySeconds: 0.2, peakRssMbAfterRecovery: 125 },
+    outage: { events: 5_000, produceSeconds: 0.4, peakRssMb: 120, consumedDuringOutage: 5_000, peakPendingEvents: 5_000, bytesPerUnsettledEvent: 900, maxPendingEvents: 200_000, fetchingPaused: true, recoverySeconds: 0.2, peakRssMbAfterRecovery: 125 },
+  },
+  restore: {
+    records: 20_000, partitions: 2, raw: { seconds: 1, recordsPerSecond: 20_000, cpuSeconds: 0.5, peakRssMb: 100 },
+    restore: { seconds: 1.1, recordsPerSecond: 18_182, cpuSeconds: 0.9, peakRssMb: 110, entries: 20_000, indexBytesPerEntry: 52.1 }, speedRatio: 0.909,
   },
 });
 
@@ -31,7 +35,7 @@ test('well-formed results have no problems and render every section', () => {
   const r = valid();
   assert.deepEqual(resultProblems(r), []);
   const md = renderMarkdown(r);
-  for (const s of ['**1. Pipeline ceiling**', '**2. API ceiling**', '**3. Latency**', '**4. Memory**', '| JSON | 1,000 | 100,000 | 20,000 | **0.200**']) assert.ok(md.includes(s), s);
+  for (const s of ['**1. Pipeline ceiling**', '**2. API ceiling**', '**3. Latency**', '**4. Memory**', '**5. Ledger restore**', '| JSON | 1,000 | 100,000 | 20,000 | **0.200**']) assert.ok(md.includes(s), s);
 });
 
 test('a measurement that produced nothing, a missing section or an unknown key is named', () => {

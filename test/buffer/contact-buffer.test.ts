@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ContactBuffer, bodyOf, type Batch, type BufferLimits } from '../../src/buffer/contact-buffer.js';
-import { entryRefs } from '../../src/buffer/contact-entry.js';
+import { entryRefs, estimateBytes } from '../../src/buffer/contact-entry.js';
 import { updates } from './updates.js';
 
 const limits: BufferLimits = { maxContacts: 250, maxBytes: 399_999, lingerMs: 1_000 };
@@ -53,9 +53,10 @@ describe('ContactBuffer: coalescing', () => {
     buffer.add(u(email(1), '3', 'add', 1, 'a'), 0);
     buffer.add(u(email(1), '4', 'add', 2, 'b', { firstName: 'Zoë' }), 0);
     buffer.add(u(email(2), '3', 'add', 3, 'c'), 0);
-    const expected = [...buffer.entries()].reduce((n, e) => n + Buffer.byteLength(e.json), 0);
-    assert.equal(buffer.bytes, expected);
-    buffer.take('age');
+    const expected = [...buffer.entries()].reduce((n, e) => n + estimateBytes(e), 0);
+    assert.equal(buffer.bytes, expected, 'until the cut, the estimates');
+    const { batch } = buffer.take('age');
+    assert.ok(batch?.entries.every((e) => e.bytes === Buffer.byteLength(e.json)), 'the cut serializes and measures each entry');
     assert.equal(buffer.bytes, 0);
     assert.equal(buffer.contacts, 0);
   });

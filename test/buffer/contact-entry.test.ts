@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyUpdate, entryRefs, mergeUnder, newEntry } from '../../src/buffer/contact-entry.js';
+import { applyUpdate, entryRefs, estimateBytes, mergeUnder, newEntry, serialize } from '../../src/buffer/contact-entry.js';
 import { contactOf, updates } from './updates.js';
 
 describe('applyUpdate: the latest change per list wins', () => {
@@ -8,7 +8,7 @@ describe('applyUpdate: the latest change per list wins', () => {
     const u = updates();
     const entry = newEntry<string>('ann@example.com', 0);
     assert.equal(applyUpdate(entry, u('ann@example.com', '3', 'add', 100, 'e1')), 'new');
-    assert.deepEqual(contactOf(entry.json), { email: 'ann@example.com', subscribe: [{ listid: 3 }] });
+    assert.deepEqual(contactOf(entry), { email: 'ann@example.com', subscribe: [{ listid: 3 }] });
     assert.deepEqual(entry.lists.get('3')?.refs, ['e1']);
   });
 
@@ -17,12 +17,12 @@ describe('applyUpdate: the latest change per list wins', () => {
     const entry = newEntry<string>('ann@example.com', 0);
     applyUpdate(entry, u('ann@example.com', '3', 'add', 100, 'e1'));
     assert.equal(applyUpdate(entry, u('ann@example.com', '3', 'remove', 200, 'e2')), 'replaced');
-    assert.deepEqual(contactOf(entry.json).unsubscribe, [{ listid: 3 }]);
+    assert.deepEqual(contactOf(entry).unsubscribe, [{ listid: 3 }]);
     assert.equal(applyUpdate(entry, u('ann@example.com', '3', 'add', 300, 'e3')), 'replaced');
     assert.equal(entry.lists.size, 1);
     assert.equal(entry.lists.get('3')?.op, 'add');
     assert.deepEqual(entryRefs(entry), ['e1', 'e2', 'e3']);
-    assert.deepEqual(contactOf(entry.json), { email: 'ann@example.com', subscribe: [{ listid: 3 }] });
+    assert.deepEqual(contactOf(entry), { email: 'ann@example.com', subscribe: [{ listid: 3 }] });
   });
 
   it('an older event arriving late is attached to the newer change and does not change it', () => {
@@ -58,7 +58,7 @@ describe('applyUpdate: the latest change per list wins', () => {
     const entry = newEntry<string>('ann@example.com', 0);
     applyUpdate(entry, u('ann@example.com', '3', 'add', 1, 'e1', { firstName: 'Ann', phone: '0123', fields: new Map([[1, 'gold'], [2, 'uk']]), tags: ['vip'], excludeAutomations: true }));
     applyUpdate(entry, u('ann@example.com', '3', 'add', 2, 'e2', { firstName: undefined, lastName: 'Lee', phone: '', fields: new Map([[1, ''], [2, 'fr'], [7, 'x']]), tags: ['new'] }));
-    assert.deepEqual(contactOf(entry.json), {
+    assert.deepEqual(contactOf(entry), {
       email: 'ann@example.com',
       first_name: 'Ann',
       last_name: 'Lee',
@@ -80,16 +80,20 @@ describe('applyUpdate: the latest change per list wins', () => {
     applyUpdate(entry, u('ann@example.com', '3', 'add', 1, 'a'));
     applyUpdate(entry, u('ann@example.com', '4', 'remove', 2, 'b'));
     applyUpdate(entry, u('ann@example.com', '5', 'add', 3, 'c'));
-    const contact = contactOf(entry.json);
+    const contact = contactOf(entry);
     assert.deepEqual(contact.subscribe, [{ listid: 3 }, { listid: 5 }]);
     assert.deepEqual(contact.unsubscribe, [{ listid: 4 }]);
     assert.deepEqual(entryRefs(entry).sort(), ['a', 'b', 'c']);
   });
 
-  it('bytes is the UTF-8 length of the serialized object', () => {
+  it('bytes is an estimate until the cut serializes the entry, then the UTF-8 length of the serialized object', () => {
     const u = updates();
     const entry = newEntry<string>('zoe@example.com', 0);
     applyUpdate(entry, u('zoe@example.com', '3', 'add', 1, 'e1', { firstName: 'Zoë', lastName: '山田' }));
+    assert.equal(entry.json, '', 'not serialized on an update');
+    assert.equal(entry.bytes, estimateBytes(entry));
+    serialize(entry);
+    assert.ok(Math.abs(entry.bytes - estimateBytes(entry)) <= 6, `the estimate ${estimateBytes(entry)} is near the exact ${entry.bytes}`);
     assert.equal(entry.bytes, Buffer.byteLength(entry.json));
     assert.ok(entry.bytes > entry.json.length, 'multi-byte characters count as bytes');
   });
@@ -108,7 +112,7 @@ describe('mergeUnder: an older entry under a newer one', () => {
     assert.equal(newer.firstName, 'Anna');
     assert.equal(newer.lastName, 'Lee', 'a value only the older entry had is kept');
     assert.equal(newer.since, 10);
-    assert.deepEqual(contactOf(newer.json), { email: 'ann@example.com', first_name: 'Anna', last_name: 'Lee', unsubscribe: [{ listid: 3 }] });
+    assert.deepEqual(contactOf(newer), { email: 'ann@example.com', first_name: 'Anna', last_name: 'Lee', unsubscribe: [{ listid: 3 }] });
   });
 
   it('when the "newer" entry holds an older change (it arrived late), the older entry\'s change wins', () => {
@@ -129,7 +133,8 @@ describe('mergeUnder: an older entry under a newer one', () => {
     const newer = newEntry<string>('ann@example.com', 0);
     applyUpdate(newer, u('ann@example.com', '3', 'add', 2, 'b'));
     mergeUnder(newer, older);
-    assert.deepEqual(contactOf(newer.json).subscribe, [{ listid: 3 }, { listid: 4 }]);
+    assert.deepEqual(contactOf(newer).subscribe, [{ listid: 3 }, { listid: 4 }]);
+    serialize(newer);
     assert.equal(newer.bytes, Buffer.byteLength(newer.json));
   });
 });

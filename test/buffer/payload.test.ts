@@ -11,12 +11,12 @@ describe('payload = the newest events', () => {
     const entry = newEntry<string>('ann@example.com', 0);
     applyUpdate(entry, u('ann@example.com', '1', 'remove', 10, 'vip', { tags: ['segment:vip'] }));
     applyUpdate(entry, u('ann@example.com', '2', 'add', 11, 'news', { tags: ['segment:news'] }));
-    const c = contactOf(entry.json);
+    const c = contactOf(entry);
     assert.deepEqual(c.tags, ['segment:news']);
     assert.deepEqual(c.unsubscribe, [{ listid: 1 }]);
     // The same list flapping back to a remove drops its tags from the body too.
     applyUpdate(entry, u('ann@example.com', '2', 'remove', 12, 'news2', { tags: ['segment:news'] }));
-    assert.equal(contactOf(entry.json).tags, undefined);
+    assert.equal(contactOf(entry).tags, undefined);
   });
 
   it('defect 4: an older event for another list, arriving late, never overwrites a newer name or phone', () => {
@@ -25,7 +25,7 @@ describe('payload = the newest events', () => {
     const entry = newEntry<string>('ann@example.com', 0);
     applyUpdate(entry, u('ann@example.com', '1', 'add', 200, 'new', { firstName: 'Ann', phone: '222' }));
     applyUpdate(entry, u('ann@example.com', '2', 'add', 100, 'old', { firstName: 'Annie', phone: '111', lastName: 'Lee' }));
-    const c = contactOf(entry.json);
+    const c = contactOf(entry);
     assert.equal(c.first_name, 'Ann');
     assert.equal(c.phone, '222');
     assert.equal(c.last_name, 'Lee', 'a value only the older event gave is kept: the newer one said nothing about it');
@@ -36,7 +36,7 @@ describe('payload = the newest events', () => {
     const entry = newEntry<string>('ann@example.com', 0);
     applyUpdate(entry, u('ann@example.com', '1', 'add', 100, 'a', { firstName: 'Ann', phone: '111', fields: new Map([[5, 'gold']]) }));
     applyUpdate(entry, u('ann@example.com', '1', 'add', 200, 'b', { firstName: null, fields: new Map([[5, null]]) }));
-    const c = contactOf(entry.json);
+    const c = contactOf(entry);
     assert.equal(c.first_name, '', 'cleared');
     assert.equal(c.phone, '111', 'kept');
     assert.deepEqual(c.fields, [{ id: 5, value: '' }]);
@@ -49,7 +49,7 @@ describe('payload = the newest events', () => {
     const newer = newEntry<string>('ann@example.com', 0);
     applyUpdate(newer, u('ann@example.com', '2', 'add', 200, 'n', { phone: '222', lastName: 'Lee' }));
     mergeUnder(newer, older);
-    const c = contactOf(newer.json);
+    const c = contactOf(newer);
     assert.deepEqual([c.phone, c.first_name, c.last_name], ['333', 'Old', 'Lee'], 'the older entry held the newer phone');
   });
 });

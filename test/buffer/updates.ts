@@ -1,4 +1,4 @@
-import type { ContactUpdate } from '../../src/buffer/contact-entry.js';
+import { serialize, type ContactEntry, type ContactUpdate } from '../../src/buffer/contact-entry.js';
 
 /** Builds buffer updates for tests: refs are strings, arrival order (seq) counts up on each call. */
 export function updates() {
@@ -24,7 +24,8 @@ export function updates() {
   });
 }
 
-/** The parsed bulk-import contact object of an entry's JSON. */
-export function contactOf(json: string): Record<string, unknown> {
-  return JSON.parse(json) as Record<string, unknown>;
+/** The parsed bulk-import contact object of an entry, serialized as its cut would. */
+export function contactOf<R>(entry: ContactEntry<R>): Record<string, unknown> {
+  serialize(entry);
+  return JSON.parse(entry.json) as Record<string, unknown>;
 }

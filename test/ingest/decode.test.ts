@@ -41,6 +41,12 @@ describe('decodeJson', () => {
     refused(Buffer.from([0xc3]), 'NOT_UTF8');
   });
 
+  it('a leading UTF-8 byte-order mark is dropped; overlong forms and lone surrogates are not UTF-8', () => {
+    assert.deepEqual(decodeJson(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"a":"é"}')]), MAX), { a: 'é' });
+    refused(Buffer.from([0x22, 0xc0, 0xaf, 0x22]), 'NOT_UTF8');
+    refused(Buffer.from([0x22, 0xed, 0xa0, 0x80, 0x22]), 'NOT_UTF8');
+  });
+
   it('text that is not JSON', () => {
     for (const text of ['{"eventId":', 'hello', "{'a':1}", '{"a":1} trailing']) {
       refused(Buffer.from(text), 'NOT_JSON');

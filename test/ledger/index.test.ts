@@ -59,3 +59,41 @@ describe('LedgerIndex', () => {
     assert.ok(index.bytes / index.size >= 20, 'a slot is 20 bytes, so never under 20 per entry');
   });
 });
+
+describe('LedgerIndex.reserve and fit', () => {
+  const entry = (i: number) => ({ state: LedgerState.Added, occurredAt: 1_780_000_000_000 + i, sentAt: 1_780_000_000_000, offset: i });
+  it('a reservation holds its entries without growing, and fit() keeps a full table as it is', () => {
+    const index = new LedgerIndex();
+    index.reserve(10_000);
+    const bytes = index.bytes;
+    for (let i = 0; i < 10_000; i++) index.set(`k${i}`, entry(i));
+    assert.equal(index.bytes, bytes, 'no growth');
+    index.fit();
+    assert.equal(index.bytes, bytes);
+    for (let i = 0; i < 10_000; i += 997) assert.deepEqual(index.get(`k${i}`), entry(i));
+  });
+  it('fit() gives back an unused reservation and keeps every entry', () => {
+    const index = new LedgerIndex();
+    index.reserve(100_000);
+    for (let i = 0; i < 1_000; i++) index.set(`k${i}`, entry(i));
+    const reserved = index.bytes;
+    index.fit();
+    assert.ok(index.bytes < reserved / 10, `${index.bytes} < ${reserved / 10}`);
+    assert.equal(index.size, 1_000);
+    for (let i = 0; i < 1_000; i++) assert.deepEqual(index.get(`k${i}`), entry(i));
+    assert.equal(index.get('k1000'), undefined);
+  });
+});
+
+describe('LedgerIndex.setUnlessNewer with the key as stored bytes', () => {
+  it('finds the entry by its string key, for an ASCII key and for one that is not', () => {
+    const index = new LedgerIndex();
+    const e = { state: LedgerState.Added, occurredAt: 5, sentAt: 0 };
+    for (const key of [ledgerKey('main', '3', 'ann@example.com'), ledgerKey('main', '3', 'zoë@exämple.com')]) {
+      assert.ok(index.setUnlessNewer(Buffer.from(key, 'utf8'), e));
+      assert.deepEqual(index.get(key), e, key);
+      assert.equal(index.setUnlessNewer(Buffer.from(key, 'utf8'), { ...e, occurredAt: 4 }), false, 'an older one is not set');
+    }
+    assert.equal(index.size, 2);
+  });
+});
