@@ -1,3 +1,5 @@
+import { storedObject } from '../domain/stored-json.js';
+
 /**
  * A consent record: the person's own opt-outs of one (connection, email), as the value of the compacted consent
  * topic (`schemas/consent-record.schema.json`): `{"v":1,"lists":{"<listId>":<epoch ms>}}`, the time of the newest
@@ -11,15 +13,9 @@ export interface ConsentRecord {
 
 /** The record as stored, or undefined when it cannot be read (a foreign or damaged record counts for nothing). */
 export function decodeConsent(value: Buffer | string | null): ConsentRecord | undefined {
-  if (value === null) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(typeof value === 'string' ? value : value.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const { v, lists } = parsed as { v?: unknown; lists?: unknown };
+  const parsed = storedObject(value);
+  if (!parsed) return undefined;
+  const { v, lists } = parsed;
   if (v !== 1 || typeof lists !== 'object' || lists === null || Array.isArray(lists)) return undefined;
   const out: Record<string, number> = {};
   for (const [listId, at] of Object.entries(lists)) if (typeof at === 'number' && Number.isFinite(at)) out[listId] = at;

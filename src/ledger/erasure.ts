@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { storedObject } from '../domain/stored-json.js';
 import type { LedgerEntry } from './index.js';
 
 /**
@@ -66,15 +67,8 @@ export function encodeMarker(m: ErasureMarker): string {
 }
 
 export function decodeMarker(raw: Buffer | string | null): ErasureMarker | undefined {
-  if (raw === null || raw.length === 0) return undefined;
-  let v: unknown;
-  try {
-    v = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (typeof v !== 'object' || v === null) return undefined;
-  const o = v as Record<string, unknown>;
+  const o = storedObject(raw);
+  if (!o) return undefined;
   if (o.v !== 1 || o.erased !== true || typeof o.occurredAt !== 'number' || typeof o.at !== 'number' || typeof o.done !== 'boolean') return undefined;
   return { occurredAt: o.occurredAt, at: o.at, done: o.done };
 }

@@ -1,3 +1,4 @@
+import { storedObject } from '../domain/stored-json.js';
 import { LedgerState, type LedgerEntry } from './index.js';
 
 /**
@@ -76,14 +77,8 @@ export function decodeLedgerValue(raw: Buffer | string | null): LedgerRecord | u
     const scanned = scanLedgerValue(raw);
     if (scanned) return scanned;
   }
-  let v: unknown;
-  try {
-    v = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (typeof v !== 'object' || v === null) return undefined;
-  const o = v as Record<string, unknown>;
+  const o = storedObject(raw);
+  if (!o) return undefined;
   if ((o.v !== 1 && o.v !== 2) || (o.op !== 'add' && o.op !== 'remove') || typeof o.occurredAt !== 'number' || typeof o.byService !== 'boolean') return undefined;
   const out: LedgerRecord = { op: o.op, occurredAt: o.occurredAt, byService: o.byService, sentAt: num(o.sentAt), confirmedAt: num(o.confirmedAt) };
   if (typeof o.refused === 'string' && o.refused) out.refused = o.refused;
