@@ -217,10 +217,11 @@ export class AccountDelivery<R> {
         return this.budget.readyAt(sending, now);
       }
       if (plan.entries.length !== batch.entries.length || plan.resubscribe.size) batch = { entries: plan.entries, ...bodyOf(plan.entries), trigger: batch.trigger };
-      this.budget.spend(sending, now);
+      const slot = this.budget.spend(sending, now);
       this.fx.recordBudgetWait(now);
       this.metrics.flushes.inc({ connection: this.opts.name, trigger: batch.trigger });
-      void this.io.send(batch, plan.resubscribe);
+      // The import's per-minute slot frees 60 s after its answer (budget.ts): it arrived before that answer.
+      void this.io.send(batch, plan.resubscribe).finally(() => slot.answered(this.clock.now()));
     }
   }
 

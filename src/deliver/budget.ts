@@ -1,11 +1,16 @@
+import { ImportWindow } from './import-window.js';
+
 /**
  * The request budget of one ActiveCampaign account, as seen by this instance. Pure: time comes in as arguments.
  *
- * Each limit is paced evenly (a token bucket of one token): requests at `requestsPerSecond`, multi-contact and
- * single-contact imports at their per-minute rates. Even pacing never puts more than the rate into any window,
- * so it never trips a fixed-window, sliding-window or bucket limiter on the other side. `share` is this
- * instance's part of the account (its fraction of the partitions, or a fixed share); `throttle` shrinks
- * multiplicatively on every 429 and recovers gradually, for when others spend the same account's budget.
+ * Requests are paced evenly at `requestsPerSecond` (a token bucket of one token). The per-minute import budgets
+ * are sliding 60 s windows (import-window.ts): up to the whole minute's imports may go at once, and each slot
+ * frees 60 s after its import was answered, so no 60 s span at ActiveCampaign ever holds more than the rate, under
+ * a sliding window, fixed windows or a bucket on its side. Even pacing gave the same bound but wasted every
+ * slot a timer fired late; the window lets the scheduler catch up. `share` is this instance's part of the account
+ * (its fraction of the partitions, or a fixed share); `throttle` shrinks multiplicatively on every 429 and
+ * recovers gradually, for when others spend the same account's budget. A window holds the whole imports of
+ * `rate × share × throttle` (rounded down); below one a minute, one import per proportionally longer window.
  *
  * After a 429 the pace recovers only up to a ceiling of 80% of the pace that tripped it, and the ceiling itself
  * relaxes slowly (5% per quiet `ceilingRelaxMs`): if others keep spending up to a fifth of the budget, one 429 is
@@ -25,10 +30,17 @@ export interface BudgetRates {
   importScope?: 'separate' | 'combined';
 }
 
+/** An import's hold on the windows: `answered(now)` when its answer (or its timeout) comes back. */
+export interface ImportSlot {
+  answered(now: number): void;
+}
+
+const NO_SLOT: ImportSlot = { answered: () => {} };
+
 export class RateBudget {
   private nextRequestAt = 0;
-  private nextImportAt = 0;
-  private nextSingleAt = 0;
+  private readonly imports = new ImportWindow();
+  private readonly singles = new ImportWindow();
   private blockedUntil = 0;
   private importsBlockedUntil = 0;
   private throttle = 1;
@@ -45,24 +57,45 @@ export class RateBudget {
   /** When a request of this kind may go: `now` or later. */
   readyAt(kind: Spend, now: number): number {
     let t = Math.max(now, this.nextRequestAt, this.blockedUntil);
-    if (kind === 'import') t = Math.max(t, this.nextImportAt, this.importsBlockedUntil);
-    if (kind === 'single-import') t = Math.max(t, this.nextSingleAt, this.importsBlockedUntil, this.combined ? this.nextImportAt : 0);
+    if (kind === 'request') return t;
+    t = Math.max(t, this.importsBlockedUntil);
+    if (kind === 'import' || this.combined) t = Math.max(t, this.imports.readyAt(now, this.window(this.rates.importsPerMinute).limit));
+    if (kind === 'single-import') t = Math.max(t, this.singleReadyAt(now));
     return t;
   }
 
-  /** Records a request sent at `now`; call only when readyAt(kind, now) <= now. */
-  spend(kind: Spend, now: number): void {
+  /**
+   * Records a request sent at `now`; call only when readyAt(kind, now) <= now. An import holds its slots in the
+   * per-minute windows until `answered` is called on what this returns, and for 60 s after.
+   */
+  spend(kind: Spend, now: number): ImportSlot {
     const f = this.share * this.throttle * this.timeScale;
     this.nextRequestAt = Math.max(now, this.nextRequestAt) + 1_000 / (this.rates.requestsPerSecond * f);
-    if (kind === 'import' || (kind === 'single-import' && this.combined)) this.nextImportAt = Math.max(now, this.nextImportAt) + 60_000 / (this.rates.importsPerMinute * f);
-    if (kind === 'single-import') {
-      this.nextSingleAt = Math.max(now, this.nextSingleAt) + 60_000 / (Math.max(this.rates.singleImportsPerMinute, 1e-9) * f);
-    }
+    if (kind === 'request') return NO_SLOT;
+    const held: ImportSlot[] = [];
+    if (kind === 'import' || this.combined) held.push(this.imports.take(() => this.window(this.rates.importsPerMinute).ms));
+    if (kind === 'single-import') held.push(this.singles.take(() => this.window(this.rates.singleImportsPerMinute).ms));
+    return { answered: (at) => held.forEach((slot) => slot.answered(at)) };
   }
 
   /** Whether a single-contact import could go now without waiting on its own (small) budget. */
   singleAvailable(now: number): boolean {
-    return this.rates.singleImportsPerMinute > 0 && this.nextSingleAt <= now;
+    return this.rates.singleImportsPerMinute > 0 && this.singleReadyAt(now) <= now;
+  }
+
+  private singleReadyAt(now: number): number {
+    if (this.rates.singleImportsPerMinute <= 0) return Infinity;
+    return this.singles.readyAt(now, this.window(this.rates.singleImportsPerMinute).limit);
+  }
+
+  /**
+   * The window for `perMinute` at the current pace: `limit` whole imports per `ms`, never more than the pace in any
+   * 60 s (scaled) span. Rounded down; a pace under one a minute gets one import per longer window.
+   */
+  private window(perMinute: number): { limit: number; ms: number } {
+    const paced = perMinute * this.share * this.throttle;
+    const minute = 60_000 / this.timeScale;
+    return paced >= 1 ? { limit: Math.floor(paced + 1e-9), ms: minute } : { limit: 1, ms: minute / Math.max(paced, 1e-9) };
   }
 
   private get combined(): boolean {
