@@ -94,6 +94,10 @@ const exportDef = z.strictObject({
     .enum(['unsubscribe', 'nothing'])
     .default('unsubscribe')
     .describe("what leaving the segment does: unsubscribe from the list, or nothing (subscribe-only; removes are skipped and counted)"),
+  removeTagsOnLeave: z
+    .boolean()
+    .default(false)
+    .describe("on a confirmed leave, remove this export's tags from the contact (contact-tag endpoints: at least 2 requests per leave from the same budget); a tag another export still gives the contact stays"),
   reentry: z
     .boolean()
     .default(true)

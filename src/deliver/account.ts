@@ -14,6 +14,7 @@ import { appliedChange, type DeliveryGate, type DeliveryOutcomes } from './outco
 import { importKind, pickImport } from './pick.js';
 import { needsLookup, planCut } from './plan.js';
 import { ReentryQueue } from './reentry-queue.js';
+import { UntagQueue } from './untag-queue.js';
 
 export type { AppliedChange } from './outcomes.js';
 export type { AccountOptions } from './account-options.js';
@@ -31,6 +32,7 @@ export class AccountDelivery<R> {
   readonly budget: RateBudget;
   private readonly confirms: Confirmations<R>;
   private readonly reentries: ReentryQueue<R>;
+  private readonly untags: UntagQueue<R>;
   private readonly health: AccountHealth;
   private readonly fx: AccountEffects<R>;
   private readonly bisectQueue: ContactEntry<R>[][] = [];
@@ -62,7 +64,9 @@ export class AccountDelivery<R> {
     this.reentries = new ReentryQueue<R>(() => this.clock.epoch(), opts.repeatUnsubscribeMovesUdate);
     this.health = new AccountHealth(opts.maxBackoffMs, random);
     const { name, maxImportResubmits } = opts;
-    this.fx = new AccountEffects<R>({ name, maxImportResubmits, buffer: this.buffer, budget, confirms: this.confirms, reentries: this.reentries, health: this.health, clock, outcomes, metrics, log });
+    const deps = { name, client, clock, metrics, log, fx: () => this.fx, health: this.health, buffer: this.buffer, wake: () => this.wake() };
+    this.untags = new UntagQueue<R>(opts.untagLists ?? new Set(), gate, deps);
+    this.fx = new AccountEffects<R>({ name, maxImportResubmits, buffer: this.buffer, budget, confirms: this.confirms, reentries: this.reentries, untags: this.untags, health: this.health, clock, outcomes, metrics, log });
     const shared = { buffer: this.buffer, confirms: this.confirms, health: this.health, bisectQueue: this.bisectQueue, clock, outcomes, metrics, log };
     this.io = new AccountRequests<R>({ name, settleOnAccept: opts.settleOnAccept, client, gate, ...shared, wake: () => this.wake() }, this.flight, this.fx);
   }
@@ -88,7 +92,7 @@ export class AccountDelivery<R> {
   }
 
   get idle(): boolean {
-    return this.buffer.contacts === 0 && this.confirms.size === 0 && this.flight.sending === 0 && this.bisectQueue.length === 0 && this.reentries.size === 0 && this.lookups.length === 0;
+    return this.buffer.contacts === 0 && this.confirms.size === 0 && this.flight.sending === 0 && this.bisectQueue.length === 0 && this.reentries.size === 0 && this.untags.size === 0 && this.lookups.length === 0;
   }
 
   get down(): boolean {
@@ -139,7 +143,7 @@ export class AccountDelivery<R> {
     this.timer = undefined;
     const now = this.clock.now();
     let wakeAt = this.health.pausedUntil;
-    if (now >= wakeAt) wakeAt = Math.min(this.dispatchPolls(now), this.dispatchReentries(now), this.dispatchLookups(now), this.dispatchImports(now));
+    if (now >= wakeAt) wakeAt = Math.min(this.dispatchPolls(now), this.dispatchReentries(now), this.dispatchUntags(now), this.dispatchLookups(now), this.dispatchImports(now));
     this.fx.updateGauges();
     if (this.idle) for (const w of this.idleWaiters.splice(0)) w();
     if (wakeAt !== Infinity) this.timer = this.clock.after(Math.max(1, wakeAt - this.clock.now()), () => this.tick());
@@ -251,6 +255,11 @@ export class AccountDelivery<R> {
       void this.io.lookup(job.entry, (notBefore) => this.lookups.push({ entry: job.entry, notBefore }));
     }
     return wakeAt;
+  }
+
+  /** Runs tag-removal steps (untag-queue.ts) while the budget allows; returns when to look again. */
+  private dispatchUntags(now: number): number {
+    return this.untags.dispatch(now, (t) => this.requestSlot(t), this.flight);
   }
 
   /** Runs re-entry steps while the budget allows; returns when to look again. */

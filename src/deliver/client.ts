@@ -44,6 +44,16 @@ export interface ContactsFound {
   contacts?: { id: string; email: string }[];
 }
 
+/** GET /contacts/{id}/contactTags: each of the contact's tags (`tag` is the tag's id) and its association id. */
+export interface ContactTags {
+  contactTags?: { id: string; tag: string | number }[];
+}
+
+/** GET /tags?search=: tags whose name contains the text (the caller keeps the exact match). */
+export interface TagsFound {
+  tags?: { id: string; tag: string }[];
+}
+
 export interface Memberships {
   /** status is a string here (CONTRACT.md §4.5); udate is when the membership was last unsubscribed. */
   contactLists?: { list: string; status: string | number; udate?: string | null }[];
@@ -59,6 +69,10 @@ export interface AcApi {
   memberships(contactId: string): Promise<Answer<Memberships>>;
   /** POST /contactLists (§4.4): status 1 with sourceid 4 re-subscribes. */
   setListStatus(contactId: string, listId: string, status: 1 | 2, sourceid?: number): Promise<Answer<unknown>>;
+  /** GET /contacts/{id}/contactTags, GET /tags?search=, DELETE /contactTags/{id}: removing an export's tags on a leave (README "Tags on a leave"). */
+  contactTags(contactId: string): Promise<Answer<ContactTags>>;
+  findTags(name: string): Promise<Answer<TagsFound>>;
+  removeContactTag(contactTagId: string): Promise<Answer<unknown>>;
   getList(id: string): Promise<Answer<{ list?: { id: string; name: string } }>>;
   fields(offset: number, limit?: number): Promise<Answer<{ fields?: { id: string; perstag: string; title: string }[]; meta?: { total?: string } }>>;
   close(): Promise<void>;
@@ -105,6 +119,18 @@ export class AcClient implements AcApi {
     return this.call('contact_list', 'POST', '/contactLists', JSON.stringify({ contactList }));
   }
 
+  contactTags(contactId: string): Promise<Answer<ContactTags>> {
+    return this.call('contact_tags', 'GET', `/contacts/${encodeURIComponent(contactId)}/contactTags`);
+  }
+
+  findTags(name: string): Promise<Answer<TagsFound>> {
+    return this.call('tags', 'GET', `/tags?search=${encodeURIComponent(name)}&limit=100`);
+  }
+
+  removeContactTag(contactTagId: string): Promise<Answer<unknown>> {
+    return this.call('contact_tag', 'DELETE', `/contactTags/${encodeURIComponent(contactTagId)}`);
+  }
+
   fields(offset: number, limit = 100): Promise<Answer<{ fields?: { id: string; perstag: string; title: string }[]; meta?: { total?: string } }>> {
     return this.call('fields', 'GET', `/fields?limit=${limit}&offset=${offset}`);
   }
@@ -113,13 +139,13 @@ export class AcClient implements AcApi {
     await this.pool.close().catch(() => undefined);
   }
 
-  private async call<T>(endpoint: string, method: 'GET' | 'POST', path: string, body?: string): Promise<Answer<T>> {
+  private async call<T>(endpoint: string, method: 'GET' | 'POST' | 'DELETE', path: string, body?: string): Promise<Answer<T>> {
     const answer = await this.send<T>(method, path, body);
     this.opts.onAnswer?.(endpoint, answer.status, answer.latencyMs);
     return answer;
   }
 
-  private async send<T>(method: 'GET' | 'POST', path: string, body?: string): Promise<Answer<T>> {
+  private async send<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: string): Promise<Answer<T>> {
     const started = performance.now();
     try {
       const res = await this.pool.request({

@@ -164,6 +164,12 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['connection', 'result'] as const,
       registers: [registry],
     }),
+    tagRemovals: new Counter({
+      name: `${PREFIX}tag_removals_total`,
+      help: "Leaves whose export's tags were removed (exports.removeTagsOnLeave), by result (removed, none: the contact had none of them, missing: no such contact, failed)",
+      labelNames: ['connection', 'result'] as const,
+      registers: [registry],
+    }),
     resubscribes: new Counter({
       name: `${PREFIX}resubscribes_total`,
       help: 'Re-entries after an unsubscribe made by this service, by result (subscribed, already, opted_out, bounced, missing, failed)',

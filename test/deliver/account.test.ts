@@ -8,7 +8,7 @@ import type { AppliedChange, DeliveryGate, DeliveryOutcomes } from '../../src/de
 import { RateBudget, type BudgetRates } from '../../src/deliver/budget.js';
 import { classifyResponse, classifyTransportError } from '../../src/deliver/classify.js';
 import { clockOf, scaledClock, type Clock } from '../../src/deliver/clock.js';
-import type { AcApi, Answer, BulkImportAccepted, ContactsFound, ImportInfo, Memberships } from '../../src/deliver/client.js';
+import type { AcApi, Answer, BulkImportAccepted, ContactsFound, ContactTags, ImportInfo, Memberships, TagsFound } from '../../src/deliver/client.js';
 import type { Stage } from '../../src/domain/errors.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { updates } from '../buffer/updates.js';
@@ -112,6 +112,26 @@ class FakeAc implements AcApi {
   async setListStatus(): Promise<Answer<unknown>> {
     this.record({ kind: 'contact', contacts: [] }).answeredAt = this.clock();
     return http(200, {});
+  }
+
+  /** Tag name → id in the account, and each contact's tags (contact id → association id → tag id). */
+  readonly tagIds = new Map<string, string>();
+  readonly tagsOf = new Map<string, Map<string, string>>();
+
+  async contactTags(id: string): Promise<Answer<ContactTags>> {
+    this.record({ kind: 'contact', contacts: [] }).answeredAt = this.clock();
+    return http(200, { contactTags: [...(this.tagsOf.get(id) ?? new Map<string, string>())].map(([ct, tag]) => ({ id: ct, tag })) });
+  }
+
+  async findTags(name: string): Promise<Answer<TagsFound>> {
+    this.record({ kind: 'contact', contacts: [] }).answeredAt = this.clock();
+    return http(200, { tags: [...this.tagIds].filter(([n]) => n.includes(name)).map(([tag, id]) => ({ id, tag })) });
+  }
+
+  async removeContactTag(ct: string): Promise<Answer<unknown>> {
+    this.record({ kind: 'contact', contacts: [] }).answeredAt = this.clock();
+    for (const held of this.tagsOf.values()) if (held.delete(ct)) return http(200, {});
+    return http(404, { message: `No Result found for SubscriberTag with id ${ct}` });
   }
 
   async getList(id: string): Promise<Answer<{ list?: { id: string; name: string } }>> {
