@@ -8,9 +8,10 @@ import { ImportWindow } from './import-window.js';
  * frees 60 s after its import was answered, so no 60 s span at ActiveCampaign ever holds more than the rate, under
  * a sliding window, fixed windows or a bucket on its side. Even pacing gave the same bound but wasted every
  * slot a timer fired late; the window lets the scheduler catch up. `share` is this instance's part of the account
- * (its fraction of the partitions, or a fixed share); `throttle` shrinks multiplicatively on every 429 and
- * recovers gradually, for when others spend the same account's budget. A window holds the whole imports of
- * `rate × share × throttle` (rounded down); below one a minute, one import per proportionally longer window.
+ * (its fraction of the partitions, or a fixed share). Two throttles, for when others spend the same account's
+ * budget: the request pace shrinks on every 429, the import windows on every bulk "Rate limit exceeded.", and each
+ * recovers gradually. A window holds the whole imports of `rate × share × throttle` (rounded down); below one a
+ * minute, one import per proportionally longer window.
  *
  * After a 429 the pace recovers only up to a ceiling of 80% of the pace that tripped it, and the ceiling itself
  * relaxes slowly (5% per quiet `ceilingRelaxMs`): if others keep spending up to a fifth of the budget, one 429 is
@@ -43,9 +44,8 @@ export class RateBudget {
   private readonly singles = new ImportWindow();
   private blockedUntil = 0;
   private importsBlockedUntil = 0;
-  private throttle = 1;
-  private ceiling = 1;
-  private lastThrottleAt = -Infinity;
+  private readonly requestPace = new Pace();
+  private readonly importPace = new Pace();
   share = 1;
 
   constructor(
@@ -69,7 +69,7 @@ export class RateBudget {
    * per-minute windows until `answered` is called on what this returns, and for 60 s after.
    */
   spend(kind: Spend, now: number): ImportSlot {
-    const f = this.share * this.throttle * this.timeScale;
+    const f = this.share * this.requestPace.throttle * this.timeScale;
     this.nextRequestAt = Math.max(now, this.nextRequestAt) + 1_000 / (this.rates.requestsPerSecond * f);
     if (kind === 'request') return NO_SLOT;
     const held: ImportSlot[] = [];
@@ -93,7 +93,7 @@ export class RateBudget {
    * 60 s (scaled) span. Rounded down; a pace under one a minute gets one import per longer window.
    */
   private window(perMinute: number): { limit: number; ms: number } {
-    const paced = perMinute * this.share * this.throttle;
+    const paced = perMinute * this.share * this.importPace.throttle;
     const minute = 60_000 / this.timeScale;
     return paced >= 1 ? { limit: Math.floor(paced + 1e-9), ms: minute } : { limit: 1, ms: minute / Math.max(paced, 1e-9) };
   }
@@ -102,38 +102,57 @@ export class RateBudget {
     return this.rates.importScope === 'combined';
   }
 
-  /** A 429: nothing goes before Retry-After elapses, and the pace slows. */
+  /**
+   * A 429 (the 5 requests/s limit): nothing goes before Retry-After elapses, and the request pace slows. The
+   * import windows keep their pace: they have their own signal, and a 429 under a burst of polls says nothing
+   * about imports (slowing them cost a 1M-contact run 40% of its pace for a handful of 429s).
+   */
   throttled(retryAfterMs: number, now: number): void {
     this.blockedUntil = Math.max(this.blockedUntil, now + retryAfterMs);
-    this.slowDown(now);
+    this.requestPace.slowDown(now, 1_000 / this.timeScale);
   }
 
-  /** The bulk-import "Rate limit exceeded." answer: imports wait, other requests go on. */
+  /** The bulk-import "Rate limit exceeded." answer: imports wait and their windows shrink; other requests go on. */
   importsThrottled(waitMs: number, now: number): void {
     this.importsBlockedUntil = Math.max(this.importsBlockedUntil, now + waitMs / this.timeScale);
-    this.slowDown(now);
+    this.importPace.slowDown(now, 1_000 / this.timeScale);
   }
 
-  /** A success: recover the pace gradually (additive increase), up to the ceiling. */
+  /** A success: recover both paces gradually (additive increase), up to their ceilings. */
   succeeded(now: number): void {
-    const quiet = now - this.lastThrottleAt;
     const relaxMs = this.ceilingRelaxMs / this.timeScale;
+    this.requestPace.succeeded(now, relaxMs);
+    this.importPace.succeeded(now, relaxMs);
+  }
+
+  /** The pace now, as a fraction of the configured rates (share × the slower of the two throttles). */
+  get utilisation(): number {
+    return this.share * Math.min(this.requestPace.throttle, this.importPace.throttle);
+  }
+}
+
+/**
+ * One throttle: halved on each refusal, recovering by 2% per success up to a ceiling of 80% of the pace that
+ * tripped it; the ceiling itself relaxes by 5% per quiet `relaxMs`. Refusals within `sameMs` of each other
+ * (requests already in flight) lower the ceiling once.
+ */
+class Pace {
+  throttle = 1;
+  private ceiling = 1;
+  private lastThrottleAt = -Infinity;
+
+  slowDown(now: number, sameMs: number): void {
+    if (now - this.lastThrottleAt > sameMs) this.ceiling = Math.max(0.1, this.throttle * 0.8);
+    this.throttle = Math.max(0.05, this.throttle * 0.5);
+    this.lastThrottleAt = now;
+  }
+
+  succeeded(now: number, relaxMs: number): void {
+    const quiet = now - this.lastThrottleAt;
     if (this.ceiling < 1 && quiet >= relaxMs) {
       this.ceiling = Math.min(1, this.ceiling + 0.05);
       this.lastThrottleAt = now - quiet + relaxMs;
     }
     this.throttle = Math.min(this.ceiling, this.throttle + 0.02);
-  }
-
-  private slowDown(now: number): void {
-    // Requests already in flight when the first 429 came back must not lower the ceiling twice.
-    if (now - this.lastThrottleAt > 1_000 / this.timeScale) this.ceiling = Math.max(0.1, this.throttle * 0.8);
-    this.throttle = Math.max(0.05, this.throttle * 0.5);
-    this.lastThrottleAt = now;
-  }
-
-  /** The pace now, as a fraction of the configured rates (share × throttle). */
-  get utilisation(): number {
-    return this.share * this.throttle;
   }
 }

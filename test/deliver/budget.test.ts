@@ -183,6 +183,24 @@ describe('RateBudget: throttling and recovery', () => {
     assert.equal(budget.readyAt('request', 100), 30_000);
   });
 
+  it('a 429 slows the request pace only; the bulk "Rate limit exceeded." shrinks the import window', () => {
+    /** Imports that go within 10 s of `from` (the request pace allows hundreds). */
+    const fill = (b: RateBudget, from: number) => {
+      let n = 0;
+      for (let t = b.readyAt('import', from); t < from + 10_000; t = b.readyAt('import', t)) {
+        b.spend('import', t).answered(t);
+        n++;
+      }
+      return n;
+    };
+    const budget = new RateBudget({ ...AC, requestsPerSecond: 1_000 });
+    budget.throttled(10, 0);
+    assert.equal(fill(budget, 100), 100, 'a 429 keeps the whole import window');
+    const bulk = new RateBudget({ ...AC, requestsPerSecond: 1_000 });
+    bulk.importsThrottled(10, 0);
+    assert.equal(fill(bulk, 100), 50, 'the import window halves');
+  });
+
   it('the bulk "Rate limit exceeded." answer blocks imports only', () => {
     const budget = new RateBudget(AC);
     budget.importsThrottled(60_000, 1_000);
