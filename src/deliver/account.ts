@@ -8,7 +8,7 @@ import type { RateBudget } from './budget.js';
 import type { AcApi } from './client.js';
 import { systemClock, type Clock, type Random, type Timer } from './clock.js';
 import type { AccountOptions } from './account-options.js';
-import { Confirmations } from './confirmations.js';
+import { Confirmations, type Unconfirmed } from './confirmations.js';
 import { AccountHealth } from './health.js';
 import { appliedChange, type DeliveryGate, type DeliveryOutcomes } from './outcomes.js';
 import { importKind, pickImport } from './pick.js';
@@ -143,7 +143,13 @@ export class AccountDelivery<R> {
     this.timer = undefined;
     const now = this.clock.now();
     let wakeAt = this.health.pausedUntil;
-    if (now >= wakeAt) wakeAt = Math.min(this.dispatchPolls(now), this.dispatchReentries(now), this.dispatchUntags(now), this.dispatchLookups(now), this.dispatchImports(now));
+    if (now >= wakeAt) {
+      // Abandoned imports come back to the buffer first; then imports take request slots before polls: the
+      // import window is the account's ceiling, and a poll can wait a slot.
+      const due = this.confirms.due(now);
+      for (const u of due.expired) this.fx.abandon(u, now);
+      wakeAt = Math.min(this.dispatchImports(now), this.dispatchPolls(now, due), this.dispatchReentries(now), this.dispatchUntags(now), this.dispatchLookups(now));
+    }
     this.fx.updateGauges();
     if (this.idle) for (const w of this.idleWaiters.splice(0)) w();
     if (wakeAt !== Infinity) this.timer = this.clock.after(Math.max(1, wakeAt - this.clock.now()), () => this.tick());
@@ -158,10 +164,8 @@ export class AccountDelivery<R> {
     return true;
   }
 
-  /** Abandons imports past their deadline and polls due ones while the budget allows; returns when to look again. */
-  private dispatchPolls(now: number): number {
-    const { expired, polls, wakeAt } = this.confirms.due(now);
-    for (const u of expired) this.fx.abandon(u, now);
+  /** Polls due imports while the budget allows; returns when to look again. */
+  private dispatchPolls(now: number, { polls, wakeAt }: { polls: Unconfirmed<R>[]; wakeAt: number }): number {
     for (const u of polls) {
       const slot = this.requestSlot(now);
       if (slot !== true) return Math.min(wakeAt, slot);
