@@ -191,7 +191,7 @@ export class AccountDelivery<R> {
         dueAt: dueAt === undefined ? undefined : now + this.clock.fromReal(dueAt - epoch),
         readyContacts: this.buffer.readyContacts,
         maxContacts: this.opts.limits.maxContacts,
-        readyAt: (kind) => this.budget.readyAt(kind, now),
+        readyAt: (kind, partial) => this.budget.readyAt(kind, now, partial),
       });
       if (pick.kind === 'idle') {
         if (!pick.due) this.fx.budgetFree();

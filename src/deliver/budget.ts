@@ -40,6 +40,8 @@ const NO_SLOT: ImportSlot = { answered: () => {} };
 
 export class RateBudget {
   private nextRequestAt = 0;
+  /** The even pace of the import window's rate: a partial import (cut by age) waits for it, a full one does not. */
+  private nextPacedAt = 0;
   private readonly imports = new ImportWindow();
   private readonly singles = new ImportWindow();
   private blockedUntil = 0;
@@ -54,11 +56,16 @@ export class RateBudget {
     private readonly ceilingRelaxMs = 300_000,
   ) {}
 
-  /** When a request of this kind may go: `now` or later. */
-  readyAt(kind: Spend, now: number): number {
+  /**
+   * When a request of this kind may go: `now` or later. A `partial` multi-contact import (cut by age, not full)
+   * also keeps to the window's even pace: the window's burst is for full imports, so a backlog fills its imports
+   * to 250 instead of spending slots on the first contacts to arrive.
+   */
+  readyAt(kind: Spend, now: number, partial = false): number {
     let t = Math.max(now, this.nextRequestAt, this.blockedUntil);
     if (kind === 'request') return t;
     t = Math.max(t, this.importsBlockedUntil);
+    if (partial && kind === 'import') t = Math.max(t, this.nextPacedAt);
     if (kind === 'import' || this.combined) t = Math.max(t, this.imports.readyAt(now, this.window(this.rates.importsPerMinute).limit));
     if (kind === 'single-import') t = Math.max(t, this.singleReadyAt(now));
     return t;
@@ -72,6 +79,10 @@ export class RateBudget {
     const f = this.share * this.requestPace.throttle * this.timeScale;
     this.nextRequestAt = Math.max(now, this.nextRequestAt) + 1_000 / (this.rates.requestsPerSecond * f);
     if (kind === 'request') return NO_SLOT;
+    if (kind === 'import' || this.combined) {
+      const { limit, ms } = this.window(this.rates.importsPerMinute);
+      this.nextPacedAt = Math.max(now, this.nextPacedAt) + ms / limit;
+    }
     const held: ImportSlot[] = [];
     if (kind === 'import' || this.combined) held.push(this.imports.take(() => this.window(this.rates.importsPerMinute).ms));
     if (kind === 'single-import') held.push(this.singles.take(() => this.window(this.rates.singleImportsPerMinute).ms));

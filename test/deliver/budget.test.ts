@@ -119,6 +119,15 @@ describe('RateBudget: the import budgets are sliding 60 s windows', () => {
     assert.equal(budget.utilisation, 0.5);
   });
 
+  it('a partial import (cut by age) keeps to the even pace; a full one may burst', () => {
+    const budget = new RateBudget({ ...AC, requestsPerSecond: 1_000 });
+    budget.spend('import', 0).answered(0);
+    assert.equal(budget.readyAt('import', 1, true), 600, 'partial: 60 s / 100 after the last import');
+    assert.ok(budget.readyAt('import', 1) <= 2, 'full: the window has room');
+    for (let t = 1; t < 50; t++) budget.spend('import', t).answered(t);
+    assert.equal(budget.readyAt('import', 100, true), 30_000, 'a burst of 50 full imports pushes partial ones 50 paces on');
+  });
+
   it('a pace under one import a minute is one import per longer window', () => {
     const budget = new RateBudget(AC);
     budget.share = 0.004; // 0.4 imports a minute: one per 150 s

@@ -21,6 +21,11 @@ describe('pickImport', () => {
 
   it('waits for the budget, the bounds, or the buffer', () => {
     assert.deepEqual(pickImport(input({ readyAt: () => 5_000 })), { kind: 'budget', wakeAt: 5_000 });
+    const asked: boolean[] = [];
+    pickImport(input({ readyAt: (_, partial) => (asked.push(partial), 0) }));
+    pickImport(input({ readyContacts: 300, readyAt: (_, partial) => (asked.push(partial), 0) }));
+    pickImport(input({ due: 'size', readyContacts: 300, readyAt: (_, partial) => (asked.push(partial), 0) }));
+    assert.deepEqual(asked, [true, false, false], 'only an import cut by age with fewer than maxContacts is partial');
     assert.equal(pickImport(input({ inAir: 20 })).kind, 'idle');
     assert.equal(pickImport(input({ requests: 5 })).kind, 'idle');
     assert.deepEqual(pickImport(input({ due: undefined, dueAt: 4_000 })), { kind: 'idle', wakeAt: 4_000, due: false });
