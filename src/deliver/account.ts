@@ -218,11 +218,14 @@ export class AccountDelivery<R> {
       if (!batch) return Infinity;
       const plan = this.plan(batch.entries);
       if (plan.entries.length === 0) continue;
-      // Stale or refused changes left out may turn a multi-contact import into a single-contact one.
+      // Stale or refused changes left out (or contacts set aside for a lookup) may turn a multi-contact import
+      // into a single-contact one, or a full one into a partial one, which keeps to the even pace (budget.ts).
       const sending = importKind(plan.entries.length);
-      if (sending !== pick.spend && this.budget.readyAt(sending, now) > now) {
+      const partial = pick.source === 'buffer' && (batch.trigger === 'size' || batch.trigger === 'age') && plan.entries.length < this.opts.limits.maxContacts;
+      const readyAt = this.budget.readyAt(sending, now, partial);
+      if (readyAt > now) {
         this.buffer.requeue(plan.entries);
-        return this.budget.readyAt(sending, now);
+        return readyAt;
       }
       if (plan.entries.length !== batch.entries.length || plan.resubscribe.size) batch = { entries: plan.entries, ...bodyOf(plan.entries), trigger: batch.trigger };
       const slot = this.budget.spend(sending, now);
