@@ -89,7 +89,13 @@ export class Bench {
 
   /** The service in its own process, configured for `topic` and the simulator (five exports, lists 1..5). */
   service(what: string, topic: string, sim: SimulatorReady, o: { timeScale: number; registry?: boolean; recordLatency?: boolean }): Promise<Role<unknown>> {
-    const config = {
+    const config = this.serviceConfig(topic, sim, o);
+    return startRole<unknown>('service', { config, logFile: this.logFile(what), recordLatency: o.recordLatency ?? false } satisfies ServiceInit, SERVICE_OLD_SPACE_MB > 0 ? [`--max-old-space-size=${SERVICE_OLD_SPACE_MB}`] : []);
+  }
+
+  /** The raw config of the service for `topic` (the service parses it with its own schema, defaults included). */
+  serviceConfig(topic: string, sim: SimulatorReady, o: { timeScale: number; registry?: boolean }) {
+    return {
       kafka: { brokers: this.brokers, topics: [topic], groupId: this.group(topic, 'sync'), clientId: 'bench-service' },
       connections: { main: { apiUrl: sim.url, apiKey: { value: sim.apiToken }, privacyAcknowledged: true } },
       exports: SEGMENTS.map((segmentId) => ({ name: segmentId, segmentId, connection: 'main', listId: listOf(segmentId) })),
@@ -98,7 +104,6 @@ export class Bench {
       log: { level: 'info', format: 'json' },
       ...(o.registry && sim.registryUrl ? { schemaRegistry: { url: sim.registryUrl } } : {}),
     };
-    return startRole<unknown>('service', { config, logFile: this.logFile(what), recordLatency: o.recordLatency ?? false } satisfies ServiceInit, SERVICE_OLD_SPACE_MB > 0 ? [`--max-old-space-size=${SERVICE_OLD_SPACE_MB}`] : []);
   }
 
   /** Deletes this run's topics (with those the service created beside them: `<topic>.dlq`, …) and consumer groups. */

@@ -14,6 +14,10 @@ export interface BenchOptions {
   apiContacts: number;
   /** Step 2: a fixed time scale instead of the one derived from step 1 (0: derive it). */
   apiTimeScale: number;
+  /** Step 2: the simulator's per-minute import limiter (CONTRACT.md §2 leaves AC's own unconfirmed). */
+  apiLimiter: 'sliding' | 'fixed' | 'token-bucket';
+  /** Step 2: extra time each import spends active in the simulator, heavy-tailed or none. */
+  apiLatency: 'none' | 'lognormal' | 'pareto';
   /** Step 3: the trickle. */
   trickleRate: number;
   trickleSeconds: number;
@@ -34,6 +38,8 @@ export const DEFAULTS: Omit<BenchOptions, 'smoke' | 'out'> = {
   avroEvents: 200_000,
   apiContacts: 200_000,
   apiTimeScale: 0,
+  apiLimiter: 'sliding',
+  apiLatency: 'none',
   trickleRate: 20,
   trickleSeconds: 60,
   outageEvents: 300_000,
@@ -47,6 +53,8 @@ export const SMOKE: Omit<BenchOptions, 'smoke' | 'out'> = {
   avroEvents: 5_000,
   apiContacts: 5_000,
   apiTimeScale: 0,
+  apiLimiter: 'sliding',
+  apiLatency: 'none',
   trickleRate: 20,
   trickleSeconds: 3,
   outageEvents: 5_000,
@@ -56,12 +64,15 @@ export const SMOKE: Omit<BenchOptions, 'smoke' | 'out'> = {
 };
 
 export const USAGE = `usage: npm run bench -- [--smoke] [--json-events N] [--avro-events N] [--api-contacts N | --api-1m] [--api-time-scale K]
+                     [--api-limiter sliding|fixed|token-bucket] [--api-latency none|lognormal|pareto]
                      [--trickle-rate N] [--trickle-seconds N] [--outage-events N] [--ledger-records N] [--partitions N] [--producers N] [--out DIR]
 Each flag can also be set as BENCH_<FLAG> (e.g. BENCH_JSON_EVENTS=200000). Broker: KAFKA_BROKERS, else the local one.`;
 
 const NUMERIC = ['json-events', 'avro-events', 'api-contacts', 'api-time-scale', 'trickle-rate', 'trickle-seconds', 'outage-events', 'ledger-records', 'partitions', 'producers'] as const;
 type NumericFlag = (typeof NUMERIC)[number];
-const KEY: Record<NumericFlag, keyof typeof DEFAULTS> = {
+const CHOICES = { 'api-limiter': ['sliding', 'fixed', 'token-bucket'], 'api-latency': ['none', 'lognormal', 'pareto'] } as const;
+type NumericKey = { [K in keyof typeof DEFAULTS]: (typeof DEFAULTS)[K] extends number ? K : never }[keyof typeof DEFAULTS];
+const KEY: Record<NumericFlag, NumericKey> = {
   'json-events': 'jsonEvents',
   'avro-events': 'avroEvents',
   'api-contacts': 'apiContacts',
@@ -85,6 +96,8 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv, defaul
     options: {
       ...Object.fromEntries(NUMERIC.map((f) => [f, { type: 'string' as const }])),
       'api-1m': { type: 'boolean' },
+      'api-limiter': { type: 'string' },
+      'api-latency': { type: 'string' },
       smoke: { type: 'boolean' },
       out: { type: 'string' },
     },
@@ -102,6 +115,13 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv, defaul
     const where = fromFlag !== undefined ? `--${name}` : envName(name);
     if (raw.trim() === '' || !Number.isInteger(n) || n < 1) throw new Error(`${where} must be a whole number of at least 1, got "${raw}"`);
     options[KEY[name]] = n;
+  }
+  for (const [name, allowed] of Object.entries(CHOICES)) {
+    const raw = (flag(name) as string | undefined) ?? env[envName(name)];
+    if (raw === undefined) continue;
+    if (!(allowed as readonly string[]).includes(raw)) throw new Error(`--${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+    if (name === 'api-limiter') options.apiLimiter = raw as BenchOptions['apiLimiter'];
+    else options.apiLatency = raw as BenchOptions['apiLatency'];
   }
   if (options.apiTimeScale > 1_000) throw new Error(`--api-time-scale must be at most 1000 (the bound of delivery.timeScale), got ${options.apiTimeScale}`);
   if (options.trickleRate > 1_000) throw new Error(`--trickle-rate must be at most 1000 events/s, got ${options.trickleRate}`);

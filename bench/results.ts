@@ -57,6 +57,17 @@ const api = z.strictObject({
   theoreticalMinutes: positive,
   acceptedToTheoretical: positive,
   confirmedToTheoretical: positive,
+  /** The service's connection.importsPerMinute, the minimum at that pace, and confirmed ÷ that minimum. */
+  configuredImportsPerMinute: positive,
+  theoreticalMinutesAtConfigured: positive,
+  confirmedToConfigured: positive,
+  /** The simulator's import limiter and import latency in this run. */
+  limiter: z.enum(['sliding', 'fixed', 'token-bucket']),
+  importLatency: z.enum(['none', 'lognormal', 'pareto']),
+  /** The simulator's audit of every 60 s window (whatever limiter was in force): the most imports seen, and those over 100 (20). */
+  maxImportsInWindow: z.number().int().nonnegative(),
+  maxSingleImportsInWindow: z.number().int().nonnegative(),
+  importsOverWindow: z.number().int().nonnegative(),
   imports: z.number().int().positive(),
   contactsPerImport: positive,
   rateLimited429: z.number().int().nonnegative(),

@@ -52,7 +52,7 @@ async function main(): Promise<number> {
     say(`1. Pipeline ceiling, Avro (${options.avroEvents.toLocaleString('en')} events)`);
     const avro = await pipelineCeiling(bench, 'avro', options.avroEvents);
     say(`2. API ceiling (${options.apiContacts.toLocaleString('en')} contacts)`);
-    const api = await apiCeiling(bench, options.apiContacts, json.service.eventsPerSecond, options.apiTimeScale);
+    const api = await apiCeiling(bench, options.apiContacts, json.service.eventsPerSecond, options.apiTimeScale, { limiter: options.apiLimiter, latency: options.apiLatency });
     say(`3. Latency (${options.trickleRate} events/s for ${options.trickleSeconds} s)`);
     const latency = await trickleLatency(bench, options.trickleRate, options.trickleSeconds);
     say(`4. Memory during an outage (${options.outageEvents.toLocaleString('en')} events)`);

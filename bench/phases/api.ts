@@ -1,3 +1,4 @@
+import { parseConfig } from '../../src/config/load.js';
 import type { SimulatorCounters } from '../../src/simulator/index.js';
 import type { Bench } from '../harness.js';
 import { round } from '../measure.js';
@@ -32,15 +33,24 @@ export const chooseTimeScale = (pipelineEventsPerSecond: number): number => Math
  * `fixedTimeScale` (--api-time-scale) overrides the chosen scale, e.g. to see how much of the result is timer
  * precision.
  */
-export async function apiCeiling(b: Bench, contacts: number, pipelineEventsPerSecond: number, fixedTimeScale = 0): Promise<ApiResult> {
+export interface ApiWorld {
+  /** The simulator's per-minute import limiter and its import latency (--api-limiter, --api-latency). */
+  limiter: 'sliding' | 'fixed' | 'token-bucket';
+  latency: 'none' | 'lognormal' | 'pareto';
+}
+
+export async function apiCeiling(b: Bench, contacts: number, pipelineEventsPerSecond: number, fixedTimeScale = 0, world: ApiWorld = { limiter: 'sliding', latency: 'none' }): Promise<ApiResult> {
   const timeScale = fixedTimeScale || chooseTimeScale(pipelineEventsPerSecond);
   const theoreticalMinutes = contacts / AC_CONTACTS_PER_IMPORT / AC_IMPORTS_PER_MINUTE;
-  const sim = await b.simulator({ options: { timeScale }, registry: false });
+  const sim = await b.simulator({ options: { timeScale, importLimiter: world.limiter, importLatency: { distribution: world.latency } }, registry: false });
   try {
     const topic = await b.createTopic('api');
     const produced = await b.produce(topic, 'distinct', contacts, b.options.producers);
     b.say(`  produced ${produced.produced.toLocaleString('en')} distinct contacts in ${produced.seconds.toFixed(1)} s (not measured); time scale ${timeScale}`);
     const service = await b.service('api', topic, sim.ready, { timeScale });
+    // The service's own pace: at the defaults unless the benchmark's config says otherwise.
+    const configured = parseConfig(b.serviceConfig(topic, sim.ready, { timeScale })).connections.main!.importsPerMinute;
+    const configuredMinutes = contacts / AC_CONTACTS_PER_IMPORT / configured;
     let settled: SettledResult;
     try {
       settled = await service.call<SettledResult>('waitSettled', { count: contacts, timeoutSeconds: 120 + (theoreticalMinutes * 60 * 5) / timeScale });
@@ -62,6 +72,14 @@ export async function apiCeiling(b: Bench, contacts: number, pipelineEventsPerSe
       theoreticalMinutes: round(theoreticalMinutes, 2),
       acceptedToTheoretical: round(minutes(settled.acceptedAt) / theoreticalMinutes, 3),
       confirmedToTheoretical: round(minutes(settled.settledAt) / theoreticalMinutes, 3),
+      configuredImportsPerMinute: configured,
+      theoreticalMinutesAtConfigured: round(configuredMinutes, 2),
+      confirmedToConfigured: round(minutes(settled.settledAt) / configuredMinutes, 3),
+      limiter: world.limiter,
+      importLatency: world.latency,
+      maxImportsInWindow: c.importWindows.maxInWindow,
+      maxSingleImportsInWindow: c.importWindows.maxSingleInWindow,
+      importsOverWindow: c.importWindows.overAll + c.importWindows.overSingle,
       imports: c.importsAccepted,
       contactsPerImport: round(c.contactsImported / Math.max(1, c.importsAccepted), 1),
       rateLimited429: c.rateLimited429,

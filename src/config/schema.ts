@@ -62,8 +62,14 @@ const connection = z.strictObject({
       'must be true: contacts (emails, names, phone numbers) leave the upstream compliance boundary for this ActiveCampaign account; set privacyAcknowledged: true to confirm that this transfer is allowed',
   }),
   requestsPerSecond: z.number().gt(0).max(5).default(4.5).describe('request budget of the account (AC allows 5/s); aim ~90%'),
-  importsPerMinute: z.number().int().min(1).max(100).default(90).describe('multi-contact bulk imports per minute (AC allows 100)'),
-  singleImportsPerMinute: z.number().int().min(0).max(20).default(18).describe('single-contact bulk imports per minute (AC allows 20)'),
+  importsPerMinute: z
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(98)
+    .describe('bulk imports in any 60 s window (AC allows 100); 98 leaves room for a limiter that counts in whole seconds (README "One import budget")'),
+  singleImportsPerMinute: z.number().int().min(0).max(20).default(19).describe('single-contact bulk imports in any 60 s window (AC allows 20)'),
   importLimitScope: z
     .enum(['combined', 'separate'])
     .default('combined')
@@ -88,6 +94,10 @@ const exportDef = z.strictObject({
     .enum(['unsubscribe', 'nothing'])
     .default('unsubscribe')
     .describe("what leaving the segment does: unsubscribe from the list, or nothing (subscribe-only; removes are skipped and counted)"),
+  removeTagsOnLeave: z
+    .boolean()
+    .default(false)
+    .describe("on a confirmed leave, remove this export's tags from the contact (contact-tag endpoints: at least 2 requests per leave from the same budget); a tag another export still gives the contact stays"),
   reentry: z
     .boolean()
     .default(true)

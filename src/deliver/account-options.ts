@@ -19,6 +19,8 @@ export interface AccountOptions {
   budgetShare: 'partitions' | number;
   /** Carved out of the account before the shares are applied (for replays, or taken by a replay itself). */
   reservedShare: number;
+  /** Lists whose export removes its tags on a leave (exports.removeTagsOnLeave); none when not given. */
+  untagLists?: ReadonlySet<string>;
   /** Whether a repeated unsubscribe moves udate in this account (consent.ts); 'no' when not given. */
   repeatUnsubscribeMovesUdate?: RepeatMovesUdate;
   /** Profiles the email-change map holds, at most (email-changes.ts); 0 turns email changes off. Default 250,000. */

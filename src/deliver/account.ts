@@ -8,7 +8,7 @@ import type { RateBudget } from './budget.js';
 import type { AcApi } from './client.js';
 import { systemClock, type Clock, type Random, type Timer } from './clock.js';
 import type { AccountOptions } from './account-options.js';
-import { Confirmations } from './confirmations.js';
+import { Confirmations, type Unconfirmed } from './confirmations.js';
 import { LateImports } from './late-imports.js';
 import { AccountHealth } from './health.js';
 import { appliedChange, type DeliveryGate, type DeliveryOutcomes } from './outcomes.js';
@@ -17,6 +17,7 @@ import { needsLookup, planCut } from './plan.js';
 import { ReentryQueue } from './reentry-queue.js';
 import { ErasureJob } from './erasure.js';
 import { EmailChanges } from './email-changes.js';
+import { UntagQueue } from './untag-queue.js';
 
 export type { AppliedChange } from './outcomes.js';
 export type { AccountOptions } from './account-options.js';
@@ -36,6 +37,7 @@ export class AccountDelivery<R> {
   private readonly reentries: ReentryQueue<R>;
   /** Abandoned imports that may still complete over newer changes (their newest state is then sent again). */
   private readonly late = new LateImports<R>();
+  private readonly untags: UntagQueue<R>;
   private readonly health: AccountHealth;
   private readonly fx: AccountEffects<R>;
   private readonly bisectQueue: ContactEntry<R>[][] = [];
@@ -71,7 +73,9 @@ export class AccountDelivery<R> {
     this.reentries = new ReentryQueue<R>(() => this.clock.epoch(), opts.repeatUnsubscribeMovesUdate);
     this.health = new AccountHealth(opts.maxBackoffMs, random);
     const { name, maxImportResubmits } = opts;
-    this.fx = new AccountEffects<R>({ name, maxImportResubmits, buffer: this.buffer, budget, confirms: this.confirms, reentries: this.reentries, late: this.late, health: this.health, clock, outcomes, metrics, log });
+    const deps = { name, client, clock, metrics, log, fx: () => this.fx, health: this.health, buffer: this.buffer, wake: () => this.wake() };
+    this.untags = new UntagQueue<R>(opts.untagLists ?? new Set(), gate, deps);
+    this.fx = new AccountEffects<R>({ name, maxImportResubmits, buffer: this.buffer, budget, confirms: this.confirms, reentries: this.reentries, late: this.late, untags: this.untags, health: this.health, clock, outcomes, metrics, log });
     const shared = { buffer: this.buffer, confirms: this.confirms, late: this.late, health: this.health, bisectQueue: this.bisectQueue, clock, outcomes, metrics, log };
     this.io = new AccountRequests<R>({ name, settleOnAccept: opts.settleOnAccept, client, gate, ...shared, wake: () => this.wake() }, this.flight, this.fx);
     const maxProfiles = opts.maxProfiles ?? 250_000;
@@ -132,7 +136,7 @@ export class AccountDelivery<R> {
   }
 
   get idle(): boolean {
-    return this.buffer.contacts === 0 && (this.emails?.holding ?? 0) === 0 && this.confirms.size === 0 && this.flight.sending === 0 && this.bisectQueue.length === 0 && this.reentries.size === 0 && this.lookups.length === 0 && this.erasures.length === 0;
+    return this.buffer.contacts === 0 && (this.emails?.holding ?? 0) === 0 && this.confirms.size === 0 && this.flight.sending === 0 && this.bisectQueue.length === 0 && this.reentries.size === 0 && this.untags.size === 0 && this.lookups.length === 0 && this.erasures.length === 0;
   }
 
   get down(): boolean {
@@ -188,7 +192,16 @@ export class AccountDelivery<R> {
     this.timer = undefined;
     const now = this.clock.now();
     let wakeAt = this.health.pausedUntil;
-    if (now >= wakeAt) wakeAt = Math.min(this.dispatchPolls(now), this.dispatchReentries(now), this.dispatchLookups(now), this.dispatchErasures(now), this.dispatchImports(now));
+    if (now >= wakeAt) {
+      // Abandoned imports come back to the buffer first; then imports take request slots before polls: the
+      // import window is the account's ceiling, and a poll can wait a slot.
+      const due = this.confirms.due(now);
+      for (const u of due.expired) this.fx.abandon(u, now);
+      // Changes an abandoned import that completed late may have overwritten go again (late-imports.ts).
+      const reasserts = this.late.ready((email) => this.buffer.holds(email));
+      if (reasserts.length) this.fx.reassert(reasserts);
+      wakeAt = Math.min(this.dispatchImports(now), this.dispatchPolls(now, due), this.dispatchReentries(now), this.dispatchUntags(now), this.dispatchLookups(now), this.dispatchErasures(now));
+    }
     this.fx.updateGauges();
     if (this.idle) for (const w of this.idleWaiters.splice(0)) w();
     if (wakeAt !== Infinity) this.timer = this.clock.after(Math.max(1, wakeAt - this.clock.now()), () => this.tick());
@@ -203,12 +216,8 @@ export class AccountDelivery<R> {
     return true;
   }
 
-  /** Abandons imports past their deadline and polls due ones while the budget allows; returns when to look again. */
-  private dispatchPolls(now: number): number {
-    const { expired, polls, wakeAt } = this.confirms.due(now);
-    for (const u of expired) this.fx.abandon(u, now);
-    const reasserts = this.late.ready((email) => this.buffer.holds(email));
-    if (reasserts.length) this.fx.reassert(reasserts);
+  /** Polls due imports while the budget allows; returns when to look again. */
+  private dispatchPolls(now: number, { polls, wakeAt }: { polls: Unconfirmed<R>[]; wakeAt: number }): number {
     for (const u of polls) {
       const slot = this.requestSlot(now);
       if (slot !== true) return Math.min(wakeAt, slot);
@@ -234,7 +243,7 @@ export class AccountDelivery<R> {
         dueAt: dueAt === undefined ? undefined : now + this.clock.fromReal(dueAt - epoch),
         readyContacts: this.buffer.readyContacts,
         maxContacts: this.opts.limits.maxContacts,
-        readyAt: (kind) => this.budget.readyAt(kind, now),
+        readyAt: (kind, partial) => this.budget.readyAt(kind, now, partial),
       });
       if (pick.kind === 'idle') {
         if (!pick.due) this.fx.budgetFree();
@@ -261,17 +270,21 @@ export class AccountDelivery<R> {
       if (!batch) return Infinity;
       const plan = this.plan(batch.entries);
       if (plan.entries.length === 0) continue;
-      // Stale or refused changes left out may turn a multi-contact import into a single-contact one.
+      // Stale or refused changes left out (or contacts set aside for a lookup) may turn a multi-contact import
+      // into a single-contact one, or a full one into a partial one, which keeps to the even pace (budget.ts).
       const sending = importKind(plan.entries.length);
-      if (sending !== pick.spend && this.budget.readyAt(sending, now) > now) {
+      const partial = pick.source === 'buffer' && (batch.trigger === 'size' || batch.trigger === 'age') && plan.entries.length < this.opts.limits.maxContacts;
+      const readyAt = this.budget.readyAt(sending, now, partial);
+      if (readyAt > now) {
         this.buffer.requeue(plan.entries);
-        return this.budget.readyAt(sending, now);
+        return readyAt;
       }
       if (plan.entries.length !== batch.entries.length || plan.resubscribe.size) batch = { entries: plan.entries, ...bodyOf(plan.entries), trigger: batch.trigger };
-      this.budget.spend(sending, now);
+      const slot = this.budget.spend(sending, now);
       this.fx.recordBudgetWait(now);
       this.metrics.flushes.inc({ connection: this.opts.name, trigger: batch.trigger });
-      void this.io.send(batch, plan.resubscribe);
+      // The import's per-minute slot frees 60 s after its answer (budget.ts): it arrived before that answer.
+      void this.io.send(batch, plan.resubscribe).finally(() => slot.answered(this.clock.now()));
     }
   }
 
@@ -353,6 +366,11 @@ export class AccountDelivery<R> {
       }
     }
     this.wake();
+  }
+
+  /** Runs tag-removal steps (untag-queue.ts) while the budget allows; returns when to look again. */
+  private dispatchUntags(now: number): number {
+    return this.untags.dispatch(now, (t) => this.requestSlot(t), this.flight);
   }
 
   /** Runs re-entry steps while the budget allows; returns when to look again. */

@@ -1,11 +1,17 @@
+import { ImportWindow } from './import-window.js';
+
 /**
  * The request budget of one ActiveCampaign account, as seen by this instance. Pure: time comes in as arguments.
  *
- * Each limit is paced evenly (a token bucket of one token): requests at `requestsPerSecond`, multi-contact and
- * single-contact imports at their per-minute rates. Even pacing never puts more than the rate into any window,
- * so it never trips a fixed-window, sliding-window or bucket limiter on the other side. `share` is this
- * instance's part of the account (its fraction of the partitions, or a fixed share); `throttle` shrinks
- * multiplicatively on every 429 and recovers gradually, for when others spend the same account's budget.
+ * Requests are paced evenly at `requestsPerSecond` (a token bucket of one token). The per-minute import budgets
+ * are sliding 60 s windows (import-window.ts): up to the whole minute's imports may go at once, and each slot
+ * frees 60 s after its import was answered, so no 60 s span at ActiveCampaign ever holds more than the rate, under
+ * a sliding window, fixed windows or a bucket on its side. Even pacing gave the same bound but wasted every
+ * slot a timer fired late; the window lets the scheduler catch up. `share` is this instance's part of the account
+ * (its fraction of the partitions, or a fixed share). Two throttles, for when others spend the same account's
+ * budget: the request pace shrinks on every 429, the import windows on every bulk "Rate limit exceeded.", and each
+ * recovers gradually. A window holds the whole imports of `rate × share × throttle` (rounded down); below one a
+ * minute, one import per proportionally longer window.
  *
  * After a 429 the pace recovers only up to a ceiling of 80% of the pace that tripped it, and the ceiling itself
  * relaxes slowly (5% per quiet `ceilingRelaxMs`): if others keep spending up to a fifth of the budget, one 429 is
@@ -25,15 +31,23 @@ export interface BudgetRates {
   importScope?: 'separate' | 'combined';
 }
 
+/** An import's hold on the windows: `answered(now)` when its answer (or its timeout) comes back. */
+export interface ImportSlot {
+  answered(now: number): void;
+}
+
+const NO_SLOT: ImportSlot = { answered: () => {} };
+
 export class RateBudget {
   private nextRequestAt = 0;
-  private nextImportAt = 0;
-  private nextSingleAt = 0;
+  /** The even pace of the import window's rate: a partial import (cut by age) waits for it, a full one does not. */
+  private nextPacedAt = 0;
+  private readonly imports = new ImportWindow();
+  private readonly singles = new ImportWindow();
   private blockedUntil = 0;
   private importsBlockedUntil = 0;
-  private throttle = 1;
-  private ceiling = 1;
-  private lastThrottleAt = -Infinity;
+  private readonly requestPace = new Pace();
+  private readonly importPace = new Pace();
   share = 1;
 
   constructor(
@@ -42,65 +56,114 @@ export class RateBudget {
     private readonly ceilingRelaxMs = 300_000,
   ) {}
 
-  /** When a request of this kind may go: `now` or later. */
-  readyAt(kind: Spend, now: number): number {
+  /**
+   * When a request of this kind may go: `now` or later. A `partial` multi-contact import (cut by age, not full)
+   * also keeps to the window's even pace: the window's burst is for full imports, so a backlog fills its imports
+   * to 250 instead of spending slots on the first contacts to arrive.
+   */
+  readyAt(kind: Spend, now: number, partial = false): number {
     let t = Math.max(now, this.nextRequestAt, this.blockedUntil);
-    if (kind === 'import') t = Math.max(t, this.nextImportAt, this.importsBlockedUntil);
-    if (kind === 'single-import') t = Math.max(t, this.nextSingleAt, this.importsBlockedUntil, this.combined ? this.nextImportAt : 0);
+    if (kind === 'request') return t;
+    t = Math.max(t, this.importsBlockedUntil);
+    if (partial && kind === 'import') t = Math.max(t, this.nextPacedAt);
+    if (kind === 'import' || this.combined) t = Math.max(t, this.imports.readyAt(now, this.window(this.rates.importsPerMinute).limit));
+    if (kind === 'single-import') t = Math.max(t, this.singleReadyAt(now));
     return t;
   }
 
-  /** Records a request sent at `now`; call only when readyAt(kind, now) <= now. */
-  spend(kind: Spend, now: number): void {
-    const f = this.share * this.throttle * this.timeScale;
+  /**
+   * Records a request sent at `now`; call only when readyAt(kind, now) <= now. An import holds its slots in the
+   * per-minute windows until `answered` is called on what this returns, and for 60 s after.
+   */
+  spend(kind: Spend, now: number): ImportSlot {
+    const f = this.share * this.requestPace.throttle * this.timeScale;
     this.nextRequestAt = Math.max(now, this.nextRequestAt) + 1_000 / (this.rates.requestsPerSecond * f);
-    if (kind === 'import' || (kind === 'single-import' && this.combined)) this.nextImportAt = Math.max(now, this.nextImportAt) + 60_000 / (this.rates.importsPerMinute * f);
-    if (kind === 'single-import') {
-      this.nextSingleAt = Math.max(now, this.nextSingleAt) + 60_000 / (Math.max(this.rates.singleImportsPerMinute, 1e-9) * f);
+    if (kind === 'request') return NO_SLOT;
+    if (kind === 'import' || this.combined) {
+      const { limit, ms } = this.window(this.rates.importsPerMinute);
+      this.nextPacedAt = Math.max(now, this.nextPacedAt) + ms / limit;
     }
+    const held: ImportSlot[] = [];
+    if (kind === 'import' || this.combined) held.push(this.imports.take(() => this.window(this.rates.importsPerMinute).ms));
+    if (kind === 'single-import') held.push(this.singles.take(() => this.window(this.rates.singleImportsPerMinute).ms));
+    return { answered: (at) => held.forEach((slot) => slot.answered(at)) };
   }
 
   /** Whether a single-contact import could go now without waiting on its own (small) budget. */
   singleAvailable(now: number): boolean {
-    return this.rates.singleImportsPerMinute > 0 && this.nextSingleAt <= now;
+    return this.rates.singleImportsPerMinute > 0 && this.singleReadyAt(now) <= now;
+  }
+
+  private singleReadyAt(now: number): number {
+    if (this.rates.singleImportsPerMinute <= 0) return Infinity;
+    return this.singles.readyAt(now, this.window(this.rates.singleImportsPerMinute).limit);
+  }
+
+  /**
+   * The window for `perMinute` at the current pace: `limit` whole imports per `ms`, never more than the pace in any
+   * 60 s (scaled) span. Rounded down; a pace under one a minute gets one import per longer window.
+   */
+  private window(perMinute: number): { limit: number; ms: number } {
+    const paced = perMinute * this.share * this.importPace.throttle;
+    const minute = 60_000 / this.timeScale;
+    return paced >= 1 ? { limit: Math.floor(paced + 1e-9), ms: minute } : { limit: 1, ms: minute / Math.max(paced, 1e-9) };
   }
 
   private get combined(): boolean {
     return this.rates.importScope === 'combined';
   }
 
-  /** A 429: nothing goes before Retry-After elapses, and the pace slows. */
+  /**
+   * A 429 (the 5 requests/s limit): nothing goes before Retry-After elapses, and the request pace slows. The
+   * import windows keep their pace: they have their own signal, and a 429 under a burst of polls says nothing
+   * about imports (slowing them cost a 1M-contact run 40% of its pace for a handful of 429s).
+   */
   throttled(retryAfterMs: number, now: number): void {
     this.blockedUntil = Math.max(this.blockedUntil, now + retryAfterMs);
-    this.slowDown(now);
+    this.requestPace.slowDown(now, 1_000 / this.timeScale);
   }
 
-  /** The bulk-import "Rate limit exceeded." answer: imports wait, other requests go on. */
+  /** The bulk-import "Rate limit exceeded." answer: imports wait and their windows shrink; other requests go on. */
   importsThrottled(waitMs: number, now: number): void {
     this.importsBlockedUntil = Math.max(this.importsBlockedUntil, now + waitMs / this.timeScale);
-    this.slowDown(now);
+    this.importPace.slowDown(now, 1_000 / this.timeScale);
   }
 
-  /** A success: recover the pace gradually (additive increase), up to the ceiling. */
+  /** A success: recover both paces gradually (additive increase), up to their ceilings. */
   succeeded(now: number): void {
-    const quiet = now - this.lastThrottleAt;
     const relaxMs = this.ceilingRelaxMs / this.timeScale;
+    this.requestPace.succeeded(now, relaxMs);
+    this.importPace.succeeded(now, relaxMs);
+  }
+
+  /** The pace now, as a fraction of the configured rates (share × the slower of the two throttles). */
+  get utilisation(): number {
+    return this.share * Math.min(this.requestPace.throttle, this.importPace.throttle);
+  }
+}
+
+/**
+ * One throttle: halved on each refusal, recovering by 2% per success up to a ceiling of 80% of the pace that
+ * tripped it; the ceiling itself relaxes by 5% per quiet `relaxMs`. Refusals within `sameMs` of each other
+ * (requests already in flight) lower the ceiling once.
+ */
+class Pace {
+  throttle = 1;
+  private ceiling = 1;
+  private lastThrottleAt = -Infinity;
+
+  slowDown(now: number, sameMs: number): void {
+    if (now - this.lastThrottleAt > sameMs) this.ceiling = Math.max(0.1, this.throttle * 0.8);
+    this.throttle = Math.max(0.05, this.throttle * 0.5);
+    this.lastThrottleAt = now;
+  }
+
+  succeeded(now: number, relaxMs: number): void {
+    const quiet = now - this.lastThrottleAt;
     if (this.ceiling < 1 && quiet >= relaxMs) {
       this.ceiling = Math.min(1, this.ceiling + 0.05);
       this.lastThrottleAt = now - quiet + relaxMs;
     }
     this.throttle = Math.min(this.ceiling, this.throttle + 0.02);
-  }
-
-  private slowDown(now: number): void {
-    // Requests already in flight when the first 429 came back must not lower the ceiling twice.
-    if (now - this.lastThrottleAt > 1_000 / this.timeScale) this.ceiling = Math.max(0.1, this.throttle * 0.8);
-    this.throttle = Math.max(0.05, this.throttle * 0.5);
-    this.lastThrottleAt = now;
-  }
-
-  /** The pace now, as a fraction of the configured rates (share × throttle). */
-  get utilisation(): number {
-    return this.share * this.throttle;
   }
 }

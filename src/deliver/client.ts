@@ -44,6 +44,16 @@ export interface ContactsFound {
   contacts?: { id: string; email: string }[];
 }
 
+/** GET /contacts/{id}/contactTags: each of the contact's tags (`tag` is the tag's id) and its association id. */
+export interface ContactTags {
+  contactTags?: { id: string; tag: string | number }[];
+}
+
+/** GET /tags?search=: tags whose name contains the text (the caller keeps the exact match). */
+export interface TagsFound {
+  tags?: { id: string; tag: string }[];
+}
+
 export interface Memberships {
   /** status is a string here (CONTRACT.md §4.5); udate is when the membership was last unsubscribed. */
   contactLists?: { list: string; status: string | number; udate?: string | null }[];
@@ -61,6 +71,10 @@ export interface AcApi {
   setListStatus(contactId: string, listId: string, status: 1 | 2, sourceid?: number): Promise<Answer<unknown>>;
   /** DELETE /contacts/{id} (README "Erasure requests"): 200 when deleted, 404 when there is no such contact. */
   deleteContact(contactId: string): Promise<Answer<unknown>>;
+  /** GET /contacts/{id}/contactTags, GET /tags?search=, DELETE /contactTags/{id}: removing an export's tags on a leave (README "Tags on a leave"). */
+  contactTags(contactId: string): Promise<Answer<ContactTags>>;
+  findTags(name: string): Promise<Answer<TagsFound>>;
+  removeContactTag(contactTagId: string): Promise<Answer<unknown>>;
   getList(id: string): Promise<Answer<{ list?: { id: string; name: string } }>>;
   /** PUT /contacts/{id} with a new email (README, "Email changes"): 200, 404 unknown id, 422 the email is taken. */
   updateContactEmail?(contactId: string, email: string): Promise<Answer<unknown>>;
@@ -115,6 +129,18 @@ export class AcClient implements AcApi {
 
   updateContactEmail(contactId: string, email: string): Promise<Answer<unknown>> {
     return this.call('contact', 'PUT', `/contacts/${encodeURIComponent(contactId)}`, JSON.stringify({ contact: { email } }));
+  }
+
+  contactTags(contactId: string): Promise<Answer<ContactTags>> {
+    return this.call('contact_tags', 'GET', `/contacts/${encodeURIComponent(contactId)}/contactTags`);
+  }
+
+  findTags(name: string): Promise<Answer<TagsFound>> {
+    return this.call('tags', 'GET', `/tags?search=${encodeURIComponent(name)}&limit=100`);
+  }
+
+  removeContactTag(contactTagId: string): Promise<Answer<unknown>> {
+    return this.call('contact_tag', 'DELETE', `/contactTags/${encodeURIComponent(contactTagId)}`);
   }
 
   fields(offset: number, limit = 100): Promise<Answer<{ fields?: { id: string; perstag: string; title: string }[]; meta?: { total?: string } }>> {

@@ -1,4 +1,5 @@
 import type { ContactEntry } from '../buffer/contact-entry.js';
+import { POLL_STEP, POLL_TARGET, PollTiming } from './poll-timing.js';
 import type { ReentryItem } from './reentry.js';
 
 /**
@@ -39,8 +40,18 @@ export class Confirmations<R> {
   /** Imports past their deadline, outside maxUnconfirmed: polled every 5 minutes for a day, then forgotten. */
   private readonly abandoned = new Map<string, Unconfirmed<R>>();
   private readonly resubmits = new Map<string, number>();
+  /** When to poll: learnt from first polls, so that one poll per import is the common case (poll-timing.ts). */
+  private readonly timing: PollTiming;
 
-  constructor(private readonly opts: ConfirmOptions) {}
+  constructor(private readonly opts: ConfirmOptions) {
+    const minWaitMs = Math.min(opts.pollIntervalMs, 250);
+    this.timing = new PollTiming({ initialMs: opts.pollIntervalMs, minWaitMs, maxWaitMs: 10_000, maxFirstMs: opts.confirmTimeoutMs / 2, target: POLL_TARGET, step: POLL_STEP });
+  }
+
+  /** How long after acceptance an import is first polled, as learnt so far. */
+  get firstPollAfter(): number {
+    return this.timing.firstAfter;
+  }
 
   /** Accepted imports awaiting confirmation (abandoned ones not counted). */
   get size(): number {
@@ -48,7 +59,7 @@ export class Confirmations<R> {
   }
 
   accept(batchId: string, entries: ContactEntry<R>[], resubscribe: Map<string, ReentryItem<R>[]>, now: number, epoch: number): void {
-    this.unconfirmed.set(batchId, { batchId, entries, acceptedAt: now, sentAt: epoch, resubscribe, nextPollAt: now + this.opts.pollIntervalMs, polls: 0, polling: false });
+    this.unconfirmed.set(batchId, { batchId, entries, acceptedAt: now, sentAt: epoch, resubscribe, nextPollAt: now + this.timing.firstAfter, polls: 0, polling: false });
   }
 
   /**
@@ -77,12 +88,14 @@ export class Confirmations<R> {
 
   /** A poll's answer (the import's status) at `now`; a final status ends the import here. */
   answered(u: Unconfirmed<R>, status: unknown, failure: string[] | undefined, now: number): PollStep {
+    const final = status === 'completed' || status === 'failed' || status === 'interrupted';
+    if (u.polls === 1) this.timing.firstAnswer(now - u.acceptedAt, final);
     if (status === 'completed') {
       this.unconfirmed.delete(u.batchId);
       return { kind: 'completed', failure: failure ?? [] };
     }
     if (status === 'failed' || status === 'interrupted') return this.end(u, status);
-    return { kind: 'again', at: now + this.backoff(u) };
+    return { kind: 'again', at: now + this.timing.againAfter(now - u.acceptedAt) };
   }
 
   /** A poll that could not be read as a status: the import is treated as failed. */
@@ -91,7 +104,7 @@ export class Confirmations<R> {
     return { kind: 'failed', status };
   }
 
-  /** The wait before the next poll: pollIntervalMs doubling up to 8×, at most 10 s. */
+  /** The wait before polling an account that is down again: pollIntervalMs doubling up to 8×, at most 10 s. */
   backoff(u: Unconfirmed<R>): number {
     return Math.min(this.opts.pollIntervalMs * 2 ** Math.min(u.polls - 1, 3), 10_000);
   }

@@ -1,4 +1,4 @@
-import type { AcApi, Answer, BulkImportAccepted, ContactsFound, ImportInfo, Memberships } from './client.js';
+import type { AcApi, Answer, BulkImportAccepted, ContactsFound, ContactTags, ImportInfo, Memberships, TagsFound } from './client.js';
 
 /**
  * `run --dry-run`: reads go to the account (lists, fields: start-up checks still run), writes do not. Each bulk
@@ -53,6 +53,19 @@ export class DryRunApi implements AcApi {
 
   async updateContactEmail(contactId: string): Promise<Answer<unknown>> {
     this.report(`dry run: would change the email of contact ${contactId} (PUT /contacts/{id})`);
+    return { status: 200, verdict: { kind: 'ok' }, body: {}, latencyMs: 0 };
+  }
+
+  contactTags(contactId: string): Promise<Answer<ContactTags>> {
+    return this.real.contactTags(contactId);
+  }
+
+  findTags(name: string): Promise<Answer<TagsFound>> {
+    return this.real.findTags(name);
+  }
+
+  async removeContactTag(contactTagId: string): Promise<Answer<unknown>> {
+    this.report(`dry run: would remove contact tag ${contactTagId} (a tag of an export the contact left)`);
     return { status: 200, verdict: { kind: 'ok' }, body: {}, latencyMs: 0 };
   }
 

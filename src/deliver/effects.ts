@@ -14,6 +14,7 @@ import type { LateImports, Reassert } from './late-imports.js';
 import { appliedChange, type AppliedChange, type DeliveryOutcomes } from './outcomes.js';
 import type { ReentryJob, ReentryOutcome } from './reentry.js';
 import type { ReentryQueue } from './reentry-queue.js';
+import type { UntagQueue } from './untag-queue.js';
 
 /** The state of one account that its loop (account.ts) and these effects share. */
 export interface AccountState<R> {
@@ -24,6 +25,8 @@ export interface AccountState<R> {
   confirms: Confirmations<R>;
   reentries: ReentryQueue<R>;
   late: LateImports<R>;
+  /** Tag removals after confirmed leaves (exports.removeTagsOnLeave); absent: none. */
+  untags?: UntagQueue<R>;
   health: AccountHealth;
   clock: Clock;
   outcomes: DeliveryOutcomes<R>;
@@ -43,6 +46,7 @@ export class AccountEffects<R> {
   private readonly confirms: Confirmations<R>;
   private readonly reentries: ReentryQueue<R>;
   private readonly late: LateImports<R>;
+  private readonly untags: UntagQueue<R> | undefined;
   private readonly health: AccountHealth;
   private readonly clock: Clock;
   private readonly outcomes: DeliveryOutcomes<R>;
@@ -59,6 +63,7 @@ export class AccountEffects<R> {
     this.confirms = s.confirms;
     this.reentries = s.reentries;
     this.late = s.late;
+    this.untags = s.untags;
     this.health = s.health;
     this.clock = s.clock;
     this.outcomes = s.outcomes;
@@ -99,11 +104,15 @@ export class AccountEffects<R> {
   /** A completed import (reentry-queue.ts decides what each change became); emails stay in flight for its jobs. */
   completed(u: Unconfirmed<R>, failure: string[]): void {
     this.metrics.confirmations.inc({ connection: this.name, status: 'completed' });
-    const done = this.reentries.completed(u.entries, u.resubscribe, new Set(failure.map(normaliseEmail)), u.sentAt, this.clock.epoch());
+    const failed = new Set(failure.map(normaliseEmail));
+    const done = this.reentries.completed(u.entries, u.resubscribe, failed, u.sentAt, this.clock.epoch());
     for (const email of done.confirmed) this.confirms.clear(email);
     for (const email of done.failed) this.log.warn({ email: maskEmail(email) }, 'ActiveCampaign listed a contact of a bulk import as failed; reading its memberships to find the refused list');
     this.record(done.changes);
-    this.buffer.release(done.release);
+    // Leaves that remove tags hold their emails until the tags are gone (untag-queue.ts); re-entry jobs hold theirs.
+    const released = new Set(done.release);
+    const holding = this.untags?.afterImport(u.entries, failed, new Set(u.entries.map((e) => e.email).filter((e) => !released.has(e))));
+    this.buffer.release(holding?.size ? done.release.filter((e) => !holding.has(e)) : done.release);
   }
 
 

@@ -48,6 +48,11 @@ export interface DeliveryGate<R> {
    */
   knows?(connection: string, email: string, ref: R): boolean;
   /**
+   * The tags that the connection's exports other than `listId`'s still give the contact: those whose list the
+   * ledger holds as added for this email (looked up in the partition of `ref`). They stay when a leave removes tags.
+   */
+  givenTags?(connection: string, email: string, listId: string, ref: R): Set<string>;
+  /**
    * The import carrying these unsubscribes was certainly not applied (a 429, a validation 400, a refusal): their
    * intents' windows close now, so that an open window never claims a person's own later unsubscribe.
    */

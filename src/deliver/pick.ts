@@ -19,8 +19,8 @@ export interface PickInput {
   dueAt: number | undefined;
   readyContacts: number;
   maxContacts: number;
-  /** When the budget lets a request of this kind go. */
-  readyAt: (kind: Spend) => number;
+  /** When the budget lets a request of this kind go; `partial`: an import cut by age, not full. */
+  readyAt: (kind: Spend, partial: boolean) => number;
 }
 
 export type Pick =
@@ -42,7 +42,7 @@ export function pickImport(p: PickInput): Pick {
   const contacts = bisect ? p.bisectHead! : Math.min(p.readyContacts, p.maxContacts);
   if (contacts === 0) return { kind: 'idle', wakeAt: Infinity, due: true };
   const spend = importKind(contacts);
-  const ready = p.readyAt(spend);
+  const ready = p.readyAt(spend, !bisect && trigger === 'age' && contacts < p.maxContacts);
   if (ready > p.now) return { kind: 'budget', wakeAt: ready };
   return { kind: 'send', source: bisect ? 'bisect' : 'buffer', trigger, spend };
 }

@@ -4,6 +4,7 @@ import type { DeliveryGate } from '../deliver/outcomes.js';
 import { tieOffset, type EventRef } from '../ingest/source.js';
 import type { Ownership } from '../offsets/ownership.js';
 import type { Route } from './decide.js';
+import { LedgerState } from './index.js';
 import type { Ledger } from './ledger.js';
 
 /**
@@ -64,6 +65,17 @@ export class LedgerGate implements DeliveryGate<EventRef> {
       if (entry && !entry.unapplied) return true;
     }
     return false;
+  }
+
+  givenTags(connection: string, email: string, listId: string, ref: EventRef): Set<string> {
+    const given = new Set<string>();
+    if (!this.ledger) return given;
+    const { topic, partition } = ref.message;
+    for (const e of this.exportsByName.values()) {
+      if (e.connection !== connection || e.listId === listId || !e.tags.length) continue;
+      if (this.ledger.lookup(topic, partition, connection, e.listId, email)?.state === LedgerState.Added) for (const t of e.tags) given.add(t);
+    }
+    return given;
   }
 
   live(ref: EventRef): boolean {

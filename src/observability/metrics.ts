@@ -189,6 +189,12 @@ export function createMetrics(registry = new Registry()) {
       registers: [registry],
     }),
     consentOptOuts: new Gauge({ name: `${PREFIX}consent_opt_outs`, help: "People (connection, email) with an opt-out of their own held from the consent topic", registers: [registry] }),
+    tagRemovals: new Counter({
+      name: `${PREFIX}tag_removals_total`,
+      help: "Leaves whose export's tags were removed (exports.removeTagsOnLeave), by result (removed, none: the contact had none of them, missing: no such contact, failed)",
+      labelNames: ['connection', 'result'] as const,
+      registers: [registry],
+    }),
     resubscribes: new Counter({
       name: `${PREFIX}resubscribes_total`,
       help: 'Re-entries after an unsubscribe made by this service, by result (subscribed, already, opted_out, bounced, missing, failed)',

@@ -18,6 +18,7 @@ const valid = (): BenchResults => ({
   api: {
     contacts: 5_000, timeScale: 4, timeScaleFromCeiling: 9, scaledLimitContactsPerSecond: 3_750, pipelineCeilingEventsPerSecond: 12_000, realSeconds: 2.4,
     simulatedMinutesToAccepted: 0.33, simulatedMinutesToConfirmed: 0.36, theoreticalMinutes: 0.2, acceptedToTheoretical: 1.65, confirmedToTheoretical: 1.8,
+    configuredImportsPerMinute: 98, theoreticalMinutesAtConfigured: 0.2, confirmedToConfigured: 1.76, limiter: 'sliding', importLatency: 'none', maxImportsInWindow: 20, maxSingleImportsInWindow: 0, importsOverWindow: 0,
     imports: 20, contactsPerImport: 250, rateLimited429: 0, bulkRateLimited: 0, violations: 0, requests: 70, requestsPerImport: 3.5, cpuSeconds: 1, peakRssMb: 130,
   },
   latency: { ratePerSecond: 20, seconds: 5, events: 100, lingerMs: 1_000, timeScale: 1, p50Ms: 600, p90Ms: 1_100, p99Ms: 1_300, maxMs: 1_400, rateLimited429: 0 },

@@ -47,8 +47,8 @@ describe('parseConfig: a valid config', () => {
     assert.equal(config.deadLetter.topic, '{topic}.dlq');
     const conn = config.connections.main!;
     assert.equal(conn.requestsPerSecond, 4.5);
-    assert.equal(conn.importsPerMinute, 90);
-    assert.equal(conn.singleImportsPerMinute, 18);
+    assert.equal(conn.importsPerMinute, 98);
+    assert.equal(conn.singleImportsPerMinute, 19);
     const exp = config.exports[0]!;
     assert.equal(exp.enabled, true);
     assert.deepEqual(exp.tags, []);

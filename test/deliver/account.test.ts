@@ -8,7 +8,7 @@ import type { AppliedChange, DeliveryGate, DeliveryOutcomes } from '../../src/de
 import { RateBudget, type BudgetRates } from '../../src/deliver/budget.js';
 import { classifyResponse, classifyTransportError } from '../../src/deliver/classify.js';
 import { clockOf, scaledClock, type Clock } from '../../src/deliver/clock.js';
-import type { AcApi, Answer, BulkImportAccepted, ContactsFound, ImportInfo, Memberships } from '../../src/deliver/client.js';
+import type { AcApi, Answer, BulkImportAccepted, ContactsFound, ContactTags, ImportInfo, Memberships, TagsFound } from '../../src/deliver/client.js';
 import type { Stage } from '../../src/domain/errors.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { updates } from '../buffer/updates.js';
@@ -116,6 +116,26 @@ class FakeAc implements AcApi {
   async setListStatus(): Promise<Answer<unknown>> {
     this.record({ kind: 'contact', contacts: [] }).answeredAt = this.clock();
     return http(200, {});
+  }
+
+  /** Tag name → id in the account, and each contact's tags (contact id → association id → tag id). */
+  readonly tagIds = new Map<string, string>();
+  readonly tagsOf = new Map<string, Map<string, string>>();
+
+  async contactTags(id: string): Promise<Answer<ContactTags>> {
+    this.record({ kind: 'contact', contacts: [] }).answeredAt = this.clock();
+    return http(200, { contactTags: [...(this.tagsOf.get(id) ?? new Map<string, string>())].map(([ct, tag]) => ({ id: ct, tag })) });
+  }
+
+  async findTags(name: string): Promise<Answer<TagsFound>> {
+    this.record({ kind: 'contact', contacts: [] }).answeredAt = this.clock();
+    return http(200, { tags: [...this.tagIds].filter(([n]) => n.includes(name)).map(([tag, id]) => ({ id, tag })) });
+  }
+
+  async removeContactTag(ct: string): Promise<Answer<unknown>> {
+    this.record({ kind: 'contact', contacts: [] }).answeredAt = this.clock();
+    for (const held of this.tagsOf.values()) if (held.delete(ct)) return http(200, {});
+    return http(404, { message: `No Result found for SubscriberTag with id ${ct}` });
   }
 
   async getList(id: string): Promise<Answer<{ list?: { id: string; name: string } }>> {
@@ -258,10 +278,10 @@ function setup(s: SetupOptions = {}) {
   const change = updates();
   let occurred = 1_000;
   /** Buffers one change; returns its ref. Later calls are newer unless `at` says otherwise. */
-  const add = (email: string, o: { list?: string; op?: 'add' | 'remove'; ref?: string; at?: number } = {}): string => {
+  const add = (email: string, o: { list?: string; op?: 'add' | 'remove'; ref?: string; at?: number; tags?: string[] } = {}): string => {
     const list = o.list ?? '1';
     const ref = o.ref ?? `${email}/${list}/${o.op ?? 'add'}`;
-    delivery.add(change(email, list, o.op ?? 'add', o.at ?? ++occurred, ref));
+    delivery.add(change(email, list, o.op ?? 'add', o.at ?? ++occurred, ref, o.tags ? { tags: o.tags } : {}));
     return ref;
   };
   return { api, sink, metrics, budget, delivery, add };
@@ -617,6 +637,36 @@ describe('AccountDelivery: the single-contact import budget', () => {
     add('b@example.com');
     await turn();
     assert.deepEqual(api.bulks().map(emailsOf), [['a@example.com', 'b@example.com']]);
+  });
+});
+
+describe('AccountDelivery: tags on a leave (removeTagsOnLeave)', () => {
+  function world(untagLists: string[]) {
+    const w = setup({ opts: { untagLists: new Set(untagLists) } });
+    w.api.known.set('ann@example.com', { id: '7', lists: [{ list: '1', status: '1' }] });
+    w.api.tagIds.set('segment:vip', '11').set('other', '12');
+    w.api.tagsOf.set('7', new Map([['22', '11'], ['23', '12']]));
+    return w;
+  }
+
+  it('a confirmed leave removes the export’s tag after the import, with the contact-tag endpoints', async () => {
+    const { api, sink, add, delivery } = world(['1']);
+    add('ann@example.com', { op: 'remove', tags: ['segment:vip'] });
+    await until(() => api.tagsOf.get('7')!.size === 1, 'the tag removed');
+    assert.deepEqual([...api.tagsOf.get('7')!], [['23', '12']], 'only the export’s own tag');
+    const bulkAt = api.bulks()[0]!.answeredAt!;
+    assert.ok(api.requests.filter((r) => r.kind === 'contact').every((r) => r.at >= bulkAt), 'after the import');
+    await delivery.whenIdle();
+    assert.equal(sink.applied_.length, 1, 'the leave itself is recorded once');
+  });
+
+  it('off for the list (the default): no contact-tag request, the tag stays', async () => {
+    const { api, add, delivery } = world([]);
+    add('ann@example.com', { op: 'remove', tags: ['segment:vip'] });
+    await until(() => api.infos().length > 0, 'the import confirmed');
+    await delivery.whenIdle();
+    assert.equal(api.requests.filter((r) => r.kind === 'contact').length, 0);
+    assert.equal(api.tagsOf.get('7')!.size, 2);
   });
 });
 

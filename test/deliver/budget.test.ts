@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { RateBudget, type BudgetRates, type Spend } from '../../src/deliver/budget.js';
+import { RateBudget, type BudgetRates, type ImportSlot, type Spend } from '../../src/deliver/budget.js';
+import { FixedWindow, SlidingWindow, WindowBucket, type WindowLimit } from '../../src/simulator/import-limits.js';
 import { mulberry32 } from '../../src/sample/events.js';
 
 /** ActiveCampaign's own limits (CONTRACT.md §2) and the service's defaults (about 90% of them). */
@@ -20,60 +21,118 @@ function busiestWindow(times: readonly number[], windowMs: number): number {
 
 /**
  * A greedy sender on a virtual clock: it always sends as soon as the budget allows, mixing kinds at random,
- * with idle gaps now and then. Returns the send times per kind ('request' holds every send).
+ * with idle gaps now and then. Each import is answered after a random latency (up to `maxLatencyMs`) and
+ * "arrives" at a random moment between its send and its answer, as a request does at ActiveCampaign. Returns the
+ * send times per kind ('request' holds every send) and the arrival times of imports.
  */
-function run(budget: RateBudget, sends: number, seed: number, onSend?: (i: number, now: number) => void) {
+function run(budget: RateBudget, sends: number, seed: number, onSend?: (i: number, now: number) => void, maxLatencyMs = 0) {
   const rand = mulberry32(seed);
   const times: Record<Spend, number[]> = { request: [], import: [], 'single-import': [] };
+  const arrivals: Record<'import' | 'single-import', number[]> = { import: [], 'single-import': [] };
+  const answers: { at: number; slot: ImportSlot }[] = [];
   let now = 0;
   for (let i = 0; i < sends; i++) {
     const r = rand();
     const kind: Spend = r < 0.5 ? 'request' : r < 0.92 ? 'import' : 'single-import';
     if (rand() < 0.02) now += rand() * 5_000;
-    now = budget.readyAt(kind, now);
+    for (;;) {
+      // Answers due by the time the budget names are delivered first (they free slots).
+      const ready = budget.readyAt(kind, now);
+      const next = answers.reduce((m, a) => Math.min(m, a.at), Infinity);
+      if (next <= ready) {
+        const a = answers.splice(answers.findIndex((x) => x.at === next), 1)[0]!;
+        now = Math.max(now, a.at);
+        a.slot.answered(a.at);
+        continue;
+      }
+      now = ready;
+      break;
+    }
     assert.ok(budget.readyAt(kind, now) <= now, 'readyAt must be stable at the time it names');
-    budget.spend(kind, now);
+    const slot = budget.spend(kind, now);
     times.request.push(now);
-    if (kind !== 'request') times[kind].push(now);
+    if (kind !== 'request') {
+      times[kind].push(now);
+      const latency = rand() * maxLatencyMs;
+      arrivals[kind].push(now + rand() * latency);
+      answers.push({ at: now + latency, slot });
+    }
     onSend?.(i, now);
   }
-  return times;
+  for (const list of Object.values(arrivals)) list.sort((a, b) => a - b);
+  return { ...times, arrivals };
 }
 
-describe('RateBudget: even pacing never exceeds a window', () => {
+/** Admits `times` (ascending) through a limiter of the simulator; how many it refuses. */
+function refusals(limiter: WindowLimit, times: readonly number[]): number {
+  return times.filter((t) => !limiter.tryAcquire(t)).length;
+}
+
+describe('RateBudget: the import budgets are sliding 60 s windows', () => {
   for (const [name, rates] of [['ActiveCampaign limits', AC], ['service defaults', DEFAULTS]] as const) {
-    it(`${name}: no 1 s window over the request rate, no 60 s window over the import rates`, () => {
-      const times = run(new RateBudget(rates), 20_000, 1);
-      assert.ok(busiestWindow(times.request, 1_000) <= Math.ceil(rates.requestsPerSecond));
-      assert.ok(busiestWindow(times.import, 60_000) <= rates.importsPerMinute);
-      assert.ok(busiestWindow(times['single-import'], 60_000) <= rates.singleImportsPerMinute);
-      // The pacing is not vacuous: a greedy sender does reach the limits.
-      assert.equal(busiestWindow(times.request, 1_000), Math.ceil(rates.requestsPerSecond));
-      assert.ok(busiestWindow(times.import, 60_000) >= rates.importsPerMinute * 0.9);
+    it(`${name}: no 1 s window over the request rate, no 60 s window over the import rates, at send and at arrival`, () => {
+      const t = run(new RateBudget(rates), 20_000, 1, undefined, 2_000);
+      assert.ok(busiestWindow(t.request, 1_000) <= Math.ceil(rates.requestsPerSecond));
+      assert.ok(busiestWindow(t.import, 60_000) <= rates.importsPerMinute);
+      assert.ok(busiestWindow(t.arrivals.import, 60_000) <= rates.importsPerMinute, 'arrivals (between send and answer) too');
+      assert.ok(busiestWindow(t.arrivals['single-import'], 60_000) <= rates.singleImportsPerMinute);
+      // The window is not vacuous: a greedy sender fills it.
+      assert.equal(busiestWindow(t.request, 1_000), Math.ceil(rates.requestsPerSecond));
+      assert.equal(busiestWindow(t.arrivals.import, 60_000), rates.importsPerMinute);
     });
   }
 
-  it('stays within the windows while 429s and successes change the pace', () => {
-    const budget = new RateBudget(AC);
-    const rand = mulberry32(2);
-    const times = run(budget, 20_000, 3, (_, now) => {
-      const r = rand();
-      if (r < 0.002) budget.throttled(1_000, now);
-      else if (r < 0.003) budget.importsThrottled(60_000, now);
-      else budget.succeeded(now);
-    });
-    assert.ok(busiestWindow(times.request, 1_000) <= AC.requestsPerSecond);
-    assert.ok(busiestWindow(times.import, 60_000) <= AC.importsPerMinute);
-    assert.ok(busiestWindow(times['single-import'], 60_000) <= AC.singleImportsPerMinute);
+  it('ActiveCampaign refuses nothing under a sliding window, fixed windows or a full bucket of its own', () => {
+    const t = run(new RateBudget(AC), 20_000, 5, undefined, 3_000);
+    for (const make of [() => new SlidingWindow(100, 60_000), () => new FixedWindow(100, 60_000, 0), () => new FixedWindow(100, 60_000, -23_000), () => new WindowBucket(100, 60_000, 0)]) {
+      const limiter = make();
+      assert.equal(refusals(limiter, t.arrivals.import), 0, limiter.constructor.name);
+    }
+    // ...while even a 1 s shorter window on our side would be refused by the sliding one.
+    const rushed = t.arrivals.import.map((x, i) => x - Math.floor(i / 100) * 1_000);
+    assert.ok(refusals(new SlidingWindow(100, 60_000), rushed) > 0);
   });
 
-  it('share scales every rate', () => {
+  it('a whole minute of imports may go at once; the next waits until 60 s after the oldest answer', () => {
+    const budget = new RateBudget({ requestsPerSecond: 1_000, importsPerMinute: 3, singleImportsPerMinute: 1 });
+    const slots: ImportSlot[] = [];
+    for (let i = 0; i < 3; i++) {
+      const at = budget.readyAt('import', 0);
+      assert.ok(at < 10, `import ${i} goes at once (${at})`);
+      slots.push(budget.spend('import', at));
+    }
+    assert.equal(budget.readyAt('import', 10), Infinity, 'unanswered imports hold their slots');
+    slots[1]!.answered(500);
+    slots[0]!.answered(2_000);
+    assert.equal(budget.readyAt('import', 10), 60_500, 'the first slot to free is the earliest answer + 60 s');
+    slots[0]!.answered(9_999);
+    assert.equal(budget.readyAt('import', 10), 60_500, 'a second answer does not move a slot');
+    assert.equal(budget.readyAt('import', 60_500), 60_500);
+  });
+
+  it('share scales the windows and the request pace', () => {
     const budget = new RateBudget(AC);
     budget.share = 0.5;
-    const times = run(budget, 5_000, 4);
-    assert.equal(busiestWindow(times.request, 1_000), Math.ceil(AC.requestsPerSecond * 0.5));
-    assert.ok(busiestWindow(times.import, 60_000) <= AC.importsPerMinute * 0.5);
+    const t = run(budget, 5_000, 4);
+    assert.equal(busiestWindow(t.request, 1_000), Math.ceil(AC.requestsPerSecond * 0.5));
+    assert.equal(busiestWindow(t.import, 60_000), AC.importsPerMinute * 0.5);
     assert.equal(budget.utilisation, 0.5);
+  });
+
+  it('a partial import (cut by age) keeps to the even pace; a full one may burst', () => {
+    const budget = new RateBudget({ ...AC, requestsPerSecond: 1_000 });
+    budget.spend('import', 0).answered(0);
+    assert.equal(budget.readyAt('import', 1, true), 600, 'partial: 60 s / 100 after the last import');
+    assert.ok(budget.readyAt('import', 1) <= 2, 'full: the window has room');
+    for (let t = 1; t < 50; t++) budget.spend('import', t).answered(t);
+    assert.equal(budget.readyAt('import', 100, true), 30_000, 'a burst of 50 full imports pushes partial ones 50 paces on');
+  });
+
+  it('a pace under one import a minute is one import per longer window', () => {
+    const budget = new RateBudget(AC);
+    budget.share = 0.004; // 0.4 imports a minute: one per 150 s
+    budget.spend('import', 0).answered(0);
+    assert.equal(budget.readyAt('import', 1), 150_000);
   });
 });
 
@@ -87,20 +146,20 @@ describe('RateBudget: separate budgets', () => {
   });
 
   it('multi-contact and single-contact imports do not wait on each other', () => {
-    const budget = new RateBudget(AC);
-    budget.spend('import', 0);
-    assert.equal(budget.readyAt('import', 0), 600);
+    const budget = new RateBudget({ ...AC, importsPerMinute: 1, singleImportsPerMinute: 1 });
+    budget.spend('import', 0).answered(0);
+    assert.equal(budget.readyAt('import', 0), 60_000);
     assert.equal(budget.readyAt('single-import', 0), 200, 'only the request pace applies');
     assert.equal(budget.singleAvailable(200), true);
-    budget.spend('single-import', 200);
+    budget.spend('single-import', 200).answered(300);
     assert.equal(budget.singleAvailable(200), false);
-    assert.equal(budget.readyAt('single-import', 200), 3_200);
-    assert.equal(budget.readyAt('import', 200), 600, 'a single import does not delay bulk imports');
-    assert.equal(budget.singleAvailable(3_200), true);
+    assert.equal(budget.readyAt('single-import', 400), 60_300);
+    assert.equal(budget.readyAt('import', 400), 60_000, 'a single import does not delay bulk imports');
+    assert.equal(budget.singleAvailable(60_300), true);
   });
 
   it('a plain request does not spend an import', () => {
-    const budget = new RateBudget(AC);
+    const budget = new RateBudget({ ...AC, importsPerMinute: 1 });
     budget.spend('request', 0);
     assert.equal(budget.readyAt('import', 200), 200);
   });
@@ -109,6 +168,7 @@ describe('RateBudget: separate budgets', () => {
     const budget = new RateBudget({ ...AC, singleImportsPerMinute: 0 });
     assert.equal(budget.singleAvailable(0), false);
     assert.equal(budget.singleAvailable(1e12), false);
+    assert.equal(budget.readyAt('single-import', 0), Infinity);
   });
 });
 
@@ -132,6 +192,24 @@ describe('RateBudget: throttling and recovery', () => {
     assert.equal(budget.readyAt('request', 100), 30_000);
   });
 
+  it('a 429 slows the request pace only; the bulk "Rate limit exceeded." shrinks the import window', () => {
+    /** Imports that go within 10 s of `from` (the request pace allows hundreds). */
+    const fill = (b: RateBudget, from: number) => {
+      let n = 0;
+      for (let t = b.readyAt('import', from); t < from + 10_000; t = b.readyAt('import', t)) {
+        b.spend('import', t).answered(t);
+        n++;
+      }
+      return n;
+    };
+    const budget = new RateBudget({ ...AC, requestsPerSecond: 1_000 });
+    budget.throttled(10, 0);
+    assert.equal(fill(budget, 100), 100, 'a 429 keeps the whole import window');
+    const bulk = new RateBudget({ ...AC, requestsPerSecond: 1_000 });
+    bulk.importsThrottled(10, 0);
+    assert.equal(fill(bulk, 100), 50, 'the import window halves');
+  });
+
   it('the bulk "Rate limit exceeded." answer blocks imports only', () => {
     const budget = new RateBudget(AC);
     budget.importsThrottled(60_000, 1_000);
@@ -142,10 +220,10 @@ describe('RateBudget: throttling and recovery', () => {
   });
 
   it('timeScale speeds the pace and the bulk wait, but not a Retry-After the server already scaled', () => {
-    const budget = new RateBudget(AC, 10);
-    budget.spend('import', 0);
+    const budget = new RateBudget({ ...AC, importsPerMinute: 1 }, 10);
+    budget.spend('import', 0).answered(0);
     assert.equal(budget.readyAt('request', 0), 20);
-    assert.equal(budget.readyAt('import', 0), 60);
+    assert.equal(budget.readyAt('import', 0), 6_000);
     budget.importsThrottled(60_000, 100);
     assert.equal(budget.readyAt('import', 100), 6_100);
     budget.throttled(2_000, 100);
@@ -204,7 +282,7 @@ describe('RateBudget: throttling and recovery', () => {
 describe('RateBudget: one import budget (importScope combined)', () => {
   const COMBINED: BudgetRates = { ...DEFAULTS, importScope: 'combined' };
 
-  it('defect 5: single-contact imports draw on the import pace too, so all imports stay within importsPerMinute', () => {
+  it('defect 5: single-contact imports draw on the import window too, so all imports stay within importsPerMinute', () => {
     // Reproduced on the separate budgets: 90 multi + 18 single = 108 imports in a minute.
     const budget = new RateBudget(COMBINED);
     const times: number[] = [];
@@ -213,17 +291,20 @@ describe('RateBudget: one import budget (importScope combined)', () => {
     for (let i = 0; i < 2_000; i++) {
       const kind: Spend = i % 5 === 0 ? 'single-import' : 'import';
       now = budget.readyAt(kind, now);
-      budget.spend(kind, now);
+      budget.spend(kind, now).answered(now + 100);
       times.push(now);
       if (kind === 'single-import') singles.push(now);
     }
-    assert.ok(busiestWindow(times, 60_000) <= 90, `at most 90 imports in any 60 s (${busiestWindow(times, 60_000)})`);
+    assert.equal(busiestWindow(times, 60_000), 90, `at most 90 imports in any 60 s (${busiestWindow(times, 60_000)})`);
     assert.ok(busiestWindow(singles, 60_000) <= 18, 'at most 18 single-contact imports in any 60 s');
+    const fill = (b: RateBudget) => {
+      for (let i = 0; i < 90; i++) b.spend('import', b.readyAt('import', 0)).answered(0);
+    };
     const separate = new RateBudget(DEFAULTS);
-    separate.spend('import', 0);
-    assert.equal(separate.readyAt('single-import', 0), 1_000 / 4.5, 'separate: a single import waits only on the request pace');
+    fill(separate);
+    assert.ok(separate.readyAt('single-import', 0) < 60_000, 'separate: a single import waits only on the request pace');
     const combined = new RateBudget(COMBINED);
-    combined.spend('import', 0);
-    assert.equal(combined.readyAt('single-import', 0), 60_000 / 90, 'combined: it waits on the import pace');
+    fill(combined);
+    assert.equal(combined.readyAt('single-import', 0), 60_000, 'combined: it waits for a slot in the import window');
   });
 });

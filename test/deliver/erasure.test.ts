@@ -23,6 +23,9 @@ function client(find: Answer<ContactsFound>, del: Answer<unknown> = answer(200, 
     setListStatus: unexpected,
     getList: unexpected,
     fields: unexpected,
+    contactTags: unexpected,
+    findTags: unexpected,
+    removeContactTag: unexpected,
     close: async () => undefined,
   };
 }

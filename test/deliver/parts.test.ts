@@ -22,6 +22,11 @@ describe('pickImport', () => {
 
   it('waits for the budget, the bounds, or the buffer', () => {
     assert.deepEqual(pickImport(input({ readyAt: () => 5_000 })), { kind: 'budget', wakeAt: 5_000 });
+    const asked: boolean[] = [];
+    pickImport(input({ readyAt: (_, partial) => (asked.push(partial), 0) }));
+    pickImport(input({ readyContacts: 300, readyAt: (_, partial) => (asked.push(partial), 0) }));
+    pickImport(input({ due: 'size', readyContacts: 300, readyAt: (_, partial) => (asked.push(partial), 0) }));
+    assert.deepEqual(asked, [true, false, false], 'only an import cut by age with fewer than maxContacts is partial');
     assert.equal(pickImport(input({ inAir: 20 })).kind, 'idle');
     assert.equal(pickImport(input({ requests: 5 })).kind, 'idle');
     assert.deepEqual(pickImport(input({ due: undefined, dueAt: 4_000 })), { kind: 'idle', wakeAt: 4_000, due: false });
@@ -33,16 +38,20 @@ describe('Confirmations on a virtual clock', () => {
   const opts = { pollIntervalMs: 1_000, confirmTimeoutMs: 60_000, maxImportResubmits: 2 };
   const entries = () => [newEntry<string>('a@example.com', 0), newEntry<string>('b@example.com', 0)];
 
-  it('polls after the interval, backs off, and abandons at the deadline (then polled every 5 minutes for a day)', () => {
+  it('polls first after the interval, again at 1.5× the age, and abandons at the deadline (then polled every 5 minutes for a day)', () => {
     const c = new Confirmations<string>(opts);
     c.accept('b1', entries(), new Map(), 0, 0);
     assert.deepEqual(c.due(999).polls, []);
     const [u] = c.due(1_000).polls;
     assert.ok(u);
     u.polls = 1;
-    assert.deepEqual(c.answered(u, 'active', undefined, 1_000), { kind: 'again', at: 2_000 });
+    assert.deepEqual(c.answered(u, 'active', undefined, 1_000), { kind: 'again', at: 1_500 });
+    assert.ok(c.firstPollAfter > 1_000, 'a first poll too early moves the next first poll later');
+    u.polls = 2;
+    assert.deepEqual(c.answered(u, false, undefined, 4_000), { kind: 'again', at: 6_000 });
+    assert.deepEqual(c.answered(u, 'waiting', undefined, 40_000), { kind: 'again', at: 50_000 }, 'at most 10 s apart');
     u.polls = 4;
-    assert.equal(c.backoff(u), 8_000, 'doubles up to 8×');
+    assert.equal(c.backoff(u), 8_000, 'an account that is down: doubles up to 8×');
     const { expired, wakeAt } = c.due(59_999);
     assert.equal(expired.length, 0);
     assert.ok(wakeAt <= 60_000);
@@ -53,6 +62,25 @@ describe('Confirmations on a virtual clock', () => {
     assert.equal(late[0]!.nextPollAt, 60_000 + ABANDONED_POLL_MS);
     assert.equal(c.abandonedAnswered(late[0]!, 'active', 70_000), false);
     assert.equal(c.abandonedAnswered(late[0]!, 'active', ABANDONED_FOR_MS), true, 'forgotten after a day');
+  });
+
+  it('the next import is polled first when the learnt latency says it is likely done', () => {
+    const c = new Confirmations<string>(opts);
+    for (let i = 0; i < 200; i++) {
+      const at = i * 10_000;
+      c.accept(`b${i}`, entries(), new Map(), at, at);
+      const [u] = c.due(at + c.firstPollAfter).polls;
+      assert.ok(u, 'due at the learnt time, not before');
+      u.polls = 1;
+      const elapsed = u.nextPollAt - at;
+      const step = c.answered(u, elapsed >= 3_000 ? 'completed' : 'active', undefined, u.nextPollAt);
+      if (step.kind === 'again') {
+        u.polls = 2;
+        assert.equal(c.answered(u, 'completed', undefined, step.at).kind, 'completed');
+      }
+    }
+    assert.ok(c.firstPollAfter > 3_000 * 0.8 && c.firstPollAfter < 3_000 * 1.4, `learnt a 3 s latency: ${c.firstPollAfter}`);
+    assert.equal(c.size, 0);
   });
 
   it('counts resubmits per contact and gives up past the bound', () => {

@@ -88,7 +88,10 @@ test('100,000 events over 5 lists end in the expected membership; a backlog fill
   const topic = uniqueTopic('hundredk');
   await createTopic(admin, topic, 3);
   const expected = await produceSample(topic, { events: 100_000, profiles: 20_000, segments, removeRatio: 0.3 });
-  const config = testConfig(topic, sim, segments);
+  // A backlog that the import budget holds back (20 imports in any 60 s, scaled ×5): the window's burst goes to
+  // full imports and partial ones keep to its even pace, so imports fill. With budget to spare, the sliding
+  // window sends a partial import once its oldest change has lingered (lower latency, more imports).
+  const config = testConfig(topic, sim, segments, { connections: { main: { apiUrl: sim.url, apiKey: { value: sim.options.apiToken }, privacyAcknowledged: true, importsPerMinute: 20 } } });
   const service = await startService(config, { log: quietLog() });
   try {
     const listOf = (s: string) => String(segments.indexOf(s) + 1);
