@@ -15,7 +15,7 @@ import { appliedChange, type DeliveryGate, type DeliveryOutcomes } from './outco
 import { importKind, pickImport } from './pick.js';
 import { needsLookup, planCut } from './plan.js';
 import { ReentryQueue } from './reentry-queue.js';
-import { ErasureJob } from './erasure.js';
+import { ErasureQueue } from './erasure-queue.js';
 import { EmailChanges } from './email-changes.js';
 import { UntagQueue } from './untag-queue.js';
 
@@ -44,8 +44,8 @@ export class AccountDelivery<R> {
   /** Entries of removes only whose contact neither the ledger nor a lookup knows: GET /contacts?email= first. */
   private readonly lookups: { entry: ContactEntry<R>; notBefore: number }[] = [];
   private readonly flight: Flight = { requests: 0, sending: 0 };
-  /** Erasure requests under way (erasure.ts), in arrival order. */
-  private erasures: ErasureJob<R>[] = [];
+  /** Erasure requests under way (erasure-queue.ts). */
+  private readonly erasures: ErasureQueue<R>;
   private readonly io: AccountRequests<R>;
   private timer: Timer | undefined;
   private scheduled = false;
@@ -75,6 +75,7 @@ export class AccountDelivery<R> {
     const { name, maxImportResubmits } = opts;
     const deps = { name, client, clock, metrics, log, fx: () => this.fx, health: this.health, buffer: this.buffer, wake: () => this.wake() };
     this.untags = new UntagQueue<R>(opts.untagLists ?? new Set(), gate, deps);
+    this.erasures = new ErasureQueue<R>({ ...deps, outcomes });
     this.fx = new AccountEffects<R>({ name, maxImportResubmits, buffer: this.buffer, budget, confirms: this.confirms, reentries: this.reentries, late: this.late, untags: this.untags, health: this.health, clock, outcomes, metrics, log });
     const shared = { buffer: this.buffer, confirms: this.confirms, late: this.late, health: this.health, bisectQueue: this.bisectQueue, clock, outcomes, metrics, log };
     this.io = new AccountRequests<R>({ name, settleOnAccept: opts.settleOnAccept, client, gate, ...shared, wake: () => this.wake() }, this.flight, this.fx);
@@ -101,32 +102,9 @@ export class AccountDelivery<R> {
     return outcome;
   }
 
-  /**
-   * An erasure request for this account: the email's buffered changes are held back (never cut) until it ends,
-   * and the contact is deleted once `ahead` (its write-ahead ledger marker) is acknowledged and no import holding
-   * the email is in the air, so that no import re-creates it. A rejected `ahead` drops the erasure unsettled:
-   * its event is fetched again.
-   */
+  /** An erasure request for this account (erasure-queue.ts); `ahead` is its write-ahead ledger marker. */
   erase(email: string, occurredAt: number, ref: R, ahead?: Promise<void>): void {
-    const job = new ErasureJob<R>(email, occurredAt, ref, ahead === undefined);
-    this.erasures.push(job);
-    this.buffer.block(email);
-    ahead?.then(
-      () => {
-        job.armed = true;
-        this.wake();
-      },
-      () => this.endErasure(job),
-    );
-    this.wake();
-  }
-
-  private endErasure(job: ErasureJob<R>): void {
-    const i = this.erasures.indexOf(job);
-    if (i < 0) return;
-    this.erasures.splice(i, 1);
-    this.buffer.unblock(job.email);
-    this.wake();
+    this.erasures.add(email, occurredAt, ref, ahead);
   }
 
   /** Flush everything regardless of linger (shutdown, rebalance), until drain() is called again with undefined. */
@@ -136,7 +114,7 @@ export class AccountDelivery<R> {
   }
 
   get idle(): boolean {
-    return this.buffer.contacts === 0 && (this.emails?.holding ?? 0) === 0 && this.confirms.size === 0 && this.flight.sending === 0 && this.bisectQueue.length === 0 && this.reentries.size === 0 && this.untags.size === 0 && this.lookups.length === 0 && this.erasures.length === 0;
+    return this.buffer.contacts === 0 && (this.emails?.holding ?? 0) === 0 && this.confirms.size === 0 && this.flight.sending === 0 && this.bisectQueue.length === 0 && this.reentries.size === 0 && this.untags.size === 0 && this.lookups.length === 0 && this.erasures.size === 0;
   }
 
   get down(): boolean {
@@ -152,10 +130,7 @@ export class AccountDelivery<R> {
   /** Rebalance: drop unsent changes of partitions this member lost. Returns the dropped refs. */
   dropRevoked(revoked: (ref: R) => boolean): R[] {
     const dropped = this.buffer.drop(revoked);
-    for (const job of this.erasures.filter((j) => revoked(j.ref))) {
-      this.endErasure(job);
-      dropped.push(job.ref);
-    }
+    dropped.push(...this.erasures.dropRevoked(revoked));
     const holds = (email: string) => this.buffer.holds(email);
     this.confirms.prune(holds);
     this.reentries.prune(holds);
@@ -316,56 +291,9 @@ export class AccountDelivery<R> {
     return wakeAt;
   }
 
-  /**
-   * Runs erasure steps while the budget allows; returns when to look again. A step waits while an import (or a
-   * lookup, a re-entry) holding the email is in the air: its confirmation releases the email and wakes the loop.
-   */
+  /** Runs erasure steps (erasure-queue.ts) while the budget allows; returns when to look again. */
   private dispatchErasures(now: number): number {
-    let wakeAt = Infinity;
-    for (const job of [...this.erasures]) {
-      if (job.busy || !job.armed || this.buffer.inFlight(job.email)) continue;
-      if (job.notBefore > now) {
-        wakeAt = Math.min(wakeAt, job.notBefore);
-        continue;
-      }
-      const slot = this.requestSlot(now);
-      if (slot !== true) return Math.min(wakeAt, slot);
-      void this.erasureStep(job);
-    }
-    return wakeAt;
-  }
-
-  private async erasureStep(job: ErasureJob<R>): Promise<void> {
-    job.busy = true;
-    this.flight.requests++;
-    const r = await job.step(this.client);
-    this.flight.requests--;
-    job.busy = false;
-    const now = this.clock.now();
-    const connection = this.opts.name;
-    if (r.kind === 'wait') {
-      const v = r.verdict;
-      if (v.kind === 'throttled') {
-        this.fx.throttled(v.code, v.retryAfterMs, now);
-        job.notBefore = now + this.clock.fromReal(v.retryAfterMs);
-      } else {
-        this.fx.markDown(v.kind === 'account' ? v.code : 'REJECTED', v.kind === 'account' ? v.message : 'refused', now);
-        job.notBefore = this.health.pausedUntil;
-      }
-      this.metrics.retries.inc({ connection, reason: v.kind === 'throttled' ? v.code : 'ERASURE' });
-    } else {
-      this.fx.up(now);
-      if (r.kind === 'done') {
-        this.metrics.erasures.inc({ connection, result: r.result });
-        this.outcomes.erased(connection, { email: job.email, occurredAt: job.occurredAt, ref: job.ref, result: r.result, at: this.clock.epoch() });
-        this.endErasure(job);
-      } else if (r.kind === 'refused') {
-        this.metrics.erasures.inc({ connection, result: 'refused' });
-        this.outcomes.dead([job.ref], 'deliver', 'ERASE_REFUSED', r.message);
-        this.endErasure(job);
-      }
-    }
-    this.wake();
+    return this.erasures.dispatch(now, (t) => this.requestSlot(t), this.flight);
   }
 
   /** Runs tag-removal steps (untag-queue.ts) while the budget allows; returns when to look again. */
