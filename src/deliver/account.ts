@@ -141,7 +141,7 @@ export class AccountDelivery<R> {
   /** A rebalance gave this member `fraction` of the source partitions. */
   setPartitionShare(fraction: number): void {
     const base = this.opts.budgetShare === 'partitions' ? fraction : this.opts.budgetShare;
-    this.budget.share = Math.max(0.001, base * (1 - this.opts.reservedShare));
+    this.budget.setShare(Math.max(0.001, base * (1 - this.opts.reservedShare)), this.clock.now());
     this.fx.updateGauges();
   }
 

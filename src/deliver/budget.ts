@@ -50,6 +50,31 @@ export class RateBudget {
   private readonly importPace = new Pace();
   share = 1;
 
+  /** The request pace keeps this share until `requestShareUntil` (a larger share waits one second). */
+  private requestShare = 1;
+  private requestShareUntil = 0;
+
+  /**
+   * A rebalance changed this instance's share. A larger share takes effect only after the span ActiveCampaign
+   * counts: the member that had the partitions spent its part of it, and the account counts those requests too.
+   * The request pace keeps the old share for one second; in the import windows the extra slots are held for one
+   * window, as if taken now. A smaller share takes effect at once.
+   */
+  setShare(share: number, now: number): void {
+    const grows = share > this.share;
+    if (grows) {
+      this.requestShare = this.share;
+      this.requestShareUntil = now + 1_000 / this.timeScale;
+    }
+    const imports = this.window(this.rates.importsPerMinute).limit;
+    const singles = this.window(this.rates.singleImportsPerMinute).limit;
+    this.share = share;
+    if (!grows) return;
+    const minute = 60_000 / this.timeScale;
+    this.imports.hold(this.window(this.rates.importsPerMinute).limit - imports, now + minute);
+    if (this.rates.singleImportsPerMinute > 0) this.singles.hold(this.window(this.rates.singleImportsPerMinute).limit - singles, now + minute);
+  }
+
   constructor(
     private readonly rates: BudgetRates,
     private readonly timeScale = 1,
@@ -76,7 +101,7 @@ export class RateBudget {
    * per-minute windows until `answered` is called on what this returns, and for 60 s after.
    */
   spend(kind: Spend, now: number): ImportSlot {
-    const f = this.share * this.requestPace.throttle * this.timeScale;
+    const f = (now < this.requestShareUntil ? this.requestShare : this.share) * this.requestPace.throttle * this.timeScale;
     this.nextRequestAt = Math.max(now, this.nextRequestAt) + 1_000 / (this.rates.requestsPerSecond * f);
     if (kind === 'request') return NO_SLOT;
     if (kind === 'import' || this.combined) {

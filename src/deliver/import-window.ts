@@ -35,6 +35,11 @@ export class ImportWindow {
     };
   }
 
+  /** Holds `n` slots until `until` (imports another instance made, which this window cannot see). */
+  hold(n: number, until: number): void {
+    for (let i = 0; i < n; i++) this.slots.push({ freeAt: until });
+  }
+
   /** Imports holding a slot at `now` (the window's load). */
   held(now: number): number {
     this.prune(now);

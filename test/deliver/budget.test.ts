@@ -119,6 +119,21 @@ describe('RateBudget: the import budgets are sliding 60 s windows', () => {
     assert.equal(budget.utilisation, 0.5);
   });
 
+  // Seen in the rebalance test: the member that took over every partition had its window doubled at once, while
+  // the imports the leaving member sent in the last minute still counted at ActiveCampaign (one violation).
+  it('a larger share takes effect in the windows one window later; a smaller one at once', () => {
+    const budget = new RateBudget({ ...AC, requestsPerSecond: 1_000 });
+    budget.setShare(0.5, 0);
+    const half = Math.floor(AC.importsPerMinute * 0.5);
+    for (let i = 0; i < half; i++) budget.spend('import', i).answered(i);
+    assert.ok(budget.readyAt('import', 1_000) > 1_000, 'its half of the window is spent');
+    budget.setShare(1, 1_000);
+    assert.ok(budget.readyAt('import', 1_000) >= 60_000, 'the other half stays held for a window (the other member spent it)');
+    assert.equal(budget.readyAt('import', 61_000), 61_000, 'then the whole window is this member\'s');
+    budget.setShare(0.25, 61_000);
+    assert.equal(budget.share, 0.25);
+  });
+
   it('a partial import (cut by age) keeps to the even pace; a full one may burst', () => {
     const budget = new RateBudget({ ...AC, requestsPerSecond: 1_000 });
     budget.spend('import', 0).answered(0);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { AssignerProtocol } from 'kafkajs';
 import { membershipDiff, sampleEvents } from '../../src/sample/events.js';
-import { createTopic, eventually, kafka, offsetsCaughtUp, produce, quietLog, startService, startSimulator, testConfig, uniqueTopic, type Service, type Simulator } from '../support/harness.js';
+import { createTopic, eventually, kafka, offsetsCaughtUp, produce, quietLog, readTopic, startService, startSimulator, testConfig, uniqueTopic, type Service, type Simulator } from '../support/harness.js';
 
 /**
  * Two members of one group on a 4-partition topic; one leaves mid-stream (service.stop()). The other takes its
@@ -77,8 +77,11 @@ test('a member leaving mid-stream loses nothing: the other takes its partitions 
     const consumed = first.pipeline.totals.consumed + second.pipeline.totals.consumed;
     assert.ok(consumed >= total, `every event was consumed by some member (${consumed})`);
     assert.ok(consumed < 2 * total, `duplicates stay bounded (${consumed - total} consumed twice)`);
-    assert.equal(first.pipeline.totals.deadLettered + second.pipeline.totals.deadLettered, 0);
-    assert.equal(sim.snapshot().counters.violations, 0);
+    const lettered = first.pipeline.totals.deadLettered + second.pipeline.totals.deadLettered;
+    const letters = lettered ? (await readTopic(`${topic}.dlq`, lettered, 20_000).catch(() => [])).map((r) => `${r.headers['dlq.error.code']}: ${r.headers['dlq.error.message'] ?? ''}`) : [];
+    assert.equal(lettered, 0, `dead letters: ${letters.join(' | ')}`);
+    const c = sim.snapshot().counters;
+    assert.equal(c.violations, 0, `violations: ${JSON.stringify({ rateLimited429: c.rateLimited429, bulkRateLimited400: c.bulkRateLimited400, overLimitTotal: c.overLimitTotal, importWindows: c.importWindows })}`);
   } finally {
     for (const s of services) await s.stop();
   }
