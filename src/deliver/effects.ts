@@ -7,6 +7,7 @@ import type { Stage } from '../domain/errors.js';
 import { maskEmail } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { RateBudget } from './budget.js';
+import type { Verdict } from './classify.js';
 import type { Clock } from './clock.js';
 import type { Confirmations, Unconfirmed } from './confirmations.js';
 import type { AccountHealth } from './health.js';
@@ -185,6 +186,19 @@ export class AccountEffects<R> {
     }
     const at = this.clock.epoch();
     this.record([...entry.lists].map(([listId, c]) => appliedChange(entry.email, listId, c, at, at, { code, message }, true)));
+  }
+
+  /**
+   * A step told to wait (a 429, or the account failing or refusing): carried out as for any request; returns when
+   * the step may go again (after the Retry-After, or once the account's pause is over).
+   */
+  waited(v: Exclude<Verdict, { kind: 'ok' }>, now: number): number {
+    if (v.kind === 'throttled') {
+      this.throttled(v.code, v.retryAfterMs, now);
+      return now + this.clock.fromReal(v.retryAfterMs);
+    }
+    this.markDown(v.kind === 'account' ? v.code : 'REJECTED', v.kind === 'account' ? v.message : 'refused', now);
+    return this.health.pausedUntil;
   }
 
   throttled(code: string, retryAfterMs: number, now: number): void {

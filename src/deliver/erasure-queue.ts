@@ -1,6 +1,7 @@
 import type { Metrics } from '../observability/metrics.js';
 import type { AcApi } from './client.js';
 import type { Clock } from './clock.js';
+import type { Verdict } from './classify.js';
 import { ErasureJob } from './erasure.js';
 import type { DeliveryOutcomes } from './outcomes.js';
 
@@ -11,9 +12,8 @@ export interface ErasureDeps<R> {
   clock: Clock;
   metrics: Metrics;
   outcomes: DeliveryOutcomes<R>;
-  /** The account's effects (effects.ts): a 429 (its Retry-After in real ms), a failing account, an answer. */
-  fx: () => { throttled(code: string, retryAfterMs: number, now: number): void; markDown(code: string, message: string, now: number): void; up(now: number): void };
-  health: { readonly pausedUntil: number };
+  /** The account's effects (effects.ts): a step told to wait (a 429, a failing account), an answer. */
+  fx: () => { waited(v: Exclude<Verdict, { kind: 'ok' }>, now: number): number; up(now: number): void };
   /** The email's changes are held back (never cut) while its erasure is under way; in flight: an import holds it. */
   buffer: { block(email: string): void; unblock(email: string): void; inFlight(email: string): boolean };
   wake: () => void;
@@ -85,13 +85,7 @@ export class ErasureQueue<R> {
     const connection = d.name;
     if (r.kind === 'wait') {
       const v = r.verdict;
-      if (v.kind === 'throttled') {
-        d.fx().throttled(v.code, v.retryAfterMs, now);
-        job.notBefore = now + d.clock.fromReal(v.retryAfterMs);
-      } else {
-        d.fx().markDown(v.kind === 'account' ? v.code : 'REJECTED', v.kind === 'account' ? v.message : 'refused', now);
-        job.notBefore = d.health.pausedUntil;
-      }
+      job.notBefore = d.fx().waited(v, now);
       d.metrics.retries.inc({ connection, reason: v.kind === 'throttled' ? v.code : 'ERASURE' });
     } else {
       d.fx().up(now);

@@ -182,13 +182,7 @@ export class AccountRequests<R> {
     const now = this.opts.clock.now();
     if (r.kind === 'wait') {
       const v = r.verdict;
-      if (v.kind === 'throttled') {
-        this.fx.throttled(v.code, v.retryAfterMs, now);
-        job.notBefore = now + this.opts.clock.fromReal(v.retryAfterMs);
-      } else {
-        this.fx.markDown(v.kind === 'account' ? v.code : 'REJECTED', v.kind === 'account' ? v.message : 'refused', now);
-        job.notBefore = this.opts.health.pausedUntil;
-      }
+      job.notBefore = this.fx.waited(v, now);
       this.opts.metrics.retries.inc({ connection: this.opts.name, reason: v.kind === 'throttled' ? v.code : 'REENTRY' });
     } else {
       this.fx.up(now);

@@ -4,6 +4,7 @@ import { maskEmail } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AcApi } from './client.js';
 import type { Clock } from './clock.js';
+import type { Verdict } from './classify.js';
 import type { DeliveryGate } from './outcomes.js';
 import { UntagJob, untagsOf, type TagIds } from './untag.js';
 
@@ -14,9 +15,8 @@ export interface UntagDeps {
   clock: Clock;
   metrics: Metrics;
   log: Logger;
-  /** The account's effects (effects.ts): a 429 (its Retry-After in real ms), a failing account, an answer. */
-  fx: () => { throttled(code: string, retryAfterMs: number, now: number): void; markDown(code: string, message: string, now: number): void; up(now: number): void };
-  health: { readonly pausedUntil: number };
+  /** The account's effects (effects.ts): a step told to wait (a 429, a failing account), an answer. */
+  fx: () => { waited(v: Exclude<Verdict, { kind: 'ok' }>, now: number): number; up(now: number): void };
   /** The job's email may go again (its newer changes were held while its tags were removed). */
   buffer: { release(emails: string[]): void };
   wake: () => void;
@@ -88,14 +88,7 @@ export class UntagQueue<R> {
     job.busy = false;
     const now = d.clock.now();
     if (r.kind === 'wait') {
-      const v = r.verdict;
-      if (v.kind === 'throttled') {
-        d.fx().throttled(v.code, v.retryAfterMs, now);
-        job.notBefore = now + d.clock.fromReal(v.retryAfterMs);
-      } else {
-        d.fx().markDown(v.code, v.message, now);
-        job.notBefore = d.health.pausedUntil;
-      }
+      job.notBefore = d.fx().waited(r.verdict, now);
     } else {
       d.fx().up(now);
       if (r.kind === 'done') {
