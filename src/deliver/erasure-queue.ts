@@ -3,6 +3,7 @@ import type { AcApi } from './client.js';
 import type { Clock } from './clock.js';
 import type { Verdict } from './classify.js';
 import { ErasureJob } from './erasure.js';
+import { oneRequest } from './flight.js';
 import type { DeliveryOutcomes } from './outcomes.js';
 
 /** What the erasure jobs need of their account. */
@@ -76,11 +77,7 @@ export class ErasureQueue<R> {
 
   private async step(job: ErasureJob<R>, flight: { requests: number }): Promise<void> {
     const d = this.deps;
-    job.busy = true;
-    flight.requests++;
-    const r = await job.step(d.client);
-    flight.requests--;
-    job.busy = false;
+    const r = await oneRequest(job, flight, () => job.step(d.client));
     const now = d.clock.now();
     const connection = d.name;
     if (r.kind === 'wait') {

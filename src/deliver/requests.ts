@@ -10,15 +10,11 @@ import type { Confirmations, Unconfirmed } from './confirmations.js';
 import type { AccountEffects } from './effects.js';
 import type { AccountHealth } from './health.js';
 import type { LateImports } from './late-imports.js';
+import { oneRequest, type Flight } from './flight.js';
 import type { DeliveryGate, DeliveryOutcomes } from './outcomes.js';
 import type { ReentryItem, ReentryJob } from './reentry.js';
 
-/** Requests in the air: the scheduler reads them, the requests keep them. */
-export interface Flight {
-  requests: number;
-  /** Bulk imports sent and not yet answered. */
-  sending: number;
-}
+export type { Flight } from './flight.js';
 
 export interface RequestOptions<R> {
   name: string;
@@ -174,11 +170,7 @@ export class AccountRequests<R> {
   }
 
   async reentryStep(job: ReentryJob<R>): Promise<void> {
-    job.busy = true;
-    this.flight.requests++;
-    const r = await job.step(this.opts.client);
-    this.flight.requests--;
-    job.busy = false;
+    const r = await oneRequest(job, this.flight, () => job.step(this.opts.client));
     const now = this.opts.clock.now();
     if (r.kind === 'wait') {
       const v = r.verdict;

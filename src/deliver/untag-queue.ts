@@ -5,6 +5,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { AcApi } from './client.js';
 import type { Clock } from './clock.js';
 import type { Verdict } from './classify.js';
+import { oneRequest } from './flight.js';
 import type { DeliveryGate } from './outcomes.js';
 import { UntagJob, untagsOf, type TagIds } from './untag.js';
 
@@ -81,11 +82,7 @@ export class UntagQueue<R> {
   /** One request of `job` (the loop spent the budget for it). */
   async step(job: UntagJob, flight: { requests: number }): Promise<void> {
     const d = this.deps;
-    job.busy = true;
-    flight.requests++;
-    const r = await job.step(d.client);
-    flight.requests--;
-    job.busy = false;
+    const r = await oneRequest(job, flight, () => job.step(d.client));
     const now = d.clock.now();
     if (r.kind === 'wait') {
       job.notBefore = d.fx().waited(r.verdict, now);
