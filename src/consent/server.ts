@@ -1,6 +1,6 @@
+import { listen } from '../observability/listen.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
 import { parseUnsubscribe, TokenBucket } from './webhook.js';
@@ -99,14 +99,7 @@ export async function startWebhookServer(o: WebhookServerOptions): Promise<Webho
     return 'recorded';
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port, o.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listen(server, o.port, o.host);
   // The URL holds the token: it is never logged, only the route's shape.
   o.log.info({ host: o.host, port }, `Serving the opt-out webhook at POST ${PREFIX}<connection>/<token>`);
   let closing: Promise<void> | undefined;

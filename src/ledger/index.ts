@@ -77,11 +77,16 @@ function hashBytesInto(key: Uint8Array): boolean {
     h1 = Math.imul(h1 ^ c, 2654435761);
     h2 = Math.imul(h2 ^ c, 1597334677);
   }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  finishHash(h1, h2);
+  return true;
+}
+
+/** cyrb53's final mixing, into hashHi / hashLo (the high word never 0: 0 marks an empty slot). */
+function finishHash(a: number, b: number): void {
+  const h1 = Math.imul(a ^ (a >>> 16), 2246822507) ^ Math.imul(b ^ (b >>> 13), 3266489909);
+  const h2 = Math.imul(b ^ (b >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
   hashHi = h1 >>> 0 || 1;
   hashLo = h2 >>> 0;
-  return true;
 }
 
 function hashInto(key: string): void {
@@ -92,10 +97,7 @@ function hashInto(key: string): void {
     h1 = Math.imul(h1 ^ c, 2654435761);
     h2 = Math.imul(h2 ^ c, 1597334677);
   }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  hashHi = h1 >>> 0 || 1;
-  hashLo = h2 >>> 0;
+  finishHash(h1, h2);
 }
 
 /** The offset slot's value: (offset + 1) × 4 (0 × 4 when no offset is known), plus the refused-add and unapplied bits. */

@@ -1,5 +1,5 @@
+import { listen } from './listen.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -73,14 +73,7 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServer>
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port, o.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listen(server, o.port, o.host);
   o.log.info({ host: o.host, port }, 'Serving /metrics, /healthz and /readyz');
 
   let closing: Promise<void> | undefined;
