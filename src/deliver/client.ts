@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Pool } from 'undici';
 import { classifyResponse, classifyTransportError, type Verdict } from './classify.js';
 
@@ -85,6 +86,12 @@ export interface AcApi {
 export class AcClient implements AcApi {
   private readonly pool: Pool;
   private readonly basePath: string;
+  /**
+   * Names this client, one per connection of each running instance. ActiveCampaign counts its limits per account,
+   * whoever sends; the simulator attributes a Retry-After to the client it answered, so that one instance is not
+   * judged for a signal another received.
+   */
+  private readonly userAgent = `ac-list-sync (instance ${randomBytes(4).toString('hex')})`;
 
   constructor(private readonly opts: ClientOptions) {
     const { origin, basePath } = normaliseApiUrl(opts.apiUrl);
@@ -163,7 +170,7 @@ export class AcClient implements AcApi {
       const res = await this.pool.request({
         method,
         path: this.basePath + path,
-        headers: { 'api-token': this.opts.apiKey(), 'content-type': 'application/json', accept: 'application/json' },
+        headers: { 'user-agent': this.userAgent, 'api-token': this.opts.apiKey(), 'content-type': 'application/json', accept: 'application/json' },
         ...(body === undefined ? {} : { body }),
         signal: AbortSignal.timeout(this.opts.timeoutMs),
       });

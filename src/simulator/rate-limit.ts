@@ -13,6 +13,10 @@
  * would have been admitted `toleranceMs` later, and a request that misses a Retry-After by less than `toleranceMs`,
  * are not violations. Requests already in flight when a refusal was sent (arrived within `toleranceMs` of it reaching
  * the client) are not counted as ignoring that refusal's Retry-After.
+ *
+ * Signals are per client (its User-Agent; '' when it sends none). Several instances of a service share an account
+ * and its limits, but an instance cannot honour a Retry-After sent to another: a request of a client that was never
+ * refused is over the limit when the bucket is empty, as for anyone, but not a violation of a signal it never got.
  */
 
 import { ImportAudit, windowLimit, type ImportLimiterKind, type ImportWindowReport, type WindowLimit } from './import-limits.js';
@@ -82,6 +86,15 @@ export interface Admission {
   retryAfterMs: number;
   /** Arrived before an announced Retry-After had elapsed (already counted). */
   early: boolean;
+  /** Who sent it (admit's `client`): the bulk import budget signals the same client. */
+  client: string;
+}
+
+/** What one client was told: when its first refusal reached it, and the Retry-After periods still running. */
+interface Signals {
+  firstSignalAt: number;
+  /** Oldest first. */
+  retryPeriods: Array<{ deliveredAt: number; until: number }>;
 }
 
 export class AccountLimiter {
@@ -91,10 +104,7 @@ export class AccountLimiter {
   private multi: WindowLimit;
   private single: WindowLimit;
   private readonly audit: ImportAudit;
-  /** When the first refusal reached the client. */
-  private firstSignalAt: number | undefined;
-  /** Announced Retry-After periods still running, oldest first. */
-  private readonly retryPeriods: Array<{ deliveredAt: number; until: number }> = [];
+  private readonly signals = new Map<string, Signals>();
 
   constructor(private settings: LimiterSettings, now: number) {
     this.bucket = new TokenBucket(settings.burst, settings.requestsPerSecond, now);
@@ -129,18 +139,18 @@ export class AccountLimiter {
   }
 
   /** The requests-per-second budget: every authenticated /api/3 request goes through here once. */
-  admit(now: number): Admission {
+  admit(now: number, client = ''): Admission {
     const s = this.settings;
-    if (!s.enabled) return { ok: true, remaining: s.burst, retryAfterMs: 0, early: false };
-    const early = this.isEarly(now);
+    if (!s.enabled) return { ok: true, remaining: s.burst, retryAfterMs: 0, early: false, client };
+    const early = this.isEarly(now, client);
     if (this.bucket.tryTake(now)) {
-      if (early) this.countOverLimit(now, true);
-      return { ok: true, remaining: this.bucket.remaining(now), retryAfterMs: 0, early };
+      if (early) this.countOverLimit(now, true, client);
+      return { ok: true, remaining: this.bucket.remaining(now), retryAfterMs: 0, early, client };
     }
     const overBeyondTolerance = this.bucket.tokensAt(now + s.toleranceMs) < 1 - EPSILON;
-    this.countOverLimit(now, early || overBeyondTolerance);
-    this.signal(now, s.retryAfterMs);
-    return { ok: false, remaining: 0, retryAfterMs: s.retryAfterMs, early };
+    this.countOverLimit(now, early || overBeyondTolerance, client);
+    this.signal(now, s.retryAfterMs, client);
+    return { ok: false, remaining: 0, retryAfterMs: s.retryAfterMs, early, client };
   }
 
   /**
@@ -160,29 +170,33 @@ export class AccountLimiter {
     }
     const [refusedBy, window] = refusing;
     // An early request was counted by admit() already.
-    if (!admission.early) this.countOverLimit(now, !window.wouldAdmit(now + this.settings.toleranceMs));
-    this.signal(now, 0);
+    if (!admission.early) this.countOverLimit(now, !window.wouldAdmit(now + this.settings.toleranceMs), admission.client);
+    this.signal(now, 0, admission.client);
     return { ok: false, refusedBy };
   }
 
-  private countOverLimit(now: number, beyondTolerance: boolean): void {
+  private countOverLimit(now: number, beyondTolerance: boolean, client: string): void {
     this.overLimitTotal++;
-    const signalled = this.firstSignalAt !== undefined && now >= this.firstSignalAt + this.settings.toleranceMs;
+    const first = this.signals.get(client)?.firstSignalAt;
+    const signalled = first !== undefined && now >= first + this.settings.toleranceMs;
     if (signalled && beyondTolerance) this.violations++;
   }
 
-  private signal(now: number, retryAfterMs: number): void {
+  private signal(now: number, retryAfterMs: number, client: string): void {
     const deliveredAt = now + this.settings.deliveryDelayMs;
-    this.firstSignalAt ??= deliveredAt;
-    if (retryAfterMs > 0) this.retryPeriods.push({ deliveredAt, until: deliveredAt + retryAfterMs });
+    let told = this.signals.get(client);
+    if (told === undefined) this.signals.set(client, (told = { firstSignalAt: deliveredAt, retryPeriods: [] }));
+    if (retryAfterMs > 0) told.retryPeriods.push({ deliveredAt, until: deliveredAt + retryAfterMs });
   }
 
-  /** Did the request arrive before a Retry-After, that reached the client before it was sent, elapsed? */
-  private isEarly(now: number): boolean {
+  /** Did the request arrive before a Retry-After, that reached this client before it was sent, elapsed? */
+  private isEarly(now: number, client: string): boolean {
+    const periods = this.signals.get(client)?.retryPeriods;
+    if (periods === undefined) return false;
     const tolerance = this.settings.toleranceMs;
-    while (this.retryPeriods.length > 0 && (this.retryPeriods[0]?.until ?? 0) - tolerance <= now) this.retryPeriods.shift();
-    for (let i = this.retryPeriods.length - 1; i >= 0; i--) {
-      const period = this.retryPeriods[i];
+    while (periods.length > 0 && (periods[0]?.until ?? 0) - tolerance <= now) periods.shift();
+    for (let i = periods.length - 1; i >= 0; i--) {
+      const period = periods[i];
       if (period !== undefined && period.deliveredAt + tolerance <= now) return now < period.until - tolerance;
     }
     return false;

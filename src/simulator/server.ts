@@ -63,7 +63,7 @@ function api(state: SimState, req: IncomingMessage, url: URL, body: RequestBody,
       // [UNCONFIRMED] body; 'none' mimics the 403 without Content-Type seen in the wild (CONTRACT §5).
       return { status: 403, body: o.forbiddenBody === 'json' ? { message: 'Forbidden' } : undefined, headers: rateHeaders(state, state.limiter.remaining(now)) };
     }
-    const admission = state.limiter.admit(now);
+    const admission = state.limiter.admit(now, req.headers['user-agent'] ?? '');
     if (!admission.ok) {
       counters.rateLimited429++;
       const headers = { ...rateHeaders(state, 0, true), 'retry-after': formatSeconds(admission.retryAfterMs) };

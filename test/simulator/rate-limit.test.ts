@@ -58,7 +58,7 @@ describe('AccountLimiter', () => {
     const remaining = Array.from({ length: 5 }, () => limiter.admit(0).remaining);
     assert.deepEqual(remaining, [4, 3, 2, 1, 0]);
     const refused = limiter.admit(0);
-    assert.deepEqual(refused, { ok: false, remaining: 0, retryAfterMs: 1_000, early: false });
+    assert.deepEqual(refused, { ok: false, remaining: 0, retryAfterMs: 1_000, early: false, client: '' });
     assert.equal(limiter.overLimitTotal, 1);
     assert.equal(limiter.violations, 0, 'the first refusal is the signal, not a violation');
   });
@@ -82,6 +82,21 @@ describe('AccountLimiter', () => {
     assert.equal(limiter.violations, 1);
     assert.equal(limiter.admit(990).early, false, 'within the 20 ms tolerance of the Retry-After');
     assert.equal(limiter.admit(1_000).early, false);
+    assert.equal(limiter.violations, 1);
+  });
+
+  it('judges each client only by the Retry-After it was sent: another instance on the account never got it', () => {
+    const limiter = new AccountLimiter(settings(), 0);
+    for (let i = 0; i < 5; i++) limiter.admit(0, i % 2 ? 'b' : 'a');
+    assert.equal(limiter.admit(0, 'a').ok, false, 'a is refused: the signal reaches a');
+    const other = limiter.admit(500, 'b'); // inside a's Retry-After (2.5 tokens back), but b was never told
+    assert.deepEqual([other.ok, other.early], [true, false]);
+    assert.equal(limiter.violations, 0);
+    assert.equal(limiter.admit(510, 'b').ok, true);
+    assert.equal(limiter.admit(510, 'b').ok, false, 'the bucket is empty for b as for anyone: over the limit, and now b is told');
+    assert.equal(limiter.overLimitTotal, 2);
+    assert.equal(limiter.violations, 0, "b's first refusal is its signal");
+    assert.equal(limiter.admit(700, 'a').early, true, 'a ignoring its own Retry-After is still a violation');
     assert.equal(limiter.violations, 1);
   });
 
