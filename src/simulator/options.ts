@@ -100,6 +100,12 @@ export interface SimulatorOptions {
   /** DELETE /contacts/{id} answers 403 and deletes nothing, as for a user without the Contact Delete permission or
    * an account past its monthly delete limit (AC documents both, not the answer: 403 is [assumed]). */
   refuseDeletes: boolean;
+  /**
+   * How PUT /contacts/{id} answers an email another contact already has (not documented [UNCONFIRMED]): '422' the
+   * duplicate errors[] body POST /contacts documents (the default); '400' the same body with a 400; '409' a
+   * Conflict with a plain message; 'ignored' 200 with the contact unchanged (its old email kept).
+   */
+  takenEmailAnswer: '422' | '400' | '409' | 'ignored';
   /** Extra latency added before each /api/3 answer is written, scaled by timeScale. */
   latencyMs: number;
   /**
@@ -161,6 +167,7 @@ export const DEFAULT_OPTIONS: SimulatorOptions = {
   errorRate503: 0,
   failImports: 'none',
   refuseDeletes: false,
+  takenEmailAnswer: '422',
   latencyMs: 0,
   unsubscribeWebhookUrl: null,
 };
@@ -228,6 +235,7 @@ const patchSchema = z.object({
   errorRate503: z.number().min(0).max(1),
   failImports: z.enum(['none', 'failed', 'interrupted']),
   refuseDeletes: z.boolean(),
+  takenEmailAnswer: z.enum(['422', '400', '409', 'ignored']),
   latencyMs: z.number().nonnegative(),
   unsubscribeWebhookUrl: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL').nullable(),
 }).partial().strict();

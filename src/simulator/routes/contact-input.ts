@@ -10,8 +10,8 @@ export const invalidEmail = (): Reply =>
   errors(400, { title: 'Contact Email Address is not valid.', code: 'email_invalid', error: 'must_be_valid_email_address', pointer: '/data/attributes/email' });
 
 /** POST /contacts 422 (SPEC); also PUT /contacts/{id} with another contact's email [UNCONFIRMED]. */
-export const duplicateEmail = (): Reply =>
-  errors(422, { title: 'Email address already exists in the system', code: 'duplicate', pointer: '/data/attributes/email' });
+export const duplicateEmail = (status = 422): Reply =>
+  errors(status, { title: 'Email address already exists in the system', code: 'duplicate', pointer: '/data/attributes/email' });
 
 /** `{"contact":{email?, firstName, lastName, phone, fieldValues:[{field,value}]}}` → a ContactPatch, or the 400. */
 export function contactPatch(req: ApiRequest): ContactPatch | Reply {

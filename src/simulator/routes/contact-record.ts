@@ -1,6 +1,7 @@
 import { json, type Reply } from '../http.js';
 import { renderContact, renderContactTag, renderFieldValues, renderMembership } from '../render.js';
 import type { SimState } from '../state.js';
+import type { ContactRecord } from '../store.js';
 import { contactPatch, duplicateEmail } from './contact-input.js';
 import { notFound, type ApiRequest, type Route } from './route.js';
 
@@ -25,7 +26,8 @@ function get(state: SimState, req: ApiRequest): Reply {
 
 /**
  * PUT /contacts/{id}: 200 {fieldValues, contact} (SPEC); 404 "Subscriber" for an unknown id (SPEC); an email
- * another contact has is 422 duplicate, as POST /contacts answers [UNCONFIRMED]; a bad email is 400 as on sync.
+ * another contact has is answered as `takenEmailAnswer` says (422 duplicate by default, as POST /contacts answers;
+ * 400 or 409; or 200 with the contact unchanged) [UNCONFIRMED]; a bad email is 400 as on sync.
  */
 function update(state: SimState, req: ApiRequest): Reply {
   const id = req.params.id ?? '';
@@ -34,9 +36,17 @@ function update(state: SimState, req: ApiRequest): Reply {
   const patch = contactPatch(req);
   if ('status' in patch) return patch;
   const owner = patch.email === undefined ? undefined : state.store.findByEmail(patch.email);
-  if (owner && owner.id !== id) return duplicateEmail();
+  if (owner && owner.id !== id) return taken(state, contact);
   state.store.updateContact(contact, patch);
   return json(200, { fieldValues: renderFieldValues(contact, state.apiUrl), contact: renderContact(contact, state.apiUrl) });
+}
+
+/** The answer for an email that belongs to another contact, in the shape `takenEmailAnswer` picks. */
+function taken(state: SimState, contact: ContactRecord): Reply {
+  const shape = state.options.takenEmailAnswer;
+  if (shape === '409') return { status: 409, body: { message: 'Email address already exists in the system' } };
+  if (shape === 'ignored') return json(200, { fieldValues: renderFieldValues(contact, state.apiUrl), contact: renderContact(contact, state.apiUrl) });
+  return duplicateEmail(shape === '400' ? 400 : 422);
 }
 
 /**
