@@ -25,4 +25,6 @@ export interface AccountOptions {
   repeatUnsubscribeMovesUdate?: RepeatMovesUdate;
   /** Profiles the email-change map holds, at most (email-changes.ts); 0 turns email changes off. Default 250,000. */
   maxProfiles?: number;
+  /** Contact-id lookups of new profiles per second, at most (email-changes.ts, with the ledger); 0 or absent: none. */
+  profileLookupsPerSecond?: number;
 }

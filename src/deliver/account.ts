@@ -86,7 +86,8 @@ export class AccountDelivery<R> {
     };
     this.imports = new ImportDispatch<R>({ ...opts, ...shared, budget, gate, flight: this.flight, fx: this.fx, takePlain: (email, listId) => this.reentries.takePlain(email, listId), lookup, send: (batch, resubscribe) => this.io.send(batch, resubscribe) });
     const maxProfiles = opts.maxProfiles ?? 250_000;
-    if (maxProfiles > 0) this.emails = new EmailChanges<R>({ budget, clock, client, outcomes, add: (u) => this.add(u), holds: (e) => this.buffer.holds(e), log, maxProfiles, onIdle: () => this.wake(), onResult: (result) => metrics.emailChanges.inc({ connection: name, result }) });
+    if (maxProfiles > 0) this.emails = new EmailChanges<R>({ connection: name, budget, clock, client, outcomes, add: (u) => this.add(u), holds: (e) => this.buffer.holds(e), log, maxProfiles, onIdle: () => this.wake(), onResult: (result) => metrics.emailChanges.inc({ connection: name, result }),
+      store: gate?.profiles, lookupsPerSecond: opts.profileLookupsPerSecond, onLookup: (result) => metrics.profileLookups.inc({ connection: name, result }) });
   }
 
   /** A change of the profile `profileId`: held behind an email change of that profile, if one is under way. */

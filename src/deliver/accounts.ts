@@ -46,6 +46,7 @@ export function createAccounts<R>(config: Config, clients: Map<string, AcApi>, o
       reservedShare: conn.replayShare,
       repeatUnsubscribeMovesUdate: config.delivery.repeatUnsubscribeMovesUdate,
       maxProfiles: config.delivery.emailChanges ? config.delivery.maxProfiles : 0,
+      profileLookupsPerSecond: config.delivery.profileLookupsPerSecond,
       untagLists: new Set(config.exports.filter((e) => e.connection === name && e.enabled && e.removeTagsOnLeave && e.tags.length).map((e) => e.listId)),
     };
     accounts.set(name, new AccountDelivery<R>(opts, budget, clients.get(name)!, outcomes, metrics, log.child({ connection: name }), clock, gate));

@@ -8,6 +8,7 @@ import { decodeLedgerValue, encodeLedgerValue, entryOf, ledgerKey, splitLedgerKe
 import { countKey, encodeHashCheck, decodeHashCheck, formatProblem, HASH_CHECK_KEY, type KeyFormat } from './hashing.js';
 import { encodeMarker, isMarkerKey, PersonHasher, type ErasureMarker } from './erasure.js';
 import { ErasureMarkers } from './markers.js';
+import { emailHash, encodeProfile, isProfileKey, profileConnection, profileKey, ProfileTable, type ProfileRecord } from './profiles.js';
 
 /** How a restore resumes and reports how far it got (src/ledger/kafka.ts maps it onto readToEnd's options). */
 export interface RestoreResume {
@@ -74,6 +75,8 @@ interface Slot {
   index: LedgerIndex;
   /** Erasure markers read or written for this partition, by marker key (src/ledger/erasure.ts). */
   markers: Map<string, ErasureMarker>;
+  /** Profile records (src/ledger/profiles.ts): the durable email-change map of this partition. */
+  profiles: ProfileTable;
   ready: boolean;
   /** Resolves when the slot is ready, or when it is released (the partition was revoked). */
   settled: Promise<void>;
@@ -281,8 +284,10 @@ export class Ledger {
    * the person are suppressed, and after a crash a replayed erasure deletes again (harmless when done already).
    * Resolves once acknowledged; rejects when the partition cannot be written (the erasure then waits unsettled).
    */
-  intendErasure(topic: string, partition: number, connection: string, email: string, occurredAt: number, at: number): Promise<void> {
-    return this.writeMarker(topic, partition, connection, email, occurredAt, at, false);
+  intendErasure(topic: string, partition: number, connection: string, email: string, occurredAt: number, at: number, profileId?: string): Promise<void> {
+    const marker = this.writeMarker(topic, partition, connection, email, occurredAt, at, false);
+    const forgotten = this.forgetProfiles(topic, partition, connection, email, profileId);
+    return forgotten ? Promise.all([marker, forgotten]).then(() => undefined) : marker;
   }
 
   /**
@@ -302,6 +307,43 @@ export class Ledger {
     if (slot instanceof LedgerUnavailable) return Promise.reject(slot);
     const next = this.markers.next(slot, connection, email, occurredAt, at, done);
     return next ? this.io.write(topic, partition, next.key, encodeMarker(next.marker)) : Promise.resolve();
+  }
+
+  /**
+   * The profile record of `profileId` on this connection, from the partition of its events; undefined when there
+   * is none or the partition is not restored.
+   */
+  profile(topic: string, partition: number, connection: string, profileId: string): ProfileRecord | undefined {
+    const slot = this.slots.get(key(topic, partition));
+    return slot?.ready ? slot.profiles.get(profileKey(this.hasher, connection, profileId)) : undefined;
+  }
+
+  /** The hash of an email as profile records hold it. */
+  profileEmail(email: string): string {
+    return emailHash(this.hasher, email);
+  }
+
+  /**
+   * Records a profile's contact and email hash: into memory now, and to the ledger topic; resolves once the broker
+   * acknowledged it. Never over a newer record (resolves at once). Rejects when the partition cannot be written.
+   */
+  putProfile(topic: string, partition: number, connection: string, profileId: string, record: ProfileRecord): Promise<void> {
+    const slot = this.writable(topic, partition);
+    if (slot instanceof LedgerUnavailable) return Promise.reject(slot);
+    const k = profileKey(this.hasher, connection, profileId);
+    if (!slot.profiles.set(k, record)) return Promise.resolve();
+    return this.io.write(topic, partition, k, encodeProfile(record));
+  }
+
+  /** An erasure forgets the person's profile records (by profile id, and any holding their email): tombstones. */
+  private forgetProfiles(topic: string, partition: number, connection: string, email: string, profileId: string | undefined): Promise<void> | undefined {
+    const slot = this.writable(topic, partition);
+    if (slot instanceof LedgerUnavailable) return undefined; // the marker's write rejects for the same reason
+    const keys = new Set(slot.profiles.keysWithEmail(connection, emailHash(this.hasher, email)));
+    const own = profileId === undefined ? undefined : profileKey(this.hasher, connection, profileId);
+    if (own !== undefined && slot.profiles.get(own)) keys.add(own);
+    const writes = [...keys].map((k) => (slot.profiles.delete(k), this.io.write(topic, partition, k, null)));
+    return writes.length ? Promise.all(writes).then(() => undefined) : undefined;
   }
 
   close(): void {
@@ -383,6 +425,11 @@ export class Ledger {
               // Markers are kept whatever a rebuild ignores: an erasure must outlive the records it shadows.
               if (slot && isMarkerKey(ks)) {
                 this.markers.restored(slot, ks, value);
+                return;
+              }
+              if (slot && isProfileKey(ks)) {
+                // A rebuilt connection starts with no profiles either: their contact ids may name another account.
+                if (!(this.opts.rebuild.size && timestamp < this.opts.startedAt && this.opts.rebuild.has(profileConnection(ks)))) slot.profiles.restored(ks, value);
                 return;
               }
               const format = formats.get(partition);
@@ -485,5 +532,5 @@ function isNewer(entry: LedgerEntry, o: Outcome): boolean {
 function newSlot(): Slot {
   let resolve!: () => void;
   const settled = new Promise<void>((r) => (resolve = r));
-  return { index: new LedgerIndex(), markers: new Map(), ready: false, settled, resolve };
+  return { index: new LedgerIndex(), markers: new Map(), profiles: new ProfileTable(), ready: false, settled, resolve };
 }

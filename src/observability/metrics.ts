@@ -178,7 +178,13 @@ export function createMetrics(registry = new Registry()) {
     }),
     emailChanges: new Counter({
       name: `${PREFIX}email_changes_total`,
-      help: "Profiles whose email changed, by result: changed (PUT /contacts/{id} took the new email), missing (no contact to change), taken (dead-lettered EMAIL_TAKEN), failed (refused otherwise: sent as before)",
+      help: "Profiles whose email changed, by result: changed (PUT /contacts/{id} took the new email), missing (no contact to change), taken (dead-lettered EMAIL_TAKEN), failed (refused otherwise: sent as before), unresolved (known from the ledger without its contact id: sent as before)",
+      labelNames: ['connection', 'result'] as const,
+      registers: [registry],
+    }),
+    profileLookups: new Counter({
+      name: `${PREFIX}profile_lookups_total`,
+      help: 'Lookups (GET /contacts?email=) of the contact id of a new profile, recorded in the ledger for later email changes, by result (found, absent)',
       labelNames: ['connection', 'result'] as const,
       registers: [registry],
     }),
