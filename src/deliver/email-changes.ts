@@ -1,12 +1,11 @@
 import type { Logger } from 'pino';
 import type { ContactUpdate, MergeOutcome } from '../buffer/contact-entry.js';
-import type { ProfileRecord } from '../ledger/profiles.js';
 import type { RateBudget } from './budget.js';
 import type { AcApi, Answer } from './client.js';
 import type { Clock, Timer } from './clock.js';
 import { contactIdOf, readPut, type PutReading } from './email-put.js';
 import type { DeliveryOutcomes, ProfileStore } from './outcomes.js';
-import { ProfileLookups } from './profile-lookups.js';
+import { ProfileMap, type Known } from './profile-map.js';
 
 /**
  * Email changes of one connection: a profile whose email changes keeps its ActiveCampaign contact. When an event of
@@ -23,9 +22,8 @@ import { ProfileLookups } from './profile-lookups.js';
  *     failed (another refusal) → the held changes go as they are (a bulk import creates the new contact), logged
  *   429, 5xx, no answer → the same step again after the account's backoff.
  *
- * The map: the ledger's profile records (contact id, email hash) are the durable part, restored with their
- * partitions; `known` here is a cache of what this process saw (the raw email, for lookups), at most
- * `maxProfiles`, emptied on every assignment. README, "Email changes".
+ * The map itself is profile-map.ts (the ledger's records, and a cache of what this process saw). README, "Email
+ * changes".
  */
 export interface EmailChangeHost<R> {
   connection: string;
@@ -51,17 +49,6 @@ export interface EmailChangeHost<R> {
   onLookup?: (result: 'found' | 'absent') => void;
 }
 
-interface Known {
-  /** The last email seen, raw (memory only); undefined for a profile known from its record alone. */
-  email?: string;
-  /** The email's hash as the record holds it (with a store). */
-  hash?: string;
-  contactId?: string;
-  /** A restored record's open write-ahead: a PUT to this hash may have been sent. */
-  changingTo?: string;
-  occurredAt: number;
-}
-
 interface Change<R> {
   profileId: string;
   from?: string;
@@ -72,6 +59,8 @@ interface Change<R> {
   takenBy?: string | null;
   reading?: PutReading;
   intended?: boolean;
+  /** The person was erased while the change was under way: nothing more is recorded for it. */
+  erased?: boolean;
   occurredAt: number;
   /** The event that started it: its partition holds the profile's record. */
   ref: R;
@@ -82,19 +71,16 @@ interface Change<R> {
 export type EmailChangeResult = 'changed' | 'missing' | 'taken' | 'failed' | 'unresolved';
 
 export class EmailChanges<R> {
-  private readonly known = new Map<string, Known>();
+  private readonly map: ProfileMap<R>;
   private readonly changing = new Map<string, Change<R>>();
-  private readonly lookups: ProfileLookups<R> | undefined;
   private closed = false;
   /** Results so far (tests, metrics). */
   readonly results: Record<EmailChangeResult, number> = { changed: 0, missing: 0, taken: 0, failed: 0, unresolved: 0 };
 
   constructor(private readonly h: EmailChangeHost<R>) {
-    const perSecond = h.lookupsPerSecond ?? 0;
-    if (h.store && perSecond > 0) {
-      const { budget, clock, client, log, holds } = h;
-      this.lookups = new ProfileLookups<R>({ budget, clock, client, log, holds, perSecond, max: Math.min(h.maxProfiles, 10_000), changing: (id) => this.changing.has(id), found: (...a) => this.found(...a), onResult: (r) => h.onLookup?.(r) });
-    }
+    const { budget, clock, client, log, holds } = h;
+    const lookups = { budget, clock, client, log, holds, perSecond: h.lookupsPerSecond ?? 0, changing: (id: string) => this.changing.has(id), onResult: (r: 'found' | 'absent') => h.onLookup?.(r) };
+    this.map = new ProfileMap<R>({ connection: h.connection, maxProfiles: h.maxProfiles, store: h.store, lookups });
   }
 
   /** Held changes of profiles whose email is being changed. */
@@ -105,12 +91,12 @@ export class EmailChanges<R> {
   }
 
   get profiles(): number {
-    return this.known.size;
+    return this.map.size;
   }
 
   /** Profiles waiting for a contact-id lookup. */
   get unresolved(): number {
-    return this.lookups?.size ?? 0;
+    return this.map.unresolved;
   }
 
   /** An event's change for this connection, with its profile id: into the buffer, or held behind an email change. */
@@ -120,87 +106,43 @@ export class EmailChanges<R> {
       pending.held.push(update);
       return 'new';
     }
-    const k = this.known.get(profileId) ?? this.restored(profileId, update.ref);
+    const k = this.map.of(profileId, update.ref);
     const occurredAt = Math.max(k?.occurredAt ?? 0, update.occurredAt);
-    if (!k || !this.h.client.updateContactEmail || !this.differs(k, update.email)) {
-      const contactId = k?.contactId;
-      this.remember(profileId, { email: update.email, occurredAt, ...(contactId ? { contactId } : {}) });
-      if (!contactId) this.lookups?.want(profileId, update.email, update.ref, occurredAt);
+    if (!k || !this.h.client.updateContactEmail || !this.map.differs(k, update.email)) {
+      this.map.seen(profileId, update.email, update.ref, occurredAt, k?.contactId);
       return this.h.add(update);
     }
     if (k.contactId === undefined && k.email === undefined) {
       // Known from its record alone, without a contact id: there is nothing to change the email on.
       this.count('unresolved');
-      this.remember(profileId, { email: update.email, occurredAt });
-      this.lookups?.want(profileId, update.email, update.ref, occurredAt);
+      this.map.seen(profileId, update.email, update.ref, occurredAt, undefined);
       return this.h.add(update);
     }
     const change: Change<R> = { profileId, to: update.email, occurredAt, ref: update.ref, held: [update] };
     if (k.email !== undefined) change.from = k.email;
-    if (k.hash !== undefined && k.email === undefined) change.fromHash = k.hash;
+    else if (k.hash !== undefined) change.fromHash = k.hash;
     if (k.contactId !== undefined) change.contactId = k.contactId;
     this.changing.set(profileId, change);
-    this.lookups?.drop(profileId);
+    this.map.changing(profileId);
     this.step(change);
     return 'new';
   }
 
   /** A new assignment: what this process saw may be out of date; the ledger's records answer again. */
   reassigned(): void {
-    this.known.clear();
-    this.lookups?.clear();
+    this.map.reassigned();
   }
 
-  /** An erasure: the profile, and any profile seen with this email, are forgotten. */
+  /** An erasure: the profile, and any profile seen with this email, are forgotten; a change under way records nothing more. */
   forget(profileId: string, email: string): void {
-    this.known.delete(profileId);
-    for (const [id, k] of this.known) if (k.email === email) this.known.delete(id);
-    this.lookups?.drop(profileId);
-    this.lookups?.dropEmail(email);
+    this.map.forget(profileId, email);
+    for (const c of this.changing.values()) if (c.profileId === profileId || c.from === email || c.to === email) c.erased = true;
   }
 
   close(): void {
     this.closed = true;
-    this.lookups?.close();
+    this.map.close();
     for (const c of this.changing.values()) c.timer?.cancel();
-  }
-
-  private restored(profileId: string, ref: R): Known | undefined {
-    const r = this.h.store?.get(this.h.connection, profileId, ref);
-    if (!r) return undefined;
-    return { hash: r.email, occurredAt: r.occurredAt, ...(r.contactId ? { contactId: r.contactId } : {}), ...(r.changingTo ? { changingTo: r.changingTo } : {}) };
-  }
-
-  /** Whether an event's email is a change (a restored open write-ahead always is: its PUT is repeated). */
-  private differs(k: Known, email: string): boolean {
-    if (k.changingTo !== undefined) return true;
-    if (k.email !== undefined) return k.email !== email;
-    return k.hash !== undefined && this.h.store !== undefined && k.hash !== this.h.store.hash(email);
-  }
-
-  private remember(profileId: string, k: Known): void {
-    // Insertion order is recency: a profile seen again moves to the end, the oldest goes first when full.
-    this.known.delete(profileId);
-    this.known.set(profileId, k);
-    if (this.known.size > this.h.maxProfiles) this.known.delete(this.known.keys().next().value!);
-  }
-
-  /** A lookup found the contact of a profile: remembered, and recorded in the ledger. */
-  private found(profileId: string, email: string, contactId: string, ref: R, occurredAt: number): void {
-    const k = this.known.get(profileId);
-    if (k && k.email !== email) return; // the profile moved on meanwhile
-    if (k) k.contactId = contactId;
-    void this.record(profileId, ref, { occurredAt: Math.max(occurredAt, k?.occurredAt ?? 0), email: this.hash(email)!, contactId }).catch(() => undefined);
-  }
-
-  private hash(email: string): string | undefined {
-    return this.h.store?.hash(email);
-  }
-
-  /** Writes a profile record; one that cannot be written (the partition moved) is left to the next owner. */
-  private record(profileId: string, ref: R, r: ProfileRecord): Promise<void> {
-    if (!this.h.store) return Promise.resolve();
-    return this.h.store.put(this.h.connection, profileId, ref, r);
   }
 
   /** Runs the next request of a change when the budget allows. */
@@ -234,11 +176,10 @@ export class EmailChanges<R> {
       return this.step(c);
     }
     if (c.takenBy === undefined) {
-      if (this.h.store && !c.intended) {
+      if (!c.intended) {
         // Write-ahead: the contact and the email it is about to get are durable before the PUT goes out.
-        const ahead = { occurredAt: c.occurredAt, email: c.fromHash ?? this.hash(c.from!)!, contactId: c.contactId, changingTo: this.hash(c.to)! };
         try {
-          await this.record(c.profileId, c.ref, ahead);
+          await this.map.intend(c.profileId, c.ref, this.stays(c), c.to, c.contactId);
         } catch {
           return this.abandon(c);
         }
@@ -268,9 +209,7 @@ export class EmailChanges<R> {
     this.changing.delete(c.profileId);
     this.count('taken');
     // The profile stays on its old contact: a later event tries the change again.
-    const stays: Known = { contactId: c.contactId, occurredAt: c.occurredAt, ...(c.from !== undefined ? { email: c.from } : { hash: c.fromHash! }) };
-    this.remember(c.profileId, stays);
-    this.recordKnown(c, stays);
+    if (!c.erased) this.map.settled(c.profileId, c.ref, this.stays(c));
     const message = `the profile's new email already belongs to contact ${other ?? 'unknown'}; contact ${c.contactId} keeps its email (PUT /contacts/{id} answered that it is taken)`;
     this.h.outcomes.dead(c.held.map((u) => u.ref), 'deliver', 'EMAIL_TAKEN', message);
     this.h.log.error({ contact: c.contactId, other }, 'An email change was dead-lettered EMAIL_TAKEN: the new email belongs to another contact');
@@ -290,19 +229,15 @@ export class EmailChanges<R> {
     this.h.onResult?.(result);
   }
 
-  /** The outcome's record (after the PUT answered): a SIGKILL before it is acknowledged repeats the PUT (README). */
-  private recordKnown(c: Change<R>, k: Known): void {
-    if (!this.h.store) return;
-    const email = k.email !== undefined ? this.hash(k.email)! : k.hash!;
-    void this.record(c.profileId, c.ref, { occurredAt: k.occurredAt, email, ...(k.contactId ? { contactId: k.contactId } : {}) }).catch(() => undefined);
+  /** The profile as it stands before the change (and after a refused one): its old email, its contact. */
+  private stays(c: Change<R>): Known {
+    return { occurredAt: c.occurredAt, ...(c.contactId ? { contactId: c.contactId } : {}), ...(c.from !== undefined ? { email: c.from } : { hash: c.fromHash! }) };
   }
 
   private release(c: Change<R>, k: Known, result: EmailChangeResult): void {
     this.changing.delete(c.profileId);
     this.count(result);
-    this.remember(c.profileId, k);
-    this.recordKnown(c, k);
-    if (!k.contactId) this.lookups?.want(c.profileId, c.to, c.ref, c.occurredAt);
+    if (!c.erased) this.map.settled(c.profileId, c.ref, k);
     for (const u of c.held) this.h.add(u);
     this.h.onIdle?.();
   }
@@ -313,7 +248,6 @@ export class EmailChanges<R> {
    */
   private abandon(c: Change<R>): void {
     this.changing.delete(c.profileId);
-    this.known.delete(c.profileId);
     this.count('failed');
     this.h.log.warn('An email change was not started: its profile record could not be written (the partition moved, or the service stops); its events are fetched again');
     this.h.onIdle?.();
