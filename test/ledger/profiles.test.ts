@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { isMarkerKey, PersonHasher } from '../../src/ledger/erasure.js';
 import { HASH_CHECK_KEY } from '../../src/ledger/hashing.js';
 import { Ledger, LedgerUnavailable, type LedgerIo } from '../../src/ledger/ledger.js';
@@ -25,6 +27,15 @@ describe('profile records', () => {
     assert.deepEqual(decodeProfile(v), { occurredAt: 5, email: emailHash(hasher, ann), contactId: '7', changingTo: emailHash(hasher, 'ann.new@example.com') });
     assert.notEqual(profileKey(hasher, 'other', 'p-ann'), pk, 'per connection');
     assert.notEqual(emailHash(hasher, ann), emailHash(hasher, 'ann.new@example.com'));
+  });
+
+  it('agree with schemas/profile-record.schema.json', () => {
+    const schema = JSON.parse(readFileSync(new URL('../../../schemas/profile-record.schema.json', import.meta.url), 'utf8')) as object;
+    const validate = new Ajv2020({ strict: true }).compile(schema);
+    for (const r of [{ occurredAt: 1, email: emailHash(hasher, ann) }, { occurredAt: 1, email: emailHash(hasher, ann), contactId: '7', changingTo: emailHash(hasher, 'b@example.com') }]) {
+      assert.equal(validate(JSON.parse(encodeProfile(r))), true, JSON.stringify(validate.errors));
+    }
+    assert.equal(validate({ v: 1, profile: true, occurredAt: 1, email: ann }), false, 'an email is not a hash');
   });
 
   it('the newest wins by occurredAt (an equal time replaces); a tombstone read forgets the key', () => {
