@@ -1,10 +1,11 @@
 /**
  * The test command: builds nothing (npm test runs tsc first), finds a real broker (test/support/broker.ts),
- * then runs every compiled test file in one `node --test` process so the runner prints one closing summary.
+ * then runs every compiled test file (ours, and dist/packages/*'s) in one `node --test` process so the runner
+ * prints one closing summary.
  * `--unit` runs only the tests that need no broker. Node 20's --test does not expand globs, hence this file.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureBroker } from './support/broker.js';
@@ -21,8 +22,11 @@ function find(dir: string): string[] {
   });
 }
 
+/** The workspace packages' own tests (packages/<name>/test), compiled by the same tsc into dist/packages/. */
+const packages = join(here, '..', 'packages');
+const packageTests = existsSync(packages) ? find(packages) : [];
 const needsBroker = (file: string) => relative(here, file).startsWith('integration');
-let files = find(here).sort();
+let files = [...find(here), ...packageTests].sort();
 if (unitOnly) files = files.filter((f) => !needsBroker(f));
 if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)));
 
