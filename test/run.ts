@@ -31,6 +31,11 @@ if (unitOnly) files = files.filter((f) => !needsBroker(f));
 if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)));
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
+if (files.length === 0) {
+  // node --test with no files would run every test file under the working directory instead.
+  log(`no test file matches ${filters.join(' ')}`);
+  process.exit(1);
+}
 const broker = files.some(needsBroker) ? await ensureBroker(log) : undefined;
 const env = { ...process.env, ...(broker ? { KAFKA_BROKERS: broker.brokers } : {}) };
 const code = await new Promise<number>((resolve) => {
