@@ -42,7 +42,8 @@ interface PackageJson {
 /** The boundary of a workspace package as its package.json declares it, with the service files allowed to cross. */
 export function readBoundary(root: string, dir: string, wiring: string[]): Boundary {
   const pkg = JSON.parse(readFileSync(posix.join(root, dir, 'package.json'), 'utf8')) as PackageJson;
-  const entries = Object.values(pkg.exports).map((target) => posix.join(dir, target.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts')));
+  const source = (target: string) => target.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts');
+  const entries = Object.values(pkg.exports).map((target) => posix.join(dir, source(target)));
   return { dir, name: pkg.name, dependencies: Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }), entries, wiring };
 }
 
@@ -53,7 +54,8 @@ export function readImports(root: string, folders: string[]): Edge[] {
     const { importedFiles } = ts.preProcessFile(readFileSync(posix.join(root, from), 'utf8'), true, true);
     return importedFiles.map(({ fileName }) => {
       const bare = !fileName.startsWith('.');
-      return { from, bare, to: bare ? fileName : posix.normalize(posix.join(posix.dirname(from), fileName)).replace(/\.js$/, '.ts') };
+      const to = bare ? fileName : posix.normalize(posix.join(posix.dirname(from), fileName)).replace(/\.js$/, '.ts');
+      return { from, bare, to };
     });
   });
 }
@@ -78,7 +80,9 @@ export function boundaryProblems(edges: Edge[], b: Boundary): string[] {
     if (from.startsWith(`${b.dir}/`)) {
       if (inside(e) || to.startsWith('node:')) continue;
       if (!e.bare) problems.push(`${from} imports ${to}: the simulator imports nothing from outside ${b.dir}`);
-      else if (!b.dependencies.includes(packageOf(to))) problems.push(`${from} imports ${to}, which is not a dependency in ${b.dir}/package.json`);
+      else if (!b.dependencies.includes(packageOf(to))) {
+        problems.push(`${from} imports ${to}, which is not a dependency in ${b.dir}/package.json`);
+      }
     } else if (inside(e) || byName(e)) {
       if (from.startsWith('src/') && !b.wiring.includes(from)) {
         problems.push(`${from} imports ${to}: the service imports the simulator only in its CLI wiring (${b.wiring.join(', ')})`);
@@ -90,7 +94,9 @@ export function boundaryProblems(edges: Edge[], b: Boundary): string[] {
     }
   }
   for (const file of b.wiring) {
-    if (!edges.some((e) => e.from === file && (inside(e) || byName(e)))) problems.push(`${file} is listed as wiring but does not import the simulator: drop it from the list`);
+    if (!edges.some((e) => e.from === file && (inside(e) || byName(e)))) {
+      problems.push(`${file} is listed as wiring but does not import the simulator: drop it from the list`);
+    }
   }
   return problems;
 }

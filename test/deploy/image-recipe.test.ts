@@ -70,7 +70,8 @@ describe('image recipe, without a container engine', () => {
     copyContext(runtime, appDir);
     const install = run(npm, ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], appDir);
     assert.equal(install.status, 0, `npm ci --omit=dev:\n${install.stderr}`);
-    assert.ok(copyFromStage(runtime, 'build', buildDir, appDir) >= 1, 'the runtime stage copies the compiled code from the build stage');
+    const copied = copyFromStage(runtime, 'build', buildDir, appDir);
+    assert.ok(copied >= 1, 'the runtime stage copies the compiled code from the build stage');
     const devOnly = run(process.execPath, ['-e', "import('typescript').then(() => process.exit(0), () => process.exit(7))"], appDir);
     assert.equal(devOnly.status, 7, 'devDependencies are absent from the runtime install');
 

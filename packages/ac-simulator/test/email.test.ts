@@ -21,7 +21,9 @@ describe('the simulator email rule', () => {
     assert.equal(emailProblem('ann lee@example.com'), 'the part before "@" has a special character');
     assert.equal(emailProblem('ann@example.com '), 'the domain has a special character');
     assert.equal(emailProblem('ann@exa_mple.com'), 'the domain has a special character');
-    for (const email of ['ann@example..com', 'ann@-example.com', `${'a'.repeat(64)}@${'b'.repeat(186)}.com`]) assert.equal(emailProblem(email), undefined, email);
+    for (const email of ['ann@example..com', 'ann@-example.com', `${'a'.repeat(64)}@${'b'.repeat(186)}.com`]) {
+      assert.equal(emailProblem(email), undefined, email);
+    }
   });
 
   it('matches contacts case-insensitively, ignoring surrounding whitespace', () => {
