@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AcClient } from '../../src/deliver/client.js';
 import { readPut } from '../../src/deliver/email-put.js';
-import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { startSimulator, type Simulator } from '../../packages/ac-simulator/src/index.js';
 
 /**
  * How the client reads PUT /contacts/{id} for an email another contact has: every shape the simulator can answer

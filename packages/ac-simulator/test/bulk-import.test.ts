@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { startSimulator, type Simulator, type SimulatorOptionsInput } from '../../src/simulator/index.js';
+import { startSimulator, type Simulator, type SimulatorOptionsInput } from '../src/index.js';
 import { api, contacts, finished, waitFor } from './helpers.js';
 
 const started: Simulator[] = [];

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startSimulator, type Simulator, type SimulatorOptionsInput } from '../../src/simulator/index.js';
+import { startSimulator, type Simulator, type SimulatorOptionsInput } from '../src/index.js';
 import { api } from './helpers.js';
 
 const started: Simulator[] = [];

@@ -1,4 +1,4 @@
-import type { Simulator } from '../../src/simulator/index.js';
+import type { Simulator } from '../src/index.js';
 
 /** Small helpers for tests that talk to a real simulator over real sockets. */
 export interface Answer {

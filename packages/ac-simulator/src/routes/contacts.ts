@@ -1,4 +1,4 @@
-import { normaliseEmail } from '../../domain/email.js';
+import { normaliseEmail } from '../email.js';
 import { isRecord, json, paging, parseJson, scalarString, type Reply } from '../http.js';
 import { renderContact, renderFieldValues, renderMembership } from '../render.js';
 import { isPersonsOwn, type ContactRecord } from '../store.js';

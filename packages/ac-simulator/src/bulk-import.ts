@@ -1,4 +1,4 @@
-import { emailProblem, normaliseEmail } from '../domain/email.js';
+import { emailProblem, normaliseEmail } from './email.js';
 import { isRecord, json, parseJson, scalarString, type Reply, type RequestBody } from './http.js';
 
 /**

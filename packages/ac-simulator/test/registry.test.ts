@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { REGISTRY_CONTENT_TYPE, startSchemaRegistry, type SchemaRegistrySim } from '../../src/simulator/registry.js';
+import { REGISTRY_CONTENT_TYPE, startSchemaRegistry, type SchemaRegistrySim } from '../src/registry.js';
 
 const stringSchema = JSON.stringify({ type: 'string' });
 const recordSchema = JSON.stringify({ type: 'record', name: 'R', fields: [{ name: 'a', type: 'int' }] });

@@ -1,4 +1,4 @@
-import { normaliseEmail } from '../domain/email.js';
+import { normaliseEmail } from './email.js';
 import { TagStore } from './tag-store.js';
 
 /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AccountLimiter, SlidingWindow, TokenBucket, type LimiterSettings } from '../../src/simulator/rate-limit.js';
+import { AccountLimiter, SlidingWindow, TokenBucket, type LimiterSettings } from '../src/rate-limit.js';
 
 const settings = (patch: Partial<LimiterSettings> = {}): LimiterSettings => ({
   enabled: true,

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { FixedWindow, ImportAudit, SlidingWindow, WindowBucket } from '../../src/simulator/import-limits.js';
-import { startSimulator, type Simulator, type SimulatorOptionsInput } from '../../src/simulator/index.js';
-import { AccountLimiter, type LimiterSettings } from '../../src/simulator/rate-limit.js';
+import { FixedWindow, ImportAudit, SlidingWindow, WindowBucket } from '../src/import-limits.js';
+import { startSimulator, type Simulator, type SimulatorOptionsInput } from '../src/index.js';
+import { AccountLimiter, type LimiterSettings } from '../src/rate-limit.js';
 import { api, contacts } from './helpers.js';
 
 const started: Simulator[] = [];

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { applyImport } from '../../src/simulator/apply-import.js';
-import type { ImportContact } from '../../src/simulator/bulk-import.js';
-import { startSimulator, type Simulator, type SimulatorOptionsInput } from '../../src/simulator/index.js';
-import { Store } from '../../src/simulator/store.js';
+import { applyImport } from '../src/apply-import.js';
+import type { ImportContact } from '../src/bulk-import.js';
+import { startSimulator, type Simulator, type SimulatorOptionsInput } from '../src/index.js';
+import { Store } from '../src/store.js';
 import { api, call, finished } from './helpers.js';
 
 const started: Simulator[] = [];

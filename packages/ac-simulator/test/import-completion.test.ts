@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { startSimulator, type Simulator, type SimulatorOptionsInput } from '../../src/simulator/index.js';
-import { drawLatency, seededRandom, type LatencySettings } from '../../src/simulator/latency.js';
+import { startSimulator, type Simulator, type SimulatorOptionsInput } from '../src/index.js';
+import { drawLatency, seededRandom, type LatencySettings } from '../src/latency.js';
 import { api, contacts, finished } from './helpers.js';
 
 const started: Simulator[] = [];

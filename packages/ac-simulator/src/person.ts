@@ -1,4 +1,4 @@
-import { emailProblem } from '../domain/email.js';
+import { emailProblem } from './email.js';
 import { isRecord, scalarString } from './http.js';
 import type { Store } from './store.js';
 

@@ -1,4 +1,4 @@
-import { emailProblem } from '../domain/email.js';
+import { emailProblem } from './email.js';
 import { applyImport } from './apply-import.js';
 import { applyPersonChange, type PersonChange } from './person.js';
 import { sendUnsubscribeWebhook } from './webhook-sender.js';

@@ -1,4 +1,4 @@
-import { emailProblem } from '../../domain/email.js';
+import { emailProblem } from '../email.js';
 import { isRecord, parseJson, scalarString, type Reply } from '../http.js';
 import type { ContactInput, ContactPatch } from '../store.js';
 import { errors, type ApiRequest } from './route.js';

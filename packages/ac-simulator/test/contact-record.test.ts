@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { applyImport } from '../../src/simulator/apply-import.js';
-import { startSimulator, type Simulator } from '../../src/simulator/index.js';
-import { Store } from '../../src/simulator/store.js';
+import { applyImport } from '../src/apply-import.js';
+import { startSimulator, type Simulator } from '../src/index.js';
+import { Store } from '../src/store.js';
 import { api, finished } from './helpers.js';
 
 const started: Simulator[] = [];
