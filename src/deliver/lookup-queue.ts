@@ -5,7 +5,6 @@ import type { Metrics } from '../observability/metrics.js';
 import type { AcApi } from './client.js';
 import type { Clock } from './clock.js';
 import type { Verdict } from './classify.js';
-import { oneRequest } from './flight.js';
 import { ListRead, readVerdict, review, type ReadRules } from './member-reads.js';
 import type { DeliveryOutcomes } from './outcomes.js';
 
@@ -124,12 +123,9 @@ export class LookupQueue<R> {
     for (const listId of start) this.reads.set(listId, new ListRead(listId, epoch, this.d.rules, now));
     for (const read of resume) read.phase = 'reading';
     if (!resume.length) return;
-    const stay: LookupJob<R>[] = [];
-    for (const job of this.queue.splice(0)) {
-      if (job.busy || readVerdict(job.entry, (listId) => this.reads.get(listId)) === 'lookup') stay.push(job);
-      else this.parked.set(job.entry.email, job.entry);
-    }
-    this.queue.push(...stay);
+    const jobs = this.queue.splice(0);
+    this.queue.push(...jobs.filter((j) => j.busy));
+    for (const job of jobs) if (!job.busy) this.place(job.entry, now);
   }
 
   /** Reads finished or failed that nothing used for `retainMs` are dropped (their member hashes with them). */
@@ -141,7 +137,8 @@ export class LookupQueue<R> {
 
   private async page(read: ListRead, flight: { requests: number }): Promise<void> {
     const d = this.d;
-    const a = await oneRequest(read, flight, () => d.client.listMembers!(read.next()));
+    const a = await asked(read, flight, () => d.client.listMembers!(read.next()));
+    read.busy = false;
     const now = d.clock.now();
     const v = a.verdict;
     if (v.kind === 'throttled' || v.kind === 'account') read.notBefore = d.fx().waited(v, now);
@@ -174,6 +171,11 @@ export class LookupQueue<R> {
       this.parked.delete(entry.email);
       this.place(entry, now, true);
     }
+    if (read.phase !== 'done') return;
+    // Queued lookups it answers too (a probe that read the whole list ends before any review parks them).
+    const jobs = this.queue.splice(0);
+    for (const job of jobs) if (job.busy || !job.entry.lists.has(read.listId)) this.queue.push(job);
+    for (const job of jobs) if (!job.busy && job.entry.lists.has(read.listId)) this.place(job.entry, now);
   }
 
   /**
@@ -182,13 +184,14 @@ export class LookupQueue<R> {
    */
   private async lookup(job: LookupJob<R>, flight: { requests: number }): Promise<void> {
     const d = this.d;
-    const a = await oneRequest(job, flight, () => d.client.findContact(job.entry.email));
+    const a = await asked(job, flight, () => d.client.findContact(job.entry.email));
+    job.busy = false;
     const now = d.clock.now();
     const v = a.verdict;
     if (v.kind === 'throttled' || v.kind === 'account') job.notBefore = d.fx().waited(v, now);
     else {
       d.fx().up(now);
-      this.queue.splice(this.queue.indexOf(job), 1);
+      this.queue.splice(this.queue.indexOf(job), 1); // busy until here: nothing else answered it meanwhile
       const found = v.kind === 'ok' && (a.body?.contacts ?? []).some((c) => c.email.toLowerCase() === job.entry.email);
       d.metrics.contactLookups.inc({ connection: d.name, result: found ? 'found' : v.kind === 'ok' ? 'absent' : 'refused' });
       if (found) this.found(job.entry);
@@ -209,5 +212,23 @@ export class LookupQueue<R> {
     const at = this.d.clock.epoch();
     this.d.outcomes.applied(this.d.name, [...entry.lists].map(([listId, c]) => ({ email: entry.email, listId, op: c.op, occurredAt: c.occurredAt, refs: c.refs, winner: c.winner, sentAt: at, confirmedAt: at, absent: true })));
     this.d.buffer.release([entry.email]);
+  }
+}
+
+/**
+ * One request counted in flight while it is out. Unlike flight.ts oneRequest, the job stays busy until the caller
+ * has handled the answer (it clears `busy`): another answer handled in between (a page ending a read) must not
+ * answer an entry whose lookup is still being handled.
+ */
+async function asked<T>(job: { busy: boolean }, flight: { requests: number }, request: () => Promise<T>): Promise<T> {
+  job.busy = true;
+  flight.requests++;
+  try {
+    return await request();
+  } catch (err) {
+    job.busy = false;
+    throw err;
+  } finally {
+    flight.requests--;
   }
 }
