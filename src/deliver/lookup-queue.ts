@@ -64,8 +64,10 @@ export class LookupQueue<R> {
   dispatch(now: number, slot: (now: number) => number | true, flight: { requests: number }): number {
     for (const entry of this.arrivals.splice(0)) this.place(entry, now);
     this.forget(now);
-    if (now >= this.nextReviewAt && this.d.client.listMembers && this.d.rules.startAt > 0 && this.queue.length >= Math.min(this.d.rules.startAt, this.minPagesLeft())) this.review(now);
-    let wakeAt = this.queue.length >= this.d.rules.startAt && this.d.rules.startAt > 0 ? this.nextReviewAt : Infinity;
+    // A review scans the queue: only when it could decide something, and at most once per skewMs.
+    const reviewable = !!this.d.client.listMembers && this.d.rules.startAt > 0 && this.queue.length >= Math.min(this.d.rules.startAt, this.minPagesLeft());
+    if (reviewable && now >= this.nextReviewAt) this.review(now);
+    let wakeAt = reviewable ? this.nextReviewAt : Infinity;
     for (const read of this.reads.values()) {
       if (read.busy || (read.phase !== 'probe' && read.phase !== 'reading')) continue;
       if (read.notBefore > now) {
