@@ -92,13 +92,10 @@ export class LookupQueue<R> {
   }
 
   /** Answers an entry from the reads if they can, parks it behind a read under way, or queues its lookup. */
-  private place(entry: ContactEntry<R>, now: number, front = false): void {
+  private place(entry: ContactEntry<R>, now: number): void {
     const verdict = this.reads.size ? readVerdict(entry, (listId) => this.reads.get(listId)) : 'lookup';
-    if (verdict === 'lookup') {
-      const job = { entry, notBefore: 0, busy: false };
-      if (front) this.queue.unshift(job);
-      else this.queue.push(job);
-    } else if (verdict === 'wait') this.parked.set(entry.email, entry);
+    if (verdict === 'lookup') this.queue.push({ entry, notBefore: 0, busy: false });
+    else if (verdict === 'wait') this.parked.set(entry.email, entry);
     else {
       for (const listId of entry.lists.keys()) {
         const read = this.reads.get(listId);
@@ -171,7 +168,7 @@ export class LookupQueue<R> {
     for (const entry of [...this.parked.values()]) {
       if (!entry.lists.has(read.listId)) continue;
       this.parked.delete(entry.email);
-      this.place(entry, now, true);
+      this.place(entry, now);
     }
     if (read.phase !== 'done') return;
     // Queued lookups it answers too (a probe that read the whole list ends before any review parks them).
