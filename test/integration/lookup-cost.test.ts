@@ -24,9 +24,15 @@ const event = (email: string, segmentId: string, op: 'add' | 'remove', at: numbe
   value: JSON.stringify({ eventId: `e-${email}-${at}-${segmentId}`, occurredAt: new Date(at).toISOString(), segmentId, op, profile: { id: email.split('@')[0], email, firstName: 'F', phone: '+15550100' } }),
 });
 
-for (const memberReadAfter of [100, 0]) {
-  test(`a backfill whose first events are mostly leaves, memberReadAfter ${memberReadAfter}: no contact created by a leave; ${memberReadAfter ? 'one member read instead of a lookup each' : 'one lookup each'}`, async (t) => {
-    const s = await startSimulator({ timeScale: 20, lists: ['1', '2', '3'].map((id) => ({ id, name: `L${id}` })) });
+const cases = [
+  { memberReadAfter: 100, contactsIdPaging: true, expect: 'one member read instead of a lookup each' },
+  { memberReadAfter: 0, contactsIdPaging: true, expect: 'one lookup each' },
+  // [UNCONFIRMED] paging by id beside listid: where it is not honoured, the probe is out of order and lookups answer.
+  { memberReadAfter: 100, contactsIdPaging: false, expect: 'the probe fails, one lookup each' },
+];
+for (const { memberReadAfter, contactsIdPaging, expect } of cases) {
+  test(`a backfill whose first events are mostly leaves, memberReadAfter ${memberReadAfter}, contactsIdPaging ${contactsIdPaging}: no contact created by a leave; ${expect}`, async (t) => {
+    const s = await startSimulator({ timeScale: 20, contactsIdPaging, lists: ['1', '2', '3'].map((id) => ({ id, name: `L${id}` })) });
     sims.push(s);
     const members = Array.from({ length: 180 }, (_, i) => `member${i}@example.com`);
     for (const email of members) s.seedContact({ email, lists: { '1': 1 } });
@@ -56,11 +62,14 @@ for (const memberReadAfter of [100, 0]) {
       const gets = snap.counters.byEndpoint['GET /contacts'] ?? 0;
       const unknown = leavers.length; // none of them is known to the fresh ledger
       t.diagnostic(`GET /contacts: ${gets} for ${unknown} unknown leaves; requests in all: ${snap.counters.requests}`);
-      if (memberReadAfter) {
-        // One probe and two pages of 100 for 180 members, and the lookups made before the read began.
+      if (memberReadAfter && contactsIdPaging) {
+        // A probe and one page for 180 members, and the lookups made before the read began.
         assert.ok(gets < unknown / 5, `${gets} GET /contacts for ${unknown} unknown leaves (a lookup each would be ${unknown})`);
       } else {
-        assert.equal(gets, unknown, 'one lookup per unknown leave');
+        // One lookup per unknown leave, and the probe that failed (again once the failed read is forgotten, 30 s at
+        // this time scale); a lookup told to wait by a 429 asks again.
+        const least = unknown + (memberReadAfter ? 1 : 0);
+        assert.ok(gets >= least && gets <= least + (memberReadAfter ? 1 : 0) + snap.counters.rateLimited429, `${gets} GET /contacts for ${unknown} unknown leaves`);
       }
     } finally {
       await service.stop();
