@@ -210,7 +210,7 @@ export class AccountDelivery<R> {
     return wakeAt;
   }
 
-  /** Looks up contacts whose removes would otherwise create them (requests.ts), while the budget allows. */
+  /** Answers removes that would otherwise create their contact (lookup-queue.ts), while the budget allows. */
   private dispatchLookups(now: number): number {
     return this.lookups.dispatch(now, (t) => this.requestSlot(t), this.flight);
   }
