@@ -46,6 +46,7 @@ export class LookupQueue<R> {
   /** Entries waiting for a read under way, by email. */
   private readonly parked = new Map<string, ContactEntry<R>>();
   private readonly reads = new Map<string, ListRead>();
+  /** Epoch ms (real time, whatever the scheduler's clock): a review scans the whole queue. */
   private nextReviewAt = 0;
 
   constructor(private readonly d: LookupDeps<R>) {}
@@ -64,10 +65,11 @@ export class LookupQueue<R> {
   dispatch(now: number, slot: (now: number) => number | true, flight: { requests: number }): number {
     for (const entry of this.arrivals.splice(0)) this.place(entry, now);
     this.forget(now);
-    // A review scans the queue: only when it could decide something, and at most once per skewMs.
+    // A review scans the queue: only when it could decide something, and at most once per skewMs of real time.
     const reviewable = !!this.d.client.listMembers && this.d.rules.startAt > 0 && this.queue.length >= Math.min(this.d.rules.startAt, this.minPagesLeft());
-    if (reviewable && now >= this.nextReviewAt) this.review(now);
-    let wakeAt = reviewable ? this.nextReviewAt : Infinity;
+    const epoch = this.d.clock.epoch();
+    if (reviewable && epoch >= this.nextReviewAt) this.review(now, epoch);
+    let wakeAt = reviewable ? now + this.d.clock.fromReal(Math.max(0, this.nextReviewAt - this.d.clock.epoch())) : Infinity;
     for (const read of this.reads.values()) {
       if (read.busy || (read.phase !== 'probe' && read.phase !== 'reading')) continue;
       if (read.notBefore > now) {
@@ -115,9 +117,8 @@ export class LookupQueue<R> {
   }
 
   /** member-reads.ts review(): probes begin, paused reads go on and take the queued lookups they answer. */
-  private review(now: number): void {
-    this.nextReviewAt = now + this.d.rules.skewMs;
-    const epoch = this.d.clock.epoch();
+  private review(now: number, epoch: number): void {
+    this.nextReviewAt = epoch + this.d.rules.skewMs;
     const { start, resume } = review(this.queue.map((j) => j.entry), this.reads, epoch, this.d.rules);
     for (const listId of start) this.reads.set(listId, new ListRead(listId, epoch, this.d.rules, now));
     for (const read of resume) read.phase = 'reading';
@@ -152,7 +153,7 @@ export class LookupQueue<R> {
           this.parked.delete(email);
           this.place(entry, now);
         }
-        if (read.phase === 'paused') this.nextReviewAt = now; // the probe told the pages left: decide now
+        if (read.phase === 'paused') this.nextReviewAt = 0; // the probe told the pages left: decide now
       }
       if (read.phase === 'done' || read.phase === 'failed') this.ended(read, now);
     }
