@@ -109,10 +109,10 @@ export class LookupQueue<R> {
     }
   }
 
-  /** The fewest pages a paused read has left: a review could resume it once that many lookups wait. */
+  /** The fewest queued lookups that could resume a paused read (its pages left × saving). */
   private minPagesLeft(): number {
     let min = Infinity;
-    for (const r of this.reads.values()) if (r.phase === 'paused') min = Math.min(min, r.pagesLeft);
+    for (const r of this.reads.values()) if (r.phase === 'paused') min = Math.min(min, r.pagesLeft * this.d.rules.saving);
     return min;
   }
 

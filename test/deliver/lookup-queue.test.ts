@@ -72,7 +72,7 @@ function world(rules: Partial<ReadRules> = {}, perDispatch = 2, reads = true) {
     buffer: { requeue: (es) => requeued.push(...es), release: (emails) => released.push(...emails) },
     fx: () => ({ waited: (_v, now) => now + 1_000, up: () => undefined, dead: (es) => dead.push(...es.map((e) => e.email)) }),
     wake: () => undefined,
-    rules: { startAt: 50, maxMembers: 100_000, skewMs: 5_000, retainMs: 600_000, ...rules },
+    rules: { startAt: 50, maxMembers: 100_000, skewMs: 5_000, retainMs: 600_000, saving: 4, ...rules },
   });
   const remove = (email: string, listId = '1', at = OLD) => {
     const e = newEntry<string>(email, 0);

@@ -6,7 +6,7 @@ import { EmailHashes } from '../../src/deliver/member-set.js';
 import { updates } from '../buffer/updates.js';
 
 const change = updates();
-const rules: ReadRules = { startAt: 3, maxMembers: 1_000, skewMs: 5_000, retainMs: 60_000 };
+const rules: ReadRules = { startAt: 3, maxMembers: 1_000, skewMs: 5_000, retainMs: 60_000, saving: 1 };
 const START = 1_000_000;
 
 /** An entry of removes only, on these lists, that occurred at `at`. */
@@ -144,5 +144,8 @@ describe('review: which path the queued lookups take', () => {
     assert.deepEqual(review(queued, new Map([['1', read]]), START, rules).resume, [], '2 lookups are cheaper than 3 pages');
     queued.push(removes('c@example.com', ['1']), removes('late@example.com', ['1'], START));
     assert.deepEqual(review(queued, new Map([['1', read]]), START, rules).resume, [read], 'three it covers: as cheap');
+    assert.deepEqual(review(queued, new Map([['1', read]]), START, { ...rules, saving: 4 }).resume, [], 'saving 4: not before 12');
+    for (let i = 0; i < 9; i++) queued.push(removes(`more${i}@example.com`, ['1']));
+    assert.deepEqual(review(queued, new Map([['1', read]]), START, { ...rules, saving: 4 }).resume, [read]);
   });
 });
