@@ -17,6 +17,8 @@ import { ReentryQueue } from './reentry-queue.js';
 import { ErasureQueue } from './erasure-queue.js';
 import { EmailChanges } from './email-changes.js';
 import { UntagQueue } from './untag-queue.js';
+import { LookupQueue } from './lookup-queue.js';
+import { defaultReadRules } from './member-reads.js';
 
 export type { AppliedChange } from './outcomes.js';
 export type { AccountOptions } from './account-options.js';
@@ -40,8 +42,8 @@ export class AccountDelivery<R> {
   private readonly health: AccountHealth;
   private readonly fx: AccountEffects<R>;
   private readonly bisectQueue: ContactEntry<R>[][] = [];
-  /** Entries of removes only whose contact neither the ledger nor a lookup knows: GET /contacts?email= first. */
-  private readonly lookups: { entry: ContactEntry<R>; notBefore: number }[] = [];
+  /** Entries of removes only whose contact neither the ledger nor a lookup knows: a lookup or a member read first. */
+  private readonly lookups: LookupQueue<R>;
   private readonly flight: Flight = { requests: 0, sending: 0 };
   /** Erasure requests under way (erasure-queue.ts). */
   private readonly erasures: ErasureQueue<R>;
@@ -77,6 +79,7 @@ export class AccountDelivery<R> {
     const deps = { name, client, clock, metrics, log, fx: () => this.fx, health: this.health, buffer: this.buffer, wake: () => this.wake() };
     this.untags = new UntagQueue<R>(opts.untagLists ?? new Set(), gate, deps);
     this.erasures = new ErasureQueue<R>({ ...deps, outcomes });
+    this.lookups = new LookupQueue<R>({ ...deps, outcomes, rules: opts.memberReads ?? defaultReadRules });
     this.fx = new AccountEffects<R>({ name, maxImportResubmits, buffer: this.buffer, budget, confirms: this.confirms, reentries: this.reentries, late: this.late, untags: this.untags, health: this.health, clock, outcomes, metrics, log });
     const shared = { buffer: this.buffer, confirms: this.confirms, late: this.late, health: this.health, bisectQueue: this.bisectQueue, clock, outcomes, metrics, log };
     this.io = new AccountRequests<R>({ name, settleOnAccept: opts.settleOnAccept, client, gate, ...shared, wake: () => this.wake() }, this.flight, this.fx);
@@ -208,20 +211,9 @@ export class AccountDelivery<R> {
     return wakeAt;
   }
 
-  /** Looks up contacts whose removes would otherwise create them (requests.ts), while the budget allows. */
+  /** Answers removes that would otherwise create their contact (lookup-queue.ts), while the budget allows. */
   private dispatchLookups(now: number): number {
-    let wakeAt = Infinity;
-    for (const job of [...this.lookups]) {
-      if (job.notBefore > now) {
-        wakeAt = Math.min(wakeAt, job.notBefore);
-        continue;
-      }
-      const slot = this.requestSlot(now);
-      if (slot !== true) return Math.min(wakeAt, slot);
-      this.lookups.splice(this.lookups.indexOf(job), 1);
-      void this.io.lookup(job.entry, (notBefore) => this.lookups.push({ entry: job.entry, notBefore }));
-    }
-    return wakeAt;
+    return this.lookups.dispatch(now, (t) => this.requestSlot(t), this.flight);
   }
 
   /** Runs erasure steps (erasure-queue.ts) while the budget allows; returns when to look again. */

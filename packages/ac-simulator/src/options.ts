@@ -83,6 +83,8 @@ export interface SimulatorOptions {
   importSuccessIncludesUpdated: boolean;
   /** contact/sync status when it updates an existing contact [UNCONFIRMED]: 201 (as when it creates) or 200. */
   syncUpdateStatus: 200 | 201;
+  /** GET /contacts honours `orders[id]` and `id_greater` beside `listid` [UNCONFIRMED together]; false: ignores both (ids ascending from `offset`). */
+  contactsIdPaging: boolean;
   /** Which /api/3 answers carry RateLimit-Limit/-Remaining [UNCONFIRMED]: 'every' one, '429-only', or 'none'. */
   rateLimitHeaders: 'every' | '429-only' | 'none';
   /** Bad token answer: 403 {"message":"Forbidden"} or 403 with no body and no Content-Type [UNCONFIRMED]. */
@@ -155,6 +157,7 @@ export const DEFAULT_OPTIONS: SimulatorOptions = {
   importLimiter: 'sliding',
   importSuccessIncludesUpdated: true,
   syncUpdateStatus: 201,
+  contactsIdPaging: true,
   rateLimitHeaders: 'every',
   forbiddenBody: 'json',
   tooManyRequestsBody: 'json',
@@ -226,6 +229,7 @@ const patchSchema = z.object({
   importLimiter: z.enum(['sliding', 'fixed', 'token-bucket']),
   importSuccessIncludesUpdated: z.boolean(),
   syncUpdateStatus: z.union([z.literal(200), z.literal(201)]),
+  contactsIdPaging: z.boolean(),
   rateLimitHeaders: z.enum(['every', '429-only', 'none']),
   forbiddenBody: z.enum(['json', 'none']),
   tooManyRequestsBody: z.enum(['json', 'none']),

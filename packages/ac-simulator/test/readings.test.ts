@@ -37,6 +37,21 @@ describe('syncUpdateStatus', () => {
   });
 });
 
+describe('contactsIdPaging', () => {
+  it("a list's members page by id (orders[id], id_greater) unless it is off: then both are ignored", async () => {
+    const s = await sim({ limits: { enabled: false } });
+    for (let i = 0; i < 5; i++) s.seedContact({ email: `m${i}@example.com`, lists: { '1': i === 4 ? 2 : 1 } });
+    s.seedContact({ email: 'other@example.com', lists: { '2': 1 } });
+    const ids = async (query: string) => ((await api(s, 'GET', `/contacts?listid=1&status=-1&limit=2&${query}`)).body as { contacts: { id: string }[] }).contacts.map((c) => Number(c.id));
+    const [first] = await ids('orders%5Bid%5D=ASC');
+    assert.deepEqual(await ids('orders%5Bid%5D=DESC'), [first! + 4, first! + 3], 'highest first; any status');
+    assert.deepEqual(await ids(`orders%5Bid%5D=ASC&id_greater=${first! + 1}`), [first! + 2, first! + 3]);
+    s.configure({ contactsIdPaging: false });
+    assert.deepEqual(await ids('orders%5Bid%5D=DESC'), [first!, first! + 1]);
+    assert.deepEqual(await ids(`orders%5Bid%5D=ASC&id_greater=${first! + 1}`), [first!, first! + 1]);
+  });
+});
+
 describe('rateLimitHeaders', () => {
   it("'429-only' sends RateLimit-* only with a 429, 'none' never", async () => {
     const s = await sim({ rateLimitHeaders: '429-only', limits: { burst: 1, requestsPerSecond: 0.01 } });

@@ -29,7 +29,7 @@ function create(state: SimState, req: ApiRequest): Reply {
   return written(state, state.store.create(input));
 }
 
-/** GET /contacts: filters email (exact), email_like, listid (+ status), id_greater; orders[id]; limit/offset. */
+/** GET /contacts: filters email (exact), email_like, listid (+ status), id_greater; orders[id]; limit/offset (contactsIdPaging: false ignores id_greater and orders[id]). */
 function list(state: SimState, req: ApiRequest): Reply {
   const q = req.url.searchParams;
   const { limit, offset } = paging(q, 20);
@@ -37,7 +37,8 @@ function list(state: SimState, req: ApiRequest): Reply {
   const like = q.get('email_like')?.toLowerCase();
   const listId = q.get('listid');
   const status = Number.parseInt(q.get('status') ?? '-1', 10);
-  const idGreater = Number.parseInt(q.get('id_greater') ?? '0', 10) || 0;
+  const idPaging = state.options.contactsIdPaging;
+  const idGreater = idPaging ? Number.parseInt(q.get('id_greater') ?? '0', 10) || 0 : 0;
   let found = [...state.store.contacts.values()].filter((c) => {
     if (email !== null && c.email !== normaliseEmail(email)) return false;
     if (like !== undefined && !c.email.includes(like)) return false;
@@ -49,7 +50,7 @@ function list(state: SimState, req: ApiRequest): Reply {
     return true;
   });
   found.sort((a, b) => Number(a.id) - Number(b.id));
-  if (q.get('orders[id]')?.toUpperCase() === 'DESC') found = found.reverse();
+  if (idPaging && q.get('orders[id]')?.toUpperCase() === 'DESC') found = found.reverse();
   const page_input = { segmentid: null, formid: 0, listid: Number(listId ?? 0), tagid: 0, limit, offset, search: null, sort: null, seriesid: 0, waitid: 0, status, forceQuery: 0, cacheid: '' };
   return json(200, {
     scoreValues: [],
