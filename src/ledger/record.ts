@@ -53,18 +53,23 @@ export function ledgerTopicFor(sourceTopic: string, template: string): string {
   return template.replace('{topic}', sourceTopic);
 }
 
+/**
+ * The value, built as a string in one pass (every confirmed change writes one; an object and JSON.stringify cost
+ * several times more). Exactly what JSON.stringify of { v, op, occurredAt, byService, sentAt, confirmedAt, refused?,
+ * intent?, unapplied?, offset?, priorSentAt?, priorConfirmedAt? } writes (test/ledger/record.test.ts compares them).
+ */
 export function encodeLedgerValue(r: LedgerRecord): string {
-  const value: Record<string, unknown> = { v: LEDGER_VERSION, op: r.op, occurredAt: r.occurredAt, byService: r.byService, sentAt: r.sentAt, confirmedAt: r.confirmedAt };
-  if (r.refused) value.refused = r.refused;
-  if (r.intent) value.intent = true;
-  if (r.unapplied) value.unapplied = true;
-  if (r.offset !== undefined) value.offset = r.offset;
-  if (r.priorSentAt !== undefined && r.priorConfirmedAt !== undefined) {
-    value.priorSentAt = r.priorSentAt;
-    value.priorConfirmedAt = r.priorConfirmedAt;
-  }
-  return JSON.stringify(value);
+  let v = `{"v":${LEDGER_VERSION},"op":${r.op === 'add' ? '"add"' : '"remove"'},"occurredAt":${json(r.occurredAt)},"byService":${r.byService ? 'true' : 'false'},"sentAt":${json(r.sentAt)},"confirmedAt":${json(r.confirmedAt)}`;
+  if (r.refused) v += `,"refused":${JSON.stringify(r.refused)}`;
+  if (r.intent) v += ',"intent":true';
+  if (r.unapplied) v += ',"unapplied":true';
+  if (r.offset !== undefined) v += `,"offset":${json(r.offset)}`;
+  if (r.priorSentAt !== undefined && r.priorConfirmedAt !== undefined) v += `,"priorSentAt":${json(r.priorSentAt)},"priorConfirmedAt":${json(r.priorConfirmedAt)}`;
+  return `${v}}`;
 }
+
+/** A number as JSON.stringify writes it (a finite one in the same digits; anything else as null). */
+const json = (n: number) => (Number.isFinite(n) ? String(n) : 'null');
 
 /** Version 2 added intents; version-1 records (no intents) are still read. */
 export const LEDGER_VERSION = 2;

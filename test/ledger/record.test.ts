@@ -14,6 +14,20 @@ const records: LedgerRecord[] = [
   { op: 'add', occurredAt: 1_780_000_000_002, byService: false, refused: 'CONSENT_OPTED_OUT', sentAt: 1, confirmedAt: 2 },
 ];
 
+/** The encoder as it was written first: an object, then JSON.stringify. */
+function viaStringify(r: LedgerRecord): string {
+  const value: Record<string, unknown> = { v: 2, op: r.op, occurredAt: r.occurredAt, byService: r.byService, sentAt: r.sentAt, confirmedAt: r.confirmedAt };
+  if (r.refused) value.refused = r.refused;
+  if (r.intent) value.intent = true;
+  if (r.unapplied) value.unapplied = true;
+  if (r.offset !== undefined) value.offset = r.offset;
+  if (r.priorSentAt !== undefined && r.priorConfirmedAt !== undefined) {
+    value.priorSentAt = r.priorSentAt;
+    value.priorConfirmedAt = r.priorConfirmedAt;
+  }
+  return JSON.stringify(value);
+}
+
 describe('ledger records', () => {
   it('encode to values the published schema accepts, and decode back to the same record', () => {
     for (const r of records) {
@@ -38,6 +52,10 @@ describe('ledger records', () => {
     for (const r of variants) {
       const value = encodeLedgerValue(r);
       assert.deepEqual(decodeLedgerValue(Buffer.from(value)), decodeLedgerValue(value), value); // a string goes the general way
+    }
+    // The string the encoder builds is the one JSON.stringify makes of the same fields in the same order.
+    for (const r of [...variants, ...variants.map((x) => ({ ...x, unapplied: true })), { ...records[2]!, refused: 'A"B\\C\u00e9' }, { ...records[0]!, sentAt: Number.NaN }]) {
+      assert.equal(encodeLedgerValue(r), viaStringify(r));
     }
     // Forms the scan does not take still decode the general way: spaces, another key order, escapes, version 1,
     // a negative or fractional number, an unknown key.
