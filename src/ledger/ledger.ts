@@ -168,9 +168,9 @@ export class Ledger {
 
   private newestRecorded(topic: string, partition: number, k: string, email: string, arriving: boolean): LedgerEntry | undefined {
     const own = this.slots.get(key(topic, partition));
+    if (this.slots.size === 1) return own?.ready ? own.index.get(k) : undefined;
     const { hi, lo } = hashKey(k);
     let best = own?.ready ? own.index.getHashed(hi, lo) : undefined;
-    if (this.slots.size === 1) return best;
     for (const slot of this.slots.values()) {
       if (slot === own || !slot.ready) continue;
       const e = slot.index.getHashed(hi, lo);
