@@ -88,7 +88,8 @@ export class EmailChanges<R> {
     }
     const k = this.known.get(profileId);
     if (!k || k.email === update.email || !this.h.client.updateContactEmail) {
-      this.remember(profileId, { email: update.email, ...(k?.email === update.email && k.contactId ? { contactId: k.contactId } : {}) });
+      // The same email (the common case) keeps its entry, contact id included: no object per event.
+      this.remember(profileId, k?.email === update.email ? k : { email: update.email });
       return this.h.add(update);
     }
     const change: Change<R> = { profileId, from: k.email, to: update.email, held: [update], ...(k.contactId ? { contactId: k.contactId } : {}) };
