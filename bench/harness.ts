@@ -99,7 +99,10 @@ export class Bench {
       kafka: { brokers: this.brokers, topics: [topic], groupId: this.group(topic, 'sync'), clientId: 'bench-service' },
       connections: { main: { apiUrl: sim.url, apiKey: { value: sim.apiToken }, privacyAcknowledged: true } },
       exports: SEGMENTS.map((segmentId) => ({ name: segmentId, segmentId, connection: 'main', listId: listOf(segmentId) })),
-      delivery: { timeScale: o.timeScale },
+      // At time scale 1000 the default confirmation deadline (600 s) is 0.6 s of real time: a starved simulator or a
+      // collection pause on a loaded machine would turn into resubmitted imports and IMPORT_FAILED dead letters, and
+      // the pipeline step would measure that instead. A deadline of at least a real minute keeps it out.
+      delivery: { timeScale: o.timeScale, confirmTimeoutMs: Math.min(86_400_000, Math.max(600_000, 60_000 * o.timeScale)) },
       http: { host: '127.0.0.1', port: 0 },
       log: { level: 'info', format: 'json' },
       ...(o.registry && sim.registryUrl ? { schemaRegistry: { url: sim.registryUrl } } : {}),

@@ -4,8 +4,8 @@ import type { Metrics } from '../observability/metrics.js';
 import { intentFor, isStale, recordFor, routeChange, type Outcome, type Route } from './decide.js';
 import { hashKey, LedgerIndex, LedgerState, type LedgerEntry } from './index.js';
 import { maskEmail } from '../observability/logger.js';
-import { decodeLedgerValue, encodeLedgerValue, entryOf, ledgerKey, splitLedgerKey, type LedgerRecord } from './record.js';
-import { countKey, encodeHashCheck, decodeHashCheck, formatProblem, HASH_CHECK_KEY, type KeyFormat } from './hashing.js';
+import { decodeLedgerEntry, decodeLedgerValue, encodeLedgerValue, entryOf, ledgerKey, plainKeyPerson, splitLedgerKey, type LedgerRecord } from './record.js';
+import { countKey, countKeyBytes, encodeHashCheck, decodeHashCheck, formatProblem, HASH_CHECK_KEY, type KeyFormat } from './hashing.js';
 import { encodeMarker, isMarkerKey, PersonHasher, type ErasureMarker } from './erasure.js';
 import { ErasureMarkers } from './markers.js';
 import { emailHash, encodeProfile, isProfileKey, profileConnection, profileKey, ProfileTable, type ProfileRecord } from './profiles.js';
@@ -171,9 +171,9 @@ export class Ledger {
 
   private newestRecorded(topic: string, partition: number, k: string, email: string, arriving: boolean): LedgerEntry | undefined {
     const own = this.slots.get(key(topic, partition));
+    if (this.slots.size === 1) return own?.ready ? own.index.get(k) : undefined;
     const { hi, lo } = hashKey(k);
     let best = own?.ready ? own.index.getHashed(hi, lo) : undefined;
-    if (this.slots.size === 1) return best;
     for (const slot of this.slots.values()) {
       if (slot === own || !slot.ready) continue;
       const e = slot.index.getHashed(hi, lo);
@@ -420,7 +420,17 @@ export class Ledger {
                 if (offset + 1 > (next.get(partition) ?? 0)) next.set(partition, offset + 1);
               } else lastMove = performance.now();
               const slot = byPartition.get(partition);
-              // The key arrives as bytes (fast to hash); the checks on its form need it as text.
+              // Most keys are a list's, told from their bytes (hashed as they are); the others need the key as text.
+              const personAt = typeof k === 'string' || this.opts.rebuild.size ? -1 : plainKeyPerson(k);
+              if (personAt >= 0) {
+                const entry = slot && decodeLedgerEntry(value);
+                if (!slot || !entry) return;
+                const format = formats.get(partition);
+                if (format) countKeyBytes(format, k as Buffer, personAt);
+                if (slot.index.setUnlessNewer(k, entry)) counts.applied++;
+                else counts.older++;
+                return;
+              }
               const ks = typeof k === 'string' ? k : k.toString('utf8');
               // Markers are kept whatever a rebuild ignores: an erasure must outlive the records it shadows.
               if (slot && isMarkerKey(ks)) {
