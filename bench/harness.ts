@@ -16,6 +16,13 @@ import { listOf, SEGMENTS, type Workload, type WorkloadStats } from './workload.
  */
 export const SERVICE_OLD_SPACE_MB = Number(process.env.BENCH_SERVICE_OLD_SPACE_MB ?? 256);
 
+/** The slices `produce` writes in parallel: `count` (events; contacts for `multi`) split as evenly as can be. */
+export function workloadSlices(kind: Workload['kind'], count: number, slices: number): Workload[] {
+  const sizes = Array.from({ length: slices }, (_, i) => Math.floor(count / slices) + (i < count % slices ? 1 : 0)).filter((n) => n > 0);
+  const froms = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
+  return sizes.map((n, slice) => ({ kind, count: n, slice, slices: sizes.length, from: froms[slice]! }));
+}
+
 /** What every step of the benchmark shares: the broker, the options, and the topics and groups to remove. */
 export class Bench {
   private readonly topics: string[] = [];
@@ -54,14 +61,10 @@ export class Bench {
     return topic;
   }
 
-  /** Fills `topic` with `slices` producers in parallel; returns the summed counts and the wall time. */
+  /** Fills `topic` with `slices` producers in parallel (workloadSlices); returns the summed counts and the wall time. */
   async produce(topic: string, kind: Workload['kind'], events: number, slices: number, extra: Partial<ProducerInit> = {}): Promise<ProducerResult> {
-    const sizes = Array.from({ length: slices }, (_, i) => Math.floor(events / slices) + (i < events % slices ? 1 : 0)).filter((n) => n > 0);
-    const froms = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
     const producers = await Promise.all(
-      sizes.map((count, slice) =>
-        startRole<unknown>('producer', { brokers: this.brokers, topic, encoding: 'json', ...extra, workload: { kind, count, slice, slices: sizes.length, from: froms[slice] } } satisfies ProducerInit),
-      ),
+      workloadSlices(kind, events, slices).map((workload) => startRole<unknown>('producer', { brokers: this.brokers, topic, encoding: 'json', ...extra, workload } satisfies ProducerInit)),
     );
     try {
       const started = performance.now();

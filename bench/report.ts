@@ -1,5 +1,5 @@
 import { MAX_API_TIME_SCALE } from './phases/api.js';
-import type { BenchResults, PipelineResult } from './results.js';
+import type { BenchResults, MultiListResult, OutcomeResult, PipelineResult } from './results.js';
 
 /** The results as the markdown the benchmark prints, writes beside latest.json, and the README quotes. Pure. */
 const n = (v: number) => Math.round(v).toLocaleString('en');
@@ -11,6 +11,23 @@ const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');
 function pipelineRow(p: PipelineResult): string {
   const input = p.encoding === 'json' ? 'JSON' : 'Avro (registry)';
   return `| ${input} | ${n(p.events)} | ${n(p.raw.eventsPerSecond)} | ${n(p.service.eventsPerSecond)} | **${f(p.throughputRatio, 3)}** | ${f(p.raw.cpuSecondsPerMillion, 1)} / ${f(p.service.cpuSecondsPerMillion, 1)} (×${f(p.cpuRatio, 1)}) | ${n(p.raw.peakRssMb)} / ${n(p.service.peakRssMb)} | ${f(p.service.contactsPerImport, 1)} |`;
+}
+
+function outcomeCell(o: OutcomeResult): string {
+  const dead = Object.values(o.deadLetters).reduce((a, b) => a + b, 0);
+  const expected = Object.values(o.expectedDeadLetters).reduce((a, b) => a + b, 0);
+  return `${o.ok ? 'right' : '**WRONG**'}: ${n(o.membershipDifferences)} of ${n(o.checked)} differ; ${n(dead)} dead letters (${n(expected)} expected)`;
+}
+
+function multiListSection(m: MultiListResult): string[] {
+  return [
+    `**6. Beyond the single-list ceiling**, measured against the single-list ceiling (250 contacts per import × 100 imports/min = ${n(m.singleListCeilingPerMinute)} list changes/min). ${n(m.contacts)} distinct contacts, each joining ${m.listsPerContact} lists at once (${m.listsPerContact} events next to each other in the topic, carried by one contact entry of an import), real limits, time scale ${m.timeScale} (the scaled ceiling's ${m.listsPerContact} events per contact at most a third of the JSON service ceiling, which allows up to ${m.timeScaleFromCeiling}). Minutes are simulated; the minimum is ActiveCampaign's for these contacts (contacts ÷ 250 ÷ 100 imports/min), whatever lists they change. Outcome: each list's final members against the newest event per (list, email), and the dead letters by code.`,
+    '',
+    '| Contacts × lists | Minutes until all confirmed | Contacts/min | List changes/min | ÷ single-list ceiling | Confirmed ÷ minimum | List changes per import | Requests per import | 429s | Violations | Peak RSS | Outcome |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|',
+    `| ${n(m.contacts)} × ${m.listsPerContact} | ${f(m.simulatedMinutesToConfirmed)} | ${n(m.contactsPerMinute)} | **${n(m.listChangesPerMinute)}** | **${f(m.listChangesToSingleListCeiling, 3)}** | ${f(m.confirmedToTheoretical, 3)} | ${f(m.listChangesPerImport, 1)} | ${f(m.requestsPerImport, 2)} | ${n(m.rateLimited429)} | ${n(m.violations)} | ${mb(m.peakRssMb)} | ${outcomeCell(m.outcome)} |`,
+    '',
+  ];
 }
 
 export function renderMarkdown(r: BenchResults): string {
@@ -55,6 +72,7 @@ export function renderMarkdown(r: BenchResults): string {
     '|--:|--:|--:|--:|--:|--:|--:|',
     `| ${n(rs.records)} | ${n(rs.raw.recordsPerSecond)} | ${n(rs.restore.recordsPerSecond)} | **${f(rs.speedRatio, 3)}** | ${f(rs.raw.cpuSeconds, 1)} / ${f(rs.restore.cpuSeconds, 1)} | ${n(rs.raw.peakRssMb)} / ${n(rs.restore.peakRssMb)} | ${f(rs.restore.indexBytesPerEntry, 1)} |`,
     '',
+    ...multiListSection(r.multiList),
   ];
   return lines.join('\n');
 }

@@ -121,6 +121,52 @@ const restore = z.strictObject({
   speedRatio: positive,
 });
 
+const count = z.number().int().nonnegative();
+/** Whether the run did the right thing (bench/outcome.ts): a wrong outcome fails the benchmark however fast. */
+const outcome = z.strictObject({
+  /** (list, email) pairs the workload touched, and those whose final membership differs from the newest event. */
+  checked: count,
+  membershipDifferences: count,
+  examples: z.array(z.string()),
+  /** Dead letters by `stage/code`, and those the workload should make. */
+  deadLetters: z.record(z.string(), count),
+  expectedDeadLetters: z.record(z.string(), count),
+  ok: z.boolean(),
+});
+
+const multiList = z.strictObject({
+  contacts: z.number().int().positive(),
+  /** Lists each contact joins at once (three events in the topic, one contact entry in an import). */
+  listsPerContact: z.number().int().positive(),
+  /** contacts × listsPerContact: one per event. */
+  listChanges: z.number().int().positive(),
+  /** As step 2's, from the JSON ceiling ÷ listsPerContact (events per contact). */
+  timeScale: positive,
+  timeScaleFromCeiling: positive,
+  pipelineCeilingEventsPerSecond: positive,
+  realSeconds: positive,
+  simulatedMinutesToAccepted: positive,
+  simulatedMinutesToConfirmed: positive,
+  /** contacts and list changes ÷ simulated minutes until all confirmed. */
+  contactsPerMinute: positive,
+  listChangesPerMinute: positive,
+  /** The reference: 250 contacts × 100 imports/min, the most list changes a minute when each contact changes one list. */
+  singleListCeilingPerMinute: positive,
+  listChangesToSingleListCeiling: positive,
+  /** contacts ÷ 250 ÷ 100 per minute, and confirmed ÷ that. */
+  theoreticalMinutes: positive,
+  confirmedToTheoretical: positive,
+  imports: z.number().int().positive(),
+  contactsPerImport: positive,
+  listChangesPerImport: positive,
+  requestsPerImport: positive,
+  rateLimited429: count,
+  violations: count,
+  cpuSeconds: positive,
+  peakRssMb: positive,
+  outcome,
+});
+
 export const benchResultsSchema = z.strictObject({
   version: z.literal(1),
   smoke: z.boolean(),
@@ -142,6 +188,7 @@ export const benchResultsSchema = z.strictObject({
   latency,
   memory: z.strictObject({ apiCeilingPeakRssMb: positive, outage }),
   restore,
+  multiList,
 });
 
 export type BenchResults = z.infer<typeof benchResultsSchema>;
@@ -150,9 +197,19 @@ export type ApiResult = z.infer<typeof api>;
 export type LatencyResult = z.infer<typeof latency>;
 export type OutageResult = z.infer<typeof outage>;
 export type RestoreResultSection = z.infer<typeof restore>;
+export type MultiListResult = z.infer<typeof multiList>;
+export type OutcomeResult = z.infer<typeof outcome>;
 
 /** Problems with a results file, one line each (empty when it is well formed). */
 export function resultProblems(value: unknown): string[] {
   const parsed = benchResultsSchema.safeParse(value);
   return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+}
+
+/** Steps whose outcome was wrong (membership or dead letters), one line each: each fails the benchmark. */
+export function outcomeProblems(r: BenchResults): string[] {
+  const o = r.multiList.outcome;
+  if (o.ok) return [];
+  const dead = (c: Record<string, number>) => Object.entries(c).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+  return [`multiList: ${o.membershipDifferences} of ${o.checked} (list, email) memberships differ from the newest event${o.examples.length ? ` (e.g. ${o.examples.join('; ')})` : ''}; dead letters ${dead(o.deadLetters)}, expected ${dead(o.expectedDeadLetters)}`];
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { renderMarkdown } from '../../bench/report.js';
-import { resultProblems, type BenchResults, type PipelineResult } from '../../bench/results.js';
+import { outcomeProblems, resultProblems, type BenchResults, type PipelineResult } from '../../bench/results.js';
 
 const reader = (eventsPerSecond: number) => ({ events: 1_000, seconds: 1_000 / eventsPerSecond, eventsPerSecond, cpuSeconds: 0.5, cpuSecondsPerMillion: 500, peakRssMb: 100 });
 const pipeline = (encoding: 'json' | 'avro'): PipelineResult => ({
@@ -30,13 +30,20 @@ const valid = (): BenchResults => ({
     records: 20_000, partitions: 2, raw: { seconds: 1, recordsPerSecond: 20_000, cpuSeconds: 0.5, peakRssMb: 100 },
     restore: { seconds: 1.1, recordsPerSecond: 18_182, cpuSeconds: 0.9, peakRssMb: 110, entries: 20_000, indexBytesPerEntry: 52.1 }, speedRatio: 0.909,
   },
+  multiList: {
+    contacts: 1_500, listsPerContact: 3, listChanges: 4_500, timeScale: 1, timeScaleFromCeiling: 1, pipelineCeilingEventsPerSecond: 3_000, realSeconds: 4.2,
+    simulatedMinutesToAccepted: 0.068, simulatedMinutesToConfirmed: 0.07, contactsPerMinute: 21_429, listChangesPerMinute: 64_286, singleListCeilingPerMinute: 25_000,
+    listChangesToSingleListCeiling: 2.571, theoreticalMinutes: 0.06, confirmedToTheoretical: 1.167, imports: 6, contactsPerImport: 250, listChangesPerImport: 750,
+    requestsPerImport: 2.5, rateLimited429: 0, violations: 0, cpuSeconds: 1.1, peakRssMb: 140,
+    outcome: { checked: 4_500, membershipDifferences: 0, examples: [], deadLetters: {}, expectedDeadLetters: {}, ok: true },
+  },
 });
 
 test('well-formed results have no problems and render every section', () => {
   const r = valid();
   assert.deepEqual(resultProblems(r), []);
   const md = renderMarkdown(r);
-  for (const s of ['**1. Pipeline ceiling**', '**2. API ceiling**', '**3. Latency**', '**4. Memory**', '**5. Ledger restore**', '| JSON | 1,000 | 100,000 | 20,000 | **0.200**']) assert.ok(md.includes(s), s);
+  for (const s of ['**1. Pipeline ceiling**', '**2. API ceiling**', '**3. Latency**', '**4. Memory**', '**5. Ledger restore**', '**6. Beyond the single-list ceiling**', '| 1,500 × 3 |', '**64,286** | **2.571**', 'right: 0 of 4,500 differ; 0 dead letters (0 expected)', '| JSON | 1,000 | 100,000 | 20,000 | **0.200**']) assert.ok(md.includes(s), s);
 });
 
 test('a measurement that produced nothing, a missing section or an unknown key is named', () => {
@@ -51,4 +58,13 @@ test('a measurement that produced nothing, a missing section or an unknown key i
   const { api: _api, ...noApi } = valid();
   assert.match(resultProblems(noApi).join('\n'), /^api: /);
   assert.match(resultProblems({ ...valid(), extra: 1 }).join('\n'), /extra/);
+});
+
+test('a wrong outcome is a problem of its own, naming the differences and the dead letters', () => {
+  assert.deepEqual(outcomeProblems(valid()), []);
+  const wrong = valid();
+  wrong.multiList.outcome = { checked: 4_500, membershipDifferences: 2, examples: ['list 2: multi7@example.com should be subscribed, is absent'], deadLetters: { 'deliver/AC_REFUSED': 1 }, expectedDeadLetters: {}, ok: false };
+  assert.deepEqual(resultProblems(wrong), [], 'a wrong run is still well formed: the file records it');
+  assert.deepEqual(outcomeProblems(wrong), ['multiList: 2 of 4500 (list, email) memberships differ from the newest event (e.g. list 2: multi7@example.com should be subscribed, is absent); dead letters deliver/AC_REFUSED 1, expected none']);
+  assert.match(renderMarkdown(wrong), /\*\*WRONG\*\*: 2 of 4,500 differ; 1 dead letters \(0 expected\)/);
 });
