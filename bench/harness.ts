@@ -2,6 +2,8 @@ import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
 import { startRole, type Role } from './ipc.js';
 import type { BenchOptions } from './options.js';
+import { deadLetterDifferences, type DeadLetterCounts, type MembershipCheck } from './outcome.js';
+import type { OutcomeResult } from './results.js';
 import type { ProducerInit, ProducerResult } from './roles/producer.js';
 import type { RawInit } from './roles/raw-consumer.js';
 import type { ServiceInit } from './roles/service.js';
@@ -107,6 +109,19 @@ export class Bench {
       log: { level: 'info', format: 'json' },
       ...(o.registry && sim.registryUrl ? { schemaRegistry: { url: sim.registryUrl } } : {}),
     };
+  }
+
+  /**
+   * A step's outcome (bench/outcome.ts): the simulator's members against the newest event of the `slices` written,
+   * and `deadLetters` (the service's, asked before it stopped) against `expected`. Says what is wrong, if anything.
+   */
+  async outcome(sim: Role<unknown>, slices: readonly Workload[], deadLetters: DeadLetterCounts, expected: DeadLetterCounts = {}): Promise<OutcomeResult> {
+    const m = await sim.call<MembershipCheck>('membership', slices);
+    const wrong = deadLetterDifferences(deadLetters, expected);
+    if (m.differences || wrong.length) {
+      this.say(`  WRONG: ${m.differences} of ${m.checked.toLocaleString('en')} (list, email) memberships differ from the newest event${m.examples.length ? ` (${m.examples.join('; ')})` : ''}; dead letters: ${wrong.join(', ') || 'as expected'}`);
+    }
+    return { checked: m.checked, membershipDifferences: m.differences, examples: m.examples, deadLetters, expectedDeadLetters: expected, ok: m.differences === 0 && wrong.length === 0 };
   }
 
   /** Deletes this run's topics (with those the service created beside them: `<topic>.dlq`, …) and consumer groups. */

@@ -19,6 +19,11 @@ function outcomeCell(o: OutcomeResult): string {
   return `${o.ok ? 'right' : '**WRONG**'}: ${n(o.membershipDifferences)} of ${n(o.checked)} differ; ${n(dead)} dead letters (${n(expected)} expected)`;
 }
 
+function outcomes(r: BenchResults): string {
+  const steps: Array<[string, OutcomeResult]> = [['1. JSON', r.pipeline.json.outcome], ['1. Avro', r.pipeline.avro.outcome], ['2. API', r.api.outcome], ['3. Latency', r.latency.outcome], ['4. Outage', r.memory.outage.outcome], ['6. Three lists', r.multiList.outcome]];
+  return steps.map(([step, o]) => `${step} ${outcomeCell(o)}`).join('; ');
+}
+
 function multiListSection(m: MultiListResult): string[] {
   return [
     `**6. Beyond the single-list ceiling**, measured against the single-list ceiling (250 contacts per import × 100 imports/min = ${n(m.singleListCeilingPerMinute)} list changes/min). ${n(m.contacts)} distinct contacts, each joining ${m.listsPerContact} lists at once (${m.listsPerContact} events next to each other in the topic, carried by one contact entry of an import), real limits, time scale ${m.timeScale} (the scaled ceiling's ${m.listsPerContact} events per contact at most a third of the JSON service ceiling, which allows up to ${m.timeScaleFromCeiling}). Minutes are simulated; the minimum is ActiveCampaign's for these contacts (contacts ÷ 250 ÷ 100 imports/min), whatever lists they change. Outcome: each list's final members against the newest event per (list, email), and the dead letters by code.`,
@@ -37,6 +42,8 @@ export function renderMarkdown(r: BenchResults): string {
   const rs = r.restore;
   const lines = [
     `Benchmark run of ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC${r.smoke ? ' (smoke sizes)' : ''}: ${r.machine.cpus} CPUs, Node ${r.machine.node}, commit ${r.machine.commit || 'unknown'}, ${f(r.durationSeconds / 60, 1)} min in all. Load average (1 / 5 / 15 min) ${load(r.machine.loadAverageStart)} before, ${load(r.machine.loadAverageEnd)} after.`,
+    '',
+    `Outcome of each step (its final members in the simulator against the newest event per (list, email) written, and its dead letters by code): ${outcomes(r)}.`,
     '',
     `**1. Pipeline ceiling**, measured against a raw kafkajs consumer (no-op eachBatch) reading the same topic in the same run. ${n(json.events)} JSON events over 5 lists (${f(json.repeatShare * 100, 0)}% repeats and flaps, ${json.partitions} partitions). The service decodes, validates, buffers, dedupes, builds and sends bulk imports and confirms them, against the simulator with its limits off; events/s count until every event has settled. CPU is user + system of each reader's own process; the simulator runs in a separate process and is not counted (it used ${f(json.service.simulatorCpuSeconds, 1)} s JSON, ${f(avro.service.simulatorCpuSeconds, 1)} s Avro).`,
     '',

@@ -8,6 +8,19 @@ import { z } from 'zod';
 const positive = z.number().positive();
 const nonNegative = z.number().nonnegative();
 
+const count = z.number().int().nonnegative();
+/** Whether the step did the right thing (Bench.outcome): a wrong outcome fails the benchmark however fast. */
+const outcome = z.strictObject({
+  /** (list, email) pairs the workload touched, and those whose final membership differs from the newest event. */
+  checked: count,
+  membershipDifferences: count,
+  examples: z.array(z.string()),
+  /** Dead letters by `stage/code`, and those the workload should make. */
+  deadLetters: z.record(z.string(), count),
+  expectedDeadLetters: z.record(z.string(), count),
+  ok: z.boolean(),
+});
+
 const processNumbers = z.strictObject({
   events: z.number().int().positive(),
   /** From the moment the consumer had joined its group until the last event was read (raw) or settled (service). */
@@ -39,6 +52,7 @@ const pipeline = z.strictObject({
   /** service events/s ÷ raw events/s, and service CPU per event ÷ raw CPU per event. */
   throughputRatio: positive,
   cpuRatio: positive,
+  outcome,
 });
 
 const api = z.strictObject({
@@ -78,6 +92,7 @@ const api = z.strictObject({
   requestsPerImport: positive,
   cpuSeconds: positive,
   peakRssMb: positive,
+  outcome,
 });
 
 const latency = z.strictObject({
@@ -92,6 +107,7 @@ const latency = z.strictObject({
   p99Ms: nonNegative,
   maxMs: nonNegative,
   rateLimited429: z.number().int().nonnegative(),
+  outcome,
 });
 
 const outage = z.strictObject({
@@ -108,6 +124,7 @@ const outage = z.strictObject({
   /** From the simulator answering again until every event had settled. */
   recoverySeconds: positive,
   peakRssMbAfterRecovery: positive,
+  outcome,
 });
 
 const reader = z.strictObject({ seconds: positive, recordsPerSecond: positive, cpuSeconds: positive, peakRssMb: positive });
@@ -119,19 +136,6 @@ const restore = z.strictObject({
   restore: reader.extend({ entries: z.number().int().positive(), indexBytesPerEntry: positive }),
   /** Restore speed ÷ raw speed (raw seconds ÷ restore seconds): at least 0.8 is the target. */
   speedRatio: positive,
-});
-
-const count = z.number().int().nonnegative();
-/** Whether the run did the right thing (bench/outcome.ts): a wrong outcome fails the benchmark however fast. */
-const outcome = z.strictObject({
-  /** (list, email) pairs the workload touched, and those whose final membership differs from the newest event. */
-  checked: count,
-  membershipDifferences: count,
-  examples: z.array(z.string()),
-  /** Dead letters by `stage/code`, and those the workload should make. */
-  deadLetters: z.record(z.string(), count),
-  expectedDeadLetters: z.record(z.string(), count),
-  ok: z.boolean(),
 });
 
 const multiList = z.strictObject({
@@ -208,8 +212,16 @@ export function resultProblems(value: unknown): string[] {
 
 /** Steps whose outcome was wrong (membership or dead letters), one line each: each fails the benchmark. */
 export function outcomeProblems(r: BenchResults): string[] {
-  const o = r.multiList.outcome;
-  if (o.ok) return [];
+  const steps: Array<[string, OutcomeResult]> = [
+    ['pipeline.json', r.pipeline.json.outcome],
+    ['pipeline.avro', r.pipeline.avro.outcome],
+    ['api', r.api.outcome],
+    ['latency', r.latency.outcome],
+    ['memory.outage', r.memory.outage.outcome],
+    ['multiList', r.multiList.outcome],
+  ];
   const dead = (c: Record<string, number>) => Object.entries(c).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
-  return [`multiList: ${o.membershipDifferences} of ${o.checked} (list, email) memberships differ from the newest event${o.examples.length ? ` (e.g. ${o.examples.join('; ')})` : ''}; dead letters ${dead(o.deadLetters)}, expected ${dead(o.expectedDeadLetters)}`];
+  return steps
+    .filter(([, o]) => !o.ok)
+    .map(([step, o]) => `${step}: ${o.membershipDifferences} of ${o.checked} (list, email) memberships differ from the newest event${o.examples.length ? ` (e.g. ${o.examples.join('; ')})` : ''}; dead letters ${dead(o.deadLetters)}, expected ${dead(o.expectedDeadLetters)}`);
 }

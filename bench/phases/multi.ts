@@ -1,7 +1,7 @@
 import type { SimulatorCounters } from '../../src/simulator/index.js';
 import { workloadSlices, type Bench } from '../harness.js';
 import { round } from '../measure.js';
-import { deadLetterDifferences, type DeadLetterCounts, type MembershipCheck } from '../outcome.js';
+import type { DeadLetterCounts } from '../outcome.js';
 import type { MultiListResult } from '../results.js';
 import type { SettledResult } from '../roles/service.js';
 import { MULTI_SEGMENTS } from '../workload.js';
@@ -9,8 +9,6 @@ import { AC_CONTACTS_PER_IMPORT, AC_IMPORTS_PER_MINUTE, chooseTimeScale, timeSca
 
 /** The most list changes a minute can carry when each contact changes in one list: 250 × 100 = 25,000. */
 export const SINGLE_LIST_CEILING_PER_MINUTE = AC_CONTACTS_PER_IMPORT * AC_IMPORTS_PER_MINUTE;
-/** The workload makes no dead letter. */
-const EXPECTED_DEAD_LETTERS: DeadLetterCounts = {};
 
 /**
  * Step 6, beyond the single-list ceiling: `contacts` distinct contacts, each joining lists 1, 2 and 3 at once (three
@@ -18,8 +16,8 @@ const EXPECTED_DEAD_LETTERS: DeadLetterCounts = {};
  * real limits, as step 2. One contact entry of a bulk import carries all three changes, so the limits (250 contacts
  * per import, 100 imports/min) cap contacts, not list changes: list changes per minute can pass 25,000, the most a
  * single-list workload can reach. The time scale keeps the scaled ceiling's events (3 per contact) at or below a
- * third of step 1's JSON ceiling, as step 2's does for one event per contact. Then the outcome: each list's
- * members against the newest event per (list, email), and the dead letters by code (none expected).
+ * third of step 1's JSON ceiling, as step 2's does for one event per contact. Then the outcome, as every step's
+ * (Bench.outcome): each list's members against the newest event per (list, email), no dead letter.
  */
 export async function multiListCeiling(b: Bench, contacts: number, pipelineEventsPerSecond: number, fixedTimeScale = 0): Promise<MultiListResult> {
   const lists = MULTI_SEGMENTS.length;
@@ -43,12 +41,10 @@ export async function multiListCeiling(b: Bench, contacts: number, pipelineEvent
       await service.close();
     }
     const { counters: c } = await sim.call<{ counters: SimulatorCounters }>('counters');
-    const membership = await sim.call<MembershipCheck>('membership', slices);
+    const outcome = await b.outcome(sim, slices, deadLetters);
     const minutes = (seconds: number) => (seconds * timeScale) / 60;
     const confirmed = minutes(settled.settledAt);
-    const wrong = deadLetterDifferences(deadLetters, EXPECTED_DEAD_LETTERS);
     b.say(`  all confirmed after ${confirmed.toFixed(2)} simulated minutes: ${Math.round(contacts / confirmed).toLocaleString('en')} contacts/min, ${Math.round(changes / confirmed).toLocaleString('en')} list changes/min (single-list ceiling ${SINGLE_LIST_CEILING_PER_MINUTE.toLocaleString('en')})`);
-    b.say(`  outcome: ${membership.differences} of ${membership.checked.toLocaleString('en')} (list, email) memberships differ from the newest event${membership.examples.length ? ` (${membership.examples.join('; ')})` : ''}; dead letters ${wrong.length ? wrong.join(', ') : 'as expected (none)'}`);
     return {
       contacts,
       listsPerContact: lists,
@@ -73,14 +69,7 @@ export async function multiListCeiling(b: Bench, contacts: number, pipelineEvent
       violations: c.violations,
       cpuSeconds: round(settled.stats.cpuSeconds, 2),
       peakRssMb: Math.round(settled.stats.peakRssMb),
-      outcome: {
-        checked: membership.checked,
-        membershipDifferences: membership.differences,
-        examples: membership.examples,
-        deadLetters,
-        expectedDeadLetters: EXPECTED_DEAD_LETTERS,
-        ok: membership.differences === 0 && wrong.length === 0,
-      },
+      outcome,
     };
   } finally {
     await sim.close();
