@@ -130,6 +130,8 @@ serveRole(async (raw) => {
       heap,
       waitSettled,
       latency: (): Distribution => distribution(latenciesMs),
+      /** process.memoryUsage() as it is (no collection), the unsettled events and the ledger index's bytes. */
+      memory: async () => ({ ...process.memoryUsage(), pending: pipeline.pending, ledgerBytes: (await service.metrics.ledgerBytes.get()).values.reduce((a, v) => a + v.value, 0) }),
       /** ac_list_sync_dead_letters_total by `stage/code` (letters the broker acknowledged). */
       deadLetters: async (): Promise<DeadLetterCounts> => {
         const counts: DeadLetterCounts = {};
