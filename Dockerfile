@@ -21,15 +21,19 @@ ARG NODE_IMAGE=node:24-alpine
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The simulator is a workspace package (packages/ac-simulator): npm ci checks its package.json against the lock.
+COPY packages/ac-simulator/package.json ./packages/ac-simulator/package.json
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
+COPY packages/ac-simulator/src ./packages/ac-simulator/src
 RUN npx tsc -p .
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY packages/ac-simulator/package.json ./packages/ac-simulator/package.json
 # Production dependencies only; then npm itself goes (nothing runs it at runtime, and it is a frequent CVE source).
 RUN npm ci --omit=dev --no-audit --no-fund \
  && npm cache clean --force \
@@ -37,6 +41,8 @@ RUN npm ci --omit=dev --no-audit --no-fund \
 # The event contract (JSON Schema, Avro, dead-letter headers) travels with the image for reference.
 COPY schemas ./schemas
 COPY --from=build /app/dist/src ./dist/src
+# The `simulator` and `demo` commands run the simulator, compiled by the same tsc beside the service.
+COPY --from=build /app/dist/packages/ac-simulator/src ./dist/packages/ac-simulator/src
 USER 1000:1000
 VOLUME ["/tmp"]
 # 9464: /metrics, /healthz, /readyz of the sync (http.port); 8080: the simulator when the image runs it.

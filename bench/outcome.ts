@@ -1,5 +1,5 @@
 import { membershipDiff } from '../src/sample/events.js';
-import type { SimulatorSnapshot } from '../src/simulator/index.js';
+import type { SimulatorSnapshot } from '../packages/ac-simulator/src/index.js';
 import { expectedMembership, listOf, type Workload } from './workload.js';
 
 /**

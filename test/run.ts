@@ -1,10 +1,11 @@
 /**
  * The test command: builds nothing (npm test runs tsc first), finds a real broker (test/support/broker.ts),
- * then runs every compiled test file in one `node --test` process so the runner prints one closing summary.
+ * then runs every compiled test file (ours, and dist/packages/*'s) in one `node --test` process so the runner
+ * prints one closing summary.
  * `--unit` runs only the tests that need no broker. Node 20's --test does not expand globs, hence this file.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureBroker } from './support/broker.js';
@@ -21,12 +22,20 @@ function find(dir: string): string[] {
   });
 }
 
+/** The workspace packages' own tests (packages/<name>/test), compiled by the same tsc into dist/packages/. */
+const packages = join(here, '..', 'packages');
+const packageTests = existsSync(packages) ? find(packages) : [];
 const needsBroker = (file: string) => relative(here, file).startsWith('integration');
-let files = find(here).sort();
+let files = [...find(here), ...packageTests].sort();
 if (unitOnly) files = files.filter((f) => !needsBroker(f));
 if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)));
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
+if (files.length === 0) {
+  // node --test with no files would run every test file under the working directory instead.
+  log(`no test file matches ${filters.join(' ')}`);
+  process.exit(1);
+}
 const broker = files.some(needsBroker) ? await ensureBroker(log) : undefined;
 const env = { ...process.env, ...(broker ? { KAFKA_BROKERS: broker.brokers } : {}) };
 const code = await new Promise<number>((resolve) => {

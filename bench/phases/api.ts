@@ -1,5 +1,5 @@
 import { parseConfig } from '../../src/config/load.js';
-import type { SimulatorCounters } from '../../src/simulator/index.js';
+import type { SimulatorCounters } from '../../packages/ac-simulator/src/index.js';
 import { workloadSlices, type Bench } from '../harness.js';
 import type { DeadLetterCounts } from '../outcome.js';
 import { round } from '../measure.js';

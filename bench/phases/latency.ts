@@ -1,4 +1,4 @@
-import type { SimulatorCounters } from '../../src/simulator/index.js';
+import type { SimulatorCounters } from '../../packages/ac-simulator/src/index.js';
 import { workloadSlices, type Bench } from '../harness.js';
 import { round, type Distribution } from '../measure.js';
 import type { DeadLetterCounts } from '../outcome.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import type { SimulatorCounters } from '../../src/simulator/index.js';
+import type { SimulatorCounters } from '../../packages/ac-simulator/src/index.js';
 import { workloadSlices, type Bench } from '../harness.js';
 import { round, type Usage } from '../measure.js';
 import type { DeadLetterCounts } from '../outcome.js';

@@ -1,5 +1,5 @@
-import { startSimulator, type SimulatorOptionsInput, type SimulatorPatch } from '../../src/simulator/index.js';
-import { startSchemaRegistry, type SchemaRegistrySim } from '../../src/simulator/registry.js';
+import { startSimulator, type SimulatorOptionsInput, type SimulatorPatch } from '../../packages/ac-simulator/src/index.js';
+import { startSchemaRegistry, type SchemaRegistrySim } from '../../packages/ac-simulator/src/registry.js';
 import { serveRole } from '../ipc.js';
 import { usage } from '../measure.js';
 import { checkMembership } from '../outcome.js';

@@ -7,7 +7,7 @@ import { ensureTopic } from '../kafka/topics.js';
 import { startService } from '../main.js';
 import { createLogger } from '../observability/logger.js';
 import { membershipDiff, sampleEvents } from '../sample/events.js';
-import { startSimulator } from '../simulator/index.js';
+import { startSimulator } from '../../packages/ac-simulator/src/index.js';
 
 /**
  * `demo`: the main job on embedded defaults. Local broker (unless KAFKA_BROKERS is set), the simulator, a topic

@@ -35,6 +35,7 @@ export function consentGate<R>(inner: DeliveryGate<R>, optOuts: OptOuts): Delive
     intend: (connection, removes, at) => inner.intend(connection, removes, at),
     live: (ref) => inner.live(ref),
     ...(inner.knows ? { knows: (connection: string, email: string, ref: R) => inner.knows!(connection, email, ref) } : {}),
+    ...(inner.profiles ? { profiles: inner.profiles } : {}),
     ...(inner.withdraw ? { withdraw: (connection: string, removes: Parameters<NonNullable<DeliveryGate<R>['withdraw']>>[1], at: number) => inner.withdraw!(connection, removes, at) } : {}),
   };
 }

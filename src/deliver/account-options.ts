@@ -1,5 +1,6 @@
 import type { BufferLimits } from '../buffer/contact-buffer.js';
 import type { RepeatMovesUdate } from './consent.js';
+import type { ReadRules } from './member-reads.js';
 
 /** The settings of one account's delivery (src/deliver/accounts.ts fills them from the config). */
 export interface AccountOptions {
@@ -25,4 +26,8 @@ export interface AccountOptions {
   repeatUnsubscribeMovesUdate?: RepeatMovesUdate;
   /** Profiles the email-change map holds, at most (email-changes.ts); 0 turns email changes off. Default 250,000. */
   maxProfiles?: number;
+  /** Contact-id lookups of new profiles per second, at most (email-changes.ts, with the ledger); 0 or absent: none. */
+  profileLookupsPerSecond?: number;
+  /** When unknown removes are answered by reading a list's members once (member-reads.ts); defaultReadRules when not given. */
+  memberReads?: ReadRules;
 }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { bodyOf, ContactBuffer, type Batch, type FlushTrigger } from '../buffer/contact-buffer.js';
+import { ContactBuffer, type FlushTrigger } from '../buffer/contact-buffer.js';
 import type { ContactEntry, ContactUpdate, MergeOutcome } from '../buffer/contact-entry.js';
 import type { Metrics } from '../observability/metrics.js';
 import { AccountEffects } from './effects.js';
@@ -11,13 +11,14 @@ import type { AccountOptions } from './account-options.js';
 import { Confirmations, type Unconfirmed } from './confirmations.js';
 import { LateImports } from './late-imports.js';
 import { AccountHealth } from './health.js';
-import { appliedChange, type DeliveryGate, type DeliveryOutcomes } from './outcomes.js';
-import { importKind, pickImport } from './pick.js';
-import { needsLookup, planCut } from './plan.js';
+import type { DeliveryGate, DeliveryOutcomes } from './outcomes.js';
+import { ImportDispatch } from './import-dispatch.js';
 import { ReentryQueue } from './reentry-queue.js';
 import { ErasureQueue } from './erasure-queue.js';
 import { EmailChanges } from './email-changes.js';
 import { UntagQueue } from './untag-queue.js';
+import { LookupQueue } from './lookup-queue.js';
+import { defaultReadRules } from './member-reads.js';
 
 export type { AppliedChange } from './outcomes.js';
 export type { AccountOptions } from './account-options.js';
@@ -27,8 +28,8 @@ export type { AccountOptions } from './account-options.js';
  * (tick) decides what may go now; requests run concurrently up to a bound; nothing blocks the consumer.
  * Composition: budget (rate limit) → client (timeout) → verdict → retry (requeue) or dead-letter (fallback).
  * The decisions are pure parts: pick.ts (the next import), plan.ts (the ledger's say on a cut), answer.ts (a
- * bulk answer's actions), confirmations.ts (deadline, resubmits), reentry-queue.ts, health.ts; this loop only
- * carries them out.
+ * bulk answer's actions), confirmations.ts (deadline, resubmits), reentry-queue.ts, health.ts; import-dispatch.ts
+ * (cut → plan → send) and the job queues carry them out, and this loop only runs them.
  */
 export class AccountDelivery<R> {
   readonly buffer: ContactBuffer<R>;
@@ -41,12 +42,14 @@ export class AccountDelivery<R> {
   private readonly health: AccountHealth;
   private readonly fx: AccountEffects<R>;
   private readonly bisectQueue: ContactEntry<R>[][] = [];
-  /** Entries of removes only whose contact neither the ledger nor a lookup knows: GET /contacts?email= first. */
-  private readonly lookups: { entry: ContactEntry<R>; notBefore: number }[] = [];
+  /** Entries of removes only whose contact neither the ledger nor a lookup knows: a lookup or a member read first. */
+  private readonly lookups: LookupQueue<R>;
   private readonly flight: Flight = { requests: 0, sending: 0 };
   /** Erasure requests under way (erasure-queue.ts). */
   private readonly erasures: ErasureQueue<R>;
   private readonly io: AccountRequests<R>;
+  /** Cut → plan → send (import-dispatch.ts). */
+  private readonly imports: ImportDispatch<R>;
   private timer: Timer | undefined;
   private scheduled = false;
   private draining: FlushTrigger | undefined;
@@ -60,11 +63,11 @@ export class AccountDelivery<R> {
     budget: RateBudget,
     private readonly client: AcApi,
     private readonly outcomes: DeliveryOutcomes<R>,
-    private readonly metrics: Metrics,
+    metrics: Metrics,
     log: Logger,
     private readonly clock: Clock = systemClock,
     /** The ledger's say before sending (route, intents) and which refs still count; without it everything is imported. */
-    private readonly gate?: DeliveryGate<R>,
+    gate?: DeliveryGate<R>,
     random: Random = Math.random,
   ) {
     this.buffer = new ContactBuffer<R>(opts.limits);
@@ -76,11 +79,18 @@ export class AccountDelivery<R> {
     const deps = { name, client, clock, metrics, log, fx: () => this.fx, health: this.health, buffer: this.buffer, wake: () => this.wake() };
     this.untags = new UntagQueue<R>(opts.untagLists ?? new Set(), gate, deps);
     this.erasures = new ErasureQueue<R>({ ...deps, outcomes });
+    this.lookups = new LookupQueue<R>({ ...deps, outcomes, rules: opts.memberReads ?? defaultReadRules });
     this.fx = new AccountEffects<R>({ name, maxImportResubmits, buffer: this.buffer, budget, confirms: this.confirms, reentries: this.reentries, late: this.late, untags: this.untags, health: this.health, clock, outcomes, metrics, log });
     const shared = { buffer: this.buffer, confirms: this.confirms, late: this.late, health: this.health, bisectQueue: this.bisectQueue, clock, outcomes, metrics, log };
     this.io = new AccountRequests<R>({ name, settleOnAccept: opts.settleOnAccept, client, gate, ...shared, wake: () => this.wake() }, this.flight, this.fx);
+    const lookup = (entries: ContactEntry<R>[]) => {
+      for (const entry of entries) this.lookups.push({ entry, notBefore: 0 });
+      this.wake();
+    };
+    this.imports = new ImportDispatch<R>({ ...opts, ...shared, budget, gate, flight: this.flight, fx: this.fx, takePlain: (email, listId) => this.reentries.takePlain(email, listId), lookup, send: (batch, resubscribe) => this.io.send(batch, resubscribe) });
     const maxProfiles = opts.maxProfiles ?? 250_000;
-    if (maxProfiles > 0) this.emails = new EmailChanges<R>({ budget, clock, client, outcomes, add: (u) => this.add(u), holds: (e) => this.buffer.holds(e), log, maxProfiles, onIdle: () => this.wake(), onResult: (result) => metrics.emailChanges.inc({ connection: name, result }) });
+    if (maxProfiles > 0) this.emails = new EmailChanges<R>({ connection: name, budget, clock, client, outcomes, add: (u) => this.add(u), holds: (e) => this.buffer.holds(e), log, maxProfiles, onIdle: () => this.wake(), onResult: (result) => metrics.emailChanges.inc({ connection: name, result }),
+      store: gate?.profiles, lookupsPerSecond: opts.profileLookupsPerSecond, onLookup: (result) => metrics.profileLookups.inc({ connection: name, result }) });
   }
 
   /** A change of the profile `profileId`: held behind an email change of that profile, if one is under way. */
@@ -175,7 +185,7 @@ export class AccountDelivery<R> {
       // Changes an abandoned import that completed late may have overwritten go again (late-imports.ts).
       const reasserts = this.late.ready((email) => this.buffer.holds(email));
       if (reasserts.length) this.fx.reassert(reasserts);
-      wakeAt = Math.min(this.dispatchImports(now), this.dispatchPolls(now, due), this.dispatchReentries(now), this.dispatchUntags(now), this.dispatchLookups(now), this.dispatchErasures(now));
+      wakeAt = Math.min(this.imports.dispatch(now, this.draining), this.dispatchPolls(now, due), this.dispatchReentries(now), this.dispatchUntags(now), this.dispatchLookups(now), this.dispatchErasures(now));
     }
     this.fx.updateGauges();
     if (this.idle) for (const w of this.idleWaiters.splice(0)) w();
@@ -201,94 +211,9 @@ export class AccountDelivery<R> {
     return wakeAt;
   }
 
-  /** Sends imports while there is work, budget and room for unconfirmed imports; returns when to look again. */
-  private dispatchImports(now: number): number {
-    for (;;) {
-      const epoch = this.clock.epoch();
-      const dueAt = this.buffer.dueAt();
-      const pick = pickImport({
-        now,
-        requests: this.flight.requests,
-        maxConcurrentRequests: this.opts.maxConcurrentRequests,
-        inAir: this.confirms.size + this.flight.sending,
-        maxUnconfirmed: this.opts.maxUnconfirmed,
-        bisectHead: this.bisectQueue[0]?.length,
-        draining: this.draining,
-        due: this.buffer.due(epoch),
-        dueAt: dueAt === undefined ? undefined : now + this.clock.fromReal(dueAt - epoch),
-        readyContacts: this.buffer.readyContacts,
-        maxContacts: this.opts.limits.maxContacts,
-        readyAt: (kind, partial) => this.budget.readyAt(kind, now, partial),
-      });
-      if (pick.kind === 'idle') {
-        if (!pick.due) this.fx.budgetFree();
-        return pick.wakeAt;
-      }
-      if (pick.kind === 'budget') {
-        this.fx.budgetBlocked(now);
-        return pick.wakeAt;
-      }
-      let batch: Batch<R> | undefined;
-      if (pick.source === 'bisect') {
-        const entries = this.bisectQueue.shift()!;
-        batch = { entries, ...bodyOf(entries), trigger: 'retry' };
-      } else {
-        const cut = this.buffer.take(pick.trigger, undefined, (e) => needsLookup(e, this.gate, this.opts.name));
-        for (const entry of cut.aside ?? []) this.lookups.push({ entry, notBefore: 0 });
-        if (cut.aside) this.wake();
-        if (cut.oversize) {
-          this.fx.fail(cut.oversize, 'deliver', 'CONTACT_TOO_LARGE', `one contact serializes to ${cut.oversize.bytes} bytes, over the ${this.opts.limits.maxBytes}-byte request limit`);
-          continue;
-        }
-        batch = cut.batch;
-      }
-      if (!batch) return Infinity;
-      const plan = this.plan(batch.entries);
-      if (plan.entries.length === 0) continue;
-      // Stale or refused changes left out (or contacts set aside for a lookup) may turn a multi-contact import
-      // into a single-contact one, or a full one into a partial one, which keeps to the even pace (budget.ts).
-      const sending = importKind(plan.entries.length);
-      const partial = pick.source === 'buffer' && (batch.trigger === 'size' || batch.trigger === 'age') && plan.entries.length < this.opts.limits.maxContacts;
-      const readyAt = this.budget.readyAt(sending, now, partial);
-      if (readyAt > now) {
-        this.buffer.requeue(plan.entries);
-        return readyAt;
-      }
-      if (plan.entries.length !== batch.entries.length || plan.resubscribe.size) batch = { entries: plan.entries, ...bodyOf(plan.entries), trigger: batch.trigger };
-      const slot = this.budget.spend(sending, now);
-      this.fx.recordBudgetWait(now);
-      this.metrics.flushes.inc({ connection: this.opts.name, trigger: batch.trigger });
-      // The import's per-minute slot frees 60 s after its answer (budget.ts): it arrived before that answer.
-      void this.io.send(batch, plan.resubscribe).finally(() => slot.answered(this.clock.now()));
-    }
-  }
-
-  /** The ledger's say on a batch just cut (plan.ts), carried out: stale refs settle, refused re-entries are recorded. */
-  private plan(entries: ContactEntry<R>[]) {
-    const at = this.clock.epoch();
-    const plan = planCut(entries, this.gate, this.opts.name, (email, listId) => this.reentries.takePlain(email, listId));
-    if (plan.stale.length) this.outcomes.skipped(plan.stale, 'stale');
-    this.fx.record(plan.refused.map(({ email, listId, change, refused }) => appliedChange(email, listId, change, at, at, refused)));
-    if (plan.dropped.length) this.buffer.release(plan.dropped.map((e) => e.email));
-    for (const entry of plan.lookup) this.lookups.push({ entry, notBefore: 0 });
-    if (plan.lookup.length) this.wake();
-    return plan;
-  }
-
-  /** Looks up contacts whose removes would otherwise create them (requests.ts), while the budget allows. */
+  /** Answers removes that would otherwise create their contact (lookup-queue.ts), while the budget allows. */
   private dispatchLookups(now: number): number {
-    let wakeAt = Infinity;
-    for (const job of [...this.lookups]) {
-      if (job.notBefore > now) {
-        wakeAt = Math.min(wakeAt, job.notBefore);
-        continue;
-      }
-      const slot = this.requestSlot(now);
-      if (slot !== true) return Math.min(wakeAt, slot);
-      this.lookups.splice(this.lookups.indexOf(job), 1);
-      void this.io.lookup(job.entry, (notBefore) => this.lookups.push({ entry: job.entry, notBefore }));
-    }
-    return wakeAt;
+    return this.lookups.dispatch(now, (t) => this.requestSlot(t), this.flight);
   }
 
   /** Runs erasure steps (erasure-queue.ts) while the budget allows; returns when to look again. */

@@ -7,6 +7,7 @@ import { RateBudget } from './budget.js';
 import { AcClient, type AcApi, type Answer } from './client.js';
 import { scaledClock } from './clock.js';
 import { DryRunApi } from './dry-run.js';
+import { defaultReadRules } from './member-reads.js';
 import type { DeliveryGate, DeliveryOutcomes } from './outcomes.js';
 import { secretReader } from './secret.js';
 
@@ -46,6 +47,8 @@ export function createAccounts<R>(config: Config, clients: Map<string, AcApi>, o
       reservedShare: conn.replayShare,
       repeatUnsubscribeMovesUdate: config.delivery.repeatUnsubscribeMovesUdate,
       maxProfiles: config.delivery.emailChanges ? config.delivery.maxProfiles : 0,
+      profileLookupsPerSecond: config.delivery.profileLookupsPerSecond,
+      memberReads: { ...defaultReadRules, startAt: config.delivery.memberReadAfter, maxMembers: config.delivery.memberReadMaxMembers },
       untagLists: new Set(config.exports.filter((e) => e.connection === name && e.enabled && e.removeTagsOnLeave && e.tags.length).map((e) => e.listId)),
     };
     accounts.set(name, new AccountDelivery<R>(opts, budget, clients.get(name)!, outcomes, metrics, log.child({ connection: name }), clock, gate));

@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { Pool } from 'undici';
 import { classifyResponse, classifyTransportError, type Verdict } from './classify.js';
+import type { MembersRequest } from './member-reads.js';
 
 /**
  * The ActiveCampaign v3 client: one keep-alive pool per account, the Api-Token header, a timeout per request.
@@ -44,6 +46,11 @@ export interface ContactsFound {
   contacts?: { id: string; email: string }[];
 }
 
+/** GET /contacts?listid=: one page of a list's members; meta.total is a numeric string (CONTRACT.md §3). */
+export interface ContactsPage extends ContactsFound {
+  meta?: { total?: string | number };
+}
+
 /** GET /contacts/{id}/contactTags: each of the contact's tags (`tag` is the tag's id) and its association id. */
 export interface ContactTags {
   contactTags?: { id: string; tag: string | number }[];
@@ -65,6 +72,8 @@ export interface AcApi {
   importInfo(batchId: string): Promise<Answer<ImportInfo>>;
   /** GET /contacts?email= (exact match, CONTRACT.md §4.3): for re-entry, the contact id. */
   findContact(email: string): Promise<Answer<ContactsFound>>;
+  /** GET /contacts?listid=&status=-1 paged by id (§3, §4.3): a list's members, any status (README "Lookup cost"). */
+  listMembers?(q: MembersRequest): Promise<Answer<ContactsPage>>;
   /** GET /contacts/{id}/contactLists (§4.5): whose unsubscribe it is, before a re-subscribe. */
   memberships(contactId: string): Promise<Answer<Memberships>>;
   /** POST /contactLists (§4.4): status 1 with sourceid 4 re-subscribes. */
@@ -85,6 +94,12 @@ export interface AcApi {
 export class AcClient implements AcApi {
   private readonly pool: Pool;
   private readonly basePath: string;
+  /**
+   * Names this client, one per connection of each running instance. ActiveCampaign counts its limits per account,
+   * whoever sends; the simulator attributes a Retry-After to the client it answered, so that one instance is not
+   * judged for a signal another received.
+   */
+  private readonly userAgent = `ac-list-sync (instance ${randomBytes(4).toString('hex')})`;
 
   constructor(private readonly opts: ClientOptions) {
     const { origin, basePath } = normaliseApiUrl(opts.apiUrl);
@@ -111,6 +126,11 @@ export class AcClient implements AcApi {
 
   findContact(email: string): Promise<Answer<ContactsFound>> {
     return this.call('contacts', 'GET', `/contacts?email=${encodeURIComponent(email)}`);
+  }
+
+  listMembers(q: MembersRequest): Promise<Answer<ContactsPage>> {
+    const after = q.order === 'asc' ? `&id_greater=${q.afterId}` : '';
+    return this.call('contacts_list', 'GET', `/contacts?listid=${encodeURIComponent(q.listId)}&status=-1&limit=${q.limit}&orders%5Bid%5D=${q.order.toUpperCase()}${after}`);
   }
 
   memberships(contactId: string): Promise<Answer<Memberships>> {
@@ -163,7 +183,7 @@ export class AcClient implements AcApi {
       const res = await this.pool.request({
         method,
         path: this.basePath + path,
-        headers: { 'api-token': this.opts.apiKey(), 'content-type': 'application/json', accept: 'application/json' },
+        headers: { 'user-agent': this.userAgent, 'api-token': this.opts.apiKey(), 'content-type': 'application/json', accept: 'application/json' },
         ...(body === undefined ? {} : { body }),
         signal: AbortSignal.timeout(this.opts.timeoutMs),
       });

@@ -53,8 +53,6 @@ export class AccountEffects<R> {
   private readonly outcomes: DeliveryOutcomes<R>;
   private readonly metrics: Metrics;
   private readonly log: Logger;
-  /** Since when a due import has been held back by the budget alone (rate_budget_wait_seconds_total). */
-  private budgetBlockedAt: number | undefined;
 
   constructor(s: AccountState<R>) {
     this.name = s.name;
@@ -101,7 +99,6 @@ export class AccountEffects<R> {
     this.buffer.requeue(byEmail.values());
   }
 
-
   /** A completed import (reentry-queue.ts decides what each change became); emails stay in flight for its jobs. */
   completed(u: Unconfirmed<R>, failure: string[]): void {
     this.metrics.confirmations.inc({ connection: this.name, status: 'completed' });
@@ -115,7 +112,6 @@ export class AccountEffects<R> {
     const holding = this.untags?.afterImport(u.entries, failed, new Set(u.entries.map((e) => e.email).filter((e) => !released.has(e))));
     this.buffer.release(holding?.size ? done.release.filter((e) => !holding.has(e)) : done.release);
   }
-
 
   /**
    * A re-entry (or the memberships read after a failed contact) finished: record what happened to each list, send
@@ -227,22 +223,6 @@ export class AccountEffects<R> {
     if (change.kind !== 'up') return;
     this.log.info({ after: change.after }, 'The ActiveCampaign account answers again; delivery resumes');
     this.metrics.accountDown.set({ connection: this.name, code: change.code }, 0);
-  }
-
-  /** A due import waits on the budget alone from `now` (if not already). */
-  budgetBlocked(now: number): void {
-    this.budgetBlockedAt ??= now;
-  }
-
-  /** Nothing is due: no wait on the budget to count. */
-  budgetFree(): void {
-    this.budgetBlockedAt = undefined;
-  }
-
-  recordBudgetWait(now: number): void {
-    if (this.budgetBlockedAt === undefined) return;
-    this.metrics.budgetWaitSeconds.inc({ connection: this.name }, Math.max(0, now - this.budgetBlockedAt) / 1000);
-    this.budgetBlockedAt = undefined;
   }
 
   updateGauges(): void {

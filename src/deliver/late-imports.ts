@@ -76,6 +76,7 @@ export class LateImports<R> {
 
   /** An import (or a re-subscribe) carrying this change of the pair was accepted. */
   sent(email: string, listId: string, change: SentChange<R>): void {
+    if (this.watches.size === 0) return; // the common case: no key string per change sent
     const w = this.watches.get(pairKey(email, listId));
     if (w) w.since = { change: { op: change.op, occurredAt: change.occurredAt, winner: change.winner }, confirmed: false };
   }
@@ -85,6 +86,7 @@ export class LateImports<R> {
    * a re-assert waits to be sent (ready()).
    */
   confirmed(email: string, listId: string, change: SentChange<R>): void {
+    if (this.watches.size === 0) return;
     const k = pairKey(email, listId);
     const w = this.watches.get(k);
     if (!w) return;
@@ -94,6 +96,7 @@ export class LateImports<R> {
 
   /** A change of the pair did not go through (refused, failed, dead-lettered): nothing newer stands since. */
   notApplied(email: string, listId: string): void {
+    if (this.watches.size === 0) return;
     const k = pairKey(email, listId);
     const w = this.watches.get(k);
     if (!w) return;

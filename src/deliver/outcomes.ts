@@ -2,6 +2,7 @@ import type { ListChange } from '../buffer/contact-entry.js';
 import type { DeadLetterCode } from '../domain/dead-letter-codes.js';
 import type { Stage } from '../domain/errors.js';
 import type { Route } from '../ledger/decide.js';
+import type { ProfileRecord } from '../ledger/profiles.js';
 
 /**
  * What delivery reports, as plain data, to one sink (src/offsets/outcomes.ts): it never settles anything itself.
@@ -57,6 +58,18 @@ export interface DeliveryGate<R> {
    * intents' windows close now, so that an open window never claims a person's own later unsubscribe.
    */
   withdraw?(connection: string, removes: { email: string; listId: string; change: ListChange<R> }[], at: number): void;
+  /** The durable email-change map (profile records in the ledger); absent without a ledger. */
+  profiles?: ProfileStore<R>;
+}
+
+/** Profile records, as the email changes of a connection use them (src/ledger/profiles.ts holds them). */
+export interface ProfileStore<R> {
+  /** The profile's record, from the partition of `ref` (undefined: none, or that partition is not restored). */
+  get(connection: string, profileId: string, ref: R): ProfileRecord | undefined;
+  /** An email's hash, as records hold it. */
+  hash(email: string): string;
+  /** Writes a record (never over a newer one); resolves once acknowledged, rejects when it cannot be written. */
+  put(connection: string, profileId: string, ref: R, record: ProfileRecord): Promise<void>;
 }
 
 /** One (list, contact) change as ActiveCampaign took it. */

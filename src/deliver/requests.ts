@@ -36,7 +36,7 @@ export interface RequestOptions<R> {
 }
 
 /**
- * The three requests an account makes (a bulk import, an import poll, a re-entry step): each awaits its answer
+ * The three requests an account makes (a bulk import, an import poll, a re-entry step; lookups: lookup-queue.ts): each awaits its answer
  * and hands it to the pure parts (answer.ts, confirmations.ts, reentry.ts), whose actions AccountEffects
  * carries out. The budget was spent by the loop before a request starts.
  */
@@ -131,40 +131,6 @@ export class AccountRequests<R> {
     } else {
       this.opts.confirms.end(u, 'unknown');
       this.fx.importFailed(u.entries, 'unknown');
-    }
-    this.opts.wake();
-  }
-
-  /**
-   * Whether ActiveCampaign has the contact of an entry of removes only: found, its removes go (marked, so they are
-   * not looked up again); not found, there is nothing to unsubscribe and a bulk import would create the contact,
-   * so they settle unsent (`leave_ignored`); so does a refused lookup (never a contact created to find out). A throttled or failing account asks again later (`again`).
-   */
-  async lookup(entry: ContactEntry<R>, again: (notBefore: number) => void): Promise<void> {
-    this.flight.requests++;
-    const a = await this.opts.client.findContact(entry.email);
-    this.flight.requests--;
-    const now = this.opts.clock.now();
-    const v = a.verdict;
-    if (v.kind === 'throttled' || v.kind === 'account') {
-      if (v.kind === 'throttled') this.fx.throttled(v.code, v.retryAfterMs, now);
-      else this.fx.markDown(v.code, v.message, now);
-      again(v.kind === 'throttled' ? now + this.opts.clock.fromReal(v.retryAfterMs) : this.opts.health.pausedUntil);
-    } else {
-      this.fx.up(now);
-      const found = v.kind === 'ok' && (a.body?.contacts ?? []).some((c) => c.email.toLowerCase() === entry.email);
-      this.opts.metrics.contactLookups.inc({ connection: this.opts.name, result: found ? 'found' : v.kind === 'ok' ? 'absent' : 'refused' });
-      if (found) {
-        entry.inAccount = true;
-        this.opts.buffer.requeue([entry]);
-      } else if (v.kind !== 'ok') {
-        // A refused lookup says nothing about the contact: dead-letter the removes, never settle them unsent.
-        this.fx.dead([entry], 'deliver', 'REJECTED', `the contact lookup before an unsubscribe was refused: ${v.kind === 'reject' ? v.message : 'HTTP error'}`);
-      } else {
-        const at = this.opts.clock.epoch();
-        this.opts.outcomes.applied(this.opts.name, [...entry.lists].map(([listId, c]) => ({ email: entry.email, listId, op: c.op, occurredAt: c.occurredAt, refs: c.refs, winner: c.winner, sentAt: at, confirmedAt: at, absent: true })));
-        this.opts.buffer.release([entry.email]);
-      }
     }
     this.opts.wake();
   }

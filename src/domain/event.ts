@@ -105,6 +105,7 @@ export function parseMembershipChange(value: unknown): ParseResult {
   }
   if (p.attributes) profile.attributes = p.attributes;
   if (cleared) profile.cleared = cleared;
-  const base = { eventId: d.eventId.trim(), occurredAt, segmentId: d.segmentId.trim(), profile };
-  return { ok: true, change: d.op === 'erase' ? { ...base, op: d.op } : { ...base, op: d.op } };
+  const eventId = d.eventId.trim();
+  const segmentId = d.segmentId.trim();
+  return { ok: true, change: d.op === 'erase' ? { eventId, occurredAt, segmentId, op: d.op, profile } : { eventId, occurredAt, segmentId, op: d.op, profile } };
 }

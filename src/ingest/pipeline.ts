@@ -68,6 +68,9 @@ export class Pipeline {
     const share = this.totalPartitions > 0 ? Math.min(1, this.ownership.size / this.totalPartitions) : 1;
     for (const account of this.accounts.values()) {
       dropped += account.dropRevoked((ref) => ref.generation !== generation).length;
+      // What the email-change map knew may be out of date (a partition may have been away): the ledger's profile
+      // records answer again, from the partitions as restored.
+      account.emails?.reassigned();
       account.setPartitionShare(share);
     }
     this.log.info({ generation, partitions: this.ownership.size, dropped }, 'Partitions assigned');
@@ -178,7 +181,7 @@ export class Pipeline {
   /** Hands an erasure request to every account (README "Personal data"). */
   private erase(message: SourceMessage, generation: number, change: ErasureRequest): void {
     const { topic, partition } = message;
-    const { occurredAt, profile: { email } } = change;
+    const { occurredAt, profile: { email, id: profileId } } = change;
     let share = 0;
     if (this.accounts.size === 0) this.settler.end({ message, generation, share }, 'erased');
     // Like a buffered change, a waiting erasure keeps a copy of its record, not a slice of the fetch response.
@@ -190,8 +193,10 @@ export class Pipeline {
         this.settler.end(ref, 'stale'); // done already: a replay of it changes nothing
         continue;
       }
+      // The email-change map forgets the person (its profile record goes with the marker's write).
+      account.emails?.forget(profileId, email);
       // Write-ahead: the marker first; the account deletes only once it is acknowledged.
-      account.erase(email, occurredAt, ref, this.ledger?.intendErasure(topic, partition, connection, email, occurredAt, Date.now()));
+      account.erase(email, occurredAt, ref, this.ledger?.intendErasure(topic, partition, connection, email, occurredAt, Date.now(), profileId));
       waiting = true;
     }
     if (waiting) this.settler.retain(topic, partition, kept.keptBytes);

@@ -81,9 +81,12 @@ export function topicsAhead(queue: readonly Batchable[], maxRecords: number): Se
 export function topicMessages(records: readonly EncodedRecord[]): TopicMessages[] {
   const byTopic = new Map<string, TopicMessages['messages']>();
   for (const r of records) {
-    const list = byTopic.get(r.topic) ?? [];
-    list.push({ key: r.key, value: r.value, ...(r.headers ? { headers: r.headers } : {}), ...(r.partition !== undefined ? { partition: r.partition } : {}) });
-    byTopic.set(r.topic, list);
+    let list = byTopic.get(r.topic);
+    if (!list) byTopic.set(r.topic, (list = []));
+    const m: TopicMessages['messages'][number] = { key: r.key, value: r.value };
+    if (r.headers) m.headers = r.headers;
+    if (r.partition !== undefined) m.partition = r.partition;
+    list.push(m);
   }
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }

@@ -33,7 +33,8 @@ const byteLength = (x: Buffer | string | null | undefined) => (x === null || x =
 /** An upper bound of the bytes a record takes in a record batch (uncompressed). */
 export function recordBytes(r: Pick<EncodedRecord, 'key' | 'value' | 'headers'>): number {
   let bytes = RECORD_OVERHEAD_BYTES + byteLength(r.key) + byteLength(r.value);
-  for (const [name, value] of Object.entries(r.headers ?? {})) bytes += HEADER_OVERHEAD_BYTES + Buffer.byteLength(name) + byteLength(value);
+  const headers = r.headers;
+  if (headers) for (const name in headers) bytes += HEADER_OVERHEAD_BYTES + Buffer.byteLength(name) + byteLength(headers[name]);
   return bytes;
 }
 

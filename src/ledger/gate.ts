@@ -1,6 +1,6 @@
 import type { ListChange } from '../buffer/contact-entry.js';
 import type { ExportConfig } from '../config/schema.js';
-import type { DeliveryGate } from '../deliver/outcomes.js';
+import type { DeliveryGate, ProfileStore } from '../deliver/outcomes.js';
 import { tieOffset, type EventRef } from '../ingest/source.js';
 import type { Ownership } from '../offsets/ownership.js';
 import type { Route } from './decide.js';
@@ -14,6 +14,8 @@ import type { Ledger } from './ledger.js';
  */
 export class LedgerGate implements DeliveryGate<EventRef> {
   private readonly exportsByName: ReadonlyMap<string, ExportConfig>;
+  /** Profile records in the ledger, in the partition of each profile's events (absent without a ledger). */
+  readonly profiles?: ProfileStore<EventRef>;
 
   constructor(
     exports: readonly ExportConfig[],
@@ -21,6 +23,13 @@ export class LedgerGate implements DeliveryGate<EventRef> {
     private readonly ledger?: Ledger,
   ) {
     this.exportsByName = new Map(exports.map((e) => [e.name, e]));
+    if (ledger) {
+      this.profiles = {
+        get: (connection, profileId, ref) => ledger.profile(ref.message.topic, ref.message.partition, connection, profileId),
+        hash: (email) => ledger.profileEmail(email),
+        put: (connection, profileId, ref, record) => ledger.putProfile(ref.message.topic, ref.message.partition, connection, profileId, record),
+      };
+    }
   }
 
   route(connection: string, email: string, listId: string, change: ListChange<EventRef>): Route {

@@ -49,6 +49,14 @@ export function countKey(f: KeyFormat, person: string): void {
   else f.rawKeys++;
 }
 
+const HASHED_BYTES = Buffer.from(HASHED_PREFIX, 'latin1');
+
+/** countKey() of the person part that starts at `at` of a key's bytes. */
+export function countKeyBytes(f: KeyFormat, key: Uint8Array, at: number): void {
+  if (key.length - at >= 2 && key[at] === HASHED_BYTES[0] && key[at + 1] === HASHED_BYTES[1]) f.hashedKeys++;
+  else f.rawKeys++;
+}
+
 /** Why a partition read this way cannot be used, with the fix; undefined when it can. */
 export function formatProblem(f: KeyFormat, hasher: PersonHasher): string | undefined {
   if (hasher.keyed) {

@@ -77,7 +77,7 @@ export function checkRebuild(config: Config, rebuild: readonly string[]): void {
 /** How the ledger topic of a source topic is read on assignment (the bench measures this same path). */
 export function ledgerRestorer(kafka: Kafka, admin: Admin, topicOf: (source: string) => string, groupPrefix: string): LedgerIo['restore'] {
   return (source, partitions, onRecord, signal, resume) =>
-    readToEnd(kafka, admin, topicOf(source), (r) => onRecord(r.partition, r.key ?? '', r.value, r.timestamp, r.offset), { groupPrefix, partitions, signal, ...resume }).then(() => undefined);
+    readToEnd(kafka, admin, topicOf(source), (r) => onRecord(r.partition, r.key ?? '', r.value, r.timestamp, r.offset), { groupPrefix, partitions, signal, reuseRecord: true, ...resume }).then(() => undefined);
 }
 
 export function createLedger(w: LedgerWiring): LedgerParts {

@@ -4,10 +4,11 @@ import type { Metrics } from '../observability/metrics.js';
 import { intentFor, isStale, recordFor, routeChange, type Outcome, type Route } from './decide.js';
 import { hashKey, LedgerIndex, LedgerState, type LedgerEntry } from './index.js';
 import { maskEmail } from '../observability/logger.js';
-import { decodeLedgerValue, encodeLedgerValue, entryOf, ledgerKey, splitLedgerKey, type LedgerRecord } from './record.js';
-import { countKey, encodeHashCheck, decodeHashCheck, formatProblem, HASH_CHECK_KEY, type KeyFormat } from './hashing.js';
+import { decodeLedgerEntry, decodeLedgerValue, encodeLedgerValue, entryOf, ledgerKey, plainKeyPerson, splitLedgerKey, type LedgerRecord } from './record.js';
+import { countKey, countKeyBytes, encodeHashCheck, decodeHashCheck, formatProblem, HASH_CHECK_KEY, type KeyFormat } from './hashing.js';
 import { encodeMarker, isMarkerKey, PersonHasher, type ErasureMarker } from './erasure.js';
 import { ErasureMarkers } from './markers.js';
+import { emailHash, encodeProfile, isProfileKey, profileConnection, profileKey, ProfileTable, type ProfileRecord } from './profiles.js';
 
 /** How a restore resumes and reports how far it got (src/ledger/kafka.ts maps it onto readToEnd's options). */
 export interface RestoreResume {
@@ -74,6 +75,8 @@ interface Slot {
   index: LedgerIndex;
   /** Erasure markers read or written for this partition, by marker key (src/ledger/erasure.ts). */
   markers: Map<string, ErasureMarker>;
+  /** Profile records (src/ledger/profiles.ts): the durable email-change map of this partition. */
+  profiles: ProfileTable;
   ready: boolean;
   /** Resolves when the slot is ready, or when it is released (the partition was revoked). */
   settled: Promise<void>;
@@ -168,9 +171,9 @@ export class Ledger {
 
   private newestRecorded(topic: string, partition: number, k: string, email: string, arriving: boolean): LedgerEntry | undefined {
     const own = this.slots.get(key(topic, partition));
+    if (this.slots.size === 1) return own?.ready ? own.index.get(k) : undefined;
     const { hi, lo } = hashKey(k);
     let best = own?.ready ? own.index.getHashed(hi, lo) : undefined;
-    if (this.slots.size === 1) return best;
     for (const slot of this.slots.values()) {
       if (slot === own || !slot.ready) continue;
       const e = slot.index.getHashed(hi, lo);
@@ -281,8 +284,10 @@ export class Ledger {
    * the person are suppressed, and after a crash a replayed erasure deletes again (harmless when done already).
    * Resolves once acknowledged; rejects when the partition cannot be written (the erasure then waits unsettled).
    */
-  intendErasure(topic: string, partition: number, connection: string, email: string, occurredAt: number, at: number): Promise<void> {
-    return this.writeMarker(topic, partition, connection, email, occurredAt, at, false);
+  intendErasure(topic: string, partition: number, connection: string, email: string, occurredAt: number, at: number, profileId?: string): Promise<void> {
+    const marker = this.writeMarker(topic, partition, connection, email, occurredAt, at, false);
+    const forgotten = this.forgetProfiles(topic, partition, connection, email, profileId);
+    return forgotten ? Promise.all([marker, forgotten]).then(() => undefined) : marker;
   }
 
   /**
@@ -302,6 +307,43 @@ export class Ledger {
     if (slot instanceof LedgerUnavailable) return Promise.reject(slot);
     const next = this.markers.next(slot, connection, email, occurredAt, at, done);
     return next ? this.io.write(topic, partition, next.key, encodeMarker(next.marker)) : Promise.resolve();
+  }
+
+  /**
+   * The profile record of `profileId` on this connection, from the partition of its events; undefined when there
+   * is none or the partition is not restored.
+   */
+  profile(topic: string, partition: number, connection: string, profileId: string): ProfileRecord | undefined {
+    const slot = this.slots.get(key(topic, partition));
+    return slot?.ready ? slot.profiles.get(profileKey(this.hasher, connection, profileId)) : undefined;
+  }
+
+  /** The hash of an email as profile records hold it. */
+  profileEmail(email: string): string {
+    return emailHash(this.hasher, email);
+  }
+
+  /**
+   * Records a profile's contact and email hash: into memory now, and to the ledger topic; resolves once the broker
+   * acknowledged it. Never over a newer record (resolves at once). Rejects when the partition cannot be written.
+   */
+  putProfile(topic: string, partition: number, connection: string, profileId: string, record: ProfileRecord): Promise<void> {
+    const slot = this.writable(topic, partition);
+    if (slot instanceof LedgerUnavailable) return Promise.reject(slot);
+    const k = profileKey(this.hasher, connection, profileId);
+    if (!slot.profiles.set(k, record)) return Promise.resolve();
+    return this.io.write(topic, partition, k, encodeProfile(record));
+  }
+
+  /** An erasure forgets the person's profile records (by profile id, and any holding their email): tombstones. */
+  private forgetProfiles(topic: string, partition: number, connection: string, email: string, profileId: string | undefined): Promise<void> | undefined {
+    const slot = this.writable(topic, partition);
+    if (slot instanceof LedgerUnavailable) return undefined; // the marker's write rejects for the same reason
+    const keys = new Set(slot.profiles.keysWithEmail(connection, emailHash(this.hasher, email)));
+    const own = profileId === undefined ? undefined : profileKey(this.hasher, connection, profileId);
+    if (own !== undefined && slot.profiles.get(own)) keys.add(own);
+    const writes = [...keys].map((k) => (slot.profiles.delete(k), this.io.write(topic, partition, k, null)));
+    return writes.length ? Promise.all(writes).then(() => undefined) : undefined;
   }
 
   close(): void {
@@ -378,11 +420,26 @@ export class Ledger {
                 if (offset + 1 > (next.get(partition) ?? 0)) next.set(partition, offset + 1);
               } else lastMove = performance.now();
               const slot = byPartition.get(partition);
-              // The key arrives as bytes (fast to hash); the checks on its form need it as text.
+              // Most keys are a list's, told from their bytes (hashed as they are); the others need the key as text.
+              const personAt = typeof k === 'string' || this.opts.rebuild.size ? -1 : plainKeyPerson(k);
+              if (personAt >= 0) {
+                const entry = slot && decodeLedgerEntry(value);
+                if (!slot || !entry) return;
+                const format = formats.get(partition);
+                if (format) countKeyBytes(format, k as Buffer, personAt);
+                if (slot.index.setUnlessNewer(k, entry)) counts.applied++;
+                else counts.older++;
+                return;
+              }
               const ks = typeof k === 'string' ? k : k.toString('utf8');
               // Markers are kept whatever a rebuild ignores: an erasure must outlive the records it shadows.
               if (slot && isMarkerKey(ks)) {
                 this.markers.restored(slot, ks, value);
+                return;
+              }
+              if (slot && isProfileKey(ks)) {
+                // A rebuilt connection starts with no profiles either: their contact ids may name another account.
+                if (!(this.opts.rebuild.size && timestamp < this.opts.startedAt && this.opts.rebuild.has(profileConnection(ks)))) slot.profiles.restored(ks, value);
                 return;
               }
               const format = formats.get(partition);
@@ -485,5 +542,5 @@ function isNewer(entry: LedgerEntry, o: Outcome): boolean {
 function newSlot(): Slot {
   let resolve!: () => void;
   const settled = new Promise<void>((r) => (resolve = r));
-  return { index: new LedgerIndex(), markers: new Map(), ready: false, settled, resolve };
+  return { index: new LedgerIndex(), markers: new Map(), profiles: new ProfileTable(), ready: false, settled, resolve };
 }

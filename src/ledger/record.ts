@@ -48,23 +48,48 @@ export function splitLedgerKey(key: string): { connection: string; listId: strin
   return { connection, listId, email };
 }
 
+/**
+ * For a restore, from the key's bytes as read: where the person part of a list's key starts, when the key is
+ * plainly one (ASCII, three parts, the first not empty, no two separators side by side: never an erasure marker or
+ * the hash check, which both have those); -1 otherwise, and the key goes the way of splitLedgerKey(). Saves making
+ * a string and three parts of every key read.
+ */
+export function plainKeyPerson(key: Uint8Array): number {
+  if (key.length === 0 || key[0] === 0) return -1;
+  let seps = 0;
+  let person = -1;
+  for (let i = 1; i < key.length; i++) {
+    const c = key[i]!;
+    if (c >= 0x80) return -1;
+    if (c !== 0) continue;
+    if (key[i - 1] === 0 || ++seps > 2) return -1;
+    person = i + 1;
+  }
+  return seps === 2 ? person : -1;
+}
+
 /** `{topic}` in the configured template is replaced by the source topic. */
 export function ledgerTopicFor(sourceTopic: string, template: string): string {
   return template.replace('{topic}', sourceTopic);
 }
 
+/**
+ * The value, built as a string in one pass (every confirmed change writes one; an object and JSON.stringify cost
+ * several times more). Exactly what JSON.stringify of { v, op, occurredAt, byService, sentAt, confirmedAt, refused?,
+ * intent?, unapplied?, offset?, priorSentAt?, priorConfirmedAt? } writes (test/ledger/record.test.ts compares them).
+ */
 export function encodeLedgerValue(r: LedgerRecord): string {
-  const value: Record<string, unknown> = { v: LEDGER_VERSION, op: r.op, occurredAt: r.occurredAt, byService: r.byService, sentAt: r.sentAt, confirmedAt: r.confirmedAt };
-  if (r.refused) value.refused = r.refused;
-  if (r.intent) value.intent = true;
-  if (r.unapplied) value.unapplied = true;
-  if (r.offset !== undefined) value.offset = r.offset;
-  if (r.priorSentAt !== undefined && r.priorConfirmedAt !== undefined) {
-    value.priorSentAt = r.priorSentAt;
-    value.priorConfirmedAt = r.priorConfirmedAt;
-  }
-  return JSON.stringify(value);
+  let v = `{"v":${LEDGER_VERSION},"op":${r.op === 'add' ? '"add"' : '"remove"'},"occurredAt":${json(r.occurredAt)},"byService":${r.byService ? 'true' : 'false'},"sentAt":${json(r.sentAt)},"confirmedAt":${json(r.confirmedAt)}`;
+  if (r.refused) v += `,"refused":${JSON.stringify(r.refused)}`;
+  if (r.intent) v += ',"intent":true';
+  if (r.unapplied) v += ',"unapplied":true';
+  if (r.offset !== undefined) v += `,"offset":${json(r.offset)}`;
+  if (r.priorSentAt !== undefined && r.priorConfirmedAt !== undefined) v += `,"priorSentAt":${json(r.priorSentAt)},"priorConfirmedAt":${json(r.priorConfirmedAt)}`;
+  return `${v}}`;
 }
+
+/** A number as JSON.stringify writes it (a finite one in the same digits; anything else as null). */
+const json = (n: number) => (Number.isFinite(n) ? String(n) : 'null');
 
 /** Version 2 added intents; version-1 records (no intents) are still read. */
 export const LEDGER_VERSION = 2;
@@ -74,8 +99,7 @@ export function decodeLedgerValue(raw: Buffer | string | null): LedgerRecord | u
   if (raw === null || raw.length === 0) return undefined;
   if (typeof raw !== 'string') {
     // A restore reads a million of these: the exact form encodeLedgerValue writes is scanned in place.
-    const scanned = scanLedgerValue(raw);
-    if (scanned) return scanned;
+    if (scanLedgerValue(raw, scratch)) return copyOf(scratch);
   }
   const o = storedObject(raw);
   if (!o) return undefined;
@@ -92,7 +116,30 @@ export function decodeLedgerValue(raw: Buffer | string | null): LedgerRecord | u
   return out;
 }
 
+/** A record of its own with the fields `r` has (the scratch one leaves the absent ones undefined). */
+function copyOf(r: LedgerRecord): LedgerRecord {
+  const out: LedgerRecord = { op: r.op, occurredAt: r.occurredAt, byService: r.byService, sentAt: r.sentAt, confirmedAt: r.confirmedAt };
+  if (r.refused !== undefined) out.refused = r.refused;
+  if (r.intent !== undefined) out.intent = r.intent;
+  if (r.offset !== undefined) out.offset = r.offset;
+  if (r.priorSentAt !== undefined && r.priorConfirmedAt !== undefined) {
+    out.priorSentAt = r.priorSentAt;
+    out.priorConfirmedAt = r.priorConfirmedAt;
+  }
+  return out;
+}
+
 const num = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : 0);
+
+/**
+ * What the index keeps of a stored value (decodeLedgerValue then entryOf), for a restore: the scanned form is read
+ * into one reused record, so only the entry is made per value read.
+ */
+export function decodeLedgerEntry(raw: Buffer | null): LedgerEntry | undefined {
+  if (raw !== null && raw.length > 0 && scanLedgerValue(raw, scratch)) return entryOf(scratch);
+  const r = decodeLedgerValue(raw);
+  return r && entryOf(r);
+}
 
 /** What the index keeps of a record. */
 export function entryOf(r: LedgerRecord): LedgerEntry {
@@ -154,7 +201,11 @@ function number(b: Buffer, at: number): number {
   return i;
 }
 
-function scanLedgerValue(b: Buffer): LedgerRecord | undefined {
+/** The record decodeLedgerEntry() scans into: every field set (or cleared) by each scan. */
+const scratch: LedgerRecord = { op: 'add', occurredAt: 0, byService: false, sentAt: 0, confirmedAt: 0 };
+
+/** Scans `b` into `out` (a fresh record, or the scratch one: optional fields are cleared first); false if not the form. */
+function scanLedgerValue(b: Buffer, out: LedgerRecord): boolean {
   let at = expect(b, 0, L.head);
   let op: 'add' | 'remove' = 'add';
   let next = expect(b, at, L.add);
@@ -164,7 +215,7 @@ function scanLedgerValue(b: Buffer): LedgerRecord | undefined {
   }
   at = next;
   at = number(b, expect(b, at, L.occurredAt));
-  if (at < 0) return undefined;
+  if (at < 0) return false;
   const occurredAt = scannedNumber;
   at = expect(b, at, L.byService);
   let byService = true;
@@ -175,16 +226,21 @@ function scanLedgerValue(b: Buffer): LedgerRecord | undefined {
   }
   at = next;
   at = number(b, expect(b, at, L.sentAt));
-  if (at < 0) return undefined;
+  if (at < 0) return false;
   const sentAt = scannedNumber;
   at = number(b, expect(b, at, L.confirmedAt));
-  if (at < 0) return undefined;
-  const out: LedgerRecord = { op, occurredAt, byService, sentAt, confirmedAt: scannedNumber };
+  if (at < 0) return false;
+  out.op = op;
+  out.occurredAt = occurredAt;
+  out.byService = byService;
+  out.sentAt = sentAt;
+  out.confirmedAt = scannedNumber;
+  out.refused = out.intent = out.offset = out.priorSentAt = out.priorConfirmedAt = undefined;
   next = expect(b, at, L.refused);
   if (next > 0) {
     let end = next;
     while (end < b.length && b[end] !== 0x22 && b[end] !== 0x5c && b[end]! >= 0x20 && b[end]! < 0x80) end++;
-    if (end >= b.length || b[end] !== 0x22) return undefined; // an escape or non-ASCII: the general way
+    if (end >= b.length || b[end] !== 0x22) return false; // an escape or non-ASCII: the general way
     if (end > next) out.refused = b.toString('latin1', next, end);
     at = end + 1;
   }
@@ -202,12 +258,12 @@ function scanLedgerValue(b: Buffer): LedgerRecord | undefined {
   if (next > 0) {
     const priorSentAt = scannedNumber;
     next = number(b, expect(b, next, L.priorConfirmedAt));
-    if (next < 0) return undefined;
+    if (next < 0) return false;
     if (scannedNumber > 0) {
       out.priorSentAt = priorSentAt;
       out.priorConfirmedAt = scannedNumber;
     }
     at = next;
   }
-  return at === b.length - 1 && b[at] === 0x7d ? out : undefined;
+  return at === b.length - 1 && b[at] === 0x7d;
 }

@@ -176,9 +176,27 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['connection', 'result'] as const,
       registers: [registry],
     }),
+    memberReads: new Counter({
+      name: `${PREFIX}member_reads_total`,
+      help: "Reads of a list's members (GET /contacts?listid=, paged) that answer for many unknown removes at once, by result: done, failed (its removes went back to per-email lookups)",
+      labelNames: ['connection', 'result'] as const,
+      registers: [registry],
+    }),
+    memberReadAnswers: new Counter({
+      name: `${PREFIX}member_read_answers_total`,
+      help: "Entries of removes only that a member read answered instead of a lookup, by result: found (sent by import), absent (not a member: settle unsent)",
+      labelNames: ['connection', 'result'] as const,
+      registers: [registry],
+    }),
     emailChanges: new Counter({
       name: `${PREFIX}email_changes_total`,
-      help: "Profiles whose email changed, by result: changed (PUT /contacts/{id} took the new email), missing (no contact to change), taken (dead-lettered EMAIL_TAKEN), failed (refused otherwise: sent as before)",
+      help: "Profiles whose email changed, by result: changed (PUT /contacts/{id} took the new email), missing (no contact to change), taken (dead-lettered EMAIL_TAKEN), failed (refused otherwise: sent as before), unresolved (known from the ledger without its contact id: sent as before)",
+      labelNames: ['connection', 'result'] as const,
+      registers: [registry],
+    }),
+    profileLookups: new Counter({
+      name: `${PREFIX}profile_lookups_total`,
+      help: 'Lookups (GET /contacts?email=) of the contact id of a new profile, recorded in the ledger for later email changes, by result (found, absent)',
       labelNames: ['connection', 'result'] as const,
       registers: [registry],
     }),

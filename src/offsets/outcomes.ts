@@ -3,6 +3,7 @@ import type { AppliedChange, DeliveryOutcomes, Erasure } from '../deliver/outcom
 import type { Stage } from '../domain/errors.js';
 import type { DeadLetterSink } from '../ingest/pipeline.js';
 import { tieOffset, type EventRef } from '../ingest/source.js';
+import type { Outcome } from '../ledger/decide.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Ownership } from './ownership.js';
@@ -43,9 +44,12 @@ export class OutcomeSink implements DeliveryOutcomes<EventRef> {
       if (this.ledger && this.ownership.owns(topic, partition) && lettered) {
         crashPoint('confirmed-before-ledger');
         const offset = tieOffset(winner.message);
-        const outcome = { op: c.op, occurredAt: c.occurredAt, sentAt: c.sentAt, confirmedAt: c.confirmedAt, ...(offset !== undefined ? { offset } : {}), ...(c.refused ? { refused: c.refused.code } : {}), ...(c.failed ? { failed: true } : {}), ...(c.absent ? { unapplied: true } : {}) };
-        const record = () => this.ledger!.apply(topic, partition, connection, c.listId, c.email, outcome);
-        durable = letters ? letters.then(record) : record();
+        const outcome: Outcome = { op: c.op, occurredAt: c.occurredAt, sentAt: c.sentAt, confirmedAt: c.confirmedAt };
+        if (offset !== undefined) outcome.offset = offset;
+        if (c.refused) outcome.refused = c.refused.code;
+        if (c.failed) outcome.failed = true;
+        if (c.absent) outcome.unapplied = true;
+        durable = letters ? letters.then(() => this.ledger!.apply(topic, partition, connection, c.listId, c.email, outcome)) : this.ledger.apply(topic, partition, connection, c.listId, c.email, outcome);
       }
       this.settler.endAll(c.refs, c.refused ? 'dead_lettered' : c.absent ? 'leave_ignored' : 'delivered', durable);
     }

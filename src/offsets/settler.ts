@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import { tpKey } from '../ingest/source.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Ownership } from './ownership.js';
 import { PartitionTracker } from './tracker.js';
@@ -51,7 +50,8 @@ export interface Unsettled {
  * commits when every event at or below it has ended all its shares.
  */
 export class Settler {
-  private trackers = new Map<string, PartitionTracker>();
+  /** By topic, then partition: no key string made per event. */
+  private trackers = new Map<string, Map<number, PartitionTracker>>();
   readonly totals: Totals = { consumed: 0, delivered: 0, deadLettered: 0, skipped: 0 };
   /** Durable writes awaited by open shares, for a stop's report. */
   private awaiting = 0;
@@ -73,13 +73,17 @@ export class Settler {
   /** After Ownership.assign(): a fresh tracker per owned partition (kafkajs starts each from its committed offset). */
   assign(): void {
     this.trackers = new Map();
-    for (const [topic, partition] of this.ownership.partitions()) this.trackers.set(tpKey(topic, partition), new PartitionTracker());
+    for (const [topic, partition] of this.ownership.partitions()) {
+      let byPartition = this.trackers.get(topic);
+      if (!byPartition) this.trackers.set(topic, (byPartition = new Map()));
+      byPartition.set(partition, new PartitionTracker());
+    }
     this.gauge();
   }
 
   /** Begins an event with `shares` shares. False when it was seen already (a re-fetch) or its partition is not owned. */
   begin(topic: string, partition: number, offset: number, shares: number): boolean {
-    const tracker = this.trackers.get(tpKey(topic, partition));
+    const tracker = this.tracker(topic, partition);
     if (!tracker?.begin(offset, shares)) return false;
     this.totals.consumed++;
     return true;
@@ -87,19 +91,19 @@ export class Settler {
 
   /** The event begun last in this partition keeps `bytes` of its record (a copy) until its offset is committable. */
   retain(topic: string, partition: number, bytes: number): void {
-    this.trackers.get(tpKey(topic, partition))?.retain(bytes);
+    this.tracker(topic, partition)?.retain(bytes);
   }
 
   /** Bytes of records kept by unsettled events (and settled ones commit has not passed yet). */
   get retainedBytes(): number {
     let n = 0;
-    for (const t of this.trackers.values()) n += t.retained;
+    for (const [, , t] of this.all()) n += t.retained;
     return n;
   }
 
   /** Whether the partition is owned now (its events may begin). */
   tracking(topic: string, partition: number): boolean {
-    return this.trackers.has(tpKey(topic, partition));
+    return this.tracker(topic, partition) !== undefined;
   }
 
   /**
@@ -151,7 +155,7 @@ export class Settler {
   private endNow(share: Share, result: SettleResult, total: keyof Totals): void {
     if (!this.ownership.isCurrent(share.generation)) return;
     const { topic, partition, offset } = share.message;
-    if (!this.trackers.get(tpKey(topic, partition))?.settle(offset, share.share)) return;
+    if (!this.tracker(topic, partition)?.settle(offset, share.share)) return;
     this.totals[total]++;
     this.onEnded?.(share, result);
     // Counted here, added to the metric per batch and per commit (gauge()): a labelled increment per event costs more than the rest of ending it.
@@ -165,7 +169,7 @@ export class Settler {
    * bounded run's end): they count as settled. Ignored unless it continues what the partition has seen.
    */
   skipThrough(topic: string, partition: number, first: number, last: number): void {
-    const tracker = this.trackers.get(tpKey(topic, partition));
+    const tracker = this.tracker(topic, partition);
     if (!tracker || (tracker.seen >= 0 && tracker.seen < first - 1)) return;
     tracker.skipThrough(last);
     this.gauge();
@@ -174,11 +178,10 @@ export class Settler {
   /** Offsets to commit now, for the partitions owned in the current generation only. */
   commits(): { topic: string; partition: number; offset: string }[] {
     const out: { topic: string; partition: number; offset: string }[] = [];
-    for (const [key, tracker] of this.trackers) {
+    for (const [topic, partition, tracker] of this.all()) {
       const next = tracker.commit();
       if (next === undefined) continue;
-      const i = key.lastIndexOf('\u0000');
-      out.push({ topic: key.slice(0, i), partition: Number(key.slice(i + 1)), offset: String(next) });
+      out.push({ topic, partition, offset: String(next) });
     }
     this.gauge();
     return out;
@@ -191,26 +194,33 @@ export class Settler {
   committed(offsets: readonly { topic: string; partition: number; offset: string }[], generation: number, ok: boolean): void {
     if (!this.ownership.isCurrent(generation)) return;
     for (const o of offsets) {
-      const tracker = this.trackers.get(tpKey(o.topic, o.partition));
+      const tracker = this.tracker(o.topic, o.partition);
       if (ok) tracker?.commitSucceeded(Number(o.offset));
       else tracker?.commitFailed(Number(o.offset));
     }
   }
 
+  private tracker(topic: string, partition: number): PartitionTracker | undefined {
+    return this.trackers.get(topic)?.get(partition);
+  }
+
+  private *all(): Iterable<[string, number, PartitionTracker]> {
+    for (const [topic, byPartition] of this.trackers) for (const [partition, tracker] of byPartition) yield [topic, partition, tracker];
+  }
+
   get pending(): number {
     let n = 0;
-    for (const t of this.trackers.values()) n += t.pending;
+    for (const [, , t] of this.all()) n += t.pending;
     return n;
   }
 
   /** Per owned partition, where its commits stop and how much waits there: empty when everything settled. */
   unsettled(): Unsettled[] {
     const out: Unsettled[] = [];
-    for (const [key, tracker] of this.trackers) {
+    for (const [topic, partition, tracker] of this.all()) {
       const open = tracker.openOffsets();
       if (open.length === 0) continue;
-      const i = key.lastIndexOf('\u0000');
-      out.push({ topic: key.slice(0, i), partition: Number(key.slice(i + 1)), offset: open[0]!, open: open.length });
+      out.push({ topic, partition, offset: open[0]!, open: open.length });
     }
     return out;
   }

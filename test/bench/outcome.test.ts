@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { workloadSlices } from '../../bench/harness.js';
 import { checkMembership, deadLetterDifferences } from '../../bench/outcome.js';
 import { expectedMembership, MULTI_SEGMENTS, workloadEvents, type WorkloadStats } from '../../bench/workload.js';
-import type { MemberView } from '../../src/simulator/index.js';
+import type { MemberView } from '../../packages/ac-simulator/src/index.js';
 
 const member = (status: 0 | 1 | 2 | 3): MemberView => ({ status, contactId: '1', sdate: '', udate: '', changedBy: 'service-bulk' });
 

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { startWebhookServer, type WebhookServer } from '../../src/consent/server.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
-import { unsubscribeForm } from '../../src/simulator/webhook-sender.js';
+import { unsubscribeForm } from '../../packages/ac-simulator/src/webhook-sender.js';
 
 const quiet = pino({ level: 'silent' });
 const TOKEN = 's3cret-token-of-the-webhook';

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RateBudget, type BudgetRates, type ImportSlot, type Spend } from '../../src/deliver/budget.js';
-import { FixedWindow, SlidingWindow, WindowBucket, type WindowLimit } from '../../src/simulator/import-limits.js';
+import { FixedWindow, SlidingWindow, WindowBucket, type WindowLimit } from '../../packages/ac-simulator/src/import-limits.js';
 import { mulberry32 } from '../../src/sample/events.js';
 
 /** ActiveCampaign's own limits (CONTRACT.md §2) and the service's defaults (about 90% of them). */

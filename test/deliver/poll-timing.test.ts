@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { POLL_STEP, POLL_TARGET, PollTiming, type PollTimingOptions } from '../../src/deliver/poll-timing.js';
-import { drawLatency, seededRandom } from '../../src/simulator/latency.js';
+import { drawLatency, seededRandom } from '../../packages/ac-simulator/src/latency.js';
 
 const OPTS: PollTimingOptions = { initialMs: 1_000, minWaitMs: 250, maxWaitMs: 10_000, maxFirstMs: 300_000, target: POLL_TARGET, step: POLL_STEP };
 

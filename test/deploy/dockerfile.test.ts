@@ -74,7 +74,7 @@ describe('.dockerignore', () => {
       assert.ok(existsSync(join(repoRoot, source)), `${source} exists`);
       assert.ok(inContext(dockerignore, source.replace(/^\.\//, '')), `${source} is in the build context`);
     }
-    for (const kept of ['node_modules', 'dist/src/main.js', '.git', '.cache/bin/helm', 'test/run.ts', 'helm/ac-list-sync/values.yaml']) {
+    for (const kept of ['node_modules', 'dist/src/main.js', '.git', '.cache/bin/helm', 'test/run.ts', 'helm/ac-list-sync/values.yaml', 'packages/ac-simulator/test/api.test.ts', 'packages/ac-simulator/dist/src/index.js']) {
       assert.equal(inContext(dockerignore, kept), false, `${kept} stays out of the build context`);
     }
   });

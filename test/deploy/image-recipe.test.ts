@@ -46,6 +46,16 @@ function copyContext(stage: Stage, dir: string): void {
   }
 }
 
+/** Copies what a stage COPYs --from=<stage> (paths under that stage's /app) out of `fromDir` into `dir`. */
+function copyFromStage(stage: Stage, from: string, fromDir: string, dir: string): number {
+  const copies = stage.instructions.filter((i) => i.keyword === 'COPY' && i.args.includes(`--from=${from} `));
+  for (const copy of copies) {
+    const [source, target] = copy.args.split(/\s+/).filter((w) => !w.startsWith('--'));
+    cpSync(join(fromDir, source!.replace(/^\/app\//, '')), join(dir, target!), { recursive: true });
+  }
+  return copies.length;
+}
+
 describe('image recipe, without a container engine', () => {
   it("compiles in the build stage's context and runs on production dependencies only", (t) => {
     const npm = requireTool(t, 'npm');
@@ -60,7 +70,8 @@ describe('image recipe, without a container engine', () => {
     copyContext(runtime, appDir);
     const install = run(npm, ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], appDir);
     assert.equal(install.status, 0, `npm ci --omit=dev:\n${install.stderr}`);
-    cpSync(join(buildDir, 'dist', 'src'), join(appDir, 'dist', 'src'), { recursive: true });
+    const copied = copyFromStage(runtime, 'build', buildDir, appDir);
+    assert.ok(copied >= 1, 'the runtime stage copies the compiled code from the build stage');
     const devOnly = run(process.execPath, ['-e', "import('typescript').then(() => process.exit(0), () => process.exit(7))"], appDir);
     assert.equal(devOnly.status, 7, 'devDependencies are absent from the runtime install');
 
@@ -73,9 +84,13 @@ describe('image recipe, without a container engine', () => {
     const check = run(process.execPath, [cli, 'check-config', '--config', join(repoRoot, 'deploy', 'compose', 'config.json')], appDir);
     assert.equal(check.status, 0, `check-config on the runtime install:\n${check.stderr}`);
     assert.match(check.stdout, /^ok: 3 exports/);
+    // The CLI loads every command, the simulator's too (packages/ac-simulator, compiled into dist/packages/).
     const usage = run(process.execPath, [cli, '--help'], appDir);
-    assert.equal(usage.status, 0);
+    assert.equal(usage.status, 0, usage.stderr);
     assert.match(usage.stderr, /produce-sample/);
+    const simulator = run(process.execPath, [cli, 'simulator', '--bogus'], appDir);
+    assert.equal(simulator.status, 2, simulator.stderr);
+    assert.match(simulator.stderr, /usage: simulator/);
   });
 
   it("locks a musl build of every native codec for the image's Alpine, as well as the glibc one", () => {

@@ -9,7 +9,7 @@ import { ConfigError, RecordError, SyncError } from '../../src/domain/errors.js'
 import { parseMembershipChange } from '../../src/domain/event.js';
 import { AvroDecoder, RegistryUnavailableError, toPlain } from '../../src/ingest/avro.js';
 import { isWireFormat } from '../../src/ingest/decode.js';
-import { startSchemaRegistry, type SchemaRegistrySim } from '../../src/simulator/registry.js';
+import { startSchemaRegistry, type SchemaRegistrySim } from '../../packages/ac-simulator/src/registry.js';
 
 const avsc = readFileSync(new URL('../../../schemas/membership-change.avsc', import.meta.url), 'utf8');
 

@@ -14,7 +14,7 @@ import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
  * Good events end in the right lists; an unknown schema id (the registry's own 404) and a truncated record are
  * dead-lettered at stage decode; a registry outage mid-stream (a TCP forwarder in front of the registry closes,
  * then opens again on the same port, the registry keeping its schemas) pauses the partitions, dead-letters
- * nothing and loses nothing. The simulator's registry (src/simulator/registry.ts) stays for unit tests and the demo.
+ * nothing and loses nothing. The simulator's registry (packages/ac-simulator/src/registry.ts) stays for unit tests and the demo.
  */
 const REGISTRY_URL = process.env.AC_TEST_SCHEMA_REGISTRY_URL;
 const skip = REGISTRY_URL

@@ -20,7 +20,7 @@ import {
 /**
  * Delivery against the simulator with ActiveCampaign's real limits, time-scaled by 5. The simulator runs in the
  * test's own event loop, so a request can reach its handler later than it was sent; it forgives 100 ms of such
- * jitter when it counts violations (toleranceMs; see src/simulator/rate-limit.ts).
+ * jitter when it counts violations (toleranceMs; see packages/ac-simulator/src/rate-limit.ts).
  */
 const SCALE = 5;
 const limits = { toleranceMs: 100 };

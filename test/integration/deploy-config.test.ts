@@ -8,7 +8,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { membershipDiff } from '../../src/sample/events.js';
 import { produceSampleEvents } from '../../src/sample/produce.js';
-import { startSchemaRegistry, type SchemaRegistrySim } from '../../src/simulator/registry.js';
+import { startSchemaRegistry, type SchemaRegistrySim } from '../../packages/ac-simulator/src/registry.js';
 import { flagValue, mountedConfigs, readCompose } from '../deploy/compose-files.js';
 import { chartDir, helmTemplate, requireTool } from '../deploy/tools.js';
 import { brokers, eventually, kafka, quietLog, startService, startSimulator, uniqueTopic, type Simulator } from '../support/harness.js';

@@ -4,6 +4,9 @@ import { parseFrom } from '../../src/replay/from.js';
 import { runReplay } from '../../src/replay/run.js';
 import { DLQ_HEADERS } from '../../src/dlq/envelope.js';
 import { rawConfig, runToExit, writeConfig } from '../support/cli.js';
+import { PersonHasher } from '../../src/ledger/erasure.js';
+import { decodeProfile, isProfileKey, profileKey } from '../../src/ledger/profiles.js';
+import { readTopic as readLive } from '../support/topic-reader.js';
 import { createTopic, eventually, kafka, offsetsCaughtUp, produce, quietLog, readTopic, startService, startSimulator, testConfig, uniqueTopic, type Service, type Simulator } from '../support/harness.js';
 
 /**
@@ -52,6 +55,10 @@ test('an erased person disappears from ActiveCampaign; a replay from earliest do
   try {
     await produce(topic, [event('ann@example.com', 'add', 1), event('bob@example.com', 'add', 1)]);
     await eventually(() => member(s, 'ann@example.com')?.status === 1 && member(s, 'bob@example.com')?.status === 1, 'both subscribed');
+    // Both contact ids are recorded for email changes (profile records) before the erasure comes.
+    const live = await readLive(`${topic}.ledger`);
+    await eventually(() => live.records.filter((r) => isProfileKey(r.key?.toString() ?? '') && r.value && decodeProfile(r.value)?.contactId).length === 2, 'both profile records');
+    await live.stop();
     // The erasure, then an add that occurred before it (a late or re-published event): it must not re-create Ann.
     // Zed was never in the account: his erasure is done all the same.
     await produce(topic, [event('ann@example.com', 'erase', 2), event('ann@example.com', 'add', 1.5), event('zed@example.com', 'erase', 2)]);
@@ -66,11 +73,14 @@ test('an erased person disappears from ActiveCampaign; a replay from earliest do
     await service.stop();
   }
   // The ledger: Ann's key is tombstoned; the markers (intent, then done, for Ann and Zed) hold no raw email.
-  const ledger = await readTopic(`${topic}.ledger`, 8);
+  const ledger = await readTopic(`${topic}.ledger`, 11);
   const markers = ledger.filter((r) => r.key?.includes('\u0000erased\u0000'));
   assert.equal(markers.length, 4);
   for (const r of markers) assert.ok(!r.key!.includes('example.com') && !r.value!.toString().includes('example.com'), 'no email in a marker');
   assert.ok(ledger.some((r) => r.key === `main\u00001\u0000ann@example.com` && r.value === null), "a tombstone for Ann's key");
+  const annProfile = profileKey(new PersonHasher(), 'main', 'ann');
+  assert.ok(ledger.some((r) => r.key === annProfile && r.value === null), "a tombstone for Ann's profile record (her email-change mapping)");
+  assert.ok(!ledger.some((r) => r.key === profileKey(new PersonHasher(), 'main', 'bob') && r.value === null), "Bob's stays");
 
   // Every event again, from the earliest offset: the ledger's suppression marker keeps Ann's older add out.
   const replay = await runReplay(config, { from: parseFrom('earliest'), log: quietLog() });

@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { LedgerState } from '../../src/ledger/index.js';
-import { decodeLedgerValue, encodeLedgerValue, entryOf, ledgerKey, splitLedgerKey, type LedgerRecord } from '../../src/ledger/record.js';
+import { isMarkerKey, markerKey } from '../../src/ledger/erasure.js';
+import { countKey, countKeyBytes, HASH_CHECK_KEY } from '../../src/ledger/hashing.js';
+import { decodeLedgerEntry, decodeLedgerValue, encodeLedgerValue, entryOf, ledgerKey, plainKeyPerson, splitLedgerKey, type LedgerRecord } from '../../src/ledger/record.js';
 
 const schema = JSON.parse(readFileSync(new URL('../../../schemas/ledger-record.schema.json', import.meta.url), 'utf8')) as object;
 const validate = new Ajv2020({ strict: true }).compile(schema);
@@ -13,6 +15,20 @@ const records: LedgerRecord[] = [
   { op: 'remove', occurredAt: 1_780_000_000_001, byService: true, sentAt: 1_780_000_001_000, confirmedAt: 1_780_000_002_000 },
   { op: 'add', occurredAt: 1_780_000_000_002, byService: false, refused: 'CONSENT_OPTED_OUT', sentAt: 1, confirmedAt: 2 },
 ];
+
+/** The encoder as it was written first: an object, then JSON.stringify. */
+function viaStringify(r: LedgerRecord): string {
+  const value: Record<string, unknown> = { v: 2, op: r.op, occurredAt: r.occurredAt, byService: r.byService, sentAt: r.sentAt, confirmedAt: r.confirmedAt };
+  if (r.refused) value.refused = r.refused;
+  if (r.intent) value.intent = true;
+  if (r.unapplied) value.unapplied = true;
+  if (r.offset !== undefined) value.offset = r.offset;
+  if (r.priorSentAt !== undefined && r.priorConfirmedAt !== undefined) {
+    value.priorSentAt = r.priorSentAt;
+    value.priorConfirmedAt = r.priorConfirmedAt;
+  }
+  return JSON.stringify(value);
+}
 
 describe('ledger records', () => {
   it('encode to values the published schema accepts, and decode back to the same record', () => {
@@ -38,6 +54,12 @@ describe('ledger records', () => {
     for (const r of variants) {
       const value = encodeLedgerValue(r);
       assert.deepEqual(decodeLedgerValue(Buffer.from(value)), decodeLedgerValue(value), value); // a string goes the general way
+      // The restore's decode (one reused record, fields of the value before never left over) makes the same entry.
+      assert.deepEqual(decodeLedgerEntry(Buffer.from(value)), entryOf(decodeLedgerValue(value)!), value);
+    }
+    // The string the encoder builds is the one JSON.stringify makes of the same fields in the same order.
+    for (const r of [...variants, ...variants.map((x) => ({ ...x, unapplied: true })), { ...records[2]!, refused: 'A"B\\C\u00e9' }, { ...records[0]!, sentAt: Number.NaN }]) {
+      assert.equal(encodeLedgerValue(r), viaStringify(r));
     }
     // Forms the scan does not take still decode the general way: spaces, another key order, escapes, version 1,
     // a negative or fractional number, an unknown key.
@@ -50,7 +72,13 @@ describe('ledger records', () => {
       '{"v":2,"op":"add","occurredAt":1,"byService":false,"sentAt":2,"confirmedAt":3,"extra":1}',
       '{"v":2,"op":"remove","occurredAt":1,"byService":true,"sentAt":2,"confirmedAt":0,"intent":true,"offset":07}',
     ];
-    for (const value of general) assert.deepEqual(decodeLedgerValue(Buffer.from(value)), decodeLedgerValue(value), value);
+    for (const value of general) {
+      assert.deepEqual(decodeLedgerValue(Buffer.from(value)), decodeLedgerValue(value), value);
+      const r = decodeLedgerValue(value);
+      assert.deepEqual(decodeLedgerEntry(Buffer.from(value)), r && entryOf(r), value);
+    }
+    assert.equal(decodeLedgerEntry(null), undefined);
+    assert.equal(decodeLedgerEntry(Buffer.from('not json')), undefined);
     assert.equal(decodeLedgerValue(Buffer.from('{"v":2,"op":"add","occurredAt":1,"byService":false,"sentAt":2,"confirmedAt":3}x')), undefined);
   });
   it('decode nothing from a tombstone, garbage, another version or a wrong op', () => {
@@ -65,5 +93,24 @@ describe('ledger records', () => {
   it('keys name connection, list and email, and split back', () => {
     assert.deepEqual(splitLedgerKey(ledgerKey('main', '3', 'a@example.com')), { connection: 'main', listId: '3', email: 'a@example.com' });
     assert.equal(splitLedgerKey('no separators'), undefined);
+  });
+  it("a restore tells a list's key from its bytes only when the string path would take it for one (the person part where it starts)", () => {
+    const plain = [ledgerKey('main', '3', 'a@example.com'), ledgerKey('main', '3', 'h:Zx9_abc'), ledgerKey('m', '1', ''), ledgerKey('main', '12', 'x')];
+    const other = [markerKey('main', 'digest'), HASH_CHECK_KEY, ledgerKey('', '3', 'a@example.com'), 'no separators', 'a\u0000b', 'a\u0000b\u0000c\u0000d', 'a\u0000\u0000c', ledgerKey('main', '3', 'zoë@example.com'), ''];
+    for (const key of [...plain, ...other]) {
+      const at = plainKeyPerson(Buffer.from(key, 'utf8'));
+      if (at < 0) {
+        assert.ok(other.includes(key), JSON.stringify(key));
+        continue;
+      }
+      assert.ok(plain.includes(key), JSON.stringify(key));
+      assert.equal(isMarkerKey(key), false);
+      assert.equal(Buffer.from(key, 'utf8').subarray(at).toString('utf8'), splitLedgerKey(key)?.email);
+      const byBytes = { rawKeys: 0, hashedKeys: 0 };
+      const byText = { rawKeys: 0, hashedKeys: 0 };
+      countKeyBytes(byBytes, Buffer.from(key, 'utf8'), at);
+      countKey(byText, splitLedgerKey(key)!.email);
+      assert.deepEqual(byBytes, byText);
+    }
   });
 });

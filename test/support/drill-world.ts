@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { Partitioners, type Admin, type Producer } from 'kafkajs';
-import type { SimulatorOptionsInput } from '../../src/simulator/index.js';
+import type { SimulatorOptionsInput } from '../../packages/ac-simulator/src/index.js';
 import { rawConfig, runCli, writeConfig, type CliProcess } from './cli.js';
 import { DrillOracle, describeReport, pairOf, type DrillReport } from './drill-oracle.js';
 import { createTopic, eventually, kafka, offsetsCaughtUp, startSimulator, uniqueTopic, type Simulator } from './harness.js';

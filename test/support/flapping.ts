@@ -1,4 +1,4 @@
-import type { Simulator } from '../../src/simulator/index.js';
+import type { Simulator } from '../../packages/ac-simulator/src/index.js';
 import type { Metrics } from '../../src/observability/metrics.js';
 import { DLQ_HEADERS } from '../../src/dlq/envelope.js';
 import type { ReadRecord } from './topic-reader.js';

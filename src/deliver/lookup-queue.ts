@@ -1,0 +1,234 @@
+import type { Logger } from 'pino';
+import type { ContactEntry } from '../buffer/contact-entry.js';
+import type { DeadLetterCode } from '../domain/dead-letter-codes.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { AcApi } from './client.js';
+import type { Clock } from './clock.js';
+import type { Verdict } from './classify.js';
+import { ListRead, readVerdict, review, type ReadRules } from './member-reads.js';
+import type { DeliveryOutcomes } from './outcomes.js';
+
+/** What the lookups need of their account. */
+export interface LookupDeps<R> {
+  name: string;
+  client: AcApi;
+  clock: Clock;
+  metrics: Metrics;
+  log: Logger;
+  outcomes: DeliveryOutcomes<R>;
+  buffer: { requeue(entries: Iterable<ContactEntry<R>>): void; release(emails: string[]): void };
+  /** The account's effects (effects.ts): a request told to wait, an answer, a dead letter. */
+  fx: () => {
+    waited(v: Exclude<Verdict, { kind: 'ok' }>, now: number): number;
+    up(now: number): void;
+    dead(entries: ContactEntry<R>[], stage: 'deliver', code: DeadLetterCode, message: string): void;
+  };
+  wake: () => void;
+  rules: ReadRules;
+}
+
+interface LookupJob<R> {
+  entry: ContactEntry<R>;
+  notBefore: number;
+  busy: boolean;
+}
+
+/**
+ * Entries of removes only whose contact neither the ledger nor an earlier answer knows (plan.ts needsLookup): a
+ * bulk import of them would create the contact. Each is answered by a per-email lookup (GET /contacts?email=), or,
+ * when many wait on one list, by one read of that list's members (member-reads.ts: the rule and its freshness).
+ * Found: the removes go by import. Absent: nothing to unsubscribe, settled unsent (`leave_ignored`) and recorded
+ * `unapplied` in the ledger. Every entry's email stays in flight in the buffer until it is answered.
+ */
+export class LookupQueue<R> {
+  private readonly arrivals: ContactEntry<R>[] = [];
+  private readonly queue: LookupJob<R>[] = [];
+  /** Entries waiting for a read under way, by email. */
+  private readonly parked = new Map<string, ContactEntry<R>>();
+  private readonly reads = new Map<string, ListRead>();
+  /** Epoch ms (real time, whatever the scheduler's clock): a review scans the whole queue. */
+  private nextReviewAt = 0;
+
+  constructor(private readonly d: LookupDeps<R>) {}
+
+  /** Entries waiting for an answer (a lookup or a read), or in the air. */
+  get length(): number {
+    return this.arrivals.length + this.queue.length + this.parked.size + [...this.reads.values()].filter((r) => r.busy).length;
+  }
+
+  /** An entry to answer (the loop's old `lookups.push`); `notBefore` is ignored: it goes at the next dispatch. */
+  push(job: { entry: ContactEntry<R>; notBefore?: number }): void {
+    this.arrivals.push(job.entry);
+  }
+
+  /** Starts the requests that may go now, reads first (a page answers many), while `slot` allows; returns when to look again. */
+  dispatch(now: number, slot: (now: number) => number | true, flight: { requests: number }): number {
+    for (const entry of this.arrivals.splice(0)) this.place(entry, now);
+    this.forget(now);
+    // A review scans the queue: only when it could decide something, and at most once per skewMs of real time.
+    const reviewable = !!this.d.client.listMembers && this.d.rules.startAt > 0 && this.queue.length >= Math.min(this.d.rules.startAt, this.minPagesLeft());
+    const epoch = this.d.clock.epoch();
+    if (reviewable && epoch >= this.nextReviewAt) this.review(now, epoch);
+    let wakeAt = reviewable ? now + this.d.clock.fromReal(Math.max(0, this.nextReviewAt - this.d.clock.epoch())) : Infinity;
+    for (const read of this.reads.values()) {
+      if (read.busy || (read.phase !== 'probe' && read.phase !== 'reading')) continue;
+      if (read.notBefore > now) {
+        wakeAt = Math.min(wakeAt, read.notBefore);
+        continue;
+      }
+      const s = slot(now);
+      if (s !== true) return Math.min(wakeAt, s);
+      void this.page(read, flight);
+    }
+    for (const job of this.queue) {
+      if (job.busy) continue;
+      if (job.notBefore > now) {
+        wakeAt = Math.min(wakeAt, job.notBefore);
+        continue;
+      }
+      const s = slot(now);
+      if (s !== true) return Math.min(wakeAt, s);
+      void this.lookup(job, flight);
+    }
+    return wakeAt;
+  }
+
+  /** Answers an entry from the reads if they can, parks it behind a read under way, or queues its lookup. */
+  private place(entry: ContactEntry<R>, now: number): void {
+    const verdict = this.reads.size ? readVerdict(entry, (listId) => this.reads.get(listId)) : 'lookup';
+    if (verdict === 'lookup') this.queue.push({ entry, notBefore: 0, busy: false });
+    else if (verdict === 'wait') this.parked.set(entry.email, entry);
+    else {
+      for (const listId of entry.lists.keys()) {
+        const read = this.reads.get(listId);
+        if (read) read.lastUsed = now;
+      }
+      this.d.metrics.memberReadAnswers.inc({ connection: this.d.name, result: verdict });
+      if (verdict === 'found') this.found(entry);
+      else this.absent(entry);
+    }
+  }
+
+  /** The fewest queued lookups that could resume a paused read (its pages left × saving). */
+  private minPagesLeft(): number {
+    let min = Infinity;
+    for (const r of this.reads.values()) if (r.phase === 'paused') min = Math.min(min, r.pagesLeft * this.d.rules.saving);
+    return min;
+  }
+
+  /** member-reads.ts review(): probes begin, paused reads go on and take the queued lookups they answer. */
+  private review(now: number, epoch: number): void {
+    this.nextReviewAt = epoch + this.d.rules.skewMs;
+    const { start, resume } = review(this.queue.map((j) => j.entry), this.reads, epoch, this.d.rules);
+    for (const listId of start) this.reads.set(listId, new ListRead(listId, epoch, this.d.rules, now));
+    for (const read of resume) read.phase = 'reading';
+    if (!resume.length) return;
+    const jobs = this.queue.splice(0);
+    this.queue.push(...jobs.filter((j) => j.busy));
+    for (const job of jobs) if (!job.busy) this.place(job.entry, now);
+  }
+
+  /** Reads finished or failed that nothing used for `retainMs` are dropped (their member hashes with them). */
+  private forget(now: number): void {
+    for (const [listId, read] of this.reads) {
+      if ((read.phase === 'done' || read.phase === 'failed' || read.phase === 'paused') && !read.busy && now - read.lastUsed > this.d.rules.retainMs) this.reads.delete(listId);
+    }
+  }
+
+  private async page(read: ListRead, flight: { requests: number }): Promise<void> {
+    const d = this.d;
+    const a = await asked(read, flight, () => d.client.listMembers!(read.next()));
+    read.busy = false;
+    const now = d.clock.now();
+    const v = a.verdict;
+    if (v.kind === 'throttled' || v.kind === 'account') read.notBefore = d.fx().waited(v, now);
+    else {
+      d.fx().up(now);
+      if (v.kind !== 'ok') read.fail(`a page of members was refused (HTTP ${a.status})`);
+      else {
+        const total = Number(a.body?.meta?.total ?? Number.NaN);
+        for (const email of read.answered({ contacts: a.body?.contacts ?? [], ...(Number.isFinite(total) ? { total } : {}) })) {
+          const entry = this.parked.get(email);
+          if (!entry || !entry.lists.has(read.listId)) continue;
+          this.parked.delete(email);
+          this.place(entry, now);
+        }
+        if (read.phase === 'paused') this.nextReviewAt = 0; // the probe told the pages left: decide now
+      }
+      if (read.phase === 'done' || read.phase === 'failed') this.ended(read, now);
+    }
+    d.wake();
+  }
+
+  /** A read ended: the entries parked behind it are answered, or go back to lookups. */
+  private ended(read: ListRead, now: number): void {
+    read.lastUsed = now;
+    this.d.metrics.memberReads.inc({ connection: this.d.name, result: read.phase === 'done' ? 'done' : 'failed' });
+    if (read.failure) this.d.log.warn({ list: read.listId, reason: read.failure, requests: read.requests }, "A read of a list's members ended early; its removes are looked up one by one");
+    else this.d.log.info({ list: read.listId, members: read.memberCount, requests: read.requests, bytes: read.memoryBytes }, "A list's members were read once for the unknown removes waiting on it");
+    for (const entry of [...this.parked.values()]) {
+      if (!entry.lists.has(read.listId)) continue;
+      this.parked.delete(entry.email);
+      this.place(entry, now);
+    }
+    if (read.phase !== 'done') return;
+    // Queued lookups it answers too (a probe that read the whole list ends before any review parks them).
+    const jobs = this.queue.splice(0);
+    for (const job of jobs) if (job.busy || !job.entry.lists.has(read.listId)) this.queue.push(job);
+    for (const job of jobs) if (!job.busy && job.entry.lists.has(read.listId)) this.place(job.entry, now);
+  }
+
+  /**
+   * One per-email lookup: found, the removes go (marked, so they are not looked up again); not found, they settle
+   * unsent; a refused lookup dead-letters them (never a contact created to find out). A 429 or an outage waits.
+   */
+  private async lookup(job: LookupJob<R>, flight: { requests: number }): Promise<void> {
+    const d = this.d;
+    const a = await asked(job, flight, () => d.client.findContact(job.entry.email));
+    job.busy = false;
+    const now = d.clock.now();
+    const v = a.verdict;
+    if (v.kind === 'throttled' || v.kind === 'account') job.notBefore = d.fx().waited(v, now);
+    else {
+      d.fx().up(now);
+      this.queue.splice(this.queue.indexOf(job), 1); // busy until here: nothing else answered it meanwhile
+      const found = v.kind === 'ok' && (a.body?.contacts ?? []).some((c) => c.email.toLowerCase() === job.entry.email);
+      d.metrics.contactLookups.inc({ connection: d.name, result: found ? 'found' : v.kind === 'ok' ? 'absent' : 'refused' });
+      if (found) this.found(job.entry);
+      else if (v.kind === 'ok') this.absent(job.entry);
+      // A refused lookup says nothing about the contact: dead-letter the removes, never settle them unsent.
+      else d.fx().dead([job.entry], 'deliver', 'REJECTED', `the contact lookup before an unsubscribe was refused: ${v.kind === 'reject' ? v.message : 'HTTP error'}`);
+    }
+    d.wake();
+  }
+
+  private found(entry: ContactEntry<R>): void {
+    entry.inAccount = true;
+    this.d.buffer.requeue([entry]);
+  }
+
+  /** Nothing to unsubscribe: recorded as the service's unsubscribe, unapplied (`absent`), and settled unsent. */
+  private absent(entry: ContactEntry<R>): void {
+    const at = this.d.clock.epoch();
+    this.d.outcomes.applied(this.d.name, [...entry.lists].map(([listId, c]) => ({ email: entry.email, listId, op: c.op, occurredAt: c.occurredAt, refs: c.refs, winner: c.winner, sentAt: at, confirmedAt: at, absent: true })));
+    this.d.buffer.release([entry.email]);
+  }
+}
+
+/**
+ * One request counted in flight while it is out. Unlike flight.ts oneRequest, the job stays busy until the caller
+ * has handled the answer (it clears `busy`): another answer handled in between (a page ending a read) must not
+ * answer an entry whose lookup is still being handled.
+ */
+async function asked<T>(job: { busy: boolean }, flight: { requests: number }, request: () => Promise<T>): Promise<T> {
+  job.busy = true;
+  flight.requests++;
+  try {
+    return await request();
+  } catch (err) {
+    job.busy = false;
+    throw err;
+  } finally {
+    flight.requests--;
+  }
+}
