@@ -2,6 +2,8 @@ import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
 import { startRole, type Role } from './ipc.js';
 import type { BenchOptions } from './options.js';
+import { deadLetterDifferences, type DeadLetterCounts, type MembershipCheck } from './outcome.js';
+import type { OutcomeResult } from './results.js';
 import type { ProducerInit, ProducerResult } from './roles/producer.js';
 import type { RawInit } from './roles/raw-consumer.js';
 import type { ServiceInit } from './roles/service.js';
@@ -15,6 +17,14 @@ import { listOf, SEGMENTS, type Workload, type WorkloadStats } from './workload.
  * BENCH_SERVICE_OLD_SPACE_MB=0 runs it with V8's own limit (to see what the smaller heap costs in collection).
  */
 export const SERVICE_OLD_SPACE_MB = Number(process.env.BENCH_SERVICE_OLD_SPACE_MB ?? 256);
+
+
+/** The slices `produce` writes in parallel: `count` (events; contacts for `multi`) split as evenly as can be. */
+export function workloadSlices(kind: Workload['kind'], count: number, slices: number): Workload[] {
+  const sizes = Array.from({ length: slices }, (_, i) => Math.floor(count / slices) + (i < count % slices ? 1 : 0)).filter((n) => n > 0);
+  const froms = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
+  return sizes.map((n, slice) => ({ kind, count: n, slice, slices: sizes.length, from: froms[slice]! }));
+}
 
 /** What every step of the benchmark shares: the broker, the options, and the topics and groups to remove. */
 export class Bench {
@@ -54,14 +64,10 @@ export class Bench {
     return topic;
   }
 
-  /** Fills `topic` with `slices` producers in parallel; returns the summed counts and the wall time. */
+  /** Fills `topic` with `slices` producers in parallel (workloadSlices); returns the summed counts and the wall time. */
   async produce(topic: string, kind: Workload['kind'], events: number, slices: number, extra: Partial<ProducerInit> = {}): Promise<ProducerResult> {
-    const sizes = Array.from({ length: slices }, (_, i) => Math.floor(events / slices) + (i < events % slices ? 1 : 0)).filter((n) => n > 0);
-    const froms = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
     const producers = await Promise.all(
-      sizes.map((count, slice) =>
-        startRole<unknown>('producer', { brokers: this.brokers, topic, encoding: 'json', ...extra, workload: { kind, count, slice, slices: sizes.length, from: froms[slice] } } satisfies ProducerInit),
-      ),
+      workloadSlices(kind, events, slices).map((workload) => startRole<unknown>('producer', { brokers: this.brokers, topic, encoding: 'json', ...extra, workload } satisfies ProducerInit)),
     );
     try {
       const started = performance.now();
@@ -107,6 +113,19 @@ export class Bench {
       log: { level: 'info', format: 'json' },
       ...(o.registry && sim.registryUrl ? { schemaRegistry: { url: sim.registryUrl } } : {}),
     };
+  }
+
+  /**
+   * A step's outcome (bench/outcome.ts): the simulator's members against the newest event of the `slices` written,
+   * and `deadLetters` (the service's, asked before it stopped) against `expected`. Says what is wrong, if anything.
+   */
+  async outcome(sim: Role<unknown>, slices: readonly Workload[], deadLetters: DeadLetterCounts, expected: DeadLetterCounts = {}): Promise<OutcomeResult> {
+    const m = await sim.call<MembershipCheck>('membership', slices);
+    const wrong = deadLetterDifferences(deadLetters, expected);
+    if (m.differences || wrong.length) {
+      this.say(`  WRONG: ${m.differences} of ${m.checked.toLocaleString('en')} (list, email) memberships differ from the newest event${m.examples.length ? ` (${m.examples.join('; ')})` : ''}; dead letters: ${wrong.join(', ') || 'as expected'}`);
+    }
+    return { checked: m.checked, membershipDifferences: m.differences, examples: m.examples, deadLetters, expectedDeadLetters: expected, ok: m.differences === 0 && wrong.length === 0 };
   }
 
   /** Deletes this run's topics (with those the service created beside them: `<topic>.dlq`, …) and consumer groups. */

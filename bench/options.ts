@@ -25,6 +25,10 @@ export interface BenchOptions {
   outageEvents: number;
   /** Step 5: ledger records read back by the raw consumer and by the ledger restore. */
   ledgerRecords: number;
+  /** Step 6: distinct contacts that each join 3 lists at once, through ActiveCampaign's limits, time-scaled. */
+  multiContacts: number;
+  /** Step 6: a fixed time scale instead of the one derived from step 1 (0: derive it). */
+  multiTimeScale: number;
   partitions: number;
   /** Parallel producers filling the step-1 topics. */
   producers: number;
@@ -44,6 +48,8 @@ export const DEFAULTS: Omit<BenchOptions, 'smoke' | 'out'> = {
   trickleSeconds: 60,
   outageEvents: 300_000,
   ledgerRecords: 1_000_000,
+  multiContacts: 60_000,
+  multiTimeScale: 0,
   partitions: 4,
   producers: 2,
 };
@@ -59,16 +65,19 @@ export const SMOKE: Omit<BenchOptions, 'smoke' | 'out'> = {
   trickleSeconds: 3,
   outageEvents: 5_000,
   ledgerRecords: 20_000,
+  multiContacts: 1_500,
+  multiTimeScale: 0,
   partitions: 2,
   producers: 1,
 };
 
 export const USAGE = `usage: npm run bench -- [--smoke] [--json-events N] [--avro-events N] [--api-contacts N | --api-1m] [--api-time-scale K]
                      [--api-limiter sliding|fixed|token-bucket] [--api-latency none|lognormal|pareto]
-                     [--trickle-rate N] [--trickle-seconds N] [--outage-events N] [--ledger-records N] [--partitions N] [--producers N] [--out DIR]
+                     [--trickle-rate N] [--trickle-seconds N] [--outage-events N] [--ledger-records N]
+                     [--multi-contacts N] [--multi-time-scale K] [--partitions N] [--producers N] [--out DIR]
 Each flag can also be set as BENCH_<FLAG> (e.g. BENCH_JSON_EVENTS=200000). Broker: KAFKA_BROKERS, else the local one.`;
 
-const NUMERIC = ['json-events', 'avro-events', 'api-contacts', 'api-time-scale', 'trickle-rate', 'trickle-seconds', 'outage-events', 'ledger-records', 'partitions', 'producers'] as const;
+const NUMERIC = ['json-events', 'avro-events', 'api-contacts', 'api-time-scale', 'trickle-rate', 'trickle-seconds', 'outage-events', 'ledger-records', 'multi-contacts', 'multi-time-scale', 'partitions', 'producers'] as const;
 type NumericFlag = (typeof NUMERIC)[number];
 const CHOICES = { 'api-limiter': ['sliding', 'fixed', 'token-bucket'], 'api-latency': ['none', 'lognormal', 'pareto'] } as const;
 type NumericKey = { [K in keyof typeof DEFAULTS]: (typeof DEFAULTS)[K] extends number ? K : never }[keyof typeof DEFAULTS];
@@ -81,6 +90,8 @@ const KEY: Record<NumericFlag, NumericKey> = {
   'trickle-seconds': 'trickleSeconds',
   'outage-events': 'outageEvents',
   'ledger-records': 'ledgerRecords',
+  'multi-contacts': 'multiContacts',
+  'multi-time-scale': 'multiTimeScale',
   partitions: 'partitions',
   producers: 'producers',
 };
@@ -123,7 +134,9 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv, defaul
     if (name === 'api-limiter') options.apiLimiter = raw as BenchOptions['apiLimiter'];
     else options.apiLatency = raw as BenchOptions['apiLatency'];
   }
-  if (options.apiTimeScale > 1_000) throw new Error(`--api-time-scale must be at most 1000 (the bound of delivery.timeScale), got ${options.apiTimeScale}`);
+  for (const [flag, scale] of [['--api-time-scale', options.apiTimeScale], ['--multi-time-scale', options.multiTimeScale]] as const) {
+    if (scale > 1_000) throw new Error(`${flag} must be at most 1000 (the bound of delivery.timeScale), got ${scale}`);
+  }
   if (options.trickleRate > 1_000) throw new Error(`--trickle-rate must be at most 1000 events/s, got ${options.trickleRate}`);
   return options;
 }

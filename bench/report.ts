@@ -1,5 +1,5 @@
 import { MAX_API_TIME_SCALE } from './phases/api.js';
-import type { BenchResults, PipelineResult } from './results.js';
+import type { BenchResults, MultiListResult, OutcomeResult, PipelineResult } from './results.js';
 
 /** The results as the markdown the benchmark prints, writes beside latest.json, and the README quotes. Pure. */
 const n = (v: number) => Math.round(v).toLocaleString('en');
@@ -13,6 +13,28 @@ function pipelineRow(p: PipelineResult): string {
   return `| ${input} | ${n(p.events)} | ${n(p.raw.eventsPerSecond)} | ${n(p.service.eventsPerSecond)} | **${f(p.throughputRatio, 3)}** | ${f(p.raw.cpuSecondsPerMillion, 1)} / ${f(p.service.cpuSecondsPerMillion, 1)} (×${f(p.cpuRatio, 1)}) | ${n(p.raw.peakRssMb)} / ${n(p.service.peakRssMb)} | ${f(p.service.contactsPerImport, 1)} |`;
 }
 
+function outcomeCell(o: OutcomeResult): string {
+  const dead = Object.values(o.deadLetters).reduce((a, b) => a + b, 0);
+  const expected = Object.values(o.expectedDeadLetters).reduce((a, b) => a + b, 0);
+  return `${o.ok ? 'right' : '**WRONG**'}: ${n(o.membershipDifferences)} of ${n(o.checked)} differ; ${n(dead)} dead letters (${n(expected)} expected)`;
+}
+
+function outcomes(r: BenchResults): string {
+  const steps: Array<[string, OutcomeResult]> = [['1. JSON', r.pipeline.json.outcome], ['1. Avro', r.pipeline.avro.outcome], ['2. API', r.api.outcome], ['3. Latency', r.latency.outcome], ['4. Outage', r.memory.outage.outcome], ['6. Three lists', r.multiList.outcome]];
+  return steps.map(([step, o]) => `${step} ${outcomeCell(o)}`).join('; ');
+}
+
+function multiListSection(m: MultiListResult): string[] {
+  return [
+    `**6. Beyond the single-list ceiling**, measured against the single-list ceiling (250 contacts per import × 100 imports/min = ${n(m.singleListCeilingPerMinute)} list changes/min). ${n(m.contacts)} distinct contacts, each joining ${m.listsPerContact} lists at once (${m.listsPerContact} events next to each other in the topic, carried by one contact entry of an import), real limits, time scale ${m.timeScale} (the scaled ceiling's ${m.listsPerContact} events per contact at most a third of the JSON service ceiling, which allows up to ${m.timeScaleFromCeiling}). Minutes are simulated; the minimum is ActiveCampaign's for these contacts (contacts ÷ 250 ÷ 100 imports/min), whatever lists they change. Outcome: each list's final members against the newest event per (list, email), and the dead letters by code.`,
+    '',
+    '| Contacts × lists | Minutes until all confirmed | Contacts/min | List changes/min | ÷ single-list ceiling | Confirmed ÷ minimum | List changes per import | Requests per import | 429s | Violations | Peak RSS | Outcome |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|',
+    `| ${n(m.contacts)} × ${m.listsPerContact} | ${f(m.simulatedMinutesToConfirmed)} | ${n(m.contactsPerMinute)} | **${n(m.listChangesPerMinute)}** | **${f(m.listChangesToSingleListCeiling, 3)}** | ${f(m.confirmedToTheoretical, 3)} | ${f(m.listChangesPerImport, 1)} | ${f(m.requestsPerImport, 2)} | ${n(m.rateLimited429)} | ${n(m.violations)} | ${mb(m.peakRssMb)} | ${outcomeCell(m.outcome)} |`,
+    '',
+  ];
+}
+
 export function renderMarkdown(r: BenchResults): string {
   const { json, avro } = r.pipeline;
   const { api, latency, memory } = r;
@@ -20,6 +42,8 @@ export function renderMarkdown(r: BenchResults): string {
   const rs = r.restore;
   const lines = [
     `Benchmark run of ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC${r.smoke ? ' (smoke sizes)' : ''}: ${r.machine.cpus} CPUs, Node ${r.machine.node}, commit ${r.machine.commit || 'unknown'}, ${f(r.durationSeconds / 60, 1)} min in all. Load average (1 / 5 / 15 min) ${load(r.machine.loadAverageStart)} before, ${load(r.machine.loadAverageEnd)} after.`,
+    '',
+    `Outcome of each step (its final members in the simulator against the newest event per (list, email) written, and its dead letters by code): ${outcomes(r)}.`,
     '',
     `**1. Pipeline ceiling**, measured against a raw kafkajs consumer (no-op eachBatch) reading the same topic in the same run. ${n(json.events)} JSON events over 5 lists (${f(json.repeatShare * 100, 0)}% repeats and flaps, ${json.partitions} partitions). The service decodes, validates, buffers, dedupes, builds and sends bulk imports and confirms them, against the simulator with its limits off; events/s count until every event has settled. CPU is user + system of each reader's own process; the simulator runs in a separate process and is not counted (it used ${f(json.service.simulatorCpuSeconds, 1)} s JSON, ${f(avro.service.simulatorCpuSeconds, 1)} s Avro).`,
     '',
@@ -55,6 +79,7 @@ export function renderMarkdown(r: BenchResults): string {
     '|--:|--:|--:|--:|--:|--:|--:|',
     `| ${n(rs.records)} | ${n(rs.raw.recordsPerSecond)} | ${n(rs.restore.recordsPerSecond)} | **${f(rs.speedRatio, 3)}** | ${f(rs.raw.cpuSeconds, 1)} / ${f(rs.restore.cpuSeconds, 1)} | ${n(rs.raw.peakRssMb)} / ${n(rs.restore.peakRssMb)} | ${f(rs.restore.indexBytesPerEntry, 1)} |`,
     '',
+    ...multiListSection(r.multiList),
   ];
   return lines.join('\n');
 }

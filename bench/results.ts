@@ -8,6 +8,19 @@ import { z } from 'zod';
 const positive = z.number().positive();
 const nonNegative = z.number().nonnegative();
 
+const count = z.number().int().nonnegative();
+/** Whether the step did the right thing (Bench.outcome): a wrong outcome fails the benchmark however fast. */
+const outcome = z.strictObject({
+  /** (list, email) pairs the workload touched, and those whose final membership differs from the newest event. */
+  checked: count,
+  membershipDifferences: count,
+  examples: z.array(z.string()),
+  /** Dead letters by `stage/code`, and those the workload should make. */
+  deadLetters: z.record(z.string(), count),
+  expectedDeadLetters: z.record(z.string(), count),
+  ok: z.boolean(),
+});
+
 const processNumbers = z.strictObject({
   events: z.number().int().positive(),
   /** From the moment the consumer had joined its group until the last event was read (raw) or settled (service). */
@@ -39,6 +52,7 @@ const pipeline = z.strictObject({
   /** service events/s ÷ raw events/s, and service CPU per event ÷ raw CPU per event. */
   throughputRatio: positive,
   cpuRatio: positive,
+  outcome,
 });
 
 const api = z.strictObject({
@@ -78,6 +92,7 @@ const api = z.strictObject({
   requestsPerImport: positive,
   cpuSeconds: positive,
   peakRssMb: positive,
+  outcome,
 });
 
 const latency = z.strictObject({
@@ -92,6 +107,7 @@ const latency = z.strictObject({
   p99Ms: nonNegative,
   maxMs: nonNegative,
   rateLimited429: z.number().int().nonnegative(),
+  outcome,
 });
 
 const outage = z.strictObject({
@@ -108,6 +124,7 @@ const outage = z.strictObject({
   /** From the simulator answering again until every event had settled. */
   recoverySeconds: positive,
   peakRssMbAfterRecovery: positive,
+  outcome,
 });
 
 const reader = z.strictObject({ seconds: positive, recordsPerSecond: positive, cpuSeconds: positive, peakRssMb: positive });
@@ -119,6 +136,39 @@ const restore = z.strictObject({
   restore: reader.extend({ entries: z.number().int().positive(), indexBytesPerEntry: positive }),
   /** Restore speed ÷ raw speed (raw seconds ÷ restore seconds): at least 0.8 is the target. */
   speedRatio: positive,
+});
+
+const multiList = z.strictObject({
+  contacts: z.number().int().positive(),
+  /** Lists each contact joins at once (three events in the topic, one contact entry in an import). */
+  listsPerContact: z.number().int().positive(),
+  /** contacts × listsPerContact: one per event. */
+  listChanges: z.number().int().positive(),
+  /** As step 2's, from the JSON ceiling ÷ listsPerContact (events per contact). */
+  timeScale: positive,
+  timeScaleFromCeiling: positive,
+  pipelineCeilingEventsPerSecond: positive,
+  realSeconds: positive,
+  simulatedMinutesToAccepted: positive,
+  simulatedMinutesToConfirmed: positive,
+  /** contacts and list changes ÷ simulated minutes until all confirmed. */
+  contactsPerMinute: positive,
+  listChangesPerMinute: positive,
+  /** The reference: 250 contacts × 100 imports/min, the most list changes a minute when each contact changes one list. */
+  singleListCeilingPerMinute: positive,
+  listChangesToSingleListCeiling: positive,
+  /** contacts ÷ 250 ÷ 100 per minute, and confirmed ÷ that. */
+  theoreticalMinutes: positive,
+  confirmedToTheoretical: positive,
+  imports: z.number().int().positive(),
+  contactsPerImport: positive,
+  listChangesPerImport: positive,
+  requestsPerImport: positive,
+  rateLimited429: count,
+  violations: count,
+  cpuSeconds: positive,
+  peakRssMb: positive,
+  outcome,
 });
 
 export const benchResultsSchema = z.strictObject({
@@ -142,6 +192,7 @@ export const benchResultsSchema = z.strictObject({
   latency,
   memory: z.strictObject({ apiCeilingPeakRssMb: positive, outage }),
   restore,
+  multiList,
 });
 
 export type BenchResults = z.infer<typeof benchResultsSchema>;
@@ -150,9 +201,27 @@ export type ApiResult = z.infer<typeof api>;
 export type LatencyResult = z.infer<typeof latency>;
 export type OutageResult = z.infer<typeof outage>;
 export type RestoreResultSection = z.infer<typeof restore>;
+export type MultiListResult = z.infer<typeof multiList>;
+export type OutcomeResult = z.infer<typeof outcome>;
 
 /** Problems with a results file, one line each (empty when it is well formed). */
 export function resultProblems(value: unknown): string[] {
   const parsed = benchResultsSchema.safeParse(value);
   return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+}
+
+/** Steps whose outcome was wrong (membership or dead letters), one line each: each fails the benchmark. */
+export function outcomeProblems(r: BenchResults): string[] {
+  const steps: Array<[string, OutcomeResult]> = [
+    ['pipeline.json', r.pipeline.json.outcome],
+    ['pipeline.avro', r.pipeline.avro.outcome],
+    ['api', r.api.outcome],
+    ['latency', r.latency.outcome],
+    ['memory.outage', r.memory.outage.outcome],
+    ['multiList', r.multiList.outcome],
+  ];
+  const dead = (c: Record<string, number>) => Object.entries(c).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+  return steps
+    .filter(([, o]) => !o.ok)
+    .map(([step, o]) => `${step}: ${o.membershipDifferences} of ${o.checked} (list, email) memberships differ from the newest event${o.examples.length ? ` (e.g. ${o.examples.join('; ')})` : ''}; dead letters ${dead(o.deadLetters)}, expected ${dead(o.expectedDeadLetters)}`);
 }

@@ -10,18 +10,20 @@ import { round } from './measure.js';
 import { parseBenchOptions, USAGE, type BenchOptions } from './options.js';
 import { apiCeiling } from './phases/api.js';
 import { trickleLatency } from './phases/latency.js';
+import { multiListCeiling } from './phases/multi.js';
 import { outageMemory } from './phases/outage.js';
 import { pipelineCeiling } from './phases/pipeline.js';
 import { ledgerRestore } from './phases/restore.js';
 import { renderMarkdown } from './report.js';
-import { resultProblems, type BenchResults } from './results.js';
+import { outcomeProblems, resultProblems, type BenchResults } from './results.js';
+import { MULTI_SEGMENTS } from './workload.js';
 import '../src/kafka/codecs.js';
 
 /**
  * `npm run bench`: the measurements of issues #7 and #17 in one run, each against its reference measured in the same
  * run (the raw kafkajs reader; ActiveCampaign's theoretical minimum), then <out>/latest.json and latest.md.
  * Steps run one after another, each in fresh processes, on topics of their own that are deleted afterwards.
- * Exit 0 with well-formed results; 1 when a step failed; 2 for bad flags.
+ * Exit 0 with well-formed results and right outcomes; 1 when a step failed or did the wrong thing; 2 for bad flags.
  */
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -59,6 +61,8 @@ async function main(): Promise<number> {
     const outage = await outageMemory(bench, options.outageEvents);
     say(`5. Ledger restore (${options.ledgerRecords.toLocaleString('en')} records)`);
     const restore = await ledgerRestore(bench, options.ledgerRecords);
+    say(`6. Beyond the single-list ceiling (${options.multiContacts.toLocaleString('en')} contacts × ${MULTI_SEGMENTS.length} lists)`);
+    const multiList = await multiListCeiling(bench, options.multiContacts, json.service.eventsPerSecond, options.multiTimeScale);
 
     const finished = new Date();
     const results: BenchResults = {
@@ -74,6 +78,7 @@ async function main(): Promise<number> {
       latency,
       memory: { apiCeilingPeakRssMb: api.peakRssMb, outage },
       restore,
+      multiList,
     };
     const problems = resultProblems(results);
     const markdown = renderMarkdown(results);
@@ -84,6 +89,11 @@ async function main(): Promise<number> {
     say(`Results: ${join(options.out, 'latest.json')} and latest.md`);
     if (problems.length) {
       process.stderr.write(`bench: the results are not well formed:\n  ${problems.join('\n  ')}\n`);
+      return 1;
+    }
+    const wrong = outcomeProblems(results);
+    if (wrong.length) {
+      process.stderr.write(`bench: fast or not, a run did the wrong thing:\n  ${wrong.join('\n  ')}\n`);
       return 1;
     }
     return 0;

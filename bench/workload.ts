@@ -11,23 +11,28 @@ import { sampleEmail, sampleEvents, type SampleEvent } from '../src/sample/event
  *   dead-letter path instead of the pipeline.
  * - `distinct`: one add per contact, each a different email, segments in turn: no coalescing at all, so
  *   every event is one contact in one import (the API-ceiling and latency runs).
+ * - `multi`: each contact joins MULTI_SEGMENTS at once, one add per segment, the contact's events next to each
+ *   other in the topic; the service carries all of them in one contact entry of one import (step 6). Here
+ *   `count` is contacts, not events: a slice writes count × MULTI_SEGMENTS.length events.
  */
 export const SEGMENTS = ['seg-1', 'seg-2', 'seg-3', 'seg-4', 'seg-5'] as const;
 /** Simulator lists 1..5 (its defaults), one per segment. */
 export const listOf = (segment: string): string => String(SEGMENTS.indexOf(segment as (typeof SEGMENTS)[number]) + 1);
+/** The segments (lists 1..3) every contact of the `multi` workload joins at once. */
+export const MULTI_SEGMENTS = SEGMENTS.slice(0, 3);
 
 const START = Date.parse('2026-11-28T10:00:00Z');
 /** Events per profile and segment pair that give about 30% repeats (1 − (1 − e^−x)/x ≈ 0.3 at x = 0.75). */
 const EVENTS_PER_PROFILE = 3.75;
 
 export interface Workload {
-  kind: 'sample' | 'distinct';
-  /** Events in this slice. */
+  kind: 'sample' | 'distinct' | 'multi';
+  /** Events in this slice (`multi`: contacts). */
   count: number;
   /** This slice's number and the number of slices written in parallel. */
   slice: number;
   slices: number;
-  /** distinct: the first contact number of this slice (slices must not overlap). */
+  /** distinct, multi: the first contact number of this slice (slices must not overlap). */
   from?: number;
 }
 
@@ -40,6 +45,7 @@ export interface WorkloadStats {
 
 export function* workloadEvents(w: Workload, stats: WorkloadStats): Generator<SampleEvent> {
   if (w.kind === 'distinct') yield* distinctContacts(w.from ?? 0, w.count, stats);
+  else if (w.kind === 'multi') yield* multiListContacts(w.from ?? 0, w.count, stats);
   else yield* sampleSlice(w, stats);
 }
 
@@ -74,6 +80,34 @@ function* distinctContacts(from: number, count: number, stats: WorkloadStats): G
       },
     };
   }
+}
+
+function* multiListContacts(from: number, count: number, stats: WorkloadStats): Generator<SampleEvent> {
+  for (let i = from; i < from + count; i++) {
+    const profile = { id: `m-${i}`, email: `multi${i}@example.com`, firstName: `First${i}`, lastName: `Last${i}` };
+    for (const [j, segmentId] of MULTI_SEGMENTS.entries()) {
+      stats.events++;
+      yield { key: profile.id, value: { eventId: `m-${i}-${j}`, occurredAt: new Date(START + i).toISOString(), segmentId, op: 'add', profile } };
+    }
+  }
+}
+
+/**
+ * The membership a workload leaves, as the demo's check takes it (src/sample/events.ts membershipDiff): segment →
+ * email → the op of the newest event for that (segment, email). Slices own disjoint contacts, so their order
+ * between each other does not matter; within a slice, events of one key are in topic order.
+ */
+export function expectedMembership(slices: readonly Workload[]): Map<string, Map<string, 'add' | 'remove'>> {
+  const expected = new Map<string, Map<string, 'add' | 'remove'>>();
+  const stats: WorkloadStats = { events: 0, repeats: 0, removes: 0 };
+  for (const w of slices) {
+    for (const e of workloadEvents(w, stats)) {
+      let bySegment = expected.get(e.value.segmentId);
+      if (!bySegment) expected.set(e.value.segmentId, (bySegment = new Map()));
+      bySegment.set(e.value.profile.email, e.value.op);
+    }
+  }
+  return expected;
 }
 
 /** The Avro shape of an event (schemas/membership-change.avsc): the optional profile fields present as null. */

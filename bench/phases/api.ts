@@ -1,6 +1,7 @@
 import { parseConfig } from '../../src/config/load.js';
 import type { SimulatorCounters } from '../../packages/ac-simulator/src/index.js';
-import type { Bench } from '../harness.js';
+import { workloadSlices, type Bench } from '../harness.js';
+import type { DeadLetterCounts } from '../outcome.js';
 import { round } from '../measure.js';
 import type { ApiResult } from '../results.js';
 import type { SettledResult } from '../roles/service.js';
@@ -52,12 +53,15 @@ export async function apiCeiling(b: Bench, contacts: number, pipelineEventsPerSe
     const configured = parseConfig(b.serviceConfig(topic, sim.ready, { timeScale })).connections.main!.importsPerMinute;
     const configuredMinutes = contacts / AC_CONTACTS_PER_IMPORT / configured;
     let settled: SettledResult;
+    let deadLetters: DeadLetterCounts;
     try {
       settled = await service.call<SettledResult>('waitSettled', { count: contacts, timeoutSeconds: 120 + (theoreticalMinutes * 60 * 5) / timeScale });
+      deadLetters = await service.call<DeadLetterCounts>('deadLetters');
     } finally {
       await service.close();
     }
     const { counters: c } = await sim.call<{ counters: SimulatorCounters }>('counters');
+    const outcome = await b.outcome(sim, workloadSlices('distinct', contacts, b.options.producers), deadLetters);
     const minutes = (seconds: number) => (seconds * timeScale) / 60;
     b.say(`  all confirmed after ${minutes(settled.settledAt).toFixed(2)} simulated minutes (theoretical minimum ${theoreticalMinutes.toFixed(2)})`);
     return {
@@ -89,6 +93,7 @@ export async function apiCeiling(b: Bench, contacts: number, pipelineEventsPerSe
       requestsPerImport: round(c.requests / Math.max(1, c.importsAccepted), 2),
       cpuSeconds: round(settled.stats.cpuSeconds, 2),
       peakRssMb: Math.round(settled.stats.peakRssMb),
+      outcome,
     };
   } finally {
     await sim.close();

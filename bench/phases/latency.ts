@@ -1,6 +1,7 @@
 import type { SimulatorCounters } from '../../packages/ac-simulator/src/index.js';
-import type { Bench } from '../harness.js';
+import { workloadSlices, type Bench } from '../harness.js';
 import { round, type Distribution } from '../measure.js';
+import type { DeadLetterCounts } from '../outcome.js';
 import type { LatencyResult } from '../results.js';
 import type { SettledResult } from '../roles/service.js';
 
@@ -20,14 +21,17 @@ export async function trickleLatency(b: Bench, ratePerSecond: number, seconds: n
     const topic = await b.createTopic('trickle', { 'message.timestamp.type': 'LogAppendTime' });
     const service = await b.service('latency', topic, sim.ready, { timeScale: 1, recordLatency: true });
     let latency: Distribution;
+    let deadLetters: DeadLetterCounts;
     try {
       await b.produce(topic, 'distinct', events, 1, { ratePerSecond });
       await service.call<SettledResult>('waitSettled', { count: events, timeoutSeconds: 120 + seconds });
       latency = await service.call<Distribution>('latency');
+      deadLetters = await service.call<DeadLetterCounts>('deadLetters');
     } finally {
       await service.close();
     }
     const { counters } = await sim.call<{ counters: SimulatorCounters }>('counters');
+    const outcome = await b.outcome(sim, workloadSlices('distinct', events, 1), deadLetters);
     b.say(`  p50 ${Math.round(latency.p50)} ms, p99 ${Math.round(latency.p99)} ms over ${latency.count} events`);
     return {
       ratePerSecond,
@@ -40,6 +44,7 @@ export async function trickleLatency(b: Bench, ratePerSecond: number, seconds: n
       p99Ms: Math.round(latency.p99),
       maxMs: Math.round(latency.max),
       rateLimited429: counters.rateLimited429,
+      outcome,
     };
   } finally {
     await sim.close();

@@ -1,6 +1,7 @@
 import { configSchema } from '../../src/config/schema.js';
-import type { Bench } from '../harness.js';
+import { workloadSlices, type Bench } from '../harness.js';
 import { round } from '../measure.js';
+import type { DeadLetterCounts } from '../outcome.js';
 import type { OutageResult } from '../results.js';
 import type { HeapSample, ServiceStats, SettledResult } from '../roles/service.js';
 import { PIPELINE_TIME_SCALE } from './pipeline.js';
@@ -38,6 +39,9 @@ export async function outageMemory(b: Bench, events: number): Promise<OutageResu
       b.say(`  during the outage: ${during.consumed.toLocaleString('en')} of ${events.toLocaleString('en')} events taken, peak ${Math.round(during.peakRssMb)} MB RSS, fetching ${during.everPaused ? 'paused' : 'never paused'}`);
       await sim.call('configure', { unavailable: false });
       const settled = await service.call<SettledResult>('waitSettled', { count: WARM_UP + events, timeoutSeconds: Math.max(300, events / 500) });
+      const deadLetters = await service.call<DeadLetterCounts>('deadLetters');
+      // The warm-up's contacts (contactN@) and the outage's (userN@) are apart, so one check covers both.
+      const outcome = await b.outcome(sim, [...workloadSlices('distinct', WARM_UP, 1), ...workloadSlices('sample', events, 1)], deadLetters);
       return {
         events,
         produceSeconds: round(produced.seconds, 1),
@@ -49,6 +53,7 @@ export async function outageMemory(b: Bench, events: number): Promise<OutageResu
         fetchingPaused: during.everPaused,
         recoverySeconds: round(settled.settledAt - during.at, 2),
         peakRssMbAfterRecovery: Math.round(settled.stats.peakRssMb),
+        outcome,
       };
     } finally {
       await service.close();

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { SimulatorCounters } from '../../packages/ac-simulator/src/index.js';
-import type { Bench } from '../harness.js';
+import { workloadSlices, type Bench } from '../harness.js';
 import { round, type Usage } from '../measure.js';
+import type { DeadLetterCounts } from '../outcome.js';
 import type { PipelineResult } from '../results.js';
 import type { RawResult } from '../roles/raw-consumer.js';
 import type { SettledResult } from '../roles/service.js';
@@ -35,13 +36,16 @@ export async function pipelineCeiling(b: Bench, encoding: 'json' | 'avro', event
     const service = await b.service(`pipeline-${encoding}`, topic, sim.ready, { timeScale: PIPELINE_TIME_SCALE, registry: encoding === 'avro' });
     const simBefore = await sim.call<Usage>('usage');
     let settled: SettledResult;
+    let deadLetters: DeadLetterCounts;
     try {
       settled = await service.call<SettledResult>('waitSettled', { count: events, timeoutSeconds: Math.max(300, events / 500) });
+      deadLetters = await service.call<DeadLetterCounts>('deadLetters');
     } finally {
       await service.close();
     }
     const simAfter = await sim.call<{ counters: SimulatorCounters; usage: Usage }>('counters');
     b.say(`  service: ${Math.round(events / settled.settledAt).toLocaleString('en')} events/s`);
+    const outcome = await b.outcome(sim, workloadSlices('sample', events, b.options.producers), deadLetters);
 
     const rawPerSecond = raw.events / raw.seconds;
     const servicePerSecond = events / settled.settledAt;
@@ -78,6 +82,7 @@ export async function pipelineCeiling(b: Bench, encoding: 'json' | 'avro', event
       },
       throughputRatio: round(servicePerSecond / rawPerSecond, 3),
       cpuRatio: round(serviceCpuPerMillion / rawCpuPerMillion, 2),
+      outcome,
     };
   } finally {
     await sim.close();

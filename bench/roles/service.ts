@@ -5,6 +5,7 @@ import { startService, type Service } from '../../src/main.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { serveRole } from '../ipc.js';
 import { cpuSince, distribution, usage, type Distribution } from '../measure.js';
+import type { DeadLetterCounts } from '../outcome.js';
 
 /**
  * The whole service (startService from src/main.ts) in a process of its own. Its clock and CPU count start
@@ -129,6 +130,14 @@ serveRole(async (raw) => {
       heap,
       waitSettled,
       latency: (): Distribution => distribution(latenciesMs),
+      /** process.memoryUsage() as it is (no collection), the unsettled events and the ledger index's bytes. */
+      memory: async () => ({ ...process.memoryUsage(), pending: pipeline.pending, ledgerBytes: (await service.metrics.ledgerBytes.get()).values.reduce((a, v) => a + v.value, 0) }),
+      /** ac_list_sync_dead_letters_total by `stage/code` (letters the broker acknowledged). */
+      deadLetters: async (): Promise<DeadLetterCounts> => {
+        const counts: DeadLetterCounts = {};
+        for (const v of (await service.metrics.deadLetters.get()).values) if (v.value > 0) counts[`${v.labels.stage}/${v.labels.code}`] = v.value;
+        return counts;
+      },
     },
     close: async () => {
       clearInterval(sampler);

@@ -2,11 +2,14 @@ import { startSimulator, type SimulatorOptionsInput, type SimulatorPatch } from 
 import { startSchemaRegistry, type SchemaRegistrySim } from '../../packages/ac-simulator/src/registry.js';
 import { serveRole } from '../ipc.js';
 import { usage } from '../measure.js';
+import { checkMembership } from '../outcome.js';
+import type { Workload } from '../workload.js';
 
 /**
  * The ActiveCampaign simulator (and, for Avro, the schema registry) in a process of its own, so that the CPU
  * it spends answering is never counted as the service's. `counters` takes a snapshot (it lists every member,
- * so the benchmark asks once, at the end of a run).
+ * so the benchmark asks once, at the end of a run); `membership` checks the members against the workload written
+ * (bench/outcome.ts) here, so that only the counts cross the IPC channel.
  */
 export interface SimulatorInit {
   options: SimulatorOptionsInput;
@@ -37,6 +40,7 @@ serveRole(async (raw) => {
         return { counters, imports, contacts, usage: usage() };
       },
       usage: () => usage(),
+      membership: (slices) => checkMembership(sim.snapshot().lists, slices as Workload[]),
     },
     close: async () => {
       await registry?.close();
