@@ -4,6 +4,7 @@ import type { Config } from './config/schema.js';
 import type { AccountDelivery } from './deliver/account.js';
 import { checkAccounts, createAccounts, createClients } from './deliver/accounts.js';
 import { DeadLetterProducer } from './dlq/producer.js';
+import { Backoff } from './domain/backoff.js';
 import { ConfigError } from './domain/errors.js';
 import { AvroDecoder } from './ingest/avro.js';
 import { dlqTopicFor } from './dlq/envelope.js';
@@ -213,13 +214,14 @@ async function ensureDeadLetterTopics(admin: Admin, config: Config): Promise<num
 
 /** Retries a connection with backoff: an unreachable broker is waited for, not a crash. */
 async function waitFor(connect: () => Promise<void>, log: Logger, what: string): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
+  const backoff = new Backoff({ initialMs: 1_000, maxMs: 30_000 });
+  for (;;) {
     try {
       await connect();
       return;
     } catch (err) {
       if (err instanceof ConfigError) throw err;
-      const wait = Math.min(30_000, 1_000 * 2 ** Math.min(attempt, 5));
+      const wait = backoff.next();
       log.warn({ err: (err as Error).message, retryInMs: wait }, `${what} is not reachable yet; waiting (not ready)`);
       await new Promise((r) => setTimeout(r, wait));
     }

@@ -72,7 +72,7 @@ export class AccountDelivery<R> {
   ) {
     this.buffer = new ContactBuffer<R>(opts.limits);
     this.budget = budget;
-    this.confirms = new Confirmations<R>(opts);
+    this.confirms = new Confirmations<R>(opts, random);
     this.reentries = new ReentryQueue<R>(() => this.clock.epoch(), opts.repeatUnsubscribeMovesUdate);
     this.health = new AccountHealth(opts.maxBackoffMs, random);
     const { name, maxImportResubmits } = opts;

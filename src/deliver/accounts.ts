@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config, ConnectionConfig } from '../config/schema.js';
+import { Backoff } from '../domain/backoff.js';
 import { ConfigError } from '../domain/errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import { AccountDelivery } from './account.js';
@@ -71,7 +72,8 @@ export async function checkAccounts(config: Config, clients: Map<string, AcApi>,
     const conn = config.connections[name]!;
     const client = paced(raw, conn.requestsPerSecond * config.delivery.timeScale);
     const exports = config.exports.map((e, i) => ({ e, i })).filter(({ e }) => e.connection === name && e.enabled);
-    for (let attempt = 0; ; attempt++) {
+    const backoff = new Backoff({ initialMs: 500, maxMs: 30_000 });
+    for (;;) {
       try {
         for (const { e, i } of exports) {
           const ans = await client.getList(e.listId);
@@ -91,7 +93,7 @@ export async function checkAccounts(config: Config, clients: Map<string, AcApi>,
         break;
       } catch (err) {
         if (!(err instanceof Unreachable)) throw err;
-        const wait = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+        const wait = backoff.next();
         log.warn({ connection: name, reason: err.message, retryInMs: wait }, 'The ActiveCampaign account is not reachable yet; waiting (not ready)');
         await new Promise((r) => setTimeout(r, wait));
         if (signal?.aborted) throw err;

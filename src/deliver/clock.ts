@@ -18,8 +18,8 @@ export interface Timer {
   cancel(): void;
 }
 
-/** A number in [0, 1), as Math.random (jitter). */
-export type Random = () => number;
+/** The random source of jitter, one type with the backoff helper. */
+export type { Random } from '../domain/backoff.js';
 
 export const systemClock: Clock = {
   now: () => Date.now(),

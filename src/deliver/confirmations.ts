@@ -1,4 +1,6 @@
 import type { ContactEntry } from '../buffer/contact-entry.js';
+import { backoffDelay } from '../domain/backoff.js';
+import type { Random } from './clock.js';
 import { POLL_STEP, POLL_TARGET, PollTiming } from './poll-timing.js';
 import type { ReentryItem } from './reentry.js';
 
@@ -43,7 +45,10 @@ export class Confirmations<R> {
   /** When to poll: learnt from first polls, so that one poll per import is the common case (poll-timing.ts). */
   private readonly timing: PollTiming;
 
-  constructor(private readonly opts: ConfirmOptions) {
+  constructor(
+    private readonly opts: ConfirmOptions,
+    private readonly random: Random = Math.random,
+  ) {
     const minWaitMs = Math.min(opts.pollIntervalMs, 250);
     this.timing = new PollTiming({ initialMs: opts.pollIntervalMs, minWaitMs, maxWaitMs: 10_000, maxFirstMs: opts.confirmTimeoutMs / 2, target: POLL_TARGET, step: POLL_STEP });
   }
@@ -104,9 +109,10 @@ export class Confirmations<R> {
     return { kind: 'failed', status };
   }
 
-  /** The wait before polling an account that is down again: pollIntervalMs doubling up to 8×, at most 10 s. */
+  /** The wait before polling an account that is down again: pollIntervalMs doubling up to 8×, at most 10 s, jittered. */
   backoff(u: Unconfirmed<R>): number {
-    return Math.min(this.opts.pollIntervalMs * 2 ** Math.min(u.polls - 1, 3), 10_000);
+    const { pollIntervalMs } = this.opts;
+    return backoffDelay(u.polls, { initialMs: pollIntervalMs, maxMs: Math.min(pollIntervalMs * 8, 10_000) }, this.random);
   }
 
   /**

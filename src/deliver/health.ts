@@ -1,3 +1,4 @@
+import { Backoff } from '../domain/backoff.js';
 import type { Random } from './clock.js';
 
 /**
@@ -13,13 +14,13 @@ export type HealthChange =
 
 export class AccountHealth {
   private downUntil = 0;
-  private downCount = 0;
+  private readonly backoff: Backoff;
   private code: string | undefined;
 
-  constructor(
-    private readonly maxBackoffMs: number,
-    private readonly random: Random = Math.random,
-  ) {}
+  constructor(maxBackoffMs: number, random: Random = Math.random) {
+    // 500 × 2^10 was the old exponent bound, kept so a maxBackoffMs above it (the schema allows 600 000) waits as before.
+    this.backoff = new Backoff({ initialMs: 500, maxMs: Math.min(maxBackoffMs, 500 * 2 ** 10) }, random);
+  }
 
   get down(): boolean {
     return this.code !== undefined;
@@ -32,9 +33,7 @@ export class AccountHealth {
 
   /** A failure at `now`: pause for 500 ms × 2^(n−1), capped, halved at random (jitter). */
   failed(code: string, now: number): HealthChange {
-    this.downCount++;
-    const base = Math.min(this.maxBackoffMs, 500 * 2 ** Math.min(this.downCount - 1, 10));
-    this.downUntil = now + base * (0.5 + this.random() / 2);
+    this.downUntil = now + this.backoff.next();
     if (this.code === code) return { kind: 'same' };
     const previous = this.code;
     this.code = code;
@@ -44,9 +43,9 @@ export class AccountHealth {
   /** An answer from the account: it is up. */
   answered(): HealthChange {
     if (this.code === undefined) return { kind: 'same' };
-    const change: HealthChange = { kind: 'up', code: this.code, after: this.downCount };
+    const change: HealthChange = { kind: 'up', code: this.code, after: this.backoff.attempts };
     this.code = undefined;
-    this.downCount = 0;
+    this.backoff.reset();
     this.downUntil = 0;
     return change;
   }

@@ -1,6 +1,7 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import { backoffDelay } from '../domain/backoff.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Pipeline, Stall } from './pipeline.js';
 import { tpKey, type SourceMessage } from './source.js';
@@ -117,7 +118,7 @@ export class SourceConsumer {
    * the next join is a new generation, so nothing of the old one is committed), with a backoff while it fails.
    */
   private rerun(attempt = 0): void {
-    const wait = Math.min(30_000, 500 * 2 ** attempt);
+    const wait = backoffDelay(attempt + 1, { initialMs: 500, maxMs: 30_000 });
     this.metrics.consumerRestarts.inc();
     this.log.warn({ retryInMs: wait, attempt: attempt + 1 }, 'The Kafka consumer gave up on an error that only means the broker is away for now; it is started again');
     const timer = setTimeout(() => {
@@ -204,7 +205,7 @@ export class SourceConsumer {
     const key = tpKey(topic, partition);
     const attempt = (this.stallAttempts.get(key) ?? 0) + 1;
     this.stallAttempts.set(key, attempt);
-    const retryInMs = Math.min(STALL_MAX_MS, STALL_FIRST_MS * 2 ** (attempt - 1));
+    const retryInMs = backoffDelay(attempt, { initialMs: STALL_FIRST_MS, maxMs: STALL_MAX_MS });
     this.metrics.decodeStalls.inc({ topic, code: stall.error.code });
     this.log.warn(
       { topic, partition, offset: stall.offset, code: stall.error.code, err: stall.error.message, attempt, retryInMs },

@@ -2,7 +2,8 @@ import type { Admin, CompressionTypes, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { SyncError } from '../domain/errors.js';
 import type { Metrics } from '../observability/metrics.js';
-import { backoffMs, systemClock, type Clock } from './clock.js';
+import { backoffDelay } from '../domain/backoff.js';
+import { systemClock, type Clock } from './clock.js';
 import { TopicLimits, cutBatch, roomFor, topicMessages, topicsAhead } from './batches.js';
 import { classifyWriteError, recordBytes, type EncodedRecord, type WriteFailure } from './record-size.js';
 
@@ -232,7 +233,7 @@ export class AckedWriter<T> {
           continue;
         }
         this.requeue(batch);
-        const wait = backoffMs(this.failures, this.backoff, this.random);
+        const wait = backoffDelay(this.failures, this.backoff, this.random);
         this.o.metrics.writerFailures.inc({ writer: this.o.name, reason: 'batch' });
         this.o.log.warn({ writer: this.o.name, err: (err as Error).message, records: batch.length, retryInMs: wait }, 'A write to Kafka failed; it is retried, and what it stands for stays uncommitted meanwhile');
         await this.clock.sleep(wait, this.stop.signal);
@@ -275,7 +276,7 @@ export class AckedWriter<T> {
       return;
     }
     if (this.supersede(e)) return;
-    e.stuck = { attempts: 1, notBefore: this.clock.now() + backoffMs(1, this.backoff, this.random) };
+    e.stuck = { attempts: 1, notBefore: this.clock.now() + backoffDelay(1, this.backoff, this.random) };
     this.stuck.push(e);
     if (e.key !== undefined) this.waiting.set(e.key, e);
     this.o.metrics.writerRefused.inc({ writer: this.o.name, reason: failure.tooLarge ? 'too_large' : failure.kind === 'record' ? 'refused' : 'failing' });
@@ -316,7 +317,7 @@ export class AckedWriter<T> {
           const failure = classifyWriteError(err);
           if (failure.tooLarge && this.o.shrink) next.shrinkTo = Math.max(MIN_SHRINK_BYTES, Math.floor((next.shrinkTo ?? next.bytes) / 2));
           next.stuck!.attempts++;
-          next.stuck!.notBefore = this.clock.now() + backoffMs(next.stuck!.attempts, this.backoff, this.random);
+          next.stuck!.notBefore = this.clock.now() + backoffDelay(next.stuck!.attempts, this.backoff, this.random);
           this.stuck.push(next);
           if (next.key !== undefined) this.waiting.set(next.key, next);
         }

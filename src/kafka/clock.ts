@@ -21,9 +21,3 @@ export const systemClock: Clock = {
       signal?.addEventListener('abort', done, { once: true });
     }),
 };
-
-/** Exponential backoff with equal jitter: attempt 1 waits about `initialMs`, each next one twice that, up to `maxMs`. */
-export function backoffMs(attempt: number, o: { initialMs: number; maxMs: number }, random: () => number): number {
-  const ceiling = Math.min(o.maxMs, o.initialMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30));
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
-}

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { crashPoint } from '../crash-points.js';
+import { backoffDelay } from '../domain/backoff.js';
 import type { Metrics } from '../observability/metrics.js';
 import { intentFor, isStale, recordFor, routeChange, type Outcome, type Route } from './decide.js';
 import { hashKey, LedgerIndex, LedgerState, type LedgerEntry } from './index.js';
@@ -473,7 +474,7 @@ export class Ledger {
           );
         } catch (err) {
           const stalled = abort.signal.aborted;
-          const wait = Math.min(30_000, 1_000 * 2 ** Math.min(attempt, 5));
+          const wait = backoffDelay(attempt + 1, { initialMs: 1_000, maxMs: 30_000 });
           this.metrics.ledgerRestoreResumes.inc({ reason: stalled ? 'stalled' : 'failed' });
           this.log.warn(
             { topic, partitions: [...byPartition.keys()], err: (err as Error).message, resumeFrom: Object.fromEntries(next), remainingOffsets: remaining(), retryInMs: wait },

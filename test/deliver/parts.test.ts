@@ -39,7 +39,7 @@ describe('Confirmations on a virtual clock', () => {
   const entries = () => [newEntry<string>('a@example.com', 0), newEntry<string>('b@example.com', 0)];
 
   it('polls first after the interval, again at 1.5× the age, and abandons at the deadline (then polled every 5 minutes for a day)', () => {
-    const c = new Confirmations<string>(opts);
+    const c = new Confirmations<string>(opts, () => 1 - Number.EPSILON); // jitter at its top: the whole step
     c.accept('b1', entries(), new Map(), 0, 0);
     assert.deepEqual(c.due(999).polls, []);
     const [u] = c.due(1_000).polls;
