@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import pino from 'pino';
 import { readToEnd } from '../src/kafka/read-to-end.js';
-import { startLocalBroker } from '../src/kafka/local-broker.js';
+import { startLocalBroker } from '../src/dev/local-broker.js';
 import { LedgerIndex, LedgerState } from '../src/ledger/index.js';
 import { Ledger } from '../src/ledger/ledger.js';
 import { encodeLedgerValue, ledgerKey } from '../src/ledger/record.js';
