@@ -3,7 +3,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import pino from 'pino';
 import { readToEnd } from '../src/kafka/read-to-end.js';
 import { startLocalBroker } from '../src/dev/local-broker.js';
-import { LedgerIndex, LedgerState } from '../src/ledger/index.js';
+import { LedgerIndex, LedgerState } from '../src/ledger/hash-index.js';
 import { Ledger } from '../src/ledger/ledger.js';
 import { encodeLedgerValue, ledgerKey } from '../src/ledger/record.js';
 import { createMetrics } from '../src/observability/metrics.js';

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { crashPoint } from '../crash-points.js';
 import type { Metrics } from '../observability/metrics.js';
 import { intentFor, isStale, recordFor, routeChange, type Outcome, type Route } from './decide.js';
-import { hashKey, LedgerIndex, LedgerState, type LedgerEntry } from './index.js';
+import { hashKey, LedgerIndex, LedgerState, type LedgerEntry } from './hash-index.js';
 import { maskEmail } from '../observability/logger.js';
 import { decodeLedgerValue, encodeLedgerValue, entryOf, ledgerKey, splitLedgerKey, type LedgerRecord } from './record.js';
 import { countKey, encodeHashCheck, decodeHashCheck, formatProblem, HASH_CHECK_KEY, type KeyFormat } from './hashing.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { LedgerState } from '../../src/ledger/index.js';
+import { LedgerState } from '../../src/ledger/hash-index.js';
 import { decodeLedgerValue, encodeLedgerValue, entryOf, ledgerKey, splitLedgerKey, type LedgerRecord } from '../../src/ledger/record.js';
 
 const schema = JSON.parse(readFileSync(new URL('../../../schemas/ledger-record.schema.json', import.meta.url), 'utf8')) as object;
