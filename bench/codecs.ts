@@ -4,7 +4,7 @@ import pino from 'pino';
 import type { Config } from '../src/config/schema.js';
 import { DeadLetterProducer } from '../src/dlq/producer.js';
 import { compressionType } from '../src/kafka/codecs.js';
-import { startLocalBroker } from '../src/kafka/local-broker.js';
+import { startLocalBroker } from '../src/dev/local-broker.js';
 import { readToEnd } from '../src/kafka/read-to-end.js';
 import { encodeLedgerValue, ledgerKey } from '../src/ledger/record.js';
 import { LedgerWriter } from '../src/ledger/writer.js';

@@ -4,7 +4,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
-import { startLocalBroker } from '../src/kafka/local-broker.js';
+import { startLocalBroker } from '../src/dev/local-broker.js';
 import { Bench } from './harness.js';
 import { round } from './measure.js';
 import { parseBenchOptions, USAGE, type BenchOptions } from './options.js';

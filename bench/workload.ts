@@ -1,9 +1,9 @@
-import { sampleEmail, sampleEvents, type SampleEvent } from '../src/sample/events.js';
+import { sampleEmail, sampleEvents, type SampleEvent } from '../src/dev/sample/events.js';
 
 /**
  * The event streams of the benchmark. Pure generators; the producer role encodes and sends them.
  *
- * - `sample`: src/sample/events.ts streams over five segments, one per producer slice. Each slice has its own
+ * - `sample`: src/dev/sample/events.ts streams over five segments, one per producer slice. Each slice has its own
  *   seed and its own profiles (profile p of slice k of n becomes n·p + k), so slices written in parallel never
  *   touch the same contact. With events/3.75 profiles per slice, about 30% of events repeat a (segment, profile)
  *   seen before: repeats of an add, and flaps (add → remove). Nobody re-enters after leaving: ActiveCampaign's

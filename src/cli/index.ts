@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 import { SyncError } from '../domain/errors.js';
 import { checkConfigCommand } from './check-config.js';
-import { demoCommand } from './demo.js';
+import { demoCommand } from '../dev/cli/demo.js';
 import { dlqCommand } from './dlq.js';
 import { ledgerMigrateCommand } from './ledger-migrate.js';
-import { produceSampleCommand } from './produce-sample.js';
+import { produceSampleCommand } from '../dev/cli/produce-sample.js';
 import { replayCommand } from './replay.js';
 import { runCommand } from './run.js';
-import { simulatorCommand } from './simulator.js';
+import { simulatorCommand } from '../dev/cli/simulator.js';
 import { statusCommand } from './status.js';
 import { traceCommand } from './trace.js';
 // Before any command builds a Kafka client: every command reads all four compression codecs.

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { Partitioners } from 'kafkajs';
 import { loadConfig } from '../config/load.js';
-import { secretReader } from '../deliver/secret.js';
+import { secretReader } from '../config/secret.js';
 import { ConfigError, SyncError } from '../domain/errors.js';
 import { createKafka } from '../kafka/client.js';
 import { compressionType } from '../kafka/codecs.js';

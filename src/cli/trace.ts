@@ -10,7 +10,7 @@ import { partitionCount } from '../kafka/topics.js';
 import { decodeLedgerValue, ledgerKey, ledgerTopicFor, type LedgerRecord } from '../ledger/record.js';
 import { traceContact, type TraceLine, type TracedDeadLetter, type TracedEvent } from '../ledger/trace.js';
 import { createLogger } from '../observability/logger.js';
-import { secretReader } from '../deliver/secret.js';
+import { secretReader } from '../config/secret.js';
 import { decodeMarker, markerKey, newerMarker, PersonHasher, type ErasureMarker } from '../ledger/erasure.js';
 import { personPart } from '../ledger/hashing.js';
 

@@ -2,7 +2,7 @@ import type { Admin, Kafka, Producer } from 'kafkajs';
 import { PersonHasher } from '../ledger/erasure.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { secretReader } from '../deliver/secret.js';
+import { secretReader } from '../config/secret.js';
 import type { DeliveryGate } from '../deliver/outcomes.js';
 import { compressionType } from '../kafka/codecs.js';
 import type { Metrics } from '../observability/metrics.js';

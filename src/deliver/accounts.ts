@@ -10,7 +10,7 @@ import { scaledClock } from './clock.js';
 import { DryRunApi } from './dry-run.js';
 import { defaultReadRules } from './member-reads.js';
 import type { DeliveryGate, DeliveryOutcomes } from './outcomes.js';
-import { secretReader } from './secret.js';
+import { secretReader } from '../config/secret.js';
 
 /** One client per connection (account); with `dryRun`, writes are reported instead of sent. Every request is counted in `metrics`. */
 export function createClients(config: Config, dryRun?: (line: string) => void, metrics?: Metrics): Map<string, AcApi> {

@@ -1,6 +1,6 @@
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { Config } from '../config/schema.js';
-import { secretReader } from '../deliver/secret.js';
+import { secretReader } from '../config/secret.js';
 import { ConfigError, RecordError, SyncError } from '../domain/errors.js';
 import type { WireDecoder } from './decode.js';
 

@@ -4,7 +4,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../domain/errors.js';
-import { secretReader } from '../deliver/secret.js';
+import { secretReader } from '../config/secret.js';
 // Every client built here reads snappy, lz4 and zstd as well as gzip.
 import './codecs.js';
 import { checkTls } from './tls-check.js';

@@ -1,4 +1,4 @@
-import { LedgerState, type LedgerEntry } from './index.js';
+import { LedgerState, type LedgerEntry } from './hash-index.js';
 import type { LedgerRecord } from './record.js';
 
 /**

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { storedObject } from '../domain/stored-json.js';
-import type { LedgerEntry } from './index.js';
+import type { LedgerEntry } from './hash-index.js';
 
 /**
  * Erasure in the ledger, pure: the suppression marker an erasure leaves, and the decisions it takes part in.

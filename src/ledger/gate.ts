@@ -4,7 +4,7 @@ import type { DeliveryGate, ProfileStore } from '../deliver/outcomes.js';
 import { tieOffset, type EventRef } from '../ingest/source.js';
 import type { Ownership } from '../offsets/ownership.js';
 import type { Route } from './decide.js';
-import { LedgerState } from './index.js';
+import { LedgerState } from './hash-index.js';
 import type { Ledger } from './ledger.js';
 
 /**

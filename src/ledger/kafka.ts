@@ -10,7 +10,7 @@ import { Ledger, type LedgerIo } from './ledger.js';
 import { ledgerTopicFor } from './record.js';
 import { LedgerWriter } from './writer.js';
 import { PersonHasher } from './erasure.js';
-import { secretReader } from '../deliver/secret.js';
+import { secretReader } from '../config/secret.js';
 
 /**
  * The Kafka edge of the ledger: its topics (one compacted topic per source topic, with the source's partition

@@ -3,7 +3,7 @@ import { crashPoint } from '../crash-points.js';
 import { backoffDelay } from '../domain/backoff.js';
 import type { Metrics } from '../observability/metrics.js';
 import { intentFor, isStale, recordFor, routeChange, type Outcome, type Route } from './decide.js';
-import { hashKey, LedgerIndex, LedgerState, type LedgerEntry } from './index.js';
+import { hashKey, LedgerIndex, LedgerState, type LedgerEntry } from './hash-index.js';
 import { maskEmail } from '../observability/logger.js';
 import { decodeLedgerEntry, decodeLedgerValue, encodeLedgerValue, entryOf, ledgerKey, plainKeyPerson, splitLedgerKey, type LedgerRecord } from './record.js';
 import { countKey, countKeyBytes, encodeHashCheck, decodeHashCheck, formatProblem, HASH_CHECK_KEY, type KeyFormat } from './hashing.js';

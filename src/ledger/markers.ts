@@ -1,6 +1,6 @@
 import { decodeMarker, markerFor, markerKey, newerMarker, PersonHasher, routeErasure, shadows, suppresses, type ErasureMarker } from './erasure.js';
 import { personPart } from './hashing.js';
-import type { LedgerEntry } from './index.js';
+import type { LedgerEntry } from './hash-index.js';
 
 /** What the markers need of a ledger slot: its markers, and whether it is restored. */
 export interface MarkerSlot {

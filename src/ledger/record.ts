@@ -1,5 +1,5 @@
 import { storedObject } from '../domain/stored-json.js';
-import { LedgerState, type LedgerEntry } from './index.js';
+import { LedgerState, type LedgerEntry } from './hash-index.js';
 
 /**
  * One ledger record: the last change the service applied (or refused) for one (connection, list, contact).

@@ -4,14 +4,14 @@ import { repoRoot } from '../deploy/tools.js';
 import { boundaryProblems, readBoundary, readImports, type Edge } from './boundaries.js';
 
 /** The only service files that may import the simulator: the commands that start it. */
-const WIRING = ['src/cli/demo.ts', 'src/cli/simulator.ts'];
+const WIRING = ['src/dev/cli/demo.ts', 'src/dev/cli/simulator.ts'];
 const boundary = readBoundary(repoRoot, 'packages/ac-simulator', WIRING);
 
 describe('the dependency rule between the service and packages/ac-simulator', () => {
   it('holds for every import of src/, test/, bench/ and packages/', () => {
     const edges = readImports(repoRoot, ['src', 'test', 'bench', 'packages']);
     // The reader sees the imports it judges: the wiring's, and the package's own.
-    assert.ok(edges.some((e) => e.from === 'src/cli/simulator.ts' && e.to === 'packages/ac-simulator/src/index.ts'));
+    assert.ok(edges.some((e) => e.from === 'src/dev/cli/simulator.ts' && e.to === 'packages/ac-simulator/src/index.ts'));
     assert.ok(edges.some((e) => e.from === 'packages/ac-simulator/src/options.ts' && e.to === 'zod' && e.bare));
     assert.deepEqual(boundaryProblems(edges, boundary), []);
   });
@@ -20,7 +20,7 @@ describe('the dependency rule between the service and packages/ac-simulator', ()
     const edge = (from: string, to: string): Edge => ({ from, to, bare: !to.includes('.ts') });
     const problems = boundaryProblems(
       [
-        edge('src/cli/demo.ts', 'packages/ac-simulator/src/index.ts'),
+        edge('src/dev/cli/demo.ts', 'packages/ac-simulator/src/index.ts'),
         edge('packages/ac-simulator/src/state.ts', 'packages/ac-simulator/src/store.ts'),
         edge('packages/ac-simulator/src/options.ts', 'zod'),
         edge('packages/ac-simulator/src/server.ts', 'node:http'),
@@ -41,7 +41,7 @@ describe('the dependency rule between the service and packages/ac-simulator', ()
         'src/deliver/answer.ts imports packages/ac-simulator/src/email.ts:',
         'test/support/harness.ts imports packages/ac-simulator/src/state.ts,',
         'bench/roles/simulator.ts imports ac-simulator',
-        'src/cli/simulator.ts is listed',
+        'src/dev/cli/simulator.ts is listed',
       ],
     );
   });

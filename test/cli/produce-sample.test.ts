@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseProduceSampleArgs } from '../../src/cli/produce-sample.js';
+import { parseProduceSampleArgs } from '../../src/dev/cli/produce-sample.js';
 
 describe('produce-sample arguments', () => {
   it('takes defaults, KAFKA_BROKERS and every flag', () => {

@@ -5,7 +5,7 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 /** Runs simulatorCommand in a child process, as the CLI entry would, and stops it with a signal. */
-const MODULE = fileURLToPath(new URL('../../src/cli/simulator.js', import.meta.url));
+const MODULE = fileURLToPath(new URL('../../src/dev/cli/simulator.js', import.meta.url));
 /** Generous: starting a node process on a loaded CI machine can take seconds. */
 const STARTUP_MS = 30_000;
 const children: ChildProcess[] = [];

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
-import { secretReader } from '../../src/deliver/secret.js';
+import { secretReader } from '../../src/config/secret.js';
 import { ConfigError } from '../../src/domain/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ac-list-sync-config-'));

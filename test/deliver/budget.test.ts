@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RateBudget, type BudgetRates, type ImportSlot, type Spend } from '../../src/deliver/budget.js';
 import { FixedWindow, SlidingWindow, WindowBucket, type WindowLimit } from '../../packages/ac-simulator/src/import-limits.js';
-import { mulberry32 } from '../../src/sample/events.js';
+import { mulberry32 } from '../../src/dev/sample/events.js';
 
 /** ActiveCampaign's own limits (CONTRACT.md §2) and the service's defaults (about 90% of them). */
 const AC: BudgetRates = { requestsPerSecond: 5, importsPerMinute: 100, singleImportsPerMinute: 20 };

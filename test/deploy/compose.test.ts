@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { parseProduceSampleArgs } from '../../src/cli/produce-sample.js';
+import { parseProduceSampleArgs } from '../../src/dev/cli/produce-sample.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { COMPOSE_FILE, bindMounts, flagValue, mountedConfigs, ownServices, readCompose } from './compose-files.js';

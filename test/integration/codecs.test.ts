@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import kafkajs from 'kafkajs';
 import { isXerial } from '../../src/kafka/codecs.js';
 import { readToEnd } from '../../src/kafka/read-to-end.js';
-import { membershipDiff, sampleEvents } from '../../src/sample/events.js';
+import { membershipDiff, sampleEvents } from '../../src/dev/sample/events.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, requireTool } from '../deploy/tools.js';

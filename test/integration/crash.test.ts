@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { DLQ_HEADERS } from '../../src/dlq/envelope.js';
-import { mulberry32, sampleEvents } from '../../src/sample/events.js';
+import { mulberry32, sampleEvents } from '../../src/dev/sample/events.js';
 import { rawConfig, runCli, waitForLog, writeConfig, type CliProcess } from '../support/cli.js';
 import { createTopic, eventually, kafka, offsetsCaughtUp, produce, startSimulator, uniqueTopic, type Simulator } from '../support/harness.js';
 import { readTopic, reasonOf, type ReadRecord, type TopicReader } from '../support/topic-reader.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { DLQ_HEADERS } from '../../src/dlq/envelope.js';
-import { membershipDiff } from '../../src/sample/events.js';
+import { membershipDiff } from '../../src/dev/sample/events.js';
 import {
   createTopic,
   eventually,

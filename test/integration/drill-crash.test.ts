@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CRASH_AT_ENV, CRASH_POINTS, CRASH_REPORT_ENV, type CrashPointName } from '../../src/crash-points.js';
-import { mulberry32 } from '../../src/sample/events.js';
+import { mulberry32 } from '../../src/dev/sample/events.js';
 import { describeReport } from '../support/drill-oracle.js';
 import { FlappingStream, poisonRecords, seededPairs, streamShape, type DrillEvent } from '../support/drill-stream.js';
 import { DrillWorld, type Running } from '../support/drill-world.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PIPELINE_TIME_SCALE } from '../../bench/phases/pipeline.js';
-import { mulberry32 } from '../../src/sample/events.js';
+import { mulberry32 } from '../../src/dev/sample/events.js';
 import { describeReport } from '../support/drill-oracle.js';
 import { FlappingStream, poisonRecords, streamShape } from '../support/drill-stream.js';
 import { DrillWorld, OWN_ACTION_GAP_MS } from '../support/drill-world.js';

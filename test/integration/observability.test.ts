@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { DLQ_HEADERS } from '../../src/dlq/envelope.js';
-import { sampleEvents } from '../../src/sample/events.js';
+import { sampleEvents } from '../../src/dev/sample/events.js';
 import { sumBy, total, type Sample } from '../../src/observability/scrape.js';
 import { createTopic, eventually, kafka, offsetsCaughtUp, produce, readTopic, startService, startSimulator, testConfig, uniqueTopic, type Service, type Simulator } from '../support/harness.js';
 import { alertRules, dashboardExpressions, getJson, memoryLogger, metricNames, scrape } from '../support/observability.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { DLQ_HEADERS } from '../../src/dlq/envelope.js';
-import { membershipDiff, mulberry32, sampleEvents } from '../../src/sample/events.js';
+import { membershipDiff, mulberry32, sampleEvents } from '../../src/dev/sample/events.js';
 import { createTopic, eventually, kafka, offsetsCaughtUp, produce, quietLog, startService, startSimulator, testConfig, uniqueTopic, type Simulator } from '../support/harness.js';
 import { readTopic, reasonOf } from '../support/topic-reader.js';
 

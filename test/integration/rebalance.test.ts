@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { AssignerProtocol } from 'kafkajs';
-import { membershipDiff, sampleEvents } from '../../src/sample/events.js';
+import { membershipDiff, sampleEvents } from '../../src/dev/sample/events.js';
 import { createTopic, eventually, kafka, offsetsCaughtUp, produce, quietLog, readTopic, startService, startSimulator, testConfig, uniqueTopic, type Service, type Simulator } from '../support/harness.js';
 
 /**

@@ -6,7 +6,7 @@ import type { EventRef } from '../../src/ingest/source.js';
 import { parseFrom } from '../../src/replay/from.js';
 import { setStartOffsets } from '../../src/replay/positions.js';
 import { runReplay } from '../../src/replay/run.js';
-import { membershipDiff } from '../../src/sample/events.js';
+import { membershipDiff } from '../../src/dev/sample/events.js';
 import { createTopic, eventually, kafka, produceSample, quietLog, startService, startSimulator, testConfig, uniqueTopic, type Service, type Simulator } from '../support/harness.js';
 
 /**

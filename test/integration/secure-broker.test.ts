@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Admin } from 'kafkajs';
-import { membershipDiff, sampleEvents } from '../../src/sample/events.js';
+import { membershipDiff, sampleEvents } from '../../src/dev/sample/events.js';
 import { rawConfig, runCli, runToExit, waitForLog, writeConfig, type CliProcess } from '../support/cli.js';
 import { eventually, offsetsCaughtUp, startSimulator, uniqueTopic, type Simulator } from '../support/harness.js';
 import { secureBroker, setupKafka, type SecureBroker } from '../support/secure-broker.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Admin } from 'kafkajs';
-import { membershipDiff, sampleEvents, type SampleEvent } from '../../src/sample/events.js';
+import { membershipDiff, sampleEvents, type SampleEvent } from '../../src/dev/sample/events.js';
 import { rawConfig, runCli, runToExit, waitForLog, writeConfig } from '../support/cli.js';
 import { eventually, offsetsCaughtUp, startSimulator, uniqueTopic, type Simulator } from '../support/harness.js';
 import { secureBroker, secureScript, setupKafka, type SecureBroker } from '../support/secure-broker.js';

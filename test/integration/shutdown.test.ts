@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
-import { membershipDiff } from '../../src/sample/events.js';
+import { membershipDiff } from '../../src/dev/sample/events.js';
 import { rawConfig, runCli, waitForLog, writeConfig, type CliProcess } from '../support/cli.js';
 import { createTopic, eventually, kafka, offsetsCaughtUp, produceSample, startSimulator, uniqueTopic, type Simulator } from '../support/harness.js';
 

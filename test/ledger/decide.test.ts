@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CONSENT_OPTED_OUT, CONSENT_REENTRY_OFF, intentFor, isStale, recordFor, routeChange, unsubscribeIsOurs, windowOf } from '../../src/ledger/decide.js';
-import { LedgerState, type LedgerEntry } from '../../src/ledger/index.js';
+import { LedgerState, type LedgerEntry } from '../../src/ledger/hash-index.js';
 import { decodeLedgerValue, encodeLedgerValue, entryOf, type LedgerRecord } from '../../src/ledger/record.js';
 
 const entry = (state: LedgerState, occurredAt = 1_000, sentAt = 50_000, confirmedAt?: number): LedgerEntry => ({ state, occurredAt, sentAt, ...(confirmedAt ? { confirmedAt } : {}) });

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { decodeMarker, encodeMarker, isMarkerKey, markerFor, markerKey, newerMarker, PersonHasher, routeErasure, shadows, suppresses, type ErasureMarker } from '../../src/ledger/erasure.js';
 import { HASH_CHECK_KEY, personPart } from '../../src/ledger/hashing.js';
-import { LedgerState } from '../../src/ledger/index.js';
+import { LedgerState } from '../../src/ledger/hash-index.js';
 import { Ledger, type LedgerIo } from '../../src/ledger/ledger.js';
 import { decodeLedgerValue, encodeLedgerValue, ledgerKey, splitLedgerKey } from '../../src/ledger/record.js';
 import { createMetrics } from '../../src/observability/metrics.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PersonHasher } from '../../src/ledger/erasure.js';
 import { decodeHashCheck, encodeHashCheck, formatProblem, HASH_CHECK_KEY, personPart } from '../../src/ledger/hashing.js';
-import { LedgerState } from '../../src/ledger/index.js';
+import { LedgerState } from '../../src/ledger/hash-index.js';
 import { Ledger, type LedgerIo } from '../../src/ledger/ledger.js';
 import { decodeLedgerValue, encodeLedgerValue, ledgerKey, splitLedgerKey } from '../../src/ledger/record.js';
 import { createMetrics } from '../../src/observability/metrics.js';

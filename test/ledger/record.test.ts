@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { LedgerState } from '../../src/ledger/index.js';
+import { LedgerState } from '../../src/ledger/hash-index.js';
 import { isMarkerKey, markerKey } from '../../src/ledger/erasure.js';
 import { countKey, countKeyBytes, HASH_CHECK_KEY } from '../../src/ledger/hashing.js';
 import { decodeLedgerEntry, decodeLedgerValue, encodeLedgerValue, entryOf, ledgerKey, plainKeyPerson, splitLedgerKey, type LedgerRecord } from '../../src/ledger/record.js';

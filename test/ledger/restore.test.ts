@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LedgerState } from '../../src/ledger/index.js';
+import { LedgerState } from '../../src/ledger/hash-index.js';
 import { Ledger, type LedgerIo, type RestoreResume } from '../../src/ledger/ledger.js';
 import { encodeLedgerValue, ledgerKey, type LedgerRecord } from '../../src/ledger/record.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';

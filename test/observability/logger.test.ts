@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import { maskEmail, registerSecret, scrubLine, setShowEmails } from '../../src/observability/logger.js';
 import { prettyLine } from '../../src/observability/pretty.js';
-import { secretReader } from '../../src/deliver/secret.js';
+import { secretReader } from '../../src/config/secret.js';
 import { memoryLogger } from '../support/observability.js';
 
 afterEach(() => setShowEmails(false));

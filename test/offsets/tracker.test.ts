@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { PartitionTracker } from '../../src/offsets/tracker.js';
-import { mulberry32 } from '../../src/sample/events.js';
+import { mulberry32 } from '../../src/dev/sample/events.js';
 
 describe('PartitionTracker', () => {
   it('commits one past the highest contiguous settled offset', () => {

@@ -1,4 +1,4 @@
-import { startLocalBroker, stopLocalBroker } from '../../src/kafka/local-broker.js';
+import { startLocalBroker, stopLocalBroker } from '../../src/dev/local-broker.js';
 
 /**
  * Finds a real Kafka broker for the tests, in this order: KAFKA_BROKERS if set → testcontainers if a container

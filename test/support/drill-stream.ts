@@ -1,4 +1,4 @@
-import { mulberry32 } from '../../src/sample/events.js';
+import { mulberry32 } from '../../src/dev/sample/events.js';
 
 /**
  * Flapping streams for the issue-13 drills. Unlike flapping.ts (every pair starts with an add, rounds in lock

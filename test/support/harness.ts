@@ -3,7 +3,7 @@ import pino from 'pino';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { startService, type Service } from '../../src/main.js';
-import { sampleEvents, type SampleOptions } from '../../src/sample/events.js';
+import { sampleEvents, type SampleOptions } from '../../src/dev/sample/events.js';
 import { startSimulator, type Simulator } from '../../packages/ac-simulator/src/index.js';
 // Test clients read (and may write) every codec, as the service does.
 import '../../src/kafka/codecs.js';

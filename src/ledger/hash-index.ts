@@ -6,7 +6,7 @@
  * with the 2-bit state in its top bits (4), occurredAt as float64 ms (8), the source offset as float64 (8), sentAt
  * and confirmedAt in whole seconds (4 + 4), and the earlier window's ends in whole seconds (4 + 4). The table
  * grows by 1.3× when it passes a load of 0.875, so it is always between 67% and 87.5% full: 46–60 bytes per
- * entry (test/ledger/index.test.ts measures it). Two keys share a hash with probability about n²/2⁶², about
+ * entry (test/ledger/hash-index.test.ts measures it). Two keys share a hash with probability about n²/2⁶², about
  * 4·10⁻⁷ for a million entries: the price of not storing keys.
  */
 export enum LedgerState {

@@ -1,13 +1,13 @@
 import { parseArgs } from 'node:util';
 import { Partitioners, type Admin } from 'kafkajs';
-import { parseConfig } from '../config/load.js';
-import { createKafka } from '../kafka/client.js';
-import { startLocalBroker, stopLocalBroker } from '../kafka/local-broker.js';
-import { ensureTopic } from '../kafka/topics.js';
-import { startService } from '../main.js';
-import { createLogger } from '../observability/logger.js';
+import { parseConfig } from '../../config/load.js';
+import { createKafka } from '../../kafka/client.js';
+import { startLocalBroker, stopLocalBroker } from '../local-broker.js';
+import { ensureTopic } from '../../kafka/topics.js';
+import { startService } from '../../main.js';
+import { createLogger } from '../../observability/logger.js';
 import { membershipDiff, sampleEvents } from '../sample/events.js';
-import { startSimulator } from '../../packages/ac-simulator/src/index.js';
+import { startSimulator } from '../../../packages/ac-simulator/src/index.js';
 
 /**
  * `demo`: the main job on embedded defaults. Local broker (unless KAFKA_BROKERS is set), the simulator, a topic

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { createKafka } from '../kafka/client.js';
-import { createLogger } from '../observability/logger.js';
+import { createKafka } from '../../kafka/client.js';
+import { createLogger } from '../../observability/logger.js';
 import { produceSampleEvents } from '../sample/produce.js';
 
 /**

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { ConfigError } from '../domain/errors.js';
 import { registerSecret } from '../observability/logger.js';
-import type { SecretRef } from '../config/schema.js';
+import type { SecretRef } from './schema.js';
 
 /**
  * Resolves a secret on every call; a file is re-read only when its modification time changes, so a rotated key

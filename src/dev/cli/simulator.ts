@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { startSimulator, type SimulatorOptionsInput } from '../../packages/ac-simulator/src/index.js';
-import { startSchemaRegistry, type SchemaRegistrySim } from '../../packages/ac-simulator/src/registry.js';
+import { startSimulator, type SimulatorOptionsInput } from '../../../packages/ac-simulator/src/index.js';
+import { startSchemaRegistry, type SchemaRegistrySim } from '../../../packages/ac-simulator/src/registry.js';
 
 /**
  * `ac-list-sync simulator`: run the ActiveCampaign simulator for local development until SIGINT/SIGTERM.

@@ -1,5 +1,5 @@
 import { Partitioners, type Kafka } from 'kafkajs';
-import { ensureTopic } from '../kafka/topics.js';
+import { ensureTopic } from '../../kafka/topics.js';
 import { sampleEvents, type SampleOptions } from './events.js';
 
 export interface ProduceSampleResult {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { hashKey, LedgerIndex, LedgerState } from '../../src/ledger/index.js';
+import { hashKey, LedgerIndex, LedgerState } from '../../src/ledger/hash-index.js';
 import { ledgerKey } from '../../src/ledger/record.js';
 
 const key = (i: number) => ledgerKey('main', String(1 + (i % 5)), `user${i}@example.com`);
