@@ -1,10 +1,10 @@
-import { membershipDiff } from '../src/sample/events.js';
+import { membershipDiff } from '../src/dev/sample/events.js';
 import type { SimulatorSnapshot } from '../packages/ac-simulator/src/index.js';
 import { expectedMembership, listOf, type Workload } from './workload.js';
 
 /**
  * Whether a run did the right thing, whatever its speed: the simulator's final membership against the newest
- * event per (list, email) of the workload written (the demo's check, src/sample/events.ts membershipDiff), and
+ * event per (list, email) of the workload written (the demo's check, src/dev/sample/events.ts membershipDiff), and
  * the dead letters by stage and code against those the workload should make. Pure.
  */
 export interface MembershipCheck {

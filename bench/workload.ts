@@ -93,7 +93,7 @@ function* multiListContacts(from: number, count: number, stats: WorkloadStats): 
 }
 
 /**
- * The membership a workload leaves, as the demo's check takes it (src/sample/events.ts membershipDiff): segment →
+ * The membership a workload leaves, as the demo's check takes it (src/dev/sample/events.ts membershipDiff): segment →
  * email → the op of the newest event for that (segment, email). Slices own disjoint contacts, so their order
  * between each other does not matter; within a slice, events of one key are in topic order.
  */

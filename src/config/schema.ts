@@ -204,7 +204,7 @@ export const configSchema = z.strictObject({
       settleOnAccept: z.boolean().default(false).describe('commit offsets when an import is accepted instead of confirmed (see README)'),
       timeScale: z.number().min(1).max(1_000).default(1).describe('the benchmark and the demo only: delivery runs on a clock this many times faster'),
       emailChanges: z.boolean().default(true).describe("a profile whose email changes keeps its contact: PUT /contacts/{id} with the new email before its changes are sent (README, Email changes)"),
-      maxProfiles: z.number().int().min(1).max(100_000_000).default(250_000).describe('profiles (id → contact id and email) held in memory per connection for email changes; the least recently seen is forgotten first (the ledger keeps them all: README, Email changes)'),
+      maxProfiles: z.number().int().min(1).max(100_000_000).default(100_000).describe('profiles (id → contact id and email) held in memory per connection for email changes; the least recently seen is forgotten first (the ledger keeps them all: README, Email changes)'),
       profileLookupsPerSecond: z.number().min(0).max(5).default(1).describe("with the ledger: GET /contacts?email= per second, at most, to learn the contact id of each new profile once (recorded in the ledger, so an email change after a restart finds the contact); 0 turns it off (README, Email changes)"),
       memberReadAfter: z
         .number()

@@ -1,4 +1,4 @@
-import { hashKey } from '../ledger/index.js';
+import { hashKey } from '../ledger/hash-index.js';
 
 /**
  * A set of emails held as their 64-bit hashes only (the ledger index's hashKey), never the emails themselves: a

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { mulberry32 } from '../../src/sample/events.js';
+import { mulberry32 } from '../../src/dev/sample/events.js';
 import { createTopic, eventually, kafka, offsetsCaughtUp, produce, quietLog, startService, startSimulator, testConfig, uniqueTopic, type Simulator } from '../support/harness.js';
 
 /**
