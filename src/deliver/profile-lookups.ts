@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { RateBudget } from './budget.js';
 import type { AcApi } from './client.js';
 import type { Clock, Timer } from './clock.js';
+import { Backoff } from '../domain/backoff.js';
 import { contactIdOf } from './email-put.js';
 
 /**
@@ -40,6 +41,8 @@ export class ProfileLookups<R> {
   private timer: Timer | undefined;
   private busy = false;
   private nextAt = 0;
+  /** Account failures in a row (1 s doubling to 60 s); a lookup that is answered resets it. */
+  private readonly failing = new Backoff({ initialMs: 1_000, maxMs: 60_000 });
   private closed = false;
 
   constructor(private readonly h: LookupHost<R>) {}
@@ -106,9 +109,12 @@ export class ProfileLookups<R> {
         this.busy = false;
         if (a.verdict.kind === 'throttled' || a.verdict.kind === 'account') {
           if (!this.wanted.has(profileId)) this.wanted.set(profileId, w);
-          const wait = a.verdict.kind === 'throttled' ? this.h.clock.fromReal(a.verdict.retryAfterMs ?? 1_000) : 1_000;
+          // A failing account (a refused token, an outage) is waited out with a growing backoff: these lookups are
+          // background work and must not keep taking the request slots the readiness probe needs to see it.
+          const wait = a.verdict.kind === 'throttled' ? this.h.clock.fromReal(a.verdict.retryAfterMs ?? 1_000) : this.failing.next();
           this.nextAt = Math.max(this.nextAt, this.h.clock.now() + wait);
         } else {
+          this.failing.reset();
           const id = a.verdict.kind === 'ok' ? contactIdOf(a.body, w.email) : undefined;
           this.h.onResult?.(id ? 'found' : 'absent');
           if (id) this.h.found(profileId, w.email, id, w.ref, w.occurredAt);

@@ -89,7 +89,7 @@ test('a wrong token makes /readyz answer 503 with the reason, and 200 once the t
     const r = await getJson(service.httpPort, '/readyz');
     body = r.body;
     return r.status === 503 && JSON.stringify(r.body).includes('refused the API token');
-  }, '/readyz to report the refused token', 30_000);
+  }, '/readyz to report the refused token', 90_000); // the probe waits its turn in a budget the 429s above slowed
   assert.equal(body.ready, false);
   await eventually(async () => total(await scrape(service.httpPort), 'ac_list_sync_api_requests_total', { endpoint: 'bulk_import', status: '403' }) > 0, 'an import to meet the 403 too', 30_000);
   assert.equal(sim.snapshot().lists['1']?.members['late.one@example.com'], undefined, 'nothing got through with the wrong token');
