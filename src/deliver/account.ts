@@ -131,6 +131,16 @@ export class AccountDelivery<R> {
     return this.health.down;
   }
 
+  /** What the account fails with while it is down (AUTH_FAILED: the token is refused). */
+  get failing(): string | undefined {
+    return this.health.failing;
+  }
+
+  /** The account answered another request (the token probe): a paused delivery tries again now. */
+  answeredElsewhere(): void {
+    if (this.health.retrySoon(this.clock.now())) this.wake();
+  }
+
   /** Resolves when nothing is buffered, sending or unconfirmed. */
   whenIdle(): Promise<void> {
     if (this.idle) return Promise.resolve();

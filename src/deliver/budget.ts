@@ -148,6 +148,11 @@ export class RateBudget {
     this.requestPace.slowDown(now, 1_000 / this.timeScale);
   }
 
+  /** Whether a Retry-After holds every request at `now`. */
+  blocked(now: number): boolean {
+    return now < this.blockedUntil;
+  }
+
   /** The bulk-import "Rate limit exceeded." answer: imports wait and their windows shrink; other requests go on. */
   importsThrottled(waitMs: number, now: number): void {
     this.importsBlockedUntil = Math.max(this.importsBlockedUntil, now + waitMs / this.timeScale);

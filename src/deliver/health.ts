@@ -26,6 +26,21 @@ export class AccountHealth {
     return this.code !== undefined;
   }
 
+  /** What the account failed with last (undefined while it is up): AUTH_FAILED is a refused token. */
+  get failing(): string | undefined {
+    return this.code;
+  }
+
+  /**
+   * Another request (the readiness probe) got an answer while the account is down: the next attempt may go at
+   * `now` instead of at the end of the pause. The backoff is kept, so a failing attempt pauses longer next time.
+   */
+  retrySoon(now: number): boolean {
+    if (this.code === undefined || this.downUntil <= now) return false;
+    this.downUntil = now;
+    return true;
+  }
+
   /** Until when nothing is sent (0 when the account is up). */
   get pausedUntil(): number {
     return this.downUntil;

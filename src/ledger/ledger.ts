@@ -326,13 +326,19 @@ export class Ledger {
 
   /**
    * Records a profile's contact and email hash: into memory now, and to the ledger topic; resolves once the broker
-   * acknowledged it. Never over a newer record (resolves at once). Rejects when the partition cannot be written.
+   * acknowledged it. Never over a newer record (resolves at once), except a write-ahead (`changingTo`): a PUT
+   * waits for it, so it is written, dated as the newer record, and replaces it. Rejects when the partition cannot
+   * be written.
    */
   putProfile(topic: string, partition: number, connection: string, profileId: string, record: ProfileRecord): Promise<void> {
     const slot = this.writable(topic, partition);
     if (slot instanceof LedgerUnavailable) return Promise.reject(slot);
     const k = profileKey(this.hasher, connection, profileId);
-    if (!slot.profiles.set(k, record)) return Promise.resolve();
+    if (!slot.profiles.set(k, record)) {
+      if (record.changingTo === undefined) return Promise.resolve();
+      record = { ...record, occurredAt: slot.profiles.get(k)!.occurredAt };
+      slot.profiles.set(k, record);
+    }
     return this.io.write(topic, partition, k, encodeProfile(record));
   }
 

@@ -20,12 +20,18 @@ export interface ReadinessStatus {
 /** The parts of an account the token probe needs (AccountDelivery has them). */
 export interface ProbedAccount {
   readonly down: boolean;
+  /** What delivery fails with while down: AUTH_FAILED is a token refused on a delivery request. */
+  readonly failing?: string | undefined;
+  /** The token probe got an answer: a delivery paused by its backoff may try again now. */
+  answeredElsewhere?(): void;
   /** The time the account's budget runs on (a scaled clock in the benchmark and the demo); Date.now otherwise. */
   budgetNow?(): number;
   readonly budget: {
     readyAt(kind: 'request', now: number): number;
     spend(kind: 'request', now: number): void;
     throttled(retryAfterMs: number, now: number): void;
+    /** Whether a Retry-After holds every request at `now`. */
+    blocked(now: number): boolean;
   };
 }
 
@@ -85,7 +91,12 @@ export class Readiness {
       if (t.state === 'refused') reasons.push(`connection "${name}": ActiveCampaign refused the API token (${t.detail})`);
       if (t.state === 'unreachable') reasons.push(`connection "${name}": ActiveCampaign is not reachable (${t.detail})`);
     }
-    for (const [name, a] of this.o.accounts) if (a.down) reasons.push(`connection "${name}": delivery is failing and backing off`);
+    for (const [name, a] of this.o.accounts) {
+      if (!a.down) continue;
+      // Delivery met a refused token before the probe did: the same reason, from the account's own answer.
+      if (a.failing === 'AUTH_FAILED' && this.tokens.get(name)?.state !== 'refused') reasons.push(`connection "${name}": ActiveCampaign refused the API token (on a delivery request)`);
+      reasons.push(`connection "${name}": delivery is failing and backing off`);
+    }
     return { ready: reasons.length === 0, reasons };
   }
 
@@ -162,29 +173,42 @@ export class Readiness {
     }
   }
 
+  /**
+   * Takes the budget's next request slot for the probe, paid like every other request. The slot is claimed at once
+   * (spent at its future time), so the account's loop, which takes every slot it can, cannot starve the probe in a
+   * budget that 429s slowed down. A slot further away than a probe deadline (a long Retry-After) is not claimed:
+   * the next round asks again. Resolves false when the probe should not go.
+   */
+  private async claimSlot(budget: ProbedAccount['budget'], at: () => number): Promise<boolean> {
+    const deadlineMs = Math.max(this.o.intervalMs, 5_000);
+    const start = at();
+    const slot = budget.readyAt('request', start);
+    if (slot - start > deadlineMs) return false;
+    budget.spend('request', slot);
+    // The budget's clock may run faster than real time (benchmark, demo): wait in real steps until it says so.
+    for (let tries = 0; at() < slot; tries++) {
+      if (this.closed || tries > 50) return false;
+      await new Promise((r) => setTimeout(r, Math.min(slot - at(), deadlineMs) + 1));
+    }
+    // A Retry-After that arrived while waiting holds for the probe too.
+    return !this.closed && !budget.blocked(at());
+  }
+
   private async probeToken(name: string): Promise<void> {
     const client = this.o.clients.get(name)!;
     const account = this.o.accounts.get(name);
     const budget = account?.budget;
     // The budget's own time: with a scaled clock its times are not Date.now's.
     const at = () => account?.budgetNow?.() ?? this.now();
-    if (budget) {
-      // Paid from the account's budget like every other request; waits its turn (about one request gap).
-      // A timer may fire a millisecond before the budget's clock says the wait is over: wait again (bounded).
-      for (let tries = 0; ; tries++) {
-        const wait = budget.readyAt('request', at()) - at();
-        if (wait <= 0) break;
-        if (wait > 1_000 || tries === 3) return; // blocked by a Retry-After: the next round asks again
-        await new Promise((r) => setTimeout(r, wait + 1));
-        if (this.closed) return;
-      }
-      budget.spend('request', at());
-    }
+    if (budget && !(await this.claimSlot(budget, at))) return;
     const answer = await client.fields(0, 1);
     const v = answer.verdict;
     const before = this.tokens.get(name)!.state;
     let next: { state: TokenState; detail: string };
-    if (v.kind === 'ok') next = { state: 'accepted', detail: '' };
+    if (v.kind === 'ok') {
+      next = { state: 'accepted', detail: '' };
+      account?.answeredElsewhere?.();
+    }
     else if (v.kind === 'account' && v.code === 'AUTH_FAILED') next = { state: 'refused', detail: `HTTP ${answer.status}` };
     else if (v.kind === 'throttled') {
       budget?.throttled(v.retryAfterMs, at());

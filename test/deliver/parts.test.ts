@@ -107,6 +107,19 @@ describe('AccountHealth with an injected random source', () => {
     assert.deepEqual(h.answered(), { kind: 'up', code: 'TIMEOUT', after: 12 });
     assert.equal(h.down, false);
   });
+
+  it('retrySoon ends the pause of a failing account but keeps its backoff; an account that is up has none to end', () => {
+    const h = new AccountHealth(60_000, () => 0.5);
+    assert.equal(h.retrySoon(0), false, 'up: nothing to end');
+    for (let i = 0; i < 4; i++) h.failed('AUTH_FAILED', 0);
+    assert.equal(h.failing, 'AUTH_FAILED');
+    assert.equal(h.pausedUntil, 3_000);
+    assert.equal(h.retrySoon(100), true);
+    assert.equal(h.pausedUntil, 100, 'the next attempt may go now');
+    assert.equal(h.retrySoon(200), false, 'already over');
+    h.failed('AUTH_FAILED', 200);
+    assert.equal(h.pausedUntil, 200 + 6_000, 'the backoff goes on doubling');
+  });
 });
 
 describe('scaledClock', () => {

@@ -77,6 +77,10 @@ describe('profile records in the ledger', () => {
     await ledger.putProfile('t', 0, 'main', 'p-ann', { occurredAt: 5, email: ledger.profileEmail(ann), contactId: '7' });
     await ledger.putProfile('t', 0, 'main', 'p-ann', { occurredAt: 4, email: 'older', contactId: '6' });
     assert.deepEqual(writes.map((w) => w.key), [pk], 'the older record is not written');
+    // A write-ahead before a PUT is always written: dated as the newer record, it replaces it.
+    await ledger.putProfile('t', 0, 'main', 'p-ann', { occurredAt: 4, email: 'older', contactId: '6', changingTo: 'new' });
+    assert.equal(writes.length, 2, 'the older write-ahead is written all the same');
+    assert.deepEqual(ledger.profile('t', 0, 'main', 'p-ann'), { occurredAt: 5, email: 'older', contactId: '6', changingTo: 'new' });
     await assert.rejects(ledger.putProfile('t', 1, 'main', 'p-ann', { occurredAt: 6, email: 'x' }), LedgerUnavailable);
     ledger.assign({ t: [1] });
     await assert.rejects(ledger.putProfile('t', 0, 'main', 'p-ann', { occurredAt: 6, email: 'x' }), LedgerUnavailable);

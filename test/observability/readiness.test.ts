@@ -122,3 +122,66 @@ test('a Kafka call that hangs (kafkajs retrying a dead cluster) is reported afte
   assert.equal(calls, 1, 'no second call while the first is still out');
   await readiness.close();
 });
+
+test('the token probe gets its turn in a slow budget whose every slot another sender takes at once', async () => {
+  const { readiness, token, account } = setup();
+  // 4 requests a second, and a sender (the account's loop) that takes each slot the moment it is ready.
+  account.budget = new RateBudget({ requestsPerSecond: 4, importsPerMinute: 100, singleImportsPerMinute: 20 });
+  let stolen = 0;
+  let busy = true;
+  const loop = () => {
+    if (!busy) return;
+    const now = Date.now();
+    const ready = account.budget.readyAt('request', now);
+    if (ready <= now) {
+      account.budget.spend('request', now);
+      stolen++;
+    }
+    setTimeout(loop, Math.max(0, ready - now));
+  };
+  loop();
+  await new Promise((r) => setTimeout(r, 300));
+  await readiness.start();
+  busy = false;
+  assert.equal(token.calls, 1, 'the probe went');
+  assert.equal(readiness.status().ready, true);
+  assert.ok(stolen >= 2, `the other sender kept sending (${stolen})`);
+  await readiness.close();
+});
+
+test('a Retry-After longer than the probe deadline skips the round instead of sending inside it', async () => {
+  const { readiness, token, account } = setup();
+  account.budget.throttled(120_000, Date.now()); // longer than the 60 s probe interval
+  await readiness.start();
+  assert.equal(token.calls, 0, 'nothing sent inside the Retry-After');
+  assert.match(readiness.status().reasons.join('\n'), /token has not been checked yet/);
+  await readiness.close();
+});
+
+test('a token refused on a delivery request is reported at once; an accepted probe lets the paused delivery try again', async () => {
+  const { readiness, token, account } = setup();
+  let retried = 0;
+  const failing = Object.assign(account, { failing: 'AUTH_FAILED' as string | undefined, answeredElsewhere: () => retried++ });
+  token.status = 403;
+  failing.down = true;
+  await readiness.start();
+  assert.equal(retried, 0, 'a refused probe does not wake delivery');
+  assert.match(readiness.status().reasons.join('\n'), /refused the API token \(HTTP 403\)/);
+  assert.equal(readiness.status().reasons.filter((r) => r.includes('refused the API token')).length, 1, 'said once');
+  token.status = 200;
+  await (readiness as unknown as { round(): Promise<void> }).round();
+  assert.equal(retried, 1, 'the accepted token woke the paused delivery');
+  assert.match(readiness.status().reasons.join('\n'), /delivery is failing/, 'not ready until delivery itself succeeds');
+  failing.down = false;
+  failing.failing = undefined;
+  assert.equal(readiness.status().ready, true);
+  await readiness.close();
+});
+
+test('a token refused on delivery before the probe saw it says so', async () => {
+  const { readiness, account } = setup();
+  await readiness.start();
+  Object.assign(account, { down: true, failing: 'AUTH_FAILED' });
+  assert.match(readiness.status().reasons.join('\n'), /refused the API token \(on a delivery request\)/);
+  await readiness.close();
+});
