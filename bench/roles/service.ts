@@ -1,14 +1,14 @@
 import type { EventRef } from '../../src/ingest/source.js';
 import pino from 'pino';
 import { parseConfig } from '../../src/config/load.js';
-import { startService, type Service } from '../../src/main.js';
+import { startService, type Service } from '../../src/service.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { serveRole } from '../ipc.js';
 import { cpuSince, distribution, usage, type Distribution } from '../measure.js';
 import type { DeadLetterCounts } from '../outcome.js';
 
 /**
- * The whole service (startService from src/main.ts) in a process of its own. Its clock and CPU count start
+ * The whole service (startService from src/service.ts) in a process of its own. Its clock and CPU count start
  * when startService has returned (accounts checked, consumer joined), as the raw consumer's start once it has
  * joined. Progress comes from the pipeline's totals; a sampler every 100 ms keeps the peak of unsettled events
  * and whether fetching was ever paused.
@@ -68,7 +68,7 @@ serveRole(async (raw) => {
   const started = performance.now();
   const since = () => (performance.now() - started) / 1000;
 
-  const pipeline = service.pipeline;
+  const pipeline = service.ingest;
 
   let peakPending = 0;
   let everPaused = false;

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { checkAccounts, createClients } from '../deliver/accounts.js';
+import { checkAccounts, createClients } from '../deliver/wiring.js';
 import { ConfigError, SyncError } from '../domain/errors.js';
 import { createKafka } from '../kafka/client.js';
 import { createLogger } from '../observability/logger.js';

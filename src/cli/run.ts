@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { SyncError } from '../domain/errors.js';
-import { startService } from '../main.js';
+import { startService } from '../service.js';
 import { createLogger } from '../observability/logger.js';
 
 /** Exit code of a consumer crash that kafkajs does not restart from (distinct from 0–4 of the other commands). */

@@ -2,7 +2,7 @@ import type { BufferLimits } from '../buffer/contact-buffer.js';
 import type { RepeatMovesUdate } from './consent.js';
 import type { ReadRules } from './member-reads.js';
 
-/** The settings of one account's delivery (src/deliver/accounts.ts fills them from the config). */
+/** The settings of one account's delivery (src/deliver/wiring.ts fills them from the config). */
 export interface AccountOptions {
   name: string;
   limits: BufferLimits;

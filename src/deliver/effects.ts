@@ -17,7 +17,7 @@ import type { ReentryJob, ReentryOutcome } from './reentry.js';
 import type { ReentryQueue } from './reentry-queue.js';
 import type { UntagQueue } from './untag-queue.js';
 
-/** The state of one account that its loop (account.ts) and these effects share. */
+/** The state of one account that its loop (account-delivery.ts) and these effects share. */
 export interface AccountState<R> {
   name: string;
   maxImportResubmits: number;

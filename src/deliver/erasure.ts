@@ -4,7 +4,7 @@ import type { AcApi } from './client.js';
 /**
  * One erasure request for one account: find the contact by email (GET /contacts?email=), then
  * DELETE /contacts/{id}, one request per step from the account's budget. Pure apart from the client it is handed:
- * the account's loop (account.ts) decides when a step may go (its write-ahead marker acknowledged, no import of
+ * the account's loop (account-delivery.ts) decides when a step may go (its write-ahead marker acknowledged, no import of
  * the email in the air, budget left) and carries out what a step answers.
  */
 

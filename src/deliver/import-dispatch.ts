@@ -10,7 +10,7 @@ import { importKind, pickImport } from './pick.js';
 import { needsLookup, planCut } from './plan.js';
 import type { ReentryItem } from './reentry.js';
 
-/** What the import dispatch needs of its account (account.ts wires it). */
+/** What the import dispatch needs of its account (account-delivery.ts wires it). */
 export interface ImportDeps<R> {
   name: string;
   limits: { maxContacts: number; maxBytes: number };

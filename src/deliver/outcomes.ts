@@ -31,7 +31,7 @@ export interface Erasure<R> {
   at: number;
 }
 
-/** What delivery asks of the ledger before it sends (src/ledger/ledger.ts decides; src/main.ts wires it). */
+/** What delivery asks of the ledger before it sends (src/ledger/ledger.ts decides; src/service.ts wires it). */
 export interface DeliveryGate<R> {
   /** How a buffered change goes out, decided when its import is cut. */
   route(connection: string, email: string, listId: string, change: ListChange<R>): Route;

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { backoffDelay } from '../domain/backoff.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { Pipeline, Stall } from './pipeline.js';
+import type { Ingest, Stall } from './ingest.js';
 import { tpKey, type SourceMessage } from './source.js';
 
 /** A partition whose record waits on the schema registry retries after 0.5 s, doubling up to 30 s. */
@@ -40,7 +40,7 @@ export class SourceConsumer {
   constructor(
     kafka: Kafka,
     private readonly config: Config,
-    private readonly pipeline: Pipeline,
+    private readonly ingest: Ingest,
     private readonly metrics: Metrics,
     private readonly log: Logger,
     groupId = config.kafka.groupId,
@@ -62,11 +62,11 @@ export class SourceConsumer {
     // A fetch that held only transaction markers or aborted records never reaches eachBatch (kafkajs resolves it
     // itself): those offsets count as seen, or a partition that ends in a marker never commits to its end.
     this.consumer.on(END_BATCH_PROCESS, ({ payload: p }) => {
-      if (p.batchSize === 0 && p.firstOffset != null) this.pipeline.settler.skipThrough(p.topic, p.partition, Number(p.firstOffset), Number(p.lastOffset));
+      if (p.batchSize === 0 && p.firstOffset != null) this.ingest.settler.skipThrough(p.topic, p.partition, Number(p.firstOffset), Number(p.lastOffset));
     });
     this.consumer.on(GROUP_JOIN, (e) => {
       this.rebalancing = false;
-      this.pipeline.assign(e.payload.memberAssignment);
+      this.ingest.assign(e.payload.memberAssignment);
     });
     this.consumer.on(REBALANCING, () => {
       this.rebalancing = true;
@@ -154,12 +154,12 @@ export class SourceConsumer {
     const messages = beyond ? fetched.filter((m) => m.offset < end) : fetched;
     // One fetch can hold far more than the pending bound (every partition, megabytes each): take only what fits
     // and resolve only that, so kafkajs fetches the rest again once fetching resumes.
-    const room = Math.max(0, this.config.buffer.maxPendingEvents - this.pipeline.pending);
+    const room = Math.max(0, this.config.buffer.maxPendingEvents - this.ingest.pending);
     const taken = messages.length <= room ? messages : messages.slice(0, room);
     const whole = taken.length === messages.length;
     const last = whole ? (beyond ? (taken.length ? end - 1 : undefined) : Number(batch.lastOffset())) : taken[taken.length - 1]?.offset;
     if (last !== undefined) {
-      const stall = await this.pipeline.handle(taken, last);
+      const stall = await this.ingest.handle(taken, last);
       if (stall) {
         if (stall.offset > taken[0]!.offset) resolveOffset(String(stall.offset - 1));
         this.stallPartition(batch.topic, batch.partition, stall, pause);
@@ -181,7 +181,7 @@ export class SourceConsumer {
    * already holds it (see stallPartition); its resume fetches again, finds nothing to take and pauses again.
    */
   private reachedEnd(topic: string, partition: number, first: number, end: number, pause: () => () => void): void {
-    this.pipeline.settler.skipThrough(topic, partition, first, end - 1);
+    this.ingest.settler.skipThrough(topic, partition, first, end - 1);
     if (!this.pausedForBackpressure && !this.stopping) pause();
   }
 
@@ -224,10 +224,10 @@ export class SourceConsumer {
   applyBackpressure(forcePause = false): void {
     const limit = this.config.buffer.maxPendingEvents;
     const byteLimit = this.config.buffer.maxBufferedBytes;
-    const pending = this.pipeline.pending;
-    const bytes = this.pipeline.bufferedBytes;
+    const pending = this.ingest.pending;
+    const bytes = this.ingest.bufferedBytes;
     const topics = this.config.kafka.topics.map((topic) => ({ topic }));
-    const down = this.pipeline.accountDown;
+    const down = this.ingest.accountDown;
     if (!this.pausedForBackpressure && (forcePause || pending > limit || bytes > byteLimit || down)) {
       this.pausedForBackpressure = true;
       this.consumer.pause(topics);
@@ -250,7 +250,7 @@ export class SourceConsumer {
     this.committing = this.committing.then(async () => {
       if (this.rebalancing || this.crashed) return;
       if (this.pausedForBackpressure) this.applyBackpressure();
-      const settler = this.pipeline.settler;
+      const settler = this.ingest.settler;
       const generation = settler.generation;
       const offsets = settler.commits();
       if (offsets.length === 0) return;

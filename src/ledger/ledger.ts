@@ -21,7 +21,7 @@ export interface RestoreResume {
   onProgress(partition: number, offset: number): void;
 }
 
-/** The Kafka side of the ledger, injected (src/main.ts wires readToEnd and LedgerWriter). */
+/** The Kafka side of the ledger, injected (src/service.ts wires readToEnd and LedgerWriter). */
 export interface LedgerIo {
   /**
    * Reads these partitions of the ledger topic of `sourceTopic` to their end offsets of now, each from where

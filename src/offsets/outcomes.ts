@@ -1,7 +1,7 @@
 import { crashPoint } from '../crash-points.js';
 import type { AppliedChange, DeliveryOutcomes, Erasure } from '../deliver/outcomes.js';
 import type { Stage } from '../domain/errors.js';
-import type { DeadLetterSink } from '../ingest/pipeline.js';
+import type { DeadLetterSink } from '../ingest/ingest.js';
 import { tieOffset, type EventRef } from '../ingest/source.js';
 import type { Outcome } from '../ledger/decide.js';
 import type { Ledger } from '../ledger/ledger.js';

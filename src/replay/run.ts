@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { SyncError } from '../domain/errors.js';
 import { createKafka } from '../kafka/client.js';
-import { startService, type Service, type ServiceOptions } from '../main.js';
+import { startService, type Service, type ServiceOptions } from '../service.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { replayGroup, type From } from './from.js';
 import { endOffsets, progressOf, replayConfig, type PartitionRange } from './plan.js';
@@ -86,7 +86,7 @@ export async function runReplay(config: Config, opts: ReplayOptions): Promise<Re
     group,
     complete: complete && clean && finalProgress.complete,
     total: planned.total,
-    events: { ...service.pipeline.totals },
+    events: { ...service.ingest.totals },
     lists: delivered.counts(runConfig.exports),
     ...(await countsFromMetrics(metrics)),
     elapsedMs: Date.now() - started,

@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { EventRef } from '../ingest/source.js';
-import type { Totals } from '../ingest/pipeline.js';
+import type { Totals } from '../ingest/ingest.js';
 import type { Metrics } from '../observability/metrics.js';
 import { formatDuration } from './progress.js';
 

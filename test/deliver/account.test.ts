@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import type { BufferLimits } from '../../src/buffer/contact-buffer.js';
-import { AccountDelivery, type AccountOptions } from '../../src/deliver/account.js';
+import { AccountDelivery, type AccountOptions } from '../../src/deliver/account-delivery.js';
 import type { AppliedChange, DeliveryGate, DeliveryOutcomes } from '../../src/deliver/outcomes.js';
 import { RateBudget, type BudgetRates } from '../../src/deliver/budget.js';
 import { classifyResponse, classifyTransportError } from '../../src/deliver/classify.js';

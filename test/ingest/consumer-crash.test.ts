@@ -4,7 +4,7 @@ import kafkajs, { type Kafka } from 'kafkajs';
 import pino from 'pino';
 import { parseConfig } from '../../src/config/load.js';
 import { isTransient, SourceConsumer } from '../../src/ingest/consumer.js';
-import type { Pipeline } from '../../src/ingest/pipeline.js';
+import type { Ingest } from '../../src/ingest/ingest.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 
 /**
@@ -39,7 +39,7 @@ function setup() {
   };
   const kafka = { consumer: () => consumer } as unknown as Kafka;
   const settler = { generation: 1, commits: () => [{ topic: 't', partition: 0, offset: '5' }], committed: () => undefined };
-  const pipeline = { settler, assign: () => undefined } as unknown as Pipeline;
+  const pipeline = { settler, assign: () => undefined } as unknown as Ingest;
   const metrics = createMetrics();
   const source = new SourceConsumer(kafka, config, pipeline, metrics, pino({ level: 'silent' }));
   const crash = (restart: boolean, error: Error) => handlers.get(consumer.events.CRASH)!({ payload: { error, restart, groupId: 'g' } });

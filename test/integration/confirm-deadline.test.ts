@@ -44,7 +44,7 @@ test('an import that stays active for ever: the deadline fires, the import is re
     const snap = sim.snapshot();
     assert.equal(Object.keys(snap.lists['1']?.members ?? {}).length, 40, 'every contact is on the list');
     assert.ok(snap.counters.importsAccepted >= 2, 'the stuck import was resubmitted');
-    assert.equal(service.pipeline.totals.deadLettered, 0);
+    assert.equal(service.ingest.totals.deadLettered, 0);
   } finally {
     await service.stop();
   }

@@ -67,7 +67,7 @@ test('a stream in which 40% of events are superseded sends exactly the distinct 
   await produce(topic, messages);
   const service = await startService(testConfig(topic, sim, ['s1'], { buffer: { lingerMs: 3_000 } }), { log: quietLog() });
   try {
-    await eventually(() => service.pipeline.totals.delivered + service.pipeline.totals.skipped === 10_000 && service.pipeline.pending === 0, 'every event settled', 120_000);
+    await eventually(() => service.ingest.totals.delivered + service.ingest.totals.skipped === 10_000 && service.ingest.pending === 0, 'every event settled', 120_000);
     const snap = sim.snapshot();
     // Issue 15: the 1,000 contacts whose final state is a remove were never in ActiveCampaign: looked up, not created.
     assert.equal(snap.counters.contactsImported, 5_000, 'one contact entry per distinct final state, none for superseded events nor for removes of contacts AC never had');
@@ -101,7 +101,7 @@ test('100,000 events over 5 lists end in the expected membership; a backlog fill
     const average = c.contactsImported / c.importsAccepted;
     assert.ok(average >= 245, `average contacts per import during the backlog: ${average.toFixed(1)} (${c.importsAccepted} imports)`);
     assert.equal(c.violations, 0, JSON.stringify(c));
-    assert.equal(service.pipeline.totals.deadLettered, 0);
+    assert.equal(service.ingest.totals.deadLettered, 0);
   } finally {
     await service.stop();
     await sim.close();

@@ -56,7 +56,7 @@ test('edge rules: tombstones, empty values and garbage are dead-lettered; a repe
     assert.equal(members['late@example.com'], undefined, 'the older add did not undo the newer remove (and the remove created no contact)');
     assert.equal(members['old@example.com'], undefined, 'the repeat of an old add did not undo the newer remove (no contact created)');
 
-    const totals = service.pipeline.totals;
+    const totals = service.ingest.totals;
     assert.equal(totals.consumed, 11);
     assert.equal(totals.delivered + totals.skipped, 8, 'each repeat and each late event settled with the change that stands');
     assert.equal(totals.skipped, 6, 'the two removes of contacts AC never had (with the events they superseded) settled unsent');

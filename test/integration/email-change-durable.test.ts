@@ -55,7 +55,7 @@ async function assignment(groupId: string, topic: string): Promise<number[][]> {
 }
 
 function emailsOf(s: Service) {
-  return s.pipeline.accounts.get('main')!.emails!;
+  return s.ingest.accounts.get('main')!.emails!;
 }
 
 test('an email change after a restart still finds the contact: one contact, the new email, the old memberships', async () => {

@@ -73,7 +73,7 @@ test('records of 300 KB, 900 KB and 1,040,000 bytes and 50 of 100 KB in a row ar
     }
     const members = sim.snapshot().lists['1']?.members ?? {};
     assert.equal(Object.keys(members).filter((e) => e.startsWith('good')).length, n, 'every normal event is delivered');
-    assert.equal(service.pipeline.totals.deadLettered, sizes.length);
+    assert.equal(service.ingest.totals.deadLettered, sizes.length);
   } finally {
     await dlq.stop();
     await service.stop();

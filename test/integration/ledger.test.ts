@@ -145,7 +145,7 @@ test('a second member joining mid-stream restores the ledger of the partitions i
       if (round !== 3) return;
       // Mid-stream: round 3 is produced and not settled; the second member joins and takes half the partitions.
       services.push(await startService(cfg, { log: quietLog() }));
-      await eventually(async () => services.every((s) => s.pipeline.pending >= 0) && (await admin.describeGroups([cfg.kafka.groupId])).groups[0]?.members.length === 2, 'both members in the group', 60_000);
+      await eventually(async () => services.every((s) => s.ingest.pending >= 0) && (await admin.describeGroups([cfg.kafka.groupId])).groups[0]?.members.length === 2, 'both members in the group', 60_000);
     });
     await eventually(() => services[1]!.metrics.ledgerEntries.get().then((m) => (m.values[0]?.value ?? 0) > 0), 'the second member to hold restored ledger entries', 30_000);
     await assertMembershipAndConsent(prefix, dlq, `${topic}.dlq`);

@@ -37,26 +37,26 @@ test('an outage pauses fetching with the buffer under its bound; delivery resume
   try {
     await eventually(() => sim.snapshot().counters.importsAccepted >= 2, 'the first imports to be accepted');
     sim.configure({ unavailable: true });
-    const consumedAtOutage = service.pipeline.totals.consumed;
+    const consumedAtOutage = service.ingest.totals.consumed;
     assert.ok(consumedAtOutage < EVENTS, `the outage starts mid-stream (consumed ${consumedAtOutage})`);
 
     await eventually(async () => service.consumer.paused && (await gauge(service.metrics.paused)) === 1, 'fetching to pause');
     await eventually(() => sim.snapshot().counters.unavailable503 > 0, 'the service to meet the outage');
 
     // While it is down: sample the gauges for a while; nothing is fetched and they stay under the bound.
-    const consumedWhilePaused = service.pipeline.totals.consumed;
+    const consumedWhilePaused = service.ingest.totals.consumed;
     let maxPending = 0;
     let maxContacts = 0;
     const until = Date.now() + 3_000;
     while (Date.now() < until) {
-      maxPending = Math.max(maxPending, await gauge(service.metrics.pendingEvents), service.pipeline.pending);
+      maxPending = Math.max(maxPending, await gauge(service.metrics.pendingEvents), service.ingest.pending);
       maxContacts = Math.max(maxContacts, await gauge(service.metrics.bufferedContacts));
       assert.equal(service.consumer.paused, true, 'fetching stays paused while the account is down');
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.ok(maxPending > 0 && maxPending <= MAX_PENDING, `pending events stayed within ${MAX_PENDING} (max ${maxPending})`);
     assert.ok(maxContacts <= MAX_PENDING, `buffered contacts stayed within ${MAX_PENDING} (max ${maxContacts})`);
-    assert.equal(service.pipeline.totals.consumed, consumedWhilePaused, 'nothing was fetched while paused');
+    assert.equal(service.ingest.totals.consumed, consumedWhilePaused, 'nothing was fetched while paused');
     assert.ok(consumedWhilePaused < EVENTS, 'the rest of the stream waits on Kafka');
 
     sim.configure({ unavailable: false });
@@ -65,8 +65,8 @@ test('an outage pauses fetching with the buffer under its bound; delivery resume
     await eventually(() => offsetsCaughtUp(admin, config.kafka.groupId, topic), 'committed offsets to reach the end');
     await eventually(() => !service.consumer.paused, 'fetching to resume');
 
-    assert.equal(service.pipeline.totals.consumed, EVENTS);
-    assert.equal(service.pipeline.totals.deadLettered, 0, 'an outage dead-letters nothing');
+    assert.equal(service.ingest.totals.consumed, EVENTS);
+    assert.equal(service.ingest.totals.deadLettered, 0, 'an outage dead-letters nothing');
     const dlqEnds = await admin.fetchTopicOffsets(`${topic}.dlq`);
     assert.ok(dlqEnds.every((p) => p.high === '0'), 'the dead-letter topic is empty');
     assert.equal(sim.snapshot().counters.violations, 0);

@@ -145,7 +145,7 @@ test('bad records of every kind go to the dead-letter topic with stage and code;
     }
     assert.equal(dlq.records.length, bad.size, 'no good event is dead-lettered');
 
-    const totals = service.pipeline.totals;
+    const totals = service.ingest.totals;
     assert.equal(totals.consumed, good.length + bad.size, 'the consumer went through every record');
     // Issue 15: removes of contacts ActiveCampaign never had settle unsent (leave_ignored), creating no contact.
     assert.equal(totals.delivered + totals.skipped, good.length);

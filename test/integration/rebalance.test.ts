@@ -59,12 +59,12 @@ test('a member leaving mid-stream loses nothing: the other takes its partitions 
     await eventually(() => bothOwnPartitions(config.kafka.groupId), 'both members to own partitions', 60_000, 500);
 
     await produce(topic, chunk(expected, 'a-', 3_000, 21));
-    await eventually(() => first.pipeline.totals.consumed > 0 && second.pipeline.totals.consumed > 0, 'both members to consume');
+    await eventually(() => first.ingest.totals.consumed > 0 && second.ingest.totals.consumed > 0, 'both members to consume');
 
-    const before = first.pipeline.totals.consumed;
+    const before = first.ingest.totals.consumed;
     await produce(topic, chunk(expected, 'b-', 3_000, 22));
     // Mid-stream: the leaving member holds unsettled events of the second chunk (the linger keeps them buffered).
-    await eventually(() => first.pipeline.totals.consumed > before && first.pipeline.pending > 0, 'the leaving member to hold unsettled events', 60_000, 20);
+    await eventually(() => first.ingest.totals.consumed > before && first.ingest.pending > 0, 'the leaving member to hold unsettled events', 60_000, 20);
     const { clean } = await first.stop();
     assert.equal(clean, true, 'the leaving member settled what it had before the deadline');
 
@@ -74,10 +74,10 @@ test('a member leaving mid-stream loses nothing: the other takes its partitions 
     await eventually(() => offsetsCaughtUp(admin, config.kafka.groupId, topic), 'the group committed offsets to reach the end');
 
     const total = 7_000;
-    const consumed = first.pipeline.totals.consumed + second.pipeline.totals.consumed;
+    const consumed = first.ingest.totals.consumed + second.ingest.totals.consumed;
     assert.ok(consumed >= total, `every event was consumed by some member (${consumed})`);
     assert.ok(consumed < 2 * total, `duplicates stay bounded (${consumed - total} consumed twice)`);
-    const lettered = first.pipeline.totals.deadLettered + second.pipeline.totals.deadLettered;
+    const lettered = first.ingest.totals.deadLettered + second.ingest.totals.deadLettered;
     const letters = lettered ? (await readTopic(`${topic}.dlq`, lettered, 20_000).catch(() => [])).map((r) => `${r.headers['dlq.error.code']}: ${r.headers['dlq.error.message'] ?? ''}`) : [];
     assert.equal(lettered, 0, `dead letters: ${letters.join(' | ')}`);
     const c = sim.snapshot().counters;

@@ -71,8 +71,8 @@ test('a replay beside the live sync: no request over the account limits, and the
     await liveStream;
     assert.equal(replay.exitCode, 0);
     assert.equal(replay.summary.events.consumed, 20_000, 'the backlog, and not one live event: the ends were fixed at start');
-    assert.equal(replayService!.pipeline.accounts.get('main')!.budget.share, 0.5, 'the replay paces itself to replayShare');
-    assert.equal(live.pipeline.accounts.get('main')!.budget.share, 0.5, 'the live instance, owning every partition, to the rest');
+    assert.equal(replayService!.ingest.accounts.get('main')!.budget.share, 0.5, 'the replay paces itself to replayShare');
+    assert.equal(live.ingest.accounts.get('main')!.budget.share, 0.5, 'the live instance, owning every partition, to the rest');
     const listOf = (s: string) => String(segments.indexOf(s) + 1);
     await eventually(() => latencies.length >= produced, `the live sync to deliver all ${produced} live events`, 60_000);
     await eventually(() => membershipDiff(expected, listOf, (id) => sim.snapshot().lists[id]?.members ?? {}).length === 0, 'backlog and live events to be in the account');

@@ -39,7 +39,7 @@ test('after a mapping is added, dlq replay re-publishes the unmapped dead letter
   let deadLettered: number;
   try {
     await eventually(() => offsetsCaughtUp(admin, `${topic}-g`, topic), 'the first run to commit to the end');
-    deadLettered = first.pipeline.totals.deadLettered;
+    deadLettered = first.ingest.totals.deadLettered;
   } finally {
     await first.stop();
   }
@@ -92,8 +92,8 @@ test('after a mapping is added, dlq replay re-publishes the unmapped dead letter
     const churnOnly = new Map([['churn', expected.get('churn')!]]);
     await eventually(() => membershipDiff(churnOnly, () => '3', (id) => sim.snapshot().lists[id]?.members ?? {}).length === 0, 'list 3 to hold the churn membership');
     await eventually(() => offsetsCaughtUp(admin, `${topic}-g`, topic), 'the second run to commit to the end');
-    assert.equal(second.pipeline.totals.consumed, deadLettered, 'only the re-published events were new to the live group');
-    assert.equal(second.pipeline.totals.deadLettered, 0);
+    assert.equal(second.ingest.totals.consumed, deadLettered, 'only the re-published events were new to the live group');
+    assert.equal(second.ingest.totals.deadLettered, 0);
   } finally {
     await second.stop();
   }

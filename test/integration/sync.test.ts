@@ -26,8 +26,8 @@ test('events on a real broker end in the simulator as the last event per (segmen
     const listOf = (s: string) => String(segments.indexOf(s) + 1);
     await eventually(() => membershipDiff(expected, listOf, (id) => sim.snapshot().lists[id]?.members ?? {}).length === 0, 'simulator membership to match the events');
     await eventually(() => offsetsCaughtUp(admin, config.kafka.groupId, topic), 'committed offsets to reach the end offsets');
-    assert.equal(service.pipeline.totals.consumed, 5_000);
-    assert.equal(service.pipeline.totals.deadLettered, 0);
+    assert.equal(service.ingest.totals.consumed, 5_000);
+    assert.equal(service.ingest.totals.deadLettered, 0);
     const snap = sim.snapshot();
     assert.equal(snap.counters.violations, 0, 'no request over the simulator limits');
     // A membership check that can fail: a contact that was never in any event is on no list.
@@ -53,7 +53,7 @@ test('an invalid event neither stops the consumer nor holds back the committed o
   try {
     await eventually(() => sim.snapshot().lists['1']?.members['good4@example.com']?.status === 1, 'the good event after the bad ones to arrive');
     await eventually(() => offsetsCaughtUp(admin, config.kafka.groupId, topic), 'committed offset to pass the invalid events');
-    assert.equal(service.pipeline.totals.deadLettered, 2);
+    assert.equal(service.ingest.totals.deadLettered, 2);
     assert.equal(sim.snapshot().lists['1']?.members['good1@example.com']?.status, 1);
   } finally {
     await service.stop();

@@ -2,7 +2,7 @@ import { Kafka, Partitioners, logLevel, type Admin } from 'kafkajs';
 import pino from 'pino';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import { startService, type Service } from '../../src/main.js';
+import { startService, type Service } from '../../src/service.js';
 import { sampleEvents, type SampleOptions } from '../../src/dev/sample/events.js';
 import { startSimulator, type Simulator } from '../../packages/ac-simulator/src/index.js';
 // Test clients read (and may write) every codec, as the service does.

@@ -4,7 +4,7 @@ import { parseConfig } from '../../config/load.js';
 import { createKafka } from '../../kafka/client.js';
 import { startLocalBroker, stopLocalBroker } from '../local-broker.js';
 import { ensureTopic } from '../../kafka/topics.js';
-import { startService } from '../../main.js';
+import { startService } from '../../service.js';
 import { createLogger } from '../../observability/logger.js';
 import { membershipDiff, sampleEvents } from '../sample/events.js';
 import { startSimulator } from '../../../packages/ac-simulator/src/index.js';
@@ -77,11 +77,11 @@ export async function demoCommand(argv: string[]): Promise<number> {
     while (Date.now() < deadline) {
       const snap = sim.snapshot();
       diffs = membershipDiff(expected, listOf, (id) => snap.lists[id]?.members ?? {});
-      if (diffs.length === 0 && service.pipeline.pending === 0) break;
+      if (diffs.length === 0 && service.ingest.pending === 0) break;
       await new Promise((r) => setTimeout(r, 500));
     }
     const snap = sim.snapshot();
-    const totals = service.pipeline.totals;
+    const totals = service.ingest.totals;
     say('');
     say(`Events consumed:   ${totals.consumed} (delivered ${totals.delivered}, dead-lettered ${totals.deadLettered}, skipped ${totals.skipped})`);
     for (const [i, segmentId] of segments.entries()) {

@@ -1,15 +1,15 @@
 import type { Admin, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
-import type { AccountDelivery } from './deliver/account.js';
-import { checkAccounts, createAccounts, createClients } from './deliver/accounts.js';
+import type { AccountDelivery } from './deliver/account-delivery.js';
+import { checkAccounts, createAccounts, createClients } from './deliver/wiring.js';
 import { DeadLetterProducer } from './dlq/producer.js';
 import { Backoff } from './domain/backoff.js';
 import { ConfigError } from './domain/errors.js';
 import { AvroDecoder } from './ingest/avro.js';
 import { dlqTopicFor } from './dlq/envelope.js';
 import { SourceConsumer } from './ingest/consumer.js';
-import { Pipeline } from './ingest/pipeline.js';
+import { Ingest } from './ingest/ingest.js';
 import { Router } from './ingest/router.js';
 import type { EventRef } from './ingest/source.js';
 import { createKafka, writerProducerConfig } from './kafka/client.js';
@@ -48,7 +48,7 @@ export interface ServiceOptions {
 
 export interface Service {
   readonly config: Config;
-  readonly pipeline: Pipeline;
+  readonly ingest: Ingest;
   readonly consumer: SourceConsumer;
   readonly metrics: Metrics;
   readonly log: Logger;
@@ -72,7 +72,7 @@ export interface Service {
 }
 
 /**
- * The composition root: config → accounts (checked) → Kafka (DLQ topics, producer) → pipeline → consumer.
+ * The composition root: config → accounts (checked) → Kafka (DLQ topics, producer) → ingest → consumer.
  */
 export async function startService(config: Config, opts: ServiceOptions = {}): Promise<Service> {
   const log = opts.log ?? createLogger(config.log.level, undefined, config.log.format);
@@ -116,7 +116,7 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
     ledger = createLedger({ kafka, admin, producer, config, groupId, rebuild: opts.rebuildLedger ?? [], dryRun: !!opts.dryRun, metrics, log: log.child({ module: 'ledger' }) });
   }
 
-  // The settle path, in a straight line: ownership → settler ← outcome sink ← accounts ← pipeline ← consumer.
+  // The settle path, in a straight line: ownership → settler ← outcome sink ← accounts ← ingest ← consumer.
   const ownership = new Ownership();
   const onDelivered = opts.onDelivered;
   const settler = new Settler(ownership, metrics, log.child({ module: 'settle' }), onDelivered ? (share, result) => result === 'delivered' && onDelivered([share as EventRef]) : undefined);
@@ -127,9 +127,9 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
   const consent: ConsentParts | undefined = config.consent.enabled ? await startConsent({ kafka, admin, producer, config, groupId: opts.groupId ?? config.kafka.groupId, metrics, log: log.child({ module: 'consent' }) }) : undefined;
   const gate = consent ? consent.gate(ledgerGate) : ledgerGate;
   const accounts: Map<string, AccountDelivery<EventRef>> = createAccounts(config, clients, outcomes, gate, metrics, log.child({ module: 'deliver' }));
-  const pipeline = new Pipeline(config, router, accounts, ownership, settler, deadLetter, metrics, log.child({ module: 'ingest' }), wire, ledger?.ledger);
-  pipeline.totalPartitions = totalPartitions;
-  const consumer = new SourceConsumer(kafka, config, pipeline, metrics, log.child({ module: 'consumer' }), opts.groupId, opts.endOffset);
+  const ingest = new Ingest(config, router, accounts, ownership, settler, deadLetter, metrics, log.child({ module: 'ingest' }), wire, ledger?.ledger);
+  ingest.totalPartitions = totalPartitions;
+  const consumer = new SourceConsumer(kafka, config, ingest, metrics, log.child({ module: 'consumer' }), opts.groupId, opts.endOffset);
   await waitFor(() => consumer.start(), log, 'Kafka consumer');
   const probes = new Readiness({
     admin: kafka.admin({ retry: { retries: 0 } }),
@@ -187,7 +187,7 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
 
   return {
     config,
-    pipeline,
+    ingest,
     consumer,
     metrics,
     log,

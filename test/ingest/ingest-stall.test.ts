@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pino from 'pino';
 import { parseConfig } from '../../src/config/load.js';
-import type { AccountDelivery } from '../../src/deliver/account.js';
+import type { AccountDelivery } from '../../src/deliver/account-delivery.js';
 import { RecordError } from '../../src/domain/errors.js';
 import { RegistryUnavailableError } from '../../src/ingest/avro.js';
 import type { WireDecoder } from '../../src/ingest/decode.js';
-import { Pipeline } from '../../src/ingest/pipeline.js';
+import { Ingest } from '../../src/ingest/ingest.js';
 import { Router } from '../../src/ingest/router.js';
 import type { EventRef, SourceMessage } from '../../src/ingest/source.js';
 import { createMetrics } from '../../src/observability/metrics.js';
@@ -43,7 +43,7 @@ function setup(decode: WireDecoder['decode']) {
   const metrics = createMetrics();
   const ownership = new Ownership();
   const settler = new Settler(ownership, metrics, pino({ level: 'silent' }));
-  const pipeline = new Pipeline(config, new Router(config.exports), new Map([['main', account]]), ownership, settler, deadLetter, metrics, pino({ level: 'silent' }), { decode });
+  const pipeline = new Ingest(config, new Router(config.exports), new Map([['main', account]]), ownership, settler, deadLetter, metrics, pino({ level: 'silent' }), { decode });
   pipeline.assign({ t: [0] });
   return { pipeline, added, letters };
 }
@@ -52,7 +52,7 @@ const wire = (n: number) => Buffer.from([0, 0, 0, 0, n]);
 const message = (offset: number, value: Buffer): SourceMessage => ({ topic: 't', partition: 0, offset, key: null, value, headers: {}, timestamp: 0 });
 const event = (n: number) => ({ eventId: `e${n}`, occurredAt: '2026-11-28T10:00:00Z', segmentId: 'vip', op: 'add', profile: { id: `p${n}`, email: `c${n}@example.com` } });
 
-describe('Pipeline with a wire decoder that may stall', () => {
+describe('Ingest with a wire decoder that may stall', () => {
   it('stops at the record whose registry did not answer and takes it, and the rest, when fetched again', async () => {
     let registryUp = false;
     const { pipeline, letters, added } = setup(async (value) => {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import type { AccountDelivery } from '../deliver/account.js';
+import type { AccountDelivery } from '../deliver/account-delivery.js';
 import { RecordError, SyncError, type Stage } from '../domain/errors.js';
 import { parseMembershipChange, type ErasureRequest, type MembershipChange } from '../domain/event.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -32,7 +32,7 @@ export type DeadLetterSink = (letter: { message: SourceMessage; exportName: stri
  * with one share per export, and added to the accounts' buffers. No Kafka or HTTP here. What happens to each
  * share afterwards is delivery's report to the outcome sink (src/offsets/outcomes.ts).
  */
-export class Pipeline {
+export class Ingest {
   private seq = 0;
   /** Partitions of all source topics together (for each member's share of the account budgets). */
   totalPartitions = 0;

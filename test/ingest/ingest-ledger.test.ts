@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import pino from 'pino';
 import type { ListChange } from '../../src/buffer/contact-entry.js';
 import { parseConfig } from '../../src/config/load.js';
-import type { AccountDelivery } from '../../src/deliver/account.js';
-import { Pipeline } from '../../src/ingest/pipeline.js';
+import type { AccountDelivery } from '../../src/deliver/account-delivery.js';
+import { Ingest } from '../../src/ingest/ingest.js';
 import { Router } from '../../src/ingest/router.js';
 import type { EventRef, SourceMessage } from '../../src/ingest/source.js';
 import { LedgerGate } from '../../src/ledger/gate.js';
@@ -64,7 +64,7 @@ function setup(stored: { key: string; record: LedgerRecord }[], partitions = [0]
   const settler = new Settler(ownership, metrics, pino({ level: 'silent' }));
   const gate = new LedgerGate(config.exports, ownership, ledger);
   const sink = new OutcomeSink(settler, ownership, deadLetter, metrics, ledger);
-  const pipeline = new Pipeline(config, new Router(config.exports), new Map([['main', account]]), ownership, settler, deadLetter, metrics, pino({ level: 'silent' }), undefined, ledger);
+  const pipeline = new Ingest(config, new Router(config.exports), new Map([['main', account]]), ownership, settler, deadLetter, metrics, pino({ level: 'silent' }), undefined, ledger);
   pipeline.assign({ t: partitions });
   return { pipeline, gate, sink, added, writes, metrics, restore: () => restored() };
 }
@@ -81,7 +81,7 @@ const message = (offset: number, segmentId: string, op: 'add' | 'remove', at: nu
 const removedByService = { op: 'remove', occurredAt: T, byService: true, sentAt: T + 1_000, confirmedAt: T + 2_000 } as const;
 const count = async (m: ReturnType<typeof createMetrics>, result: string) => (await m.eventsConsumed.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
 
-describe('Pipeline with the ledger', () => {
+describe('Ingest with the ledger', () => {
   it('does not process a partition before its ledger is restored: the batch stalls untouched until then', async () => {
     const { pipeline, added, restore } = setup([]);
     const stall = await pipeline.handle([message(0, 'vip', 'add', T)], 0);

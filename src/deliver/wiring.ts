@@ -3,7 +3,7 @@ import type { Config, ConnectionConfig } from '../config/schema.js';
 import { Backoff } from '../domain/backoff.js';
 import { ConfigError } from '../domain/errors.js';
 import type { Metrics } from '../observability/metrics.js';
-import { AccountDelivery } from './account.js';
+import { AccountDelivery } from './account-delivery.js';
 import { RateBudget } from './budget.js';
 import { AcClient, type AcApi, type Answer } from './client.js';
 import { scaledClock } from './clock.js';
