@@ -8,13 +8,17 @@ import { createTopic, eventually, quietLog, startService, startSimulator, testCo
 import { getJson } from '../support/observability.js';
 
 /**
- * /readyz while the broker is down, on a broker of this test's own (port 39092; the shared one on 19092 must never
- * stop): ready, then not ready with the reason once the broker stops, then ready again once it is back. The test
- * runner runs files one at a time, so nothing else uses this broker meanwhile.
+ * /readyz while the broker is down, on a broker of this test's own: ready, then not ready with the reason once the
+ * broker stops, then ready again once it is back. The test runner runs files one at a time, so nothing else uses
+ * this broker meanwhile (the shared one on 19092 must never stop).
+ *
+ * Its port, 21392, is below Linux's ephemeral range (32768-60999). While the broker is down the service keeps
+ * dialling it, and a connect whose source port happens to be the port it dials connects to itself (TCP
+ * self-connect) and holds the port: on 39092 the broker then failed to bind when it came back.
  */
 const run = promisify(execFile);
 const script = fileURLToPath(new URL('../../../scripts/kafka-local.sh', import.meta.url));
-const env = { ...process.env, KAFKA_LOCAL_PORT: '39092', KAFKA_HEAP_OPTS: '-Xmx384m -Xms128m' };
+const env = { ...process.env, KAFKA_LOCAL_PORT: process.env.KAFKA_RESTART_TEST_PORT ?? '21392', KAFKA_HEAP_OPTS: '-Xmx384m -Xms128m' };
 const broker = async (command: 'start' | 'stop'): Promise<string> => {
   const { stdout } = await run('bash', [script, command], { env, timeout: 5 * 60_000, maxBuffer: 16 * 1024 * 1024 });
   return stdout.trim().split('\n').pop()!.trim();
