@@ -1,6 +1,6 @@
 import type { SimulatorCounters } from '../../packages/ac-simulator/src/index.js';
 import { workloadSlices, type Bench } from '../harness.js';
-import { round, type Distribution } from '../measure.js';
+import type { Distribution } from '../measure.js';
 import type { DeadLetterCounts } from '../outcome.js';
 import type { LatencyResult } from '../results.js';
 import type { SettledResult } from '../roles/service.js';

@@ -111,7 +111,7 @@ export async function traceCommand(argv: string[]): Promise<number> {
 
 /** The normalised email of a JSON event value, or undefined for anything else (cheap pre-check first). */
 function emailOf(value: Buffer | null): string | undefined {
-  if (!value || value[0] !== 0x7b) return undefined;
+  if (value?.[0] !== 0x7b) return undefined;
   try {
     const email = (JSON.parse(value.toString('utf8')) as { profile?: { email?: unknown } }).profile?.email;
     return typeof email === 'string' ? normaliseEmail(email) : undefined;

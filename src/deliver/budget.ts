@@ -111,7 +111,11 @@ export class RateBudget {
     const held: ImportSlot[] = [];
     if (kind === 'import' || this.combined) held.push(this.imports.take(() => this.window(this.rates.importsPerMinute).ms));
     if (kind === 'single-import') held.push(this.singles.take(() => this.window(this.rates.singleImportsPerMinute).ms));
-    return { answered: (at) => held.forEach((slot) => slot.answered(at)) };
+    return {
+      answered: (at) => {
+        for (const slot of held) slot.answered(at);
+      },
+    };
   }
 
   /** Whether a single-contact import could go now without waiting on its own (small) budget. */

@@ -88,7 +88,7 @@ export class ProfileLookups<R> {
     if (this.busy || this.closed || this.wanted.size === 0) return;
     const now = this.h.clock.now();
     const ready = Math.max(this.nextAt, this.h.budget.readyAt('request', now));
-    if (ready > now) return this.schedule(ready - now);
+    if (ready > now) return void this.schedule(ready - now);
     let pick: [string, Wanted<R>] | undefined;
     let scanned = 0;
     for (const entry of this.wanted) {
@@ -98,7 +98,7 @@ export class ProfileLookups<R> {
         break;
       }
     }
-    if (!pick) return this.schedule(200);
+    if (!pick) return void this.schedule(200);
     const [profileId, w] = pick;
     this.wanted.delete(profileId);
     this.h.budget.spend('request', now);

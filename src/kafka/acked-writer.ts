@@ -269,7 +269,7 @@ export class AckedWriter<T> {
 
   /** A record failed on its own. Too large and shrinkable: shrunk further; otherwise stuck, retried alone. */
   private refused(e: Entry<T>, failure: WriteFailure, err: unknown): void {
-    if (e.discarded || this.stopped) return this.settle(e, this.stopped ? new WriterClosedError(this.o.name) : new DiscardedError(this.o.name));
+    if (e.discarded || this.stopped) return void this.settle(e, this.stopped ? new WriterClosedError(this.o.name) : new DiscardedError(this.o.name));
     if (failure.tooLarge && this.o.shrink && (e.shrinkTo ?? e.bytes) > MIN_SHRINK_BYTES) {
       e.shrinkTo = Math.floor((e.shrinkTo ?? e.bytes) / 2);
       this.requeue([e]);

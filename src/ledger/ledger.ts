@@ -349,7 +349,10 @@ export class Ledger {
     const keys = new Set(slot.profiles.keysWithEmail(connection, emailHash(this.hasher, email)));
     const own = profileId === undefined ? undefined : profileKey(this.hasher, connection, profileId);
     if (own !== undefined && slot.profiles.get(own)) keys.add(own);
-    const writes = [...keys].map((k) => (slot.profiles.delete(k), this.io.write(topic, partition, k, null)));
+    const writes = [...keys].map((k) => {
+      slot.profiles.delete(k);
+      return this.io.write(topic, partition, k, null);
+    });
     return writes.length ? Promise.all(writes).then(() => undefined) : undefined;
   }
 

@@ -1,4 +1,4 @@
-import { decodeMarker, markerFor, markerKey, newerMarker, PersonHasher, routeErasure, shadows, suppresses, type ErasureMarker } from './erasure.js';
+import { decodeMarker, markerFor, markerKey, newerMarker, type PersonHasher, routeErasure, shadows, suppresses, type ErasureMarker } from './erasure.js';
 import { personPart } from './hashing.js';
 import type { LedgerEntry } from './hash-index.js';
 

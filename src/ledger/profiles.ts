@@ -60,7 +60,7 @@ export function encodeProfile(r: ProfileRecord): string {
 
 export function decodeProfile(raw: Buffer | string | null): ProfileRecord | undefined {
   const o = storedObject(raw);
-  if (!o || o.v !== 1 || o.profile !== true || typeof o.occurredAt !== 'number' || typeof o.email !== 'string') return undefined;
+  if (o?.v !== 1 || o.profile !== true || typeof o.occurredAt !== 'number' || typeof o.email !== 'string') return undefined;
   const r: ProfileRecord = { occurredAt: o.occurredAt, email: o.email };
   if (typeof o.contactId === 'string' && /^[0-9]+$/.test(o.contactId)) r.contactId = o.contactId;
   if (typeof o.changingTo === 'string') r.changingTo = o.changingTo;

@@ -24,9 +24,9 @@ describe('dead-letter codes: one typed list', () => {
     const used = new Set<string>();
     for (const file of sources(join(root, 'src'))) {
       const text = readFileSync(file, 'utf8');
-      for (const m of text.matchAll(/RecordError\('[a-z]+', '([A-Z0-9_]+)'/g)) used.add(m[1]!);
-      for (const m of text.matchAll(/(?:fail|dead|reject)\([^)]*?'(?:decode|validate|map|deliver|confirm)', '([A-Z0-9_]+)'/g)) used.add(m[1]!);
-      for (const m of text.matchAll(/code: '([A-Z0-9_]+)'/g)) if (file.includes('/deliver/') && /^(CONSENT|CONTACT|INVALID|NO_|IMPORT|RESUB)/.test(m[1]!)) used.add(m[1]!);
+      for (const m of text.matchAll(/RecordError\(\s*'[a-z]+',\s*'([A-Z0-9_]+)'/g)) used.add(m[1]!);
+      for (const m of text.matchAll(/(?:fail|dead|reject)\([^)]*?'(?:decode|validate|map|deliver|confirm)',\s*'([A-Z0-9_]+)'/g)) used.add(m[1]!);
+      for (const m of text.matchAll(/code:\s*'([A-Z0-9_]+)'/g)) if (file.includes('/deliver/') && /^(CONSENT|CONTACT|INVALID|NO_|IMPORT|RESUB)/.test(m[1]!)) used.add(m[1]!);
     }
     assert.ok(used.size >= 12, `found the codes in src (${[...used].join(', ')})`);
     for (const code of used) assert.ok((deadLetterCodes as string[]).includes(code), `${code} is in the list`);

@@ -30,7 +30,7 @@ describe('PUT /contacts/{id}', () => {
     const r = await api(s, 'PUT', `/contacts/${id}`, { body: { contact: { email: 'New@Example.com', lastName: 'Bo' } } });
     assert.equal(r.status, 200);
     assert.deepEqual([r.body.contact.id, r.body.contact.email, r.body.contact.firstName, r.body.contact.lastName], [id, 'new@example.com', 'Al', 'Bo']);
-    assert.deepEqual(r.body.fieldValues.map((fv: any) => [fv.field, fv.value]), [['1', 'gold']]);
+    assert.deepEqual(r.body.fieldValues.map((fv: { field: string; value: string }) => [fv.field, fv.value]), [['1', 'gold']]);
     const snap = s.snapshot();
     assert.deepEqual([snap.contacts, snap.lists['1']!.members['new@example.com']?.status, snap.lists['2']!.members['new@example.com']?.changedBy], [2, 1, 'person']);
     assert.equal(snap.lists['1']!.members['old@example.com'], undefined);
@@ -107,7 +107,7 @@ describe('GET /contacts/{id}', () => {
     const { id } = await world(s);
     const r = await api(s, 'GET', `/contacts/${id}`);
     assert.equal(r.status, 200);
-    assert.deepEqual(r.body.contactLists.map((m: any) => [m.list, m.status]), [['1', '1'], ['2', '2']]);
+    assert.deepEqual(r.body.contactLists.map((m: { list: string; status: string }) => [m.list, m.status]), [['1', '1'], ['2', '2']]);
     assert.deepEqual([r.body.contact.email, r.body.contactTags.length, r.body.fieldValues.length], ['old@example.com', 1, 1]);
     assert.deepEqual((await api(s, 'GET', '/contacts/99')).body, { message: 'No Result found for Subscriber with id 99' });
   });

@@ -19,7 +19,7 @@ describe('emptyBulkValueClears', () => {
       const c = r.body.contacts[0];
       assert.deepEqual([c.firstName, c.lastName, c.phone], clears ? ['', 'Ng', ''] : ['Eve', 'Ng', '+31 6']);
       const synced = await api(s, 'POST', '/contact/sync', { body: { contact: { email: 'e@example.com' } } });
-      const fields = Object.fromEntries(synced.body.fieldValues.map((fv: any) => [fv.field, fv.value]));
+      const fields = Object.fromEntries(synced.body.fieldValues.map((fv: { field: string; value: string }) => [fv.field, fv.value]));
       assert.deepEqual(fields, clears ? { '1': '', '2': 'NL' } : { '1': 'gold', '2': 'NL' });
     });
   }

@@ -6,6 +6,7 @@ export interface Answer {
   headers: Headers;
   text: string;
   /** Parsed JSON, or undefined when the body is empty or not JSON. */
+  // biome-ignore lint/suspicious/noExplicitAny: tests walk JSON answers by path and assert on what they find
   body: any;
 }
 
@@ -53,6 +54,7 @@ export function contacts(n: number, prefix = 'person'): Array<{ email: string; s
 }
 
 /** The /import/info answer once the import reached a terminal state. */
+// biome-ignore lint/suspicious/noExplicitAny: an Answer body, read by path like the others
 export async function finished(sim: Simulator, batchId: string): Promise<any> {
   return waitFor(`import ${batchId} to finish`, async () => {
     const info = await api(sim, 'GET', `/import/info?batchId=${batchId}`);

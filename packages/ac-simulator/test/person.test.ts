@@ -79,7 +79,7 @@ describe('seeded memberships', () => {
     const snap = s.snapshot();
     assert.deepEqual([snap.lists['1']!.members['pending@example.com']!.status, snap.lists['1']!.members['pending@example.com']!.changedBy], [0, 'seed']);
     const r = await api(s, 'GET', `/contacts/${id}/contactLists`);
-    assert.deepEqual(r.body.contactLists.map((m: any) => [m.list, m.status]), [['1', '0'], ['2', '2']]);
+    assert.deepEqual(r.body.contactLists.map((m: { list: string; status: string }) => [m.list, m.status]), [['1', '0'], ['2', '2']]);
     assert.throws(() => s.seedContact({ email: 'bad@example.com', lists: { '1': 4 as never } }), /status 4/);
   });
 });

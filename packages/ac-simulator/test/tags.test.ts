@@ -12,7 +12,7 @@ async function sim(): Promise<Simulator> {
   return s;
 }
 
-async function imported(s: Simulator, contacts: unknown[]): Promise<any> {
+async function imported(s: Simulator, contacts: unknown[]) {
   return finished(s, (await api(s, 'POST', '/import/bulk_import', { body: { contacts } })).body.batchId);
 }
 
@@ -27,14 +27,14 @@ describe('tags', () => {
     await imported(s, [{ email: 'a@example.com', tags: ['segment:vip'] }, { email: 'c@example.com', tags: [] }]);
     assert.deepEqual(s.snapshot().tags, { 'a@example.com': ['segment:news', 'segment:vip'], 'b@example.com': ['segment:news'] });
     const all = await api(s, 'GET', '/tags');
-    assert.deepEqual(all.body.tags.map((t: any) => [t.id, t.tag, t.tagType]), [['1', 'segment:vip', 'contact'], ['2', 'segment:news', 'contact']]);
+    assert.deepEqual(all.body.tags.map((t: { id: string; tag: string; tagType: string }) => [t.id, t.tag, t.tagType]), [['1', 'segment:vip', 'contact'], ['2', 'segment:news', 'contact']]);
     assert.equal(all.body.meta.total, '2');
   });
 
   it('finds tags with search (contains) and filters[search][eq]', async () => {
     const s = await sim();
     await imported(s, [{ email: 'a@example.com', tags: ['segment:vip', 'segment:vip-2', 'other'] }, { email: 'b@example.com' }]);
-    const names = async (q: string) => (await api(s, 'GET', `/tags?${q}`)).body.tags.map((t: any) => t.tag);
+    const names = async (q: string) => (await api(s, 'GET', `/tags?${q}`)).body.tags.map((t: { tag: string }) => t.tag);
     assert.deepEqual(await names('search=VIP'), ['segment:vip', 'segment:vip-2']);
     assert.deepEqual(await names(`filters[search][eq]=${encodeURIComponent('segment:vip')}`), ['segment:vip']);
     assert.deepEqual(await names('search=nothing'), []);
@@ -58,7 +58,7 @@ describe('tags', () => {
     assert.deepEqual(s.snapshot().tags['a@example.com'], ['extra', 'keep']);
 
     const listed = await api(s, 'GET', `/contacts/${contact}/contactTags`);
-    assert.deepEqual(listed.body.contactTags.map((ct: any) => ct.tag), ['1', '2']);
+    assert.deepEqual(listed.body.contactTags.map((ct: { tag: string }) => ct.tag), ['1', '2']);
     const removed = await api(s, 'DELETE', `/contactTags/${added.body.contactTag.id}`);
     assert.deepEqual([removed.status, removed.body], [200, {}]);
     assert.deepEqual(s.snapshot().tags['a@example.com'], ['keep']);

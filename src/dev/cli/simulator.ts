@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { startSimulator, type SimulatorOptionsInput } from '../../../packages/ac-simulator/src/index.js';
+import { type Simulator, startSimulator, type SimulatorOptionsInput } from '../../../packages/ac-simulator/src/index.js';
 import { startSchemaRegistry, type SchemaRegistrySim } from '../../../packages/ac-simulator/src/registry.js';
 
 /**
@@ -53,7 +53,7 @@ function parse(argv: string[]): { opts: SimulatorOptionsInput; registryPort: num
 }
 
 export async function simulatorCommand(argv: string[]): Promise<number> {
-  let sim;
+  let sim: Simulator | undefined;
   let registry: SchemaRegistrySim | undefined;
   try {
     const { opts, registryPort } = parse(argv);
