@@ -211,8 +211,8 @@ export const configSchema = z.strictObject({
         .int()
         .min(0)
         .max(1_000_000)
-        .default(0)
-        .describe("unknown removes queued for one list that start one read of its members instead of a lookup each (README, Lookup cost); 0 (the default until a read is invalidated by erasures, email changes and rebalances) = lookups only"),
+        .default(100)
+        .describe("unknown removes queued for one list that start one read of its members instead of a lookup each (README, Lookup cost: a read answers only removes older than it, and erasures, email changes and rebalances invalidate it); 0 = lookups only"),
       memberReadMaxMembers: z.number().int().min(100).max(50_000_000).default(2_000_000).describe("a list with more members is never read: lookups instead (memory: at most 32 bytes a member while a read is held)"),
       repeatUnsubscribeMovesUdate: z
         .enum(['no', 'yes', 'unknown'])

@@ -76,7 +76,7 @@ export class AccountDelivery<R> {
     this.reentries = new ReentryQueue<R>(() => this.clock.epoch(), opts.repeatUnsubscribeMovesUdate);
     this.health = new AccountHealth(opts.maxBackoffMs, random);
     const { name, maxImportResubmits } = opts;
-    const deps = { name, client, clock, metrics, log, fx: () => this.fx, health: this.health, buffer: this.buffer, wake: () => this.wake() };
+    const deps = { name, client, clock, metrics, log, fx: () => this.fx, health: this.health, buffer: this.buffer, wake: () => this.wake(), contactsChanged: (emails?: readonly string[]) => this.lookups.changed(emails) };
     this.untags = new UntagQueue<R>(opts.untagLists ?? new Set(), gate, deps);
     this.erasures = new ErasureQueue<R>({ ...deps, outcomes });
     this.lookups = new LookupQueue<R>({ ...deps, outcomes, rules: opts.memberReads ?? defaultReadRules });
@@ -90,7 +90,7 @@ export class AccountDelivery<R> {
     this.imports = new ImportDispatch<R>({ ...opts, ...shared, budget, gate, flight: this.flight, fx: this.fx, takePlain: (email, listId) => this.reentries.takePlain(email, listId), lookup, send: (batch, resubscribe) => this.io.send(batch, resubscribe) });
     const maxProfiles = opts.maxProfiles ?? 250_000;
     if (maxProfiles > 0) this.emails = new EmailChanges<R>({ connection: name, budget, clock, client, outcomes, add: (u) => this.add(u), holds: (e) => this.buffer.holds(e), log, maxProfiles, onIdle: () => this.wake(), onResult: (result) => metrics.emailChanges.inc({ connection: name, result }),
-      store: gate?.profiles, lookupsPerSecond: opts.profileLookupsPerSecond, onLookup: (result) => metrics.profileLookups.inc({ connection: name, result }) });
+      store: gate?.profiles, lookupsPerSecond: opts.profileLookupsPerSecond, onLookup: (result) => metrics.profileLookups.inc({ connection: name, result }), contactsChanged: deps.contactsChanged });
   }
 
   /** A change of the profile `profileId`: held behind an email change of that profile, if one is under way. */
@@ -147,8 +147,9 @@ export class AccountDelivery<R> {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Rebalance: drop unsent changes of partitions this member lost. Returns the dropped refs. */
+  /** Rebalance: drop unsent changes of partitions this member lost, and the member reads (they predate it). Returns the dropped refs. */
   dropRevoked(revoked: (ref: R) => boolean): R[] {
+    this.lookups.changed();
     const dropped = this.buffer.drop(revoked);
     dropped.push(...this.erasures.dropRevoked(revoked));
     const holds = (email: string) => this.buffer.holds(email);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'undici';
 import { classifyResponse, classifyTransportError, type Verdict } from './classify.js';
-import type { MembersRequest } from './member-reads.js';
+import type { MembersRequest } from './list-read.js';
 
 /**
  * The ActiveCampaign v3 client: one keep-alive pool per account, the Api-Token header, a timeout per request.

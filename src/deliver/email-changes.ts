@@ -47,6 +47,8 @@ export interface EmailChangeHost<R> {
   /** Each change's result (the email_changes metric), and each lookup's (profile_lookups). */
   onResult?: (result: EmailChangeResult) => void;
   onLookup?: (result: 'found' | 'absent') => void;
+  /** A change ended: member reads stop answering for its emails (old and new; every email when the old is unknown). */
+  contactsChanged?: (emails?: readonly string[]) => void;
 }
 
 interface Change<R> {
@@ -238,6 +240,7 @@ export class EmailChanges<R> {
     this.changing.delete(c.profileId);
     this.count(result);
     if (!c.erased) this.map.settled(c.profileId, c.ref, k);
+    this.h.contactsChanged?.(c.from !== undefined ? [c.from, c.to] : undefined);
     for (const u of c.held) this.h.add(u);
     this.h.onIdle?.();
   }

@@ -38,6 +38,8 @@ function world(put: (id: string, email: string) => Answer<unknown>, contacts: Re
   const added: string[] = [];
   const dead: { refs: string[]; code: string; message: string }[] = [];
   const calls: string[] = [];
+  /** What the member reads were told: the emails of each ended change, or 'all'. */
+  const readsTold: (string[] | 'all')[] = [];
   const store = o.store?.(calls);
   let settled!: () => void;
   const idle = new Promise<void>((r) => (settled = r));
@@ -59,8 +61,9 @@ function world(put: (id: string, email: string) => Answer<unknown>, contacts: Re
     log: pino({ level: 'silent' }),
     maxProfiles: 2,
     onIdle: () => settled(),
+    contactsChanged: (emails) => void readsTold.push(emails ? [...emails] : 'all'),
   });
-  return { changes, added, dead, calls, idle };
+  return { changes, added, dead, calls, idle, readsTold };
 }
 
 describe('email changes: one contact per profile', () => {
@@ -232,3 +235,19 @@ describe('email changes: the durable map (profile records)', () => {
     assert.equal(w.changes.profiles, 0);
   });
 });
+
+// Review of the member reads (issue 15): a read from before an email change answered for both emails wrongly.
+describe('email changes: the member reads are told', () => {
+  it('both emails once the change ends; every read when the old email is known by its hash only', async () => {
+    const w = world(() => ok({}), { 'old@example.com': '7' });
+    w.changes.add('p1', update('old@example.com', 'e1'));
+    w.changes.add('p1', update('new@example.com', 'e2'));
+    await w.idle;
+    assert.deepEqual(w.readsTold, [['old@example.com', 'new@example.com']]);
+    const hashed = world(() => ok({ contact: { id: '7', email: 'new@example.com' } }), {}, { store: (calls) => fakeStore({ p1: { occurredAt: 0, email: 'h(old@example.com)', contactId: '7' } }, calls).store });
+    hashed.changes.add('p1', update('new@example.com', 'e2'));
+    await hashed.idle;
+    assert.deepEqual(hashed.readsTold, ['all']);
+  });
+});
+

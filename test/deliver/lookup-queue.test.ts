@@ -7,7 +7,8 @@ import { classifyResponse } from '../../src/deliver/classify.js';
 import type { AcApi, Answer, ContactsPage } from '../../src/deliver/client.js';
 import { clockOf } from '../../src/deliver/clock.js';
 import { LookupQueue } from '../../src/deliver/lookup-queue.js';
-import type { MembersRequest, ReadRules } from '../../src/deliver/member-reads.js';
+import type { MembersRequest } from '../../src/deliver/list-read.js';
+import type { ReadRules } from '../../src/deliver/member-reads.js';
 import type { AppliedChange } from '../../src/deliver/outcomes.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { updates } from '../buffer/updates.js';
@@ -26,8 +27,8 @@ class Account {
   readonly members = new Map<string, Set<number>>();
   lookups = 0;
   pages = 0;
-  /** Answers for the next page requests, before the real one (e.g. 429, 403). */
-  readonly pageFaults: number[] = [];
+  /** Answers for the next page requests, before the real one (e.g. 429, 403); a body: a 200 with that body. */
+  readonly pageFaults: (number | { body: unknown })[] = [];
 
   contact(id: number, email: string, lists: string[] = []): void {
     this.byEmail.set(email, String(id));
@@ -43,6 +44,7 @@ class Account {
   async listMembers(q: MembersRequest): Promise<Answer<ContactsPage>> {
     this.pages++;
     const fault = this.pageFaults.shift();
+    if (typeof fault === 'object') return http(200, fault.body);
     if (fault) return http(fault, fault === 429 ? undefined : { message: 'No Result found' });
     const emailOf = new Map([...this.byEmail].map(([e, id]) => [Number(id), e]));
     let ids = [...(this.members.get(q.listId) ?? [])].sort((a, b) => a - b);
@@ -62,17 +64,18 @@ function world(rules: Partial<ReadRules> = {}, perDispatch = 2, reads = true) {
   const released: string[] = [];
   const dead: string[] = [];
   const flight = { requests: 0 };
+  const metrics = createMetrics(new Registry());
   const q = new LookupQueue<string>({
     name: 'main',
     client: (reads ? account : { findContact: (e: string) => account.findContact(e) }) as unknown as AcApi,
     clock,
-    metrics: createMetrics(new Registry()),
+    metrics,
     log: pino({ level: 'silent' }),
     outcomes: { applied: (_c: string, changes: AppliedChange<string>[]) => applied.push(...changes) } as never,
     buffer: { requeue: (es) => requeued.push(...es), release: (emails) => released.push(...emails) },
     fx: () => ({ waited: (_v, now) => now + 1_000, up: () => undefined, dead: (es) => dead.push(...es.map((e) => e.email)) }),
     wake: () => undefined,
-    rules: { startAt: 50, maxMembers: 100_000, skewMs: 5_000, retainMs: 600_000, saving: 4, ...rules },
+    rules: { startAt: 50, maxMembers: 100_000, skewMs: 5_000, retainMs: 600_000, saving: 4, waitMs: 600_000, pageWaitMs: 1_000, ...rules },
   });
   const remove = (email: string, listId = '1', at = OLD) => {
     const e = newEntry<string>(email, 0);
@@ -90,7 +93,7 @@ function world(rules: Partial<ReadRules> = {}, perDispatch = 2, reads = true) {
     }
     assert.equal(q.length, 0, 'everything answered');
   };
-  return { account, q, remove, run, applied, requeued, released, dead, at: () => t };
+  return { account, q, remove, run, applied, requeued, released, dead, at: () => t, metrics };
 }
 
 describe('LookupQueue: unknown removes answered by lookups or one member read', () => {
@@ -163,5 +166,43 @@ describe('LookupQueue: unknown removes answered by lookups or one member read', 
       assert.equal(w.account.pages, 0);
       assert.equal(w.account.lookups, 120);
     }
+  });
+
+  // Review of the member reads (issue 15): a malformed page rejected unhandled, and the read stayed in place.
+  it('a malformed members page ends the read as failed: its removes are looked up, and nothing rejects unhandled', async () => {
+    const rejections: unknown[] = [];
+    const onRejection = (err: unknown) => rejections.push(err);
+    process.on('unhandledRejection', onRejection);
+    try {
+      for (const body of [{ contacts: [{ id: '3' }], meta: { total: '1' } }, { contacts: { id: '3' } }, 'Service Unavailable']) {
+        const w = world();
+        for (let i = 0; i < 60; i++) w.remove(`stranger${i}@example.com`);
+        w.account.pageFaults.push({ body });
+        await w.run();
+        assert.equal(w.account.pages, 1, `${JSON.stringify(body)}: the probe is not asked again`);
+        assert.equal(w.account.lookups, 60, 'every remove looked up');
+        assert.equal(w.applied.length, 60);
+        const failed = (await w.metrics.memberReads.get()).values.find((v) => v.labels.result === 'failed')?.value;
+        assert.equal(failed, 1);
+      }
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(rejections, []);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
+  });
+
+  // Review of the member reads (issue 15): removes parked behind a read that never ends waited for ever.
+  it('a read that does not end by its deadline fails: the removes parked on it are looked up', async () => {
+    const w = world({ waitMs: 10_000, pageWaitMs: 1_000 }, 3);
+    for (let id = 1; id <= 250; id++) w.account.contact(id, `member${id}@example.com`, ['1']);
+    for (let i = 0; i < 300; i++) w.remove(`stranger${i}@example.com`);
+    w.account.pageFaults.push(0, ...Array<number>(1_000).fill(429)); // the probe goes; every page after it is told to wait
+    await w.run();
+    assert.equal(w.applied.length, 300, 'every remove answered');
+    assert.ok(w.account.lookups >= 290, `${w.account.lookups} lookups after the read failed`);
+    // Probe at t=0, reading from about t=0.5 s: deadline 10 s + 2 pages × 1 s; one page asked a second meanwhile.
+    assert.ok(w.at() >= 12_000 && w.at() < 60_000, `answered at ${w.at()} ms`);
+    assert.ok(w.account.pages <= 15, `${w.account.pages} page requests`);
   });
 });

@@ -1,12 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyUpdate, newEntry, type ContactEntry } from '../../src/buffer/contact-entry.js';
-import { ListRead, MEMBER_PAGE, readVerdict, review, type ReadRules } from '../../src/deliver/member-reads.js';
+import { ListRead, MEMBER_PAGE, membersPage } from '../../src/deliver/list-read.js';
+import { MemberReads, readVerdict, review, type ReadRules } from '../../src/deliver/member-reads.js';
 import { EmailHashes } from '../../src/deliver/member-set.js';
 import { updates } from '../buffer/updates.js';
 
 const change = updates();
-const rules: ReadRules = { startAt: 3, maxMembers: 1_000, skewMs: 5_000, retainMs: 60_000, saving: 1 };
+const rules: ReadRules = { startAt: 3, maxMembers: 1_000, skewMs: 5_000, retainMs: 60_000, saving: 1, waitMs: 60_000, pageWaitMs: 1_000 };
 const START = 1_000_000;
 
 /** An entry of removes only, on these lists, that occurred at `at`. */
@@ -149,3 +150,82 @@ describe('review: which path the queued lookups take', () => {
     assert.deepEqual(review(queued, new Map([['1', read]]), START, { ...rules, saving: 4 }).resume, [read]);
   });
 });
+
+describe('membersPage: the shape of a page, checked before anything is read from it', () => {
+  it('contacts with ids and emails pass (ids may be numbers); anything else is no page', () => {
+    assert.deepEqual(membersPage({ contacts: [{ id: 3, email: 'a@example.com' }], meta: { total: '7' } }), { contacts: [{ id: '3', email: 'a@example.com' }], total: 7 });
+    assert.deepEqual(membersPage({ contacts: [] }), { contacts: [] }, 'no meta: no count');
+    for (const body of [undefined, null, 'text', { contacts: {} }, { contacts: [{ id: '3' }] }, { contacts: [null] }, { contacts: [{ id: {}, email: 'a@example.com' }] }]) {
+      assert.equal(membersPage(body), undefined, JSON.stringify(body));
+    }
+  });
+});
+
+// Review of the member reads (issue 15): a read answered "member" for any remove, and nothing dropped it.
+describe('MemberReads: a read answers only for what has not changed since it began', () => {
+  const done = (listId: string, members: number[], startedAt = START) => {
+    const r = new ListRead(listId, startedAt, rules, 0);
+    r.answered(page(members.length ? Math.max(...members) : 1, members.length, -1, members.length));
+    return r;
+  };
+
+  it('"found" too only for a remove the read covers: a remove after it began is looked up', () => {
+    const read = done('1', [7]);
+    assert.equal(readVerdict(removes('m7@example.com', ['1']), () => read), 'found');
+    assert.equal(readVerdict(removes('m7@example.com', ['1'], START), () => read), 'lookup', 'the contact may be gone since its page was read');
+  });
+
+  it('an invalidated email is neither found nor absent by a read that began before; a later read answers for it', () => {
+    const reads = new MemberReads<string>(rules);
+    const queued = ['a', 'b', 'c'].map((n) => removes(`${n}@example.com`, ['1']));
+    assert.ok(!reads.review(queued, START, 0), 'a probe begins; nothing goes on yet');
+    const [read] = reads.due(0).ready;
+    read!.answered(page(7, 1, -1, 1)); // m7 is the one member
+    assert.equal(reads.place(removes('m7@example.com', ['1']), 0), 'found');
+    reads.invalidate([' M7@Example.com', 'gone@example.com']); // renamed, or erased
+    assert.equal(reads.place(removes('m7@example.com', ['1']), 0), 'lookup', 'once a member: may be gone now');
+    assert.equal(reads.place(removes('gone@example.com', ['1']), 0), 'lookup', 'once no member: may be one now');
+    assert.equal(reads.place(removes('x@example.com', ['1']), 0), 'absent', 'other emails are still answered');
+    const later = new MemberReads<string>(rules);
+    later.invalidate(['m7@example.com']); // no read exists: one that begins later sees the change
+    later.review(queued, START, 0);
+    later.due(0).ready[0]!.answered(page(7, 1, -1, 1));
+    assert.equal(later.place(removes('m7@example.com', ['1']), 0), 'found');
+  });
+
+  it('dropAll (a rebalance) drops every read and hands back the removes parked on them; a late page is ignored', () => {
+    const reads = new MemberReads<string>(rules);
+    const queued = ['a', 'b', 'c', 'd'].map((n) => removes(`${n}@example.com`, ['1']));
+    reads.review(queued, START, 0);
+    const [read] = reads.due(0).ready;
+    read!.answered(page(350, MEMBER_PAGE, -1, 350));
+    assert.ok(reads.review(queued, START, 0), 'four removes, three pages left: it goes on');
+    for (const e of queued) assert.equal(reads.place(e, 0), 'wait');
+    read!.busy = true; // a page is out
+    const { reads: n, parked } = reads.dropAll();
+    assert.equal(n, 1);
+    assert.deepEqual(parked.map((e) => e.email), queued.map((e) => e.email));
+    assert.ok(!reads.current(read!), 'its page, when it comes back, is ignored');
+    assert.deepEqual(read!.answered(page(1, MEMBER_PAGE)), []);
+    assert.equal(reads.place(removes('a@example.com', ['1']), 0), 'lookup');
+  });
+
+  it('a read that goes on has a deadline: waitMs + pageWaitMs per page left; past it, it fails and its removes come back', () => {
+    const reads = new MemberReads<string>({ ...rules, waitMs: 10_000, pageWaitMs: 1_000 });
+    const queued = ['a', 'b', 'c'].map((n) => removes(`${n}@example.com`, ['1']));
+    reads.review(queued, START, 0);
+    const [read] = reads.due(0).ready;
+    read!.answered(page(300, MEMBER_PAGE, -1, 300));
+    reads.review(queued, START, 500);
+    assert.equal(read!.deadline, 500 + 10_000 + 2 * 1_000);
+    for (const e of queued) reads.place(e, 500);
+    read!.busy = true;
+    assert.equal(reads.due(12_499).wakeAt, 12_500, 'the loop wakes for the deadline even while a page is out');
+    const { expired } = reads.due(12_500);
+    assert.deepEqual(expired, [read]);
+    assert.equal(read!.phase, 'failed');
+    assert.deepEqual(reads.ended(read!, 12_500).map((e) => e.email), queued.map((e) => e.email));
+    assert.equal(reads.place(queued[0]!, 12_500), 'lookup');
+  });
+});
+
