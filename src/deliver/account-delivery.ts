@@ -1,24 +1,14 @@
 import type { Logger } from 'pino';
-import { ContactBuffer, type FlushTrigger } from '../buffer/contact-buffer.js';
-import type { ContactEntry, ContactUpdate, MergeOutcome } from '../buffer/contact-entry.js';
+import type { ContactBuffer, FlushTrigger } from '../buffer/contact-buffer.js';
+import type { ContactUpdate, MergeOutcome } from '../buffer/contact-entry.js';
 import type { Metrics } from '../observability/metrics.js';
-import { AccountEffects } from './effects.js';
-import { AccountRequests, type Flight } from './requests.js';
+import type { AccountOptions } from './account-options.js';
+import { composeAccount, type AccountParts } from './account-parts.js';
 import type { RateBudget } from './budget.js';
 import type { AcApi } from './client.js';
 import { systemClock, type Clock, type Random, type Timer } from './clock.js';
-import type { AccountOptions } from './account-options.js';
-import { Confirmations, type Unconfirmed } from './confirmations.js';
-import { LateImports } from './late-imports.js';
-import { AccountHealth } from './health.js';
+import type { EmailChanges } from './email-changes.js';
 import type { DeliveryGate, DeliveryOutcomes } from './outcomes.js';
-import { ImportDispatch } from './import-dispatch.js';
-import { ReentryQueue } from './reentry-queue.js';
-import { ErasureQueue } from './erasure-queue.js';
-import { EmailChanges } from './email-changes.js';
-import { UntagQueue } from './untag-queue.js';
-import { LookupQueue } from './lookup-queue.js';
-import { defaultReadRules } from './member-reads.js';
 
 export type { AppliedChange } from './outcomes.js';
 export type { AccountOptions } from './account-options.js';
@@ -34,34 +24,20 @@ export type { AccountOptions } from './account-options.js';
 export class AccountDelivery<R> {
   readonly buffer: ContactBuffer<R>;
   readonly budget: RateBudget;
-  private readonly confirms: Confirmations<R>;
-  private readonly reentries: ReentryQueue<R>;
-  /** Abandoned imports that may still complete over newer changes (their newest state is then sent again). */
-  private readonly late = new LateImports<R>();
-  private readonly untags: UntagQueue<R>;
-  private readonly health: AccountHealth;
-  private readonly fx: AccountEffects<R>;
-  private readonly bisectQueue: ContactEntry<R>[][] = [];
-  /** Entries of removes only whose contact neither the ledger nor a lookup knows: a lookup or a member read first. */
-  private readonly lookups: LookupQueue<R>;
-  private readonly flight: Flight = { requests: 0, sending: 0 };
-  /** Erasure requests under way (erasure-queue.ts). */
-  private readonly erasures: ErasureQueue<R>;
-  private readonly io: AccountRequests<R>;
-  /** Cut → plan → send (import-dispatch.ts). */
-  private readonly imports: ImportDispatch<R>;
+  /** Email changes of profiles (PUT /contacts/{id}); undefined when off. */
+  readonly emails: EmailChanges<R> | undefined;
+  /** The parts this loop runs (account-parts.ts). */
+  private readonly p: AccountParts<R>;
   private timer: Timer | undefined;
   private scheduled = false;
   private draining: FlushTrigger | undefined;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
-  /** Email changes of profiles (PUT /contacts/{id}); undefined when off. */
-  readonly emails: EmailChanges<R> | undefined;
 
   constructor(
     private readonly opts: AccountOptions,
     budget: RateBudget,
-    private readonly client: AcApi,
+    client: AcApi,
     private readonly outcomes: DeliveryOutcomes<R>,
     metrics: Metrics,
     log: Logger,
@@ -70,27 +46,10 @@ export class AccountDelivery<R> {
     gate?: DeliveryGate<R>,
     random: Random = Math.random,
   ) {
-    this.buffer = new ContactBuffer<R>(opts.limits);
     this.budget = budget;
-    this.confirms = new Confirmations<R>(opts, random);
-    this.reentries = new ReentryQueue<R>(() => this.clock.epoch(), opts.repeatUnsubscribeMovesUdate);
-    this.health = new AccountHealth(opts.maxBackoffMs, random);
-    const { name, maxImportResubmits } = opts;
-    const deps = { name, client, clock, metrics, log, fx: () => this.fx, health: this.health, buffer: this.buffer, wake: () => this.wake(), contactsChanged: (emails?: readonly string[]) => this.lookups.changed(emails) };
-    this.untags = new UntagQueue<R>(opts.untagLists ?? new Set(), gate, deps);
-    this.erasures = new ErasureQueue<R>({ ...deps, outcomes });
-    this.lookups = new LookupQueue<R>({ ...deps, outcomes, rules: opts.memberReads ?? defaultReadRules });
-    this.fx = new AccountEffects<R>({ name, maxImportResubmits, buffer: this.buffer, budget, confirms: this.confirms, reentries: this.reentries, late: this.late, untags: this.untags, health: this.health, clock, outcomes, metrics, log });
-    const shared = { buffer: this.buffer, confirms: this.confirms, late: this.late, health: this.health, bisectQueue: this.bisectQueue, clock, outcomes, metrics, log };
-    this.io = new AccountRequests<R>({ name, settleOnAccept: opts.settleOnAccept, client, gate, ...shared, wake: () => this.wake() }, this.flight, this.fx);
-    const lookup = (entries: ContactEntry<R>[]) => {
-      for (const entry of entries) this.lookups.push({ entry, notBefore: 0 });
-      this.wake();
-    };
-    this.imports = new ImportDispatch<R>({ ...opts, ...shared, budget, gate, flight: this.flight, fx: this.fx, takePlain: (email, listId) => this.reentries.takePlain(email, listId), lookup, send: (batch, resubscribe) => this.io.send(batch, resubscribe) });
-    const maxProfiles = opts.maxProfiles ?? 250_000;
-    if (maxProfiles > 0) this.emails = new EmailChanges<R>({ connection: name, budget, clock, client, outcomes, add: (u) => this.add(u), holds: (e) => this.buffer.holds(e), log, maxProfiles, onIdle: () => this.wake(), onResult: (result) => metrics.emailChanges.inc({ connection: name, result }),
-      store: gate?.profiles, lookupsPerSecond: opts.profileLookupsPerSecond, onLookup: (result) => metrics.profileLookups.inc({ connection: name, result }), contactsChanged: deps.contactsChanged });
+    this.p = composeAccount<R>({ opts, budget, client, outcomes, metrics, log, clock, gate, random, wake: () => this.wake(), add: (u) => this.add(u) });
+    this.buffer = this.p.buffer;
+    this.emails = this.p.emails;
   }
 
   /** A change of the profile `profileId`: held behind an email change of that profile, if one is under way. */
@@ -114,7 +73,7 @@ export class AccountDelivery<R> {
 
   /** An erasure request for this account (erasure-queue.ts); `ahead` is its write-ahead ledger marker. */
   erase(email: string, occurredAt: number, ref: R, ahead?: Promise<void>): void {
-    this.erasures.add(email, occurredAt, ref, ahead);
+    this.p.erasures.add(email, occurredAt, ref, ahead);
   }
 
   /** Flush everything regardless of linger (shutdown, rebalance), until drain() is called again with undefined. */
@@ -124,21 +83,21 @@ export class AccountDelivery<R> {
   }
 
   get idle(): boolean {
-    return this.buffer.contacts === 0 && (this.emails?.holding ?? 0) === 0 && this.confirms.size === 0 && this.flight.sending === 0 && this.bisectQueue.length === 0 && this.reentries.size === 0 && this.untags.size === 0 && this.lookups.length === 0 && this.erasures.size === 0;
+    return this.buffer.contacts === 0 && (this.emails?.holding ?? 0) === 0 && this.p.confirms.size === 0 && this.p.flight.sending === 0 && this.p.bisectQueue.length === 0 && this.p.reentries.size === 0 && this.p.untags.size === 0 && this.p.lookups.length === 0 && this.p.erasures.size === 0;
   }
 
   get down(): boolean {
-    return this.health.down;
+    return this.p.health.down;
   }
 
   /** What the account fails with while it is down (AUTH_FAILED: the token is refused). */
   get failing(): string | undefined {
-    return this.health.failing;
+    return this.p.health.failing;
   }
 
   /** The account answered another request (the token probe): a paused delivery tries again now. */
   answeredElsewhere(): void {
-    if (this.health.retrySoon(this.clock.now())) this.wake();
+    if (this.p.health.retrySoon(this.clock.now())) this.wake();
   }
 
   /** Resolves when nothing is buffered, sending or unconfirmed. */
@@ -149,13 +108,13 @@ export class AccountDelivery<R> {
 
   /** Rebalance: drop unsent changes of partitions this member lost, and the member reads (they predate it). Returns the dropped refs. */
   dropRevoked(revoked: (ref: R) => boolean): R[] {
-    this.lookups.changed();
+    this.p.lookups.changed();
     const dropped = this.buffer.drop(revoked);
-    dropped.push(...this.erasures.dropRevoked(revoked));
+    dropped.push(...this.p.erasures.dropRevoked(revoked));
     const holds = (email: string) => this.buffer.holds(email);
-    this.confirms.prune(holds);
-    this.reentries.prune(holds);
-    this.fx.updateGauges();
+    this.p.confirms.prune(holds);
+    this.p.reentries.prune(holds);
+    this.p.fx.updateGauges();
     return dropped;
   }
 
@@ -163,7 +122,7 @@ export class AccountDelivery<R> {
   setPartitionShare(fraction: number): void {
     const base = this.opts.budgetShare === 'partitions' ? fraction : this.opts.budgetShare;
     this.budget.setShare(Math.max(0.001, base * (1 - this.opts.reservedShare)), this.clock.now());
-    this.fx.updateGauges();
+    this.p.fx.updateGauges();
   }
 
   close(): void {
@@ -187,65 +146,19 @@ export class AccountDelivery<R> {
     this.timer?.cancel();
     this.timer = undefined;
     const now = this.clock.now();
-    let wakeAt = this.health.pausedUntil;
+    let wakeAt = this.p.health.pausedUntil;
     if (now >= wakeAt) {
       // Abandoned imports come back to the buffer first; then imports take request slots before polls: the
       // import window is the account's ceiling, and a poll can wait a slot.
-      const due = this.confirms.due(now);
-      for (const u of due.expired) this.fx.abandon(u, now);
+      const due = this.p.confirms.due(now);
+      for (const u of due.expired) this.p.fx.abandon(u, now);
       // Changes an abandoned import that completed late may have overwritten go again (late-imports.ts).
-      const reasserts = this.late.ready((email) => this.buffer.holds(email));
-      if (reasserts.length) this.fx.reassert(reasserts);
-      wakeAt = Math.min(this.imports.dispatch(now, this.draining), this.dispatchPolls(now, due), this.dispatchReentries(now), this.dispatchUntags(now), this.dispatchLookups(now), this.dispatchErasures(now));
+      const reasserts = this.p.late.ready((email) => this.buffer.holds(email));
+      if (reasserts.length) this.p.fx.reassert(reasserts);
+      wakeAt = Math.min(this.p.imports.dispatch(now, this.draining), this.p.jobs.dispatch(now, due));
     }
-    this.fx.updateGauges();
+    this.p.fx.updateGauges();
     if (this.idle) for (const w of this.idleWaiters.splice(0)) w();
     if (wakeAt !== Infinity) this.timer = this.clock.after(Math.max(1, wakeAt - this.clock.now()), () => this.tick());
-  }
-
-  /** Whether one more request may go now; otherwise when to look again (Infinity: when a request returns). */
-  private requestSlot(now: number): number | true {
-    if (this.flight.requests >= this.opts.maxConcurrentRequests) return Infinity;
-    const ready = this.budget.readyAt('request', now);
-    if (ready > now) return ready;
-    this.budget.spend('request', now);
-    return true;
-  }
-
-  /** Polls due imports while the budget allows; returns when to look again. */
-  private dispatchPolls(now: number, { polls, wakeAt }: { polls: Unconfirmed<R>[]; wakeAt: number }): number {
-    for (const u of polls) {
-      const slot = this.requestSlot(now);
-      if (slot !== true) return Math.min(wakeAt, slot);
-      void this.io.poll(u);
-    }
-    return wakeAt;
-  }
-
-  /** Answers removes that would otherwise create their contact (lookup-queue.ts), while the budget allows. */
-  private dispatchLookups(now: number): number {
-    return this.lookups.dispatch(now, (t) => this.requestSlot(t), this.flight);
-  }
-
-  /** Runs erasure steps (erasure-queue.ts) while the budget allows; returns when to look again. */
-  private dispatchErasures(now: number): number {
-    return this.erasures.dispatch(now, (t) => this.requestSlot(t), this.flight);
-  }
-
-  /** Runs tag-removal steps (untag-queue.ts) while the budget allows; returns when to look again. */
-  private dispatchUntags(now: number): number {
-    return this.untags.dispatch(now, (t) => this.requestSlot(t), this.flight);
-  }
-
-  /** Runs re-entry steps while the budget allows; returns when to look again. */
-  private dispatchReentries(now: number): number {
-    const { ready, finished, wakeAt } = this.reentries.due(now);
-    for (const job of finished) this.fx.reentryDone(job, job.result());
-    for (const job of ready) {
-      const slot = this.requestSlot(now);
-      if (slot !== true) return Math.min(wakeAt, slot);
-      void this.io.reentryStep(job);
-    }
-    return wakeAt;
   }
 }
