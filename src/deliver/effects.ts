@@ -40,44 +40,16 @@ export interface AccountState<R> {
  * out of flight, metrics and log lines. No request is made here; the loop makes them and hands the answers on.
  */
 export class AccountEffects<R> {
-  private readonly name: string;
-  private readonly maxImportResubmits: number;
-  private readonly buffer: ContactBuffer<R>;
-  private readonly budget: RateBudget;
-  private readonly confirms: Confirmations<R>;
-  private readonly reentries: ReentryQueue<R>;
-  private readonly late: LateImports<R>;
-  private readonly untags: UntagQueue<R> | undefined;
-  private readonly health: AccountHealth;
-  private readonly clock: Clock;
-  private readonly outcomes: DeliveryOutcomes<R>;
-  private readonly metrics: Metrics;
-  private readonly log: Logger;
-
-  constructor(s: AccountState<R>) {
-    this.name = s.name;
-    this.maxImportResubmits = s.maxImportResubmits;
-    this.buffer = s.buffer;
-    this.budget = s.budget;
-    this.confirms = s.confirms;
-    this.reentries = s.reentries;
-    this.late = s.late;
-    this.untags = s.untags;
-    this.health = s.health;
-    this.clock = s.clock;
-    this.outcomes = s.outcomes;
-    this.metrics = s.metrics;
-    this.log = s.log;
-  }
+  constructor(private readonly s: AccountState<R>) {}
 
   /** Hands confirmed, consent-refused or failed changes to the outcome sink (it records them, then settles). */
   record(changes: AppliedChange<R>[]): void {
     if (!changes.length) return;
     for (const c of changes) {
-      if (c.refused || c.failed || c.absent) this.late.notApplied(c.email, c.listId);
-      else this.late.confirmed(c.email, c.listId, c);
+      if (c.refused || c.failed || c.absent) this.s.late.notApplied(c.email, c.listId);
+      else this.s.late.confirmed(c.email, c.listId, c);
     }
-    this.outcomes.applied(this.name, changes);
+    this.s.outcomes.applied(this.s.name, changes);
   }
 
   /**
@@ -86,7 +58,7 @@ export class AccountEffects<R> {
    */
   reassert(items: Reassert<R>[]): void {
     const byEmail = new Map<string, ContactEntry<R>>();
-    const epoch = this.clock.epoch();
+    const epoch = this.s.clock.epoch();
     for (const r of items) {
       const entry = byEmail.get(r.email) ?? newEntry<R>(r.email, epoch);
       entry.inAccount = true; // the late import created or updated it
@@ -94,23 +66,23 @@ export class AccountEffects<R> {
       byEmail.set(r.email, entry);
     }
     for (const entry of byEmail.values()) serialize(entry);
-    this.metrics.lateImportReasserts.inc({ connection: this.name }, items.length);
-    this.log.warn({ changes: items.length, contacts: byEmail.size }, 'An abandoned bulk import completed after newer changes of its contacts; sending their newest state again');
-    this.buffer.requeue(byEmail.values());
+    this.s.metrics.lateImportReasserts.inc({ connection: this.s.name }, items.length);
+    this.s.log.warn({ changes: items.length, contacts: byEmail.size }, 'An abandoned bulk import completed after newer changes of its contacts; sending their newest state again');
+    this.s.buffer.requeue(byEmail.values());
   }
 
   /** A completed import (reentry-queue.ts decides what each change became); emails stay in flight for its jobs. */
   completed(u: Unconfirmed<R>, failure: string[]): void {
-    this.metrics.confirmations.inc({ connection: this.name, status: 'completed' });
+    this.s.metrics.confirmations.inc({ connection: this.s.name, status: 'completed' });
     const failed = new Set(failure.map(normaliseEmail));
-    const done = this.reentries.completed(u.entries, u.resubscribe, failed, u.sentAt, this.clock.epoch());
-    for (const email of done.confirmed) this.confirms.clear(email);
-    for (const email of done.failed) this.log.warn({ email: maskEmail(email) }, 'ActiveCampaign listed a contact of a bulk import as failed; reading its memberships to find the refused list');
+    const done = this.s.reentries.completed(u.entries, u.resubscribe, failed, u.sentAt, this.s.clock.epoch());
+    for (const email of done.confirmed) this.s.confirms.clear(email);
+    for (const email of done.failed) this.s.log.warn({ email: maskEmail(email) }, 'ActiveCampaign listed a contact of a bulk import as failed; reading its memberships to find the refused list');
     this.record(done.changes);
     // Leaves that remove tags hold their emails until the tags are gone (untag-queue.ts); re-entry jobs hold theirs.
     const released = new Set(done.release);
-    const holding = this.untags?.afterImport(u.entries, failed, new Set(u.entries.map((e) => e.email).filter((e) => !released.has(e))));
-    this.buffer.release(holding?.size ? done.release.filter((e) => !holding.has(e)) : done.release);
+    const holding = this.s.untags?.afterImport(u.entries, failed, new Set(u.entries.map((e) => e.email).filter((e) => !released.has(e))));
+    this.s.buffer.release(holding?.size ? done.release.filter((e) => !holding.has(e)) : done.release);
   }
 
   /**
@@ -119,53 +91,53 @@ export class AccountEffects<R> {
    * again a bounded number of times, then dead-lettered IMPORT_CONTACT_FAILED.
    */
   reentryDone(job: ReentryJob<R>, outcomes: ReentryOutcome<R>[]): void {
-    const end = this.reentries.finish(job, outcomes);
+    const end = this.s.reentries.finish(job, outcomes);
     if (!end) return;
-    for (const result of end.results) this.metrics.resubscribes.inc({ connection: this.name, result });
+    for (const result of end.results) this.s.metrics.resubscribes.inc({ connection: this.s.name, result });
     for (const d of end.dead) {
-      this.log.error({ email: maskEmail(job.email), code: d.code }, `A re-subscribe failed and goes to the dead-letter topic: ${d.message}`);
-      this.outcomes.dead(d.refs, 'deliver', d.code, d.message);
+      this.s.log.error({ email: maskEmail(job.email), code: d.code }, `A re-subscribe failed and goes to the dead-letter topic: ${d.message}`);
+      this.s.outcomes.dead(d.refs, 'deliver', d.code, d.message);
     }
     this.record(end.changes);
     if (!end.resend) {
-      if (job.after) this.confirms.clear(job.email);
-      this.buffer.release([job.email]);
+      if (job.after) this.s.confirms.clear(job.email);
+      this.s.buffer.release([job.email]);
       return;
     }
     if (job.after) {
-      const n = this.confirms.count(job.email);
+      const n = this.s.confirms.count(job.email);
       if (n === undefined) {
-        this.fail(end.resend, 'confirm', 'IMPORT_CONTACT_FAILED', `ActiveCampaign listed the contact as failed ${this.maxImportResubmits + 1} times (excluded, bounced, over the contact limit, or another refusal)`, true);
-        this.buffer.release([job.email]);
+        this.fail(end.resend, 'confirm', 'IMPORT_CONTACT_FAILED', `ActiveCampaign listed the contact as failed ${this.s.maxImportResubmits + 1} times (excluded, bounced, over the contact limit, or another refusal)`, true);
+        this.s.buffer.release([job.email]);
         return;
       }
     }
-    this.buffer.requeue([end.resend]);
+    this.s.buffer.requeue([end.resend]);
   }
 
   /** The confirmation deadline passed: rebuilt from the newest buffered state and resubmitted (confirmations.ts). */
   abandon(u: Unconfirmed<R>, now: number): void {
     // Its body left out the re-subscribes (they wait for its confirmation): only what it carries can land late.
-    this.late.abandoned(u.batchId, u.sentAt, u.entries.flatMap((e) => [...e.lists].filter(([listId]) => !u.resubscribe.get(e.email)?.some((i) => i.listId === listId)).map(([listId, c]) => ({ email: e.email, listId, op: c.op }))));
-    this.log.warn({ batchId: u.batchId, contacts: u.entries.length, waitedMs: now - u.acceptedAt }, 'A bulk import was not confirmed before its deadline; resubmitting its changes from the current buffer state');
-    this.importFailed(this.confirms.abandon(u, now), 'timeout');
+    this.s.late.abandoned(u.batchId, u.sentAt, u.entries.flatMap((e) => [...e.lists].filter(([listId]) => !u.resubscribe.get(e.email)?.some((i) => i.listId === listId)).map(([listId, c]) => ({ email: e.email, listId, op: c.op }))));
+    this.s.log.warn({ batchId: u.batchId, contacts: u.entries.length, waitedMs: now - u.acceptedAt }, 'A bulk import was not confirmed before its deadline; resubmitting its changes from the current buffer state');
+    this.importFailed(this.s.confirms.abandon(u, now), 'timeout');
   }
 
   /** failed / interrupted / timeout: rebuild from the current buffer state and resubmit, a bounded number of times. */
   importFailed(entries: ContactEntry<R>[], status: string): void {
-    this.metrics.confirmations.inc({ connection: this.name, status });
-    const { again, exhausted } = this.confirms.resubmit(entries);
+    this.s.metrics.confirmations.inc({ connection: this.s.name, status });
+    const { again, exhausted } = this.s.confirms.resubmit(entries);
     for (const { entry, times } of exhausted) {
       this.fail(entry, 'confirm', 'IMPORT_FAILED', `the import ended "${status}" ${times} times`, true);
-      this.buffer.release([entry.email]);
+      this.s.buffer.release([entry.email]);
     }
-    this.log.warn({ status, contacts: entries.length }, 'A bulk import did not complete; resubmitting from the current buffer state');
-    this.buffer.requeue(again);
+    this.s.log.warn({ status, contacts: entries.length }, 'A bulk import did not complete; resubmitting from the current buffer state');
+    this.s.buffer.requeue(again);
   }
 
   dead(entries: ContactEntry<R>[], stage: Stage, code: DeadLetterCode, message: string, sent = false): void {
     for (const entry of entries) this.fail(entry, stage, code, message, sent);
-    this.buffer.release(entries.map((e) => e.email));
+    this.s.buffer.release(entries.map((e) => e.email));
   }
 
   /**
@@ -173,14 +145,14 @@ export class AccountEffects<R> {
    * are reported as failed changes, so the ledger replaces their intents; never sent, they are plain dead letters.
    */
   fail(entry: ContactEntry<R>, stage: Stage, code: DeadLetterCode, message: string, sent = false): void {
-    this.confirms.clear(entry.email); // a later change of this contact starts with a fresh count
-    this.log.error({ email: maskEmail(entry.email), stage, code }, `A contact could not be delivered and goes to the dead-letter topic: ${message}`);
+    this.s.confirms.clear(entry.email); // a later change of this contact starts with a fresh count
+    this.s.log.error({ email: maskEmail(entry.email), stage, code }, `A contact could not be delivered and goes to the dead-letter topic: ${message}`);
     if (!sent) {
-      for (const listId of entry.lists.keys()) this.late.notApplied(entry.email, listId);
-      this.outcomes.dead(entryRefs(entry), stage, code, message);
+      for (const listId of entry.lists.keys()) this.s.late.notApplied(entry.email, listId);
+      this.s.outcomes.dead(entryRefs(entry), stage, code, message);
       return;
     }
-    const at = this.clock.epoch();
+    const at = this.s.clock.epoch();
     this.record([...entry.lists].map(([listId, c]) => appliedChange(entry.email, listId, c, at, at, { code, message }, true)));
   }
 
@@ -191,45 +163,45 @@ export class AccountEffects<R> {
   waited(v: Exclude<Verdict, { kind: 'ok' }>, now: number): number {
     if (v.kind === 'throttled') {
       this.throttled(v.code, v.retryAfterMs, now);
-      return now + this.clock.fromReal(v.retryAfterMs);
+      return now + this.s.clock.fromReal(v.retryAfterMs);
     }
     this.markDown(v.kind === 'account' ? v.code : 'REJECTED', v.kind === 'account' ? v.message : 'refused', now);
-    return this.health.pausedUntil;
+    return this.s.health.pausedUntil;
   }
 
   throttled(code: string, retryAfterMs: number, now: number): void {
-    this.metrics.throttled.inc({ connection: this.name, code });
+    this.s.metrics.throttled.inc({ connection: this.s.name, code });
     // The bulk "Rate limit exceeded." wait is ours (a minute of this clock); a Retry-After is the server's, real.
-    if (code === 'BULK_RATE_LIMITED') this.budget.importsThrottled(retryAfterMs, now);
+    if (code === 'BULK_RATE_LIMITED') this.s.budget.importsThrottled(retryAfterMs, now);
     else {
-      this.metrics.retryAfterSeconds.inc({ connection: this.name }, retryAfterMs / 1000);
-      this.budget.throttled(this.clock.fromReal(retryAfterMs), now);
+      this.s.metrics.retryAfterSeconds.inc({ connection: this.s.name }, retryAfterMs / 1000);
+      this.s.budget.throttled(this.s.clock.fromReal(retryAfterMs), now);
     }
-    this.log.warn({ code, retryAfterMs }, 'ActiveCampaign asked us to slow down');
+    this.s.log.warn({ code, retryAfterMs }, 'ActiveCampaign asked us to slow down');
   }
 
   markDown(code: string, message: string, now: number): void {
-    const change = this.health.failed(code, now);
+    const change = this.s.health.failed(code, now);
     if (change.kind !== 'down') return;
-    this.log.error({ code, message }, 'The ActiveCampaign account is failing; delivery pauses and retries with backoff (nothing is dead-lettered for this)');
-    if (change.previous) this.metrics.accountDown.set({ connection: this.name, code: change.previous }, 0);
-    this.metrics.accountDown.set({ connection: this.name, code }, 1);
+    this.s.log.error({ code, message }, 'The ActiveCampaign account is failing; delivery pauses and retries with backoff (nothing is dead-lettered for this)');
+    if (change.previous) this.s.metrics.accountDown.set({ connection: this.s.name, code: change.previous }, 0);
+    this.s.metrics.accountDown.set({ connection: this.s.name, code }, 1);
   }
 
   /** An answer from the account: an outage is over, and the budget's pace recovers. */
   up(now: number): void {
-    this.budget.succeeded(now);
-    const change = this.health.answered();
+    this.s.budget.succeeded(now);
+    const change = this.s.health.answered();
     if (change.kind !== 'up') return;
-    this.log.info({ after: change.after }, 'The ActiveCampaign account answers again; delivery resumes');
-    this.metrics.accountDown.set({ connection: this.name, code: change.code }, 0);
+    this.s.log.info({ after: change.after }, 'The ActiveCampaign account answers again; delivery resumes');
+    this.s.metrics.accountDown.set({ connection: this.s.name, code: change.code }, 0);
   }
 
   updateGauges(): void {
-    const c = { connection: this.name };
-    this.metrics.bufferedContacts.set(c, this.buffer.contacts);
-    this.metrics.bufferedBytes.set(c, this.buffer.bytes);
-    this.metrics.unconfirmedImports.set(c, this.confirms.size);
-    this.metrics.budgetUtilisation.set(c, this.budget.utilisation);
+    const c = { connection: this.s.name };
+    this.s.metrics.bufferedContacts.set(c, this.s.buffer.contacts);
+    this.s.metrics.bufferedBytes.set(c, this.s.buffer.bytes);
+    this.s.metrics.unconfirmedImports.set(c, this.s.confirms.size);
+    this.s.metrics.budgetUtilisation.set(c, this.s.budget.utilisation);
   }
 }

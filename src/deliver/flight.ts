@@ -19,3 +19,21 @@ export async function oneRequest<T>(job: { busy: boolean }, flight: { requests: 
     job.busy = false;
   }
 }
+
+/**
+ * One request counted in flight while it is out. Unlike oneRequest, the job stays busy until the caller
+ * has handled the answer (it clears `busy`): another answer handled in between (a page ending a read) must not
+ * answer an entry whose lookup is still being handled.
+ */
+export async function asked<T>(job: { busy: boolean }, flight: { requests: number }, request: () => Promise<T>): Promise<T> {
+  job.busy = true;
+  flight.requests++;
+  try {
+    return await request();
+  } catch (err) {
+    job.busy = false;
+    throw err;
+  } finally {
+    flight.requests--;
+  }
+}

@@ -6,6 +6,7 @@ import type { AcApi } from './client.js';
 import type { Clock } from './clock.js';
 import type { Verdict } from './classify.js';
 import { contactIdOf } from './email-put.js';
+import { asked } from './flight.js';
 import { membersPage, type ListRead } from './list-read.js';
 import { MemberReads, type ReadRules } from './member-reads.js';
 import type { DeliveryOutcomes } from './outcomes.js';
@@ -70,7 +71,10 @@ export class LookupQueue<R> {
    * this process does not know): every read is dropped and the removes waiting on them are looked up.
    */
   changed(emails?: readonly string[]): void {
-    if (emails) return this.reads.invalidate(emails);
+    if (emails) {
+      this.reads.invalidate(emails);
+      return;
+    }
     const { reads, parked } = this.reads.dropAll();
     if (reads) this.d.metrics.memberReads.inc({ connection: this.d.name, result: 'dropped' }, reads);
     for (const entry of parked) this.queue.push({ entry, notBefore: 0, busy: false });
@@ -208,23 +212,5 @@ export class LookupQueue<R> {
     const at = this.d.clock.epoch();
     this.d.outcomes.applied(this.d.name, [...entry.lists].map(([listId, c]) => ({ email: entry.email, listId, op: c.op, occurredAt: c.occurredAt, refs: c.refs, winner: c.winner, sentAt: at, confirmedAt: at, absent: true })));
     this.d.buffer.release([entry.email]);
-  }
-}
-
-/**
- * One request counted in flight while it is out. Unlike flight.ts oneRequest, the job stays busy until the caller
- * has handled the answer (it clears `busy`): another answer handled in between (a page ending a read) must not
- * answer an entry whose lookup is still being handled.
- */
-async function asked<T>(job: { busy: boolean }, flight: { requests: number }, request: () => Promise<T>): Promise<T> {
-  job.busy = true;
-  flight.requests++;
-  try {
-    return await request();
-  } catch (err) {
-    job.busy = false;
-    throw err;
-  } finally {
-    flight.requests--;
   }
 }

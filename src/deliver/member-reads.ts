@@ -169,7 +169,7 @@ export class MemberReads<R> {
     const back: ContactEntry<R>[] = [];
     for (const email of emails) {
       const entry = this.parked.get(email);
-      if (!entry || !entry.lists.has(read.listId)) continue;
+      if (!entry?.lists.has(read.listId)) continue;
       this.parked.delete(email);
       back.push(entry);
     }
