@@ -4,7 +4,7 @@ import pino from 'pino';
 import { ConsentTopic } from '../../src/consent/topic.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { createTopic, eventually, kafka, offsetsCaughtUp, produce, quietLog, startService, startSimulator, testConfig, uniqueTopic, type Simulator } from '../support/harness.js';
-import { readTopic } from '../support/topic-reader.js';
+import { readTopic } from '../support/harness.js';
 
 /**
  * Issue 19, opt-out feedback, against the real broker and the simulator: a person unsubscribes themselves, the

@@ -4,7 +4,7 @@ import { DLQ_HEADERS } from '../../src/dlq/envelope.js';
 import { mulberry32, sampleEvents } from '../../src/dev/sample/events.js';
 import { rawConfig, runCli, waitForLog, writeConfig, type CliProcess } from '../support/cli.js';
 import { createTopic, eventually, kafka, offsetsCaughtUp, produce, startSimulator, uniqueTopic, type Simulator } from '../support/harness.js';
-import { readTopic, reasonOf, type ReadRecord, type TopicReader } from '../support/topic-reader.js';
+import { readTopic, reasonOf, type ReadRecord, type TopicReader } from '../support/harness.js';
 
 /**
  * SIGKILL the service mid-stream and start it again. Before the restart, no committed offset has passed an

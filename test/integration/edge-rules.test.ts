@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createTopic, eventually, kafka, offsetsCaughtUp, produce, quietLog, startService, startSimulator, testConfig, uniqueTopic, type Simulator } from '../support/harness.js';
-import { readTopic, reasonOf } from '../support/topic-reader.js';
+import { readTopic, reasonOf } from '../support/harness.js';
 
 /**
  * The README's edge rules, end to end on one partition (all records arrive in one fetch, inside one linger):

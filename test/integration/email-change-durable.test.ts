@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import kafkajs from 'kafkajs';
 import { decodeProfile, isProfileKey } from '../../src/ledger/profiles.js';
 import { createTopic, eventually, kafka, offsetsCaughtUp, quietLog, startService, startSimulator, testConfig, uniqueTopic, type Service, type Simulator } from '../support/harness.js';
-import { readTopic, type TopicReader } from '../support/topic-reader.js';
+import { readTopic, type TopicReader } from '../support/harness.js';
 
 /**
  * Issue 19, the durable email-change map, against the real broker and the simulator: the contact of a profile

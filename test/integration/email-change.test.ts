@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createTopic, eventually, kafka, offsetsCaughtUp, produce, quietLog, startService, startSimulator, testConfig, uniqueTopic, type Simulator } from '../support/harness.js';
-import { readTopic } from '../support/topic-reader.js';
+import { readTopic } from '../support/harness.js';
 
 /**
  * Issue 19, email changes, against the real broker and the simulator: a profile whose email changes keeps its one

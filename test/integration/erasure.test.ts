@@ -6,7 +6,7 @@ import { DLQ_HEADERS } from '../../src/dlq/envelope.js';
 import { rawConfig, runToExit, writeConfig } from '../support/cli.js';
 import { PersonHasher } from '../../src/ledger/erasure.js';
 import { decodeProfile, isProfileKey, profileKey } from '../../src/ledger/profiles.js';
-import { readTopic as readLive } from '../support/topic-reader.js';
+import { readTopic as readLive } from '../support/harness.js';
 import { createTopic, eventually, kafka, offsetsCaughtUp, produce, quietLog, readTopic, startService, startSimulator, testConfig, uniqueTopic, type Service, type Simulator } from '../support/harness.js';
 
 /**

@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { Partitioners } from 'kafkajs';
 import { DLQ_HEADERS } from '../../src/dlq/envelope.js';
 import { createTopic, eventually, kafka, offsetsCaughtUp, quietLog, startService, startSimulator, testConfig, uniqueTopic, type Simulator } from '../support/harness.js';
-import { readTopic } from '../support/topic-reader.js';
+import { readTopic } from '../support/harness.js';
 
 /**
  * Issue 12: one large record stopped everything. A partition's letters went to the dead-letter topic in one

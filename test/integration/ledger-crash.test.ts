@@ -4,7 +4,7 @@ import { CONSENT_OPTED_OUT } from '../../src/ledger/decide.js';
 import { rawConfig, runCli, waitForLog, writeConfig, type CliProcess } from '../support/cli.js';
 import { asSource, codeOf, emailIn, roundEvents, scrapedConsumed, seedOptedOut, statuses, writes, type Group, type SourceEvent } from '../support/flapping.js';
 import { createTopic, eventually, kafka, offsetsCaughtUp, produce, startSimulator, uniqueTopic, type Simulator } from '../support/harness.js';
-import { readTopic } from '../support/topic-reader.js';
+import { readTopic } from '../support/harness.js';
 
 /**
  * SIGKILL in the middle of a re-entry round (some contacts re-subscribed, their offsets not committed), then a

@@ -4,7 +4,7 @@ import { CONSENT_OPTED_OUT, CONSENT_REENTRY_OFF } from '../../src/ledger/decide.
 import { rawConfig, runToExit, writeConfig } from '../support/cli.js';
 import { asSource, codeOf, consumed, emailIn, roundEvents, seedOptedOut, statuses, writes, type Group, type SourceEvent } from '../support/flapping.js';
 import { createTopic, eventually, kafka, offsetsCaughtUp, produce, quietLog, startService, startSimulator, testConfig, uniqueTopic, type Service, type Simulator } from '../support/harness.js';
-import { readTopic, type TopicReader } from '../support/topic-reader.js';
+import { readTopic, type TopicReader } from '../support/harness.js';
 
 /**
  * The membership ledger against the real broker and the simulator. Contacts flap (enter, leave, re-enter a

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { mulberry32 } from '../../src/dev/sample/events.js';
 import { createTopic, eventually, kafka, offsetsCaughtUp, produce, quietLog, startService, startSimulator, testConfig, uniqueTopic, type Simulator } from '../support/harness.js';
-import { readTopic } from '../support/topic-reader.js';
+import { readTopic } from '../support/harness.js';
 
 /**
  * Issue 15 against the real broker and the simulator: the consent matrix under both readings of whether a repeated

@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { DLQ_HEADERS } from '../../src/dlq/envelope.js';
 import { membershipDiff, mulberry32, sampleEvents } from '../../src/dev/sample/events.js';
 import { createTopic, eventually, kafka, offsetsCaughtUp, produce, quietLog, startService, startSimulator, testConfig, uniqueTopic, type Simulator } from '../support/harness.js';
-import { readTopic, reasonOf } from '../support/topic-reader.js';
+import { readTopic, reasonOf } from '../support/harness.js';
 
 /**
  * The poison suite: many kinds of bad input mixed into 10,000 good events. Every good event reaches the

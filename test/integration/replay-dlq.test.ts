@@ -5,7 +5,7 @@ import { REPLAYED_AT } from '../../src/dlq/inspect.js';
 import { membershipDiff } from '../../src/dev/sample/events.js';
 import { rawConfig, runToExit, writeConfig } from '../support/cli.js';
 import { createTopic, eventually, kafka, offsetsCaughtUp, produceSample, quietLog, startService, startSimulator, testConfig, uniqueTopic, type Simulator } from '../support/harness.js';
-import { readTopic } from '../support/topic-reader.js';
+import { readTopic } from '../support/harness.js';
 
 /**
  * The fix-then-replay path: events of a segment nobody mapped are dead-lettered (unmappedSegments
