@@ -1,0 +1,201 @@
+import { after, afterEach, before, beforeEach } from 'node:test';
+import type { Admin } from 'kafkajs';
+import type { SimulatorOptionsInput } from '../../packages/ac-simulator/src/index.js';
+import type { Config } from '../../src/config/schema.js';
+import type { ServiceOptions } from '../../src/service.js';
+import { membershipDiff } from '../../src/dev/sample/events.js';
+import {
+  createTopic,
+  eventually,
+  kafka,
+  offsetsCaughtUp,
+  produce,
+  produceSample,
+  quietLog,
+  readTopic,
+  startService,
+  startSimulator,
+  testConfig,
+  uniqueTopic,
+  type ReadRecord,
+  type Service,
+  type Simulator,
+  type TopicReader,
+} from './harness.js';
+
+/**
+ * One integration test file's world. `world()` is called at the top of the file and registers its own hooks:
+ * before the first test it connects an admin client and starts the simulator (one list per segment, "1", "2", …);
+ * after each test it stops what that test started (services, readers, extra simulators), newest first; after the
+ * last test it stops what the hooks started. A test asks it for topics, configs, services and readers, and awaits
+ * conditions on it instead of writing try/finally blocks and polls of its own.
+ */
+export interface WorldOptions {
+  /** Segments with an export, in order: list ids "1", "2", … (the simulator gets one list per segment). */
+  segments?: string[];
+  /** The simulator's options (its lists default to one per segment); `false`: no simulator. */
+  simulator?: SimulatorOptionsInput | false;
+}
+
+type Expected = Map<string, Map<string, 'add' | 'remove'>>;
+
+export class World {
+  readonly segments: string[];
+  private admin_: Admin | undefined;
+  private sim_: Simulator | undefined;
+  /** Cleanups of the running test, and of the file (what hooks or a before() started). */
+  private readonly perTest: (() => Promise<unknown>)[] = [];
+  private readonly perFile: (() => Promise<unknown>)[] = [];
+  private inTest = false;
+
+  constructor(private readonly o: WorldOptions) {
+    this.segments = o.segments ?? [];
+  }
+
+  /** An admin client, connected before the first test. */
+  get admin(): Admin {
+    if (!this.admin_) throw new Error('the world starts in before(): use it inside a test or a hook');
+    return this.admin_;
+  }
+
+  /** The file's simulator. */
+  get sim(): Simulator {
+    if (!this.sim_) throw new Error(this.o.simulator === false ? 'this world has no simulator' : 'the world starts in before(): use it inside a test or a hook');
+    return this.sim_;
+  }
+
+  /** The list id of a segment ("1" for the first). */
+  listOf = (segment: string): string => String(this.segments.indexOf(segment) + 1);
+
+  /** Runs `cleanup` when the current test ends (or, outside a test, after the last one). */
+  defer(cleanup: () => Promise<unknown>): void {
+    (this.inTest ? this.perTest : this.perFile).push(cleanup);
+  }
+
+  /** A fresh topic with `partitions` partitions, created on the broker. */
+  async topic(name: string, partitions = 1): Promise<string> {
+    const topic = uniqueTopic(name);
+    await createTopic(this.admin, topic, partitions);
+    return topic;
+  }
+
+  /** The config of one service on `topic` against the file's simulator (harness.ts's builder, parsed). */
+  config(topic: string, overrides: Record<string, unknown> = {}, segments = this.segments): Config {
+    return testConfig(topic, this.sim, segments, overrides);
+  }
+
+  /** Starts a service (quiet log unless given one); it is stopped when the test ends. */
+  async start(config: Config, opts: ServiceOptions = {}): Promise<Service> {
+    const service = await startService(config, { log: quietLog(), ...opts });
+    this.defer(() => service.stop());
+    return service;
+  }
+
+  /** `start(config(topic, overrides))`. */
+  service(topic: string, overrides: Record<string, unknown> = {}, opts: ServiceOptions = {}): Promise<Service> {
+    return this.start(this.config(topic, overrides), opts);
+  }
+
+  /** Another simulator, stopped when the test ends. */
+  async simulator(options: SimulatorOptionsInput): Promise<Simulator> {
+    const sim = await startSimulator(options);
+    this.defer(() => sim.close());
+    return sim;
+  }
+
+  produce = produce;
+  produceSample = produceSample;
+
+  /** A live reader of `topic` from its beginning, stopped when the test ends. */
+  async reader(topic: string): Promise<TopicReader> {
+    const reader = await readTopic(topic);
+    this.defer(() => reader.stop());
+    return reader;
+  }
+
+  /** Reads `topic` from its beginning until `count` records arrived. */
+  read(topic: string, count: number, timeoutMs?: number): Promise<ReadRecord[]> {
+    return readTopic(topic, count, timeoutMs);
+  }
+
+  /** The first `count` dead letters of a source topic (from `<topic>.dlq`). */
+  deadLetters(topic: string, count: number, timeoutMs?: number): Promise<ReadRecord[]> {
+    return readTopic(`${topic}.dlq`, count, timeoutMs);
+  }
+
+  /** Awaits `check`: fails naming `what` after the deadline. */
+  until(check: () => boolean | Promise<boolean>, what: string, timeoutMs?: number, everyMs?: number): Promise<void> {
+    return eventually(check, what, timeoutMs, everyMs);
+  }
+
+  /** Awaits the group's committed offsets on `topic` reaching its end offsets (a service: its group, its first topic). */
+  committed(of: Service | string, topic?: string, timeoutMs?: number): Promise<void> {
+    const group = typeof of === 'string' ? of : of.config.kafka.groupId;
+    const on = topic ?? (typeof of === 'string' ? undefined : of.config.kafka.topics[0]);
+    if (!on) throw new Error('committed(groupId, topic): name the topic');
+    return eventually(() => offsetsCaughtUp(this.admin, group, on), `the committed offsets of ${group} to reach the end of ${on}`, timeoutMs);
+  }
+
+  /** Awaits a service having settled everything it consumed, and its commits reaching the end of `topic`. */
+  async settled(service: Service, topic?: string, timeoutMs?: number): Promise<void> {
+    await this.committed(service, topic, timeoutMs);
+    await eventually(() => service.pending() === 0, 'every consumed event to settle', timeoutMs);
+  }
+
+  /** Awaits the simulator's lists holding what the last event per (segment, contact) implies. */
+  membership(expected: Expected, what = 'simulator membership to match the events', timeoutMs?: number, sim: Simulator = this.sim): Promise<void> {
+    return eventually(() => membershipDiff(expected, this.listOf, (id) => sim.snapshot().lists[id]?.members ?? {}).length === 0, what, timeoutMs);
+  }
+
+  /** @internal the hooks */
+  async setUp(): Promise<void> {
+    const admin = kafka().admin();
+    await admin.connect();
+    this.admin_ = admin;
+    this.perFile.push(() => admin.disconnect());
+    if (this.o.simulator !== false) {
+      const sim = await startSimulator({ lists: this.segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })), ...this.o.simulator });
+      this.sim_ = sim;
+      this.perFile.push(() => sim.close());
+    }
+  }
+
+  /** @internal */
+  enterTest(): void {
+    this.inTest = true;
+  }
+
+  /** @internal stops what the test started, newest first; each step on its own, the first failure rethrown. */
+  async leaveTest(): Promise<void> {
+    this.inTest = false;
+    await runAll(this.perTest);
+  }
+
+  /** @internal */
+  async tearDown(): Promise<void> {
+    await runAll(this.perTest);
+    await runAll(this.perFile);
+  }
+}
+
+async function runAll(cleanups: (() => Promise<unknown>)[]): Promise<void> {
+  let first: unknown;
+  while (cleanups.length) {
+    try {
+      await cleanups.pop()!();
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  if (first) throw first;
+}
+
+/** The file's world; call once, at the top of a test file. */
+export function world(o: WorldOptions = {}): World {
+  const w = new World(o);
+  before(() => w.setUp());
+  beforeEach(() => w.enterTest());
+  afterEach(() => w.leaveTest());
+  after(() => w.tearDown());
+  return w;
+}
