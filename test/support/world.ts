@@ -128,17 +128,21 @@ export class World {
     return eventually(check, what, timeoutMs, everyMs);
   }
 
-  /** Awaits the group's committed offsets on `topic` reaching its end offsets (a service: its group, its first topic). */
-  committed(of: Service | string, topic?: string, timeoutMs?: number): Promise<void> {
-    const group = typeof of === 'string' ? of : of.config.kafka.groupId;
-    const on = topic ?? (typeof of === 'string' ? undefined : of.config.kafka.topics[0]);
-    if (!on) throw new Error('committed(groupId, topic): name the topic');
-    return eventually(() => offsetsCaughtUp(this.admin, group, on), `the committed offsets of ${group} to reach the end of ${on}`, timeoutMs);
+  /** Whether the committed offsets of a service's group (or a config's) on its first topic (or `topic`) are at the topic's end. */
+  caughtUp(of: Service | Config, topic?: string): Promise<boolean> {
+    const [group, on] = groupAndTopic(of, topic);
+    return offsetsCaughtUp(this.admin, group, on);
+  }
+
+  /** Awaits caughtUp(of, topic); fails naming `what` after the deadline. */
+  committed(of: Service | Config, what?: string, timeoutMs?: number, topic?: string): Promise<void> {
+    const [group, on] = groupAndTopic(of, topic);
+    return eventually(() => offsetsCaughtUp(this.admin, group, on), what ?? `the committed offsets of ${group} to reach the end of ${on}`, timeoutMs);
   }
 
   /** Awaits a service having settled everything it consumed, and its commits reaching the end of `topic`. */
-  async settled(service: Service, topic?: string, timeoutMs?: number): Promise<void> {
-    await this.committed(service, topic, timeoutMs);
+  async settled(service: Service, what?: string, timeoutMs?: number, topic?: string): Promise<void> {
+    await this.committed(service, what, timeoutMs, topic);
     await eventually(() => service.pending() === 0, 'every consumed event to settle', timeoutMs);
   }
 
@@ -176,6 +180,11 @@ export class World {
     await runAll(this.perTest);
     await runAll(this.perFile);
   }
+}
+
+function groupAndTopic(of: Service | Config, topic: string | undefined): [string, string] {
+  const config = 'kafka' in of ? of : of.config;
+  return [config.kafka.groupId, topic ?? config.kafka.topics[0]!];
 }
 
 async function runAll(cleanups: (() => Promise<unknown>)[]): Promise<void> {
