@@ -12,6 +12,7 @@ import {
   produce,
   produceSample,
   quietLog,
+  rawConfig,
   readTopic,
   startService,
   startSimulator,
@@ -22,6 +23,7 @@ import {
   type Simulator,
   type TopicReader,
 } from './harness.js';
+import { writeConfig } from './cli.js';
 
 /**
  * One integration test file's world. `world()` is called at the top of the file and registers its own hooks:
@@ -82,6 +84,16 @@ export class World {
   /** The config of one service on `topic` against the file's simulator (harness.ts's builder, parsed). */
   config(topic: string, overrides: Record<string, unknown> = {}, segments = this.segments): Config {
     return testConfig(topic, this.sim, segments, overrides);
+  }
+
+  /** The same config as a file's content, not parsed (for the CLI, or to write a file that is wrong on purpose). */
+  rawConfig(topic: string, overrides: Record<string, unknown> = {}, segments = this.segments): Record<string, unknown> {
+    return rawConfig(topic, this.sim, segments, overrides);
+  }
+
+  /** rawConfig written to a fresh temporary file; returns its path. */
+  configFile(topic: string, overrides: Record<string, unknown> = {}, segments = this.segments): string {
+    return writeConfig(this.rawConfig(topic, overrides, segments));
   }
 
   /** Starts a service (quiet log unless given one); it is stopped when the test ends. */
@@ -146,9 +158,15 @@ export class World {
     await eventually(() => service.pending() === 0, 'every consumed event to settle', timeoutMs);
   }
 
-  /** Awaits the simulator's lists holding what the last event per (segment, contact) implies. */
-  membership(expected: Expected, what = 'simulator membership to match the events', timeoutMs?: number, sim: Simulator = this.sim): Promise<void> {
-    return eventually(() => membershipDiff(expected, this.listOf, (id) => sim.snapshot().lists[id]?.members ?? {}).length === 0, what, timeoutMs);
+  /**
+   * Awaits the simulator's lists holding what the last event per (segment, contact) implies (the file's simulator
+   * and segments unless given others).
+   */
+  membership(expected: Expected, what = 'simulator membership to match the events', o: { timeoutMs?: number; everyMs?: number; sim?: Simulator; segments?: string[] } = {}): Promise<void> {
+    const sim = o.sim ?? this.sim;
+    const segments = o.segments ?? this.segments;
+    const listOf = (s: string) => String(segments.indexOf(s) + 1);
+    return eventually(() => membershipDiff(expected, listOf, (id) => sim.snapshot().lists[id]?.members ?? {}).length === 0, what, o.timeoutMs, o.everyMs);
   }
 
   /** @internal the hooks */
