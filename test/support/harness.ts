@@ -29,7 +29,8 @@ export async function createTopic(admin: Admin, topic: string, partitions: numbe
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }] });
 }
 
-export async function produce(topic: string, messages: { key: string | null; value: string | Buffer | null; headers?: Record<string, string> }[]): Promise<void> {
+/** Produces `messages` (a timestamp or a partition of their own when given) with the default partitioner. */
+export async function produce(topic: string, messages: { key: string | null; value: string | Buffer | null; headers?: Record<string, string>; timestamp?: string; partition?: number }[]): Promise<void> {
   const producer = kafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   for (let i = 0; i < messages.length; i += 2000) await producer.send({ topic, messages: messages.slice(i, i + 2000) });
