@@ -70,6 +70,8 @@ export interface Service {
   pending(): number;
   /** Whether fetching is paused for backpressure or a failing account (the gauge ac_list_sync_paused). */
   paused(): boolean;
+  /** The share of a connection's request budget this instance spends (a replay its replayShare, the live sync the rest). */
+  budgetShare(connection: string): number | undefined;
   /**
    * Pause, flush, wait for confirmations and their durable writes, commit, leave the group: within
    * shutdown.deadlineMs. `clean` only when nothing stayed unsettled; `unsettled` says where each partition's
@@ -208,6 +210,7 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
     totals: () => ({ ...ingest.totals }),
     pending: () => ingest.pending,
     paused: () => consumer.paused,
+    budgetShare: (connection) => accounts.get(connection)?.budget.share,
     stop,
     fatal: consumer.fatal,
   };

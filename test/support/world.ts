@@ -23,7 +23,7 @@ import {
   type Simulator,
   type TopicReader,
 } from './harness.js';
-import { writeConfig } from './cli.js';
+import { runCli, writeConfig, type CliProcess } from './cli.js';
 
 /**
  * One integration test file's world. `world()` is called at the top of the file and registers its own hooks:
@@ -123,6 +123,20 @@ export class World {
     const reader = await readTopic(topic);
     this.defer(() => reader.stop());
     return reader;
+  }
+
+  /** Awaits a live reader holding every record its topic has now. */
+  async drained(reader: TopicReader, topic: string): Promise<void> {
+    const ends = await this.admin.fetchTopicOffsets(topic);
+    const total = ends.reduce((n, p) => n + Number(p.high), 0);
+    await eventually(() => reader.records.length >= total, `the ${topic} reader to reach ${total} records`);
+  }
+
+  /** The CLI as a child process (test/support/cli.ts), SIGKILLed when the test ends if still running. */
+  cli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
+    const child = runCli(args, env);
+    this.defer(() => child.kill());
+    return child;
   }
 
   /** Reads `topic` from its beginning until `count` records arrived. */
