@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach } from 'node:test';
 import type { Admin } from 'kafkajs';
 import type { SimulatorOptionsInput } from '../../packages/ac-simulator/src/index.js';
@@ -23,7 +24,7 @@ import {
   type Simulator,
   type TopicReader,
 } from './harness.js';
-import { runCli, writeConfig, type CliProcess } from './cli.js';
+import { runCli, waitForLog, writeConfig, type CliProcess } from './cli.js';
 
 /**
  * One integration test file's world. `world()` is called at the top of the file and registers its own hooks:
@@ -137,6 +138,15 @@ export class World {
     const child = runCli(args, env);
     this.defer(() => child.kill());
     return child;
+  }
+
+  /** `run --config <file>` as a child, once it logged that the sync is running; `port` is its /metrics port. */
+  async run(configFile: string, env: NodeJS.ProcessEnv = {}): Promise<{ child: CliProcess; port: number }> {
+    const child = this.cli(['run', '--config', configFile], env);
+    await waitForLog(child, 'The sync is running');
+    const serving = child.stderr.map((l) => (l.startsWith('{') ? (JSON.parse(l) as { msg?: string; port?: number }) : {})).find((l) => l.msg?.startsWith('Serving /metrics'));
+    assert.ok(serving?.port, 'the CLI logs its metrics port');
+    return { child, port: serving.port };
   }
 
   /** Reads `topic` from its beginning until `count` records arrived. */
