@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach } from 'node:test';
-import type { Admin } from 'kafkajs';
+import type { Admin, Producer } from 'kafkajs';
 import type { SimulatorOptionsInput } from '../../packages/ac-simulator/src/index.js';
 import type { Config } from '../../src/config/schema.js';
 import type { ServiceOptions } from '../../src/service.js';
@@ -114,6 +114,18 @@ export class World {
     const sim = await startSimulator(options);
     this.defer(() => sim.close());
     return sim;
+  }
+
+  private producer_: Promise<Producer> | undefined;
+
+  /** A connected producer of the file's (for records sent one by one, to a partition given); disconnected after the last test. */
+  producer(): Promise<Producer> {
+    return (this.producer_ ??= (async () => {
+      const producer = kafka().producer();
+      await producer.connect();
+      this.perFile.push(() => producer.disconnect());
+      return producer;
+    })());
   }
 
   produce = produce;
