@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach } from 'node:test';
-import type { Admin, Producer } from 'kafkajs';
+import type { Admin, Producer, ProducerConfig } from 'kafkajs';
 import type { SimulatorOptionsInput } from '../../packages/ac-simulator/src/index.js';
 import type { Config } from '../../src/config/schema.js';
 import type { ServiceOptions } from '../../src/service.js';
@@ -75,10 +75,13 @@ export class World {
     (this.inTest ? this.perTest : this.perFile).push(cleanup);
   }
 
-  /** A fresh topic with `partitions` partitions, created on the broker. */
-  async topic(name: string, partitions = 1): Promise<string> {
+  /**
+   * A fresh topic name, created on the broker with `partitions` partitions. With a `suffix`, only the derived
+   * topic `<name><suffix>` is created (a `.dlq` a writer under test writes to) and the base name returned.
+   */
+  async topic(name: string, partitions = 1, suffix = ''): Promise<string> {
     const topic = uniqueTopic(name);
-    await createTopic(this.admin, topic, partitions);
+    await createTopic(this.admin, `${topic}${suffix}`, partitions);
     return topic;
   }
 
@@ -118,10 +121,13 @@ export class World {
 
   private producer_: Promise<Producer> | undefined;
 
-  /** A connected producer of the file's (for records sent one by one, to a partition given); disconnected after the last test. */
-  producer(): Promise<Producer> {
+  /**
+   * A connected producer of the file's (for records sent one by one, to a partition given, or a writer under
+   * test); the first call's config holds for the file. Disconnected after the last test.
+   */
+  producer(config: ProducerConfig = {}): Promise<Producer> {
     return (this.producer_ ??= (async () => {
-      const producer = kafka().producer();
+      const producer = kafka().producer(config);
       await producer.connect();
       this.perFile.push(() => producer.disconnect());
       return producer;
