@@ -38,6 +38,8 @@ export interface WorldOptions {
   segments?: string[];
   /** The simulator's options (its lists default to one per segment); `false`: no simulator. */
   simulator?: SimulatorOptionsInput | false;
+  /** A fresh simulator for each test instead of one for the file (tests whose streams share emails). */
+  simulatorPerTest?: boolean;
 }
 
 type Expected = Map<string, Map<string, 'add' | 'remove'>>;
@@ -217,16 +219,19 @@ export class World {
     await admin.connect();
     this.admin_ = admin;
     this.perFile.push(() => admin.disconnect());
-    if (this.o.simulator !== false) {
-      const sim = await startSimulator({ lists: this.segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })), ...this.o.simulator });
-      this.sim_ = sim;
-      this.perFile.push(() => sim.close());
-    }
+    if (this.o.simulator !== false && !this.o.simulatorPerTest) this.sim_ = await this.startOwnSimulator(this.perFile);
+  }
+
+  private async startOwnSimulator(cleanups: (() => Promise<unknown>)[]): Promise<Simulator> {
+    const sim = await startSimulator({ lists: this.segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })), ...(this.o.simulator || {}) });
+    cleanups.push(() => sim.close());
+    return sim;
   }
 
   /** @internal */
-  enterTest(): void {
+  async enterTest(): Promise<void> {
     this.inTest = true;
+    if (this.o.simulator !== false && this.o.simulatorPerTest) this.sim_ = await this.startOwnSimulator(this.perTest);
   }
 
   /** @internal stops what the test started, newest first; each step on its own, the first failure rethrown. */
