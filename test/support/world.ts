@@ -72,6 +72,17 @@ export class World {
   /** The list id of a segment ("1" for the first). */
   listOf = (segment: string): string => String(this.segments.indexOf(segment) + 1);
 
+  private readonly setUps: (() => Promise<unknown>)[] = [];
+
+  /**
+   * A set-up step of the file's own, run once the world has started (what it starts is stopped after the last
+   * test). Use it instead of node:test's before(): Node 20 does not wait for one root before() hook to finish
+   * before it starts the next.
+   */
+  before(step: () => Promise<unknown>): void {
+    this.setUps.push(step);
+  }
+
   /** Runs `cleanup` when the current test ends (or, outside a test, after the last one). */
   defer(cleanup: () => Promise<unknown>): void {
     (this.inTest ? this.perTest : this.perFile).push(cleanup);
@@ -220,6 +231,7 @@ export class World {
     this.admin_ = admin;
     this.perFile.push(() => admin.disconnect());
     if (this.o.simulator !== false && !this.o.simulatorPerTest) this.sim_ = await this.startOwnSimulator(this.perFile);
+    for (const step of this.setUps) await step();
   }
 
   private async startOwnSimulator(cleanups: (() => Promise<unknown>)[]): Promise<Simulator> {
