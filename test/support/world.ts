@@ -48,10 +48,12 @@ export class World {
   readonly segments: string[];
   private admin_: Admin | undefined;
   private sim_: Simulator | undefined;
-  /** Cleanups of the running test, and of the file (what hooks or a before() started). */
+  /** Cleanups of the running test, and of the file (what the world or a w.before() step started). */
   private readonly perTest: (() => Promise<unknown>)[] = [];
   private readonly perFile: (() => Promise<unknown>)[] = [];
   private inTest = false;
+  private readonly setUps: (() => Promise<unknown>)[] = [];
+  private producer_: Promise<Producer> | undefined;
 
   constructor(private readonly o: WorldOptions) {
     this.segments = o.segments ?? [];
@@ -59,20 +61,18 @@ export class World {
 
   /** An admin client, connected before the first test. */
   get admin(): Admin {
-    if (!this.admin_) throw new Error('the world starts in before(): use it inside a test or a hook');
+    if (!this.admin_) throw new Error('the world starts in its before hook: use it inside a test or a w.before() step');
     return this.admin_;
   }
 
   /** The file's simulator. */
   get sim(): Simulator {
-    if (!this.sim_) throw new Error(this.o.simulator === false ? 'this world has no simulator' : 'the world starts in before(): use it inside a test or a hook');
+    if (!this.sim_) throw new Error(this.o.simulator === false ? 'this world has no simulator' : 'the world starts in its before hook: use it inside a test or a w.before() step');
     return this.sim_;
   }
 
   /** The list id of a segment ("1" for the first). */
   listOf = (segment: string): string => String(this.segments.indexOf(segment) + 1);
-
-  private readonly setUps: (() => Promise<unknown>)[] = [];
 
   /**
    * A set-up step of the file's own, run once the world has started (what it starts is stopped after the last
@@ -131,8 +131,6 @@ export class World {
     this.defer(() => sim.close());
     return sim;
   }
-
-  private producer_: Promise<Producer> | undefined;
 
   /**
    * A connected producer of the file's (for records sent one by one, to a partition given, or a writer under
