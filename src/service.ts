@@ -23,7 +23,7 @@ import { createMetrics, type Metrics } from './observability/metrics.js';
 import { Readiness, type ReadinessStatus } from './observability/readiness.js';
 import { OutcomeSink } from './offsets/outcomes.js';
 import { Ownership } from './offsets/ownership.js';
-import { Settler, type Unsettled } from './offsets/settler.js';
+import { Settler, type Totals, type Unsettled } from './offsets/settler.js';
 import { startHttpServer, type HttpServer } from './observability/server.js';
 import { startConsent, type ConsentParts } from './consent/wiring.js';
 
@@ -61,6 +61,17 @@ export interface Service {
   ready(): boolean;
   /** Where each owned partition's commits stop now (empty when everything consumed has settled). */
   unsettled(): Unsettled[];
+  /**
+   * A copy of the counts since start: events consumed, and how their settling ended (delivered, dead-lettered,
+   * skipped). What an operator reads from the metrics; tests and the demo wait on it.
+   */
+  totals(): Totals;
+  /** Events consumed and not yet settled (the gauge ac_list_sync_pending_events). */
+  pending(): number;
+  /** Whether fetching is paused for backpressure or a failing account (the gauge ac_list_sync_paused). */
+  paused(): boolean;
+  /** The share of a connection's request budget this instance spends (a replay its replayShare, the live sync the rest). */
+  budgetShare(connection: string): number | undefined;
   /**
    * Pause, flush, wait for confirmations and their durable writes, commit, leave the group: within
    * shutdown.deadlineMs. `clean` only when nothing stayed unsettled; `unsettled` says where each partition's
@@ -196,6 +207,10 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
     readiness: () => probes.status(),
     ready: () => probes.status().ready,
     unsettled: () => settler.unsettled(),
+    totals: () => ({ ...ingest.totals }),
+    pending: () => ingest.pending,
+    paused: () => consumer.paused,
+    budgetShare: (connection) => accounts.get(connection)?.budget.share,
     stop,
     fatal: consumer.fatal,
   };

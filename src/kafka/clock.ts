@@ -1,5 +1,5 @@
 /**
- * Time as schedulers see it, injected so tests drive it (test/support/virtual-clock.ts) instead of sleeping.
+ * Time as schedulers see it, injected so tests drive it (test/support/fakes.ts) instead of sleeping.
  * `sleep` resolves early, without an error, when `signal` aborts: the caller checks why it woke.
  */
 export interface Clock {

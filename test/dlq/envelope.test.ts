@@ -9,7 +9,7 @@ import { DeadLetterProducer } from '../../src/dlq/producer.js';
 import { republish } from '../../src/dlq/republish.js';
 import { recordBytes } from '../../src/kafka/record-size.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import { ScriptedProducer, protocolError } from '../support/scripted-producer.js';
+import { ScriptedProducer, protocolError } from '../support/fakes.js';
 
 const schema = JSON.parse(readFileSync(new URL('../../../schemas/dead-letter-headers.json', import.meta.url), 'utf8')) as object;
 const ajv = new Ajv2020({ strict: true });

@@ -114,8 +114,8 @@ test('Avro events through a real schema registry end in the right lists; bad one
   try {
     await eventually(() => membershipMatches(expectedOf(before)), 'the lists to match the first 300 Avro events');
     await eventually(() => offsetsCaughtUp(admin, groupId, topic), 'committed offsets to reach the end of phase 1');
-    assert.equal(service.ingest.totals.consumed, 302);
-    assert.equal(service.ingest.totals.deadLettered, 2);
+    assert.equal(service.totals().consumed, 302);
+    assert.equal(service.totals().deadLettered, 2);
 
     const letters = await readTopic(`${topic}.dlq`, 2);
     assert.deepEqual(letters.map((l) => l.key).sort(), ['bad-truncated', 'bad-unknown-id']);
@@ -132,17 +132,17 @@ test('Avro events through a real schema registry end in the right lists; bad one
     await produce(topic, await Promise.all(afterOutage.map(async (e) => ({ key: e.key, value: await client.encode(v2, avroValue(e, { source: 'cdp' })) }))));
     const stalls = async () => (await service.metrics.decodeStalls.get()).values.reduce((n, v) => n + v.value, 0);
     await eventually(async () => {
-      assert.equal(service.ingest.totals.deadLettered, 2, 'the outage dead-letters nothing');
+      assert.equal(service.totals().deadLettered, 2, 'the outage dead-letters nothing');
       return (await stalls()) >= 6;
     }, 'the service to pause on the unreachable registry and retry (three partitions)');
-    assert.equal(service.ingest.totals.consumed, 302, 'nothing after the waiting records was taken');
+    assert.equal(service.totals().consumed, 302, 'nothing after the waiting records was taken');
     assert.deepEqual(await committed(groupId, topic), phase1Ends, 'no committed offset passes a record that waits for the registry');
 
     await proxy.open();
     await eventually(() => membershipMatches(expectedOf(events)), 'the lists to match all 450 events after the registry is back');
     await eventually(() => offsetsCaughtUp(admin, groupId, topic), 'committed offsets to reach the end');
-    assert.equal(service.ingest.totals.consumed, 452);
-    assert.equal(service.ingest.totals.deadLettered, 2);
+    assert.equal(service.totals().consumed, 452);
+    assert.equal(service.totals().deadLettered, 2);
     const dlqEnds = await admin.fetchTopicOffsets(`${topic}.dlq`);
     assert.equal(dlqEnds.reduce((n, p) => n + Number(p.high), 0), 2, 'the dead-letter topic holds the two bad records and nothing else');
     assert.ok(proxy.connections >= 1, 'the service fetched the new schema from the registry once it was back');

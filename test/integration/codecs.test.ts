@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import kafkajs from 'kafkajs';
 import { isXerial } from '../../src/kafka/codecs.js';
 import { readToEnd } from '../../src/kafka/read-to-end.js';
@@ -8,8 +8,9 @@ import { membershipDiff, sampleEvents } from '../../src/dev/sample/events.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, requireTool } from '../deploy/tools.js';
-import { rawConfig, runCli, runToExit, waitForLog, writeConfig } from '../support/cli.js';
-import { brokers, createTopic, eventually, kafka, offsetsCaughtUp, startSimulator, uniqueTopic, type Simulator } from '../support/harness.js';
+import { runToExit, waitForLog } from '../support/cli.js';
+import { brokers, kafka } from '../support/harness.js';
+import { world } from '../support/world.js';
 
 /**
  * What real producers write: librdkafka (kcat) writes one topic whose partitions each use one codec. The live
@@ -19,17 +20,7 @@ const { CompressionCodecs, CompressionTypes } = kafkajs;
 const segments = ['vip', 'newsletter', 'churn'];
 const CODECS = ['lz4', 'zstd', 'snappy', 'gzip', 'none'] as const;
 type Codec = (typeof CODECS)[number];
-const admin = kafka().admin();
-let sim: Simulator;
-
-before(async () => {
-  await admin.connect();
-  sim = await startSimulator({ timeScale: 5, lists: segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })) });
-});
-after(async () => {
-  await sim.close();
-  await admin.disconnect();
-});
+const w = world({ segments, simulator: { timeScale: 5 } });
 
 /** Writes `lines` (key TAB value) to one partition with librdkafka, batched and compressed with `codec`. */
 function kcatProduce(kcat: string, topic: string, partition: number, codec: Codec, lines: string[]): void {
@@ -65,7 +56,7 @@ async function codecsByMarker(topic: string, markers: string[]): Promise<{ recor
   }
   const records = new Map<string, string>();
   try {
-    await readToEnd(kafka(), admin, topic, (r) => void records.set(`${r.partition}@${r.offset}`, `${r.key?.toString()}\t${r.value?.toString()}`), { groupPrefix: `${topic}-codecs` });
+    await readToEnd(kafka(), w.admin, topic, (r) => void records.set(`${r.partition}@${r.offset}`, `${r.key?.toString()}\t${r.value?.toString()}`), { groupPrefix: `${topic}-codecs` });
   } finally {
     for (const [type, real] of saved) CompressionCodecs[type] = real;
   }
@@ -75,8 +66,7 @@ async function codecsByMarker(topic: string, markers: string[]): Promise<{ recor
 test('a librdkafka producer writes partitions in lz4, zstd, snappy, gzip and none: the sync, trace, dlq inspect and replay read them all', async (t) => {
   const kcat = requireTool(t, 'kcat');
   if (!kcat) return;
-  const topic = uniqueTopic('codecs');
-  await createTopic(admin, topic, CODECS.length);
+  const topic = await w.topic('codecs', CODECS.length);
 
   // Each contact's events go to one partition (chosen by first appearance), so per-contact order holds.
   const expected = new Map<string, Map<string, 'add' | 'remove'>>();
@@ -108,25 +98,19 @@ test('a librdkafka producer writes partitions in lz4, zstd, snappy, gzip and non
   assert.equal(records.size, total);
   CODECS.forEach((codec, p) => assert.deepEqual([...seen.get(markers[p]!)!], codec === 'none' ? [] : [codec], `partition ${p} is ${codec}`));
 
-  const file = writeConfig(
-    rawConfig(topic, sim, segments, {
-      connections: { main: { apiUrl: sim.url, apiKey: { value: sim.options.apiToken }, privacyAcknowledged: true, replayShare: 0.5 } },
-      log: { level: 'info' },
-    }),
-  );
-  const service = runCli(['run', '--config', file]);
-  try {
-    await waitForLog(service, 'The sync is running');
-    const listOf = (s: string) => String(segments.indexOf(s) + 1);
-    await eventually(() => membershipDiff(expected, listOf, (id) => sim.snapshot().lists[id]?.members ?? {}).length === 0, 'simulator membership to match the events');
-    await eventually(() => offsetsCaughtUp(admin, `${topic}-g`, topic), 'committed offsets to reach the end of every partition');
-    service.proc.kill('SIGTERM');
-    assert.deepEqual(await service.exited, { code: 0, signal: null });
-    assert.ok(!service.logged('crashed'), 'no consumer crash');
-  } finally {
-    await service.kill();
-  }
-  assert.deepEqual(membershipDiff(expected, (s) => String(segments.indexOf(s) + 1), (id) => sim.snapshot().lists[id]?.members ?? {}), []);
+  const file = w.configFile(topic, {
+    connections: { main: { apiUrl: w.sim.url, apiKey: { value: w.sim.options.apiToken }, privacyAcknowledged: true, replayShare: 0.5 } },
+    log: { level: 'info' },
+  });
+  const service = w.cli(['run', '--config', file]);
+  await waitForLog(service, 'The sync is running');
+  await w.membership(expected);
+  await w.committed(w.config(topic), 'committed offsets to reach the end of every partition');
+  service.proc.kill('SIGTERM');
+  assert.deepEqual(await service.exited, { code: 0, signal: null });
+  assert.ok(!service.logged('crashed'), 'no consumer crash');
+  await service.kill();
+  assert.deepEqual(membershipDiff(expected, (s) => String(segments.indexOf(s) + 1), (id) => w.sim.snapshot().lists[id]?.members ?? {}), []);
 
   // dlq inspect: the dead-letter topic, written by the service (compressed by kafka.compression), holds one per partition.
   const inspect = await runToExit(['dlq', 'inspect', '--config', file], 60_000);
@@ -165,8 +149,7 @@ test("the Java client's snappy (xerial framing), lz4, zstd and gzip are read bac
     return t.skip('no Kafka jars in the cache of scripts/kafka-local.sh (AC_CACHE_DIR); skipped outside CI');
   }
   const codecs = ['snappy', 'lz4', 'zstd', 'gzip'];
-  const topic = uniqueTopic('codecs-java');
-  await createTopic(admin, topic, codecs.length);
+  const topic = await w.topic('codecs-java', codecs.length);
   const markers = codecs.map((codec, p) => `java-${codec}-p${p}`);
   const lines = codecs.flatMap((codec, p) =>
     Array.from({ length: 300 }, (_, i) => `${codec}\t${p}\t${i === 0 ? markers[p] : `p-${p}-${i}`}\t${JSON.stringify({ eventId: `j-${p}-${i}`, segmentId: 'vip', op: i % 4 ? 'add' : 'remove', profile: { email: `java${p}.${i}@example.com` } })}`),

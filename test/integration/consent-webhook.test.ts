@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import pino from 'pino';
 import { ConsentTopic } from '../../src/consent/topic.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import { createTopic, eventually, kafka, offsetsCaughtUp, produce, quietLog, startService, startSimulator, testConfig, uniqueTopic, type Simulator } from '../support/harness.js';
-import { readTopic } from '../support/topic-reader.js';
+import { kafka } from '../support/harness.js';
+import { world } from '../support/world.js';
 
 /**
  * Issue 19, opt-out feedback, against the real broker and the simulator: a person unsubscribes themselves, the
@@ -13,16 +13,7 @@ import { readTopic } from '../support/topic-reader.js';
  * arrived is the control: their add is refused by the import first, as before.
  */
 const TOKEN = 'webhook-token-for-the-test';
-const admin = kafka().admin();
-let sim: Simulator;
-before(async () => {
-  await admin.connect();
-  sim = await startSimulator({ timeScale: 20, lists: ['1', '2'].map((id) => ({ id, name: `L${id}` })) });
-});
-after(async () => {
-  await sim.close();
-  await admin.disconnect();
-});
+const w = world({ segments: ['vip'], simulator: { timeScale: 20, lists: ['1', '2'].map((id) => ({ id, name: `L${id}` })) } });
 
 let clock = Date.parse('2026-12-01T10:00:00Z');
 const event = (email: string, op: 'add' | 'remove') => {
@@ -31,53 +22,46 @@ const event = (email: string, op: 'add' | 'remove') => {
 };
 
 test('after a webhook opt-out, the next add is kept out without a refused import; every instance reads the opt-out', async () => {
-  const topic = uniqueTopic('optout');
+  const topic = await w.topic('optout');
   const consentTopic = `${topic}.consent`;
-  await createTopic(admin, topic, 1);
-  const config = testConfig(topic, sim, ['vip'], { consent: { enabled: true, topic: consentTopic, port: 0, host: '127.0.0.1', token: { value: TOKEN }, refreshMs: 1_000 } });
-  const service = await startService(config, { log: quietLog() });
-  const dlq = await readTopic(`${topic}.dlq`);
-  const settle = () => eventually(() => offsetsCaughtUp(admin, config.kafka.groupId, topic), 'every event to settle');
+  const service = await w.service(topic, { consent: { enabled: true, topic: consentTopic, port: 0, host: '127.0.0.1', token: { value: TOKEN }, refreshMs: 1_000 } });
+  const dlq = await w.reader(`${topic}.dlq`);
+  const settle = () => w.committed(service, 'every event to settle');
   const ann = 'ann@example.com'; // her opt-out reaches the service by webhook
   const bob = 'bob@example.com'; // the control: his webhook is never sent
+  w.defer(async () => w.sim.configure({ unsubscribeWebhookUrl: null }));
+  assert.ok(service.webhookPort, 'the webhook listens');
+  await w.produce(topic, [event(ann, 'add'), event(bob, 'add')]);
+  await settle();
+  assert.equal(w.sim.snapshot().lists['1']!.members[ann]?.status, 1);
+
+  w.sim.personChange({ email: bob, list: '1', status: 2, source: 'person' });
+  w.sim.configure({ unsubscribeWebhookUrl: `http://127.0.0.1:${service.webhookPort}/webhooks/activecampaign/main/${TOKEN}` });
+  w.sim.personChange({ email: ann, list: '1', status: 2, source: 'person' });
+  await w.until(() => w.sim.snapshot().counters.webhooksSent === 1, 'the webhook to be answered 2xx');
+  assert.equal(w.sim.snapshot().counters.webhooksFailed, 0);
+
+  const refusedBefore = w.sim.snapshot().counters.contactsRefused;
+  await w.produce(topic, [event(ann, 'add'), event(bob, 'add')]);
+  await settle();
+  await dlq.until(2);
+  const codes = new Map(dlq.records.map((r) => [(JSON.parse(r.value!.toString()) as { profile: { email: string } }).profile.email, r.headers?.['dlq.error.code']?.toString()]));
+  assert.equal(codes.get(ann), 'CONSENT_OPTED_OUT', 'the opt-out stands');
+  assert.equal(codes.get(bob), 'CONSENT_OPTED_OUT', 'the control ends the same way');
+  assert.equal(w.sim.snapshot().counters.contactsRefused - refusedBefore, 1, 'one refused import contact: bob, whose webhook never came; none for ann');
+  const members = w.sim.snapshot().lists['1']!.members;
+  assert.equal(members[ann]?.status, 2);
+  assert.equal(members[ann]?.changedBy, 'person', 'nothing of the service touched her membership');
+  assert.equal(w.sim.snapshot().counters.forcedResubscribes, 0);
+
+  // Another instance reads the consent topic in full at its start.
+  const other = new ConsentTopic({ kafka: kafka(), admin: w.admin, producer: { sendBatch: () => Promise.reject(new Error('read only')) }, topic: consentTopic, groupPrefix: `${topic}-other`, refreshMs: 60_000, metrics: createMetrics(), log: pino({ level: 'silent' }) });
+  await other.start();
   try {
-    assert.ok(service.webhookPort, 'the webhook listens');
-    await produce(topic, [event(ann, 'add'), event(bob, 'add')]);
-    await settle();
-    assert.equal(sim.snapshot().lists['1']!.members[ann]?.status, 1);
-
-    sim.personChange({ email: bob, list: '1', status: 2, source: 'person' });
-    sim.configure({ unsubscribeWebhookUrl: `http://127.0.0.1:${service.webhookPort}/webhooks/activecampaign/main/${TOKEN}` });
-    sim.personChange({ email: ann, list: '1', status: 2, source: 'person' });
-    await eventually(() => sim.snapshot().counters.webhooksSent === 1, 'the webhook to be answered 2xx');
-    assert.equal(sim.snapshot().counters.webhooksFailed, 0);
-
-    const refusedBefore = sim.snapshot().counters.contactsRefused;
-    await produce(topic, [event(ann, 'add'), event(bob, 'add')]);
-    await settle();
-    await eventually(() => dlq.records.length >= 2, 'both adds to be dead-lettered');
-    const codes = new Map(dlq.records.map((r) => [(JSON.parse(r.value!.toString()) as { profile: { email: string } }).profile.email, r.headers?.['dlq.error.code']?.toString()]));
-    assert.equal(codes.get(ann), 'CONSENT_OPTED_OUT', 'the opt-out stands');
-    assert.equal(codes.get(bob), 'CONSENT_OPTED_OUT', 'the control ends the same way');
-    assert.equal(sim.snapshot().counters.contactsRefused - refusedBefore, 1, 'one refused import contact: bob, whose webhook never came; none for ann');
-    const members = sim.snapshot().lists['1']!.members;
-    assert.equal(members[ann]?.status, 2);
-    assert.equal(members[ann]?.changedBy, 'person', 'nothing of the service touched her membership');
-    assert.equal(sim.snapshot().counters.forcedResubscribes, 0);
-
-    // Another instance reads the consent topic in full at its start.
-    const other = new ConsentTopic({ kafka: kafka(), admin, producer: { sendBatch: () => Promise.reject(new Error('read only')) }, topic: consentTopic, groupPrefix: `${topic}-other`, refreshMs: 60_000, metrics: createMetrics(), log: pino({ level: 'silent' }) });
-    await other.start();
-    try {
-      assert.ok(other.optedOut('main', ann, '1'), 'the opt-out is in the topic');
-      assert.equal(other.optedOut('main', ann, '2'), undefined, 'of that list only');
-      assert.equal(other.optedOut('main', bob, '1'), undefined);
-    } finally {
-      await other.close(0);
-    }
+    assert.ok(other.optedOut('main', ann, '1'), 'the opt-out is in the topic');
+    assert.equal(other.optedOut('main', ann, '2'), undefined, 'of that list only');
+    assert.equal(other.optedOut('main', bob, '1'), undefined);
   } finally {
-    sim.configure({ unsubscribeWebhookUrl: null });
-    await dlq.stop();
-    await service.stop();
+    await other.close(0);
   }
 });

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import kafkajs, { type Consumer, type PartitionAssigner } from 'kafkajs';
-import { rawConfig, runCli, waitForLog, writeConfig } from '../support/cli.js';
-import { createTopic, eventually, kafka, offsetsCaughtUp, produce, startSimulator, uniqueTopic, type Simulator } from '../support/harness.js';
+import { waitForLog } from '../support/cli.js';
+import { kafka } from '../support/harness.js';
+import { world } from '../support/world.js';
 
 /**
  * A consumer crash that kafkajs does not restart from ends the process: exit 5, one line saying why, and no
@@ -10,18 +11,7 @@ import { createTopic, eventually, kafka, offsetsCaughtUp, produce, startSimulato
  * service an assignment it cannot read (kafkajs's decoder fails with a RangeError, which kafkajs never retries).
  */
 const { AssignerProtocol } = kafkajs;
-const segments = ['vip'];
-const admin = kafka().admin();
-let sim: Simulator;
-
-before(async () => {
-  await admin.connect();
-  sim = await startSimulator({ timeScale: 5, lists: [{ id: '1', name: 'L1' }] });
-});
-after(async () => {
-  await sim.close();
-  await admin.disconnect();
-});
+const w = world({ segments: ['vip'], simulator: { timeScale: 5 } });
 
 const event = (i: number) => ({
   key: `p${i}`,
@@ -53,7 +43,7 @@ function leaderAssigner(topic: string, partitions: number[], garbage: () => bool
 }
 
 async function committed(groupId: string, topic: string): Promise<Record<number, string>> {
-  const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  const [offsets] = await w.admin.fetchOffsets({ groupId, topics: [topic] });
   return Object.fromEntries((offsets?.partitions ?? []).map((p) => [p.partition, p.offset]));
 }
 
@@ -69,10 +59,9 @@ async function member(groupId: string, topic: string, assigner: PartitionAssigne
 
 // The timeout only turns a process that never exits (the old silent stall) into a failure instead of a hang.
 test('a non-retriable consumer crash exits 5 with a one-line reason and commits nothing after it', { timeout: 180_000 }, async () => {
-  const topic = uniqueTopic('consumer-crash');
+  const topic = await w.topic('consumer-crash', 2);
   const groupId = `${topic}-g`;
-  await createTopic(admin, topic, 2);
-  await produce(topic, Array.from({ length: 40 }, (_, i) => event(i)));
+  await w.produce(topic, Array.from({ length: 40 }, (_, i) => event(i)));
 
   let garbage = false;
   const assigner = leaderAssigner(topic, [0, 1], () => garbage);
@@ -80,36 +69,34 @@ test('a non-retriable consumer crash exits 5 with a one-line reason and commits 
   const leader = await member(groupId, topic, assigner);
   await leader.joined;
   let newcomer: Consumer | undefined;
-  const file = writeConfig(rawConfig(topic, sim, segments, { log: { level: 'info' } }));
-  const service = runCli(['run', '--config', file]);
-  try {
-    await waitForLog(service, 'The sync is running');
-    await eventually(() => offsetsCaughtUp(admin, groupId, topic), 'the first events to be delivered and committed');
-    const before = await committed(groupId, topic);
-
-    // More events, held unsettled by an account outage: a drain or a final commit would move the offsets.
-    sim.configure({ unavailable: true });
-    await produce(topic, Array.from({ length: 40 }, (_, i) => event(100 + i)));
-    await eventually(() => sim.snapshot().counters.unavailable503 > 0, 'the service to meet the outage with the new events');
-
-    // A new member makes the group rebalance; the leader's next assignment is unreadable for the service.
-    garbage = true;
-    newcomer = (await member(groupId, topic, assigner)).consumer;
-    const exit = await service.exited;
-    sim.configure({ unavailable: false });
-    assert.deepEqual(exit, { code: 5, signal: null }, service.stderr.slice(-5).join('\n'));
-
-    const reasons = service.stderr.filter((l) => l.includes('Exiting: the Kafka consumer crashed on a non-retriable error'));
-    assert.equal(reasons.length, 1, `one line gives the reason:\n${service.stderr.slice(-5).join('\n')}`);
-    const line = JSON.parse(reasons[0]!) as { level: number; msg: string };
-    assert.match(line.msg, /KafkaJSNonRetriableError: The value of "offset" is out of range/, 'the reason is the decoding error');
-    assert.equal(line.level, 60, 'logged at fatal');
-    assert.deepEqual(await committed(groupId, topic), before, 'no commit after the crash');
-    assert.equal(sim.snapshot().lists['1']?.members['crash100@example.com'], undefined, 'the held events were not delivered on the way out');
-  } finally {
-    sim.configure({ unavailable: false });
-    await service.kill();
+  const file = w.configFile(topic, { log: { level: 'info' } });
+  const service = w.cli(['run', '--config', file]);
+  w.defer(async () => {
+    w.sim.configure({ unavailable: false });
     await newcomer?.disconnect();
     await leader.consumer.disconnect();
-  }
+  });
+  await waitForLog(service, 'The sync is running');
+  await w.committed(w.config(topic), 'the first events to be delivered and committed');
+  const before = await committed(groupId, topic);
+
+  // More events, held unsettled by an account outage: a drain or a final commit would move the offsets.
+  w.sim.configure({ unavailable: true });
+  await w.produce(topic, Array.from({ length: 40 }, (_, i) => event(100 + i)));
+  await w.until(() => w.sim.snapshot().counters.unavailable503 > 0, 'the service to meet the outage with the new events');
+
+  // A new member makes the group rebalance; the leader's next assignment is unreadable for the service.
+  garbage = true;
+  newcomer = (await member(groupId, topic, assigner)).consumer;
+  const exit = await service.exited;
+  w.sim.configure({ unavailable: false });
+  assert.deepEqual(exit, { code: 5, signal: null }, service.stderr.slice(-5).join('\n'));
+
+  const reasons = service.stderr.filter((l) => l.includes('Exiting: the Kafka consumer crashed on a non-retriable error'));
+  assert.equal(reasons.length, 1, `one line gives the reason:\n${service.stderr.slice(-5).join('\n')}`);
+  const line = JSON.parse(reasons[0]!) as { level: number; msg: string };
+  assert.match(line.msg, /KafkaJSNonRetriableError: The value of "offset" is out of range/, 'the reason is the decoding error');
+  assert.equal(line.level, 60, 'logged at fatal');
+  assert.deepEqual(await committed(groupId, topic), before, 'no commit after the crash');
+  assert.equal(w.sim.snapshot().lists['1']?.members['crash100@example.com'], undefined, 'the held events were not delivered on the way out');
 });

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { DLQ_HEADERS } from '../../src/dlq/envelope.js';
 import { mulberry32, sampleEvents } from '../../src/dev/sample/events.js';
-import { rawConfig, runCli, waitForLog, writeConfig, type CliProcess } from '../support/cli.js';
-import { createTopic, eventually, kafka, offsetsCaughtUp, produce, startSimulator, uniqueTopic, type Simulator } from '../support/harness.js';
-import { readTopic, reasonOf, type ReadRecord, type TopicReader } from '../support/topic-reader.js';
+import { reasonOf, type ReadRecord } from '../support/harness.js';
+import { world } from '../support/world.js';
 
 /**
  * SIGKILL the service mid-stream and start it again. Before the restart, no committed offset has passed an
@@ -12,39 +11,21 @@ import { readTopic, reasonOf, type ReadRecord, type TopicReader } from '../suppo
  */
 const segments = ['vip', 'newsletter', 'churn'];
 const GOOD = 5_000;
-const admin = kafka().admin();
-let sim: Simulator;
-
-before(async () => {
-  await admin.connect();
-  sim = await startSimulator({ timeScale: 5, lists: segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })) });
-});
-after(async () => {
-  await sim.close();
-  await admin.disconnect();
-});
+const w = world({ segments, simulator: { timeScale: 5 } });
 
 type Fate = { kind: 'deliver'; segment: string; email: string; op: 'add' | 'remove' } | { kind: 'dead-letter'; reason: string } | { kind: 'skip'; email: string };
 
-const listOf = (segment: string) => String(segments.indexOf(segment) + 1);
+const listOf = w.listOf;
 const statusOf = (op: 'add' | 'remove'): number => (op === 'add' ? 1 : 2);
 
 /** Group offsets per partition (-1 when none). */
 async function committed(groupId: string, topic: string): Promise<Map<number, number>> {
-  const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  const [offsets] = await w.admin.fetchOffsets({ groupId, topics: [topic] });
   return new Map((offsets?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
 }
 
-/** Waits until the reader holds every record the topic has now. */
-async function drained(reader: TopicReader, topic: string): Promise<void> {
-  const ends = await admin.fetchTopicOffsets(topic);
-  const total = ends.reduce((n, p) => n + Number(p.high), 0);
-  await eventually(() => reader.records.length >= total, `the ${topic} reader to reach ${total} records`);
-}
-
 test('after a SIGKILL mid-stream and a restart, every event is delivered, dead-lettered or skipped, and no commit passed an unsettled event', async (t) => {
-  const topic = uniqueTopic('crash');
-  await createTopic(admin, topic, 3);
+  const topic = await w.topic('crash', 3);
 
   // Good events, some that cannot be decoded or validated, and some of a segment no export maps (skipped).
   const fates = new Map<string, Fate>();
@@ -65,91 +46,83 @@ test('after a SIGKILL mid-stream and a restart, every event is delivered, dead-l
     const unmapped = { eventId: `skip-${i}`, occurredAt: '2026-11-28T12:00:00Z', segmentId: 'not-exported', op: 'add', profile: { id: `s${i}`, email: `skip${i}@example.com` } };
     insert(unmapped.eventId, JSON.stringify(unmapped), { kind: 'skip', email: unmapped.profile.email });
   }
-  await produce(topic, messages);
-  const source = await readTopic(topic);
-  await drained(source, topic);
+  await w.produce(topic, messages);
+  const source = await w.reader(topic);
+  await w.drained(source, topic);
   const idOf = (r: ReadRecord) => {
     const key = r.key!.toString();
     return key.startsWith('bad-json-') ? key : (JSON.parse(r.value!.toString()) as { eventId: string }).eventId;
   };
 
-  const configFile = writeConfig(rawConfig(topic, sim, segments, { log: { level: 'warn' } }));
+  const configFile = w.configFile(topic, { log: { level: 'warn' } });
   const groupId = `${topic}-g`;
-  let child: CliProcess | undefined;
-  let dlq: TopicReader | undefined;
-  try {
-    // First run: killed once it committed something, while the stream is not done.
-    child = runCli(['run', '--config', configFile]);
-    await eventually(async () => [...(await committed(groupId, topic)).values()].some((o) => o > 0), 'a first commit', 60_000, 50);
-    await child.kill();
-    assert.equal(child.proc.signalCode, 'SIGKILL');
-    assert.equal(await offsetsCaughtUp(admin, groupId, topic), false, 'the kill came mid-stream');
+  // First run: killed once it committed something, while the stream is not done.
+  let child = w.cli(['run', '--config', configFile]);
+  await w.until(async () => [...(await committed(groupId, topic)).values()].some((o) => o > 0), 'a first commit', 60_000, 50);
+  await child.kill();
+  assert.equal(child.proc.signalCode, 'SIGKILL');
+  assert.equal(await w.caughtUp(w.config(topic)), false, 'the kill came mid-stream');
 
-    // No committed offset passed an unsettled event: everything below it is in the simulator or the DLQ.
-    dlq = await readTopic(`${topic}.dlq`);
-    await drained(dlq, `${topic}.dlq`);
-    const dead = new Set(dlq.records.map((r) => `${r.key?.toString()} ${reasonOf(r)}`));
-    const offsets = await committed(groupId, topic);
-    const snap = sim.snapshot();
-    const later = new Map<string, ('add' | 'remove')[]>(); // ops of each (segment, email) at or after the record checked
-    let below = 0;
-    for (const r of [...source.records].sort((a, b) => b.offset - a.offset)) {
-      const fate = fates.get(idOf(r))!;
-      if (fate.kind === 'deliver') {
-        const pair = `${fate.segment} ${fate.email}`;
-        later.set(pair, [fate.op, ...(later.get(pair) ?? [])]);
-      }
-      if (r.offset >= (offsets.get(r.partition) ?? -1)) continue;
-      below++;
-      if (fate.kind === 'deliver') {
-        const status = snap.lists[listOf(fate.segment)]?.members[fate.email]?.status;
-        const allowed = later.get(`${fate.segment} ${fate.email}`)!.map(statusOf);
-        // A remove of a contact ActiveCampaign never had creates nothing (issue 15): no membership is then right too.
-        // No membership at all is right when a remove at or after this event stood for it (an add collapsed into a
-        // later remove of a contact the account never had is settled with it, and nothing is created).
-        const ok = status === undefined ? allowed.includes(statusOf('remove')) : allowed.includes(status);
-        assert.ok(ok, `${idOf(r)} (${fate.op}; later ${JSON.stringify(later.get(`${fate.segment} ${fate.email}`))}) at ${r.partition}/${r.offset} is committed but the simulator shows ${status ?? "nothing"} for ${fate.email}`);
-      } else if (fate.kind === 'dead-letter') {
-        assert.ok(dead.has(`${r.key?.toString()} ${fate.reason}`), `${idOf(r)} at ${r.partition}/${r.offset} is committed but not dead-lettered`);
-      }
+  // No committed offset passed an unsettled event: everything below it is in the simulator or the DLQ.
+  const dlq = await w.reader(`${topic}.dlq`);
+  await w.drained(dlq, `${topic}.dlq`);
+  const dead = new Set(dlq.records.map((r) => `${r.key?.toString()} ${reasonOf(r)}`));
+  const offsets = await committed(groupId, topic);
+  const snap = w.sim.snapshot();
+  const later = new Map<string, ('add' | 'remove')[]>(); // ops of each (segment, email) at or after the record checked
+  let below = 0;
+  for (const r of [...source.records].sort((a, b) => b.offset - a.offset)) {
+    const fate = fates.get(idOf(r))!;
+    if (fate.kind === 'deliver') {
+      const pair = `${fate.segment} ${fate.email}`;
+      later.set(pair, [fate.op, ...(later.get(pair) ?? [])]);
     }
-    assert.ok(below > 0, 'the first run committed something before it was killed');
-    t.diagnostic(`killed with ${below} of ${source.records.length} records committed, ${snap.counters.importsAccepted} imports accepted`);
-
-    // Second run: picks up from the committed offsets and finishes the stream.
-    child = runCli(['run', '--config', configFile]);
-    await eventually(() => offsetsCaughtUp(admin, groupId, topic), 'the restarted service to commit to the end', 120_000);
-
-    // Counting by eventId: each event is delivered, dead-lettered or skipped.
-    await drained(dlq, `${topic}.dlq`);
-    const final = sim.snapshot();
-    const count = { deliver: 0, 'dead-letter': 0, skip: 0 };
-    const lastOp = new Map<string, 'add' | 'remove'>();
-    for (const fate of fates.values()) if (fate.kind === 'deliver') lastOp.set(`${fate.segment} ${fate.email}`, fate.op);
-    const deadKeys = new Map<string, string[]>();
-    for (const r of dlq.records) deadKeys.set(r.key!.toString(), [...(deadKeys.get(r.key!.toString()) ?? []), reasonOf(r)]);
-    for (const [id, fate] of fates) {
-      if (fate.kind === 'deliver') {
-        const status = final.lists[listOf(fate.segment)]?.members[fate.email]?.status;
-        const last = lastOp.get(`${fate.segment} ${fate.email}`)!;
-        // Not a member either way: a remove of a contact ActiveCampaign never had is not sent (it would create it).
-        if (!(last === 'remove' && status === undefined)) assert.equal(status, statusOf(last), `${id}: ${fate.email} on list ${listOf(fate.segment)}`);
-      } else if (fate.kind === 'dead-letter') {
-        assert.ok(deadKeys.get(id)?.every((reason) => reason === fate.reason), `${id} is dead-lettered as ${fate.reason} (found ${deadKeys.get(id)?.join(', ') ?? 'nothing'})`);
-      } else {
-        assert.ok(!deadKeys.has(id) && Object.values(final.lists).every((l) => l.members[fate.email] === undefined), `${id} was skipped, not sent or dead-lettered`);
-      }
-      count[fate.kind]++;
+    if (r.offset >= (offsets.get(r.partition) ?? -1)) continue;
+    below++;
+    if (fate.kind === 'deliver') {
+      const status = snap.lists[listOf(fate.segment)]?.members[fate.email]?.status;
+      const allowed = later.get(`${fate.segment} ${fate.email}`)!.map(statusOf);
+      // A remove of a contact ActiveCampaign never had creates nothing (issue 15): no membership is then right too.
+      // No membership at all is right when a remove at or after this event stood for it (an add collapsed into a
+      // later remove of a contact the account never had is settled with it, and nothing is created).
+      const ok = status === undefined ? allowed.includes(statusOf('remove')) : allowed.includes(status);
+      assert.ok(ok, `${idOf(r)} (${fate.op}; later ${JSON.stringify(later.get(`${fate.segment} ${fate.email}`))}) at ${r.partition}/${r.offset} is committed but the simulator shows ${status ?? "nothing"} for ${fate.email}`);
+    } else if (fate.kind === 'dead-letter') {
+      assert.ok(dead.has(`${r.key?.toString()} ${fate.reason}`), `${idOf(r)} at ${r.partition}/${r.offset} is committed but not dead-lettered`);
     }
-    assert.deepEqual(count, { deliver: GOOD, 'dead-letter': 60, skip: 30 });
-    for (const key of deadKeys.keys()) assert.equal(fates.get(key)?.kind, 'dead-letter', `only bad records are dead-lettered (found ${key})`);
-    assert.ok(dlq.records.every((r) => r.headers[DLQ_HEADERS.topic] === topic));
-
-    child.proc.kill('SIGTERM');
-    assert.equal((await child.exited).code, 0, `a clean stop after the restart:\n${child.stderr.slice(-5).join('\n')}`);
-  } finally {
-    await child?.kill();
-    await dlq?.stop();
-    await source.stop();
   }
+  assert.ok(below > 0, 'the first run committed something before it was killed');
+  t.diagnostic(`killed with ${below} of ${source.records.length} records committed, ${snap.counters.importsAccepted} imports accepted`);
+
+  // Second run: picks up from the committed offsets and finishes the stream.
+  child = w.cli(['run', '--config', configFile]);
+  await w.committed(w.config(topic), 'the restarted service to commit to the end', 120_000);
+
+  // Counting by eventId: each event is delivered, dead-lettered or skipped.
+  await w.drained(dlq, `${topic}.dlq`);
+  const final = w.sim.snapshot();
+  const count = { deliver: 0, 'dead-letter': 0, skip: 0 };
+  const lastOp = new Map<string, 'add' | 'remove'>();
+  for (const fate of fates.values()) if (fate.kind === 'deliver') lastOp.set(`${fate.segment} ${fate.email}`, fate.op);
+  const deadKeys = new Map<string, string[]>();
+  for (const r of dlq.records) deadKeys.set(r.key!.toString(), [...(deadKeys.get(r.key!.toString()) ?? []), reasonOf(r)]);
+  for (const [id, fate] of fates) {
+    if (fate.kind === 'deliver') {
+      const status = final.lists[listOf(fate.segment)]?.members[fate.email]?.status;
+      const last = lastOp.get(`${fate.segment} ${fate.email}`)!;
+      // Not a member either way: a remove of a contact ActiveCampaign never had is not sent (it would create it).
+      if (!(last === 'remove' && status === undefined)) assert.equal(status, statusOf(last), `${id}: ${fate.email} on list ${listOf(fate.segment)}`);
+    } else if (fate.kind === 'dead-letter') {
+      assert.ok(deadKeys.get(id)?.every((reason) => reason === fate.reason), `${id} is dead-lettered as ${fate.reason} (found ${deadKeys.get(id)?.join(', ') ?? 'nothing'})`);
+    } else {
+      assert.ok(!deadKeys.has(id) && Object.values(final.lists).every((l) => l.members[fate.email] === undefined), `${id} was skipped, not sent or dead-lettered`);
+    }
+    count[fate.kind]++;
+  }
+  assert.deepEqual(count, { deliver: GOOD, 'dead-letter': 60, skip: 30 });
+  for (const key of deadKeys.keys()) assert.equal(fates.get(key)?.kind, 'dead-letter', `only bad records are dead-lettered (found ${key})`);
+  assert.ok(dlq.records.every((r) => r.headers[DLQ_HEADERS.topic] === topic));
+
+  child.proc.kill('SIGTERM');
+  assert.equal((await child.exited).code, 0, `a clean stop after the restart:\n${child.stderr.slice(-5).join('\n')}`);
 });

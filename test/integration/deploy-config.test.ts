@@ -112,8 +112,8 @@ async function syncs(
         `list ${exp.listId} of export ${exp.name} to match the events`,
       );
     }
-    await eventually(() => service.ingest.totals.consumed === produced, `all ${produced} events to be consumed`);
-    assert.equal(service.ingest.totals.deadLettered, 0);
+    await eventually(() => service.totals().consumed === produced, `all ${produced} events to be consumed`);
+    assert.equal(service.totals().deadLettered, 0);
     assert.ok(service.ready());
     assert.match(await (await fetch(`${base}/metrics`)).text(), /^ac_list_sync_/m);
   } finally {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import kafkajs from 'kafkajs';
 import { decodeProfile, isProfileKey } from '../../src/ledger/profiles.js';
-import { createTopic, eventually, kafka, offsetsCaughtUp, quietLog, startService, startSimulator, testConfig, uniqueTopic, type Service, type Simulator } from '../support/harness.js';
-import { readTopic, type TopicReader } from '../support/topic-reader.js';
+import type { Service, TopicReader } from '../support/harness.js';
+import { world } from '../support/world.js';
 
 /**
  * Issue 19, the durable email-change map, against the real broker and the simulator: the contact of a profile
@@ -12,28 +12,19 @@ import { readTopic, type TopicReader } from '../support/topic-reader.js';
  * memberships, and leaves the old email on no list.
  */
 const { AssignerProtocol } = kafkajs;
-const admin = kafka().admin();
-const producer = kafka().producer();
-let sim: Simulator;
-before(async () => {
-  await Promise.all([admin.connect(), producer.connect()]);
-  sim = await startSimulator({ timeScale: 20, lists: ['1', '2'].map((id) => ({ id, name: `L${id}` })) });
-});
-after(async () => {
-  await sim.close();
-  await Promise.all([admin.disconnect(), producer.disconnect()]);
-});
+const w = world({ segments: ['vip', 'news'], simulator: { timeScale: 20 } });
 
 let clock = Date.parse('2026-12-01T12:00:00Z');
 /** One event of a profile, on the partition given (all of a profile's events share one, as upstream keying does). */
 async function produce(topic: string, partition: number, profileId: string, email: string, segmentId: string, firstName?: string): Promise<void> {
+  const producer = await w.producer();
   const occurredAt = (clock += 1_000);
   const value = JSON.stringify({ eventId: `e-${profileId}-${occurredAt}`, occurredAt: new Date(occurredAt).toISOString(), segmentId, op: 'add', profile: { id: profileId, email, ...(firstName ? { firstName } : {}) } });
   await producer.send({ topic, acks: -1, messages: [{ key: profileId, value, partition }] });
 }
 
-const member = (email: string) => Object.entries(sim.snapshot().lists).filter(([, l]) => l.members[email]).map(([id, l]) => [id, l.members[email]!.contactId, l.members[email]!.status] as const);
-const onNoList = (email: string) => Object.values(sim.snapshot().lists).every((l) => !l.members[email]);
+const member = (email: string) => Object.entries(w.sim.snapshot().lists).filter(([, l]) => l.members[email]).map(([id, l]) => [id, l.members[email]!.contactId, l.members[email]!.status] as const);
+const onNoList = (email: string) => Object.values(w.sim.snapshot().lists).every((l) => !l.members[email]);
 
 /** Profile records of the ledger topic holding a contact id, per partition; and none of them holds an email or a profile id. */
 function recordedContacts(ledger: TopicReader): Map<number, number> {
@@ -49,83 +40,70 @@ function recordedContacts(ledger: TopicReader): Map<number, number> {
 
 /** The partitions each member of the group holds (from the group's assignment). */
 async function assignment(groupId: string, topic: string): Promise<number[][]> {
-  const group = (await admin.describeGroups([groupId])).groups[0];
+  const group = (await w.admin.describeGroups([groupId])).groups[0];
   if (group?.state !== 'Stable') return [];
   return group.members.map((m) => AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment[topic] ?? []);
 }
 
-function emailsOf(s: Service) {
-  return s.ingest.accounts.get('main')!.emails!;
+/** Profiles whose email change main's PUT took (ac_list_sync_email_changes_total, result changed). */
+async function emailsChanged(s: Service): Promise<number> {
+  return (await s.metrics.emailChanges.get()).values.find((v) => v.labels.connection === 'main' && v.labels.result === 'changed')?.value ?? 0;
 }
 
 test('an email change after a restart still finds the contact: one contact, the new email, the old memberships', async () => {
-  const topic = uniqueTopic('email-restart');
-  await createTopic(admin, topic, 1);
-  const config = testConfig(topic, sim, ['vip', 'news'], { delivery: { timeScale: sim.options.timeScale, pollIntervalMs: 500, profileLookupsPerSecond: 5 } });
-  const settle = () => eventually(() => offsetsCaughtUp(admin, config.kafka.groupId, topic), 'every event to settle');
-  const first = await startService(config, { log: quietLog() });
-  const ledger = await readTopic(`${topic}.ledger`);
-  let second: Service | undefined;
-  try {
-    await produce(topic, 0, 'p-ann', 'ann.old@example.com', 'vip');
-    await produce(topic, 0, 'p-ann', 'ann.old@example.com', 'news');
-    await settle();
-    await eventually(() => recordedContacts(ledger).get(0) === 1, "Ann's contact id recorded in the ledger");
-    const annId = member('ann.old@example.com')[0]![1];
-    const contacts = sim.snapshot().contacts;
-    assert.equal((await first.stop()).clean, true);
+  const topic = await w.topic('email-restart');
+  const config = w.config(topic, { delivery: { timeScale: w.sim.options.timeScale, pollIntervalMs: 500, profileLookupsPerSecond: 5 } });
+  const settle = () => w.committed(config, 'every event to settle');
+  const first = await w.start(config);
+  const ledger = await w.reader(`${topic}.ledger`);
+  await produce(topic, 0, 'p-ann', 'ann.old@example.com', 'vip');
+  await produce(topic, 0, 'p-ann', 'ann.old@example.com', 'news');
+  await settle();
+  await w.until(() => recordedContacts(ledger).get(0) === 1, "Ann's contact id recorded in the ledger");
+  const annId = member('ann.old@example.com')[0]![1];
+  const contacts = w.sim.snapshot().contacts;
+  assert.equal((await first.stop()).clean, true);
 
-    // A new process on the same group and ledger: it has never seen Ann's old email.
-    second = await startService(config, { log: quietLog() });
-    await produce(topic, 0, 'p-ann', 'ann.new@example.com', 'vip', 'Ann');
-    await settle();
-    // Settled means the held change was confirmed, so the PUT had answered before it went.
-    assert.equal(sim.snapshot().contacts, contacts, 'no second contact');
-    assert.equal(emailsOf(second).results.changed, 1, 'the email change, made by the new process');
-    assert.deepEqual(member('ann.new@example.com'), [['1', annId, 1], ['2', annId, 1]], 'the same contact, with both old memberships');
-    assert.equal(onNoList('ann.old@example.com'), true, 'the old email is on no list');
-    assert.equal(sim.snapshot().counters.byEndpoint['PUT /contacts/{id}'], 1);
-  } finally {
-    await ledger.stop();
-    await second?.stop();
-    await first.stop();
-  }
+  // A new process on the same group and ledger: it has never seen Ann's old email.
+  const second = await w.start(config);
+  await produce(topic, 0, 'p-ann', 'ann.new@example.com', 'vip', 'Ann');
+  await settle();
+  // Settled means the held change was confirmed, so the PUT had answered before it went.
+  assert.equal(w.sim.snapshot().contacts, contacts, 'no second contact');
+  assert.equal(await emailsChanged(second), 1, 'the email change, made by the new process');
+  assert.deepEqual(member('ann.new@example.com'), [['1', annId, 1], ['2', annId, 1]], 'the same contact, with both old memberships');
+  assert.equal(onNoList('ann.old@example.com'), true, 'the old email is on no list');
+  assert.equal(w.sim.snapshot().counters.byEndpoint['PUT /contacts/{id}'], 1);
 });
 
 test("an email change after the profile's partition moved to another member finds the contact there", async () => {
-  const topic = uniqueTopic('email-rebalance');
-  await createTopic(admin, topic, 2);
-  const config = testConfig(topic, sim, ['vip', 'news'], { delivery: { timeScale: sim.options.timeScale, pollIntervalMs: 500, profileLookupsPerSecond: 5 } });
-  const settle = () => eventually(() => offsetsCaughtUp(admin, config.kafka.groupId, topic), 'every event to settle');
-  const services: Service[] = [await startService(config, { log: quietLog() })];
-  const ledger = await readTopic(`${topic}.ledger`);
-  const puts = sim.snapshot().counters.byEndpoint['PUT /contacts/{id}'] ?? 0;
-  try {
-    // One profile per partition; the first member owns both and learns both contacts.
-    for (const [partition, profileId, email] of [[0, 'p-ann', 'ann.r@example.com'], [1, 'p-dan', 'dan.r@example.com']] as const) {
-      await produce(topic, partition, profileId, email, 'vip');
-      await produce(topic, partition, profileId, email, 'news');
-    }
-    await settle();
-    await eventually(() => recordedContacts(ledger).get(0) === 1 && recordedContacts(ledger).get(1) === 1, 'both contact ids recorded in the ledger');
-    const ids = { ann: member('ann.r@example.com')[0]![1], dan: member('dan.r@example.com')[0]![1] };
-    const contacts = sim.snapshot().contacts;
-
-    // A second member joins: one of the two partitions moves to it, and it restores that partition's ledger.
-    services.push(await startService(config, { log: quietLog() }));
-    await eventually(async () => (await assignment(config.kafka.groupId, topic)).map((p) => p.length).join() === '1,1', 'one partition per member');
-
-    await produce(topic, 0, 'p-ann', 'ann.r2@example.com', 'vip', 'Ann');
-    await produce(topic, 1, 'p-dan', 'dan.r2@example.com', 'vip', 'Dan');
-    await settle();
-    assert.equal(sim.snapshot().contacts, contacts, 'no second contact');
-    assert.deepEqual(services.map((s) => emailsOf(s).results.changed), [1, 1], 'one email change on each member (the moved partition on the new one)');
-    assert.deepEqual(member('ann.r2@example.com'), [['1', ids.ann, 1], ['2', ids.ann, 1]]);
-    assert.deepEqual(member('dan.r2@example.com'), [['1', ids.dan, 1], ['2', ids.dan, 1]]);
-    assert.equal(onNoList('ann.r@example.com') && onNoList('dan.r@example.com'), true, 'the old emails are on no list');
-    assert.equal(sim.snapshot().counters.byEndpoint['PUT /contacts/{id}']! - puts, 2);
-  } finally {
-    await ledger.stop();
-    for (const s of services) await s.stop();
+  const topic = await w.topic('email-rebalance', 2);
+  const config = w.config(topic, { delivery: { timeScale: w.sim.options.timeScale, pollIntervalMs: 500, profileLookupsPerSecond: 5 } });
+  const settle = () => w.committed(config, 'every event to settle');
+  const services: Service[] = [await w.start(config)];
+  const ledger = await w.reader(`${topic}.ledger`);
+  const puts = w.sim.snapshot().counters.byEndpoint['PUT /contacts/{id}'] ?? 0;
+  // One profile per partition; the first member owns both and learns both contacts.
+  for (const [partition, profileId, email] of [[0, 'p-ann', 'ann.r@example.com'], [1, 'p-dan', 'dan.r@example.com']] as const) {
+    await produce(topic, partition, profileId, email, 'vip');
+    await produce(topic, partition, profileId, email, 'news');
   }
+  await settle();
+  await w.until(() => recordedContacts(ledger).get(0) === 1 && recordedContacts(ledger).get(1) === 1, 'both contact ids recorded in the ledger');
+  const ids = { ann: member('ann.r@example.com')[0]![1], dan: member('dan.r@example.com')[0]![1] };
+  const contacts = w.sim.snapshot().contacts;
+
+  // A second member joins: one of the two partitions moves to it, and it restores that partition's ledger.
+  services.push(await w.start(config));
+  await w.until(async () => (await assignment(config.kafka.groupId, topic)).map((p) => p.length).join() === '1,1', 'one partition per member');
+
+  await produce(topic, 0, 'p-ann', 'ann.r2@example.com', 'vip', 'Ann');
+  await produce(topic, 1, 'p-dan', 'dan.r2@example.com', 'vip', 'Dan');
+  await settle();
+  assert.equal(w.sim.snapshot().contacts, contacts, 'no second contact');
+  assert.deepEqual(await Promise.all(services.map(emailsChanged)), [1, 1], 'one email change on each member (the moved partition on the new one)');
+  assert.deepEqual(member('ann.r2@example.com'), [['1', ids.ann, 1], ['2', ids.ann, 1]]);
+  assert.deepEqual(member('dan.r2@example.com'), [['1', ids.dan, 1], ['2', ids.dan, 1]]);
+  assert.equal(onNoList('ann.r@example.com') && onNoList('dan.r@example.com'), true, 'the old emails are on no list');
+  assert.equal(w.sim.snapshot().counters.byEndpoint['PUT /contacts/{id}']! - puts, 2);
 });

@@ -1,32 +1,21 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { parseFrom } from '../../src/replay/from.js';
 import { runReplay } from '../../src/replay/run.js';
 import { DLQ_HEADERS } from '../../src/dlq/envelope.js';
-import { rawConfig, runToExit, writeConfig } from '../support/cli.js';
+import { runToExit, writeConfig } from '../support/cli.js';
 import { PersonHasher } from '../../src/ledger/erasure.js';
 import { decodeProfile, isProfileKey, profileKey } from '../../src/ledger/profiles.js';
-import { readTopic as readLive } from '../support/topic-reader.js';
-import { createTopic, eventually, kafka, offsetsCaughtUp, produce, quietLog, readTopic, startService, startSimulator, testConfig, uniqueTopic, type Service, type Simulator } from '../support/harness.js';
+import { quietLog, rawConfig, testConfig, type Service, type Simulator } from '../support/harness.js';
+import { world } from '../support/world.js';
 
 /**
  * Issue 18 against the real broker and the simulator: an erasure request (`op: "erase"`) deletes the person's
  * contact, a replay of their older events does not bring it back, an import in the air is not overtaken by the
  * delete, and a change occurring after the erasure subscribes the person again.
  */
-const admin = kafka().admin();
-const sims: Simulator[] = [];
-before(() => admin.connect());
-after(async () => {
-  for (const s of sims) await s.close();
-  await admin.disconnect();
-});
-
-async function sim(options: Record<string, unknown> = {}): Promise<Simulator> {
-  const s = await startSimulator({ timeScale: 20, limits: { enabled: false }, lists: [{ id: '1', name: 'L1' }], ...options });
-  sims.push(s);
-  return s;
-}
+const w = world({ simulator: false });
+const sim = (options: Record<string, unknown> = {}): Promise<Simulator> => w.simulator({ timeScale: 20, limits: { enabled: false }, lists: [{ id: '1', name: 'L1' }], ...options });
 
 const T0 = Date.parse('2026-11-28T10:00:00Z');
 /** An event of profile `id` (the record key, as upstream keys them) at T0 + `at` seconds. */
@@ -45,35 +34,31 @@ const metric = async (service: Service, name: string, label: string) => {
 
 test('an erased person disappears from ActiveCampaign; a replay from earliest does not bring them back; a later event subscribes them again', async () => {
   const s = await sim();
-  const topic = uniqueTopic('erase');
-  await createTopic(admin, topic, 1);
+  const topic = await w.topic('erase');
   const base = testConfig(topic, s, ['vip']);
   // A replay needs a share of the budget kept for it (README, Replays and backfills).
   const config = { ...base, connections: { main: { ...base.connections.main!, replayShare: 0.5 } } };
-  const settled = () => eventually(() => offsetsCaughtUp(admin, config.kafka.groupId, topic), 'every event to settle');
-  const service = await startService(config, { log: quietLog() });
-  try {
-    await produce(topic, [event('ann@example.com', 'add', 1), event('bob@example.com', 'add', 1)]);
-    await eventually(() => member(s, 'ann@example.com')?.status === 1 && member(s, 'bob@example.com')?.status === 1, 'both subscribed');
-    // Both contact ids are recorded for email changes (profile records) before the erasure comes.
-    const live = await readLive(`${topic}.ledger`);
-    await eventually(() => live.records.filter((r) => isProfileKey(r.key?.toString() ?? '') && r.value && decodeProfile(r.value)?.contactId).length === 2, 'both profile records');
-    await live.stop();
-    // The erasure, then an add that occurred before it (a late or re-published event): it must not re-create Ann.
-    // Zed was never in the account: his erasure is done all the same.
-    await produce(topic, [event('ann@example.com', 'erase', 2), event('ann@example.com', 'add', 1.5), event('zed@example.com', 'erase', 2)]);
-    await settled();
-    assert.equal(await metric(service, 'ac_list_sync_erasures_total', 'result="absent"'), 1, "Zed's erasure is done: the account never had him");
-    assert.equal(await metric(service, 'ac_list_sync_erasures_total', 'result="deleted"'), 1);
-    assert.equal(member(s, 'ann@example.com'), undefined, 'Ann is gone from the list');
-    assert.equal(s.snapshot().counters.contactsDeleted, 1);
-    assert.equal(member(s, 'bob@example.com')?.status, 1, 'nobody else is touched');
-    assert.equal(await metric(service, 'ac_list_sync_events_consumed_total', 'result="suppressed"'), 1, 'the older add was skipped and counted');
-  } finally {
-    await service.stop();
-  }
+  const settled = () => w.committed(config, 'every event to settle');
+  const service = await w.start(config);
+  await w.produce(topic, [event('ann@example.com', 'add', 1), event('bob@example.com', 'add', 1)]);
+  await w.until(() => member(s, 'ann@example.com')?.status === 1 && member(s, 'bob@example.com')?.status === 1, 'both subscribed');
+  // Both contact ids are recorded for email changes (profile records) before the erasure comes.
+  const live = await w.reader(`${topic}.ledger`);
+  await w.until(() => live.records.filter((r) => isProfileKey(r.key?.toString() ?? '') && r.value && decodeProfile(r.value)?.contactId).length === 2, 'both profile records');
+  await live.stop();
+  // The erasure, then an add that occurred before it (a late or re-published event): it must not re-create Ann.
+  // Zed was never in the account: his erasure is done all the same.
+  await w.produce(topic, [event('ann@example.com', 'erase', 2), event('ann@example.com', 'add', 1.5), event('zed@example.com', 'erase', 2)]);
+  await settled();
+  assert.equal(await metric(service, 'ac_list_sync_erasures_total', 'result="absent"'), 1, "Zed's erasure is done: the account never had him");
+  assert.equal(await metric(service, 'ac_list_sync_erasures_total', 'result="deleted"'), 1);
+  assert.equal(member(s, 'ann@example.com'), undefined, 'Ann is gone from the list');
+  assert.equal(s.snapshot().counters.contactsDeleted, 1);
+  assert.equal(member(s, 'bob@example.com')?.status, 1, 'nobody else is touched');
+  assert.equal(await metric(service, 'ac_list_sync_events_consumed_total', 'result="suppressed"'), 1, 'the older add was skipped and counted');
+  await service.stop();
   // The ledger: Ann's key is tombstoned; the markers (intent, then done, for Ann and Zed) hold no raw email.
-  const ledger = await readTopic(`${topic}.ledger`, 11);
+  const ledger = await w.read(`${topic}.ledger`, 11);
   const markers = ledger.filter((r) => r.key?.includes('\u0000erased\u0000'));
   assert.equal(markers.length, 4);
   for (const r of markers) assert.ok(!r.key!.includes('example.com') && !r.value!.toString().includes('example.com'), 'no email in a marker');
@@ -89,63 +74,49 @@ test('an erased person disappears from ActiveCampaign; a replay from earliest do
   assert.equal(s.snapshot().contacts, 1, 'only Bob is in the account');
 
   // A change occurring after the erasure is a new consent: it goes through.
-  const again = await startService(config, { log: quietLog() });
-  try {
-    await produce(topic, [event('ann@example.com', 'add', 3)]);
-    await settled();
-    assert.equal(member(s, 'ann@example.com')?.status, 1, 'Ann subscribed again by a newer event');
-  } finally {
-    await again.stop();
-  }
+  const again = await w.start(config);
+  await w.produce(topic, [event('ann@example.com', 'add', 3)]);
+  await settled();
+  assert.equal(member(s, 'ann@example.com')?.status, 1, 'Ann subscribed again by a newer event');
 });
 
 test('an erasure arriving while an import for the person is in the air waits for it: the contact is not re-created', async () => {
   // Imports stay active for 40 s of simulated time (2 s at scale 20): long enough for the erasure to arrive meanwhile.
   const s = await sim({ importDelaysMs: { active: 40_000 } });
-  const topic = uniqueTopic('erase-inflight');
-  await createTopic(admin, topic, 1);
+  const topic = await w.topic('erase-inflight');
   const config = testConfig(topic, s, ['vip']);
-  const service = await startService(config, { log: quietLog() });
-  try {
-    await produce(topic, [event('cy@example.com', 'add', 1), event('dee@example.com', 'add', 1)]);
-    await eventually(() => s.snapshot().counters.importsAccepted >= 1, 'the import to be accepted', 60_000, 20);
-    assert.equal(member(s, 'cy@example.com'), undefined, 'the import is still in the air when the erasure is produced');
-    await produce(topic, [event('cy@example.com', 'erase', 2)]);
-    await eventually(() => offsetsCaughtUp(admin, config.kafka.groupId, topic), 'every event to settle');
-    assert.equal(member(s, 'cy@example.com'), undefined, 'the contact was deleted after the import applied, not before');
-    assert.equal(s.snapshot().counters.contactsDeleted, 1);
-    assert.equal(member(s, 'dee@example.com')?.status, 1);
-  } finally {
-    await service.stop();
-  }
+  const service = await w.start(config);
+  await w.produce(topic, [event('cy@example.com', 'add', 1), event('dee@example.com', 'add', 1)]);
+  await w.until(() => s.snapshot().counters.importsAccepted >= 1, 'the import to be accepted', 60_000, 20);
+  assert.equal(member(s, 'cy@example.com'), undefined, 'the import is still in the air when the erasure is produced');
+  await w.produce(topic, [event('cy@example.com', 'erase', 2)]);
+  await w.committed(config, 'every event to settle');
+  assert.equal(member(s, 'cy@example.com'), undefined, 'the contact was deleted after the import applied, not before');
+  assert.equal(s.snapshot().counters.contactsDeleted, 1);
+  assert.equal(member(s, 'dee@example.com')?.status, 1);
 });
 
 test('a refused delete is dead-lettered with its reason; dlq replay retries it, and the erasure is then done', async () => {
   const s = await sim({ refuseDeletes: true });
-  const topic = uniqueTopic('erase-refused');
-  await createTopic(admin, topic, 1);
+  const topic = await w.topic('erase-refused');
   const config = testConfig(topic, s, ['vip']);
-  const service = await startService(config, { log: quietLog() });
-  try {
-    await produce(topic, [event('eve@example.com', 'add', 1)]);
-    await eventually(() => member(s, 'eve@example.com')?.status === 1, 'Eve subscribed');
-    await produce(topic, [event('eve@example.com', 'erase', 2)]);
-    const [letter] = await readTopic(`${topic}.dlq`, 1);
-    assert.equal(letter!.headers[DLQ_HEADERS.code], 'ERASE_REFUSED');
-    assert.match(letter!.headers[DLQ_HEADERS.message]!, /403.*delete/);
-    await eventually(() => offsetsCaughtUp(admin, config.kafka.groupId, topic), 'the erasure to settle as dead-lettered');
-    assert.equal(member(s, 'eve@example.com')?.status, 1, 'nothing was deleted');
-    assert.equal(await metric(service, 'ac_list_sync_erasures_total', 'result="refused"'), 1);
+  const service = await w.start(config);
+  await w.produce(topic, [event('eve@example.com', 'add', 1)]);
+  await w.until(() => member(s, 'eve@example.com')?.status === 1, 'Eve subscribed');
+  await w.produce(topic, [event('eve@example.com', 'erase', 2)]);
+  const [letter] = await w.deadLetters(topic, 1);
+  assert.equal(letter!.headers[DLQ_HEADERS.code], 'ERASE_REFUSED');
+  assert.match(letter!.headers[DLQ_HEADERS.message]!, /403.*delete/);
+  await w.committed(config, 'the erasure to settle as dead-lettered');
+  assert.equal(member(s, 'eve@example.com')?.status, 1, 'nothing was deleted');
+  assert.equal(await metric(service, 'ac_list_sync_erasures_total', 'result="refused"'), 1);
 
-    // The account is fixed (the permission granted): dlq replay re-publishes the erasure, and it runs again.
-    s.configure({ refuseDeletes: false });
-    const replay = await runToExit(['dlq', 'replay', '--config', writeConfig(rawConfig(topic, s, ['vip'])), '--code', 'ERASE_REFUSED'], 60_000);
-    assert.equal(replay.code, 0, replay.stderr.join('\n'));
-    await eventually(() => member(s, 'eve@example.com') === undefined, 'Eve deleted by the replayed erasure');
-    await eventually(() => offsetsCaughtUp(admin, config.kafka.groupId, topic), 'the replayed erasure to settle');
-    assert.equal(s.snapshot().counters.contactsDeleted, 1);
-    assert.equal(await metric(service, 'ac_list_sync_erasures_total', 'result="deleted"'), 1);
-  } finally {
-    await service.stop();
-  }
+  // The account is fixed (the permission granted): dlq replay re-publishes the erasure, and it runs again.
+  s.configure({ refuseDeletes: false });
+  const replay = await runToExit(['dlq', 'replay', '--config', writeConfig(rawConfig(topic, s, ['vip'])), '--code', 'ERASE_REFUSED'], 60_000);
+  assert.equal(replay.code, 0, replay.stderr.join('\n'));
+  await w.until(() => member(s, 'eve@example.com') === undefined, 'Eve deleted by the replayed erasure');
+  await w.committed(config, 'the replayed erasure to settle');
+  assert.equal(s.snapshot().counters.contactsDeleted, 1);
+  assert.equal(await metric(service, 'ac_list_sync_erasures_total', 'result="deleted"'), 1);
 });

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Producer } from 'kafkajs';
 import { DiscardedError } from '../../src/kafka/acked-writer.js';
 import { writerProducerConfig } from '../../src/kafka/client.js';
 import { LedgerWriter } from '../../src/ledger/writer.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import { createTopic, kafka, quietLog, readTopic, uniqueTopic } from '../support/harness.js';
+import { quietLog } from '../support/harness.js';
+import { world } from '../support/world.js';
 
 /**
  * The fencing window of issue 14, measured on the real broker. When a member loses a partition, the ledger writer
@@ -16,23 +17,11 @@ import { createTopic, kafka, quietLog, readTopic, uniqueTopic } from '../support
  * that landed was in a request sent before the release, and the time from the release until that request ended
  * is the window, reported as a diagnostic (the README states it; no timed assertion).
  */
-const client = kafka();
-const admin = client.admin();
-let producer: Producer;
-
-before(async () => {
-  await admin.connect();
-  producer = client.producer(writerProducerConfig());
-  await producer.connect();
-});
-after(async () => {
-  await producer.disconnect();
-  await admin.disconnect();
-});
+const w = world({ simulator: false });
 
 test('after a partition is released, only the request already in flight can land: nothing queued for it is written', async (t) => {
-  const topic = uniqueTopic('ledger-fencing');
-  await createTopic(admin, topic, 2);
+  const topic = await w.topic('ledger-fencing', 2);
+  const producer = await w.producer(writerProducerConfig());
   const sentBeforeRelease = new Set<string>();
   let released = false;
   let inFlightAtRelease: Promise<unknown> | undefined;
@@ -59,7 +48,7 @@ test('after a partition is released, only the request already in flight can land
       return sending;
     },
   };
-  writer = new LedgerWriter(watched, createMetrics(), quietLog(), { admin });
+  writer = new LedgerWriter(watched, createMetrics(), quietLog(), { admin: w.admin });
   for (let i = 0; i < 100; i++) write(i);
   await new Promise<void>((resolve) => {
     const wait = () => (released ? resolve() : setImmediate(wait));
@@ -71,9 +60,9 @@ test('after a partition is released, only the request already in flight can land
   assert.ok(released, 'a request for partition 1 was in flight at the release');
   assert.equal(outcomes.filter((o) => o.startsWith('failed')).length, 0, 'no write failed');
 
-  const ends = await admin.fetchTopicOffsets(topic);
+  const ends = await w.admin.fetchTopicOffsets(topic);
   const total = ends.reduce((n, p) => n + Number(p.high), 0);
-  const stored = await readTopic(topic, total);
+  const stored = await w.read(topic, total);
   const landed = stored.filter((r) => r.partition === 1).map((r) => r.key!);
   const late = landed.filter((k) => !sentBeforeRelease.has(k));
   assert.deepEqual(late, [], 'no record of the released partition was sent after the release');

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { mulberry32 } from '../../src/dev/sample/events.js';
-import { createTopic, eventually, kafka, offsetsCaughtUp, produce, quietLog, startService, startSimulator, testConfig, uniqueTopic, type Simulator } from '../support/harness.js';
+import { testConfig } from '../support/harness.js';
+import { world } from '../support/world.js';
 
 /**
  * Issue 15, the cost of "a remove never creates a contact" (README "Lookup cost"), against the real broker and
@@ -10,13 +11,7 @@ import { createTopic, eventually, kafka, offsetsCaughtUp, produce, quietLog, sta
  * the list's members answers them: the test counts the simulator's GET /contacts requests, and the contacts it
  * created.
  */
-const admin = kafka().admin();
-const sims: Simulator[] = [];
-before(() => admin.connect());
-after(async () => {
-  for (const s of sims) await s.close();
-  await admin.disconnect();
-});
+const w = world({ simulator: false });
 
 const base = Date.parse('2026-11-20T08:00:00Z'); // days before the run: every read covers these events
 const event = (email: string, segmentId: string, op: 'add' | 'remove', at: number) => ({
@@ -32,8 +27,7 @@ const cases = [
 ];
 for (const { memberReadAfter, contactsIdPaging, expect } of cases) {
   test(`a backfill whose first events are mostly leaves, memberReadAfter ${memberReadAfter}, contactsIdPaging ${contactsIdPaging}: no contact created by a leave; ${expect}`, async (t) => {
-    const s = await startSimulator({ timeScale: 20, contactsIdPaging, lists: ['1', '2', '3'].map((id) => ({ id, name: `L${id}` })) });
-    sims.push(s);
+    const s = await w.simulator({ timeScale: 20, contactsIdPaging, lists: ['1', '2', '3'].map((id) => ({ id, name: `L${id}` })) });
     const members = Array.from({ length: 180 }, (_, i) => `member${i}@example.com`);
     for (const email of members) s.seedContact({ email, lists: { '1': 1 } });
     for (let i = 0; i < 20; i++) s.seedContact({ email: `other${i}@example.com`, lists: { '2': 1 } }); // contacts, not on list 1
@@ -45,35 +39,30 @@ for (const { memberReadAfter, contactsIdPaging, expect } of cases) {
       .map((x) => ({ ...x, k: rand() }))
       .sort((a, b) => a.k - b.k)
       .map((x, i) => event(x.e, 'vip', x.op, base + i * 1_000));
-    const topic = uniqueTopic('lookup-cost');
-    await createTopic(admin, topic, 3);
-    await produce(topic, events);
+    const topic = await w.topic('lookup-cost', 3);
+    await w.produce(topic, events);
     const created = s.snapshot().counters.contactsCreated.byApi;
     // GET /contacts is counted for the removes alone: the contact-id lookups of new profiles (email changes) are off.
     const config = testConfig(topic, s, ['vip', 'news', 'promo'], { delivery: { timeScale: 20, pollIntervalMs: 500, memberReadAfter, profileLookupsPerSecond: 0 } });
-    const service = await startService(config, { log: quietLog() });
-    try {
-      await eventually(() => offsetsCaughtUp(admin, config.kafka.groupId, topic), 'the backfill to settle');
-      const snap = s.snapshot();
-      assert.equal(snap.counters.contactsCreated.byApi - created, joiners.length, 'only the joins created contacts; no leave did');
-      for (const email of strangers) assert.equal(snap.lists['1']!.members[email], undefined, `${email} is not on the list`);
-      for (const email of members.slice(0, 120)) assert.equal(snap.lists['1']!.members[email]?.status, 2, `${email}, a member, was unsubscribed`);
-      for (const email of members.slice(120)) assert.equal(snap.lists['1']!.members[email]?.status, 1, `${email} stays`);
-      for (const email of joiners) assert.equal(snap.lists['1']!.members[email]?.status, 1, `${email} joined`);
-      const gets = snap.counters.byEndpoint['GET /contacts'] ?? 0;
-      const unknown = leavers.length; // none of them is known to the fresh ledger
-      t.diagnostic(`GET /contacts: ${gets} for ${unknown} unknown leaves; requests in all: ${snap.counters.requests}`);
-      if (memberReadAfter && contactsIdPaging) {
-        // A probe and one page for 180 members, and the lookups made before the read began.
-        assert.ok(gets < unknown / 5, `${gets} GET /contacts for ${unknown} unknown leaves (a lookup each would be ${unknown})`);
-      } else {
-        // One lookup per unknown leave, and the probe that failed (again once the failed read is forgotten, 30 s at
-        // this time scale); a lookup told to wait by a 429 asks again.
-        const least = unknown + (memberReadAfter ? 1 : 0);
-        assert.ok(gets >= least && gets <= least + (memberReadAfter ? 1 : 0) + snap.counters.rateLimited429, `${gets} GET /contacts for ${unknown} unknown leaves`);
-      }
-    } finally {
-      await service.stop();
+    const service = await w.start(config);
+    await w.committed(service, 'the backfill to settle');
+    const snap = s.snapshot();
+    assert.equal(snap.counters.contactsCreated.byApi - created, joiners.length, 'only the joins created contacts; no leave did');
+    for (const email of strangers) assert.equal(snap.lists['1']!.members[email], undefined, `${email} is not on the list`);
+    for (const email of members.slice(0, 120)) assert.equal(snap.lists['1']!.members[email]?.status, 2, `${email}, a member, was unsubscribed`);
+    for (const email of members.slice(120)) assert.equal(snap.lists['1']!.members[email]?.status, 1, `${email} stays`);
+    for (const email of joiners) assert.equal(snap.lists['1']!.members[email]?.status, 1, `${email} joined`);
+    const gets = snap.counters.byEndpoint['GET /contacts'] ?? 0;
+    const unknown = leavers.length; // none of them is known to the fresh ledger
+    t.diagnostic(`GET /contacts: ${gets} for ${unknown} unknown leaves; requests in all: ${snap.counters.requests}`);
+    if (memberReadAfter && contactsIdPaging) {
+      // A probe and one page for 180 members, and the lookups made before the read began.
+      assert.ok(gets < unknown / 5, `${gets} GET /contacts for ${unknown} unknown leaves (a lookup each would be ${unknown})`);
+    } else {
+      // One lookup per unknown leave, and the probe that failed (again once the failed read is forgotten, 30 s at
+      // this time scale); a lookup told to wait by a 429 asks again.
+      const least = unknown + (memberReadAfter ? 1 : 0);
+      assert.ok(gets >= least && gets <= least + (memberReadAfter ? 1 : 0) + snap.counters.rateLimited429, `${gets} GET /contacts for ${unknown} unknown leaves`);
     }
   });
 }

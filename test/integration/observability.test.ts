@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { DLQ_HEADERS } from '../../src/dlq/envelope.js';
 import { sampleEvents } from '../../src/dev/sample/events.js';
 import { sumBy, total, type Sample } from '../../src/observability/scrape.js';
-import { createTopic, eventually, kafka, offsetsCaughtUp, produce, readTopic, startService, startSimulator, testConfig, uniqueTopic, type Service, type Simulator } from '../support/harness.js';
+import type { Service } from '../support/harness.js';
+import { world } from '../support/world.js';
 import { alertRules, dashboardExpressions, getJson, memoryLogger, metricNames, scrape } from '../support/observability.js';
 
 /**
@@ -15,32 +16,28 @@ import { alertRules, dashboardExpressions, getJson, memoryLogger, metricNames, s
  */
 const segments = ['vip', 'newsletter'];
 const token = `tok-${randomUUID()}`;
-const admin = kafka().admin();
+// The account allows 1 request/s (×5), bursts of 3 (the start-up checks send 3 at once): the service paces at
+// 4.5/s (×5), so it meets 429s and must slow down.
+const w = world({ segments, simulator: { timeScale: 5, apiToken: token, lists: [{ id: '1', name: 'VIP' }, { id: '2', name: 'Newsletter' }], limits: { requestsPerSecond: 1, burst: 3 } } });
 const { log, lines } = memoryLogger('debug');
 const emails = new Set<string>();
-let sim: Simulator;
 let service: Service;
 let topic: string;
-let groupId: string;
 let produced = 0;
 
 const event = (i: number, email: string, segmentId = 'vip') =>
   JSON.stringify({ eventId: `x-${i}`, occurredAt: new Date(Date.parse('2026-11-28T11:00:00Z') + i).toISOString(), segmentId, op: 'add', profile: { id: `x-${i}`, email } });
 
 async function send(messages: { key: string | null; value: string | null }[]): Promise<void> {
-  await produce(topic, messages);
+  await w.produce(topic, messages);
   produced += messages.length;
 }
 
-before(async () => {
-  await admin.connect();
-  // The account allows 1 request/s (×5), bursts of 3 (the start-up checks send 3 at once): the service paces at
-  // 4.5/s (×5), so it meets 429s and must slow down.
-  sim = await startSimulator({ timeScale: 5, apiToken: token, lists: [{ id: '1', name: 'VIP' }, { id: '2', name: 'Newsletter' }], limits: { requestsPerSecond: 1, burst: 3 } });
-  sim.seedContact({ email: 'opted.out@example.com', lists: { '1': 2 } });
+// One service for the whole file, started after the world's own set-up (and stopped by it after the last test).
+w.before(async () => {
+  w.sim.seedContact({ email: 'opted.out@example.com', lists: { '1': 2 } });
   emails.add('opted.out@example.com');
-  topic = uniqueTopic('obs');
-  await createTopic(admin, topic, 2);
+  topic = await w.topic('obs', 2);
   const sample = [...sampleEvents({ events: 1_200, profiles: 400, segments, removeRatio: 0.25, reentry: false, seed: 6, start: Date.parse('2026-11-28T10:00:00Z') })];
   for (const e of sample) emails.add(e.value.profile.email);
   const bad = ['Broken(Email)@Example.com', 'nobody-at-example.com', 'Mixed.Case@Example.COM'];
@@ -54,50 +51,43 @@ before(async () => {
     { key: 'b5', value: event(4, bad[2]!, 'newsletter') },
   ]);
   emails.add('half.record@exa');
-  const config = testConfig(topic, sim, segments, {
+  const config = w.config(topic, {
     http: { host: '127.0.0.1', port: 0, probeIntervalMs: 500 },
     buffer: { maxContacts: 50, lingerMs: 200 },
     log: { level: 'debug', showEmails: false },
   });
-  groupId = config.kafka.groupId;
-  service = await startService(config, { log });
-}, { timeout: 120_000 });
-
-after(async () => {
-  await service?.stop();
-  await sim?.close();
-  await admin.disconnect();
+  service = await w.start(config, { log });
 });
 
-const caughtUp = () => offsetsCaughtUp(admin, groupId, topic);
+const caughtUp = () => w.caughtUp(service);
 
 test('the service turns ready, /healthz is alive, and all traffic settles', async () => {
-  await eventually(async () => (await getJson(service.httpPort, '/readyz')).status === 200, '/readyz to answer 200', 60_000);
+  await w.until(async () => (await getJson(service.httpPort, '/readyz')).status === 200, '/readyz to answer 200', 60_000);
   const health = await getJson(service.httpPort, '/healthz');
   assert.equal(health.status, 200);
   assert.equal(health.body.alive, true);
-  await eventually(caughtUp, 'committed offsets to reach the end of the topic');
-  assert.ok(sim.snapshot().counters.rateLimited429 > 0, 'the account answered 429s (the failure path this run wants)');
+  await w.until(caughtUp, 'committed offsets to reach the end of the topic');
+  assert.ok(w.sim.snapshot().counters.rateLimited429 > 0, 'the account answered 429s (the failure path this run wants)');
 });
 
 test('a wrong token makes /readyz answer 503 with the reason, and 200 once the token is right again', async () => {
-  sim.configure({ apiToken: `wrong-${randomUUID()}` });
+  w.sim.configure({ apiToken: `wrong-${randomUUID()}` });
   await send([{ key: 'late-1', value: event(10, 'late.one@example.com') }]);
   emails.add('late.one@example.com');
   let body: Record<string, unknown> = {};
-  await eventually(async () => {
+  await w.until(async () => {
     const r = await getJson(service.httpPort, '/readyz');
     body = r.body;
     return r.status === 503 && JSON.stringify(r.body).includes('refused the API token');
   }, '/readyz to report the refused token', 90_000); // the probe waits its turn in a budget the 429s above slowed
   assert.equal(body.ready, false);
-  await eventually(async () => total(await scrape(service.httpPort), 'ac_list_sync_api_requests_total', { endpoint: 'bulk_import', status: '403' }) > 0, 'an import to meet the 403 too', 30_000);
-  assert.equal(sim.snapshot().lists['1']?.members['late.one@example.com'], undefined, 'nothing got through with the wrong token');
+  await w.until(async () => total(await scrape(service.httpPort), 'ac_list_sync_api_requests_total', { endpoint: 'bulk_import', status: '403' }) > 0, 'an import to meet the 403 too', 30_000);
+  assert.equal(w.sim.snapshot().lists['1']?.members['late.one@example.com'], undefined, 'nothing got through with the wrong token');
 
-  sim.configure({ apiToken: token });
-  await eventually(async () => (await getJson(service.httpPort, '/readyz')).status === 200, '/readyz to answer 200 again', 60_000);
-  await eventually(() => sim.snapshot().lists['1']?.members['late.one@example.com']?.status === 1, 'the held-back contact to arrive', 60_000);
-  await eventually(caughtUp, 'committed offsets to reach the end again');
+  w.sim.configure({ apiToken: token });
+  await w.until(async () => (await getJson(service.httpPort, '/readyz')).status === 200, '/readyz to answer 200 again', 60_000);
+  await w.until(() => w.sim.snapshot().lists['1']?.members['late.one@example.com']?.status === 1, 'the held-back contact to arrive', 60_000);
+  await w.until(caughtUp, 'committed offsets to reach the end again');
 });
 
 interface DeadLetterSeen {
@@ -107,14 +97,14 @@ interface DeadLetterSeen {
 
 async function deadLetterTopic(): Promise<DeadLetterSeen[]> {
   const dlq = `${topic}.dlq`;
-  const count = (await admin.fetchTopicOffsets(dlq)).reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
-  const records = count ? await readTopic(dlq, count) : [];
+  const count = (await w.admin.fetchTopicOffsets(dlq)).reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+  const records = count ? await w.read(dlq, count) : [];
   return records.map((r) => ({ stage: r.headers[DLQ_HEADERS.stage] ?? '', code: r.headers[DLQ_HEADERS.code] ?? '' }));
 }
 
 /** The scrape and the simulator agree on every request, when no request is in flight (probes keep running). */
 function compareRequests(samples: Sample[]): string[] {
-  const sim$ = sim.snapshot().counters;
+  const sim$ = w.sim.snapshot().counters;
   const problems: string[] = [];
   const ours = sumBy(samples, 'ac_list_sync_api_requests_total', ['status']);
   const statuses = new Set([...ours.keys(), ...Object.keys(sim$.byStatus)]);
@@ -131,13 +121,13 @@ function compareRequests(samples: Sample[]): string[] {
 test('/metrics counters match what the simulator and the dead-letter topic saw', async () => {
   let samples: Sample[] = [];
   let problems: string[] = [];
-  await eventually(async () => {
+  await w.until(async () => {
     samples = await scrape(service.httpPort);
     problems = compareRequests(samples);
     return problems.length === 0;
   }, `requests in /metrics to match the simulator's counters (${problems.join('; ')})`, 20_000, 50);
 
-  const sim$ = sim.snapshot();
+  const sim$ = w.sim.snapshot();
   assert.equal(total(samples, 'ac_list_sync_api_requests_total', { status: '429' }), sim$.counters.rateLimited429);
   assert.ok(total(samples, 'ac_list_sync_api_throttled_total', { code: 'RATE_LIMITED' }) > 0, 'throttling recorded');
   assert.equal(total(samples, 'ac_list_sync_import_confirmations_total', { status: 'completed' }), sim$.imports.completed);
@@ -170,7 +160,7 @@ test('/metrics counters match what the simulator and the dead-letter topic saw',
   assert.equal(total(samples, 'ac_list_sync_end_to_end_seconds_count', { from: 'event' }), latencies);
   assert.equal(sumBy(samples, 'ac_list_sync_consumer_lag_messages', ['partition']).size, 2, 'lag per partition');
   // The lag probe runs every probeIntervalMs: wait for a round after the last commit.
-  await eventually(async () => {
+  await w.until(async () => {
     const now = await scrape(service.httpPort);
     return total(now, 'ac_list_sync_consumer_lag_messages') === 0 && total(now, 'ac_list_sync_pending_events') === 0;
   }, 'lag and unsettled events to read 0 once caught up', 10_000);

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { DLQ_HEADERS } from '../../src/dlq/envelope.js';
-import { membershipDiff, mulberry32, sampleEvents } from '../../src/dev/sample/events.js';
-import { createTopic, eventually, kafka, offsetsCaughtUp, produce, quietLog, startService, startSimulator, testConfig, uniqueTopic, type Simulator } from '../support/harness.js';
-import { readTopic, reasonOf } from '../support/topic-reader.js';
+import { mulberry32, sampleEvents } from '../../src/dev/sample/events.js';
+import { reasonOf } from '../support/harness.js';
+import { world } from '../support/world.js';
 
 /**
  * The poison suite: many kinds of bad input mixed into 10,000 good events. Every good event reaches the
@@ -13,17 +13,7 @@ import { readTopic, reasonOf } from '../support/topic-reader.js';
 const segments = ['vip', 'newsletter', 'churn'];
 const MAX_EVENT_BYTES = 2_048;
 const PER_KIND = 3;
-const admin = kafka().admin();
-let sim: Simulator;
-
-before(async () => {
-  await admin.connect();
-  sim = await startSimulator({ timeScale: 20, lists: [1, 2, 3, 4].map((i) => ({ id: String(i), name: `L${i}` })) });
-});
-after(async () => {
-  await sim.close();
-  await admin.disconnect();
-});
+const w = world({ segments, simulator: { timeScale: 20, lists: [1, 2, 3, 4].map((i) => ({ id: String(i), name: `L${i}` })) } });
 
 const event = (n: number, patch: Record<string, unknown> = {}, profile: Record<string, unknown> = {}) => ({
   eventId: `bad-${n}`,
@@ -88,8 +78,7 @@ const kinds: Kind[] = [
 ];
 
 test('bad records of every kind go to the dead-letter topic with stage and code; every good event reaches ActiveCampaign', async () => {
-  const topic = uniqueTopic('poison');
-  await createTopic(admin, topic, 3);
+  const topic = await w.topic('poison', 3);
 
   const expected = new Map<string, Map<string, 'add' | 'remove'>>();
   const good = [...sampleEvents({ events: 10_000, profiles: 3_334, segments, removeRatio: 0.25, reentry: false, seed: 3, start: Date.parse('2026-11-28T10:00:00Z') }, expected)].map(
@@ -102,7 +91,7 @@ test('bad records of every kind go to the dead-letter topic with stage and code;
       const key = `bad-${n}`;
       const value = kind.value(n);
       bad.set(key, { kind, value });
-      if (kind.code === 'CONSENT_OPTED_OUT') sim.seedContact({ email: `optout${n}@example.com`, lists: { '1': 2 } });
+      if (kind.code === 'CONSENT_OPTED_OUT') w.sim.seedContact({ email: `optout${n}@example.com`, lists: { '1': 2 } });
     }
   }
   // Mix the bad records into the good stream at deterministic random positions.
@@ -111,9 +100,9 @@ test('bad records of every kind go to the dead-letter topic with stage and code;
   for (const [key, { kind, value }] of bad) {
     messages.splice(Math.floor(rand() * (messages.length + 1)), 0, { key, value, headers: { 'x-poison-kind': kind.name } });
   }
-  await produce(topic, messages);
+  await w.produce(topic, messages);
 
-  const config = testConfig(topic, sim, segments, {
+  const service = await w.service(topic, {
     exports: [
       ...segments.map((segmentId, i) => ({ name: segmentId, segmentId, connection: 'main', listId: String(i + 1) })),
       { name: 'retired', segmentId: 'retired', connection: 'main', listId: '4', enabled: false },
@@ -121,43 +110,36 @@ test('bad records of every kind go to the dead-letter topic with stage and code;
     unmappedSegments: 'dead-letter',
     ingest: { maxEventBytes: MAX_EVENT_BYTES },
   });
-  const service = await startService(config, { log: quietLog() });
-  const dlq = await readTopic(`${topic}.dlq`);
-  try {
-    const listOf = (s: string) => String(segments.indexOf(s) + 1);
-    await eventually(() => membershipDiff(expected, listOf, (id) => sim.snapshot().lists[id]?.members ?? {}).length === 0, 'every good event to reach the simulator');
-    await eventually(() => dlq.records.length >= bad.size, `${bad.size} dead letters`);
-    await eventually(() => offsetsCaughtUp(admin, config.kafka.groupId, topic), 'committed offsets to reach the end');
+  const dlq = await w.reader(`${topic}.dlq`);
+  await w.membership(expected, 'every good event to reach the simulator');
+  await dlq.until(bad.size);
+  await w.committed(service, 'committed offsets to reach the end');
 
-    // Each bad record is dead-lettered exactly once, unchanged, with the right stage and code.
-    const byKey = new Map(dlq.records.map((r) => [r.key?.toString() ?? '', r]));
-    assert.equal(byKey.size, dlq.records.length, 'no record is dead-lettered twice');
-    for (const [key, { kind, value }] of bad) {
-      const letter = byKey.get(key);
-      assert.ok(letter, `${kind.name} (${key}) is in the dead-letter topic`);
-      assert.equal(reasonOf(letter), `${kind.stage}/${kind.code}`, `${kind.name}: stage/code`);
-      assert.deepEqual(letter.value, value, `${kind.name}: value unchanged`);
-      assert.equal(letter.headers['x-poison-kind'], kind.name, `${kind.name}: original header kept`);
-      assert.equal(letter.headers[DLQ_HEADERS.topic], topic);
-      assert.match(letter.headers[DLQ_HEADERS.offset] ?? '', /^\d+$/);
-      if (kind.says) assert.ok(letter.headers[DLQ_HEADERS.message]?.includes(kind.says), `${kind.name}: message "${letter.headers[DLQ_HEADERS.message]}" names ${kind.says}`);
-      if (kind.stage === 'confirm') assert.equal(letter.headers[DLQ_HEADERS.export], 'vip');
-    }
-    assert.equal(dlq.records.length, bad.size, 'no good event is dead-lettered');
-
-    const totals = service.ingest.totals;
-    assert.equal(totals.consumed, good.length + bad.size, 'the consumer went through every record');
-    // Issue 15: removes of contacts ActiveCampaign never had settle unsent (leave_ignored), creating no contact.
-    assert.equal(totals.delivered + totals.skipped, good.length);
-    assert.equal(totals.deadLettered, bad.size);
-    const list1 = sim.snapshot().lists['1']!.members;
-    for (const [key, { kind }] of bad) {
-      if (kind.code === 'CONSENT_OPTED_OUT') assert.equal(list1[`optout${key.slice(4)}@example.com`]?.status, 2, 'an opted-out contact stays unsubscribed');
-      else assert.equal(list1[`bad${key.slice(4)}@example.com`], undefined, `${kind.name}: nothing reached the list`);
-    }
-    assert.equal(sim.snapshot().counters.violations, 0);
-  } finally {
-    await dlq.stop();
-    await service.stop();
+  // Each bad record is dead-lettered exactly once, unchanged, with the right stage and code.
+  const byKey = new Map(dlq.records.map((r) => [r.key?.toString() ?? '', r]));
+  assert.equal(byKey.size, dlq.records.length, 'no record is dead-lettered twice');
+  for (const [key, { kind, value }] of bad) {
+    const letter = byKey.get(key);
+    assert.ok(letter, `${kind.name} (${key}) is in the dead-letter topic`);
+    assert.equal(reasonOf(letter), `${kind.stage}/${kind.code}`, `${kind.name}: stage/code`);
+    assert.deepEqual(letter.value, value, `${kind.name}: value unchanged`);
+    assert.equal(letter.headers['x-poison-kind'], kind.name, `${kind.name}: original header kept`);
+    assert.equal(letter.headers[DLQ_HEADERS.topic], topic);
+    assert.match(letter.headers[DLQ_HEADERS.offset] ?? '', /^\d+$/);
+    if (kind.says) assert.ok(letter.headers[DLQ_HEADERS.message]?.includes(kind.says), `${kind.name}: message "${letter.headers[DLQ_HEADERS.message]}" names ${kind.says}`);
+    if (kind.stage === 'confirm') assert.equal(letter.headers[DLQ_HEADERS.export], 'vip');
   }
+  assert.equal(dlq.records.length, bad.size, 'no good event is dead-lettered');
+
+  const totals = service.totals();
+  assert.equal(totals.consumed, good.length + bad.size, 'the consumer went through every record');
+  // Issue 15: removes of contacts ActiveCampaign never had settle unsent (leave_ignored), creating no contact.
+  assert.equal(totals.delivered + totals.skipped, good.length);
+  assert.equal(totals.deadLettered, bad.size);
+  const list1 = w.sim.snapshot().lists['1']!.members;
+  for (const [key, { kind }] of bad) {
+    if (kind.code === 'CONSENT_OPTED_OUT') assert.equal(list1[`optout${key.slice(4)}@example.com`]?.status, 2, 'an opted-out contact stays unsubscribed');
+    else assert.equal(list1[`bad${key.slice(4)}@example.com`], undefined, `${kind.name}: nothing reached the list`);
+  }
+  assert.equal(w.sim.snapshot().counters.violations, 0);
 });

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Partitioners } from 'kafkajs';
 import { readToEnd, type StoredRecord } from '../../src/kafka/read-to-end.js';
-import { createTopic, kafka, produce, uniqueTopic } from '../support/harness.js';
+import { kafka } from '../support/harness.js';
+import { world } from '../support/world.js';
 
 /**
  * The one bounded reader (DLQ tools, trace, ledger restore) against the real broker: it stops at the end
@@ -10,22 +11,18 @@ import { createTopic, kafka, produce, uniqueTopic } from '../support/harness.js'
  * when its signal aborts.
  */
 const client = kafka();
-const admin = client.admin();
-
-before(() => admin.connect());
-after(() => admin.disconnect());
+const w = world({ simulator: false });
 
 async function read(topic: string, o: Omit<Parameters<typeof readToEnd>[4], 'groupPrefix'> = {}): Promise<{ count: number; records: StoredRecord[]; progress: Map<number, number> }> {
   const records: StoredRecord[] = [];
   const progress = new Map<number, number>();
-  const count = await readToEnd(client, admin, topic, (r) => void records.push(r), { groupPrefix: 'test', ...o, onProgress: (p, offset) => progress.set(p, Math.max(progress.get(p) ?? -1, offset)) });
+  const count = await readToEnd(client, w.admin, topic, (r) => void records.push(r), { groupPrefix: 'test', ...o, onProgress: (p, offset) => progress.set(p, Math.max(progress.get(p) ?? -1, offset)) });
   return { count, records, progress };
 }
 
 /** A topic whose partition 0 holds: 3 committed records, commit marker, 2 aborted records, abort marker. */
 async function transactionalTopic(): Promise<string> {
-  const topic = uniqueTopic('tx-read');
-  await createTopic(admin, topic, 1);
+  const topic = await w.topic('tx-read');
   const producer = client.producer({ transactionalId: `${topic}-tx`, idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   try {
@@ -43,7 +40,7 @@ async function transactionalTopic(): Promise<string> {
 
 test('a transactional topic that ends in markers is read to its end: committed records only', { timeout: 90_000 }, async () => {
   const topic = await transactionalTopic();
-  const high = Number((await admin.fetchTopicOffsets(topic))[0]?.high);
+  const high = Number((await w.admin.fetchTopicOffsets(topic))[0]?.high);
   assert.equal(high, 7, '3 records, a commit marker, 2 aborted records, an abort marker');
   const whole = await read(topic);
   assert.deepEqual(whole.records.map((r) => r.key?.toString()), ['c0', 'c1', 'c2']);
@@ -62,10 +59,9 @@ test('a read whose every fetch holds only markers and aborted records ends (the 
 });
 
 test('it starts at the given offset of each partition (the beginning for a partition not named), and reads only the named partitions', async () => {
-  const topic = uniqueTopic('from-read');
-  await createTopic(admin, topic, 3);
+  const topic = await w.topic('from-read', 3);
   const messages = [0, 1, 2].flatMap((p) => Array.from({ length: 10 }, (_, i) => ({ key: `p${p}-${i}`, value: String(i), partition: p })));
-  await produce(topic, messages);
+  await w.produce(topic, messages);
   const { records } = await read(topic, { partitions: [0, 1], from: new Map([[0, 7]]) });
   const keys = records.map((r) => r.key?.toString()).sort();
   assert.deepEqual(keys, [...['p0-7', 'p0-8', 'p0-9'], ...Array.from({ length: 10 }, (_, i) => `p1-${i}`)].sort());
@@ -73,14 +69,13 @@ test('it starts at the given offset of each partition (the beginning for a parti
 });
 
 test('an abort stops the read: it rejects with the signal reason and hands nothing more over', async () => {
-  const topic = uniqueTopic('abort-read');
-  await createTopic(admin, topic, 1);
-  await produce(topic, Array.from({ length: 200 }, (_, i) => ({ key: `k${i}`, value: 'v' })));
+  const topic = await w.topic('abort-read');
+  await w.produce(topic, Array.from({ length: 200 }, (_, i) => ({ key: `k${i}`, value: 'v' })));
   const abort = new AbortController();
   let seen = 0;
   const reading = readToEnd(
     client,
-    admin,
+    w.admin,
     topic,
     (r) => {
       seen++;
@@ -92,5 +87,5 @@ test('an abort stops the read: it rejects with the signal reason and hands nothi
   assert.equal(seen, 11, 'nothing after the abort');
   const already = new AbortController();
   already.abort();
-  await assert.rejects(readToEnd(client, admin, topic, () => undefined, { groupPrefix: 'test', signal: already.signal }), (err: Error) => err.name === 'AbortError');
+  await assert.rejects(readToEnd(client, w.admin, topic, () => undefined, { groupPrefix: 'test', signal: already.signal }), (err: Error) => err.name === 'AbortError');
 });

@@ -1,31 +1,22 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { rawConfig, runToExit, writeConfig } from '../support/cli.js';
-import { createTopic, kafka, produce, produceSample, startSimulator, uniqueTopic, type Simulator } from '../support/harness.js';
+import { test } from 'node:test';
+import { runToExit } from '../support/cli.js';
+import { uniqueTopic } from '../support/harness.js';
+import { world } from '../support/world.js';
 
 /**
  * `replay` as an operator runs it, a child process whose stdout is a pipe (not a terminal): plain progress
  * lines at the interval, then the summary; exit 4 because something was dead-lettered; the live group refused.
  */
-const segments = ['vip', 'newsletter'];
-const admin = kafka().admin();
-let sim: Simulator;
-
-before(async () => {
-  await admin.connect();
-  sim = await startSimulator({ timeScale: 5, lists: segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })) });
-});
-after(async () => {
-  await sim.close();
-  await admin.disconnect();
-});
+const w = world({ segments: ['vip', 'newsletter'], simulator: { timeScale: 5 } });
+/** main with a replay share: the replay may use half of its budget. */
+const sharing = () => ({ connections: { main: { apiUrl: w.sim.url, apiKey: { value: w.sim.options.apiToken }, privacyAcknowledged: true, replayShare: 0.5 } } });
 
 test('off a terminal the replay prints progress lines at the interval and a summary, and exits 4 when something was dead-lettered', async () => {
-  const topic = uniqueTopic('replay-cli');
-  await createTopic(admin, topic, 2);
-  await produceSample(topic, { events: 3_000, segments, seed: 11 });
-  await produce(topic, [{ key: 'p-x', value: 'not json' }]);
-  const file = writeConfig(rawConfig(topic, sim, segments, { connections: { main: { apiUrl: sim.url, apiKey: { value: sim.options.apiToken }, privacyAcknowledged: true, replayShare: 0.5 } }, log: { level: 'warn' } }));
+  const topic = await w.topic('replay-cli', 2);
+  await w.produceSample(topic, { events: 3_000, segments: w.segments, seed: 11 });
+  await w.produce(topic, [{ key: 'p-x', value: 'not json' }]);
+  const file = w.configFile(topic, { ...sharing(), log: { level: 'warn' } });
 
   const run = await runToExit(['replay', '--config', file, '--from', 'earliest', '--progress-interval', '0.2'], 90_000);
   const out = run.stdout.join('\n');
@@ -48,17 +39,17 @@ test('off a terminal the replay prints progress lines at the interval and a summ
 
 test('the replay refuses the live consumer group, a connection without a replay share, an unknown connection to rebuild and a bad --from, with one line and exit 2', async () => {
   const topic = uniqueTopic('replay-cli-refused');
-  const shared = rawConfig(topic, sim, segments, { connections: { main: { apiUrl: sim.url, apiKey: { value: sim.options.apiToken }, privacyAcknowledged: true, replayShare: 0.5 } } });
-  const live = await runToExit(['replay', '--config', writeConfig(shared), '--from', 'earliest', '--group', `${topic}-g`], 30_000);
+  const shared = w.configFile(topic, sharing());
+  const live = await runToExit(['replay', '--config', shared, '--from', 'earliest', '--group', `${topic}-g`], 30_000);
   assert.equal(live.code, 2);
   assert.match(live.stderr.join('\n'), /--group ".*-g" is the live sync's consumer group/);
-  const noShare = await runToExit(['replay', '--config', writeConfig(rawConfig(topic, sim, segments)), '--from', 'earliest'], 30_000);
+  const noShare = await runToExit(['replay', '--config', w.configFile(topic), '--from', 'earliest'], 30_000);
   assert.equal(noShare.code, 2);
   assert.match(noShare.stderr.join('\n'), /^ac-list-sync: config connections\.main\.replayShare: is 0/);
-  const badRebuild = await runToExit(['replay', '--config', writeConfig(shared), '--from', 'earliest', '--rebuild-ledger', 'main,nope'], 30_000);
+  const badRebuild = await runToExit(['replay', '--config', shared, '--from', 'earliest', '--rebuild-ledger', 'main,nope'], 30_000);
   assert.equal(badRebuild.code, 2);
   assert.match(badRebuild.stderr.join('\n'), /--rebuild-ledger names "nope", which is not one of connections \(main\)/);
-  const badFrom = await runToExit(['replay', '--config', writeConfig(shared), '--from', 'yesterday'], 30_000);
+  const badFrom = await runToExit(['replay', '--config', shared, '--from', 'yesterday'], 30_000);
   assert.equal(badFrom.code, 2);
   assert.match(badFrom.stderr.join('\n'), /--from must be "earliest", an ISO timestamp/);
 });

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { DLQ_HEADERS } from '../../src/dlq/envelope.js';
 import { REPLAYED_AT } from '../../src/dlq/inspect.js';
-import { membershipDiff } from '../../src/dev/sample/events.js';
-import { rawConfig, runToExit, writeConfig } from '../support/cli.js';
-import { createTopic, eventually, kafka, offsetsCaughtUp, produceSample, quietLog, startService, startSimulator, testConfig, uniqueTopic, type Simulator } from '../support/harness.js';
-import { readTopic } from '../support/topic-reader.js';
+import { runToExit } from '../support/cli.js';
+import { world } from '../support/world.js';
 
 /**
  * The fix-then-replay path: events of a segment nobody mapped are dead-lettered (unmappedSegments
@@ -13,41 +11,26 @@ import { readTopic } from '../support/topic-reader.js';
  * topic, and the live sync, restarted with the fix, delivers them. The CLI runs as a child process.
  */
 const segments = ['vip', 'newsletter', 'churn'];
-const admin = kafka().admin();
-let sim: Simulator;
-
-before(async () => {
-  await admin.connect();
-  sim = await startSimulator({ timeScale: 5, lists: segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })) });
-});
-after(async () => {
-  await sim.close();
-  await admin.disconnect();
-});
+const w = world({ segments, simulator: { timeScale: 5 } });
 
 test('after a mapping is added, dlq replay re-publishes the unmapped dead letters and the sync delivers them', async () => {
-  const topic = uniqueTopic('dlq-replay');
-  await createTopic(admin, topic, 3);
-  const expected = await produceSample(topic, { events: 1_500, segments, seed: 5 });
+  const topic = await w.topic('dlq-replay', 3);
+  const expected = await w.produceSample(topic, { events: 1_500, segments, seed: 5 });
   const churn = [...expected.get('churn')!.keys()].length;
   const mapped = segments.slice(0, 2);
-  const before = rawConfig(topic, sim, mapped, { unmappedSegments: 'dead-letter', log: { level: 'warn' } });
-  const after = rawConfig(topic, sim, segments, { unmappedSegments: 'dead-letter', log: { level: 'warn' } });
+  const before = w.configFile(topic, { unmappedSegments: 'dead-letter', log: { level: 'warn' } }, mapped);
+  const after = w.configFile(topic, { unmappedSegments: 'dead-letter', log: { level: 'warn' } });
 
   // 1. The live sync without a mapping for churn: its events are dead-lettered as unmapped.
-  const first = await startService(testConfig(topic, sim, mapped, { unmappedSegments: 'dead-letter' }), { log: quietLog() });
-  let deadLettered: number;
-  try {
-    await eventually(() => offsetsCaughtUp(admin, `${topic}-g`, topic), 'the first run to commit to the end');
-    deadLettered = first.ingest.totals.deadLettered;
-  } finally {
-    await first.stop();
-  }
+  const first = await w.start(w.config(topic, { unmappedSegments: 'dead-letter' }, mapped));
+  await w.committed(first, 'the first run to commit to the end');
+  const deadLettered = first.totals().deadLettered;
+  await first.stop();
   assert.ok(deadLettered > churn, `every churn event was dead-lettered (${deadLettered} for ${churn} contacts)`);
-  assert.equal(Object.keys(sim.snapshot().lists['3']!.members).length, 0, 'nothing reached list 3 yet');
+  assert.equal(Object.keys(w.sim.snapshot().lists['3']!.members).length, 0, 'nothing reached list 3 yet');
 
   // 2. dlq inspect: counts by stage and code, samples masked.
-  const inspect = await runToExit(['dlq', 'inspect', '--config', writeConfig(before)], 60_000);
+  const inspect = await runToExit(['dlq', 'inspect', '--config', before], 60_000);
   assert.equal(inspect.code, 0, inspect.stderr.join('\n'));
   const out = inspect.stdout.join('\n');
   assert.match(out, new RegExp(`${topic}\\.dlq: ${deadLettered.toLocaleString('en-US')} dead letters`));
@@ -56,26 +39,23 @@ test('after a mapping is added, dlq replay re-publishes the unmapped dead letter
   assert.doesNotMatch(`${out}\n${inspect.stderr.join('\n')}`, /user\d+@example\.com/, 'no email in clear');
 
   // 3. A filter that matches nothing re-publishes nothing.
-  const none = await runToExit(['dlq', 'replay', '--config', writeConfig(after), '--code', 'NOT_JSON'], 60_000);
+  const none = await runToExit(['dlq', 'replay', '--config', after, '--code', 'NOT_JSON'], 60_000);
   assert.equal(none.code, 0, none.stderr.join('\n'));
   assert.match(none.stdout.join('\n'), new RegExp(`0 of ${deadLettered} dead letters matched; re-published none`));
 
   // 4. dlq replay with the fix in the config.
-  const ends = await admin.fetchTopicOffsets(topic);
-  const replay = await runToExit(['dlq', 'replay', '--config', writeConfig(after), '--stage', 'map', '--code', 'UNMAPPED_SEGMENT', '--since', '2020-01-01T00:00:00Z'], 60_000);
+  const ends = await w.admin.fetchTopicOffsets(topic);
+  const replay = await runToExit(['dlq', 'replay', '--config', after, '--stage', 'map', '--code', 'UNMAPPED_SEGMENT', '--since', '2020-01-01T00:00:00Z'], 60_000);
   assert.equal(replay.code, 0, replay.stderr.join('\n'));
   assert.match(replay.stdout.join('\n'), new RegExp(`${deadLettered} of ${deadLettered} dead letters matched; re-published ${deadLettered} to ${topic}`));
-  const grown = await admin.fetchTopicOffsets(topic);
+  const grown = await w.admin.fetchTopicOffsets(topic);
   const added = grown.reduce((n, p) => n + Number(p.high), 0) - ends.reduce((n, p) => n + Number(p.high), 0);
   assert.equal(added, deadLettered, 'each matching dead letter went back to the source topic once');
 
   // The re-published records: no dead-letter headers, a trace, on the partition they came from.
-  const reader = await readTopic(topic);
-  try {
-    await eventually(() => reader.records.length >= 1_500 + deadLettered, 'the source topic to be read back');
-  } finally {
-    await reader.stop();
-  }
+  const reader = await w.reader(topic);
+  await reader.until(1_500 + deadLettered);
+  await reader.stop();
   const replayed = reader.records.filter((r) => r.offset >= Number(ends.find((e) => e.partition === r.partition)!.high));
   assert.equal(replayed.length, deadLettered);
   for (const r of replayed) {
@@ -87,14 +67,10 @@ test('after a mapping is added, dlq replay re-publishes the unmapped dead letter
   }
 
   // 5. The sync restarted with the fix (same group): the re-published events reach list 3.
-  const second = await startService(testConfig(topic, sim, segments, { unmappedSegments: 'dead-letter' }), { log: quietLog() });
-  try {
-    const churnOnly = new Map([['churn', expected.get('churn')!]]);
-    await eventually(() => membershipDiff(churnOnly, () => '3', (id) => sim.snapshot().lists[id]?.members ?? {}).length === 0, 'list 3 to hold the churn membership');
-    await eventually(() => offsetsCaughtUp(admin, `${topic}-g`, topic), 'the second run to commit to the end');
-    assert.equal(second.ingest.totals.consumed, deadLettered, 'only the re-published events were new to the live group');
-    assert.equal(second.ingest.totals.deadLettered, 0);
-  } finally {
-    await second.stop();
-  }
+  const second = await w.service(topic, { unmappedSegments: 'dead-letter' });
+  const churnOnly = new Map([['churn', expected.get('churn')!]]);
+  await w.membership(churnOnly, 'list 3 to hold the churn membership');
+  await w.committed(second, 'the second run to commit to the end');
+  assert.equal(second.totals().consumed, deadLettered, 'only the re-published events were new to the live group');
+  assert.equal(second.totals().deadLettered, 0);
 });

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Partitioners } from 'kafkajs';
 import { parseFrom } from '../../src/replay/from.js';
 import { runReplay } from '../../src/replay/run.js';
-import { createTopic, eventually, kafka, produce, quietLog, startSimulator, testConfig, uniqueTopic, type Simulator } from '../support/harness.js';
+import { kafka, quietLog } from '../support/harness.js';
+import { world } from '../support/world.js';
 
 /**
  * Replays bounded by time and by offsets, run in-process (runReplay) against the real broker and the simulator:
@@ -11,17 +12,7 @@ import { createTopic, eventually, kafka, produce, quietLog, startSimulator, test
  * nothing does not keep the run waiting.
  */
 const segments = ['vip', 'newsletter'];
-const admin = kafka().admin();
-let sim: Simulator;
-
-before(async () => {
-  await admin.connect();
-  sim = await startSimulator({ timeScale: 5, lists: segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })) });
-});
-after(async () => {
-  await sim.close();
-  await admin.disconnect();
-});
+const w = world({ segments, simulator: { timeScale: 5 } });
 
 const T0 = Date.parse('2026-11-20T08:00:00Z');
 const HOUR = 3_600_000;
@@ -31,27 +22,19 @@ const event = (i: number, segmentId: string, at: number) => ({
   timestamp: String(at),
 });
 
-async function produceTimed(topic: string, messages: ReturnType<typeof event>[]): Promise<void> {
-  const producer = kafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  await producer.send({ topic, messages });
-  await producer.disconnect();
-}
-
 const replayShare = { main: { replayShare: 0.5 } };
 function config(topic: string) {
-  const base = testConfig(topic, sim, segments);
+  const base = w.config(topic);
   return { ...base, connections: { main: { ...base.connections.main!, ...replayShare.main } } };
 }
 
 test('a replay from a timestamp processes only the events after it; --to stops before the events at or after its time', async () => {
-  const topic = uniqueTopic('replay-ts');
-  await createTopic(admin, topic, 3);
+  const topic = await w.topic('replay-ts', 3);
   // Three hours of events, 40 per hour, with Kafka timestamps set by the producer (CreateTime).
   const hours = [0, 1, 2].map((h) => Array.from({ length: 40 }, (_, i) => event(h * 100 + i, segments[i % 2]!, T0 + h * HOUR + i * 1000)));
-  await produceTimed(topic, hours.flat());
-  sim.configure({});
-  const before = sim.snapshot().counters.contactsImported;
+  await w.produce(topic, hours.flat());
+  w.sim.configure({});
+  const before = w.sim.snapshot().counters.contactsImported;
 
   const { summary, exitCode, ranges } = await runReplay(config(topic), { from: parseFrom(new Date(T0 + HOUR).toISOString()), to: T0 + 2 * HOUR, log: quietLog() });
   assert.equal(exitCode, 0, 'complete, nothing dead-lettered');
@@ -59,7 +42,7 @@ test('a replay from a timestamp processes only the events after it; --to stops b
   assert.equal(summary.events.consumed, 40, 'only the second hour is consumed');
   assert.equal(summary.events.delivered, 40);
   assert.equal(ranges.reduce((n, r) => n + r.end - r.start, 0), 40);
-  const snap = sim.snapshot();
+  const snap = w.sim.snapshot();
   const members = { ...snap.lists['1']!.members, ...snap.lists['2']!.members };
   for (let i = 0; i < 40; i++) assert.equal(members[`r${100 + i}@example.com`]?.status, 1, `r${100 + i} (second hour) is subscribed`);
   for (const i of [0, 39, 200, 239]) assert.equal(members[`r${i}@example.com`], undefined, `r${i} (outside the range) was not sent`);
@@ -70,8 +53,7 @@ test('a replay from a timestamp processes only the events after it; --to stops b
 });
 
 test('a partition that ends in a transaction marker, one that ends in an aborted transaction, and an empty one do not keep a replay waiting', async () => {
-  const topic = uniqueTopic('replay-txn');
-  await createTopic(admin, topic, 3);
+  const topic = await w.topic('replay-txn', 3);
   const producer = kafka().producer({ transactionalId: `${topic}-tx`, idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   const committed = await producer.transaction();
@@ -79,21 +61,21 @@ test('a partition that ends in a transaction marker, one that ends in an aborted
   await committed.commit();
   // The listed offsets are read_committed (the last stable offset): they pass the commit once its marker is written.
   const afterCommit = 10 + 1;
-  await eventually(async () => Number((await admin.fetchTopicOffsets(topic)).find((p) => p.partition === 0)!.high) === afterCommit, 'the commit marker');
+  await w.until(async () => Number((await w.admin.fetchTopicOffsets(topic)).find((p) => p.partition === 0)!.high) === afterCommit, 'the commit marker');
   const aborted = await producer.transaction();
   await aborted.send({ topic, messages: Array.from({ length: 5 }, (_, i) => ({ ...event(400 + i, 'vip', T0 + i), partition: 0 })) });
   await aborted.abort();
   await producer.disconnect();
-  await produceTimed(topic, Array.from({ length: 6 }, (_, i) => ({ ...event(500 + i, 'newsletter', T0 + i), partition: 2 })));
+  await w.produce(topic, Array.from({ length: 6 }, (_, i) => ({ ...event(500 + i, 'newsletter', T0 + i), partition: 2 })));
   const high0 = 10 + 1 + 5 + 1; // ten records, a commit marker, five aborted records, an abort marker
-  await eventually(async () => Number((await admin.fetchTopicOffsets(topic)).find((p) => p.partition === 0)!.high) === high0, 'the abort marker');
+  await w.until(async () => Number((await w.admin.fetchTopicOffsets(topic)).find((p) => p.partition === 0)!.high) === high0, 'the abort marker');
 
   // From earliest: the committed ten and partition 2's six; partition 1 is empty.
   const whole = await runReplay(config(topic), { from: parseFrom('earliest'), log: quietLog() });
   assert.equal(whole.exitCode, 0);
   assert.equal(whole.summary.events.consumed, 16, 'aborted records are not events');
-  assert.equal(sim.snapshot().lists['1']!.members['r300@example.com']?.status, 1);
-  assert.equal(sim.snapshot().lists['1']!.members['r400@example.com'], undefined, 'an aborted record is never sent');
+  assert.equal(w.sim.snapshot().lists['1']!.members['r300@example.com']?.status, 1);
+  assert.equal(w.sim.snapshot().lists['1']!.members['r400@example.com'], undefined, 'an aborted record is never sent');
 
   // From the aborted transaction on: its fetch holds no event at all (kafkajs never calls eachBatch for it).
   const tail = await runReplay(config(topic), { from: parseFrom(`0:${afterCommit},1:0,2:6`), topic, log: quietLog() });

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Config } from '../../src/config/schema.js';
 import { parseFrom } from '../../src/replay/from.js';
 import { runReplay } from '../../src/replay/run.js';
-import { membershipDiff } from '../../src/dev/sample/events.js';
-import { createTopic, eventually, kafka, offsetsCaughtUp, produceSample, quietLog, startService, startSimulator, testConfig, uniqueTopic, type Simulator } from '../support/harness.js';
+import { quietLog, testConfig, type Simulator } from '../support/harness.js';
+import { world } from '../support/world.js';
 
 /**
  * A backfill into a new account: the live sync fills one simulator from 50,000 events; a replay from earliest
@@ -14,20 +14,8 @@ import { createTopic, eventually, kafka, offsetsCaughtUp, produceSample, quietLo
  */
 const segments = ['vip', 'newsletter', 'churn'];
 const EVENTS = 50_000;
-const admin = kafka().admin();
-const sims: Simulator[] = [];
-
-const newSim = async () => {
-  const sim = await startSimulator({ timeScale: 20, limits: { enabled: false }, lists: segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })) });
-  sims.push(sim);
-  return sim;
-};
-
-before(() => admin.connect());
-after(async () => {
-  for (const s of sims) await s.close();
-  await admin.disconnect();
-});
+const w = world({ segments, simulator: false });
+const newSim = () => w.simulator({ timeScale: 20, limits: { enabled: false }, lists: segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })) });
 
 /** list → email → status, the part of the simulator's state that membership is. */
 function membership(sim: Simulator): Record<string, Record<string, number>> {
@@ -41,21 +29,16 @@ function withReplayShare(config: Config): Config {
 }
 
 test(`a replay from earliest of ${EVENTS.toLocaleString('en-US')} events with the ledger rebuilt fills a fresh account to the live run's membership; without the option it sends nothing to an account that is up to date`, async () => {
-  const topic = uniqueTopic('replay-50k');
-  await createTopic(admin, topic, 3);
-  const expected = await produceSample(topic, { events: EVENTS, segments, seed: 3 });
-  const listOf = (s: string) => String(segments.indexOf(s) + 1);
+  const topic = await w.topic('replay-50k', 3);
+  const expected = await w.produceSample(topic, { events: EVENTS, segments, seed: 3 });
 
   // The live run, into the first account.
   const live = await newSim();
   const liveConfig = withReplayShare(testConfig(topic, live, segments));
-  const service = await startService(liveConfig, { log: quietLog() });
-  try {
-    await eventually(() => membershipDiff(expected, listOf, (id) => live.snapshot().lists[id]?.members ?? {}).length === 0, 'the live run to reach the expected membership', 120_000);
-    await eventually(() => offsetsCaughtUp(admin, liveConfig.kafka.groupId, topic), 'the live run to commit to the end');
-  } finally {
-    await service.stop();
-  }
+  const service = await w.start(liveConfig);
+  await w.membership(expected, 'the live run to reach the expected membership', { sim: live, timeoutMs: 120_000 });
+  await w.committed(service, 'the live run to commit to the end');
+  await service.stop();
   const liveMembership = membership(live);
 
   // A fresh account, filled by a replay that rebuilds the ledger of its connection.

@@ -4,8 +4,7 @@ import pino from 'pino';
 import { AckedWriter, DiscardedError, WriterClosedError, type AckedWriterOptions } from '../../src/kafka/acked-writer.js';
 import { BATCH_OVERHEAD_BYTES, recordBytes } from '../../src/kafka/record-size.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
-import { ScriptedProducer, protocolError } from '../support/scripted-producer.js';
-import { VirtualClock, until } from '../support/virtual-clock.js';
+import { ScriptedProducer, VirtualClock, protocolError, until } from '../support/fakes.js';
 
 interface Item {
   key: string;

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import kafkajs from 'kafkajs';
 import { TopicLimits, cutBatch, topicMessages } from '../../src/kafka/batches.js';
 import { BATCH_OVERHEAD_BYTES, classifyWriteError, compressionSlack, recordBytes } from '../../src/kafka/record-size.js';
-import { connectionError, protocolError } from '../support/scripted-producer.js';
+import { connectionError, protocolError } from '../support/fakes.js';
 
 const entry = (topic: string, key: string, valueBytes: number) => {
   const record = { topic, key, value: Buffer.alloc(valueBytes) };

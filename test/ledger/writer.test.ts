@@ -3,8 +3,7 @@ import { describe, it } from 'node:test';
 import pino from 'pino';
 import { LedgerWriter } from '../../src/ledger/writer.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import { ScriptedProducer } from '../support/scripted-producer.js';
-import { until } from '../support/virtual-clock.js';
+import { ScriptedProducer, until } from '../support/fakes.js';
 
 const write = (key: string, value = '{}', partition = 0) => ({ topic: 't.ledger', partition, key, value });
 

@@ -3,7 +3,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { brokers, eventually, type Simulator } from './harness.js';
+import { eventually } from './harness.js';
+
+/** The config file builder is harness.ts's (the one builder); re-exported for the CLI tests. */
+export { rawConfig } from './harness.js';
 
 /** The compiled CLI, run as a child process the way an operator runs it. */
 export const CLI = fileURLToPath(new URL('../../src/cli/index.js', import.meta.url));
@@ -67,22 +70,6 @@ export function writeConfig(value: unknown, name = 'config.json'): string {
   const file = join(dir, name);
   writeFileSync(file, typeof value === 'string' ? value : JSON.stringify(value, null, 2));
   return file;
-}
-
-/** A config file's content (not parsed) for one topic and a simulator: one list per segment, in order. */
-export function rawConfig(topic: string, sim: Pick<Simulator, 'url' | 'options'> | string, segments: string[], overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  const apiUrl = typeof sim === 'string' ? sim : sim.url;
-  const token = typeof sim === 'string' ? 'sim-token' : sim.options.apiToken;
-  const timeScale = typeof sim === 'string' ? 1 : sim.options.timeScale;
-  return {
-    kafka: { brokers: brokers(), topics: [topic], groupId: `${topic}-g`, sessionTimeoutMs: 6_000, heartbeatIntervalMs: 1_000, commitIntervalMs: 200 },
-    connections: { main: { apiUrl, apiKey: { value: token }, privacyAcknowledged: true } },
-    exports: segments.map((segmentId, i) => ({ name: segmentId, segmentId, connection: 'main', listId: String(i + 1) })),
-    delivery: { timeScale, pollIntervalMs: 500 },
-    http: { port: 0 },
-    log: { level: 'info' },
-    ...overrides,
-  };
 }
 
 /** Waits until the child logged a line containing `text` (or exited, which fails). */

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { DLQ_HEADERS } from '../../src/dlq/envelope.js';
 import { DrillOracle, pairOf, type MembersView } from './drill-oracle.js';
 import { FlappingStream, poisonRecords, seededPairs, streamShape, UNMAPPED_SEGMENT } from './drill-stream.js';
-import type { ReadRecord } from './topic-reader.js';
+import type { ReadRecord } from './harness.js';
 
 /** The drills are only as honest as their oracle: its fates and each kind of mismatch, without a broker. */
 const TOPIC = 'src';

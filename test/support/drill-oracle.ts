@@ -1,6 +1,6 @@
 import { DLQ_HEADERS } from '../../src/dlq/envelope.js';
 import { CONSENT_OPTED_OUT } from '../../src/ledger/decide.js';
-import type { ReadRecord } from './topic-reader.js';
+import type { ReadRecord } from './harness.js';
 
 /**
  * The drills' oracle: what the end state must be, derived from the source records themselves (read back from

@@ -4,7 +4,7 @@ import type { SimulatorOptionsInput } from '../../packages/ac-simulator/src/inde
 import { rawConfig, runCli, writeConfig, type CliProcess } from './cli.js';
 import { DrillOracle, describeReport, pairOf, type DrillReport } from './drill-oracle.js';
 import { createTopic, eventually, kafka, offsetsCaughtUp, startSimulator, uniqueTopic, type Simulator } from './harness.js';
-import { readTopic, type TopicReader } from './topic-reader.js';
+import { readTopic, type TopicReader } from './harness.js';
 
 /**
  * One drill's world: a fresh source topic on the real broker, the simulator (in this process, driven over its

@@ -1,7 +1,7 @@
 import type { Simulator } from '../../packages/ac-simulator/src/index.js';
 import type { Metrics } from '../../src/observability/metrics.js';
 import { DLQ_HEADERS } from '../../src/dlq/envelope.js';
-import type { ReadRecord } from './topic-reader.js';
+import type { ReadRecord } from './harness.js';
 
 /**
  * Flapping streams for the ledger tests: contacts enter and leave segments round after round. Round r is an add

@@ -1,4 +1,5 @@
-import { Kafka, Partitioners, logLevel, type Admin } from 'kafkajs';
+import { Kafka, Partitioners, logLevel, type Admin, type IHeaders } from 'kafkajs';
+import { DLQ_HEADERS } from '../../src/dlq/envelope.js';
 import pino from 'pino';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
@@ -28,7 +29,8 @@ export async function createTopic(admin: Admin, topic: string, partitions: numbe
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }] });
 }
 
-export async function produce(topic: string, messages: { key: string | null; value: string | Buffer | null; headers?: Record<string, string> }[]): Promise<void> {
+/** Produces `messages` (a timestamp or a partition of their own when given) with the default partitioner. */
+export async function produce(topic: string, messages: { key: string | null; value: string | Buffer | null; headers?: Record<string, string>; timestamp?: string; partition?: number }[]): Promise<void> {
   const producer = kafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   for (let i = 0; i < messages.length; i += 2000) await producer.send({ topic, messages: messages.slice(i, i + 2000) });
@@ -44,15 +46,27 @@ export async function produceSample(topic: string, o: Partial<SampleOptions> & {
   return expected;
 }
 
-export function testConfig(topic: string, sim: Simulator, segments: string[], overrides: Record<string, unknown> = {}): Config {
-  return parseConfig({
+/**
+ * The one config builder: a config file's content (not parsed) for one topic and a simulator (or an API URL),
+ * one list per segment in order ("1", "2", …). `testConfig` is the same content through the real config parser.
+ */
+export function rawConfig(topic: string, sim: Pick<Simulator, 'url' | 'options'> | string, segments: string[], overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const apiUrl = typeof sim === 'string' ? sim : sim.url;
+  const token = typeof sim === 'string' ? 'sim-token' : sim.options.apiToken;
+  const timeScale = typeof sim === 'string' ? 1 : sim.options.timeScale;
+  return {
     kafka: { brokers: brokers(), topics: [topic], groupId: `${topic}-g`, sessionTimeoutMs: 6_000, heartbeatIntervalMs: 1_000, commitIntervalMs: 200 },
-    connections: { main: { apiUrl: sim.url, apiKey: { value: sim.options.apiToken }, privacyAcknowledged: true } },
+    connections: { main: { apiUrl, apiKey: { value: token }, privacyAcknowledged: true } },
     exports: segments.map((segmentId, i) => ({ name: segmentId, segmentId, connection: 'main', listId: String(i + 1) })),
-    delivery: { timeScale: sim.options.timeScale, pollIntervalMs: 500 },
+    delivery: { timeScale, pollIntervalMs: 500 },
     http: { port: 0 },
+    log: { level: 'info' },
     ...overrides,
-  });
+  };
+}
+
+export function testConfig(topic: string, sim: Pick<Simulator, 'url' | 'options'> | string, segments: string[], overrides: Record<string, unknown> = {}): Config {
+  return parseConfig(rawConfig(topic, sim, segments, overrides));
 }
 
 /** Polls until `check` returns true, or fails with `what` after the deadline. */
@@ -77,31 +91,70 @@ export async function offsetsCaughtUp(admin: Admin, groupId: string, topic: stri
 
 export { startService, startSimulator, type Service, type Simulator };
 
+/** One record read back from a topic; key and headers decoded to strings. */
 export interface ReadRecord {
+  partition: number;
+  offset: number;
   key: string | null;
   value: Buffer | null;
   headers: Record<string, string>;
-  partition: number;
-  offset: number;
 }
 
-/** Reads a topic from the beginning until `count` records arrived (or fails after the timeout). */
-export async function readTopic(topic: string, count: number, timeoutMs = 60_000): Promise<ReadRecord[]> {
-  const consumer = kafka().consumer({ groupId: `reader-${topic}-${Date.now()}-${counter++}`, sessionTimeout: 6_000 });
+/** A live reader: `records` grows as they arrive, until stopped. */
+export interface TopicReader {
+  readonly records: ReadRecord[];
+  /** Resolves with `records` once at least `count` arrived (fails after the timeout). */
+  until(count: number, timeoutMs?: number): Promise<ReadRecord[]>;
+  /** Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The one topic reader, from the beginning, with a consumer group of its own. `readTopic(topic)` hands out the
+ * live reader; `readTopic(topic, count)` reads until `count` records arrived, stops, and returns them.
+ */
+export function readTopic(topic: string): Promise<TopicReader>;
+export function readTopic(topic: string, count: number, timeoutMs?: number): Promise<ReadRecord[]>;
+export async function readTopic(topic: string, count?: number, timeoutMs = 60_000): Promise<TopicReader | ReadRecord[]> {
+  const consumer = kafka().consumer({ groupId: `reader-${topic}-${process.pid}-${Date.now()}-${counter++}`, sessionTimeout: 6_000, heartbeatInterval: 1_000 });
   const records: ReadRecord[] = [];
   await consumer.connect();
+  let stopped: Promise<void> | undefined;
+  const reader: TopicReader = {
+    records,
+    async until(n, ms = 60_000) {
+      await eventually(() => records.length >= n, `${n} records on ${topic} (have ${records.length})`, ms);
+      return records;
+    },
+    stop: () => (stopped ??= consumer.disconnect()),
+  };
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ message, partition }) => {
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = String(v);
-        records.push({ key: message.key?.toString() ?? null, value: message.value, headers, partition, offset: Number(message.offset) });
+        records.push({ partition, offset: Number(message.offset), key: message.key?.toString() ?? null, value: message.value, headers: decodeHeaders(message.headers) });
       },
     });
-    await eventually(() => records.length >= count, `${count} records on ${topic} (have ${records.length})`, timeoutMs);
-  } finally {
-    await consumer.disconnect();
+  } catch (err) {
+    await reader.stop();
+    throw err;
   }
-  return records;
+  if (count === undefined) return reader;
+  try {
+    return await reader.until(count, timeoutMs);
+  } finally {
+    await reader.stop();
+  }
 }
+
+function decodeHeaders(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) {
+    if (v === undefined) continue;
+    out[k] = (Array.isArray(v) ? v[0] : v)?.toString() ?? '';
+  }
+  return out;
+}
+
+/** "stage/code" of a dead letter, e.g. "decode/NOT_JSON". */
+export const reasonOf = (r: ReadRecord) => `${r.headers[DLQ_HEADERS.stage]}/${r.headers[DLQ_HEADERS.code]}`;
