@@ -10,6 +10,7 @@ import { ConfigError } from '../../src/domain/errors.js';
 const dir = mkdtempSync(join(tmpdir(), 'ac-list-sync-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+// biome-ignore lint/suspicious/noExplicitAny: the tests poke arbitrary paths of a raw config
 function minimal(): Record<string, any> {
   return {
     kafka: { brokers: ['kafka-1:9092'], topics: ['segments'] },

@@ -35,8 +35,10 @@ describe('Dockerfile', () => {
 
     const worse = [
       'ARG NODE_IMAGE=node:20-bookworm-slim',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Dockerfile text, not a template
       'FROM ${NODE_IMAGE} AS build',
       'RUN npm ci',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Dockerfile text, not a template
       'FROM ${NODE_IMAGE}',
       'COPY --from=build /app/node_modules ./node_modules',
       'RUN npm install',

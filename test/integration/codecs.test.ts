@@ -90,13 +90,13 @@ test('a librdkafka producer writes partitions in lz4, zstd, snappy, gzip and non
     perPartition[p]!.push(`bad-json-p${p}\t{"eventId":"bad-json-p${p}",`);
   });
   for (const [p, k] of kinds.entries()) assert.equal(k.size, segments.length * 2, `partition ${p} has adds and removes of every segment: ${[...k].join(', ')}`);
-  CODECS.forEach((codec, p) => kcatProduce(kcat, topic, p, codec, perPartition[p]!));
+  CODECS.forEach((codec, p) => { kcatProduce(kcat, topic, p, codec, perPartition[p]!); });
   const total = perPartition.reduce((n, lines) => n + lines.length, 0);
 
   // The records really are compressed as configured: each marker came out of its own codec, the uncompressed one out of none.
   const { records, seen } = await codecsByMarker(topic, markers);
   assert.equal(records.size, total);
-  CODECS.forEach((codec, p) => assert.deepEqual([...seen.get(markers[p]!)!], codec === 'none' ? [] : [codec], `partition ${p} is ${codec}`));
+  CODECS.forEach((codec, p) => { assert.deepEqual([...seen.get(markers[p]!)!], codec === 'none' ? [] : [codec], `partition ${p} is ${codec}`); });
 
   const file = w.configFile(topic, {
     connections: { main: { apiUrl: w.sim.url, apiKey: { value: w.sim.options.apiToken }, privacyAcknowledged: true, replayShare: 0.5 } },
@@ -158,7 +158,7 @@ test("the Java client's snappy (xerial framing), lz4, zstd and gzip are read bac
   assert.equal(r.status, 0, `the Java producer:\n${r.stderr}`);
 
   const { records, seen } = await codecsByMarker(topic, markers);
-  codecs.forEach((codec, p) => assert.deepEqual([...seen.get(markers[p]!)!], [codec === 'snappy' ? 'snappy (xerial)' : codec], `partition ${p} is ${codec}`));
+  codecs.forEach((codec, p) => { assert.deepEqual([...seen.get(markers[p]!)!], [codec === 'snappy' ? 'snappy (xerial)' : codec], `partition ${p} is ${codec}`); });
   const written = new Set(lines.map((l) => l.split('\t').slice(2).join('\t')));
   assert.equal(records.size, lines.length);
   for (const record of records.values()) assert.ok(written.has(record), `read back as written: ${record.slice(0, 80)}`);

@@ -85,7 +85,7 @@ test('invalid emails and contacts who opted out end in the dead-letter topic wit
   for (let i = 0; i < 3; i++) messages.push(event(400 + i, `bad${i}@nodomain`, 'add'));
   await w.produce(topic, messages);
   const config = testConfig(topic, sim, ['s1']);
-  const service = await w.start(config);
+  await w.start(config);
   const dead = await w.deadLetters(topic, 8);
   const byCode = new Map<string, string[]>();
   for (const r of dead) byCode.set(r.headers[DLQ_HEADERS.code]!, [...(byCode.get(r.headers[DLQ_HEADERS.code]!) ?? []), r.key ?? '']);

@@ -36,7 +36,7 @@ test('re-entry after a backfill: own unsubscribes stay, the service’s own are 
     });
     assert.ok(unsubscribed.length >= PICKED, `the backfill left at least ${PICKED} people unsubscribed by the service (${unsubscribed.length})`);
     const rand = mulberry32(1342);
-    const picked = unsubscribed.filter((_, i, all) => rand() < (PICKED * 1.5) / all.length).slice(0, PICKED);
+    const picked = unsubscribed.filter((_, _i, all) => rand() < (PICKED * 1.5) / all.length).slice(0, PICKED);
     assert.equal(picked.length, PICKED, 'enough people picked');
     const segmentOf = new Map([...world.listOf].map(([s, l]) => [l, s]));
     const people = picked.map(([pair]) => {

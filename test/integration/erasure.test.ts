@@ -74,7 +74,7 @@ test('an erased person disappears from ActiveCampaign; a replay from earliest do
   assert.equal(s.snapshot().contacts, 1, 'only Bob is in the account');
 
   // A change occurring after the erasure is a new consent: it goes through.
-  const again = await w.start(config);
+  await w.start(config);
   await w.produce(topic, [event('ann@example.com', 'add', 3)]);
   await settled();
   assert.equal(member(s, 'ann@example.com')?.status, 1, 'Ann subscribed again by a newer event');
@@ -85,7 +85,7 @@ test('an erasure arriving while an import for the person is in the air waits for
   const s = await sim({ importDelaysMs: { active: 40_000 } });
   const topic = await w.topic('erase-inflight');
   const config = testConfig(topic, s, ['vip']);
-  const service = await w.start(config);
+  await w.start(config);
   await w.produce(topic, [event('cy@example.com', 'add', 1), event('dee@example.com', 'add', 1)]);
   await w.until(() => s.snapshot().counters.importsAccepted >= 1, 'the import to be accepted', 60_000, 20);
   assert.equal(member(s, 'cy@example.com'), undefined, 'the import is still in the air when the erasure is produced');

@@ -47,7 +47,7 @@ for (const moves of [false, true]) {
     const repeat = moves ? 'unknown' : 'no';
     const topic = await w.topic('consent');
     const config = testConfig(topic, s, ['vip'], { delivery: { timeScale: 20, pollIntervalMs: 500, repeatUnsubscribeMovesUdate: repeat } });
-    const service = await w.start(config);
+    await w.start(config);
     const dlq = await w.reader(`${topic}.dlq`);
     const settle = () => w.committed(config, 'every event to settle');
     const own = 'own@example.com'; // only the service unsubscribed them
@@ -93,7 +93,7 @@ test('leaves of contacts ActiveCampaign never had create no contact; a leave of 
   const topic = await w.topic('leaves', 3);
   s.seedContact({ email: 'member@example.com', lists: { '2': 1 } });
   const config = testConfig(topic, s, ['vip', 'news', 'promo']);
-  const service = await w.start(config);
+  await w.start(config);
   const created = s.snapshot().counters.contactsCreated.byApi;
   const strangers = Array.from({ length: 30 }, (_, i) => `stranger${i}@example.com`);
   await w.produce(topic, [...strangers.map((e, i) => event(e, ['vip', 'news', 'promo'][i % 3]!, 'remove', { firstName: 'S', phone: '1' })), event('member@example.com', 'news', 'remove')]);
@@ -126,7 +126,7 @@ test('a flapping stream over 3 lists with tags: tags only on lists each contact 
       if ((newest.get(email)?.at ?? -1) < at) newest.set(email, { at, ...profile });
     }
   }
-  const service = await w.start(config);
+  await w.start(config);
   await w.produce(topic, events);
   await w.committed(config, 'the stream to settle');
   const tags = s.snapshot().tags;

@@ -22,7 +22,7 @@ test('a leave removes its export’s tags; a tag another export still gives stay
     { name: 'promo', segmentId: 'promo', connection: 'main', listId: '3', tags: ['segment:promo'] },
   ];
   const config = w.config(topic, { exports }, []);
-  const service = await w.start(config);
+  await w.start(config);
   const settle = () => w.committed(config, 'every event to settle');
   // ann: vip only. bob: vip and news (news gives "shared" too). cat: vip and promo. dan: news only.
   await w.produce(topic, [event('ann@example.com', 'vip', 'add'), event('bob@example.com', 'vip', 'add'), event('bob@example.com', 'news', 'add'), event('cat@example.com', 'vip', 'add'), event('cat@example.com', 'promo', 'add'), event('dan@example.com', 'news', 'add')]);

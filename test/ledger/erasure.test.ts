@@ -97,7 +97,7 @@ describe('Ledger with erasure markers', () => {
   async function world(stored: [string, Buffer | null][], rebuild: string[] = []) {
     const writes: { key: string; value: string | null }[] = [];
     const io: LedgerIo = {
-      restore: async (_t, _p, onRecord) => stored.forEach(([k, v], offset) => onRecord(0, k, v, 0, offset)),
+      restore: async (_t, _p, onRecord) => stored.forEach(([k, v], offset) => { onRecord(0, k, v, 0, offset); }),
       write: async (_t, _p, key, value) => void (key !== HASH_CHECK_KEY && writes.push({ key, value })),
     };
     const ledger = new Ledger(io, { restoreTimeoutMs: 60_000, rebuild: new Set(rebuild), startedAt: Number.MAX_SAFE_INTEGER, openWindowMs: 60_000, hasher, listsOf: () => ['1', '2'] }, createMetrics(), memoryLogger('info').log);

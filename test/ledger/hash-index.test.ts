@@ -32,8 +32,8 @@ describe('LedgerIndex', () => {
       { state: LedgerState.RemovedByService, occurredAt: 1, sentAt: 0, offset: 0, refusedAdd: true },
       { state: LedgerState.Added, occurredAt: 1, sentAt: 0, offset: 2 ** 40 },
     ];
-    cases.forEach((c, i) => index.set(`k${i}`, c));
-    cases.forEach((c, i) => assert.deepEqual(index.get(`k${i}`), c));
+    cases.forEach((c, i) => { index.set(`k${i}`, c); });
+    cases.forEach((c, i) => { assert.deepEqual(index.get(`k${i}`), c); });
   });
 
   it('keys differing only in connection, list or email are different entries', () => {

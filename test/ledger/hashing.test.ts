@@ -38,7 +38,7 @@ describe('hashed ledger keys', () => {
     const stored: [string, string][] = [[HASH_CHECK_KEY, encodeHashCheck(keyed)], [k, encodeLedgerValue({ op: 'add', occurredAt: 1, byService: false, sentAt: 0, confirmedAt: 0 })]];
     const open = (hasher: PersonHasher) => {
       const writes: string[] = [];
-      const io: LedgerIo = { restore: async (_t, _p, onRecord) => stored.forEach(([key, v], o) => onRecord(0, key, Buffer.from(v), 0, o)), write: async (_t, _p, key) => void writes.push(key) };
+      const io: LedgerIo = { restore: async (_t, _p, onRecord) => stored.forEach(([key, v], o) => { onRecord(0, key, Buffer.from(v), 0, o); }), write: async (_t, _p, key) => void writes.push(key) };
       const { log, lines } = memoryLogger('info');
       const ledger = new Ledger(io, { restoreTimeoutMs: 60_000, rebuild: new Set(), startedAt: 0, openWindowMs: 60_000, hasher }, createMetrics(), log);
       ledger.assign({ t: [0] });

@@ -55,7 +55,7 @@ describe('profile records in the ledger', () => {
   async function world(stored: [string, Buffer | null][], startedAt = Number.MAX_SAFE_INTEGER, rebuild: string[] = []) {
     const writes: { key: string; value: string | null }[] = [];
     const io: LedgerIo = {
-      restore: async (_t, _p, onRecord) => stored.forEach(([k, v], offset) => onRecord(0, k, v, 0, offset)),
+      restore: async (_t, _p, onRecord) => stored.forEach(([k, v], offset) => { onRecord(0, k, v, 0, offset); }),
       write: async (_t, _p, key, value) => void (key !== HASH_CHECK_KEY && writes.push({ key, value })),
     };
     const ledger = new Ledger(io, { restoreTimeoutMs: 60_000, rebuild: new Set(rebuild), startedAt, openWindowMs: 60_000, hasher, listsOf: () => ['1'] }, createMetrics(), memoryLogger('info').log);
