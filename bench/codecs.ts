@@ -22,7 +22,13 @@ import { createMetrics } from '../src/observability/metrics.js';
  * local broker script). It deletes its topics afterwards.
  */
 const { CompressionCodecs, CompressionTypes, Kafka, logLevel } = kafkajs;
-const { values } = parseArgs({ options: { ledger: { type: 'string', default: '200000' }, 'dead-letters': { type: 'string', default: '20000' }, partitions: { type: 'string', default: '6' } } });
+const { values } = parseArgs({
+  options: {
+    ledger: { type: 'string', default: '200000' },
+    'dead-letters': { type: 'string', default: '20000' },
+    partitions: { type: 'string', default: '6' },
+  },
+});
 const ledgerRecords = Number(values.ledger);
 const deadLetters = Number(values['dead-letters']);
 const partitions = Number(values.partitions);
@@ -32,7 +38,12 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 /** Bytes in and out of the codecs' compress calls. */
 const counted = { in: 0, out: 0 };
 type Compressed = keyof typeof CompressionCodecs;
-for (const type of [CompressionTypes.GZIP, CompressionTypes.Snappy, CompressionTypes.LZ4, CompressionTypes.ZSTD] as Compressed[]) {
+for (const type of [
+  CompressionTypes.GZIP,
+  CompressionTypes.Snappy,
+  CompressionTypes.LZ4,
+  CompressionTypes.ZSTD,
+] as Compressed[]) {
   const real = CompressionCodecs[type];
   CompressionCodecs[type] = () => {
     const codec = real();
@@ -70,8 +81,18 @@ async function write(count: number, round: number, push: (i: number, done: () =>
   return (performance.now() - t) / 1000;
 }
 
-say(`${ledgerRecords.toLocaleString('en')} ledger records and ${deadLetters.toLocaleString('en')} dead letters per codec, ${partitions} partitions, Node ${process.version}`);
-const rows: { codec: string; ledger: { in: number; out: number }; dlq: { in: number; out: number }; write: number; read: number; writeCpu: number; readCpu: number }[] = [];
+say(
+  `${ledgerRecords.toLocaleString('en')} ledger records and ${deadLetters.toLocaleString('en')} dead letters per codec, ${partitions} partitions, Node ${process.version}`,
+);
+const rows: {
+  codec: string;
+  ledger: { in: number; out: number };
+  dlq: { in: number; out: number };
+  write: number;
+  read: number;
+  writeCpu: number;
+  readCpu: number;
+}[] = [];
 const cpuSeconds = (since: NodeJS.CpuUsage) => {
   const u = process.cpuUsage(since);
   return (u.user + u.system) / 1e6;
@@ -81,15 +102,27 @@ try {
     const ledgerTopic = `${run}-${codec}.ledger`;
     const dlqTopic = `${run}-${codec}.dlq`;
     topics.push(ledgerTopic, dlqTopic);
-    await admin.createTopics({ waitForLeaders: true, topics: [ledgerTopic, dlqTopic].map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })) });
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [ledgerTopic, dlqTopic].map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+    });
     const type = compressionType(codec);
 
     Object.assign(counted, { in: 0, out: 0 });
     const writeCpu = process.cpuUsage();
     const writer = new LedgerWriter(producer, createMetrics(), log, { compression: type });
     const writeSeconds = await write(ledgerRecords, 2_000, (i, done) => {
-      const value = encodeLedgerValue({ op: i % 3 ? 'add' : 'remove', occurredAt: 1_780_000_000_000 + i, byService: i % 3 === 0, sentAt: 1_780_000_100_000 + i, confirmedAt: 1_780_000_105_000 + i });
-      writer.push({ topic: ledgerTopic, partition: i % partitions, key: ledgerKey('main', String(1 + (i % 5)), email(i)), value }, done);
+      const value = encodeLedgerValue({
+        op: i % 3 ? 'add' : 'remove',
+        occurredAt: 1_780_000_000_000 + i,
+        byService: i % 3 === 0,
+        sentAt: 1_780_000_100_000 + i,
+        confirmedAt: 1_780_000_105_000 + i,
+      });
+      writer.push(
+        { topic: ledgerTopic, partition: i % partitions, key: ledgerKey('main', String(1 + (i % 5)), email(i)), value },
+        done,
+      );
     });
     const ledger = { in: counted.in, out: counted.out };
 
@@ -97,9 +130,35 @@ try {
     // The dead-letter template "{topic}.dlq" maps the source topic `${run}-${codec}` to dlqTopic.
     const dlq = new DeadLetterProducer(producer, '{topic}.dlq', createMetrics(), log, { compression: type });
     const dlqSeconds = await write(deadLetters, 500, (i, done) => {
-      const value = Buffer.from(JSON.stringify({ eventId: `e-${i}`, occurredAt: new Date(1_780_000_000_000 + i).toISOString(), segmentId: 'vip', op: 'add', profile: { id: `p-${i}`, email: email(i), firstName: `First${i}`, lastName: `Last${i}` } }));
-      const message = { topic: `${run}-${codec}`, partition: i % partitions, offset: i, key: Buffer.from(`p-${i}`), value, headers: {}, timestamp: 1_780_000_000_000 + i };
-      dlq.push({ message, exportName: 'vip', stage: 'deliver', code: 'INVALID_EMAIL', reason: 'ActiveCampaign refused the email address', attempts: 1 }, done);
+      const value = Buffer.from(
+        JSON.stringify({
+          eventId: `e-${i}`,
+          occurredAt: new Date(1_780_000_000_000 + i).toISOString(),
+          segmentId: 'vip',
+          op: 'add',
+          profile: { id: `p-${i}`, email: email(i), firstName: `First${i}`, lastName: `Last${i}` },
+        }),
+      );
+      const message = {
+        topic: `${run}-${codec}`,
+        partition: i % partitions,
+        offset: i,
+        key: Buffer.from(`p-${i}`),
+        value,
+        headers: {},
+        timestamp: 1_780_000_000_000 + i,
+      };
+      dlq.push(
+        {
+          message,
+          exportName: 'vip',
+          stage: 'deliver',
+          code: 'INVALID_EMAIL',
+          reason: 'ActiveCampaign refused the email address',
+          attempts: 1,
+        },
+        done,
+      );
     });
     await dlq.close();
     const letters = { in: counted.in, out: counted.out };
@@ -112,7 +171,15 @@ try {
     const readSeconds = (performance.now() - t) / 1000;
     const readCpuSeconds = cpuSeconds(readCpu);
     if (read !== ledgerRecords) throw new Error(`${codec}: read back ${read} of ${ledgerRecords} ledger records`);
-    rows.push({ codec, ledger, dlq: letters, write: writeSeconds + dlqSeconds, read: readSeconds, writeCpu: writeCpuSeconds, readCpu: readCpuSeconds });
+    rows.push({
+      codec,
+      ledger,
+      dlq: letters,
+      write: writeSeconds + dlqSeconds,
+      read: readSeconds,
+      writeCpu: writeCpuSeconds,
+      readCpu: readCpuSeconds,
+    });
   }
 } finally {
   await producer.disconnect();
@@ -127,5 +194,7 @@ say('| Codec | Ledger bytes (÷ none) | Dead-letter bytes (÷ none) | Writes: s 
 say('|---|--:|--:|--:|--:|');
 for (const r of rows) {
   const [ledgerOut, dlqOut] = r.codec === 'none' ? [base.ledger.in, base.dlq.in] : [r.ledger.out, r.dlq.out];
-  say(`| ${r.codec} | ${cell(ledgerOut, base.ledger.in)} | ${cell(dlqOut, base.dlq.in)} | ${r.write.toFixed(1)} / ${r.writeCpu.toFixed(2)} | ${r.read.toFixed(1)} / ${r.readCpu.toFixed(2)} |`);
+  say(
+    `| ${r.codec} | ${cell(ledgerOut, base.ledger.in)} | ${cell(dlqOut, base.dlq.in)} | ${r.write.toFixed(1)} / ${r.writeCpu.toFixed(2)} | ${r.read.toFixed(1)} / ${r.readCpu.toFixed(2)} |`,
+  );
 }

@@ -29,7 +29,9 @@ export function serveRole(start: (init: unknown) => Promise<RoleBody & { ready?:
   const send = (reply: Reply) => process.send?.(reply);
   const close = (code: number) => {
     closing ??= (async () => {
-      await body?.close?.().catch((err: unknown) => process.stderr.write(`bench child: close failed: ${String(err)}\n`));
+      await body
+        ?.close?.()
+        .catch((err: unknown) => process.stderr.write(`bench child: close failed: ${String(err)}\n`));
       process.exit(code);
     })();
     return closing;
@@ -72,7 +74,11 @@ export async function startRole<R>(name: string, init: unknown, nodeFlags: reado
   // BENCH_CPU_PROF=service,raw-consumer writes a V8 CPU profile of those roles to BENCH_CPU_PROF_DIR (default .).
   const profiled = (process.env.BENCH_CPU_PROF ?? '').split(',').includes(name);
   // --expose-gc: a role measures its heap after a full collection (bytes per unsettled event); nothing else calls gc().
-  const execArgv = ['--expose-gc', ...(profiled ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR ?? '.'}`] : []), ...nodeFlags];
+  const execArgv = [
+    '--expose-gc',
+    ...(profiled ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR ?? '.'}`] : []),
+    ...nodeFlags,
+  ];
   const child: ChildProcess = fork(file, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
   let next = 1;
   const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();

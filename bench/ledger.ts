@@ -20,7 +20,9 @@ import '../src/kafka/codecs.js';
  * script; --expose-gc makes the memory figures exact).
  * It creates a topic of its own and deletes it afterwards.
  */
-const { values } = parseArgs({ options: { entries: { type: 'string', default: '1000000' }, partitions: { type: 'string', default: '6' } } });
+const { values } = parseArgs({
+  options: { entries: { type: 'string', default: '1000000' }, partitions: { type: 'string', default: '6' } },
+});
 const entries = Number(values.entries);
 const partitions = Number(values.partitions);
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -33,7 +35,8 @@ async function memory(): Promise<void> {
   const before = process.memoryUsage().arrayBuffers;
   const index = new LedgerIndex();
   const started = performance.now();
-  for (let i = 0; i < entries; i++) index.set(keyOf(i), { state: LedgerState.Added, occurredAt: 1_780_000_000_000 + i, sentAt: 1_780_000_000_000 });
+  for (let i = 0; i < entries; i++)
+    index.set(keyOf(i), { state: LedgerState.Added, occurredAt: 1_780_000_000_000 + i, sentAt: 1_780_000_000_000 });
   const insertMs = performance.now() - started;
   global.gc?.();
   await new Promise((r) => setTimeout(r, 1_000)); // array buffers are released after a collection, not during it
@@ -43,8 +46,12 @@ async function memory(): Promise<void> {
   let found = 0;
   for (let i = 0; i < entries; i++) if (index.get(keyOf(i))) found++;
   const lookupMs = performance.now() - t;
-  say(`index: ${entries.toLocaleString('en')} entries, ${(index.bytes / 1e6).toFixed(1)} MB of table = ${(index.bytes / index.size).toFixed(1)} bytes per entry (array buffers grew ${(grown / index.size).toFixed(1)} bytes per entry)`);
-  say(`index: insert ${((insertMs * 1e3) / entries).toFixed(2)} µs, lookup ${((lookupMs * 1e3) / entries).toFixed(2)} µs per entry (${found} found)`);
+  say(
+    `index: ${entries.toLocaleString('en')} entries, ${(index.bytes / 1e6).toFixed(1)} MB of table = ${(index.bytes / index.size).toFixed(1)} bytes per entry (array buffers grew ${(grown / index.size).toFixed(1)} bytes per entry)`,
+  );
+  say(
+    `index: insert ${((insertMs * 1e3) / entries).toFixed(2)} µs, lookup ${((lookupMs * 1e3) / entries).toFixed(2)} µs per entry (${found} found)`,
+  );
 }
 
 async function restore(): Promise<void> {
@@ -55,7 +62,17 @@ async function restore(): Promise<void> {
   await admin.connect();
   const source = `bench-ledger-${process.pid}-${Date.now()}`;
   const topic = `${source}.ledger`;
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] });
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [
+      {
+        topic,
+        numPartitions: partitions,
+        replicationFactor: 1,
+        configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+      },
+    ],
+  });
   try {
     const producer = kafka.producer();
     await producer.connect();
@@ -64,18 +81,33 @@ async function restore(): Promise<void> {
     for (let i = 0; i < entries; i += chunk) {
       const messages = [];
       for (let j = i; j < Math.min(entries, i + chunk); j++) {
-        const value = encodeLedgerValue({ op: j % 3 ? 'add' : 'remove', occurredAt: 1_780_000_000_000 + j, byService: j % 3 === 0, sentAt: 1_780_000_100_000 + j, confirmedAt: 1_780_000_105_000 + j });
+        const value = encodeLedgerValue({
+          op: j % 3 ? 'add' : 'remove',
+          occurredAt: 1_780_000_000_000 + j,
+          byService: j % 3 === 0,
+          sentAt: 1_780_000_100_000 + j,
+          confirmedAt: 1_780_000_105_000 + j,
+        });
         messages.push({ key: keyOf(j), value, partition: j % partitions });
       }
       await producer.send({ topic, acks: 1, messages });
     }
     await producer.disconnect();
-    say(`produced ${entries.toLocaleString('en')} ledger records to ${partitions} partitions in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    say(
+      `produced ${entries.toLocaleString('en')} ledger records to ${partitions} partitions in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+    );
 
     const metrics = createMetrics();
     const ledger = new Ledger(
       {
-        restore: (_, parts, onRecord, signal) => readToEnd(kafka, admin, topic, (r) => onRecord(r.partition, r.key ? r.key.toString('utf8') : '', r.value, r.timestamp), { groupPrefix: 'bench-ledger', partitions: parts, signal }).then(() => undefined),
+        restore: (_, parts, onRecord, signal) =>
+          readToEnd(
+            kafka,
+            admin,
+            topic,
+            (r) => onRecord(r.partition, r.key ? r.key.toString('utf8') : '', r.value, r.timestamp),
+            { groupPrefix: 'bench-ledger', partitions: parts, signal },
+          ).then(() => undefined),
         write: () => Promise.resolve(),
       },
       { restoreTimeoutMs: 600_000, rebuild: new Set(), startedAt: Date.now(), openWindowMs: 600_000 },
@@ -95,8 +127,12 @@ async function restore(): Promise<void> {
     global.gc?.();
     global.gc?.();
     const heapAfter = process.memoryUsage();
-    say(`restore: ${held.toLocaleString('en')} entries from ${partitions} partitions in ${seconds.toFixed(1)} s (${Math.round(held / seconds).toLocaleString('en')} records/s), index ${(bytes / held).toFixed(1)} bytes per entry`);
-    say(`restore: process memory after the restore minus before (collected): rss ${((heapAfter.rss - heapBefore.rss) / 1e6).toFixed(0)} MB, array buffers ${((heapAfter.arrayBuffers - heapBefore.arrayBuffers) / 1e6).toFixed(0)} MB`);
+    say(
+      `restore: ${held.toLocaleString('en')} entries from ${partitions} partitions in ${seconds.toFixed(1)} s (${Math.round(held / seconds).toLocaleString('en')} records/s), index ${(bytes / held).toFixed(1)} bytes per entry`,
+    );
+    say(
+      `restore: process memory after the restore minus before (collected): rss ${((heapAfter.rss - heapBefore.rss) / 1e6).toFixed(0)} MB, array buffers ${((heapAfter.arrayBuffers - heapBefore.arrayBuffers) / 1e6).toFixed(0)} MB`,
+    );
     ledger.close();
   } finally {
     await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);

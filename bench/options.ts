@@ -77,10 +77,28 @@ export const USAGE = `usage: npm run bench -- [--smoke] [--json-events N] [--avr
                      [--multi-contacts N] [--multi-time-scale K] [--partitions N] [--producers N] [--out DIR]
 Each flag can also be set as BENCH_<FLAG> (e.g. BENCH_JSON_EVENTS=200000). Broker: KAFKA_BROKERS, else the local one.`;
 
-const NUMERIC = ['json-events', 'avro-events', 'api-contacts', 'api-time-scale', 'trickle-rate', 'trickle-seconds', 'outage-events', 'ledger-records', 'multi-contacts', 'multi-time-scale', 'partitions', 'producers'] as const;
+const NUMERIC = [
+  'json-events',
+  'avro-events',
+  'api-contacts',
+  'api-time-scale',
+  'trickle-rate',
+  'trickle-seconds',
+  'outage-events',
+  'ledger-records',
+  'multi-contacts',
+  'multi-time-scale',
+  'partitions',
+  'producers',
+] as const;
 type NumericFlag = (typeof NUMERIC)[number];
-const CHOICES = { 'api-limiter': ['sliding', 'fixed', 'token-bucket'], 'api-latency': ['none', 'lognormal', 'pareto'] } as const;
-type NumericKey = { [K in keyof typeof DEFAULTS]: (typeof DEFAULTS)[K] extends number ? K : never }[keyof typeof DEFAULTS];
+const CHOICES = {
+  'api-limiter': ['sliding', 'fixed', 'token-bucket'],
+  'api-latency': ['none', 'lognormal', 'pareto'],
+} as const;
+type NumericKey = {
+  [K in keyof typeof DEFAULTS]: (typeof DEFAULTS)[K] extends number ? K : never;
+}[keyof typeof DEFAULTS];
 const KEY: Record<NumericFlag, NumericKey> = {
   'json-events': 'jsonEvents',
   'avro-events': 'avroEvents',
@@ -113,10 +131,15 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv, defaul
       out: { type: 'string' },
     },
   });
-  const flag = (name: string): string | boolean | undefined => (values as Record<string, string | boolean | undefined>)[name];
+  const flag = (name: string): string | boolean | undefined =>
+    (values as Record<string, string | boolean | undefined>)[name];
   const truthy = (name: string) => flag(name) === true || ['1', 'true', 'yes'].includes(env[envName(name)] ?? '');
   const smoke = truthy('smoke');
-  const options: BenchOptions = { ...(smoke ? SMOKE : DEFAULTS), smoke, out: (flag('out') as string | undefined) ?? env.BENCH_OUT ?? defaultOut };
+  const options: BenchOptions = {
+    ...(smoke ? SMOKE : DEFAULTS),
+    smoke,
+    out: (flag('out') as string | undefined) ?? env.BENCH_OUT ?? defaultOut,
+  };
   if (truthy('api-1m')) options.apiContacts = 1_000_000;
   for (const name of NUMERIC) {
     const fromFlag = flag(name) as string | undefined;
@@ -124,19 +147,25 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv, defaul
     if (raw === undefined) continue;
     const n = Number(raw.replace(/_/g, ''));
     const where = fromFlag !== undefined ? `--${name}` : envName(name);
-    if (raw.trim() === '' || !Number.isInteger(n) || n < 1) throw new Error(`${where} must be a whole number of at least 1, got "${raw}"`);
+    if (raw.trim() === '' || !Number.isInteger(n) || n < 1)
+      throw new Error(`${where} must be a whole number of at least 1, got "${raw}"`);
     options[KEY[name]] = n;
   }
   for (const [name, allowed] of Object.entries(CHOICES)) {
     const raw = (flag(name) as string | undefined) ?? env[envName(name)];
     if (raw === undefined) continue;
-    if (!(allowed as readonly string[]).includes(raw)) throw new Error(`--${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+    if (!(allowed as readonly string[]).includes(raw))
+      throw new Error(`--${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
     if (name === 'api-limiter') options.apiLimiter = raw as BenchOptions['apiLimiter'];
     else options.apiLatency = raw as BenchOptions['apiLatency'];
   }
-  for (const [flag, scale] of [['--api-time-scale', options.apiTimeScale], ['--multi-time-scale', options.multiTimeScale]] as const) {
+  for (const [flag, scale] of [
+    ['--api-time-scale', options.apiTimeScale],
+    ['--multi-time-scale', options.multiTimeScale],
+  ] as const) {
     if (scale > 1_000) throw new Error(`${flag} must be at most 1000 (the bound of delivery.timeScale), got ${scale}`);
   }
-  if (options.trickleRate > 1_000) throw new Error(`--trickle-rate must be at most 1000 events/s, got ${options.trickleRate}`);
+  if (options.trickleRate > 1_000)
+    throw new Error(`--trickle-rate must be at most 1000 events/s, got ${options.trickleRate}`);
   return options;
 }

@@ -30,5 +30,7 @@ export type DeadLetterCounts = Record<string, number>;
 /** Lines naming each stage/code whose count differs from the expected one; empty when they agree. */
 export function deadLetterDifferences(actual: DeadLetterCounts, expected: DeadLetterCounts): string[] {
   const keys = [...new Set([...Object.keys(actual), ...Object.keys(expected)])].sort();
-  return keys.filter((k) => (actual[k] ?? 0) !== (expected[k] ?? 0)).map((k) => `${k}: ${actual[k] ?? 0} dead letters, ${expected[k] ?? 0} expected`);
+  return keys
+    .filter((k) => (actual[k] ?? 0) !== (expected[k] ?? 0))
+    .map((k) => `${k}: ${actual[k] ?? 0} dead letters, ${expected[k] ?? 0} expected`);
 }

@@ -20,7 +20,14 @@ function outcomeCell(o: OutcomeResult): string {
 }
 
 function outcomes(r: BenchResults): string {
-  const steps: Array<[string, OutcomeResult]> = [['1. JSON', r.pipeline.json.outcome], ['1. Avro', r.pipeline.avro.outcome], ['2. API', r.api.outcome], ['3. Latency', r.latency.outcome], ['4. Outage', r.memory.outage.outcome], ['6. Three lists', r.multiList.outcome]];
+  const steps: Array<[string, OutcomeResult]> = [
+    ['1. JSON', r.pipeline.json.outcome],
+    ['1. Avro', r.pipeline.avro.outcome],
+    ['2. API', r.api.outcome],
+    ['3. Latency', r.latency.outcome],
+    ['4. Outage', r.memory.outage.outcome],
+    ['6. Three lists', r.multiList.outcome],
+  ];
   return steps.map(([step, o]) => `${step} ${outcomeCell(o)}`).join('; ');
 }
 

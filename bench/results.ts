@@ -127,7 +127,12 @@ const outage = z.strictObject({
   outcome,
 });
 
-const reader = z.strictObject({ seconds: positive, recordsPerSecond: positive, cpuSeconds: positive, peakRssMb: positive });
+const reader = z.strictObject({
+  seconds: positive,
+  recordsPerSecond: positive,
+  cpuSeconds: positive,
+  peakRssMb: positive,
+});
 const restore = z.strictObject({
   records: z.number().int().positive(),
   partitions: z.number().int().positive(),
@@ -220,8 +225,14 @@ export function outcomeProblems(r: BenchResults): string[] {
     ['memory.outage', r.memory.outage.outcome],
     ['multiList', r.multiList.outcome],
   ];
-  const dead = (c: Record<string, number>) => Object.entries(c).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+  const dead = (c: Record<string, number>) =>
+    Object.entries(c)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ') || 'none';
   return steps
     .filter(([, o]) => !o.ok)
-    .map(([step, o]) => `${step}: ${o.membershipDifferences} of ${o.checked} (list, email) memberships differ from the newest event${o.examples.length ? ` (e.g. ${o.examples.join('; ')})` : ''}; dead letters ${dead(o.deadLetters)}, expected ${dead(o.expectedDeadLetters)}`);
+    .map(
+      ([step, o]) =>
+        `${step}: ${o.membershipDifferences} of ${o.checked} (list, email) memberships differ from the newest event${o.examples.length ? ` (e.g. ${o.examples.join('; ')})` : ''}; dead letters ${dead(o.deadLetters)}, expected ${dead(o.expectedDeadLetters)}`,
+    );
 }

@@ -48,21 +48,33 @@ async function main(): Promise<number> {
   await admin.connect();
   const bench = new Bench(brokers.split(','), admin, options, `${started.getTime().toString(36)}`, say);
   try {
-    say(`Benchmark on ${brokers}${options.smoke ? ' (smoke sizes)' : ''}; load average ${loadAverageStart.map((l) => l.toFixed(2)).join(' ')}`);
+    say(
+      `Benchmark on ${brokers}${options.smoke ? ' (smoke sizes)' : ''}; load average ${loadAverageStart.map((l) => l.toFixed(2)).join(' ')}`,
+    );
     say(`1. Pipeline ceiling, JSON (${options.jsonEvents.toLocaleString('en')} events)`);
     const json = await pipelineCeiling(bench, 'json', options.jsonEvents);
     say(`1. Pipeline ceiling, Avro (${options.avroEvents.toLocaleString('en')} events)`);
     const avro = await pipelineCeiling(bench, 'avro', options.avroEvents);
     say(`2. API ceiling (${options.apiContacts.toLocaleString('en')} contacts)`);
-    const api = await apiCeiling(bench, options.apiContacts, json.service.eventsPerSecond, options.apiTimeScale, { limiter: options.apiLimiter, latency: options.apiLatency });
+    const api = await apiCeiling(bench, options.apiContacts, json.service.eventsPerSecond, options.apiTimeScale, {
+      limiter: options.apiLimiter,
+      latency: options.apiLatency,
+    });
     say(`3. Latency (${options.trickleRate} events/s for ${options.trickleSeconds} s)`);
     const latency = await trickleLatency(bench, options.trickleRate, options.trickleSeconds);
     say(`4. Memory during an outage (${options.outageEvents.toLocaleString('en')} events)`);
     const outage = await outageMemory(bench, options.outageEvents);
     say(`5. Ledger restore (${options.ledgerRecords.toLocaleString('en')} records)`);
     const restore = await ledgerRestore(bench, options.ledgerRecords);
-    say(`6. Beyond the single-list ceiling (${options.multiContacts.toLocaleString('en')} contacts × ${MULTI_SEGMENTS.length} lists)`);
-    const multiList = await multiListCeiling(bench, options.multiContacts, json.service.eventsPerSecond, options.multiTimeScale);
+    say(
+      `6. Beyond the single-list ceiling (${options.multiContacts.toLocaleString('en')} contacts × ${MULTI_SEGMENTS.length} lists)`,
+    );
+    const multiList = await multiListCeiling(
+      bench,
+      options.multiContacts,
+      json.service.eventsPerSecond,
+      options.multiTimeScale,
+    );
 
     const finished = new Date();
     const results: BenchResults = {
@@ -71,7 +83,14 @@ async function main(): Promise<number> {
       startedAt: started.toISOString(),
       finishedAt: finished.toISOString(),
       durationSeconds: round((finished.getTime() - started.getTime()) / 1000, 1),
-      machine: { cpus: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}`, commit: commit(), loadAverageStart: loadAverageStart.map((l) => round(l)), loadAverageEnd: loadavg().map((l) => round(l)) },
+      machine: {
+        cpus: cpus().length,
+        node: process.version,
+        platform: `${process.platform}-${process.arch}`,
+        commit: commit(),
+        loadAverageStart: loadAverageStart.map((l) => round(l)),
+        loadAverageEnd: loadavg().map((l) => round(l)),
+      },
       options: { ...options },
       pipeline: { json, avro },
       api,
@@ -105,7 +124,11 @@ async function main(): Promise<number> {
 
 function commit(): string {
   try {
-    return execFileSync('git', ['describe', '--always', '--dirty'], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync('git', ['describe', '--always', '--dirty'], {
+      cwd: REPO,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     return '';
   }

@@ -51,7 +51,15 @@ export function* workloadEvents(w: Workload, stats: WorkloadStats): Generator<Sa
 
 function* sampleSlice(w: Workload, stats: WorkloadStats): Generator<SampleEvent> {
   const seen = new Set<string>();
-  const options = { events: w.count, profiles: Math.max(1, Math.ceil(w.count / EVENTS_PER_PROFILE)), segments: [...SEGMENTS], removeRatio: 0.5, reentry: false, seed: 1_000 + w.slice, start: START };
+  const options = {
+    events: w.count,
+    profiles: Math.max(1, Math.ceil(w.count / EVENTS_PER_PROFILE)),
+    segments: [...SEGMENTS],
+    removeRatio: 0.5,
+    reentry: false,
+    seed: 1_000 + w.slice,
+    start: START,
+  };
   for (const e of sampleEvents(options)) {
     const own = Number(e.key.slice(2)) * w.slices + w.slice;
     const pair = `${e.value.segmentId}\u0000${own}`;
@@ -61,7 +69,10 @@ function* sampleSlice(w: Workload, stats: WorkloadStats): Generator<SampleEvent>
     if (e.value.op === 'remove') stats.removes++;
     yield {
       key: `p-${own}`,
-      value: { ...e.value, profile: { id: `p-${own}`, email: sampleEmail(own), firstName: `First${own}`, lastName: `Last${own}` } },
+      value: {
+        ...e.value,
+        profile: { id: `p-${own}`, email: sampleEmail(own), firstName: `First${own}`, lastName: `Last${own}` },
+      },
     };
   }
 }
@@ -87,7 +98,10 @@ function* multiListContacts(from: number, count: number, stats: WorkloadStats): 
     const profile = { id: `m-${i}`, email: `multi${i}@example.com`, firstName: `First${i}`, lastName: `Last${i}` };
     for (const [j, segmentId] of MULTI_SEGMENTS.entries()) {
       stats.events++;
-      yield { key: profile.id, value: { eventId: `m-${i}-${j}`, occurredAt: new Date(START + i).toISOString(), segmentId, op: 'add', profile } };
+      yield {
+        key: profile.id,
+        value: { eventId: `m-${i}-${j}`, occurredAt: new Date(START + i).toISOString(), segmentId, op: 'add', profile },
+      };
     }
   }
 }
@@ -111,4 +125,7 @@ export function expectedMembership(slices: readonly Workload[]): Map<string, Map
 }
 
 /** The Avro shape of an event (schemas/membership-change.avsc): the optional profile fields present as null. */
-export const avroValue = (value: SampleEvent['value']) => ({ ...value, profile: { ...value.profile, phone: null, attributes: null } });
+export const avroValue = (value: SampleEvent['value']) => ({
+  ...value,
+  profile: { ...value.profile, phone: null, attributes: null },
+});

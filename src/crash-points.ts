@@ -49,7 +49,8 @@ export function parseCrashPlan(text: string | undefined): CrashPlan {
     const match = /^([a-z-]+):([1-9][0-9]*)$/.exec(entry);
     if (!match) throw new Error(`${CRASH_AT_ENV}: "${entry}" is not "<name>:<n>" with n ≥ 1, e.g. "import-accepted:2"`);
     const [, name, n] = match as unknown as [string, string, string];
-    if (!isName(name)) throw new Error(`${CRASH_AT_ENV}: unknown crash point "${name}"; known: ${CRASH_POINTS.join(', ')}`);
+    if (!isName(name))
+      throw new Error(`${CRASH_AT_ENV}: unknown crash point "${name}"; known: ${CRASH_POINTS.join(', ')}`);
     plan.set(name, Math.min(Number(n), plan.get(name) ?? Infinity));
   }
   return plan;
@@ -70,7 +71,8 @@ const realIo: CrashPointIo = {
   append: (file, line) => appendFileSync(file, line),
 };
 
-const zeroCounts = (): Record<CrashPointName, number> => Object.fromEntries(CRASH_POINTS.map((n) => [n, 0])) as Record<CrashPointName, number>;
+const zeroCounts = (): Record<CrashPointName, number> =>
+  Object.fromEntries(CRASH_POINTS.map((n) => [n, 0])) as Record<CrashPointName, number>;
 
 /** The crash points for an environment (the module's own instance reads process.env once, at load). */
 export function createCrashPoints(env: NodeJS.ProcessEnv, io: CrashPointIo = realIo): CrashPoints {

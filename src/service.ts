@@ -90,8 +90,17 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   setShowEmails(config.log.showEmails);
   const metrics = opts.metrics ?? createMetrics();
   // The HTTP server comes first: while accounts and Kafka are awaited, /healthz answers and /readyz says why not.
-  let readiness: () => ReadinessStatus = () => ({ ready: false, reasons: ['starting: checking the accounts and connecting to Kafka'] });
-  const http = await startHttpServer({ host: config.http.host, port: config.http.port, registry: metrics.registry, readiness: () => readiness(), log: log.child({ module: 'http' }) });
+  let readiness: () => ReadinessStatus = () => ({
+    ready: false,
+    reasons: ['starting: checking the accounts and connecting to Kafka'],
+  });
+  const http = await startHttpServer({
+    host: config.http.host,
+    port: config.http.port,
+    registry: metrics.registry,
+    readiness: () => readiness(),
+    log: log.child({ module: 'http' }),
+  });
   try {
     return await buildService(config, opts, log, metrics, http, (r) => (readiness = r));
   } catch (err) {
@@ -100,7 +109,14 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   }
 }
 
-async function buildService(config: Config, opts: ServiceOptions, log: Logger, metrics: Metrics, http: HttpServer, setReadiness: (r: () => ReadinessStatus) => void): Promise<Service> {
+async function buildService(
+  config: Config,
+  opts: ServiceOptions,
+  log: Logger,
+  metrics: Metrics,
+  http: HttpServer,
+  setReadiness: (r: () => ReadinessStatus) => void,
+): Promise<Service> {
   checkRebuild(config, opts.rebuildLedger ?? []);
   const clients = createClients(config, opts.dryRun, metrics);
   const perstags = await checkAccounts(config, clients, log.child({ module: 'accounts' }));
@@ -120,27 +136,81 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
   }
   const producer: Producer = kafka.producer(writerProducerConfig());
   await waitFor(() => producer.connect(), log, 'Kafka producer');
-  const dlq = new DeadLetterProducer(producer, config.deadLetter.topic, metrics, log.child({ module: 'dlq' }), { admin, compression: compressionType(config.kafka.compression) });
+  const dlq = new DeadLetterProducer(producer, config.deadLetter.topic, metrics, log.child({ module: 'dlq' }), {
+    admin,
+    compression: compressionType(config.kafka.compression),
+  });
   let ledger: LedgerParts | undefined;
   if (config.ledger.enabled) {
     const groupId = opts.groupId ?? config.kafka.groupId;
-    ledger = createLedger({ kafka, admin, producer, config, groupId, rebuild: opts.rebuildLedger ?? [], dryRun: !!opts.dryRun, metrics, log: log.child({ module: 'ledger' }) });
+    ledger = createLedger({
+      kafka,
+      admin,
+      producer,
+      config,
+      groupId,
+      rebuild: opts.rebuildLedger ?? [],
+      dryRun: !!opts.dryRun,
+      metrics,
+      log: log.child({ module: 'ledger' }),
+    });
   }
 
   // The settle path, in a straight line: ownership → settler ← outcome sink ← accounts ← ingest ← consumer.
   const ownership = new Ownership();
   const onDelivered = opts.onDelivered;
-  const settler = new Settler(ownership, metrics, log.child({ module: 'settle' }), onDelivered ? (share, result) => result === 'delivered' && onDelivered([share as EventRef]) : undefined);
+  const settler = new Settler(
+    ownership,
+    metrics,
+    log.child({ module: 'settle' }),
+    onDelivered ? (share, result) => result === 'delivered' && onDelivered([share as EventRef]) : undefined,
+  );
   const deadLetter = (letter: Parameters<DeadLetterProducer['write']>[0]) => dlq.write(letter);
   const outcomes = new OutcomeSink(settler, ownership, deadLetter, metrics, ledger?.ledger, opts.onAccepted);
   const ledgerGate = new LedgerGate(config.exports, ownership, ledger?.ledger);
   // Opt-out feedback (off by default): the consent topic is read in full before the first event is routed.
-  const consent: ConsentParts | undefined = config.consent.enabled ? await startConsent({ kafka, admin, producer, config, groupId: opts.groupId ?? config.kafka.groupId, metrics, log: log.child({ module: 'consent' }) }) : undefined;
+  const consent: ConsentParts | undefined = config.consent.enabled
+    ? await startConsent({
+        kafka,
+        admin,
+        producer,
+        config,
+        groupId: opts.groupId ?? config.kafka.groupId,
+        metrics,
+        log: log.child({ module: 'consent' }),
+      })
+    : undefined;
   const gate = consent ? consent.gate(ledgerGate) : ledgerGate;
-  const accounts: Map<string, AccountDelivery<EventRef>> = createAccounts(config, clients, outcomes, gate, metrics, log.child({ module: 'deliver' }));
-  const ingest = new Ingest(config, router, accounts, ownership, settler, deadLetter, metrics, log.child({ module: 'ingest' }), wire, ledger?.ledger);
+  const accounts: Map<string, AccountDelivery<EventRef>> = createAccounts(
+    config,
+    clients,
+    outcomes,
+    gate,
+    metrics,
+    log.child({ module: 'deliver' }),
+  );
+  const ingest = new Ingest(
+    config,
+    router,
+    accounts,
+    ownership,
+    settler,
+    deadLetter,
+    metrics,
+    log.child({ module: 'ingest' }),
+    wire,
+    ledger?.ledger,
+  );
   ingest.totalPartitions = totalPartitions;
-  const consumer = new SourceConsumer(kafka, config, ingest, metrics, log.child({ module: 'consumer' }), opts.groupId, opts.endOffset);
+  const consumer = new SourceConsumer(
+    kafka,
+    config,
+    ingest,
+    metrics,
+    log.child({ module: 'consumer' }),
+    opts.groupId,
+    opts.endOffset,
+  );
   await waitFor(() => consumer.start(), log, 'Kafka consumer');
   const probes = new Readiness({
     admin: kafka.admin({ retry: { retries: 0 } }),
@@ -154,11 +224,18 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
     metrics,
     log: log.child({ module: 'readiness' }),
   });
-  const untrackBuffers = trackBuffersPerList(metrics, accounts, config.exports.map((e) => ({ connection: e.connection, listId: e.listId })));
+  const untrackBuffers = trackBuffersPerList(
+    metrics,
+    accounts,
+    config.exports.map((e) => ({ connection: e.connection, listId: e.listId })),
+  );
   void consumer.fatal.then((reason) => probes.fatal(reason));
   setReadiness(() => probes.status());
   void probes.start();
-  log.info({ topics: config.kafka.topics, group: opts.groupId ?? config.kafka.groupId, exports: config.exports.length }, 'The sync is running');
+  log.info(
+    { topics: config.kafka.topics, group: opts.groupId ?? config.kafka.groupId, exports: config.exports.length },
+    'The sync is running',
+  );
 
   let stopping: Promise<{ clean: boolean; unsettled: Unsettled[] }> | undefined;
   const stop = () =>
@@ -175,12 +252,19 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
       for (const a of accounts.values()) a.drain('shutdown');
       // Settled means every share ended and its durable writes acknowledged: wait for that, up to the deadline.
       await Promise.race([
-        Promise.all([...accounts.values()].map((a) => a.whenIdle())).then(() => until(() => settler.unsettled().length === 0, settleLeft)),
+        Promise.all([...accounts.values()].map((a) => a.whenIdle())).then(() =>
+          until(() => settler.unsettled().length === 0, settleLeft),
+        ),
         new Promise<void>((r) => setTimeout(r, settleLeft()).unref()),
       ]);
       await bounded(dlq.close(Math.min(left(), 1_000)), Math.min(left(), 1_500), log, 'closing the dead-letter writer');
       await bounded(ledger?.close(Math.min(left(), 5_000)), left(), log, 'writing the ledger');
-      await bounded(consent?.close(Math.min(left(), 1_000)), Math.min(left(), 1_500), log, 'closing the opt-out webhook and the consent topic');
+      await bounded(
+        consent?.close(Math.min(left(), 1_000)),
+        Math.min(left(), 1_500),
+        log,
+        'closing the opt-out webhook and the consent topic',
+      );
       await bounded(consumer.stop(), left(), log, 'committing and stopping the consumer');
       const unsettled = settler.unsettled();
       const clean = unsettled.length === 0;
@@ -189,10 +273,15 @@ async function buildService(config: Config, opts: ServiceOptions, log: Logger, m
       await bounded(admin.disconnect(), Math.min(left(), 1_000), log, 'disconnecting the admin client');
       await bounded(probes.close(), Math.min(left(), 1_000), log, 'stopping the readiness probes');
       untrackBuffers();
-      for (const c of clients.values()) await bounded(c.close(), Math.min(left(), 1_000), log, 'closing an ActiveCampaign client');
+      for (const c of clients.values())
+        await bounded(c.close(), Math.min(left(), 1_000), log, 'closing an ActiveCampaign client');
       await bounded(http.close(), Math.min(left(), 1_000), log, 'closing the HTTP server');
       if (clean) log.info({ clean }, 'Stopped after settling everything');
-      else log.warn({ clean, unsettled }, `Stopped at the shutdown deadline with unsettled events in ${unsettled.length} partition(s); their commits stop at the offsets listed, and those events will be fetched again`);
+      else
+        log.warn(
+          { clean, unsettled },
+          `Stopped at the shutdown deadline with unsettled events in ${unsettled.length} partition(s); their commits stop at the offsets listed, and those events will be fetched again`,
+        );
       return { clean, unsettled };
     })());
 
@@ -222,7 +311,9 @@ async function ensureDeadLetterTopics(admin: Admin, config: Config): Promise<num
   for (const topic of config.kafka.topics) {
     const partitions = (await partitionCount(admin, topic)) ?? 1;
     total += partitions;
-    await ensureTopic(admin, dlqTopicFor(topic, config.deadLetter.topic), partitions, { 'retention.ms': String(config.deadLetter.retentionMs) });
+    await ensureTopic(admin, dlqTopicFor(topic, config.deadLetter.topic), partitions, {
+      'retention.ms': String(config.deadLetter.retentionMs),
+    });
   }
   return total;
 }
@@ -249,7 +340,8 @@ async function bounded(work: Promise<unknown> | undefined, ms: number, log: Logg
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), ms)));
   try {
-    if ((await Promise.race([work, timeout])) === 'timeout') log.warn({ waitedMs: ms }, `Shutdown: ${what} did not finish in time`);
+    if ((await Promise.race([work, timeout])) === 'timeout')
+      log.warn({ waitedMs: ms }, `Shutdown: ${what} did not finish in time`);
   } catch (err) {
     log.warn({ err: (err as Error).message }, `Shutdown: ${what} failed`);
   } finally {

@@ -39,7 +39,10 @@ if (files.length === 0) {
 const broker = files.some(needsBroker) ? await ensureBroker(log) : undefined;
 const env = { ...process.env, ...(broker ? { KAFKA_BROKERS: broker.brokers } : {}) };
 const code = await new Promise<number>((resolve) => {
-  const child = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], { stdio: 'inherit', env });
+  const child = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
+    stdio: 'inherit',
+    env,
+  });
   child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
 });
 await broker?.stop();

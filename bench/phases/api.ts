@@ -25,7 +25,8 @@ export const MAX_API_TIME_SCALE = 4;
 export function timeScaleFromCeiling(pipelineEventsPerSecond: number): number {
   return Math.max(1, Math.floor(pipelineEventsPerSecond / 3 / AC_CONTACTS_PER_SECOND));
 }
-export const chooseTimeScale = (pipelineEventsPerSecond: number): number => Math.min(MAX_API_TIME_SCALE, timeScaleFromCeiling(pipelineEventsPerSecond));
+export const chooseTimeScale = (pipelineEventsPerSecond: number): number =>
+  Math.min(MAX_API_TIME_SCALE, timeScaleFromCeiling(pipelineEventsPerSecond));
 
 /**
  * Step 2, the API ceiling: `contacts` distinct contacts (one add each, in the topic before the service starts)
@@ -40,14 +41,25 @@ export interface ApiWorld {
   latency: 'none' | 'lognormal' | 'pareto';
 }
 
-export async function apiCeiling(b: Bench, contacts: number, pipelineEventsPerSecond: number, fixedTimeScale = 0, world: ApiWorld = { limiter: 'sliding', latency: 'none' }): Promise<ApiResult> {
+export async function apiCeiling(
+  b: Bench,
+  contacts: number,
+  pipelineEventsPerSecond: number,
+  fixedTimeScale = 0,
+  world: ApiWorld = { limiter: 'sliding', latency: 'none' },
+): Promise<ApiResult> {
   const timeScale = fixedTimeScale || chooseTimeScale(pipelineEventsPerSecond);
   const theoreticalMinutes = contacts / AC_CONTACTS_PER_IMPORT / AC_IMPORTS_PER_MINUTE;
-  const sim = await b.simulator({ options: { timeScale, importLimiter: world.limiter, importLatency: { distribution: world.latency } }, registry: false });
+  const sim = await b.simulator({
+    options: { timeScale, importLimiter: world.limiter, importLatency: { distribution: world.latency } },
+    registry: false,
+  });
   try {
     const topic = await b.createTopic('api');
     const produced = await b.produce(topic, 'distinct', contacts, b.options.producers);
-    b.say(`  produced ${produced.produced.toLocaleString('en')} distinct contacts in ${produced.seconds.toFixed(1)} s (not measured); time scale ${timeScale}`);
+    b.say(
+      `  produced ${produced.produced.toLocaleString('en')} distinct contacts in ${produced.seconds.toFixed(1)} s (not measured); time scale ${timeScale}`,
+    );
     const service = await b.service('api', topic, sim.ready, { timeScale });
     // The service's own pace: at the defaults unless the benchmark's config says otherwise.
     const configured = parseConfig(b.serviceConfig(topic, sim.ready, { timeScale })).connections.main!.importsPerMinute;
@@ -55,7 +67,10 @@ export async function apiCeiling(b: Bench, contacts: number, pipelineEventsPerSe
     let settled: SettledResult;
     let deadLetters: DeadLetterCounts;
     try {
-      settled = await service.call<SettledResult>('waitSettled', { count: contacts, timeoutSeconds: 120 + (theoreticalMinutes * 60 * 5) / timeScale });
+      settled = await service.call<SettledResult>('waitSettled', {
+        count: contacts,
+        timeoutSeconds: 120 + (theoreticalMinutes * 60 * 5) / timeScale,
+      });
       deadLetters = await service.call<DeadLetterCounts>('deadLetters');
     } finally {
       await service.close();
@@ -63,7 +78,9 @@ export async function apiCeiling(b: Bench, contacts: number, pipelineEventsPerSe
     const { counters: c } = await sim.call<{ counters: SimulatorCounters }>('counters');
     const outcome = await b.outcome(sim, workloadSlices('distinct', contacts, b.options.producers), deadLetters);
     const minutes = (seconds: number) => (seconds * timeScale) / 60;
-    b.say(`  all confirmed after ${minutes(settled.settledAt).toFixed(2)} simulated minutes (theoretical minimum ${theoreticalMinutes.toFixed(2)})`);
+    b.say(
+      `  all confirmed after ${minutes(settled.settledAt).toFixed(2)} simulated minutes (theoretical minimum ${theoreticalMinutes.toFixed(2)})`,
+    );
     return {
       contacts,
       timeScale,

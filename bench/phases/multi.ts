@@ -19,7 +19,12 @@ export const SINGLE_LIST_CEILING_PER_MINUTE = AC_CONTACTS_PER_IMPORT * AC_IMPORT
  * third of step 1's JSON ceiling, as step 2's does for one event per contact. Then the outcome, as every step's
  * (Bench.outcome): each list's members against the newest event per (list, email), no dead letter.
  */
-export async function multiListCeiling(b: Bench, contacts: number, pipelineEventsPerSecond: number, fixedTimeScale = 0): Promise<MultiListResult> {
+export async function multiListCeiling(
+  b: Bench,
+  contacts: number,
+  pipelineEventsPerSecond: number,
+  fixedTimeScale = 0,
+): Promise<MultiListResult> {
   const lists = MULTI_SEGMENTS.length;
   const perContact = pipelineEventsPerSecond / lists;
   const timeScale = fixedTimeScale || chooseTimeScale(perContact);
@@ -30,12 +35,17 @@ export async function multiListCeiling(b: Bench, contacts: number, pipelineEvent
     const topic = await b.createTopic('multi');
     const slices = workloadSlices('multi', contacts, b.options.producers);
     const produced = await b.produce(topic, 'multi', contacts, b.options.producers);
-    b.say(`  produced ${produced.produced.toLocaleString('en')} events (${contacts.toLocaleString('en')} contacts × ${lists} lists) in ${produced.seconds.toFixed(1)} s (not measured); time scale ${timeScale}`);
+    b.say(
+      `  produced ${produced.produced.toLocaleString('en')} events (${contacts.toLocaleString('en')} contacts × ${lists} lists) in ${produced.seconds.toFixed(1)} s (not measured); time scale ${timeScale}`,
+    );
     const service = await b.service('multi', topic, sim.ready, { timeScale });
     let settled: SettledResult;
     let deadLetters: DeadLetterCounts;
     try {
-      settled = await service.call<SettledResult>('waitSettled', { count: changes, timeoutSeconds: 120 + (theoreticalMinutes * 60 * 5) / timeScale });
+      settled = await service.call<SettledResult>('waitSettled', {
+        count: changes,
+        timeoutSeconds: 120 + (theoreticalMinutes * 60 * 5) / timeScale,
+      });
       deadLetters = await service.call<DeadLetterCounts>('deadLetters');
     } finally {
       await service.close();
@@ -44,7 +54,9 @@ export async function multiListCeiling(b: Bench, contacts: number, pipelineEvent
     const outcome = await b.outcome(sim, slices, deadLetters);
     const minutes = (seconds: number) => (seconds * timeScale) / 60;
     const confirmed = minutes(settled.settledAt);
-    b.say(`  all confirmed after ${confirmed.toFixed(2)} simulated minutes: ${Math.round(contacts / confirmed).toLocaleString('en')} contacts/min, ${Math.round(changes / confirmed).toLocaleString('en')} list changes/min (single-list ceiling ${SINGLE_LIST_CEILING_PER_MINUTE.toLocaleString('en')})`);
+    b.say(
+      `  all confirmed after ${confirmed.toFixed(2)} simulated minutes: ${Math.round(contacts / confirmed).toLocaleString('en')} contacts/min, ${Math.round(changes / confirmed).toLocaleString('en')} list changes/min (single-list ceiling ${SINGLE_LIST_CEILING_PER_MINUTE.toLocaleString('en')})`,
+    );
     return {
       contacts,
       listsPerContact: lists,

@@ -18,7 +18,10 @@ const WARM_UP = 2_000;
  * time until everything has settled. Limits off and time scale as in step 1, so the recovery is quick.
  */
 export async function outageMemory(b: Bench, events: number): Promise<OutageResult> {
-  const sim = await b.simulator({ options: { timeScale: PIPELINE_TIME_SCALE, limits: { enabled: false } }, registry: false });
+  const sim = await b.simulator({
+    options: { timeScale: PIPELINE_TIME_SCALE, limits: { enabled: false } },
+    registry: false,
+  });
   try {
     const topic = await b.createTopic('outage');
     const service = await b.service('outage', topic, sim.ready, { timeScale: PIPELINE_TIME_SCALE });
@@ -35,13 +38,24 @@ export async function outageMemory(b: Bench, events: number): Promise<OutageResu
       // Everything taken is unsettled now (and each event is a distinct record): the heap it adds, per event.
       const held = await service.call<HeapSample>('heap');
       const perEvent = held.pending > 0 ? (held.bytes - base.bytes) / held.pending : 0;
-      b.say(`  bytes per unsettled event: ${Math.round(perEvent)} (heap + array buffers after a collection, ${((held.bytes - base.bytes) / 1e6).toFixed(1)} MB ÷ ${held.pending.toLocaleString('en')} events)`);
-      b.say(`  during the outage: ${during.consumed.toLocaleString('en')} of ${events.toLocaleString('en')} events taken, peak ${Math.round(during.peakRssMb)} MB RSS, fetching ${during.everPaused ? 'paused' : 'never paused'}`);
+      b.say(
+        `  bytes per unsettled event: ${Math.round(perEvent)} (heap + array buffers after a collection, ${((held.bytes - base.bytes) / 1e6).toFixed(1)} MB ÷ ${held.pending.toLocaleString('en')} events)`,
+      );
+      b.say(
+        `  during the outage: ${during.consumed.toLocaleString('en')} of ${events.toLocaleString('en')} events taken, peak ${Math.round(during.peakRssMb)} MB RSS, fetching ${during.everPaused ? 'paused' : 'never paused'}`,
+      );
       await sim.call('configure', { unavailable: false });
-      const settled = await service.call<SettledResult>('waitSettled', { count: WARM_UP + events, timeoutSeconds: Math.max(300, events / 500) });
+      const settled = await service.call<SettledResult>('waitSettled', {
+        count: WARM_UP + events,
+        timeoutSeconds: Math.max(300, events / 500),
+      });
       const deadLetters = await service.call<DeadLetterCounts>('deadLetters');
       // The warm-up's contacts (contactN@) and the outage's (userN@) are apart, so one check covers both.
-      const outcome = await b.outcome(sim, [...workloadSlices('distinct', WARM_UP, 1), ...workloadSlices('sample', events, 1)], deadLetters);
+      const outcome = await b.outcome(
+        sim,
+        [...workloadSlices('distinct', WARM_UP, 1), ...workloadSlices('sample', events, 1)],
+        deadLetters,
+      );
       return {
         events,
         produceSeconds: round(produced.seconds, 1),

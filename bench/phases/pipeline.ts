@@ -18,27 +18,44 @@ const AVSC = new URL('../../../schemas/membership-change.avsc', import.meta.url)
  * the simulator (and schema registry) in another, so neither's CPU is counted as the service's.
  */
 export async function pipelineCeiling(b: Bench, encoding: 'json' | 'avro', events: number): Promise<PipelineResult> {
-  const sim = await b.simulator({ options: { timeScale: PIPELINE_TIME_SCALE, limits: { enabled: false } }, registry: encoding === 'avro' });
+  const sim = await b.simulator({
+    options: { timeScale: PIPELINE_TIME_SCALE, limits: { enabled: false } },
+    registry: encoding === 'avro',
+  });
   try {
     let schemaId: number | undefined;
     if (encoding === 'avro') {
       const registry = new SchemaRegistry({ host: sim.ready.registryUrl! });
-      ({ id: schemaId } = await registry.register({ type: SchemaType.AVRO, schema: readFileSync(AVSC, 'utf8') }, { subject: 'membership-change-value' }));
+      ({ id: schemaId } = await registry.register(
+        { type: SchemaType.AVRO, schema: readFileSync(AVSC, 'utf8') },
+        { subject: 'membership-change-value' },
+      ));
     }
     const topic = await b.createTopic(encoding);
-    const produced = await b.produce(topic, 'sample', events, b.options.producers, { encoding, ...(schemaId !== undefined ? { schemaId, registryUrl: sim.ready.registryUrl! } : {}) });
-    b.say(`  produced ${produced.produced.toLocaleString('en')} ${encoding} events in ${produced.seconds.toFixed(1)} s (not measured)`);
+    const produced = await b.produce(topic, 'sample', events, b.options.producers, {
+      encoding,
+      ...(schemaId !== undefined ? { schemaId, registryUrl: sim.ready.registryUrl! } : {}),
+    });
+    b.say(
+      `  produced ${produced.produced.toLocaleString('en')} ${encoding} events in ${produced.seconds.toFixed(1)} s (not measured)`,
+    );
 
     const rawRole = await b.rawConsumer(topic, events);
     const raw = await rawRole.call<RawResult>('measure').finally(() => rawRole.close());
     b.say(`  raw kafkajs: ${Math.round(raw.events / raw.seconds).toLocaleString('en')} events/s`);
 
-    const service = await b.service(`pipeline-${encoding}`, topic, sim.ready, { timeScale: PIPELINE_TIME_SCALE, registry: encoding === 'avro' });
+    const service = await b.service(`pipeline-${encoding}`, topic, sim.ready, {
+      timeScale: PIPELINE_TIME_SCALE,
+      registry: encoding === 'avro',
+    });
     const simBefore = await sim.call<Usage>('usage');
     let settled: SettledResult;
     let deadLetters: DeadLetterCounts;
     try {
-      settled = await service.call<SettledResult>('waitSettled', { count: events, timeoutSeconds: Math.max(300, events / 500) });
+      settled = await service.call<SettledResult>('waitSettled', {
+        count: events,
+        timeoutSeconds: Math.max(300, events / 500),
+      });
       deadLetters = await service.call<DeadLetterCounts>('deadLetters');
     } finally {
       await service.close();

@@ -17,8 +17,22 @@ export async function ledgerRestore(b: Bench, records: number): Promise<RestoreR
   const ledgerTopic = `${source}.ledger`; // deleted with its source by cleanUp()
   const partitions = b.options.partitions;
   try {
-    await b.admin.createTopics({ waitForLeaders: true, topics: [{ topic: ledgerTopic, numPartitions: partitions, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] });
-    const producer = new Kafka({ clientId: 'bench-restore-fill', brokers: b.brokers, logLevel: logLevel.ERROR }).producer();
+    await b.admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        {
+          topic: ledgerTopic,
+          numPartitions: partitions,
+          replicationFactor: 1,
+          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+        },
+      ],
+    });
+    const producer = new Kafka({
+      clientId: 'bench-restore-fill',
+      brokers: b.brokers,
+      logLevel: logLevel.ERROR,
+    }).producer();
     await producer.connect();
     const t = performance.now();
     try {
@@ -26,26 +40,49 @@ export async function ledgerRestore(b: Bench, records: number): Promise<RestoreR
       for (let i = 0; i < records; i += chunk) {
         const messages = [];
         for (let j = i; j < Math.min(records, i + chunk); j++) {
-          const value = encodeLedgerValue({ op: j % 3 ? 'add' : 'remove', occurredAt: 1_780_000_000_000 + j, offset: j, byService: j % 3 === 0, sentAt: 1_780_000_100_000 + j, confirmedAt: 1_780_000_105_000 + j });
-          messages.push({ key: ledgerKey('main', String(1 + (j % 5)), `customer.${j}@example.com`), value, partition: j % partitions });
+          const value = encodeLedgerValue({
+            op: j % 3 ? 'add' : 'remove',
+            occurredAt: 1_780_000_000_000 + j,
+            offset: j,
+            byService: j % 3 === 0,
+            sentAt: 1_780_000_100_000 + j,
+            confirmedAt: 1_780_000_105_000 + j,
+          });
+          messages.push({
+            key: ledgerKey('main', String(1 + (j % 5)), `customer.${j}@example.com`),
+            value,
+            partition: j % partitions,
+          });
         }
         await producer.send({ topic: ledgerTopic, acks: 1, compression: CompressionTypes.ZSTD, messages });
       }
     } finally {
       await producer.disconnect();
     }
-    b.say(`  produced ${records.toLocaleString('en')} ledger records in ${((performance.now() - t) / 1000).toFixed(1)} s (not measured)`);
+    b.say(
+      `  produced ${records.toLocaleString('en')} ledger records in ${((performance.now() - t) / 1000).toFixed(1)} s (not measured)`,
+    );
 
     const rawRole = await b.rawConsumer(ledgerTopic, records, true);
     const raw = await rawRole.call<RawResult>('measure').finally(() => rawRole.close());
     b.say(`  raw kafkajs: ${Math.round(raw.events / raw.seconds).toLocaleString('en')} records/s`);
-    const role = await startRole<unknown>('ledger-restore', { brokers: b.brokers, source, ledgerTopic, partitions } satisfies RestoreInit);
+    const role = await startRole<unknown>('ledger-restore', {
+      brokers: b.brokers,
+      source,
+      ledgerTopic,
+      partitions,
+    } satisfies RestoreInit);
     const restored = await role.call<RestoreResult>('measure').finally(() => role.close());
     b.say(`  ledger restore: ${Math.round(restored.entries / restored.seconds).toLocaleString('en')} records/s`);
     return {
       records,
       partitions,
-      raw: { seconds: round(raw.seconds, 2), recordsPerSecond: Math.round(raw.events / raw.seconds), cpuSeconds: round(raw.cpuSeconds, 2), peakRssMb: Math.round(raw.peakRssMb) },
+      raw: {
+        seconds: round(raw.seconds, 2),
+        recordsPerSecond: Math.round(raw.events / raw.seconds),
+        cpuSeconds: round(raw.cpuSeconds, 2),
+        peakRssMb: Math.round(raw.peakRssMb),
+      },
       restore: {
         seconds: round(restored.seconds, 2),
         recordsPerSecond: Math.round(restored.entries / restored.seconds),

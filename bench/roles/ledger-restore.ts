@@ -37,7 +37,10 @@ serveRole(async (raw) => {
 
   async function measure(): Promise<RestoreResult> {
     const ledger = new Ledger(
-      { restore: ledgerRestorer(kafka, admin, () => init.ledgerTopic, `bench-restore-${process.pid}`), write: () => Promise.resolve() },
+      {
+        restore: ledgerRestorer(kafka, admin, () => init.ledgerTopic, `bench-restore-${process.pid}`),
+        write: () => Promise.resolve(),
+      },
       { restoreTimeoutMs: 600_000, rebuild: new Set(), startedAt: Date.now(), openWindowMs: 600_000 },
       metrics,
       pino({ level: 'silent' }),

@@ -33,7 +33,10 @@ const IN_FLIGHT = 4;
 serveRole(async (raw) => {
   const init = raw as ProducerInit;
   const kafka = new Kafka({ clientId: 'bench-producer', brokers: init.brokers, logLevel: logLevel.ERROR });
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+  const producer = kafka.producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    allowAutoTopicCreation: false,
+  });
   await producer.connect();
   const registry = init.encoding === 'avro' ? new SchemaRegistry({ host: init.registryUrl! }) : undefined;
   const encode = async (value: Parameters<typeof avroValue>[0]): Promise<Buffer | string> =>

@@ -28,7 +28,12 @@ export interface RawResult {
 serveRole(async (raw) => {
   const init = raw as RawInit;
   const kafka = new Kafka({ clientId: 'bench-raw', brokers: init.brokers, logLevel: logLevel.ERROR });
-  const consumer = kafka.consumer({ groupId: init.groupId, maxBytesPerPartition: 4 * 1024 * 1024, maxWaitTimeInMs: 1_000, sessionTimeout: 30_000 });
+  const consumer = kafka.consumer({
+    groupId: init.groupId,
+    maxBytesPerPartition: 4 * 1024 * 1024,
+    maxWaitTimeInMs: 1_000,
+    sessionTimeout: 30_000,
+  });
 
   async function measure(): Promise<RawResult> {
     let events = 0;

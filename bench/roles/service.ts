@@ -56,7 +56,11 @@ export interface SettledResult {
 serveRole(async (raw) => {
   const init = raw as ServiceInit;
   const config = parseConfig(init.config);
-  const log = createLogger(config.log.level, pino.destination({ dest: init.logFile, sync: false, mkdir: true }), 'json');
+  const log = createLogger(
+    config.log.level,
+    pino.destination({ dest: init.logFile, sync: false, mkdir: true }),
+    'json',
+  );
   let accepted = 0;
   const latenciesMs: number[] = [];
   const onAccepted = (refs: readonly EventRef[], at: number) => {
@@ -109,9 +113,17 @@ serveRole(async (raw) => {
       if (marks.consumedAt === undefined && t.consumed >= count) marks.consumedAt = now;
       if (marks.acceptedAt === undefined && accepted >= count) marks.acceptedAt = now;
       if (t.delivered + t.deadLettered + t.skipped >= count) {
-        return { consumedAt: marks.consumedAt ?? now, acceptedAt: marks.acceptedAt ?? now, settledAt: now, stats: stats() };
+        return {
+          consumedAt: marks.consumedAt ?? now,
+          acceptedAt: marks.acceptedAt ?? now,
+          settledAt: now,
+          stats: stats(),
+        };
       }
-      if (now > deadline) throw new Error(`the service settled ${t.delivered + t.deadLettered + t.skipped} of ${count} events in ${timeoutSeconds} s`);
+      if (now > deadline)
+        throw new Error(
+          `the service settled ${t.delivered + t.deadLettered + t.skipped} of ${count} events in ${timeoutSeconds} s`,
+        );
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -131,11 +143,16 @@ serveRole(async (raw) => {
       waitSettled,
       latency: (): Distribution => distribution(latenciesMs),
       /** process.memoryUsage() as it is (no collection), the unsettled events and the ledger index's bytes. */
-      memory: async () => ({ ...process.memoryUsage(), pending: pipeline.pending, ledgerBytes: (await service.metrics.ledgerBytes.get()).values.reduce((a, v) => a + v.value, 0) }),
+      memory: async () => ({
+        ...process.memoryUsage(),
+        pending: pipeline.pending,
+        ledgerBytes: (await service.metrics.ledgerBytes.get()).values.reduce((a, v) => a + v.value, 0),
+      }),
       /** ac_list_sync_dead_letters_total by `stage/code` (letters the broker acknowledged). */
       deadLetters: async (): Promise<DeadLetterCounts> => {
         const counts: DeadLetterCounts = {};
-        for (const v of (await service.metrics.deadLetters.get()).values) if (v.value > 0) counts[`${v.labels.stage}/${v.labels.code}`] = v.value;
+        for (const v of (await service.metrics.deadLetters.get()).values)
+          if (v.value > 0) counts[`${v.labels.stage}/${v.labels.code}`] = v.value;
         return counts;
       },
     },

@@ -1,4 +1,8 @@
-import { startSimulator, type SimulatorOptionsInput, type SimulatorPatch } from '../../packages/ac-simulator/src/index.js';
+import {
+  startSimulator,
+  type SimulatorOptionsInput,
+  type SimulatorPatch,
+} from '../../packages/ac-simulator/src/index.js';
 import { startSchemaRegistry, type SchemaRegistrySim } from '../../packages/ac-simulator/src/registry.js';
 import { serveRole } from '../ipc.js';
 import { usage } from '../measure.js';
@@ -27,7 +31,11 @@ serveRole(async (raw) => {
   const sim = await startSimulator(init.options);
   let registry: SchemaRegistrySim | undefined;
   if (init.registry) registry = await startSchemaRegistry({ host: sim.options.host });
-  const ready: SimulatorReady = { url: sim.url, apiToken: sim.options.apiToken, ...(registry ? { registryUrl: registry.url } : {}) };
+  const ready: SimulatorReady = {
+    url: sim.url,
+    apiToken: sim.options.apiToken,
+    ...(registry ? { registryUrl: registry.url } : {}),
+  };
   return {
     ready,
     commands: {

@@ -1,4 +1,14 @@
-import { applyUpdate, entryRefs, isOlder, mergeUnder, newEntry, serialize, type ContactEntry, type ContactUpdate, type MergeOutcome } from './contact-entry.js';
+import {
+  applyUpdate,
+  entryRefs,
+  isOlder,
+  mergeUnder,
+  newEntry,
+  serialize,
+  type ContactEntry,
+  type ContactUpdate,
+  type MergeOutcome,
+} from './contact-entry.js';
 
 /** Why a batch was cut; recorded per flush (metric `flushes_total{trigger}`). */
 export type FlushTrigger = 'size' | 'bytes' | 'age' | 'shutdown' | 'rebalance' | 'retry';
@@ -138,7 +148,11 @@ export class ContactBuffer<R> {
    * in flight. An entry too large for any request comes back alone in `oversize`. Entries `aside` says must wait
    * for something else first (a lookup) go in flight too, beside the batch, and do not count toward it.
    */
-  take(trigger: FlushTrigger, maxContacts = this.limits.maxContacts, aside?: (entry: ContactEntry<R>) => boolean): { batch?: Batch<R>; oversize?: ContactEntry<R>; aside?: ContactEntry<R>[] } {
+  take(
+    trigger: FlushTrigger,
+    maxContacts = this.limits.maxContacts,
+    aside?: (entry: ContactEntry<R>) => boolean,
+  ): { batch?: Batch<R>; oversize?: ContactEntry<R>; aside?: ContactEntry<R>[] } {
     const entries: ContactEntry<R>[] = [];
     const apart: ContactEntry<R>[] = [];
     let bytes = BODY_OVERHEAD;

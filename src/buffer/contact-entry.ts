@@ -123,7 +123,14 @@ export function applyUpdate<R>(entry: ContactEntry<R>, u: ContactUpdate<R>): Mer
     }
     outcome = 'replaced';
   } else {
-    entry.lists.set(u.listId, { op: u.op, occurredAt: u.occurredAt, seq: u.seq, refs: [u.ref], winner: u.ref, tags: tagsOf(u.tags) });
+    entry.lists.set(u.listId, {
+      op: u.op,
+      occurredAt: u.occurredAt,
+      seq: u.seq,
+      refs: [u.ref],
+      winner: u.ref,
+      tags: tagsOf(u.tags),
+    });
   }
   applyProfile(entry, u);
   entry.excludeAutomations ||= u.excludeAutomations;
@@ -236,7 +243,8 @@ export function entryRefs<R>(entry: ContactEntry<R>): R[] {
 export function serialize<R>(entry: ContactEntry<R>): void {
   const subscribe: { listid: number }[] = [];
   const unsubscribe: { listid: number }[] = [];
-  for (const [listId, change] of entry.lists) (change.op === 'add' ? subscribe : unsubscribe).push({ listid: Number(listId) });
+  for (const [listId, change] of entry.lists)
+    (change.op === 'add' ? subscribe : unsubscribe).push({ listid: Number(listId) });
   const tags = new Set<string>();
   for (const change of entry.lists.values()) if (change.op === 'add') for (const tag of change.tags) tags.add(tag);
   const contact: Record<string, unknown> = { email: entry.email };
@@ -251,4 +259,3 @@ export function serialize<R>(entry: ContactEntry<R>): void {
   entry.json = JSON.stringify(contact);
   entry.bytes = Buffer.byteLength(entry.json);
 }
-

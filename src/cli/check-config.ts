@@ -16,25 +16,38 @@ import { createLogger } from '../observability/logger.js';
 export async function checkConfigCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { config: { type: 'string', short: 'c' }, online: { type: 'boolean', default: false }, timeout: { type: 'string', default: '15' } },
+    options: {
+      config: { type: 'string', short: 'c' },
+      online: { type: 'boolean', default: false },
+      timeout: { type: 'string', default: '15' },
+    },
   });
   if (!values.config) throw new SyncError('USAGE', 'check-config needs --config FILE', false);
   const timeoutMs = Number(values.timeout) * 1000;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new SyncError('USAGE', `--timeout must be a number of seconds, got "${values.timeout}"`, false);
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+    throw new SyncError('USAGE', `--timeout must be a number of seconds, got "${values.timeout}"`, false);
   const config = loadConfig(values.config);
   const say = (line: string) => process.stdout.write(`${line}\n`);
-  say(`ok: ${config.exports.length} exports, ${Object.keys(config.connections).length} connections, topics ${config.kafka.topics.join(', ')}`);
+  say(
+    `ok: ${config.exports.length} exports, ${Object.keys(config.connections).length} connections, topics ${config.kafka.topics.join(', ')}`,
+  );
   if (!values.online) return 0;
   const unreachable = (key: string, what: string, reason: string) => {
     process.stderr.write(`ac-list-sync: ${key}: ${what} could not be checked within ${values.timeout} s (${reason})\n`);
     return 1;
   };
   const kafka = await checkKafka(config, timeoutMs);
-  if ('unreachable' in kafka) return unreachable('kafka.brokers', `Kafka at ${config.kafka.brokers.join(', ')}`, kafka.unreachable);
+  if ('unreachable' in kafka)
+    return unreachable('kafka.brokers', `Kafka at ${config.kafka.brokers.join(', ')}`, kafka.unreachable);
   say(`ok: Kafka answers (${kafka.brokers} brokers); topics exist: ${config.kafka.topics.join(', ')}`);
   for (const name of Object.keys(config.connections)) {
     const account = await checkAccount(config, name, timeoutMs);
-    if (account.unreachable) return unreachable(`connections.${name}.apiUrl`, `the ActiveCampaign account at ${config.connections[name]!.apiUrl}`, account.unreachable);
+    if (account.unreachable)
+      return unreachable(
+        `connections.${name}.apiUrl`,
+        `the ActiveCampaign account at ${config.connections[name]!.apiUrl}`,
+        account.unreachable,
+      );
     say(`ok: connection "${name}": every list and custom field of its exports exists`);
   }
   return 0;
@@ -69,7 +82,11 @@ async function checkAccount(config: Config, name: string, timeoutMs: number): Pr
   const clients = createClients(one);
   // checkAccounts logs why it waits; keep the last reason for the one-line answer.
   let reason = 'no answer';
-  const log = createLogger('warn', { write: (line: string) => void (reason = (JSON.parse(line) as { reason?: string }).reason ?? reason) }, 'json');
+  const log = createLogger(
+    'warn',
+    { write: (line: string) => void (reason = (JSON.parse(line) as { reason?: string }).reason ?? reason) },
+    'json',
+  );
   const abort = new AbortController();
   const check = checkAccounts(one, clients, log, abort.signal);
   check.catch(() => undefined); // it gives up at its next retry after the abort

@@ -26,7 +26,14 @@ export async function dlqCommand(argv: string[]): Promise<number> {
     options: {
       config: { type: 'string', short: 'c' },
       topic: { type: 'string' },
-      ...(sub === 'replay' ? { stage: { type: 'string' }, code: { type: 'string' }, since: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } } as const : {}),
+      ...(sub === 'replay'
+        ? ({
+            stage: { type: 'string' },
+            code: { type: 'string' },
+            since: { type: 'string' },
+            'dry-run': { type: 'boolean', default: false },
+          } as const)
+        : {}),
     },
   });
   if (!values.config) throw new SyncError('USAGE', `dlq ${sub} needs --config FILE`, false);
@@ -56,8 +63,13 @@ export async function dlqCommand(argv: string[]): Promise<number> {
       say(`${r.topic}: no such topic (nothing has been dead-lettered yet)`);
       continue;
     }
-    const sent = Object.entries(r.republished).map(([t, n]) => `${n} to ${t}`).join(', ') || 'none';
-    say(`${r.topic}: ${r.matched} of ${r.read} dead letters matched; ${dryRun ? 'would re-publish' : 're-published'} ${sent}`);
+    const sent =
+      Object.entries(r.republished)
+        .map(([t, n]) => `${n} to ${t}`)
+        .join(', ') || 'none';
+    say(
+      `${r.topic}: ${r.matched} of ${r.read} dead letters matched; ${dryRun ? 'would re-publish' : 're-published'} ${sent}`,
+    );
     for (const [reason, n] of Object.entries(r.skipped)) say(`  not re-published: ${n} (${reason})`);
   }
   return 0;

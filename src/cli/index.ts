@@ -53,7 +53,8 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     // A config or usage error (ours, or node:util parseArgs's ERR_PARSE_ARGS_*) is one line naming the key or
     // option, exit 2; anything else keeps its stack for the operator, exit 1.
-    const usage = err instanceof SyncError || String((err as { code?: unknown })?.code ?? '').startsWith('ERR_PARSE_ARGS');
+    const usage =
+      err instanceof SyncError || String((err as { code?: unknown })?.code ?? '').startsWith('ERR_PARSE_ARGS');
     const message = usage ? (err as Error).message : String((err as Error)?.stack ?? err);
     process.stderr.write(`ac-list-sync: ${message}\n`);
     process.exit(usage ? 2 : 1);

@@ -38,15 +38,19 @@ export async function replayCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (!values.config) throw new SyncError('USAGE', 'replay needs --config FILE', false);
-  if (!values.from) throw new SyncError('USAGE', 'replay needs --from earliest, an ISO time or partition:offset pairs', false);
+  if (!values.from)
+    throw new SyncError('USAGE', 'replay needs --from earliest, an ISO time or partition:offset pairs', false);
   const from = parseFrom(values.from);
   const to = values.to === undefined ? undefined : parseTimestamp(values.to, '--to');
-  if (to !== undefined && from.kind === 'timestamp' && to <= from.at) throw new SyncError('USAGE', 'replay: --to must be after --from', false);
+  if (to !== undefined && from.kind === 'timestamp' && to <= from.at)
+    throw new SyncError('USAGE', 'replay: --to must be after --from', false);
   const intervalSeconds = Number(values['progress-interval']);
-  if (!Number.isFinite(intervalSeconds) || intervalSeconds < 0.1) throw new SyncError('USAGE', 'replay: --progress-interval must be a number of seconds, at least 0.1', false);
+  if (!Number.isFinite(intervalSeconds) || intervalSeconds < 0.1)
+    throw new SyncError('USAGE', 'replay: --progress-interval must be a number of seconds, at least 0.1', false);
 
   const rebuildLedger = values['rebuild-ledger']?.split(',').map((c) => c.trim());
-  if (rebuildLedger?.some((c) => c === '')) throw new SyncError('USAGE', 'replay: --rebuild-ledger takes connection names separated by commas', false);
+  if (rebuildLedger?.some((c) => c === ''))
+    throw new SyncError('USAGE', 'replay: --rebuild-ledger takes connection names separated by commas', false);
   const config = loadConfig(values.config);
   setShowEmails(config.log.showEmails);
   const log = createLogger(config.log.level, undefined, config.log.format);

@@ -13,7 +13,10 @@ export const EXIT_CONSUMER_CRASHED = 5;
  * consumer crashed and does not restart.
  */
 export async function runCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, 'dry-run': { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string', short: 'c' }, 'dry-run': { type: 'boolean', default: false } },
+  });
   if (!values.config) throw new SyncError('USAGE', 'run needs --config FILE', false);
   const config = loadConfig(values.config);
   const log = createLogger(config.log.level, undefined, config.log.format);
@@ -41,7 +44,10 @@ export async function runCommand(argv: string[]): Promise<number> {
   // The deadline holds whatever a step is doing (a writer retrying, a broker that does not answer).
   const watchdog = new Promise<number>((resolve) =>
     setTimeout(() => {
-      log.error({ unsettled: service.unsettled() }, 'The shutdown deadline passed before the service stopped; exiting with events unsettled (they will be fetched again)');
+      log.error(
+        { unsettled: service.unsettled() },
+        'The shutdown deadline passed before the service stopped; exiting with events unsettled (they will be fetched again)',
+      );
       resolve(3);
     }, config.shutdown.deadlineMs).unref(),
   );

@@ -17,7 +17,8 @@ export async function statusCommand(argv: string[]): Promise<number> {
   });
   const url = values.url;
   const intervalMs = Number(values.interval) * 1000;
-  if (!Number.isFinite(intervalMs) || intervalMs < 100) throw new TypeError('status: --interval must be a number of seconds, at least 0.1');
+  if (!Number.isFinite(intervalMs) || intervalMs < 100)
+    throw new TypeError('status: --interval must be a number of seconds, at least 0.1');
   const live = !values.once && process.stdout.isTTY === true;
 
   let previous: Scrape;
@@ -91,15 +92,30 @@ export function summarise(prev: Scrape, cur: Scrape): StatusSummary {
   const contacts = sumBy(s, 'ac_list_sync_buffered_contacts', ['connection']);
   const bytes = sumBy(s, 'ac_list_sync_buffered_bytes', ['connection']);
   const unconfirmed = sumBy(s, 'ac_list_sync_unconfirmed_imports', ['connection']);
-  for (const [c, n] of contacts) buffered.set(c, { contacts: n, bytes: bytes.get(c) ?? 0, unconfirmed: unconfirmed.get(c) ?? 0 });
-  const budget = new Map<string, { pace: number; waiting: number; requestsPerSecond: number; throttledPerSecond: number }>();
+  for (const [c, n] of contacts)
+    buffered.set(c, { contacts: n, bytes: bytes.get(c) ?? 0, unconfirmed: unconfirmed.get(c) ?? 0 });
+  const budget = new Map<
+    string,
+    { pace: number; waiting: number; requestsPerSecond: number; throttledPerSecond: number }
+  >();
   const pace = sumBy(s, 'ac_list_sync_rate_budget_utilisation_ratio', ['connection']);
   const waiting = rate('ac_list_sync_rate_budget_wait_seconds_total', ['connection']);
   const requests = rate('ac_list_sync_api_requests_total', ['connection']);
   const throttled = rate('ac_list_sync_api_throttled_total', ['connection']);
-  for (const [c, p] of pace) budget.set(c, { pace: p, waiting: waiting.get(c) ?? 0, requestsPerSecond: requests.get(c) ?? 0, throttledPerSecond: throttled.get(c) ?? 0 });
-  const down = [...sumBy(s, 'ac_list_sync_account_down', ['connection', 'code'])].filter(([, v]) => v > 0).map(([k]) => k.replace('/', ' '));
-  const lastFlush = Math.max(0, ...sumBy(s, 'ac_list_sync_last_successful_flush_timestamp_seconds', ['connection']).values());
+  for (const [c, p] of pace)
+    budget.set(c, {
+      pace: p,
+      waiting: waiting.get(c) ?? 0,
+      requestsPerSecond: requests.get(c) ?? 0,
+      throttledPerSecond: throttled.get(c) ?? 0,
+    });
+  const down = [...sumBy(s, 'ac_list_sync_account_down', ['connection', 'code'])]
+    .filter(([, v]) => v > 0)
+    .map(([k]) => k.replace('/', ' '));
+  const lastFlush = Math.max(
+    0,
+    ...sumBy(s, 'ac_list_sync_last_successful_flush_timestamp_seconds', ['connection']).values(),
+  );
   const readySamples = s.filter((x) => x.name === 'ac_list_sync_ready');
   return {
     seconds,
@@ -107,7 +123,10 @@ export function summarise(prev: Scrape, cur: Scrape): StatusSummary {
     paused: total(s, 'ac_list_sync_paused') > 0,
     eventsPerSecond: rate('ac_list_sync_events_consumed_total', ['result']),
     lag: [...lagByPartition.values()].reduce((a, b) => a + b, 0),
-    worstPartitions: [...lagByPartition].filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).slice(0, 3),
+    worstPartitions: [...lagByPartition]
+      .filter(([, v]) => v > 0)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3),
     buffered,
     pendingEvents: total(s, 'ac_list_sync_pending_events'),
     budget,
@@ -115,33 +134,49 @@ export function summarise(prev: Scrape, cur: Scrape): StatusSummary {
     deadLetters: {
       total: total(s, 'ac_list_sync_dead_letters_total'),
       perSecond: rate('ac_list_sync_dead_letters_total', []).get('') ?? 0,
-      byCode: [...sumBy(s, 'ac_list_sync_dead_letters_total', ['stage', 'code'])].sort((a, b) => b[1] - a[1]).slice(0, 4),
+      byCode: [...sumBy(s, 'ac_list_sync_dead_letters_total', ['stage', 'code'])]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 4),
     },
     lastFlushAgoSeconds: lastFlush > 0 ? Math.max(0, cur.at / 1000 - lastFlush) : undefined,
     latencyP99: histogramQuantile(s, 'ac_list_sync_end_to_end_seconds', 0.99, { from: 'event' }),
   };
 }
 
-const num = (n: number, digits = 1) => (Math.abs(n) >= 1000 ? Math.round(n).toLocaleString('en-US') : n.toFixed(Number.isInteger(n) ? 0 : digits));
+const num = (n: number, digits = 1) =>
+  Math.abs(n) >= 1000 ? Math.round(n).toLocaleString('en-US') : n.toFixed(Number.isInteger(n) ? 0 : digits);
 const pct = (n: number) => `${(n * 100).toFixed(0)}%`;
 
 /** Pure: the screen, at most ~20 lines. */
 export function renderStatus(x: StatusSummary, source: string): string {
   const lines: string[] = [];
   const state = x.ready === undefined ? 'unknown' : x.ready ? 'READY' : 'NOT READY';
-  lines.push(`ac-list-sync  ${state}${x.paused ? '  (fetching paused)' : ''}  ·  ${source}  ·  rates over ${x.seconds.toFixed(1)}s`);
+  lines.push(
+    `ac-list-sync  ${state}${x.paused ? '  (fetching paused)' : ''}  ·  ${source}  ·  rates over ${x.seconds.toFixed(1)}s`,
+  );
   if (x.accountsDown.length) lines.push(`  accounts failing: ${x.accountsDown.join(', ')}`);
   const flow = [...x.eventsPerSecond].filter(([, v]) => v > 0).map(([k, v]) => `${k} ${num(v)}/s`);
   const all = [...x.eventsPerSecond.values()].reduce((a, b) => a + b, 0);
   lines.push(`Throughput   ${num(all)} events/s${flow.length ? `  (${flow.join(', ')})` : ''}`);
-  lines.push(`Lag          ${num(x.lag)} messages${x.worstPartitions.length ? `  worst: ${x.worstPartitions.map(([k, v]) => `${k} ${num(v)}`).join(', ')}` : ''}`);
-  lines.push(`Latency      p99 event → accepted: ${x.latencyP99 === undefined ? 'n/a' : `${num(x.latencyP99, 2)} s`}   last accepted import: ${x.lastFlushAgoSeconds === undefined ? 'never' : `${num(x.lastFlushAgoSeconds)} s ago`}`);
+  lines.push(
+    `Lag          ${num(x.lag)} messages${x.worstPartitions.length ? `  worst: ${x.worstPartitions.map(([k, v]) => `${k} ${num(v)}`).join(', ')}` : ''}`,
+  );
+  lines.push(
+    `Latency      p99 event → accepted: ${x.latencyP99 === undefined ? 'n/a' : `${num(x.latencyP99, 2)} s`}   last accepted import: ${x.lastFlushAgoSeconds === undefined ? 'never' : `${num(x.lastFlushAgoSeconds)} s ago`}`,
+  );
   lines.push(`Buffers      ${num(x.pendingEvents)} unsettled events`);
-  for (const [c, b] of x.buffered) lines.push(`  ${c.padEnd(12)} ${num(b.contacts)} contacts, ${num(b.bytes / 1024)} KiB, ${num(b.unconfirmed)} imports unconfirmed`);
+  for (const [c, b] of x.buffered)
+    lines.push(
+      `  ${c.padEnd(12)} ${num(b.contacts)} contacts, ${num(b.bytes / 1024)} KiB, ${num(b.unconfirmed)} imports unconfirmed`,
+    );
   lines.push('Budget');
   for (const [c, b] of x.budget) {
-    lines.push(`  ${c.padEnd(12)} pace ${pct(b.pace)}  ${num(b.requestsPerSecond, 2)} req/s  waiting ${pct(Math.min(1, b.waiting))} of the time  throttled ${num(b.throttledPerSecond, 2)}/s`);
+    lines.push(
+      `  ${c.padEnd(12)} pace ${pct(b.pace)}  ${num(b.requestsPerSecond, 2)} req/s  waiting ${pct(Math.min(1, b.waiting))} of the time  throttled ${num(b.throttledPerSecond, 2)}/s`,
+    );
   }
-  lines.push(`Dead letters ${num(x.deadLetters.total)} total, ${num(x.deadLetters.perSecond, 2)}/s${x.deadLetters.byCode.length ? `  (${x.deadLetters.byCode.map(([k, v]) => `${k.replace('/', ' ')} ${num(v)}`).join(', ')})` : ''}`);
+  lines.push(
+    `Dead letters ${num(x.deadLetters.total)} total, ${num(x.deadLetters.perSecond, 2)}/s${x.deadLetters.byCode.length ? `  (${x.deadLetters.byCode.map(([k, v]) => `${k.replace('/', ' ')} ${num(v)}`).join(', ')})` : ''}`,
+  );
   return `${lines.join('\n')}\n`;
 }

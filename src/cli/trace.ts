@@ -24,27 +24,43 @@ import { personPart } from '../ledger/hashing.js';
 export async function traceCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { config: { type: 'string', short: 'c' }, email: { type: 'string' }, list: { type: 'string' }, scan: { type: 'string', default: '200000' }, json: { type: 'boolean', default: false } },
+    options: {
+      config: { type: 'string', short: 'c' },
+      email: { type: 'string' },
+      list: { type: 'string' },
+      scan: { type: 'string', default: '200000' },
+      json: { type: 'boolean', default: false },
+    },
   });
   if (!values.config) throw new SyncError('USAGE', 'trace needs --config FILE', false);
   if (!values.email) throw new SyncError('USAGE', 'trace needs --email EMAIL', false);
   const scan = Number(values.scan);
-  if (!Number.isInteger(scan) || scan < 1) throw new SyncError('USAGE', `--scan must be a positive whole number of records per partition, got "${values.scan}"`, false);
+  if (!Number.isInteger(scan) || scan < 1)
+    throw new SyncError(
+      'USAGE',
+      `--scan must be a positive whole number of records per partition, got "${values.scan}"`,
+      false,
+    );
   const email = normaliseEmail(values.email);
   const problem = emailProblem(email);
   if (problem) throw new SyncError('USAGE', `--email: ${problem}`, false);
   const config = loadConfig(values.config);
-  if (values.list !== undefined && !config.exports.some((e) => e.listId === values.list)) throw new SyncError('USAGE', `--list: no export maps list ${values.list}`, false);
+  if (values.list !== undefined && !config.exports.some((e) => e.listId === values.list))
+    throw new SyncError('USAGE', `--list: no export maps list ${values.list}`, false);
 
   const kafka = createKafka(config.kafka, createLogger('silent'), '-trace');
   const admin = kafka.admin();
   await admin.connect();
   const out: { topic: string; lines: TraceLine[]; erased: Record<string, ErasureMarker> }[] = [];
   // A hashed ledger is keyed by the hash of the email asked about (README "Personal data").
-  const hasher = new PersonHasher(config.ledger.hashKey ? secretReader(config.ledger.hashKey, 'ledger.hashKey')() : undefined);
+  const hasher = new PersonHasher(
+    config.ledger.hashKey ? secretReader(config.ledger.hashKey, 'ledger.hashKey')() : undefined,
+  );
   const person = personPart(hasher, email);
   const connections = [...new Set(config.exports.map((e) => e.connection))];
-  const markers = new Map(connections.flatMap((c) => hasher.markerDigests(email).map((d) => [markerKey(c, d), c] as const)));
+  const markers = new Map(
+    connections.flatMap((c) => hasher.markerDigests(email).map((d) => [markerKey(c, d), c] as const)),
+  );
   try {
     for (const topic of config.kafka.topics) {
       const groupPrefix = `${config.kafka.groupId}.trace`;
@@ -54,34 +70,78 @@ export async function traceCommand(argv: string[]): Promise<number> {
       const ledgerTopic = ledgerTopicFor(topic, config.ledger.topic);
       if ((await partitionCount(admin, ledgerTopic)) !== undefined) {
         const wanted = new Set(config.exports.map((e) => ledgerKey(e.connection, e.listId, person)));
-        await readToEnd(kafka, admin, ledgerTopic, (m) => {
-          const k = m.key?.toString('utf8') ?? '';
-          const connection = markers.get(k);
-          const marker = connection !== undefined ? decodeMarker(m.value) : undefined;
-          if (connection !== undefined && marker) erased[connection] = newerMarker(erased[connection], marker)!;
-          const r = wanted.has(k) ? decodeLedgerValue(m.value) : undefined;
-          if (r) ledger.set(k, r);
-        }, { groupPrefix });
+        await readToEnd(
+          kafka,
+          admin,
+          ledgerTopic,
+          (m) => {
+            const k = m.key?.toString('utf8') ?? '';
+            const connection = markers.get(k);
+            const marker = connection !== undefined ? decodeMarker(m.value) : undefined;
+            if (connection !== undefined && marker) erased[connection] = newerMarker(erased[connection], marker)!;
+            const r = wanted.has(k) ? decodeLedgerValue(m.value) : undefined;
+            if (r) ledger.set(k, r);
+          },
+          { groupPrefix },
+        );
       }
       const deadLetters: TracedDeadLetter[] = [];
       const dlqTopic = dlqTopicFor(topic, config.deadLetter.topic);
       if ((await partitionCount(admin, dlqTopic)) !== undefined) {
-        await readToEnd(kafka, admin, dlqTopic, (m) => {
-          if (emailOf(m.value) !== email) return;
-          const h = (name: string) => headerText(m, name) ?? '';
-          deadLetters.push({ topic: h(DLQ_HEADERS.topic), partition: Number(h(DLQ_HEADERS.partition)), offset: Number(h(DLQ_HEADERS.offset)), exportName: h(DLQ_HEADERS.export) || undefined, stage: h(DLQ_HEADERS.stage), code: h(DLQ_HEADERS.code), message: h(DLQ_HEADERS.message) });
-        }, { groupPrefix, from: tail });
+        await readToEnd(
+          kafka,
+          admin,
+          dlqTopic,
+          (m) => {
+            if (emailOf(m.value) !== email) return;
+            const h = (name: string) => headerText(m, name) ?? '';
+            deadLetters.push({
+              topic: h(DLQ_HEADERS.topic),
+              partition: Number(h(DLQ_HEADERS.partition)),
+              offset: Number(h(DLQ_HEADERS.offset)),
+              exportName: h(DLQ_HEADERS.export) || undefined,
+              stage: h(DLQ_HEADERS.stage),
+              code: h(DLQ_HEADERS.code),
+              message: h(DLQ_HEADERS.message),
+            });
+          },
+          { groupPrefix, from: tail },
+        );
       }
       const events: TracedEvent[] = [];
-      await readToEnd(kafka, admin, topic, ({ partition, ...m }) => {
-        if (emailOf(m.value) !== email) return;
-        const parsed = parseMembershipChange(JSON.parse(m.value!.toString('utf8')));
-        // An erasure request names no list: the trace of lists leaves it out.
-        if (!parsed.ok || parsed.change.op === 'erase') return;
-        const c = parsed.change;
-        events.push({ topic, partition, offset: Number(m.offset), eventId: c.eventId, occurredAt: c.occurredAt, segmentId: c.segmentId, op: c.op });
-      }, { groupPrefix, from: tail });
-      out.push({ topic, erased, lines: traceContact(config.exports, (connection, listId) => ledger.get(ledgerKey(connection, listId, person)), events, deadLetters, values.list) });
+      await readToEnd(
+        kafka,
+        admin,
+        topic,
+        ({ partition, ...m }) => {
+          if (emailOf(m.value) !== email) return;
+          const parsed = parseMembershipChange(JSON.parse(m.value!.toString('utf8')));
+          // An erasure request names no list: the trace of lists leaves it out.
+          if (!parsed.ok || parsed.change.op === 'erase') return;
+          const c = parsed.change;
+          events.push({
+            topic,
+            partition,
+            offset: Number(m.offset),
+            eventId: c.eventId,
+            occurredAt: c.occurredAt,
+            segmentId: c.segmentId,
+            op: c.op,
+          });
+        },
+        { groupPrefix, from: tail },
+      );
+      out.push({
+        topic,
+        erased,
+        lines: traceContact(
+          config.exports,
+          (connection, listId) => ledger.get(ledgerKey(connection, listId, person)),
+          events,
+          deadLetters,
+          values.list,
+        ),
+      });
     }
   } finally {
     await admin.disconnect();
@@ -91,18 +151,25 @@ export async function traceCommand(argv: string[]): Promise<number> {
     say(JSON.stringify({ email, scannedPerPartition: scan, topics: out }, null, 2));
     return 0;
   }
-  say(`${email} (the last ${scan} records of each source and dead-letter partition were scanned; the ledger topic whole)`);
+  say(
+    `${email} (the last ${scan} records of each source and dead-letter partition were scanned; the ledger topic whole)`,
+  );
   for (const { topic, lines, erased } of out) {
     for (const [connection, m] of Object.entries(erased)) {
       say('');
-      say(`${topic} → connection ${connection}: erased (request of ${new Date(m.occurredAt).toISOString()}, ${m.done ? 'done' : 'under way'}); events that occurred before it are suppressed`);
+      say(
+        `${topic} → connection ${connection}: erased (request of ${new Date(m.occurredAt).toISOString()}, ${m.done ? 'done' : 'under way'}); events that occurred before it are suppressed`,
+      );
     }
     for (const line of lines) {
       say('');
       say(`${topic} → connection ${line.connection}, list ${line.listId} (exports ${line.exports.join(', ')})`);
       say(`  ledger: ${line.state}`);
       if (line.events.length === 0) say('  events: none found');
-      for (const e of line.events.slice(-20)) say(`  ${new Date(e.occurredAt).toISOString()} ${e.op.padEnd(6)} ${e.eventId} (${e.topic}/${e.partition}@${e.offset}): ${e.fate}`);
+      for (const e of line.events.slice(-20))
+        say(
+          `  ${new Date(e.occurredAt).toISOString()} ${e.op.padEnd(6)} ${e.eventId} (${e.topic}/${e.partition}@${e.offset}): ${e.fate}`,
+        );
       if (line.events.length > 20) say(`  (${line.events.length - 20} older events not shown)`);
     }
   }

@@ -42,4 +42,3 @@ function checkReferences(config: Config): void {
     }
   });
 }
-

@@ -31,11 +31,26 @@ export interface OptOuts {
 /** A delivery gate that asks the opt-outs after the ledger: everything but route() is the ledger's. */
 export function consentGate<R>(inner: DeliveryGate<R>, optOuts: OptOuts): DeliveryGate<R> {
   return {
-    route: (connection: string, email: string, listId: string, change: ListChange<R>) => withOptOut(inner.route(connection, email, listId, change), change.op, optOuts.optedOut(connection, email, listId)),
+    route: (connection: string, email: string, listId: string, change: ListChange<R>) =>
+      withOptOut(
+        inner.route(connection, email, listId, change),
+        change.op,
+        optOuts.optedOut(connection, email, listId),
+      ),
     intend: (connection, removes, at) => inner.intend(connection, removes, at),
     live: (ref) => inner.live(ref),
-    ...(inner.knows ? { knows: (connection: string, email: string, ref: R) => inner.knows!(connection, email, ref) } : {}),
+    ...(inner.knows
+      ? { knows: (connection: string, email: string, ref: R) => inner.knows!(connection, email, ref) }
+      : {}),
     ...(inner.profiles ? { profiles: inner.profiles } : {}),
-    ...(inner.withdraw ? { withdraw: (connection: string, removes: Parameters<NonNullable<DeliveryGate<R>['withdraw']>>[1], at: number) => inner.withdraw!(connection, removes, at) } : {}),
+    ...(inner.withdraw
+      ? {
+          withdraw: (
+            connection: string,
+            removes: Parameters<NonNullable<DeliveryGate<R>['withdraw']>>[1],
+            at: number,
+          ) => inner.withdraw!(connection, removes, at),
+        }
+      : {}),
   };
 }

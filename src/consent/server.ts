@@ -63,7 +63,11 @@ export async function startWebhookServer(o: WebhookServerOptions): Promise<Webho
       },
       (err: unknown) => {
         const r = err instanceof Refusal ? err : new Refusal(503, 'failed', 'the opt-out could not be recorded now');
-        if (!(err instanceof Refusal)) o.log.warn({ err: (err as Error).message }, 'An opt-out webhook could not be recorded (ActiveCampaign does not retry: the consent table stays the safety net)');
+        if (!(err instanceof Refusal))
+          o.log.warn(
+            { err: (err as Error).message },
+            'An opt-out webhook could not be recorded (ActiveCampaign does not retry: the consent table stays the safety net)',
+          );
         o.metrics.consentWebhooks.inc({ result: r.result });
         reply(res, r.status, { ok: false, error: r.message }, r.status === 413);
       },
@@ -87,10 +91,15 @@ export async function startWebhookServer(o: WebhookServerOptions): Promise<Webho
     if (!token) throw new Refusal(401, 'unauthorized', 'the URL needs the secret token');
     if (!sameSecret(decodeURIComponentSafe(token), o.token())) throw new Refusal(403, 'unauthorized', 'wrong token');
     if (!o.connections.has(connection)) throw new Refusal(404, 'not_found', 'no such connection');
-    const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== 'application/x-www-form-urlencoded') throw new Refusal(415, 'malformed', 'the body must be application/x-www-form-urlencoded');
+    const type = String(req.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim()
+      .toLowerCase();
+    if (type !== 'application/x-www-form-urlencoded')
+      throw new Refusal(415, 'malformed', 'the body must be application/x-www-form-urlencoded');
     const declared = Number(req.headers['content-length'] ?? NaN);
-    if (Number.isFinite(declared) && declared > o.maxBodyBytes) throw new Refusal(413, 'too_large', `the body is over ${o.maxBodyBytes} bytes`);
+    if (Number.isFinite(declared) && declared > o.maxBodyBytes)
+      throw new Refusal(413, 'too_large', `the body is over ${o.maxBodyBytes} bytes`);
     const body = await readBody(req, o.maxBodyBytes);
     const parsed = parseUnsubscribe(body);
     if (parsed.kind === 'malformed') throw new Refusal(400, 'malformed', parsed.problem);
@@ -149,11 +158,20 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not acknowledged within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    p,
+    new Promise<never>(
+      (_, reject) => (timer = setTimeout(() => reject(new Error(`not acknowledged within ${ms} ms`)), ms)),
+    ),
+  ]).finally(() => clearTimeout(timer));
 }
 
 function reply(res: ServerResponse, status: number, body: unknown, close = false): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...(close ? { connection: 'close' } : {}) });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+    ...(close ? { connection: 'close' } : {}),
+  });
   res.end(JSON.stringify(body));
 }

@@ -92,7 +92,11 @@ export class ConsentTopic implements OptOuts {
     this.timer = setTimeout(() => {
       this.reading = this.readMore().then(
         () => undefined,
-        (err: unknown) => void (this.closed || this.o.log.warn({ err: (err as Error).message }, 'Reading the consent topic failed; trying again')),
+        (err: unknown) =>
+          void (
+            this.closed ||
+            this.o.log.warn({ err: (err as Error).message }, 'Reading the consent topic failed; trying again')
+          ),
       );
       void this.reading.finally(() => this.schedule());
     }, this.o.refreshMs);

@@ -31,10 +31,12 @@ export function parseUnsubscribe(body: string): Parsed {
   if (!type) return { kind: 'malformed', problem: 'no (single) type' };
   if (type !== 'unsubscribe') return { kind: 'ignored', reason: 'ignored_type' };
   const email = one('contact[email]')?.toLowerCase();
-  if (!email || emailProblem(email) !== undefined) return { kind: 'malformed', problem: 'contact[email] is missing or not an email' };
+  if (!email || emailProblem(email) !== undefined)
+    return { kind: 'malformed', problem: 'contact[email] is missing or not an email' };
   const listId = one('list');
   // A list id is a positive integer; "0" or none would say nothing about which list the person left.
-  if (!listId || !/^[1-9][0-9]{0,18}$/.test(listId)) return { kind: 'malformed', problem: 'list is missing or not a list id' };
+  if (!listId || !/^[1-9][0-9]{0,18}$/.test(listId))
+    return { kind: 'malformed', problem: 'list is missing or not a list id' };
   const when = one('date_time');
   const at = when ? parseDate(when) : NaN;
   if (!Number.isFinite(at)) return { kind: 'malformed', problem: 'date_time is missing or not a date' };
@@ -47,7 +49,9 @@ export function parseUnsubscribe(body: string): Parsed {
 /** ISO 8601 with an offset, or ActiveCampaign's "YYYY-MM-DD HH:MM:SS" (taken as UTC, as consent.ts does). */
 function parseDate(s: string): number {
   if (!/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}/.test(s)) return NaN;
-  return Date.parse(s.includes('T') || /[+-]\d{2}:?\d{2}$|Z$/.test(s) ? s.replace(' ', 'T') : `${s.replace(' ', 'T')}Z`);
+  return Date.parse(
+    s.includes('T') || /[+-]\d{2}:?\d{2}$|Z$/.test(s) ? s.replace(' ', 'T') : `${s.replace(' ', 'T')}Z`,
+  );
 }
 
 /** A token bucket over an injected clock: `take()` answers whether one more request may go now. */

@@ -32,7 +32,20 @@ export interface ConsentWiring {
 /** Opt-out feedback, composed: the consent topic (read in full), then the webhook server that writes to it. */
 export async function startConsent(w: ConsentWiring): Promise<ConsentParts> {
   const c = w.config.consent;
-  const topic = new ConsentTopic({ kafka: w.kafka, admin: w.admin, producer: w.producer, topic: c.topic, groupPrefix: `${w.groupId}.consent`, refreshMs: c.refreshMs, compression: compressionType(w.config.kafka.compression), hasher: new PersonHasher(w.config.ledger.hashKey ? secretReader(w.config.ledger.hashKey, 'ledger.hashKey')() : undefined), metrics: w.metrics, log: w.log });
+  const topic = new ConsentTopic({
+    kafka: w.kafka,
+    admin: w.admin,
+    producer: w.producer,
+    topic: c.topic,
+    groupPrefix: `${w.groupId}.consent`,
+    refreshMs: c.refreshMs,
+    compression: compressionType(w.config.kafka.compression),
+    hasher: new PersonHasher(
+      w.config.ledger.hashKey ? secretReader(w.config.ledger.hashKey, 'ledger.hashKey')() : undefined,
+    ),
+    metrics: w.metrics,
+    log: w.log,
+  });
   await topic.start();
   const server = await startWebhookServer({
     host: c.host,

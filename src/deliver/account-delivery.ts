@@ -47,7 +47,19 @@ export class AccountDelivery<R> {
     random: Random = Math.random,
   ) {
     this.budget = budget;
-    this.p = composeAccount<R>({ opts, budget, client, outcomes, metrics, log, clock, gate, random, wake: () => this.wake(), add: (u) => this.add(u) });
+    this.p = composeAccount<R>({
+      opts,
+      budget,
+      client,
+      outcomes,
+      metrics,
+      log,
+      clock,
+      gate,
+      random,
+      wake: () => this.wake(),
+      add: (u) => this.add(u),
+    });
     this.buffer = this.p.buffer;
     this.emails = this.p.emails;
   }
@@ -66,7 +78,8 @@ export class AccountDelivery<R> {
     // The linger is the buffer's, in real time: a faster clock (the benchmark) must not cut smaller batches.
     const outcome = this.buffer.add(update, this.clock.epoch());
     // Superseded by a change already sent: with settleOnAccept that change may have settled already.
-    if (outcome === 'superseded-in-flight' && this.opts.settleOnAccept) this.outcomes.accepted([update.ref], this.clock.epoch(), true);
+    if (outcome === 'superseded-in-flight' && this.opts.settleOnAccept)
+      this.outcomes.accepted([update.ref], this.clock.epoch(), true);
     this.wake();
     return outcome;
   }
@@ -83,7 +96,17 @@ export class AccountDelivery<R> {
   }
 
   get idle(): boolean {
-    return this.buffer.contacts === 0 && (this.emails?.holding ?? 0) === 0 && this.p.confirms.size === 0 && this.p.flight.sending === 0 && this.p.bisectQueue.length === 0 && this.p.reentries.size === 0 && this.p.untags.size === 0 && this.p.lookups.length === 0 && this.p.erasures.size === 0;
+    return (
+      this.buffer.contacts === 0 &&
+      (this.emails?.holding ?? 0) === 0 &&
+      this.p.confirms.size === 0 &&
+      this.p.flight.sending === 0 &&
+      this.p.bisectQueue.length === 0 &&
+      this.p.reentries.size === 0 &&
+      this.p.untags.size === 0 &&
+      this.p.lookups.length === 0 &&
+      this.p.erasures.size === 0
+    );
   }
 
   get down(): boolean {

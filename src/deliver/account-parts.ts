@@ -79,10 +79,32 @@ export function composeAccount<R>(w: AccountWiring<R>): AccountParts<R> {
   const deps = { name, client, clock, metrics, log, fx: () => fx, health, buffer, wake, contactsChanged };
   const untags = new UntagQueue<R>(opts.untagLists ?? new Set(), gate, deps);
   const erasures = new ErasureQueue<R>({ ...deps, outcomes });
-  const lookups: LookupQueue<R> = new LookupQueue<R>({ ...deps, outcomes, rules: opts.memberReads ?? defaultReadRules });
-  const fx: AccountEffects<R> = new AccountEffects<R>({ name, maxImportResubmits, buffer, budget, confirms, reentries, late, untags, health, clock, outcomes, metrics, log });
+  const lookups: LookupQueue<R> = new LookupQueue<R>({
+    ...deps,
+    outcomes,
+    rules: opts.memberReads ?? defaultReadRules,
+  });
+  const fx: AccountEffects<R> = new AccountEffects<R>({
+    name,
+    maxImportResubmits,
+    buffer,
+    budget,
+    confirms,
+    reentries,
+    late,
+    untags,
+    health,
+    clock,
+    outcomes,
+    metrics,
+    log,
+  });
   const shared = { buffer, confirms, late, health, bisectQueue, clock, outcomes, metrics, log };
-  const io = new AccountRequests<R>({ name, settleOnAccept: opts.settleOnAccept, client, gate, ...shared, wake }, flight, fx);
+  const io = new AccountRequests<R>(
+    { name, settleOnAccept: opts.settleOnAccept, client, gate, ...shared, wake },
+    flight,
+    fx,
+  );
   const lookup = (entries: ContactEntry<R>[]) => {
     for (const entry of entries) lookups.push({ entry, notBefore: 0 });
     wake();
@@ -98,7 +120,15 @@ export function composeAccount<R>(w: AccountWiring<R>): AccountParts<R> {
     takePlain: (email, listId) => reentries.takePlain(email, listId),
     send: (batch, resubscribe) => io.send(batch, resubscribe),
   });
-  const jobs = new RequestJobs<R>({ budget, flight, maxConcurrentRequests: opts.maxConcurrentRequests, io, fx, reentries, queues: [untags, lookups, erasures] });
+  const jobs = new RequestJobs<R>({
+    budget,
+    flight,
+    maxConcurrentRequests: opts.maxConcurrentRequests,
+    io,
+    fx,
+    reentries,
+    queues: [untags, lookups, erasures],
+  });
   const maxProfiles = opts.maxProfiles ?? 250_000;
   const emails =
     maxProfiles > 0
@@ -120,5 +150,21 @@ export function composeAccount<R>(w: AccountWiring<R>): AccountParts<R> {
           onLookup: (result) => metrics.profileLookups.inc({ connection: name, result }),
         })
       : undefined;
-  return { buffer, confirms, reentries, late, untags, health, fx, bisectQueue, lookups, flight, erasures, io, imports, jobs, emails };
+  return {
+    buffer,
+    confirms,
+    reentries,
+    late,
+    untags,
+    health,
+    fx,
+    bisectQueue,
+    lookups,
+    flight,
+    erasures,
+    io,
+    imports,
+    jobs,
+    emails,
+  };
 }

@@ -29,7 +29,13 @@ export function bulkActions<R>(v: Verdict, entries: ContactEntry<R>[], batchId: 
     case 'ok':
       a.answered = true;
       if (batchId) a.accepted = batchId;
-      else a.dead.push({ entries, code: 'NO_BATCH_ID', message: 'ActiveCampaign accepted the import without a batchId, so it cannot be confirmed', sent: true });
+      else
+        a.dead.push({
+          entries,
+          code: 'NO_BATCH_ID',
+          message: 'ActiveCampaign accepted the import without a batchId, so it cannot be confirmed',
+          sent: true,
+        });
       return a;
     case 'throttled':
       a.throttle = { code: v.code, retryAfterMs: v.retryAfterMs };
@@ -48,7 +54,13 @@ export function bulkActions<R>(v: Verdict, entries: ContactEntry<R>[], batchId: 
       if (entries.length > 1) {
         const half = Math.ceil(entries.length / 2);
         a.bisect.push(entries.slice(0, half), entries.slice(half));
-      } else a.dead.push({ entries, code: 'INVALID_CONTACT', message: `HTTP 400 naming no usable contact index: ${v.body}`, sent: false });
+      } else
+        a.dead.push({
+          entries,
+          code: 'INVALID_CONTACT',
+          message: `HTTP 400 naming no usable contact index: ${v.body}`,
+          sent: false,
+        });
       return a;
     case 'reject':
       a.answered = true;

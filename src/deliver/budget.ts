@@ -72,7 +72,8 @@ export class RateBudget {
     if (!grows) return;
     const minute = 60_000 / this.timeScale;
     this.imports.hold(this.window(this.rates.importsPerMinute).limit - imports, now + minute);
-    if (this.rates.singleImportsPerMinute > 0) this.singles.hold(this.window(this.rates.singleImportsPerMinute).limit - singles, now + minute);
+    if (this.rates.singleImportsPerMinute > 0)
+      this.singles.hold(this.window(this.rates.singleImportsPerMinute).limit - singles, now + minute);
   }
 
   constructor(
@@ -91,7 +92,8 @@ export class RateBudget {
     if (kind === 'request') return t;
     t = Math.max(t, this.importsBlockedUntil);
     if (partial && kind === 'import') t = Math.max(t, this.nextPacedAt);
-    if (kind === 'import' || this.combined) t = Math.max(t, this.imports.readyAt(now, this.window(this.rates.importsPerMinute).limit));
+    if (kind === 'import' || this.combined)
+      t = Math.max(t, this.imports.readyAt(now, this.window(this.rates.importsPerMinute).limit));
     if (kind === 'single-import') t = Math.max(t, this.singleReadyAt(now));
     return t;
   }
@@ -101,7 +103,8 @@ export class RateBudget {
    * per-minute windows until `answered` is called on what this returns, and for 60 s after.
    */
   spend(kind: Spend, now: number): ImportSlot {
-    const f = (now < this.requestShareUntil ? this.requestShare : this.share) * this.requestPace.throttle * this.timeScale;
+    const f =
+      (now < this.requestShareUntil ? this.requestShare : this.share) * this.requestPace.throttle * this.timeScale;
     this.nextRequestAt = Math.max(now, this.nextRequestAt) + 1_000 / (this.rates.requestsPerSecond * f);
     if (kind === 'request') return NO_SLOT;
     if (kind === 'import' || this.combined) {
@@ -109,7 +112,8 @@ export class RateBudget {
       this.nextPacedAt = Math.max(now, this.nextPacedAt) + ms / limit;
     }
     const held: ImportSlot[] = [];
-    if (kind === 'import' || this.combined) held.push(this.imports.take(() => this.window(this.rates.importsPerMinute).ms));
+    if (kind === 'import' || this.combined)
+      held.push(this.imports.take(() => this.window(this.rates.importsPerMinute).ms));
     if (kind === 'single-import') held.push(this.singles.take(() => this.window(this.rates.singleImportsPerMinute).ms));
     return {
       answered: (at) => {
@@ -135,7 +139,9 @@ export class RateBudget {
   private window(perMinute: number): { limit: number; ms: number } {
     const paced = perMinute * this.share * this.importPace.throttle;
     const minute = 60_000 / this.timeScale;
-    return paced >= 1 ? { limit: Math.floor(paced + 1e-9), ms: minute } : { limit: 1, ms: minute / Math.max(paced, 1e-9) };
+    return paced >= 1
+      ? { limit: Math.floor(paced + 1e-9), ms: minute }
+      : { limit: 1, ms: minute / Math.max(paced, 1e-9) };
   }
 
   private get combined(): boolean {

@@ -31,7 +31,8 @@ export function classifyResponse(status: number, body: unknown, retryAfter: stri
   if (status === 429) {
     return { kind: 'throttled', retryAfterMs: parseRetryAfter(retryAfter, now) ?? 1_000, code: 'RATE_LIMITED' };
   }
-  if (status === 401 || status === 403) return { kind: 'account', code: 'AUTH_FAILED', message: `HTTP ${status}: the API token was refused` };
+  if (status === 401 || status === 403)
+    return { kind: 'account', code: 'AUTH_FAILED', message: `HTTP ${status}: the API token was refused` };
   if (status >= 500 || status === 408) return { kind: 'account', code: 'SERVER_ERROR', message: `HTTP ${status}` };
   const message = typeof b.message === 'string' ? b.message : '';
   const reasons = Array.isArray(b.failureReasons) ? b.failureReasons : [];
@@ -46,12 +47,17 @@ export function classifyResponse(status: number, body: unknown, retryAfter: stri
   };
   const indexed = reasons.filter((r) => indexOf(r) !== undefined);
   if (status === 400 && indexed.length > 0) {
-    return { kind: 'invalid-contacts', indexes: indexed.map((r) => indexOf(r)!), reasons: indexed.map((r) => String((r as { failureReason?: unknown }).failureReason ?? 'invalid')) };
+    return {
+      kind: 'invalid-contacts',
+      indexes: indexed.map((r) => indexOf(r)!),
+      reasons: indexed.map((r) => String((r as { failureReason?: unknown }).failureReason ?? 'invalid')),
+    };
   }
   // A validation 400 that names no contact we can find (reasons as objects without a usable index, or the
   // validation message alone): the batch is bisected before anything is dead-lettered, and the raw body (emails
   // masked) goes into the letter's reason. String reasons (too large, bad JSON) refuse the request itself.
-  const validation = reasons.some((r) => typeof r === 'object' && r !== null) || /did not pass validation/i.test(message);
+  const validation =
+    reasons.some((r) => typeof r === 'object' && r !== null) || /did not pass validation/i.test(message);
   if (status === 400 && validation) return { kind: 'invalid-unnamed', body: maskBody(body) };
   const detail = message || reasons.map(String).join('; ') || JSON.stringify(body ?? '').slice(0, 200);
   return { kind: 'reject', code: status === 404 ? 'NOT_FOUND' : 'REJECTED', message: `HTTP ${status}: ${detail}` };
@@ -82,5 +88,10 @@ export function toApiError(v: Exclude<Verdict, { kind: 'ok' }>, status: number):
 /** A raw answer body for a dead letter's reason: at most 500 characters, every email masked (a***@e***.com). */
 export function maskBody(body: unknown): string {
   const raw = typeof body === 'string' ? body : (JSON.stringify(body ?? null) ?? '');
-  return raw.replace(/([^\s"'<>@,;:]{1})[^\s"'<>@,;:]*@([^\s"'<>@,;:.])[^\s"'<>@,;:]*?(\.[A-Za-z]{2,})(?=[\s"'<>,;:]|$)/g, '$1***@$2***$3').slice(0, 500);
+  return raw
+    .replace(
+      /([^\s"'<>@,;:]{1})[^\s"'<>@,;:]*@([^\s"'<>@,;:.])[^\s"'<>@,;:]*?(\.[A-Za-z]{2,})(?=[\s"'<>,;:]|$)/g,
+      '$1***@$2***$3',
+    )
+    .slice(0, 500);
 }

@@ -36,7 +36,10 @@ export interface ImportInfo {
 
 /** Accepts the URL as Settings → Developer shows it, with or without scheme and /api/3 (CONTRACT.md §1). */
 export function normaliseApiUrl(raw: string): { origin: string; basePath: string } {
-  let url = raw.trim().replace(/\/+$/, '').replace(/\/api\/3$/, '');
+  let url = raw
+    .trim()
+    .replace(/\/+$/, '')
+    .replace(/\/api\/3$/, '');
   if (!/^https?:\/\//i.test(url)) url = `https://${url}`;
   const parsed = new URL(url);
   return { origin: parsed.origin, basePath: `${parsed.pathname.replace(/\/+$/, '')}/api/3` };
@@ -87,7 +90,10 @@ export interface AcApi {
   getList(id: string): Promise<Answer<{ list?: { id: string; name: string } }>>;
   /** PUT /contacts/{id} with a new email (README, "Email changes"): 200, 404 unknown id, 422 the email is taken. */
   updateContactEmail?(contactId: string, email: string): Promise<Answer<unknown>>;
-  fields(offset: number, limit?: number): Promise<Answer<{ fields?: { id: string; perstag: string; title: string }[]; meta?: { total?: string } }>>;
+  fields(
+    offset: number,
+    limit?: number,
+  ): Promise<Answer<{ fields?: { id: string; perstag: string; title: string }[]; meta?: { total?: string } }>>;
   close(): Promise<void>;
 }
 
@@ -130,7 +136,11 @@ export class AcClient implements AcApi {
 
   listMembers(q: MembersRequest): Promise<Answer<ContactsPage>> {
     const after = q.order === 'asc' ? `&id_greater=${q.afterId}` : '';
-    return this.call('contacts_list', 'GET', `/contacts?listid=${encodeURIComponent(q.listId)}&status=-1&limit=${q.limit}&orders%5Bid%5D=${q.order.toUpperCase()}${after}`);
+    return this.call(
+      'contacts_list',
+      'GET',
+      `/contacts?listid=${encodeURIComponent(q.listId)}&status=-1&limit=${q.limit}&orders%5Bid%5D=${q.order.toUpperCase()}${after}`,
+    );
   }
 
   memberships(contactId: string): Promise<Answer<Memberships>> {
@@ -148,7 +158,12 @@ export class AcClient implements AcApi {
   }
 
   updateContactEmail(contactId: string, email: string): Promise<Answer<unknown>> {
-    return this.call('contact', 'PUT', `/contacts/${encodeURIComponent(contactId)}`, JSON.stringify({ contact: { email } }));
+    return this.call(
+      'contact',
+      'PUT',
+      `/contacts/${encodeURIComponent(contactId)}`,
+      JSON.stringify({ contact: { email } }),
+    );
   }
 
   contactTags(contactId: string): Promise<Answer<ContactTags>> {
@@ -163,7 +178,10 @@ export class AcClient implements AcApi {
     return this.call('contact_tag', 'DELETE', `/contactTags/${encodeURIComponent(contactTagId)}`);
   }
 
-  fields(offset: number, limit = 100): Promise<Answer<{ fields?: { id: string; perstag: string; title: string }[]; meta?: { total?: string } }>> {
+  fields(
+    offset: number,
+    limit = 100,
+  ): Promise<Answer<{ fields?: { id: string; perstag: string; title: string }[]; meta?: { total?: string } }>> {
     return this.call('fields', 'GET', `/fields?limit=${limit}&offset=${offset}`);
   }
 
@@ -171,7 +189,12 @@ export class AcClient implements AcApi {
     await this.pool.close().catch(() => undefined);
   }
 
-  private async call<T>(endpoint: string, method: 'GET' | 'POST' | 'DELETE' | 'PUT', path: string, body?: string): Promise<Answer<T>> {
+  private async call<T>(
+    endpoint: string,
+    method: 'GET' | 'POST' | 'DELETE' | 'PUT',
+    path: string,
+    body?: string,
+  ): Promise<Answer<T>> {
     const answer = await this.send<T>(method, path, body);
     this.opts.onAnswer?.(endpoint, answer.status, answer.latencyMs);
     return answer;
@@ -183,7 +206,12 @@ export class AcClient implements AcApi {
       const res = await this.pool.request({
         method,
         path: this.basePath + path,
-        headers: { 'user-agent': this.userAgent, 'api-token': this.opts.apiKey(), 'content-type': 'application/json', accept: 'application/json' },
+        headers: {
+          'user-agent': this.userAgent,
+          'api-token': this.opts.apiKey(),
+          'content-type': 'application/json',
+          accept: 'application/json',
+        },
         ...(body === undefined ? {} : { body }),
         signal: AbortSignal.timeout(this.opts.timeoutMs),
       });
@@ -195,10 +223,20 @@ export class AcClient implements AcApi {
         parsed = undefined;
       }
       const retryAfter = res.headers['retry-after'];
-      const verdict = classifyResponse(res.statusCode, parsed, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, Date.now());
+      const verdict = classifyResponse(
+        res.statusCode,
+        parsed,
+        Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+        Date.now(),
+      );
       return { status: res.statusCode, verdict, body: parsed as T | undefined, latencyMs: performance.now() - started };
     } catch (err) {
-      return { status: 0, verdict: classifyTransportError(err), body: undefined, latencyMs: performance.now() - started };
+      return {
+        status: 0,
+        verdict: classifyTransportError(err),
+        body: undefined,
+        latencyMs: performance.now() - started,
+      };
     }
   }
 }

@@ -35,7 +35,10 @@ export const ABANDONED_POLL_MS = 5 * 60_000;
 export const ABANDONED_FOR_MS = 24 * 3_600_000;
 
 /** What a poll's answer means for its import. */
-export type PollStep = { kind: 'completed'; failure: string[] } | { kind: 'failed'; status: string } | { kind: 'again'; at: number };
+export type PollStep =
+  | { kind: 'completed'; failure: string[] }
+  | { kind: 'failed'; status: string }
+  | { kind: 'again'; at: number };
 
 export class Confirmations<R> {
   private readonly unconfirmed = new Map<string, Unconfirmed<R>>();
@@ -50,7 +53,14 @@ export class Confirmations<R> {
     private readonly random: Random = Math.random,
   ) {
     const minWaitMs = Math.min(opts.pollIntervalMs, 250);
-    this.timing = new PollTiming({ initialMs: opts.pollIntervalMs, minWaitMs, maxWaitMs: 10_000, maxFirstMs: opts.confirmTimeoutMs / 2, target: POLL_TARGET, step: POLL_STEP });
+    this.timing = new PollTiming({
+      initialMs: opts.pollIntervalMs,
+      minWaitMs,
+      maxWaitMs: 10_000,
+      maxFirstMs: opts.confirmTimeoutMs / 2,
+      target: POLL_TARGET,
+      step: POLL_STEP,
+    });
   }
 
   /** How long after acceptance an import is first polled, as learnt so far. */
@@ -63,8 +73,23 @@ export class Confirmations<R> {
     return this.unconfirmed.size;
   }
 
-  accept(batchId: string, entries: ContactEntry<R>[], resubscribe: Map<string, ReentryItem<R>[]>, now: number, epoch: number): void {
-    this.unconfirmed.set(batchId, { batchId, entries, acceptedAt: now, sentAt: epoch, resubscribe, nextPollAt: now + this.timing.firstAfter, polls: 0, polling: false });
+  accept(
+    batchId: string,
+    entries: ContactEntry<R>[],
+    resubscribe: Map<string, ReentryItem<R>[]>,
+    now: number,
+    epoch: number,
+  ): void {
+    this.unconfirmed.set(batchId, {
+      batchId,
+      entries,
+      acceptedAt: now,
+      sentAt: epoch,
+      resubscribe,
+      nextPollAt: now + this.timing.firstAfter,
+      polls: 0,
+      polling: false,
+    });
   }
 
   /**
@@ -112,7 +137,11 @@ export class Confirmations<R> {
   /** The wait before polling an account that is down again: pollIntervalMs doubling up to 8×, at most 10 s, jittered. */
   backoff(u: Unconfirmed<R>): number {
     const { pollIntervalMs } = this.opts;
-    return backoffDelay(u.polls, { initialMs: pollIntervalMs, maxMs: Math.min(pollIntervalMs * 8, 10_000) }, this.random);
+    return backoffDelay(
+      u.polls,
+      { initialMs: pollIntervalMs, maxMs: Math.min(pollIntervalMs * 8, 10_000) },
+      this.random,
+    );
   }
 
   /**
@@ -140,7 +169,10 @@ export class Confirmations<R> {
   }
 
   /** Sorts the entries of an import that did not complete: resubmit again, or give up (its count is spent). */
-  resubmit(entries: ContactEntry<R>[]): { again: ContactEntry<R>[]; exhausted: { entry: ContactEntry<R>; times: number }[] } {
+  resubmit(entries: ContactEntry<R>[]): {
+    again: ContactEntry<R>[];
+    exhausted: { entry: ContactEntry<R>; times: number }[];
+  } {
     const again: ContactEntry<R>[] = [];
     const exhausted: { entry: ContactEntry<R>; times: number }[] = [];
     for (const entry of entries) {

@@ -52,9 +52,11 @@ export function consent(c: ConsentCase): ConsentAction {
   if (c.status === 3) return dead('CONTACT_BOUNCED');
   // The person's own opt-out is no unsubscribe of the service's: re-entry off does not apply to it.
   const ours = c.place !== 'no-window' && c.place !== 'opted-out';
-  if (c.status === 'none' || c.status === 0) return ours && !c.reentry ? dead('CONSENT_REENTRY_OFF') : { action: 'import' };
+  if (c.status === 'none' || c.status === 0)
+    return ours && !c.reentry ? dead('CONSENT_REENTRY_OFF') : { action: 'import' };
   // status 2: unsubscribed
-  if (c.place === 'no-window' || c.place === 'before' || c.place === 'after' || c.place === 'opted-out') return dead('CONSENT_OPTED_OUT');
+  if (c.place === 'no-window' || c.place === 'before' || c.place === 'after' || c.place === 'opted-out')
+    return dead('CONSENT_OPTED_OUT');
   if (c.place === 'unreadable') return dead('CONSENT_UNCERTAIN');
   if (c.repeat !== 'no') return dead('CONSENT_UNCERTAIN');
   return c.reentry ? { action: 'resubscribe' } : dead('CONSENT_REENTRY_OFF');

@@ -1,4 +1,13 @@
-import type { AcApi, Answer, BulkImportAccepted, ContactsFound, ContactTags, ImportInfo, Memberships, TagsFound } from './client.js';
+import type {
+  AcApi,
+  Answer,
+  BulkImportAccepted,
+  ContactsFound,
+  ContactTags,
+  ImportInfo,
+  Memberships,
+  TagsFound,
+} from './client.js';
 
 /**
  * `run --dry-run`: reads go to the account (lists, fields: start-up checks still run), writes do not. Each bulk
@@ -13,10 +22,15 @@ export class DryRunApi implements AcApi {
   ) {}
 
   async bulkImport(body: string): Promise<Answer<BulkImportAccepted>> {
-    const { contacts } = JSON.parse(body) as { contacts: { subscribe?: { listid: number }[]; unsubscribe?: { listid: number }[] }[] };
+    const { contacts } = JSON.parse(body) as {
+      contacts: { subscribe?: { listid: number }[]; unsubscribe?: { listid: number }[] }[];
+    };
     const perList = new Map<number, { subscribe: number; unsubscribe: number }>();
     for (const c of contacts) {
-      for (const [key, ids] of [['subscribe', c.subscribe], ['unsubscribe', c.unsubscribe]] as const) {
+      for (const [key, ids] of [
+        ['subscribe', c.subscribe],
+        ['unsubscribe', c.unsubscribe],
+      ] as const) {
         for (const { listid } of ids ?? []) {
           const row = perList.get(listid) ?? { subscribe: 0, unsubscribe: 0 };
           row[key]++;
@@ -26,11 +40,21 @@ export class DryRunApi implements AcApi {
     }
     const lists = [...perList].map(([id, r]) => `list ${id}: +${r.subscribe} -${r.unsubscribe}`).join(', ');
     this.report(`dry run: would import ${contacts.length} contacts (${Buffer.byteLength(body)} bytes): ${lists}`);
-    return { status: 200, verdict: { kind: 'ok' }, body: { batchId: `dry-run-${++this.n}`, queued_contacts: contacts.length }, latencyMs: 0 };
+    return {
+      status: 200,
+      verdict: { kind: 'ok' },
+      body: { batchId: `dry-run-${++this.n}`, queued_contacts: contacts.length },
+      latencyMs: 0,
+    };
   }
 
   async importInfo(): Promise<Answer<ImportInfo>> {
-    return { status: 200, verdict: { kind: 'ok' }, body: { status: 'completed', success: [], failure: [] }, latencyMs: 0 };
+    return {
+      status: 200,
+      verdict: { kind: 'ok' },
+      body: { status: 'completed', success: [], failure: [] },
+      latencyMs: 0,
+    };
   }
 
   findContact(email: string): Promise<Answer<ContactsFound>> {
@@ -42,7 +66,9 @@ export class DryRunApi implements AcApi {
   }
 
   async setListStatus(contactId: string, listId: string, status: 1 | 2): Promise<Answer<unknown>> {
-    this.report(`dry run: would ${status === 1 ? 're-subscribe' : 'unsubscribe'} contact ${contactId} on list ${listId} (contactLists)`);
+    this.report(
+      `dry run: would ${status === 1 ? 're-subscribe' : 'unsubscribe'} contact ${contactId} on list ${listId} (contactLists)`,
+    );
     return { status: 200, verdict: { kind: 'ok' }, body: {}, latencyMs: 0 };
   }
 

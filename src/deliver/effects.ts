@@ -62,12 +62,23 @@ export class AccountEffects<R> {
     for (const r of items) {
       const entry = byEmail.get(r.email) ?? newEntry<R>(r.email, epoch);
       entry.inAccount = true; // the late import created or updated it
-      entry.lists.set(r.listId, { op: r.change.op, occurredAt: r.change.occurredAt, seq: 0, refs: [], winner: r.change.winner, tags: new Set(), reassert: r.window ? { window: r.window } : {} });
+      entry.lists.set(r.listId, {
+        op: r.change.op,
+        occurredAt: r.change.occurredAt,
+        seq: 0,
+        refs: [],
+        winner: r.change.winner,
+        tags: new Set(),
+        reassert: r.window ? { window: r.window } : {},
+      });
       byEmail.set(r.email, entry);
     }
     for (const entry of byEmail.values()) serialize(entry);
     this.s.metrics.lateImportReasserts.inc({ connection: this.s.name }, items.length);
-    this.s.log.warn({ changes: items.length, contacts: byEmail.size }, 'An abandoned bulk import completed after newer changes of its contacts; sending their newest state again');
+    this.s.log.warn(
+      { changes: items.length, contacts: byEmail.size },
+      'An abandoned bulk import completed after newer changes of its contacts; sending their newest state again',
+    );
     this.s.buffer.requeue(byEmail.values());
   }
 
@@ -77,11 +88,19 @@ export class AccountEffects<R> {
     const failed = new Set(failure.map(normaliseEmail));
     const done = this.s.reentries.completed(u.entries, u.resubscribe, failed, u.sentAt, this.s.clock.epoch());
     for (const email of done.confirmed) this.s.confirms.clear(email);
-    for (const email of done.failed) this.s.log.warn({ email: maskEmail(email) }, 'ActiveCampaign listed a contact of a bulk import as failed; reading its memberships to find the refused list');
+    for (const email of done.failed)
+      this.s.log.warn(
+        { email: maskEmail(email) },
+        'ActiveCampaign listed a contact of a bulk import as failed; reading its memberships to find the refused list',
+      );
     this.record(done.changes);
     // Leaves that remove tags hold their emails until the tags are gone (untag-queue.ts); re-entry jobs hold theirs.
     const released = new Set(done.release);
-    const holding = this.s.untags?.afterImport(u.entries, failed, new Set(u.entries.map((e) => e.email).filter((e) => !released.has(e))));
+    const holding = this.s.untags?.afterImport(
+      u.entries,
+      failed,
+      new Set(u.entries.map((e) => e.email).filter((e) => !released.has(e))),
+    );
     this.s.buffer.release(holding?.size ? done.release.filter((e) => !holding.has(e)) : done.release);
   }
 
@@ -95,7 +114,10 @@ export class AccountEffects<R> {
     if (!end) return;
     for (const result of end.results) this.s.metrics.resubscribes.inc({ connection: this.s.name, result });
     for (const d of end.dead) {
-      this.s.log.error({ email: maskEmail(job.email), code: d.code }, `A re-subscribe failed and goes to the dead-letter topic: ${d.message}`);
+      this.s.log.error(
+        { email: maskEmail(job.email), code: d.code },
+        `A re-subscribe failed and goes to the dead-letter topic: ${d.message}`,
+      );
       this.s.outcomes.dead(d.refs, 'deliver', d.code, d.message);
     }
     this.record(end.changes);
@@ -107,7 +129,13 @@ export class AccountEffects<R> {
     if (job.after) {
       const n = this.s.confirms.count(job.email);
       if (n === undefined) {
-        this.fail(end.resend, 'confirm', 'IMPORT_CONTACT_FAILED', `ActiveCampaign listed the contact as failed ${this.s.maxImportResubmits + 1} times (excluded, bounced, over the contact limit, or another refusal)`, true);
+        this.fail(
+          end.resend,
+          'confirm',
+          'IMPORT_CONTACT_FAILED',
+          `ActiveCampaign listed the contact as failed ${this.s.maxImportResubmits + 1} times (excluded, bounced, over the contact limit, or another refusal)`,
+          true,
+        );
         this.s.buffer.release([job.email]);
         return;
       }
@@ -118,8 +146,19 @@ export class AccountEffects<R> {
   /** The confirmation deadline passed: rebuilt from the newest buffered state and resubmitted (confirmations.ts). */
   abandon(u: Unconfirmed<R>, now: number): void {
     // Its body left out the re-subscribes (they wait for its confirmation): only what it carries can land late.
-    this.s.late.abandoned(u.batchId, u.sentAt, u.entries.flatMap((e) => [...e.lists].filter(([listId]) => !u.resubscribe.get(e.email)?.some((i) => i.listId === listId)).map(([listId, c]) => ({ email: e.email, listId, op: c.op }))));
-    this.s.log.warn({ batchId: u.batchId, contacts: u.entries.length, waitedMs: now - u.acceptedAt }, 'A bulk import was not confirmed before its deadline; resubmitting its changes from the current buffer state');
+    this.s.late.abandoned(
+      u.batchId,
+      u.sentAt,
+      u.entries.flatMap((e) =>
+        [...e.lists]
+          .filter(([listId]) => !u.resubscribe.get(e.email)?.some((i) => i.listId === listId))
+          .map(([listId, c]) => ({ email: e.email, listId, op: c.op })),
+      ),
+    );
+    this.s.log.warn(
+      { batchId: u.batchId, contacts: u.entries.length, waitedMs: now - u.acceptedAt },
+      'A bulk import was not confirmed before its deadline; resubmitting its changes from the current buffer state',
+    );
     this.importFailed(this.s.confirms.abandon(u, now), 'timeout');
   }
 
@@ -131,7 +170,10 @@ export class AccountEffects<R> {
       this.fail(entry, 'confirm', 'IMPORT_FAILED', `the import ended "${status}" ${times} times`, true);
       this.s.buffer.release([entry.email]);
     }
-    this.s.log.warn({ status, contacts: entries.length }, 'A bulk import did not complete; resubmitting from the current buffer state');
+    this.s.log.warn(
+      { status, contacts: entries.length },
+      'A bulk import did not complete; resubmitting from the current buffer state',
+    );
     this.s.buffer.requeue(again);
   }
 
@@ -146,14 +188,19 @@ export class AccountEffects<R> {
    */
   fail(entry: ContactEntry<R>, stage: Stage, code: DeadLetterCode, message: string, sent = false): void {
     this.s.confirms.clear(entry.email); // a later change of this contact starts with a fresh count
-    this.s.log.error({ email: maskEmail(entry.email), stage, code }, `A contact could not be delivered and goes to the dead-letter topic: ${message}`);
+    this.s.log.error(
+      { email: maskEmail(entry.email), stage, code },
+      `A contact could not be delivered and goes to the dead-letter topic: ${message}`,
+    );
     if (!sent) {
       for (const listId of entry.lists.keys()) this.s.late.notApplied(entry.email, listId);
       this.s.outcomes.dead(entryRefs(entry), stage, code, message);
       return;
     }
     const at = this.s.clock.epoch();
-    this.record([...entry.lists].map(([listId, c]) => appliedChange(entry.email, listId, c, at, at, { code, message }, true)));
+    this.record(
+      [...entry.lists].map(([listId, c]) => appliedChange(entry.email, listId, c, at, at, { code, message }, true)),
+    );
   }
 
   /**
@@ -183,7 +230,10 @@ export class AccountEffects<R> {
   markDown(code: string, message: string, now: number): void {
     const change = this.s.health.failed(code, now);
     if (change.kind !== 'down') return;
-    this.s.log.error({ code, message }, 'The ActiveCampaign account is failing; delivery pauses and retries with backoff (nothing is dead-lettered for this)');
+    this.s.log.error(
+      { code, message },
+      'The ActiveCampaign account is failing; delivery pauses and retries with backoff (nothing is dead-lettered for this)',
+    );
     if (change.previous) this.s.metrics.accountDown.set({ connection: this.s.name, code: change.previous }, 0);
     this.s.metrics.accountDown.set({ connection: this.s.name, code }, 1);
   }

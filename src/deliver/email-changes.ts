@@ -31,7 +31,16 @@ export class EmailChanges<R> {
 
   constructor(private readonly h: EmailChangeHost<R>) {
     const { budget, clock, client, log, holds } = h;
-    const lookups = { budget, clock, client, log, holds, perSecond: h.lookupsPerSecond ?? 0, changing: (id: string) => this.changing.has(id), onResult: (r: 'found' | 'absent') => h.onLookup?.(r) };
+    const lookups = {
+      budget,
+      clock,
+      client,
+      log,
+      holds,
+      perSecond: h.lookupsPerSecond ?? 0,
+      changing: (id: string) => this.changing.has(id),
+      onResult: (r: 'found' | 'absent') => h.onLookup?.(r),
+    };
     this.map = new ProfileMap<R>({ connection: h.connection, maxProfiles: h.maxProfiles, store: h.store, lookups });
   }
 
@@ -88,7 +97,8 @@ export class EmailChanges<R> {
   /** An erasure: the profile, and any profile seen with this email, are forgotten; a change under way records nothing more. */
   forget(profileId: string, email: string): void {
     this.map.forget(profileId, email);
-    for (const c of this.changing.values()) if (c.profileId === profileId || c.from === email || c.to === email) c.erased = true;
+    for (const c of this.changing.values())
+      if (c.profileId === profileId || c.from === email || c.to === email) c.erased = true;
   }
 
   close(): void {
@@ -113,7 +123,10 @@ export class EmailChanges<R> {
     }
     this.h.budget.spend('request', now);
     void this.request(c).catch((err: unknown) => {
-      this.h.log.warn({ err: (err as Error).message }, 'An email change failed unexpectedly; its changes go on as they are');
+      this.h.log.warn(
+        { err: (err as Error).message },
+        'An email change failed unexpectedly; its changes go on as they are',
+      );
       this.release(c, { email: c.to, occurredAt: c.occurredAt }, 'failed');
     });
   }
@@ -140,10 +153,14 @@ export class EmailChanges<R> {
       const a = await this.h.client.updateContactEmail!(c.contactId, c.to);
       if (this.again(c, a)) return;
       const reading = readPut(a, c.to);
-      if (reading === 'changed') return this.release(c, { email: c.to, contactId: c.contactId, occurredAt: c.occurredAt }, 'changed');
+      if (reading === 'changed')
+        return this.release(c, { email: c.to, contactId: c.contactId, occurredAt: c.occurredAt }, 'changed');
       if (reading === 'missing') return this.release(c, { email: c.to, occurredAt: c.occurredAt }, 'missing');
       if (reading === 'failed') {
-        this.h.log.warn({ status: a.status }, 'PUT /contacts/{id} refused an email change; the changes go on as they are');
+        this.h.log.warn(
+          { status: a.status },
+          'PUT /contacts/{id} refused an email change; the changes go on as they are',
+        );
         return this.release(c, { email: c.to, occurredAt: c.occurredAt }, 'failed');
       }
       c.reading = reading;
@@ -153,9 +170,12 @@ export class EmailChanges<R> {
     const a = await this.h.client.findContact(c.to);
     if (this.again(c, a)) return;
     const other = contactIdOf(a.body, c.to);
-    if (other === c.contactId) return this.release(c, { email: c.to, contactId: c.contactId, occurredAt: c.occurredAt }, 'changed');
+    if (other === c.contactId)
+      return this.release(c, { email: c.to, contactId: c.contactId, occurredAt: c.occurredAt }, 'changed');
     if (other === undefined && c.reading === 'unchanged') {
-      this.h.log.warn('PUT /contacts/{id} kept the old email and no other contact has the new one; the changes go on as they are');
+      this.h.log.warn(
+        'PUT /contacts/{id} kept the old email and no other contact has the new one; the changes go on as they are',
+      );
       return this.release(c, { email: c.to, occurredAt: c.occurredAt }, 'failed');
     }
     this.changing.delete(c.profileId);
@@ -163,15 +183,24 @@ export class EmailChanges<R> {
     // The profile stays on its old contact: a later event tries the change again.
     if (!c.erased) this.map.settled(c.profileId, c.ref, this.stays(c));
     const message = `the profile's new email already belongs to contact ${other ?? 'unknown'}; contact ${c.contactId} keeps its email (PUT /contacts/{id} answered that it is taken)`;
-    this.h.outcomes.dead(c.held.map((u) => u.ref), 'deliver', 'EMAIL_TAKEN', message);
-    this.h.log.error({ contact: c.contactId, other }, 'An email change was dead-lettered EMAIL_TAKEN: the new email belongs to another contact');
+    this.h.outcomes.dead(
+      c.held.map((u) => u.ref),
+      'deliver',
+      'EMAIL_TAKEN',
+      message,
+    );
+    this.h.log.error(
+      { contact: c.contactId, other },
+      'An email change was dead-lettered EMAIL_TAKEN: the new email belongs to another contact',
+    );
     this.h.onIdle?.();
   }
 
   /** A throttled or failing account: the same step again after the wait. */
   private again(c: Change<R>, a: Answer<unknown>): boolean {
     if (a.verdict.kind !== 'throttled' && a.verdict.kind !== 'account') return false;
-    const wait = a.verdict.kind === 'throttled' ? Math.max(100, this.h.clock.fromReal(a.verdict.retryAfterMs ?? 1_000)) : 1_000;
+    const wait =
+      a.verdict.kind === 'throttled' ? Math.max(100, this.h.clock.fromReal(a.verdict.retryAfterMs ?? 1_000)) : 1_000;
     c.timer = this.h.clock.after(wait, () => this.step(c));
     return true;
   }
@@ -183,7 +212,11 @@ export class EmailChanges<R> {
 
   /** The profile as it stands before the change (and after a refused one): its old email, its contact. */
   private stays(c: Change<R>): Known {
-    return { occurredAt: c.occurredAt, ...(c.contactId ? { contactId: c.contactId } : {}), ...(c.from !== undefined ? { email: c.from } : { hash: c.fromHash! }) };
+    return {
+      occurredAt: c.occurredAt,
+      ...(c.contactId ? { contactId: c.contactId } : {}),
+      ...(c.from !== undefined ? { email: c.from } : { hash: c.fromHash! }),
+    };
   }
 
   private release(c: Change<R>, k: Known, result: EmailChangeResult): void {
@@ -202,7 +235,9 @@ export class EmailChanges<R> {
   private abandon(c: Change<R>): void {
     this.changing.delete(c.profileId);
     this.count('failed');
-    this.h.log.warn('An email change was not started: its profile record could not be written (the partition moved, or the service stops); its events are fetched again');
+    this.h.log.warn(
+      'An email change was not started: its profile record could not be written (the partition moved, or the service stops); its events are fetched again',
+    );
     this.h.onIdle?.();
   }
 }

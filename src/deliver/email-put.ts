@@ -48,6 +48,10 @@ function namesDuplicate(body: unknown): boolean {
 /** The id of the contact with exactly this (normalised) email in a `GET /contacts?email=` answer. */
 export function contactIdOf(body: unknown, email: string): string | undefined {
   const contacts = (body as { contacts?: unknown } | undefined)?.contacts;
-  const found = Array.isArray(contacts) ? (contacts as ({ id: string | number; email?: unknown } | null)[]).find((x) => typeof x?.email === 'string' && x.email.toLowerCase() === email) : undefined;
+  const found = Array.isArray(contacts)
+    ? (contacts as ({ id: string | number; email?: unknown } | null)[]).find(
+        (x) => typeof x?.email === 'string' && x.email.toLowerCase() === email,
+      )
+    : undefined;
   return found ? String(found.id) : undefined;
 }

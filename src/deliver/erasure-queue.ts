@@ -92,7 +92,13 @@ export class ErasureQueue<R> {
         // Deleted, or not there: a member read from before would still say "found", and the remove's import re-create it.
         d.contactsChanged([job.email]);
         d.metrics.erasures.inc({ connection, result: r.result });
-        d.outcomes.erased(connection, { email: job.email, occurredAt: job.occurredAt, ref: job.ref, result: r.result, at: d.clock.epoch() });
+        d.outcomes.erased(connection, {
+          email: job.email,
+          occurredAt: job.occurredAt,
+          ref: job.ref,
+          result: r.result,
+          at: d.clock.epoch(),
+        });
         this.end(job);
       } else if (r.kind === 'refused') {
         d.metrics.erasures.inc({ connection, result: 'refused' });

@@ -52,7 +52,12 @@ export class ErasureJob<R> {
     if (a.status === 404) return { kind: 'done', result: 'absent' };
     // The lookup just passed with the same token, so a 403 here refuses the delete itself (no delete permission,
     // or the account's monthly delete limit): dead-letter it rather than pause the whole account.
-    if (a.status === 403) return { kind: 'refused', message: 'HTTP 403: ActiveCampaign refused to delete the contact (the API user may lack the Contact Delete permission, or the account reached its monthly delete limit)' };
+    if (a.status === 403)
+      return {
+        kind: 'refused',
+        message:
+          'HTTP 403: ActiveCampaign refused to delete the contact (the API user may lack the Contact Delete permission, or the account reached its monthly delete limit)',
+      };
     return refusedOrWait(a.verdict, 'ActiveCampaign refused to delete the contact');
   }
 }

@@ -9,7 +9,11 @@ export interface Flight {
  * One request of a job (a re-entry, an erasure, a tag removal), the budget already spent by the loop: the job is
  * busy and the request counted in flight while it is out, whatever it answers.
  */
-export async function oneRequest<T>(job: { busy: boolean }, flight: { requests: number }, request: () => Promise<T>): Promise<T> {
+export async function oneRequest<T>(
+  job: { busy: boolean },
+  flight: { requests: number },
+  request: () => Promise<T>,
+): Promise<T> {
   job.busy = true;
   flight.requests++;
   try {
@@ -25,7 +29,11 @@ export async function oneRequest<T>(job: { busy: boolean }, flight: { requests: 
  * has handled the answer (it clears `busy`): another answer handled in between (a page ending a read) must not
  * answer an entry whose lookup is still being handled.
  */
-export async function asked<T>(job: { busy: boolean }, flight: { requests: number }, request: () => Promise<T>): Promise<T> {
+export async function asked<T>(
+  job: { busy: boolean },
+  flight: { requests: number },
+  request: () => Promise<T>,
+): Promise<T> {
   job.busy = true;
   flight.requests++;
   try {

@@ -83,7 +83,12 @@ export class ImportDispatch<R> {
         const cut = d.buffer.take(pick.trigger, undefined, (e) => needsLookup(e, d.gate, d.name));
         if (cut.aside) d.lookup(cut.aside);
         if (cut.oversize) {
-          d.fx.fail(cut.oversize, 'deliver', 'CONTACT_TOO_LARGE', `one contact serializes to ${cut.oversize.bytes} bytes, over the ${d.limits.maxBytes}-byte request limit`);
+          d.fx.fail(
+            cut.oversize,
+            'deliver',
+            'CONTACT_TOO_LARGE',
+            `one contact serializes to ${cut.oversize.bytes} bytes, over the ${d.limits.maxBytes}-byte request limit`,
+          );
           continue;
         }
         batch = cut.batch;
@@ -94,13 +99,17 @@ export class ImportDispatch<R> {
       // Stale or refused changes left out (or contacts set aside for a lookup) may turn a multi-contact import
       // into a single-contact one, or a full one into a partial one, which keeps to the even pace (budget.ts).
       const sending = importKind(plan.entries.length);
-      const partial = pick.source === 'buffer' && (batch.trigger === 'size' || batch.trigger === 'age') && plan.entries.length < d.limits.maxContacts;
+      const partial =
+        pick.source === 'buffer' &&
+        (batch.trigger === 'size' || batch.trigger === 'age') &&
+        plan.entries.length < d.limits.maxContacts;
       const readyAt = d.budget.readyAt(sending, now, partial);
       if (readyAt > now) {
         d.buffer.requeue(plan.entries);
         return readyAt;
       }
-      if (plan.entries.length !== batch.entries.length || plan.resubscribe.size) batch = { entries: plan.entries, ...bodyOf(plan.entries), trigger: batch.trigger };
+      if (plan.entries.length !== batch.entries.length || plan.resubscribe.size)
+        batch = { entries: plan.entries, ...bodyOf(plan.entries), trigger: batch.trigger };
       const slot = d.budget.spend(sending, now);
       this.recordBudgetWait(now);
       d.metrics.flushes.inc({ connection: d.name, trigger: batch.trigger });
@@ -121,7 +130,9 @@ export class ImportDispatch<R> {
     const at = d.clock.epoch();
     const plan = planCut(entries, d.gate, d.name, d.takePlain);
     if (plan.stale.length) d.outcomes.skipped(plan.stale, 'stale');
-    d.fx.record(plan.refused.map(({ email, listId, change, refused }) => appliedChange(email, listId, change, at, at, refused)));
+    d.fx.record(
+      plan.refused.map(({ email, listId, change, refused }) => appliedChange(email, listId, change, at, at, refused)),
+    );
     if (plan.dropped.length) d.buffer.release(plan.dropped.map((e) => e.email));
     if (plan.lookup.length) d.lookup(plan.lookup);
     return plan;

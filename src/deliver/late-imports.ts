@@ -62,7 +62,11 @@ export class LateImports<R> {
   }
 
   /** A batch was abandoned at its deadline: its pairs are watched until it ends (completed, failed or expired). */
-  abandoned(batchId: string, sentAt: number, pairs: Iterable<{ email: string; listId: string; op: 'add' | 'remove' }>): void {
+  abandoned(
+    batchId: string,
+    sentAt: number,
+    pairs: Iterable<{ email: string; listId: string; op: 'add' | 'remove' }>,
+  ): void {
     const keys = new Set<string>();
     for (const { email, listId, op } of pairs) {
       const k = pairKey(email, listId);
@@ -78,7 +82,8 @@ export class LateImports<R> {
   sent(email: string, listId: string, change: SentChange<R>): void {
     if (this.watches.size === 0) return; // the common case: no key string per change sent
     const w = this.watches.get(pairKey(email, listId));
-    if (w) w.since = { change: { op: change.op, occurredAt: change.occurredAt, winner: change.winner }, confirmed: false };
+    if (w)
+      w.since = { change: { op: change.op, occurredAt: change.occurredAt, winner: change.winner }, confirmed: false };
   }
 
   /**
@@ -120,7 +125,8 @@ export class LateImports<R> {
         continue;
       }
       w.landedAt = at;
-      if (!w.since) this.watches.delete(k); // nothing sent since: the late op is the newest the events say
+      if (!w.since)
+        this.watches.delete(k); // nothing sent since: the late op is the newest the events say
       else if (w.since.confirmed) this.settle(k, w);
       // else: the change sent since is in the air; its confirmation settles the pair
     }

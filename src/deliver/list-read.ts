@@ -17,7 +17,9 @@ export interface MembersPage {
 }
 
 /** The probe asks for the highest ids first; then pages go up from the lowest ids. */
-export type MembersRequest = { listId: string; limit: number; order: 'desc' } | { listId: string; limit: number; order: 'asc'; afterId: number };
+export type MembersRequest =
+  | { listId: string; limit: number; order: 'desc' }
+  | { listId: string; limit: number; order: 'asc'; afterId: number };
 
 /** A members page as ActiveCampaign answered it, or undefined when its shape is not one (the read then fails). */
 export function membersPage(body: unknown): MembersPage | undefined {
@@ -95,7 +97,9 @@ export class ListRead {
   }
 
   next(): MembersRequest {
-    return this.phase === 'probe' ? { listId: this.listId, limit: MEMBER_PAGE, order: 'desc' } : { listId: this.listId, limit: MEMBER_PAGE, order: 'asc', afterId: this.cursor };
+    return this.phase === 'probe'
+      ? { listId: this.listId, limit: MEMBER_PAGE, order: 'desc' }
+      : { listId: this.listId, limit: MEMBER_PAGE, order: 'asc', afterId: this.cursor };
   }
 
   /**
@@ -110,7 +114,12 @@ export class ListRead {
     // The order is what makes id paging complete; a page out of order (or ids we cannot read) ends the read.
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
-      if (!Number.isSafeInteger(id) || id <= 0 || (i > 0 && (desc ? id >= ids[i - 1]! : id <= ids[i - 1]!)) || (!desc && id <= this.cursor)) {
+      if (
+        !Number.isSafeInteger(id) ||
+        id <= 0 ||
+        (i > 0 && (desc ? id >= ids[i - 1]! : id <= ids[i - 1]!)) ||
+        (!desc && id <= this.cursor)
+      ) {
         this.fail('a page of members was not in id order');
         return [];
       }
@@ -130,7 +139,8 @@ export class ListRead {
       this.bound = ids.length ? ids[ids.length - 1]! : Infinity;
       if (ids.length < MEMBER_PAGE) this.phase = 'done';
       else if (page.total === undefined || !Number.isFinite(page.total)) this.fail('the probe gave no member count');
-      else if (page.total > this.rules.maxMembers) this.fail(`the list has ${page.total} members, over the ${this.rules.maxMembers} a read may hold`);
+      else if (page.total > this.rules.maxMembers)
+        this.fail(`the list has ${page.total} members, over the ${this.rules.maxMembers} a read may hold`);
       else {
         this.pagesLeft = Math.ceil(Math.max(0, page.total - ids.length) / MEMBER_PAGE);
         this.phase = 'paused';
@@ -139,7 +149,8 @@ export class ListRead {
       this.pagesLeft = Math.max(0, this.pagesLeft - 1);
       if (ids.length) this.cursor = ids[ids.length - 1]!;
       if (reachedBound || ids.length < MEMBER_PAGE) this.phase = 'done';
-      else if (this.members.size > this.rules.maxMembers) this.fail(`the list has over ${this.rules.maxMembers} members`);
+      else if (this.members.size > this.rules.maxMembers)
+        this.fail(`the list has over ${this.rules.maxMembers} members`);
     }
     return emails;
   }

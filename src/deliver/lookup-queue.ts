@@ -86,12 +86,18 @@ export class LookupQueue<R> {
     for (const entry of this.arrivals.splice(0)) this.place(entry, now);
     this.reads.forget(now);
     // A review scans the queue: only when it could decide something, and at most once per skewMs of real time.
-    const reviewable = !!this.d.client.listMembers && this.d.rules.startAt > 0 && this.queue.length >= Math.min(this.d.rules.startAt, this.reads.minResume());
+    const reviewable =
+      !!this.d.client.listMembers &&
+      this.d.rules.startAt > 0 &&
+      this.queue.length >= Math.min(this.d.rules.startAt, this.reads.minResume());
     const epoch = this.d.clock.epoch();
     if (reviewable && epoch >= this.nextReviewAt) this.review(now, epoch);
     const due = this.reads.due(now);
     for (const read of due.expired) this.ended(read, now);
-    let wakeAt = Math.min(due.wakeAt, reviewable ? now + this.d.clock.fromReal(Math.max(0, this.nextReviewAt - this.d.clock.epoch())) : Infinity);
+    let wakeAt = Math.min(
+      due.wakeAt,
+      reviewable ? now + this.d.clock.fromReal(Math.max(0, this.nextReviewAt - this.d.clock.epoch())) : Infinity,
+    );
     for (const read of due.ready) {
       const s = slot(now);
       if (s !== true) return Math.min(wakeAt, s);
@@ -124,7 +130,14 @@ export class LookupQueue<R> {
   /** member-reads.ts review(): probes begin, paused reads go on and take the queued lookups they answer. */
   private review(now: number, epoch: number): void {
     this.nextReviewAt = epoch + this.d.rules.skewMs;
-    if (!this.reads.review(this.queue.map((j) => j.entry), epoch, now)) return;
+    if (
+      !this.reads.review(
+        this.queue.map((j) => j.entry),
+        epoch,
+        now,
+      )
+    )
+      return;
     const jobs = this.queue.splice(0);
     this.queue.push(...jobs.filter((j) => j.busy));
     for (const job of jobs) if (!job.busy) this.place(job.entry, now);
@@ -166,8 +179,16 @@ export class LookupQueue<R> {
   /** A read ended: the entries parked behind it are answered, or go back to lookups. */
   private ended(read: ListRead, now: number): void {
     this.d.metrics.memberReads.inc({ connection: this.d.name, result: read.phase === 'done' ? 'done' : 'failed' });
-    if (read.failure) this.d.log.warn({ list: read.listId, reason: read.failure, requests: read.requests }, "A read of a list's members ended early; its removes are looked up one by one");
-    else this.d.log.info({ list: read.listId, members: read.memberCount, requests: read.requests, bytes: read.memoryBytes }, "A list's members were read once for the unknown removes waiting on it");
+    if (read.failure)
+      this.d.log.warn(
+        { list: read.listId, reason: read.failure, requests: read.requests },
+        "A read of a list's members ended early; its removes are looked up one by one",
+      );
+    else
+      this.d.log.info(
+        { list: read.listId, members: read.memberCount, requests: read.requests, bytes: read.memoryBytes },
+        "A list's members were read once for the unknown removes waiting on it",
+      );
     for (const entry of this.reads.ended(read, now)) this.place(entry, now);
     if (read.phase !== 'done') return;
     // Queued lookups it answers too (a probe that read the whole list ends before any review parks them).
@@ -197,7 +218,13 @@ export class LookupQueue<R> {
       if (found) this.found(job.entry);
       else if (shaped) this.absent(job.entry);
       // A refused lookup says nothing about the contact: dead-letter the removes, never settle them unsent.
-      else d.fx().dead([job.entry], 'deliver', 'REJECTED', `the contact lookup before an unsubscribe was refused: ${v.kind === 'reject' ? v.message : v.kind === 'ok' ? 'the answer held no list of contacts' : 'HTTP error'}`);
+      else
+        d.fx().dead(
+          [job.entry],
+          'deliver',
+          'REJECTED',
+          `the contact lookup before an unsubscribe was refused: ${v.kind === 'reject' ? v.message : v.kind === 'ok' ? 'the answer held no list of contacts' : 'HTTP error'}`,
+        );
     }
     d.wake();
   }
@@ -210,7 +237,20 @@ export class LookupQueue<R> {
   /** Nothing to unsubscribe: recorded as the service's unsubscribe, unapplied (`absent`), and settled unsent. */
   private absent(entry: ContactEntry<R>): void {
     const at = this.d.clock.epoch();
-    this.d.outcomes.applied(this.d.name, [...entry.lists].map(([listId, c]) => ({ email: entry.email, listId, op: c.op, occurredAt: c.occurredAt, refs: c.refs, winner: c.winner, sentAt: at, confirmedAt: at, absent: true })));
+    this.d.outcomes.applied(
+      this.d.name,
+      [...entry.lists].map(([listId, c]) => ({
+        email: entry.email,
+        listId,
+        op: c.op,
+        occurredAt: c.occurredAt,
+        refs: c.refs,
+        winner: c.winner,
+        sentAt: at,
+        confirmedAt: at,
+        absent: true,
+      })),
+    );
     this.d.buffer.release([entry.email]);
   }
 }

@@ -38,7 +38,15 @@ export interface ReadRules {
   pageWaitMs: number;
 }
 
-export const defaultReadRules: ReadRules = { startAt: 100, maxMembers: 2_000_000, skewMs: 5_000, retainMs: 600_000, saving: 4, waitMs: 300_000, pageWaitMs: 1_000 };
+export const defaultReadRules: ReadRules = {
+  startAt: 100,
+  maxMembers: 2_000_000,
+  skewMs: 5_000,
+  retainMs: 600_000,
+  saving: 4,
+  waitMs: 300_000,
+  pageWaitMs: 1_000,
+};
 
 export type ReadVerdict = 'found' | 'absent' | 'wait' | 'lookup';
 
@@ -75,7 +83,12 @@ export interface Review {
  * queued lookups would be answered by it, and then runs to its end: it costs at most a quarter of the lookups it
  * replaces, plus its probe.
  */
-export function review<R>(queued: Iterable<ContactEntry<R>>, reads: ReadonlyMap<string, ListRead>, epoch: number, rules: ReadRules): Review {
+export function review<R>(
+  queued: Iterable<ContactEntry<R>>,
+  reads: ReadonlyMap<string, ListRead>,
+  epoch: number,
+  rules: ReadRules,
+): Review {
   const demand = new Map<string, number>();
   const coveredBy = new Map<ListRead, number>();
   for (const entry of queued) {
@@ -83,7 +96,11 @@ export function review<R>(queued: Iterable<ContactEntry<R>>, reads: ReadonlyMap<
       const read = reads.get(listId);
       if (read?.phase === 'paused') {
         if (read.covers(change.occurredAt)) coveredBy.set(read, (coveredBy.get(read) ?? 0) + 1);
-      } else if ((!read || read.phase === 'done') && change.occurredAt <= epoch - rules.skewMs && !read?.covers(change.occurredAt)) {
+      } else if (
+        (!read || read.phase === 'done') &&
+        change.occurredAt <= epoch - rules.skewMs &&
+        !read?.covers(change.occurredAt)
+      ) {
         demand.set(listId, (demand.get(listId) ?? 0) + 1);
       }
     }
@@ -187,7 +204,12 @@ export class MemberReads<R> {
   /** Reads finished, failed or paused that nothing used for `retainMs` are dropped (their member hashes with them). */
   forget(now: number): void {
     for (const [listId, read] of this.reads) {
-      if ((read.phase === 'done' || read.phase === 'failed' || read.phase === 'paused') && !read.busy && now - read.lastUsed > this.rules.retainMs) this.reads.delete(listId);
+      if (
+        (read.phase === 'done' || read.phase === 'failed' || read.phase === 'paused') &&
+        !read.busy &&
+        now - read.lastUsed > this.rules.retainMs
+      )
+        this.reads.delete(listId);
     }
   }
 

@@ -39,7 +39,11 @@ export interface DeliveryGate<R> {
    * Write-ahead: resolves once the intents of these unsubscribes are acknowledged; the import is sent only then.
    * Rejects when they cannot be written (the import is then not sent, and its changes wait in the buffer).
    */
-  intend(connection: string, removes: { email: string; listId: string; change: ListChange<R> }[], at: number): Promise<void>;
+  intend(
+    connection: string,
+    removes: { email: string; listId: string; change: ListChange<R> }[],
+    at: number,
+  ): Promise<void>;
   /** Whether a ref still counts (fetched in the current group generation): others are dropped, never sent. */
   live(ref: R): boolean;
   /**
@@ -97,6 +101,25 @@ export interface AppliedChange<R> {
 }
 
 /** The record of one change as it ended (refused or failed when given). */
-export function appliedChange<R>(email: string, listId: string, c: ListChange<R>, sentAt: number, confirmedAt: number, refused?: AppliedChange<R>['refused'], failed?: boolean): AppliedChange<R> {
-  return { email, listId, op: c.op, occurredAt: c.occurredAt, refs: c.refs, winner: c.winner, sentAt, confirmedAt, ...(refused ? { refused } : {}), ...(failed ? { failed } : {}) };
+export function appliedChange<R>(
+  email: string,
+  listId: string,
+  c: ListChange<R>,
+  sentAt: number,
+  confirmedAt: number,
+  refused?: AppliedChange<R>['refused'],
+  failed?: boolean,
+): AppliedChange<R> {
+  return {
+    email,
+    listId,
+    op: c.op,
+    occurredAt: c.occurredAt,
+    refs: c.refs,
+    winner: c.winner,
+    sentAt,
+    confirmedAt,
+    ...(refused ? { refused } : {}),
+    ...(failed ? { failed } : {}),
+  };
 }

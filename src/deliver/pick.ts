@@ -35,7 +35,8 @@ export const importKind = (contacts: number): Spend => (contacts === 1 ? 'single
 
 /** Picks the next import: a bisected half first, then a due (or drained) buffer, within the bounds and the budget. */
 export function pickImport(p: PickInput): Pick {
-  if (p.requests >= p.maxConcurrentRequests || p.inAir >= p.maxUnconfirmed) return { kind: 'idle', wakeAt: Infinity, due: true };
+  if (p.requests >= p.maxConcurrentRequests || p.inAir >= p.maxUnconfirmed)
+    return { kind: 'idle', wakeAt: Infinity, due: true };
   const bisect = p.bisectHead !== undefined;
   const trigger = bisect ? 'retry' : (p.draining ?? p.due);
   if (!trigger) return { kind: 'idle', wakeAt: p.dueAt ?? Infinity, due: false };

@@ -36,7 +36,10 @@ export interface Plan<R> {
 const stripped = new WeakSet<object>();
 
 /** Sorts the changes of a batch just cut by what the ledger holds now (each email's newest state is in memory). */
-export function planBatch<R>(entries: readonly ContactEntry<R>[], route: (email: string, listId: string, change: ListChange<R>) => Route): Plan<R> {
+export function planBatch<R>(
+  entries: readonly ContactEntry<R>[],
+  route: (email: string, listId: string, change: ListChange<R>) => Route,
+): Plan<R> {
   const plan: Plan<R> = { entries: [], resubscribe: new Map(), stale: [], reentryOff: [], dropped: [] };
   for (const entry of entries) {
     let changed = stripped.has(entry);
@@ -79,7 +82,12 @@ export interface Cut<R> extends Omit<Plan<R>, 'stale' | 'reentryOff'> {
   /** Entries of removes only, for a contact neither the ledger nor a lookup knows: looked up before sending. */
   lookup: ContactEntry<R>[];
   /** Changes refused before sending (re-entry off): recorded with their code, then dead-lettered. */
-  refused: { email: string; listId: string; change: ListChange<R>; refused: NonNullable<AppliedChange<R>['refused']> }[];
+  refused: {
+    email: string;
+    listId: string;
+    change: ListChange<R>;
+    refused: NonNullable<AppliedChange<R>['refused']>;
+  }[];
 }
 
 /**
@@ -88,27 +96,42 @@ export interface Cut<R> extends Omit<Plan<R>, 'stale' | 'reentryOff'> {
  * import body and wait for its confirmation (then contactLists). `plain` says a re-entry found nothing to reverse
  * last time: it goes by plain import.
  */
-export function planCut<R>(entries: ContactEntry<R>[], gate: DeliveryGate<R> | undefined, connection: string, plain: (email: string, listId: string) => boolean): Cut<R> {
+export function planCut<R>(
+  entries: ContactEntry<R>[],
+  gate: DeliveryGate<R> | undefined,
+  connection: string,
+  plain: (email: string, listId: string) => boolean,
+): Cut<R> {
   const superseded = pruneDead(entries, gate);
   const plan = planBatch(entries, (email, listId, change) => {
     if (change.refs.length === 0 && !change.reassert) return { kind: 'stale' };
     if (plain(email, listId)) return { kind: 'import' };
     // Sent again over an abandoned import that completed late: never stale (its refs settled the first time).
-    if (change.reassert) return change.op === 'add' && change.reassert.window ? { kind: 'resubscribe', window: change.reassert.window } : { kind: 'import' };
+    if (change.reassert)
+      return change.op === 'add' && change.reassert.window
+        ? { kind: 'resubscribe', window: change.reassert.window }
+        : { kind: 'import' };
     return gate?.route(connection, email, listId, change) ?? { kind: 'import' };
   });
-  const message = 'the contact re-entered the segment after this service unsubscribed them, and the export has reentry: false';
+  const message =
+    'the contact re-entered the segment after this service unsubscribed them, and the export has reentry: false';
   // A bulk import upserts by email: removes alone would create a contact ActiveCampaign never had (issue 15).
   const lookup: ContactEntry<R>[] = [];
   const send: ContactEntry<R>[] = [];
-  for (const entry of plan.entries) (!plan.resubscribe.has(entry.email) && needsLookup(entry, gate, connection) ? lookup : send).push(entry);
+  for (const entry of plan.entries)
+    (!plan.resubscribe.has(entry.email) && needsLookup(entry, gate, connection) ? lookup : send).push(entry);
   return {
     lookup,
     entries: send,
     resubscribe: plan.resubscribe,
     dropped: plan.dropped,
     stale: [...superseded, ...plan.stale.flatMap((c) => c.refs)],
-    refused: plan.reentryOff.map(({ entry, listId, change }) => ({ email: entry.email, listId, change, refused: { code: CONSENT_REENTRY_OFF, message } })),
+    refused: plan.reentryOff.map(({ entry, listId, change }) => ({
+      email: entry.email,
+      listId,
+      change,
+      refused: { code: CONSENT_REENTRY_OFF, message },
+    })),
   };
 }
 

@@ -111,7 +111,10 @@ export class ProfileLookups<R> {
           if (!this.wanted.has(profileId)) this.wanted.set(profileId, w);
           // A failing account (a refused token, an outage) is waited out with a growing backoff: these lookups are
           // background work and must not keep taking the request slots the readiness probe needs to see it.
-          const wait = a.verdict.kind === 'throttled' ? this.h.clock.fromReal(a.verdict.retryAfterMs ?? 1_000) : this.failing.next();
+          const wait =
+            a.verdict.kind === 'throttled'
+              ? this.h.clock.fromReal(a.verdict.retryAfterMs ?? 1_000)
+              : this.failing.next();
           this.nextAt = Math.max(this.nextAt, this.h.clock.now() + wait);
         } else {
           this.failing.reset();

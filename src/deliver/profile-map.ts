@@ -35,7 +35,11 @@ export class ProfileMap<R> {
 
   constructor(private readonly h: ProfileMapHost<R>) {
     if (h.store && h.lookups && h.lookups.perSecond > 0) {
-      this.lookups = new ProfileLookups<R>({ ...h.lookups, max: Math.min(h.maxProfiles, 10_000), found: (id, email, contactId, ref) => this.found(id, email, contactId, ref) });
+      this.lookups = new ProfileLookups<R>({
+        ...h.lookups,
+        max: Math.min(h.maxProfiles, 10_000),
+        found: (id, email, contactId, ref) => this.found(id, email, contactId, ref),
+      });
     }
   }
 
@@ -54,7 +58,12 @@ export class ProfileMap<R> {
     if (k) return k;
     const r = this.h.store?.get(this.h.connection, profileId, ref);
     if (!r) return undefined;
-    return { hash: r.email, occurredAt: r.occurredAt, ...(r.contactId ? { contactId: r.contactId } : {}), ...(r.changingTo ? { changingTo: r.changingTo } : {}) };
+    return {
+      hash: r.email,
+      occurredAt: r.occurredAt,
+      ...(r.contactId ? { contactId: r.contactId } : {}),
+      ...(r.changingTo ? { changingTo: r.changingTo } : {}),
+    };
   }
 
   /** Whether an event's email is a change (a restored open write-ahead always is: its PUT is repeated). */
@@ -78,7 +87,12 @@ export class ProfileMap<R> {
   /** Write-ahead before a PUT: the contact and the email it is about to get. Resolves once acknowledged. */
   intend(profileId: string, ref: R, k: Known, to: string, contactId: string): Promise<void> {
     if (!this.h.store) return Promise.resolve();
-    return this.h.store.put(this.h.connection, profileId, ref, { occurredAt: k.occurredAt, email: this.hashOf(k), contactId, changingTo: this.h.store.hash(to) });
+    return this.h.store.put(this.h.connection, profileId, ref, {
+      occurredAt: k.occurredAt,
+      email: this.hashOf(k),
+      contactId,
+      changingTo: this.h.store.hash(to),
+    });
   }
 
   /** A change's outcome: remembered and recorded (a SIGKILL before the record is acknowledged repeats the PUT). */
@@ -129,7 +143,11 @@ export class ProfileMap<R> {
   /** Writes a profile record; one that cannot be written (the partition moved) is left to the next owner. */
   private record(profileId: string, ref: R, k: Known): void {
     if (!this.h.store) return;
-    const r: ProfileRecord = { occurredAt: k.occurredAt, email: this.hashOf(k), ...(k.contactId ? { contactId: k.contactId } : {}) };
+    const r: ProfileRecord = {
+      occurredAt: k.occurredAt,
+      email: this.hashOf(k),
+      ...(k.contactId ? { contactId: k.contactId } : {}),
+    };
     void this.h.store.put(this.h.connection, profileId, ref, r).catch(() => undefined);
   }
 }

@@ -44,7 +44,13 @@ export class ReentryQueue<R> {
    * sent again, and its removes are sent again: one refused list never takes the contact's other lists with it.
    * Re-entries left out of the body now go to contactLists. Emails stay in flight until those jobs are done.
    */
-  completed(entries: ContactEntry<R>[], resubscribe: Map<string, ReentryItem<R>[]>, failure: ReadonlySet<string>, acceptedAt: number, now: number): { changes: AppliedChange<R>[]; release: string[]; confirmed: string[]; failed: string[] } {
+  completed(
+    entries: ContactEntry<R>[],
+    resubscribe: Map<string, ReentryItem<R>[]>,
+    failure: ReadonlySet<string>,
+    acceptedAt: number,
+    now: number,
+  ): { changes: AppliedChange<R>[]; release: string[]; confirmed: string[]; failed: string[] } {
     const changes: AppliedChange<R>[] = [];
     const release: string[] = [];
     const confirmed: string[] = [];
@@ -54,7 +60,8 @@ export class ReentryQueue<R> {
       const left = new Set(later.map((i) => i.listId));
       if (!failure.has(entry.email)) {
         confirmed.push(entry.email);
-        for (const [listId, c] of entry.lists) if (!left.has(listId)) changes.push(appliedChange(entry.email, listId, c, acceptedAt, now));
+        for (const [listId, c] of entry.lists)
+          if (!left.has(listId)) changes.push(appliedChange(entry.email, listId, c, acceptedAt, now));
         if (later.length) this.jobs.push(new ReentryJob(entry.email, later, this.now, undefined, this.repeat));
         else release.push(entry.email);
         continue;
@@ -104,17 +111,29 @@ export class ReentryQueue<R> {
     const again = new Map<string, ListChange<R>>(job.after?.resend ?? []);
     for (const { item, result, at, code, message } of outcomes) {
       end.results.push(result);
-      const c = (refused?: AppliedChange<R>['refused']) => appliedChange(job.email, item.listId, item.change, at, at, refused);
+      const c = (refused?: AppliedChange<R>['refused']) =>
+        appliedChange(job.email, item.listId, item.change, at, at, refused);
       if (result === 'subscribed' || result === 'already') end.changes.push(c());
       else if (result === 'opted_out') {
-        const why = item.optedOut !== undefined ? 'the person opted out of this list themselves (ActiveCampaign\'s unsubscribe webhook, recorded in the consent topic)' : item.window ? "the contact unsubscribed outside the window of the service's own unsubscribe (before it, or again after it)" : 'ActiveCampaign refused to subscribe the contact and its membership is unsubscribed, not by this service';
+        const why =
+          item.optedOut !== undefined
+            ? "the person opted out of this list themselves (ActiveCampaign's unsubscribe webhook, recorded in the consent topic)"
+            : item.window
+              ? "the contact unsubscribed outside the window of the service's own unsubscribe (before it, or again after it)"
+              : 'ActiveCampaign refused to subscribe the contact and its membership is unsubscribed, not by this service';
         end.changes.push(c({ code: code ?? CONSENT_OPTED_OUT, message: message ?? `${why}: the opt-out stands` }));
-      } else if (result === 'bounced') end.changes.push(c({ code: 'CONTACT_BOUNCED', message: 'the membership is bounced: not re-subscribed' }));
+      } else if (result === 'bounced')
+        end.changes.push(c({ code: 'CONTACT_BOUNCED', message: 'the membership is bounced: not re-subscribed' }));
       else if (result === 'refused') end.changes.push(c({ code: code!, message: message! }));
       else if (result === 'missing' || result === 'import') {
         this.plainNext.add(k(job.email, item.listId));
         again.set(item.listId, item.change);
-      } else end.dead.push({ refs: item.change.refs, code: code ?? 'RESUBSCRIBE_FAILED', message: message ?? 'contactLists refused the re-subscribe' });
+      } else
+        end.dead.push({
+          refs: item.change.refs,
+          code: code ?? 'RESUBSCRIBE_FAILED',
+          message: message ?? 'contactLists refused the re-subscribe',
+        });
     }
     if (again.size) {
       const entry = job.after?.entry ?? newEntry<R>(job.email, this.now());

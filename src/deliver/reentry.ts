@@ -8,7 +8,15 @@ import type { ReentryItem } from './plan.js';
 export type { ReentryItem } from './plan.js';
 
 /** `refused`: the consent table dead-letters it with `code` (recorded first, like an opt-out). */
-export type ReentryResult = 'subscribed' | 'already' | 'opted_out' | 'bounced' | 'missing' | 'import' | 'refused' | 'failed';
+export type ReentryResult =
+  | 'subscribed'
+  | 'already'
+  | 'opted_out'
+  | 'bounced'
+  | 'missing'
+  | 'import'
+  | 'refused'
+  | 'failed';
 
 export interface ReentryOutcome<R> {
   item: ReentryItem<R>;
@@ -62,12 +70,23 @@ export class ReentryJob<R> {
       const item = this.todo[0]!;
       const m = this.lists.get(item.listId);
       // The consent table (consent.ts) decides; only a re-subscribe needs a request.
-      const d = consent({ status: statusOf(m?.status), place: placeOf(m?.udate, item.window, item.optedOut), reentry: true, repeat: this.repeat });
+      const d = consent({
+        status: statusOf(m?.status),
+        place: placeOf(m?.udate, item.window, item.optedOut),
+        reentry: true,
+        repeat: this.repeat,
+      });
       if (d.action === 'import') this.finish(item, 'import');
       else if (d.action === 'leave-alone') this.finish(item, 'already');
       else if (d.action === 'dead-letter' && d.code === 'CONTACT_BOUNCED') this.finish(item, 'bounced');
       else if (d.action === 'dead-letter' && d.code === 'CONSENT_OPTED_OUT') this.finish(item, 'opted_out');
-      else if (d.action === 'dead-letter') this.finish(item, 'refused', d.code, `${d.code === 'CONSENT_UNCERTAIN' ? 'the unsubscribe may be the contact\'s own (its date cannot tell it from a repeat of the service\'s)' : 'refused by the consent table'}: not re-subscribed`);
+      else if (d.action === 'dead-letter')
+        this.finish(
+          item,
+          'refused',
+          d.code,
+          `${d.code === 'CONSENT_UNCERTAIN' ? "the unsubscribe may be the contact's own (its date cannot tell it from a repeat of the service's)" : 'refused by the consent table'}: not re-subscribed`,
+        );
       else return true;
     }
     return false;
@@ -92,7 +111,9 @@ export class ReentryJob<R> {
     if (this.lists === undefined) {
       const a = await client.memberships(this.contactId);
       if (a.verdict.kind !== 'ok') return a.status === 404 ? this.endAll('missing') : this.refused(a.verdict);
-      this.lists = new Map((a.body?.contactLists ?? []).map((m) => [String(m.list), { status: m.status, udate: m.udate }]));
+      this.lists = new Map(
+        (a.body?.contactLists ?? []).map((m) => [String(m.list), { status: m.status, udate: m.udate }]),
+      );
       return this.next();
     }
     const item = this.todo[0]!;
@@ -100,14 +121,21 @@ export class ReentryJob<R> {
     if (a.verdict.kind === 'throttled' || a.verdict.kind === 'account') return { kind: 'wait', verdict: a.verdict };
     this.todo.shift();
     if (a.verdict.kind === 'ok') this.finish(item, 'subscribed');
-    else this.finish(item, 'failed', a.verdict.kind === 'reject' ? a.verdict.code : 'REJECTED', a.verdict.kind === 'reject' ? a.verdict.message : 'refused');
+    else
+      this.finish(
+        item,
+        'failed',
+        a.verdict.kind === 'reject' ? a.verdict.code : 'REJECTED',
+        a.verdict.kind === 'reject' ? a.verdict.message : 'refused',
+      );
     return this.next();
   }
 
   private refused(v: Exclude<Verdict, { kind: 'ok' }>): StepResult<R> {
     if (v.kind === 'throttled' || v.kind === 'account') return { kind: 'wait', verdict: v };
     const message = v.kind === 'reject' ? v.message : 'refused';
-    for (const item of this.todo.splice(0)) this.finish(item, 'failed', v.kind === 'reject' ? v.code : 'REJECTED', message);
+    for (const item of this.todo.splice(0))
+      this.finish(item, 'failed', v.kind === 'reject' ? v.code : 'REJECTED', message);
     return { kind: 'done', outcomes: this.outcomes };
   }
 

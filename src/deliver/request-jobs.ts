@@ -30,7 +30,11 @@ export class RequestJobs<R> {
 
   dispatch(now: number, due: { polls: Unconfirmed<R>[]; wakeAt: number }): number {
     let wakeAt = Math.min(this.polls(now, due), this.reentries(now));
-    for (const q of this.h.queues) wakeAt = Math.min(wakeAt, q.dispatch(now, (t) => this.slot(t), this.h.flight));
+    for (const q of this.h.queues)
+      wakeAt = Math.min(
+        wakeAt,
+        q.dispatch(now, (t) => this.slot(t), this.h.flight),
+      );
     return wakeAt;
   }
 

@@ -54,7 +54,11 @@ export class AccountRequests<R> {
     this.opts.metrics.batchSize.observe({ connection: name }, batch.entries.length);
     this.opts.metrics.batchBytes.observe({ connection: name }, batch.bytes);
     // Write-ahead: the ledger holds the intent of every unsubscribe in this import before it goes out.
-    const removes = batch.entries.flatMap((entry) => [...entry.lists].filter(([listId, c]) => c.op === 'remove' && !resubscribe.get(entry.email)?.some((i) => i.listId === listId)).map(([listId, change]) => ({ email: entry.email, listId, change })));
+    const removes = batch.entries.flatMap((entry) =>
+      [...entry.lists]
+        .filter(([listId, c]) => c.op === 'remove' && !resubscribe.get(entry.email)?.some((i) => i.listId === listId))
+        .map(([listId, change]) => ({ email: entry.email, listId, change })),
+    );
     if (removes.length && this.opts.gate) {
       try {
         await this.opts.gate.intend(name, removes, this.opts.clock.epoch());
@@ -62,7 +66,10 @@ export class AccountRequests<R> {
       } catch (err) {
         this.flight.requests--;
         this.flight.sending--;
-        this.opts.log.warn({ err: (err as Error).message, contacts: batch.entries.length }, 'The intents of an import could not be written; it waits in the buffer');
+        this.opts.log.warn(
+          { err: (err as Error).message, contacts: batch.entries.length },
+          'The intents of an import could not be written; it waits in the buffer',
+        );
         this.opts.buffer.requeue(batch.entries);
         this.opts.wake();
         return;
@@ -74,25 +81,35 @@ export class AccountRequests<R> {
     const now = this.opts.clock.now();
     // Certainly not applied (a timeout or a 5xx may have been): the intents' windows close at once.
     const v = answer.verdict.kind;
-    if (removes.length && (v === 'throttled' || v === 'invalid-contacts' || v === 'reject')) this.opts.gate?.withdraw?.(name, removes, this.opts.clock.epoch());
+    if (removes.length && (v === 'throttled' || v === 'invalid-contacts' || v === 'reject'))
+      this.opts.gate?.withdraw?.(name, removes, this.opts.clock.epoch());
     const a = bulkActions(answer.verdict, batch.entries, answer.body?.batchId);
     if (a.answered) this.fx.up(now);
     if (answer.verdict.kind === 'ok') {
       this.opts.metrics.lastFlushSuccess.set({ connection: name }, this.opts.clock.epoch() / 1000);
       crashPoint('import-accepted');
-      this.opts.outcomes.accepted(batch.entries.flatMap(entryRefs), this.opts.clock.epoch(), this.opts.settleOnAccept && !!a.accepted);
+      this.opts.outcomes.accepted(
+        batch.entries.flatMap(entryRefs),
+        this.opts.clock.epoch(),
+        this.opts.settleOnAccept && !!a.accepted,
+      );
     }
     if (a.accepted) {
       this.opts.confirms.accept(a.accepted, batch.entries, resubscribe, now, this.opts.clock.epoch());
-      for (const entry of batch.entries) for (const [listId, change] of entry.lists) this.opts.late.sent(entry.email, listId, change);
+      for (const entry of batch.entries)
+        for (const [listId, change] of entry.lists) this.opts.late.sent(entry.email, listId, change);
     }
     if (a.throttle) this.fx.throttled(a.throttle.code, a.throttle.retryAfterMs, now);
     if (a.pause) this.fx.markDown(a.pause.code, a.pause.message, now);
-    if (a.throttle || a.pause) this.opts.metrics.retries.inc({ connection: name, reason: (a.throttle ?? a.pause)!.code });
+    if (a.throttle || a.pause)
+      this.opts.metrics.retries.inc({ connection: name, reason: (a.throttle ?? a.pause)!.code });
     for (const d of a.dead) this.fx.dead(d.entries, 'deliver', d.code, d.message, d.sent);
     if (a.bisect.length) {
       this.opts.bisectQueue.unshift(...a.bisect);
-      this.opts.log.warn({ contacts: a.bisect.reduce((n, h) => n + h.length, 0) }, 'ActiveCampaign refused a contact it did not name unambiguously; bisecting the import');
+      this.opts.log.warn(
+        { contacts: a.bisect.reduce((n, h) => n + h.length, 0) },
+        'ActiveCampaign refused a contact it did not name unambiguously; bisecting the import',
+      );
     }
     if (a.requeue.length) this.opts.buffer.requeue(a.requeue);
     this.opts.wake();
@@ -114,7 +131,10 @@ export class AccountRequests<R> {
         // Completed (or interrupted, partly applied) over changes sent since: their newest state goes again.
         this.opts.late.ended(u.batchId, final === 'completed' || final === 'interrupted', this.opts.clock.epoch());
         this.opts.metrics.confirmations.inc({ connection: this.opts.name, status: `abandoned_${final}` });
-        this.opts.log.info({ batchId: u.batchId, status }, 'An abandoned bulk import ended; its changes had been resubmitted');
+        this.opts.log.info(
+          { batchId: u.batchId, status },
+          'An abandoned bulk import ended; its changes had been resubmitted',
+        );
       }
     } else if (v.kind === 'ok') {
       this.fx.up(now);
@@ -141,7 +161,10 @@ export class AccountRequests<R> {
     if (r.kind === 'wait') {
       const v = r.verdict;
       job.notBefore = this.fx.waited(v, now);
-      this.opts.metrics.retries.inc({ connection: this.opts.name, reason: v.kind === 'throttled' ? v.code : 'REENTRY' });
+      this.opts.metrics.retries.inc({
+        connection: this.opts.name,
+        reason: v.kind === 'throttled' ? v.code : 'REENTRY',
+      });
     } else {
       this.fx.up(now);
       if (r.kind === 'done') this.fx.reentryDone(job, r.outcomes);

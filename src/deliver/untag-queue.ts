@@ -45,8 +45,13 @@ export class UntagQueue<R> {
    * A completed import: jobs for its contacts' leaves that remove tags. Returns the emails now held by a job;
    * `held` are emails something else (a re-entry) holds already: their job runs without holding them.
    */
-  afterImport(entries: readonly ContactEntry<R>[], failure: ReadonlySet<string>, held: ReadonlySet<string>): Set<string> {
-    const given = (email: string, listId: string, ref: R) => this.gate?.givenTags?.(this.deps.name, email, listId, ref) ?? new Set<string>();
+  afterImport(
+    entries: readonly ContactEntry<R>[],
+    failure: ReadonlySet<string>,
+    held: ReadonlySet<string>,
+  ): Set<string> {
+    const given = (email: string, listId: string, ref: R) =>
+      this.gate?.givenTags?.(this.deps.name, email, listId, ref) ?? new Set<string>();
     const holding = new Set<string>();
     for (const [email, tags] of untagsOf(entries, failure, this.untagLists, given)) {
       const holds = !held.has(email);
@@ -91,7 +96,11 @@ export class UntagQueue<R> {
       if (r.kind === 'done') {
         this.jobs.splice(this.jobs.indexOf(job), 1);
         d.metrics.tagRemovals.inc({ connection: d.name, result: r.result });
-        if (r.result === 'failed') d.log.warn({ email: maskEmail(job.email), reason: r.message }, "The tags of an export the contact left could not be removed; the leave itself is confirmed");
+        if (r.result === 'failed')
+          d.log.warn(
+            { email: maskEmail(job.email), reason: r.message },
+            'The tags of an export the contact left could not be removed; the leave itself is confirmed',
+          );
         if (job.holds) d.buffer.release([job.email]);
       }
     }

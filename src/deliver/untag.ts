@@ -14,7 +14,10 @@ import type { AcApi } from './client.js';
  */
 export type UntagResult = 'removed' | 'none' | 'missing' | 'failed';
 
-export type UntagStep = { kind: 'wait'; verdict: Extract<Verdict, { kind: 'throttled' | 'account' }> } | { kind: 'progress' } | { kind: 'done'; result: UntagResult; message?: string };
+export type UntagStep =
+  | { kind: 'wait'; verdict: Extract<Verdict, { kind: 'throttled' | 'account' }> }
+  | { kind: 'progress' }
+  | { kind: 'done'; result: UntagResult; message?: string };
 
 /** Tag name → id in one account, as found by GET /tags?search=; undefined: the account has no such tag. */
 export type TagIds = Map<string, string | undefined>;
@@ -24,7 +27,12 @@ export type TagIds = Map<string, string | undefined>;
  * export removes tags on a leave, less the tags of its adds in the same import, less those `given` says another
  * export still gives. Pure: `given` answers from the ledger.
  */
-export function untagsOf<R>(entries: readonly ContactEntry<R>[], failure: ReadonlySet<string>, untagLists: ReadonlySet<string>, given: (email: string, listId: string, ref: R) => ReadonlySet<string>): Map<string, string[]> {
+export function untagsOf<R>(
+  entries: readonly ContactEntry<R>[],
+  failure: ReadonlySet<string>,
+  untagLists: ReadonlySet<string>,
+  given: (email: string, listId: string, ref: R) => ReadonlySet<string>,
+): Map<string, string[]> {
   const out = new Map<string, string[]>();
   if (untagLists.size === 0) return out;
   for (const entry of entries) {
@@ -76,7 +84,8 @@ export class UntagJob {
     }
     if (this.held === undefined) {
       const a = await client.contactTags(this.contactId);
-      if (a.verdict.kind !== 'ok') return a.status === 404 ? { kind: 'done', result: 'missing' } : this.refused(a.verdict);
+      if (a.verdict.kind !== 'ok')
+        return a.status === 404 ? { kind: 'done', result: 'missing' } : this.refused(a.verdict);
       this.held = new Map((a.body?.contactTags ?? []).map((ct) => [String(ct.tag), String(ct.id)]));
       return this.next();
     }

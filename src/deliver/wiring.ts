@@ -22,13 +22,25 @@ export function createClients(config: Config, dryRun?: (line: string) => void, m
           metrics.apiLatency.observe({ connection: name, endpoint }, latencyMs / 1000);
         }
       : undefined;
-    const client = new AcClient({ apiUrl: conn.apiUrl, apiKey: secretReader(conn.apiKey, `connections.${name}.apiKey`), timeoutMs: conn.requestTimeoutMs, ...(onAnswer ? { onAnswer } : {}) });
+    const client = new AcClient({
+      apiUrl: conn.apiUrl,
+      apiKey: secretReader(conn.apiKey, `connections.${name}.apiKey`),
+      timeoutMs: conn.requestTimeoutMs,
+      ...(onAnswer ? { onAnswer } : {}),
+    });
     clients.set(name, dryRun ? new DryRunApi(client, (line) => dryRun(`[${name}] ${line}`)) : client);
   }
   return clients;
 }
 
-export function createAccounts<R>(config: Config, clients: Map<string, AcApi>, outcomes: DeliveryOutcomes<R>, gate: DeliveryGate<R> | undefined, metrics: Metrics, log: Logger): Map<string, AccountDelivery<R>> {
+export function createAccounts<R>(
+  config: Config,
+  clients: Map<string, AcApi>,
+  outcomes: DeliveryOutcomes<R>,
+  gate: DeliveryGate<R> | undefined,
+  metrics: Metrics,
+  log: Logger,
+): Map<string, AccountDelivery<R>> {
   const accounts = new Map<string, AccountDelivery<R>>();
   // delivery.timeScale (the benchmark and the demo only): the whole account runs on a faster clock.
   const clock = scaledClock(config.delivery.timeScale);
@@ -49,16 +61,41 @@ export function createAccounts<R>(config: Config, clients: Map<string, AcApi>, o
       repeatUnsubscribeMovesUdate: config.delivery.repeatUnsubscribeMovesUdate,
       maxProfiles: config.delivery.emailChanges ? config.delivery.maxProfiles : 0,
       profileLookupsPerSecond: config.delivery.profileLookupsPerSecond,
-      memberReads: { ...defaultReadRules, startAt: config.delivery.memberReadAfter, maxMembers: config.delivery.memberReadMaxMembers },
-      untagLists: new Set(config.exports.filter((e) => e.connection === name && e.enabled && e.removeTagsOnLeave && e.tags.length).map((e) => e.listId)),
+      memberReads: {
+        ...defaultReadRules,
+        startAt: config.delivery.memberReadAfter,
+        maxMembers: config.delivery.memberReadMaxMembers,
+      },
+      untagLists: new Set(
+        config.exports
+          .filter((e) => e.connection === name && e.enabled && e.removeTagsOnLeave && e.tags.length)
+          .map((e) => e.listId),
+      ),
     };
-    accounts.set(name, new AccountDelivery<R>(opts, budget, clients.get(name)!, outcomes, metrics, log.child({ connection: name }), clock, gate));
+    accounts.set(
+      name,
+      new AccountDelivery<R>(
+        opts,
+        budget,
+        clients.get(name)!,
+        outcomes,
+        metrics,
+        log.child({ connection: name }),
+        clock,
+        gate,
+      ),
+    );
   }
   return accounts;
 }
 
 function rates(conn: ConnectionConfig) {
-  return { requestsPerSecond: conn.requestsPerSecond, importsPerMinute: conn.importsPerMinute, singleImportsPerMinute: conn.singleImportsPerMinute, importScope: conn.importLimitScope };
+  return {
+    requestsPerSecond: conn.requestsPerSecond,
+    importsPerMinute: conn.importsPerMinute,
+    singleImportsPerMinute: conn.singleImportsPerMinute,
+    importScope: conn.importLimitScope,
+  };
 }
 
 /**
@@ -66,7 +103,12 @@ function rates(conn: ConnectionConfig) {
  * A missing list or field is a ConfigError (start-up ends); an unreachable account or a refused token is
  * waited for with backoff (the service stays not-ready), never a crash loop.
  */
-export async function checkAccounts(config: Config, clients: Map<string, AcApi>, log: Logger, signal?: AbortSignal): Promise<Map<string, Map<string, number>>> {
+export async function checkAccounts(
+  config: Config,
+  clients: Map<string, AcApi>,
+  log: Logger,
+  signal?: AbortSignal,
+): Promise<Map<string, Map<string, number>>> {
   const perstags = new Map<string, Map<string, number>>();
   for (const [name, raw] of clients) {
     const conn = config.connections[name]!;
@@ -77,16 +119,25 @@ export async function checkAccounts(config: Config, clients: Map<string, AcApi>,
       try {
         for (const { e, i } of exports) {
           const ans = await client.getList(e.listId);
-          if (ans.status === 404) throw new ConfigError(`exports.${i}.listId`, `list ${e.listId} does not exist in connection "${name}"`);
-          if (ans.verdict.kind !== 'ok') throw new Unreachable(ans.verdict.kind === 'reject' ? ans.verdict.message : `${ans.verdict.kind}: HTTP ${ans.status}`);
+          if (ans.status === 404)
+            throw new ConfigError(`exports.${i}.listId`, `list ${e.listId} does not exist in connection "${name}"`);
+          if (ans.verdict.kind !== 'ok')
+            throw new Unreachable(
+              ans.verdict.kind === 'reject' ? ans.verdict.message : `${ans.verdict.kind}: HTTP ${ans.status}`,
+            );
         }
         const fields = await allFields(client);
         const map = new Map<string, number>();
         for (const f of fields) map.set(f.perstag.toUpperCase(), Number(f.id));
         for (const { e, i } of exports) {
           for (const [attr, target] of Object.entries(e.fields)) {
-            const ok = typeof target === 'number' ? fields.some((f) => Number(f.id) === target) : map.has(target.toUpperCase());
-            if (!ok) throw new ConfigError(`exports.${i}.fields.${attr}`, `custom field ${JSON.stringify(target)} does not exist in connection "${name}"`);
+            const ok =
+              typeof target === 'number' ? fields.some((f) => Number(f.id) === target) : map.has(target.toUpperCase());
+            if (!ok)
+              throw new ConfigError(
+                `exports.${i}.fields.${attr}`,
+                `custom field ${JSON.stringify(target)} does not exist in connection "${name}"`,
+              );
           }
         }
         perstags.set(name, map);
@@ -94,7 +145,10 @@ export async function checkAccounts(config: Config, clients: Map<string, AcApi>,
       } catch (err) {
         if (!(err instanceof Unreachable)) throw err;
         const wait = backoff.next();
-        log.warn({ connection: name, reason: err.message, retryInMs: wait }, 'The ActiveCampaign account is not reachable yet; waiting (not ready)');
+        log.warn(
+          { connection: name, reason: err.message, retryInMs: wait },
+          'The ActiveCampaign account is not reachable yet; waiting (not ready)',
+        );
         await new Promise((r) => setTimeout(r, wait));
         if (signal?.aborted) throw err;
       }
@@ -122,7 +176,10 @@ function paced(client: AcApi, requestsPerSecond: number): Pick<AcApi, 'getList' 
       next = Date.now() + ans.verdict.retryAfterMs;
     }
   };
-  return { getList: (id) => call(() => client.getList(id)), fields: (offset, limit) => call(() => client.fields(offset, limit)) };
+  return {
+    getList: (id) => call(() => client.getList(id)),
+    fields: (offset, limit) => call(() => client.fields(offset, limit)),
+  };
 }
 
 async function allFields(client: Pick<AcApi, 'fields'>): Promise<{ id: string; perstag: string }[]> {

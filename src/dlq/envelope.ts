@@ -70,9 +70,18 @@ export function dlqTopicFor(topic: string, template: string): string {
 export function shrinkDeadLetterRecord(r: OutgoingRecord, limitBytes: number): OutgoingRecord {
   const value = r.value ?? Buffer.alloc(0);
   const cut = ['value'];
-  let headers: Record<string, Buffer | string> = { ...r.headers, [DLQ_HEADERS.valueBytes]: String(value.length), [DLQ_HEADERS.valueSha256]: createHash('sha256').update(value).digest('hex') };
+  let headers: Record<string, Buffer | string> = {
+    ...r.headers,
+    [DLQ_HEADERS.valueBytes]: String(value.length),
+    [DLQ_HEADERS.valueSha256]: createHash('sha256').update(value).digest('hex'),
+  };
   let key = r.key;
-  const fixed = () => recordBytes({ key, value: null, headers: { ...headers, [DLQ_HEADERS.truncated]: [...cut, 'headers', 'key'].join(',') } });
+  const fixed = () =>
+    recordBytes({
+      key,
+      value: null,
+      headers: { ...headers, [DLQ_HEADERS.truncated]: [...cut, 'headers', 'key'].join(',') },
+    });
   if (fixed() > limitBytes) {
     const source = Object.keys(headers).filter((k) => !k.startsWith('dlq.'));
     headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k.startsWith('dlq.')));

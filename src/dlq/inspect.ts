@@ -44,7 +44,9 @@ export class DeadLetterTally {
 
   /** Largest groups first. */
   report(): Group[] {
-    return [...this.groups.values()].sort((a, b) => b.count - a.count || a.stage.localeCompare(b.stage) || a.code.localeCompare(b.code));
+    return [...this.groups.values()].sort(
+      (a, b) => b.count - a.count || a.stage.localeCompare(b.stage) || a.code.localeCompare(b.code),
+    );
   }
 }
 
@@ -78,7 +80,13 @@ export function formatInspect(topic: string, total: number, groups: readonly Gro
   for (const g of groups) {
     lines.push(`  ${`${g.stage}/${g.code}`.padEnd(width)}  ${g.count.toLocaleString('en-US')}`);
     for (const s of g.samples) {
-      const parts = [s.at, s.source, s.export ? `export ${s.export}` : undefined, s.email, s.replayed ? 'replayed before' : undefined].filter(Boolean);
+      const parts = [
+        s.at,
+        s.source,
+        s.export ? `export ${s.export}` : undefined,
+        s.email,
+        s.replayed ? 'replayed before' : undefined,
+      ].filter(Boolean);
       lines.push(`      ${parts.join('  ')}: ${s.reason}`);
     }
   }

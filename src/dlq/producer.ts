@@ -19,14 +19,27 @@ export interface DeadLetterWriterOptions {
  * all in-sync replicas. A letter over the topic's limit is written with its value cut (shrinkDeadLetterRecord):
  * never left unwritten for being large.
  */
-export function createDeadLetterWriter(producer: Pick<Producer, 'sendBatch'>, topicTemplate: string, metrics: Metrics, log: Logger, o: DeadLetterWriterOptions = {}, now: () => number = Date.now): AckedWriter<DeadLetter> {
-  const encode = (letter: DeadLetter) => ({ topic: dlqTopicFor(letter.message.topic, topicTemplate), ...toDeadLetterRecord(letter, now()) });
+export function createDeadLetterWriter(
+  producer: Pick<Producer, 'sendBatch'>,
+  topicTemplate: string,
+  metrics: Metrics,
+  log: Logger,
+  o: DeadLetterWriterOptions = {},
+  now: () => number = Date.now,
+): AckedWriter<DeadLetter> {
+  const encode = (letter: DeadLetter) => ({
+    topic: dlqTopicFor(letter.message.topic, topicTemplate),
+    ...toDeadLetterRecord(letter, now()),
+  });
   return new AckedWriter<DeadLetter>({
     name: 'dead_letter',
     producer,
     ...o,
     encode,
-    shrink: (letter, limitBytes) => ({ topic: dlqTopicFor(letter.message.topic, topicTemplate), ...shrinkDeadLetterRecord(toDeadLetterRecord(letter, now()), limitBytes) }),
+    shrink: (letter, limitBytes) => ({
+      topic: dlqTopicFor(letter.message.topic, topicTemplate),
+      ...shrinkDeadLetterRecord(toDeadLetterRecord(letter, now()), limitBytes),
+    }),
     onWritten: (letters) => {
       for (const l of letters) metrics.deadLetters.inc({ stage: l.stage, code: l.code });
     },
@@ -43,7 +56,13 @@ export function createDeadLetterWriter(producer: Pick<Producer, 'sendBatch'>, to
 export class DeadLetterProducer {
   readonly writer: AckedWriter<DeadLetter>;
 
-  constructor(producer: Pick<Producer, 'sendBatch'>, topicTemplate: string, metrics: Metrics, log: Logger, o: DeadLetterWriterOptions = {}) {
+  constructor(
+    producer: Pick<Producer, 'sendBatch'>,
+    topicTemplate: string,
+    metrics: Metrics,
+    log: Logger,
+    o: DeadLetterWriterOptions = {},
+  ) {
     this.writer = createDeadLetterWriter(producer, topicTemplate, metrics, log, o);
   }
 

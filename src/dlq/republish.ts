@@ -39,11 +39,20 @@ export function republish(r: StoredRecord, now: number): Republished | { skip: s
   const topic = headerText(r, DLQ_HEADERS.topic);
   if (!topic) return { skip: `no ${DLQ_HEADERS.topic} header` };
   // A cut letter holds part of the event: re-publishing it would send garbage; its source position is in its headers.
-  if (headerText(r, DLQ_HEADERS.truncated) !== undefined) return { skip: `cut to fit the dead-letter topic (${DLQ_HEADERS.truncated}); the source record is at ${topic}/${headerText(r, DLQ_HEADERS.partition) ?? '?'}@${headerText(r, DLQ_HEADERS.offset) ?? '?'}` };
+  if (headerText(r, DLQ_HEADERS.truncated) !== undefined)
+    return {
+      skip: `cut to fit the dead-letter topic (${DLQ_HEADERS.truncated}); the source record is at ${topic}/${headerText(r, DLQ_HEADERS.partition) ?? '?'}@${headerText(r, DLQ_HEADERS.offset) ?? '?'}`,
+    };
   const partition = Number(headerText(r, DLQ_HEADERS.partition));
   const headers: Record<string, Buffer | string> = {};
   for (const [k, v] of Object.entries(r.headers)) if (!k.startsWith('dlq.')) headers[k] = v;
   headers[REPLAYED_AT] = new Date(now).toISOString();
   headers[REPLAYED_FROM] = `${r.topic}/${r.partition}@${r.offset}`;
-  return { topic, partition: Number.isSafeInteger(partition) && partition >= 0 ? partition : undefined, key: r.key, value: r.value, headers };
+  return {
+    topic,
+    partition: Number.isSafeInteger(partition) && partition >= 0 ? partition : undefined,
+    key: r.key,
+    value: r.value,
+    headers,
+  };
 }

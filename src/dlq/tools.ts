@@ -35,7 +35,11 @@ export interface ReplayResult {
 /** The dead-letter topics of the configured source topics (or of one of them). */
 export function deadLetterTopics(config: Config, topic?: string): string[] {
   if (topic !== undefined && !config.kafka.topics.includes(topic)) {
-    throw new SyncError('USAGE', `dlq: --topic ${topic} is not one of kafka.topics (${config.kafka.topics.join(', ')})`, false);
+    throw new SyncError(
+      'USAGE',
+      `dlq: --topic ${topic} is not one of kafka.topics (${config.kafka.topics.join(', ')})`,
+      false,
+    );
   }
   const sources = topic !== undefined ? [topic] : config.kafka.topics;
   return [...new Set(sources.map((t) => dlqTopicFor(t, config.deadLetter.topic)))];
@@ -61,7 +65,12 @@ export async function inspectDeadLetters(config: Config, log: Logger, topic?: st
  * Re-publishes the matching dead letters to their source topics (only to topics of kafka.topics), in order
  * per dead-letter partition, acknowledged by all in-sync replicas. With `dryRun` nothing is written.
  */
-export async function replayDeadLetters(config: Config, log: Logger, filter: DeadLetterFilter, opts: { topic?: string; dryRun?: boolean; now?: () => number } = {}): Promise<ReplayResult[]> {
+export async function replayDeadLetters(
+  config: Config,
+  log: Logger,
+  filter: DeadLetterFilter,
+  opts: { topic?: string; dryRun?: boolean; now?: () => number } = {},
+): Promise<ReplayResult[]> {
   const now = opts.now ?? Date.now;
   return withKafka(config, log, async (kafka, admin) => {
     const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
@@ -71,7 +80,14 @@ export async function replayDeadLetters(config: Config, log: Logger, filter: Dea
       const partitions = new Map<string, number | undefined>();
       for (const t of config.kafka.topics) partitions.set(t, await partitionCount(admin, t));
       for (const dlq of deadLetterTopics(config, opts.topic)) {
-        const result: ReplayResult = { topic: dlq, exists: await exists(admin, dlq), read: 0, matched: 0, republished: {}, skipped: {} };
+        const result: ReplayResult = {
+          topic: dlq,
+          exists: await exists(admin, dlq),
+          read: 0,
+          matched: 0,
+          republished: {},
+          skipped: {},
+        };
         out.push(result);
         if (!result.exists) continue;
         const pending: { topic: string; message: Message }[] = [];
@@ -81,23 +97,48 @@ export async function replayDeadLetters(config: Config, log: Logger, filter: Dea
           pendingBytes = 0;
           return send(producer, pending.splice(0), opts.dryRun === true);
         };
-        result.read = await readToEnd(kafka, admin, dlq, async (r) => {
-          if (!matches(r, filter)) return;
-          result.matched++;
-          const again = republish(r, now());
-          const skip = (reason: string) => (result.skipped[reason] = (result.skipped[reason] ?? 0) + 1);
-          if ('skip' in again) return void skip(again.skip);
-          if (!partitions.has(again.topic)) return void skip(`source topic ${again.topic} is not one of kafka.topics`);
-          const count = partitions.get(again.topic) ?? 0;
-          const partition = again.partition !== undefined && again.partition < count ? again.partition : undefined;
-          const bytes = recordBytes({ key: again.key, value: again.value, headers: again.headers });
-          if (pending.length >= 500 || (pending.length > 0 && pendingBytes + bytes > 512 * 1024)) await flush();
-          pending.push({ topic: again.topic, message: { key: again.key, value: again.value, headers: again.headers, ...(partition !== undefined ? { partition } : {}) } });
-          pendingBytes += bytes;
-          result.republished[again.topic] = (result.republished[again.topic] ?? 0) + 1;
-        }, { groupPrefix: `${config.kafka.groupId}.dlq-replay` });
+        result.read = await readToEnd(
+          kafka,
+          admin,
+          dlq,
+          async (r) => {
+            if (!matches(r, filter)) return;
+            result.matched++;
+            const again = republish(r, now());
+            const skip = (reason: string) => (result.skipped[reason] = (result.skipped[reason] ?? 0) + 1);
+            if ('skip' in again) return void skip(again.skip);
+            if (!partitions.has(again.topic))
+              return void skip(`source topic ${again.topic} is not one of kafka.topics`);
+            const count = partitions.get(again.topic) ?? 0;
+            const partition = again.partition !== undefined && again.partition < count ? again.partition : undefined;
+            const bytes = recordBytes({ key: again.key, value: again.value, headers: again.headers });
+            if (pending.length >= 500 || (pending.length > 0 && pendingBytes + bytes > 512 * 1024)) await flush();
+            pending.push({
+              topic: again.topic,
+              message: {
+                key: again.key,
+                value: again.value,
+                headers: again.headers,
+                ...(partition !== undefined ? { partition } : {}),
+              },
+            });
+            pendingBytes += bytes;
+            result.republished[again.topic] = (result.republished[again.topic] ?? 0) + 1;
+          },
+          { groupPrefix: `${config.kafka.groupId}.dlq-replay` },
+        );
         await flush();
-        log.info({ dlq, read: result.read, matched: result.matched, republished: result.republished, skipped: result.skipped, dryRun: opts.dryRun === true }, 'Dead letters re-published to their source topics');
+        log.info(
+          {
+            dlq,
+            read: result.read,
+            matched: result.matched,
+            republished: result.republished,
+            skipped: result.skipped,
+            dryRun: opts.dryRun === true,
+          },
+          'Dead letters re-published to their source topics',
+        );
       }
       return out;
     } finally {

@@ -17,14 +17,21 @@ export class SyncError extends Error {
 
 /** A setting is missing or wrong: start-up stops with this one-line message. */
 export class ConfigError extends SyncError {
-  constructor(readonly key: string, message: string) {
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
     super('CONFIG_INVALID', `config ${key}: ${message}`, false);
   }
 }
 
 /** One record cannot be processed (bad bytes, bad fields, no mapping): dead-letter or skip it. */
 export class RecordError extends SyncError {
-  constructor(readonly stage: Stage, code: string, message: string) {
+  constructor(
+    readonly stage: Stage,
+    code: string,
+    message: string,
+  ) {
     super(code, message, false);
   }
 }

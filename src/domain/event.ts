@@ -107,5 +107,11 @@ export function parseMembershipChange(value: unknown): ParseResult {
   if (cleared) profile.cleared = cleared;
   const eventId = d.eventId.trim();
   const segmentId = d.segmentId.trim();
-  return { ok: true, change: d.op === 'erase' ? { eventId, occurredAt, segmentId, op: d.op, profile } : { eventId, occurredAt, segmentId, op: d.op, profile } };
+  return {
+    ok: true,
+    change:
+      d.op === 'erase'
+        ? { eventId, occurredAt, segmentId, op: d.op, profile }
+        : { eventId, occurredAt, segmentId, op: d.op, profile },
+  };
 }

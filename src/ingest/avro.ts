@@ -32,7 +32,8 @@ type Middleware = NonNullable<ConstructorParameters<typeof SchemaRegistry>[0]['m
 interface ResponseError extends Error {
   status: number;
 }
-const isResponseError = (err: unknown): err is ResponseError => err instanceof Error && err.name === 'ResponseError' && typeof (err as ResponseError).status === 'number';
+const isResponseError = (err: unknown): err is ResponseError =>
+  err instanceof Error && err.name === 'ResponseError' && typeof (err as ResponseError).status === 'number';
 
 export class AvroDecoder implements WireDecoder {
   private readonly registry: SchemaRegistry;
@@ -49,18 +50,32 @@ export class AvroDecoder implements WireDecoder {
     }
     // No retries inside the client: a fetch runs inside a Kafka batch, so one bounded attempt, then the partition
     // pauses and the whole record is tried again later.
-    this.registry = new SchemaRegistry({ host: config.url.replace(/\/+$/, ''), clientId: 'ac-list-sync', retry: { retries: 0 }, middlewares: [this.requestMiddleware()] });
+    this.registry = new SchemaRegistry({
+      host: config.url.replace(/\/+$/, ''),
+      clientId: 'ac-list-sync',
+      retry: { retries: 0 },
+      middlewares: [this.requestMiddleware()],
+    });
   }
 
   async decode(value: Buffer): Promise<unknown> {
-    if (value.length > this.maxBytes) throw new RecordError('decode', 'TOO_LARGE', `the record value is ${value.length} bytes, over the ${this.maxBytes}-byte limit`);
+    if (value.length > this.maxBytes)
+      throw new RecordError(
+        'decode',
+        'TOO_LARGE',
+        `the record value is ${value.length} bytes, over the ${this.maxBytes}-byte limit`,
+      );
     const id = value.readInt32BE(1);
     await this.writerSchema(id);
     let decoded: unknown;
     try {
       decoded = await this.registry.decode(value);
     } catch (err) {
-      throw new RecordError('decode', 'AVRO_INVALID', `the record does not fit Avro schema ${id}: ${(err as Error).message}`);
+      throw new RecordError(
+        'decode',
+        'AVRO_INVALID',
+        `the record does not fit Avro schema ${id}: ${(err as Error).message}`,
+      );
     }
     return toPlain(decoded);
   }
@@ -73,17 +88,34 @@ export class AvroDecoder implements WireDecoder {
     const url = `${this.config.url.replace(/\/+$/, '')}/config`;
     let res: Response;
     try {
-      res = await fetch(url, { headers: this.authorization ? { authorization: this.authorization() } : {}, signal: AbortSignal.timeout(this.config.timeoutMs) });
+      res = await fetch(url, {
+        headers: this.authorization ? { authorization: this.authorization() } : {},
+        signal: AbortSignal.timeout(this.config.timeoutMs),
+      });
     } catch (err) {
-      throw new RegistryUnavailableError('REGISTRY_UNAVAILABLE', `the schema registry at ${this.config.url} does not answer: ${causeOf(err)}`, err);
+      throw new RegistryUnavailableError(
+        'REGISTRY_UNAVAILABLE',
+        `the schema registry at ${this.config.url} does not answer: ${causeOf(err)}`,
+        err,
+      );
     }
     const body: unknown = await res.json().catch(() => undefined);
-    if (res.status === 401 || res.status === 403) throw new ConfigError('schemaRegistry.password', `the schema registry refused the credentials (HTTP ${res.status})`);
+    if (res.status === 401 || res.status === 403)
+      throw new ConfigError(
+        'schemaRegistry.password',
+        `the schema registry refused the credentials (HTTP ${res.status})`,
+      );
     if (res.status >= 500 || res.status === 408 || res.status === 429) {
-      throw new RegistryUnavailableError('REGISTRY_UNAVAILABLE', `the schema registry at ${this.config.url} answered HTTP ${res.status}`);
+      throw new RegistryUnavailableError(
+        'REGISTRY_UNAVAILABLE',
+        `the schema registry at ${this.config.url} answered HTTP ${res.status}`,
+      );
     }
     if (!res.ok || typeof (body as { compatibilityLevel?: unknown } | undefined)?.compatibilityLevel !== 'string') {
-      throw new ConfigError('schemaRegistry.url', `${url} answered HTTP ${res.status} without a compatibility level: not a Confluent-compatible registry API (Apicurio serves one under /apis/ccompat/v7)`);
+      throw new ConfigError(
+        'schemaRegistry.url',
+        `${url} answered HTTP ${res.status} without a compatibility level: not a Confluent-compatible registry API (Apicurio serves one under /apis/ccompat/v7)`,
+      );
     }
   }
 
@@ -93,18 +125,37 @@ export class AvroDecoder implements WireDecoder {
       await this.registry.getSchema(id);
     } catch (err) {
       if (isResponseError(err)) {
-        if (err.status === 404) throw new RecordError('decode', 'UNKNOWN_SCHEMA', `the schema registry has no schema with id ${id}`);
-        if (err.status === 401 || err.status === 403) throw new RegistryUnavailableError('REGISTRY_UNAUTHORIZED', `the schema registry refused the credentials (HTTP ${err.status})`, err);
-        throw new RegistryUnavailableError('REGISTRY_UNAVAILABLE', `the schema registry did not answer for schema ${id}: ${err.message}`, err);
+        if (err.status === 404)
+          throw new RecordError('decode', 'UNKNOWN_SCHEMA', `the schema registry has no schema with id ${id}`);
+        if (err.status === 401 || err.status === 403)
+          throw new RegistryUnavailableError(
+            'REGISTRY_UNAUTHORIZED',
+            `the schema registry refused the credentials (HTTP ${err.status})`,
+            err,
+          );
+        throw new RegistryUnavailableError(
+          'REGISTRY_UNAVAILABLE',
+          `the schema registry did not answer for schema ${id}: ${err.message}`,
+          err,
+        );
       }
       if (err instanceof Error && err.name.startsWith('ConfluentSchemaRegistry')) {
-        throw new RecordError('decode', 'SCHEMA_UNUSABLE', `schema ${id} from the registry cannot be used: ${err.message}`);
+        throw new RecordError(
+          'decode',
+          'SCHEMA_UNUSABLE',
+          `schema ${id} from the registry cannot be used: ${err.message}`,
+        );
       }
       // Anything else is not known to be the record's fault: wait rather than dead-letter.
       throw new RegistryUnavailableError('REGISTRY_UNAVAILABLE', `fetching schema ${id} failed: ${causeOf(err)}`, err);
     }
     const type = this.registry.cache.getSchema(id)?.type;
-    if (type !== SchemaType.AVRO) throw new RecordError('decode', 'UNSUPPORTED_SCHEMA_TYPE', `schema ${id} is ${type ?? 'of an unknown type'}; only Avro is decoded`);
+    if (type !== SchemaType.AVRO)
+      throw new RecordError(
+        'decode',
+        'UNSUPPORTED_SCHEMA_TYPE',
+        `schema ${id} is ${type ?? 'of an unknown type'}; only Avro is decoded`,
+      );
   }
 
   /** Per request: a timeout, and basic credentials read afresh (a rotated secret file is picked up). */
@@ -113,7 +164,9 @@ export class AvroDecoder implements WireDecoder {
     const authorization = this.authorization;
     return () => ({
       prepareRequest: (next) =>
-        next().then((request) => request.enhance(authorization ? { timeout, headers: { authorization: authorization() } } : { timeout })),
+        next().then((request) =>
+          request.enhance(authorization ? { timeout, headers: { authorization: authorization() } } : { timeout }),
+        ),
     });
   }
 }

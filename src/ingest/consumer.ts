@@ -62,7 +62,8 @@ export class SourceConsumer {
     // A fetch that held only transaction markers or aborted records never reaches eachBatch (kafkajs resolves it
     // itself): those offsets count as seen, or a partition that ends in a marker never commits to its end.
     this.consumer.on(END_BATCH_PROCESS, ({ payload: p }) => {
-      if (p.batchSize === 0 && p.firstOffset != null) this.ingest.settler.skipThrough(p.topic, p.partition, Number(p.firstOffset), Number(p.lastOffset));
+      if (p.batchSize === 0 && p.firstOffset != null)
+        this.ingest.settler.skipThrough(p.topic, p.partition, Number(p.firstOffset), Number(p.lastOffset));
     });
     this.consumer.on(GROUP_JOIN, (e) => {
       this.rebalancing = false;
@@ -120,7 +121,10 @@ export class SourceConsumer {
   private rerun(attempt = 0): void {
     const wait = backoffDelay(attempt + 1, { initialMs: 500, maxMs: 30_000 });
     this.metrics.consumerRestarts.inc();
-    this.log.warn({ retryInMs: wait, attempt: attempt + 1 }, 'The Kafka consumer gave up on an error that only means the broker is away for now; it is started again');
+    this.log.warn(
+      { retryInMs: wait, attempt: attempt + 1 },
+      'The Kafka consumer gave up on an error that only means the broker is away for now; it is started again',
+    );
     const timer = setTimeout(() => {
       this.stallTimers.delete(timer);
       if (this.stopping || this.crashed) return;
@@ -136,7 +140,14 @@ export class SourceConsumer {
     this.stallTimers.add(timer);
   }
 
-  private async onBatch({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async onBatch({
+    batch,
+    resolveOffset,
+    heartbeat,
+    pause,
+    isRunning,
+    isStale,
+  }: EachBatchPayload): Promise<void> {
     if (!isRunning() || isStale()) return;
     const fetched: SourceMessage[] = batch.messages.map((m) => ({
       topic: batch.topic,
@@ -157,7 +168,13 @@ export class SourceConsumer {
     const room = Math.max(0, this.config.buffer.maxPendingEvents - this.ingest.pending);
     const taken = messages.length <= room ? messages : messages.slice(0, room);
     const whole = taken.length === messages.length;
-    const last = whole ? (beyond ? (taken.length ? end - 1 : undefined) : Number(batch.lastOffset())) : taken[taken.length - 1]?.offset;
+    const last = whole
+      ? beyond
+        ? taken.length
+          ? end - 1
+          : undefined
+        : Number(batch.lastOffset())
+      : taken[taken.length - 1]?.offset;
     if (last !== undefined) {
       const stall = await this.ingest.handle(taken, last);
       if (stall) {
@@ -194,7 +211,10 @@ export class SourceConsumer {
   private stallPartition(topic: string, partition: number, stall: Stall, pause: () => () => void): void {
     if (stall.until) {
       // Not a failure: the partition waits for something under way (its ledger being restored), then resumes.
-      this.log.debug({ topic, partition, offset: stall.offset, code: stall.error.code }, 'A partition waits before its records are processed');
+      this.log.debug(
+        { topic, partition, offset: stall.offset, code: stall.error.code },
+        'A partition waits before its records are processed',
+      );
       if (this.pausedForBackpressure || this.stopping) return;
       const resume = pause();
       void stall.until.then(() => {
@@ -232,7 +252,12 @@ export class SourceConsumer {
       this.pausedForBackpressure = true;
       this.consumer.pause(topics);
       this.metrics.paused.set(1);
-      this.log.info({ pending, limit, bytes, byteLimit, accountDown: down }, down ? 'Fetching paused: an ActiveCampaign account is failing' : 'Fetching paused: too many unsettled events or buffered bytes');
+      this.log.info(
+        { pending, limit, bytes, byteLimit, accountDown: down },
+        down
+          ? 'Fetching paused: an ActiveCampaign account is failing'
+          : 'Fetching paused: too many unsettled events or buffered bytes',
+      );
     } else if (this.pausedForBackpressure && !forcePause && !down && pending <= limit / 2 && bytes <= byteLimit / 2) {
       this.pausedForBackpressure = false;
       this.consumer.resume(topics);
@@ -293,7 +318,17 @@ export class SourceConsumer {
 }
 
 /** kafkajs errors that mean the broker or the coordinator is away for now, not that something is wrong with us. */
-const TRANSIENT = new Set(['KafkaJSGroupCoordinatorNotFound', 'KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSRequestTimeoutError', 'KafkaJSNumberOfRetriesExceeded', 'KafkaJSBrokerNotFound', 'KafkaJSMetadataNotLoaded', 'KafkaJSTopicMetadataNotLoaded', 'KafkaJSLockTimeout']);
+const TRANSIENT = new Set([
+  'KafkaJSGroupCoordinatorNotFound',
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSNumberOfRetriesExceeded',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSMetadataNotLoaded',
+  'KafkaJSTopicMetadataNotLoaded',
+  'KafkaJSLockTimeout',
+]);
 
 /**
  * Whether a crash kafkajs does not restart from is still only the broker being away: some error in its cause
@@ -302,7 +337,8 @@ const TRANSIENT = new Set(['KafkaJSGroupCoordinatorNotFound', 'KafkaJSConnection
  */
 export function isTransient(err: unknown): boolean {
   for (let e = err, depth = 0; e instanceof Error && depth < 10; e = (e as { cause?: unknown }).cause, depth++) {
-    if (/SASL|Authentication|Authorization|AUTHORIZATION/i.test(`${e.name} ${(e as { type?: string }).type ?? ''}`)) return false;
+    if (/SASL|Authentication|Authorization|AUTHORIZATION/i.test(`${e.name} ${(e as { type?: string }).type ?? ''}`))
+      return false;
     if ((e as { retriable?: boolean }).retriable === true || TRANSIENT.has(e.name)) return true;
   }
   return false;

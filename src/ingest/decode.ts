@@ -16,7 +16,12 @@ export function isWireFormat(value: Buffer): boolean {
 export function decodeJson(value: Buffer | null, maxBytes: number): unknown {
   if (value === null) throw new RecordError('decode', 'TOMBSTONE', 'the record has no value (a tombstone)');
   if (value.length === 0) throw new RecordError('decode', 'EMPTY_VALUE', 'the record value is empty');
-  if (value.length > maxBytes) throw new RecordError('decode', 'TOO_LARGE', `the record value is ${value.length} bytes, over the ${maxBytes}-byte limit`);
+  if (value.length > maxBytes)
+    throw new RecordError(
+      'decode',
+      'TOO_LARGE',
+      `the record value is ${value.length} bytes, over the ${maxBytes}-byte limit`,
+    );
   // isUtf8 (simdutf) then toString costs less than a fatal TextDecoder, and refuses the same inputs.
   if (!isUtf8(value)) throw new RecordError('decode', 'NOT_UTF8', 'the record value is not valid UTF-8');
   try {

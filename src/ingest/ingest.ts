@@ -25,7 +25,14 @@ export interface Stall {
 export type { Totals };
 
 /** Writes a dead letter; resolves once the broker acknowledged it (src/dlq/producer.ts). */
-export type DeadLetterSink = (letter: { message: SourceMessage; exportName: string | undefined; stage: Stage; code: string; reason: string; attempts: number }) => Promise<void>;
+export type DeadLetterSink = (letter: {
+  message: SourceMessage;
+  exportName: string | undefined;
+  stage: Stage;
+  code: string;
+  reason: string;
+  attempts: number;
+}) => Promise<void>;
 
 /**
  * Ingest: source records in (per partition batch), decoded, validated, routed to exports, begun in the settler
@@ -103,7 +110,12 @@ export class Ingest {
     const { topic, partition } = first;
     if (!this.settler.tracking(topic, partition)) return;
     const restoring = this.ledger?.whenReady(topic, partition);
-    if (restoring) return { offset: first.offset, error: new SyncError('LEDGER_RESTORING', 'the ledger of this partition is being restored', true), until: restoring };
+    if (restoring)
+      return {
+        offset: first.offset,
+        error: new SyncError('LEDGER_RESTORING', 'the ledger of this partition is being restored', true),
+        until: restoring,
+      };
     const generation = this.ownership.generation;
     let begun = 0;
     let stale = 0;
@@ -111,7 +123,10 @@ export class Ingest {
     for (const message of messages) {
       let change: MembershipChange;
       try {
-        const value = this.wire && message.value && isWireFormat(message.value) ? await this.wire.decode(message.value) : decodeJson(message.value, this.config.ingest.maxEventBytes);
+        const value =
+          this.wire && message.value && isWireFormat(message.value)
+            ? await this.wire.decode(message.value)
+            : decodeJson(message.value, this.config.ingest.maxEventBytes);
         const parsed = parseMembershipChange(value);
         if (!parsed.ok) throw new RecordError('validate', 'INVALID_EVENT', parsed.reason);
         change = parsed.change;
@@ -138,7 +153,14 @@ export class Ingest {
         if (!this.settler.begin(topic, partition, message.offset, 1)) continue;
         begun++;
         if (this.config.unmappedSegments === 'dead-letter') {
-          this.reject(message, generation, 'map', 'UNMAPPED_SEGMENT', `no enabled export maps segment "${change.segmentId}"`, 'unmapped');
+          this.reject(
+            message,
+            generation,
+            'map',
+            'UNMAPPED_SEGMENT',
+            `no enabled export maps segment "${change.segmentId}"`,
+            'unmapped',
+          );
         } else {
           this.settler.end({ message, generation, share: 0 }, 'unmapped');
         }
@@ -155,7 +177,16 @@ export class Ingest {
             ? 'leave_ignored'
             : this.ledger?.suppressed(exp.connection, change.profile.email, change.occurredAt)
               ? 'suppressed'
-              : this.ledger?.isStale(topic, partition, exp.connection, exp.listId, change.profile.email, change.occurredAt, tieOffset(message), change.op)
+              : this.ledger?.isStale(
+                    topic,
+                    partition,
+                    exp.connection,
+                    exp.listId,
+                    change.profile.email,
+                    change.occurredAt,
+                    tieOffset(message),
+                    change.op,
+                  )
                 ? 'stale'
                 : undefined;
         if (ends) {
@@ -165,7 +196,12 @@ export class Ingest {
         }
         kept ??= retain(message);
         const ref: EventRef = { message: kept, generation, share, exportName: exp.name, occurredAt: change.occurredAt };
-        if (this.accounts.get(exp.connection)!.addFor(change.profile.id, this.router.update(exp, change, this.seq++, ref)) === 'superseded-on-arrival') stale++;
+        if (
+          this.accounts
+            .get(exp.connection)!
+            .addFor(change.profile.id, this.router.update(exp, change, this.seq++, ref)) === 'superseded-on-arrival'
+        )
+          stale++;
       }
       if (kept) this.settler.retain(topic, partition, kept.keptBytes);
     }
@@ -181,7 +217,10 @@ export class Ingest {
   /** Hands an erasure request to every account (README "Personal data"). */
   private erase(message: SourceMessage, generation: number, change: ErasureRequest): void {
     const { topic, partition } = message;
-    const { occurredAt, profile: { email, id: profileId } } = change;
+    const {
+      occurredAt,
+      profile: { email, id: profileId },
+    } = change;
     let share = 0;
     if (this.accounts.size === 0) this.settler.end({ message, generation, share }, 'erased');
     // Like a buffered change, a waiting erasure keeps a copy of its record, not a slice of the fetch response.
@@ -196,15 +235,35 @@ export class Ingest {
       // The email-change map forgets the person (its profile record goes with the marker's write).
       account.emails?.forget(profileId, email);
       // Write-ahead: the marker first; the account deletes only once it is acknowledged.
-      account.erase(email, occurredAt, ref, this.ledger?.intendErasure(topic, partition, connection, email, occurredAt, Date.now(), profileId));
+      account.erase(
+        email,
+        occurredAt,
+        ref,
+        this.ledger?.intendErasure(topic, partition, connection, email, occurredAt, Date.now(), profileId),
+      );
       waiting = true;
     }
     if (waiting) this.settler.retain(topic, partition, kept.keptBytes);
   }
 
-  private reject(message: SourceMessage, generation: number, stage: Stage, code: string, reason: string, result: 'invalid' | 'unmapped'): void {
-    this.log.warn({ topic: message.topic, partition: message.partition, offset: message.offset, stage, code }, `A record was refused: ${reason}`);
-    this.settler.end({ message, generation, share: 0 }, result, this.deadLetter({ message: retain(message), exportName: undefined, stage, code, reason, attempts: 1 }), 'deadLettered');
+  private reject(
+    message: SourceMessage,
+    generation: number,
+    stage: Stage,
+    code: string,
+    reason: string,
+    result: 'invalid' | 'unmapped',
+  ): void {
+    this.log.warn(
+      { topic: message.topic, partition: message.partition, offset: message.offset, stage, code },
+      `A record was refused: ${reason}`,
+    );
+    this.settler.end(
+      { message, generation, share: 0 },
+      result,
+      this.deadLetter({ message: retain(message), exportName: undefined, stage, code, reason, attempts: 1 }),
+      'deadLettered',
+    );
   }
 
   private count(topic: string, result: string, n: number): void {

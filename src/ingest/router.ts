@@ -10,7 +10,10 @@ export class Router {
   private readonly bySegment = new Map<string, ExportConfig[]>();
   readonly disabledSegments = new Set<string>();
 
-  constructor(exports: readonly ExportConfig[], private readonly fieldIds: (exp: ExportConfig, key: string) => number | undefined = defaultFieldId) {
+  constructor(
+    exports: readonly ExportConfig[],
+    private readonly fieldIds: (exp: ExportConfig, key: string) => number | undefined = defaultFieldId,
+  ) {
     for (const exp of exports) {
       if (!exp.enabled) {
         this.disabledSegments.add(exp.segmentId);

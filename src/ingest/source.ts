@@ -70,7 +70,15 @@ export function retain(m: SourceMessage): SourceMessage & { readonly keptBytes: 
     const v = m.headers[name];
     headers[name] = Buffer.isBuffer(v) ? Buffer.from(v) : v;
   }
-  return new KeptMessage(m.topic, m.partition, m.offset, m.timestamp, headers, m.key?.toString('latin1'), m.value?.toString('latin1'));
+  return new KeptMessage(
+    m.topic,
+    m.partition,
+    m.offset,
+    m.timestamp,
+    headers,
+    m.key?.toString('latin1'),
+    m.value?.toString('latin1'),
+  );
 }
 
 /** Set by `dlq replay` on a re-published dead letter (src/dlq/inspect.ts reads it too). */

@@ -10,14 +10,22 @@ import { classifyWriteError, recordBytes, type EncodedRecord, type WriteFailure 
 /** The writer was closed before the item was acknowledged: it stayed unwritten. */
 export class WriterClosedError extends SyncError {
   constructor(writer: string) {
-    super('WRITER_CLOSED', `the ${writer} writer was closed before this record was acknowledged: it stayed unwritten`, false);
+    super(
+      'WRITER_CLOSED',
+      `the ${writer} writer was closed before this record was acknowledged: it stayed unwritten`,
+      false,
+    );
   }
 }
 
 /** The item was dropped by discard() (e.g. its partition was revoked) before it was sent: it stayed unwritten. */
 export class DiscardedError extends SyncError {
   constructor(writer: string) {
-    super('WRITE_DISCARDED', `the ${writer} writer discarded this record before sending it: it stayed unwritten`, false);
+    super(
+      'WRITE_DISCARDED',
+      `the ${writer} writer discarded this record before sending it: it stayed unwritten`,
+      false,
+    );
   }
 }
 
@@ -105,7 +113,10 @@ export class AckedWriter<T> {
     this.clock = o.clock ?? systemClock;
     this.random = o.random ?? Math.random;
     this.limits = new TopicLimits(o.admin, o.maxMessageBytes, (topic, err, fallbackBytes) =>
-      o.log.warn({ writer: o.name, topic, err: err.message, fallbackBytes }, 'Could not read the topic max.message.bytes; batches stay under the fallback'),
+      o.log.warn(
+        { writer: o.name, topic, err: err.message, fallbackBytes },
+        'Could not read the topic max.message.bytes; batches stay under the fallback',
+      ),
     );
   }
 
@@ -197,7 +208,11 @@ export class AckedWriter<T> {
     this.stuck.splice(0);
     for (const e of [...this.open]) this.settle(e, closed);
     this.updateGauges();
-    if (unwritten) this.o.log.warn({ writer: this.o.name, unwritten }, 'The writer stopped with records not acknowledged; what they stand for stays uncommitted');
+    if (unwritten)
+      this.o.log.warn(
+        { writer: this.o.name, unwritten },
+        'The writer stopped with records not acknowledged; what they stand for stays uncommitted',
+      );
     return { unwritten };
   }
 
@@ -235,7 +250,10 @@ export class AckedWriter<T> {
         this.requeue(batch);
         const wait = backoffDelay(this.failures, this.backoff, this.random);
         this.o.metrics.writerFailures.inc({ writer: this.o.name, reason: 'batch' });
-        this.o.log.warn({ writer: this.o.name, err: (err as Error).message, records: batch.length, retryInMs: wait }, 'A write to Kafka failed; it is retried, and what it stands for stays uncommitted meanwhile');
+        this.o.log.warn(
+          { writer: this.o.name, err: (err as Error).message, records: batch.length, retryInMs: wait },
+          'A write to Kafka failed; it is retried, and what it stands for stays uncommitted meanwhile',
+        );
         await this.clock.sleep(wait, this.stop.signal);
       }
     } finally {
@@ -269,7 +287,8 @@ export class AckedWriter<T> {
 
   /** A record failed on its own. Too large and shrinkable: shrunk further; otherwise stuck, retried alone. */
   private refused(e: Entry<T>, failure: WriteFailure, err: unknown): void {
-    if (e.discarded || this.stopped) return void this.settle(e, this.stopped ? new WriterClosedError(this.o.name) : new DiscardedError(this.o.name));
+    if (e.discarded || this.stopped)
+      return void this.settle(e, this.stopped ? new WriterClosedError(this.o.name) : new DiscardedError(this.o.name));
     if (failure.tooLarge && this.o.shrink && (e.shrinkTo ?? e.bytes) > MIN_SHRINK_BYTES) {
       e.shrinkTo = Math.floor((e.shrinkTo ?? e.bytes) / 2);
       this.requeue([e]);
@@ -279,9 +298,19 @@ export class AckedWriter<T> {
     e.stuck = { attempts: 1, notBefore: this.clock.now() + backoffDelay(1, this.backoff, this.random) };
     this.stuck.push(e);
     if (e.key !== undefined) this.waiting.set(e.key, e);
-    this.o.metrics.writerRefused.inc({ writer: this.o.name, reason: failure.tooLarge ? 'too_large' : failure.kind === 'record' ? 'refused' : 'failing' });
+    this.o.metrics.writerRefused.inc({
+      writer: this.o.name,
+      reason: failure.tooLarge ? 'too_large' : failure.kind === 'record' ? 'refused' : 'failing',
+    });
     this.o.log.error(
-      { writer: this.o.name, topic: e.record.topic, partition: e.record.partition, bytes: e.bytes, err: (err as Error)?.message, errorType: failure.type },
+      {
+        writer: this.o.name,
+        topic: e.record.topic,
+        partition: e.record.partition,
+        bytes: e.bytes,
+        err: (err as Error)?.message,
+        errorType: failure.type,
+      },
       'Kafka refuses one record: it is retried on its own while the others are written, and what it stands for stays uncommitted',
     );
     this.updateGauges();
@@ -294,7 +323,9 @@ export class AckedWriter<T> {
     this.retryingStuck = true;
     try {
       while (!this.stopped && this.stuck.length) {
-        const next = this.stuck.filter((e) => !this.blocked(e)).sort((a, b) => a.stuck!.notBefore - b.stuck!.notBefore)[0];
+        const next = this.stuck
+          .filter((e) => !this.blocked(e))
+          .sort((a, b) => a.stuck!.notBefore - b.stuck!.notBefore)[0];
         if (!next) break;
         const wait = next.stuck!.notBefore - this.clock.now();
         if (wait > 0) {
@@ -309,13 +340,17 @@ export class AckedWriter<T> {
         this.shrinkToFit(next, limit);
         const err = await this.attempt([next]);
         if (err === undefined) {
-          this.o.log.info({ writer: this.o.name, topic: next.record.topic, attempts: next.stuck!.attempts + 1 }, 'A record Kafka refused before is written now');
+          this.o.log.info(
+            { writer: this.o.name, topic: next.record.topic, attempts: next.stuck!.attempts + 1 },
+            'A record Kafka refused before is written now',
+          );
           next.stuck = undefined;
         } else if (next.discarded || this.stopped) {
           this.settle(next, this.stopped ? new WriterClosedError(this.o.name) : new DiscardedError(this.o.name));
         } else if (!this.supersede(next)) {
           const failure = classifyWriteError(err);
-          if (failure.tooLarge && this.o.shrink) next.shrinkTo = Math.max(MIN_SHRINK_BYTES, Math.floor((next.shrinkTo ?? next.bytes) / 2));
+          if (failure.tooLarge && this.o.shrink)
+            next.shrinkTo = Math.max(MIN_SHRINK_BYTES, Math.floor((next.shrinkTo ?? next.bytes) / 2));
           next.stuck!.attempts++;
           next.stuck!.notBefore = this.clock.now() + backoffDelay(next.stuck!.attempts, this.backoff, this.random);
           this.stuck.push(next);
@@ -344,7 +379,12 @@ export class AckedWriter<T> {
     const limits = new Map<string, number>();
     for (const topic of topicsAhead(this.queue, maxRecords)) limits.set(topic, await this.limits.of(topic));
     // Synchronous from here on: nothing joins or leaves the queue while the batch is cut.
-    const batch = cutBatch(this.queue, limits, { maxRecords, compression: this.o.compression, skip: (e) => this.blocked(e), fit: (e, limit) => this.shrinkToFit(e, limit) });
+    const batch = cutBatch(this.queue, limits, {
+      maxRecords,
+      compression: this.o.compression,
+      skip: (e) => this.blocked(e),
+      fit: (e, limit) => this.shrinkToFit(e, limit),
+    });
     // Usually the head of the queue; entries of a key in flight may have been skipped.
     if (batch.every((e, i) => this.queue[i] === e)) this.queue.splice(0, batch.length);
     else {
@@ -363,7 +403,10 @@ export class AckedWriter<T> {
     e.record = this.o.shrink(e.item, target);
     e.bytes = recordBytes(e.record);
     this.o.metrics.writerShrunk.inc({ writer: this.o.name });
-    this.o.log.warn({ writer: this.o.name, topic: e.record.topic, bytes: before, limitBytes: target, keptBytes: e.bytes }, 'A record over the topic limit is written cut to fit; its headers say what was cut');
+    this.o.log.warn(
+      { writer: this.o.name, topic: e.record.topic, bytes: before, limitBytes: target, keptBytes: e.bytes },
+      'A record over the topic limit is written cut to fit; its headers say what was cut',
+    );
   }
 
   /** The entries not discarded; the discarded ones are settled (DiscardedError), or all of them once closed. */
@@ -389,7 +432,12 @@ export class AckedWriter<T> {
     }
     const bytes = live.reduce((n, e) => n + e.bytes, 0);
     const send = this.o.producer
-      .sendBatch({ acks: -1, timeout: this.o.ackTimeoutMs ?? 30_000, ...(this.o.compression !== undefined ? { compression: this.o.compression } : {}), topicMessages: topicMessages(live.map((e) => e.record)) })
+      .sendBatch({
+        acks: -1,
+        timeout: this.o.ackTimeoutMs ?? 30_000,
+        ...(this.o.compression !== undefined ? { compression: this.o.compression } : {}),
+        topicMessages: topicMessages(live.map((e) => e.record)),
+      })
       .then(
         () => undefined,
         (err: unknown) => err ?? new Error('sendBatch failed'),
@@ -422,7 +470,8 @@ export class AckedWriter<T> {
   private requeue(entries: Entry<T>[]): void {
     const back: Entry<T>[] = [];
     for (const e of entries) {
-      if (e.discarded || this.stopped) this.settle(e, this.stopped ? new WriterClosedError(this.o.name) : new DiscardedError(this.o.name));
+      if (e.discarded || this.stopped)
+        this.settle(e, this.stopped ? new WriterClosedError(this.o.name) : new DiscardedError(this.o.name));
       else if (!this.supersede(e)) {
         back.push(e);
         if (e.key !== undefined) this.waiting.set(e.key, e);
@@ -448,7 +497,7 @@ export class AckedWriter<T> {
     this.open.delete(e);
     const waiters = e.waiters;
     e.waiters = [];
-    for (const w of waiters) (err ? w.reject(err) : w.resolve());
+    for (const w of waiters) err ? w.reject(err) : w.resolve();
     this.pending -= waiters.length;
     if (this.pending === 0) for (const r of this.drainedWaiters.splice(0)) r();
   }

@@ -1,5 +1,11 @@
 import type { Admin, CompressionTypes, TopicMessages } from 'kafkajs';
-import { BATCH_OVERHEAD_BYTES, KAFKA_DEFAULT_MAX_MESSAGE_BYTES, compressionSlack, readMaxMessageBytes, type EncodedRecord } from './record-size.js';
+import {
+  BATCH_OVERHEAD_BYTES,
+  KAFKA_DEFAULT_MAX_MESSAGE_BYTES,
+  compressionSlack,
+  readMaxMessageBytes,
+  type EncodedRecord,
+} from './record-size.js';
 
 /** Each topic's `max.message.bytes`, read once (the fallback when it cannot be read: no DescribeConfigs right, say). */
 export class TopicLimits {
@@ -28,7 +34,8 @@ export class TopicLimits {
 }
 
 /** The room one record has in a batch of its own under `limit`. */
-export const roomFor = (limit: number, compression: CompressionTypes | undefined) => limit - BATCH_OVERHEAD_BYTES - compressionSlack(limit, compression);
+export const roomFor = (limit: number, compression: CompressionTypes | undefined) =>
+  limit - BATCH_OVERHEAD_BYTES - compressionSlack(limit, compression);
 
 export interface Batchable {
   record: EncodedRecord;
@@ -50,7 +57,11 @@ export interface CutOptions<E> {
  * not fit, so the queue's order holds. An entry over its limit on its own is sent alone (the broker decides).
  * A topic without a known limit ends the batch.
  */
-export function cutBatch<E extends Batchable>(queue: readonly E[], limits: ReadonlyMap<string, number>, o: CutOptions<E>): E[] {
+export function cutBatch<E extends Batchable>(
+  queue: readonly E[],
+  limits: ReadonlyMap<string, number>,
+  o: CutOptions<E>,
+): E[] {
   const batch: E[] = [];
   const used = new Map<string, number>();
   for (let i = 0; i < queue.length && batch.length < o.maxRecords; i++) {

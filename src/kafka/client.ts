@@ -23,13 +23,15 @@ export function createKafka(config: Config['kafka'], log: Logger, clientIdSuffix
     connectionTimeout: 5_000,
     retry: { initialRetryTime: 300, retries: 8 },
     logLevel: logLevel.WARN,
-    logCreator: () => ({ namespace, level, log: entry }) => {
-      const { message, ...extra } = entry;
-      const fields = { namespace, broker: extra.broker, error: extra.error };
-      if (level <= logLevel.ERROR) log.warn(fields, `kafka: ${message}`);
-      else if (level === logLevel.WARN) log.warn(fields, `kafka: ${message}`);
-      else log.debug(fields, `kafka: ${message}`);
-    },
+    logCreator:
+      () =>
+      ({ namespace, level, log: entry }) => {
+        const { message, ...extra } = entry;
+        const fields = { namespace, broker: extra.broker, error: extra.error };
+        if (level <= logLevel.ERROR) log.warn(fields, `kafka: ${message}`);
+        else if (level === logLevel.WARN) log.warn(fields, `kafka: ${message}`);
+        else log.debug(fields, `kafka: ${message}`);
+      },
   };
   if (config.sasl) {
     const password = secretReader(config.sasl.password, 'kafka.sasl.password');
@@ -49,7 +51,9 @@ export function createKafka(config: Config['kafka'], log: Logger, clientIdSuffix
   const guard = <T extends { connect(): Promise<void> }>(client: T): T => {
     const connect = client.connect.bind(client);
     client.connect = async () => {
-      if (ssl && !tlsChecked) tlsChecked = (await checkTls(config.brokers, ssl === true ? {} : (ssl as ConnectionOptions), 5_000)) === 'checked';
+      if (ssl && !tlsChecked)
+        tlsChecked =
+          (await checkTls(config.brokers, ssl === true ? {} : (ssl as ConnectionOptions), 5_000)) === 'checked';
       try {
         await connect();
       } catch (err) {
@@ -79,7 +83,11 @@ export function writerProducerConfig(): ProducerConfig {
 
 /** A refused SASL login (or a secret that cannot be read while logging in) as a ConfigError; anything else unchanged. */
 export function explainConnectError(err: unknown, config: Config['kafka']): unknown {
-  for (let e = err as { name?: string; message?: string; cause?: unknown } | undefined, depth = 0; e && depth < 8; e = e.cause as typeof e, depth++) {
+  for (
+    let e = err as { name?: string; message?: string; cause?: unknown } | undefined, depth = 0;
+    e && depth < 8;
+    e = e.cause as typeof e, depth++
+  ) {
     if (e instanceof ConfigError) return e;
     if (e.name === 'KafkaJSSASLAuthenticationError' && config.sasl) {
       return new ConfigError(
@@ -105,5 +113,10 @@ function tlsOptions(ssl: Config['kafka']['ssl']): KafkaConfig['ssl'] {
   const ca = read(ssl.caFile, 'caFile');
   const cert = read(ssl.certFile, 'certFile');
   const key = read(ssl.keyFile, 'keyFile');
-  return { rejectUnauthorized: ssl.rejectUnauthorized, ...(ca ? { ca: [ca] } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+  return {
+    rejectUnauthorized: ssl.rejectUnauthorized,
+    ...(ca ? { ca: [ca] } : {}),
+    ...(cert ? { cert } : {}),
+    ...(key ? { key } : {}),
+  };
 }

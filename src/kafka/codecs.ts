@@ -83,14 +83,20 @@ export function snappyEncode(buffer: Buffer): Buffer {
 }
 
 /** Wraps a decoder so its failure names the codec and does not make kafkajs retry the same batch for ever. */
-function codec(name: string, compress: (data: Buffer) => Promise<Buffer> | Buffer, decompress: (data: Buffer) => Promise<Buffer> | Buffer): () => Codec {
+function codec(
+  name: string,
+  compress: (data: Buffer) => Promise<Buffer> | Buffer,
+  decompress: (data: Buffer) => Promise<Buffer> | Buffer,
+): () => Codec {
   const impl: Codec = {
     compress: async (encoder) => compress(encoder.buffer),
     decompress: async (buffer) => {
       try {
         return await decompress(buffer);
       } catch (err) {
-        throw new KafkaJSNonRetriableError(`a ${name} record batch could not be decompressed: ${(err as Error).message}`);
+        throw new KafkaJSNonRetriableError(
+          `a ${name} record batch could not be decompressed: ${(err as Error).message}`,
+        );
       }
     },
   };
@@ -104,8 +110,16 @@ export function registerCodecs(): void {
   if (registered) return;
   registered = true;
   CompressionCodecs[CompressionTypes.Snappy] = codec('snappy', snappyEncode, snappyDecode);
-  CompressionCodecs[CompressionTypes.LZ4] = codec('lz4', (data) => compressFrame(data), (data) => decompressFrame(data));
-  CompressionCodecs[CompressionTypes.ZSTD] = codec('zstd', (data) => zstdCompress(data), (data) => zstdDecompress(data));
+  CompressionCodecs[CompressionTypes.LZ4] = codec(
+    'lz4',
+    (data) => compressFrame(data),
+    (data) => decompressFrame(data),
+  );
+  CompressionCodecs[CompressionTypes.ZSTD] = codec(
+    'zstd',
+    (data) => zstdCompress(data),
+    (data) => zstdDecompress(data),
+  );
 }
 
 registerCodecs();

@@ -13,7 +13,8 @@ export interface StoredRecord {
 }
 
 /** A header as UTF-8 text, or undefined. */
-export const headerText = (r: Pick<StoredRecord, 'headers'>, name: string): string | undefined => r.headers[name]?.toString('utf8');
+export const headerText = (r: Pick<StoredRecord, 'headers'>, name: string): string | undefined =>
+  r.headers[name]?.toString('utf8');
 
 export interface ReadOptions {
   /** Group ids are `<groupPrefix>.read.<uuid>`: a group of its own that never commits. */
@@ -54,7 +55,13 @@ export interface ReadOptions {
  * Resolves with the number of records handed over; `onRecord` may be async (it is awaited, in offset order per
  * partition).
  */
-export async function readToEnd(kafka: Kafka, admin: Admin, topic: string, onRecord: (r: StoredRecord) => void | Promise<void>, o: ReadOptions): Promise<number> {
+export async function readToEnd(
+  kafka: Kafka,
+  admin: Admin,
+  topic: string,
+  onRecord: (r: StoredRecord) => void | Promise<void>,
+  o: ReadOptions,
+): Promise<number> {
   const offsets = await admin.fetchTopicOffsets(topic);
   const ends = new Map<number, number>();
   const starts = new Map<number, number>();
@@ -96,7 +103,9 @@ export async function readToEnd(kafka: Kafka, admin: Admin, topic: string, onRec
     pause?.();
     if (ends.size === 0) finish();
   };
-  consumer.on(consumer.events.CRASH, (e) => finish(e.payload.error instanceof Error ? e.payload.error : new Error(String(e.payload.error))));
+  consumer.on(consumer.events.CRASH, (e) =>
+    finish(e.payload.error instanceof Error ? e.payload.error : new Error(String(e.payload.error))),
+  );
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload: p }) => {
     if (p.topic === topic && p.batchSize === 0) reached(p.partition, Number(p.lastOffset));
   });
@@ -115,7 +124,9 @@ export async function readToEnd(kafka: Kafka, admin: Admin, topic: string, onRec
         const start = starts.get(batch.partition) ?? 0;
         const signal = o.signal;
         // One per batch: batches of several partitions may be handled at once (each awaits its own records in order).
-        const reused: StoredRecord | undefined = o.reuseRecord ? { topic, partition: batch.partition, offset: 0, key: null, value: null, headers: NO_HEADERS, timestamp: 0 } : undefined;
+        const reused: StoredRecord | undefined = o.reuseRecord
+          ? { topic, partition: batch.partition, offset: 0, key: null, value: null, headers: NO_HEADERS, timestamp: 0 }
+          : undefined;
         for (const m of batch.messages) {
           if (signal?.aborted) return;
           const offset = Number(m.offset);
@@ -130,7 +141,16 @@ export async function readToEnd(kafka: Kafka, admin: Admin, topic: string, onRec
             r.value = m.value;
             r.headers = rawHeaders(m.headers);
             r.timestamp = Number(m.timestamp);
-          } else r = { topic, partition: batch.partition, offset, key: m.key, value: m.value, headers: rawHeaders(m.headers), timestamp: Number(m.timestamp) };
+          } else
+            r = {
+              topic,
+              partition: batch.partition,
+              offset,
+              key: m.key,
+              value: m.value,
+              headers: rawHeaders(m.headers),
+              timestamp: Number(m.timestamp),
+            };
           // Awaited only when it returns a promise: a tick per record would cost more than reading it.
           const pending = onRecord(r);
           if (pending) await pending;

@@ -28,13 +28,15 @@ export const BATCH_OVERHEAD_BYTES = 128;
 const RECORD_OVERHEAD_BYTES = 40;
 const HEADER_OVERHEAD_BYTES = 10;
 
-const byteLength = (x: Buffer | string | null | undefined) => (x === null || x === undefined ? 0 : typeof x === 'string' ? Buffer.byteLength(x) : x.length);
+const byteLength = (x: Buffer | string | null | undefined) =>
+  x === null || x === undefined ? 0 : typeof x === 'string' ? Buffer.byteLength(x) : x.length;
 
 /** An upper bound of the bytes a record takes in a record batch (uncompressed). */
 export function recordBytes(r: Pick<EncodedRecord, 'key' | 'value' | 'headers'>): number {
   let bytes = RECORD_OVERHEAD_BYTES + byteLength(r.key) + byteLength(r.value);
   const headers = r.headers;
-  if (headers) for (const name in headers) bytes += HEADER_OVERHEAD_BYTES + Buffer.byteLength(name) + byteLength(headers[name]);
+  if (headers)
+    for (const name in headers) bytes += HEADER_OVERHEAD_BYTES + Buffer.byteLength(name) + byteLength(headers[name]);
   return bytes;
 }
 
@@ -49,14 +51,30 @@ export function compressionSlack(bytes: number, compression: CompressionTypes | 
 }
 
 /** The topic's `max.message.bytes` (the effective value, the broker's default included), or undefined. */
-export async function readMaxMessageBytes(admin: Pick<Admin, 'describeConfigs'>, topic: string): Promise<number | undefined> {
-  const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }] });
-  const value = Number(described.resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
+export async function readMaxMessageBytes(
+  admin: Pick<Admin, 'describeConfigs'>,
+  topic: string,
+): Promise<number | undefined> {
+  const described = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }],
+  });
+  const value = Number(
+    described.resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue,
+  );
   return Number.isSafeInteger(value) && value > 0 ? value : undefined;
 }
 
 /** Protocol errors that are about the records sent, not the broker's health. */
-const RECORD_ERRORS = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'CORRUPT_MESSAGE', 'INVALID_TIMESTAMP', 'POLICY_VIOLATION', 'INVALID_PARTITIONS']);
+const RECORD_ERRORS = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'CORRUPT_MESSAGE',
+  'INVALID_TIMESTAMP',
+  'POLICY_VIOLATION',
+  'INVALID_PARTITIONS',
+]);
 const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
 
 export interface WriteFailure {
@@ -75,9 +93,14 @@ export interface WriteFailure {
  */
 export function classifyWriteError(err: unknown): WriteFailure {
   let type = '';
-  for (let e = err as { type?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 8; e = e.cause as typeof e, depth++) {
+  for (
+    let e = err as { type?: unknown; cause?: unknown } | undefined, depth = 0;
+    e && depth < 8;
+    e = e.cause as typeof e, depth++
+  ) {
     if (typeof e.type === 'string' && !type) type = e.type;
-    if (typeof e.type === 'string' && RECORD_ERRORS.has(e.type)) return { kind: 'record', tooLarge: TOO_LARGE.has(e.type), type: e.type };
+    if (typeof e.type === 'string' && RECORD_ERRORS.has(e.type))
+      return { kind: 'record', tooLarge: TOO_LARGE.has(e.type), type: e.type };
   }
   return { kind: 'transient', tooLarge: false, type: type || 'UNKNOWN' };
 }

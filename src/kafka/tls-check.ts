@@ -9,7 +9,11 @@ import { ConfigError } from '../domain/errors.js';
  * "connection error". Neither mends itself: here they stop start-up at once with an error naming kafka.ssl.
  * A broker that cannot be reached says nothing about TLS and is left to kafkajs's own waiting.
  */
-export async function checkTls(brokers: string[], options: ConnectionOptions, timeoutMs: number): Promise<'checked' | 'unreachable'> {
+export async function checkTls(
+  brokers: string[],
+  options: ConnectionOptions,
+  timeoutMs: number,
+): Promise<'checked' | 'unreachable'> {
   const withCert = options.cert !== undefined;
   for (const broker of brokers) {
     const outcome = await handshake(broker, options, timeoutMs, withCert);
@@ -21,9 +25,19 @@ export async function checkTls(brokers: string[], options: ConnectionOptions, ti
 
 /** Certificate checks that failed on our side: the broker's chain or name is not what kafka.ssl trusts. */
 const UNTRUSTED = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_UNTRUSTED', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_REVOKED', 'CERT_SIGNATURE_FAILURE',
-  'ERR_TLS_CERT_ALTNAME_INVALID', 'HOSTNAME_MISMATCH', 'INVALID_CA',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_UNTRUSTED',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_SIGNATURE_FAILURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'HOSTNAME_MISMATCH',
+  'INVALID_CA',
 ]);
 
 type Outcome = 'ok' | 'unreachable' | ConfigError;
@@ -55,8 +69,14 @@ function handshake(broker: string, options: ConnectionOptions, timeoutMs: number
     socket.once('end', () =>
       done(
         secured
-          ? new ConfigError('kafka.ssl', `${broker} closed the connection after the TLS handshake without answering: ${advice(withCert)}`)
-          : new ConfigError('kafka.ssl', `${broker} closed the connection during the TLS handshake: it is not a TLS listener (for a plaintext one leave kafka.ssl unset)`),
+          ? new ConfigError(
+              'kafka.ssl',
+              `${broker} closed the connection after the TLS handshake without answering: ${advice(withCert)}`,
+            )
+          : new ConfigError(
+              'kafka.ssl',
+              `${broker} closed the connection during the TLS handshake: it is not a TLS listener (for a plaintext one leave kafka.ssl unset)`,
+            ),
       ),
     );
     socket.once('error', (err: NodeJS.ErrnoException) => done(classify(broker, err, withCert)));
@@ -66,12 +86,19 @@ function handshake(broker: string, options: ConnectionOptions, timeoutMs: number
 function classify(broker: string, err: NodeJS.ErrnoException, withCert: boolean): Outcome {
   const code = err.code ?? '';
   if (UNTRUSTED.has(code)) {
-    return new ConfigError('kafka.ssl', `the certificate of ${broker} is not trusted (${code}: ${err.message}); set kafka.ssl.caFile to the CA that signed the brokers' certificates`);
+    return new ConfigError(
+      'kafka.ssl',
+      `the certificate of ${broker} is not trusted (${code}: ${err.message}); set kafka.ssl.caFile to the CA that signed the brokers' certificates`,
+    );
   }
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long/i.test(err.message)) {
-    return new ConfigError('kafka.ssl', `${broker} does not speak TLS (${err.message}); this listener needs kafka.ssl unset or false`);
+    return new ConfigError(
+      'kafka.ssl',
+      `${broker} does not speak TLS (${err.message}); this listener needs kafka.ssl unset or false`,
+    );
   }
-  if (/^ERR_SSL_/.test(code) && /ALERT/.test(code)) return new ConfigError('kafka.ssl', `${broker} refused the TLS connection (${code}): ${advice(withCert)}`);
+  if (/^ERR_SSL_/.test(code) && /ALERT/.test(code))
+    return new ConfigError('kafka.ssl', `${broker} refused the TLS connection (${code}): ${advice(withCert)}`);
   return 'unreachable';
 }
 

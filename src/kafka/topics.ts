@@ -4,14 +4,25 @@ import type { Admin } from 'kafkajs';
  * Creates a topic if it does not exist (RF 1 on a single broker, up to 3 otherwise) and waits until it has leaders.
  * A broker that has just started answers "does not host this topic-partition" for a moment: retried, not fatal.
  */
-export async function ensureTopic(admin: Admin, topic: string, partitions: number, configEntries: Record<string, string> = {}): Promise<boolean> {
+export async function ensureTopic(
+  admin: Admin,
+  topic: string,
+  partitions: number,
+  configEntries: Record<string, string> = {},
+): Promise<boolean> {
   let created = false;
   for (let attempt = 1; ; attempt++) {
     try {
       if (!(await admin.listTopics()).includes(topic)) {
         const brokers = (await admin.describeCluster()).brokers.length;
         const entries = Object.entries(configEntries).map(([name, value]) => ({ name, value }));
-        created = (await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: Math.min(3, brokers), configEntries: entries }] })) || created;
+        created =
+          (await admin.createTopics({
+            waitForLeaders: true,
+            topics: [
+              { topic, numPartitions: partitions, replicationFactor: Math.min(3, brokers), configEntries: entries },
+            ],
+          })) || created;
       }
       const meta = await admin.fetchTopicMetadata({ topics: [topic] });
       if (meta.topics[0]?.partitions.every((p) => p.leader >= 0)) return created;
@@ -19,7 +30,8 @@ export async function ensureTopic(admin: Admin, topic: string, partitions: numbe
     } catch (err) {
       const message = String((err as Error).message);
       if (/already exists/i.test(message)) continue;
-      const retriable = (err as { retriable?: boolean }).retriable === true || /does not host|leader|not available/i.test(message);
+      const retriable =
+        (err as { retriable?: boolean }).retriable === true || /does not host|leader|not available/i.test(message);
       if (!retriable || attempt >= 20) throw err;
       await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * attempt)));
     }

@@ -10,7 +10,12 @@ import type { LedgerRecord } from './record.js';
  * source offset), as it does inside a flush window. A copy re-published by `dlq replay` has no offset of its own
  * (`offset` undefined) and never wins a tie, and nothing wins a tie over a record without an offset (version 1).
  */
-export function isStale(entry: LedgerEntry | undefined, occurredAt: number, offset?: number, op?: 'add' | 'remove'): boolean {
+export function isStale(
+  entry: LedgerEntry | undefined,
+  occurredAt: number,
+  offset?: number,
+  op?: 'add' | 'remove',
+): boolean {
   if (entry === undefined) return false;
   if (occurredAt !== entry.occurredAt) return occurredAt < entry.occurredAt;
   if (op !== undefined && op === opOf(entry)) return true;
@@ -19,7 +24,9 @@ export function isStale(entry: LedgerEntry | undefined, occurredAt: number, offs
 
 /** The op of the event an entry stands for (a refused re-entry was an add, though it leaves the contact unsubscribed). */
 function opOf(entry: LedgerEntry): 'add' | 'remove' {
-  return entry.refusedAdd || entry.state === LedgerState.Added || entry.state === LedgerState.AddRefused ? 'add' : 'remove';
+  return entry.refusedAdd || entry.state === LedgerState.Added || entry.state === LedgerState.AddRefused
+    ? 'add'
+    : 'remove';
 }
 
 /** Dead-letter codes of the consent rule (stage confirm). */
@@ -64,7 +71,8 @@ export const UNSUBSCRIBE_SKEW_MS = 5_000;
 export function windowOf(entry: LedgerEntry, openMs: number): Window {
   const to = entry.confirmedAt ?? entry.sentAt + openMs;
   const w: Window = { from: entry.sentAt - UNSUBSCRIBE_SKEW_MS, to: to + UNSUBSCRIBE_SKEW_MS };
-  if (entry.priorFrom !== undefined && entry.priorTo !== undefined) w.earlier = { from: entry.priorFrom - UNSUBSCRIBE_SKEW_MS, to: entry.priorTo + UNSUBSCRIBE_SKEW_MS };
+  if (entry.priorFrom !== undefined && entry.priorTo !== undefined)
+    w.earlier = { from: entry.priorFrom - UNSUBSCRIBE_SKEW_MS, to: entry.priorTo + UNSUBSCRIBE_SKEW_MS };
   return w;
 }
 
@@ -75,17 +83,31 @@ export function windowOf(entry: LedgerEntry, openMs: number): Window {
  * unsubscribe that never reached ActiveCampaign (`unapplied`) set no date there: the next one does, so it is never
  * kept as the earlier window (only the earlier window it carried itself).
  */
-function startOver(prev: LedgerEntry | undefined, at: number): Pick<LedgerRecord, 'sentAt' | 'priorSentAt' | 'priorConfirmedAt'> {
+function startOver(
+  prev: LedgerEntry | undefined,
+  at: number,
+): Pick<LedgerRecord, 'sentAt' | 'priorSentAt' | 'priorConfirmedAt'> {
   if (prev?.state !== LedgerState.RemovedByService) return { sentAt: at };
-  const prior = prev.priorFrom !== undefined && prev.priorTo !== undefined ? { priorSentAt: prev.priorFrom, priorConfirmedAt: prev.priorTo } : {};
+  const prior =
+    prev.priorFrom !== undefined && prev.priorTo !== undefined
+      ? { priorSentAt: prev.priorFrom, priorConfirmedAt: prev.priorTo }
+      : {};
   if (prev.confirmedAt === undefined) return { sentAt: Math.min(prev.sentAt, at), ...prior };
   if (prev.unapplied || prev.priorFrom !== undefined) return { sentAt: at, ...prior };
   return { sentAt: at, priorSentAt: prev.sentAt, priorConfirmedAt: prev.confirmedAt };
 }
 
-export function routeChange(entry: LedgerEntry | undefined, op: 'add' | 'remove', occurredAt: number, reentry: boolean, openWindowMs: number, offset?: number): Route {
+export function routeChange(
+  entry: LedgerEntry | undefined,
+  op: 'add' | 'remove',
+  occurredAt: number,
+  reentry: boolean,
+  openWindowMs: number,
+  offset?: number,
+): Route {
   if (isStale(entry, occurredAt, offset, op)) return { kind: 'stale' };
-  if (op === 'add' && entry?.state === LedgerState.RemovedByService) return reentry ? { kind: 'resubscribe', window: windowOf(entry, openWindowMs) } : { kind: 'reentry-off' };
+  if (op === 'add' && entry?.state === LedgerState.RemovedByService)
+    return reentry ? { kind: 'resubscribe', window: windowOf(entry, openWindowMs) } : { kind: 'reentry-off' };
   return { kind: 'import' };
 }
 
@@ -119,7 +141,15 @@ export function unsubscribeIsOwn(prev: LedgerEntry | undefined): boolean {
  */
 export function intentFor(prev: LedgerEntry | undefined, at: number): LedgerRecord | undefined {
   if (!unsubscribeIsOwn(prev)) return undefined;
-  return { op: 'remove', byService: true, intent: true, occurredAt: prev?.occurredAt ?? 0, ...(prev?.offset !== undefined ? { offset: prev.offset } : {}), ...startOver(prev, at), confirmedAt: 0 };
+  return {
+    op: 'remove',
+    byService: true,
+    intent: true,
+    occurredAt: prev?.occurredAt ?? 0,
+    ...(prev?.offset !== undefined ? { offset: prev.offset } : {}),
+    ...startOver(prev, at),
+    confirmedAt: 0,
+  };
 }
 
 /**
@@ -139,14 +169,38 @@ export function recordFor(prev: LedgerEntry | undefined, o: Outcome): LedgerReco
     const base = { occurredAt: o.occurredAt, ...at, sentAt: o.sentAt, confirmedAt: o.confirmedAt };
     if (o.refused === CONSENT_REENTRY_OFF && prev?.state === LedgerState.RemovedByService) {
       // The unsubscribe stays the service's, with its window as it was: only the time moves.
-      const prior = prev.priorFrom !== undefined && prev.priorTo !== undefined ? { priorSentAt: prev.priorFrom, priorConfirmedAt: prev.priorTo } : {};
-      return { op: 'remove', byService: true, ...base, sentAt: prev.sentAt, confirmedAt: prev.confirmedAt ?? o.confirmedAt, ...prior, refused: o.refused };
+      const prior =
+        prev.priorFrom !== undefined && prev.priorTo !== undefined
+          ? { priorSentAt: prev.priorFrom, priorConfirmedAt: prev.priorTo }
+          : {};
+      return {
+        op: 'remove',
+        byService: true,
+        ...base,
+        sentAt: prev.sentAt,
+        confirmedAt: prev.confirmedAt ?? o.confirmedAt,
+        ...prior,
+        refused: o.refused,
+      };
     }
-    return o.refused ? { op: 'add', byService: false, refused: o.refused, ...base } : { op: 'add', byService: false, ...base };
+    return o.refused
+      ? { op: 'add', byService: false, refused: o.refused, ...base }
+      : { op: 'add', byService: false, ...base };
   }
-  const base = { occurredAt: o.failed ? (prev?.occurredAt ?? 0) : o.occurredAt, ...at, sentAt: o.sentAt, confirmedAt: o.confirmedAt };
+  const base = {
+    occurredAt: o.failed ? (prev?.occurredAt ?? 0) : o.occurredAt,
+    ...at,
+    sentAt: o.sentAt,
+    confirmedAt: o.confirmedAt,
+  };
   if (!unsubscribeIsOwn(prev)) return o.failed ? undefined : { op: 'remove', byService: false, ...base };
-  return { op: 'remove', byService: true, ...base, ...startOver(prev, o.sentAt), ...(o.unapplied ? { unapplied: true } : {}) };
+  return {
+    op: 'remove',
+    byService: true,
+    ...base,
+    ...startOver(prev, o.sentAt),
+    ...(o.unapplied ? { unapplied: true } : {}),
+  };
 }
 
 /**

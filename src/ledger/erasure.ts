@@ -69,7 +69,14 @@ export function encodeMarker(m: ErasureMarker): string {
 export function decodeMarker(raw: Buffer | string | null): ErasureMarker | undefined {
   const o = storedObject(raw);
   if (!o) return undefined;
-  if (o.v !== 1 || o.erased !== true || typeof o.occurredAt !== 'number' || typeof o.at !== 'number' || typeof o.done !== 'boolean') return undefined;
+  if (
+    o.v !== 1 ||
+    o.erased !== true ||
+    typeof o.occurredAt !== 'number' ||
+    typeof o.at !== 'number' ||
+    typeof o.done !== 'boolean'
+  )
+    return undefined;
   return { occurredAt: o.occurredAt, at: o.at, done: o.done };
 }
 
@@ -107,7 +114,13 @@ export function routeErasure(marker: ErasureMarker | undefined, occurredAt: numb
 }
 
 /** The marker to write for an erasure at `occurredAt` over `prev`; undefined when a newer one stands already. */
-export function markerFor(prev: ErasureMarker | undefined, occurredAt: number, at: number, done: boolean): ErasureMarker | undefined {
-  if (prev && (prev.occurredAt > occurredAt || (prev.occurredAt === occurredAt && prev.done && !done))) return undefined;
+export function markerFor(
+  prev: ErasureMarker | undefined,
+  occurredAt: number,
+  at: number,
+  done: boolean,
+): ErasureMarker | undefined {
+  if (prev && (prev.occurredAt > occurredAt || (prev.occurredAt === occurredAt && prev.done && !done)))
+    return undefined;
   return { occurredAt, at, done };
 }

@@ -25,9 +25,11 @@ export class LedgerGate implements DeliveryGate<EventRef> {
     this.exportsByName = new Map(exports.map((e) => [e.name, e]));
     if (ledger) {
       this.profiles = {
-        get: (connection, profileId, ref) => ledger.profile(ref.message.topic, ref.message.partition, connection, profileId),
+        get: (connection, profileId, ref) =>
+          ledger.profile(ref.message.topic, ref.message.partition, connection, profileId),
         hash: (email) => ledger.profileEmail(email),
-        put: (connection, profileId, ref, record) => ledger.putProfile(ref.message.topic, ref.message.partition, connection, profileId, record),
+        put: (connection, profileId, ref, record) =>
+          ledger.putProfile(ref.message.topic, ref.message.partition, connection, profileId, record),
       };
     }
   }
@@ -36,10 +38,24 @@ export class LedgerGate implements DeliveryGate<EventRef> {
     if (!this.ledger) return { kind: 'import' };
     const ref = change.winner;
     if (!ref) return { kind: 'stale' };
-    return this.ledger.route(ref.message.topic, ref.message.partition, connection, listId, email, change.op, change.occurredAt, tieOffset(ref.message), this.exportsByName.get(ref.exportName)?.reentry ?? true);
+    return this.ledger.route(
+      ref.message.topic,
+      ref.message.partition,
+      connection,
+      listId,
+      email,
+      change.op,
+      change.occurredAt,
+      tieOffset(ref.message),
+      this.exportsByName.get(ref.exportName)?.reentry ?? true,
+    );
   }
 
-  intend(connection: string, removes: { email: string; listId: string; change: ListChange<EventRef> }[], at: number): Promise<void> {
+  intend(
+    connection: string,
+    removes: { email: string; listId: string; change: ListChange<EventRef> }[],
+    at: number,
+  ): Promise<void> {
     if (!this.ledger) return Promise.resolve();
     const writes: Promise<void>[] = [];
     for (const { email, listId, change } of removes) {
@@ -51,7 +67,11 @@ export class LedgerGate implements DeliveryGate<EventRef> {
     return Promise.all(writes).then(() => undefined);
   }
 
-  withdraw(connection: string, removes: { email: string; listId: string; change: ListChange<EventRef> }[], at: number): void {
+  withdraw(
+    connection: string,
+    removes: { email: string; listId: string; change: ListChange<EventRef> }[],
+    at: number,
+  ): void {
     if (!this.ledger) return;
     for (const { email, listId, change } of removes) {
       const ref = change.winner;
@@ -59,7 +79,15 @@ export class LedgerGate implements DeliveryGate<EventRef> {
       // A failed outcome replaces the open intent with a closed window and keeps the time of the change before it;
       // nothing of it reached ActiveCampaign, so its window never becomes the earlier window of the next one.
       void this.ledger
-        .apply(ref.message.topic, ref.message.partition, connection, listId, email, { op: 'remove', occurredAt: change.occurredAt, sentAt: at, confirmedAt: at, failed: true, unapplied: true, ...(offset !== undefined ? { offset } : {}) })
+        .apply(ref.message.topic, ref.message.partition, connection, listId, email, {
+          op: 'remove',
+          occurredAt: change.occurredAt,
+          sentAt: at,
+          confirmedAt: at,
+          failed: true,
+          unapplied: true,
+          ...(offset !== undefined ? { offset } : {}),
+        })
         .catch(() => undefined); // not owned any more or closed: the window stays open, the cautious side
     }
   }
@@ -82,7 +110,8 @@ export class LedgerGate implements DeliveryGate<EventRef> {
     const { topic, partition } = ref.message;
     for (const e of this.exportsByName.values()) {
       if (e.connection !== connection || e.listId === listId || !e.tags.length) continue;
-      if (this.ledger.lookup(topic, partition, connection, e.listId, email)?.state === LedgerState.Added) for (const t of e.tags) given.add(t);
+      if (this.ledger.lookup(topic, partition, connection, e.listId, email)?.state === LedgerState.Added)
+        for (const t of e.tags) given.add(t);
     }
     return given;
   }

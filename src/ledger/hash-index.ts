@@ -154,7 +154,11 @@ export class LedgerIndex {
   getHashed(hi: number, lo: number): LedgerEntry | undefined {
     const slot = this.find(hi, lo & HASH_MASK);
     if (this.hi[slot] === 0) return undefined;
-    const entry: LedgerEntry = { state: (this.lo[slot]! >>> 30) as LedgerState, occurredAt: this.at[slot]!, sentAt: this.sent[slot]! * 1000 };
+    const entry: LedgerEntry = {
+      state: (this.lo[slot]! >>> 30) as LedgerState,
+      occurredAt: this.at[slot]!,
+      sentAt: this.sent[slot]! * 1000,
+    };
     const until = this.until[slot]!;
     if (until) entry.confirmedAt = until * 1000;
     const off = this.off[slot]!;
@@ -178,7 +182,18 @@ export class LedgerIndex {
   }
 
   private putEntry(slot: number, hi: number, lo: number, entry: LedgerEntry): void {
-    this.put(slot, hi, lo, entry.state, entry.occurredAt, Math.floor(entry.sentAt / 1000), entry.confirmedAt ? Math.ceil(entry.confirmedAt / 1000) : 0, packOffset(entry), priorFromOf(entry), priorToOf(entry));
+    this.put(
+      slot,
+      hi,
+      lo,
+      entry.state,
+      entry.occurredAt,
+      Math.floor(entry.sentAt / 1000),
+      entry.confirmedAt ? Math.ceil(entry.confirmedAt / 1000) : 0,
+      packOffset(entry),
+      priorFromOf(entry),
+      priorToOf(entry),
+    );
   }
 
   /**
@@ -206,7 +221,18 @@ export class LedgerIndex {
     }
   }
 
-  private put(slot: number, hi: number, lo: number, state: LedgerState, occurredAt: number, sentSeconds: number, untilSeconds: number, offPlusOne: number, priorFrom: number, priorTo: number): void {
+  private put(
+    slot: number,
+    hi: number,
+    lo: number,
+    state: LedgerState,
+    occurredAt: number,
+    sentSeconds: number,
+    untilSeconds: number,
+    offPlusOne: number,
+    priorFrom: number,
+    priorTo: number,
+  ): void {
     this.hi[slot] = hi;
     this.lo[slot] = (lo | (state << 30)) >>> 0;
     this.at[slot] = occurredAt;
@@ -251,7 +277,18 @@ export class LedgerIndex {
       const h = hi[i]!;
       if (h === 0) continue;
       const l = lo[i]!;
-      this.put(this.find(h, l & HASH_MASK), h, l & HASH_MASK, (l >>> 30) as LedgerState, at[i]!, sent[i]!, until[i]!, off[i]!, prFrom[i]!, prTo[i]!);
+      this.put(
+        this.find(h, l & HASH_MASK),
+        h,
+        l & HASH_MASK,
+        (l >>> 30) as LedgerState,
+        at[i]!,
+        sent[i]!,
+        until[i]!,
+        off[i]!,
+        prFrom[i]!,
+        prTo[i]!,
+      );
     }
   }
 }

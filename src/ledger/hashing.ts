@@ -63,9 +63,11 @@ export function formatProblem(f: KeyFormat, hasher: PersonHasher): string | unde
     if (f.check !== undefined && f.check !== decodeHashCheck(encodeHashCheck(hasher))) {
       return 'it was written under another ledger.hashKey: set the key it was written with (a changed key would make every person look new)';
     }
-    if (f.rawKeys > 0) return `it holds ${f.rawKeys} key(s) with raw emails: migrate it first (ac-list-sync ledger-migrate, README "Personal data")`;
+    if (f.rawKeys > 0)
+      return `it holds ${f.rawKeys} key(s) with raw emails: migrate it first (ac-list-sync ledger-migrate, README "Personal data")`;
     return undefined;
   }
-  if (f.check !== undefined || f.hashedKeys > 0) return 'its keys are hashed (it was written with ledger.hashKey set): set ledger.hashKey again';
+  if (f.check !== undefined || f.hashedKeys > 0)
+    return 'its keys are hashed (it was written with ledger.hashKey set): set ledger.hashKey again';
   return undefined;
 }

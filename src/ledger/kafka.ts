@@ -29,19 +29,31 @@ export async function ensureLedgerTopics(admin: Admin, config: Config, log?: Log
       continue;
     }
     if (existing !== partitions) {
-      throw new ConfigError('ledger.topic', `${topic} has ${existing} partitions but ${source} has ${partitions}: a ledger topic needs its source topic's partition count (records go to the source event's partition number)`);
+      throw new ConfigError(
+        'ledger.topic',
+        `${topic} has ${existing} partitions but ${source} has ${partitions}: a ledger topic needs its source topic's partition count (records go to the source event's partition number)`,
+      );
     }
     let policy: string;
     try {
-      const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['cleanup.policy'] }] });
+      const described = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['cleanup.policy'] }],
+      });
       policy = described.resources[0]?.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue ?? '';
     } catch (err) {
       // e.g. no DescribeConfigs permission: the operator created the topic, and the README says how.
-      log?.warn({ topic, err: (err as Error).message }, 'Could not read the ledger topic cleanup.policy; it must be compact');
+      log?.warn(
+        { topic, err: (err as Error).message },
+        'Could not read the ledger topic cleanup.policy; it must be compact',
+      );
       continue;
     }
     if (!policy.split(',').includes('compact') || policy.includes('delete')) {
-      throw new ConfigError('ledger.topic', `${topic} has cleanup.policy=${policy || '(unknown)'}: a ledger topic must be compacted only (cleanup.policy=compact), or the service forgets which unsubscribes it made`);
+      throw new ConfigError(
+        'ledger.topic',
+        `${topic} has cleanup.policy=${policy || '(unknown)'}: a ledger topic must be compacted only (cleanup.policy=compact), or the service forgets which unsubscribes it made`,
+      );
     }
   }
 }
@@ -68,27 +80,45 @@ export interface LedgerWiring {
 
 /** A rebuild names connections of the config, and needs the ledger. */
 export function checkRebuild(config: Config, rebuild: readonly string[]): void {
-  if (rebuild.length && !config.ledger.enabled) throw new ConfigError('ledger.enabled', 'rebuilding the ledger needs the ledger (ledger.enabled: true)');
+  if (rebuild.length && !config.ledger.enabled)
+    throw new ConfigError('ledger.enabled', 'rebuilding the ledger needs the ledger (ledger.enabled: true)');
   for (const name of rebuild) {
-    if (!config.connections[name]) throw new ConfigError('rebuildLedger', `no connection named "${name}" to rebuild the ledger of`);
+    if (!config.connections[name])
+      throw new ConfigError('rebuildLedger', `no connection named "${name}" to rebuild the ledger of`);
   }
 }
 
 /** How the ledger topic of a source topic is read on assignment (the bench measures this same path). */
-export function ledgerRestorer(kafka: Kafka, admin: Admin, topicOf: (source: string) => string, groupPrefix: string): LedgerIo['restore'] {
+export function ledgerRestorer(
+  kafka: Kafka,
+  admin: Admin,
+  topicOf: (source: string) => string,
+  groupPrefix: string,
+): LedgerIo['restore'] {
   return (source, partitions, onRecord, signal, resume) =>
-    readToEnd(kafka, admin, topicOf(source), (r) => onRecord(r.partition, r.key ?? '', r.value, r.timestamp, r.offset), { groupPrefix, partitions, signal, reuseRecord: true, ...resume }).then(() => undefined);
+    readToEnd(
+      kafka,
+      admin,
+      topicOf(source),
+      (r) => onRecord(r.partition, r.key ?? '', r.value, r.timestamp, r.offset),
+      { groupPrefix, partitions, signal, reuseRecord: true, ...resume },
+    ).then(() => undefined);
 }
 
 export function createLedger(w: LedgerWiring): LedgerParts {
   checkRebuild(w.config, w.rebuild);
-  const writer = new LedgerWriter(w.producer, w.metrics, w.log, { admin: w.admin, compression: compressionType(w.config.kafka.compression) });
+  const writer = new LedgerWriter(w.producer, w.metrics, w.log, {
+    admin: w.admin,
+    compression: compressionType(w.config.kafka.compression),
+  });
   const topicOf = (source: string) => ledgerTopicFor(source, w.config.ledger.topic);
   const ledger = new Ledger(
     {
       restore: ledgerRestorer(w.kafka, w.admin, topicOf, `${w.groupId}.ledger`),
-      write: (source, partition, key, value) => (w.dryRun ? Promise.resolve() : writer.write({ topic: topicOf(source), partition, key, value })),
-      release: (source, partition) => void writer.writer.discard((r) => r.topic === topicOf(source) && r.partition === partition),
+      write: (source, partition, key, value) =>
+        w.dryRun ? Promise.resolve() : writer.write({ topic: topicOf(source), partition, key, value }),
+      release: (source, partition) =>
+        void writer.writer.discard((r) => r.topic === topicOf(source) && r.partition === partition),
       whenWritten: () => writer.writer.whenIdle(),
     },
     {
@@ -98,14 +128,25 @@ export function createLedger(w: LedgerWiring): LedgerParts {
       // An unconfirmed unsubscribe may be applied until its last resubmission's confirmation deadline.
       openWindowMs: (w.config.delivery.maxImportResubmits + 1) * w.config.delivery.confirmTimeoutMs,
       // Read once: a key that changed under a running service must not orphan the markers written with it.
-      hasher: new PersonHasher(w.config.ledger.hashKey ? secretReader(w.config.ledger.hashKey, 'ledger.hashKey')() : undefined),
-      listsOf: (connection) => [...new Set(w.config.exports.filter((e) => e.connection === connection).map((e) => e.listId))],
+      hasher: new PersonHasher(
+        w.config.ledger.hashKey ? secretReader(w.config.ledger.hashKey, 'ledger.hashKey')() : undefined,
+      ),
+      listsOf: (connection) => [
+        ...new Set(w.config.exports.filter((e) => e.connection === connection).map((e) => e.listId)),
+      ],
     },
     w.metrics,
     w.log,
   );
-  if (!w.config.ledger.hashKey) w.log.warn('ledger.hashKey is not set: erasure markers hash emails with the built-in key, so a guessed email can be tested against them (README, Personal data)');
-  if (w.rebuild.length) w.log.warn({ connections: w.rebuild }, 'Rebuilding the ledger of these connections: what it held before this run is ignored and rewritten as changes are confirmed');
+  if (!w.config.ledger.hashKey)
+    w.log.warn(
+      'ledger.hashKey is not set: erasure markers hash emails with the built-in key, so a guessed email can be tested against them (README, Personal data)',
+    );
+  if (w.rebuild.length)
+    w.log.warn(
+      { connections: w.rebuild },
+      'Rebuilding the ledger of these connections: what it held before this run is ignored and rewritten as changes are confirmed',
+    );
   return {
     ledger,
     async close(deadlineMs) {

@@ -5,11 +5,36 @@ import type { Metrics } from '../observability/metrics.js';
 import { intentFor, isStale, recordFor, routeChange, type Outcome, type Route } from './decide.js';
 import { hashKey, LedgerIndex, LedgerState, type LedgerEntry } from './hash-index.js';
 import { maskEmail } from '../observability/logger.js';
-import { decodeLedgerEntry, decodeLedgerValue, encodeLedgerValue, entryOf, ledgerKey, plainKeyPerson, splitLedgerKey, type LedgerRecord } from './record.js';
-import { countKey, countKeyBytes, encodeHashCheck, decodeHashCheck, formatProblem, HASH_CHECK_KEY, type KeyFormat } from './hashing.js';
+import {
+  decodeLedgerEntry,
+  decodeLedgerValue,
+  encodeLedgerValue,
+  entryOf,
+  ledgerKey,
+  plainKeyPerson,
+  splitLedgerKey,
+  type LedgerRecord,
+} from './record.js';
+import {
+  countKey,
+  countKeyBytes,
+  encodeHashCheck,
+  decodeHashCheck,
+  formatProblem,
+  HASH_CHECK_KEY,
+  type KeyFormat,
+} from './hashing.js';
 import { encodeMarker, isMarkerKey, PersonHasher, type ErasureMarker } from './erasure.js';
 import { ErasureMarkers } from './markers.js';
-import { emailHash, encodeProfile, isProfileKey, profileConnection, profileKey, ProfileTable, type ProfileRecord } from './profiles.js';
+import {
+  emailHash,
+  encodeProfile,
+  isProfileKey,
+  profileConnection,
+  profileKey,
+  ProfileTable,
+  type ProfileRecord,
+} from './profiles.js';
 
 /** How a restore resumes and reports how far it got (src/ledger/kafka.ts maps it onto readToEnd's options). */
 export interface RestoreResume {
@@ -31,7 +56,13 @@ export interface LedgerIo {
     sourceTopic: string,
     partitions: number[],
     /** `key`: as stored (UTF-8 bytes), or already a string. */
-    onRecord: (partition: number, key: string | Buffer, value: Buffer | null, timestamp: number, offset?: number) => void,
+    onRecord: (
+      partition: number,
+      key: string | Buffer,
+      value: Buffer | null,
+      timestamp: number,
+      offset?: number,
+    ) => void,
     signal: AbortSignal,
     resume?: RestoreResume,
   ): Promise<void>;
@@ -165,12 +196,25 @@ export class Ledger {
    * once; each other partition costs one probe. An offset only orders changes within its own partition. A
    * conflict is counted when an event arrives (`arriving`), not again when its import is cut.
    */
-  private newest(topic: string, partition: number, connection: string, k: string, email: string, arriving: boolean): LedgerEntry | undefined {
+  private newest(
+    topic: string,
+    partition: number,
+    connection: string,
+    k: string,
+    email: string,
+    arriving: boolean,
+  ): LedgerEntry | undefined {
     const best = this.newestRecorded(topic, partition, k, email, arriving);
     return best && this.erasedBefore(connection, email, best) ? undefined : best;
   }
 
-  private newestRecorded(topic: string, partition: number, k: string, email: string, arriving: boolean): LedgerEntry | undefined {
+  private newestRecorded(
+    topic: string,
+    partition: number,
+    k: string,
+    email: string,
+    arriving: boolean,
+  ): LedgerEntry | undefined {
     const own = this.slots.get(key(topic, partition));
     if (this.slots.size === 1) return own?.ready ? own.index.get(k) : undefined;
     const { hi, lo } = hashKey(k);
@@ -187,15 +231,46 @@ export class Ledger {
   }
 
   /** Whether an event is older than (or as old as) the change the ledger holds for its key. */
-  isStale(topic: string, partition: number, connection: string, listId: string, email: string, occurredAt: number, offset: number | undefined, op: 'add' | 'remove'): boolean {
-    return isStale(this.newest(topic, partition, connection, ledgerKey(connection, listId, this.pid(email)), email, true), occurredAt, offset, op);
+  isStale(
+    topic: string,
+    partition: number,
+    connection: string,
+    listId: string,
+    email: string,
+    occurredAt: number,
+    offset: number | undefined,
+    op: 'add' | 'remove',
+  ): boolean {
+    return isStale(
+      this.newest(topic, partition, connection, ledgerKey(connection, listId, this.pid(email)), email, true),
+      occurredAt,
+      offset,
+      op,
+    );
   }
 
   /** How a buffered change goes out, by what the ledger holds for it now (decided when its import is cut). */
-  route(topic: string, partition: number, connection: string, listId: string, email: string, op: 'add' | 'remove', occurredAt: number, offset: number | undefined, reentry: boolean): Route {
+  route(
+    topic: string,
+    partition: number,
+    connection: string,
+    listId: string,
+    email: string,
+    op: 'add' | 'remove',
+    occurredAt: number,
+    offset: number | undefined,
+    reentry: boolean,
+  ): Route {
     // A change buffered before its person's erasure arrived is left out like a stale one.
     if (this.suppressed(connection, email, occurredAt)) return { kind: 'stale' };
-    return routeChange(this.newest(topic, partition, connection, ledgerKey(connection, listId, this.pid(email)), email, false), op, occurredAt, reentry, this.opts.openWindowMs, offset);
+    return routeChange(
+      this.newest(topic, partition, connection, ledgerKey(connection, listId, this.pid(email)), email, false),
+      op,
+      occurredAt,
+      reentry,
+      this.opts.openWindowMs,
+      offset,
+    );
   }
 
   /** Counted always; logged at most once per 10 s, with the email masked. */
@@ -204,7 +279,10 @@ export class Ledger {
     this.conflicts++;
     const now = Date.now();
     if (now - this.conflictLoggedAt < 10_000) return;
-    this.log.warn({ email: maskEmail(email), since: this.conflicts }, 'One email is held for two owned partitions (two profiles share it upstream); the newest change wins across them');
+    this.log.warn(
+      { email: maskEmail(email), since: this.conflicts },
+      'One email is held for two owned partitions (two profiles share it upstream); the newest change wins across them',
+    );
     this.conflictLoggedAt = now;
     this.conflicts = 0;
   }
@@ -214,7 +292,14 @@ export class Ledger {
    * still knows the unsubscribe may be its own. Resolves once the broker acknowledged it. Undefined when none is
    * needed (the unsubscribe repeats the contact's own).
    */
-  intend(topic: string, partition: number, connection: string, listId: string, email: string, at: number): Promise<void> | undefined {
+  intend(
+    topic: string,
+    partition: number,
+    connection: string,
+    listId: string,
+    email: string,
+    at: number,
+  ): Promise<void> | undefined {
     const slot = this.writable(topic, partition);
     if (slot instanceof LedgerUnavailable) return Promise.reject(slot);
     const k = ledgerKey(connection, listId, this.pid(email));
@@ -228,7 +313,14 @@ export class Ledger {
    * later decisions see it, and to the ledger topic. Resolves once the broker acknowledged it, and rejects when
    * it cannot be written: a change whose record is not acknowledged is never settled.
    */
-  apply(topic: string, partition: number, connection: string, listId: string, email: string, outcome: Outcome): Promise<void> {
+  apply(
+    topic: string,
+    partition: number,
+    connection: string,
+    listId: string,
+    email: string,
+    outcome: Outcome,
+  ): Promise<void> {
     const slot = this.writable(topic, partition);
     if (slot instanceof LedgerUnavailable) return Promise.reject(slot);
     const k = ledgerKey(connection, listId, this.pid(email));
@@ -285,7 +377,15 @@ export class Ledger {
    * the person are suppressed, and after a crash a replayed erasure deletes again (harmless when done already).
    * Resolves once acknowledged; rejects when the partition cannot be written (the erasure then waits unsettled).
    */
-  intendErasure(topic: string, partition: number, connection: string, email: string, occurredAt: number, at: number, profileId?: string): Promise<void> {
+  intendErasure(
+    topic: string,
+    partition: number,
+    connection: string,
+    email: string,
+    occurredAt: number,
+    at: number,
+    profileId?: string,
+  ): Promise<void> {
     const marker = this.writeMarker(topic, partition, connection, email, occurredAt, at, false);
     const forgotten = this.forgetProfiles(topic, partition, connection, email, profileId);
     return forgotten ? Promise.all([marker, forgotten]).then(() => undefined) : marker;
@@ -296,14 +396,34 @@ export class Ledger {
    * every list of the connection (compaction then removes their records, raw email included), then the marker
    * as done. Resolves once all are acknowledged.
    */
-  erased(topic: string, partition: number, connection: string, email: string, occurredAt: number, at: number): Promise<void> {
+  erased(
+    topic: string,
+    partition: number,
+    connection: string,
+    email: string,
+    occurredAt: number,
+    at: number,
+  ): Promise<void> {
     const slot = this.writable(topic, partition);
     if (slot instanceof LedgerUnavailable) return Promise.reject(slot);
-    const tombstones = (this.opts.listsOf?.(connection) ?? []).map((listId) => this.io.write(topic, partition, ledgerKey(connection, listId, this.pid(email)), null));
-    return Promise.all([...tombstones, this.writeMarker(topic, partition, connection, email, occurredAt, at, true)]).then(() => undefined);
+    const tombstones = (this.opts.listsOf?.(connection) ?? []).map((listId) =>
+      this.io.write(topic, partition, ledgerKey(connection, listId, this.pid(email)), null),
+    );
+    return Promise.all([
+      ...tombstones,
+      this.writeMarker(topic, partition, connection, email, occurredAt, at, true),
+    ]).then(() => undefined);
   }
 
-  private writeMarker(topic: string, partition: number, connection: string, email: string, occurredAt: number, at: number, done: boolean): Promise<void> {
+  private writeMarker(
+    topic: string,
+    partition: number,
+    connection: string,
+    email: string,
+    occurredAt: number,
+    at: number,
+    done: boolean,
+  ): Promise<void> {
     const slot = this.writable(topic, partition);
     if (slot instanceof LedgerUnavailable) return Promise.reject(slot);
     const next = this.markers.next(slot, connection, email, occurredAt, at, done);
@@ -330,7 +450,13 @@ export class Ledger {
    * waits for it, so it is written, dated as the newer record, and replaces it. Rejects when the partition cannot
    * be written.
    */
-  putProfile(topic: string, partition: number, connection: string, profileId: string, record: ProfileRecord): Promise<void> {
+  putProfile(
+    topic: string,
+    partition: number,
+    connection: string,
+    profileId: string,
+    record: ProfileRecord,
+  ): Promise<void> {
     const slot = this.writable(topic, partition);
     if (slot instanceof LedgerUnavailable) return Promise.reject(slot);
     const k = profileKey(this.hasher, connection, profileId);
@@ -343,7 +469,13 @@ export class Ledger {
   }
 
   /** An erasure forgets the person's profile records (by profile id, and any holding their email): tombstones. */
-  private forgetProfiles(topic: string, partition: number, connection: string, email: string, profileId: string | undefined): Promise<void> | undefined {
+  private forgetProfiles(
+    topic: string,
+    partition: number,
+    connection: string,
+    email: string,
+    profileId: string | undefined,
+  ): Promise<void> | undefined {
     const slot = this.writable(topic, partition);
     if (slot instanceof LedgerUnavailable) return undefined; // the marker's write rejects for the same reason
     const keys = new Set(slot.profiles.keysWithEmail(connection, emailHash(this.hasher, email)));
@@ -389,7 +521,18 @@ export class Ledger {
       if (offset + 1 > (next.get(partition) ?? 0)) next.set(partition, offset + 1);
     };
     const report = (message: string, extra: Record<string, unknown> = {}) =>
-      this.log.info({ topic, partitions: targets.map((t) => t.partition), records: counts.applied, olderIgnored: counts.older, remainingOffsets: remaining(), seconds: Number(((performance.now() - started) / 1000).toFixed(3)), ...extra }, message);
+      this.log.info(
+        {
+          topic,
+          partitions: targets.map((t) => t.partition),
+          records: counts.applied,
+          olderIgnored: counts.older,
+          remainingOffsets: remaining(),
+          seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
+          ...extra,
+        },
+        message,
+      );
     let flushed = { ...counts };
     const progress = () => {
       for (const result of ['applied', 'older', 'rebuild'] as const) {
@@ -410,15 +553,21 @@ export class Ledger {
         const abort = new AbortController();
         lastMove = performance.now();
         // Checks often enough to notice a stall within about 1.25 × restoreTimeoutMs, and to log progress.
-        const watch = setInterval(() => {
-          const now = performance.now();
-          progress();
-          if (now - lastMove >= this.opts.restoreTimeoutMs) abort.abort(new Error(`no ledger record read for ${this.opts.restoreTimeoutMs} ms (ledger.restoreTimeoutMs)`));
-          else if (now - lastLog >= logEvery) {
-            lastLog = now;
-            report('Restoring the ledger; its source partitions wait until it is done');
-          }
-        }, Math.max(10, Math.min(this.opts.restoreTimeoutMs / 4, logEvery)));
+        const watch = setInterval(
+          () => {
+            const now = performance.now();
+            progress();
+            if (now - lastMove >= this.opts.restoreTimeoutMs)
+              abort.abort(
+                new Error(`no ledger record read for ${this.opts.restoreTimeoutMs} ms (ledger.restoreTimeoutMs)`),
+              );
+            else if (now - lastLog >= logEvery) {
+              lastLog = now;
+              report('Restoring the ledger; its source partitions wait until it is done');
+            }
+          },
+          Math.max(10, Math.min(this.opts.restoreTimeoutMs / 4, logEvery)),
+        );
         try {
           await this.io.restore(
             topic,
@@ -449,7 +598,14 @@ export class Ledger {
               }
               if (slot && isProfileKey(ks)) {
                 // A rebuilt connection starts with no profiles either: their contact ids may name another account.
-                if (!(this.opts.rebuild.size && timestamp < this.opts.startedAt && this.opts.rebuild.has(profileConnection(ks)))) slot.profiles.restored(ks, value);
+                if (
+                  !(
+                    this.opts.rebuild.size &&
+                    timestamp < this.opts.startedAt &&
+                    this.opts.rebuild.has(profileConnection(ks))
+                  )
+                )
+                  slot.profiles.restored(ks, value);
                 return;
               }
               const format = formats.get(partition);
@@ -461,7 +617,11 @@ export class Ledger {
               if (!slot || !r) return;
               const person = splitLedgerKey(ks)?.email;
               if (format && person !== undefined) countKey(format, person);
-              if (this.opts.rebuild.size && timestamp < this.opts.startedAt && this.opts.rebuild.has(splitLedgerKey(ks)?.connection ?? '')) {
+              if (
+                this.opts.rebuild.size &&
+                timestamp < this.opts.startedAt &&
+                this.opts.rebuild.has(splitLedgerKey(ks)?.connection ?? '')
+              ) {
                 counts.rebuild++;
                 return;
               }
@@ -486,8 +646,17 @@ export class Ledger {
           const wait = backoffDelay(attempt + 1, { initialMs: 1_000, maxMs: 30_000 });
           this.metrics.ledgerRestoreResumes.inc({ reason: stalled ? 'stalled' : 'failed' });
           this.log.warn(
-            { topic, partitions: [...byPartition.keys()], err: (err as Error).message, resumeFrom: Object.fromEntries(next), remainingOffsets: remaining(), retryInMs: wait },
-            stalled ? 'Restoring the ledger stalled; it resumes from the offsets it reached, keeping what it read' : 'Restoring the ledger failed; it resumes from the offsets it reached, keeping what it read',
+            {
+              topic,
+              partitions: [...byPartition.keys()],
+              err: (err as Error).message,
+              resumeFrom: Object.fromEntries(next),
+              remainingOffsets: remaining(),
+              retryInMs: wait,
+            },
+            stalled
+              ? 'Restoring the ledger stalled; it resumes from the offsets it reached, keeping what it read'
+              : 'Restoring the ledger failed; it resumes from the offsets it reached, keeping what it read',
           );
           await new Promise((r) => setTimeout(r, wait));
           continue;
@@ -502,7 +671,10 @@ export class Ledger {
           const problem = formatProblem(format, this.hasher);
           if (problem) {
             // Used as it is, the partition would look empty (every person new): it waits, loudly, for the fix.
-            this.log.error({ topic, partition }, `The ledger partition cannot be used: ${problem}. Its source partition is not processed`);
+            this.log.error(
+              { topic, partition },
+              `The ledger partition cannot be used: ${problem}. Its source partition is not processed`,
+            );
             continue;
           }
           if (this.hasher.keyed && format.check === undefined) {
@@ -517,7 +689,11 @@ export class Ledger {
         this.metrics.ledgerRestoreSeconds.observe(seconds);
         for (const p of ends.keys()) next.set(p, Math.max(next.get(p) ?? 0, ends.get(p)!));
         progress();
-        report('Ledger partitions restored; their source partitions are processed now', { entries, ignoredForRebuild: counts.rebuild, resumes: attempt });
+        report('Ledger partitions restored; their source partitions are processed now', {
+          entries,
+          ignoredForRebuild: counts.rebuild,
+          resumes: attempt,
+        });
         this.updateGauges();
         return;
       }

@@ -1,4 +1,14 @@
-import { decodeMarker, markerFor, markerKey, newerMarker, type PersonHasher, routeErasure, shadows, suppresses, type ErasureMarker } from './erasure.js';
+import {
+  decodeMarker,
+  markerFor,
+  markerKey,
+  newerMarker,
+  type PersonHasher,
+  routeErasure,
+  shadows,
+  suppresses,
+  type ErasureMarker,
+} from './erasure.js';
 import { personPart } from './hashing.js';
 import type { LedgerEntry } from './hash-index.js';
 
@@ -50,7 +60,14 @@ export class ErasureMarkers {
   }
 
   /** The key and record to write for an erasure in this slot; undefined when a newer marker stands there. */
-  next(slot: MarkerSlot, connection: string, email: string, occurredAt: number, at: number, done: boolean): { key: string; marker: ErasureMarker } | undefined {
+  next(
+    slot: MarkerSlot,
+    connection: string,
+    email: string,
+    occurredAt: number,
+    at: number,
+    done: boolean,
+  ): { key: string; marker: ErasureMarker } | undefined {
     const key = markerKey(connection, this.hasher.digest(email));
     const marker = markerFor(slot.markers.get(key), occurredAt, at, done);
     if (!marker) return undefined;

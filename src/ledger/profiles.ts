@@ -60,7 +60,8 @@ export function encodeProfile(r: ProfileRecord): string {
 
 export function decodeProfile(raw: Buffer | string | null): ProfileRecord | undefined {
   const o = storedObject(raw);
-  if (o?.v !== 1 || o.profile !== true || typeof o.occurredAt !== 'number' || typeof o.email !== 'string') return undefined;
+  if (o?.v !== 1 || o.profile !== true || typeof o.occurredAt !== 'number' || typeof o.email !== 'string')
+    return undefined;
   const r: ProfileRecord = { occurredAt: o.occurredAt, email: o.email };
   if (typeof o.contactId === 'string' && /^[0-9]+$/.test(o.contactId)) r.contactId = o.contactId;
   if (typeof o.changingTo === 'string') r.changingTo = o.changingTo;
@@ -78,7 +79,12 @@ interface Held {
   changingTo: string | undefined;
 }
 
-const toHeld = (r: ProfileRecord): Held => ({ at: r.occurredAt, email: r.email, contact: r.contactId === undefined ? NaN : Number(r.contactId), changingTo: r.changingTo });
+const toHeld = (r: ProfileRecord): Held => ({
+  at: r.occurredAt,
+  email: r.email,
+  contact: r.contactId === undefined ? NaN : Number(r.contactId),
+  changingTo: r.changingTo,
+});
 
 function fromHeld(h: Held): ProfileRecord {
   const r: ProfileRecord = { occurredAt: h.at, email: h.email };
@@ -126,7 +132,8 @@ export class ProfileTable {
   keysWithEmail(connection: string, hash: string): string[] {
     const out: string[] = [];
     const prefix = `${connection}${SEP}${TAG}`;
-    for (const [key, h] of this.held) if ((h.email === hash || h.changingTo === hash) && key.startsWith(prefix)) out.push(key);
+    for (const [key, h] of this.held)
+      if ((h.email === hash || h.changingTo === hash) && key.startsWith(prefix)) out.push(key);
     return out;
   }
 }

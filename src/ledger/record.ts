@@ -84,7 +84,8 @@ export function encodeLedgerValue(r: LedgerRecord): string {
   if (r.intent) v += ',"intent":true';
   if (r.unapplied) v += ',"unapplied":true';
   if (r.offset !== undefined) v += `,"offset":${json(r.offset)}`;
-  if (r.priorSentAt !== undefined && r.priorConfirmedAt !== undefined) v += `,"priorSentAt":${json(r.priorSentAt)},"priorConfirmedAt":${json(r.priorConfirmedAt)}`;
+  if (r.priorSentAt !== undefined && r.priorConfirmedAt !== undefined)
+    v += `,"priorSentAt":${json(r.priorSentAt)},"priorConfirmedAt":${json(r.priorConfirmedAt)}`;
   return `${v}}`;
 }
 
@@ -103,13 +104,30 @@ export function decodeLedgerValue(raw: Buffer | string | null): LedgerRecord | u
   }
   const o = storedObject(raw);
   if (!o) return undefined;
-  if ((o.v !== 1 && o.v !== 2) || (o.op !== 'add' && o.op !== 'remove') || typeof o.occurredAt !== 'number' || typeof o.byService !== 'boolean') return undefined;
-  const out: LedgerRecord = { op: o.op, occurredAt: o.occurredAt, byService: o.byService, sentAt: num(o.sentAt), confirmedAt: num(o.confirmedAt) };
+  if (
+    (o.v !== 1 && o.v !== 2) ||
+    (o.op !== 'add' && o.op !== 'remove') ||
+    typeof o.occurredAt !== 'number' ||
+    typeof o.byService !== 'boolean'
+  )
+    return undefined;
+  const out: LedgerRecord = {
+    op: o.op,
+    occurredAt: o.occurredAt,
+    byService: o.byService,
+    sentAt: num(o.sentAt),
+    confirmedAt: num(o.confirmedAt),
+  };
   if (typeof o.refused === 'string' && o.refused) out.refused = o.refused;
   if (o.v === 2 && o.intent === true && o.op === 'remove') out.intent = true;
   if (o.v === 2 && o.unapplied === true && o.op === 'remove' && o.byService === true) out.unapplied = true;
   if (o.v === 2 && typeof o.offset === 'number' && Number.isInteger(o.offset) && o.offset >= 0) out.offset = o.offset;
-  if (o.v === 2 && typeof o.priorSentAt === 'number' && typeof o.priorConfirmedAt === 'number' && o.priorConfirmedAt > 0) {
+  if (
+    o.v === 2 &&
+    typeof o.priorSentAt === 'number' &&
+    typeof o.priorConfirmedAt === 'number' &&
+    o.priorConfirmedAt > 0
+  ) {
     out.priorSentAt = o.priorSentAt;
     out.priorConfirmedAt = o.priorConfirmedAt;
   }
@@ -118,7 +136,13 @@ export function decodeLedgerValue(raw: Buffer | string | null): LedgerRecord | u
 
 /** A record of its own with the fields `r` has (the scratch one leaves the absent ones undefined). */
 function copyOf(r: LedgerRecord): LedgerRecord {
-  const out: LedgerRecord = { op: r.op, occurredAt: r.occurredAt, byService: r.byService, sentAt: r.sentAt, confirmedAt: r.confirmedAt };
+  const out: LedgerRecord = {
+    op: r.op,
+    occurredAt: r.occurredAt,
+    byService: r.byService,
+    sentAt: r.sentAt,
+    confirmedAt: r.confirmedAt,
+  };
   if (r.refused !== undefined) out.refused = r.refused;
   if (r.intent !== undefined) out.intent = r.intent;
   if (r.offset !== undefined) out.offset = r.offset;

@@ -40,9 +40,14 @@ export interface TraceLine {
 export function describeRecord(r: LedgerRecord | undefined): string {
   if (!r) return 'nothing: no change for this contact and list was confirmed while the ledger was on';
   const at = `event of ${iso(r.occurredAt)}, confirmed ${iso(r.confirmedAt)}`;
-  if (r.op === 'add') return r.refused ? `not subscribed: the add was refused (${r.refused}) (${at})` : `subscribed by this service (${at})`;
+  if (r.op === 'add')
+    return r.refused
+      ? `not subscribed: the add was refused (${r.refused}) (${at})`
+      : `subscribed by this service (${at})`;
   if (r.refused) return `unsubscribed by this service; a re-entry was refused (${r.refused}) (${at})`;
-  return r.byService ? `unsubscribed by this service because the contact left the segment (${at}); a re-entry re-subscribes them` : `unsubscribed, not provably by this service (${at}); a re-entry is dead-lettered as an opt-out`;
+  return r.byService
+    ? `unsubscribed by this service because the contact left the segment (${at}); a re-entry re-subscribes them`
+    : `unsubscribed, not provably by this service (${at}); a re-entry is dead-lettered as an opt-out`;
 }
 
 /** Groups the contact's events by (connection, list) of the exports that map them, and says where each went. */
@@ -60,7 +65,14 @@ export function traceContact(
     let line = lines.get(k);
     if (!line) {
       const record = ledger(exp.connection, exp.listId);
-      line = { connection: exp.connection, listId: exp.listId, exports: [], ledger: record, state: describeRecord(record), events: [] };
+      line = {
+        connection: exp.connection,
+        listId: exp.listId,
+        exports: [],
+        ledger: record,
+        state: describeRecord(record),
+        events: [],
+      };
       lines.set(k, line);
     }
     line.exports.push(exp.name);
@@ -76,20 +88,35 @@ export function traceContact(
     let held = line.ledger?.refused !== undefined;
     for (const e of line.events) {
       if (e.fate !== AT_LEDGER_TIME) continue;
-      e.fate = held ? 'stale: a replay of the change the ledger holds (skipped)' : 'applied: the change the ledger holds';
+      e.fate = held
+        ? 'stale: a replay of the change the ledger holds (skipped)'
+        : 'applied: the change the ledger holds';
       held = true;
     }
   }
   return [...lines.values()];
 }
 
-function fateOf(exp: ExportConfig, e: TracedEvent, ledger: LedgerRecord | undefined, deadLetters: readonly TracedDeadLetter[]): string {
-  const dead = deadLetters.find((d) => d.topic === e.topic && d.partition === e.partition && d.offset === e.offset && (d.exportName === undefined || d.exportName === exp.name));
+function fateOf(
+  exp: ExportConfig,
+  e: TracedEvent,
+  ledger: LedgerRecord | undefined,
+  deadLetters: readonly TracedDeadLetter[],
+): string {
+  const dead = deadLetters.find(
+    (d) =>
+      d.topic === e.topic &&
+      d.partition === e.partition &&
+      d.offset === e.offset &&
+      (d.exportName === undefined || d.exportName === exp.name),
+  );
   if (dead) return `dead-lettered: ${dead.code} at ${dead.stage} (${dead.message})`;
   if (!exp.enabled) return 'skipped: the export is disabled';
-  if (e.op === 'remove' && exp.onLeave === 'nothing') return 'skipped: leaving does nothing for this export (onLeave: nothing)';
+  if (e.op === 'remove' && exp.onLeave === 'nothing')
+    return 'skipped: leaving does nothing for this export (onLeave: nothing)';
   if (!ledger) return 'not confirmed yet (in flight, not consumed yet, or sent while the ledger was off)';
-  if (e.occurredAt < ledger.occurredAt) return 'superseded: a newer change is applied (skipped as stale if it came after it)';
+  if (e.occurredAt < ledger.occurredAt)
+    return 'superseded: a newer change is applied (skipped as stale if it came after it)';
   if (e.occurredAt === ledger.occurredAt) return AT_LEDGER_TIME;
   return 'not confirmed yet (newer than the ledger: in flight or not consumed yet)';
 }

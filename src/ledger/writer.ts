@@ -24,7 +24,12 @@ export interface LedgerWriterOptions {
  * The acked writer of ledger records. Only the newest queued record of a key is kept (the compacted topic keeps
  * only the newest anyway), and records of one key are never in flight together, so they never overtake each other.
  */
-export function createLedgerWriter(producer: Pick<Producer, 'sendBatch'>, metrics: Metrics, log: Logger, o: LedgerWriterOptions = {}): AckedWriter<LedgerWrite> {
+export function createLedgerWriter(
+  producer: Pick<Producer, 'sendBatch'>,
+  metrics: Metrics,
+  log: Logger,
+  o: LedgerWriterOptions = {},
+): AckedWriter<LedgerWrite> {
   return new AckedWriter<LedgerWrite>({
     name: 'ledger',
     producer,

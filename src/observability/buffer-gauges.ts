@@ -9,7 +9,11 @@ export interface ListCounts {
  * Buffered contacts and bytes per list, computed when /metrics is scraped (a walk over the buffer: too costly per
  * batch, cheap every 15 s). Every configured (connection, list) is exported, at 0 when empty. Returns an undo.
  */
-export function trackBuffersPerList(metrics: Metrics, accounts: ReadonlyMap<string, ListCounts>, lists: readonly { connection: string; listId: string }[]): () => void {
+export function trackBuffersPerList(
+  metrics: Metrics,
+  accounts: ReadonlyMap<string, ListCounts>,
+  lists: readonly { connection: string; listId: string }[],
+): () => void {
   const update = () => {
     metrics.bufferedListContacts.reset();
     metrics.bufferedListBytes.reset();

@@ -8,10 +8,25 @@ export type LogFormat = 'auto' | 'json' | 'pretty';
  * removes every registered secret value and masks every email, whatever field or message carries it.
  */
 const REDACT = [
-  'apiKey', '*.apiKey', 'connections.*.apiKey', '*.connections.*.apiKey',
-  'apiToken', '*.apiToken', 'token', '*.token',
-  'password', '*.password', 'sasl.password', '*.sasl.password', '*.*.sasl.password',
-  'authorization', '*.authorization', 'headers["api-token"]', '*.headers["api-token"]', 'headers.authorization', '*.headers.authorization',
+  'apiKey',
+  '*.apiKey',
+  'connections.*.apiKey',
+  '*.connections.*.apiKey',
+  'apiToken',
+  '*.apiToken',
+  'token',
+  '*.token',
+  'password',
+  '*.password',
+  'sasl.password',
+  '*.sasl.password',
+  '*.*.sasl.password',
+  'authorization',
+  '*.authorization',
+  'headers["api-token"]',
+  '*.headers["api-token"]',
+  'headers.authorization',
+  '*.headers.authorization',
 ];
 
 /**
@@ -20,7 +35,8 @@ const REDACT = [
  * emails are masked everywhere unless log.showEmails is on.
  */
 export function createLogger(level = 'info', destination?: DestinationStream, format: LogFormat = 'auto'): Logger {
-  const pretty = format === 'pretty' || (format === 'auto' && destination === undefined && process.stderr.isTTY === true);
+  const pretty =
+    format === 'pretty' || (format === 'auto' && destination === undefined && process.stderr.isTTY === true);
   const out = destination ?? (pretty ? undefined : pino.destination({ fd: 2, sync: false }));
   return pino(
     {

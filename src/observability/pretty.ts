@@ -25,13 +25,24 @@ export function prettyLine(json: string, color = false): string {
   }
   const paint = (code: string, text: string) => (color ? `\u001b[${code}m${text}\u001b[0m` : text);
   const [name, hue] = LEVELS[Number(record.level)] ?? [String(record.level).toUpperCase().padEnd(5), '0'];
-  const time = typeof record.time === 'string' ? record.time.slice(11, 23) : new Date(Number(record.time ?? Date.now())).toISOString().slice(11, 23);
-  const context = CONTEXT.map((k) => record[k]).filter((v) => v !== undefined).join(' ');
+  const time =
+    typeof record.time === 'string'
+      ? record.time.slice(11, 23)
+      : new Date(Number(record.time ?? Date.now())).toISOString().slice(11, 23);
+  const context = CONTEXT.map((k) => record[k])
+    .filter((v) => v !== undefined)
+    .join(' ');
   const fields = Object.entries(record)
     .filter(([k]) => !HIDDEN.has(k))
     .map(([k, v]) => `${k}=${typeof v === 'string' ? (/\s/.test(v) ? JSON.stringify(v) : v) : JSON.stringify(v)}`)
     .join(' ');
-  const parts = [paint('2', time), paint(hue, name), context && paint('2', context), String(record.msg ?? ''), fields && paint('2', fields)];
+  const parts = [
+    paint('2', time),
+    paint(hue, name),
+    context && paint('2', context),
+    String(record.msg ?? ''),
+    fields && paint('2', fields),
+  ];
   return `${parts.filter(Boolean).join('  ')}\n`;
 }
 

@@ -88,13 +88,16 @@ export class Readiness {
     if (!this.o.consumer.connected) reasons.push('the consumer is not connected to Kafka');
     for (const [name, t] of this.tokens) {
       if (t.state === 'unknown') reasons.push(`connection "${name}": the token has not been checked yet`);
-      if (t.state === 'refused') reasons.push(`connection "${name}": ActiveCampaign refused the API token (${t.detail})`);
-      if (t.state === 'unreachable') reasons.push(`connection "${name}": ActiveCampaign is not reachable (${t.detail})`);
+      if (t.state === 'refused')
+        reasons.push(`connection "${name}": ActiveCampaign refused the API token (${t.detail})`);
+      if (t.state === 'unreachable')
+        reasons.push(`connection "${name}": ActiveCampaign is not reachable (${t.detail})`);
     }
     for (const [name, a] of this.o.accounts) {
       if (!a.down) continue;
       // Delivery met a refused token before the probe did: the same reason, from the account's own answer.
-      if (a.failing === 'AUTH_FAILED' && this.tokens.get(name)?.state !== 'refused') reasons.push(`connection "${name}": ActiveCampaign refused the API token (on a delivery request)`);
+      if (a.failing === 'AUTH_FAILED' && this.tokens.get(name)?.state !== 'refused')
+        reasons.push(`connection "${name}": ActiveCampaign refused the API token (on a delivery request)`);
       reasons.push(`connection "${name}": delivery is failing and backing off`);
     }
     return { ready: reasons.length === 0, reasons };
@@ -131,13 +134,17 @@ export class Readiness {
     const timeoutMs = Math.min(Math.max(this.o.intervalMs, 2_000), 10_000);
     this.kafkaCall ??= this.checkKafka().finally(() => (this.kafkaCall = undefined));
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([this.kafkaCall.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)))]);
+    const timedOut = await Promise.race([
+      this.kafkaCall.then(() => false),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs))),
+    ]);
     clearTimeout(timer);
     if (timedOut) this.kafkaDown(`no answer within ${timeoutMs} ms`);
   }
 
   private kafkaDown(reason: string): void {
-    if (this.kafka === 'reachable' || this.kafka === 'unknown') this.o.log.warn({ reason }, 'Kafka is not reachable (not ready)');
+    if (this.kafka === 'reachable' || this.kafka === 'unknown')
+      this.o.log.warn({ reason }, 'Kafka is not reachable (not ready)');
     this.kafka = reason || 'no answer';
     this.o.metrics.kafkaReachable.set(0);
     this.o.metrics.probeFailures.inc({ probe: 'kafka' });
@@ -208,21 +215,34 @@ export class Readiness {
     if (v.kind === 'ok') {
       next = { state: 'accepted', detail: '' };
       account?.answeredElsewhere?.();
-    }
-    else if (v.kind === 'account' && v.code === 'AUTH_FAILED') next = { state: 'refused', detail: `HTTP ${answer.status}` };
+    } else if (v.kind === 'account' && v.code === 'AUTH_FAILED')
+      next = { state: 'refused', detail: `HTTP ${answer.status}` };
     else if (v.kind === 'throttled') {
       budget?.throttled(v.retryAfterMs, at());
       this.o.metrics.throttled.inc({ connection: name, code: v.code });
       this.o.metrics.retryAfterSeconds.inc({ connection: name }, v.retryAfterMs / 1000);
       return; // says nothing about the token: keep the last state
-    } else next = { state: 'unreachable', detail: answer.status ? `HTTP ${answer.status}` : v.kind === 'account' ? v.code : 'no answer' };
+    } else
+      next = {
+        state: 'unreachable',
+        detail: answer.status ? `HTTP ${answer.status}` : v.kind === 'account' ? v.code : 'no answer',
+      };
     this.tokens.set(name, next);
     if (next.state === 'refused') this.o.metrics.tokenAccepted.set({ connection: name }, 0);
     if (next.state === 'accepted') this.o.metrics.tokenAccepted.set({ connection: name }, 1);
     if (next.state !== 'accepted') this.o.metrics.probeFailures.inc({ probe: 'token' });
     if (next.state !== before && !(before === 'unknown' && next.state === 'accepted')) {
-      const line = next.state === 'accepted' ? 'The token check passes again' : next.state === 'refused' ? 'ActiveCampaign refused the API token (not ready)' : 'ActiveCampaign is not reachable for the token check (not ready)';
-      (next.state === 'accepted' ? this.o.log.info : this.o.log.warn).call(this.o.log, { connection: name, detail: next.detail }, line);
+      const line =
+        next.state === 'accepted'
+          ? 'The token check passes again'
+          : next.state === 'refused'
+            ? 'ActiveCampaign refused the API token (not ready)'
+            : 'ActiveCampaign is not reachable for the token check (not ready)';
+      (next.state === 'accepted' ? this.o.log.info : this.o.log.warn).call(
+        this.o.log,
+        { connection: name, detail: next.detail },
+        line,
+      );
     }
   }
 }

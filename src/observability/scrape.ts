@@ -55,11 +55,19 @@ function parseLine(line: string): Sample | undefined {
 }
 
 /** Sums the samples of `name` whose labels include `match`, grouped by the `by` labels (key: values joined by "/"). */
-export function sumBy(samples: readonly Sample[], name: string, by: readonly string[] = [], match: Record<string, string | RegExp> = {}): Map<string, number> {
+export function sumBy(
+  samples: readonly Sample[],
+  name: string,
+  by: readonly string[] = [],
+  match: Record<string, string | RegExp> = {},
+): Map<string, number> {
   const out = new Map<string, number>();
   for (const s of samples) {
     if (s.name !== name) continue;
-    if (!Object.entries(match).every(([k, v]) => (typeof v === 'string' ? s.labels[k] === v : v.test(s.labels[k] ?? '')))) continue;
+    if (
+      !Object.entries(match).every(([k, v]) => (typeof v === 'string' ? s.labels[k] === v : v.test(s.labels[k] ?? '')))
+    )
+      continue;
     const key = by.map((l) => s.labels[l] ?? '').join('/');
     out.set(key, (out.get(key) ?? 0) + s.value);
   }
@@ -72,8 +80,15 @@ export function total(samples: readonly Sample[], name: string, match: Record<st
 }
 
 /** The quantile q (0..1) of a histogram from its cumulative `_bucket` samples, interpolated within a bucket. */
-export function histogramQuantile(samples: readonly Sample[], name: string, q: number, match: Record<string, string | RegExp> = {}): number | undefined {
-  const buckets = [...sumBy(samples, `${name}_bucket`, ['le'], match)].map(([le, count]) => ({ le: le === '+Inf' ? Infinity : Number(le), count })).sort((a, b) => a.le - b.le);
+export function histogramQuantile(
+  samples: readonly Sample[],
+  name: string,
+  q: number,
+  match: Record<string, string | RegExp> = {},
+): number | undefined {
+  const buckets = [...sumBy(samples, `${name}_bucket`, ['le'], match)]
+    .map(([le, count]) => ({ le: le === '+Inf' ? Infinity : Number(le), count }))
+    .sort((a, b) => a.le - b.le);
   const all = buckets[buckets.length - 1]?.count ?? 0;
   if (all === 0) return undefined;
   const rank = q * all;

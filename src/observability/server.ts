@@ -43,7 +43,15 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServer>
 
   const health = () => {
     const worstMs = Math.max(previousMaxMs, delay.max / 1e6);
-    return { ok: worstMs < bound, body: { alive: true, eventLoopDelayMaxMs: Math.round(worstMs), boundMs: bound, uptimeSeconds: Math.round(process.uptime()) } };
+    return {
+      ok: worstMs < bound,
+      body: {
+        alive: true,
+        eventLoopDelayMaxMs: Math.round(worstMs),
+        boundMs: bound,
+        uptimeSeconds: Math.round(process.uptime()),
+      },
+    };
   };
 
   const server = createServer((req, res) => {
@@ -56,7 +64,8 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServer>
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'application/json', JSON.stringify({ error: 'GET only' }), { allow: 'GET, HEAD' });
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return send(res, 405, 'application/json', JSON.stringify({ error: 'GET only' }), { allow: 'GET, HEAD' });
     switch (path) {
       case '/metrics':
         return send(res, 200, o.registry.contentType, await o.registry.metrics());
@@ -69,7 +78,12 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServer>
         return send(res, r.ready ? 200 : 503, 'application/json', JSON.stringify(r.ready ? { ready: true } : r));
       }
       default:
-        return send(res, 404, 'application/json', JSON.stringify({ error: `no route ${path}; try /metrics, /healthz or /readyz` }));
+        return send(
+          res,
+          404,
+          'application/json',
+          JSON.stringify({ error: `no route ${path}; try /metrics, /healthz or /readyz` }),
+        );
     }
   }
 
@@ -90,7 +104,13 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServer>
   };
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  type: string,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
   res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', ...headers });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }

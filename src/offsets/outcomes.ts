@@ -49,7 +49,9 @@ export class OutcomeSink implements DeliveryOutcomes<EventRef> {
         if (c.refused) outcome.refused = c.refused.code;
         if (c.failed) outcome.failed = true;
         if (c.absent) outcome.unapplied = true;
-        durable = letters ? letters.then(() => this.ledger!.apply(topic, partition, connection, c.listId, c.email, outcome)) : this.ledger.apply(topic, partition, connection, c.listId, c.email, outcome);
+        durable = letters
+          ? letters.then(() => this.ledger!.apply(topic, partition, connection, c.listId, c.email, outcome))
+          : this.ledger.apply(topic, partition, connection, c.listId, c.email, outcome);
       }
       this.settler.endAll(c.refs, c.refused ? 'dead_lettered' : c.absent ? 'leave_ignored' : 'delivered', durable);
     }
@@ -83,7 +85,9 @@ export class OutcomeSink implements DeliveryOutcomes<EventRef> {
 
   /** One letter per event, all acknowledged; only current-generation events are written (the others are fetched again). */
   private letters(refs: readonly EventRef[], stage: Stage, code: string, reason: string): Promise<void> {
-    const writes = refs.filter((r) => this.ownership.isCurrent(r.generation)).map((r) => this.deadLetter({ message: r.message, exportName: r.exportName, stage, code, reason, attempts: 1 }));
+    const writes = refs
+      .filter((r) => this.ownership.isCurrent(r.generation))
+      .map((r) => this.deadLetter({ message: r.message, exportName: r.exportName, stage, code, reason, attempts: 1 }));
     return Promise.all(writes).then(() => crashPoint('dead-letter-acked-before-commit'));
   }
 }

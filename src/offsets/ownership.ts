@@ -21,7 +21,9 @@ export class Ownership {
   /** A new assignment: a new generation. Returns it. */
   assign(assignment: Record<string, number[]>): number {
     this.gen++;
-    this.owned = new Set(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => tpKey(topic, p))));
+    this.owned = new Set(
+      Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => tpKey(topic, p))),
+    );
     return this.gen;
   }
 

@@ -13,7 +13,15 @@ export interface Share {
 }
 
 /** How a share ended: the metric's result label. */
-export type SettleResult = 'delivered' | 'dead_lettered' | 'invalid' | 'unmapped' | 'stale' | 'leave_ignored' | 'erased' | 'suppressed';
+export type SettleResult =
+  | 'delivered'
+  | 'dead_lettered'
+  | 'invalid'
+  | 'unmapped'
+  | 'stale'
+  | 'leave_ignored'
+  | 'erased'
+  | 'suppressed';
 
 export interface Totals {
   consumed: number;
@@ -124,7 +132,15 @@ export class Settler {
       },
       (err: unknown) => {
         this.awaiting--;
-        this.log.debug({ topic: share.message.topic, partition: share.message.partition, offset: share.message.offset, err: (err as Error)?.message }, 'A durable write did not complete; the event stays unsettled and is fetched again');
+        this.log.debug(
+          {
+            topic: share.message.topic,
+            partition: share.message.partition,
+            offset: share.message.offset,
+            err: (err as Error)?.message,
+          },
+          'A durable write did not complete; the event stays unsettled and is fetched again',
+        );
       },
     );
   }
@@ -147,7 +163,16 @@ export class Settler {
       (err: unknown) => {
         this.awaiting -= current.length;
         const first = current[0]!.message;
-        this.log.debug({ topic: first.topic, partition: first.partition, offset: first.offset, events: current.length, err: (err as Error)?.message }, 'A durable write did not complete; its events stay unsettled and are fetched again');
+        this.log.debug(
+          {
+            topic: first.topic,
+            partition: first.partition,
+            offset: first.offset,
+            events: current.length,
+            err: (err as Error)?.message,
+          },
+          'A durable write did not complete; its events stay unsettled and are fetched again',
+        );
       },
     );
   }
@@ -191,7 +216,11 @@ export class Settler {
    * What a commit of `offsets` (from commits() in `generation`) came to. A failed commit is handed out again by
    * the next commits(), but only while the generation is unchanged: a partition lost since is never committed.
    */
-  committed(offsets: readonly { topic: string; partition: number; offset: string }[], generation: number, ok: boolean): void {
+  committed(
+    offsets: readonly { topic: string; partition: number; offset: string }[],
+    generation: number,
+    ok: boolean,
+  ): void {
     if (!this.ownership.isCurrent(generation)) return;
     for (const o of offsets) {
       const tracker = this.tracker(o.topic, o.partition);
@@ -205,7 +234,8 @@ export class Settler {
   }
 
   private *all(): Iterable<[string, number, PartitionTracker]> {
-    for (const [topic, byPartition] of this.trackers) for (const [partition, tracker] of byPartition) yield [topic, partition, tracker];
+    for (const [topic, byPartition] of this.trackers)
+      for (const [partition, tracker] of byPartition) yield [topic, partition, tracker];
   }
 
   get pending(): number {
@@ -232,7 +262,8 @@ export class Settler {
 
   /** The pending gauge and the ended shares' counts: updated per batch and per commit, not per event. */
   gauge(): void {
-    for (const [topic, byResult] of this.unreported) for (const [result, n] of byResult) this.metrics.eventsConsumed.inc({ topic, result }, n);
+    for (const [topic, byResult] of this.unreported)
+      for (const [result, n] of byResult) this.metrics.eventsConsumed.inc({ topic, result }, n);
     this.unreported.clear();
     this.metrics.pendingEvents.set(this.pending);
   }

@@ -89,7 +89,8 @@ export class PartitionTracker {
   /** Offsets still waiting for a share. O(pending): for a stop's report. */
   openOffsets(): number[] {
     const out: number[] = [];
-    for (let i = this.head; i < this.order.length; i++) if (this.open.get(this.order[i]!) !== 0) out.push(this.order[i]!);
+    for (let i = this.head; i < this.order.length; i++)
+      if (this.open.get(this.order[i]!) !== 0) out.push(this.order[i]!);
     return out;
   }
 

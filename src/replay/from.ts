@@ -35,7 +35,9 @@ export function parseFrom(text: string): From {
 export function parseTimestamp(text: string, option: string): number {
   const value = text.trim();
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/i.test(value)) {
-    throw usage(`${option} must be "earliest", an ISO timestamp such as 2026-11-28T10:00:00Z, or partition:offset pairs such as 0:1200,1:980; got "${text}"`);
+    throw usage(
+      `${option} must be "earliest", an ISO timestamp such as 2026-11-28T10:00:00Z, or partition:offset pairs such as 0:1200,1:980; got "${text}"`,
+    );
   }
   const zoned = /(Z|[+-]\d{2}:?\d{2})$/i.test(value) ? value : `${value}Z`;
   const at = Date.parse(zoned);
@@ -48,10 +50,15 @@ export function replayGroup(liveGroup: string, given: string | undefined, now: n
   if (given !== undefined) {
     if (given.trim() === '') throw usage('--group must not be empty');
     if (given === liveGroup) {
-      throw usage(`--group "${given}" is the live sync's consumer group (kafka.groupId); a replay needs a group of its own, or it would move the live sync's offsets`);
+      throw usage(
+        `--group "${given}" is the live sync's consumer group (kafka.groupId); a replay needs a group of its own, or it would move the live sync's offsets`,
+      );
     }
     return given;
   }
-  const stamp = new Date(now).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = new Date(now)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${liveGroup}-replay-${stamp}`;
 }

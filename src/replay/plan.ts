@@ -25,10 +25,21 @@ export interface Watermarks {
  * first offset whose timestamp is at or after the time; the high watermark when there is none). A start outside
  * what the partition holds is clamped into it; a partition not named by --from offsets is not replayed.
  */
-export function rangesOf(topic: string, marks: readonly Watermarks[], from: From, fromTimestamp?: ReadonlyMap<number, number>, toTimestamp?: ReadonlyMap<number, number>): PartitionRange[] {
+export function rangesOf(
+  topic: string,
+  marks: readonly Watermarks[],
+  from: From,
+  fromTimestamp?: ReadonlyMap<number, number>,
+  toTimestamp?: ReadonlyMap<number, number>,
+): PartitionRange[] {
   if (from.kind === 'offsets') {
     for (const p of from.offsets.keys()) {
-      if (!marks.some((m) => m.partition === p)) throw new SyncError('USAGE', `replay: --from names partition ${p}, but ${topic} has partitions 0–${marks.length - 1}`, false);
+      if (!marks.some((m) => m.partition === p))
+        throw new SyncError(
+          'USAGE',
+          `replay: --from names partition ${p}, but ${topic} has partitions 0–${marks.length - 1}`,
+          false,
+        );
     }
   }
   return [...marks]
@@ -94,7 +105,7 @@ export function replayConfig(config: Config, topics: readonly string[]): Config 
     if (used.has(name) && conn.replayShare <= 0) {
       throw new ConfigError(
         `connections.${name}.replayShare`,
-        'is 0, so no part of the account budget is reserved for replays: set it (e.g. 0.3) in the live sync\'s config too and restart the live sync, so that live and replay together stay within the account\'s limits',
+        "is 0, so no part of the account budget is reserved for replays: set it (e.g. 0.3) in the live sync's config too and restart the live sync, so that live and replay together stay within the account's limits",
       );
     }
     connections[name] = conn.replayShare > 0 ? { ...conn, budgetShare: replayBudgetShare(conn), replayShare: 0 } : conn;

@@ -7,10 +7,19 @@ import { rangesOf, type PartitionRange } from './plan.js';
  * The Kafka side of planning: the watermarks and the offsets for the --from / --to times, asked once before the
  * replay consumes anything, then the replay group's start positions. The group must have no member yet.
  */
-export async function planRanges(admin: Admin, topics: readonly string[], from: From, to: number | undefined): Promise<PartitionRange[]> {
+export async function planRanges(
+  admin: Admin,
+  topics: readonly string[],
+  from: From,
+  to: number | undefined,
+): Promise<PartitionRange[]> {
   const ranges: PartitionRange[] = [];
   for (const topic of topics) {
-    const marks = (await admin.fetchTopicOffsets(topic)).map((m) => ({ partition: m.partition, low: Number(m.low), high: Number(m.high) }));
+    const marks = (await admin.fetchTopicOffsets(topic)).map((m) => ({
+      partition: m.partition,
+      low: Number(m.low),
+      high: Number(m.high),
+    }));
     const fromTimestamp = from.kind === 'timestamp' ? await offsetsAt(admin, topic, from.at) : undefined;
     const toTimestamp = to === undefined ? undefined : await offsetsAt(admin, topic, to);
     ranges.push(...rangesOf(topic, marks, from, fromTimestamp, toTimestamp));
@@ -30,14 +39,28 @@ async function offsetsAt(admin: Admin, topic: string, at: number): Promise<Map<n
  * the seek commits), with one difference: admin.setOffsets waits for its member's first fetch, which with every
  * partition paused comes only after the default 5 s fetch wait. Here that wait is 100 ms.
  */
-export async function setStartOffsets(kafka: Kafka, admin: Admin, groupId: string, ranges: readonly PartitionRange[]): Promise<void> {
+export async function setStartOffsets(
+  kafka: Kafka,
+  admin: Admin,
+  groupId: string,
+  ranges: readonly PartitionRange[],
+): Promise<void> {
   const [group] = (await admin.describeGroups([groupId])).groups;
   if (group && !['Empty', 'Dead'].includes(group.state)) {
-    throw new SyncError('GROUP_ACTIVE', `replay: consumer group "${groupId}" has running members (state ${group.state}); a replay needs a group nobody else uses`, false);
+    throw new SyncError(
+      'GROUP_ACTIVE',
+      `replay: consumer group "${groupId}" has running members (state ${group.state}); a replay needs a group nobody else uses`,
+      false,
+    );
   }
   const topics = [...new Set(ranges.map((r) => r.topic))];
   if (topics.length === 0) return;
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, sessionTimeout: 10_000, allowAutoTopicCreation: false });
+  const consumer = kafka.consumer({
+    groupId,
+    maxWaitTimeInMs: 100,
+    sessionTimeout: 10_000,
+    allowAutoTopicCreation: false,
+  });
   await consumer.connect();
   try {
     await consumer.subscribe({ topics, fromBeginning: true });
@@ -53,6 +76,11 @@ export async function setStartOffsets(kafka: Kafka, admin: Admin, groupId: strin
   const committed = await admin.fetchOffsets({ groupId, topics });
   for (const r of ranges) {
     const at = committed.find((t) => t.topic === r.topic)?.partitions.find((p) => p.partition === r.partition)?.offset;
-    if (Number(at) !== r.start) throw new SyncError('START_NOT_SET', `replay: the start offset of ${r.topic}/${r.partition} could not be set (${r.start} wanted, ${String(at)} committed)`, true);
+    if (Number(at) !== r.start)
+      throw new SyncError(
+        'START_NOT_SET',
+        `replay: the start offset of ${r.topic}/${r.partition} could not be set (${r.start} wanted, ${String(at)} committed)`,
+        true,
+      );
   }
 }

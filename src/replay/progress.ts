@@ -35,7 +35,13 @@ export class RateMeter {
 
 export function viewOf(p: Pick<Progress, 'done' | 'total'>, rate: number, elapsedSeconds: number): ProgressView {
   const left = Math.max(0, p.total - p.done);
-  return { done: p.done, total: p.total, rate, etaSeconds: left === 0 ? 0 : rate > 0 ? left / rate : undefined, elapsedSeconds };
+  return {
+    done: p.done,
+    total: p.total,
+    rate,
+    etaSeconds: left === 0 ? 0 : rate > 0 ? left / rate : undefined,
+    elapsedSeconds,
+  };
 }
 
 const count = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -79,7 +85,10 @@ export interface ProgressReporter {
  * On a terminal: the bar, redrawn at most every `redrawMs`. Otherwise: one progressLine every `intervalMs`
  * (the first one an interval after start), and one more at finish.
  */
-export function progressReporter(out: ProgressOutput, opts: { intervalMs: number; redrawMs?: number; now?: () => number }): ProgressReporter {
+export function progressReporter(
+  out: ProgressOutput,
+  opts: { intervalMs: number; redrawMs?: number; now?: () => number },
+): ProgressReporter {
   const now = opts.now ?? Date.now;
   const tty = out.isTTY === true;
   const startedAt = now();

@@ -48,7 +48,12 @@ export async function runReplay(config: Config, opts: ReplayOptions): Promise<Re
   const group = replayGroup(config.kafka.groupId, opts.group, started);
   const topics = replayedTopics(config, opts);
   for (const name of opts.service?.rebuildLedger ?? []) {
-    if (!config.connections[name]) throw new SyncError('USAGE', `replay: --rebuild-ledger names "${name}", which is not one of connections (${Object.keys(config.connections).join(', ')})`, false);
+    if (!config.connections[name])
+      throw new SyncError(
+        'USAGE',
+        `replay: --rebuild-ledger names "${name}", which is not one of connections (${Object.keys(config.connections).join(', ')})`,
+        false,
+      );
   }
   const runConfig = replayConfig(config, topics);
   const log = opts.log.child({ replay: group });
@@ -65,7 +70,10 @@ export async function runReplay(config: Config, opts: ReplayOptions): Promise<Re
     await admin.disconnect();
   }
   const planned = progressOf(ranges, new Map());
-  log.info({ topics, group, offsets: planned.total, partitions: ranges.length }, 'The replay starts; its end offsets are fixed now');
+  log.info(
+    { topics, group, offsets: planned.total, partitions: ranges.length },
+    'The replay starts; its end offsets are fixed now',
+  );
 
   const delivered = new DeliveredByList();
   const service = await startService(runConfig, {
@@ -91,23 +99,38 @@ export async function runReplay(config: Config, opts: ReplayOptions): Promise<Re
     ...(await countsFromMetrics(metrics)),
     elapsedMs: Date.now() - started,
   };
-  log.info({ complete: summary.complete, events: summary.events }, summary.complete ? 'The replay is complete' : 'The replay stopped before its end');
+  log.info(
+    { complete: summary.complete, events: summary.events },
+    summary.complete ? 'The replay is complete' : 'The replay stopped before its end',
+  );
   return { summary, exitCode: exitCodeOf(summary), ranges };
 }
 
 function replayedTopics(config: Config, opts: ReplayOptions): string[] {
   if (opts.topic !== undefined && !config.kafka.topics.includes(opts.topic)) {
-    throw new SyncError('USAGE', `replay: --topic ${opts.topic} is not one of kafka.topics (${config.kafka.topics.join(', ')})`, false);
+    throw new SyncError(
+      'USAGE',
+      `replay: --topic ${opts.topic} is not one of kafka.topics (${config.kafka.topics.join(', ')})`,
+      false,
+    );
   }
   const topics = opts.topic !== undefined ? [opts.topic] : config.kafka.topics;
   if (opts.from.kind === 'offsets' && topics.length > 1) {
-    throw new SyncError('USAGE', `replay: --from partition:offset pairs need --topic, since kafka.topics has ${topics.length} topics`, false);
+    throw new SyncError(
+      'USAGE',
+      `replay: --from partition:offset pairs need --topic, since kafka.topics has ${topics.length} topics`,
+      false,
+    );
   }
   return topics;
 }
 
 /** Resolves true once every partition committed its end, false when aborted or the consumer gave up. */
-async function untilComplete(service: Service, ranges: readonly PartitionRange[], opts: ReplayOptions): Promise<boolean> {
+async function untilComplete(
+  service: Service,
+  ranges: readonly PartitionRange[],
+  opts: ReplayOptions,
+): Promise<boolean> {
   const every = opts.checkEveryMs ?? 200;
   let crashed = false;
   const kc = service.consumer.describe();

@@ -53,7 +53,14 @@ export class DeliveredByList {
   counts(exports: Config['exports']): ListCount[] {
     return exports
       .filter((e) => e.enabled)
-      .map((e) => ({ export: e.name, connection: e.connection, listId: e.listId, events: this.events.get(e.name) ?? 0, contacts: this.keys.get(e.name)?.size ?? 0, capped: this.capped.has(e.name) }));
+      .map((e) => ({
+        export: e.name,
+        connection: e.connection,
+        listId: e.listId,
+        events: this.events.get(e.name) ?? 0,
+        contacts: this.keys.get(e.name)?.size ?? 0,
+        capped: this.capped.has(e.name),
+      }));
   }
 }
 
@@ -97,17 +104,26 @@ const n = (v: number) => v.toLocaleString('en-US');
 export function formatSummary(s: ReplaySummary): string[] {
   const e = s.events;
   const lines = [
-    s.complete ? 'Replay complete.' : 'Replay stopped before the end: the group\'s committed offsets show how far it got.',
+    s.complete
+      ? 'Replay complete.'
+      : "Replay stopped before the end: the group's committed offsets show how far it got.",
     `Consumer group:    ${s.group}`,
     `Events:            ${n(e.consumed)} consumed of ${n(s.total)} offsets in range (delivered ${n(e.delivered)}, dead-lettered ${n(e.deadLettered)}, skipped ${n(e.skipped)})`,
   ];
   for (const l of s.lists) {
-    lines.push(`List ${l.listId} (${l.export}, ${l.connection}): ${n(l.events)} changes delivered, ${l.capped ? 'at least ' : ''}${n(l.contacts)} contacts`);
+    lines.push(
+      `List ${l.listId} (${l.export}, ${l.connection}): ${n(l.events)} changes delivered, ${l.capped ? 'at least ' : ''}${n(l.contacts)} contacts`,
+    );
   }
   const dead = s.deadLetters.map((d) => `${d.stage}/${d.code} ${n(d.count)}`).join(', ');
   lines.push(`Dead letters:      ${dead || 'none'}`);
-  const endpoints = Object.entries(s.api.byEndpoint).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k} ${n(v)}`).join(', ');
-  lines.push(`API requests:      ${n(s.api.requests)}${endpoints ? ` (${endpoints})` : ''}, ${n(s.api.throttled)} answered 429`);
+  const endpoints = Object.entries(s.api.byEndpoint)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k} ${n(v)}`)
+    .join(', ');
+  lines.push(
+    `API requests:      ${n(s.api.requests)}${endpoints ? ` (${endpoints})` : ''}, ${n(s.api.throttled)} answered 429`,
+  );
   lines.push(`Elapsed:           ${formatDuration(s.elapsedMs / 1000)}`);
   return lines;
 }

@@ -11,7 +11,9 @@ describe('the dependency rule between the service and packages/ac-simulator', ()
   it('holds for every import of src/, test/, bench/ and packages/', () => {
     const edges = readImports(repoRoot, ['src', 'test', 'bench', 'packages']);
     // The reader sees the imports it judges: the wiring's, and the package's own.
-    assert.ok(edges.some((e) => e.from === 'src/dev/cli/simulator.ts' && e.to === 'packages/ac-simulator/src/index.ts'));
+    assert.ok(
+      edges.some((e) => e.from === 'src/dev/cli/simulator.ts' && e.to === 'packages/ac-simulator/src/index.ts'),
+    );
     assert.ok(edges.some((e) => e.from === 'packages/ac-simulator/src/options.ts' && e.to === 'zod' && e.bare));
     assert.deepEqual(boundaryProblems(edges, boundary), []);
   });

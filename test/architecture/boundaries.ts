@@ -44,7 +44,13 @@ export function readBoundary(root: string, dir: string, wiring: string[]): Bound
   const pkg = JSON.parse(readFileSync(posix.join(root, dir, 'package.json'), 'utf8')) as PackageJson;
   const source = (target: string) => target.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts');
   const entries = Object.values(pkg.exports).map((target) => posix.join(dir, source(target)));
-  return { dir, name: pkg.name, dependencies: Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }), entries, wiring };
+  return {
+    dir,
+    name: pkg.name,
+    dependencies: Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }),
+    entries,
+    wiring,
+  };
 }
 
 /** Every import (static, dynamic, type-only, re-export) of every .ts file under `folders`, outside dist/ and node_modules/. */
@@ -73,7 +79,11 @@ function tsFiles(root: string, dir: string): string[] {
 export function boundaryProblems(edges: Edge[], b: Boundary): string[] {
   const inside = (e: Edge) => !e.bare && e.to.startsWith(`${b.dir}/`);
   const byName = (e: Edge) => e.bare && (e.to === b.name || e.to.startsWith(`${b.name}/`));
-  const packageOf = (to: string) => to.split('/').slice(0, to.startsWith('@') ? 2 : 1).join('/');
+  const packageOf = (to: string) =>
+    to
+      .split('/')
+      .slice(0, to.startsWith('@') ? 2 : 1)
+      .join('/');
   const problems: string[] = [];
   for (const e of edges) {
     const { from, to } = e;
@@ -85,9 +95,13 @@ export function boundaryProblems(edges: Edge[], b: Boundary): string[] {
       }
     } else if (inside(e) || byName(e)) {
       if (from.startsWith('src/') && !b.wiring.includes(from)) {
-        problems.push(`${from} imports ${to}: the service imports the simulator only in its CLI wiring (${b.wiring.join(', ')})`);
+        problems.push(
+          `${from} imports ${to}: the service imports the simulator only in its CLI wiring (${b.wiring.join(', ')})`,
+        );
       } else if (byName(e)) {
-        problems.push(`${from} imports ${to} by name: import an entry by path (${b.entries[0]}), which the root build compiles`);
+        problems.push(
+          `${from} imports ${to} by name: import an entry by path (${b.entries[0]}), which the root build compiles`,
+        );
       } else if (!b.entries.includes(to)) {
         problems.push(`${from} imports ${to}, which ${b.dir}/package.json does not export (${b.entries.join(', ')})`);
       }

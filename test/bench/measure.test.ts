@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { distribution, percentile } from '../../bench/measure.js';
-import { AC_CONTACTS_PER_SECOND, chooseTimeScale, MAX_API_TIME_SCALE, timeScaleFromCeiling } from '../../bench/phases/api.js';
+import {
+  AC_CONTACTS_PER_SECOND,
+  chooseTimeScale,
+  MAX_API_TIME_SCALE,
+  timeScaleFromCeiling,
+} from '../../bench/phases/api.js';
 import { workloadEvents, type WorkloadStats } from '../../bench/workload.js';
 
 test('percentile is nearest-rank; an empty set has none', () => {
@@ -31,10 +36,12 @@ test('sample slices: about 30% repeats and flaps, and parallel slices never shar
   const stats: WorkloadStats[] = [];
   for (const slice of [0, 1]) {
     const s: WorkloadStats = { events: 0, repeats: 0, removes: 0 };
-    for (const e of workloadEvents({ kind: 'sample', count: 20_000, slice, slices: 2 }, s)) emails[slice]!.add(e.value.profile.email);
+    for (const e of workloadEvents({ kind: 'sample', count: 20_000, slice, slices: 2 }, s))
+      emails[slice]!.add(e.value.profile.email);
     stats.push(s);
   }
-  for (const s of stats) assert.ok(s.repeats / s.events > 0.25 && s.repeats / s.events < 0.35, `repeat share ${s.repeats / s.events}`);
+  for (const s of stats)
+    assert.ok(s.repeats / s.events > 0.25 && s.repeats / s.events < 0.35, `repeat share ${s.repeats / s.events}`);
   assert.equal([...emails[0]!].filter((e) => emails[1]!.has(e)).length, 0);
 });
 
@@ -43,6 +50,9 @@ test('distinct contacts: one add per contact, each email once, the five segments
   const events = [...workloadEvents({ kind: 'distinct', count: 10, slice: 1, slices: 2, from: 10 }, s)];
   assert.equal(new Set(events.map((e) => e.value.profile.email)).size, 10);
   assert.ok(events.every((e) => e.value.op === 'add'));
-  assert.deepEqual(events.slice(0, 5).map((e) => e.value.segmentId), ['seg-1', 'seg-2', 'seg-3', 'seg-4', 'seg-5']);
+  assert.deepEqual(
+    events.slice(0, 5).map((e) => e.value.segmentId),
+    ['seg-1', 'seg-2', 'seg-3', 'seg-4', 'seg-5'],
+  );
   assert.equal(events[0]!.value.profile.email, 'contact10@example.com');
 });

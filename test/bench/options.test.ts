@@ -12,7 +12,11 @@ test('no flags: the default sizes of issue #7', () => {
 test('--smoke starts from the small sizes; flags and BENCH_ variables override, flags first', () => {
   assert.equal(parseBenchOptions(['--smoke'], {}, '/r').jsonEvents, SMOKE.jsonEvents);
   assert.equal(parseBenchOptions([], { BENCH_SMOKE: '1' }, '/r').smoke, true);
-  const o = parseBenchOptions(['--smoke', '--json-events', '50_000'], { BENCH_JSON_EVENTS: '7', BENCH_AVRO_EVENTS: '900', BENCH_OUT: '/x' }, '/r');
+  const o = parseBenchOptions(
+    ['--smoke', '--json-events', '50_000'],
+    { BENCH_JSON_EVENTS: '7', BENCH_AVRO_EVENTS: '900', BENCH_OUT: '/x' },
+    '/r',
+  );
   assert.equal(o.jsonEvents, 50_000);
   assert.equal(o.avroEvents, 900);
   assert.equal(o.out, '/x');
@@ -22,9 +26,18 @@ test('--smoke starts from the small sizes; flags and BENCH_ variables override, 
 });
 
 test('bad sizes are refused with the flag or variable named', () => {
-  assert.throws(() => parseBenchOptions(['--partitions', '0'], {}, '/r'), /--partitions must be a whole number of at least 1, got "0"/);
-  assert.throws(() => parseBenchOptions([], { BENCH_TRICKLE_RATE: '2.5' }, '/r'), /BENCH_TRICKLE_RATE must be a whole number/);
+  assert.throws(
+    () => parseBenchOptions(['--partitions', '0'], {}, '/r'),
+    /--partitions must be a whole number of at least 1, got "0"/,
+  );
+  assert.throws(
+    () => parseBenchOptions([], { BENCH_TRICKLE_RATE: '2.5' }, '/r'),
+    /BENCH_TRICKLE_RATE must be a whole number/,
+  );
   assert.throws(() => parseBenchOptions(['--trickle-rate', '5000'], {}, '/r'), /at most 1000/);
-  assert.throws(() => parseBenchOptions(['--multi-time-scale', '2000'], {}, '/r'), /--multi-time-scale must be at most 1000/);
+  assert.throws(
+    () => parseBenchOptions(['--multi-time-scale', '2000'], {}, '/r'),
+    /--multi-time-scale must be at most 1000/,
+  );
   assert.throws(() => parseBenchOptions(['--events', '5'], {}, '/r'), /Unknown option '--events'/);
 });

@@ -13,7 +13,10 @@ function checkBody(batch: Batch<string>, maxBytes: number): { email: string }[] 
   assert.equal(Buffer.byteLength(batch.body), batch.bytes);
   assert.ok(batch.bytes <= maxBytes, `${batch.bytes} bytes > ${maxBytes}`);
   assert.equal(parsed.contacts.length, batch.entries.length);
-  assert.deepEqual(parsed.contacts.map((c) => c.email), batch.entries.map((e) => e.email));
+  assert.deepEqual(
+    parsed.contacts.map((c) => c.email),
+    batch.entries.map((e) => e.email),
+  );
   return parsed.contacts;
 }
 
@@ -42,7 +45,13 @@ describe('ContactBuffer: coalescing', () => {
     const { batch } = buffer.take('age');
     assert.ok(batch);
     assert.deepEqual(checkBody(batch, limits.maxBytes), [
-      { email: email(1), first_name: 'Ann', last_name: 'Lee', subscribe: [{ listid: 3 }], unsubscribe: [{ listid: 4 }] },
+      {
+        email: email(1),
+        first_name: 'Ann',
+        last_name: 'Lee',
+        subscribe: [{ listid: 3 }],
+        unsubscribe: [{ listid: 4 }],
+      },
       { email: email(2), subscribe: [{ listid: 3 }] },
     ]);
   });
@@ -56,7 +65,10 @@ describe('ContactBuffer: coalescing', () => {
     const expected = [...buffer.entries()].reduce((n, e) => n + estimateBytes(e), 0);
     assert.equal(buffer.bytes, expected, 'until the cut, the estimates');
     const { batch } = buffer.take('age');
-    assert.ok(batch?.entries.every((e) => e.bytes === Buffer.byteLength(e.json)), 'the cut serializes and measures each entry');
+    assert.ok(
+      batch?.entries.every((e) => e.bytes === Buffer.byteLength(e.json)),
+      'the cut serializes and measures each entry',
+    );
     assert.equal(buffer.bytes, 0);
     assert.equal(buffer.contacts, 0);
   });
@@ -104,7 +116,13 @@ describe('ContactBuffer: flush triggers', () => {
     let added = 0;
     while (buffer.due(0) === undefined) {
       // Multi-byte names: bytes, not characters, must be counted.
-      buffer.add(u(email(added), '3', 'add', added, `e${added}`, { firstName: 'Zoë Ærø 山田', fields: new Map([[1, 'ü'.repeat(20)]]) }), 0);
+      buffer.add(
+        u(email(added), '3', 'add', added, `e${added}`, {
+          firstName: 'Zoë Ærø 山田',
+          fields: new Map([[1, 'ü'.repeat(20)]]),
+        }),
+        0,
+      );
       added++;
       assert.ok(added < 100, 'the bytes trigger never fired');
     }
@@ -184,7 +202,10 @@ describe('ContactBuffer: flush triggers', () => {
     assert.equal(buffer.inflightContacts, 0, 'an oversize entry is not in flight');
     const second = buffer.take('age');
     assert.ok(second.batch);
-    assert.deepEqual(checkBody(second.batch, maxBytes).map((c) => c.email), [email(2)]);
+    assert.deepEqual(
+      checkBody(second.batch, maxBytes).map((c) => c.email),
+      [email(2)],
+    );
   });
 });
 
@@ -202,7 +223,11 @@ describe('ContactBuffer: in-flight emails', () => {
     assert.equal(buffer.contacts, 2);
     assert.equal(buffer.readyContacts, 1);
     const next = buffer.take('age');
-    assert.deepEqual(next.batch?.entries.map((e) => e.email), [email(2)], 'the held email must not be sent');
+    assert.deepEqual(
+      next.batch?.entries.map((e) => e.email),
+      [email(2)],
+      'the held email must not be sent',
+    );
     assert.deepEqual(buffer.take('age'), {});
     assert.equal(buffer.due(1e9), undefined, 'held entries do not trigger a flush');
 
@@ -259,10 +284,16 @@ describe('ContactBuffer: in-flight emails', () => {
     assert.ok(batch);
     buffer.add(u(email(2), '3', 'add', 2, 'b'), 5);
     buffer.requeue(batch.entries);
-    assert.equal(buffer.bytes, [...buffer.entries()].reduce((n, e) => n + e.bytes, 0));
+    assert.equal(
+      buffer.bytes,
+      [...buffer.entries()].reduce((n, e) => n + e.bytes, 0),
+    );
     assert.equal(buffer.dueAt(), 1_000, 'the requeued entry keeps its age');
     const again = buffer.take('retry');
-    assert.deepEqual(again.batch?.entries.map((e) => e.email), [email(1), email(2)]);
+    assert.deepEqual(
+      again.batch?.entries.map((e) => e.email),
+      [email(1), email(2)],
+    );
     assert.equal(again.batch?.body, bodyOf(again.batch?.entries ?? []).body);
   });
 });
@@ -279,7 +310,10 @@ describe('ContactBuffer: drop(revoked)', () => {
     buffer.add(u(email(2), '3', 'add', 3, '0:5'), 0);
     const dropped = buffer.drop(revoked);
     assert.deepEqual(dropped.sort(), ['1:10', '1:11']);
-    assert.deepEqual([...buffer.entries()].map((e) => e.email), [email(2)]);
+    assert.deepEqual(
+      [...buffer.entries()].map((e) => e.email),
+      [email(2)],
+    );
     assert.equal(buffer.bytes, [...buffer.entries()][0]!.bytes);
   });
 
@@ -313,7 +347,10 @@ describe('ContactBuffer: drop(revoked)', () => {
     buffer.add(u(email(1), '3', 'remove', 2, '0:8'), 0);
     assert.deepEqual(buffer.drop(revoked), ['1:7']);
     const { batch } = buffer.take('age');
-    assert.deepEqual(batch?.entries.map((e) => entryRefs(e)), [['0:8']]);
+    assert.deepEqual(
+      batch?.entries.map((e) => entryRefs(e)),
+      [['0:8']],
+    );
   });
 
   it('returns nothing when nothing is revoked', () => {

@@ -1,6 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyUpdate, entryRefs, estimateBytes, mergeUnder, newEntry, serialize } from '../../src/buffer/contact-entry.js';
+import {
+  applyUpdate,
+  entryRefs,
+  estimateBytes,
+  mergeUnder,
+  newEntry,
+  serialize,
+} from '../../src/buffer/contact-entry.js';
 import { contactOf, updates } from './updates.js';
 
 describe('applyUpdate: the latest change per list wins', () => {
@@ -29,7 +36,10 @@ describe('applyUpdate: the latest change per list wins', () => {
     const u = updates();
     const entry = newEntry<string>('ann@example.com', 0);
     applyUpdate(entry, u('ann@example.com', '3', 'remove', 500, 'new', { firstName: 'Ann' }));
-    const outcome = applyUpdate(entry, u('ann@example.com', '3', 'add', 400, 'old', { firstName: 'Annie', lastName: 'Old' }));
+    const outcome = applyUpdate(
+      entry,
+      u('ann@example.com', '3', 'add', 400, 'old', { firstName: 'Annie', lastName: 'Old' }),
+    );
     assert.equal(outcome, 'superseded-on-arrival');
     const change = entry.lists.get('3');
     assert.equal(change?.op, 'remove');
@@ -56,8 +66,33 @@ describe('applyUpdate: the latest change per list wins', () => {
   it('profile fields take the latest non-empty value; tags add up; excludeAutomations sticks', () => {
     const u = updates();
     const entry = newEntry<string>('ann@example.com', 0);
-    applyUpdate(entry, u('ann@example.com', '3', 'add', 1, 'e1', { firstName: 'Ann', phone: '0123', fields: new Map([[1, 'gold'], [2, 'uk']]), tags: ['vip'], excludeAutomations: true }));
-    applyUpdate(entry, u('ann@example.com', '3', 'add', 2, 'e2', { firstName: undefined, lastName: 'Lee', phone: '', fields: new Map([[1, ''], [2, 'fr'], [7, 'x']]), tags: ['new'] }));
+    applyUpdate(
+      entry,
+      u('ann@example.com', '3', 'add', 1, 'e1', {
+        firstName: 'Ann',
+        phone: '0123',
+        fields: new Map([
+          [1, 'gold'],
+          [2, 'uk'],
+        ]),
+        tags: ['vip'],
+        excludeAutomations: true,
+      }),
+    );
+    applyUpdate(
+      entry,
+      u('ann@example.com', '3', 'add', 2, 'e2', {
+        firstName: undefined,
+        lastName: 'Lee',
+        phone: '',
+        fields: new Map([
+          [1, ''],
+          [2, 'fr'],
+          [7, 'x'],
+        ]),
+        tags: ['new'],
+      }),
+    );
     assert.deepEqual(contactOf(entry), {
       email: 'ann@example.com',
       first_name: 'Ann',
@@ -93,7 +128,10 @@ describe('applyUpdate: the latest change per list wins', () => {
     assert.equal(entry.json, '', 'not serialized on an update');
     assert.equal(entry.bytes, estimateBytes(entry));
     serialize(entry);
-    assert.ok(Math.abs(entry.bytes - estimateBytes(entry)) <= 6, `the estimate ${estimateBytes(entry)} is near the exact ${entry.bytes}`);
+    assert.ok(
+      Math.abs(entry.bytes - estimateBytes(entry)) <= 6,
+      `the estimate ${estimateBytes(entry)} is near the exact ${entry.bytes}`,
+    );
     assert.equal(entry.bytes, Buffer.byteLength(entry.json));
     assert.ok(entry.bytes > entry.json.length, 'multi-byte characters count as bytes');
   });
@@ -112,7 +150,12 @@ describe('mergeUnder: an older entry under a newer one', () => {
     assert.equal(newer.firstName, 'Anna');
     assert.equal(newer.lastName, 'Lee', 'a value only the older entry had is kept');
     assert.equal(newer.since, 10);
-    assert.deepEqual(contactOf(newer), { email: 'ann@example.com', first_name: 'Anna', last_name: 'Lee', unsubscribe: [{ listid: 3 }] });
+    assert.deepEqual(contactOf(newer), {
+      email: 'ann@example.com',
+      first_name: 'Anna',
+      last_name: 'Lee',
+      unsubscribe: [{ listid: 3 }],
+    });
   });
 
   it('when the "newer" entry holds an older change (it arrived late), the older entry\'s change wins', () => {

@@ -18,5 +18,9 @@ it('an older change arriving while the newer one is in flight settles with it an
   assert.equal(buffer.add(u('ann@example.com', '3', 'add', 100, 'older'), 10), 'superseded-in-flight');
   buffer.release(['ann@example.com']);
   assert.deepEqual(buffer.take('age'), {}, 'nothing is left to send');
-  assert.deepEqual(entryRefs(batch.entries[0]!).sort(), ['newer', 'older'], 'the older event settles with the newer import');
+  assert.deepEqual(
+    entryRefs(batch.entries[0]!).sort(),
+    ['newer', 'older'],
+    'the older event settles with the newer import',
+  );
 });

@@ -5,7 +5,7 @@ import { contactOf, updates } from './updates.js';
 
 /** Issue 15: the bulk-import payload says exactly what the newest events say. Each case failed on the old buffer. */
 describe('payload = the newest events', () => {
-  it('defect 2: a leave carries no tags, and a join carries only its own export\'s tags', () => {
+  it("defect 2: a leave carries no tags, and a join carries only its own export's tags", () => {
     // Old: tags of every list in the entry were unioned, leaves included: ["segment:vip","segment:news"].
     const u = updates();
     const entry = newEntry<string>('ann@example.com', 0);
@@ -24,7 +24,10 @@ describe('payload = the newest events', () => {
     const u = updates();
     const entry = newEntry<string>('ann@example.com', 0);
     applyUpdate(entry, u('ann@example.com', '1', 'add', 200, 'new', { firstName: 'Ann', phone: '222' }));
-    applyUpdate(entry, u('ann@example.com', '2', 'add', 100, 'old', { firstName: 'Annie', phone: '111', lastName: 'Lee' }));
+    applyUpdate(
+      entry,
+      u('ann@example.com', '2', 'add', 100, 'old', { firstName: 'Annie', phone: '111', lastName: 'Lee' }),
+    );
     const c = contactOf(entry);
     assert.equal(c.first_name, 'Ann');
     assert.equal(c.phone, '222');
@@ -34,7 +37,10 @@ describe('payload = the newest events', () => {
   it('defect 4: an explicit clear (null) sends an empty value; a missing value keeps it', () => {
     const u = updates();
     const entry = newEntry<string>('ann@example.com', 0);
-    applyUpdate(entry, u('ann@example.com', '1', 'add', 100, 'a', { firstName: 'Ann', phone: '111', fields: new Map([[5, 'gold']]) }));
+    applyUpdate(
+      entry,
+      u('ann@example.com', '1', 'add', 100, 'a', { firstName: 'Ann', phone: '111', fields: new Map([[5, 'gold']]) }),
+    );
     applyUpdate(entry, u('ann@example.com', '1', 'add', 200, 'b', { firstName: null, fields: new Map([[5, null]]) }));
     const c = contactOf(entry);
     assert.equal(c.first_name, '', 'cleared');
@@ -50,6 +56,10 @@ describe('payload = the newest events', () => {
     applyUpdate(newer, u('ann@example.com', '2', 'add', 200, 'n', { phone: '222', lastName: 'Lee' }));
     mergeUnder(newer, older);
     const c = contactOf(newer);
-    assert.deepEqual([c.phone, c.first_name, c.last_name], ['333', 'Old', 'Lee'], 'the older entry held the newer phone');
+    assert.deepEqual(
+      [c.phone, c.first_name, c.last_name],
+      ['333', 'Old', 'Lee'],
+      'the older entry held the newer phone',
+    );
   });
 });

@@ -19,7 +19,10 @@ const needsBroker = hasBroker ? {} : { skip: 'needs a broker (KAFKA_BROKERS)' };
 let sim: Simulator;
 let topic = 't-config-errors';
 before(async () => {
-  sim = await startSimulator({ lists: [{ id: '1', name: 'L1' }], fields: [{ id: '1', title: 'Tier', perstag: 'TIER' }] });
+  sim = await startSimulator({
+    lists: [{ id: '1', name: 'L1' }],
+    fields: [{ id: '1', title: 'Tier', perstag: 'TIER' }],
+  });
   if (!hasBroker) return;
   const { kafka, uniqueTopic, createTopic } = await import('../support/harness.js');
   topic = uniqueTopic('config');
@@ -30,7 +33,8 @@ before(async () => {
 });
 after(() => sim.close());
 
-const base = (overrides: Record<string, unknown> = {}) => rawConfig(topic, sim, ['vip'], { log: { level: 'warn' }, ...overrides });
+const base = (overrides: Record<string, unknown> = {}) =>
+  rawConfig(topic, sim, ['vip'], { log: { level: 'warn' }, ...overrides });
 
 /** Non-zero exit, exactly one stderr line, no stack, naming every fragment. */
 function assertOneLine(result: { code: number | null; stderr: string[] }, ...names: string[]): void {
@@ -43,25 +47,52 @@ function assertOneLine(result: { code: number | null; stderr: string[] }, ...nam
 }
 
 const offlineErrors: { name: string; file: () => string; names: string[] }[] = [
-  { name: 'an unknown key', file: () => writeConfig(base({ buffer: { lingerMS: 100 } })), names: ['buffer', 'lingerMS'] },
-  { name: 'an unknown top-level key', file: () => writeConfig({ ...base(), unmapedSegments: 'skip' }), names: ['unmapedSegments'] },
-  { name: 'a bad type', file: () => writeConfig(base({ kafka: { ...(base().kafka as object), sessionTimeoutMs: '6000' } })), names: ['kafka.sessionTimeoutMs'] },
-  { name: 'an unreadable file', file: () => join(mkdtempSync(join(tmpdir(), 'ac-list-sync-test-')), 'missing.json'), names: ['(file)', 'missing.json'] },
+  {
+    name: 'an unknown key',
+    file: () => writeConfig(base({ buffer: { lingerMS: 100 } })),
+    names: ['buffer', 'lingerMS'],
+  },
+  {
+    name: 'an unknown top-level key',
+    file: () => writeConfig({ ...base(), unmapedSegments: 'skip' }),
+    names: ['unmapedSegments'],
+  },
+  {
+    name: 'a bad type',
+    file: () => writeConfig(base({ kafka: { ...(base().kafka as object), sessionTimeoutMs: '6000' } })),
+    names: ['kafka.sessionTimeoutMs'],
+  },
+  {
+    name: 'an unreadable file',
+    file: () => join(mkdtempSync(join(tmpdir(), 'ac-list-sync-test-')), 'missing.json'),
+    names: ['(file)', 'missing.json'],
+  },
   { name: 'a file that is not JSON', file: () => writeConfig('{ "kafka": '), names: ['(file)', 'not valid JSON'] },
-  { name: 'a bad broker address', file: () => writeConfig(base({ kafka: { ...(base().kafka as object), brokers: ['kafka-1'] } })), names: ['kafka.brokers.0', 'host:port'] },
+  {
+    name: 'a bad broker address',
+    file: () => writeConfig(base({ kafka: { ...(base().kafka as object), brokers: ['kafka-1'] } })),
+    names: ['kafka.brokers.0', 'host:port'],
+  },
   {
     name: 'no privacy acknowledgement',
     file: () => writeConfig(base({ connections: { main: { apiUrl: sim.url, apiKey: { value: 'sim-token' } } } })),
     names: ['connections.main.privacyAcknowledged', 'must be true'],
   },
-  { name: 'an export naming no connection', file: () => writeConfig(base({ exports: [{ name: 'vip', segmentId: 'vip', connection: 'other', listId: '1' }] })), names: ['exports.0.connection'] },
+  {
+    name: 'an export naming no connection',
+    file: () => writeConfig(base({ exports: [{ name: 'vip', segmentId: 'vip', connection: 'other', listId: '1' }] })),
+    names: ['exports.0.connection'],
+  },
 ];
 
 describe('a malformed config ends start-up with one line naming the key', () => {
   for (const c of offlineErrors) {
     test(`${c.name}: run and check-config`, async () => {
       const file = c.file();
-      const [run, check] = await Promise.all([runToExit(['run', '--config', file]), runToExit(['check-config', '--config', file])]);
+      const [run, check] = await Promise.all([
+        runToExit(['run', '--config', file]),
+        runToExit(['check-config', '--config', file]),
+      ]);
       assertOneLine(run, ...c.names);
       assertOneLine(check, ...c.names);
     });
@@ -74,7 +105,11 @@ describe('a malformed config ends start-up with one line naming the key', () => 
   });
 
   test('usage errors are one line too, exit 2', async () => {
-    const cases = [['run'], ['run', '--no-such-flag'], ['check-config', '--config', 'x.json', '--online', '--timeout', 'soon']];
+    const cases = [
+      ['run'],
+      ['run', '--no-such-flag'],
+      ['check-config', '--config', 'x.json', '--online', '--timeout', 'soon'],
+    ];
     const results = await Promise.all(cases.map((args) => runToExit(args)));
     results.forEach((result, i) => {
       assertOneLine(result, i === 0 ? '--config' : i === 1 ? '--no-such-flag' : '--timeout');
@@ -84,9 +119,26 @@ describe('a malformed config ends start-up with one line naming the key', () => 
 });
 
 describe('what the account answers as missing ends start-up the same way', () => {
-  const missingList = () => writeConfig(base({ exports: [{ name: 'vip', segmentId: 'vip', connection: 'main', listId: '9' }] }));
-  const missingField = () => writeConfig(base({ exports: [{ name: 'vip', segmentId: 'vip', connection: 'main', listId: '1', fields: { tier: 'TIER', plan: 'NO_SUCH_FIELD' } }] }));
-  const missingFieldId = () => writeConfig(base({ exports: [{ name: 'vip', segmentId: 'vip', connection: 'main', listId: '1', fields: { tier: 99 } }] }));
+  const missingList = () =>
+    writeConfig(base({ exports: [{ name: 'vip', segmentId: 'vip', connection: 'main', listId: '9' }] }));
+  const missingField = () =>
+    writeConfig(
+      base({
+        exports: [
+          {
+            name: 'vip',
+            segmentId: 'vip',
+            connection: 'main',
+            listId: '1',
+            fields: { tier: 'TIER', plan: 'NO_SUCH_FIELD' },
+          },
+        ],
+      }),
+    );
+  const missingFieldId = () =>
+    writeConfig(
+      base({ exports: [{ name: 'vip', segmentId: 'vip', connection: 'main', listId: '1', fields: { tier: 99 } }] }),
+    );
 
   test('a list the account does not have', async () => {
     assertOneLine(await runToExit(['run', '--config', missingList()]), 'exports.0.listId', 'list 9');
@@ -120,7 +172,11 @@ async function freePort(): Promise<number> {
 
 describe('check-config --online', needsBroker, () => {
   test('passes when Kafka, the topics, the lists and the fields are there', async () => {
-    const file = writeConfig(rawConfig(topic, sim, ['vip'], { exports: [{ name: 'vip', segmentId: 'vip', connection: 'main', listId: '1', fields: { tier: 'TIER' } }] }));
+    const file = writeConfig(
+      rawConfig(topic, sim, ['vip'], {
+        exports: [{ name: 'vip', segmentId: 'vip', connection: 'main', listId: '1', fields: { tier: 'TIER' } }],
+      }),
+    );
     const result = await runToExit(['check-config', '--online', '--config', file]);
     assert.equal(result.code, 0, result.stderr.join('\n'));
     assert.equal(result.stdout.length, 3);
@@ -129,7 +185,11 @@ describe('check-config --online', needsBroker, () => {
   });
 
   test('a source topic that does not exist', async () => {
-    assertOneLine(await runToExit(['check-config', '--online', '--config', writeConfig(rawConfig(`${topic}-nope`, sim, ['vip']))]), 'kafka.topics.0', `${topic}-nope`);
+    assertOneLine(
+      await runToExit(['check-config', '--online', '--config', writeConfig(rawConfig(`${topic}-nope`, sim, ['vip']))]),
+      'kafka.topics.0',
+      `${topic}-nope`,
+    );
   });
 
   test('an account that does not answer fails after --timeout instead of waiting forever', async () => {
@@ -142,14 +202,20 @@ describe('check-config --online', needsBroker, () => {
   });
 
   test('an account that refuses the token fails after --timeout, saying so', async () => {
-    const file = writeConfig(rawConfig(topic, sim, ['vip'], { connections: { main: { apiUrl: sim.url, apiKey: { value: 'not-the-token' }, privacyAcknowledged: true } } }));
+    const file = writeConfig(
+      rawConfig(topic, sim, ['vip'], {
+        connections: { main: { apiUrl: sim.url, apiKey: { value: 'not-the-token' }, privacyAcknowledged: true } },
+      }),
+    );
     const result = await runToExit(['check-config', '--online', '--timeout', '2', '--config', file], 30_000);
     assertOneLine(result, 'connections.main.apiUrl', '403');
     assert.equal(result.code, 1);
   });
 
   test('a broker that does not answer fails after --timeout', async () => {
-    const file = writeConfig(rawConfig(topic, sim, ['vip'], { kafka: { brokers: [`127.0.0.1:${await freePort()}`], topics: [topic] } }));
+    const file = writeConfig(
+      rawConfig(topic, sim, ['vip'], { kafka: { brokers: [`127.0.0.1:${await freePort()}`], topics: [topic] } }),
+    );
     const result = await runToExit(['check-config', '--online', '--timeout', '3', '--config', file], 30_000);
     assertOneLine(result, 'kafka.brokers');
     assert.equal(result.code, 1);
@@ -165,7 +231,9 @@ describe('an unreachable account at start-up', needsBroker, () => {
     await createTopic(admin, topic, 1);
     await admin.disconnect();
     const port = await freePort();
-    const config = rawConfig(topic, `http://127.0.0.1:${port}`, ['vip'], { http: { host: '127.0.0.1', port: 0, probeIntervalMs: 500 } });
+    const config = rawConfig(topic, `http://127.0.0.1:${port}`, ['vip'], {
+      http: { host: '127.0.0.1', port: 0, probeIntervalMs: 500 },
+    });
     const child = runCli(['run', '--config', writeConfig(config)]);
     let late: Simulator | undefined;
     try {

@@ -15,10 +15,33 @@ describe('produce-sample arguments', () => {
     });
     assert.deepEqual(parseProduceSampleArgs(['--topic', 't'], { KAFKA_BROKERS: 'a:1,b:2' }).brokers, ['a:1', 'b:2']);
     const all = parseProduceSampleArgs(
-      ['--topic', 'x', '--brokers', 'kafka:9092', '--partitions', '6', '--events', '10', '--profiles', '4', '--segments', 's1, s2', '--seed', '0'],
+      [
+        '--topic',
+        'x',
+        '--brokers',
+        'kafka:9092',
+        '--partitions',
+        '6',
+        '--events',
+        '10',
+        '--profiles',
+        '4',
+        '--segments',
+        's1, s2',
+        '--seed',
+        '0',
+      ],
       { KAFKA_BROKERS: 'ignored:1' },
     );
-    assert.deepEqual(all, { brokers: ['kafka:9092'], topic: 'x', partitions: 6, events: 10, profiles: 4, segments: ['s1', 's2'], seed: 0 });
+    assert.deepEqual(all, {
+      brokers: ['kafka:9092'],
+      topic: 'x',
+      partitions: 6,
+      events: 10,
+      profiles: 4,
+      segments: ['s1', 's2'],
+      seed: 0,
+    });
   });
 
   it('names the flag that is wrong', () => {

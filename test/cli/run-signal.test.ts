@@ -29,7 +29,9 @@ test('SIGTERM while start-up waits for an unreachable account exits 0 promptly, 
     file,
     JSON.stringify({
       kafka: { brokers: ['127.0.0.1:1'], topics: ['t'] },
-      connections: { main: { apiUrl: `http://127.0.0.1:${await closedPort()}`, apiKey: { value: 'k' }, privacyAcknowledged: true } },
+      connections: {
+        main: { apiUrl: `http://127.0.0.1:${await closedPort()}`, apiKey: { value: 'k' }, privacyAcknowledged: true },
+      },
       exports: [{ name: 'e', segmentId: 's', connection: 'main', listId: '1' }],
       http: { host: '127.0.0.1', port: 0 },
       log: { format: 'json' },
@@ -39,7 +41,10 @@ test('SIGTERM while start-up waits for an unreachable account exits 0 promptly, 
   started.push(cli);
   const deadline = Date.now() + 20_000;
   while (!cli.logged('not reachable yet') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  assert.ok(cli.logged('not reachable yet'), `start-up should be waiting for the account; stderr: ${cli.stderr.join('\n')}`);
+  assert.ok(
+    cli.logged('not reachable yet'),
+    `start-up should be waiting for the account; stderr: ${cli.stderr.join('\n')}`,
+  );
   cli.proc.kill('SIGTERM');
   const { code, signal } = await cli.exited;
   assert.deepEqual({ code, signal }, { code: 0, signal: null }, 'a handled SIGTERM, not death by signal');

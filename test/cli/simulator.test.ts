@@ -15,14 +15,19 @@ after(() => {
 
 function run(args: string[]) {
   const script = `import { simulatorCommand } from ${JSON.stringify(MODULE)}; process.exitCode = await simulatorCommand(process.argv.slice(1));`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script, '--', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, '--', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   children.push(child);
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
   const line = (re: RegExp): Promise<RegExpMatchArray> =>
     new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ${re} on stderr within ${STARTUP_MS} ms; got: ${stderr}`)), STARTUP_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`no ${re} on stderr within ${STARTUP_MS} ms; got: ${stderr}`)),
+        STARTUP_MS,
+      );
       const check = (): void => {
         const m = re.exec(stderr);
         if (m) {
@@ -39,13 +44,26 @@ function run(args: string[]) {
 
 describe('simulator command', () => {
   it('starts with the given options, logs its URL and token, and exits 0 on SIGTERM', async () => {
-    const { child, exited, line } = run(['--port', '0', '--token', 'dev-token', '--time-scale', '2', '--no-limits', '--lists', '7,8']);
+    const { child, exited, line } = run([
+      '--port',
+      '0',
+      '--token',
+      'dev-token',
+      '--time-scale',
+      '2',
+      '--no-limits',
+      '--lists',
+      '7,8',
+    ]);
     const [, url] = await line(/listening on (http:\/\/\S+)\/api\/3 with Api-Token "dev-token"/);
     const state = (await (await fetch(`${url}/__sim/state`)).json()) as { lists: Record<string, unknown> };
     assert.deepEqual(Object.keys(state.lists), ['7', '8']);
     const lists = await fetch(`${url}/api/3/lists`, { headers: { 'api-token': 'dev-token' } });
     assert.equal(lists.status, 200);
-    const config = (await (await fetch(`${url}/__sim/config`)).json()) as { timeScale: number; limits: { enabled: boolean } };
+    const config = (await (await fetch(`${url}/__sim/config`)).json()) as {
+      timeScale: number;
+      limits: { enabled: boolean };
+    };
     assert.deepEqual([config.timeScale, config.limits.enabled], [2, false]);
     child.kill('SIGTERM');
     const [code] = await exited;
@@ -55,11 +73,13 @@ describe('simulator command', () => {
 
   it('exits 2 with the usage for bad arguments', async () => {
     const cases = [['--time-scale', 'fast'], ['--bogus'], ['--time-scale', '0']];
-    await Promise.all(cases.map(async (args) => {
-      const { exited, stderr } = run(args);
-      const [code] = await exited;
-      assert.equal(code, 2, `${args.join(' ')}: ${stderr()}`);
-      assert.match(stderr(), /usage: simulator/);
-    }));
+    await Promise.all(
+      cases.map(async (args) => {
+        const { exited, stderr } = run(args);
+        const [code] = await exited;
+        assert.equal(code, 2, `${args.join(' ')}: ${stderr()}`);
+        assert.match(stderr(), /usage: simulator/);
+      }),
+    );
   });
 });

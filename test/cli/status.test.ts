@@ -36,7 +36,10 @@ test('summarise turns two scrapes into rates, lag, buffers, budget and dead lett
   assert.equal(s.eventsPerSecond.get('delivered'), 25);
   assert.equal(s.eventsPerSecond.get('invalid'), 5);
   assert.equal(s.lag, 10);
-  assert.deepEqual(s.worstPartitions, [['t/0', 7], ['t/1', 3]]);
+  assert.deepEqual(s.worstPartitions, [
+    ['t/0', 7],
+    ['t/1', 3],
+  ]);
   assert.deepEqual(s.buffered.get('main'), { contacts: 42, bytes: 4096, unconfirmed: 0 });
   assert.deepEqual(s.budget.get('main'), { pace: 0.5, waiting: 0.5, requestsPerSecond: 4, throttledPerSecond: 0 });
   assert.deepEqual(s.deadLetters, { total: 12, perSecond: 5, byCode: [['validate/INVALID_EVENT', 12]] });
@@ -69,9 +72,22 @@ test('`status --once` prints one summary of a live /metrics and exits 0', async 
   const m = createMetrics();
   m.ready.set(1);
   m.eventsConsumed.inc({ topic: 't', result: 'delivered' }, 5);
-  const server = await startHttpServer({ host: '127.0.0.1', port: 0, registry: m.registry, readiness: () => ({ ready: true, reasons: [] }), log: pino({ level: 'silent' }) });
+  const server = await startHttpServer({
+    host: '127.0.0.1',
+    port: 0,
+    registry: m.registry,
+    readiness: () => ({ ready: true, reasons: [] }),
+    log: pino({ level: 'silent' }),
+  });
   try {
-    const { code, out } = await runCli(['status', '--once', '--interval', '0.2', '--url', `http://127.0.0.1:${server.port}/metrics`]);
+    const { code, out } = await runCli([
+      'status',
+      '--once',
+      '--interval',
+      '0.2',
+      '--url',
+      `http://127.0.0.1:${server.port}/metrics`,
+    ]);
     assert.equal(code, 0);
     assert.match(out, /^ac-list-sync {2}READY/);
     assert.match(out, /Dead letters 0 total/);

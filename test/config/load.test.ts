@@ -113,7 +113,11 @@ describe('parseConfig: errors name the key', () => {
       const value = minimal();
       if (flag === undefined) delete value.connections.main.privacyAcknowledged;
       else value.connections.main.privacyAcknowledged = flag;
-      refuses(() => parseConfig(value), 'connections.main.privacyAcknowledged', /must be true: contacts .*leave .*set privacyAcknowledged: true/);
+      refuses(
+        () => parseConfig(value),
+        'connections.main.privacyAcknowledged',
+        /must be true: contacts .*leave .*set privacyAcknowledged: true/,
+      );
     }
   });
 

@@ -9,7 +9,15 @@ import { unsubscribeForm } from '../../packages/ac-simulator/src/webhook-sender.
 const quiet = pino({ level: 'silent' });
 const TOKEN = 's3cret-token-of-the-webhook';
 const form = (over: Record<string, string> = {}) => {
-  const p = new URLSearchParams(unsubscribeForm({ contactId: '7', email: 'Ann@Example.com', listId: '3', at: Date.parse('2026-12-01T10:00:00Z'), source: 'public' }));
+  const p = new URLSearchParams(
+    unsubscribeForm({
+      contactId: '7',
+      email: 'Ann@Example.com',
+      listId: '3',
+      at: Date.parse('2026-12-01T10:00:00Z'),
+      source: 'public',
+    }),
+  );
   for (const [k, v] of Object.entries(over)) p.set(k, v);
   return p.toString();
 };
@@ -18,8 +26,14 @@ describe('consent: the opt-out webhook endpoint', () => {
   let server: WebhookServer;
   let metrics: Metrics;
   const recorded: [string, string, string, number][] = [];
-  const post = (path: string, body: string, type = 'application/x-www-form-urlencoded') => fetch(`http://127.0.0.1:${server.port}${path}`, { method: 'POST', headers: { 'content-type': type }, body });
-  const count = async (result: string) => Number((await metrics.registry.getSingleMetric('ac_list_sync_consent_webhook_requests_total')!.get()).values.find((v) => v.labels.result === result)?.value ?? 0);
+  const post = (path: string, body: string, type = 'application/x-www-form-urlencoded') =>
+    fetch(`http://127.0.0.1:${server.port}${path}`, { method: 'POST', headers: { 'content-type': type }, body });
+  const count = async (result: string) =>
+    Number(
+      (await metrics.registry.getSingleMetric('ac_list_sync_consent_webhook_requests_total')!.get()).values.find(
+        (v) => v.labels.result === result,
+      )?.value ?? 0,
+    );
 
   before(async () => {
     metrics = createMetrics();
@@ -59,7 +73,13 @@ describe('consent: the opt-out webhook endpoint', () => {
 
   it('answers a malformed payload 400 (and never 410), recording nothing', async () => {
     const before = recorded.length;
-    for (const bad of [form({ 'contact[email]': 'not-an-email' }), form({ list: 'x' }), form({ date_time: 'yesterday' }), 'type=unsubscribe', '%%%']) {
+    for (const bad of [
+      form({ 'contact[email]': 'not-an-email' }),
+      form({ list: 'x' }),
+      form({ date_time: 'yesterday' }),
+      'type=unsubscribe',
+      '%%%',
+    ]) {
       const res = await post(`/webhooks/activecampaign/main/${TOKEN}`, bad);
       assert.equal(res.status, 400, bad);
     }
@@ -75,17 +95,30 @@ describe('consent: the opt-out webhook endpoint', () => {
     assert.equal(res.status, 413);
     // Without a content-length (chunked): the body is cut off at the limit.
     const status = await new Promise<number>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port: server.port, method: 'POST', path: `/webhooks/activecampaign/main/${TOKEN}`, headers: { 'content-type': 'application/x-www-form-urlencoded', 'transfer-encoding': 'chunked' } }, (r) => {
-        r.resume();
-        resolve(r.statusCode ?? 0);
-      });
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: server.port,
+          method: 'POST',
+          path: `/webhooks/activecampaign/main/${TOKEN}`,
+          headers: { 'content-type': 'application/x-www-form-urlencoded', 'transfer-encoding': 'chunked' },
+        },
+        (r) => {
+          r.resume();
+          resolve(r.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       for (let i = 0; i < 8; i++) req.write('x'.repeat(1_024));
       req.end();
     });
     assert.equal(status, 413);
     assert.equal(recorded.length, before);
-    assert.equal((await post(`/webhooks/activecampaign/main/${TOKEN}`, form())).status, 200, 'the endpoint still answers');
+    assert.equal(
+      (await post(`/webhooks/activecampaign/main/${TOKEN}`, form())).status,
+      200,
+      'the endpoint still answers',
+    );
   });
 
   it('answers other events and other sources 200 without recording them; unknown routes and connections 404', async () => {
@@ -104,9 +137,26 @@ describe('consent: the webhook is rate-limited and a failed write is a 503', () 
   it('answers 429 over the rate and 503 when the record cannot be written', async () => {
     let t = 0;
     const metrics = createMetrics();
-    const server = await startWebhookServer({ host: '127.0.0.1', port: 0, connections: new Set(['main']), token: () => TOKEN, maxBodyBytes: 2_048, ratePerSecond: 1, burst: 2, now: () => t, record: () => Promise.reject(new Error('broker away')), metrics, log: quiet });
+    const server = await startWebhookServer({
+      host: '127.0.0.1',
+      port: 0,
+      connections: new Set(['main']),
+      token: () => TOKEN,
+      maxBodyBytes: 2_048,
+      ratePerSecond: 1,
+      burst: 2,
+      now: () => t,
+      record: () => Promise.reject(new Error('broker away')),
+      metrics,
+      log: quiet,
+    });
     try {
-      const post = () => fetch(`http://127.0.0.1:${server.port}/webhooks/activecampaign/main/${TOKEN}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form() });
+      const post = () =>
+        fetch(`http://127.0.0.1:${server.port}/webhooks/activecampaign/main/${TOKEN}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: form(),
+        });
       assert.equal((await post()).status, 503);
       assert.equal((await post()).status, 503);
       assert.equal((await post()).status, 429);

@@ -1,7 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RateBudget, type BudgetRates, type ImportSlot, type Spend } from '../../src/deliver/budget.js';
-import { FixedWindow, SlidingWindow, WindowBucket, type WindowLimit } from '../../packages/ac-simulator/src/import-limits.js';
+import {
+  FixedWindow,
+  SlidingWindow,
+  WindowBucket,
+  type WindowLimit,
+} from '../../packages/ac-simulator/src/import-limits.js';
 import { mulberry32 } from '../../src/dev/sample/events.js';
 
 /** ActiveCampaign's own limits (CONTRACT.md §2) and the service's defaults (about 90% of them). */
@@ -25,7 +30,13 @@ function busiestWindow(times: readonly number[], windowMs: number): number {
  * "arrives" at a random moment between its send and its answer, as a request does at ActiveCampaign. Returns the
  * send times per kind ('request' holds every send) and the arrival times of imports.
  */
-function run(budget: RateBudget, sends: number, seed: number, onSend?: (i: number, now: number) => void, maxLatencyMs = 0) {
+function run(
+  budget: RateBudget,
+  sends: number,
+  seed: number,
+  onSend?: (i: number, now: number) => void,
+  maxLatencyMs = 0,
+) {
   const rand = mulberry32(seed);
   const times: Record<Spend, number[]> = { request: [], import: [], 'single-import': [] };
   const arrivals: Record<'import' | 'single-import', number[]> = { import: [], 'single-import': [] };
@@ -40,7 +51,10 @@ function run(budget: RateBudget, sends: number, seed: number, onSend?: (i: numbe
       const ready = budget.readyAt(kind, now);
       const next = answers.reduce((m, a) => Math.min(m, a.at), Infinity);
       if (next <= ready) {
-        const a = answers.splice(answers.findIndex((x) => x.at === next), 1)[0]!;
+        const a = answers.splice(
+          answers.findIndex((x) => x.at === next),
+          1,
+        )[0]!;
         now = Math.max(now, a.at);
         a.slot.answered(a.at);
         continue;
@@ -69,12 +83,18 @@ function refusals(limiter: WindowLimit, times: readonly number[]): number {
 }
 
 describe('RateBudget: the import budgets are sliding 60 s windows', () => {
-  for (const [name, rates] of [['ActiveCampaign limits', AC], ['service defaults', DEFAULTS]] as const) {
+  for (const [name, rates] of [
+    ['ActiveCampaign limits', AC],
+    ['service defaults', DEFAULTS],
+  ] as const) {
     it(`${name}: no 1 s window over the request rate, no 60 s window over the import rates, at send and at arrival`, () => {
       const t = run(new RateBudget(rates), 20_000, 1, undefined, 2_000);
       assert.ok(busiestWindow(t.request, 1_000) <= Math.ceil(rates.requestsPerSecond));
       assert.ok(busiestWindow(t.import, 60_000) <= rates.importsPerMinute);
-      assert.ok(busiestWindow(t.arrivals.import, 60_000) <= rates.importsPerMinute, 'arrivals (between send and answer) too');
+      assert.ok(
+        busiestWindow(t.arrivals.import, 60_000) <= rates.importsPerMinute,
+        'arrivals (between send and answer) too',
+      );
       assert.ok(busiestWindow(t.arrivals['single-import'], 60_000) <= rates.singleImportsPerMinute);
       // The window is not vacuous: a greedy sender fills it.
       assert.equal(busiestWindow(t.request, 1_000), Math.ceil(rates.requestsPerSecond));
@@ -84,7 +104,12 @@ describe('RateBudget: the import budgets are sliding 60 s windows', () => {
 
   it('ActiveCampaign refuses nothing under a sliding window, fixed windows or a full bucket of its own', () => {
     const t = run(new RateBudget(AC), 20_000, 5, undefined, 3_000);
-    for (const make of [() => new SlidingWindow(100, 60_000), () => new FixedWindow(100, 60_000, 0), () => new FixedWindow(100, 60_000, -23_000), () => new WindowBucket(100, 60_000, 0)]) {
+    for (const make of [
+      () => new SlidingWindow(100, 60_000),
+      () => new FixedWindow(100, 60_000, 0),
+      () => new FixedWindow(100, 60_000, -23_000),
+      () => new WindowBucket(100, 60_000, 0),
+    ]) {
       const limiter = make();
       assert.equal(refusals(limiter, t.arrivals.import), 0, limiter.constructor.name);
     }
@@ -128,8 +153,11 @@ describe('RateBudget: the import budgets are sliding 60 s windows', () => {
     for (let i = 0; i < half; i++) budget.spend('import', i).answered(i);
     assert.ok(budget.readyAt('import', 1_000) > 1_000, 'its half of the window is spent');
     budget.setShare(1, 1_000);
-    assert.ok(budget.readyAt('import', 1_000) >= 60_000, 'the other half stays held for a window (the other member spent it)');
-    assert.equal(budget.readyAt('import', 61_000), 61_000, 'then the whole window is this member\'s');
+    assert.ok(
+      budget.readyAt('import', 1_000) >= 60_000,
+      'the other half stays held for a window (the other member spent it)',
+    );
+    assert.equal(budget.readyAt('import', 61_000), 61_000, "then the whole window is this member's");
     budget.setShare(0.25, 61_000);
     assert.equal(budget.share, 0.25);
   });
@@ -140,7 +168,11 @@ describe('RateBudget: the import budgets are sliding 60 s windows', () => {
     assert.equal(budget.readyAt('import', 1, true), 600, 'partial: 60 s / 100 after the last import');
     assert.ok(budget.readyAt('import', 1) <= 2, 'full: the window has room');
     for (let t = 1; t < 50; t++) budget.spend('import', t).answered(t);
-    assert.equal(budget.readyAt('import', 100, true), 30_000, 'a burst of 50 full imports pushes partial ones 50 paces on');
+    assert.equal(
+      budget.readyAt('import', 100, true),
+      30_000,
+      'a burst of 50 full imports pushes partial ones 50 paces on',
+    );
   });
 
   it('a pace under one import a minute is one import per longer window', () => {
@@ -278,7 +310,10 @@ describe('RateBudget: throttling and recovery', () => {
     budget.throttled(100, 500);
     assert.equal(budget.utilisation, 0.25);
     for (let i = 0; i < 100; i++) budget.succeeded(1_000);
-    assert.ok(Math.abs(budget.utilisation - 0.8) < 1e-9, `the second 429 did not lower the ceiling: ${budget.utilisation}`);
+    assert.ok(
+      Math.abs(budget.utilisation - 0.8) < 1e-9,
+      `the second 429 did not lower the ceiling: ${budget.utilisation}`,
+    );
     budget.throttled(100, 5_000);
     for (let i = 0; i < 100; i++) budget.succeeded(6_000);
     assert.ok(Math.abs(budget.utilisation - 0.64) < 1e-9, `ceiling 0.8 × 0.8: ${budget.utilisation}`);
@@ -317,7 +352,10 @@ describe('RateBudget: one import budget (importScope combined)', () => {
     };
     const separate = new RateBudget(DEFAULTS);
     fill(separate);
-    assert.ok(separate.readyAt('single-import', 0) < 60_000, 'separate: a single import waits only on the request pace');
+    assert.ok(
+      separate.readyAt('single-import', 0) < 60_000,
+      'separate: a single import waits only on the request pace',
+    );
     const combined = new RateBudget(COMBINED);
     fill(combined);
     assert.equal(combined.readyAt('single-import', 0), 60_000, 'combined: it waits for a slot in the import window');

@@ -16,7 +16,11 @@ describe('classifyResponse: success', () => {
 
 describe('classifyResponse: throttling', () => {
   it('429 with Retry-After in seconds', () => {
-    assert.deepEqual(classifyResponse(429, undefined, '30', NOW), { kind: 'throttled', retryAfterMs: 30_000, code: 'RATE_LIMITED' });
+    assert.deepEqual(classifyResponse(429, undefined, '30', NOW), {
+      kind: 'throttled',
+      retryAfterMs: 30_000,
+      code: 'RATE_LIMITED',
+    });
   });
 
   it('429 with decimal seconds (a time-scaled simulator)', () => {
@@ -41,11 +45,15 @@ describe('classifyResponse: throttling', () => {
     }
   });
 
-  it("the bulk import's 400 \"Rate limit exceeded.\" (CONTRACT.md §2, verbatim) waits 60 s", () => {
+  it('the bulk import\'s 400 "Rate limit exceeded." (CONTRACT.md §2, verbatim) waits 60 s', () => {
     const body = JSON.parse(
       '{"success":0,"message":"Rate limit exceeded.","failureReasons":["Up to 100 imports may be requested per minute.Please batch contacts into larger requests, or retry this request in a minute."]}',
     ) as unknown;
-    assert.deepEqual(classifyResponse(400, body, undefined, NOW), { kind: 'throttled', retryAfterMs: 60_000, code: 'BULK_RATE_LIMITED' });
+    assert.deepEqual(classifyResponse(400, body, undefined, NOW), {
+      kind: 'throttled',
+      retryAfterMs: 60_000,
+      code: 'BULK_RATE_LIMITED',
+    });
   });
 
   it('parseRetryAfter: seconds, HTTP date, nothing', () => {
@@ -61,7 +69,8 @@ describe('classifyResponse: refusals', () => {
   it('400 validation with failureReasons objects names the contact indexes', () => {
     const body = {
       success: 0,
-      message: 'JSON payload did not pass validation. Please fix failure Reasons and retry. The import was not queued for processing.',
+      message:
+        'JSON payload did not pass validation. Please fix failure Reasons and retry. The import was not queued for processing.',
       failureReasons: [
         { contact: 230, failureReason: 'Field‘ email’ incorrect format' },
         { contact: 4, failureReason: 'Field‘ email’ is required' },
@@ -75,7 +84,12 @@ describe('classifyResponse: refusals', () => {
   });
 
   it('400 with string failureReasons (not validation) is a reject that carries the text', () => {
-    const v = classifyResponse(400, { success: 0, message: '', failureReasons: ['Something else went wrong.'] }, undefined, NOW);
+    const v = classifyResponse(
+      400,
+      { success: 0, message: '', failureReasons: ['Something else went wrong.'] },
+      undefined,
+      NOW,
+    );
     assert.deepEqual(v, { kind: 'reject', code: 'REJECTED', message: 'HTTP 400: Something else went wrong.' });
   });
 
@@ -106,11 +120,20 @@ describe('classifyResponse: refusals', () => {
 
   it('404 is a reject NOT_FOUND with the message', () => {
     const v = classifyResponse(404, { message: 'No Result found for _List with id 9' }, undefined, NOW);
-    assert.deepEqual(v, { kind: 'reject', code: 'NOT_FOUND', message: 'HTTP 404: No Result found for _List with id 9' });
+    assert.deepEqual(v, {
+      kind: 'reject',
+      code: 'NOT_FOUND',
+      message: 'HTTP 404: No Result found for _List with id 9',
+    });
   });
 
   it('422 with errors[] is a reject that shows the body', () => {
-    const v = classifyResponse(422, { errors: [{ code: 'duplicate', title: 'Email address already exists in the system' }] }, undefined, NOW);
+    const v = classifyResponse(
+      422,
+      { errors: [{ code: 'duplicate', title: 'Email address already exists in the system' }] },
+      undefined,
+      NOW,
+    );
     assert.equal(v.kind, 'reject');
     assert.match(v.kind === 'reject' ? v.message : '', /^HTTP 422: .*duplicate/);
   });
@@ -174,23 +197,50 @@ describe('normaliseApiUrl (CONTRACT.md §1)', () => {
 
   it('keeps an explicit http:// (the simulator) and its port', () => {
     assert.deepEqual(normaliseApiUrl('http://127.0.0.1:8123'), { origin: 'http://127.0.0.1:8123', basePath: '/api/3' });
-    assert.deepEqual(normaliseApiUrl('http://127.0.0.1:8123/api/3/'), { origin: 'http://127.0.0.1:8123', basePath: '/api/3' });
+    assert.deepEqual(normaliseApiUrl('http://127.0.0.1:8123/api/3/'), {
+      origin: 'http://127.0.0.1:8123',
+      basePath: '/api/3',
+    });
   });
 
   it('keeps a path prefix before /api/3', () => {
-    assert.deepEqual(normaliseApiUrl('http://localhost:9000/ac/'), { origin: 'http://localhost:9000', basePath: '/ac/api/3' });
+    assert.deepEqual(normaliseApiUrl('http://localhost:9000/ac/'), {
+      origin: 'http://localhost:9000',
+      basePath: '/ac/api/3',
+    });
   });
 });
 
 describe('classifyResponse: validation 400 shapes we do not know', () => {
   it('defect 6: a string index is read as an index; reasons with no index are bisected, not dead-lettered whole', () => {
     // Reproduced on the old classifier: both shapes were a REJECTED reject of the whole batch.
-    const stringIndex = classifyResponse(400, { success: 0, message: 'JSON payload did not pass validation.', failureReasons: [{ contact: '2', failureReason: 'bad' }] }, undefined, 0);
+    const stringIndex = classifyResponse(
+      400,
+      {
+        success: 0,
+        message: 'JSON payload did not pass validation.',
+        failureReasons: [{ contact: '2', failureReason: 'bad' }],
+      },
+      undefined,
+      0,
+    );
     assert.deepEqual(stringIndex, { kind: 'invalid-contacts', indexes: [2], reasons: ['bad'] });
-    const noIndex = classifyResponse(400, { success: 0, message: 'JSON payload did not pass validation.', failureReasons: [{ failureReason: 'Field email incorrect format: ann.smith@example.com' }] }, undefined, 0);
+    const noIndex = classifyResponse(
+      400,
+      {
+        success: 0,
+        message: 'JSON payload did not pass validation.',
+        failureReasons: [{ failureReason: 'Field email incorrect format: ann.smith@example.com' }],
+      },
+      undefined,
+      0,
+    );
     assert.equal(noIndex.kind, 'invalid-unnamed');
     const body = (noIndex as { body: string }).body;
     assert.ok(body.includes('incorrect format'), 'the raw body is kept');
-    assert.ok(!body.includes('ann.smith@example.com') && body.includes('a***@e***.com'), `the email in it is masked: ${body}`);
+    assert.ok(
+      !body.includes('ann.smith@example.com') && body.includes('a***@e***.com'),
+      `the email in it is masked: ${body}`,
+    );
   });
 });

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { consent, consentCases, placeOf, statusOf, type ConsentAction, type ConsentCase } from '../../src/deliver/consent.js';
+import {
+  consent,
+  consentCases,
+  placeOf,
+  statusOf,
+  type ConsentAction,
+  type ConsentCase,
+} from '../../src/deliver/consent.js';
 
 /** The README's consent table: `| status | place | reentry true, repeat no | true, yes/unknown | false, no | false, yes/unknown |`. */
 function readmeTable(): Map<string, string[]> {
@@ -11,7 +18,10 @@ function readmeTable(): Map<string, string[]> {
   assert.ok(start > 0 && end > start, 'the README holds the consent table between its markers');
   const rows = new Map<string, string[]>();
   for (const line of readme.slice(start, end).split('\n')) {
-    const cells = line.split('|').slice(1, -1).map((c) => c.trim().replace(/`/g, ''));
+    const cells = line
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim().replace(/`/g, ''));
     if (cells.length !== 6 || cells[0] === 'status' || cells[0]!.startsWith('-')) continue;
     rows.set(`${cells[0]} ${cells[1]}`, cells.slice(2));
   }
@@ -30,7 +40,11 @@ describe('consent: the decision table', () => {
     for (const c of cases) {
       const row = table.get(`${c.status} ${c.place}`);
       assert.ok(row, `a README row for status ${c.status}, ${c.place}`);
-      assert.equal(row[column(c)], word(consent(c)), `status ${c.status}, ${c.place}, reentry ${c.reentry}, repeat ${c.repeat}`);
+      assert.equal(
+        row[column(c)],
+        word(consent(c)),
+        `status ${c.status}, ${c.place}, reentry ${c.reentry}, repeat ${c.repeat}`,
+      );
     }
   });
 
@@ -40,7 +54,8 @@ describe('consent: the decision table', () => {
   });
 
   it('status 0 and none are never forced to 1: they go by bulk import (or stay out when re-entry is off)', () => {
-    for (const c of consentCases().filter((x) => x.status === 0 || x.status === 'none')) assert.ok(['import', 'CONSENT_REENTRY_OFF'].includes(word(consent(c))));
+    for (const c of consentCases().filter((x) => x.status === 0 || x.status === 'none'))
+      assert.ok(['import', 'CONSENT_REENTRY_OFF'].includes(word(consent(c))));
   });
 
   it('defect 1 (the one-sided window): a person who unsubscribed again after the service did stays out', () => {
@@ -48,13 +63,25 @@ describe('consent: the decision table', () => {
     const window = { from: 10_000, to: 20_000 };
     const later = new Date(60_000).toISOString();
     assert.equal(placeOf(later, window), 'after');
-    assert.deepEqual(consent({ status: 2, place: placeOf(later, window), reentry: true, repeat: 'no' }), { action: 'dead-letter', code: 'CONSENT_OPTED_OUT' });
+    assert.deepEqual(consent({ status: 2, place: placeOf(later, window), reentry: true, repeat: 'no' }), {
+      action: 'dead-letter',
+      code: 'CONSENT_OPTED_OUT',
+    });
   });
 
   it('where the window cannot tell, the add is dead-lettered CONSENT_UNCERTAIN', () => {
-    assert.deepEqual(consent({ status: 2, place: 'inside', reentry: true, repeat: 'yes' }), { action: 'dead-letter', code: 'CONSENT_UNCERTAIN' });
-    assert.deepEqual(consent({ status: 2, place: 'inside', reentry: true, repeat: 'unknown' }), { action: 'dead-letter', code: 'CONSENT_UNCERTAIN' });
-    assert.deepEqual(consent({ status: 2, place: 'unreadable', reentry: true, repeat: 'no' }), { action: 'dead-letter', code: 'CONSENT_UNCERTAIN' });
+    assert.deepEqual(consent({ status: 2, place: 'inside', reentry: true, repeat: 'yes' }), {
+      action: 'dead-letter',
+      code: 'CONSENT_UNCERTAIN',
+    });
+    assert.deepEqual(consent({ status: 2, place: 'inside', reentry: true, repeat: 'unknown' }), {
+      action: 'dead-letter',
+      code: 'CONSENT_UNCERTAIN',
+    });
+    assert.deepEqual(consent({ status: 2, place: 'unreadable', reentry: true, repeat: 'no' }), {
+      action: 'dead-letter',
+      code: 'CONSENT_UNCERTAIN',
+    });
   });
 
   it('reads the status and the date as ActiveCampaign sends them', () => {

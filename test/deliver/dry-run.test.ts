@@ -11,8 +11,13 @@ function readOnlyAccount(): AcApi & { reads: string[] } {
     reads,
     bulkImport: write,
     importInfo: write,
-    getList: async (id: string) => (reads.push(`list ${id}`), { status: 200, verdict: { kind: 'ok' }, body: { list: { id, name: 'L' } }, latencyMs: 0 }),
-    fields: async () => (reads.push('fields'), { status: 200, verdict: { kind: 'ok' }, body: { fields: [] }, latencyMs: 0 }),
+    getList: async (id: string) => (
+      reads.push(`list ${id}`),
+      { status: 200, verdict: { kind: 'ok' }, body: { list: { id, name: 'L' } }, latencyMs: 0 }
+    ),
+    fields: async () => (
+      reads.push('fields'), { status: 200, verdict: { kind: 'ok' }, body: { fields: [] }, latencyMs: 0 }
+    ),
     close: async () => undefined,
   } as unknown as AcApi & { reads: string[] };
 }

@@ -10,8 +10,23 @@ import type { DeliveryOutcomes, ProfileStore } from '../../src/deliver/outcomes.
 import type { ProfileRecord } from '../../src/ledger/profiles.js';
 
 const ok = <T>(body: T, status = 200): Answer<T> => ({ status, verdict: { kind: 'ok' }, body, latencyMs: 0 });
-const refused = (status: number): Answer<unknown> => ({ status, verdict: { kind: 'reject', code: 'REJECTED', message: `HTTP ${status}` }, body: undefined, latencyMs: 0 });
-const update = (email: string, ref: string): ContactUpdate<string> => ({ email, fields: new Map(), tags: [], excludeAutomations: false, listId: '1', op: 'add', occurredAt: 1, seq: 0, ref });
+const refused = (status: number): Answer<unknown> => ({
+  status,
+  verdict: { kind: 'reject', code: 'REJECTED', message: `HTTP ${status}` },
+  body: undefined,
+  latencyMs: 0,
+});
+const update = (email: string, ref: string): ContactUpdate<string> => ({
+  email,
+  fields: new Map(),
+  tags: [],
+  excludeAutomations: false,
+  listId: '1',
+  op: 'add',
+  occurredAt: 1,
+  seq: 0,
+  ref,
+});
 
 /** A profile store like the ledger's, in memory: `hash` is readable here; `refuse` makes every write reject. */
 function fakeStore(initial: Record<string, ProfileRecord> = {}, calls: string[] = [], refuse = false) {
@@ -20,7 +35,9 @@ function fakeStore(initial: Record<string, ProfileRecord> = {}, calls: string[] 
     get: (_c, id) => records.get(id),
     hash: (email) => `h(${email})`,
     put: async (_c, id, _ref, r) => {
-      calls.push(`record ${id} ${r.email}${r.contactId ? ` #${r.contactId}` : ''}${r.changingTo ? ` → ${r.changingTo}` : ''}`);
+      calls.push(
+        `record ${id} ${r.email}${r.contactId ? ` #${r.contactId}` : ''}${r.changingTo ? ` → ${r.changingTo}` : ''}`,
+      );
       if (refuse) throw new Error('not owned');
       records.set(id, r);
     },
@@ -34,7 +51,11 @@ interface WorldOptions {
   holds?: (email: string) => boolean;
 }
 
-function world(put: (id: string, email: string) => Answer<unknown>, contacts: Record<string, string>, o: WorldOptions = {}) {
+function world(
+  put: (id: string, email: string) => Answer<unknown>,
+  contacts: Record<string, string>,
+  o: WorldOptions = {},
+) {
   const added: string[] = [];
   const dead: { refs: string[]; code: string; message: string }[] = [];
   const calls: string[] = [];
@@ -44,15 +65,24 @@ function world(put: (id: string, email: string) => Answer<unknown>, contacts: Re
   let settled!: () => void;
   const idle = new Promise<void>((r) => (settled = r));
   const client = {
-    findContact: async (email: string) => (calls.push(`GET ${email}`), ok({ contacts: contacts[email] ? [{ id: contacts[email]!, email }] : [] })),
+    findContact: async (email: string) => (
+      calls.push(`GET ${email}`), ok({ contacts: contacts[email] ? [{ id: contacts[email]!, email }] : [] })
+    ),
     updateContactEmail: async (id: string, email: string) => (calls.push(`PUT ${id}`), put(id, email)),
   } as unknown as AcApi;
-  const outcomes = { dead: (refs: string[], _stage: string, code: string, message: string) => void dead.push({ refs, code, message }) } as unknown as DeliveryOutcomes<string>;
+  const outcomes = {
+    dead: (refs: string[], _stage: string, code: string, message: string) => void dead.push({ refs, code, message }),
+  } as unknown as DeliveryOutcomes<string>;
   const changes = new EmailChanges<string>({
     connection: 'main',
     store,
     lookupsPerSecond: o.lookupsPerSecond ?? 0,
-    budget: new RateBudget({ requestsPerSecond: 100, importsPerMinute: 100, singleImportsPerMinute: 20, importScope: 'separate' }),
+    budget: new RateBudget({
+      requestsPerSecond: 100,
+      importsPerMinute: 100,
+      singleImportsPerMinute: 20,
+      importScope: 'separate',
+    }),
     clock: systemClock,
     client,
     outcomes,
@@ -67,7 +97,7 @@ function world(put: (id: string, email: string) => Answer<unknown>, contacts: Re
 }
 
 describe('email changes: one contact per profile', () => {
-  it('holds the profile\'s changes until the PUT answers, then lets them go with the new email', async () => {
+  it("holds the profile's changes until the PUT answers, then lets them go with the new email", async () => {
     const w = world(() => ok({}), { 'old@example.com': '7' });
     w.changes.add('p1', update('old@example.com', 'e1'));
     w.changes.add('p1', update('new@example.com', 'e2'));
@@ -122,7 +152,9 @@ describe('email changes: one contact per profile', () => {
   });
 
   // How PUT answers an email another contact has is not documented: each plausible shape (email-put.ts) ends the same.
-  const duplicate = { errors: [{ title: 'Email address already exists in the system', detail: '', code: 'duplicate' }] };
+  const duplicate = {
+    errors: [{ title: 'Email address already exists in the system', detail: '', code: 'duplicate' }],
+  };
   const shapes: [string, Answer<unknown>][] = [
     ['422 duplicate', { ...refused(422), body: duplicate }],
     ['400 duplicate', { ...refused(400), body: duplicate }],
@@ -149,7 +181,13 @@ describe('email changes: one contact per profile', () => {
     await kept.idle;
     assert.deepEqual([kept.dead.length, kept.changes.results.failed], [0, 1]);
     assert.deepEqual(kept.added, ['e1:old@example.com', 'e2:new@example.com']);
-    const bad = world(() => ({ ...refused(400), body: { errors: [{ title: 'Contact Email Address is not valid.', code: 'email_invalid' }] } }), { 'old@example.com': '7' });
+    const bad = world(
+      () => ({
+        ...refused(400),
+        body: { errors: [{ title: 'Contact Email Address is not valid.', code: 'email_invalid' }] },
+      }),
+      { 'old@example.com': '7' },
+    );
     bad.changes.add('p1', update('old@example.com', 'e1'));
     bad.changes.add('p1', update('new@example.com', 'e2'));
     await bad.idle;
@@ -160,17 +198,35 @@ describe('email changes: one contact per profile', () => {
 
 describe('email changes: the durable map (profile records)', () => {
   it('a restored record finds the contact without the old email: write-ahead record, PUT, then the new record', async () => {
-    const w = world(() => ok({ contact: { id: '7', email: 'new@example.com' } }), {}, { store: (calls) => fakeStore({ p1: { occurredAt: 0, email: 'h(old@example.com)', contactId: '7' } }, calls).store });
+    const w = world(
+      () => ok({ contact: { id: '7', email: 'new@example.com' } }),
+      {},
+      {
+        store: (calls) =>
+          fakeStore({ p1: { occurredAt: 0, email: 'h(old@example.com)', contactId: '7' } }, calls).store,
+      },
+    );
     w.changes.add('p1', update('new@example.com', 'e2'));
     assert.deepEqual(w.added, [], 'held until the PUT answers');
     await w.idle;
-    assert.deepEqual(w.calls, ['record p1 h(old@example.com) #7 → h(new@example.com)', 'PUT 7', 'record p1 h(new@example.com) #7']);
+    assert.deepEqual(w.calls, [
+      'record p1 h(old@example.com) #7 → h(new@example.com)',
+      'PUT 7',
+      'record p1 h(new@example.com) #7',
+    ]);
     assert.deepEqual(w.added, ['e2:new@example.com']);
     assert.equal(w.changes.results.changed, 1);
   });
 
   it('a record of the same email changes nothing and writes nothing', () => {
-    const w = world(() => ok({}), {}, { store: (calls) => fakeStore({ p1: { occurredAt: 0, email: 'h(a@example.com)', contactId: '7' } }, calls).store, lookupsPerSecond: 5 });
+    const w = world(
+      () => ok({}),
+      {},
+      {
+        store: (calls) => fakeStore({ p1: { occurredAt: 0, email: 'h(a@example.com)', contactId: '7' } }, calls).store,
+        lookupsPerSecond: 5,
+      },
+    );
     w.changes.add('p1', update('a@example.com', 'e1'));
     assert.deepEqual(w.added, ['e1:a@example.com']);
     assert.deepEqual(w.calls, [], 'no lookup: the record has the contact id');
@@ -178,34 +234,60 @@ describe('email changes: the durable map (profile records)', () => {
     w.changes.close();
   });
 
-  it('an open write-ahead (a crash between the record and the PUT\'s outcome) repeats the PUT, even for the old email', async () => {
-    const w = world(() => ok({ contact: { id: '7', email: 'old@example.com' } }), {}, { store: (calls) => fakeStore({ p1: { occurredAt: 0, email: 'h(old@example.com)', contactId: '7', changingTo: 'h(new@example.com)' } }, calls).store });
+  it("an open write-ahead (a crash between the record and the PUT's outcome) repeats the PUT, even for the old email", async () => {
+    const w = world(
+      () => ok({ contact: { id: '7', email: 'old@example.com' } }),
+      {},
+      {
+        store: (calls) =>
+          fakeStore(
+            { p1: { occurredAt: 0, email: 'h(old@example.com)', contactId: '7', changingTo: 'h(new@example.com)' } },
+            calls,
+          ).store,
+      },
+    );
     w.changes.add('p1', update('old@example.com', 'e1'));
     await w.idle;
-    assert.deepEqual(w.calls, ['record p1 h(old@example.com) #7 → h(old@example.com)', 'PUT 7', 'record p1 h(old@example.com) #7']);
+    assert.deepEqual(w.calls, [
+      'record p1 h(old@example.com) #7 → h(old@example.com)',
+      'PUT 7',
+      'record p1 h(old@example.com) #7',
+    ]);
     assert.deepEqual(w.added, ['e1:old@example.com']);
   });
 
   it('a restored record without a contact id cannot change anything: the change goes as before, and is looked up', () => {
-    const w = world(() => ok({}), {}, { store: (calls) => fakeStore({ p1: { occurredAt: 0, email: 'h(old@example.com)' } }, calls).store, lookupsPerSecond: 5, holds: () => true });
+    const w = world(
+      () => ok({}),
+      {},
+      {
+        store: (calls) => fakeStore({ p1: { occurredAt: 0, email: 'h(old@example.com)' } }, calls).store,
+        lookupsPerSecond: 5,
+        holds: () => true,
+      },
+    );
     w.changes.add('p1', update('new@example.com', 'e2'));
     assert.deepEqual(w.added, ['e2:new@example.com']);
     assert.deepEqual([w.changes.results.unresolved, w.changes.unresolved], [1, 1]);
     w.changes.close();
   });
 
-  it('a new profile\'s contact id is looked up once its email is free, and recorded', async () => {
+  it("a new profile's contact id is looked up once its email is free, and recorded", async () => {
     let held = true;
     let written!: () => void;
     const recorded = new Promise<void>((r) => (written = r));
-    const w = world(() => ok({}), { 'a@example.com': '7' }, {
-      store: (calls) => {
-        const { store } = fakeStore({}, calls);
-        return { ...store, put: (c, id, ref, r) => store.put(c, id, ref, r).then(() => written()) };
+    const w = world(
+      () => ok({}),
+      { 'a@example.com': '7' },
+      {
+        store: (calls) => {
+          const { store } = fakeStore({}, calls);
+          return { ...store, put: (c, id, ref, r) => store.put(c, id, ref, r).then(() => written()) };
+        },
+        lookupsPerSecond: 5,
+        holds: () => held,
       },
-      lookupsPerSecond: 5,
-      holds: () => held,
-    });
+    );
     w.changes.add('p1', update('a@example.com', 'e1'));
     assert.equal(w.changes.unresolved, 1);
     held = false; // its import is confirmed
@@ -215,12 +297,23 @@ describe('email changes: the durable map (profile records)', () => {
     // Its email change now needs no lookup of the old email.
     w.changes.add('p1', update('b@example.com', 'e2'));
     await w.idle;
-    assert.deepEqual(w.calls.slice(2), ['record p1 h(a@example.com) #7 → h(b@example.com)', 'PUT 7', 'record p1 h(b@example.com) #7']);
+    assert.deepEqual(w.calls.slice(2), [
+      'record p1 h(a@example.com) #7 → h(b@example.com)',
+      'PUT 7',
+      'record p1 h(b@example.com) #7',
+    ]);
     w.changes.close();
   });
 
   it('a write-ahead that cannot be written (the partition moved) sends neither the PUT nor the held changes', async () => {
-    const w = world(() => ok({}), {}, { store: (calls) => fakeStore({ p1: { occurredAt: 0, email: 'h(old@example.com)', contactId: '7' } }, calls, true).store });
+    const w = world(
+      () => ok({}),
+      {},
+      {
+        store: (calls) =>
+          fakeStore({ p1: { occurredAt: 0, email: 'h(old@example.com)', contactId: '7' } }, calls, true).store,
+      },
+    );
     w.changes.add('p1', update('new@example.com', 'e2'));
     await w.idle;
     assert.deepEqual(w.calls, ['record p1 h(old@example.com) #7 → h(new@example.com)']);
@@ -244,10 +337,16 @@ describe('email changes: the member reads are told', () => {
     w.changes.add('p1', update('new@example.com', 'e2'));
     await w.idle;
     assert.deepEqual(w.readsTold, [['old@example.com', 'new@example.com']]);
-    const hashed = world(() => ok({ contact: { id: '7', email: 'new@example.com' } }), {}, { store: (calls) => fakeStore({ p1: { occurredAt: 0, email: 'h(old@example.com)', contactId: '7' } }, calls).store });
+    const hashed = world(
+      () => ok({ contact: { id: '7', email: 'new@example.com' } }),
+      {},
+      {
+        store: (calls) =>
+          fakeStore({ p1: { occurredAt: 0, email: 'h(old@example.com)', contactId: '7' } }, calls).store,
+      },
+    );
     hashed.changes.add('p1', update('new@example.com', 'e2'));
     await hashed.idle;
     assert.deepEqual(hashed.readsTold, ['all']);
   });
 });
-

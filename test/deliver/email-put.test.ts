@@ -38,7 +38,10 @@ describe('PUT /contacts/{id} with a taken email, each shape', () => {
     sim.configure({ takenEmailAnswer: '422' });
     assert.equal(readPut(await client.updateContactEmail('999', 'x@example.com'), 'x@example.com'), 'missing');
     assert.equal(readPut(await client.updateContactEmail(ids.ann, 'not-an-email'), 'not-an-email'), 'failed');
-    assert.equal(readPut(await client.updateContactEmail(ids.ann, 'ann.new@example.com'), 'ann.new@example.com'), 'changed');
+    assert.equal(
+      readPut(await client.updateContactEmail(ids.ann, 'ann.new@example.com'), 'ann.new@example.com'),
+      'changed',
+    );
     assert.equal(readPut(await client.updateContactEmail(ids.ann, 'ann@example.com'), 'ann@example.com'), 'changed');
   });
 });
@@ -46,7 +49,10 @@ describe('PUT /contacts/{id} with a taken email, each shape', () => {
 describe('readPut, pure', () => {
   it('reads a duplicate named in errors[].code, in a title, or in a message; a bare 422 as taken; other refusals as failed', () => {
     assert.equal(readPut({ status: 400, body: { errors: [{ code: 'duplicate' }] } }, 'a@x.com'), 'taken');
-    assert.equal(readPut({ status: 400, body: { errors: [{ title: 'Email address already exists in the system' }] } }, 'a@x.com'), 'taken');
+    assert.equal(
+      readPut({ status: 400, body: { errors: [{ title: 'Email address already exists in the system' }] } }, 'a@x.com'),
+      'taken',
+    );
     assert.equal(readPut({ status: 400, body: { message: 'This email is already in use' } }, 'a@x.com'), 'taken');
     assert.equal(readPut({ status: 422, body: undefined }, 'a@x.com'), 'taken');
     assert.equal(readPut({ status: 409, body: undefined }, 'a@x.com'), 'taken');

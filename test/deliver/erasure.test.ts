@@ -5,7 +5,12 @@ import type { AcApi, Answer, ContactsFound } from '../../src/deliver/client.js';
 import { ErasureJob, type ErasureStep } from '../../src/deliver/erasure.js';
 
 /** Answers as the client would give them: the verdict is classified from the status, as AcClient does. */
-const answer = <T>(status: number, body?: T): Answer<T> => ({ status, verdict: classifyResponse(status, body, undefined, 0), body, latencyMs: 0 });
+const answer = <T>(status: number, body?: T): Answer<T> => ({
+  status,
+  verdict: classifyResponse(status, body, undefined, 0),
+  body,
+  latencyMs: 0,
+});
 
 /** Only the two calls an erasure makes; anything else fails the test. */
 function client(find: Answer<ContactsFound>, del: Answer<unknown> = answer(200, {})): AcApi & { calls: string[] } {
@@ -44,7 +49,10 @@ describe('an erasure for one account', () => {
   it('looks the contact up by its exact email, then deletes it by id', async () => {
     const c = client(answer(200, { contacts: [{ id: '7', email: 'ann@example.com' }] }));
     const steps = await run(c);
-    assert.deepEqual(steps.map((s) => s.kind), ['progress', 'done']);
+    assert.deepEqual(
+      steps.map((s) => s.kind),
+      ['progress', 'done'],
+    );
     assert.deepEqual(steps[1], { kind: 'done', result: 'deleted' });
     assert.deepEqual(c.calls, ['find ann@example.com', 'delete 7']);
   });
@@ -56,7 +64,10 @@ describe('an erasure for one account', () => {
   });
 
   it('a 404 on the delete is done too (deleted meanwhile, or by an attempt whose answer was lost)', async () => {
-    const c = client(answer(200, { contacts: [{ id: '7', email: 'ann@example.com' }] }), answer(404, { message: 'No result found for contact with id 7' }));
+    const c = client(
+      answer(200, { contacts: [{ id: '7', email: 'ann@example.com' }] }),
+      answer(404, { message: 'No result found for contact with id 7' }),
+    );
     assert.deepEqual((await run(c)).at(-1), { kind: 'done', result: 'absent' });
   });
 
@@ -81,6 +92,9 @@ describe('an erasure for one account', () => {
 
   it('a refused lookup is a refusal with its reason', async () => {
     const last = (await run(client(answer<ContactsFound>(400, { message: 'bad' } as ContactsFound)))).at(-1)!;
-    assert.deepEqual(last, { kind: 'refused', message: 'the contact lookup before an erasure was refused: HTTP 400: bad' });
+    assert.deepEqual(last, {
+      kind: 'refused',
+      message: 'the contact lookup before an erasure was refused: HTTP 400: bad',
+    });
   });
 });

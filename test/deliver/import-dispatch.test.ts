@@ -41,14 +41,15 @@ function world(o: WorldOptions = {}) {
   const recorded: AppliedChange<string>[] = [];
   const skipped: string[] = [];
   const lookedUp: string[] = [];
-  const gate: DeliveryGate<string> | undefined = o.route || o.knows !== undefined
-    ? {
-        route: (_, email, listId) => o.route?.(email, listId) ?? { kind: 'import' },
-        intend: async () => {},
-        live: () => true,
-        knows: () => o.knows ?? true,
-      }
-    : undefined;
+  const gate: DeliveryGate<string> | undefined =
+    o.route || o.knows !== undefined
+      ? {
+          route: (_, email, listId) => o.route?.(email, listId) ?? { kind: 'import' },
+          intend: async () => {},
+          live: () => true,
+          knows: () => o.knows ?? true,
+        }
+      : undefined;
   const dispatch = new ImportDispatch<string>({
     name: 'main',
     limits,
@@ -72,22 +73,43 @@ function world(o: WorldOptions = {}) {
     send: async (batch, resubscribe) => void sent.push({ batch, resubscribe }),
   });
   const u = updates();
-  const add = (email: string, listId = '1', op: 'add' | 'remove' = 'add', extra: Partial<ContactUpdate<string>> = {}) => {
+  const add = (
+    email: string,
+    listId = '1',
+    op: 'add' | 'remove' = 'add',
+    extra: Partial<ContactUpdate<string>> = {},
+  ) => {
     const ref = `${email}/${listId}/${op}`;
     buffer.add(u(email, listId, op, t, ref, extra), t);
     return ref;
   };
   const emailsSent = (i: number) => sent[i]!.batch.entries.map((e) => e.email);
-  const counter = async (m: { get(): Promise<{ values: { value: number; labels: Record<string, unknown> }[] }> }, label?: Record<string, string>) =>
-    (await m.get()).values.find((v) => Object.entries(label ?? {}).every(([k, l]) => v.labels[k] === l))?.value ?? 0;
+  const counter = async (
+    m: { get(): Promise<{ values: { value: number; labels: Record<string, unknown> }[] }> },
+    label?: Record<string, string>,
+  ) => (await m.get()).values.find((v) => Object.entries(label ?? {}).every(([k, l]) => v.labels[k] === l))?.value ?? 0;
   return {
-    dispatch, buffer, budget, metrics, bisectQueue, confirms, sent, failed, recorded, skipped, lookedUp, add, emailsSent, counter,
+    dispatch,
+    buffer,
+    budget,
+    metrics,
+    bisectQueue,
+    confirms,
+    sent,
+    failed,
+    recorded,
+    skipped,
+    lookedUp,
+    add,
+    emailsSent,
+    counter,
     now: () => t,
     advance: (ms: number) => (t += ms),
     run: (draining?: 'shutdown') => dispatch.dispatch(t, draining),
     /** Dispatches, moving the clock to each time it names, until it waits to be woken. */
     runAll: (draining?: 'shutdown') => {
-      for (let at = dispatch.dispatch(t, draining); at !== Infinity; at = dispatch.dispatch(t, draining)) t = Math.max(t, at);
+      for (let at = dispatch.dispatch(t, draining); at !== Infinity; at = dispatch.dispatch(t, draining))
+        t = Math.max(t, at);
     },
   };
 }
@@ -101,7 +123,10 @@ describe('ImportDispatch: cut and send', () => {
     assert.equal(w.sent.length, 0);
     w.advance(1_000);
     assert.equal(w.run(), Infinity, 'nothing left: woken by the next change');
-    assert.deepEqual(w.sent.map((s) => s.batch.trigger), ['age']);
+    assert.deepEqual(
+      w.sent.map((s) => s.batch.trigger),
+      ['age'],
+    );
     assert.deepEqual(w.emailsSent(0), ['ann@example.com', 'bob@example.com']);
     assert.equal(await w.counter(w.metrics.flushes, { trigger: 'age' }), 1);
     assert.ok(w.buffer.inFlight('ann@example.com'), 'the email is in flight until its import is answered');
@@ -111,7 +136,13 @@ describe('ImportDispatch: cut and send', () => {
     const w = world();
     for (const e of ['a', 'b', 'c', 'd']) w.add(`${e}@example.com`);
     w.runAll('shutdown');
-    assert.deepEqual(w.sent.map((s) => [s.batch.trigger, s.batch.entries.length]), [['shutdown', 3], ['shutdown', 1]]);
+    assert.deepEqual(
+      w.sent.map((s) => [s.batch.trigger, s.batch.entries.length]),
+      [
+        ['shutdown', 3],
+        ['shutdown', 1],
+      ],
+    );
   });
 
   it('a bisected half goes before anything buffered, as a retry', () => {
@@ -121,7 +152,10 @@ describe('ImportDispatch: cut and send', () => {
     w.bisectQueue.push(half);
     w.add('ann@example.com');
     w.runAll('shutdown');
-    assert.deepEqual(w.sent.map((s) => s.batch.trigger), ['retry', 'shutdown']);
+    assert.deepEqual(
+      w.sent.map((s) => s.batch.trigger),
+      ['retry', 'shutdown'],
+    );
     assert.deepEqual(w.emailsSent(0), ['half@example.com']);
     assert.equal(w.bisectQueue.length, 0);
   });
@@ -141,7 +175,10 @@ describe('ImportDispatch: cut and send', () => {
     w.add('ann@example.com');
     w.run('shutdown');
     assert.deepEqual(w.failed, [{ email: 'big@example.com', code: 'CONTACT_TOO_LARGE' }]);
-    assert.deepEqual(w.sent.map((_, i) => w.emailsSent(i)), [['ann@example.com']]);
+    assert.deepEqual(
+      w.sent.map((_, i) => w.emailsSent(i)),
+      [['ann@example.com']],
+    );
   });
 });
 
@@ -167,7 +204,10 @@ describe('ImportDispatch: the budget', () => {
 
   it('asks the budget again for what the plan leaves: a cut of two that leaves one waits for the single-contact pace', () => {
     const rates = { requestsPerSecond: 1_000, importsPerMinute: 100, singleImportsPerMinute: 1 };
-    const w = world({ rates, route: (email) => (email === 'bob@example.com' ? { kind: 'stale' } : { kind: 'import' }) });
+    const w = world({
+      rates,
+      route: (email) => (email === 'bob@example.com' ? { kind: 'stale' } : { kind: 'import' }),
+    });
     w.budget.spend('single-import', w.now()).answered(w.now());
     w.advance(1); // the request pace
     w.add('ann@example.com');
@@ -183,7 +223,8 @@ describe('ImportDispatch: the budget', () => {
 describe('ImportDispatch: the ledger’s say on a cut (plan.ts)', () => {
   it('stale changes settle unsent, an entry left with nothing is released, a refused re-entry is recorded', () => {
     const w = world({
-      route: (email, listId) => (email === 'bob@example.com' ? { kind: 'stale' } : listId === '2' ? { kind: 'reentry-off' } : { kind: 'import' }),
+      route: (email, listId) =>
+        email === 'bob@example.com' ? { kind: 'stale' } : listId === '2' ? { kind: 'reentry-off' } : { kind: 'import' },
     });
     w.add('ann@example.com', '1');
     w.add('ann@example.com', '2');
@@ -191,7 +232,10 @@ describe('ImportDispatch: the ledger’s say on a cut (plan.ts)', () => {
     w.run('shutdown');
     assert.deepEqual(w.skipped, [bob]);
     assert.equal(w.buffer.holds('bob@example.com'), false, 'released: nothing of it is in flight');
-    assert.deepEqual(w.recorded.map((c) => [c.email, c.listId, c.refused?.code]), [['ann@example.com', '2', 'CONSENT_REENTRY_OFF']]);
+    assert.deepEqual(
+      w.recorded.map((c) => [c.email, c.listId, c.refused?.code]),
+      [['ann@example.com', '2', 'CONSENT_REENTRY_OFF']],
+    );
     assert.deepEqual(w.emailsSent(0), ['ann@example.com']);
     assert.deepEqual([...w.sent[0]!.batch.entries[0]!.lists.keys()], ['1']);
   });
@@ -202,7 +246,10 @@ describe('ImportDispatch: the ledger’s say on a cut (plan.ts)', () => {
     w.add('ann@example.com', '1', 'add');
     w.run('shutdown');
     assert.deepEqual(w.lookedUp, ['gone@example.com']);
-    assert.deepEqual(w.sent.map((_, i) => w.emailsSent(i)), [['ann@example.com']]);
+    assert.deepEqual(
+      w.sent.map((_, i) => w.emailsSent(i)),
+      [['ann@example.com']],
+    );
   });
 
   it('a re-entry leaves the body and goes with the import as a re-subscribe', () => {

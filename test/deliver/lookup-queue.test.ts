@@ -18,7 +18,12 @@ const NOW = Date.parse('2026-12-01T12:00:00Z');
 const OLD = NOW - 86_400_000;
 
 function http<T>(status: number, body?: unknown): Answer<T> {
-  return { status, verdict: classifyResponse(status, body, status === 429 ? '1' : undefined, Date.now()), body: body as T | undefined, latencyMs: 0 };
+  return {
+    status,
+    verdict: classifyResponse(status, body, status === 429 ? '1' : undefined, Date.now()),
+    body: body as T | undefined,
+    latencyMs: 0,
+  };
 }
 
 /** An account with contacts (id → email) and one list's members; GET /contacts as the simulator answers it. */
@@ -73,9 +78,22 @@ function world(rules: Partial<ReadRules> = {}, perDispatch = 2, reads = true) {
     log: pino({ level: 'silent' }),
     outcomes: { applied: (_c: string, changes: AppliedChange<string>[]) => applied.push(...changes) } as never,
     buffer: { requeue: (es) => requeued.push(...es), release: (emails) => released.push(...emails) },
-    fx: () => ({ waited: (_v, now) => now + 1_000, up: () => undefined, dead: (es) => dead.push(...es.map((e) => e.email)) }),
+    fx: () => ({
+      waited: (_v, now) => now + 1_000,
+      up: () => undefined,
+      dead: (es) => dead.push(...es.map((e) => e.email)),
+    }),
     wake: () => undefined,
-    rules: { startAt: 50, maxMembers: 100_000, skewMs: 5_000, retainMs: 600_000, saving: 4, waitMs: 600_000, pageWaitMs: 1_000, ...rules },
+    rules: {
+      startAt: 50,
+      maxMembers: 100_000,
+      skewMs: 5_000,
+      retainMs: 600_000,
+      saving: 4,
+      waitMs: 600_000,
+      pageWaitMs: 1_000,
+      ...rules,
+    },
   });
   const remove = (email: string, listId = '1', at = OLD) => {
     const e = newEntry<string>(email, 0);
@@ -105,7 +123,10 @@ describe('LookupQueue: unknown removes answered by lookups or one member read', 
     await w.run();
     assert.equal(w.account.lookups, 11);
     assert.equal(w.account.pages, 0);
-    assert.deepEqual(w.requeued.map((e) => e.email), ['known@example.com']);
+    assert.deepEqual(
+      w.requeued.map((e) => e.email),
+      ['known@example.com'],
+    );
     assert.ok(w.requeued[0]!.inAccount);
     assert.equal(w.applied.length, 10);
     assert.ok(w.applied.every((a) => a.absent && a.op === 'remove'));
@@ -115,7 +136,11 @@ describe('LookupQueue: unknown removes answered by lookups or one member read', 
     const w = world();
     for (let id = 1; id <= 450; id++) w.account.contact(id, `member${id}@example.com`, ['1']);
     w.account.contact(900, 'elsewhere@example.com', ['2']); // a contact, not on list 1: nothing to remove there
-    const emails = [...Array.from({ length: 400 }, (_, i) => `stranger${i}@example.com`), ...Array.from({ length: 100 }, (_, i) => `member${i * 4 + 1}@example.com`), 'elsewhere@example.com'];
+    const emails = [
+      ...Array.from({ length: 400 }, (_, i) => `stranger${i}@example.com`),
+      ...Array.from({ length: 100 }, (_, i) => `member${i * 4 + 1}@example.com`),
+      'elsewhere@example.com',
+    ];
     for (const e of emails) w.remove(e);
     await w.run();
     const requests = w.account.lookups + w.account.pages;
@@ -134,7 +159,11 @@ describe('LookupQueue: unknown removes answered by lookups or one member read', 
     w.remove('fresh@example.com', '1', NOW); // occurred as the read began: a form may have added them since
     await w.run();
     assert.equal(w.account.pages, 1, 'an empty list: the probe is the whole read');
-    assert.deepEqual(w.requeued.map((e) => e.email), ['fresh@example.com'], 'found by its own lookup');
+    assert.deepEqual(
+      w.requeued.map((e) => e.email),
+      ['fresh@example.com'],
+      'found by its own lookup',
+    );
     assert.ok(w.account.lookups < 10, `${w.account.lookups} lookups`);
   });
 
@@ -161,7 +190,11 @@ describe('LookupQueue: unknown removes answered by lookups or one member read', 
   it('startAt 0, or a client without member reads: lookups only', async () => {
     for (const w of [world({ startAt: 0 }), world({}, 2, false)]) {
       for (let i = 0; i < 120; i++) w.remove(`stranger${i}@example.com`);
-      assert.equal(w.q.dispatch(0, () => 99_999, { requests: 0 }), 99_999, 'no review to wait for: the loop looks again when the budget allows');
+      assert.equal(
+        w.q.dispatch(0, () => 99_999, { requests: 0 }),
+        99_999,
+        'no review to wait for: the loop looks again when the budget allows',
+      );
       await w.run();
       assert.equal(w.account.pages, 0);
       assert.equal(w.account.lookups, 120);
@@ -174,7 +207,11 @@ describe('LookupQueue: unknown removes answered by lookups or one member read', 
     const onRejection = (err: unknown) => rejections.push(err);
     process.on('unhandledRejection', onRejection);
     try {
-      for (const body of [{ contacts: [{ id: '3' }], meta: { total: '1' } }, { contacts: { id: '3' } }, 'Service Unavailable']) {
+      for (const body of [
+        { contacts: [{ id: '3' }], meta: { total: '1' } },
+        { contacts: { id: '3' } },
+        'Service Unavailable',
+      ]) {
         const w = world();
         for (let i = 0; i < 60; i++) w.remove(`stranger${i}@example.com`);
         w.account.pageFaults.push({ body });

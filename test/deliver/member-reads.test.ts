@@ -7,7 +7,15 @@ import { EmailHashes } from '../../src/deliver/member-set.js';
 import { updates } from '../buffer/updates.js';
 
 const change = updates();
-const rules: ReadRules = { startAt: 3, maxMembers: 1_000, skewMs: 5_000, retainMs: 60_000, saving: 1, waitMs: 60_000, pageWaitMs: 1_000 };
+const rules: ReadRules = {
+  startAt: 3,
+  maxMembers: 1_000,
+  skewMs: 5_000,
+  retainMs: 60_000,
+  saving: 1,
+  waitMs: 60_000,
+  pageWaitMs: 1_000,
+};
 const START = 1_000_000;
 
 /** An entry of removes only, on these lists, that occurred at `at`. */
@@ -19,7 +27,10 @@ function removes(email: string, lists: string[], at = START - 10_000): ContactEn
 
 /** A page of members with ids from `first`, counting up (or down). */
 function page(first: number, n: number, step = 1, total?: number) {
-  const contacts = Array.from({ length: n }, (_, i) => ({ id: String(first + i * step), email: `M${first + i * step}@Example.com ` }));
+  const contacts = Array.from({ length: n }, (_, i) => ({
+    id: String(first + i * step),
+    email: `M${first + i * step}@Example.com `,
+  }));
   return total === undefined ? { contacts } : { contacts, total };
 }
 
@@ -99,21 +110,35 @@ describe('readVerdict: what the reads say of an entry of removes only', () => {
   };
 
   it('found on any list: the contact exists; absent only when every list is done and covers its remove', () => {
-    const reads = new Map([['1', done('1', [7])], ['2', done('2', [])]]);
+    const reads = new Map([
+      ['1', done('1', [7])],
+      ['2', done('2', [])],
+    ]);
     const of = (l: string) => reads.get(l);
     assert.equal(readVerdict(removes('m7@example.com', ['2', '1']), of), 'found');
     assert.equal(readVerdict(removes('x@example.com', ['1', '2']), of), 'absent');
     assert.equal(readVerdict(removes('x@example.com', ['1', '3']), of), 'lookup', 'list 3 was not read');
-    assert.equal(readVerdict(removes('x@example.com', ['1'], START - 1_000), of), 'lookup', 'too close to the read: a lookup');
+    assert.equal(
+      readVerdict(removes('x@example.com', ['1'], START - 1_000), of),
+      'lookup',
+      'too close to the read: a lookup',
+    );
   });
 
   it('a read under way: wait; a probe, a paused or a failed read: lookup', () => {
     const reading = new ListRead('1', START, rules, 0);
     reading.phase = 'reading';
-    assert.equal(readVerdict(removes('x@example.com', ['1']), () => reading), 'wait');
+    assert.equal(
+      readVerdict(removes('x@example.com', ['1']), () => reading),
+      'wait',
+    );
     for (const phase of ['probe', 'paused', 'failed'] as const) {
       reading.phase = phase;
-      assert.equal(readVerdict(removes('x@example.com', ['1']), () => reading), 'lookup', phase);
+      assert.equal(
+        readVerdict(removes('x@example.com', ['1']), () => reading),
+        'lookup',
+        phase,
+      );
     }
   });
 });
@@ -121,7 +146,11 @@ describe('readVerdict: what the reads say of an entry of removes only', () => {
 describe('review: which path the queued lookups take', () => {
   it('a read begins once startAt queued removes on one list are old enough; fewer keep their lookups', () => {
     const queued = ['a', 'b', 'c'].map((n) => removes(`${n}@example.com`, ['1']));
-    queued.push(removes('d@example.com', ['2']), removes('e@example.com', ['2']), removes('f@example.com', ['2'], START - 1_000));
+    queued.push(
+      removes('d@example.com', ['2']),
+      removes('e@example.com', ['2']),
+      removes('f@example.com', ['2'], START - 1_000),
+    );
     assert.deepEqual(review(queued, new Map(), START, rules), { start: ['1'], resume: [] });
     assert.deepEqual(review(queued, new Map(), START, { ...rules, startAt: 0 }).start, [], '0: lookups only');
   });
@@ -142,10 +171,18 @@ describe('review: which path the queued lookups take', () => {
     const read = new ListRead('1', START, rules, 0);
     read.answered(page(350, MEMBER_PAGE, -1, 350));
     const queued = ['a', 'b'].map((n) => removes(`${n}@example.com`, ['1']));
-    assert.deepEqual(review(queued, new Map([['1', read]]), START, rules).resume, [], '2 lookups are cheaper than 3 pages');
+    assert.deepEqual(
+      review(queued, new Map([['1', read]]), START, rules).resume,
+      [],
+      '2 lookups are cheaper than 3 pages',
+    );
     queued.push(removes('c@example.com', ['1']), removes('late@example.com', ['1'], START));
     assert.deepEqual(review(queued, new Map([['1', read]]), START, rules).resume, [read], 'three it covers: as cheap');
-    assert.deepEqual(review(queued, new Map([['1', read]]), START, { ...rules, saving: 4 }).resume, [], 'saving 4: not before 12');
+    assert.deepEqual(
+      review(queued, new Map([['1', read]]), START, { ...rules, saving: 4 }).resume,
+      [],
+      'saving 4: not before 12',
+    );
     for (let i = 0; i < 9; i++) queued.push(removes(`more${i}@example.com`, ['1']));
     assert.deepEqual(review(queued, new Map([['1', read]]), START, { ...rules, saving: 4 }).resume, [read]);
   });
@@ -153,9 +190,20 @@ describe('review: which path the queued lookups take', () => {
 
 describe('membersPage: the shape of a page, checked before anything is read from it', () => {
   it('contacts with ids and emails pass (ids may be numbers); anything else is no page', () => {
-    assert.deepEqual(membersPage({ contacts: [{ id: 3, email: 'a@example.com' }], meta: { total: '7' } }), { contacts: [{ id: '3', email: 'a@example.com' }], total: 7 });
+    assert.deepEqual(membersPage({ contacts: [{ id: 3, email: 'a@example.com' }], meta: { total: '7' } }), {
+      contacts: [{ id: '3', email: 'a@example.com' }],
+      total: 7,
+    });
     assert.deepEqual(membersPage({ contacts: [] }), { contacts: [] }, 'no meta: no count');
-    for (const body of [undefined, null, 'text', { contacts: {} }, { contacts: [{ id: '3' }] }, { contacts: [null] }, { contacts: [{ id: {}, email: 'a@example.com' }] }]) {
+    for (const body of [
+      undefined,
+      null,
+      'text',
+      { contacts: {} },
+      { contacts: [{ id: '3' }] },
+      { contacts: [null] },
+      { contacts: [{ id: {}, email: 'a@example.com' }] },
+    ]) {
       assert.equal(membersPage(body), undefined, JSON.stringify(body));
     }
   });
@@ -171,8 +219,15 @@ describe('MemberReads: a read answers only for what has not changed since it beg
 
   it('"found" too only for a remove the read covers: a remove after it began is looked up', () => {
     const read = done('1', [7]);
-    assert.equal(readVerdict(removes('m7@example.com', ['1']), () => read), 'found');
-    assert.equal(readVerdict(removes('m7@example.com', ['1'], START), () => read), 'lookup', 'the contact may be gone since its page was read');
+    assert.equal(
+      readVerdict(removes('m7@example.com', ['1']), () => read),
+      'found',
+    );
+    assert.equal(
+      readVerdict(removes('m7@example.com', ['1'], START), () => read),
+      'lookup',
+      'the contact may be gone since its page was read',
+    );
   });
 
   it('an invalidated email is neither found nor absent by a read that began before; a later read answers for it', () => {
@@ -204,7 +259,10 @@ describe('MemberReads: a read answers only for what has not changed since it beg
     read!.busy = true; // a page is out
     const { reads: n, parked } = reads.dropAll();
     assert.equal(n, 1);
-    assert.deepEqual(parked.map((e) => e.email), queued.map((e) => e.email));
+    assert.deepEqual(
+      parked.map((e) => e.email),
+      queued.map((e) => e.email),
+    );
     assert.ok(!reads.current(read!), 'its page, when it comes back, is ignored');
     assert.deepEqual(read!.answered(page(1, MEMBER_PAGE)), []);
     assert.equal(reads.place(removes('a@example.com', ['1']), 0), 'lookup');
@@ -224,8 +282,10 @@ describe('MemberReads: a read answers only for what has not changed since it beg
     const { expired } = reads.due(12_500);
     assert.deepEqual(expired, [read]);
     assert.equal(read!.phase, 'failed');
-    assert.deepEqual(reads.ended(read!, 12_500).map((e) => e.email), queued.map((e) => e.email));
+    assert.deepEqual(
+      reads.ended(read!, 12_500).map((e) => e.email),
+      queued.map((e) => e.email),
+    );
     assert.equal(reads.place(queued[0]!, 12_500), 'lookup');
   });
 });
-

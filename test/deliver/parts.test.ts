@@ -9,14 +9,35 @@ import { pickImport, type PickInput } from '../../src/deliver/pick.js';
 
 /** The scheduler's pure parts, each on a virtual clock (time is an argument). */
 const input = (p: Partial<PickInput> = {}): PickInput => ({
-  now: 1_000, requests: 0, maxConcurrentRequests: 5, inAir: 0, maxUnconfirmed: 20, bisectHead: undefined,
-  draining: undefined, due: 'age', dueAt: 1_000, readyContacts: 3, maxContacts: 250, readyAt: () => 0, ...p,
+  now: 1_000,
+  requests: 0,
+  maxConcurrentRequests: 5,
+  inAir: 0,
+  maxUnconfirmed: 20,
+  bisectHead: undefined,
+  draining: undefined,
+  due: 'age',
+  dueAt: 1_000,
+  readyContacts: 3,
+  maxContacts: 250,
+  readyAt: () => 0,
+  ...p,
 });
 
 describe('pickImport', () => {
   it('a bisected half goes first, as a retry; a lone contact spends the single-contact budget', () => {
-    assert.deepEqual(pickImport(input({ bisectHead: 1 })), { kind: 'send', source: 'bisect', trigger: 'retry', spend: 'single-import' });
-    assert.deepEqual(pickImport(input({ readyContacts: 1 })), { kind: 'send', source: 'buffer', trigger: 'age', spend: 'single-import' });
+    assert.deepEqual(pickImport(input({ bisectHead: 1 })), {
+      kind: 'send',
+      source: 'bisect',
+      trigger: 'retry',
+      spend: 'single-import',
+    });
+    assert.deepEqual(pickImport(input({ readyContacts: 1 })), {
+      kind: 'send',
+      source: 'buffer',
+      trigger: 'age',
+      spend: 'single-import',
+    });
     assert.deepEqual(pickImport(input()), { kind: 'send', source: 'buffer', trigger: 'age', spend: 'import' });
   });
 
@@ -30,7 +51,12 @@ describe('pickImport', () => {
     assert.equal(pickImport(input({ inAir: 20 })).kind, 'idle');
     assert.equal(pickImport(input({ requests: 5 })).kind, 'idle');
     assert.deepEqual(pickImport(input({ due: undefined, dueAt: 4_000 })), { kind: 'idle', wakeAt: 4_000, due: false });
-    assert.deepEqual(pickImport(input({ due: undefined, draining: 'shutdown' })), { kind: 'send', source: 'buffer', trigger: 'shutdown', spend: 'import' });
+    assert.deepEqual(pickImport(input({ due: undefined, draining: 'shutdown' })), {
+      kind: 'send',
+      source: 'buffer',
+      trigger: 'shutdown',
+      spend: 'import',
+    });
   });
 });
 
@@ -56,7 +82,10 @@ describe('Confirmations on a virtual clock', () => {
     assert.equal(expired.length, 0);
     assert.ok(wakeAt <= 60_000);
     const late = c.due(60_000).expired;
-    assert.deepEqual(late.map((x) => x.batchId), ['b1']);
+    assert.deepEqual(
+      late.map((x) => x.batchId),
+      ['b1'],
+    );
     assert.equal(c.abandon(late[0]!, 60_000).length, 2, 'its entries come back to be resubmitted');
     assert.equal(c.size, 0, 'outside maxUnconfirmed');
     assert.equal(late[0]!.nextPollAt, 60_000 + ABANDONED_POLL_MS);
@@ -79,7 +108,10 @@ describe('Confirmations on a virtual clock', () => {
         assert.equal(c.answered(u, 'completed', undefined, step.at).kind, 'completed');
       }
     }
-    assert.ok(c.firstPollAfter > 3_000 * 0.8 && c.firstPollAfter < 3_000 * 1.4, `learnt a 3 s latency: ${c.firstPollAfter}`);
+    assert.ok(
+      c.firstPollAfter > 3_000 * 0.8 && c.firstPollAfter < 3_000 * 1.4,
+      `learnt a 3 s latency: ${c.firstPollAfter}`,
+    );
     assert.equal(c.size, 0);
   });
 
@@ -123,10 +155,15 @@ describe('AccountHealth with an injected random source', () => {
 });
 
 describe('scaledClock', () => {
-  it('runs scale times faster than its base, keeps epoch real, and scales the server\'s real durations', () => {
+  it("runs scale times faster than its base, keeps epoch real, and scales the server's real durations", () => {
     let t = 1_000;
     const timers: number[] = [];
-    const base: Clock = { now: () => t, epoch: () => t, fromReal: (ms) => ms, after: (ms) => (timers.push(ms), { cancel() {} }) };
+    const base: Clock = {
+      now: () => t,
+      epoch: () => t,
+      fromReal: (ms) => ms,
+      after: (ms) => (timers.push(ms), { cancel() {} }),
+    };
     const c = scaledClock(20, base);
     t += 100;
     assert.equal(c.now(), 1_000 + 2_000);
@@ -151,9 +188,17 @@ describe('LateImports: an abandoned batch that completes over newer changes', ()
     late.sent('b@x.io', '1', change('remove', 6));
     late.confirmed('a@x.io', '1', change('add', 5));
     late.ended('b1', true, 400_000);
-    assert.deepEqual(late.ready(free), [{ email: 'a@x.io', listId: '1', change: change('add', 5), window: { from: 95_000, to: 405_000 } }], 'confirmed before the landing: at once');
+    assert.deepEqual(
+      late.ready(free),
+      [{ email: 'a@x.io', listId: '1', change: change('add', 5), window: { from: 95_000, to: 405_000 } }],
+      'confirmed before the landing: at once',
+    );
     late.confirmed('b@x.io', '1', change('remove', 6));
-    assert.deepEqual(late.ready(free), [{ email: 'b@x.io', listId: '1', change: change('remove', 6) }], 'in the air at the landing: once confirmed');
+    assert.deepEqual(
+      late.ready(free),
+      [{ email: 'b@x.io', listId: '1', change: change('remove', 6) }],
+      'in the air at the landing: once confirmed',
+    );
     assert.equal(late.size, 0, 'nothing left watched');
     assert.deepEqual(late.ready(free), []);
   });
@@ -181,7 +226,11 @@ describe('LateImports: an abandoned batch that completes over newer changes', ()
     late.abandoned('b1', 0, [{ email: 'a@x.io', listId: '1', op: 'add' }]);
     late.confirmed('a@x.io', '1', change('remove', 9));
     late.ended('b1', true, 1_000);
-    assert.deepEqual(late.ready(() => true), [], 'held');
+    assert.deepEqual(
+      late.ready(() => true),
+      [],
+      'held',
+    );
     assert.equal(late.pendingCount, 1);
     assert.equal(late.ready(free).length, 1, 'sent once free');
   });

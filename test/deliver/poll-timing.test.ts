@@ -3,7 +3,14 @@ import assert from 'node:assert/strict';
 import { POLL_STEP, POLL_TARGET, PollTiming, type PollTimingOptions } from '../../src/deliver/poll-timing.js';
 import { drawLatency, seededRandom } from '../../packages/ac-simulator/src/latency.js';
 
-const OPTS: PollTimingOptions = { initialMs: 1_000, minWaitMs: 250, maxWaitMs: 10_000, maxFirstMs: 300_000, target: POLL_TARGET, step: POLL_STEP };
+const OPTS: PollTimingOptions = {
+  initialMs: 1_000,
+  minWaitMs: 250,
+  maxWaitMs: 10_000,
+  maxFirstMs: 300_000,
+  target: POLL_TARGET,
+  step: POLL_STEP,
+};
 
 /**
  * Imports on a virtual clock, each done `latency()` ms after acceptance: polled first at the learnt time, then
@@ -32,7 +39,10 @@ describe('PollTiming: one poll per import is the common case', () => {
     drive(timing, 300, () => 2_100); // warm-up from the 1 s first guess
     const r = drive(timing, 5_000, () => 2_100);
     assert.ok(r.pollsPerImport <= 1.1, `${r.pollsPerImport} polls per import`);
-    assert.ok(timing.firstAfter >= 2_100 * (1 - POLL_STEP) ** 20 && timing.firstAfter <= 2_100 * 1.4, `estimate ${timing.firstAfter}`);
+    assert.ok(
+      timing.firstAfter >= 2_100 * (1 - POLL_STEP) ** 20 && timing.firstAfter <= 2_100 * 1.4,
+      `estimate ${timing.firstAfter}`,
+    );
   });
 
   it('tracks the target quantile of a heavy-tailed latency (lognormal and Pareto)', () => {
@@ -42,7 +52,10 @@ describe('PollTiming: one poll per import is the common case', () => {
       const timing = new PollTiming(OPTS);
       drive(timing, 500, () => drawLatency(s, random));
       const r = drive(timing, 20_000, () => drawLatency(s, random));
-      assert.ok(Math.abs(r.firstDone - POLL_TARGET) < 0.02, `${distribution}: ${r.firstDone} of first polls found the import done`);
+      assert.ok(
+        Math.abs(r.firstDone - POLL_TARGET) < 0.02,
+        `${distribution}: ${r.firstDone} of first polls found the import done`,
+      );
       assert.ok(r.pollsPerImport <= 1.2, `${distribution}: ${r.pollsPerImport} polls per import`);
     }
   });
@@ -68,7 +81,11 @@ describe('PollTiming: one poll per import is the common case', () => {
   it('every wait is bounded: the first poll by maxFirstMs, later ones by minWaitMs and maxWaitMs', () => {
     const timing = new PollTiming({ ...OPTS, maxFirstMs: 5_000 });
     for (let i = 0; i < 100; i++) timing.firstAnswer(timing.firstAfter, false);
-    assert.equal(timing.firstAfter, 5_000, 'an import that never completes does not push the first poll past the bound');
+    assert.equal(
+      timing.firstAfter,
+      5_000,
+      'an import that never completes does not push the first poll past the bound',
+    );
     for (let i = 0; i < 1_000; i++) timing.firstAnswer(timing.firstAfter, true);
     assert.equal(timing.firstAfter, 250);
     assert.equal(timing.againAfter(100), 250);

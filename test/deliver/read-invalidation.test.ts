@@ -21,7 +21,12 @@ import { updates } from '../buffer/updates.js';
  * unsent), and an erasure made the remove's bulk import re-create the erased contact.
  */
 
-const http = <T>(status: number, body?: unknown): Answer<T> => ({ status, verdict: classifyResponse(status, body, undefined, Date.now()), body: body as T, latencyMs: 0 });
+const http = <T>(status: number, body?: unknown): Answer<T> => ({
+  status,
+  verdict: classifyResponse(status, body, undefined, Date.now()),
+  body: body as T,
+  latencyMs: 0,
+});
 
 /** Contacts by id with their lists (subscribed or not), as far as these tests need ActiveCampaign. */
 class Account {
@@ -39,13 +44,19 @@ class Account {
     return [...this.contacts.values()].find((c) => c.email === email)?.lists.get(listId);
   }
 
-  private byEmail(email: string): [number, { email: string; lists: Map<string, 'active' | 'unsubscribed'> }] | undefined {
+  private byEmail(
+    email: string,
+  ): [number, { email: string; lists: Map<string, 'active' | 'unsubscribed'> }] | undefined {
     return [...this.contacts].find(([, c]) => c.email === email);
   }
 
   readonly api = {
     bulkImport: async (body: string) => {
-      for (const c of (JSON.parse(body) as { contacts: { email: string; subscribe?: { listid: number }[]; unsubscribe?: { listid: number }[] }[] }).contacts) {
+      for (const c of (
+        JSON.parse(body) as {
+          contacts: { email: string; subscribe?: { listid: number }[]; unsubscribe?: { listid: number }[] }[];
+        }
+      ).contacts) {
         let found = this.byEmail(c.email);
         if (!found) {
           this.created.push(c.email);
@@ -64,12 +75,19 @@ class Account {
     },
     listMembers: async (q: MembersRequest) => {
       this.pages++;
-      let ids = [...this.contacts].filter(([, c]) => c.lists.has(q.listId)).map(([id]) => id).sort((a, b) => a - b);
+      let ids = [...this.contacts]
+        .filter(([, c]) => c.lists.has(q.listId))
+        .map(([id]) => id)
+        .sort((a, b) => a - b);
       if (q.order === 'asc') ids = ids.filter((id) => id > q.afterId);
       else ids.reverse();
-      return http(200, { contacts: ids.slice(0, q.limit).map((id) => ({ id: String(id), email: this.contacts.get(id)!.email })), meta: { total: String(ids.length) } });
+      return http(200, {
+        contacts: ids.slice(0, q.limit).map((id) => ({ id: String(id), email: this.contacts.get(id)!.email })),
+        meta: { total: String(ids.length) },
+      });
     },
-    deleteContact: async (id: string) => (this.contacts.delete(Number(id)) ? http(200, {}) : http(404, { message: 'No Result found' })),
+    deleteContact: async (id: string) =>
+      this.contacts.delete(Number(id)) ? http(200, {}) : http(404, { message: 'No Result found' }),
     updateContactEmail: async (id: string, email: string) => {
       const c = this.contacts.get(Number(id));
       if (!c) return http(404, { message: 'No Result found' });
@@ -101,7 +119,12 @@ function world() {
     dead: (refs: string[], _s: string, code: string) => assert.fail(`dead-lettered ${code}: ${refs.join(', ')}`),
   } as unknown as DeliveryOutcomes<string>;
   // A fresh ledger: it knows no contact, so every remove of these tests is answered by a lookup or a read.
-  const gate: DeliveryGate<string> = { route: () => ({ kind: 'import' }), intend: async () => undefined, live: () => true, knows: () => false };
+  const gate: DeliveryGate<string> = {
+    route: () => ({ kind: 'import' }),
+    intend: async () => undefined,
+    live: () => true,
+    knows: () => false,
+  };
   const opts: AccountOptions = {
     name: 'main',
     limits: { maxContacts: 250, maxBytes: 399_999, lingerMs: 5 },
@@ -117,12 +140,22 @@ function world() {
     memberReads: { ...defaultReadRules, startAt: 3, saving: 1 },
   };
   const budget = new RateBudget({ requestsPerSecond: 1, importsPerMinute: 60, singleImportsPerMinute: 30 }, 10);
-  const delivery = new AccountDelivery<string>(opts, budget, account.api as unknown as AcApi, outcomes, createMetrics(new Registry()), pino({ level: 'silent' }), scaledClock(100), gate);
+  const delivery = new AccountDelivery<string>(
+    opts,
+    budget,
+    account.api as unknown as AcApi,
+    outcomes,
+    createMetrics(new Registry()),
+    pino({ level: 'silent' }),
+    scaledClock(100),
+    gate,
+  );
   open.push(delivery);
   const change = updates();
   let n = 0;
   /** A change that occurred long ago (a backfill): any read that begins now answers for it. */
-  const event = (email: string, op: 'add' | 'remove', listId = '1') => change(email, listId, op, 1_000 + ++n, `${email}/${listId}/${op}/${n}`);
+  const event = (email: string, op: 'add' | 'remove', listId = '1') =>
+    change(email, listId, op, 1_000 + ++n, `${email}/${listId}/${op}/${n}`);
   const remove = (email: string) => {
     const u = event(email, 'remove');
     delivery.add(u);
@@ -146,7 +179,7 @@ function world() {
 }
 
 describe('member reads: nothing the service changed is answered from a read older than the change', () => {
-  it('an email change: the renamed member\'s remove is looked up and sent, not settled unsent as a stranger', async () => {
+  it("an email change: the renamed member's remove is looked up and sent, not settled unsent as a stranger", async () => {
     const w = world();
     w.account.contact(5, 'ann@example.com', ['1']);
     w.delivery.addFor('p1', w.event('ann@example.com', 'add', '2')); // the profile is seen with its old email
@@ -158,7 +191,11 @@ describe('member reads: nothing the service changed is answered from a read olde
     w.delivery.addFor('p1', gone);
     await w.until(() => w.settled.includes(gone.ref), 'the remove of the new email settles');
     await w.delivery.whenIdle();
-    assert.equal(w.account.status('bob@example.com', '1'), 'unsubscribed', 'the read did not know bob: a lookup found the contact');
+    assert.equal(
+      w.account.status('bob@example.com', '1'),
+      'unsubscribed',
+      'the read did not know bob: a lookup found the contact',
+    );
     assert.equal(w.unsent.filter((c) => c.email === 'bob@example.com').length, 0);
     assert.deepEqual(w.account.created, []);
   });
@@ -173,7 +210,11 @@ describe('member reads: nothing the service changed is answered from a read olde
     await w.until(() => w.settled.includes(ref), 'the remove settles');
     await w.delivery.whenIdle();
     assert.deepEqual(w.account.created, [], 'the read still held ann: its "found" would have re-created the contact');
-    assert.equal(w.unsent.filter((c) => c.email === 'ann@example.com').length, 1, 'settled unsent: nothing to unsubscribe');
+    assert.equal(
+      w.unsent.filter((c) => c.email === 'ann@example.com').length,
+      1,
+      'settled unsent: nothing to unsubscribe',
+    );
   });
 
   it('a rebalance: a member added since the read (by another member of the group) is looked up and unsubscribed', async () => {
@@ -184,6 +225,10 @@ describe('member reads: nothing the service changed is answered from a read olde
     const ref = w.remove('carl@example.com');
     await w.until(() => w.settled.includes(ref), 'the remove settles');
     await w.delivery.whenIdle();
-    assert.equal(w.account.status('carl@example.com', '1'), 'unsubscribed', 'the read predates the rebalance: a lookup answered');
+    assert.equal(
+      w.account.status('carl@example.com', '1'),
+      'unsubscribed',
+      'the read predates the rebalance: a lookup answered',
+    );
   });
 });

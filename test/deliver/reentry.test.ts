@@ -10,24 +10,53 @@ import type { Route } from '../../src/ledger/decide.js';
 function entry(email: string, lists: Record<string, 'add' | 'remove'>): ContactEntry<string> {
   const e = newEntry<string>(email, 0);
   let seq = 0;
-  for (const [listId, op] of Object.entries(lists)) applyUpdate(e, { email, fields: new Map(), tags: [], excludeAutomations: false, listId, op, occurredAt: 100, seq: seq++, ref: `${email}/${listId}` });
+  for (const [listId, op] of Object.entries(lists))
+    applyUpdate(e, {
+      email,
+      fields: new Map(),
+      tags: [],
+      excludeAutomations: false,
+      listId,
+      op,
+      occurredAt: 100,
+      seq: seq++,
+      ref: `${email}/${listId}`,
+    });
   return e;
 }
 
 describe('planBatch', () => {
-  const routes: Record<string, Route> = { '1': { kind: 'import' }, '2': { kind: 'resubscribe', window: { from: 5_000, to: 9_000 } }, '3': { kind: 'stale' }, '4': { kind: 'reentry-off' } };
+  const routes: Record<string, Route> = {
+    '1': { kind: 'import' },
+    '2': { kind: 'resubscribe', window: { from: 5_000, to: 9_000 } },
+    '3': { kind: 'stale' },
+    '4': { kind: 'reentry-off' },
+  };
   const route = (_: string, listId: string) => routes[listId]!;
 
   it('leaves stale and refused changes out, keeps re-subscribes beside the import but out of its body', () => {
     const e = entry('a@example.com', { '1': 'add', '2': 'add', '3': 'remove', '4': 'add' });
     const plan = planBatch([e], route);
     assert.deepEqual(plan.entries, [e]);
-    assert.deepEqual([...e.lists.keys()].sort(), ['1', '2'], 'the re-subscribe stays on the entry (its refs settle with it)');
+    assert.deepEqual(
+      [...e.lists.keys()].sort(),
+      ['1', '2'],
+      'the re-subscribe stays on the entry (its refs settle with it)',
+    );
     assert.deepEqual(JSON.parse(e.json).subscribe, [{ listid: 1 }], 'only list 1 is imported');
     assert.equal(JSON.parse(e.json).unsubscribe, undefined);
-    assert.deepEqual(plan.resubscribe.get('a@example.com')?.map((i) => [i.listId, i.window]), [['2', { from: 5_000, to: 9_000 }]]);
-    assert.deepEqual(plan.stale.map((c) => c.refs), [['a@example.com/3']]);
-    assert.deepEqual(plan.reentryOff.map((r) => r.listId), ['4']);
+    assert.deepEqual(
+      plan.resubscribe.get('a@example.com')?.map((i) => [i.listId, i.window]),
+      [['2', { from: 5_000, to: 9_000 }]],
+    );
+    assert.deepEqual(
+      plan.stale.map((c) => c.refs),
+      [['a@example.com/3']],
+    );
+    assert.deepEqual(
+      plan.reentryOff.map((r) => r.listId),
+      ['4'],
+    );
     assert.deepEqual(plan.dropped, []);
   });
 
@@ -49,9 +78,18 @@ describe('planBatch', () => {
 });
 
 /** An account that answers the three re-entry calls from a script, and records the writes. */
-function fakeApi(o: { contact?: string; lists?: { list: string; status: string; udate?: string }[]; writes?: Verdict[] }) {
+function fakeApi(o: {
+  contact?: string;
+  lists?: { list: string; status: string; udate?: string }[];
+  writes?: Verdict[];
+}) {
   const writes: string[] = [];
-  const answer = <T>(body: T, verdict: Verdict = { kind: 'ok' }): Answer<T> => ({ status: verdict.kind === 'ok' ? 200 : 429, verdict, body, latencyMs: 1 });
+  const answer = <T>(body: T, verdict: Verdict = { kind: 'ok' }): Answer<T> => ({
+    status: verdict.kind === 'ok' ? 200 : 429,
+    verdict,
+    body,
+    latencyMs: 1,
+  });
   const script = [...(o.writes ?? [])];
   const api = {
     findContact: async (email: string) => answer({ contacts: o.contact ? [{ id: o.contact, email }] : [] }),
@@ -76,38 +114,73 @@ async function run(job: ReentryJob<string>, api: AcApi) {
 
 /** A re-entry of `listId` undoing the service's unsubscribe sent at 10:00:00 and confirmed a minute later. */
 const SENT = Date.parse('2026-11-28T10:00:00Z');
-const item = (listId: string, window: ReentryItem<string>['window'] | null = { from: SENT - 5_000, to: SENT + 65_000 }): ReentryItem<string> => ({ listId, change: { op: 'add', occurredAt: 1, seq: 0, refs: [listId] } as ListChange<string>, ...(window ? { window } : {}) });
+const item = (
+  listId: string,
+  window: ReentryItem<string>['window'] | null = { from: SENT - 5_000, to: SENT + 65_000 },
+): ReentryItem<string> => ({
+  listId,
+  change: { op: 'add', occurredAt: 1, seq: 0, refs: [listId] } as ListChange<string>,
+  ...(window ? { window } : {}),
+});
 
 describe('ReentryJob', () => {
   it('re-subscribes (status 1, sourceid 4) a list whose unsubscribe is the service own; one lookup and one read serve every list', async () => {
-    const { api, writes } = fakeApi({ contact: '42', lists: [{ list: '1', status: '2', udate: '2026-11-28T10:00:02+00:00' }, { list: '2', status: '2', udate: '2026-11-28T10:00:01+00:00' }] });
+    const { api, writes } = fakeApi({
+      contact: '42',
+      lists: [
+        { list: '1', status: '2', udate: '2026-11-28T10:00:02+00:00' },
+        { list: '2', status: '2', udate: '2026-11-28T10:00:01+00:00' },
+      ],
+    });
     const got = await run(new ReentryJob('a@example.com', [item('1'), item('2')]), api);
     assert.deepEqual(got.outcomes, ['1:subscribed', '2:subscribed']);
     assert.deepEqual(writes, ['42:1:1:4', '42:2:1:4']);
   });
 
   it('keeps an unsubscribe dated before the service sent its own (an opt-out) and a bounce; writes nothing for an active list', async () => {
-    const { api, writes } = fakeApi({ contact: '42', lists: [{ list: '1', status: '2', udate: '2026-11-28T09:00:00+00:00' }, { list: '2', status: '3' }, { list: '3', status: '1' }] });
+    const { api, writes } = fakeApi({
+      contact: '42',
+      lists: [
+        { list: '1', status: '2', udate: '2026-11-28T09:00:00+00:00' },
+        { list: '2', status: '3' },
+        { list: '3', status: '1' },
+      ],
+    });
     const got = await run(new ReentryJob('a@example.com', [item('1'), item('2'), item('3')]), api);
     assert.deepEqual(got.outcomes, ['1:opted_out', '2:bounced', '3:already']);
     assert.deepEqual(writes, []);
   });
 
   it('keeps an unsubscribe dated after the window (the contact unsubscribed again since): no forced re-subscribe', async () => {
-    const { api, writes } = fakeApi({ contact: '42', lists: [{ list: '1', status: '2', udate: '2026-11-28T10:30:00+00:00' }] });
+    const { api, writes } = fakeApi({
+      contact: '42',
+      lists: [{ list: '1', status: '2', udate: '2026-11-28T10:30:00+00:00' }],
+    });
     assert.deepEqual((await run(new ReentryJob('a@example.com', [item('1')]), api)).outcomes, ['1:opted_out']);
     assert.deepEqual(writes, []);
   });
 
   it('never forces an unconfirmed membership (status 0) or a missing one to 1: they go by bulk import', async () => {
     const { api, writes } = fakeApi({ contact: '42', lists: [{ list: '1', status: '0' }] });
-    assert.deepEqual((await run(new ReentryJob('a@example.com', [item('1'), item('2')]), api)).outcomes, ['1:import', '2:import']);
+    assert.deepEqual((await run(new ReentryJob('a@example.com', [item('1'), item('2')]), api)).outcomes, [
+      '1:import',
+      '2:import',
+    ]);
     assert.deepEqual(writes, []);
   });
 
   it('with no window of the service own (after a failed import), any unsubscribe is the contact own', async () => {
-    const { api, writes } = fakeApi({ contact: '42', lists: [{ list: '1', status: '2', udate: '2026-11-28T10:00:02+00:00' }, { list: '2', status: '1' }] });
-    assert.deepEqual((await run(new ReentryJob('a@example.com', [item('1', null), item('2', null)]), api)).outcomes, ['1:opted_out', '2:already']);
+    const { api, writes } = fakeApi({
+      contact: '42',
+      lists: [
+        { list: '1', status: '2', udate: '2026-11-28T10:00:02+00:00' },
+        { list: '2', status: '1' },
+      ],
+    });
+    assert.deepEqual((await run(new ReentryJob('a@example.com', [item('1', null), item('2', null)]), api)).outcomes, [
+      '1:opted_out',
+      '2:already',
+    ]);
     assert.deepEqual(writes, []);
   });
 
@@ -120,8 +193,15 @@ describe('ReentryJob', () => {
   it('waits on a 429 and repeats the same write; a refused write fails that list only', async () => {
     const { api, writes } = fakeApi({
       contact: '7',
-      lists: [{ list: '1', status: '2', udate: '2026-11-28T10:00:05+00:00' }, { list: '2', status: '2', udate: '2026-11-28T10:00:05+00:00' }],
-      writes: [{ kind: 'throttled', retryAfterMs: 100, code: 'RATE_LIMITED' }, { kind: 'ok' }, { kind: 'reject', code: 'REJECTED', message: 'HTTP 400' }],
+      lists: [
+        { list: '1', status: '2', udate: '2026-11-28T10:00:05+00:00' },
+        { list: '2', status: '2', udate: '2026-11-28T10:00:05+00:00' },
+      ],
+      writes: [
+        { kind: 'throttled', retryAfterMs: 100, code: 'RATE_LIMITED' },
+        { kind: 'ok' },
+        { kind: 'reject', code: 'REJECTED', message: 'HTTP 400' },
+      ],
     });
     const got = await run(new ReentryJob('x@example.com', [item('1'), item('2')]), api);
     assert.equal(got.waits, 1);

@@ -11,7 +11,8 @@ const change = updates();
 /** An entry with these (list, op, tags) changes. */
 function entry(email: string, lists: [string, 'add' | 'remove', string[]][]): ContactEntry<string> {
   const e = newEntry<string>(email, 0);
-  for (const [listId, op, tags] of lists) applyUpdate(e, change(email, listId, op, 1_000, `${email}/${listId}`, { tags }));
+  for (const [listId, op, tags] of lists)
+    applyUpdate(e, change(email, listId, op, 1_000, `${email}/${listId}`, { tags }));
   return e;
 }
 
@@ -19,18 +20,31 @@ const none = () => new Set<string>();
 
 describe('untagsOf: which tags a completed import removes', () => {
   it('a leave of a list whose export removes tags removes that export’s tags', () => {
-    const out = untagsOf([entry('a@example.com', [['1', 'remove', ['segment:vip', 'vip-2']]])], new Set(), new Set(['1']), none);
+    const out = untagsOf(
+      [entry('a@example.com', [['1', 'remove', ['segment:vip', 'vip-2']]])],
+      new Set(),
+      new Set(['1']),
+      none,
+    );
     assert.deepEqual([...out], [['a@example.com', ['segment:vip', 'vip-2']]]);
   });
 
   it('off by default: a list not in the set, a leave without tags, an add, or a failed contact removes nothing', () => {
-    const es = [entry('a@example.com', [['2', 'remove', ['segment:news']]]), entry('b@example.com', [['1', 'remove', []]]), entry('c@example.com', [['1', 'add', ['segment:vip']]]), entry('d@example.com', [['1', 'remove', ['segment:vip']]])];
+    const es = [
+      entry('a@example.com', [['2', 'remove', ['segment:news']]]),
+      entry('b@example.com', [['1', 'remove', []]]),
+      entry('c@example.com', [['1', 'add', ['segment:vip']]]),
+      entry('d@example.com', [['1', 'remove', ['segment:vip']]]),
+    ];
     assert.equal(untagsOf(es, new Set(['d@example.com']), new Set(['1']), none).size, 0);
     assert.equal(untagsOf(es, new Set(), new Set(), none).size, 0);
   });
 
   it('a tag another export still gives stays: by an add in the same import, or by a list the ledger holds as added', () => {
-    const e = entry('a@example.com', [['1', 'remove', ['shared', 'vip']], ['2', 'add', ['shared', 'news']]]);
+    const e = entry('a@example.com', [
+      ['1', 'remove', ['shared', 'vip']],
+      ['2', 'add', ['shared', 'news']],
+    ]);
     assert.deepEqual([...untagsOf([e], new Set(), new Set(['1']), none)], [['a@example.com', ['vip']]]);
     const f = entry('b@example.com', [['1', 'remove', ['shared', 'vip']]]);
     const asked: string[] = [];
@@ -39,7 +53,11 @@ describe('untagsOf: which tags a completed import removes', () => {
       return new Set(['shared']);
     };
     assert.deepEqual([...untagsOf([f], new Set(), new Set(['1']), given)], [['b@example.com', ['vip']]]);
-    assert.deepEqual(asked, ['b@example.com 1 b@example.com/1'], 'asked about the other exports of the leave’s list, with its ref');
+    assert.deepEqual(
+      asked,
+      ['b@example.com 1 b@example.com/1'],
+      'asked about the other exports of the leave’s list, with its ref',
+    );
     const all = () => new Set(['shared', 'vip']);
     assert.equal(untagsOf([f], new Set(), new Set(['1']), all).size, 0, 'nothing left to remove');
   });
@@ -65,12 +83,23 @@ class TagAccount {
       return { status: s, verdict: classifyResponse(s, b, forced?.retryAfter, Date.now()), body: b, latencyMs: 0 };
     };
     return {
-      findContact: async (email: string) => answer('find', 200, { contacts: this.contacts.has(email) ? [{ id: this.contacts.get(email)!, email }] : [] }),
-      contactTags: async (id: string) => answer('contactTags', 200, { contactTags: [...(this.held.get(id) ?? new Map<string, string>())].map(([ct, tag]) => ({ id: ct, tag })) }),
-      findTags: async (name: string) => answer('findTags', 200, { tags: [...this.tags].filter(([n]) => n.includes(name)).map(([tag, id]) => ({ id, tag })) }),
+      findContact: async (email: string) =>
+        answer('find', 200, { contacts: this.contacts.has(email) ? [{ id: this.contacts.get(email)!, email }] : [] }),
+      contactTags: async (id: string) =>
+        answer('contactTags', 200, {
+          contactTags: [...(this.held.get(id) ?? new Map<string, string>())].map(([ct, tag]) => ({ id: ct, tag })),
+        }),
+      findTags: async (name: string) =>
+        answer('findTags', 200, {
+          tags: [...this.tags].filter(([n]) => n.includes(name)).map(([tag, id]) => ({ id, tag })),
+        }),
       removeContactTag: async (ct: string) => {
         const found = [...this.held.values()].some((m) => m.delete(ct));
-        return answer(`delete ${ct}`, found ? 200 : 404, found ? {} : { message: `No Result found for SubscriberTag with id ${ct}` });
+        return answer(
+          `delete ${ct}`,
+          found ? 200 : 404,
+          found ? {} : { message: `No Result found for SubscriberTag with id ${ct}` },
+        );
       },
     } as unknown as AcApi;
   }
@@ -91,7 +120,13 @@ describe('UntagJob: the contact-tag endpoints, one request per step', () => {
     const a = new TagAccount();
     a.contacts.set('a@example.com', '7');
     a.tags.set('vip', '11').set('vip-old', '12').set('news', '13');
-    a.held.set('7', new Map([['22', '11'], ['23', '13']]));
+    a.held.set(
+      '7',
+      new Map([
+        ['22', '11'],
+        ['23', '13'],
+      ]),
+    );
     return a;
   }
 
@@ -105,7 +140,11 @@ describe('UntagJob: the contact-tag endpoints, one request per step', () => {
     a.calls.length = 0;
     a.held.get('7')!.set('24', '11');
     await runJob(new UntagJob('a@example.com', ['vip'], ids, true), a.api());
-    assert.deepEqual(a.calls, ['find', 'contactTags', 'delete 24'], 'the tag id is known now: 2 requests + 1 per tag removed');
+    assert.deepEqual(
+      a.calls,
+      ['find', 'contactTags', 'delete 24'],
+      'the tag id is known now: 2 requests + 1 per tag removed',
+    );
   });
 
   it('a "contains" search never removes another tag; a contact without the tags costs 2 requests', async () => {
@@ -124,7 +163,10 @@ describe('UntagJob: the contact-tag endpoints, one request per step', () => {
 
   it('a contact the account does not have: done, missing', async () => {
     const a = account();
-    assert.deepEqual((await runJob(new UntagJob('zed@example.com', ['vip'], new Map(), true), a.api())).at(-1), { kind: 'done', result: 'missing' });
+    assert.deepEqual((await runJob(new UntagJob('zed@example.com', ['vip'], new Map(), true), a.api())).at(-1), {
+      kind: 'done',
+      result: 'missing',
+    });
   });
 
   it('a 429 or a 5xx waits and the same step runs again; a refusal ends the job as failed; a 404 on delete is done', async () => {

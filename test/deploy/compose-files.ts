@@ -22,7 +22,8 @@ export function readCompose(): { services: Record<string, ComposeService> } {
 }
 
 /** Services that run this project's image, i.e. are built from the Dockerfile. */
-export const ownServices = (services: Record<string, ComposeService>) => Object.entries(services).filter(([, s]) => s.build !== undefined);
+export const ownServices = (services: Record<string, ComposeService>) =>
+  Object.entries(services).filter(([, s]) => s.build !== undefined);
 
 export function bindMounts(service: ComposeService): { source: string; target: string }[] {
   return (service.volumes ?? []).map((v) => {

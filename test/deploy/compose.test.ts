@@ -21,7 +21,10 @@ describe('docker-compose.yml', () => {
     // The same check fails on a copy with an option 1.29 does not know, so the pass above means something.
     const dir = mkdtempSync(join(tmpdir(), 'compose-'));
     try {
-      const broken = readFileSync(COMPOSE_FILE, 'utf8').replace(/^( {2}ac-list-sync:\n)/m, '$1    restart_policy_typo: always\n');
+      const broken = readFileSync(COMPOSE_FILE, 'utf8').replace(
+        /^( {2}ac-list-sync:\n)/m,
+        '$1    restart_policy_typo: always\n',
+      );
       assert.notEqual(broken, readFileSync(COMPOSE_FILE, 'utf8'));
       writeFileSync(join(dir, 'docker-compose.yml'), broken);
       const bad = run(dc, ['-f', 'docker-compose.yml', 'config', '-q'], dir);
@@ -34,7 +37,8 @@ describe('docker-compose.yml', () => {
 
   it('mounts only files that exist in the repository', () => {
     for (const [name, service] of Object.entries(readCompose().services)) {
-      for (const m of bindMounts(service)) assert.ok(existsSync(resolve(repoRoot, m.source)), `${name}: ${m.source} exists`);
+      for (const m of bindMounts(service))
+        assert.ok(existsSync(resolve(repoRoot, m.source)), `${name}: ${m.source} exists`);
     }
   });
 
@@ -56,31 +60,59 @@ describe('docker-compose.yml', () => {
       for (const [name, conn] of Object.entries(config.connections)) {
         const ref = conn.apiKey;
         if ('env' in ref) assert.ok(env[ref.env], `${service}: connections.${name}.apiKey env ${ref.env} is set`);
-        if ('file' in ref) assert.ok(mounts.some((m) => m.target === ref.file), `${service}: connections.${name}.apiKey file ${ref.file} is mounted`);
+        if ('file' in ref)
+          assert.ok(
+            mounts.some((m) => m.target === ref.file),
+            `${service}: connections.${name}.apiKey file ${ref.file} is mounted`,
+          );
         const url = new URL(conn.apiUrl);
         const target = services[url.hostname];
         assert.ok(target, `${service}: connections.${name}.apiUrl host ${url.hostname} is a service of the stack`);
-        assert.equal(flagValue(target.command, '--port'), url.port, `${service}: the simulator listens on the port of apiUrl`);
-        if ('env' in ref) assert.equal(flagValue(target.command, '--token'), env[ref.env], `${service}: the API key is the simulator's token`);
+        assert.equal(
+          flagValue(target.command, '--port'),
+          url.port,
+          `${service}: the simulator listens on the port of apiUrl`,
+        );
+        if ('env' in ref)
+          assert.equal(
+            flagValue(target.command, '--token'),
+            env[ref.env],
+            `${service}: the API key is the simulator's token`,
+          );
       }
       for (const broker of config.kafka.brokers) {
         const host = broker.split(':')[0]!;
         assert.ok(services[host], `${service}: broker ${broker} is a service of the stack`);
-        assert.match(services[host]!.environment?.KAFKA_ADVERTISED_LISTENERS ?? '', new RegExp(`//${broker}(,|$)`), `${service}: ${broker} is advertised`);
+        assert.match(
+          services[host]!.environment?.KAFKA_ADVERTISED_LISTENERS ?? '',
+          new RegExp(`//${broker}(,|$)`),
+          `${service}: ${broker} is advertised`,
+        );
       }
       if (config.schemaRegistry) {
         const url = new URL(config.schemaRegistry.url);
         const registry = services[url.hostname];
         assert.ok(registry, `${service}: schemaRegistry.url host ${url.hostname} is a service of the stack`);
-        assert.match(registry.environment?.SCHEMA_REGISTRY_LISTENERS ?? '', new RegExp(`:${url.port}$`), `${service}: the registry listens on ${url.port}`);
+        assert.match(
+          registry.environment?.SCHEMA_REGISTRY_LISTENERS ?? '',
+          new RegExp(`:${url.port}$`),
+          `${service}: the registry listens on ${url.port}`,
+        );
       }
-      assert.ok((services[service]!.ports ?? []).some((p) => p.endsWith(`:${config.http.port}`)), `${service}: the metrics port ${config.http.port} is published`);
+      assert.ok(
+        (services[service]!.ports ?? []).some((p) => p.endsWith(`:${config.http.port}`)),
+        `${service}: the metrics port ${config.http.port} is published`,
+      );
 
       // The sample job writes to this config's topic, only segments that some export maps.
       const sample = parseProduceSampleArgs(services['sample-events']!.command!.slice(1), {});
-      assert.ok(config.kafka.topics.includes(sample.topic), `sample-events writes to ${config.kafka.topics.join(', ')}`);
+      assert.ok(
+        config.kafka.topics.includes(sample.topic),
+        `sample-events writes to ${config.kafka.topics.join(', ')}`,
+      );
       const mapped = new Set(config.exports.map((e) => e.segmentId));
-      for (const s of sample.segments) assert.ok(mapped.has(s), `segment ${s} of sample-events has an export in ${service}`);
+      for (const s of sample.segments)
+        assert.ok(mapped.has(s), `segment ${s} of sample-events has an export in ${service}`);
       assert.deepEqual(sample.brokers, config.kafka.brokers);
     }
   });
@@ -101,16 +133,29 @@ describe('docker-compose.yml', () => {
     const rules = promMounts.find((m) => m.source.endsWith('helm/ac-list-sync/files/prometheus-alerts.yml'));
     assert.ok(rules, 'the project alert rules are mounted');
     const ruleDir = rules.target.slice(0, rules.target.lastIndexOf('/'));
-    assert.ok(prom.rule_files.some((g) => g === rules.target || g === `${ruleDir}/*.yml`), 'rule_files covers the mounted rules');
+    assert.ok(
+      prom.rule_files.some((g) => g === rules.target || g === `${ruleDir}/*.yml`),
+      'rule_files covers the mounted rules',
+    );
 
     const grafana = bindMounts(services.grafana!);
     const datasources = grafana.find((m) => m.target.startsWith('/etc/grafana/provisioning/datasources/'))!;
-    const ds = parseYaml(readFileSync(resolve(repoRoot, datasources.source), 'utf8')) as { datasources: { type: string; url: string; isDefault?: boolean }[] };
-    assert.deepEqual(ds.datasources.map((d) => [d.type, d.url, d.isDefault]), [['prometheus', 'http://prometheus:9090', true]]);
+    const ds = parseYaml(readFileSync(resolve(repoRoot, datasources.source), 'utf8')) as {
+      datasources: { type: string; url: string; isDefault?: boolean }[];
+    };
+    assert.deepEqual(
+      ds.datasources.map((d) => [d.type, d.url, d.isDefault]),
+      [['prometheus', 'http://prometheus:9090', true]],
+    );
     const providers = grafana.find((m) => m.target.startsWith('/etc/grafana/provisioning/dashboards/'))!;
-    const provider = parseYaml(readFileSync(resolve(repoRoot, providers.source), 'utf8')) as { providers: { options: { path: string } }[] };
+    const provider = parseYaml(readFileSync(resolve(repoRoot, providers.source), 'utf8')) as {
+      providers: { options: { path: string } }[];
+    };
     const dashboard = grafana.find((m) => m.source.endsWith('helm/ac-list-sync/files/grafana-dashboard.json'));
     assert.ok(dashboard, 'the project dashboard is mounted');
-    assert.ok(dashboard.target.startsWith(`${provider.providers[0]!.options.path}/`), 'into the folder the dashboard provider reads');
+    assert.ok(
+      dashboard.target.startsWith(`${provider.providers[0]!.options.path}/`),
+      'into the folder the dashboard provider reads',
+    );
   });
 });

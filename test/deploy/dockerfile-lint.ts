@@ -24,7 +24,11 @@ export function parseDockerfile(text: string): { args: Map<string, string>; stag
     const instruction = { keyword: m[1]!.toUpperCase(), args: m[2]!.trim() };
     if (instruction.keyword === 'FROM') {
       const [image, as, name] = instruction.args.split(/\s+/).filter((w) => !w.startsWith('--'));
-      stages.push({ image: resolveArgs(image ?? '', args), name: as?.toUpperCase() === 'AS' ? name : undefined, instructions: [] });
+      stages.push({
+        image: resolveArgs(image ?? '', args),
+        name: as?.toUpperCase() === 'AS' ? name : undefined,
+        instructions: [],
+      });
     } else if (stages.length === 0 && instruction.keyword === 'ARG') {
       const [key, value] = instruction.args.split('=');
       args.set(key!, value ?? '');
@@ -35,7 +39,8 @@ export function parseDockerfile(text: string): { args: Map<string, string>; stag
   return { args, stages };
 }
 
-const resolveArgs = (s: string, args: Map<string, string>) => s.replace(/\$\{?(\w+)\}?/g, (_, k: string) => args.get(k) ?? '');
+const resolveArgs = (s: string, args: Map<string, string>) =>
+  s.replace(/\$\{?(\w+)\}?/g, (_, k: string) => args.get(k) ?? '');
 
 /** An exec-form (JSON array) argument list, or undefined for the shell form. */
 function execForm(args: string): string[] | undefined {
@@ -55,8 +60,10 @@ export function lintDockerfile(text: string, metricsPort = 9464): string[] {
   const earlier = stages.slice(0, -1);
   const runs = (s: Stage) => s.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args);
 
-  if (!earlier.some((s) => runs(s).some((r) => /\bnpm ci\b/.test(r) && !/--omit=dev/.test(r)))) problems.push('no build stage installs all dependencies with `npm ci`');
-  if (!earlier.some((s) => runs(s).some((r) => /\btsc -p \./.test(r)))) problems.push('no build stage compiles with `tsc -p .`');
+  if (!earlier.some((s) => runs(s).some((r) => /\bnpm ci\b/.test(r) && !/--omit=dev/.test(r))))
+    problems.push('no build stage installs all dependencies with `npm ci`');
+  if (!earlier.some((s) => runs(s).some((r) => /\btsc -p \./.test(r))))
+    problems.push('no build stage compiles with `tsc -p .`');
 
   const node = /^node:(\d+)[.-]/.exec(final.image) ?? /^node:(\d+)$/.exec(final.image);
   if (!node) problems.push(`the runtime stage should start from an official node image, not "${final.image}"`);
@@ -66,8 +73,10 @@ export function lintDockerfile(text: string, metricsPort = 9464): string[] {
   }
 
   const finalRuns = runs(final);
-  if (!finalRuns.some((r) => /\bnpm ci\b[^&;]*--omit=dev/.test(r))) problems.push('the runtime stage should install production dependencies with `npm ci --omit=dev`');
-  if (finalRuns.some((r) => /\bnpm (install|i)\b/.test(r) || (/\bnpm ci\b/.test(r) && !/--omit=dev/.test(r)))) problems.push('the runtime stage installs development dependencies');
+  if (!finalRuns.some((r) => /\bnpm ci\b[^&;]*--omit=dev/.test(r)))
+    problems.push('the runtime stage should install production dependencies with `npm ci --omit=dev`');
+  if (finalRuns.some((r) => /\bnpm (install|i)\b/.test(r) || (/\bnpm ci\b/.test(r) && !/--omit=dev/.test(r))))
+    problems.push('the runtime stage installs development dependencies');
   for (const copy of final.instructions.filter((i) => i.keyword === 'COPY' && /--from=/.test(i.args))) {
     if (/node_modules/.test(copy.args) || /\s\/app\/?\s+\S+$/.test(` ${copy.args}`) || /\s\.\s+\.$/.test(copy.args)) {
       problems.push(`the runtime stage copies dependencies or the whole build from another stage: COPY ${copy.args}`);
@@ -87,11 +96,17 @@ export function lintDockerfile(text: string, metricsPort = 9464): string[] {
   if (!ep) problems.push('ENTRYPOINT should be in exec form (a JSON array) so node is PID 1 and receives SIGTERM');
   else if (ep[0] !== 'node') problems.push(`ENTRYPOINT should start node directly, not ${ep[0]}`);
 
-  const exposed = final.instructions.filter((i) => i.keyword === 'EXPOSE').flatMap((i) => i.args.split(/\s+/)).map((p) => p.split('/')[0]);
+  const exposed = final.instructions
+    .filter((i) => i.keyword === 'EXPOSE')
+    .flatMap((i) => i.args.split(/\s+/))
+    .map((p) => p.split('/')[0]);
   if (!exposed.includes(String(metricsPort))) problems.push(`the metrics port ${metricsPort} is not EXPOSEd`);
 
-  const volumes = final.instructions.filter((i) => i.keyword === 'VOLUME').flatMap((i) => execForm(i.args) ?? i.args.split(/\s+/));
-  if (!volumes.includes('/tmp')) problems.push('/tmp is not declared as a VOLUME (the only writable path under a read-only root)');
+  const volumes = final.instructions
+    .filter((i) => i.keyword === 'VOLUME')
+    .flatMap((i) => execForm(i.args) ?? i.args.split(/\s+/));
+  if (!volumes.includes('/tmp'))
+    problems.push('/tmp is not declared as a VOLUME (the only writable path under a read-only root)');
   return problems;
 }
 
@@ -103,7 +118,12 @@ export function inContext(dockerignore: string, path: string): boolean {
     if (line === '' || line.startsWith('#')) continue;
     const negate = line.startsWith('!');
     const pattern = (negate ? line.slice(1) : line).replace(/\/+$/, '');
-    const re = new RegExp(`^${pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}(/.*)?$`);
+    const re = new RegExp(
+      `^${pattern
+        .split('*')
+        .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('[^/]*')}(/.*)?$`,
+    );
     if (re.test(path)) included = negate;
   }
   return included;

@@ -18,7 +18,10 @@ describe('Dockerfile', () => {
     const { stages } = parseDockerfile(dockerfile);
     const ep = JSON.parse(stages.at(-1)!.instructions.find((i) => i.keyword === 'ENTRYPOINT')!.args) as string[];
     assert.deepEqual(ep, ['node', 'dist/src/cli/index.js']);
-    assert.ok(existsSync(join(repoRoot, 'src', 'cli', 'index.ts')), 'dist/src/cli/index.js is compiled from src/cli/index.ts');
+    assert.ok(
+      existsSync(join(repoRoot, 'src', 'cli', 'index.ts')),
+      'dist/src/cli/index.js is compiled from src/cli/index.ts',
+    );
     const cmd = JSON.parse(stages.at(-1)!.instructions.find((i) => i.keyword === 'CMD')!.args) as string[];
     assert.deepEqual(cmd.slice(0, 2), ['run', '--config']);
   });
@@ -58,7 +61,10 @@ describe('Dockerfile', () => {
       /metrics port 9464 is not EXPOSEd/,
       /\/tmp is not declared/,
     ]) {
-      assert.ok(problems.some((p) => expected.test(p)), `expected a problem matching ${expected}; got ${JSON.stringify(problems)}`);
+      assert.ok(
+        problems.some((p) => expected.test(p)),
+        `expected a problem matching ${expected}; got ${JSON.stringify(problems)}`,
+      );
     }
     assert.ok(lintDockerfile(worse.replace('USER node', 'USER 0:0')).some((p) => p === 'USER 0 is root'));
   });
@@ -76,7 +82,16 @@ describe('.dockerignore', () => {
       assert.ok(existsSync(join(repoRoot, source)), `${source} exists`);
       assert.ok(inContext(dockerignore, source.replace(/^\.\//, '')), `${source} is in the build context`);
     }
-    for (const kept of ['node_modules', 'dist/src/main.js', '.git', '.cache/bin/helm', 'test/run.ts', 'helm/ac-list-sync/values.yaml', 'packages/ac-simulator/test/api.test.ts', 'packages/ac-simulator/dist/src/index.js']) {
+    for (const kept of [
+      'node_modules',
+      'dist/src/main.js',
+      '.git',
+      '.cache/bin/helm',
+      'test/run.ts',
+      'helm/ac-list-sync/values.yaml',
+      'packages/ac-simulator/test/api.test.ts',
+      'packages/ac-simulator/dist/src/index.js',
+    ]) {
       assert.equal(inContext(dockerignore, kept), false, `${kept} stays out of the build context`);
     }
   });

@@ -40,7 +40,11 @@ interface PodSpec {
   automountServiceAccountToken?: boolean;
 }
 interface Deployment extends Manifest {
-  spec: { replicas?: number; selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } };
+  spec: {
+    replicas?: number;
+    selector: { matchLabels: Record<string, string> };
+    template: { metadata: { labels: Record<string, string> }; spec: PodSpec };
+  };
 }
 
 const byKind = (ms: Manifest[], kind: string) => ms.filter((m) => m.kind === kind);
@@ -49,7 +53,8 @@ function one<T extends Manifest = Manifest>(ms: Manifest[], kind: string, name?:
   assert.equal(found.length, 1, `exactly one ${kind}${name ? ` named ${name}` : ''}, found ${found.length}`);
   return found[0] as T;
 }
-const matches = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
+const matches = (selector: Record<string, string>, labels: Record<string, string>) =>
+  Object.entries(selector).every(([k, v]) => labels[k] === v);
 
 /** The service's config from the rendered ConfigMap, through the service's own check. */
 function renderedConfig(ms: Manifest[], deployment: Deployment): { config: Config; raw: unknown } {
@@ -70,7 +75,10 @@ function renderedConfig(ms: Manifest[], deployment: Deployment): { config: Confi
 /** Every secret the config refers to comes from a Secret: a file under a mounted Secret, or an env var from secretKeyRef. */
 function assertSecretsByReference(config: Config, pod: PodSpec): string[] {
   const container = pod.containers[0]!;
-  const refs: [string, SecretRef][] = Object.entries(config.connections).map(([name, c]) => [`connections.${name}.apiKey`, c.apiKey]);
+  const refs: [string, SecretRef][] = Object.entries(config.connections).map(([name, c]) => [
+    `connections.${name}.apiKey`,
+    c.apiKey,
+  ]);
   if (config.kafka.sasl) refs.push(['kafka.sasl.password', config.kafka.sasl.password]);
   if (config.schemaRegistry?.password) refs.push(['schemaRegistry.password', config.schemaRegistry.password]);
   const secretNames: string[] = [];
@@ -123,7 +131,8 @@ function lint(t: TestContext, args: string[]): void {
 
 describe('helm chart', () => {
   it('passes helm lint --strict with default values', (t) => lint(t, []));
-  it('passes helm lint --strict with the non-default values of ci/full-values.yaml', (t) => lint(t, ['-f', FULL_VALUES]));
+  it('passes helm lint --strict with the non-default values of ci/full-values.yaml', (t) =>
+    lint(t, ['-f', FULL_VALUES]));
 
   it('renders by default: probes, locked-down pods, a config the service accepts, secrets by reference only, PDB', (t) => {
     const helm = requireTool(t, 'helm');
@@ -139,18 +148,29 @@ describe('helm chart', () => {
 
     const { config } = renderedConfig(ms, deployment);
     assert.equal(config.http.port, 9464, 'the service listens on the probed port');
-    assert.ok(pod.terminationGracePeriodSeconds! * 1000 > config.shutdown.deadlineMs, 'the grace period outlasts the shutdown deadline');
+    assert.ok(
+      pod.terminationGracePeriodSeconds! * 1000 > config.shutdown.deadlineMs,
+      'the grace period outlasts the shutdown deadline',
+    );
     assert.deepEqual(assertSecretsByReference(config, pod), ['sync-ac-list-sync']);
     assert.deepEqual(byKind(ms, 'Secret'), [], 'no Secret rendered from values by default');
 
-    const service = one(ms, 'Service') as Manifest & { spec: { selector: Record<string, string>; ports: { name: string; targetPort: string }[] } };
+    const service = one(ms, 'Service') as Manifest & {
+      spec: { selector: Record<string, string>; ports: { name: string; targetPort: string }[] };
+    };
     assert.ok(matches(service.spec.selector, podLabels), 'the metrics Service selects the pods');
-    assert.deepEqual(service.spec.ports.map((p) => [p.name, p.targetPort]), [['metrics', 'metrics']]);
-    const pdb = one(ms, 'PodDisruptionBudget') as Manifest & { spec: { maxUnavailable: number; selector: { matchLabels: Record<string, string> } } };
+    assert.deepEqual(
+      service.spec.ports.map((p) => [p.name, p.targetPort]),
+      [['metrics', 'metrics']],
+    );
+    const pdb = one(ms, 'PodDisruptionBudget') as Manifest & {
+      spec: { maxUnavailable: number; selector: { matchLabels: Record<string, string> } };
+    };
     assert.equal(pdb.spec.maxUnavailable, 1);
     assert.ok(matches(pdb.spec.selector.matchLabels, podLabels), 'the PDB covers the pods');
 
-    for (const kind of ['HorizontalPodAutoscaler', 'ServiceMonitor', 'PrometheusRule']) assert.deepEqual(byKind(ms, kind), [], `no ${kind} by default`);
+    for (const kind of ['HorizontalPodAutoscaler', 'ServiceMonitor', 'PrometheusRule'])
+      assert.deepEqual(byKind(ms, kind), [], `no ${kind} by default`);
     assert.equal(byKind(ms, 'ConfigMap').length, 1, 'no dashboard ConfigMap by default');
   });
 
@@ -171,26 +191,54 @@ describe('helm chart', () => {
     assert.equal(config.kafka.sasl?.mechanism, 'scram-sha-512');
     assert.equal(config.schemaRegistry?.username, 'ac-list-sync');
     const secrets = assertSecretsByReference(config, pod);
-    assert.deepEqual([...new Set(secrets)], ['ac-list-sync-credentials'], 'every secret comes from the named existing Secret');
+    assert.deepEqual(
+      [...new Set(secrets)],
+      ['ac-list-sync-credentials'],
+      'every secret comes from the named existing Secret',
+    );
     assert.deepEqual(byKind(ms, 'Secret'), []);
 
-    const hpa = one(ms, 'HorizontalPodAutoscaler') as Manifest & { spec: { maxReplicas: number; minReplicas: number; scaleTargetRef: { kind: string; name: string } } };
-    assert.ok(hpa.spec.maxReplicas <= values.sourcePartitions, `HPA max ${hpa.spec.maxReplicas} <= ${values.sourcePartitions} partitions`);
-    assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata.name });
+    const hpa = one(ms, 'HorizontalPodAutoscaler') as Manifest & {
+      spec: { maxReplicas: number; minReplicas: number; scaleTargetRef: { kind: string; name: string } };
+    };
+    assert.ok(
+      hpa.spec.maxReplicas <= values.sourcePartitions,
+      `HPA max ${hpa.spec.maxReplicas} <= ${values.sourcePartitions} partitions`,
+    );
+    assert.deepEqual(hpa.spec.scaleTargetRef, {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: deployment.metadata.name,
+    });
 
     const service = one(ms, 'Service');
-    const monitor = one(ms, 'ServiceMonitor') as Manifest & { spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string; path: string }[] } };
-    assert.ok(matches(monitor.spec.selector.matchLabels, service.metadata.labels!), 'the ServiceMonitor selects the metrics Service');
-    assert.deepEqual(monitor.spec.endpoints.map((e) => [e.port, e.path]), [['metrics', '/metrics']]);
+    const monitor = one(ms, 'ServiceMonitor') as Manifest & {
+      spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string; path: string }[] };
+    };
+    assert.ok(
+      matches(monitor.spec.selector.matchLabels, service.metadata.labels!),
+      'the ServiceMonitor selects the metrics Service',
+    );
+    assert.deepEqual(
+      monitor.spec.endpoints.map((e) => [e.port, e.path]),
+      [['metrics', '/metrics']],
+    );
     assert.equal(monitor.metadata.labels?.release, 'kube-prometheus-stack');
 
     const rule = one(ms, 'PrometheusRule') as Manifest & { spec: { groups: unknown } };
-    const alerts = parseYaml(readFileSync(join(chartDir, 'files', 'prometheus-alerts.yml'), 'utf8')) as { groups: unknown };
+    const alerts = parseYaml(readFileSync(join(chartDir, 'files', 'prometheus-alerts.yml'), 'utf8')) as {
+      groups: unknown;
+    };
     assert.deepEqual(rule.spec.groups, alerts.groups, 'the PrometheusRule carries the project alert rules unchanged');
 
-    const dashboard = one(ms, 'ConfigMap', 'sync-ac-list-sync-dashboard') as Manifest & { data: Record<string, string> };
+    const dashboard = one(ms, 'ConfigMap', 'sync-ac-list-sync-dashboard') as Manifest & {
+      data: Record<string, string>;
+    };
     assert.equal(dashboard.metadata.labels?.grafana_dashboard, '1', 'labelled for the Grafana sidecar');
-    assert.deepEqual(JSON.parse(dashboard.data['ac-list-sync.json']!), JSON.parse(readFileSync(join(chartDir, 'files', 'grafana-dashboard.json'), 'utf8')));
+    assert.deepEqual(
+      JSON.parse(dashboard.data['ac-list-sync.json']!),
+      JSON.parse(readFileSync(join(chartDir, 'files', 'grafana-dashboard.json'), 'utf8')),
+    );
 
     const pdb = one(ms, 'PodDisruptionBudget') as Manifest & { spec: { maxUnavailable: number } };
     assert.equal(pdb.spec.maxUnavailable, 2);
@@ -208,7 +256,10 @@ describe('helm chart', () => {
       const ms = helmTemplate(helm, ['-f', join(dir, 'my-values.yaml')]);
       const deployment = one<Deployment>(ms, 'Deployment');
       const { config } = renderedConfig(ms, deployment);
-      assert.deepEqual([...new Set(assertSecretsByReference(config, deployment.spec.template.spec))], ['ac-list-sync-credentials']);
+      assert.deepEqual(
+        [...new Set(assertSecretsByReference(config, deployment.spec.template.spec))],
+        ['ac-list-sync-credentials'],
+      );
       assert.ok(byKind(ms, 'HorizontalPodAutoscaler').length === 1 && byKind(ms, 'ServiceMonitor').length === 1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -224,16 +275,31 @@ describe('helm chart', () => {
       const chart = join(dir, 'ac-list-sync');
       cpSync(chartDir, chart, { recursive: true });
       cpSync(join(chart, 'templates', 'NOTES.txt'), join(chart, 'files', 'NOTES.txt'));
-      writeFileSync(join(chart, 'templates', 'zz-notes.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: notes }\ndata:\n  notes: {{ tpl (.Files.Get "files/NOTES.txt") . | quote }}\n');
+      writeFileSync(
+        join(chart, 'templates', 'zz-notes.yaml'),
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: notes }\ndata:\n  notes: {{ tpl (.Files.Get "files/NOTES.txt") . | quote }}\n',
+      );
       const notes = (args: string[]) => {
-        const r = run(helm, ['template', 'sync', chart, '--namespace', 'sync', '--show-only', 'templates/zz-notes.yaml', ...args]);
+        const r = run(helm, [
+          'template',
+          'sync',
+          chart,
+          '--namespace',
+          'sync',
+          '--show-only',
+          'templates/zz-notes.yaml',
+          ...args,
+        ]);
         assert.equal(r.status, 0, r.stderr);
         return (parseManifests(r.stdout)[0] as Manifest & { data: { notes: string } }).data.notes;
       };
       const plain = notes([]);
       assert.match(plain, /kubectl -n sync create secret generic sync-ac-list-sync/);
       assert.doesNotMatch(plain, /WARNING/);
-      assert.match(notes(['--set', 'replicaCount=8']), /WARNING: replicaCount \(8\) is above sourcePartitions \(6\): 2 instance\(s\) will own\s+no partition/);
+      assert.match(
+        notes(['--set', 'replicaCount=8']),
+        /WARNING: replicaCount \(8\) is above sourcePartitions \(6\): 2 instance\(s\) will own\s+no partition/,
+      );
       assert.match(notes(['--set', 'secrets.create=true']), /secrets.create is on/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -261,17 +327,51 @@ describe('helm chart', () => {
       assert.notEqual(r.status, 0, `helm template ${args.join(' ')} should fail`);
       assert.match(r.stderr, message);
     };
-    refused(['--set', 'autoscaling.enabled=true', '--set', 'sourcePartitions=4', '--set', 'autoscaling.maxReplicas=5'], /maxReplicas \(5\) must not exceed sourcePartitions \(4\)/);
-    refused(['--set', 'autoscaling.enabled=true', '--set', 'autoscaling.minReplicas=3', '--set', 'autoscaling.maxReplicas=2'], /minReplicas \(3\) must not exceed/);
-    refused(['--set', 'config.connections.main.apiKey.file=null', '--set', 'config.connections.main.apiKey.value=inline'], /apiKey/);
-    refused(['--set-json', 'config.kafka.sasl={"mechanism":"plain","username":"u","password":{"value":"inline"}}'], /sasl\/password/);
-    refused(['--set-json', 'config.schemaRegistry={"url":"http://r:8081","username":"u","password":{"value":"inline"}}'], /schemaRegistry\/password/);
-    refused(['--set', 'terminationGracePeriodSeconds=30'], /terminationGracePeriodSeconds \(30\) must be longer than config.shutdown.deadlineMs/);
+    refused(
+      ['--set', 'autoscaling.enabled=true', '--set', 'sourcePartitions=4', '--set', 'autoscaling.maxReplicas=5'],
+      /maxReplicas \(5\) must not exceed sourcePartitions \(4\)/,
+    );
+    refused(
+      ['--set', 'autoscaling.enabled=true', '--set', 'autoscaling.minReplicas=3', '--set', 'autoscaling.maxReplicas=2'],
+      /minReplicas \(3\) must not exceed/,
+    );
+    refused(
+      ['--set', 'config.connections.main.apiKey.file=null', '--set', 'config.connections.main.apiKey.value=inline'],
+      /apiKey/,
+    );
+    refused(
+      ['--set-json', 'config.kafka.sasl={"mechanism":"plain","username":"u","password":{"value":"inline"}}'],
+      /sasl\/password/,
+    );
+    refused(
+      ['--set-json', 'config.schemaRegistry={"url":"http://r:8081","username":"u","password":{"value":"inline"}}'],
+      /schemaRegistry\/password/,
+    );
+    refused(
+      ['--set', 'terminationGracePeriodSeconds=30'],
+      /terminationGracePeriodSeconds \(30\) must be longer than config.shutdown.deadlineMs/,
+    );
     refused(['--set', 'replicas=3'], /additional properties 'replicas' not allowed/);
     // Helm merges maps, so a connection named differently would silently keep the default one next to it.
-    refused(['--set-json', 'config.connections.acme={"apiUrl":"https://acme.api-us1.com","apiKey":{"file":"/var/run/secrets/ac-list-sync/acme"},"privacyAcknowledged":true}'], /config.connections.acme is used by no export/);
+    refused(
+      [
+        '--set-json',
+        'config.connections.acme={"apiUrl":"https://acme.api-us1.com","apiKey":{"file":"/var/run/secrets/ac-list-sync/acme"},"privacyAcknowledged":true}',
+      ],
+      /config.connections.acme is used by no export/,
+    );
     // The cap is inclusive: as many instances as partitions is fine.
-    const ok = helmTemplate(helm, ['--set', 'autoscaling.enabled=true', '--set', 'sourcePartitions=4', '--set', 'autoscaling.maxReplicas=4']);
-    assert.equal((one(ok, 'HorizontalPodAutoscaler') as Manifest & { spec: { maxReplicas: number } }).spec.maxReplicas, 4);
+    const ok = helmTemplate(helm, [
+      '--set',
+      'autoscaling.enabled=true',
+      '--set',
+      'sourcePartitions=4',
+      '--set',
+      'autoscaling.maxReplicas=4',
+    ]);
+    assert.equal(
+      (one(ok, 'HorizontalPodAutoscaler') as Manifest & { spec: { maxReplicas: number } }).spec.maxReplicas,
+      4,
+    );
   });
 });

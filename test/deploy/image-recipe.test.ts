@@ -63,16 +63,28 @@ describe('image recipe, without a container engine', () => {
     const buildDir = join(work, 'build');
     copyContext(build, buildDir);
     symlinkSync(join(repoRoot, 'node_modules'), join(buildDir, 'node_modules'), 'dir');
-    const tsc = run(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], buildDir);
+    const tsc = run(
+      process.execPath,
+      [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'],
+      buildDir,
+    );
     assert.equal(tsc.status, 0, `tsc in the build stage's context:\n${tsc.stdout}${tsc.stderr}`);
 
     const appDir = join(work, 'runtime');
     copyContext(runtime, appDir);
-    const install = run(npm, ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], appDir);
+    const install = run(
+      npm,
+      ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'],
+      appDir,
+    );
     assert.equal(install.status, 0, `npm ci --omit=dev:\n${install.stderr}`);
     const copied = copyFromStage(runtime, 'build', buildDir, appDir);
     assert.ok(copied >= 1, 'the runtime stage copies the compiled code from the build stage');
-    const devOnly = run(process.execPath, ['-e', "import('typescript').then(() => process.exit(0), () => process.exit(7))"], appDir);
+    const devOnly = run(
+      process.execPath,
+      ['-e', "import('typescript').then(() => process.exit(0), () => process.exit(7))"],
+      appDir,
+    );
     assert.equal(devOnly.status, 7, 'devDependencies are absent from the runtime install');
 
     // The compression codecs are native (prebuilt per platform, optional dependencies): each must load and round-trip.
@@ -81,7 +93,11 @@ describe('image recipe, without a container engine', () => {
     assert.equal(codecs.stdout.trim(), 'snappy lz4 zstd');
 
     const cli = join(appDir, 'dist', 'src', 'cli', 'index.js');
-    const check = run(process.execPath, [cli, 'check-config', '--config', join(repoRoot, 'deploy', 'compose', 'config.json')], appDir);
+    const check = run(
+      process.execPath,
+      [cli, 'check-config', '--config', join(repoRoot, 'deploy', 'compose', 'config.json')],
+      appDir,
+    );
     assert.equal(check.status, 0, `check-config on the runtime install:\n${check.stderr}`);
     assert.match(check.stdout, /^ok: 3 exports/);
     // The CLI loads every command, the simulator's too (packages/ac-simulator, compiled into dist/packages/).
@@ -94,7 +110,9 @@ describe('image recipe, without a container engine', () => {
   });
 
   it("locks a musl build of every native codec for the image's Alpine, as well as the glibc one", () => {
-    const lock = JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version: string; libc?: string[]; optionalDependencies?: Record<string, string> }> };
+    const lock = JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { version: string; libc?: string[]; optionalDependencies?: Record<string, string> }>;
+    };
     for (const name of ['snappy', 'lz4-napi', '@mongodb-js/zstd']) {
       const optional = Object.entries(lock.packages[`node_modules/${name}`]?.optionalDependencies ?? {});
       for (const libc of ['musl', 'gnu']) {

@@ -10,7 +10,8 @@ export const repoRoot: string = (() => {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'ac-list-sync') return dir;
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'ac-list-sync')
+      return dir;
     const up = dirname(dir);
     if (up === dir) throw new Error('cannot find the repository root (package.json of ac-list-sync)');
     dir = up;
@@ -30,7 +31,13 @@ function executable(path: string): boolean {
 
 /** A tool from .cache/bin (where scripts/ci-tools.sh puts it) or PATH, else undefined. */
 export function findTool(name: string): string | undefined {
-  const candidates = [join(repoRoot, '.cache', 'bin', name), ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, name))];
+  const candidates = [
+    join(repoRoot, '.cache', 'bin', name),
+    ...(process.env.PATH ?? '')
+      .split(delimiter)
+      .filter(Boolean)
+      .map((d) => join(d, name)),
+  ];
   return candidates.find(executable);
 }
 
@@ -54,7 +61,16 @@ export interface Run {
 }
 
 export function run(command: string, args: string[], cwd = repoRoot): Run {
-  const r = spawnSync(command, args, { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: { ...process.env, HELM_CACHE_HOME: join(repoRoot, '.cache', 'helm'), HELM_CONFIG_HOME: join(repoRoot, '.cache', 'helm-config') } });
+  const r = spawnSync(command, args, {
+    cwd,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    env: {
+      ...process.env,
+      HELM_CACHE_HOME: join(repoRoot, '.cache', 'helm'),
+      HELM_CONFIG_HOME: join(repoRoot, '.cache', 'helm-config'),
+    },
+  });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }

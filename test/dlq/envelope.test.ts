@@ -4,22 +4,47 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import pino from 'pino';
-import { DLQ_HEADERS, shrinkDeadLetterRecord, toDeadLetterRecord, type DeadLetter, type OutgoingRecord } from '../../src/dlq/envelope.js';
+import {
+  DLQ_HEADERS,
+  shrinkDeadLetterRecord,
+  toDeadLetterRecord,
+  type DeadLetter,
+  type OutgoingRecord,
+} from '../../src/dlq/envelope.js';
 import { DeadLetterProducer } from '../../src/dlq/producer.js';
 import { republish } from '../../src/dlq/republish.js';
 import { recordBytes } from '../../src/kafka/record-size.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { ScriptedProducer, protocolError } from '../support/fakes.js';
 
-const schema = JSON.parse(readFileSync(new URL('../../../schemas/dead-letter-headers.json', import.meta.url), 'utf8')) as object;
+const schema = JSON.parse(
+  readFileSync(new URL('../../../schemas/dead-letter-headers.json', import.meta.url), 'utf8'),
+) as object;
 const ajv = new Ajv2020({ strict: true });
 ajv.addFormat('date-time', { validate: (s: string) => !Number.isNaN(Date.parse(s)) });
 const validate = ajv.compile(schema);
-const text = (r: OutgoingRecord) => Object.fromEntries(Object.entries(r.headers).filter(([k]) => k.startsWith('dlq.')).map(([k, v]) => [k, v.toString()]));
+const text = (r: OutgoingRecord) =>
+  Object.fromEntries(
+    Object.entries(r.headers)
+      .filter(([k]) => k.startsWith('dlq.'))
+      .map(([k, v]) => [k, v.toString()]),
+  );
 
-function letter(valueBytes: number, headers: Record<string, Buffer> = { traceparent: Buffer.from('00-abc-01') }, offset = 41): DeadLetter {
+function letter(
+  valueBytes: number,
+  headers: Record<string, Buffer> = { traceparent: Buffer.from('00-abc-01') },
+  offset = 41,
+): DeadLetter {
   return {
-    message: { topic: 'src', partition: 2, offset, key: Buffer.from('profile-1'), value: Buffer.alloc(valueBytes, 0x61), headers, timestamp: 1_000 },
+    message: {
+      topic: 'src',
+      partition: 2,
+      offset,
+      key: Buffer.from('profile-1'),
+      value: Buffer.alloc(valueBytes, 0x61),
+      headers,
+      timestamp: 1_000,
+    },
     exportName: undefined,
     stage: 'decode',
     code: 'TOO_LARGE',
@@ -58,7 +83,10 @@ test('when the source headers alone are over the limit they are left out (and co
   assert.equal(text(cut)[DLQ_HEADERS.truncated], 'value,headers');
   assert.equal(text(cut)[DLQ_HEADERS.droppedHeaders], '2');
   assert.equal(cut.headers.big, undefined);
-  const longKey = toDeadLetterRecord({ ...letter(10), message: { ...letter(10).message, key: Buffer.alloc(4_000, 0x6b) } }, 2_000);
+  const longKey = toDeadLetterRecord(
+    { ...letter(10), message: { ...letter(10).message, key: Buffer.alloc(4_000, 0x6b) } },
+    2_000,
+  );
   const keyCut = shrinkDeadLetterRecord(longKey, 1_500);
   assert.ok(recordBytes(keyCut) <= 1_500);
   assert.equal(text(keyCut)[DLQ_HEADERS.truncated], 'value,headers,key');
@@ -69,7 +97,10 @@ test('when the source headers alone are over the limit they are left out (and co
 test('dlq replay does not re-publish a cut letter, and says where its source record is', () => {
   const cut = shrinkDeadLetterRecord(toDeadLetterRecord(letter(5_000), 2_000), 1_000);
   const headers = Object.fromEntries(Object.entries(cut.headers).map(([k, v]) => [k, Buffer.from(v)]));
-  const again = republish({ topic: 'src.dlq', partition: 0, offset: 3, key: cut.key, value: cut.value, headers, timestamp: 2_000 }, 3_000);
+  const again = republish(
+    { topic: 'src.dlq', partition: 0, offset: 3, key: cut.key, value: cut.value, headers, timestamp: 2_000 },
+    3_000,
+  );
   assert.ok('skip' in again && /cut to fit.*src\/2@41/.test(again.skip), JSON.stringify(again));
 });
 
@@ -85,7 +116,19 @@ test('DeadLetterProducer writes a letter too large for the topic cut, calls onWr
   const closed = await dlq.close(60_000);
   assert.deepEqual(closed, { unwritten: 0 });
   assert.equal(written, 1);
-  assert.deepEqual(broker.written.map((r) => [r.topic, r.headers[DLQ_HEADERS.offset]?.toString(), r.headers[DLQ_HEADERS.truncated]?.toString()]).sort(), [['src.dlq', '41', 'value'], ['src.dlq', '42', undefined]]);
+  assert.deepEqual(
+    broker.written
+      .map((r) => [r.topic, r.headers[DLQ_HEADERS.offset]?.toString(), r.headers[DLQ_HEADERS.truncated]?.toString()])
+      .sort(),
+    [
+      ['src.dlq', '41', 'value'],
+      ['src.dlq', '42', undefined],
+    ],
+  );
   assert.equal((await metrics.deadLetters.get()).values.find((v) => v.labels.code === 'TOO_LARGE')?.value, 2);
-  assert.equal((await metrics.writerShrunk.get()).values[0]?.value, 3, 'cut to the assumed 1 MiB limit, then halved per refusal: 1.2 MB → 1 MB → 524 kB → 262 kB');
+  assert.equal(
+    (await metrics.writerShrunk.get()).values[0]?.value,
+    3,
+    'cut to the assumed 1 MiB limit, then halved per refusal: 1.2 MB → 1 MB → 524 kB → 262 kB',
+  );
 });

@@ -6,11 +6,28 @@ import type { StoredRecord } from '../../src/kafka/read-to-end.js';
 import { matches, republish } from '../../src/dlq/republish.js';
 
 /** A dead letter as the service writes it (toDeadLetterRecord), read back as stored bytes. */
-function stored(code: string, stage: 'map' | 'decode' | 'deliver', email: string | undefined, failedAt: number, offset = 7): StoredRecord {
-  const value = email === undefined ? Buffer.from('not json') : Buffer.from(JSON.stringify({ eventId: 'e1', segmentId: 's', op: 'add', profile: { id: 'p1', email } }));
+function stored(
+  code: string,
+  stage: 'map' | 'decode' | 'deliver',
+  email: string | undefined,
+  failedAt: number,
+  offset = 7,
+): StoredRecord {
+  const value =
+    email === undefined
+      ? Buffer.from('not json')
+      : Buffer.from(JSON.stringify({ eventId: 'e1', segmentId: 's', op: 'add', profile: { id: 'p1', email } }));
   const out = toDeadLetterRecord(
     {
-      message: { topic: 'src', partition: 2, offset: 41, key: Buffer.from('p1'), value, headers: { traceparent: Buffer.from('00-abc-01'), bin: Buffer.from([0xff, 0x00]) }, timestamp: 1_000 },
+      message: {
+        topic: 'src',
+        partition: 2,
+        offset: 41,
+        key: Buffer.from('p1'),
+        value,
+        headers: { traceparent: Buffer.from('00-abc-01'), bin: Buffer.from([0xff, 0x00]) },
+        timestamp: 1_000,
+      },
       exportName: stage === 'deliver' ? 'vip' : undefined,
       stage,
       code,
@@ -51,7 +68,12 @@ test('a re-published record: same key, value and source headers (binary kept), n
   assert.equal(String(again.headers.traceparent), '00-abc-01');
   assert.equal(again.headers[REPLAYED_AT], '2026-11-28T10:00:05.000Z');
   assert.equal(again.headers[REPLAYED_FROM], 'src.dlq/0@7');
-  assert.deepEqual(Object.keys(again.headers).filter((k) => k.startsWith('dlq.')).sort(), [REPLAYED_AT, REPLAYED_FROM].sort());
+  assert.deepEqual(
+    Object.keys(again.headers)
+      .filter((k) => k.startsWith('dlq.'))
+      .sort(),
+    [REPLAYED_AT, REPLAYED_FROM].sort(),
+  );
   const orphan = { ...r, headers: {} };
   assert.deepEqual(republish(orphan, T), { skip: `no ${DLQ_HEADERS.topic} header` });
 });
@@ -63,11 +85,14 @@ test('inspect counts by stage and code, largest first, with a few samples whose 
   tally.add(stored('INVALID_CONTACT', 'deliver', 'bob@example.org', T));
   const groups = tally.report();
   assert.equal(tally.total, 5);
-  assert.deepEqual(groups.map((g) => [g.stage, g.code, g.count, g.samples.length]), [
-    ['map', 'UNMAPPED_SEGMENT', 3, 2],
-    ['decode', 'NOT_JSON', 1, 1],
-    ['deliver', 'INVALID_CONTACT', 1, 1],
-  ]);
+  assert.deepEqual(
+    groups.map((g) => [g.stage, g.code, g.count, g.samples.length]),
+    [
+      ['map', 'UNMAPPED_SEGMENT', 3, 2],
+      ['decode', 'NOT_JSON', 1, 1],
+      ['deliver', 'INVALID_CONTACT', 1, 1],
+    ],
+  );
   const text = formatInspect('src.dlq', tally.total, groups).join('\n');
   assert.match(text, /^src\.dlq: 5 dead letters/);
   assert.match(text, /map\/UNMAPPED_SEGMENT +3/);

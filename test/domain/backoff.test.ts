@@ -19,10 +19,25 @@ describe('Backoff on an injected random source', () => {
   });
 
   it('jitters each wait within [half, all] of its step', () => {
-    assert.equal(backoffDelay(3, policy, () => 0), 1_000, 'random 0: half the step');
-    assert.equal(backoffDelay(3, policy, () => 0.5), 1_500);
-    assert.equal(backoffDelay(3, policy, () => 1 - Number.EPSILON), 2_000, 'random near 1: the whole step');
-    assert.equal(backoffDelay(99, policy, () => 0), 15_000, 'the cap is jittered too');
+    assert.equal(
+      backoffDelay(3, policy, () => 0),
+      1_000,
+      'random 0: half the step',
+    );
+    assert.equal(
+      backoffDelay(3, policy, () => 0.5),
+      1_500,
+    );
+    assert.equal(
+      backoffDelay(3, policy, () => 1 - Number.EPSILON),
+      2_000,
+      'random near 1: the whole step',
+    );
+    assert.equal(
+      backoffDelay(99, policy, () => 0),
+      15_000,
+      'the cap is jittered too',
+    );
     let r = 0;
     const spread = new Backoff({ initialMs: 1_000, maxMs: 1_000 }, () => (r = (r + 0.37) % 1));
     for (let i = 0; i < 50; i++) {
@@ -43,6 +58,9 @@ describe('Backoff on an injected random source', () => {
   });
 
   it('treats an attempt below 1 as the first', () => {
-    assert.equal(backoffDelay(0, policy, () => 0), 250);
+    assert.equal(
+      backoffDelay(0, policy, () => 0),
+      250,
+    );
   });
 });

@@ -16,7 +16,9 @@ function sources(dir: string): string[] {
 
 describe('dead-letter codes: one typed list', () => {
   it('schemas/dead-letter-headers.json holds the same codes as its enum', () => {
-    const schema = JSON.parse(readFileSync(join(root, 'schemas/dead-letter-headers.json'), 'utf8')) as { properties: Record<string, { enum?: string[] }> };
+    const schema = JSON.parse(readFileSync(join(root, 'schemas/dead-letter-headers.json'), 'utf8')) as {
+      properties: Record<string, { enum?: string[] }>;
+    };
     assert.deepEqual([...(schema.properties['dlq.error.code']!.enum ?? [])].sort(), [...deadLetterCodes].sort());
   });
 
@@ -25,8 +27,12 @@ describe('dead-letter codes: one typed list', () => {
     for (const file of sources(join(root, 'src'))) {
       const text = readFileSync(file, 'utf8');
       for (const m of text.matchAll(/RecordError\(\s*'[a-z]+',\s*'([A-Z0-9_]+)'/g)) used.add(m[1]!);
-      for (const m of text.matchAll(/(?:fail|dead|reject)\([^)]*?'(?:decode|validate|map|deliver|confirm)',\s*'([A-Z0-9_]+)'/g)) used.add(m[1]!);
-      for (const m of text.matchAll(/code:\s*'([A-Z0-9_]+)'/g)) if (file.includes('/deliver/') && /^(CONSENT|CONTACT|INVALID|NO_|IMPORT|RESUB)/.test(m[1]!)) used.add(m[1]!);
+      for (const m of text.matchAll(
+        /(?:fail|dead|reject)\([^)]*?'(?:decode|validate|map|deliver|confirm)',\s*'([A-Z0-9_]+)'/g,
+      ))
+        used.add(m[1]!);
+      for (const m of text.matchAll(/code:\s*'([A-Z0-9_]+)'/g))
+        if (file.includes('/deliver/') && /^(CONSENT|CONTACT|INVALID|NO_|IMPORT|RESUB)/.test(m[1]!)) used.add(m[1]!);
     }
     assert.ok(used.size >= 12, `found the codes in src (${[...used].join(', ')})`);
     for (const code of used) assert.ok((deadLetterCodes as string[]).includes(code), `${code} is in the list`);

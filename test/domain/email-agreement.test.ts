@@ -23,10 +23,12 @@ const rows: Row[] = [
   // The docs' own failure examples, and each reason §6 lists.
   { email: 'invalid.email@invalidDomain', docs: 'refuse' },
   { email: "invalid'character@example.com", docs: 'refuse' },
-  ...['"', '(', ')', ',', ':', ';', '<', '>', '@', '[', '\\', ']'].map((ch): Row => ({
-    email: `ann${ch}lee@example.com`,
-    docs: 'refuse',
-  })),
+  ...['"', '(', ')', ',', ':', ';', '<', '>', '@', '[', '\\', ']'].map(
+    (ch): Row => ({
+      email: `ann${ch}lee@example.com`,
+      docs: 'refuse',
+    }),
+  ),
   { email: 'ann.example.com', docs: 'refuse' },
   { email: '@example.com', docs: 'refuse' },
   { email: '', docs: 'refuse' },
@@ -58,17 +60,25 @@ const rows: Row[] = [
   { email: 'ann@example.com.', mayDiffer: 'a trailing ".": §6 asks for "." and two letters, not where' },
   { email: 'ann@-example.com', mayDiffer: `a label that begins with "-": ${UNLISTED}` },
   { email: 'ann@example-.com', mayDiffer: `a label that ends with "-": ${UNLISTED}` },
-  { email: `${'a'.repeat(64)}@${'b'.repeat(186)}.com`, mayDiffer: `255 characters: no length limit in §6; ${UNLISTED}` },
+  {
+    email: `${'a'.repeat(64)}@${'b'.repeat(186)}.com`,
+    mayDiffer: `255 characters: no length limit in §6; ${UNLISTED}`,
+  },
 ];
 
 const verdict = (problem: string | undefined) => (problem === undefined ? 'accept' : 'refuse');
-const shown = (email: string) => JSON.stringify(email.length > 40 ? `${email.slice(0, 12)}…(${email.length} chars)` : email);
+const shown = (email: string) =>
+  JSON.stringify(email.length > 40 ? `${email.slice(0, 12)}…(${email.length} chars)` : email);
 
 describe('the service and the simulator on one table of email addresses', () => {
   for (const row of rows.filter((r) => r.docs !== undefined)) {
     it(`both ${row.docs} ${shown(row.email)}, as CONTRACT.md §6 says`, () => {
       assert.equal(verdict(service.emailProblem(row.email)), row.docs, `service: ${service.emailProblem(row.email)}`);
-      assert.equal(verdict(simulator.emailProblem(row.email)), row.docs, `simulator: ${simulator.emailProblem(row.email)}`);
+      assert.equal(
+        verdict(simulator.emailProblem(row.email)),
+        row.docs,
+        `simulator: ${simulator.emailProblem(row.email)}`,
+      );
     });
   }
 
@@ -77,12 +87,17 @@ describe('the service and the simulator on one table of email addresses', () => 
   });
 
   it('lists where the two differ today, all of them rows the contract leaves open', (t) => {
-    const differ = rows.filter((r) => verdict(service.emailProblem(r.email)) !== verdict(simulator.emailProblem(r.email)));
+    const differ = rows.filter(
+      (r) => verdict(service.emailProblem(r.email)) !== verdict(simulator.emailProblem(r.email)),
+    );
     for (const r of differ) {
       const [ours, its] = [verdict(service.emailProblem(r.email)), verdict(simulator.emailProblem(r.email))];
       t.diagnostic(`${shown(r.email)}: service ${ours}s, simulator ${its}s (${r.mayDiffer})`);
     }
-    assert.deepEqual(differ.filter((r) => r.mayDiffer === undefined), []);
+    assert.deepEqual(
+      differ.filter((r) => r.mayDiffer === undefined),
+      [],
+    );
   });
 });
 
@@ -103,7 +118,8 @@ describe('the service and the simulator on case and whitespace', () => {
       const [a, b] = [service.normaliseEmail(v), simulator.normaliseEmail(v)];
       assert.equal(service.normaliseEmail(a), a, JSON.stringify(v));
       assert.equal(simulator.normaliseEmail(b), b, JSON.stringify(v));
-      if (a !== b) t.diagnostic(`${JSON.stringify(v)}: service keys ${JSON.stringify(a)}, simulator ${JSON.stringify(b)}`);
+      if (a !== b)
+        t.diagnostic(`${JSON.stringify(v)}: service keys ${JSON.stringify(a)}, simulator ${JSON.stringify(b)}`);
     }
   });
 });

@@ -36,7 +36,15 @@ describe('emailProblem: addresses ActiveCampaign refuses', () => {
   });
 
   it('refuses special characters and empty labels in the domain', () => {
-    for (const email of ['ann@exa_mple.com', 'ann@exam!ple.com', 'ann@example..com', 'ann@.example.com', 'ann@example.com.', 'ann@-example.com', 'ann@example-.com']) {
+    for (const email of [
+      'ann@exa_mple.com',
+      'ann@exam!ple.com',
+      'ann@example..com',
+      'ann@.example.com',
+      'ann@example.com.',
+      'ann@-example.com',
+      'ann@example-.com',
+    ]) {
       assert.equal(emailProblem(email), 'email domain has a special character or an empty label', email);
     }
   });

@@ -56,15 +56,37 @@ const valid: [string, unknown][] = [
     },
   ],
   ['occurredAt with a positive offset', variant('occurredAt', '2024-05-01T12:00:00+02:00')],
-  ['occurredAt with a negative offset and fractional seconds', variant('occurredAt', '2024-05-01T05:00:00.123456-05:00')],
+  [
+    'occurredAt with a negative offset and fractional seconds',
+    variant('occurredAt', '2024-05-01T05:00:00.123456-05:00'),
+  ],
   ['occurredAt far in the past (a backfill)', variant('occurredAt', '1999-12-31T23:59:59Z')],
-  ['attributes with numbers, booleans and null', variant('profile.attributes', { score: 4.5, count: 0, vip: true, churned: false, note: null })],
+  [
+    'attributes with numbers, booleans and null',
+    variant('profile.attributes', { score: 4.5, count: 0, vip: true, churned: false, note: null }),
+  ],
   ['empty attributes', variant('profile.attributes', {})],
   ['remove op', variant('op', 'remove')],
   ['erase op (an erasure request)', variant('op', 'erase')],
-  ['unknown fields at the root and in the profile', { ...base(), source: 'cdp', version: 3, profile: { ...base().profile, locale: 'en-GB' } }],
-  ['optional names as null (as Avro sends them)', variant('profile', { id: 'p-1', email: 'ann@example.com', firstName: null, lastName: null, phone: null, attributes: null })],
-  ['optional names empty', variant('profile', { id: 'p-1', email: 'ann@example.com', firstName: '', lastName: '', phone: '' })],
+  [
+    'unknown fields at the root and in the profile',
+    { ...base(), source: 'cdp', version: 3, profile: { ...base().profile, locale: 'en-GB' } },
+  ],
+  [
+    'optional names as null (as Avro sends them)',
+    variant('profile', {
+      id: 'p-1',
+      email: 'ann@example.com',
+      firstName: null,
+      lastName: null,
+      phone: null,
+      attributes: null,
+    }),
+  ],
+  [
+    'optional names empty',
+    variant('profile', { id: 'p-1', email: 'ann@example.com', firstName: '', lastName: '', phone: '' }),
+  ],
   ['names with surrounding spaces', variant('profile.firstName', '  Ann  ')],
   ['ids of exactly 200 characters', { ...base(), eventId: 'e'.repeat(200), segmentId: 's'.repeat(200) }],
 ];
@@ -97,7 +119,10 @@ const invalid: [string, unknown][] = [
   ['empty segmentId', variant('segmentId', '')],
   ['empty profile id', variant('profile.id', '')],
   ['eventId longer than 200 characters', variant('eventId', 'e'.repeat(201))],
-  ['profile id of 200 characters plus a space (length counts before trimming)', variant('profile.id', ` ${'p'.repeat(200)}`)],
+  [
+    'profile id of 200 characters plus a space (length counts before trimming)',
+    variant('profile.id', ` ${'p'.repeat(200)}`),
+  ],
   ['email with an empty local part', variant('profile.email', '@example.com')],
   ['email with two @', variant('profile.email', 'ann@lee@example.com')],
   ['email with a space inside', variant('profile.email', 'ann lee@example.com')],
@@ -119,7 +144,11 @@ describe('membership-change event: zod schema and JSON Schema agree', () => {
     it(`accepts: ${name}`, () => {
       const zod = parseMembershipChange(sample);
       assert.equal(zod.ok, true, `zod refused: ${zod.ok ? '' : zod.reason}`);
-      assert.equal(validateJsonSchema(sample), true, `JSON Schema refused: ${ajv.errorsText(validateJsonSchema.errors)}`);
+      assert.equal(
+        validateJsonSchema(sample),
+        true,
+        `JSON Schema refused: ${ajv.errorsText(validateJsonSchema.errors)}`,
+      );
     });
   }
 
@@ -132,7 +161,10 @@ describe('membership-change event: zod schema and JSON Schema agree', () => {
   }
 
   it('an erase parses to an erasure request with the normalised email', () => {
-    const result = parseMembershipChange({ ...variant('op', 'erase'), profile: { id: 'p-1', email: ' Ann@Example.com ' } });
+    const result = parseMembershipChange({
+      ...variant('op', 'erase'),
+      profile: { id: 'p-1', email: ' Ann@Example.com ' },
+    });
     assert.ok(result.ok);
     assert.equal(result.change.op, 'erase');
     assert.equal(result.change.profile.email, 'ann@example.com');
@@ -153,7 +185,14 @@ describe('membership-change event: ActiveCampaign email rules (zod only)', () =>
   // two letters or more, labels without special characters) in a form producers could read, and it must not
   // trim or lower-case. The service applies those rules itself (src/domain/email.ts), so these samples pass the
   // JSON Schema and are refused by zod: that difference is intended.
-  const acRefused = ['invalid.email@invalidDomain', "invalid'character@example.com", 'a(b)@example.com', 'ann@example.c', 'ann@exa_mple.com', 'ann@example.123'];
+  const acRefused = [
+    'invalid.email@invalidDomain',
+    "invalid'character@example.com",
+    'a(b)@example.com',
+    'ann@example.c',
+    'ann@exa_mple.com',
+    'ann@example.123',
+  ];
   for (const email of acRefused) {
     it(`refuses ${email} although its shape passes the JSON Schema`, () => {
       const sample = variant('profile.email', email);
@@ -181,7 +220,14 @@ describe('membership-change event: normalisation', () => {
       occurredAt: '2024-05-01T12:00:00.250+02:00',
       segmentId: ' seg-vip',
       op: 'remove',
-      profile: { id: 'p-9 ', email: 'Ann@Example.com', firstName: '  Ann ', lastName: 'Lee  ', phone: ' 0123 ', attributes: { plan: 'gold' } },
+      profile: {
+        id: 'p-9 ',
+        email: 'Ann@Example.com',
+        firstName: '  Ann ',
+        lastName: 'Lee  ',
+        phone: ' 0123 ',
+        attributes: { plan: 'gold' },
+      },
     });
     assert.ok(result.ok, result.ok ? '' : result.reason);
     assert.deepEqual(result.change, {
@@ -189,12 +235,28 @@ describe('membership-change event: normalisation', () => {
       occurredAt: Date.UTC(2024, 4, 1, 10, 0, 0, 250),
       segmentId: 'seg-vip',
       op: 'remove',
-      profile: { id: 'p-9', email: 'ann@example.com', firstName: 'Ann', lastName: 'Lee', phone: '0123', attributes: { plan: 'gold' } },
+      profile: {
+        id: 'p-9',
+        email: 'ann@example.com',
+        firstName: 'Ann',
+        lastName: 'Lee',
+        phone: '0123',
+        attributes: { plan: 'gold' },
+      },
     });
   });
 
   it('drops empty, blank and null optional names and a null attributes map', () => {
-    const result = parseMembershipChange(variant('profile', { id: 'p-1', email: 'ann@example.com', firstName: '', lastName: '   ', phone: null, attributes: null }));
+    const result = parseMembershipChange(
+      variant('profile', {
+        id: 'p-1',
+        email: 'ann@example.com',
+        firstName: '',
+        lastName: '   ',
+        phone: null,
+        attributes: null,
+      }),
+    );
     assert.ok(result.ok, result.ok ? '' : result.reason);
     const profile = result.change.profile;
     assert.equal(profile.firstName, undefined);
@@ -204,7 +266,11 @@ describe('membership-change event: normalisation', () => {
   });
 
   it('keeps attribute values as sent and strips unknown fields', () => {
-    const result = parseMembershipChange({ ...base(), extra: 1, profile: { ...base().profile, attributes: { n: 1.5, b: false, z: null }, locale: 'en' } });
+    const result = parseMembershipChange({
+      ...base(),
+      extra: 1,
+      profile: { ...base().profile, attributes: { n: 1.5, b: false, z: null }, locale: 'en' },
+    });
     assert.ok(result.ok);
     assert.deepEqual(result.change.profile.attributes, { n: 1.5, b: false, z: null });
     assert.equal('extra' in result.change, false);

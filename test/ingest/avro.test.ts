@@ -18,7 +18,14 @@ const event = {
   occurredAt: '2026-11-28T10:00:00Z',
   segmentId: 'vip',
   op: 'add',
-  profile: { id: 'p-1', email: ' Ann@Example.COM ', firstName: 'Ann', lastName: null, phone: null, attributes: { tier: 'gold', ltv: 12.5, vip: true, note: null } },
+  profile: {
+    id: 'p-1',
+    email: ' Ann@Example.COM ',
+    firstName: 'Ann',
+    lastName: null,
+    phone: null,
+    attributes: { tier: 'gold', ltv: 12.5, vip: true, note: null },
+  },
 };
 
 let reg: SchemaRegistrySim;
@@ -34,7 +41,8 @@ before(async () => {
 });
 after(() => reg.close());
 
-const decoder = (url = reg.url, extra: Partial<ConstructorParameters<typeof AvroDecoder>[0]> = {}, maxBytes = 65_536) => new AvroDecoder({ url, timeoutMs: 1_000, ...extra }, maxBytes);
+const decoder = (url = reg.url, extra: Partial<ConstructorParameters<typeof AvroDecoder>[0]> = {}, maxBytes = 65_536) =>
+  new AvroDecoder({ url, timeoutMs: 1_000, ...extra }, maxBytes);
 
 /** The error a promise rejects with (fails the test if it resolves). */
 async function failure(p: Promise<unknown>): Promise<SyncError> {
@@ -73,7 +81,17 @@ describe('AvroDecoder', () => {
   });
 
   it('decodes unions and maps as plain values: nulls, strings, numbers, booleans', async () => {
-    const bare = { ...event, profile: { id: 'p-2', email: 'b@example.com', firstName: null, lastName: 'Bee', phone: '+1 555', attributes: null } };
+    const bare = {
+      ...event,
+      profile: {
+        id: 'p-2',
+        email: 'b@example.com',
+        firstName: null,
+        lastName: 'Bee',
+        phone: '+1 555',
+        attributes: null,
+      },
+    };
     const value = (await decoder().decode(await producer.encode(id, bare))) as typeof bare;
     assert.deepEqual(value, bare);
     const parsed = parseMembershipChange(value);
@@ -107,7 +125,11 @@ describe('AvroDecoder', () => {
     const trailing = Buffer.concat([encoded, Buffer.from([2, 4, 6])]);
     // eventId, occurredAt and segmentId are empty strings (length 0), then the enum index 7 (zig-zag 14).
     const badEnum = withId(id, Buffer.from([0, 0, 0, 14]));
-    for (const [what, bytes] of [['truncated', truncated], ['trailing', trailing], ['bad enum', badEnum]] as const) {
+    for (const [what, bytes] of [
+      ['truncated', truncated],
+      ['trailing', trailing],
+      ['bad enum', badEnum],
+    ] as const) {
       const err = await failure(decoder().decode(bytes));
       assert.ok(err instanceof RecordError, what);
       assert.equal(err.stage, 'decode', what);
@@ -146,7 +168,9 @@ describe('AvroDecoder', () => {
     try {
       const e503 = await failure(decoder(await listen(failing)).decode(encoded));
       assert.ok(e503 instanceof RegistryUnavailableError);
-      const slow = await failure(new AvroDecoder({ url: await listen(silent), timeoutMs: 200 }, 65_536).decode(encoded));
+      const slow = await failure(
+        new AvroDecoder({ url: await listen(silent), timeoutMs: 200 }, 65_536).decode(encoded),
+      );
       assert.ok(slow instanceof RegistryUnavailableError);
       assert.equal(slow.code, 'REGISTRY_UNAVAILABLE');
     } finally {
@@ -159,8 +183,13 @@ describe('AvroDecoder', () => {
   it('sends basic credentials; refused credentials are retriable (REGISTRY_UNAUTHORIZED), not a dead-letter', async () => {
     const secured = await startSchemaRegistry({ store: reg.store, auth: { username: 'svc', password: 's3cret' } });
     try {
-      assert.deepEqual(await decoder(secured.url, { username: 'svc', password: { value: 's3cret' } }).decode(encoded), event);
-      const err = await failure(decoder(secured.url, { username: 'svc', password: { value: 'wrong' } }).decode(encoded));
+      assert.deepEqual(
+        await decoder(secured.url, { username: 'svc', password: { value: 's3cret' } }).decode(encoded),
+        event,
+      );
+      const err = await failure(
+        decoder(secured.url, { username: 'svc', password: { value: 'wrong' } }).decode(encoded),
+      );
       assert.ok(err instanceof RegistryUnavailableError);
       assert.equal(err.code, 'REGISTRY_UNAUTHORIZED');
     } finally {
@@ -170,11 +199,20 @@ describe('AvroDecoder', () => {
 
   it('check(): passes for a registry, a config error for a wrong path or refused credentials, retriable when down', async () => {
     await decoder(`${reg.url}/`).check();
-    await assert.rejects(decoder(`${reg.url}/not-the-api`).check(), (err) => err instanceof ConfigError && err.key === 'schemaRegistry.url');
+    await assert.rejects(
+      decoder(`${reg.url}/not-the-api`).check(),
+      (err) => err instanceof ConfigError && err.key === 'schemaRegistry.url',
+    );
     const secured = await startSchemaRegistry({ auth: { username: 'svc', password: 's3cret' } });
-    await assert.rejects(decoder(secured.url).check(), (err) => err instanceof ConfigError && err.key === 'schemaRegistry.password');
+    await assert.rejects(
+      decoder(secured.url).check(),
+      (err) => err instanceof ConfigError && err.key === 'schemaRegistry.password',
+    );
     await secured.close();
-    await assert.rejects(decoder(secured.url).check(), (err) => err instanceof RegistryUnavailableError && err.retriable);
+    await assert.rejects(
+      decoder(secured.url).check(),
+      (err) => err instanceof RegistryUnavailableError && err.retriable,
+    );
   });
 
   it('toPlain copies class instances into plain objects and leaves bytes alone', () => {

@@ -32,17 +32,24 @@ function setup() {
       ran();
     },
     // kafkajs's own event names (building a consumer connects nothing).
-    events: new kafkajs.Kafka({ brokers: ['127.0.0.1:1'], logLevel: kafkajs.logLevel.NOTHING }).consumer({ groupId: 'g' }).events,
+    events: new kafkajs.Kafka({ brokers: ['127.0.0.1:1'], logLevel: kafkajs.logLevel.NOTHING }).consumer({
+      groupId: 'g',
+    }).events,
     on: (name: string, fn: (e: { payload: Record<string, unknown> }) => void) => void handlers.set(name, fn),
     commitOffsets: async (offsets: unknown) => void commits.push(offsets),
     disconnect: async () => undefined,
   };
   const kafka = { consumer: () => consumer } as unknown as Kafka;
-  const settler = { generation: 1, commits: () => [{ topic: 't', partition: 0, offset: '5' }], committed: () => undefined };
+  const settler = {
+    generation: 1,
+    commits: () => [{ topic: 't', partition: 0, offset: '5' }],
+    committed: () => undefined,
+  };
   const pipeline = { settler, assign: () => undefined } as unknown as Ingest;
   const metrics = createMetrics();
   const source = new SourceConsumer(kafka, config, pipeline, metrics, pino({ level: 'silent' }));
-  const crash = (restart: boolean, error: Error) => handlers.get(consumer.events.CRASH)!({ payload: { error, restart, groupId: 'g' } });
+  const crash = (restart: boolean, error: Error) =>
+    handlers.get(consumer.events.CRASH)!({ payload: { error, restart, groupId: 'g' } });
   // A group join ends the rebalancing state, in which nothing is committed.
   handlers.get(consumer.events.GROUP_JOIN)!({ payload: { memberAssignment: {} } });
   return { source, crash, commits, metrics, started, runAgain };
@@ -67,7 +74,10 @@ describe('consumer crashes', () => {
     assert.equal(await restarts(metrics), 2);
     await source.commit();
     assert.equal(commits.length, 1);
-    const settled = await Promise.race([source.fatal.then(() => 'fatal'), new Promise((r) => setImmediate(() => r('pending')))]);
+    const settled = await Promise.race([
+      source.fatal.then(() => 'fatal'),
+      new Promise((r) => setImmediate(() => r('pending'))),
+    ]);
     assert.equal(settled, 'pending', 'a retriable crash is not fatal');
   });
 
@@ -76,7 +86,10 @@ describe('consumer crashes', () => {
     await source.commit();
     assert.equal(commits.length, 1, 'commits before the crash');
     crash(false, new Error('LZ4 compression not implemented'));
-    assert.equal(await source.fatal, 'the Kafka consumer crashed on a non-retriable error: Error: LZ4 compression not implemented');
+    assert.equal(
+      await source.fatal,
+      'the Kafka consumer crashed on a non-retriable error: Error: LZ4 compression not implemented',
+    );
     await source.commit();
     await source.stop().catch(() => undefined);
     assert.equal(commits.length, 1, 'no commit after the crash, not even the final one of stop()');
@@ -92,19 +105,45 @@ describe('consumer crashes', () => {
     await runAgain;
     assert.deepEqual(started, ['connect', 'run'], 'connected and run again');
     assert.equal(await restarts(metrics), 1);
-    const settled = await Promise.race([source.fatal.then(() => 'fatal'), new Promise((r) => setImmediate(() => r('pending')))]);
+    const settled = await Promise.race([
+      source.fatal.then(() => 'fatal'),
+      new Promise((r) => setImmediate(() => r('pending'))),
+    ]);
     assert.equal(settled, 'pending');
     await source.stop();
   });
 
   it('tells the broker being away from what a restart cannot fix', () => {
     const refused = kafkajsError('KafkaJSConnectionError', 'Connection error: connect ECONNREFUSED 127.0.0.1:19194');
-    assert.equal(isTransient(kafkajsError('KafkaJSGroupCoordinatorNotFound', 'Failed to find group coordinator')), true);
-    assert.equal(isTransient(kafkajsError('KafkaJSNonRetriableError', 'wrapped', refused)), true, 'a cause in the chain counts');
+    assert.equal(
+      isTransient(kafkajsError('KafkaJSGroupCoordinatorNotFound', 'Failed to find group coordinator')),
+      true,
+    );
+    assert.equal(
+      isTransient(kafkajsError('KafkaJSNonRetriableError', 'wrapped', refused)),
+      true,
+      'a cause in the chain counts',
+    );
     assert.equal(isTransient(Object.assign(new Error('The coordinator is loading'), { retriable: true })), true);
-    assert.equal(isTransient(kafkajsError('KafkaJSSASLAuthenticationError', 'SASL SCRAM SHA512 authentication failed')), false);
-    assert.equal(isTransient(kafkajsError('KafkaJSNonRetriableError', 'wrapped', kafkajsError('KafkaJSSASLAuthenticationError', 'bad password'))), false);
-    assert.equal(isTransient(new RangeError('The value of "offset" is out of range')), false, 'an assignment kafkajs cannot read');
+    assert.equal(
+      isTransient(kafkajsError('KafkaJSSASLAuthenticationError', 'SASL SCRAM SHA512 authentication failed')),
+      false,
+    );
+    assert.equal(
+      isTransient(
+        kafkajsError(
+          'KafkaJSNonRetriableError',
+          'wrapped',
+          kafkajsError('KafkaJSSASLAuthenticationError', 'bad password'),
+        ),
+      ),
+      false,
+    );
+    assert.equal(
+      isTransient(new RangeError('The value of "offset" is out of range')),
+      false,
+      'an assignment kafkajs cannot read',
+    );
     assert.equal(isTransient(new Error('LZ4 compression not implemented')), false);
     assert.equal(isTransient('not an error'), false);
   });

@@ -42,7 +42,9 @@ describe('decodeJson', () => {
   });
 
   it('a leading UTF-8 byte-order mark is dropped; overlong forms and lone surrogates are not UTF-8', () => {
-    assert.deepEqual(decodeJson(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"a":"é"}')]), MAX), { a: 'é' });
+    assert.deepEqual(decodeJson(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"a":"é"}')]), MAX), {
+      a: 'é',
+    });
     refused(Buffer.from([0x22, 0xc0, 0xaf, 0x22]), 'NOT_UTF8');
     refused(Buffer.from([0x22, 0xed, 0xa0, 0x80, 0x22]), 'NOT_UTF8');
   });
@@ -54,7 +56,10 @@ describe('decodeJson', () => {
   });
 
   it('valid JSON of any shape (validation comes next)', () => {
-    assert.deepEqual(decodeJson(Buffer.from('{"eventId":"e","profile":{"firstName":"Zoë"}}'), MAX), { eventId: 'e', profile: { firstName: 'Zoë' } });
+    assert.deepEqual(decodeJson(Buffer.from('{"eventId":"e","profile":{"firstName":"Zoë"}}'), MAX), {
+      eventId: 'e',
+      profile: { firstName: 'Zoë' },
+    });
     assert.deepEqual(decodeJson(Buffer.from(' [1, 2] \n'), MAX), [1, 2]);
     assert.equal(decodeJson(Buffer.from('null'), MAX), null);
     assert.equal(decodeJson(Buffer.from('"text"'), MAX), 'text');

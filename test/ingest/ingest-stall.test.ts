@@ -43,14 +43,38 @@ function setup(decode: WireDecoder['decode']) {
   const metrics = createMetrics();
   const ownership = new Ownership();
   const settler = new Settler(ownership, metrics, pino({ level: 'silent' }));
-  const pipeline = new Ingest(config, new Router(config.exports), new Map([['main', account]]), ownership, settler, deadLetter, metrics, pino({ level: 'silent' }), { decode });
+  const pipeline = new Ingest(
+    config,
+    new Router(config.exports),
+    new Map([['main', account]]),
+    ownership,
+    settler,
+    deadLetter,
+    metrics,
+    pino({ level: 'silent' }),
+    { decode },
+  );
   pipeline.assign({ t: [0] });
   return { pipeline, added, letters };
 }
 
 const wire = (n: number) => Buffer.from([0, 0, 0, 0, n]);
-const message = (offset: number, value: Buffer): SourceMessage => ({ topic: 't', partition: 0, offset, key: null, value, headers: {}, timestamp: 0 });
-const event = (n: number) => ({ eventId: `e${n}`, occurredAt: '2026-11-28T10:00:00Z', segmentId: 'vip', op: 'add', profile: { id: `p${n}`, email: `c${n}@example.com` } });
+const message = (offset: number, value: Buffer): SourceMessage => ({
+  topic: 't',
+  partition: 0,
+  offset,
+  key: null,
+  value,
+  headers: {},
+  timestamp: 0,
+});
+const event = (n: number) => ({
+  eventId: `e${n}`,
+  occurredAt: '2026-11-28T10:00:00Z',
+  segmentId: 'vip',
+  op: 'add',
+  profile: { id: `p${n}`, email: `c${n}@example.com` },
+});
 
 describe('Ingest with a wire decoder that may stall', () => {
   it('stops at the record whose registry did not answer and takes it, and the rest, when fetched again', async () => {
@@ -67,9 +91,20 @@ describe('Ingest with a wire decoder that may stall', () => {
     assert.equal(stall?.offset, 12);
     assert.equal(stall?.error.code, 'REGISTRY_UNAVAILABLE');
     assert.equal(pipeline.totals.consumed, 2, 'offsets 10 and 11 only');
-    assert.deepEqual(letters.map((l) => l.code), ['UNKNOWN_SCHEMA'], 'the outage dead-letters nothing');
-    assert.equal(pipeline.pending, 2, 'offsets 10 (awaiting delivery) and 11 (behind it) are tracked; 12 and 13 were not begun');
-    assert.deepEqual(added.map((r) => r.message.offset), [10]);
+    assert.deepEqual(
+      letters.map((l) => l.code),
+      ['UNKNOWN_SCHEMA'],
+      'the outage dead-letters nothing',
+    );
+    assert.equal(
+      pipeline.pending,
+      2,
+      'offsets 10 (awaiting delivery) and 11 (behind it) are tracked; 12 and 13 were not begun',
+    );
+    assert.deepEqual(
+      added.map((r) => r.message.offset),
+      [10],
+    );
 
     registryUp = true;
     // kafkajs fetches again from the first unresolved offset (12); a wider re-fetch is dropped as duplicates.
@@ -77,7 +112,11 @@ describe('Ingest with a wire decoder that may stall', () => {
     assert.equal(again, undefined);
     assert.equal(pipeline.totals.consumed, 4);
     assert.equal(letters.length, 1);
-    assert.deepEqual(added.map((r) => r.message.offset), [10, 12, 13], 'each record buffered once');
+    assert.deepEqual(
+      added.map((r) => r.message.offset),
+      [10, 12, 13],
+      'each record buffered once',
+    );
   });
 
   it('never commits past the stalled record', async () => {
@@ -87,6 +126,10 @@ describe('Ingest with a wire decoder that may stall', () => {
     });
     const stall = await pipeline.handle([message(0, wire(1)), message(1, wire(2)), message(2, wire(1))], 2);
     assert.equal(stall?.offset, 1);
-    assert.deepEqual(pipeline.settler.commits(), [{ topic: 't', partition: 0, offset: '1' }], 'offset 0 settled (dead-lettered); 1 is next');
+    assert.deepEqual(
+      pipeline.settler.commits(),
+      [{ topic: 't', partition: 0, offset: '1' }],
+      'offset 0 settled (dead-lettered); 1 is next',
+    );
   });
 });

@@ -16,7 +16,9 @@ function exportsOf(exports: Record<string, unknown>[]): ExportConfig[] {
   }).exports;
 }
 
-function change(over: Partial<SegmentChange> & { attributes?: Record<string, string | number | boolean | null> } = {}): SegmentChange {
+function change(
+  over: Partial<SegmentChange> & { attributes?: Record<string, string | number | boolean | null> } = {},
+): SegmentChange {
   const { attributes, ...rest } = over;
   return {
     eventId: 'evt-1',
@@ -39,11 +41,17 @@ describe('Router.route', () => {
   const router = new Router(exports);
 
   it('sends a segment to every enabled export that maps it', () => {
-    assert.deepEqual(router.route('seg-vip').map((e) => e.name), ['vip-main', 'vip-eu']);
+    assert.deepEqual(
+      router.route('seg-vip').map((e) => e.name),
+      ['vip-main', 'vip-eu'],
+    );
   });
 
   it('skips disabled exports but remembers their segments', () => {
-    assert.deepEqual(router.route('seg-churn').map((e) => e.name), ['churn']);
+    assert.deepEqual(
+      router.route('seg-churn').map((e) => e.name),
+      ['churn'],
+    );
     assert.deepEqual(router.route('seg-paused'), []);
     assert.equal(router.disabledSegments.has('seg-paused'), true);
     assert.equal(router.disabledSegments.has('seg-vip'), false);
@@ -57,7 +65,9 @@ describe('Router.route', () => {
 
 describe('Router.update', () => {
   it('carries the change, the list, tags and excludeAutomations of the export', () => {
-    const [exp] = exportsOf([{ name: 'vip', segmentId: 'seg-vip', listId: '3', tags: ['vip', 'kafka'], excludeAutomations: true }]);
+    const [exp] = exportsOf([
+      { name: 'vip', segmentId: 'seg-vip', listId: '3', tags: ['vip', 'kafka'], excludeAutomations: true },
+    ]);
     const u = new Router([exp!]).update(exp!, change({ op: 'remove' }), 42, 'ref-1');
     assert.deepEqual(u, {
       email: 'ann@example.com',
@@ -76,15 +86,30 @@ describe('Router.update', () => {
   });
 
   it('maps attributes to custom fields by id and by perstag, as strings', () => {
-    const [exp] = exportsOf([{ name: 'vip', segmentId: 'seg-vip', listId: '3', fields: { plan: 12, seats: 'SEATS', vip: 'vip_flag', region: 'UNKNOWN_TAG' } }]);
+    const [exp] = exportsOf([
+      {
+        name: 'vip',
+        segmentId: 'seg-vip',
+        listId: '3',
+        fields: { plan: 12, seats: 'SEATS', vip: 'vip_flag', region: 'UNKNOWN_TAG' },
+      },
+    ]);
     const asked: string[] = [];
-    const perstags = new Map([['SEATS', 20], ['vip_flag', 21]]);
+    const perstags = new Map([
+      ['SEATS', 20],
+      ['vip_flag', 21],
+    ]);
     const router = new Router([exp!], (e, tag) => {
       assert.equal(e, exp);
       asked.push(tag);
       return perstags.get(tag);
     });
-    const u = router.update(exp!, change({ attributes: { plan: 'gold', seats: 12, vip: true, region: 'emea', unmapped: 'x' } }), 1, 'r');
+    const u = router.update(
+      exp!,
+      change({ attributes: { plan: 'gold', seats: 12, vip: true, region: 'emea', unmapped: 'x' } }),
+      1,
+      'r',
+    );
     assert.deepEqual(
       [...u.fields].sort(([a], [b]) => a - b),
       [
@@ -97,7 +122,9 @@ describe('Router.update', () => {
   });
 
   it('skips missing attributes and every perstag without a resolver; an explicit null clears the field (issue 15, defect 4)', () => {
-    const [exp] = exportsOf([{ name: 'vip', segmentId: 'seg-vip', listId: '3', fields: { plan: 12, seats: 13, tier: 'TIER' } }]);
+    const [exp] = exportsOf([
+      { name: 'vip', segmentId: 'seg-vip', listId: '3', fields: { plan: 12, seats: 13, tier: 'TIER' } },
+    ]);
     const u = new Router([exp!]).update(exp!, change({ attributes: { plan: null, tier: 'gold' } }), 1, 'r');
     assert.deepEqual([...u.fields], [[12, null]]);
     const none = new Router([exp!]).update(exp!, change(), 1, 'r');
@@ -112,7 +139,13 @@ describe('Router.update', () => {
 
   it('a blank name clears it; a missing or null name keeps it', () => {
     const [exp] = exportsOf([{ name: 'vip', segmentId: 'seg-vip', listId: '3' }]);
-    const parsed = parseMembershipChange({ eventId: 'e', occurredAt: '2026-01-01T00:00:00Z', segmentId: 'seg-vip', op: 'add', profile: { id: 'p', email: 'ann@example.com', firstName: ' ', phone: null } });
+    const parsed = parseMembershipChange({
+      eventId: 'e',
+      occurredAt: '2026-01-01T00:00:00Z',
+      segmentId: 'seg-vip',
+      op: 'add',
+      profile: { id: 'p', email: 'ann@example.com', firstName: ' ', phone: null },
+    });
     assert.ok(parsed.ok && parsed.change.op !== 'erase');
     const u = new Router([exp!]).update(exp!, parsed.change, 1, 'r');
     assert.deepEqual([u.firstName, u.lastName, u.phone], [null, undefined, undefined]);

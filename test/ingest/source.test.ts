@@ -6,7 +6,14 @@ import { PartitionTracker } from '../../src/offsets/tracker.js';
 describe('retain: what an unsettled event keeps of its record', () => {
   const fetch = Buffer.from('xxKEY{"v":"é"}\u00ffyy', 'latin1');
   const message = (over: Partial<SourceMessage> = {}): SourceMessage => ({
-    topic: 't', partition: 2, offset: 7, key: fetch.subarray(2, 5), value: fetch.subarray(5, 15), headers: {}, timestamp: 1_000, ...over,
+    topic: 't',
+    partition: 2,
+    offset: 7,
+    key: fetch.subarray(2, 5),
+    value: fetch.subarray(5, 15),
+    headers: {},
+    timestamp: 1_000,
+    ...over,
   });
 
   it('copies key and value byte for byte, sharing no memory with the fetch response', () => {

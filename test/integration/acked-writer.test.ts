@@ -18,7 +18,15 @@ const w = world({ simulator: false });
 const writerProducer = () => w.producer({ allowAutoTopicCreation: false });
 
 const letter = (source: string, offset: number, valueBytes: number): DeadLetter => ({
-  message: { topic: source, partition: 0, offset, key: Buffer.from(`p${offset}`), value: Buffer.alloc(valueBytes, 0x61 + (offset % 26)), headers: {}, timestamp: Date.now() },
+  message: {
+    topic: source,
+    partition: 0,
+    offset,
+    key: Buffer.from(`p${offset}`),
+    value: Buffer.alloc(valueBytes, 0x61 + (offset % 26)),
+    headers: {},
+    timestamp: Date.now(),
+  },
   exportName: undefined,
   stage: 'decode',
   code: 'TOO_LARGE',
@@ -30,7 +38,18 @@ test('letters of 300 KB, 900 KB and 1,040,000 bytes, and 50 of 100 KB in a row, 
   const source = await w.topic('big-letters', 1, '.dlq');
   const metrics = createMetrics();
   const dlq = new DeadLetterProducer(await writerProducer(), '{topic}.dlq', metrics, quietLog(), { admin: w.admin });
-  const sizes = [200, 300_000, 150, 900_000, 1_040_000, 120, ...Array.from({ length: 50 }, () => 100_000), 180, 1_100_000, 90];
+  const sizes = [
+    200,
+    300_000,
+    150,
+    900_000,
+    1_040_000,
+    120,
+    ...Array.from({ length: 50 }, () => 100_000),
+    180,
+    1_100_000,
+    90,
+  ];
   await Promise.all(sizes.map((bytes, offset) => dlq.write(letter(source, offset, bytes))));
   assert.deepEqual(await dlq.close(10_000), { unwritten: 0 });
 
@@ -50,13 +69,22 @@ test('letters of 300 KB, 900 KB and 1,040,000 bytes, and 50 of 100 KB in a row, 
     }
   });
   const batches = (await metrics.writerBatches.get()).values;
-  assert.equal(batches.find((v) => v.labels.result === 'failed')?.value ?? 0, 0, 'no request was refused: every batch fitted');
+  assert.equal(
+    batches.find((v) => v.labels.result === 'failed')?.value ?? 0,
+    0,
+    'no request was refused: every batch fitted',
+  );
   assert.equal((await metrics.writerShrunk.get()).values[0]?.value, 1);
 });
 
 test('a record the broker refuses for ever does not stop the others; it is counted, shown stuck, and reported unwritten at close', async () => {
   const topic = uniqueTopic('small-limit');
-  await w.admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 2, replicationFactor: 1, configEntries: [{ name: 'max.message.bytes', value: '5000' }] }] });
+  await w.admin.createTopics({
+    waitForLeaders: true,
+    topics: [
+      { topic, numPartitions: 2, replicationFactor: 1, configEntries: [{ name: 'max.message.bytes', value: '5000' }] },
+    ],
+  });
   const metrics = createMetrics();
   const ledger = new LedgerWriter(await writerProducer(), metrics, quietLog(), { admin: w.admin });
   const huge = ledger.write({ topic, partition: 0, key: 'huge', value: 'x'.repeat(20_000) });
@@ -64,13 +92,20 @@ test('a record the broker refuses for ever does not stop the others; it is count
     () => 'written',
     (err: unknown) => err,
   );
-  const others = Array.from({ length: 40 }, (_, i) => ledger.write({ topic, partition: i % 2, key: `k${i}`, value: 'y'.repeat(400) }));
+  const others = Array.from({ length: 40 }, (_, i) =>
+    ledger.write({ topic, partition: i % 2, key: `k${i}`, value: 'y'.repeat(400) }),
+  );
   await Promise.all(others);
   const stored = await w.read(topic, 40);
   assert.deepEqual(stored.map((r) => r.key).sort(), Array.from({ length: 40 }, (_, i) => `k${i}`).sort());
   assert.equal(ledger.writer.stuckRecords, 1);
   assert.equal((await metrics.writerStuck.get()).values.find((v) => v.labels.writer === 'ledger')?.value, 1);
-  assert.equal((await metrics.writerRefused.get()).values.find((v) => v.labels.writer === 'ledger' && v.labels.reason === 'too_large')?.value, 1);
+  assert.equal(
+    (await metrics.writerRefused.get()).values.find(
+      (v) => v.labels.writer === 'ledger' && v.labels.reason === 'too_large',
+    )?.value,
+    1,
+  );
   // Still refused, still retried (not given up) until close.
   await ledger.writer.whenIdle();
   assert.deepEqual(await ledger.close(500), { unwritten: 1 });
@@ -80,9 +115,15 @@ test('a record the broker refuses for ever does not stop the others; it is count
 test('compressed batches are written and counted under the limit (gzip)', async () => {
   const source = await w.topic('gzip-letters', 1, '.dlq');
   const metrics = createMetrics();
-  const dlq = new DeadLetterProducer(await writerProducer(), '{topic}.dlq', metrics, quietLog(), { admin: w.admin, compression: kafkajs.CompressionTypes.GZIP });
+  const dlq = new DeadLetterProducer(await writerProducer(), '{topic}.dlq', metrics, quietLog(), {
+    admin: w.admin,
+    compression: kafkajs.CompressionTypes.GZIP,
+  });
   await Promise.all(Array.from({ length: 20 }, (_, i) => dlq.write(letter(source, i, 200_000))));
   await dlq.close(1_000);
   assert.equal((await w.deadLetters(source, 20)).length, 20);
-  assert.ok(((await metrics.writerBatches.get()).values.find((v) => v.labels.result === 'written')?.value ?? 0) >= 4, 'at most five 200 kB letters per request');
+  assert.ok(
+    ((await metrics.writerBatches.get()).values.find((v) => v.labels.result === 'written')?.value ?? 0) >= 4,
+    'at most five 200 kB letters per request',
+  );
 });

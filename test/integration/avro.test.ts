@@ -4,7 +4,20 @@ import { after, before, test } from 'node:test';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { DLQ_HEADERS } from '../../src/dlq/envelope.js';
 import { membershipDiff, sampleEvents, type SampleEvent } from '../../src/dev/sample/events.js';
-import { createTopic, eventually, kafka, offsetsCaughtUp, produce, quietLog, readTopic, startService, startSimulator, testConfig, uniqueTopic, type Simulator } from '../support/harness.js';
+import {
+  createTopic,
+  eventually,
+  kafka,
+  offsetsCaughtUp,
+  produce,
+  quietLog,
+  readTopic,
+  startService,
+  startSimulator,
+  testConfig,
+  uniqueTopic,
+  type Simulator,
+} from '../support/harness.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
 /**
@@ -37,9 +50,15 @@ let proxy: TcpProxy;
 
 before(async () => {
   if (skip) return;
-  if (!REGISTRY_URL) throw new Error('AC_TEST_SCHEMA_REGISTRY_URL is not set, and CI must run the real-registry test (.ci/run starts scripts/registry-local.sh)');
+  if (!REGISTRY_URL)
+    throw new Error(
+      'AC_TEST_SCHEMA_REGISTRY_URL is not set, and CI must run the real-registry test (.ci/run starts scripts/registry-local.sh)',
+    );
   await admin.connect();
-  sim = await startSimulator({ timeScale: 10, lists: segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })) });
+  sim = await startSimulator({
+    timeScale: 10,
+    lists: segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })),
+  });
   const target = new URL(REGISTRY_URL);
   proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
 });
@@ -69,21 +88,34 @@ function expectedOf(events: SampleEvent[]): Expected {
 }
 
 const listOf = (segment: string) => String(segments.indexOf(segment) + 1);
-const membershipMatches = (expected: Expected) => membershipDiff(expected, listOf, (id) => sim.snapshot().lists[id]?.members ?? {}).length === 0;
-const avroValue = (e: SampleEvent, extra: Record<string, unknown> = {}) => ({ ...e.value, ...extra, profile: { ...e.value.profile, phone: null, attributes: e.key.endsWith('7') ? { tier: 'gold', ltv: 7.5, vip: true } : null } });
+const membershipMatches = (expected: Expected) =>
+  membershipDiff(expected, listOf, (id) => sim.snapshot().lists[id]?.members ?? {}).length === 0;
+const avroValue = (e: SampleEvent, extra: Record<string, unknown> = {}) => ({
+  ...e.value,
+  ...extra,
+  profile: {
+    ...e.value.profile,
+    phone: null,
+    attributes: e.key.endsWith('7') ? { tier: 'gold', ltv: 7.5, vip: true } : null,
+  },
+});
 
 async function committed(groupId: string, topic: string): Promise<Map<number, number>> {
   const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
   return new Map((offsets?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
 }
 
-test('a real registry (Apicurio, Confluent-compatible API) answers an unknown schema id with 404', { skip }, async () => {
+test('a real registry (Apicurio, Confluent-compatible API) answers an unknown schema id with 404', {
+  skip,
+}, async () => {
   const res = await fetch(`${REGISTRY_URL}/schemas/ids/987654`);
   assert.equal(res.status, 404);
   assert.equal(((await res.json()) as { error_code?: number }).error_code, 40403);
 });
 
-test('Avro events through a real schema registry end in the right lists; bad ones are dead-lettered at decode; a registry outage delays and loses nothing', { skip }, async () => {
+test('Avro events through a real schema registry end in the right lists; bad ones are dead-lettered at decode; a registry outage delays and loses nothing', {
+  skip,
+}, async () => {
   const topic = uniqueTopic('avro');
   await createTopic(admin, topic, 3);
   // The registry lives for the whole CI run: a subject of this topic's own keeps runs and tests apart.
@@ -93,12 +125,24 @@ test('Avro events through a real schema registry end in the right lists; bad one
   const { id: v2 } = await client.register({ type: SchemaType.AVRO, schema: avscV2 }, { subject });
   assert.notEqual(v1, v2);
 
-  const events = [...sampleEvents({ events: 450, profiles: 120, segments, removeRatio: 0.25, reentry: false, seed: 7, start: Date.parse('2026-11-28T10:00:00Z') })];
+  const events = [
+    ...sampleEvents({
+      events: 450,
+      profiles: 120,
+      segments,
+      removeRatio: 0.25,
+      reentry: false,
+      seed: 7,
+      start: Date.parse('2026-11-28T10:00:00Z'),
+    }),
+  ];
   const before = events.slice(0, 300);
   const afterOutage = events.slice(300);
 
   // Phase 1: 300 good records (schema v1) with two bad ones among them.
-  const good = await Promise.all(before.map(async (e) => ({ key: e.key, value: await client.encode(v1, avroValue(e)) })));
+  const good = await Promise.all(
+    before.map(async (e) => ({ key: e.key, value: await client.encode(v1, avroValue(e)) })),
+  );
   const unknownId = Buffer.from(good[10]!.value);
   unknownId.writeInt32BE(987_654, 1);
   const truncated = good[20]!.value.subarray(0, 5 + Math.floor((good[20]!.value.length - 5) / 2));
@@ -106,7 +150,13 @@ test('Avro events through a real schema registry end in the right lists; bad one
     { key: 'bad-unknown-id', value: unknownId, code: 'UNKNOWN_SCHEMA' },
     { key: 'bad-truncated', value: truncated, code: 'AVRO_INVALID' },
   ];
-  await produce(topic, [...good.slice(0, 100), { key: bad[0]!.key, value: bad[0]!.value }, ...good.slice(100, 200), { key: bad[1]!.key, value: bad[1]!.value }, ...good.slice(200)]);
+  await produce(topic, [
+    ...good.slice(0, 100),
+    { key: bad[0]!.key, value: bad[0]!.value },
+    ...good.slice(100, 200),
+    { key: bad[1]!.key, value: bad[1]!.value },
+    ...good.slice(200),
+  ]);
 
   const config = testConfig(topic, sim, segments, { schemaRegistry: { url: throughProxy() } });
   const groupId = config.kafka.groupId;
@@ -129,22 +179,38 @@ test('Avro events through a real schema registry end in the right lists; bad one
     // Phase 2: the registry goes away; 150 more events arrive, written with schema v2, which the service has not fetched.
     const phase1Ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
     await proxy.close();
-    await produce(topic, await Promise.all(afterOutage.map(async (e) => ({ key: e.key, value: await client.encode(v2, avroValue(e, { source: 'cdp' })) }))));
+    await produce(
+      topic,
+      await Promise.all(
+        afterOutage.map(async (e) => ({ key: e.key, value: await client.encode(v2, avroValue(e, { source: 'cdp' })) })),
+      ),
+    );
     const stalls = async () => (await service.metrics.decodeStalls.get()).values.reduce((n, v) => n + v.value, 0);
     await eventually(async () => {
       assert.equal(service.totals().deadLettered, 2, 'the outage dead-letters nothing');
       return (await stalls()) >= 6;
     }, 'the service to pause on the unreachable registry and retry (three partitions)');
     assert.equal(service.totals().consumed, 302, 'nothing after the waiting records was taken');
-    assert.deepEqual(await committed(groupId, topic), phase1Ends, 'no committed offset passes a record that waits for the registry');
+    assert.deepEqual(
+      await committed(groupId, topic),
+      phase1Ends,
+      'no committed offset passes a record that waits for the registry',
+    );
 
     await proxy.open();
-    await eventually(() => membershipMatches(expectedOf(events)), 'the lists to match all 450 events after the registry is back');
+    await eventually(
+      () => membershipMatches(expectedOf(events)),
+      'the lists to match all 450 events after the registry is back',
+    );
     await eventually(() => offsetsCaughtUp(admin, groupId, topic), 'committed offsets to reach the end');
     assert.equal(service.totals().consumed, 452);
     assert.equal(service.totals().deadLettered, 2);
     const dlqEnds = await admin.fetchTopicOffsets(`${topic}.dlq`);
-    assert.equal(dlqEnds.reduce((n, p) => n + Number(p.high), 0), 2, 'the dead-letter topic holds the two bad records and nothing else');
+    assert.equal(
+      dlqEnds.reduce((n, p) => n + Number(p.high), 0),
+      2,
+      'the dead-letter topic holds the two bad records and nothing else',
+    );
     assert.ok(proxy.connections >= 1, 'the service fetched the new schema from the registry once it was back');
   } finally {
     await service.stop();

@@ -33,21 +33,39 @@ function runBench(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: numbe
 }
 
 test('npm run bench at smoke sizes completes and writes well-formed latest.json and latest.md', async () => {
-  const { code, output } = await runBench(['--smoke', '--out', out], { ...process.env, KAFKA_BROKERS: brokers().join(',') });
+  const { code, output } = await runBench(['--smoke', '--out', out], {
+    ...process.env,
+    KAFKA_BROKERS: brokers().join(','),
+  });
   assert.equal(code, 0, `the benchmark exited ${code}:\n${output.slice(-3_000)}`);
   const results = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as BenchResults;
   assert.deepEqual(resultProblems(results), []);
   assert.equal(results.smoke, true);
   assert.equal(results.pipeline.json.events, 20_000);
   assert.equal(results.multiList.listChanges, results.multiList.contacts * 3);
-  assert.deepEqual(outcomeProblems(results), [], 'every step left the membership its workload implies, with no dead letter');
+  assert.deepEqual(
+    outcomeProblems(results),
+    [],
+    'every step left the membership its workload implies, with no dead letter',
+  );
   const markdown = readFileSync(join(out, 'latest.md'), 'utf8');
-  for (const heading of ['**1. Ingest ceiling**', '**2. API ceiling**', '**3. Latency**', '**4. Memory**', '**5. Ledger restore**', '**6. Beyond the single-list ceiling**']) assert.ok(markdown.includes(heading), `latest.md has ${heading}`);
+  for (const heading of [
+    '**1. Ingest ceiling**',
+    '**2. API ceiling**',
+    '**3. Latency**',
+    '**4. Memory**',
+    '**5. Ledger restore**',
+    '**6. Beyond the single-list ceiling**',
+  ])
+    assert.ok(markdown.includes(heading), `latest.md has ${heading}`);
   assert.ok(output.includes('**1. Ingest ceiling**'), 'the table is printed too');
 });
 
 test('the benchmark refuses a bad size before touching Kafka, naming the flag', async () => {
-  const { code, output } = await runBench(['--json-events', 'lots', '--out', out], { ...process.env, KAFKA_BROKERS: '127.0.0.1:1' });
+  const { code, output } = await runBench(['--json-events', 'lots', '--out', out], {
+    ...process.env,
+    KAFKA_BROKERS: '127.0.0.1:1',
+  });
   assert.equal(code, 2);
   assert.match(output, /--json-events must be a whole number/);
 });

@@ -14,20 +14,33 @@ test('an import that stays active for ever: the deadline fires, the import is re
   const topic = await w.topic('deadline');
   const events = Array.from({ length: 40 }, (_, i) => ({
     key: `p${i}`,
-    value: JSON.stringify({ eventId: `e${i}`, occurredAt: new Date(Date.parse('2026-11-28T10:00:00Z') + i).toISOString(), segmentId: 'vip', op: 'add', profile: { id: `p${i}`, email: `c${i}@example.com` } }),
+    value: JSON.stringify({
+      eventId: `e${i}`,
+      occurredAt: new Date(Date.parse('2026-11-28T10:00:00Z') + i).toISOString(),
+      segmentId: 'vip',
+      op: 'add',
+      profile: { id: `p${i}`, email: `c${i}@example.com` },
+    }),
   }));
   await w.produce(topic, events);
   w.sim.configure({ stuckImports: { next: 1, status: 'active' } });
   const confirmTimeoutMs = 10_000; // 500 ms at the test's time scale of 20
   const maxImportResubmits = 3;
-  const config = w.config(topic, { buffer: { lingerMs: 100 }, delivery: { timeScale: 20, pollIntervalMs: 500, confirmTimeoutMs, maxImportResubmits } });
+  const config = w.config(topic, {
+    buffer: { lingerMs: 100 },
+    delivery: { timeScale: 20, pollIntervalMs: 500, confirmTimeoutMs, maxImportResubmits },
+  });
   const started = Date.now();
   const service = await w.start(config);
   await w.committed(service, 'the service to settle', 60_000);
   const took = Date.now() - started;
   const stall = ((maxImportResubmits + 1) * confirmTimeoutMs) / 20;
-  assert.ok(took < stall + 30_000, `settled in ${took} ms: bounded by the stated stall (${stall} ms) plus start-up, not polled for ever`);
-  const timeouts = (await service.metrics.confirmations.get()).values.find((v) => v.labels.status === 'timeout')?.value ?? 0;
+  assert.ok(
+    took < stall + 30_000,
+    `settled in ${took} ms: bounded by the stated stall (${stall} ms) plus start-up, not polled for ever`,
+  );
+  const timeouts =
+    (await service.metrics.confirmations.get()).values.find((v) => v.labels.status === 'timeout')?.value ?? 0;
   assert.equal(timeouts, 1, 'one import passed its deadline');
   const snap = w.sim.snapshot();
   assert.equal(Object.keys(snap.lists['1']?.members ?? {}).length, 40, 'every contact is on the list');
@@ -41,17 +54,43 @@ test('an abandoned import of removes that ActiveCampaign completes after the con
   const topic = await w.topic('deadline-late');
   w.sim.finishStuckImports(); // the first test's, whose service has stopped
   const at = (i: number) => new Date(Date.parse('2026-11-28T10:00:00Z') + i).toISOString();
-  const event = (i: number, op: 'add' | 'remove', n: number) => ({ key: `p${i}`, value: JSON.stringify({ eventId: `${op}${n}`, occurredAt: at(n), segmentId: 'vip', op, profile: { id: `p${i}`, email: `late${i}@example.com` } }) });
-  const config = w.config(topic, { buffer: { lingerMs: 100 }, delivery: { timeScale: 20, pollIntervalMs: 500, confirmTimeoutMs: 10_000 } });
-  const members = () => Object.entries(w.sim.snapshot().lists['1']?.members ?? {}).filter(([email, m]) => m.status === 1 && email.startsWith('late')).map(([email]) => email).sort();
-  const settled = (what: string, n: number) => w.until(async () => (await w.caughtUp(config)) && members().length === n, what, 60_000);
-  await w.produce(topic, Array.from({ length: 10 }, (_, i) => event(i, 'add', i)));
+  const event = (i: number, op: 'add' | 'remove', n: number) => ({
+    key: `p${i}`,
+    value: JSON.stringify({
+      eventId: `${op}${n}`,
+      occurredAt: at(n),
+      segmentId: 'vip',
+      op,
+      profile: { id: `p${i}`, email: `late${i}@example.com` },
+    }),
+  });
+  const config = w.config(topic, {
+    buffer: { lingerMs: 100 },
+    delivery: { timeScale: 20, pollIntervalMs: 500, confirmTimeoutMs: 10_000 },
+  });
+  const members = () =>
+    Object.entries(w.sim.snapshot().lists['1']?.members ?? {})
+      .filter(([email, m]) => m.status === 1 && email.startsWith('late'))
+      .map(([email]) => email)
+      .sort();
+  const settled = (what: string, n: number) =>
+    w.until(async () => (await w.caughtUp(config)) && members().length === n, what, 60_000);
+  await w.produce(
+    topic,
+    Array.from({ length: 10 }, (_, i) => event(i, 'add', i)),
+  );
   const service = await w.start(config);
   await settled('the adds to settle', 10);
   w.sim.configure({ stuckImports: { next: 1, status: 'active' } });
-  await w.produce(topic, Array.from({ length: 5 }, (_, i) => event(i, 'remove', 100 + i)));
+  await w.produce(
+    topic,
+    Array.from({ length: 5 }, (_, i) => event(i, 'remove', 100 + i)),
+  );
   await settled('the removes to settle through the resubmission of their stuck import', 5);
-  await w.produce(topic, Array.from({ length: 5 }, (_, i) => event(i, 'add', 200 + i)));
+  await w.produce(
+    topic,
+    Array.from({ length: 5 }, (_, i) => event(i, 'add', 200 + i)),
+  );
   await settled('the re-entries to settle', 10);
   assert.equal(w.sim.finishStuckImports(), 1, 'the abandoned import completes now');
   assert.equal(members().length, 5, 'its removes landed over the re-entries');

@@ -13,7 +13,10 @@ const segments = ['vip', 'newsletter', 'churn'];
 const GOOD = 5_000;
 const w = world({ segments, simulator: { timeScale: 5 } });
 
-type Fate = { kind: 'deliver'; segment: string; email: string; op: 'add' | 'remove' } | { kind: 'dead-letter'; reason: string } | { kind: 'skip'; email: string };
+type Fate =
+  | { kind: 'deliver'; segment: string; email: string; op: 'add' | 'remove' }
+  | { kind: 'dead-letter'; reason: string }
+  | { kind: 'skip'; email: string };
 
 const listOf = w.listOf;
 const statusOf = (op: 'add' | 'remove'): number => (op === 'add' ? 1 : 2);
@@ -30,9 +33,22 @@ test('after a SIGKILL mid-stream and a restart, every event is delivered, dead-l
   // Good events, some that cannot be decoded or validated, and some of a segment no export maps (skipped).
   const fates = new Map<string, Fate>();
   const messages: { key: string; value: string }[] = [];
-  for (const e of sampleEvents({ events: GOOD, profiles: 1_700, segments, removeRatio: 0.25, reentry: false, seed: 31, start: Date.parse('2026-11-28T10:00:00Z') })) {
+  for (const e of sampleEvents({
+    events: GOOD,
+    profiles: 1_700,
+    segments,
+    removeRatio: 0.25,
+    reentry: false,
+    seed: 31,
+    start: Date.parse('2026-11-28T10:00:00Z'),
+  })) {
     messages.push({ key: e.key, value: JSON.stringify(e.value) });
-    fates.set(e.value.eventId, { kind: 'deliver', segment: e.value.segmentId, email: e.value.profile.email, op: e.value.op });
+    fates.set(e.value.eventId, {
+      kind: 'deliver',
+      segment: e.value.segmentId,
+      email: e.value.profile.email,
+      op: e.value.op,
+    });
   }
   const rand = mulberry32(32);
   const insert = (id: string, value: string, fate: Fate) => {
@@ -41,9 +57,21 @@ test('after a SIGKILL mid-stream and a restart, every event is delivered, dead-l
   };
   for (let i = 0; i < 30; i++) {
     insert(`bad-json-${i}`, `{"eventId":"bad-json-${i}",`, { kind: 'dead-letter', reason: 'decode/NOT_JSON' });
-    const invalid = { eventId: `bad-op-${i}`, occurredAt: '2026-11-28T12:00:00Z', segmentId: 'vip', op: 'subscribe', profile: { id: `x${i}`, email: `x${i}@example.com` } };
+    const invalid = {
+      eventId: `bad-op-${i}`,
+      occurredAt: '2026-11-28T12:00:00Z',
+      segmentId: 'vip',
+      op: 'subscribe',
+      profile: { id: `x${i}`, email: `x${i}@example.com` },
+    };
     insert(invalid.eventId, JSON.stringify(invalid), { kind: 'dead-letter', reason: 'validate/INVALID_EVENT' });
-    const unmapped = { eventId: `skip-${i}`, occurredAt: '2026-11-28T12:00:00Z', segmentId: 'not-exported', op: 'add', profile: { id: `s${i}`, email: `skip${i}@example.com` } };
+    const unmapped = {
+      eventId: `skip-${i}`,
+      occurredAt: '2026-11-28T12:00:00Z',
+      segmentId: 'not-exported',
+      op: 'add',
+      profile: { id: `s${i}`, email: `skip${i}@example.com` },
+    };
     insert(unmapped.eventId, JSON.stringify(unmapped), { kind: 'skip', email: unmapped.profile.email });
   }
   await w.produce(topic, messages);
@@ -58,7 +86,12 @@ test('after a SIGKILL mid-stream and a restart, every event is delivered, dead-l
   const groupId = `${topic}-g`;
   // First run: killed once it committed something, while the stream is not done.
   let child = w.cli(['run', '--config', configFile]);
-  await w.until(async () => [...(await committed(groupId, topic)).values()].some((o) => o > 0), 'a first commit', 60_000, 50);
+  await w.until(
+    async () => [...(await committed(groupId, topic)).values()].some((o) => o > 0),
+    'a first commit',
+    60_000,
+    50,
+  );
   await child.kill();
   assert.equal(child.proc.signalCode, 'SIGKILL');
   assert.equal(await w.caughtUp(w.config(topic)), false, 'the kill came mid-stream');
@@ -86,13 +119,21 @@ test('after a SIGKILL mid-stream and a restart, every event is delivered, dead-l
       // No membership at all is right when a remove at or after this event stood for it (an add collapsed into a
       // later remove of a contact the account never had is settled with it, and nothing is created).
       const ok = status === undefined ? allowed.includes(statusOf('remove')) : allowed.includes(status);
-      assert.ok(ok, `${idOf(r)} (${fate.op}; later ${JSON.stringify(later.get(`${fate.segment} ${fate.email}`))}) at ${r.partition}/${r.offset} is committed but the simulator shows ${status ?? "nothing"} for ${fate.email}`);
+      assert.ok(
+        ok,
+        `${idOf(r)} (${fate.op}; later ${JSON.stringify(later.get(`${fate.segment} ${fate.email}`))}) at ${r.partition}/${r.offset} is committed but the simulator shows ${status ?? 'nothing'} for ${fate.email}`,
+      );
     } else if (fate.kind === 'dead-letter') {
-      assert.ok(dead.has(`${r.key?.toString()} ${fate.reason}`), `${idOf(r)} at ${r.partition}/${r.offset} is committed but not dead-lettered`);
+      assert.ok(
+        dead.has(`${r.key?.toString()} ${fate.reason}`),
+        `${idOf(r)} at ${r.partition}/${r.offset} is committed but not dead-lettered`,
+      );
     }
   }
   assert.ok(below > 0, 'the first run committed something before it was killed');
-  t.diagnostic(`killed with ${below} of ${source.records.length} records committed, ${snap.counters.importsAccepted} imports accepted`);
+  t.diagnostic(
+    `killed with ${below} of ${source.records.length} records committed, ${snap.counters.importsAccepted} imports accepted`,
+  );
 
   // Second run: picks up from the committed offsets and finishes the stream.
   child = w.cli(['run', '--config', configFile]);
@@ -105,22 +146,31 @@ test('after a SIGKILL mid-stream and a restart, every event is delivered, dead-l
   const lastOp = new Map<string, 'add' | 'remove'>();
   for (const fate of fates.values()) if (fate.kind === 'deliver') lastOp.set(`${fate.segment} ${fate.email}`, fate.op);
   const deadKeys = new Map<string, string[]>();
-  for (const r of dlq.records) deadKeys.set(r.key!.toString(), [...(deadKeys.get(r.key!.toString()) ?? []), reasonOf(r)]);
+  for (const r of dlq.records)
+    deadKeys.set(r.key!.toString(), [...(deadKeys.get(r.key!.toString()) ?? []), reasonOf(r)]);
   for (const [id, fate] of fates) {
     if (fate.kind === 'deliver') {
       const status = final.lists[listOf(fate.segment)]?.members[fate.email]?.status;
       const last = lastOp.get(`${fate.segment} ${fate.email}`)!;
       // Not a member either way: a remove of a contact ActiveCampaign never had is not sent (it would create it).
-      if (!(last === 'remove' && status === undefined)) assert.equal(status, statusOf(last), `${id}: ${fate.email} on list ${listOf(fate.segment)}`);
+      if (!(last === 'remove' && status === undefined))
+        assert.equal(status, statusOf(last), `${id}: ${fate.email} on list ${listOf(fate.segment)}`);
     } else if (fate.kind === 'dead-letter') {
-      assert.ok(deadKeys.get(id)?.every((reason) => reason === fate.reason), `${id} is dead-lettered as ${fate.reason} (found ${deadKeys.get(id)?.join(', ') ?? 'nothing'})`);
+      assert.ok(
+        deadKeys.get(id)?.every((reason) => reason === fate.reason),
+        `${id} is dead-lettered as ${fate.reason} (found ${deadKeys.get(id)?.join(', ') ?? 'nothing'})`,
+      );
     } else {
-      assert.ok(!deadKeys.has(id) && Object.values(final.lists).every((l) => l.members[fate.email] === undefined), `${id} was skipped, not sent or dead-lettered`);
+      assert.ok(
+        !deadKeys.has(id) && Object.values(final.lists).every((l) => l.members[fate.email] === undefined),
+        `${id} was skipped, not sent or dead-lettered`,
+      );
     }
     count[fate.kind]++;
   }
   assert.deepEqual(count, { deliver: GOOD, 'dead-letter': 60, skip: 30 });
-  for (const key of deadKeys.keys()) assert.equal(fates.get(key)?.kind, 'dead-letter', `only bad records are dead-lettered (found ${key})`);
+  for (const key of deadKeys.keys())
+    assert.equal(fates.get(key)?.kind, 'dead-letter', `only bad records are dead-lettered (found ${key})`);
   assert.ok(dlq.records.every((r) => r.headers[DLQ_HEADERS.topic] === topic));
 
   child.proc.kill('SIGTERM');

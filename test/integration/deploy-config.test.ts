@@ -11,7 +11,16 @@ import { produceSampleEvents } from '../../src/dev/sample/produce.js';
 import { startSchemaRegistry, type SchemaRegistrySim } from '../../packages/ac-simulator/src/registry.js';
 import { flagValue, mountedConfigs, readCompose } from '../deploy/compose-files.js';
 import { chartDir, helmTemplate, requireTool } from '../deploy/tools.js';
-import { brokers, eventually, kafka, quietLog, startService, startSimulator, uniqueTopic, type Simulator } from '../support/harness.js';
+import {
+  brokers,
+  eventually,
+  kafka,
+  quietLog,
+  startService,
+  startSimulator,
+  uniqueTopic,
+  type Simulator,
+} from '../support/harness.js';
 
 /**
  * The service starts with the configs users deploy: the one the helm chart renders (default and non-default values)
@@ -44,8 +53,19 @@ function secretFile(name: string, secret: string): { file: string } {
  * Points a deployed config at the test broker, the simulator and the test registry; env refs keep their names
  * (values from `envValues`, else the simulator's token), file refs move to files under the scratch directory.
  */
-function localise(raw: unknown, topic: string, sim: Simulator, registry: SchemaRegistrySim | undefined, envValues: Record<string, string> = {}): Localised {
-  const value = structuredClone(raw) as Json & { kafka: Json; connections: Record<string, Json>; http?: Json; schemaRegistry?: Json };
+function localise(
+  raw: unknown,
+  topic: string,
+  sim: Simulator,
+  registry: SchemaRegistrySim | undefined,
+  envValues: Record<string, string> = {},
+): Localised {
+  const value = structuredClone(raw) as Json & {
+    kafka: Json;
+    connections: Record<string, Json>;
+    http?: Json;
+    schemaRegistry?: Json;
+  };
   value.kafka.brokers = brokers();
   value.kafka.topics = [topic];
   value.kafka.groupId = `${topic}-g`;
@@ -78,7 +98,11 @@ async function runsWith(
 ): Promise<void> {
   const topic = uniqueTopic(name);
   const wanted = (raw as { schemaRegistry?: { username?: string } }).schemaRegistry;
-  const registry = wanted ? await startSchemaRegistry(wanted.username ? { auth: { username: wanted.username, password: REGISTRY_PASSWORD } } : {}) : undefined;
+  const registry = wanted
+    ? await startSchemaRegistry(
+        wanted.username ? { auth: { username: wanted.username, password: REGISTRY_PASSWORD } } : {},
+      )
+    : undefined;
   try {
     await syncs(localise(raw, topic, sim, registry, envValues), topic, sim, produce);
     if (registry) assert.ok(registry.counters.requests > 0, 'the service asked the schema registry at start-up');
@@ -108,7 +132,12 @@ async function syncs(
     for (const exp of config.exports) {
       const mine: Expected = new Map([[exp.segmentId, expected.get(exp.segmentId) ?? new Map()]]);
       await eventually(
-        () => membershipDiff(mine, () => exp.listId, (id) => sim.snapshot().lists[id]?.members ?? {}).length === 0,
+        () =>
+          membershipDiff(
+            mine,
+            () => exp.listId,
+            (id) => sim.snapshot().lists[id]?.members ?? {},
+          ).length === 0,
         `list ${exp.listId} of export ${exp.name} to match the events`,
       );
     }
@@ -125,15 +154,29 @@ async function syncs(
   }
 }
 
-function simulatorFor(raw: { exports: { listId: string; fields?: Record<string, number | string> }[] }): Promise<Simulator> {
+function simulatorFor(raw: {
+  exports: { listId: string; fields?: Record<string, number | string> }[];
+}): Promise<Simulator> {
   const lists = [...new Set(raw.exports.map((e) => e.listId))].map((id) => ({ id, name: `List ${id}` }));
-  const fieldIds = [...new Set(raw.exports.flatMap((e) => Object.values(e.fields ?? {})).filter((f): f is number => typeof f === 'number'))];
+  const fieldIds = [
+    ...new Set(
+      raw.exports.flatMap((e) => Object.values(e.fields ?? {})).filter((f): f is number => typeof f === 'number'),
+    ),
+  ];
   const fields = fieldIds.map((id) => ({ id: String(id), title: `Field ${id}`, perstag: `FIELD_${id}`, type: 'text' }));
   return startSimulator(fields.length ? { lists, fields } : { lists });
 }
 
 const sample = (events: number) => async (topic: string, segments: string[]) =>
-  produceSampleEvents(kafka(), topic, 2, { events, profiles: Math.ceil(events / 2), segments, removeRatio: 0.25, reentry: false, seed: 11, start: Date.now() });
+  produceSampleEvents(kafka(), topic, 2, {
+    events,
+    profiles: Math.ceil(events / 2),
+    segments,
+    removeRatio: 0.25,
+    reentry: false,
+    seed: 11,
+    start: Date.now(),
+  });
 
 describe('configs rendered by the helm chart', () => {
   for (const [label, args] of [
@@ -144,7 +187,9 @@ describe('configs rendered by the helm chart', () => {
       const helm = requireTool(t, 'helm');
       if (!helm) return;
       const manifests = helmTemplate(helm, [...args]);
-      const cm = manifests.find((m) => m.kind === 'ConfigMap' && typeof (m as { data?: Json }).data?.['config.json'] === 'string') as { data: Record<string, string> } | undefined;
+      const cm = manifests.find(
+        (m) => m.kind === 'ConfigMap' && typeof (m as { data?: Json }).data?.['config.json'] === 'string',
+      ) as { data: Record<string, string> } | undefined;
       assert.ok(cm, 'the render has the config ConfigMap');
       const raw = JSON.parse(cm.data['config.json']!) as Parameters<typeof simulatorFor>[0];
       const sim = await simulatorFor(raw);
@@ -163,7 +208,9 @@ describe('configs mounted by docker-compose.yml', () => {
   before(async () => {
     // The simulator as the compose stack runs it: its token and lists.
     const command = services.simulator!.command;
-    const lists = flagValue(command, '--lists')!.split(',').map((id) => ({ id, name: `List ${id}` }));
+    const lists = flagValue(command, '--lists')!
+      .split(',')
+      .map((id) => ({ id, name: `List ${id}` }));
     sim = await startSimulator({ apiToken: flagValue(command, '--token')!, lists });
   });
   after(() => sim.close());
@@ -173,10 +220,28 @@ describe('configs mounted by docker-compose.yml', () => {
       const raw: unknown = JSON.parse(readFileSync(mounted.file, 'utf8'));
       // The stream the sample-events job writes, made smaller and sent to the test topic.
       const job = parseProduceSampleArgs(services['sample-events']!.command!.slice(1), {});
-      await runsWith(raw, sim, 'compose', async (topic, segments) => {
-        assert.deepEqual(job.segments.filter((s) => !segments.includes(s)), [], 'every sample segment has an export');
-        return produceSampleEvents(kafka(), topic, job.partitions, { events: 60, profiles: 20, segments: job.segments, removeRatio: 0.25, reentry: false, seed: job.seed, start: Date.now() });
-      }, mounted.env);
+      await runsWith(
+        raw,
+        sim,
+        'compose',
+        async (topic, segments) => {
+          assert.deepEqual(
+            job.segments.filter((s) => !segments.includes(s)),
+            [],
+            'every sample segment has an export',
+          );
+          return produceSampleEvents(kafka(), topic, job.partitions, {
+            events: 60,
+            profiles: 20,
+            segments: job.segments,
+            removeRatio: 0.25,
+            reentry: false,
+            seed: job.seed,
+            start: Date.now(),
+          });
+        },
+        mounted.env,
+      );
     });
   }
 });

@@ -20,9 +20,24 @@ test('fast backfill: every list ends with the newest event per (list, email); op
   // maxPendingEvents at 5,000 (default 200,000) puts the pressure of a 300,000-event backfill on this smaller
   // one: fetching pauses, so a contact's history is split over several imports instead of collapsing into one.
   const config = { buffer: { lingerMs: 200, maxPendingEvents: 5_000 } };
-  const world = await DrillWorld.create({ name: 'drill-backfill', partitions: 4, segments, simulator: { timeScale: PIPELINE_TIME_SCALE, limits: { enabled: false } }, config });
+  const world = await DrillWorld.create({
+    name: 'drill-backfill',
+    partitions: 4,
+    segments,
+    simulator: { timeScale: PIPELINE_TIME_SCALE, limits: { enabled: false } },
+    config,
+  });
   try {
-    const stream = new FlappingStream({ seed: 1311, prefix: 'bf-', contacts: CONTACTS, segments, unmapped: 0.02, firstRemove: 0.3, leave: 0.3, reenter: 0.5 });
+    const stream = new FlappingStream({
+      seed: 1311,
+      prefix: 'bf-',
+      contacts: CONTACTS,
+      segments,
+      unmapped: 0.02,
+      firstRemove: 0.3,
+      leave: 0.3,
+      reenter: 0.5,
+    });
     await world.seedOptedOut(seededPairs(1312, 'bf-', CONTACTS, [...world.listOf.values()], 60));
     const events = stream.next(EVENTS);
     t.diagnostic(`stream: ${JSON.stringify(streamShape(events))}`);

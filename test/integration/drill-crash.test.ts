@@ -46,7 +46,8 @@ function schedule(): Kill[] {
   return names.map((name) => ({ name, n: frequent.has(name) ? 1 + Math.floor(rand() * 3) : 1 }));
 }
 
-const reached = (file: string): string[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
+const reached = (file: string): string[] =>
+  existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
 
 type LegEnd = 'exited' | 'settled' | 'fallback';
 
@@ -62,7 +63,16 @@ test('crash drill: SIGKILL at every named crash point and restarts leave every l
   const fired: CrashPointName[] = [];
   let anyPointReached = false;
   try {
-    const stream = new FlappingStream({ seed: SEED, prefix: 'cr-', contacts: CONTACTS, segments, unmapped: 0.03, firstRemove: 0.45, leave: 0.4, reenter: 0.55 });
+    const stream = new FlappingStream({
+      seed: SEED,
+      prefix: 'cr-',
+      contacts: CONTACTS,
+      segments,
+      unmapped: 0.03,
+      firstRemove: 0.45,
+      leave: 0.4,
+      reenter: 0.55,
+    });
     await world.seedOptedOut(seededPairs(SEED + 2, 'cr-', CONTACTS, [...world.listOf.values()], 50));
     const written: DrillEvent[] = [];
 
@@ -83,7 +93,9 @@ test('crash drill: SIGKILL at every named crash point and restarts leave every l
       const accepted = world.sim.snapshot().counters.importsAccepted;
       const committed = await world.committedTotal();
       const fallbackAfter = anyPointReached ? Infinity : 1 + Math.floor(rand() * 4);
-      const fallback = async () => world.sim.snapshot().counters.importsAccepted - accepted >= fallbackAfter && (await world.committedTotal()) > committed;
+      const fallback = async () =>
+        world.sim.snapshot().counters.importsAccepted - accepted >= fallbackAfter &&
+        (await world.committedTotal()) > committed;
       const running = await world.start({ [CRASH_AT_ENV]: `${kill.name}:${kill.n}`, [CRASH_REPORT_ENV]: report });
       const end = await legEnd(world, running, fallback);
       const lines = reached(report);
@@ -91,16 +103,23 @@ test('crash drill: SIGKILL at every named crash point and restarts leave every l
       const counts = Object.fromEntries(CRASH_POINTS.map((p) => [p, lines.filter((l) => l === p).length]));
       if (end === 'exited') {
         const { signal, code } = await running.child.exited;
-        if (signal !== 'SIGKILL' || lines.at(-1) !== kill.name) throw new Error(`leg ${leg} (${kill.name}:${kill.n}) exited with ${signal ?? code}, last point reached ${lines.at(-1) ?? 'none'}:\n${running.child.stderr.slice(-10).join('\n')}`);
+        if (signal !== 'SIGKILL' || lines.at(-1) !== kill.name)
+          throw new Error(
+            `leg ${leg} (${kill.name}:${kill.n}) exited with ${signal ?? code}, last point reached ${lines.at(-1) ?? 'none'}:\n${running.child.stderr.slice(-10).join('\n')}`,
+          );
         fired.push(kill.name);
       } else {
-        problems.push(`leg ${leg}: crash point ${kill.name}:${kill.n} was not reached (${end === 'settled' ? 'the leg settled' : 'killed by the test instead'}; reaches ${JSON.stringify(counts)})`);
+        problems.push(
+          `leg ${leg}: crash point ${kill.name}:${kill.n} was not reached (${end === 'settled' ? 'the leg settled' : 'killed by the test instead'}; reaches ${JSON.stringify(counts)})`,
+        );
         if (end === 'settled') {
           running.child.proc.kill('SIGTERM');
           await running.child.exited;
         }
       }
-      t.diagnostic(`leg ${leg}: ${kill.name}:${kill.n} → ${end}; reaches ${JSON.stringify(counts)}; ${await world.progress()}`);
+      t.diagnostic(
+        `leg ${leg}: ${kill.name}:${kill.n} → ${end}; reaches ${JSON.stringify(counts)}; ${await world.progress()}`,
+      );
     }
 
     // The last leg: no crash armed (reaches still reported), run to the end.
@@ -108,25 +127,40 @@ test('crash drill: SIGKILL at every named crash point and restarts leave every l
     const last = await world.start({ [CRASH_REPORT_ENV]: report });
     await world.settled('the stream to settle after the last restart');
     const finalReaches = reached(report);
-    t.diagnostic(`final leg reaches ${JSON.stringify(Object.fromEntries(CRASH_POINTS.map((p) => [p, finalReaches.filter((l) => l === p).length])))}`);
+    t.diagnostic(
+      `final leg reaches ${JSON.stringify(Object.fromEntries(CRASH_POINTS.map((p) => [p, finalReaches.filter((l) => l === p).length])))}`,
+    );
     t.diagnostic(`stream: ${JSON.stringify(streamShape(written))}; fired ${fired.length} kills: ${fired.join(', ')}`);
 
     for (const name of CRASH_POINTS) if (!fired.includes(name)) problems.push(`no kill at crash point ${name}`);
     if (fired.length < KILLS) problems.push(`${fired.length} kills at crash points, ${KILLS} planned`);
     const state = await world.verify();
     t.diagnostic(`counts: ${JSON.stringify(state.counts)}`);
-    const message = [`crash drill: ${problems.length} problems with the crash points`, ...problems.map((p) => `  - ${p}`), describeReport('end state', state)].join('\n');
+    const message = [
+      `crash drill: ${problems.length} problems with the crash points`,
+      ...problems.map((p) => `  - ${p}`),
+      describeReport('end state', state),
+    ].join('\n');
     assert.equal(problems.length + state.mismatches.length, 0, message);
 
     last.child.proc.kill('SIGTERM');
-    assert.equal((await last.child.exited).code, 0, `a clean stop after the last restart:\n${last.child.stderr.slice(-5).join('\n')}`);
+    assert.equal(
+      (await last.child.exited).code,
+      0,
+      `a clean stop after the last restart:\n${last.child.stderr.slice(-5).join('\n')}`,
+    );
   } finally {
     await world.close();
   }
 });
 
 /** Waits until the leg's process exits, or everything is settled, or the fallback trigger holds (then SIGKILLs it). */
-async function legEnd(world: DrillWorld, running: Running, fallback: () => Promise<boolean>, timeoutMs = 120_000): Promise<LegEnd> {
+async function legEnd(
+  world: DrillWorld,
+  running: Running,
+  fallback: () => Promise<boolean>,
+  timeoutMs = 120_000,
+): Promise<LegEnd> {
   let exited = false;
   void running.child.exited.then(() => (exited = true));
   const deadline = Date.now() + timeoutMs;
@@ -137,7 +171,10 @@ async function legEnd(world: DrillWorld, running: Running, fallback: () => Promi
       return 'fallback';
     }
     if ((await world.caughtUp()) && world.simIdle()) return exited ? 'exited' : 'settled';
-    if (Date.now() > deadline) throw new Error(`a leg neither crashed nor settled within ${timeoutMs} ms (${await world.progress()}):\n${running.child.stderr.slice(-10).join('\n')}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `a leg neither crashed nor settled within ${timeoutMs} ms (${await world.progress()}):\n${running.child.stderr.slice(-10).join('\n')}`,
+      );
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -20,7 +20,9 @@ const UNCONFIRMED = `${PREFIX}unconfirmed_imports`;
 async function assignments(world: DrillWorld): Promise<number[]> {
   const { groups } = await world.admin.describeGroups([world.groupId]);
   if (groups[0]?.state !== 'Stable') return [];
-  return groups[0].members.map((m) => Object.values(AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment ?? {}).flat().length);
+  return groups[0].members.map(
+    (m) => Object.values(AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment ?? {}).flat().length,
+  );
 }
 
 /** Whether the member has imports accepted and not confirmed; `seen` keeps the last count read. */
@@ -31,9 +33,23 @@ async function inTheAir(world: DrillWorld, r: Running, seen: { unconfirmed: numb
 
 test('rebalance drill: a member joins, the first leaves with imports in the air; every list ends exact', async (t) => {
   // Time scale 5: an import stays unconfirmed for about half a second, long enough to leave while it is.
-  const world = await DrillWorld.create({ name: 'drill-rebalance', partitions: 4, segments, simulator: { timeScale: 5 } });
+  const world = await DrillWorld.create({
+    name: 'drill-rebalance',
+    partitions: 4,
+    segments,
+    simulator: { timeScale: 5 },
+  });
   try {
-    const stream = new FlappingStream({ seed: 1331, prefix: 'rb-', contacts: CONTACTS, segments, unmapped: 0.03, firstRemove: 0.45, leave: 0.4, reenter: 0.55 });
+    const stream = new FlappingStream({
+      seed: 1331,
+      prefix: 'rb-',
+      contacts: CONTACTS,
+      segments,
+      unmapped: 0.03,
+      firstRemove: 0.45,
+      leave: 0.4,
+      reenter: 0.55,
+    });
     await world.seedOptedOut(seededPairs(1332, 'rb-', CONTACTS, [...world.listOf.values()], 40));
     const written: DrillEvent[] = [];
     const write = async (count: number, poison: number) => {
@@ -48,15 +64,27 @@ test('rebalance drill: a member joins, the first leaves with imports in the air;
     await eventually(() => inTheAir(world, first, seen), 'the first member to have imports in the air', 60_000, 50);
 
     const second = await world.start();
-    await eventually(async () => (await assignments(world)).filter((n) => n > 0).length === 2, 'both members to own partitions', 60_000, 200);
+    await eventually(
+      async () => (await assignments(world)).filter((n) => n > 0).length === 2,
+      'both members to own partitions',
+      60_000,
+      200,
+    );
     await write(3_000, 2);
-    await eventually(() => inTheAir(world, first, seen), 'the first member to have imports in the air after the rebalance', 60_000, 20);
+    await eventually(
+      () => inTheAir(world, first, seen),
+      'the first member to have imports in the air after the rebalance',
+      60_000,
+      20,
+    );
     const { unconfirmed } = seen;
     first.child.proc.kill('SIGTERM');
     await write(1_500, 4);
 
     const left = await first.child.exited;
-    t.diagnostic(`the first member left with ${unconfirmed} imports unconfirmed; exit ${left.code ?? left.signal}; last log: ${first.child.stderr.slice(-2).join(' | ')}`);
+    t.diagnostic(
+      `the first member left with ${unconfirmed} imports unconfirmed; exit ${left.code ?? left.signal}; last log: ${first.child.stderr.slice(-2).join(' | ')}`,
+    );
     await world.settled('the member that stayed to settle the stream');
     t.diagnostic(`stream: ${JSON.stringify(streamShape(written))}`);
     const report = await world.verify();
@@ -64,7 +92,11 @@ test('rebalance drill: a member joins, the first leaves with imports in the air;
     assert.equal(report.mismatches.length, 0, describeReport('rebalance', report));
 
     second.child.proc.kill('SIGTERM');
-    assert.equal((await second.child.exited).code, 0, `a clean stop of the member that stayed:\n${second.child.stderr.slice(-5).join('\n')}`);
+    assert.equal(
+      (await second.child.exited).code,
+      0,
+      `a clean stop of the member that stayed:\n${second.child.stderr.slice(-5).join('\n')}`,
+    );
   } finally {
     await world.close();
   }

@@ -16,9 +16,23 @@ const PER_SECOND = 60;
 const CONTACTS = 1_000;
 
 test('trickle: every list ends with the newest event per (list, email); opt-outs stay; no wrong consent refusals', async (t) => {
-  const world = await DrillWorld.create({ name: 'drill-trickle', partitions: 4, segments, simulator: { timeScale: 10 } });
+  const world = await DrillWorld.create({
+    name: 'drill-trickle',
+    partitions: 4,
+    segments,
+    simulator: { timeScale: 10 },
+  });
   try {
-    const stream = new FlappingStream({ seed: 1301, prefix: 'tr-', contacts: CONTACTS, segments, unmapped: 0.05, firstRemove: 0.5, leave: 0.45, reenter: 0.55 });
+    const stream = new FlappingStream({
+      seed: 1301,
+      prefix: 'tr-',
+      contacts: CONTACTS,
+      segments,
+      unmapped: 0.05,
+      firstRemove: 0.5,
+      leave: 0.45,
+      reenter: 0.55,
+    });
     await world.seedOptedOut(seededPairs(1302, 'tr-', CONTACTS, [...world.listOf.values()], 40));
     const service = await world.start();
     await world.ready(service);

@@ -12,7 +12,16 @@ const w = world({ segments: ['vip', 'news'], simulator: { timeScale: 20 } });
 let clock = Date.parse('2026-12-01T12:00:00Z');
 const event = (profileId: string, email: string, segmentId: string, op: 'add' | 'remove', firstName?: string) => {
   const occurredAt = (clock += 1_000);
-  return { key: profileId, value: JSON.stringify({ eventId: `e-${profileId}-${occurredAt}-${segmentId}`, occurredAt: new Date(occurredAt).toISOString(), segmentId, op, profile: { id: profileId, email, ...(firstName ? { firstName } : {}) } }) };
+  return {
+    key: profileId,
+    value: JSON.stringify({
+      eventId: `e-${profileId}-${occurredAt}-${segmentId}`,
+      occurredAt: new Date(occurredAt).toISOString(),
+      segmentId,
+      op,
+      profile: { id: profileId, email, ...(firstName ? { firstName } : {}) },
+    }),
+  };
 };
 const contactsWith = (email: string) => Object.values(w.sim.snapshot().lists).filter((l) => l.members[email]).length;
 
@@ -21,7 +30,12 @@ test('an email change leaves one contact with the new email and the old membersh
   const service = await w.service(topic);
   const dlq = await w.reader(`${topic}.dlq`);
   const settle = () => w.committed(service, 'every event to settle');
-  await w.produce(topic, [event('p-ann', 'ann.old@example.com', 'vip', 'add'), event('p-ann', 'ann.old@example.com', 'news', 'add'), event('p-bob', 'bob@example.com', 'vip', 'add'), event('p-cy', 'cy@example.com', 'vip', 'add')]);
+  await w.produce(topic, [
+    event('p-ann', 'ann.old@example.com', 'vip', 'add'),
+    event('p-ann', 'ann.old@example.com', 'news', 'add'),
+    event('p-bob', 'bob@example.com', 'vip', 'add'),
+    event('p-cy', 'cy@example.com', 'vip', 'add'),
+  ]);
   await settle();
   const before = w.sim.snapshot();
   const annId = before.lists['1']!.members['ann.old@example.com']!.contactId;
@@ -42,15 +56,15 @@ test('an email change leaves one contact with the new email and the old membersh
   assert.equal(s.counters.byEndpoint['PUT /contacts/{id}'], 2, 'one PUT for Ann, one refused for Bob');
 
   await dlq.until(1);
-  assert.equal(dlq.records.length, 1, 'only Bob\'s change is dead-lettered');
+  assert.equal(dlq.records.length, 1, "only Bob's change is dead-lettered");
   const letter = dlq.records[0]!;
   assert.equal(letter.headers?.['dlq.error.code']?.toString(), 'EMAIL_TAKEN');
   const message = letter.headers?.['dlq.error.message']?.toString() ?? '';
   const bobId = s.lists['1']!.members['bob@example.com']!.contactId;
   const cyId = s.lists['1']!.members['cy@example.com']!.contactId;
   assert.match(message, new RegExp(`contact ${cyId}\\b`), 'names the contact that has the email');
-  assert.match(message, new RegExp(`contact ${bobId}\\b`), 'names the profile\'s own contact');
+  assert.match(message, new RegExp(`contact ${bobId}\\b`), "names the profile's own contact");
   assert.doesNotMatch(message, /@/, 'no email in the message');
-  assert.equal(s.lists['2']!.members['cy@example.com'], undefined, 'Bob\'s change did not reach Cy\'s contact');
+  assert.equal(s.lists['2']!.members['cy@example.com'], undefined, "Bob's change did not reach Cy's contact");
   assert.equal(s.lists['1']!.members['bob@example.com']?.status, 1, 'Bob keeps his contact and email');
 });

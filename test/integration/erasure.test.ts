@@ -15,13 +15,20 @@ import { world } from '../support/world.js';
  * delete, and a change occurring after the erasure subscribes the person again.
  */
 const w = world({ simulator: false });
-const sim = (options: Record<string, unknown> = {}): Promise<Simulator> => w.simulator({ timeScale: 20, limits: { enabled: false }, lists: [{ id: '1', name: 'L1' }], ...options });
+const sim = (options: Record<string, unknown> = {}): Promise<Simulator> =>
+  w.simulator({ timeScale: 20, limits: { enabled: false }, lists: [{ id: '1', name: 'L1' }], ...options });
 
 const T0 = Date.parse('2026-11-28T10:00:00Z');
 /** An event of profile `id` (the record key, as upstream keys them) at T0 + `at` seconds. */
 const event = (email: string, op: 'add' | 'remove' | 'erase', at: number, id = email.split('@')[0]!) => ({
   key: id,
-  value: JSON.stringify({ eventId: `e-${id}-${op}-${at}`, occurredAt: new Date(T0 + at * 1000).toISOString(), segmentId: 'vip', op, profile: { id, email } }),
+  value: JSON.stringify({
+    eventId: `e-${id}-${op}-${at}`,
+    occurredAt: new Date(T0 + at * 1000).toISOString(),
+    segmentId: 'vip',
+    op,
+    profile: { id, email },
+  }),
 });
 
 const member = (s: Simulator, email: string) => s.snapshot().lists['1']!.members[email];
@@ -41,31 +48,61 @@ test('an erased person disappears from ActiveCampaign; a replay from earliest do
   const settled = () => w.committed(config, 'every event to settle');
   const service = await w.start(config);
   await w.produce(topic, [event('ann@example.com', 'add', 1), event('bob@example.com', 'add', 1)]);
-  await w.until(() => member(s, 'ann@example.com')?.status === 1 && member(s, 'bob@example.com')?.status === 1, 'both subscribed');
+  await w.until(
+    () => member(s, 'ann@example.com')?.status === 1 && member(s, 'bob@example.com')?.status === 1,
+    'both subscribed',
+  );
   // Both contact ids are recorded for email changes (profile records) before the erasure comes.
   const live = await w.reader(`${topic}.ledger`);
-  await w.until(() => live.records.filter((r) => isProfileKey(r.key?.toString() ?? '') && r.value && decodeProfile(r.value)?.contactId).length === 2, 'both profile records');
+  await w.until(
+    () =>
+      live.records.filter((r) => isProfileKey(r.key?.toString() ?? '') && r.value && decodeProfile(r.value)?.contactId)
+        .length === 2,
+    'both profile records',
+  );
   await live.stop();
   // The erasure, then an add that occurred before it (a late or re-published event): it must not re-create Ann.
   // Zed was never in the account: his erasure is done all the same.
-  await w.produce(topic, [event('ann@example.com', 'erase', 2), event('ann@example.com', 'add', 1.5), event('zed@example.com', 'erase', 2)]);
+  await w.produce(topic, [
+    event('ann@example.com', 'erase', 2),
+    event('ann@example.com', 'add', 1.5),
+    event('zed@example.com', 'erase', 2),
+  ]);
   await settled();
-  assert.equal(await metric(service, 'ac_list_sync_erasures_total', 'result="absent"'), 1, "Zed's erasure is done: the account never had him");
+  assert.equal(
+    await metric(service, 'ac_list_sync_erasures_total', 'result="absent"'),
+    1,
+    "Zed's erasure is done: the account never had him",
+  );
   assert.equal(await metric(service, 'ac_list_sync_erasures_total', 'result="deleted"'), 1);
   assert.equal(member(s, 'ann@example.com'), undefined, 'Ann is gone from the list');
   assert.equal(s.snapshot().counters.contactsDeleted, 1);
   assert.equal(member(s, 'bob@example.com')?.status, 1, 'nobody else is touched');
-  assert.equal(await metric(service, 'ac_list_sync_events_consumed_total', 'result="suppressed"'), 1, 'the older add was skipped and counted');
+  assert.equal(
+    await metric(service, 'ac_list_sync_events_consumed_total', 'result="suppressed"'),
+    1,
+    'the older add was skipped and counted',
+  );
   await service.stop();
   // The ledger: Ann's key is tombstoned; the markers (intent, then done, for Ann and Zed) hold no raw email.
   const ledger = await w.read(`${topic}.ledger`, 11);
   const markers = ledger.filter((r) => r.key?.includes('\u0000erased\u0000'));
   assert.equal(markers.length, 4);
-  for (const r of markers) assert.ok(!r.key!.includes('example.com') && !r.value!.toString().includes('example.com'), 'no email in a marker');
-  assert.ok(ledger.some((r) => r.key === `main\u00001\u0000ann@example.com` && r.value === null), "a tombstone for Ann's key");
+  for (const r of markers)
+    assert.ok(!r.key!.includes('example.com') && !r.value!.toString().includes('example.com'), 'no email in a marker');
+  assert.ok(
+    ledger.some((r) => r.key === `main\u00001\u0000ann@example.com` && r.value === null),
+    "a tombstone for Ann's key",
+  );
   const annProfile = profileKey(new PersonHasher(), 'main', 'ann');
-  assert.ok(ledger.some((r) => r.key === annProfile && r.value === null), "a tombstone for Ann's profile record (her email-change mapping)");
-  assert.ok(!ledger.some((r) => r.key === profileKey(new PersonHasher(), 'main', 'bob') && r.value === null), "Bob's stays");
+  assert.ok(
+    ledger.some((r) => r.key === annProfile && r.value === null),
+    "a tombstone for Ann's profile record (her email-change mapping)",
+  );
+  assert.ok(
+    !ledger.some((r) => r.key === profileKey(new PersonHasher(), 'main', 'bob') && r.value === null),
+    "Bob's stays",
+  );
 
   // Every event again, from the earliest offset: the ledger's suppression marker keeps Ann's older add out.
   const replay = await runReplay(config, { from: parseFrom('earliest'), log: quietLog() });
@@ -113,7 +150,10 @@ test('a refused delete is dead-lettered with its reason; dlq replay retries it, 
 
   // The account is fixed (the permission granted): dlq replay re-publishes the erasure, and it runs again.
   s.configure({ refuseDeletes: false });
-  const replay = await runToExit(['dlq', 'replay', '--config', writeConfig(rawConfig(topic, s, ['vip'])), '--code', 'ERASE_REFUSED'], 60_000);
+  const replay = await runToExit(
+    ['dlq', 'replay', '--config', writeConfig(rawConfig(topic, s, ['vip'])), '--code', 'ERASE_REFUSED'],
+    60_000,
+  );
   assert.equal(replay.code, 0, replay.stderr.join('\n'));
   await w.until(() => member(s, 'eve@example.com') === undefined, 'Eve deleted by the replayed erasure');
   await w.committed(config, 'the replayed erasure to settle');

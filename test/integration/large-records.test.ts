@@ -14,10 +14,23 @@ import { world } from '../support/world.js';
  */
 const w = world({ segments: ['vip'], simulator: { timeScale: 20, lists: [{ id: '1', name: 'VIP' }] } });
 
-const good = (i: number) => JSON.stringify({ eventId: `g${i}`, occurredAt: new Date(Date.parse('2026-11-28T10:00:00Z') + i).toISOString(), segmentId: 'vip', op: 'add', profile: { id: `p${i}`, email: `good${i}@example.com` } });
+const good = (i: number) =>
+  JSON.stringify({
+    eventId: `g${i}`,
+    occurredAt: new Date(Date.parse('2026-11-28T10:00:00Z') + i).toISOString(),
+    segmentId: 'vip',
+    op: 'add',
+    profile: { id: `p${i}`, email: `good${i}@example.com` },
+  });
 /** A syntactically valid event padded to `bytes` with an attribute: only its size is wrong. */
 const large = (i: number, bytes: number) => {
-  const head = JSON.stringify({ eventId: `big${i}`, occurredAt: '2026-11-28T10:00:00Z', segmentId: 'vip', op: 'add', profile: { id: `b${i}`, email: `big${i}@example.com`, attributes: { pad: '' } } });
+  const head = JSON.stringify({
+    eventId: `big${i}`,
+    occurredAt: '2026-11-28T10:00:00Z',
+    segmentId: 'vip',
+    op: 'add',
+    profile: { id: `b${i}`, email: `big${i}@example.com`, attributes: { pad: '' } },
+  });
   return Buffer.from(head.replace('"pad":""', `"pad":"${'x'.repeat(bytes - head.length)}"`));
 };
 
@@ -45,13 +58,19 @@ test('records of 300 KB, 900 KB and 1,040,000 bytes and 50 of 100 KB in a row ar
   await w.committed(service, 'the service to settle to the end offset', 180_000);
   await dlq.until(sizes.length, 60_000);
   assert.equal(dlq.records.length, sizes.length, 'one letter per large record, nothing else');
-  assert.ok(dlq.records.every((r) => r.headers[DLQ_HEADERS.code] === 'TOO_LARGE'), 'each for its size');
+  assert.ok(
+    dlq.records.every((r) => r.headers[DLQ_HEADERS.code] === 'TOO_LARGE'),
+    'each for its size',
+  );
   const bySize = new Map(dlq.records.map((r) => [Number(r.headers[DLQ_HEADERS.offset]), r]));
   assert.equal(bySize.size, sizes.length, 'each large offset has its letter');
   // The largest letter does not fit the dead-letter topic whole: it is written with its value cut, and its
   // headers keep the original size, a hash and the source position.
   const cut = dlq.records.filter((r) => r.headers['dlq.truncated'] !== undefined);
-  assert.ok(cut.some((r) => Number(r.headers['dlq.original.value.bytes']) === 1_040_000), 'the 1,040,000-byte letter is written cut');
+  assert.ok(
+    cut.some((r) => Number(r.headers['dlq.original.value.bytes']) === 1_040_000),
+    'the 1,040,000-byte letter is written cut',
+  );
   for (const r of cut) {
     assert.ok(Number(r.headers['dlq.original.value.bytes']) >= 900_000, 'only letters near the limit are cut');
     assert.match(r.headers['dlq.original.value.sha256'] ?? '', /^[0-9a-f]{64}$/);

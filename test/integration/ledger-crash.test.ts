@@ -2,7 +2,18 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CONSENT_OPTED_OUT } from '../../src/ledger/decide.js';
 import { waitForLog } from '../support/cli.js';
-import { asSource, codeOf, emailIn, roundEvents, scrapedConsumed, seedOptedOut, statuses, writes, type Group, type SourceEvent } from '../support/flapping.js';
+import {
+  asSource,
+  codeOf,
+  emailIn,
+  roundEvents,
+  scrapedConsumed,
+  seedOptedOut,
+  statuses,
+  writes,
+  type Group,
+  type SourceEvent,
+} from '../support/flapping.js';
 import { world } from '../support/world.js';
 
 /**
@@ -35,7 +46,12 @@ test('SIGKILL mid re-entry and a restart keep re-entries, opt-outs and staleness
     const resubscribed = sim.snapshot().counters.byEndpoint['POST /contactLists'] ?? 0;
     await w.produce(topic, batch);
     if (round === KILL_ROUND) {
-      await w.until(() => (sim.snapshot().counters.byEndpoint['POST /contactLists'] ?? 0) > resubscribed + 2, 'some re-subscribes of the kill round', 60_000, 10);
+      await w.until(
+        () => (sim.snapshot().counters.byEndpoint['POST /contactLists'] ?? 0) > resubscribed + 2,
+        'some re-subscribes of the kill round',
+        60_000,
+        10,
+      );
       await run.child.kill();
       assert.equal(run.child.proc.signalCode, 'SIGKILL');
       const done = (sim.snapshot().counters.byEndpoint['POST /contactLists'] ?? 0) - resubscribed;
@@ -48,11 +64,20 @@ test('SIGKILL mid re-entry and a restart keep re-entries, opt-outs and staleness
   }
 
   for (const [email, status] of statuses(sim, prefix, vip)) assert.equal(status, 1, `${email} ends subscribed`);
-  for (const [email, status] of statuses(sim, prefix, optedOut)) assert.equal(status, 2, `${email} opted out and stays unsubscribed`);
+  for (const [email, status] of statuses(sim, prefix, optedOut))
+    assert.equal(status, 2, `${email} opted out and stays unsubscribed`);
   assert.equal(sim.snapshot().counters.forcedResubscribes, 0);
   await w.drained(dlq, `${topic}.dlq`);
-  assert.deepEqual(new Set(dlq.records.map(codeOf)), new Set([CONSENT_OPTED_OUT]), 'only consent refusals are dead-lettered');
-  assert.deepEqual(new Set(dlq.records.map(emailIn)), new Set(opted), 'every opted-out contact is in the dead-letter topic');
+  assert.deepEqual(
+    new Set(dlq.records.map(codeOf)),
+    new Set([CONSENT_OPTED_OUT]),
+    'only consent refusals are dead-lettered',
+  );
+  assert.deepEqual(
+    new Set(dlq.records.map(emailIn)),
+    new Set(opted),
+    'every opted-out contact is in the dead-letter topic',
+  );
 
   // The restarted process knows every change from the ledger topic: replays are stale, the simulator untouched.
   const before = await scrapedConsumed(run.port, 'stale');
@@ -60,7 +85,11 @@ test('SIGKILL mid re-entry and a restart keep re-entries, opt-outs and staleness
   const sample = events.filter((_, i) => i % 4 === 0);
   await w.produce(topic, [...sample, ...dlq.records.map(asSource)]);
   await settled('the replays to settle');
-  assert.equal((await scrapedConsumed(run.port, 'stale')) - before, sample.length + dlq.records.length, 'each replayed event is skipped as stale');
+  assert.equal(
+    (await scrapedConsumed(run.port, 'stale')) - before,
+    sample.length + dlq.records.length,
+    'each replayed event is skipped as stale',
+  );
   assert.equal(writes(sim), written, 'the replays changed nothing in the simulator');
 
   run.child.proc.kill('SIGTERM');

@@ -30,12 +30,19 @@ test('after a partition is released, only the request already in flight can land
   let writer!: LedgerWriter;
   const writes: Promise<string>[] = [];
   const write = (i: number) =>
-    writes.push(writer.write({ topic, partition: i % 2, key: `k${i}`, value: JSON.stringify({ i }) }).then(() => 'written', (err: unknown) => (err instanceof DiscardedError ? 'discarded' : `failed: ${String(err)}`)));
+    writes.push(
+      writer.write({ topic, partition: i % 2, key: `k${i}`, value: JSON.stringify({ i }) }).then(
+        () => 'written',
+        (err: unknown) => (err instanceof DiscardedError ? 'discarded' : `failed: ${String(err)}`),
+      ),
+    );
   // Records every key in each request. Right after the first request is on the wire, more records are queued
   // behind it (the writer has one request in flight), and then partition 1 is released, as a revocation does.
   const watched: Pick<Producer, 'sendBatch'> = {
     sendBatch: (batch) => {
-      const keys = batch.topicMessages!.flatMap((tm) => tm.messages.filter((m) => m.partition === 1).map((m) => String(m.key)));
+      const keys = batch.topicMessages!.flatMap((tm) =>
+        tm.messages.filter((m) => m.partition === 1).map((m) => String(m.key)),
+      );
       const sending = producer.sendBatch(batch);
       if (!released) for (const k of keys) sentBeforeRelease.add(k);
       if (!released && keys.length > 0) {
@@ -70,5 +77,7 @@ test('after a partition is released, only the request already in flight can land
   assert.equal(discarded, 150, 'the records queued for the released partition were discarded, not written');
   assert.equal(landed.length, 50, 'the request in flight at the release landed whole');
   assert.equal(stored.filter((r) => r.partition === 0).length, 200, 'the other partition is written whole');
-  t.diagnostic(`fencing window: the request in flight at the release ended ${(windowEndedAt - releasedAt).toFixed(1)} ms after it; ${landed.length} records of the released partition landed (all sent before it), ${discarded} discarded`);
+  t.diagnostic(
+    `fencing window: the request in flight at the release ended ${(windowEndedAt - releasedAt).toFixed(1)} ms after it; ${landed.length} records of the released partition landed (all sent before it), ${discarded} discarded`,
+  );
 });

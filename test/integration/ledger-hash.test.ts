@@ -16,7 +16,13 @@ const w = world({ simulator: false });
 const T0 = Date.parse('2026-11-28T10:00:00Z');
 const event = (email: string, op: 'add' | 'remove', at: number) => ({
   key: email.split('@')[0]!,
-  value: JSON.stringify({ eventId: `e-${email}-${op}-${at}`, occurredAt: new Date(T0 + at * 1000).toISOString(), segmentId: 'vip', op, profile: { id: email.split('@')[0], email } }),
+  value: JSON.stringify({
+    eventId: `e-${email}-${op}-${at}`,
+    occurredAt: new Date(T0 + at * 1000).toISOString(),
+    segmentId: 'vip',
+    op,
+    profile: { id: email.split('@')[0], email },
+  }),
 });
 
 /** Every key, value and header of a topic that holds an email (none expected). */
@@ -24,7 +30,8 @@ async function emailsIn(topic: string, count: number): Promise<string[]> {
   const records = await w.read(topic, count);
   const found: string[] = [];
   for (const r of records) {
-    for (const text of [r.key ?? '', r.value?.toString() ?? '', ...Object.entries(r.headers).flat()]) if (text.includes('@')) found.push(text);
+    for (const text of [r.key ?? '', r.value?.toString() ?? '', ...Object.entries(r.headers).flat()])
+      if (text.includes('@')) found.push(text);
   }
   return found;
 }
@@ -43,7 +50,10 @@ test('ledger-migrate hashes the keys into a new topic and deletes the old one; t
   await w.committed(first, 'every event to settle');
   assert.equal(member('bob@example.com')?.status, 2);
   await first.stop();
-  assert.ok((await emailsIn(`${topic}.ledger`, 3)).length > 0, 'the old ledger holds raw emails: the migration has work to do');
+  assert.ok(
+    (await emailsIn(`${topic}.ledger`, 3)).length > 0,
+    'the old ledger holds raw emails: the migration has work to do',
+  );
 
   const hashed = { ...plain, ledger: { topic: '{topic}.ledger-h', hashKey: { value: 'a-test-hash-key' } } };
   const file = writeConfig({ ...plain, ledger: { hashKey: { value: 'a-test-hash-key' } } });
@@ -56,15 +66,32 @@ test('ledger-migrate hashes the keys into a new topic and deletes the old one; t
   // The service on the new topic: Bob re-enters, and the migrated record says the unsubscribe was the service's.
   const second = await w.start(parseConfig(hashed));
   await w.produce(topic, [event('bob@example.com', 'add', 3)]);
-  await w.until(() => member('bob@example.com')?.status === 1, 'Bob re-subscribed: his migrated ledger record was found by the hash of his email');
-  assert.equal(s.snapshot().counters.forcedResubscribes, 0, 'the service re-subscribed its own unsubscribe, no opt-out');
+  await w.until(
+    () => member('bob@example.com')?.status === 1,
+    'Bob re-subscribed: his migrated ledger record was found by the hash of his email',
+  );
+  assert.equal(
+    s.snapshot().counters.forcedResubscribes,
+    0,
+    'the service re-subscribed its own unsubscribe, no opt-out',
+  );
   await w.committed(second, 'every event to settle');
   await second.stop();
-  assert.deepEqual(await emailsIn(`${topic}.ledger-h`, 4), [], 'after a run on it: still no email in any key, value or header');
+  assert.deepEqual(
+    await emailsIn(`${topic}.ledger-h`, 4),
+    [],
+    'after a run on it: still no email in any key, value or header',
+  );
 
   const traceFile = writeConfig(hashed);
   const traced = await runToExit(['trace', '--email', 'Bob@Example.com', '--config', traceFile, '--json'], 60_000);
   assert.equal(traced.code, 0, traced.stderr.join('\n'));
-  const out = JSON.parse(traced.stdout.join('\n')) as { topics: { lines: { listId: string; ledger?: { op: string; byService: boolean } }[] }[] };
-  assert.deepEqual(out.topics[0]!.lines.find((l) => l.listId === '1')?.ledger?.op, 'add', 'trace finds the hashed record given the email');
+  const out = JSON.parse(traced.stdout.join('\n')) as {
+    topics: { lines: { listId: string; ledger?: { op: string; byService: boolean } }[] }[];
+  };
+  assert.deepEqual(
+    out.topics[0]!.lines.find((l) => l.listId === '1')?.ledger?.op,
+    'add',
+    'trace finds the hashed record given the email',
+  );
 });

@@ -6,7 +6,14 @@ import { sampleEvents } from '../../src/dev/sample/events.js';
 import { sumBy, total, type Sample } from '../../src/observability/scrape.js';
 import type { Service } from '../support/harness.js';
 import { world } from '../support/world.js';
-import { alertRules, dashboardExpressions, getJson, memoryLogger, metricNames, scrape } from '../support/observability.js';
+import {
+  alertRules,
+  dashboardExpressions,
+  getJson,
+  memoryLogger,
+  metricNames,
+  scrape,
+} from '../support/observability.js';
 
 /**
  * One service on the real broker and the simulator, through traffic and failure paths (invalid records, an
@@ -18,7 +25,18 @@ const segments = ['vip', 'newsletter'];
 const token = `tok-${randomUUID()}`;
 // The account allows 1 request/s (×5), bursts of 3 (the start-up checks send 3 at once): the service paces at
 // 4.5/s (×5), so it meets 429s and must slow down.
-const w = world({ segments, simulator: { timeScale: 5, apiToken: token, lists: [{ id: '1', name: 'VIP' }, { id: '2', name: 'Newsletter' }], limits: { requestsPerSecond: 1, burst: 3 } } });
+const w = world({
+  segments,
+  simulator: {
+    timeScale: 5,
+    apiToken: token,
+    lists: [
+      { id: '1', name: 'VIP' },
+      { id: '2', name: 'Newsletter' },
+    ],
+    limits: { requestsPerSecond: 1, burst: 3 },
+  },
+});
 const { log, lines } = memoryLogger('debug');
 const emails = new Set<string>();
 let service: Service;
@@ -26,7 +44,13 @@ let topic: string;
 let produced = 0;
 
 const event = (i: number, email: string, segmentId = 'vip') =>
-  JSON.stringify({ eventId: `x-${i}`, occurredAt: new Date(Date.parse('2026-11-28T11:00:00Z') + i).toISOString(), segmentId, op: 'add', profile: { id: `x-${i}`, email } });
+  JSON.stringify({
+    eventId: `x-${i}`,
+    occurredAt: new Date(Date.parse('2026-11-28T11:00:00Z') + i).toISOString(),
+    segmentId,
+    op: 'add',
+    profile: { id: `x-${i}`, email },
+  });
 
 async function send(messages: { key: string | null; value: string | null }[]): Promise<void> {
   await w.produce(topic, messages);
@@ -38,7 +62,17 @@ w.before(async () => {
   w.sim.seedContact({ email: 'opted.out@example.com', lists: { '1': 2 } });
   emails.add('opted.out@example.com');
   topic = await w.topic('obs', 2);
-  const sample = [...sampleEvents({ events: 1_200, profiles: 400, segments, removeRatio: 0.25, reentry: false, seed: 6, start: Date.parse('2026-11-28T10:00:00Z') })];
+  const sample = [
+    ...sampleEvents({
+      events: 1_200,
+      profiles: 400,
+      segments,
+      removeRatio: 0.25,
+      reentry: false,
+      seed: 6,
+      start: Date.parse('2026-11-28T10:00:00Z'),
+    }),
+  ];
   for (const e of sample) emails.add(e.value.profile.email);
   const bad = ['Broken(Email)@Example.com', 'nobody-at-example.com', 'Mixed.Case@Example.COM'];
   for (const e of bad) emails.add(e);
@@ -62,12 +96,19 @@ w.before(async () => {
 const caughtUp = () => w.caughtUp(service);
 
 test('the service turns ready, /healthz is alive, and all traffic settles', async () => {
-  await w.until(async () => (await getJson(service.httpPort, '/readyz')).status === 200, '/readyz to answer 200', 60_000);
+  await w.until(
+    async () => (await getJson(service.httpPort, '/readyz')).status === 200,
+    '/readyz to answer 200',
+    60_000,
+  );
   const health = await getJson(service.httpPort, '/healthz');
   assert.equal(health.status, 200);
   assert.equal(health.body.alive, true);
   await w.until(caughtUp, 'committed offsets to reach the end of the topic');
-  assert.ok(w.sim.snapshot().counters.rateLimited429 > 0, 'the account answered 429s (the failure path this run wants)');
+  assert.ok(
+    w.sim.snapshot().counters.rateLimited429 > 0,
+    'the account answered 429s (the failure path this run wants)',
+  );
 });
 
 test('a wrong token makes /readyz answer 503 with the reason, and 200 once the token is right again', async () => {
@@ -75,18 +116,42 @@ test('a wrong token makes /readyz answer 503 with the reason, and 200 once the t
   await send([{ key: 'late-1', value: event(10, 'late.one@example.com') }]);
   emails.add('late.one@example.com');
   let body: Record<string, unknown> = {};
-  await w.until(async () => {
-    const r = await getJson(service.httpPort, '/readyz');
-    body = r.body;
-    return r.status === 503 && JSON.stringify(r.body).includes('refused the API token');
-  }, '/readyz to report the refused token', 90_000); // the probe waits its turn in a budget the 429s above slowed
+  await w.until(
+    async () => {
+      const r = await getJson(service.httpPort, '/readyz');
+      body = r.body;
+      return r.status === 503 && JSON.stringify(r.body).includes('refused the API token');
+    },
+    '/readyz to report the refused token',
+    90_000,
+  ); // the probe waits its turn in a budget the 429s above slowed
   assert.equal(body.ready, false);
-  await w.until(async () => total(await scrape(service.httpPort), 'ac_list_sync_api_requests_total', { endpoint: 'bulk_import', status: '403' }) > 0, 'an import to meet the 403 too', 30_000);
-  assert.equal(w.sim.snapshot().lists['1']?.members['late.one@example.com'], undefined, 'nothing got through with the wrong token');
+  await w.until(
+    async () =>
+      total(await scrape(service.httpPort), 'ac_list_sync_api_requests_total', {
+        endpoint: 'bulk_import',
+        status: '403',
+      }) > 0,
+    'an import to meet the 403 too',
+    30_000,
+  );
+  assert.equal(
+    w.sim.snapshot().lists['1']?.members['late.one@example.com'],
+    undefined,
+    'nothing got through with the wrong token',
+  );
 
   w.sim.configure({ apiToken: token });
-  await w.until(async () => (await getJson(service.httpPort, '/readyz')).status === 200, '/readyz to answer 200 again', 60_000);
-  await w.until(() => w.sim.snapshot().lists['1']?.members['late.one@example.com']?.status === 1, 'the held-back contact to arrive', 60_000);
+  await w.until(
+    async () => (await getJson(service.httpPort, '/readyz')).status === 200,
+    '/readyz to answer 200 again',
+    60_000,
+  );
+  await w.until(
+    () => w.sim.snapshot().lists['1']?.members['late.one@example.com']?.status === 1,
+    'the held-back contact to arrive',
+    60_000,
+  );
   await w.until(caughtUp, 'committed offsets to reach the end again');
 });
 
@@ -108,31 +173,51 @@ function compareRequests(samples: Sample[]): string[] {
   const problems: string[] = [];
   const ours = sumBy(samples, 'ac_list_sync_api_requests_total', ['status']);
   const statuses = new Set([...ours.keys(), ...Object.keys(sim$.byStatus)]);
-  for (const s of statuses) if ((ours.get(s) ?? 0) !== (sim$.byStatus[s] ?? 0)) problems.push(`status ${s}: ours ${ours.get(s) ?? 0}, simulator ${sim$.byStatus[s] ?? 0}`);
-  const endpoints: Record<string, string> = { bulk_import: 'POST /import/bulk_import', import_info: 'GET /import/info', fields: 'GET /fields', list: 'GET /lists/{id}' };
+  for (const s of statuses)
+    if ((ours.get(s) ?? 0) !== (sim$.byStatus[s] ?? 0))
+      problems.push(`status ${s}: ours ${ours.get(s) ?? 0}, simulator ${sim$.byStatus[s] ?? 0}`);
+  const endpoints: Record<string, string> = {
+    bulk_import: 'POST /import/bulk_import',
+    import_info: 'GET /import/info',
+    fields: 'GET /fields',
+    list: 'GET /lists/{id}',
+  };
   const byEndpoint = sumBy(samples, 'ac_list_sync_api_requests_total', ['endpoint']);
   for (const [ep, route] of Object.entries(endpoints)) {
-    if ((byEndpoint.get(ep) ?? 0) !== (sim$.byEndpoint[route] ?? 0)) problems.push(`${ep}: ours ${byEndpoint.get(ep) ?? 0}, simulator ${sim$.byEndpoint[route] ?? 0}`);
+    if ((byEndpoint.get(ep) ?? 0) !== (sim$.byEndpoint[route] ?? 0))
+      problems.push(`${ep}: ours ${byEndpoint.get(ep) ?? 0}, simulator ${sim$.byEndpoint[route] ?? 0}`);
   }
-  if (total(samples, 'ac_list_sync_api_requests_total') !== sim$.requests) problems.push(`requests: ours ${total(samples, 'ac_list_sync_api_requests_total')}, simulator ${sim$.requests}`);
+  if (total(samples, 'ac_list_sync_api_requests_total') !== sim$.requests)
+    problems.push(`requests: ours ${total(samples, 'ac_list_sync_api_requests_total')}, simulator ${sim$.requests}`);
   return problems;
 }
 
 test('/metrics counters match what the simulator and the dead-letter topic saw', async () => {
   let samples: Sample[] = [];
   let problems: string[] = [];
-  await w.until(async () => {
-    samples = await scrape(service.httpPort);
-    problems = compareRequests(samples);
-    return problems.length === 0;
-  }, `requests in /metrics to match the simulator's counters (${problems.join('; ')})`, 20_000, 50);
+  await w.until(
+    async () => {
+      samples = await scrape(service.httpPort);
+      problems = compareRequests(samples);
+      return problems.length === 0;
+    },
+    `requests in /metrics to match the simulator's counters (${problems.join('; ')})`,
+    20_000,
+    50,
+  );
 
   const sim$ = w.sim.snapshot();
   assert.equal(total(samples, 'ac_list_sync_api_requests_total', { status: '429' }), sim$.counters.rateLimited429);
   assert.ok(total(samples, 'ac_list_sync_api_throttled_total', { code: 'RATE_LIMITED' }) > 0, 'throttling recorded');
-  assert.equal(total(samples, 'ac_list_sync_import_confirmations_total', { status: 'completed' }), sim$.imports.completed);
+  assert.equal(
+    total(samples, 'ac_list_sync_import_confirmations_total', { status: 'completed' }),
+    sim$.imports.completed,
+  );
   assert.equal(total(samples, 'ac_list_sync_import_confirmations_total', { status: 'failed' }), sim$.imports.failed);
-  assert.equal(total(samples, 'ac_list_sync_import_confirmations_total', { status: 'interrupted' }), sim$.imports.interrupted);
+  assert.equal(
+    total(samples, 'ac_list_sync_import_confirmations_total', { status: 'interrupted' }),
+    sim$.imports.interrupted,
+  );
   const imports = total(samples, 'ac_list_sync_api_requests_total', { endpoint: 'bulk_import' });
   assert.equal(total(samples, 'ac_list_sync_flushes_total'), imports, 'one flush per bulk import request');
   assert.equal(total(samples, 'ac_list_sync_batch_contacts_count'), imports);
@@ -146,24 +231,37 @@ test('/metrics counters match what the simulator and the dead-letter topic saw',
   assert.equal(topicByCode.get('decode/NOT_JSON'), 1);
   assert.equal(topicByCode.get('validate/INVALID_EVENT'), 2, 'the two invalid emails');
   const late = seen.filter((d) => d.stage !== 'decode' && d.stage !== 'validate');
-  assert.equal(late.length, 1, `only the opted-out contact ActiveCampaign refused is dead-lettered after validation: ${JSON.stringify(late)}`);
+  assert.equal(
+    late.length,
+    1,
+    `only the opted-out contact ActiveCampaign refused is dead-lettered after validation: ${JSON.stringify(late)}`,
+  );
 
   const consumed = sumBy(samples, 'ac_list_sync_events_consumed_total', ['result']);
   const early = seen.filter((d) => d.stage === 'decode' || d.stage === 'validate').length;
   assert.equal(consumed.get('invalid'), early);
   assert.equal(consumed.get('dead_lettered'), seen.length - early);
   // leave_ignored: removes of contacts ActiveCampaign never had, settled unsent (a bulk import would create them).
-  const settled = (consumed.get('delivered') ?? 0) + (consumed.get('invalid') ?? 0) + (consumed.get('unmapped') ?? 0) + (consumed.get('dead_lettered') ?? 0) + (consumed.get('leave_ignored') ?? 0);
+  const settled =
+    (consumed.get('delivered') ?? 0) +
+    (consumed.get('invalid') ?? 0) +
+    (consumed.get('unmapped') ?? 0) +
+    (consumed.get('dead_lettered') ?? 0) +
+    (consumed.get('leave_ignored') ?? 0);
   assert.equal(settled, produced, 'every produced event settled exactly once (one export per segment)');
   const latencies = total(samples, 'ac_list_sync_end_to_end_seconds_count', { from: 'append' });
   assert.ok(latencies > 0);
   assert.equal(total(samples, 'ac_list_sync_end_to_end_seconds_count', { from: 'event' }), latencies);
   assert.equal(sumBy(samples, 'ac_list_sync_consumer_lag_messages', ['partition']).size, 2, 'lag per partition');
   // The lag probe runs every probeIntervalMs: wait for a round after the last commit.
-  await w.until(async () => {
-    const now = await scrape(service.httpPort);
-    return total(now, 'ac_list_sync_consumer_lag_messages') === 0 && total(now, 'ac_list_sync_pending_events') === 0;
-  }, 'lag and unsettled events to read 0 once caught up', 10_000);
+  await w.until(
+    async () => {
+      const now = await scrape(service.httpPort);
+      return total(now, 'ac_list_sync_consumer_lag_messages') === 0 && total(now, 'ac_list_sync_pending_events') === 0;
+    },
+    'lag and unsettled events to read 0 once caught up',
+    10_000,
+  );
 });
 
 test('every metric used by the dashboard and the alert rules is in the scrape', async () => {
@@ -172,7 +270,11 @@ test('every metric used by the dashboard and the alert rules is in the scrape', 
   const used = metricNames([...dashboardExpressions(), ...alertRules().map((r) => r.expr)]);
   assert.ok(used.size >= 20, `only ${used.size} metric names extracted`);
   const missing = [...used].filter((n) => !present.has(n));
-  assert.deepEqual(missing, [], `queried by the dashboard or the alerts but absent from /metrics: ${missing.join(', ')}`);
+  assert.deepEqual(
+    missing,
+    [],
+    `queried by the dashboard or the alerts but absent from /metrics: ${missing.join(', ')}`,
+  );
 });
 
 test('the logs of the whole run carry neither the API key nor any email, failure paths included', async () => {
@@ -180,7 +282,11 @@ test('the logs of the whole run carry neither the API key nor any email, failure
   const all = lines.join('');
   const records = lines.map((l) => JSON.parse(l) as { msg: string; level: number });
   // The failure paths really were logged: otherwise an empty log would pass.
-  const said = (pattern: RegExp) => assert.ok(records.some((r) => pattern.test(r.msg)), `no log line matches ${pattern}`);
+  const said = (pattern: RegExp) =>
+    assert.ok(
+      records.some((r) => pattern.test(r.msg)),
+      `no log line matches ${pattern}`,
+    );
   said(/A record was refused/);
   said(/ActiveCampaign refused the API token/);
   said(/The ActiveCampaign account is failing/);

@@ -40,7 +40,10 @@ test('an outage pauses fetching with the buffer under its bound; delivery resume
     assert.equal(service.paused(), true, 'fetching stays paused while the account is down');
     await new Promise((r) => setTimeout(r, 100));
   }
-  assert.ok(maxPending > 0 && maxPending <= MAX_PENDING, `pending events stayed within ${MAX_PENDING} (max ${maxPending})`);
+  assert.ok(
+    maxPending > 0 && maxPending <= MAX_PENDING,
+    `pending events stayed within ${MAX_PENDING} (max ${maxPending})`,
+  );
   assert.ok(maxContacts <= MAX_PENDING, `buffered contacts stayed within ${MAX_PENDING} (max ${maxContacts})`);
   assert.equal(service.totals().consumed, consumedWhilePaused, 'nothing was fetched while paused');
   assert.ok(consumedWhilePaused < EVENTS, 'the rest of the stream waits on Kafka');
@@ -53,6 +56,9 @@ test('an outage pauses fetching with the buffer under its bound; delivery resume
   assert.equal(service.totals().consumed, EVENTS);
   assert.equal(service.totals().deadLettered, 0, 'an outage dead-letters nothing');
   const dlqEnds = await w.admin.fetchTopicOffsets(`${topic}.dlq`);
-  assert.ok(dlqEnds.every((p) => p.high === '0'), 'the dead-letter topic is empty');
+  assert.ok(
+    dlqEnds.every((p) => p.high === '0'),
+    'the dead-letter topic is empty',
+  );
   assert.equal(w.sim.snapshot().counters.violations, 0);
 });

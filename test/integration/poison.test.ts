@@ -13,7 +13,10 @@ import { world } from '../support/world.js';
 const segments = ['vip', 'newsletter', 'churn'];
 const MAX_EVENT_BYTES = 2_048;
 const PER_KIND = 3;
-const w = world({ segments, simulator: { timeScale: 20, lists: [1, 2, 3, 4].map((i) => ({ id: String(i), name: `L${i}` })) } });
+const w = world({
+  segments,
+  simulator: { timeScale: 20, lists: [1, 2, 3, 4].map((i) => ({ id: String(i), name: `L${i}` })) },
+});
 
 const event = (n: number, patch: Record<string, unknown> = {}, profile: Record<string, unknown> = {}) => ({
   eventId: `bad-${n}`,
@@ -37,20 +40,54 @@ interface Kind {
 const kinds: Kind[] = [
   { name: 'tombstone', stage: 'decode', code: 'TOMBSTONE', value: () => null },
   { name: 'empty value', stage: 'decode', code: 'EMPTY_VALUE', value: () => Buffer.alloc(0) },
-  { name: 'binary garbage', stage: 'decode', code: 'NOT_UTF8', value: (n) => Buffer.from([0x89, 0x50, 0x4e, 0x47, 0xff, 0xfe, n & 0xff, 0x00, 0xc0]) },
+  {
+    name: 'binary garbage',
+    stage: 'decode',
+    code: 'NOT_UTF8',
+    value: (n) => Buffer.from([0x89, 0x50, 0x4e, 0x47, 0xff, 0xfe, n & 0xff, 0x00, 0xc0]),
+  },
   {
     name: 'invalid UTF-8 inside JSON',
     stage: 'decode',
     code: 'NOT_UTF8',
-    value: (n) => Buffer.concat([Buffer.from(JSON.stringify(event(n)).slice(0, -2)), Buffer.from(',"firstName":"Jo'), Buffer.from([0xc3, 0x28]), Buffer.from('"}}')]),
+    value: (n) =>
+      Buffer.concat([
+        Buffer.from(JSON.stringify(event(n)).slice(0, -2)),
+        Buffer.from(',"firstName":"Jo'),
+        Buffer.from([0xc3, 0x28]),
+        Buffer.from('"}}'),
+      ]),
   },
   { name: 'not JSON', stage: 'decode', code: 'NOT_JSON', value: (n) => Buffer.from(`profile bp-${n} entered vip`) },
   { name: 'truncated JSON', stage: 'decode', code: 'NOT_JSON', value: (n) => json(event(n)).subarray(0, 40) },
   { name: 'JSON array', stage: 'validate', code: 'INVALID_EVENT', value: (n) => json([event(n)]) },
-  { name: 'JSON number, string or null', stage: 'validate', code: 'INVALID_EVENT', value: (n) => Buffer.from(['42', '"vip"', 'null'][n % 3]!) },
-  { name: 'missing eventId', stage: 'validate', code: 'INVALID_EVENT', says: 'eventId', value: (n) => json({ ...event(n), eventId: undefined }) },
-  { name: 'missing email', stage: 'validate', code: 'INVALID_EVENT', says: 'profile.email', value: (n) => json(event(n, {}, { email: undefined })) },
-  { name: 'bad op', stage: 'validate', code: 'INVALID_EVENT', says: 'op', value: (n) => json(event(n, { op: 'upsert' })) },
+  {
+    name: 'JSON number, string or null',
+    stage: 'validate',
+    code: 'INVALID_EVENT',
+    value: (n) => Buffer.from(['42', '"vip"', 'null'][n % 3]!),
+  },
+  {
+    name: 'missing eventId',
+    stage: 'validate',
+    code: 'INVALID_EVENT',
+    says: 'eventId',
+    value: (n) => json({ ...event(n), eventId: undefined }),
+  },
+  {
+    name: 'missing email',
+    stage: 'validate',
+    code: 'INVALID_EVENT',
+    says: 'profile.email',
+    value: (n) => json(event(n, {}, { email: undefined })),
+  },
+  {
+    name: 'bad op',
+    stage: 'validate',
+    code: 'INVALID_EVENT',
+    says: 'op',
+    value: (n) => json(event(n, { op: 'upsert' })),
+  },
   {
     name: 'unparseable occurredAt',
     stage: 'validate',
@@ -63,12 +100,36 @@ const kinds: Kind[] = [
     stage: 'validate',
     code: 'INVALID_EVENT',
     says: 'profile.email',
-    value: (n) => json(event(n, {}, { email: [`o'brien${n}@example.com`, `user${n}@example.c`, `us er${n}@example.com`][n % 3] })),
+    value: (n) =>
+      json(event(n, {}, { email: [`o'brien${n}@example.com`, `user${n}@example.c`, `us er${n}@example.com`][n % 3] })),
   },
-  { name: 'wrong field type', stage: 'validate', code: 'INVALID_EVENT', says: 'profile', value: (n) => json(event(n, {}, n % 2 ? { email: 12345 } : { attributes: { nested: { a: 1 } } })) },
-  { name: 'oversize value', stage: 'decode', code: 'TOO_LARGE', value: (n) => json(event(n, {}, { attributes: { notes: 'x'.repeat(MAX_EVENT_BYTES) } })) },
-  { name: 'unmapped segment', stage: 'map', code: 'UNMAPPED_SEGMENT', says: 'nobody-maps-this', value: (n) => json(event(n, { segmentId: 'nobody-maps-this' })) },
-  { name: 'segment of a disabled export', stage: 'map', code: 'UNMAPPED_SEGMENT', says: 'retired', value: (n) => json(event(n, { segmentId: 'retired' })) },
+  {
+    name: 'wrong field type',
+    stage: 'validate',
+    code: 'INVALID_EVENT',
+    says: 'profile',
+    value: (n) => json(event(n, {}, n % 2 ? { email: 12345 } : { attributes: { nested: { a: 1 } } })),
+  },
+  {
+    name: 'oversize value',
+    stage: 'decode',
+    code: 'TOO_LARGE',
+    value: (n) => json(event(n, {}, { attributes: { notes: 'x'.repeat(MAX_EVENT_BYTES) } })),
+  },
+  {
+    name: 'unmapped segment',
+    stage: 'map',
+    code: 'UNMAPPED_SEGMENT',
+    says: 'nobody-maps-this',
+    value: (n) => json(event(n, { segmentId: 'nobody-maps-this' })),
+  },
+  {
+    name: 'segment of a disabled export',
+    stage: 'map',
+    code: 'UNMAPPED_SEGMENT',
+    says: 'retired',
+    value: (n) => json(event(n, { segmentId: 'retired' })),
+  },
   {
     name: 'contact opted out of the list (ActiveCampaign fails it)',
     stage: 'confirm',
@@ -81,9 +142,24 @@ test('bad records of every kind go to the dead-letter topic with stage and code;
   const topic = await w.topic('poison', 3);
 
   const expected = new Map<string, Map<string, 'add' | 'remove'>>();
-  const good = [...sampleEvents({ events: 10_000, profiles: 3_334, segments, removeRatio: 0.25, reentry: false, seed: 3, start: Date.parse('2026-11-28T10:00:00Z') }, expected)].map(
-    (e) => ({ key: e.key, value: Buffer.from(JSON.stringify(e.value)) as Buffer | null, headers: {} as Record<string, string> }),
-  );
+  const good = [
+    ...sampleEvents(
+      {
+        events: 10_000,
+        profiles: 3_334,
+        segments,
+        removeRatio: 0.25,
+        reentry: false,
+        seed: 3,
+        start: Date.parse('2026-11-28T10:00:00Z'),
+      },
+      expected,
+    ),
+  ].map((e) => ({
+    key: e.key,
+    value: Buffer.from(JSON.stringify(e.value)) as Buffer | null,
+    headers: {} as Record<string, string>,
+  }));
   const bad = new Map<string, { kind: Kind; value: Buffer | null }>();
   let n = 0;
   for (const kind of kinds) {
@@ -98,7 +174,11 @@ test('bad records of every kind go to the dead-letter topic with stage and code;
   const rand = mulberry32(11);
   const messages = [...good];
   for (const [key, { kind, value }] of bad) {
-    messages.splice(Math.floor(rand() * (messages.length + 1)), 0, { key, value, headers: { 'x-poison-kind': kind.name } });
+    messages.splice(Math.floor(rand() * (messages.length + 1)), 0, {
+      key,
+      value,
+      headers: { 'x-poison-kind': kind.name },
+    });
   }
   await w.produce(topic, messages);
 
@@ -126,7 +206,11 @@ test('bad records of every kind go to the dead-letter topic with stage and code;
     assert.equal(letter.headers['x-poison-kind'], kind.name, `${kind.name}: original header kept`);
     assert.equal(letter.headers[DLQ_HEADERS.topic], topic);
     assert.match(letter.headers[DLQ_HEADERS.offset] ?? '', /^\d+$/);
-    if (kind.says) assert.ok(letter.headers[DLQ_HEADERS.message]?.includes(kind.says), `${kind.name}: message "${letter.headers[DLQ_HEADERS.message]}" names ${kind.says}`);
+    if (kind.says)
+      assert.ok(
+        letter.headers[DLQ_HEADERS.message]?.includes(kind.says),
+        `${kind.name}: message "${letter.headers[DLQ_HEADERS.message]}" names ${kind.says}`,
+      );
     if (kind.stage === 'confirm') assert.equal(letter.headers[DLQ_HEADERS.export], 'vip');
   }
   assert.equal(dlq.records.length, bad.size, 'no good event is dead-lettered');
@@ -138,7 +222,8 @@ test('bad records of every kind go to the dead-letter topic with stage and code;
   assert.equal(totals.deadLettered, bad.size);
   const list1 = w.sim.snapshot().lists['1']!.members;
   for (const [key, { kind }] of bad) {
-    if (kind.code === 'CONSENT_OPTED_OUT') assert.equal(list1[`optout${key.slice(4)}@example.com`]?.status, 2, 'an opted-out contact stays unsubscribed');
+    if (kind.code === 'CONSENT_OPTED_OUT')
+      assert.equal(list1[`optout${key.slice(4)}@example.com`]?.status, 2, 'an opted-out contact stays unsubscribed');
     else assert.equal(list1[`bad${key.slice(4)}@example.com`], undefined, `${kind.name}: nothing reached the list`);
   }
   assert.equal(w.sim.snapshot().counters.violations, 0);

@@ -13,17 +13,29 @@ import { world } from '../support/world.js';
 const client = kafka();
 const w = world({ simulator: false });
 
-async function read(topic: string, o: Omit<Parameters<typeof readToEnd>[4], 'groupPrefix'> = {}): Promise<{ count: number; records: StoredRecord[]; progress: Map<number, number> }> {
+async function read(
+  topic: string,
+  o: Omit<Parameters<typeof readToEnd>[4], 'groupPrefix'> = {},
+): Promise<{ count: number; records: StoredRecord[]; progress: Map<number, number> }> {
   const records: StoredRecord[] = [];
   const progress = new Map<number, number>();
-  const count = await readToEnd(client, w.admin, topic, (r) => void records.push(r), { groupPrefix: 'test', ...o, onProgress: (p, offset) => progress.set(p, Math.max(progress.get(p) ?? -1, offset)) });
+  const count = await readToEnd(client, w.admin, topic, (r) => void records.push(r), {
+    groupPrefix: 'test',
+    ...o,
+    onProgress: (p, offset) => progress.set(p, Math.max(progress.get(p) ?? -1, offset)),
+  });
   return { count, records, progress };
 }
 
 /** A topic whose partition 0 holds: 3 committed records, commit marker, 2 aborted records, abort marker. */
 async function transactionalTopic(): Promise<string> {
   const topic = await w.topic('tx-read');
-  const producer = client.producer({ transactionalId: `${topic}-tx`, idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = client.producer({
+    transactionalId: `${topic}-tx`,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   await producer.connect();
   try {
     const committed = await producer.transaction();
@@ -38,17 +50,24 @@ async function transactionalTopic(): Promise<string> {
   return topic;
 }
 
-test('a transactional topic that ends in markers is read to its end: committed records only', { timeout: 90_000 }, async () => {
+test('a transactional topic that ends in markers is read to its end: committed records only', {
+  timeout: 90_000,
+}, async () => {
   const topic = await transactionalTopic();
   const high = Number((await w.admin.fetchTopicOffsets(topic))[0]?.high);
   assert.equal(high, 7, '3 records, a commit marker, 2 aborted records, an abort marker');
   const whole = await read(topic);
-  assert.deepEqual(whole.records.map((r) => r.key?.toString()), ['c0', 'c1', 'c2']);
+  assert.deepEqual(
+    whole.records.map((r) => r.key?.toString()),
+    ['c0', 'c1', 'c2'],
+  );
   assert.equal(whole.count, 3);
   assert.equal(whole.progress.get(0), 6, 'progress reaches the last marker');
 });
 
-test('a read whose every fetch holds only markers and aborted records ends (the fetches kafkajs never hands to eachBatch)', { timeout: 90_000 }, async () => {
+test('a read whose every fetch holds only markers and aborted records ends (the fetches kafkajs never hands to eachBatch)', {
+  timeout: 90_000,
+}, async () => {
   const topic = await transactionalTopic();
   // From offset 3 (the commit marker) on there is nothing to hand over: the old readToEnd waited here for ever.
   const tail = await read(topic, { from: new Map([[0, 3]]) });
@@ -60,7 +79,9 @@ test('a read whose every fetch holds only markers and aborted records ends (the 
 
 test('it starts at the given offset of each partition (the beginning for a partition not named), and reads only the named partitions', async () => {
   const topic = await w.topic('from-read', 3);
-  const messages = [0, 1, 2].flatMap((p) => Array.from({ length: 10 }, (_, i) => ({ key: `p${p}-${i}`, value: String(i), partition: p })));
+  const messages = [0, 1, 2].flatMap((p) =>
+    Array.from({ length: 10 }, (_, i) => ({ key: `p${p}-${i}`, value: String(i), partition: p })),
+  );
   await w.produce(topic, messages);
   const { records } = await read(topic, { partitions: [0, 1], from: new Map([[0, 7]]) });
   const keys = records.map((r) => r.key?.toString()).sort();
@@ -70,7 +91,10 @@ test('it starts at the given offset of each partition (the beginning for a parti
 
 test('an abort stops the read: it rejects with the signal reason and hands nothing more over', async () => {
   const topic = await w.topic('abort-read');
-  await w.produce(topic, Array.from({ length: 200 }, (_, i) => ({ key: `k${i}`, value: 'v' })));
+  await w.produce(
+    topic,
+    Array.from({ length: 200 }, (_, i) => ({ key: `k${i}`, value: 'v' })),
+  );
   const abort = new AbortController();
   let seen = 0;
   const reading = readToEnd(
@@ -87,5 +111,8 @@ test('an abort stops the read: it rejects with the signal reason and hands nothi
   assert.equal(seen, 11, 'nothing after the abort');
   const already = new AbortController();
   already.abort();
-  await assert.rejects(readToEnd(client, w.admin, topic, () => undefined, { groupPrefix: 'test', signal: already.signal }), (err: Error) => err.name === 'AbortError');
+  await assert.rejects(
+    readToEnd(client, w.admin, topic, () => undefined, { groupPrefix: 'test', signal: already.signal }),
+    (err: Error) => err.name === 'AbortError',
+  );
 });

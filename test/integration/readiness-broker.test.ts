@@ -4,7 +4,17 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
-import { createTopic, eventually, quietLog, startService, startSimulator, testConfig, uniqueTopic, type Service, type Simulator } from '../support/harness.js';
+import {
+  createTopic,
+  eventually,
+  quietLog,
+  startService,
+  startSimulator,
+  testConfig,
+  uniqueTopic,
+  type Service,
+  type Simulator,
+} from '../support/harness.js';
 import { getJson } from '../support/observability.js';
 
 /**
@@ -18,7 +28,11 @@ import { getJson } from '../support/observability.js';
  */
 const run = promisify(execFile);
 const script = fileURLToPath(new URL('../../../scripts/kafka-local.sh', import.meta.url));
-const env = { ...process.env, KAFKA_LOCAL_PORT: process.env.KAFKA_RESTART_TEST_PORT ?? '21392', KAFKA_HEAP_OPTS: '-Xmx384m -Xms128m' };
+const env = {
+  ...process.env,
+  KAFKA_LOCAL_PORT: process.env.KAFKA_RESTART_TEST_PORT ?? '21392',
+  KAFKA_HEAP_OPTS: '-Xmx384m -Xms128m',
+};
 const broker = async (command: 'start' | 'stop'): Promise<string> => {
   const { stdout } = await run('bash', [script, command], { env, timeout: 5 * 60_000, maxBuffer: 16 * 1024 * 1024 });
   return stdout.trim().split('\n').pop()!.trim();
@@ -30,25 +44,31 @@ let service: Service | undefined;
 let topic: string;
 let brokerUp = false;
 
-before(async () => {
-  address = await broker('start');
-  brokerUp = true;
-  const kafka = new Kafka({ clientId: 'readiness-test', brokers: [address], logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  topic = uniqueTopic('ready');
-  await createTopic(admin, topic, 1);
-  await admin.disconnect();
-  sim = await startSimulator({ timeScale: 5 });
-}, { timeout: 6 * 60_000 });
+before(
+  async () => {
+    address = await broker('start');
+    brokerUp = true;
+    const kafka = new Kafka({ clientId: 'readiness-test', brokers: [address], logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    topic = uniqueTopic('ready');
+    await createTopic(admin, topic, 1);
+    await admin.disconnect();
+    sim = await startSimulator({ timeScale: 5 });
+  },
+  { timeout: 6 * 60_000 },
+);
 
-after(async () => {
-  // Stopping the service needs the broker (final commit, leaving the group): bring it back if a failure left it down.
-  if (service && !brokerUp) await broker('start').catch(() => undefined);
-  await Promise.race([service?.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 60_000).unref())]);
-  await sim?.close();
-  await broker('stop'); // only this test's broker
-}, { timeout: 4 * 60_000 });
+after(
+  async () => {
+    // Stopping the service needs the broker (final commit, leaving the group): bring it back if a failure left it down.
+    if (service && !brokerUp) await broker('start').catch(() => undefined);
+    await Promise.race([service?.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 60_000).unref())]);
+    await sim?.close();
+    await broker('stop'); // only this test's broker
+  },
+  { timeout: 4 * 60_000 },
+);
 
 async function readyz(): Promise<{ status: number; body: Record<string, unknown> }> {
   return getJson(service!.httpPort, '/readyz');
@@ -56,7 +76,14 @@ async function readyz(): Promise<{ status: number; body: Record<string, unknown>
 
 test('/readyz is 503 while the broker is down and 200 once it is back', { timeout: 6 * 60_000 }, async () => {
   const config = testConfig(topic, sim, ['vip'], {
-    kafka: { brokers: [address], topics: [topic], groupId: `${topic}-g`, sessionTimeoutMs: 6_000, heartbeatIntervalMs: 1_000, commitIntervalMs: 200 },
+    kafka: {
+      brokers: [address],
+      topics: [topic],
+      groupId: `${topic}-g`,
+      sessionTimeoutMs: 6_000,
+      heartbeatIntervalMs: 1_000,
+      commitIntervalMs: 200,
+    },
     http: { host: '127.0.0.1', port: 0, probeIntervalMs: 500 },
     shutdown: { deadlineMs: 5_000 },
   });
@@ -66,25 +93,45 @@ test('/readyz is 503 while the broker is down and 200 once it is back', { timeou
   await broker('stop');
   brokerUp = false;
   let body: Record<string, unknown> = {};
-  await eventually(async () => {
-    const r = await readyz();
-    body = r.body;
-    // The consumer may notice first ("not connected"); the probe must say it too.
-    return r.status === 503 && /Kafka is not reachable/.test(JSON.stringify(r.body.reasons));
-  }, '/readyz to answer 503 with the broker down, naming Kafka', 60_000);
+  await eventually(
+    async () => {
+      const r = await readyz();
+      body = r.body;
+      // The consumer may notice first ("not connected"); the probe must say it too.
+      return r.status === 503 && /Kafka is not reachable/.test(JSON.stringify(r.body.reasons));
+    },
+    '/readyz to answer 503 with the broker down, naming Kafka',
+    60_000,
+  );
   assert.equal(body.ready, false);
   const healthz = await getJson(service.httpPort, '/healthz');
   assert.equal(healthz.status, 200, 'the process itself is alive: no restart wanted');
 
   await broker('start');
   brokerUp = true;
-  await eventually(async () => (await readyz()).status === 200, '/readyz to answer 200 once the broker is back', 120_000);
+  await eventually(
+    async () => (await readyz()).status === 200,
+    '/readyz to answer 200 once the broker is back',
+    120_000,
+  );
 
   // Ready means working: an event produced now is delivered.
-  const producer = new Kafka({ clientId: 'readiness-test', brokers: [address], logLevel: logLevel.NOTHING }).producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = new Kafka({ clientId: 'readiness-test', brokers: [address], logLevel: logLevel.NOTHING }).producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   await producer.connect();
-  const value = JSON.stringify({ eventId: 'r1', occurredAt: '2026-11-28T12:00:00Z', segmentId: 'vip', op: 'add', profile: { id: 'r1', email: 'back.again@example.com' } });
+  const value = JSON.stringify({
+    eventId: 'r1',
+    occurredAt: '2026-11-28T12:00:00Z',
+    segmentId: 'vip',
+    op: 'add',
+    profile: { id: 'r1', email: 'back.again@example.com' },
+  });
   await producer.send({ topic, messages: [{ key: 'r1', value }] });
   await producer.disconnect();
-  await eventually(() => sim.snapshot().lists['1']?.members['back.again@example.com']?.status === 1, 'an event produced after the outage to be delivered', 120_000);
+  await eventually(
+    () => sim.snapshot().lists['1']?.members['back.again@example.com']?.status === 1,
+    'an event produced after the outage to be delivered',
+    120_000,
+  );
 });

@@ -17,7 +17,8 @@ import { world } from '../support/world.js';
 const segments = ['vip', 'newsletter', 'churn'];
 const w = world({ segments, simulator: { timeScale: 5 } });
 
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN;
+const quantile = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN;
 
 test('a replay beside the live sync: no request over the account limits, and the live sync keeps near-real-time latency', async (t) => {
   const topic = await w.topic('replay-beside', 3);
@@ -27,7 +28,12 @@ test('a replay beside the live sync: no request over the account limits, and the
 
   // The live group starts at the end of the backlog: the backlog is the replay's.
   const ends = await w.admin.fetchTopicOffsets(topic);
-  await setStartOffsets(kafka(), w.admin, config.kafka.groupId, ends.map((e) => ({ topic, partition: e.partition, start: Number(e.high), end: Number(e.high) })));
+  await setStartOffsets(
+    kafka(),
+    w.admin,
+    config.kafka.groupId,
+    ends.map((e) => ({ topic, partition: e.partition, start: Number(e.high), end: Number(e.high) })),
+  );
   const latencies: number[] = [];
   const onAccepted = (refs: readonly EventRef[], at: number) => {
     for (const r of refs) latencies.push(at - r.message.timestamp);
@@ -46,20 +52,42 @@ test('a replay beside the live sync: no request over the account limits, and the
       const segmentId = segments[i % segments.length]!;
       const email = `live${i}@example.com`;
       expected.get(segmentId)!.set(email, 'add');
-      await producer.send({ topic, messages: [{ key: `live-${i}`, value: JSON.stringify({ eventId: `live-${i}`, occurredAt: new Date().toISOString(), segmentId, op: 'add', profile: { id: `live-${i}`, email } }) }] });
+      await producer.send({
+        topic,
+        messages: [
+          {
+            key: `live-${i}`,
+            value: JSON.stringify({
+              eventId: `live-${i}`,
+              occurredAt: new Date().toISOString(),
+              segmentId,
+              op: 'add',
+              profile: { id: `live-${i}`, email },
+            }),
+          },
+        ],
+      });
       await new Promise((r) => setTimeout(r, 50));
     }
   };
 
   let replayService: Service | undefined;
   try {
-    const replay = await runReplay(config, { from: parseFrom('earliest'), log: quietLog(), onStarted: (s) => {
+    const replay = await runReplay(config, {
+      from: parseFrom('earliest'),
+      log: quietLog(),
+      onStarted: (s) => {
         replayService = s;
         liveStream = streamLive();
-      } }).finally(() => (replaying = false));
+      },
+    }).finally(() => (replaying = false));
     await liveStream;
     assert.equal(replay.exitCode, 0);
-    assert.equal(replay.summary.events.consumed, 20_000, 'the backlog, and not one live event: the ends were fixed at start');
+    assert.equal(
+      replay.summary.events.consumed,
+      20_000,
+      'the backlog, and not one live event: the ends were fixed at start',
+    );
     assert.equal(replayService!.budgetShare('main'), 0.5, 'the replay paces itself to replayShare');
     assert.equal(live.budgetShare('main'), 0.5, 'the live instance, owning every partition, to the rest');
     await w.until(() => latencies.length >= produced, `the live sync to deliver all ${produced} live events`, 60_000);

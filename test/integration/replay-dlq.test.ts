@@ -45,9 +45,26 @@ test('after a mapping is added, dlq replay re-publishes the unmapped dead letter
 
   // 4. dlq replay with the fix in the config.
   const ends = await w.admin.fetchTopicOffsets(topic);
-  const replay = await runToExit(['dlq', 'replay', '--config', after, '--stage', 'map', '--code', 'UNMAPPED_SEGMENT', '--since', '2020-01-01T00:00:00Z'], 60_000);
+  const replay = await runToExit(
+    [
+      'dlq',
+      'replay',
+      '--config',
+      after,
+      '--stage',
+      'map',
+      '--code',
+      'UNMAPPED_SEGMENT',
+      '--since',
+      '2020-01-01T00:00:00Z',
+    ],
+    60_000,
+  );
   assert.equal(replay.code, 0, replay.stderr.join('\n'));
-  assert.match(replay.stdout.join('\n'), new RegExp(`${deadLettered} of ${deadLettered} dead letters matched; re-published ${deadLettered} to ${topic}`));
+  assert.match(
+    replay.stdout.join('\n'),
+    new RegExp(`${deadLettered} of ${deadLettered} dead letters matched; re-published ${deadLettered} to ${topic}`),
+  );
   const grown = await w.admin.fetchTopicOffsets(topic);
   const added = grown.reduce((n, p) => n + Number(p.high), 0) - ends.reduce((n, p) => n + Number(p.high), 0);
   assert.equal(added, deadLettered, 'each matching dead letter went back to the source topic once');
@@ -56,13 +73,17 @@ test('after a mapping is added, dlq replay re-publishes the unmapped dead letter
   const reader = await w.reader(topic);
   await reader.until(1_500 + deadLettered);
   await reader.stop();
-  const replayed = reader.records.filter((r) => r.offset >= Number(ends.find((e) => e.partition === r.partition)!.high));
+  const replayed = reader.records.filter(
+    (r) => r.offset >= Number(ends.find((e) => e.partition === r.partition)!.high),
+  );
   assert.equal(replayed.length, deadLettered);
   for (const r of replayed) {
     assert.equal(r.headers[DLQ_HEADERS.stage], undefined);
     assert.equal(r.headers[DLQ_HEADERS.code], undefined);
     assert.ok(r.headers[REPLAYED_AT], 'the trace header is there');
-    const original = reader.records.find((o) => o.offset < Number(ends.find((e) => e.partition === o.partition)!.high) && o.value?.equals(r.value!));
+    const original = reader.records.find(
+      (o) => o.offset < Number(ends.find((e) => e.partition === o.partition)!.high) && o.value?.equals(r.value!),
+    );
     assert.equal(original?.partition, r.partition, 'same partition as the original event');
   }
 

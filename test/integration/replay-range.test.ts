@@ -18,7 +18,13 @@ const T0 = Date.parse('2026-11-20T08:00:00Z');
 const HOUR = 3_600_000;
 const event = (i: number, segmentId: string, at: number) => ({
   key: `p-${i}`,
-  value: JSON.stringify({ eventId: `e-${i}`, occurredAt: new Date(at).toISOString(), segmentId, op: 'add', profile: { id: `p-${i}`, email: `r${i}@example.com` } }),
+  value: JSON.stringify({
+    eventId: `e-${i}`,
+    occurredAt: new Date(at).toISOString(),
+    segmentId,
+    op: 'add',
+    profile: { id: `p-${i}`, email: `r${i}@example.com` },
+  }),
   timestamp: String(at),
 });
 
@@ -31,44 +37,81 @@ function config(topic: string) {
 test('a replay from a timestamp processes only the events after it; --to stops before the events at or after its time', async () => {
   const topic = await w.topic('replay-ts', 3);
   // Three hours of events, 40 per hour, with Kafka timestamps set by the producer (CreateTime).
-  const hours = [0, 1, 2].map((h) => Array.from({ length: 40 }, (_, i) => event(h * 100 + i, segments[i % 2]!, T0 + h * HOUR + i * 1000)));
+  const hours = [0, 1, 2].map((h) =>
+    Array.from({ length: 40 }, (_, i) => event(h * 100 + i, segments[i % 2]!, T0 + h * HOUR + i * 1000)),
+  );
   await w.produce(topic, hours.flat());
   w.sim.configure({});
   const before = w.sim.snapshot().counters.contactsImported;
 
-  const { summary, exitCode, ranges } = await runReplay(config(topic), { from: parseFrom(new Date(T0 + HOUR).toISOString()), to: T0 + 2 * HOUR, log: quietLog() });
+  const { summary, exitCode, ranges } = await runReplay(config(topic), {
+    from: parseFrom(new Date(T0 + HOUR).toISOString()),
+    to: T0 + 2 * HOUR,
+    log: quietLog(),
+  });
   assert.equal(exitCode, 0, 'complete, nothing dead-lettered');
   assert.equal(summary.complete, true);
   assert.equal(summary.events.consumed, 40, 'only the second hour is consumed');
   assert.equal(summary.events.delivered, 40);
-  assert.equal(ranges.reduce((n, r) => n + r.end - r.start, 0), 40);
+  assert.equal(
+    ranges.reduce((n, r) => n + r.end - r.start, 0),
+    40,
+  );
   const snap = w.sim.snapshot();
   const members = { ...snap.lists['1']!.members, ...snap.lists['2']!.members };
-  for (let i = 0; i < 40; i++) assert.equal(members[`r${100 + i}@example.com`]?.status, 1, `r${100 + i} (second hour) is subscribed`);
-  for (const i of [0, 39, 200, 239]) assert.equal(members[`r${i}@example.com`], undefined, `r${i} (outside the range) was not sent`);
+  for (let i = 0; i < 40; i++)
+    assert.equal(members[`r${100 + i}@example.com`]?.status, 1, `r${100 + i} (second hour) is subscribed`);
+  for (const i of [0, 39, 200, 239])
+    assert.equal(members[`r${i}@example.com`], undefined, `r${i} (outside the range) was not sent`);
   assert.equal(snap.counters.contactsImported - before, 40);
-  assert.equal(summary.lists.reduce((n, l) => n + l.events, 0), 40);
-  assert.equal(summary.lists.reduce((n, l) => n + l.contacts, 0), 40);
+  assert.equal(
+    summary.lists.reduce((n, l) => n + l.events, 0),
+    40,
+  );
+  assert.equal(
+    summary.lists.reduce((n, l) => n + l.contacts, 0),
+    40,
+  );
   assert.ok(summary.api.byEndpoint.bulk_import! >= 1);
 });
 
 test('a partition that ends in a transaction marker, one that ends in an aborted transaction, and an empty one do not keep a replay waiting', async () => {
   const topic = await w.topic('replay-txn', 3);
-  const producer = kafka().producer({ transactionalId: `${topic}-tx`, idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = kafka().producer({
+    transactionalId: `${topic}-tx`,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   await producer.connect();
   const committed = await producer.transaction();
-  await committed.send({ topic, messages: Array.from({ length: 10 }, (_, i) => ({ ...event(300 + i, 'vip', T0 + i), partition: 0 })) });
+  await committed.send({
+    topic,
+    messages: Array.from({ length: 10 }, (_, i) => ({ ...event(300 + i, 'vip', T0 + i), partition: 0 })),
+  });
   await committed.commit();
   // The listed offsets are read_committed (the last stable offset): they pass the commit once its marker is written.
   const afterCommit = 10 + 1;
-  await w.until(async () => Number((await w.admin.fetchTopicOffsets(topic)).find((p) => p.partition === 0)!.high) === afterCommit, 'the commit marker');
+  await w.until(
+    async () => Number((await w.admin.fetchTopicOffsets(topic)).find((p) => p.partition === 0)!.high) === afterCommit,
+    'the commit marker',
+  );
   const aborted = await producer.transaction();
-  await aborted.send({ topic, messages: Array.from({ length: 5 }, (_, i) => ({ ...event(400 + i, 'vip', T0 + i), partition: 0 })) });
+  await aborted.send({
+    topic,
+    messages: Array.from({ length: 5 }, (_, i) => ({ ...event(400 + i, 'vip', T0 + i), partition: 0 })),
+  });
   await aborted.abort();
   await producer.disconnect();
-  await w.produce(topic, Array.from({ length: 6 }, (_, i) => ({ ...event(500 + i, 'newsletter', T0 + i), partition: 2 })));
+  await w.produce(
+    topic,
+    Array.from({ length: 6 }, (_, i) => ({ ...event(500 + i, 'newsletter', T0 + i), partition: 2 })),
+  );
   const high0 = 10 + 1 + 5 + 1; // ten records, a commit marker, five aborted records, an abort marker
-  await w.until(async () => Number((await w.admin.fetchTopicOffsets(topic)).find((p) => p.partition === 0)!.high) === high0, 'the abort marker');
+  await w.until(
+    async () => Number((await w.admin.fetchTopicOffsets(topic)).find((p) => p.partition === 0)!.high) === high0,
+    'the abort marker',
+  );
 
   // From earliest: the committed ten and partition 2's six; partition 1 is empty.
   const whole = await runReplay(config(topic), { from: parseFrom('earliest'), log: quietLog() });
@@ -82,5 +125,12 @@ test('a partition that ends in a transaction marker, one that ends in an aborted
   assert.equal(tail.exitCode, 0);
   assert.equal(tail.summary.complete, true);
   assert.equal(tail.summary.events.consumed, 0);
-  assert.deepEqual(tail.ranges.map((r) => [r.partition, r.start, r.end]), [[0, afterCommit, high0], [1, 0, 0], [2, 6, 6]]);
+  assert.deepEqual(
+    tail.ranges.map((r) => [r.partition, r.start, r.end]),
+    [
+      [0, afterCommit, high0],
+      [1, 0, 0],
+      [2, 6, 6],
+    ],
+  );
 });

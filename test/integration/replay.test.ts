@@ -15,12 +15,18 @@ import { world } from '../support/world.js';
 const segments = ['vip', 'newsletter', 'churn'];
 const EVENTS = 50_000;
 const w = world({ segments, simulator: false });
-const newSim = () => w.simulator({ timeScale: 20, limits: { enabled: false }, lists: segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })) });
+const newSim = () =>
+  w.simulator({
+    timeScale: 20,
+    limits: { enabled: false },
+    lists: segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })),
+  });
 
 /** list → email → status, the part of the simulator's state that membership is. */
 function membership(sim: Simulator): Record<string, Record<string, number>> {
   const out: Record<string, Record<string, number>> = {};
-  for (const [id, list] of Object.entries(sim.snapshot().lists)) out[id] = Object.fromEntries(Object.entries(list.members).map(([email, m]) => [email, m.status]));
+  for (const [id, list] of Object.entries(sim.snapshot().lists))
+    out[id] = Object.fromEntries(Object.entries(list.members).map(([email, m]) => [email, m.status]));
   return out;
 }
 
@@ -44,11 +50,15 @@ test(`a replay from earliest of ${EVENTS.toLocaleString('en-US')} events with th
   // A fresh account, filled by a replay that rebuilds the ledger of its connection.
   const fresh = await newSim();
   const freshConfig = withReplayShare(testConfig(topic, fresh, segments));
-  const rebuilt = await runReplay(freshConfig, { from: parseFrom('earliest'), log: quietLog(), service: { rebuildLedger: ['main'] } });
+  const rebuilt = await runReplay(freshConfig, {
+    from: parseFrom('earliest'),
+    log: quietLog(),
+    service: { rebuildLedger: ['main'] },
+  });
   assert.equal(rebuilt.exitCode, 0, 'complete, nothing dead-lettered');
   assert.equal(rebuilt.summary.events.consumed, EVENTS);
   assert.ok(rebuilt.summary.events.delivered > 0);
-  assert.deepEqual(membership(fresh), liveMembership, 'the fresh account ends in the live run\'s membership');
+  assert.deepEqual(membership(fresh), liveMembership, "the fresh account ends in the live run's membership");
   assert.ok(Object.values(liveMembership['1']!).filter((s) => s === 1).length > 1_000, 'a membership worth comparing');
 
   // The same range again, without the option: the account is up to date, so nothing is sent.
@@ -59,6 +69,10 @@ test(`a replay from earliest of ${EVENTS.toLocaleString('en-US')} events with th
   assert.equal(again.summary.events.consumed, EVENTS);
   assert.equal(again.summary.events.delivered, 0);
   assert.equal(afterwards.importsAccepted - before.importsAccepted, 0, 'no bulk import');
-  assert.equal(afterwards.byEndpoint['POST /import/bulk_import'] ?? 0, before.byEndpoint['POST /import/bulk_import'] ?? 0, 'no bulk import request at all');
+  assert.equal(
+    afterwards.byEndpoint['POST /import/bulk_import'] ?? 0,
+    before.byEndpoint['POST /import/bulk_import'] ?? 0,
+    'no bulk import request at all',
+  );
   assert.deepEqual(membership(fresh), liveMembership);
 });

@@ -14,7 +14,11 @@ import { secureBroker, setupKafka, type SecureBroker } from '../support/secure-b
  * one line naming kafka.sasl or kafka.ssl. (Rotation of a password file: secure-rotation.test.ts.)
  */
 const broker = secureBroker();
-const skip = broker ? false : process.env.CI ? false : 'KAFKA_SECURE_* are not set: start `bash scripts/kafka-secure.sh start` and export its output lines';
+const skip = broker
+  ? false
+  : process.env.CI
+    ? false
+    : 'KAFKA_SECURE_* are not set: start `bash scripts/kafka-secure.sh start` and export its output lines';
 const segments = ['vip', 'newsletter'];
 let b: SecureBroker;
 let admin: Admin;
@@ -22,11 +26,17 @@ let sim: Simulator;
 
 before(async () => {
   if (skip) return;
-  if (!broker) throw new Error('KAFKA_SECURE_* are not set, and CI must run the secured-broker tests (.ci/run starts scripts/kafka-secure.sh)');
+  if (!broker)
+    throw new Error(
+      'KAFKA_SECURE_* are not set, and CI must run the secured-broker tests (.ci/run starts scripts/kafka-secure.sh)',
+    );
   b = broker;
   admin = setupKafka(b).admin();
   await admin.connect();
-  sim = await startSimulator({ timeScale: 10, lists: segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })) });
+  sim = await startSimulator({
+    timeScale: 10,
+    lists: segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })),
+  });
 });
 after(async () => {
   if (skip) return;
@@ -41,18 +51,27 @@ function security(listener: Listener): { kafka: Record<string, unknown>; secrets
   if (listener === 'mtls') {
     // A line from the middle of the client key: any part of it in a log would be a leak.
     const keyLines = b.read('client.key').split('\n');
-    return { kafka: { brokers: [b.mtls], ssl: { ...ssl, certFile: b.file('client.pem'), keyFile: b.file('client.key') } }, secrets: [keyLines[Math.floor(keyLines.length / 2)]!] };
+    return {
+      kafka: { brokers: [b.mtls], ssl: { ...ssl, certFile: b.file('client.pem'), keyFile: b.file('client.key') } },
+      secrets: [keyLines[Math.floor(keyLines.length / 2)]!],
+    };
   }
   const mechanism = listener === 'scram' ? 'scram-sha-512' : 'plain';
   return {
-    kafka: { brokers: [b.saslSsl], ssl, sasl: { mechanism, username: b.read(`${listener}.user`), password: { file: b.file(`${listener}.password`) } } },
+    kafka: {
+      brokers: [b.saslSsl],
+      ssl,
+      sasl: { mechanism, username: b.read(`${listener}.user`), password: { file: b.file(`${listener}.password`) } },
+    },
     secrets: [b.read(`${listener}.password`)],
   };
 }
 
 function configFile(topic: string, kafka: Record<string, unknown>): string {
   const base = rawConfig(topic, sim, segments, {
-    connections: { main: { apiUrl: sim.url, apiKey: { value: sim.options.apiToken }, privacyAcknowledged: true, replayShare: 0.5 } },
+    connections: {
+      main: { apiUrl: sim.url, apiKey: { value: sim.options.apiToken }, privacyAcknowledged: true, replayShare: 0.5 },
+    },
     log: { level: 'debug' },
   });
   return writeConfig({ ...base, kafka: { ...(base.kafka as Record<string, unknown>), ...kafka } });
@@ -66,17 +85,41 @@ function assertNoSecret(lines: string[], secrets: string[], what: string): void 
 }
 
 for (const [seed, listener] of (['scram', 'plain', 'mtls'] as const).entries()) {
-  test(`through ${listener === 'mtls' ? 'mutual TLS' : `SASL_SSL ${listener}`}: the service syncs, replay replays, dlq inspect and trace report, and no secret is printed`, { skip }, async () => {
+  test(`through ${listener === 'mtls' ? 'mutual TLS' : `SASL_SSL ${listener}`}: the service syncs, replay replays, dlq inspect and trace report, and no secret is printed`, {
+    skip,
+  }, async () => {
     const topic = uniqueTopic(`secure-${listener}`);
     // A simulator of its own: lists that earlier tests filled would hide what this run did.
     await sim.close();
-    sim = await startSimulator({ timeScale: 10, lists: segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })) });
+    sim = await startSimulator({
+      timeScale: 10,
+      lists: segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })),
+    });
     await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, replicationFactor: 1 }] });
     const expected = new Map<string, Map<string, 'add' | 'remove'>>();
-    const events = [...sampleEvents({ events: 40, profiles: 15, segments, removeRatio: 0.25, reentry: false, seed: 31 + seed, start: Date.parse('2026-11-28T10:00:00Z') }, expected)];
+    const events = [
+      ...sampleEvents(
+        {
+          events: 40,
+          profiles: 15,
+          segments,
+          removeRatio: 0.25,
+          reentry: false,
+          seed: 31 + seed,
+          start: Date.parse('2026-11-28T10:00:00Z'),
+        },
+        expected,
+      ),
+    ];
     const producer = setupKafka(b).producer();
     await producer.connect();
-    await producer.send({ topic, messages: [...events.map((e) => ({ key: e.key, value: JSON.stringify(e.value) })), { key: 'bad', value: 'not json' }] });
+    await producer.send({
+      topic,
+      messages: [
+        ...events.map((e) => ({ key: e.key, value: JSON.stringify(e.value) })),
+        { key: 'bad', value: 'not json' },
+      ],
+    });
     await producer.disconnect();
     const { kafka, secrets } = security(listener);
     const file = configFile(topic, kafka);
@@ -86,8 +129,16 @@ for (const [seed, listener] of (['scram', 'plain', 'mtls'] as const).entries()) 
     try {
       await waitForLog(service, 'The sync is running');
       const listOf = (segment: string) => String(segments.indexOf(segment) + 1);
-      await eventually(() => membershipDiff(expected, listOf, (id) => sim.snapshot().lists[id]?.members ?? {}).length === 0, `the lists to match the events (${listener})`, 60_000);
-      await eventually(() => offsetsCaughtUp(admin, `${topic}-g`, topic), 'the service to commit to the end, the bad record dead-lettered', 60_000);
+      await eventually(
+        () => membershipDiff(expected, listOf, (id) => sim.snapshot().lists[id]?.members ?? {}).length === 0,
+        `the lists to match the events (${listener})`,
+        60_000,
+      );
+      await eventually(
+        () => offsetsCaughtUp(admin, `${topic}-g`, topic),
+        'the service to commit to the end, the bad record dead-lettered',
+        60_000,
+      );
       service.proc.kill('SIGTERM');
       assert.equal((await service.exited).code, 0, `a clean stop\n${service.stderr.slice(-5).join('\n')}`);
     } finally {
@@ -108,12 +159,19 @@ for (const [seed, listener] of (['scram', 'plain', 'mtls'] as const).entries()) 
     printed.push(...trace.stdout, ...trace.stderr);
     assert.equal(trace.code, 0, trace.stderr.slice(-5).join('\n'));
     assert.match(trace.stdout.join('\n'), /ledger: /);
-    assert.ok(trace.stdout.some((l) => l.includes(` ${last.eventId} (${topic}/0@`)), `trace shows the contact's last event\n${trace.stdout.join('\n')}`);
+    assert.ok(
+      trace.stdout.some((l) => l.includes(` ${last.eventId} (${topic}/0@`)),
+      `trace shows the contact's last event\n${trace.stdout.join('\n')}`,
+    );
 
     const replay = await runToExit(['replay', '--config', file, '--from', 'earliest'], 90_000);
     printed.push(...replay.stdout, ...replay.stderr);
     const summary = replay.stdout.join('\n');
-    assert.equal(replay.code, 4, `exit 4: complete, the bad record dead-lettered again\n${summary}\n${replay.stderr.slice(-5).join('\n')}`);
+    assert.equal(
+      replay.code,
+      4,
+      `exit 4: complete, the bad record dead-lettered again\n${summary}\n${replay.stderr.slice(-5).join('\n')}`,
+    );
     assert.match(summary, /Events: +41 consumed of 41 offsets in range/);
 
     assert.ok(printed.length > 20, 'the commands printed lines to check');
@@ -122,20 +180,35 @@ for (const [seed, listener] of (['scram', 'plain', 'mtls'] as const).entries()) 
 }
 
 /** Each of the four commands against one config: exit 2, one line naming `key`, no secret. */
-async function refusedEverywhere(topic: string, kafka: Record<string, unknown>, key: 'kafka.sasl' | 'kafka.ssl', secrets: string[]): Promise<void> {
+async function refusedEverywhere(
+  topic: string,
+  kafka: Record<string, unknown>,
+  key: 'kafka.sasl' | 'kafka.ssl',
+  secrets: string[],
+): Promise<void> {
   const file = configFile(topic, kafka);
-  const commands = [['run'], ['replay', '--from', 'earliest'], ['dlq', 'inspect'], ['trace', '--email', 'ana@example.com']];
+  const commands = [
+    ['run'],
+    ['replay', '--from', 'earliest'],
+    ['dlq', 'inspect'],
+    ['trace', '--email', 'ana@example.com'],
+  ];
   for (const command of commands) {
     const run = await runToExit([...command, '--config', file], 60_000);
     const all = [...run.stdout, ...run.stderr];
     assert.equal(run.code, 2, `${command[0]}: exit 2\n${all.slice(-5).join('\n')}`);
     const line = run.stderr.find((l) => l.startsWith('ac-list-sync: config '));
-    assert.ok(line?.startsWith(`ac-list-sync: config ${key}:`), `${command[0]}: one line naming ${key}, got: ${line ?? run.stderr.slice(-3).join(' | ')}`);
+    assert.ok(
+      line?.startsWith(`ac-list-sync: config ${key}:`),
+      `${command[0]}: one line naming ${key}, got: ${line ?? run.stderr.slice(-3).join(' | ')}`,
+    );
     assertNoSecret(all, secrets, command[0]!);
   }
 }
 
-test('a wrong SASL password (SCRAM and PLAIN) is a start-up error naming kafka.sasl, for the service, replay, dlq inspect and trace', { skip }, async () => {
+test('a wrong SASL password (SCRAM and PLAIN) is a start-up error naming kafka.sasl, for the service, replay, dlq inspect and trace', {
+  skip,
+}, async () => {
   const topic = uniqueTopic('secure-wrong-password');
   const wrong = 'not-the-password-4711';
   for (const listener of ['scram', 'plain'] as const) {
@@ -145,13 +218,29 @@ test('a wrong SASL password (SCRAM and PLAIN) is a start-up error naming kafka.s
   }
 });
 
-test('an untrusted broker certificate (no kafka.ssl.caFile) and a missing client certificate are start-up errors naming kafka.ssl', { skip }, async () => {
+test('an untrusted broker certificate (no kafka.ssl.caFile) and a missing client certificate are start-up errors naming kafka.ssl', {
+  skip,
+}, async () => {
   const topic = uniqueTopic('secure-untrusted');
   const { kafka, secrets } = security('scram');
   await refusedEverywhere(topic, { ...kafka, ssl: true }, 'kafka.ssl', secrets);
   await refusedEverywhere(topic, { brokers: [b.mtls], ssl: { caFile: b.file('ca.pem') } }, 'kafka.ssl', []);
   // A client certificate the broker's CA did not sign.
-  const stranger = await runToExit(['dlq', 'inspect', '--config', configFile(topic, { brokers: [b.mtls], ssl: { caFile: b.file('ca.pem'), certFile: b.file('stranger.pem'), keyFile: b.file('stranger.key') } })], 60_000);
+  const stranger = await runToExit(
+    [
+      'dlq',
+      'inspect',
+      '--config',
+      configFile(topic, {
+        brokers: [b.mtls],
+        ssl: { caFile: b.file('ca.pem'), certFile: b.file('stranger.pem'), keyFile: b.file('stranger.key') },
+      }),
+    ],
+    60_000,
+  );
   assert.equal(stranger.code, 2);
-  assert.match(stranger.stderr.join('\n'), /^ac-list-sync: config kafka\.ssl: .* does not accept the client certificate of kafka\.ssl\.certFile/m);
+  assert.match(
+    stranger.stderr.join('\n'),
+    /^ac-list-sync: config kafka\.ssl: .* does not accept the client certificate of kafka\.ssl\.certFile/m,
+  );
 });

@@ -17,7 +17,11 @@ import { secureBroker, secureScript, setupKafka, type SecureBroker } from '../su
  * that arrive afterwards are synced, so the service logged in with the password it re-read from the file.
  */
 const broker = secureBroker();
-const skip = broker ? false : process.env.CI ? false : 'KAFKA_SECURE_* are not set: start `bash scripts/kafka-secure.sh start` and export its output lines';
+const skip = broker
+  ? false
+  : process.env.CI
+    ? false
+    : 'KAFKA_SECURE_* are not set: start `bash scripts/kafka-secure.sh start` and export its output lines';
 const segments = ['vip', 'newsletter'];
 let b: SecureBroker;
 let admin: Admin;
@@ -25,11 +29,17 @@ let sim: Simulator;
 
 before(async () => {
   if (skip) return;
-  if (!broker) throw new Error('KAFKA_SECURE_* are not set, and CI must run the secured-broker tests (.ci/run starts scripts/kafka-secure.sh)');
+  if (!broker)
+    throw new Error(
+      'KAFKA_SECURE_* are not set, and CI must run the secured-broker tests (.ci/run starts scripts/kafka-secure.sh)',
+    );
   b = broker;
   admin = setupKafka(b).admin();
   await admin.connect();
-  sim = await startSimulator({ timeScale: 10, lists: segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })) });
+  sim = await startSimulator({
+    timeScale: 10,
+    lists: segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })),
+  });
 });
 after(async () => {
   if (skip) return;
@@ -48,7 +58,8 @@ function expectedOf(events: SampleEvent[]): Expected {
   return expected;
 }
 const listOf = (segment: string) => String(segments.indexOf(segment) + 1);
-const synced = (expected: Expected) => membershipDiff(expected, listOf, (id) => sim.snapshot().lists[id]?.members ?? {}).length === 0;
+const synced = (expected: Expected) =>
+  membershipDiff(expected, listOf, (id) => sim.snapshot().lists[id]?.members ?? {}).length === 0;
 
 async function produceJson(topic: string, events: SampleEvent[]): Promise<void> {
   const producer = setupKafka(b).producer();
@@ -60,7 +71,9 @@ async function produceJson(topic: string, events: SampleEvent[]): Promise<void> 
 // It failed now and then in session 2: with the broker restarting, kafkajs's coordinator lookup failed on a
 // connection error that kafkajs does not retry, the consumer crashed without restarting, and the service exited
 // (code 5). The consumer now starts itself again on such errors (test/ingest/consumer-crash.test.ts).
-test('a changed password file is used the next time the service connects: after a broker restart it logs in with the new password', { skip }, async () => {
+test('a changed password file is used the next time the service connects: after a broker restart it logs in with the new password', {
+  skip,
+}, async () => {
   const topic = uniqueTopic('secure-rotation');
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, replicationFactor: 1 }] });
   const user = `rotating-${process.pid}`;
@@ -69,12 +82,26 @@ test('a changed password file is used the next time the service connects: after 
   const passwordFile = join(mkdtempSync(join(tmpdir(), 'ac-list-sync-rotation-')), 'kafka-password');
   writeFileSync(passwordFile, `${first}\n`);
 
-  const kafka = (password: Record<string, string>) => ({ brokers: [b.saslSsl], ssl: { caFile: b.file('ca.pem') }, sasl: { mechanism: 'scram-sha-512', username: user, password } });
+  const kafka = (password: Record<string, string>) => ({
+    brokers: [b.saslSsl],
+    ssl: { caFile: b.file('ca.pem') },
+    sasl: { mechanism: 'scram-sha-512', username: user, password },
+  });
   const configOf = (password: Record<string, string>) => {
     const base = rawConfig(topic, sim, segments, { log: { level: 'debug' } });
     return writeConfig({ ...base, kafka: { ...(base.kafka as Record<string, unknown>), ...kafka(password) } });
   };
-  const events = [...sampleEvents({ events: 60, profiles: 25, segments, removeRatio: 0.25, reentry: false, seed: 41, start: Date.parse('2026-11-28T10:00:00Z') })];
+  const events = [
+    ...sampleEvents({
+      events: 60,
+      profiles: 25,
+      segments,
+      removeRatio: 0.25,
+      reentry: false,
+      seed: 41,
+      start: Date.parse('2026-11-28T10:00:00Z'),
+    }),
+  ];
   await produceJson(topic, events.slice(0, 30));
 
   const service = runCli(['run', '--config', configOf({ file: passwordFile })]);
@@ -92,9 +119,15 @@ test('a changed password file is used the next time the service connects: after 
     await secureScript(b, ['stop']);
     await secureScript(b, ['start']);
     await produceJson(topic, events.slice(30));
-    await eventually(() => synced(expectedOf(events)), 'the lists to match all 60 events after the broker restart', 120_000).catch((err: Error) => {
+    await eventually(
+      () => synced(expectedOf(events)),
+      'the lists to match all 60 events after the broker restart',
+      120_000,
+    ).catch((err: Error) => {
       const diff = membershipDiff(expectedOf(events), listOf, (id) => sim.snapshot().lists[id]?.members ?? {});
-      throw new Error(`${err.message}\n${diff.length} differences, first: ${diff.slice(0, 3).join('; ')}\nlast log lines:\n${[...service.stdout.slice(-20), ...service.stderr.slice(-40)].join("\n")}`);
+      throw new Error(
+        `${err.message}\n${diff.length} differences, first: ${diff.slice(0, 3).join('; ')}\nlast log lines:\n${[...service.stdout.slice(-20), ...service.stderr.slice(-40)].join('\n')}`,
+      );
     });
     await eventually(() => offsetsCaughtUp(admin, `${topic}-g`, topic), 'the service to commit to the end', 60_000);
 
@@ -105,5 +138,10 @@ test('a changed password file is used the next time the service connects: after 
   }
   const printed = [...service.stdout, ...service.stderr];
   assert.ok(printed.length > 10, 'the service printed lines to check');
-  for (const secret of [first, second]) assert.equal(printed.find((l) => l.includes(secret)), undefined, 'no line holds a password');
+  for (const secret of [first, second])
+    assert.equal(
+      printed.find((l) => l.includes(secret)),
+      undefined,
+      'no line holds a password',
+    );
 });

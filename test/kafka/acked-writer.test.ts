@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pino from 'pino';
-import { AckedWriter, DiscardedError, WriterClosedError, type AckedWriterOptions } from '../../src/kafka/acked-writer.js';
+import {
+  AckedWriter,
+  DiscardedError,
+  WriterClosedError,
+  type AckedWriterOptions,
+} from '../../src/kafka/acked-writer.js';
 import { BATCH_OVERHEAD_BYTES, recordBytes } from '../../src/kafka/record-size.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { ScriptedProducer, VirtualClock, protocolError, until } from '../support/fakes.js';
@@ -16,12 +21,21 @@ function world(o: Partial<AckedWriterOptions<Item>> = {}, limit?: number) {
   const broker = new ScriptedProducer();
   const clock = new VirtualClock();
   const metrics = createMetrics();
-  const admin = { describeConfigs: async () => ({ resources: [{ configEntries: [{ configName: 'max.message.bytes', configValue: String(limit ?? 1_048_588) }] }] }) } as never;
+  const admin = {
+    describeConfigs: async () => ({
+      resources: [{ configEntries: [{ configName: 'max.message.bytes', configValue: String(limit ?? 1_048_588) }] }],
+    }),
+  } as never;
   const writer = new AckedWriter<Item>({
     name: 'ledger',
     producer: broker.producer,
     admin,
-    encode: (i) => ({ topic: 't', key: i.key, value: i.value, ...(i.partition !== undefined ? { partition: i.partition } : {}) }),
+    encode: (i) => ({
+      topic: 't',
+      key: i.key,
+      value: i.value,
+      ...(i.partition !== undefined ? { partition: i.partition } : {}),
+    }),
     clock,
     random: () => 0,
     metrics,
@@ -40,8 +54,11 @@ function world(o: Partial<AckedWriterOptions<Item>> = {}, limit?: number) {
   return { broker, clock, metrics, writer, write, outcomes };
 }
 
-const gauge = async (metrics: Metrics, name: 'writerStuck' | 'writerBacklog', writer = 'ledger') => (await metrics[name].get()).values.find((v) => v.labels.writer === writer)?.value;
-const counter = async (metrics: Metrics, reason: string) => (await metrics.writerRefused.get()).values.find((v) => v.labels.writer === 'ledger' && v.labels.reason === reason)?.value ?? 0;
+const gauge = async (metrics: Metrics, name: 'writerStuck' | 'writerBacklog', writer = 'ledger') =>
+  (await metrics[name].get()).values.find((v) => v.labels.writer === writer)?.value;
+const counter = async (metrics: Metrics, reason: string) =>
+  (await metrics.writerRefused.get()).values.find((v) => v.labels.writer === 'ledger' && v.labels.reason === reason)
+    ?.value ?? 0;
 
 describe('AckedWriter', () => {
   it('resolves a write only after the broker acknowledged it, also for writes made while a batch is in flight', async () => {
@@ -50,7 +67,11 @@ describe('AckedWriter', () => {
     const first = [write('a0'), write('a1')];
     await until(() => broker.requests.length === 1, 'the first request');
     write('b0');
-    await until(() => outcomes.size > 0 || broker.requests.length > 1, 'a second request or an early resolve', 50).catch(() => undefined);
+    await until(
+      () => outcomes.size > 0 || broker.requests.length > 1,
+      'a second request or an early resolve',
+      50,
+    ).catch(() => undefined);
     assert.equal(outcomes.size, 0, 'nothing resolves before the ack');
     assert.equal(writer.backlog, 3);
     broker.release();
@@ -66,13 +87,20 @@ describe('AckedWriter', () => {
     await Promise.all(Array.from({ length: 30 }, (_, i) => write(`k${i}`, 'x'.repeat(1_000))));
     assert.equal(broker.written.length, 30);
     assert.ok(broker.requests.length >= 4, `${broker.requests.length} requests`);
-    for (const req of broker.requests) assert.ok(req.reduce((n, r) => n + recordBytes(r), 0) <= 10_000 - BATCH_OVERHEAD_BYTES);
+    for (const req of broker.requests)
+      assert.ok(req.reduce((n, r) => n + recordBytes(r), 0) <= 10_000 - BATCH_OVERHEAD_BYTES);
   });
 
   it('falls back to maxMessageBytes when the topic limit cannot be read', async () => {
-    const { broker, write } = world({ admin: { describeConfigs: async () => Promise.reject(new Error('denied')) } as never, maxMessageBytes: 5_000 });
+    const { broker, write } = world({
+      admin: { describeConfigs: async () => Promise.reject(new Error('denied')) } as never,
+      maxMessageBytes: 5_000,
+    });
     await Promise.all(Array.from({ length: 10 }, (_, i) => write(`k${i}`, 'x'.repeat(1_000))));
-    assert.ok(broker.requests.every((req) => req.length <= 4), `request sizes ${broker.requests.map((r) => r.length).join(',')}`);
+    assert.ok(
+      broker.requests.every((req) => req.length <= 4),
+      `request sizes ${broker.requests.map((r) => r.length).join(',')}`,
+    );
   });
 
   it('writes the others when the broker refuses one record for ever: the record is counted, shown stuck and retried alone with backoff', async () => {
@@ -98,7 +126,10 @@ describe('AckedWriter', () => {
     }
     const alone = broker.requests.filter((r) => r.some((x) => x.key === 'bad'));
     assert.equal(alone.length, before + 3);
-    assert.ok(alone.slice(before).every((r) => r.length === 1), 'retried on its own');
+    assert.ok(
+      alone.slice(before).every((r) => r.length === 1),
+      'retried on its own',
+    );
     refusing = false;
     clock.next();
     await others[7];
@@ -138,7 +169,9 @@ describe('AckedWriter', () => {
   });
 
   it('shrinks a record the broker finds too large until it is accepted', async () => {
-    const { broker, write } = world({ shrink: (i, limit) => ({ topic: 't', key: i.key, value: i.value.slice(0, Math.max(0, limit - 100)) }) });
+    const { broker, write } = world({
+      shrink: (i, limit) => ({ topic: 't', key: i.key, value: i.value.slice(0, Math.max(0, limit - 100)) }),
+    });
     broker.refuse = (r) => (r.value.length > 3_000 ? protocolError('MESSAGE_TOO_LARGE') : undefined);
     await write('big', 'x'.repeat(20_000));
     const [r] = broker.written;
@@ -149,14 +182,21 @@ describe('AckedWriter', () => {
     const { broker, write, outcomes } = world({ coalesceKey: (i) => i.key });
     const queued = [write('k', '1'), write('k', '2'), write('k', '3')];
     await Promise.all(queued);
-    assert.deepEqual(broker.written.map((r) => r.value.toString()), ['3'], 'only the newest queued record is sent');
+    assert.deepEqual(
+      broker.written.map((r) => r.value.toString()),
+      ['3'],
+      'only the newest queued record is sent',
+    );
     broker.hold();
     const inFlight = write('k', '4');
     await until(() => broker.requests.length === 2, 'k=4 in flight');
     const next = [write('k', '5'), write('k', '6'), write('j', '1')];
     broker.release();
     await Promise.all([inFlight, ...next]);
-    assert.deepEqual(broker.requests.map((req) => req.map((r) => `${r.key}=${r.value}`)), [['k=3'], ['k=4'], ['k=6', 'j=1']]);
+    assert.deepEqual(
+      broker.requests.map((req) => req.map((r) => `${r.key}=${r.value}`)),
+      [['k=3'], ['k=4'], ['k=6', 'j=1']],
+    );
     assert.equal(broker.maxInFlight, 1, 'one request at a time: k=5/6 waited for k=4');
     assert.equal(outcomes.get('k=5'), 'written', 'the replaced record settles with the newer one');
   });
@@ -167,7 +207,10 @@ describe('AckedWriter', () => {
     const old = write('k', 'poison');
     await until(() => writer.stuckRecords === 1, 'stuck');
     await Promise.all([write('k', 'fine'), old]);
-    assert.deepEqual(broker.written.map((r) => r.value.toString()), ['fine']);
+    assert.deepEqual(
+      broker.written.map((r) => r.value.toString()),
+      ['fine'],
+    );
     assert.equal(writer.stuckRecords, 0);
   });
 
@@ -202,7 +245,10 @@ describe('AckedWriter', () => {
     const inFlight = [write('p1-a', 'x', 1), write('p2-a', 'x', 2)];
     await until(() => broker.requests.length === 1, 'in flight');
     const queued = [write('p1-b', 'x', 1), write('p2-b', 'x', 2)];
-    assert.equal(writer.discard((i) => i.partition === 1), 1);
+    assert.equal(
+      writer.discard((i) => i.partition === 1),
+      1,
+    );
     await assert.rejects(queued[0]!, DiscardedError);
     let idle = false;
     const whenIdle = writer.whenIdle().then(() => (idle = true));
@@ -214,7 +260,10 @@ describe('AckedWriter', () => {
     clock.next();
     await Promise.all([inFlight[1], queued[1]]);
     assert.deepEqual(broker.keysWritten().sort(), ['p2-a', 'p2-b']);
-    assert.ok(!broker.requests.slice(1).some((r) => r.some((x) => x.key.startsWith('p1'))), 'nothing of partition 1 is sent again');
+    assert.ok(
+      !broker.requests.slice(1).some((r) => r.some((x) => x.key.startsWith('p1'))),
+      'nothing of partition 1 is sent again',
+    );
     assert.equal(outcomes.get('p1-a=x'), 'DiscardedError');
   });
 
@@ -226,7 +275,11 @@ describe('AckedWriter', () => {
     const bad = write('bad', 'x', 2);
     const kept = write('p2-a', 'x', 2);
     await until(() => broker.requests.length === 1, 'in flight');
-    assert.equal(writer.discard((i) => i.partition === 1), 0, 'nothing queued: it is in flight');
+    assert.equal(
+      writer.discard((i) => i.partition === 1),
+      0,
+      'nothing queued: it is in flight',
+    );
     broker.release();
     await assert.rejects(gone, DiscardedError);
     await kept;

@@ -31,7 +31,8 @@ test('SASL: the password comes from an environment variable or a file, and a mis
   const sasl = { mechanism: 'scram-sha-512', username: 'svc', password: { env: 'AC_TEST_SASL_PASSWORD_UNSET' } };
   assert.throws(
     () => createKafka(base({ sasl }), log),
-    (err: unknown) => err instanceof ConfigError && err.message.includes('kafka.sasl.password') && !err.message.includes('secret'),
+    (err: unknown) =>
+      err instanceof ConfigError && err.message.includes('kafka.sasl.password') && !err.message.includes('secret'),
   );
   process.env.AC_TEST_SASL_PASSWORD = 's3cret';
   assert.ok(createKafka(base({ sasl: { ...sasl, password: { env: 'AC_TEST_SASL_PASSWORD' } } }), log));
@@ -39,18 +40,31 @@ test('SASL: the password comes from an environment variable or a file, and a mis
 });
 
 test('a refused SASL login, however deep kafkajs wraps it, becomes a ConfigError naming kafka.sasl; other errors stay as they are', () => {
-  const kafka = base({ sasl: { mechanism: 'scram-sha-512', username: 'svc', password: { value: 'not-logged-anywhere' } } });
-  const refused = Object.assign(new Error('SASL SCRAM SHA512 authentication failed: invalid credentials'), { name: 'KafkaJSSASLAuthenticationError' });
+  const kafka = base({
+    sasl: { mechanism: 'scram-sha-512', username: 'svc', password: { value: 'not-logged-anywhere' } },
+  });
+  const refused = Object.assign(new Error('SASL SCRAM SHA512 authentication failed: invalid credentials'), {
+    name: 'KafkaJSSASLAuthenticationError',
+  });
   const wrapped = Object.assign(new Error('retries exhausted'), { name: 'KafkaJSNonRetriableError', cause: refused });
   const explained = explainConnectError(wrapped, kafka);
   assert.ok(explained instanceof ConfigError);
   assert.equal(explained.key, 'kafka.sasl');
-  assert.match(explained.message, /^config kafka\.sasl: the broker refused the scram-sha-512 login of user "svc" \(SASL SCRAM SHA512 authentication failed: invalid credentials\)/);
+  assert.match(
+    explained.message,
+    /^config kafka\.sasl: the broker refused the scram-sha-512 login of user "svc" \(SASL SCRAM SHA512 authentication failed: invalid credentials\)/,
+  );
   assert.ok(!explained.message.includes('not-logged-anywhere'));
 
   const missingFile = new ConfigError('kafka.sasl.password', 'cannot read /nope');
   assert.equal(explainConnectError(Object.assign(new Error('wrapped'), { cause: missingFile }), kafka), missingFile);
-  const unreachable = Object.assign(new Error('Connection error: connect ECONNREFUSED'), { name: 'KafkaJSConnectionError' });
+  const unreachable = Object.assign(new Error('Connection error: connect ECONNREFUSED'), {
+    name: 'KafkaJSConnectionError',
+  });
   assert.equal(explainConnectError(unreachable, kafka), unreachable);
-  assert.equal(explainConnectError(refused, base({})), refused, 'without kafka.sasl a login error is not ours to explain');
+  assert.equal(
+    explainConnectError(refused, base({})),
+    refused,
+    'without kafka.sasl a login error is not ours to explain',
+  );
 });

@@ -10,21 +10,31 @@ import { compressionType, isXerial, snappyDecode, snappyEncode } from '../../src
  * test/integration/codecs.test.ts reads what librdkafka writes through a real broker.
  */
 const { CompressionCodecs, CompressionTypes } = kafkajs;
-const data = Buffer.from(Array.from({ length: 3_000 }, (_, i) => `{"eventId":"e${i}","op":"add","email":"user${i}@example.com"}`).join(''));
+const data = Buffer.from(
+  Array.from({ length: 3_000 }, (_, i) => `{"eventId":"e${i}","op":"add","email":"user${i}@example.com"}`).join(''),
+);
 
 /** A xerial stream built by hand from the format: magic, version 1, compatible version 1, then length-prefixed raw blocks. */
 function xerial(blocks: Buffer[]): Buffer {
   const header = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00, 0, 0, 0, 1, 0, 0, 0, 1]);
-  return Buffer.concat([header, ...blocks.flatMap((b) => {
-    const packed = compressSync(b);
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(packed.length);
-    return [length, packed];
-  })]);
+  return Buffer.concat([
+    header,
+    ...blocks.flatMap((b) => {
+      const packed = compressSync(b);
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(packed.length);
+      return [length, packed];
+    }),
+  ]);
 }
 
 describe('compression codecs', () => {
-  for (const [name, type] of [['snappy', CompressionTypes.Snappy], ['lz4', CompressionTypes.LZ4], ['zstd', CompressionTypes.ZSTD], ['gzip', CompressionTypes.GZIP]] as const) {
+  for (const [name, type] of [
+    ['snappy', CompressionTypes.Snappy],
+    ['lz4', CompressionTypes.LZ4],
+    ['zstd', CompressionTypes.ZSTD],
+    ['gzip', CompressionTypes.GZIP],
+  ] as const) {
     it(`${name} round-trips through kafkajs's codec table and compresses`, async () => {
       const codec = CompressionCodecs[type]();
       const packed: Buffer = await codec.compress({ buffer: data });
@@ -53,7 +63,11 @@ describe('compression codecs', () => {
   it('a batch that cannot be decompressed fails non-retriably, naming the codec', async () => {
     const cases = [
       [CompressionTypes.Snappy, Buffer.from('not snappy at all, not at all'), /snappy record batch/],
-      [CompressionTypes.Snappy, xerial([data]).subarray(0, 100), /snappy record batch could not be decompressed: xerial snappy: a block of \d+ bytes runs past the end/],
+      [
+        CompressionTypes.Snappy,
+        xerial([data]).subarray(0, 100),
+        /snappy record batch could not be decompressed: xerial snappy: a block of \d+ bytes runs past the end/,
+      ],
       [CompressionTypes.LZ4, Buffer.from('not an lz4 frame'), /lz4 record batch/],
       [CompressionTypes.ZSTD, Buffer.from('not a zstd frame'), /zstd record batch/],
     ] as const;
@@ -67,9 +81,12 @@ describe('compression codecs', () => {
   });
 
   it('maps each kafka.compression value to its kafkajs type', () => {
-    assert.deepEqual(
-      (['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const).map(compressionType),
-      [CompressionTypes.None, CompressionTypes.GZIP, CompressionTypes.Snappy, CompressionTypes.LZ4, CompressionTypes.ZSTD],
-    );
+    assert.deepEqual((['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const).map(compressionType), [
+      CompressionTypes.None,
+      CompressionTypes.GZIP,
+      CompressionTypes.Snappy,
+      CompressionTypes.LZ4,
+      CompressionTypes.ZSTD,
+    ]);
   });
 });

@@ -8,10 +8,19 @@ const key = (i: number) => ledgerKey('main', String(1 + (i % 5)), `user${i}@exam
 describe('LedgerIndex', () => {
   it('gives back what was set, and nothing for keys never set', () => {
     const index = new LedgerIndex();
-    for (let i = 0; i < 10_000; i++) index.set(key(i), { state: (i % 4) as LedgerState, occurredAt: 1_700_000_000_000 + i, sentAt: 1_700_000_100_000 + i * 1000 });
+    for (let i = 0; i < 10_000; i++)
+      index.set(key(i), {
+        state: (i % 4) as LedgerState,
+        occurredAt: 1_700_000_000_000 + i,
+        sentAt: 1_700_000_100_000 + i * 1000,
+      });
     assert.equal(index.size, 10_000);
     for (let i = 0; i < 10_000; i++) {
-      assert.deepEqual(index.get(key(i)), { state: i % 4, occurredAt: 1_700_000_000_000 + i, sentAt: 1_700_000_100_000 + i * 1000 });
+      assert.deepEqual(index.get(key(i)), {
+        state: i % 4,
+        occurredAt: 1_700_000_000_000 + i,
+        sentAt: 1_700_000_100_000 + i * 1000,
+      });
     }
     for (let i = 10_000; i < 11_000; i++) assert.equal(index.get(key(i)), undefined);
   });
@@ -27,13 +36,24 @@ describe('LedgerIndex', () => {
   it('keeps the refused-add and unapplied flags beside an offset, or without one', () => {
     const index = new LedgerIndex();
     const cases = [
-      { state: LedgerState.RemovedByService, occurredAt: 1, sentAt: 0, confirmedAt: 2_000, offset: 41, unapplied: true },
+      {
+        state: LedgerState.RemovedByService,
+        occurredAt: 1,
+        sentAt: 0,
+        confirmedAt: 2_000,
+        offset: 41,
+        unapplied: true,
+      },
       { state: LedgerState.RemovedByService, occurredAt: 1, sentAt: 0, confirmedAt: 2_000, unapplied: true },
       { state: LedgerState.RemovedByService, occurredAt: 1, sentAt: 0, offset: 0, refusedAdd: true },
       { state: LedgerState.Added, occurredAt: 1, sentAt: 0, offset: 2 ** 40 },
     ];
-    cases.forEach((c, i) => { index.set(`k${i}`, c); });
-    cases.forEach((c, i) => { assert.deepEqual(index.get(`k${i}`), c); });
+    cases.forEach((c, i) => {
+      index.set(`k${i}`, c);
+    });
+    cases.forEach((c, i) => {
+      assert.deepEqual(index.get(`k${i}`), c);
+    });
   });
 
   it('keys differing only in connection, list or email are different entries', () => {
@@ -61,7 +81,12 @@ describe('LedgerIndex', () => {
 });
 
 describe('LedgerIndex.reserve and fit', () => {
-  const entry = (i: number) => ({ state: LedgerState.Added, occurredAt: 1_780_000_000_000 + i, sentAt: 1_780_000_000_000, offset: i });
+  const entry = (i: number) => ({
+    state: LedgerState.Added,
+    occurredAt: 1_780_000_000_000 + i,
+    sentAt: 1_780_000_000_000,
+    offset: i,
+  });
   it('a reservation holds its entries without growing, and fit() keeps a full table as it is', () => {
     const index = new LedgerIndex();
     index.reserve(10_000);
@@ -92,7 +117,11 @@ describe('LedgerIndex.setUnlessNewer with the key as stored bytes', () => {
     for (const key of [ledgerKey('main', '3', 'ann@example.com'), ledgerKey('main', '3', 'zoë@exämple.com')]) {
       assert.ok(index.setUnlessNewer(Buffer.from(key, 'utf8'), e));
       assert.deepEqual(index.get(key), e, key);
-      assert.equal(index.setUnlessNewer(Buffer.from(key, 'utf8'), { ...e, occurredAt: 4 }), false, 'an older one is not set');
+      assert.equal(
+        index.setUnlessNewer(Buffer.from(key, 'utf8'), { ...e, occurredAt: 4 }),
+        false,
+        'an older one is not set',
+      );
     }
     assert.equal(index.size, 2);
   });

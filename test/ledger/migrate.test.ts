@@ -6,7 +6,8 @@ import { PartitionMigration } from '../../src/ledger/migrate.js';
 import { encodeLedgerValue, ledgerKey } from '../../src/ledger/record.js';
 
 const hasher = new PersonHasher('k');
-const value = (occurredAt: number) => Buffer.from(encodeLedgerValue({ op: 'add', occurredAt, byService: false, sentAt: 0, confirmedAt: 0 }));
+const value = (occurredAt: number) =>
+  Buffer.from(encodeLedgerValue({ op: 'add', occurredAt, byService: false, sentAt: 0, confirmedAt: 0 }));
 const hashedKey = (email: string) => ledgerKey('main', '1', personPart(hasher, email));
 
 describe('PartitionMigration', () => {

@@ -11,14 +11,23 @@ import { memoryLogger } from '../support/observability.js';
  * read resumes where it got, progress shows in a metric and a log line, and newest wins per key by occurredAt.
  */
 const email = (i: number) => `c${i}@example.com`;
-const value = (r: Partial<LedgerRecord>) => Buffer.from(encodeLedgerValue({ op: 'add', occurredAt: 1_000, byService: false, sentAt: 0, confirmedAt: 0, ...r }));
+const value = (r: Partial<LedgerRecord>) =>
+  Buffer.from(encodeLedgerValue({ op: 'add', occurredAt: 1_000, byService: false, sentAt: 0, confirmedAt: 0, ...r }));
 
 interface Call {
   from: ReadonlyMap<number, number>;
 }
 
 /** A ledger topic of one partition read through `read`, which emits records as the test scripts. */
-function world(read: (emit: (offset: number, k: string, v: Buffer) => void, signal: AbortSignal, resume: RestoreResume, call: number) => Promise<void>, restoreTimeoutMs: number) {
+function world(
+  read: (
+    emit: (offset: number, k: string, v: Buffer) => void,
+    signal: AbortSignal,
+    resume: RestoreResume,
+    call: number,
+  ) => Promise<void>,
+  restoreTimeoutMs: number,
+) {
   const calls: Call[] = [];
   const io: LedgerIo = {
     restore: (_topic, _partitions, onRecord, signal, resume) => {
@@ -29,17 +38,26 @@ function world(read: (emit: (offset: number, k: string, v: Buffer) => void, sign
   };
   const metrics = createMetrics();
   const { log, lines } = memoryLogger('info');
-  const ledger = new Ledger(io, { restoreTimeoutMs, restoreProgressLogMs: 40, rebuild: new Set(), startedAt: 0, openWindowMs: 60_000 }, metrics, log);
+  const ledger = new Ledger(
+    io,
+    { restoreTimeoutMs, restoreProgressLogMs: 40, rebuild: new Set(), startedAt: 0, openWindowMs: 60_000 },
+    metrics,
+    log,
+  );
   ledger.assign({ t: [0] });
-  const logged = (msg: RegExp) => lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => msg.test(String(l.msg)));
+  const logged = (msg: RegExp) =>
+    lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => msg.test(String(l.msg)));
   return { ledger, calls, metrics, logged };
 }
 
-const count = async (metrics: Metrics, result: string) => (await metrics.ledgerRestoreRecords.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
+const count = async (metrics: Metrics, result: string) =>
+  (await metrics.ledgerRestoreRecords.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('Ledger restore', () => {
-  it('a restore that takes several times restoreTimeoutMs to read completes, without starting over, and reports its progress', { timeout: 60_000 }, async () => {
+  it('a restore that takes several times restoreTimeoutMs to read completes, without starting over, and reports its progress', {
+    timeout: 60_000,
+  }, async () => {
     const records = 60;
     // Each record takes 15 ms: the read takes about 900 ms, six times the 150 ms stall limit.
     const w = world(async (emit, signal, resume) => {
@@ -52,20 +70,27 @@ describe('Ledger restore', () => {
       }
     }, 150);
     await w.ledger.whenReady('t', 0);
-    for (let o = 0; o < records; o++) assert.equal(w.ledger.lookup('t', 0, 'main', '1', email(o))?.state, LedgerState.Added, `entry ${o}`);
+    for (let o = 0; o < records; o++)
+      assert.equal(w.ledger.lookup('t', 0, 'main', '1', email(o))?.state, LedgerState.Added, `entry ${o}`);
     assert.equal(w.calls[0]!.from.size, 0, 'the first read starts at the beginning');
     // However slow the machine, a read that was resumed never started over.
-    for (const c of w.calls.slice(1)) assert.ok((c.from.get(0) ?? 0) > 0, 'a resumed read starts where the last one got');
+    for (const c of w.calls.slice(1))
+      assert.ok((c.from.get(0) ?? 0) > 0, 'a resumed read starts where the last one got');
     assert.equal(await count(w.metrics, 'applied'), records);
     assert.equal((await w.metrics.ledgerRestoreRemaining.get()).values[0]?.value, 0);
     const progress = w.logged(/^Restoring the ledger; /);
     assert.ok(progress.length >= 2, `${progress.length} progress lines`);
     const remaining = progress.map((l) => Number(l.remainingOffsets));
-    assert.ok(remaining[0]! > remaining.at(-1)! && remaining.at(-1)! > 0, `remaining offsets go down: ${remaining.join(', ')}`);
+    assert.ok(
+      remaining[0]! > remaining.at(-1)! && remaining.at(-1)! > 0,
+      `remaining offsets go down: ${remaining.join(', ')}`,
+    );
     assert.equal(w.logged(/^Ledger partitions restored/)[0]?.records, records);
   });
 
-  it('a read that stalls is abandoned after restoreTimeoutMs and resumed from the offset after the last one read, keeping the index', { timeout: 60_000 }, async () => {
+  it('a read that stalls is abandoned after restoreTimeoutMs and resumed from the offset after the last one read, keeping the index', {
+    timeout: 60_000,
+  }, async () => {
     const w = world(async (emit, signal, resume, call) => {
       resume.onEnds(new Map([[0, 20]]));
       if (call === 1) {
@@ -79,8 +104,12 @@ describe('Ledger restore', () => {
     }, 100);
     await w.ledger.whenReady('t', 0);
     assert.equal(w.calls.length, 2);
-    for (const o of [0, 9, 11, 19]) assert.ok(w.ledger.lookup('t', 0, 'main', '1', email(o)), `entry ${o} (read before or after the stall)`);
-    assert.equal((await w.metrics.ledgerRestoreResumes.get()).values.find((v) => v.labels.reason === 'stalled')?.value, 1);
+    for (const o of [0, 9, 11, 19])
+      assert.ok(w.ledger.lookup('t', 0, 'main', '1', email(o)), `entry ${o} (read before or after the stall)`);
+    assert.equal(
+      (await w.metrics.ledgerRestoreResumes.get()).values.find((v) => v.labels.reason === 'stalled')?.value,
+      1,
+    );
     const warned = w.logged(/^Restoring the ledger stalled/);
     assert.equal(warned.length, 1);
     assert.deepEqual(warned[0]!.resumeFrom, { 0: 11 });
@@ -98,7 +127,11 @@ describe('Ledger restore', () => {
       emit(3, j, value({ op: 'remove', occurredAt: 5_000, byService: true }));
     }, 10_000);
     await w.ledger.whenReady('t', 0);
-    assert.deepEqual(w.ledger.lookup('t', 0, 'main', '1', email(1)), { state: LedgerState.Added, occurredAt: 2_000, sentAt: 0 });
+    assert.deepEqual(w.ledger.lookup('t', 0, 'main', '1', email(1)), {
+      state: LedgerState.Added,
+      occurredAt: 2_000,
+      sentAt: 0,
+    });
     assert.equal(w.ledger.lookup('t', 0, 'main', '1', email(2))?.state, LedgerState.RemovedByService);
     assert.equal(await count(w.metrics, 'older'), 1);
     assert.equal(await count(w.metrics, 'applied'), 3);

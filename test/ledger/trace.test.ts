@@ -11,7 +11,15 @@ const config = parseConfig({
     { name: 'promo', segmentId: 'promo', connection: 'main', listId: '2', onLeave: 'nothing' },
   ],
 });
-const ev = (offset: number, occurredAt: number, op: 'add' | 'remove', segmentId = 'vip'): TracedEvent => ({ topic: 't', partition: 0, offset, eventId: `e${offset}`, occurredAt, segmentId, op });
+const ev = (offset: number, occurredAt: number, op: 'add' | 'remove', segmentId = 'vip'): TracedEvent => ({
+  topic: 't',
+  partition: 0,
+  offset,
+  eventId: `e${offset}`,
+  occurredAt,
+  segmentId,
+  op,
+});
 
 describe('traceContact', () => {
   it('says for each event whether it was applied, superseded, replayed, dead-lettered, skipped or not confirmed yet', () => {
@@ -19,8 +27,25 @@ describe('traceContact', () => {
     const [vip, promo] = traceContact(
       config.exports,
       (_c, listId) => (listId === '1' ? ledger : undefined),
-      [ev(0, 10, 'add'), ev(1, 15, 'remove'), ev(2, 20, 'add'), ev(3, 30, 'remove'), ev(4, 20, 'add'), ev(5, 5, 'remove', 'promo')],
-      [{ topic: 't', partition: 0, offset: 1, exportName: 'vip', stage: 'deliver', code: 'INVALID_CONTACT', message: 'bad' }],
+      [
+        ev(0, 10, 'add'),
+        ev(1, 15, 'remove'),
+        ev(2, 20, 'add'),
+        ev(3, 30, 'remove'),
+        ev(4, 20, 'add'),
+        ev(5, 5, 'remove', 'promo'),
+      ],
+      [
+        {
+          topic: 't',
+          partition: 0,
+          offset: 1,
+          exportName: 'vip',
+          stage: 'deliver',
+          code: 'INVALID_CONTACT',
+          message: 'bad',
+        },
+      ],
     );
     assert.match(vip!.state, /^subscribed by this service/);
     assert.deepEqual(
@@ -33,6 +58,9 @@ describe('traceContact', () => {
 
   it('keeps to one list with a filter', () => {
     const lines = traceContact(config.exports, () => undefined, [], [], '2');
-    assert.deepEqual(lines.map((l) => l.listId), ['2']);
+    assert.deepEqual(
+      lines.map((l) => l.listId),
+      ['2'],
+    );
   });
 });

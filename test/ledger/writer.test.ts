@@ -18,7 +18,10 @@ describe('LedgerWriter (adapter over the acked writer)', () => {
     writer.push(write('a', '1', 1), () => called.push('a@1'));
     await writer.write(write('b'));
     await until(() => called.length === 3, 'every onWritten');
-    assert.deepEqual(broker.written.map((r) => `${r.key}@${r.partition}=${r.value}`), ['a@0=2', 'a@1=1', 'b@0={}']);
+    assert.deepEqual(
+      broker.written.map((r) => `${r.key}@${r.partition}=${r.value}`),
+      ['a@0=2', 'a@1=1', 'b@0={}'],
+    );
     assert.deepEqual(called.sort(), ['a1', 'a2', 'a@1'].sort());
     assert.equal((await metrics.ledgerWrites.get()).values[0]?.value, 3);
   });

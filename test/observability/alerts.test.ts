@@ -14,7 +14,9 @@ import { ALERTS_PATH, alertRules } from '../support/observability.js';
 function promtool(t: TestContext): boolean {
   if (spawnSync('promtool', ['--version']).status === 0) return true;
   if (process.env.CI) assert.fail('promtool is not installed (CI): scripts/ci-tools.sh should have installed it');
-  t.skip('promtool is not installed: run `bash scripts/ci-tools.sh` (Debian package prometheus) to check the alert rules');
+  t.skip(
+    'promtool is not installed: run `bash scripts/ci-tools.sh` (Debian package prometheus) to check the alert rules',
+  );
   return false;
 }
 
@@ -34,7 +36,10 @@ test('promtool check rules fails on a broken rule (the check can fail)', (t) => 
   if (!promtool(t)) return;
   const dir = mkdtempSync(join(tmpdir(), 'alerts-'));
   try {
-    writeFileSync(join(dir, 'bad.yml'), 'groups:\n  - name: x\n    rules:\n      - alert: Bad\n        expr: sum by (job) (rate(ac_list_sync_dead_letters_total[5m]) >\n');
+    writeFileSync(
+      join(dir, 'bad.yml'),
+      'groups:\n  - name: x\n    rules:\n      - alert: Bad\n        expr: sum by (job) (rate(ac_list_sync_dead_letters_total[5m]) >\n',
+    );
     assert.notEqual(run(['check', 'rules', join(dir, 'bad.yml')]).status, 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -134,7 +139,12 @@ const cases: Case[] = [
 ];
 
 test('every alert rule has a firing case and a quiet case below', () => {
-  assert.deepEqual(cases.map((c) => c.alert).sort(), alertRules().map((r) => r.alert).sort());
+  assert.deepEqual(
+    cases.map((c) => c.alert).sort(),
+    alertRules()
+      .map((r) => r.alert)
+      .sort(),
+  );
 });
 
 test('promtool test rules: each alert fires on the situation it names and stays quiet otherwise', (t) => {
@@ -155,7 +165,15 @@ test('promtool test rules: each alert fires on the situation it names and stays 
           { eval_time: c.firesAt, alertname: c.alert, exp_alerts: [{ exp_labels: c.labels }] },
         ],
       },
-      ...(c.negative ? [{ interval: '1m', input_series: series(c.negative), alert_rule_test: [{ eval_time: c.firesAt, alertname: c.alert, exp_alerts: [] }] }] : []),
+      ...(c.negative
+        ? [
+            {
+              interval: '1m',
+              input_series: series(c.negative),
+              alert_rule_test: [{ eval_time: c.firesAt, alertname: c.alert, exp_alerts: [] }],
+            },
+          ]
+        : []),
     ]);
     writeFileSync(join(dir, 'tests.yml'), stringify({ rule_files: ['rules.yml'], evaluation_interval: '1m', tests }));
     const { status, output } = run(['test', 'rules', join(dir, 'tests.yml')]);

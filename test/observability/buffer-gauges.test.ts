@@ -6,8 +6,17 @@ import { trackBuffersPerList } from '../../src/observability/buffer-gauges.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { parseMetrics, sumBy } from '../../src/observability/scrape.js';
 
-const update = (email: string, listId: string, seq: number): ContactUpdate<number> =>
-  ({ email, listId, op: 'add', occurredAt: 1_000 + seq, seq, ref: seq, tags: [], fields: new Map(), excludeAutomations: false });
+const update = (email: string, listId: string, seq: number): ContactUpdate<number> => ({
+  email,
+  listId,
+  op: 'add',
+  occurredAt: 1_000 + seq,
+  seq,
+  ref: seq,
+  tags: [],
+  fields: new Map(),
+  excludeAutomations: false,
+});
 
 test('buffered contacts and bytes per list are computed at scrape time; configured lists show 0 when empty', async () => {
   const buffer = new ContactBuffer<number>({ maxContacts: 250, maxBytes: 399_999, lingerMs: 60_000 });
@@ -30,5 +39,9 @@ test('buffered contacts and bytes per list are computed at scrape time; configur
   untrack();
   buffer.add(update('c@example.com', '3', 4), 0);
   const after = parseMetrics(await metrics.registry.metrics());
-  assert.equal(sumBy(after, 'ac_list_sync_buffered_list_contacts', ['list']).get('3'), 0, 'no longer tracked after untrack()');
+  assert.equal(
+    sumBy(after, 'ac_list_sync_buffered_list_contacts', ['list']).get('3'),
+    0,
+    'no longer tracked after untrack()',
+  );
 });

@@ -9,7 +9,10 @@ afterEach(() => setShowEmails(false));
 
 test('secret fields are redacted by path: API key, SASL password, Api-Token header', () => {
   const { log, lines } = memoryLogger();
-  log.info({ apiKey: 'k1', connection: { apiKey: 'k2' }, kafka: { sasl: { password: 'p1' } }, headers: { 'api-token': 'h1' } }, 'config');
+  log.info(
+    { apiKey: 'k1', connection: { apiKey: 'k2' }, kafka: { sasl: { password: 'p1' } }, headers: { 'api-token': 'h1' } },
+    'config',
+  );
   const line = lines.join('');
   for (const secret of ['"k1"', '"k2"', '"p1"', '"h1"']) assert.ok(!line.includes(secret), `${secret} leaked: ${line}`);
   assert.match(line, /\[redacted\]/);
@@ -20,7 +23,10 @@ test('a secret read through secretReader never reaches a line, whatever field or
   const read = secretReader({ env: 'OBS_TEST_TOKEN' }, 'connections.main.apiKey');
   const token = read();
   const { log, lines } = memoryLogger();
-  log.warn({ err: `request with header api-token: ${token} failed`, nested: { deep: [token] } }, `token ${token} in the message`);
+  log.warn(
+    { err: `request with header api-token: ${token} failed`, nested: { deep: [token] } },
+    `token ${token} in the message`,
+  );
   const out = lines.join('');
   assert.ok(!out.includes(token), out);
   assert.equal(out.split('[redacted]').length - 1, 3);
@@ -28,9 +34,13 @@ test('a secret read through secretReader never reaches a line, whatever field or
 
 test('emails are masked in any field or message, fragments too, unless showEmails is on', () => {
   const { log, lines } = memoryLogger();
-  log.error({ email: 'Ana.Silva@Example.com', reason: 'contact bob@example.org failed' }, 'Unexpected token in "{"email":"carla@exa"');
+  log.error(
+    { email: 'Ana.Silva@Example.com', reason: 'contact bob@example.org failed' },
+    'Unexpected token in "{"email":"carla@exa"',
+  );
   const out = lines.join('');
-  for (const raw of ['Ana.Silva@Example.com', 'bob@example.org', 'carla@exa']) assert.ok(!out.includes(raw), `${raw} leaked: ${out}`);
+  for (const raw of ['Ana.Silva@Example.com', 'bob@example.org', 'carla@exa'])
+    assert.ok(!out.includes(raw), `${raw} leaked: ${out}`);
   assert.match(out, /A\*\*\*@E\*\*\*\.com/);
   setShowEmails(true);
   log.info({ email: 'ana@example.com' }, 'debugging');
@@ -45,7 +55,16 @@ test('maskEmail and the line scrubber agree and are idempotent', () => {
 });
 
 test('the terminal format is one readable line per record, with module and fields', () => {
-  const line = prettyLine(JSON.stringify({ level: 40, time: '2026-11-28T10:21:33.120Z', module: 'deliver', connection: 'main', code: 'RATE_LIMITED', msg: 'ActiveCampaign asked us to slow down' }));
+  const line = prettyLine(
+    JSON.stringify({
+      level: 40,
+      time: '2026-11-28T10:21:33.120Z',
+      module: 'deliver',
+      connection: 'main',
+      code: 'RATE_LIMITED',
+      msg: 'ActiveCampaign asked us to slow down',
+    }),
+  );
   assert.equal(line, '10:21:33.120  WARN   deliver main  ActiveCampaign asked us to slow down  code=RATE_LIMITED\n');
   assert.equal(prettyLine('not json'), 'not json\n');
 });

@@ -14,18 +14,32 @@ function fakeAdmin(state: { down: boolean; high: number; committed: number }): A
   return {
     connect: () => (state.down ? fail() : Promise.resolve()),
     disconnect: () => Promise.resolve(),
-    fetchOffsets: () => (state.down ? fail() : Promise.resolve([{ topic: 't', partitions: [{ partition: 0, offset: String(state.committed) }] }])),
-    fetchTopicOffsets: () => (state.down ? fail() : Promise.resolve([{ partition: 0, offset: String(state.high), high: String(state.high), low: '0' }])),
+    fetchOffsets: () =>
+      state.down
+        ? fail()
+        : Promise.resolve([{ topic: 't', partitions: [{ partition: 0, offset: String(state.committed) }] }]),
+    fetchTopicOffsets: () =>
+      state.down
+        ? fail()
+        : Promise.resolve([{ partition: 0, offset: String(state.high), high: String(state.high), low: '0' }]),
   } as unknown as Admin;
 }
 
-const answer = (status: number): Answer<never> => ({ status, verdict: classifyResponse(status, {}, '0.1', Date.now()), body: undefined, latencyMs: 1 });
+const answer = (status: number): Answer<never> => ({
+  status,
+  verdict: classifyResponse(status, {}, '0.1', Date.now()),
+  body: undefined,
+  latencyMs: 1,
+});
 
 function setup() {
   const kafka = { down: false, high: 120, committed: 100 };
   const token = { status: 200, calls: 0 };
   const metrics = createMetrics();
-  const account = { down: false, budget: new RateBudget({ requestsPerSecond: 1000, importsPerMinute: 100, singleImportsPerMinute: 20 }) };
+  const account = {
+    down: false,
+    budget: new RateBudget({ requestsPerSecond: 1000, importsPerMinute: 100, singleImportsPerMinute: 20 }),
+  };
   const consumer = { connected: true };
   const readiness = new Readiness({
     admin: fakeAdmin(kafka),
@@ -103,7 +117,12 @@ test('a fatal state is not ready for good', async () => {
 test('a Kafka call that hangs (kafkajs retrying a dead cluster) is reported after the probe timeout, not waited for', async () => {
   const { metrics } = setup();
   let calls = 0;
-  const hanging = { connect: async () => undefined, disconnect: async () => undefined, fetchOffsets: () => (calls++, new Promise(() => undefined)), fetchTopicOffsets: () => new Promise(() => undefined) } as unknown as Admin;
+  const hanging = {
+    connect: async () => undefined,
+    disconnect: async () => undefined,
+    fetchOffsets: () => (calls++, new Promise(() => undefined)),
+    fetchTopicOffsets: () => new Promise(() => undefined),
+  } as unknown as Admin;
   const readiness = new Readiness({
     admin: hanging,
     groupId: 'g',
@@ -161,7 +180,10 @@ test('a Retry-After longer than the probe deadline skips the round instead of se
 test('a token refused on a delivery request is reported at once; an accepted probe lets the paused delivery try again', async () => {
   const { readiness, token, account } = setup();
   let retried = 0;
-  const failing = Object.assign(account, { failing: 'AUTH_FAILED' as string | undefined, answeredElsewhere: () => retried++ });
+  const failing = Object.assign(account, {
+    failing: 'AUTH_FAILED' as string | undefined,
+    answeredElsewhere: () => retried++,
+  });
   token.status = 403;
   failing.down = true;
   await readiness.start();
@@ -171,7 +193,11 @@ test('a token refused on a delivery request is reported at once; an accepted pro
   token.status = 200;
   await (readiness as unknown as { round(): Promise<void> }).round();
   assert.equal(retried, 1, 'the accepted token woke the paused delivery');
-  assert.match(readiness.status().reasons.join('\n'), /delivery is failing/, 'not ready until delivery itself succeeds');
+  assert.match(
+    readiness.status().reasons.join('\n'),
+    /delivery is failing/,
+    'not ready until delivery itself succeeds',
+  );
   failing.down = false;
   failing.failing = undefined;
   assert.equal(readiness.status().ready, true);

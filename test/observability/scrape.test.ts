@@ -24,6 +24,11 @@ test('histogramQuantile interpolates within the bucket and answers undefined for
 });
 
 test('malformed lines are skipped, not guessed', () => {
-  const samples = parseMetrics(['# HELP a b', 'good 1', 'bad{a="x} 2', 'also_bad{=""} 3', 'nan NaN', 'notanumber abc'].join('\n'));
-  assert.deepEqual(samples.map((s) => s.name), ['good', 'nan']);
+  const samples = parseMetrics(
+    ['# HELP a b', 'good 1', 'bad{a="x} 2', 'also_bad{=""} 3', 'nan NaN', 'notanumber abc'].join('\n'),
+  );
+  assert.deepEqual(
+    samples.map((s) => s.name),
+    ['good', 'nan'],
+  );
 });

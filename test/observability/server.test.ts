@@ -12,7 +12,13 @@ test('/metrics serves the registry, /readyz follows readiness, unknown paths are
   const metrics = createMetrics();
   metrics.eventsConsumed.inc({ topic: 't', result: 'delivered' }, 7);
   let status: ReadinessStatus = { ready: false, reasons: ['Kafka is not reachable: ECONNREFUSED'] };
-  const server = await startHttpServer({ host: '127.0.0.1', port: 0, registry: metrics.registry, readiness: () => status, log: quiet });
+  const server = await startHttpServer({
+    host: '127.0.0.1',
+    port: 0,
+    registry: metrics.registry,
+    readiness: () => status,
+    log: quiet,
+  });
   const url = (p: string) => `http://127.0.0.1:${server.port}${p}`;
   try {
     const m = await fetch(url('/metrics'));
@@ -42,7 +48,14 @@ test('/metrics serves the registry, /readyz follows readiness, unknown paths are
 
 test('/healthz answers 503 after the event loop was blocked past the bound, and the body says how long', async () => {
   const metrics = createMetrics();
-  const server = await startHttpServer({ host: '127.0.0.1', port: 0, registry: metrics.registry, readiness: () => ({ ready: true, reasons: [] }), log: quiet, maxEventLoopDelayMs: 150 });
+  const server = await startHttpServer({
+    host: '127.0.0.1',
+    port: 0,
+    registry: metrics.registry,
+    readiness: () => ({ ready: true, reasons: [] }),
+    log: quiet,
+    maxEventLoopDelayMs: 150,
+  });
   try {
     const healthz = () => fetch(`http://127.0.0.1:${server.port}/healthz`);
     assert.equal((await healthz()).status, 200);
@@ -51,11 +64,16 @@ test('/healthz answers 503 after the event loop was blocked past the bound, and 
     const until = Date.now() + 400;
     while (Date.now() < until); // block the loop
     let body: { eventLoopDelayMaxMs?: number } = {};
-    await eventually(async () => {
-      const res = await healthz();
-      body = (await res.json()) as typeof body;
-      return res.status === 503;
-    }, '/healthz to report the blocked event loop', 5_000, 20);
+    await eventually(
+      async () => {
+        const res = await healthz();
+        body = (await res.json()) as typeof body;
+        return res.status === 503;
+      },
+      '/healthz to report the blocked event loop',
+      5_000,
+      20,
+    );
     assert.ok((body.eventLoopDelayMaxMs ?? 0) >= 150, JSON.stringify(body));
   } finally {
     await server.close();
@@ -64,9 +82,24 @@ test('/healthz answers 503 after the event loop was blocked past the bound, and 
 
 test('a port already in use fails start-up instead of serving nothing', async () => {
   const metrics = createMetrics();
-  const first = await startHttpServer({ host: '127.0.0.1', port: 0, registry: metrics.registry, readiness: () => ({ ready: true, reasons: [] }), log: quiet });
+  const first = await startHttpServer({
+    host: '127.0.0.1',
+    port: 0,
+    registry: metrics.registry,
+    readiness: () => ({ ready: true, reasons: [] }),
+    log: quiet,
+  });
   try {
-    await assert.rejects(startHttpServer({ host: '127.0.0.1', port: first.port, registry: metrics.registry, readiness: () => ({ ready: true, reasons: [] }), log: quiet }), /EADDRINUSE/);
+    await assert.rejects(
+      startHttpServer({
+        host: '127.0.0.1',
+        port: first.port,
+        registry: metrics.registry,
+        readiness: () => ({ ready: true, reasons: [] }),
+        log: quiet,
+      }),
+      /EADDRINUSE/,
+    );
   } finally {
     await first.close();
   }

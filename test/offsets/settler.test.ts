@@ -13,7 +13,11 @@ function setup() {
     settler.assign();
     return ownership.generation;
   };
-  const share = (offset: number, n = 0, partition = 0, generation = ownership.generation): Share => ({ message: { topic: 't', partition, offset }, generation, share: n });
+  const share = (offset: number, n = 0, partition = 0, generation = ownership.generation): Share => ({
+    message: { topic: 't', partition, offset },
+    generation,
+    share: n,
+  });
   return { ownership, settler, assign, share };
 }
 const tick = () => new Promise((r) => setImmediate(r));
@@ -45,7 +49,11 @@ describe('Settler', () => {
     assert.equal(offsets.length, 2);
     assign([1]);
     settler.committed(offsets, gen, false);
-    assert.deepEqual(settler.commits(), [], 'a new generation starts from the committed offsets; partition 0 is not ours');
+    assert.deepEqual(
+      settler.commits(),
+      [],
+      'a new generation starts from the committed offsets; partition 0 is not ours',
+    );
   });
 
   it('ends each share once: a second report of one export cannot stand in for another export', () => {
@@ -74,7 +82,11 @@ describe('Settler', () => {
     assert.equal(settler.awaitingWrites, 1);
     ack();
     await tick();
-    assert.deepEqual(settler.commits(), [{ topic: 't', partition: 0, offset: '1' }], 'offset 1 waits: its write failed');
+    assert.deepEqual(
+      settler.commits(),
+      [{ topic: 't', partition: 0, offset: '1' }],
+      'offset 1 waits: its write failed',
+    );
     assert.deepEqual(settler.unsettled(), [{ topic: 't', partition: 0, offset: 1, open: 1 }]);
   });
 

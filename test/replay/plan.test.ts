@@ -20,9 +20,17 @@ test('earliest covers each partition from its low to its high watermark; an empt
   ]);
 });
 
-test('a time starts at the broker\'s offset for it; --to ends at its offset; a range never ends before it starts', () => {
-  const from = new Map([[0, 40], [1, 50], [2, 7]]);
-  const to = new Map([[0, 60], [1, 20], [2, 7]]);
+test("a time starts at the broker's offset for it; --to ends at its offset; a range never ends before it starts", () => {
+  const from = new Map([
+    [0, 40],
+    [1, 50],
+    [2, 7],
+  ]);
+  const to = new Map([
+    [0, 60],
+    [1, 20],
+    [2, 7],
+  ]);
   assert.deepEqual(rangesOf('t', marks, parseFrom('2026-11-28T10:00:00Z'), from, to), [
     { topic: 't', partition: 0, start: 40, end: 60 },
     { topic: 't', partition: 1, start: 50, end: 50 },
@@ -42,7 +50,10 @@ test('given offsets are clamped into what the partition holds; partitions not na
 test('progress counts committed offsets inside the ranges; complete once every partition committed its end', () => {
   const ranges = rangesOf('t', marks, parseFrom('earliest'));
   assert.deepEqual(progressOf(ranges, new Map()), { done: 0, total: 140, complete: false });
-  const committed = new Map([[tpKey('t', 0), 100], [tpKey('t', 1), 30]]);
+  const committed = new Map([
+    [tpKey('t', 0), 100],
+    [tpKey('t', 1), 30],
+  ]);
   assert.deepEqual(progressOf(ranges, committed), { done: 120, total: 140, complete: false });
   committed.set(tpKey('t', 1), 52); // past the end (a marker after it): still the end
   assert.deepEqual(progressOf(ranges, committed), { done: 140, total: 140, complete: true });
@@ -55,7 +66,13 @@ const base = {
   kafka: { brokers: ['k:9092'], topics: ['a', 'b'], groupId: 'live' },
   connections: {
     main: { apiUrl: 'http://sim', apiKey: { value: 'secret-1' }, privacyAcknowledged: true, replayShare: 0.3 },
-    other: { apiUrl: 'http://sim2', apiKey: { value: 'secret-2' }, privacyAcknowledged: true, budgetShare: 0.5, replayShare: 0.2 },
+    other: {
+      apiUrl: 'http://sim2',
+      apiKey: { value: 'secret-2' },
+      privacyAcknowledged: true,
+      budgetShare: 0.5,
+      replayShare: 0.2,
+    },
   },
   exports: [
     { name: 'vip', segmentId: 'vip', connection: 'main', listId: '1' },
@@ -69,16 +86,30 @@ test('the replay runs at the reserved share of each account: replayShare of what
   assert.deepEqual(run.kafka.topics, ['b']);
   assert.equal(run.connections.main!.budgetShare, 0.3);
   assert.equal(run.connections.main!.replayShare, 0);
-  assert.equal(run.connections.other!.budgetShare, 0.1, 'a deployment with a fixed half of the account reserves 0.2 of its half');
+  assert.equal(
+    run.connections.other!.budgetShare,
+    0.1,
+    'a deployment with a fixed half of the account reserves 0.2 of its half',
+  );
   assert.equal(replayBudgetShare(config.connections.other!), 0.1);
   assert.equal(run.http.port, 0, 'beside a live instance on the same host');
   assert.equal(config.kafka.topics.length, 2, 'the loaded config is not changed');
 });
 
 test('a connection that reserves nothing for replays is refused, naming the key', () => {
-  const config = parseConfig({ ...base, connections: { ...base.connections, main: { ...base.connections.main, replayShare: 0 } } });
-  assert.throws(() => replayConfig(config, ['a']), (err: unknown) => err instanceof ConfigError && err.key === 'connections.main.replayShare');
+  const config = parseConfig({
+    ...base,
+    connections: { ...base.connections, main: { ...base.connections.main, replayShare: 0 } },
+  });
+  assert.throws(
+    () => replayConfig(config, ['a']),
+    (err: unknown) => err instanceof ConfigError && err.key === 'connections.main.replayShare',
+  );
   // Unused by any enabled export: no budget needed.
-  const unused = parseConfig({ ...base, connections: { ...base.connections, main: { ...base.connections.main, replayShare: 0 } }, exports: [{ ...base.exports[0]!, enabled: false }, base.exports[1]!] });
+  const unused = parseConfig({
+    ...base,
+    connections: { ...base.connections, main: { ...base.connections.main, replayShare: 0 } },
+    exports: [{ ...base.exports[0]!, enabled: false }, base.exports[1]!],
+  });
   assert.equal(replayConfig(unused, ['a']).connections.other!.budgetShare, 0.1);
 });

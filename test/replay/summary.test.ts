@@ -3,14 +3,29 @@ import { test } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
 import type { EventRef } from '../../src/ingest/source.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import { countsFromMetrics, DeliveredByList, EXIT, exitCodeOf, formatSummary, type ReplaySummary } from '../../src/replay/summary.js';
+import {
+  countsFromMetrics,
+  DeliveredByList,
+  EXIT,
+  exitCodeOf,
+  formatSummary,
+  type ReplaySummary,
+} from '../../src/replay/summary.js';
 
 const ref = (exportName: string, key: string | null): EventRef => ({
   exportName,
   generation: 1,
   share: 0,
   occurredAt: 0,
-  message: { topic: 't', partition: 0, offset: 0, key: key === null ? null : Buffer.from(key), value: null, headers: {}, timestamp: 0 },
+  message: {
+    topic: 't',
+    partition: 0,
+    offset: 0,
+    key: key === null ? null : Buffer.from(key),
+    value: null,
+    headers: {},
+    timestamp: 0,
+  },
 });
 
 const config = parseConfig({
@@ -32,7 +47,7 @@ test('delivered changes and distinct contacts per list', () => {
   ]);
 });
 
-test('dead letters and API requests come from the run\'s metrics', async () => {
+test("dead letters and API requests come from the run's metrics", async () => {
   const m = createMetrics();
   m.deadLetters.inc({ stage: 'map', code: 'UNMAPPED_SEGMENT' }, 3);
   m.deadLetters.inc({ stage: 'decode', code: 'NOT_JSON' });
@@ -40,7 +55,10 @@ test('dead letters and API requests come from the run\'s metrics', async () => {
   m.apiRequests.inc({ connection: 'main', endpoint: 'bulk_import', status: '429' });
   m.apiRequests.inc({ connection: 'main', endpoint: 'import_info', status: '200' }, 9);
   const counts = await countsFromMetrics(m);
-  assert.deepEqual(counts.deadLetters, [{ stage: 'map', code: 'UNMAPPED_SEGMENT', count: 3 }, { stage: 'decode', code: 'NOT_JSON', count: 1 }]);
+  assert.deepEqual(counts.deadLetters, [
+    { stage: 'map', code: 'UNMAPPED_SEGMENT', count: 3 },
+    { stage: 'decode', code: 'NOT_JSON', count: 1 },
+  ]);
   assert.deepEqual(counts.api, { requests: 14, byEndpoint: { bulk_import: 5, import_info: 9 }, throttled: 1 });
 });
 
@@ -57,7 +75,10 @@ test('the exit code says whether anything was dead-lettered, or the run did not 
   };
   assert.equal(exitCodeOf(summary), EXIT.clean);
   assert.equal(exitCodeOf({ ...summary, events: { ...summary.events, deadLettered: 1 } }), EXIT.deadLettered);
-  assert.equal(exitCodeOf({ ...summary, complete: false, events: { ...summary.events, deadLettered: 1 } }), EXIT.incomplete);
+  assert.equal(
+    exitCodeOf({ ...summary, complete: false, events: { ...summary.events, deadLettered: 1 } }),
+    EXIT.incomplete,
+  );
   const text = formatSummary(summary).join('\n');
   assert.match(text, /^Replay complete\./);
   assert.match(text, /Events: +10 consumed of 10 offsets in range \(delivered 10, dead-lettered 0, skipped 0\)/);

@@ -24,7 +24,10 @@ export interface CliProcess {
 }
 
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
-  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const proc = spawn(process.execPath, [CLI, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   const stdout: string[] = [];
   const stderr: string[] = [];
   const collect = (into: string[]) => {
@@ -37,7 +40,9 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess 
   };
   proc.stdout!.on('data', collect(stdout));
   proc.stderr!.on('data', collect(stderr));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   let done = false;
   void exited.then(() => (done = true));
   return {
@@ -54,7 +59,11 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess 
 }
 
 /** Runs the CLI to its end (killed after `timeoutMs`): exit code and the output lines (the last empty one dropped). */
-export async function runToExit(args: string[], timeoutMs = 30_000, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string[]; stderr: string[] }> {
+export async function runToExit(
+  args: string[],
+  timeoutMs = 30_000,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stdout: string[]; stderr: string[] }> {
   const child = runCli(args, env);
   const timer = setTimeout(() => child.proc.kill('SIGKILL'), timeoutMs);
   const { code } = await child.exited;
@@ -76,8 +85,14 @@ export function writeConfig(value: unknown, name = 'config.json'): string {
 export async function waitForLog(child: CliProcess, text: string, timeoutMs = 60_000): Promise<void> {
   let exited = false;
   void child.exited.then(() => (exited = true));
-  await eventually(() => {
-    if (exited && !child.logged(text)) throw new Error(`the process exited before logging "${text}":\n${child.stderr.slice(-10).join('\n')}`);
-    return child.logged(text);
-  }, `the process to log "${text}"`, timeoutMs, 100);
+  await eventually(
+    () => {
+      if (exited && !child.logged(text))
+        throw new Error(`the process exited before logging "${text}":\n${child.stderr.slice(-10).join('\n')}`);
+      return child.logged(text);
+    },
+    `the process to log "${text}"`,
+    timeoutMs,
+    100,
+  );
 }

@@ -108,13 +108,15 @@ export class DrillOracle {
       const occurredAt = Date.parse(e.occurredAt);
       events.push({ key, pair, listId, email, op: e.op, occurredAt });
       const n = newest.get(pair);
-      if (n && n.occurredAt === occurredAt) throw new Error(`${showPair(pair)} has two events at ${e.occurredAt}: the drills need distinct times`);
+      if (n && n.occurredAt === occurredAt)
+        throw new Error(`${showPair(pair)} has two events at ${e.occurredAt}: the drills need distinct times`);
       if (!n || occurredAt > n.occurredAt) newest.set(pair, { occurredAt, key, op: e.op });
     }
     // Per pair, the occurredAt of its last add made after the person unsubscribed themselves.
     const lastRefusedAdd = new Map<string, number>();
     for (const e of events) {
-      if (e.op === 'add' && e.occurredAt > (optedOut.get(e.pair) ?? Infinity)) lastRefusedAdd.set(e.pair, Math.max(e.occurredAt, lastRefusedAdd.get(e.pair) ?? -Infinity));
+      if (e.op === 'add' && e.occurredAt > (optedOut.get(e.pair) ?? Infinity))
+        lastRefusedAdd.set(e.pair, Math.max(e.occurredAt, lastRefusedAdd.get(e.pair) ?? -Infinity));
     }
     for (const e of events) {
       const isNewest = newest.get(e.pair)!.key === e.key;
@@ -125,7 +127,8 @@ export class DrillOracle {
       else if (consent && e.op === 'add') this.fates.set(e.key, { kind: 'refuse', ...where, op: 'add', consent });
       else this.fates.set(e.key, { kind: 'apply', ...where, op: e.op, consent });
     }
-    for (const [pair, n] of newest) this.expected.set(pair, optedOut.has(pair) ? 'opted-out' : n.op === 'add' ? 'in' : 'out');
+    for (const [pair, n] of newest)
+      this.expected.set(pair, optedOut.has(pair) ? 'opted-out' : n.op === 'add' ? 'in' : 'out');
     // A person who unsubscribed themselves on a list no event touches must still be unsubscribed.
     for (const pair of optedOut.keys()) if (!this.expected.has(pair)) this.expected.set(pair, 'opted-out');
   }
@@ -138,13 +141,17 @@ export class DrillOracle {
       const [listId, email] = pair.split('\u0000') as [string, string];
       const status = state.lists[listId]?.members[email]?.status;
       const shown = status ?? 'absent';
-      if (want === 'in' && status !== 1) membership.push(`${showPair(pair)} should be subscribed (newest event: add), is ${shown}`);
-      if (want === 'out' && status === 1) membership.push(`${showPair(pair)} should not be subscribed (newest event: remove), is 1`);
-      if (want === 'opted-out' && status !== 2) membership.push(`${showPair(pair)} unsubscribed themselves and should stay unsubscribed (2), is ${shown}`);
+      if (want === 'in' && status !== 1)
+        membership.push(`${showPair(pair)} should be subscribed (newest event: add), is ${shown}`);
+      if (want === 'out' && status === 1)
+        membership.push(`${showPair(pair)} should not be subscribed (newest event: remove), is 1`);
+      if (want === 'opted-out' && status !== 2)
+        membership.push(`${showPair(pair)} unsubscribed themselves and should stay unsubscribed (2), is ${shown}`);
     }
     for (const listId of lists) {
       for (const [email, m] of Object.entries(state.lists[listId]?.members ?? {})) {
-        if (m.status === 1 && !this.expected.has(pairOf(listId, email))) membership.push(`list ${listId}: ${email} is subscribed but no event added them`);
+        if (m.status === 1 && !this.expected.has(pairOf(listId, email)))
+          membership.push(`list ${listId}: ${email} is subscribed but no event added them`);
       }
     }
 
@@ -167,14 +174,21 @@ export class DrillOracle {
       if (!fate) unexpected.push(`a letter for ${key}, which is not a source offset (${reason})`);
       else if (fate.kind === 'dead') {
         if (reason !== fate.reason) unexpected.push(`${key} is dead-lettered as ${reason}, expected ${fate.reason}`);
-      } else if (fate.kind === 'skip') unexpected.push(`${key} (segment ${fate.segmentId}, no export) should be skipped, is dead-lettered as ${reason}`);
+      } else if (fate.kind === 'skip')
+        unexpected.push(
+          `${key} (segment ${fate.segmentId}, no export) should be skipped, is dead-lettered as ${reason}`,
+        );
       else {
         const pair = pairOf(fate.listId, fate.email);
         if (code === CONSENT_OPTED_OUT && !fate.consent) {
           const who = this.optedOut.has(pair) ? 'had not unsubscribed themselves yet' : 'never unsubscribed themselves';
-          wrongConsent.push(`${showPair(pair)} dead-lettered ${CONSENT_OPTED_OUT} at ${key} (${fate.kind} ${fate.op}), but ${who}`);
+          wrongConsent.push(
+            `${showPair(pair)} dead-lettered ${CONSENT_OPTED_OUT} at ${key} (${fate.kind} ${fate.op}), but ${who}`,
+          );
           refusedWrongly.add(fate.email);
-        } else if (!(code === CONSENT_OPTED_OUT && (fate.op === 'add' || (fate.kind === 'superseded' && fate.beforeRefusedAdd)))) {
+        } else if (
+          !(code === CONSENT_OPTED_OUT && (fate.op === 'add' || (fate.kind === 'superseded' && fate.beforeRefusedAdd)))
+        ) {
           unexpected.push(`${showPair(pair)} at ${key} (${fate.kind} ${fate.op}) is dead-lettered as ${reason}`);
         }
       }
@@ -183,11 +197,15 @@ export class DrillOracle {
     for (const [key, fate] of this.fates) {
       if (lettered.has(key)) continue;
       if (fate.kind === 'dead') missing.push(`${key} should be dead-lettered as ${fate.reason}, is not`);
-      if (fate.kind === 'refuse') missing.push(`${showPair(pairOf(fate.listId, fate.email))} at ${key}: the add of a person who unsubscribed themselves should be dead-lettered ${CONSENT_OPTED_OUT}, is not`);
+      if (fate.kind === 'refuse')
+        missing.push(
+          `${showPair(pairOf(fate.listId, fate.email))} at ${key}: the add of a person who unsubscribed themselves should be dead-lettered ${CONSENT_OPTED_OUT}, is not`,
+        );
     }
     const forced = state.counters.forcedResubscribes;
     const byKind: Record<string, string[]> = {
-      'forced re-subscribes': forced > 0 ? [`the simulator counted ${forced} re-subscribes of people who had unsubscribed themselves`] : [],
+      'forced re-subscribes':
+        forced > 0 ? [`the simulator counted ${forced} re-subscribes of people who had unsubscribed themselves`] : [],
       'wrong consent refusals': wrongConsent,
       'wrong memberships': membership,
       'missing letters': missing,

@@ -67,7 +67,10 @@ export class FlappingStream {
     const out: DrillEvent[] = [];
     for (let i = 0; i < count; i++) {
       const contact = Math.floor(this.rand() * this.o.contacts);
-      const segmentId = this.rand() < (this.o.unmapped ?? 0) ? UNMAPPED_SEGMENT : this.o.segments[Math.floor(this.rand() * this.o.segments.length)]!;
+      const segmentId =
+        this.rand() < (this.o.unmapped ?? 0)
+          ? UNMAPPED_SEGMENT
+          : this.o.segments[Math.floor(this.rand() * this.o.segments.length)]!;
       const prior = this.last.get(pairKey(segmentId, drillEmail(this.o.prefix, contact)));
       const r = this.rand();
       let op: Op;
@@ -109,18 +112,32 @@ export class FlappingStream {
     const id = `${this.o.prefix}p${contact}`;
     const eventId = `${this.o.prefix}e${this.sequence++}`;
     this.last.set(pairKey(segmentId, email), op);
-    const value = JSON.stringify({ eventId, occurredAt: new Date(occurredAt).toISOString(), segmentId, op, profile: { id, email, firstName: `F${contact}` } });
+    const value = JSON.stringify({
+      eventId,
+      occurredAt: new Date(occurredAt).toISOString(),
+      segmentId,
+      op,
+      profile: { id, email, firstName: `F${contact}` },
+    });
     return { key: id, value, eventId, email, segmentId, op, occurredAt };
   }
 }
 
 /** Records that cannot be decoded (dead-lettered as decode/NOT_JSON), keyed so they spread over partitions. */
 export function poisonRecords(prefix: string, count: number, from = 0): { key: string; value: string }[] {
-  return Array.from({ length: count }, (_, i) => ({ key: `${prefix}poison${from + i}`, value: `{"eventId":"${prefix}poison${from + i}",` }));
+  return Array.from({ length: count }, (_, i) => ({
+    key: `${prefix}poison${from + i}`,
+    value: `{"eventId":"${prefix}poison${from + i}",`,
+  }));
 }
 
 /** How many pairs of `events` start with a remove, start with an add, and re-enter after a remove (for diagnostics). */
-export function streamShape(events: readonly DrillEvent[]): { pairs: number; firstRemove: number; reentries: number; events: number } {
+export function streamShape(events: readonly DrillEvent[]): {
+  pairs: number;
+  firstRemove: number;
+  reentries: number;
+  events: number;
+} {
   const last = new Map<string, Op>();
   let firstRemove = 0;
   let reentries = 0;
@@ -135,10 +152,17 @@ export function streamShape(events: readonly DrillEvent[]): { pairs: number; fir
 }
 
 /** `count` distinct seeded (email, list) pairs of a stream's contacts: people who unsubscribed themselves. */
-export function seededPairs(seed: number, prefix: string, contacts: number, listIds: readonly string[], count: number): { email: string; listId: string }[] {
+export function seededPairs(
+  seed: number,
+  prefix: string,
+  contacts: number,
+  listIds: readonly string[],
+  count: number,
+): { email: string; listId: string }[] {
   const rand = mulberry32(seed);
   const out = new Map<string, { email: string; listId: string }>();
-  if (count > contacts * listIds.length) throw new Error(`cannot pick ${count} pairs of ${contacts} contacts × ${listIds.length} lists`);
+  if (count > contacts * listIds.length)
+    throw new Error(`cannot pick ${count} pairs of ${contacts} contacts × ${listIds.length} lists`);
   while (out.size < count) {
     const email = drillEmail(prefix, Math.floor(rand() * contacts));
     const listId = listIds[Math.floor(rand() * listIds.length)]!;

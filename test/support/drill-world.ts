@@ -3,7 +3,15 @@ import { Partitioners, type Admin, type Producer } from 'kafkajs';
 import type { SimulatorOptionsInput } from '../../packages/ac-simulator/src/index.js';
 import { rawConfig, runCli, writeConfig, type CliProcess } from './cli.js';
 import { DrillOracle, describeReport, pairOf, type DrillReport } from './drill-oracle.js';
-import { createTopic, eventually, kafka, offsetsCaughtUp, startSimulator, uniqueTopic, type Simulator } from './harness.js';
+import {
+  createTopic,
+  eventually,
+  kafka,
+  offsetsCaughtUp,
+  startSimulator,
+  uniqueTopic,
+  type Simulator,
+} from './harness.js';
 import { readTopic, type TopicReader } from './harness.js';
 
 /**
@@ -71,13 +79,21 @@ export class DrillWorld {
     await admin.connect();
     const topic = uniqueTopic(o.name);
     await createTopic(admin, topic, o.partitions);
-    const sim = await startSimulator({ ...o.simulator, lists: o.segments.map((s, i) => ({ id: String(i + 1), name: s })) });
+    const sim = await startSimulator({
+      ...o.simulator,
+      lists: o.segments.map((s, i) => ({ id: String(i + 1), name: s })),
+    });
     return new DrillWorld(o, topic, admin, sim);
   }
 
   /** A config file for one instance; `port` is its /metrics port. */
   configFile(port: number, overrides: Record<string, unknown> = {}): string {
-    const base = rawConfig(this.topic, this.sim, this.o.segments, { buffer: { lingerMs: 200 }, log: { level: 'info' }, ...this.o.config, ...overrides });
+    const base = rawConfig(this.topic, this.sim, this.o.segments, {
+      buffer: { lingerMs: 200 },
+      log: { level: 'info' },
+      ...this.o.config,
+      ...overrides,
+    });
     return writeConfig({ ...base, http: { host: '127.0.0.1', port } });
   }
 
@@ -86,7 +102,13 @@ export class DrillWorld {
    * first start waits until seeded opt-outs are OWN_ACTION_GAP_MS old.
    */
   async start(env: NodeJS.ProcessEnv = {}, overrides: Record<string, unknown> = {}): Promise<Running> {
-    if (Date.now() < this.notBefore) await eventually(() => Date.now() >= this.notBefore, 'the seeded opt-outs to be older than the service\'s window', OWN_ACTION_GAP_MS + 5_000, 100);
+    if (Date.now() < this.notBefore)
+      await eventually(
+        () => Date.now() >= this.notBefore,
+        "the seeded opt-outs to be older than the service's window",
+        OWN_ACTION_GAP_MS + 5_000,
+        100,
+      );
     const port = await freePort();
     const child = runCli(['run', '--config', this.configFile(port, overrides)], env);
     const running = { child, port };
@@ -101,31 +123,50 @@ export class DrillWorld {
       this.producer = producer.connect().then(() => producer);
     }
     const producer = await this.producer;
-    for (let i = 0; i < records.length; i += 2_000) await producer.send({ topic: this.topic, messages: records.slice(i, i + 2_000) });
+    for (let i = 0; i < records.length; i += 2_000)
+      await producer.send({ topic: this.topic, messages: records.slice(i, i + 2_000) });
   }
 
   /** Waits until the instance answers /readyz with 200 (or fails when it exits first). */
   async ready(r: Running, timeoutMs = 60_000): Promise<void> {
     let exited = false;
     void r.child.exited.then(() => (exited = true));
-    await eventually(async () => {
-      if (exited) throw new Error(`the instance exited before it was ready:\n${r.child.stderr.slice(-10).join('\n')}`);
-      return fetch(`http://127.0.0.1:${r.port}/readyz`).then((res) => res.status === 200, () => false);
-    }, `the instance on port ${r.port} to be ready`, timeoutMs, 100);
+    await eventually(
+      async () => {
+        if (exited)
+          throw new Error(`the instance exited before it was ready:\n${r.child.stderr.slice(-10).join('\n')}`);
+        return fetch(`http://127.0.0.1:${r.port}/readyz`).then(
+          (res) => res.status === 200,
+          () => false,
+        );
+      },
+      `the instance on port ${r.port} to be ready`,
+      timeoutMs,
+      100,
+    );
   }
 
   /** A metric of a running instance, summed over its labels (NaN when it cannot be scraped). */
   async metric(r: Running, name: string): Promise<number> {
-    const text = await fetch(`http://127.0.0.1:${r.port}/metrics`).then((res) => res.text(), () => undefined);
+    const text = await fetch(`http://127.0.0.1:${r.port}/metrics`).then(
+      (res) => res.text(),
+      () => undefined,
+    );
     if (text === undefined) return NaN;
     let n = 0;
-    for (const line of text.split('\n')) if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) n += Number(line.slice(line.lastIndexOf(' ') + 1));
+    for (const line of text.split('\n'))
+      if (line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+        n += Number(line.slice(line.lastIndexOf(' ') + 1));
     return n;
   }
 
   /** POST to a simulator control route; throws with the route's answer unless it is 2xx. */
   async control(path: string, body: unknown): Promise<unknown> {
-    const res = await fetch(`${this.sim.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`${this.sim.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     const text = await res.text();
     if (!res.ok) throw new Error(`POST ${path} answered ${res.status}: ${text}`);
     return text ? (JSON.parse(text) as unknown) : undefined;
@@ -145,7 +186,12 @@ export class DrillWorld {
    * Until the simulator has that route (404), the same effect through POST /__sim/contacts, whose list statuses
    * are the contact's own; returns which route was used so a drill can say so.
    */
-  async personAction(email: string, listId: string, status: 1 | 2, source: 'form' | 'person'): Promise<'membership' | 'contacts'> {
+  async personAction(
+    email: string,
+    listId: string,
+    status: 1 | 2,
+    source: 'form' | 'person',
+  ): Promise<'membership' | 'contacts'> {
     try {
       await this.control('/__sim/membership', { email, list: listId, status, source });
       return 'membership';
@@ -174,7 +220,10 @@ export class DrillWorld {
   async progress(): Promise<string> {
     const ends = await this.admin.fetchTopicOffsets(this.topic);
     const [committed] = await this.admin.fetchOffsets({ groupId: this.groupId, topics: [this.topic] });
-    const parts = ends.map((e) => `${e.partition}: ${committed?.partitions.find((p) => p.partition === e.partition)?.offset ?? '-'}/${e.high}`);
+    const parts = ends.map(
+      (e) =>
+        `${e.partition}: ${committed?.partitions.find((p) => p.partition === e.partition)?.offset ?? '-'}/${e.high}`,
+    );
     return `committed/end ${parts.join(', ')}; simulator imports outstanding ${this.sim.snapshot().imports.outstanding}`;
   }
 
@@ -193,7 +242,8 @@ export class DrillWorld {
         } catch (err) {
           lines.push(`(the oracle could not run: ${(err as Error).message})`);
         }
-        for (const r of this.running) lines.push(`last log of instance on port ${r.port}:`, ...r.child.stderr.slice(-5));
+        for (const r of this.running)
+          lines.push(`last log of instance on port ${r.port}:`, ...r.child.stderr.slice(-5));
         throw new Error(lines.join('\n'));
       }
       await new Promise((r) => setTimeout(r, 250));
@@ -222,7 +272,8 @@ export class DrillWorld {
     const total = ends.reduce((n, p) => n + Number(p.high), 0);
     const deadline = Date.now() + 60_000;
     while (reader.records.length < total) {
-      if (Date.now() > deadline) throw new Error(`the ${topic} reader has ${reader.records.length} of ${total} records after 60 s`);
+      if (Date.now() > deadline)
+        throw new Error(`the ${topic} reader has ${reader.records.length} of ${total} records after 60 s`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }

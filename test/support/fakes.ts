@@ -14,7 +14,12 @@ export interface SentRecord {
 
 /** A broker refusal as kafkajs reports it: a non-retriable error around the protocol error. */
 export function protocolError(type: string, retriable = false): Error {
-  const answer = new KafkaJSProtocolError({ message: `broker says ${type}`, type, code: 0, retriable } as unknown as Error);
+  const answer = new KafkaJSProtocolError({
+    message: `broker says ${type}`,
+    type,
+    code: 0,
+    retriable,
+  } as unknown as Error);
   return Object.assign(new KafkaJSNonRetriableError(answer), { cause: answer });
 }
 

@@ -38,7 +38,13 @@ export function roundEvents(prefix: string, groups: readonly Group[], round: num
       const email = emailOf(prefix, g, i);
       const eventId = `${prefix}${g.name}${i}-r${round}`;
       const profile = { id: `${prefix}${g.name}-p${i}`, email, firstName: `F${i}` };
-      const value = JSON.stringify({ eventId, occurredAt: new Date(base + round * 60_000 + n++).toISOString(), segmentId: g.segmentId, op, profile });
+      const value = JSON.stringify({
+        eventId,
+        occurredAt: new Date(base + round * 60_000 + n++).toISOString(),
+        segmentId: g.segmentId,
+        op,
+        profile,
+      });
       out.push({ key: profile.id, value, eventId, email, segmentId: g.segmentId, op, round });
     }
   }
@@ -78,7 +84,8 @@ export async function scrapedConsumed(port: number, result: string): Promise<num
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   let n = 0;
   for (const line of text.split('\n')) {
-    if (line.startsWith('ac_list_sync_events_consumed_total{') && line.includes(`result="${result}"`)) n += Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.startsWith('ac_list_sync_events_consumed_total{') && line.includes(`result="${result}"`))
+      n += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return n;
 }
@@ -103,4 +110,5 @@ export function asSource(r: ReadRecord): { key: string | null; value: Buffer | n
 }
 
 export const codeOf = (r: ReadRecord) => r.headers[DLQ_HEADERS.code];
-export const emailIn = (r: ReadRecord) => (JSON.parse(r.value!.toString()) as { profile: { email: string } }).profile.email;
+export const emailIn = (r: ReadRecord) =>
+  (JSON.parse(r.value!.toString()) as { profile: { email: string } }).profile.email;

@@ -26,11 +26,23 @@ let counter = 0;
 export const uniqueTopic = (name: string) => `t-${name}-${process.pid}-${Date.now()}-${counter++}`;
 
 export async function createTopic(admin: Admin, topic: string, partitions: number): Promise<void> {
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }] });
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
+  });
 }
 
 /** Produces `messages` (a timestamp or a partition of their own when given) with the default partitioner. */
-export async function produce(topic: string, messages: { key: string | null; value: string | Buffer | null; headers?: Record<string, string>; timestamp?: string; partition?: number }[]): Promise<void> {
+export async function produce(
+  topic: string,
+  messages: {
+    key: string | null;
+    value: string | Buffer | null;
+    headers?: Record<string, string>;
+    timestamp?: string;
+    partition?: number;
+  }[],
+): Promise<void> {
   const producer = kafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   for (let i = 0; i < messages.length; i += 2000) await producer.send({ topic, messages: messages.slice(i, i + 2000) });
@@ -38,9 +50,19 @@ export async function produce(topic: string, messages: { key: string | null; val
 }
 
 /** Produces a sample stream; returns segment → email → expected last op. */
-export async function produceSample(topic: string, o: Partial<SampleOptions> & { events: number; segments: string[] }): Promise<Map<string, Map<string, 'add' | 'remove'>>> {
+export async function produceSample(
+  topic: string,
+  o: Partial<SampleOptions> & { events: number; segments: string[] },
+): Promise<Map<string, Map<string, 'add' | 'remove'>>> {
   const expected = new Map<string, Map<string, 'add' | 'remove'>>();
-  const options: SampleOptions = { profiles: Math.ceil(o.events / 3), removeRatio: 0.25, reentry: false, seed: 1, start: Date.parse('2026-11-28T10:00:00Z'), ...o };
+  const options: SampleOptions = {
+    profiles: Math.ceil(o.events / 3),
+    removeRatio: 0.25,
+    reentry: false,
+    seed: 1,
+    start: Date.parse('2026-11-28T10:00:00Z'),
+    ...o,
+  };
   const messages = [...sampleEvents(options, expected)].map((e) => ({ key: e.key, value: JSON.stringify(e.value) }));
   await produce(topic, messages);
   return expected;
@@ -50,14 +72,31 @@ export async function produceSample(topic: string, o: Partial<SampleOptions> & {
  * The one config builder: a config file's content (not parsed) for one topic and a simulator (or an API URL),
  * one list per segment in order ("1", "2", …). `testConfig` is the same content through the real config parser.
  */
-export function rawConfig(topic: string, sim: Pick<Simulator, 'url' | 'options'> | string, segments: string[], overrides: Record<string, unknown> = {}): Record<string, unknown> {
+export function rawConfig(
+  topic: string,
+  sim: Pick<Simulator, 'url' | 'options'> | string,
+  segments: string[],
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
   const apiUrl = typeof sim === 'string' ? sim : sim.url;
   const token = typeof sim === 'string' ? 'sim-token' : sim.options.apiToken;
   const timeScale = typeof sim === 'string' ? 1 : sim.options.timeScale;
   return {
-    kafka: { brokers: brokers(), topics: [topic], groupId: `${topic}-g`, sessionTimeoutMs: 6_000, heartbeatIntervalMs: 1_000, commitIntervalMs: 200 },
+    kafka: {
+      brokers: brokers(),
+      topics: [topic],
+      groupId: `${topic}-g`,
+      sessionTimeoutMs: 6_000,
+      heartbeatIntervalMs: 1_000,
+      commitIntervalMs: 200,
+    },
     connections: { main: { apiUrl, apiKey: { value: token }, privacyAcknowledged: true } },
-    exports: segments.map((segmentId, i) => ({ name: segmentId, segmentId, connection: 'main', listId: String(i + 1) })),
+    exports: segments.map((segmentId, i) => ({
+      name: segmentId,
+      segmentId,
+      connection: 'main',
+      listId: String(i + 1),
+    })),
     delivery: { timeScale, pollIntervalMs: 500 },
     http: { port: 0 },
     log: { level: 'info' },
@@ -65,12 +104,22 @@ export function rawConfig(topic: string, sim: Pick<Simulator, 'url' | 'options'>
   };
 }
 
-export function testConfig(topic: string, sim: Pick<Simulator, 'url' | 'options'> | string, segments: string[], overrides: Record<string, unknown> = {}): Config {
+export function testConfig(
+  topic: string,
+  sim: Pick<Simulator, 'url' | 'options'> | string,
+  segments: string[],
+  overrides: Record<string, unknown> = {},
+): Config {
   return parseConfig(rawConfig(topic, sim, segments, overrides));
 }
 
 /** Polls until `check` returns true, or fails with `what` after the deadline. */
-export async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 120_000, everyMs = 200): Promise<void> {
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 120_000,
+  everyMs = 200,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
@@ -115,8 +164,16 @@ export interface TopicReader {
  */
 export function readTopic(topic: string): Promise<TopicReader>;
 export function readTopic(topic: string, count: number, timeoutMs?: number): Promise<ReadRecord[]>;
-export async function readTopic(topic: string, count?: number, timeoutMs = 60_000): Promise<TopicReader | ReadRecord[]> {
-  const consumer = kafka().consumer({ groupId: `reader-${topic}-${process.pid}-${Date.now()}-${counter++}`, sessionTimeout: 6_000, heartbeatInterval: 1_000 });
+export async function readTopic(
+  topic: string,
+  count?: number,
+  timeoutMs = 60_000,
+): Promise<TopicReader | ReadRecord[]> {
+  const consumer = kafka().consumer({
+    groupId: `reader-${topic}-${process.pid}-${Date.now()}-${counter++}`,
+    sessionTimeout: 6_000,
+    heartbeatInterval: 1_000,
+  });
   const records: ReadRecord[] = [];
   await consumer.connect();
   let stopped: Promise<void> | undefined;
@@ -132,7 +189,13 @@ export async function readTopic(topic: string, count?: number, timeoutMs = 60_00
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ message, partition }) => {
-        records.push({ partition, offset: Number(message.offset), key: message.key?.toString() ?? null, value: message.value, headers: decodeHeaders(message.headers) });
+        records.push({
+          partition,
+          offset: Number(message.offset),
+          key: message.key?.toString() ?? null,
+          value: message.value,
+          headers: decodeHeaders(message.headers),
+        });
       },
     });
   } catch (err) {

@@ -13,7 +13,10 @@ export const ALERTS_PATH = `${root}helm/ac-list-sync/files/prometheus-alerts.yml
 export function dashboardExpressions(): string[] {
   const out: string[] = [];
   const walk = (node: unknown, key = ''): void => {
-    if (Array.isArray(node)) node.forEach((n) => { walk(n, key); });
+    if (Array.isArray(node))
+      node.forEach((n) => {
+        walk(n, key);
+      });
     else if (node && typeof node === 'object') for (const [k, v] of Object.entries(node)) walk(v, k);
     else if (typeof node === 'string' && (key === 'expr' || key === 'definition')) out.push(node);
   };

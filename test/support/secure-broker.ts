@@ -19,13 +19,26 @@ export interface SecureBroker {
 }
 
 export function secureBroker(): SecureBroker | undefined {
-  const { KAFKA_SECURE_PLAINTEXT: plaintext, KAFKA_SECURE_SASL_SSL: saslSsl, KAFKA_SECURE_MTLS: mtls, KAFKA_SECURE_DIR: dir } = process.env;
+  const {
+    KAFKA_SECURE_PLAINTEXT: plaintext,
+    KAFKA_SECURE_SASL_SSL: saslSsl,
+    KAFKA_SECURE_MTLS: mtls,
+    KAFKA_SECURE_DIR: dir,
+  } = process.env;
   if (!plaintext || !saslSsl || !mtls || !dir) return undefined;
-  return { plaintext, saslSsl, mtls, dir, file: (name) => join(dir, name), read: (name) => readFileSync(join(dir, name), 'utf8').trim() };
+  return {
+    plaintext,
+    saslSsl,
+    mtls,
+    dir,
+    file: (name) => join(dir, name),
+    read: (name) => readFileSync(join(dir, name), 'utf8').trim(),
+  };
 }
 
 /** A plain kafkajs client on the broker's PLAINTEXT listener, for creating topics and producing test input. */
-export const setupKafka = (b: SecureBroker) => new Kafka({ clientId: 'test-setup', brokers: [b.plaintext], logLevel: logLevel.NOTHING });
+export const setupKafka = (b: SecureBroker) =>
+  new Kafka({ clientId: 'test-setup', brokers: [b.plaintext], logLevel: logLevel.NOTHING });
 
 const SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../scripts/kafka-secure.sh');
 
@@ -39,6 +52,8 @@ export function secureScript(b: SecureBroker, args: string[], input?: string): P
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
     child.stdin.end(input ?? '');
-    child.on('exit', (code) => (code === 0 ? done(out) : fail(new Error(`kafka-secure.sh ${args[0]} exited ${code}:\n${err.slice(-2000)}`))));
+    child.on('exit', (code) =>
+      code === 0 ? done(out) : fail(new Error(`kafka-secure.sh ${args[0]} exited ${code}:\n${err.slice(-2000)}`)),
+    );
   });
 }

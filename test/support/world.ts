@@ -67,7 +67,12 @@ export class World {
 
   /** The file's simulator. */
   get sim(): Simulator {
-    if (!this.sim_) throw new Error(this.o.simulator === false ? 'this world has no simulator' : 'the world starts in its before hook: use it inside a test or a w.before() step');
+    if (!this.sim_)
+      throw new Error(
+        this.o.simulator === false
+          ? 'this world has no simulator'
+          : 'the world starts in its before hook: use it inside a test or a w.before() step',
+      );
     return this.sim_;
   }
 
@@ -173,7 +178,9 @@ export class World {
   async run(configFile: string, env: NodeJS.ProcessEnv = {}): Promise<{ child: CliProcess; port: number }> {
     const child = this.cli(['run', '--config', configFile], env);
     await waitForLog(child, 'The sync is running');
-    const serving = child.stderr.map((l) => (l.startsWith('{') ? (JSON.parse(l) as { msg?: string; port?: number }) : {})).find((l) => l.msg?.startsWith('Serving /metrics'));
+    const serving = child.stderr
+      .map((l) => (l.startsWith('{') ? (JSON.parse(l) as { msg?: string; port?: number }) : {}))
+      .find((l) => l.msg?.startsWith('Serving /metrics'));
     assert.ok(serving?.port, 'the CLI logs its metrics port');
     return { child, port: serving.port };
   }
@@ -202,7 +209,11 @@ export class World {
   /** Awaits caughtUp(of, topic); fails naming `what` after the deadline. */
   committed(of: Service | Config, what?: string, timeoutMs?: number, topic?: string): Promise<void> {
     const [group, on] = groupAndTopic(of, topic);
-    return eventually(() => offsetsCaughtUp(this.admin, group, on), what ?? `the committed offsets of ${group} to reach the end of ${on}`, timeoutMs);
+    return eventually(
+      () => offsetsCaughtUp(this.admin, group, on),
+      what ?? `the committed offsets of ${group} to reach the end of ${on}`,
+      timeoutMs,
+    );
   }
 
   /** Awaits a service having settled everything it consumed, and its commits reaching the end of `topic`. */
@@ -215,11 +226,20 @@ export class World {
    * Awaits the simulator's lists holding what the last event per (segment, contact) implies (the file's simulator
    * and segments unless given others).
    */
-  membership(expected: Expected, what = 'simulator membership to match the events', o: { timeoutMs?: number; everyMs?: number; sim?: Simulator; segments?: string[] } = {}): Promise<void> {
+  membership(
+    expected: Expected,
+    what = 'simulator membership to match the events',
+    o: { timeoutMs?: number; everyMs?: number; sim?: Simulator; segments?: string[] } = {},
+  ): Promise<void> {
     const sim = o.sim ?? this.sim;
     const segments = o.segments ?? this.segments;
     const listOf = (s: string) => String(segments.indexOf(s) + 1);
-    return eventually(() => membershipDiff(expected, listOf, (id) => sim.snapshot().lists[id]?.members ?? {}).length === 0, what, o.timeoutMs, o.everyMs);
+    return eventually(
+      () => membershipDiff(expected, listOf, (id) => sim.snapshot().lists[id]?.members ?? {}).length === 0,
+      what,
+      o.timeoutMs,
+      o.everyMs,
+    );
   }
 
   /** @internal the hooks */
@@ -233,7 +253,10 @@ export class World {
   }
 
   private async startOwnSimulator(cleanups: (() => Promise<unknown>)[]): Promise<Simulator> {
-    const sim = await startSimulator({ lists: this.segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })), ...(this.o.simulator || {}) });
+    const sim = await startSimulator({
+      lists: this.segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })),
+      ...(this.o.simulator || {}),
+    });
     cleanups.push(() => sim.close());
     return sim;
   }

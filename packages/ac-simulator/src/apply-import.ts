@@ -16,14 +16,22 @@ import type { Store } from './store.js';
  * - `success` holds the ids of created contacts, and of updated ones too with importSuccessIncludesUpdated
  *   [UNCONFIRMED: AC documents created ones].
  */
-export type ImportSettings = Pick<SimulatorOptions, 'unsubscribedConflict' | 'repeatUnsubscribeMovesUdate' | 'emptyBulkValueClears' | 'importSuccessIncludesUpdated'>;
+export type ImportSettings = Pick<
+  SimulatorOptions,
+  'unsubscribedConflict' | 'repeatUnsubscribeMovesUdate' | 'emptyBulkValueClears' | 'importSuccessIncludesUpdated'
+>;
 
 const orKeep = (v: string | undefined, clears: boolean): string | undefined => (v === '' && !clears ? undefined : v);
 
 /** Which kind of bulk contact created a contact: one with a subscribe, one with only unsubscribes, one with neither. */
 export type BulkCreation = 'bulkSubscribe' | 'bulkUnsubscribeOnly' | 'bulkNoLists';
 
-export function applyImport(store: Store, contacts: ImportContact[], settings: ImportSettings, onCreated: (kind: BulkCreation) => void = () => {}): ImportOutcome {
+export function applyImport(
+  store: Store,
+  contacts: ImportContact[],
+  settings: ImportSettings,
+  onCreated: (kind: BulkCreation) => void = () => {},
+): ImportOutcome {
   const outcome: ImportOutcome = { success: [], failure: [] };
   for (const c of contacts) {
     if ([...c.subscribe, ...c.unsubscribe].some((listId) => !store.lists.has(listId))) {
@@ -31,7 +39,9 @@ export function applyImport(store: Store, contacts: ImportContact[], settings: I
       continue;
     }
     const existing = store.findByEmail(c.email);
-    const blocked = new Set(existing ? c.subscribe.filter((l) => [2, 3].includes(store.membership(existing.id, l)?.status ?? 1)) : []);
+    const blocked = new Set(
+      existing ? c.subscribe.filter((l) => [2, 3].includes(store.membership(existing.id, l)?.status ?? 1)) : [],
+    );
     if (blocked.size > 0 && settings.unsubscribedConflict === 'failure') {
       outcome.failure.push(c.email);
       continue;
@@ -45,11 +55,16 @@ export function applyImport(store: Store, contacts: ImportContact[], settings: I
       fieldValues: c.fields.filter((f) => clears || f.value !== ''),
       tags: c.tags,
     });
-    if (created) onCreated(c.subscribe.length > 0 ? 'bulkSubscribe' : c.unsubscribe.length > 0 ? 'bulkUnsubscribeOnly' : 'bulkNoLists');
-    for (const listId of c.subscribe) if (!blocked.has(listId)) store.setMembership(contact.id, listId, 1, { by: 'service-bulk' });
+    if (created)
+      onCreated(
+        c.subscribe.length > 0 ? 'bulkSubscribe' : c.unsubscribe.length > 0 ? 'bulkUnsubscribeOnly' : 'bulkNoLists',
+      );
+    for (const listId of c.subscribe)
+      if (!blocked.has(listId)) store.setMembership(contact.id, listId, 1, { by: 'service-bulk' });
     for (const listId of c.unsubscribe) {
       const repeat = store.membership(contact.id, listId)?.status === 2;
-      if (!repeat || settings.repeatUnsubscribeMovesUdate) store.setMembership(contact.id, listId, 2, { by: 'service-bulk' });
+      if (!repeat || settings.repeatUnsubscribeMovesUdate)
+        store.setMembership(contact.id, listId, 2, { by: 'service-bulk' });
     }
     if (created || settings.importSuccessIncludesUpdated) outcome.success.push(contact.id);
   }

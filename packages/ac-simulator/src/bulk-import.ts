@@ -37,10 +37,16 @@ export function bulkRateLimitReply(limit: number): Reply {
   );
 }
 
-export function parseBulkBody(body: RequestBody, maxBodyBytes: number): { ok: true; entries: unknown[] } | { ok: false; reply: Reply } {
+export function parseBulkBody(
+  body: RequestBody,
+  maxBodyBytes: number,
+): { ok: true; entries: unknown[] } | { ok: false; reply: Reply } {
   if (body.bytes >= maxBodyBytes) {
     // [UNCONFIRMED] AC does not document this answer.
-    const reply = generalError('Payload too large.', `The request body must be under ${maxBodyBytes} bytes; it was ${body.bytes} bytes.`);
+    const reply = generalError(
+      'Payload too large.',
+      `The request body must be under ${maxBodyBytes} bytes; it was ${body.bytes} bytes.`,
+    );
     return { ok: false, reply };
   }
   const parsed = parseJson(body);
@@ -70,13 +76,22 @@ function checkContact(entry: unknown): Checked {
   if (!isRecord(entry) || typeof entry.email !== 'string' || emailProblem(entry.email) !== undefined) {
     return { ok: false, reason: EMAIL_FAILURE_REASON };
   }
-  const names = { first_name: optionalString(entry.first_name), last_name: optionalString(entry.last_name), phone: optionalString(entry.phone) };
-  for (const [key, value] of Object.entries(names)) if (value === null) return { ok: false, reason: `Field‘ ${key}’ incorrect format` };
+  const names = {
+    first_name: optionalString(entry.first_name),
+    last_name: optionalString(entry.last_name),
+    phone: optionalString(entry.phone),
+  };
+  for (const [key, value] of Object.entries(names))
+    if (value === null) return { ok: false, reason: `Field‘ ${key}’ incorrect format` };
   const tags = entry.tags ?? [];
-  if (!Array.isArray(tags) || !tags.every((t): t is string => typeof t === 'string')) return { ok: false, reason: 'Field‘ tags’ incorrect format' };
+  if (!Array.isArray(tags) || !tags.every((t): t is string => typeof t === 'string'))
+    return { ok: false, reason: 'Field‘ tags’ incorrect format' };
   const rawFields = entry.fields ?? [];
   // fields[].id must be an integer (CONTRACT §4.7: perstags and strings are not accepted).
-  if (!Array.isArray(rawFields) || !rawFields.every((f) => isRecord(f) && Number.isInteger(f.id) && scalarString(f.value) !== undefined)) {
+  if (
+    !Array.isArray(rawFields) ||
+    !rawFields.every((f) => isRecord(f) && Number.isInteger(f.id) && scalarString(f.value) !== undefined)
+  ) {
     return { ok: false, reason: 'Field‘ fields’ incorrect format' };
   }
   const subscribe = listIds(entry.subscribe);
@@ -91,7 +106,10 @@ function checkContact(entry: unknown): Checked {
       lastName: names.last_name ?? undefined,
       phone: names.phone ?? undefined,
       tags: tags.filter((t) => t.trim() !== ''),
-      fields: (rawFields as Array<Record<string, unknown>>).map((f) => ({ field: String(f.id), value: scalarString(f.value) ?? '' })),
+      fields: (rawFields as Array<Record<string, unknown>>).map((f) => ({
+        field: String(f.id),
+        value: scalarString(f.value) ?? '',
+      })),
       subscribe,
       unsubscribe,
     },
@@ -118,7 +136,10 @@ export function validateContacts(
   shape: Validation400Shape = 'index',
 ): { ok: true; contacts: ImportContact[] } | { ok: false; reply: Reply } {
   if (entries.length > maxContacts) {
-    const reply = generalError(VALIDATION_MESSAGE, `A maximum of ${maxContacts} contacts may be imported per request; this request holds ${entries.length}.`);
+    const reply = generalError(
+      VALIDATION_MESSAGE,
+      `A maximum of ${maxContacts} contacts may be imported per request; this request holds ${entries.length}.`,
+    );
     return { ok: false, reply };
   }
   const contacts: ImportContact[] = [];
@@ -128,6 +149,7 @@ export function validateContacts(
     if (checked.ok) contacts.push(checked.contact);
     else failureReasons.push(failureReason(i + indexBase, checked.reason, shape));
   });
-  if (failureReasons.length > 0) return { ok: false, reply: json(400, { success: 0, message: VALIDATION_MESSAGE, failureReasons }) };
+  if (failureReasons.length > 0)
+    return { ok: false, reply: json(400, { success: 0, message: VALIDATION_MESSAGE, failureReasons }) };
   return { ok: true, contacts };
 }

@@ -20,7 +20,10 @@ export class SlidingWindow implements WindowLimit {
   /** Times of the admitted requests, oldest first. */
   private readonly admitted: number[] = [];
 
-  constructor(private limit: number, private windowMs: number) {}
+  constructor(
+    private limit: number,
+    private windowMs: number,
+  ) {}
 
   reconfigure(limit: number, windowMs: number): void {
     this.limit = limit;
@@ -50,7 +53,11 @@ export class FixedWindow implements WindowLimit {
   private index = 0;
   private count = 0;
 
-  constructor(private limit: number, private windowMs: number, private readonly origin: number) {}
+  constructor(
+    private limit: number,
+    private windowMs: number,
+    private readonly origin: number,
+  ) {}
 
   reconfigure(limit: number, windowMs: number): void {
     this.limit = limit;
@@ -78,7 +85,11 @@ export class FixedWindow implements WindowLimit {
 export class WindowBucket implements WindowLimit {
   private tokens: number;
 
-  constructor(private limit: number, private windowMs: number, private last: number) {
+  constructor(
+    private limit: number,
+    private windowMs: number,
+    private last: number,
+  ) {
     this.tokens = limit;
   }
 

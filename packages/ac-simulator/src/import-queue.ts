@@ -167,7 +167,10 @@ export class ImportQueue {
     const r = this.records.get(batchId);
     if (!r) return undefined;
     if (r.outcome) return { status: r.fate, success: r.outcome.success, failure: r.outcome.failure };
-    const status = capAt(now < r.falseUntil ? false : now < r.waitingUntil ? 'waiting' : now < r.claimedUntil ? 'claimed' : 'active', r.stuck);
+    const status = capAt(
+      now < r.falseUntil ? false : now < r.waitingUntil ? 'waiting' : now < r.claimedUntil ? 'claimed' : 'active',
+      r.stuck,
+    );
     return status === false ? { status } : { status, success: [], failure: [] };
   }
 
@@ -183,12 +186,21 @@ export class ImportQueue {
       target.set(date, [batches + 1, contacts + r.contactCount]);
     }
     const list = (m: Map<string, [number, number]>): DayAggregate[] =>
-      [...m].sort(([a], [b]) => a.localeCompare(b)).map(([forDate, [b, c]]) => ({ forDate, batches: String(b), contacts: String(c) }));
+      [...m]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([forDate, [b, c]]) => ({ forDate, batches: String(b), contacts: String(c) }));
     return { outstanding: list(outstanding), recentlyCompleted: list(completed) };
   }
 
   counts(): ImportCounts {
-    const counts: ImportCounts = { queued: this.records.size, completed: 0, failed: 0, interrupted: 0, outstanding: this.pending.length + this.stuckCount, stuck: this.stuckCount };
+    const counts: ImportCounts = {
+      queued: this.records.size,
+      completed: 0,
+      failed: 0,
+      interrupted: 0,
+      outstanding: this.pending.length + this.stuckCount,
+      stuck: this.stuckCount,
+    };
     for (const r of this.records.values()) if (r.outcome) counts[r.fate]++;
     return counts;
   }

@@ -14,7 +14,13 @@ import { SimState, type SeedContact, type SimulatorSnapshot } from './state.js';
  *   sim.snapshot().counters.violations;
  *   await sim.close();
  */
-export type { ImportDelays, SimulatorLimits, SimulatorOptions, SimulatorOptionsInput, SimulatorPatch } from './options.js';
+export type {
+  ImportDelays,
+  SimulatorLimits,
+  SimulatorOptions,
+  SimulatorOptionsInput,
+  SimulatorPatch,
+} from './options.js';
 export { DEFAULT_OPTIONS } from './options.js';
 export type { PersonChange } from './person.js';
 export type { ContactsCreated, SeedContact, SimulatorCounters, SimulatorSnapshot } from './state.js';

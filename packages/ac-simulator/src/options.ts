@@ -119,7 +119,9 @@ export interface SimulatorOptions {
 }
 
 /** What startSimulator and configure accept: any subset, and any subset of the nested groups. */
-export type SimulatorOptionsInput = Partial<Omit<SimulatorOptions, 'limits' | 'importDelaysMs' | 'importLatency' | 'stuckImports'>> & {
+export type SimulatorOptionsInput = Partial<
+  Omit<SimulatorOptions, 'limits' | 'importDelaysMs' | 'importLatency' | 'stuckImports'>
+> & {
   limits?: Partial<SimulatorLimits>;
   importDelaysMs?: Partial<ImportDelays>;
   importLatency?: Partial<LatencySettings>;
@@ -177,77 +179,97 @@ export const DEFAULT_OPTIONS: SimulatorOptions = {
 
 const numericId = z.string().regex(/^[1-9][0-9]*$/, 'must be a positive integer in a string, e.g. "3"');
 
-const limitsSchema = z.object({
-  requestsPerSecond: z.number().positive(),
-  burst: z.number().int().positive(),
-  bulkMultiPerMinute: z.number().int().positive(),
-  bulkSinglePerMinute: z.number().int().positive(),
-  maxContactsPerImport: z.number().int().positive(),
-  maxBodyBytes: z.number().int().positive(),
-  retryAfterSeconds: z.number().positive(),
-  enabled: z.boolean(),
-  toleranceMs: z.number().nonnegative(),
-}).strict();
+const limitsSchema = z
+  .object({
+    requestsPerSecond: z.number().positive(),
+    burst: z.number().int().positive(),
+    bulkMultiPerMinute: z.number().int().positive(),
+    bulkSinglePerMinute: z.number().int().positive(),
+    maxContactsPerImport: z.number().int().positive(),
+    maxBodyBytes: z.number().int().positive(),
+    retryAfterSeconds: z.number().positive(),
+    enabled: z.boolean(),
+    toleranceMs: z.number().nonnegative(),
+  })
+  .strict();
 
-const delaysSchema = z.object({
-  statusFalse: z.number().nonnegative(),
-  waiting: z.number().nonnegative(),
-  claimed: z.number().nonnegative(),
-  active: z.number().nonnegative(),
-}).strict();
+const delaysSchema = z
+  .object({
+    statusFalse: z.number().nonnegative(),
+    waiting: z.number().nonnegative(),
+    claimed: z.number().nonnegative(),
+    active: z.number().nonnegative(),
+  })
+  .strict();
 
-const latencySchema = z.object({
-  distribution: z.enum(['none', 'lognormal', 'pareto']),
-  medianMs: z.number().positive(),
-  sigma: z.number().nonnegative(),
-  scaleMs: z.number().positive(),
-  alpha: z.number().positive(),
-  maxMs: z.number().positive(),
-}).strict();
+const latencySchema = z
+  .object({
+    distribution: z.enum(['none', 'lognormal', 'pareto']),
+    medianMs: z.number().positive(),
+    sigma: z.number().nonnegative(),
+    scaleMs: z.number().positive(),
+    alpha: z.number().positive(),
+    maxMs: z.number().positive(),
+  })
+  .strict();
 
-const stuckSchema = z.object({
-  share: z.number().min(0).max(1),
-  next: z.number().int().nonnegative(),
-  status: z.union([z.literal(false), z.enum(['waiting', 'claimed', 'active'])]),
-}).strict();
+const stuckSchema = z
+  .object({
+    share: z.number().min(0).max(1),
+    next: z.number().int().nonnegative(),
+    status: z.union([z.literal(false), z.enum(['waiting', 'claimed', 'active'])]),
+  })
+  .strict();
 
-const patchSchema = z.object({
-  apiToken: z.string().min(1),
-  timeScale: z.number().positive(),
-  limits: limitsSchema.partial(),
-  importDelaysMs: delaysSchema.partial(),
-  importLatency: latencySchema.partial(),
-  importsFinishInOrder: z.boolean(),
-  stuckImports: stuckSchema.partial(),
-  seed: z.number().int(),
-  failureIndexBase: z.union([z.literal(0), z.literal(1)]),
-  validation400Shape: z.enum(['index', 'string-index', 'undocumented']),
-  unsubscribedConflict: z.enum(['failure', 'skip']),
-  repeatUnsubscribeMovesUdate: z.boolean(),
-  emptyBulkValueClears: z.boolean(),
-  importLimitScope: z.enum(['separate', 'combined']),
-  importLimiter: z.enum(['sliding', 'fixed', 'token-bucket']),
-  importSuccessIncludesUpdated: z.boolean(),
-  syncUpdateStatus: z.union([z.literal(200), z.literal(201)]),
-  contactsIdPaging: z.boolean(),
-  rateLimitHeaders: z.enum(['every', '429-only', 'none']),
-  forbiddenBody: z.enum(['json', 'none']),
-  tooManyRequestsBody: z.enum(['json', 'none']),
-  lists: z.array(z.object({ id: numericId, name: z.string().min(1) }).strict()),
-  fields: z.array(z.object({ id: numericId, title: z.string().min(1), perstag: z.string().min(1), type: z.string().optional() }).strict()),
-  unavailable: z.boolean(),
-  errorRate503: z.number().min(0).max(1),
-  failImports: z.enum(['none', 'failed', 'interrupted']),
-  refuseDeletes: z.boolean(),
-  takenEmailAnswer: z.enum(['422', '400', '409', 'ignored']),
-  latencyMs: z.number().nonnegative(),
-  unsubscribeWebhookUrl: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL').nullable(),
-}).partial().strict();
+const patchSchema = z
+  .object({
+    apiToken: z.string().min(1),
+    timeScale: z.number().positive(),
+    limits: limitsSchema.partial(),
+    importDelaysMs: delaysSchema.partial(),
+    importLatency: latencySchema.partial(),
+    importsFinishInOrder: z.boolean(),
+    stuckImports: stuckSchema.partial(),
+    seed: z.number().int(),
+    failureIndexBase: z.union([z.literal(0), z.literal(1)]),
+    validation400Shape: z.enum(['index', 'string-index', 'undocumented']),
+    unsubscribedConflict: z.enum(['failure', 'skip']),
+    repeatUnsubscribeMovesUdate: z.boolean(),
+    emptyBulkValueClears: z.boolean(),
+    importLimitScope: z.enum(['separate', 'combined']),
+    importLimiter: z.enum(['sliding', 'fixed', 'token-bucket']),
+    importSuccessIncludesUpdated: z.boolean(),
+    syncUpdateStatus: z.union([z.literal(200), z.literal(201)]),
+    contactsIdPaging: z.boolean(),
+    rateLimitHeaders: z.enum(['every', '429-only', 'none']),
+    forbiddenBody: z.enum(['json', 'none']),
+    tooManyRequestsBody: z.enum(['json', 'none']),
+    lists: z.array(z.object({ id: numericId, name: z.string().min(1) }).strict()),
+    fields: z.array(
+      z
+        .object({ id: numericId, title: z.string().min(1), perstag: z.string().min(1), type: z.string().optional() })
+        .strict(),
+    ),
+    unavailable: z.boolean(),
+    errorRate503: z.number().min(0).max(1),
+    failImports: z.enum(['none', 'failed', 'interrupted']),
+    refuseDeletes: z.boolean(),
+    takenEmailAnswer: z.enum(['422', '400', '409', 'ignored']),
+    latencyMs: z.number().nonnegative(),
+    unsubscribeWebhookUrl: z
+      .string()
+      .regex(/^https?:\/\/\S+$/, 'must be an http(s) URL')
+      .nullable(),
+  })
+  .partial()
+  .strict();
 
-const inputSchema = patchSchema.extend({
-  host: z.string().min(1).optional(),
-  port: z.number().int().min(0).max(65535).optional(),
-}).strict();
+const inputSchema = patchSchema
+  .extend({
+    host: z.string().min(1).optional(),
+    port: z.number().int().min(0).max(65535).optional(),
+  })
+  .strict();
 
 function explain(error: z.ZodError): Error {
   const issues = error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`);

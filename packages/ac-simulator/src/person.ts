@@ -16,17 +16,24 @@ export interface PersonChange {
   status: 1 | 2;
 }
 
-export function applyPersonChange(store: Store, input: unknown, onCreated: () => void = () => {}): PersonChange & { by: 'form' | 'person' } {
-  if (!isRecord(input)) throw new Error('Invalid membership change: the body must be {"email","list","status","source"}');
+export function applyPersonChange(
+  store: Store,
+  input: unknown,
+  onCreated: () => void = () => {},
+): PersonChange & { by: 'form' | 'person' } {
+  if (!isRecord(input))
+    throw new Error('Invalid membership change: the body must be {"email","list","status","source"}');
   const email = typeof input.email === 'string' ? input.email.trim() : '';
   const problem = emailProblem(email);
   if (problem !== undefined) throw new Error(`Invalid membership change: ${problem}`);
   const list = scalarString(input.list) ?? '';
-  if (!store.lists.has(list)) throw new Error(`Invalid membership change: list ${JSON.stringify(input.list)} does not exist`);
+  if (!store.lists.has(list))
+    throw new Error(`Invalid membership change: list ${JSON.stringify(input.list)} does not exist`);
   const status = scalarString(input.status);
   if (status !== '1' && status !== '2') throw new Error('Invalid membership change: status must be 1 or 2');
   const source = input.source;
-  if (source !== 'form' && source !== 'person') throw new Error('Invalid membership change: source must be "form" or "person"');
+  if (source !== 'form' && source !== 'person')
+    throw new Error('Invalid membership change: source must be "form" or "person"');
   const { contact, created } = store.upsertContact({ email });
   if (created) onCreated();
   const n = status === '1' ? 1 : 2;

@@ -19,7 +19,13 @@
  * refused is over the limit when the bucket is empty, as for anyone, but not a violation of a signal it never got.
  */
 
-import { ImportAudit, windowLimit, type ImportLimiterKind, type ImportWindowReport, type WindowLimit } from './import-limits.js';
+import {
+  ImportAudit,
+  windowLimit,
+  type ImportLimiterKind,
+  type ImportWindowReport,
+  type WindowLimit,
+} from './import-limits.js';
 
 export { SlidingWindow } from './import-limits.js';
 
@@ -29,7 +35,11 @@ export class TokenBucket {
   private tokens: number;
   private last: number;
 
-  constructor(private capacity: number, private refillPerSecond: number, now: number) {
+  constructor(
+    private capacity: number,
+    private refillPerSecond: number,
+    now: number,
+  ) {
     this.tokens = capacity;
     this.last = now;
   }
@@ -106,7 +116,10 @@ export class AccountLimiter {
   private readonly audit: ImportAudit;
   private readonly signals = new Map<string, Signals>();
 
-  constructor(private settings: LimiterSettings, now: number) {
+  constructor(
+    private settings: LimiterSettings,
+    now: number,
+  ) {
     this.bucket = new TokenBucket(settings.burst, settings.requestsPerSecond, now);
     this.multi = windowLimit(settings.importLimiter, settings.bulkMultiPerWindow, settings.windowMs, now);
     this.single = windowLimit(settings.importLimiter, settings.bulkSinglePerWindow, settings.windowMs, now);
@@ -158,10 +171,15 @@ export class AccountLimiter {
    * (answer "Rate limit exceeded." naming that budget's limit). With scope 'combined' a single-contact import
    * needs a slot in both budgets and takes both. Every call is recorded by the audit, limits on or off.
    */
-  admitBulk(kind: 'single' | 'multi', now: number, admission: Admission): { ok: true } | { ok: false; refusedBy: 'single' | 'multi' } {
+  admitBulk(
+    kind: 'single' | 'multi',
+    now: number,
+    admission: Admission,
+  ): { ok: true } | { ok: false; refusedBy: 'single' | 'multi' } {
     this.audit.record(kind, now);
     if (!this.settings.enabled) return { ok: true };
-    const windows: Array<['single' | 'multi', WindowLimit]> = kind === 'multi' ? [['multi', this.multi]] : [['single', this.single]];
+    const windows: Array<['single' | 'multi', WindowLimit]> =
+      kind === 'multi' ? [['multi', this.multi]] : [['single', this.single]];
     if (kind === 'single' && this.settings.importLimitScope === 'combined') windows.push(['multi', this.multi]);
     const refusing = windows.find(([, w]) => !w.wouldAdmit(now));
     if (refusing === undefined) {
@@ -170,7 +188,8 @@ export class AccountLimiter {
     }
     const [refusedBy, window] = refusing;
     // An early request was counted by admit() already.
-    if (!admission.early) this.countOverLimit(now, !window.wouldAdmit(now + this.settings.toleranceMs), admission.client);
+    if (!admission.early)
+      this.countOverLimit(now, !window.wouldAdmit(now + this.settings.toleranceMs), admission.client);
     this.signal(now, 0, admission.client);
     return { ok: false, refusedBy };
   }

@@ -86,7 +86,15 @@ export class SchemaStore {
   }
 }
 
-export const COMPATIBILITY_LEVELS = ['BACKWARD', 'BACKWARD_TRANSITIVE', 'FORWARD', 'FORWARD_TRANSITIVE', 'FULL', 'FULL_TRANSITIVE', 'NONE'];
+export const COMPATIBILITY_LEVELS = [
+  'BACKWARD',
+  'BACKWARD_TRANSITIVE',
+  'FORWARD',
+  'FORWARD_TRANSITIVE',
+  'FULL',
+  'FULL_TRANSITIVE',
+  'NONE',
+];
 
 function canonicalKey(schema: string, schemaType: SchemaType): string | undefined {
   if (schemaType === 'PROTOBUF') return `${schemaType}:${schema}`;

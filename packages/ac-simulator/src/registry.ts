@@ -50,7 +50,10 @@ interface Answer {
 }
 
 const ok = (body: unknown): Answer => ({ status: 200, body });
-const fail = (status: number, code: number, message: string): Answer => ({ status, body: { error_code: code, message } });
+const fail = (status: number, code: number, message: string): Answer => ({
+  status,
+  body: { error_code: code, message },
+});
 
 export async function startSchemaRegistry(opts: SchemaRegistryOptions = {}): Promise<SchemaRegistrySim> {
   const store = opts.store ?? new SchemaStore();
@@ -60,12 +63,18 @@ export async function startSchemaRegistry(opts: SchemaRegistryOptions = {}): Pro
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req);
     const url = new URL(req.url ?? '/', 'http://registry');
-    const { route, answer } = authorised(req) ? handle(store, req.method ?? 'GET', url.pathname, body) : { route: 'auth', answer: fail(401, 40101, 'Unauthorized') };
+    const { route, answer } = authorised(req)
+      ? handle(store, req.method ?? 'GET', url.pathname, body)
+      : { route: 'auth', answer: fail(401, 40101, 'Unauthorized') };
     counters.requests++;
     counters.byRoute[route] = (counters.byRoute[route] ?? 0) + 1;
     counters.byStatus[answer.status] = (counters.byStatus[answer.status] ?? 0) + 1;
     const payload = Buffer.from(JSON.stringify(answer.body), 'utf8');
-    res.writeHead(answer.status, { 'content-type': REGISTRY_CONTENT_TYPE, 'content-length': String(payload.length), ...answer.headers });
+    res.writeHead(answer.status, {
+      'content-type': REGISTRY_CONTENT_TYPE,
+      'content-length': String(payload.length),
+      ...answer.headers,
+    });
     res.end(payload);
   }
 
@@ -102,28 +111,46 @@ export async function startSchemaRegistry(opts: SchemaRegistryOptions = {}): Pro
 }
 
 /** One request → (route name for counting, answer). Pure apart from changes to `store`. */
-export function handle(store: SchemaStore, method: string, path: string, body: RequestBody): { route: string; answer: Answer } {
-  const parts = path.split('/').filter((p) => p !== '').map((p) => safeDecode(p));
+export function handle(
+  store: SchemaStore,
+  method: string,
+  path: string,
+  body: RequestBody,
+): { route: string; answer: Answer } {
+  const parts = path
+    .split('/')
+    .filter((p) => p !== '')
+    .map((p) => safeDecode(p));
   const [head, a, b, c] = parts;
   const n = parts.length;
-  if (head === 'schemas' && a === 'ids' && n === 3 && method === 'GET') return { route: 'GET /schemas/ids/{id}', answer: schemaById(store, b!) };
+  if (head === 'schemas' && a === 'ids' && n === 3 && method === 'GET')
+    return { route: 'GET /schemas/ids/{id}', answer: schemaById(store, b!) };
   if (head === 'subjects') {
     if (n === 1 && method === 'GET') return { route: 'GET /subjects', answer: ok(store.subjectNames()) };
     if (n === 2 && method === 'POST') return { route: 'POST /subjects/{subject}', answer: lookup(store, a!, body) };
-    if (n === 3 && b === 'versions' && method === 'POST') return { route: 'POST /subjects/{subject}/versions', answer: register(store, a!, body) };
+    if (n === 3 && b === 'versions' && method === 'POST')
+      return { route: 'POST /subjects/{subject}/versions', answer: register(store, a!, body) };
     if (n === 3 && b === 'versions' && method === 'GET') {
       const versions = store.versions(a!);
       return { route: 'GET /subjects/{subject}/versions', answer: versions ? ok(versions) : subjectNotFound(a!) };
     }
-    if (n === 4 && b === 'versions' && method === 'GET') return { route: 'GET /subjects/{subject}/versions/{version}', answer: version(store, a!, c!) };
+    if (n === 4 && b === 'versions' && method === 'GET')
+      return { route: 'GET /subjects/{subject}/versions/{version}', answer: version(store, a!, c!) };
   }
   if (head === 'config') {
-    if (n === 1 && method === 'GET') return { route: 'GET /config', answer: ok({ compatibilityLevel: store.globalCompatibility }) };
+    if (n === 1 && method === 'GET')
+      return { route: 'GET /config', answer: ok({ compatibilityLevel: store.globalCompatibility }) };
     if (n === 2 && method === 'GET') {
       const level = store.subjectCompatibility(a!);
-      return { route: 'GET /config/{subject}', answer: level ? ok({ compatibilityLevel: level }) : fail(404, 40408, `Subject '${a}' does not have subject-level compatibility configured`) };
+      return {
+        route: 'GET /config/{subject}',
+        answer: level
+          ? ok({ compatibilityLevel: level })
+          : fail(404, 40408, `Subject '${a}' does not have subject-level compatibility configured`),
+      };
     }
-    if (n === 2 && method === 'PUT') return { route: 'PUT /config/{subject}', answer: setCompatibility(store, a!, body) };
+    if (n === 2 && method === 'PUT')
+      return { route: 'PUT /config/{subject}', answer: setCompatibility(store, a!, body) };
   }
   return { route: 'unknown', answer: fail(404, 404, 'HTTP 404 Not Found') };
 }
@@ -132,7 +159,9 @@ function schemaById(store: SchemaStore, raw: string): Answer {
   const id = /^-?\d+$/.test(raw) ? Number(raw) : NaN;
   const found = Number.isSafeInteger(id) ? store.schema(id) : undefined;
   if (!found) return fail(404, 40403, `Schema ${raw} not found`);
-  return ok(found.schemaType === 'AVRO' ? { schema: found.schema } : { schema: found.schema, schemaType: found.schemaType });
+  return ok(
+    found.schemaType === 'AVRO' ? { schema: found.schema } : { schema: found.schema, schemaType: found.schemaType },
+  );
 }
 
 function version(store: SchemaStore, subject: string, raw: string): Answer {
@@ -162,7 +191,8 @@ function lookup(store: SchemaStore, subject: string, body: RequestBody): Answer 
 function setCompatibility(store: SchemaStore, subject: string, body: RequestBody): Answer {
   const parsed = parseJson(body);
   const level = parsed.ok && isRecord(parsed.value) ? parsed.value.compatibility : undefined;
-  if (typeof level !== 'string' || !COMPATIBILITY_LEVELS.includes(level.toUpperCase())) return fail(422, 42203, 'Invalid compatibility level');
+  if (typeof level !== 'string' || !COMPATIBILITY_LEVELS.includes(level.toUpperCase()))
+    return fail(422, 42203, 'Invalid compatibility level');
   store.setSubjectCompatibility(subject, level.toUpperCase());
   return ok({ compatibility: level.toUpperCase() });
 }
@@ -171,9 +201,11 @@ function schemaInput(body: RequestBody): { schema: string; schemaType: SchemaTyp
   const parsed = parseJson(body);
   if (!parsed.ok) return { answer: fail(400, 400, parsed.error) };
   const value = parsed.value;
-  if (!isRecord(value) || typeof value.schema !== 'string') return { answer: fail(422, 42201, 'Invalid schema: the body needs a "schema" string') };
+  if (!isRecord(value) || typeof value.schema !== 'string')
+    return { answer: fail(422, 42201, 'Invalid schema: the body needs a "schema" string') };
   const type = value.schemaType ?? 'AVRO';
-  if (type !== 'AVRO' && type !== 'JSON' && type !== 'PROTOBUF') return { answer: fail(422, 42201, `Invalid schema: unknown schemaType ${JSON.stringify(type)}`) };
+  if (type !== 'AVRO' && type !== 'JSON' && type !== 'PROTOBUF')
+    return { answer: fail(422, 42201, `Invalid schema: unknown schemaType ${JSON.stringify(type)}`) };
   return { schema: value.schema, schemaType: type };
 }
 

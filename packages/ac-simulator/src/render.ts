@@ -6,7 +6,10 @@ import type { ContactTagRecord, TagRecord } from './tag-store.js';
  * where the published examples have nulls. Only the properties a client could plausibly read are filled in.
  */
 function slug(name: string): string {
-  return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  return name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
 }
 
 function utcTimestamp(acDate: string): string {
@@ -73,7 +76,12 @@ export function renderFieldValues(c: ContactRecord, api: string): Array<Record<s
 }
 
 /** POST /contactLists answers status as an integer, GET /contacts/{id}/contactLists as a string (SPEC examples). */
-export function renderMembership(m: Membership, c: ContactRecord, api: string, statusAs: 'number' | 'string'): Record<string, unknown> {
+export function renderMembership(
+  m: Membership,
+  c: ContactRecord,
+  api: string,
+  statusAs: 'number' | 'string',
+): Record<string, unknown> {
   return {
     contact: m.contactId,
     list: m.listId,
@@ -149,7 +157,14 @@ export function renderField(f: FieldRecord, api: string, ordernum: number): Reco
 }
 
 export function renderTag(t: TagRecord, api: string): Record<string, unknown> {
-  return { tagType: t.tagType, tag: t.tag, description: t.description, cdate: t.cdate, links: { contactGoalTags: `${api}/tags/${t.id}/contactGoalTags` }, id: t.id };
+  return {
+    tagType: t.tagType,
+    tag: t.tag,
+    description: t.description,
+    cdate: t.cdate,
+    links: { contactGoalTags: `${api}/tags/${t.id}/contactGoalTags` },
+    id: t.id,
+  };
 }
 
 /** POST /contactTags (SPEC example) and GET /contacts/{id}/contactTags (not in the spec: the same resource). */

@@ -18,10 +18,12 @@ import type { SimState } from './state.js';
  */
 const API = '/api/3';
 
-const routes = [...contactRoutes, ...contactRecordRoutes, ...catalogRoutes, ...importRoutes, ...tagRoutes].map((route) => ({
-  route,
-  pattern: new RegExp(`^${route.template.replace(/\{(\w+)\}/g, '(?<$1>[^/]+)')}$`),
-}));
+const routes = [...contactRoutes, ...contactRecordRoutes, ...catalogRoutes, ...importRoutes, ...tagRoutes].map(
+  (route) => ({
+    route,
+    pattern: new RegExp(`^${route.template.replace(/\{(\w+)\}/g, '(?<$1>[^/]+)')}$`),
+  }),
+);
 
 function match(method: string, path: string): { route: Route; params: Record<string, string> } | undefined {
   for (const { route, pattern } of routes) {
@@ -37,7 +39,10 @@ function rateHeaders(state: SimState, remaining: number, is429 = false): Record<
   const { requestsPerSecond } = state.options.limits;
   const which = state.options.rateLimitHeaders;
   if (which === 'none' || (which === '429-only' && !is429)) return {};
-  return { 'ratelimit-limit': String(Number((requestsPerSecond * state.options.timeScale).toFixed(3))), 'ratelimit-remaining': String(remaining) };
+  return {
+    'ratelimit-limit': String(Number((requestsPerSecond * state.options.timeScale).toFixed(3))),
+    'ratelimit-remaining': String(remaining),
+  };
 }
 
 function api(state: SimState, req: IncomingMessage, url: URL, body: RequestBody, now: number): Reply {
@@ -61,13 +66,21 @@ function api(state: SimState, req: IncomingMessage, url: URL, body: RequestBody,
     }
     if (req.headers['api-token'] !== o.apiToken) {
       // [UNCONFIRMED] body; 'none' mimics the 403 without Content-Type seen in the wild (CONTRACT §5).
-      return { status: 403, body: o.forbiddenBody === 'json' ? { message: 'Forbidden' } : undefined, headers: rateHeaders(state, state.limiter.remaining(now)) };
+      return {
+        status: 403,
+        body: o.forbiddenBody === 'json' ? { message: 'Forbidden' } : undefined,
+        headers: rateHeaders(state, state.limiter.remaining(now)),
+      };
     }
     const admission = state.limiter.admit(now, req.headers['user-agent'] ?? '');
     if (!admission.ok) {
       counters.rateLimited429++;
       const headers = { ...rateHeaders(state, 0, true), 'retry-after': formatSeconds(admission.retryAfterMs) };
-      return { status: 429, body: o.tooManyRequestsBody === 'json' ? { message: 'Too Many Requests' } : undefined, headers };
+      return {
+        status: 429,
+        body: o.tooManyRequestsBody === 'json' ? { message: 'Too Many Requests' } : undefined,
+        headers,
+      };
     }
     const headers = rateHeaders(state, admission.remaining);
     if (!found) return { status: 404, body: { message: `No route ${method} ${API}${path}` }, headers };
@@ -81,9 +94,13 @@ async function handle(state: SimState, req: IncomingMessage, res: ServerResponse
   const url = new URL(req.url ?? '/', 'http://simulator');
   const body = await readBody(req);
   state.imports.settle();
-  if (url.pathname.startsWith('/__sim/')) return writeReply(res, control(state, req.method ?? 'GET', url.pathname, body));
+  if (url.pathname.startsWith('/__sim/'))
+    return writeReply(res, control(state, req.method ?? 'GET', url.pathname, body));
   if (url.pathname !== API && !url.pathname.startsWith(`${API}/`)) {
-    return writeReply(res, { status: 404, body: { message: `Not found: the API lives under ${API}, the simulator controls under /__sim` } });
+    return writeReply(res, {
+      status: 404,
+      body: { message: `Not found: the API lives under ${API}, the simulator controls under /__sim` },
+    });
   }
   const reply = api(state, req, url, body, arrived);
   const latency = state.scaled(state.options.latencyMs);
@@ -94,7 +111,9 @@ async function handle(state: SimState, req: IncomingMessage, res: ServerResponse
 export function createSimServer(state: SimState): Server {
   return createServer((req, res) => {
     handle(state, req, res, state.clock()).catch((err: unknown) => {
-      process.stderr.write(`simulator: internal error on ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}\n`);
+      process.stderr.write(
+        `simulator: internal error on ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}\n`,
+      );
       if (!res.headersSent) writeReply(res, { status: 500, body: { message: 'Internal simulator error' } });
       else res.destroy();
     });

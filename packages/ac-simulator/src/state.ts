@@ -90,9 +90,31 @@ type OwnCounters = Omit<SimulatorCounters, 'violations' | 'overLimitTotal' | 'im
 
 function freshCounters(): OwnCounters {
   return {
-    requests: 0, byEndpoint: {}, byStatus: {}, rateLimited429: 0, bulkRateLimited400: 0, forcedResubscribes: 0,
-    importsAccepted: 0, contactsImported: 0, contactsApplied: 0, contactsRefused: 0, maxContactsInImport: 0, unavailable503: 0, contactsDeleted: 0, webhooksSent: 0, webhooksFailed: 0,
-    contactsCreated: { byApi: 0, bulkSubscribe: 0, bulkUnsubscribeOnly: 0, bulkNoLists: 0, sync: 0, create: 0, person: 0, seed: 0 },
+    requests: 0,
+    byEndpoint: {},
+    byStatus: {},
+    rateLimited429: 0,
+    bulkRateLimited400: 0,
+    forcedResubscribes: 0,
+    importsAccepted: 0,
+    contactsImported: 0,
+    contactsApplied: 0,
+    contactsRefused: 0,
+    maxContactsInImport: 0,
+    unavailable503: 0,
+    contactsDeleted: 0,
+    webhooksSent: 0,
+    webhooksFailed: 0,
+    contactsCreated: {
+      byApi: 0,
+      bulkSubscribe: 0,
+      bulkUnsubscribeOnly: 0,
+      bulkNoLists: 0,
+      sync: 0,
+      create: 0,
+      person: 0,
+      seed: 0,
+    },
   };
 }
 
@@ -138,7 +160,12 @@ export class SimState {
     const o = this.options;
     const d = o.importDelaysMs;
     const extra = drawLatency(o.importLatency, this.importRandom);
-    const timeline: Timeline = { statusFalse: this.scaled(d.statusFalse), waiting: this.scaled(d.waiting), claimed: this.scaled(d.claimed), active: this.scaled(d.active + extra) };
+    const timeline: Timeline = {
+      statusFalse: this.scaled(d.statusFalse),
+      waiting: this.scaled(d.waiting),
+      claimed: this.scaled(d.claimed),
+      active: this.scaled(d.active + extra),
+    };
     let stuck: ImportPlan['stuck'];
     if (o.stuckImports.next > 0) {
       stuck = o.stuckImports.status;
@@ -146,7 +173,12 @@ export class SimState {
     } else if (o.stuckImports.share > 0 && this.importRandom() < o.stuckImports.share) {
       stuck = o.stuckImports.status;
     }
-    return { timeline, fate: o.failImports === 'none' ? 'completed' : o.failImports, stuck, inOrder: o.importsFinishInOrder };
+    return {
+      timeline,
+      fate: o.failImports === 'none' ? 'completed' : o.failImports,
+      stuck,
+      inOrder: o.importsFinishInOrder,
+    };
   }
 
   limiterSettings(): LimiterSettings {
@@ -191,9 +223,14 @@ export class SimState {
     const lists = Object.entries(seed.lists ?? {});
     for (const [listId, status] of lists) {
       if (!this.store.lists.has(listId)) throw new Error(`Cannot seed contact: list ${listId} does not exist`);
-      if (![0, 1, 2, 3].includes(status)) throw new Error(`Cannot seed contact: status ${String(status)} for list ${listId} is not 0, 1, 2 or 3`);
+      if (![0, 1, 2, 3].includes(status))
+        throw new Error(`Cannot seed contact: status ${String(status)} for list ${listId} is not 0, 1, 2 or 3`);
     }
-    const { contact, created } = this.store.upsertContact({ email: seed.email, firstName: seed.firstName, lastName: seed.lastName });
+    const { contact, created } = this.store.upsertContact({
+      email: seed.email,
+      firstName: seed.firstName,
+      lastName: seed.lastName,
+    });
     if (created) this.countCreated('seed');
     for (const [listId, status] of lists) this.store.setMembership(contact.id, listId, status, { by: 'seed' });
     return contact.id;
@@ -214,7 +251,13 @@ export class SimState {
     if (url && done.status === 2 && done.by === 'person' && contact) {
       // Sent after the answer, as AC's webhooks are: the membership has changed whatever the receiver says.
       const counters = this.counters;
-      void sendUnsubscribeWebhook(url, { contactId: done.contact, email: contact.email, listId: done.list, at: Date.now(), source: 'public' }).then((ok) => {
+      void sendUnsubscribeWebhook(url, {
+        contactId: done.contact,
+        email: contact.email,
+        listId: done.list,
+        at: Date.now(),
+        source: 'public',
+      }).then((ok) => {
         if (ok) counters.webhooksSent++;
         else counters.webhooksFailed++;
       });

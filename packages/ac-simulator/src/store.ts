@@ -49,8 +49,18 @@ export interface Membership {
 export const isPersonsOwn = (m: Membership | undefined): boolean =>
   m !== undefined && m.status === 2 && (m.changedBy === 'person' || m.changedBy === 'form' || m.changedBy === 'seed');
 
-export interface ListRecord { id: string; name: string; cdate: string }
-export interface FieldRecord { id: string; title: string; perstag: string; type: string; cdate: string }
+export interface ListRecord {
+  id: string;
+  name: string;
+  cdate: string;
+}
+export interface FieldRecord {
+  id: string;
+  title: string;
+  perstag: string;
+  type: string;
+  cdate: string;
+}
 
 export interface ContactInput {
   email: string;
@@ -100,7 +110,8 @@ export class Store {
   setFields(fields: ReadonlyArray<{ id: string; title: string; perstag: string; type?: string | undefined }>): void {
     const cdate = this.now();
     this.fields.clear();
-    for (const f of fields) this.fields.set(f.id, { id: f.id, title: f.title, perstag: f.perstag, type: f.type ?? 'text', cdate });
+    for (const f of fields)
+      this.fields.set(f.id, { id: f.id, title: f.title, perstag: f.perstag, type: f.type ?? 'text', cdate });
   }
 
   /** Forget contacts, memberships and tags; lists and fields stay. */
@@ -209,7 +220,16 @@ export class Store {
     if (!byList) this.memberships.set(contactId, (byList = new Map()));
     const now = this.now();
     const old = byList.get(listId);
-    const membership: Membership = old ?? { id: String(this.nextMembershipId++), contactId, listId, status, changedBy: opts.by, sourceid: '0', sdate: now, udate: now };
+    const membership: Membership = old ?? {
+      id: String(this.nextMembershipId++),
+      contactId,
+      listId,
+      status,
+      changedBy: opts.by,
+      sourceid: '0',
+      sdate: now,
+      udate: now,
+    };
     const previous = old?.status;
     membership.status = status;
     membership.changedBy = opts.by;
@@ -226,7 +246,14 @@ export class Store {
     for (const [contactId, byList] of this.memberships) {
       const m = byList.get(listId);
       const contact = this.contacts.get(contactId);
-      if (m && contact) members[contact.email] = { status: m.status, contactId, sdate: m.sdate, udate: m.udate, changedBy: m.changedBy };
+      if (m && contact)
+        members[contact.email] = {
+          status: m.status,
+          contactId,
+          sdate: m.sdate,
+          udate: m.udate,
+          changedBy: m.changedBy,
+        };
     }
     return members;
   }

@@ -72,7 +72,9 @@ export class TagStore {
 
   /** The names of a contact's tags, sorted. */
   namesOf(contactId: string): string[] {
-    return this.ofContact(contactId).map((ct) => this.tags.get(ct.tagId)?.tag ?? '').sort();
+    return this.ofContact(contactId)
+      .map((ct) => this.tags.get(ct.tagId)?.tag ?? '')
+      .sort();
   }
 
   /** A deleted contact loses its contact tags; the tags stay. */

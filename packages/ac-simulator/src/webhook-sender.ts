@@ -27,7 +27,12 @@ export function unsubscribeForm(w: UnsubscribeWebhook): string {
 /** Posts the webhook; resolves true on a 2xx answer, false on anything else (never rejects). */
 export async function sendUnsubscribeWebhook(url: string, w: UnsubscribeWebhook): Promise<boolean> {
   try {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: unsubscribeForm(w), signal: AbortSignal.timeout(10_000) });
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: unsubscribeForm(w),
+      signal: AbortSignal.timeout(10_000),
+    });
     await res.arrayBuffer().catch(() => undefined);
     return res.ok;
   } catch {

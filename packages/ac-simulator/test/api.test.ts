@@ -47,7 +47,13 @@ describe('rate limit', () => {
     const refused = answers.at(-1)!;
     assert.equal(refused.status, 429, 'back-to-back requests go faster than 5 per second');
     assert.ok(answers.length >= 6, 'the burst of 5 is admitted');
-    assert.deepEqual(answers.slice(0, 2).map((a) => [a.status, a.headers.get('ratelimit-remaining')]), [[200, '4'], [200, '3']]);
+    assert.deepEqual(
+      answers.slice(0, 2).map((a) => [a.status, a.headers.get('ratelimit-remaining')]),
+      [
+        [200, '4'],
+        [200, '3'],
+      ],
+    );
     assert.ok(answers.every((a) => a.headers.get('ratelimit-limit') === '5'));
     assert.equal(refused.headers.get('retry-after'), '1');
     assert.equal(refused.headers.get('ratelimit-remaining'), '0');
@@ -102,12 +108,19 @@ describe('outages', () => {
 describe('contacts', () => {
   it('contact/sync upserts by normalised email and answers 201 both times', async () => {
     const s = await sim();
-    const first = await api(s, 'POST', '/contact/sync', { body: { contact: { email: 'Ann@Example.com', firstName: 'Ann', fieldValues: [{ field: '1', value: 'gold' }] } } });
+    const first = await api(s, 'POST', '/contact/sync', {
+      body: { contact: { email: 'Ann@Example.com', firstName: 'Ann', fieldValues: [{ field: '1', value: 'gold' }] } },
+    });
     assert.equal(first.status, 201);
     assert.equal(first.body.contact.email, 'ann@example.com');
     assert.equal(typeof first.body.contact.id, 'string');
-    assert.deepEqual(first.body.fieldValues.map((fv: { field: string; value: string }) => [fv.field, fv.value]), [['1', 'gold']]);
-    const second = await api(s, 'POST', '/contact/sync', { body: { contact: { email: 'ann@example.com', lastName: 'Lee' } } });
+    assert.deepEqual(
+      first.body.fieldValues.map((fv: { field: string; value: string }) => [fv.field, fv.value]),
+      [['1', 'gold']],
+    );
+    const second = await api(s, 'POST', '/contact/sync', {
+      body: { contact: { email: 'ann@example.com', lastName: 'Lee' } },
+    });
     assert.equal(second.status, 201);
     assert.equal(second.body.contact.id, first.body.contact.id);
     assert.equal(second.body.contact.firstName, 'Ann');
@@ -139,12 +152,18 @@ describe('contacts', () => {
     for (const email of ['a@example.com', 'aa@example.com', 'b@example.com']) s.seedContact({ email });
     const exact = await api(s, 'GET', '/contacts?email=A@example.com');
     assert.equal(exact.status, 200);
-    assert.deepEqual(exact.body.contacts.map((c: { email: string }) => c.email), ['a@example.com']);
+    assert.deepEqual(
+      exact.body.contacts.map((c: { email: string }) => c.email),
+      ['a@example.com'],
+    );
     assert.equal(exact.body.meta.total, '1');
     const none = await api(s, 'GET', '/contacts?email=nobody@example.com');
     assert.deepEqual([none.body.contacts, none.body.meta.total], [[], '0']);
     const page = await api(s, 'GET', '/contacts?limit=2&offset=1');
-    assert.deepEqual(page.body.contacts.map((c: { email: string }) => c.email), ['aa@example.com', 'b@example.com']);
+    assert.deepEqual(
+      page.body.contacts.map((c: { email: string }) => c.email),
+      ['aa@example.com', 'b@example.com'],
+    );
     assert.equal(page.body.meta.total, '3');
   });
 });
@@ -153,7 +172,8 @@ describe('contactLists', () => {
   it('subscribes, unsubscribes and re-subscribes; the write answers status as a number, the read as a string', async () => {
     const s = await sim();
     const id = s.seedContact({ email: 'cy@example.com' });
-    const post = (status: number | string) => api(s, 'POST', '/contactLists', { body: { contactList: { list: '2', contact: id, status } } });
+    const post = (status: number | string) =>
+      api(s, 'POST', '/contactLists', { body: { contactList: { list: '2', contact: id, status } } });
     const sub = await post(1);
     assert.equal(sub.status, 200);
     assert.equal(sub.body.contactList.status, 1);
@@ -164,13 +184,18 @@ describe('contactLists', () => {
     assert.equal(s.snapshot().lists['2']!.members['cy@example.com']!.status, 1);
     assert.equal(s.snapshot().counters.forcedResubscribes, 0, 'the 2 was set through the API, not by the contact');
     const read = await api(s, 'GET', `/contacts/${id}/contactLists`);
-    assert.deepEqual(read.body.contactLists.map((m: { list: string; status: string }) => [m.list, m.status]), [['2', '1']]);
+    assert.deepEqual(
+      read.body.contactLists.map((m: { list: string; status: string }) => [m.list, m.status]),
+      [['2', '1']],
+    );
   });
 
   it('counts a forced re-subscribe of a contact who opted out themselves, and still applies it', async () => {
     const s = await sim();
     const id = s.seedContact({ email: 'optout@example.com', lists: { '1': 2 } });
-    const r = await api(s, 'POST', '/contactLists', { body: { contactList: { list: 1, contact: Number(id), status: 1, sourceid: 4 } } });
+    const r = await api(s, 'POST', '/contactLists', {
+      body: { contactList: { list: 1, contact: Number(id), status: 1, sourceid: 4 } },
+    });
     assert.equal(r.status, 200);
     const snap = s.snapshot();
     assert.equal(snap.counters.forcedResubscribes, 1);
@@ -180,12 +205,18 @@ describe('contactLists', () => {
   it('answers 400 related_missing for an unknown list or contact, and 400 for a status other than 1 or 2', async () => {
     const s = await sim();
     const id = s.seedContact({ email: 'dee@example.com' });
-    const noList = await api(s, 'POST', '/contactLists', { body: { contactList: { list: '99', contact: id, status: 1 } } });
+    const noList = await api(s, 'POST', '/contactLists', {
+      body: { contactList: { list: '99', contact: id, status: 1 } },
+    });
     assert.equal(noList.status, 400);
     assert.deepEqual([noList.body.errors[0].code, noList.body.errors[0].error], ['related_missing', 'list_not_exist']);
-    const noContact = await api(s, 'POST', '/contactLists', { body: { contactList: { list: '1', contact: '999', status: 1 } } });
+    const noContact = await api(s, 'POST', '/contactLists', {
+      body: { contactList: { list: '1', contact: '999', status: 1 } },
+    });
     assert.deepEqual([noContact.status, noContact.body.errors[0].error], [400, 'contact_not_exist']);
-    const badStatus = await api(s, 'POST', '/contactLists', { body: { contactList: { list: '1', contact: id, status: 3 } } });
+    const badStatus = await api(s, 'POST', '/contactLists', {
+      body: { contactList: { list: '1', contact: id, status: 3 } },
+    });
     assert.equal(badStatus.status, 400);
     assert.deepEqual(s.snapshot().lists['1']!.members, {});
   });
@@ -201,7 +232,10 @@ describe('lists and fields', () => {
   it('lists the seeded lists, finds one by id and answers 404 for an unknown one', async () => {
     const s = await sim();
     const all = await api(s, 'GET', '/lists');
-    assert.deepEqual(all.body.lists.map((l: { id: string }) => l.id), ['1', '2', '3', '4', '5']);
+    assert.deepEqual(
+      all.body.lists.map((l: { id: string }) => l.id),
+      ['1', '2', '3', '4', '5'],
+    );
     assert.equal(all.body.meta.total, '5');
     const one = await api(s, 'GET', '/lists/3');
     assert.deepEqual([one.status, one.body.list.id, one.body.list.name], [200, '3', 'Simulated list 3']);
@@ -211,12 +245,21 @@ describe('lists and fields', () => {
   });
 
   it('pages fields and filters them by perstag', async () => {
-    const s = await sim({ limits: { enabled: false }, fields: [1, 2, 3].map((n) => ({ id: String(n), title: `F${n}`, perstag: `F${n}` })) });
+    const s = await sim({
+      limits: { enabled: false },
+      fields: [1, 2, 3].map((n) => ({ id: String(n), title: `F${n}`, perstag: `F${n}` })),
+    });
     const page = await api(s, 'GET', '/fields?limit=2&offset=1');
-    assert.deepEqual(page.body.fields.map((f: { id: string }) => f.id), ['2', '3']);
+    assert.deepEqual(
+      page.body.fields.map((f: { id: string }) => f.id),
+      ['2', '3'],
+    );
     assert.equal(page.body.meta.total, '3');
     const tagged = await api(s, 'GET', '/fields?filters[perstag]=f2');
-    assert.deepEqual(tagged.body.fields.map((f: { perstag: string }) => f.perstag), ['F2']);
+    assert.deepEqual(
+      tagged.body.fields.map((f: { perstag: string }) => f.perstag),
+      ['F2'],
+    );
   });
 });
 

@@ -17,7 +17,8 @@ async function sim(opts: SimulatorOptionsInput = FAST): Promise<Simulator> {
   return s;
 }
 
-const VALIDATION = 'JSON payload did not pass validation. Please fix failure Reasons and retry. The import was not queued for processing.';
+const VALIDATION =
+  'JSON payload did not pass validation. Please fix failure Reasons and retry. The import was not queued for processing.';
 const bulk = (s: Simulator, body: unknown) => api(s, 'POST', '/import/bulk_import', { body });
 
 describe('bulk import validation', () => {
@@ -33,7 +34,10 @@ describe('bulk import validation', () => {
     assert.deepEqual([ok.body.Success, ok.body.queued_contacts, ok.body.message], [1, 250, 'Contact import queued']);
     assert.match(ok.body.batchId, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     const { counters } = s.snapshot();
-    assert.deepEqual([counters.importsAccepted, counters.contactsImported, counters.maxContactsInImport], [1, 250, 250]);
+    assert.deepEqual(
+      [counters.importsAccepted, counters.contactsImported, counters.maxContactsInImport],
+      [1, 250, 250],
+    );
   });
 
   for (const base of [0, 1] as const) {
@@ -67,7 +71,11 @@ describe('bulk import validation', () => {
       list[1]!.email = 'no-at-sign';
       const r = await bulk(s, { contacts: list });
       assert.deepEqual([r.status, r.body], [400, { success: 0, message: VALIDATION, failureReasons: [reason] }]);
-      assert.equal((await bulk(s, { contacts: list.slice(2) })).status, 200, 'a bisecting client gets the good half through');
+      assert.equal(
+        (await bulk(s, { contacts: list.slice(2) })).status,
+        200,
+        'a bisecting client gets the good half through',
+      );
       assert.equal(s.snapshot().counters.importsAccepted, 1);
     });
   }
@@ -96,27 +104,44 @@ describe('bulk import validation', () => {
 
 describe('bulk import per-minute limits', () => {
   // timeScale 30: a "minute" lasts 2 s; the requests-per-second budget is raised out of the way.
-  const scaled: SimulatorOptionsInput = { ...FAST, timeScale: 30, limits: { requestsPerSecond: 10_000, burst: 10_000 } };
+  const scaled: SimulatorOptionsInput = {
+    ...FAST,
+    timeScale: 30,
+    limits: { requestsPerSecond: 10_000, burst: 10_000 },
+  };
 
   it('answers the documented "Rate limit exceeded." 400 to the 101st multi-contact import within a minute', async () => {
     const s = await sim(scaled);
-    for (let i = 0; i < 100; i++) assert.equal((await bulk(s, { contacts: contacts(2, `m${i}-`) })).status, 200, `import ${i + 1}`);
+    for (let i = 0; i < 100; i++)
+      assert.equal((await bulk(s, { contacts: contacts(2, `m${i}-`) })).status, 200, `import ${i + 1}`);
     const refused = await bulk(s, { contacts: contacts(2, 'late') });
     assert.equal(refused.status, 400);
     assert.deepEqual(refused.body, {
       success: 0,
       message: 'Rate limit exceeded.',
-      failureReasons: ['Up to 100 imports may be requested per minute.Please batch contacts into larger requests, or retry this request in a minute.'],
+      failureReasons: [
+        'Up to 100 imports may be requested per minute.Please batch contacts into larger requests, or retry this request in a minute.',
+      ],
     });
-    assert.equal((await bulk(s, { contacts: contacts(1, 'single') })).status, 200, 'single-contact imports have their own budget');
+    assert.equal(
+      (await bulk(s, { contacts: contacts(1, 'single') })).status,
+      200,
+      'single-contact imports have their own budget',
+    );
     const snap = s.snapshot();
     assert.deepEqual([snap.counters.bulkRateLimited400, snap.counters.importsAccepted], [1, 101]);
-    await waitFor('the window to free a slot', async () => ((await bulk(s, { contacts: contacts(2, 'again') })).status === 200 ? true : undefined), 5_000, 100);
+    await waitFor(
+      'the window to free a slot',
+      async () => ((await bulk(s, { contacts: contacts(2, 'again') })).status === 200 ? true : undefined),
+      5_000,
+      100,
+    );
   });
 
   it('allows 20 single-contact imports per minute', async () => {
     const s = await sim(scaled);
-    for (let i = 0; i < 20; i++) assert.equal((await bulk(s, { contacts: contacts(1, `s${i}-`) })).status, 200, `import ${i + 1}`);
+    for (let i = 0; i < 20; i++)
+      assert.equal((await bulk(s, { contacts: contacts(1, `s${i}-`) })).status, 200, `import ${i + 1}`);
     const refused = await bulk(s, { contacts: contacts(1, 'late') });
     assert.equal(refused.status, 400);
     assert.equal(refused.body.message, 'Rate limit exceeded.');
@@ -125,8 +150,15 @@ describe('bulk import per-minute limits', () => {
   });
 
   it('charges neither 403 nor 429 answers to the bulk budget', async () => {
-    const s = await sim({ ...FAST, timeScale: 30, limits: { bulkSinglePerMinute: 1, requestsPerSecond: 10_000, burst: 10_000 } });
-    assert.equal((await api(s, 'POST', '/import/bulk_import', { body: { contacts: contacts(1) }, token: 'wrong' })).status, 403);
+    const s = await sim({
+      ...FAST,
+      timeScale: 30,
+      limits: { bulkSinglePerMinute: 1, requestsPerSecond: 10_000, burst: 10_000 },
+    });
+    assert.equal(
+      (await api(s, 'POST', '/import/bulk_import', { body: { contacts: contacts(1) }, token: 'wrong' })).status,
+      403,
+    );
     s.configure({ limits: { burst: 1, requestsPerSecond: 0.001 } });
     await api(s, 'GET', '/lists');
     assert.equal((await bulk(s, { contacts: contacts(1) })).status, 429);
@@ -138,10 +170,19 @@ describe('bulk import per-minute limits', () => {
 
 describe('bulk import processing', () => {
   it('goes false → waiting → claimed → active → completed and then applies the memberships', async () => {
-    const s = await sim({ limits: { enabled: false }, importDelaysMs: { statusFalse: 120, waiting: 120, claimed: 120, active: 120 } });
+    const s = await sim({
+      limits: { enabled: false },
+      importDelaysMs: { statusFalse: 120, waiting: 120, claimed: 120, active: 120 },
+    });
     const queued = await bulk(s, {
       contacts: [
-        { email: 'Fay@Example.com', first_name: 'Fay', tags: ['vip'], fields: [{ id: 2, value: 'NL' }], subscribe: [{ listid: 1 }, { listid: '3' }] },
+        {
+          email: 'Fay@Example.com',
+          first_name: 'Fay',
+          tags: ['vip'],
+          fields: [{ id: 2, value: 'NL' }],
+          subscribe: [{ listid: 1 }, { listid: '3' }],
+        },
         { email: 'gus@example.com', subscribe: [{ listid: 1 }], unsubscribe: [{ listid: 2 }] },
       ],
     });
@@ -156,8 +197,14 @@ describe('bulk import processing', () => {
     assert.equal(info.success.length, 2);
     assert.deepEqual(info.failure, []);
     const snap = s.snapshot();
-    const brief = (list: string) => Object.fromEntries(Object.entries(snap.lists[list]!.members).map(([e, m]) => [e, [m.status, m.contactId, m.changedBy]]));
-    assert.deepEqual(brief('1'), { 'fay@example.com': [1, info.success[0], 'service-bulk'], 'gus@example.com': [1, info.success[1], 'service-bulk'] });
+    const brief = (list: string) =>
+      Object.fromEntries(
+        Object.entries(snap.lists[list]!.members).map(([e, m]) => [e, [m.status, m.contactId, m.changedBy]]),
+      );
+    assert.deepEqual(brief('1'), {
+      'fay@example.com': [1, info.success[0], 'service-bulk'],
+      'gus@example.com': [1, info.success[1], 'service-bulk'],
+    });
     assert.equal(snap.lists['3']!.members['fay@example.com']!.status, 1);
     assert.equal(snap.lists['2']!.members['gus@example.com']!.status, 2);
     assert.deepEqual([snap.imports.completed, snap.imports.outstanding, snap.counters.contactsApplied], [1, 0, 2]);
@@ -166,7 +213,10 @@ describe('bulk import processing', () => {
   });
 
   it('finishes imports in the order they were accepted', async () => {
-    const s = await sim({ limits: { enabled: false }, importDelaysMs: { statusFalse: 0, waiting: 0, claimed: 0, active: 300 } });
+    const s = await sim({
+      limits: { enabled: false },
+      importDelaysMs: { statusFalse: 0, waiting: 0, claimed: 0, active: 300 },
+    });
     const first = await bulk(s, { contacts: contacts(2, 'first') });
     s.configure({ importDelaysMs: { active: 0 } });
     const second = await bulk(s, { contacts: contacts(2, 'second') });
@@ -180,7 +230,12 @@ describe('bulk import processing', () => {
     it(`never re-subscribes an unsubscribed contact (unsubscribedConflict: '${mode}')`, async () => {
       const s = await sim({ ...FAST, unsubscribedConflict: mode });
       const id = s.seedContact({ email: 'optout@example.com', firstName: 'Old', lists: { '1': 2 } });
-      const queued = await bulk(s, { contacts: [{ email: 'optout@example.com', first_name: 'New', subscribe: [{ listid: 1 }] }, ...contacts(1, 'fresh')] });
+      const queued = await bulk(s, {
+        contacts: [
+          { email: 'optout@example.com', first_name: 'New', subscribe: [{ listid: 1 }] },
+          ...contacts(1, 'fresh'),
+        ],
+      });
       const info = await finished(s, queued.body.batchId);
       assert.equal(info.status, 'completed');
       const snap = s.snapshot();
@@ -202,9 +257,13 @@ describe('bulk import processing', () => {
 
   it('marks a bulk unsubscribe as set by the API: re-subscribing it is not a forced re-subscribe', async () => {
     const s = await sim();
-    const queued = await bulk(s, { contacts: [{ email: 'hal@example.com', unsubscribe: [{ listid: 1 }] }, ...contacts(1)] });
+    const queued = await bulk(s, {
+      contacts: [{ email: 'hal@example.com', unsubscribe: [{ listid: 1 }] }, ...contacts(1)],
+    });
     const info = await finished(s, queued.body.batchId);
-    await api(s, 'POST', '/contactLists', { body: { contactList: { list: '1', contact: info.success[0], status: 1 } } });
+    await api(s, 'POST', '/contactLists', {
+      body: { contactList: { list: '1', contact: info.success[0], status: 1 } },
+    });
     const snap = s.snapshot();
     assert.equal(snap.lists['1']!.members['hal@example.com']!.status, 1);
     assert.equal(snap.counters.forcedResubscribes, 0);
@@ -229,12 +288,18 @@ describe('import status', () => {
     const missing = await api(s, 'GET', '/import/info');
     assert.deepEqual([missing.status, missing.body], [400, { success: 0, message: "'batchId' is a required field." }]);
     const unknown = await api(s, 'GET', '/import/info?batchId=0641fbdd-f62f-4c2c-ba02-3a83d5d11ac9');
-    assert.deepEqual([unknown.status, unknown.body], [404, { message: 'No Result found for Import with id 0641fbdd-f62f-4c2c-ba02-3a83d5d11ac9' }]);
+    assert.deepEqual(
+      [unknown.status, unknown.body],
+      [404, { message: 'No Result found for Import with id 0641fbdd-f62f-4c2c-ba02-3a83d5d11ac9' }],
+    );
     assert.equal(s.snapshot().counters.byEndpoint['GET /import/info'], 2);
   });
 
   it('aggregates outstanding and recently completed imports by day', async () => {
-    const s = await sim({ limits: { enabled: false }, importDelaysMs: { statusFalse: 0, waiting: 0, claimed: 0, active: 0 } });
+    const s = await sim({
+      limits: { enabled: false },
+      importDelaysMs: { statusFalse: 0, waiting: 0, claimed: 0, active: 0 },
+    });
     await finished(s, (await bulk(s, { contacts: contacts(3) })).body.batchId);
     s.configure({ importDelaysMs: { active: 60_000 } });
     await bulk(s, { contacts: contacts(4) });

@@ -9,16 +9,35 @@ const started: Simulator[] = [];
 after(() => Promise.all(started.map((s) => s.close())));
 
 async function sim(): Promise<Simulator> {
-  const s = await startSimulator({ limits: { enabled: false }, importDelaysMs: { statusFalse: 0, waiting: 0, claimed: 0, active: 0 } });
+  const s = await startSimulator({
+    limits: { enabled: false },
+    importDelaysMs: { statusFalse: 0, waiting: 0, claimed: 0, active: 0 },
+  });
   started.push(s);
   return s;
 }
 
 /** One tagged contact on lists 1 (active) and 2 (unsubscribed by the person), plus another contact. */
 async function world(s: Simulator): Promise<{ id: string; other: string }> {
-  const info = await finished(s, (await api(s, 'POST', '/import/bulk_import', {
-    body: { contacts: [{ email: 'old@example.com', first_name: 'Al', tags: ['vip'], fields: [{ id: 1, value: 'gold' }], subscribe: [{ listid: 1 }] }, { email: 'taken@example.com' }] },
-  })).body.batchId);
+  const info = await finished(
+    s,
+    (
+      await api(s, 'POST', '/import/bulk_import', {
+        body: {
+          contacts: [
+            {
+              email: 'old@example.com',
+              first_name: 'Al',
+              tags: ['vip'],
+              fields: [{ id: 1, value: 'gold' }],
+              subscribe: [{ listid: 1 }],
+            },
+            { email: 'taken@example.com' },
+          ],
+        },
+      })
+    ).body.batchId,
+  );
   s.personChange({ email: 'old@example.com', list: '2', status: 2, source: 'person' });
   return { id: info.success[0], other: info.success[1] };
 }
@@ -27,12 +46,27 @@ describe('PUT /contacts/{id}', () => {
   it('changes the email of the same contact, which keeps its memberships, fields and tags', async () => {
     const s = await sim();
     const { id } = await world(s);
-    const r = await api(s, 'PUT', `/contacts/${id}`, { body: { contact: { email: 'New@Example.com', lastName: 'Bo' } } });
+    const r = await api(s, 'PUT', `/contacts/${id}`, {
+      body: { contact: { email: 'New@Example.com', lastName: 'Bo' } },
+    });
     assert.equal(r.status, 200);
-    assert.deepEqual([r.body.contact.id, r.body.contact.email, r.body.contact.firstName, r.body.contact.lastName], [id, 'new@example.com', 'Al', 'Bo']);
-    assert.deepEqual(r.body.fieldValues.map((fv: { field: string; value: string }) => [fv.field, fv.value]), [['1', 'gold']]);
+    assert.deepEqual(
+      [r.body.contact.id, r.body.contact.email, r.body.contact.firstName, r.body.contact.lastName],
+      [id, 'new@example.com', 'Al', 'Bo'],
+    );
+    assert.deepEqual(
+      r.body.fieldValues.map((fv: { field: string; value: string }) => [fv.field, fv.value]),
+      [['1', 'gold']],
+    );
     const snap = s.snapshot();
-    assert.deepEqual([snap.contacts, snap.lists['1']!.members['new@example.com']?.status, snap.lists['2']!.members['new@example.com']?.changedBy], [2, 1, 'person']);
+    assert.deepEqual(
+      [
+        snap.contacts,
+        snap.lists['1']!.members['new@example.com']?.status,
+        snap.lists['2']!.members['new@example.com']?.changedBy,
+      ],
+      [2, 1, 'person'],
+    );
     assert.equal(snap.lists['1']!.members['old@example.com'], undefined);
     assert.deepEqual(snap.tags['new@example.com'], ['vip']);
     assert.equal((await api(s, 'GET', '/contacts?email=old@example.com')).body.meta.total, '0');
@@ -44,9 +78,15 @@ describe('PUT /contacts/{id}', () => {
     const s = await sim();
     const { id } = await world(s);
     const taken = await api(s, 'PUT', `/contacts/${id}`, { body: { contact: { email: 'TAKEN@example.com' } } });
-    assert.deepEqual([taken.status, taken.body.errors[0].code, taken.body.errors[0].source.pointer], [422, 'duplicate', '/data/attributes/email']);
+    assert.deepEqual(
+      [taken.status, taken.body.errors[0].code, taken.body.errors[0].source.pointer],
+      [422, 'duplicate', '/data/attributes/email'],
+    );
     assert.equal(s.snapshot().lists['1']!.members['old@example.com']?.contactId, id, 'nothing changed');
-    assert.equal((await api(s, 'PUT', `/contacts/${id}`, { body: { contact: { email: 'OLD@example.com', phone: '1' } } })).status, 200);
+    assert.equal(
+      (await api(s, 'PUT', `/contacts/${id}`, { body: { contact: { email: 'OLD@example.com', phone: '1' } } })).status,
+      200,
+    );
   });
 
   it('answers 404 for an unknown id and 400 for a bad email or body', async () => {
@@ -54,7 +94,10 @@ describe('PUT /contacts/{id}', () => {
     const { id } = await world(s);
     const unknown = await api(s, 'PUT', '/contacts/99', { body: { contact: { email: 'x@example.com' } } });
     assert.deepEqual([unknown.status, unknown.body], [404, { message: 'No Result found for Subscriber with id 99' }]);
-    assert.equal((await api(s, 'PUT', `/contacts/${id}`, { body: { contact: { email: 'not-an-email' } } })).body.errors[0].code, 'email_invalid');
+    assert.equal(
+      (await api(s, 'PUT', `/contacts/${id}`, { body: { contact: { email: 'not-an-email' } } })).body.errors[0].code,
+      'email_invalid',
+    );
     assert.equal((await api(s, 'PUT', `/contacts/${id}`, { body: { email: 'x@example.com' } })).status, 400);
   });
 });
@@ -94,7 +137,16 @@ describe('DELETE /contacts/{id}', () => {
     store.setLists([{ id: '1', name: 'One' }]);
     const { contact } = store.upsertContact({ email: 'gone@example.com' });
     assert.equal(store.deleteContact(contact.id), true);
-    const outcome = applyImport(store, [{ email: 'gone@example.com', tags: [], fields: [], subscribe: ['1'], unsubscribe: [] }], { unsubscribedConflict: 'failure', repeatUnsubscribeMovesUdate: false, emptyBulkValueClears: false, importSuccessIncludesUpdated: true });
+    const outcome = applyImport(
+      store,
+      [{ email: 'gone@example.com', tags: [], fields: [], subscribe: ['1'], unsubscribe: [] }],
+      {
+        unsubscribedConflict: 'failure',
+        repeatUnsubscribeMovesUdate: false,
+        emptyBulkValueClears: false,
+        importSuccessIncludesUpdated: true,
+      },
+    );
     assert.equal(outcome.success.length, 1);
     assert.notEqual(outcome.success[0], contact.id);
     assert.equal(store.deleteContact('99'), false);
@@ -107,8 +159,19 @@ describe('GET /contacts/{id}', () => {
     const { id } = await world(s);
     const r = await api(s, 'GET', `/contacts/${id}`);
     assert.equal(r.status, 200);
-    assert.deepEqual(r.body.contactLists.map((m: { list: string; status: string }) => [m.list, m.status]), [['1', '1'], ['2', '2']]);
-    assert.deepEqual([r.body.contact.email, r.body.contactTags.length, r.body.fieldValues.length], ['old@example.com', 1, 1]);
-    assert.deepEqual((await api(s, 'GET', '/contacts/99')).body, { message: 'No Result found for Subscriber with id 99' });
+    assert.deepEqual(
+      r.body.contactLists.map((m: { list: string; status: string }) => [m.list, m.status]),
+      [
+        ['1', '1'],
+        ['2', '2'],
+      ],
+    );
+    assert.deepEqual(
+      [r.body.contact.email, r.body.contactTags.length, r.body.fieldValues.length],
+      ['old@example.com', 1, 1],
+    );
+    assert.deepEqual((await api(s, 'GET', '/contacts/99')).body, {
+      message: 'No Result found for Subscriber with id 99',
+    });
   });
 });

@@ -5,7 +5,10 @@ import { emailProblem, normaliseEmail } from '../src/email.js';
 /** The simulator's own reading of CONTRACT.md §6 (src/email.ts). */
 describe('the simulator email rule', () => {
   it("refuses the docs' failure examples and each reason §6 lists", () => {
-    assert.equal(emailProblem('invalid.email@invalidDomain'), 'the domain does not end in "." and at least two letters');
+    assert.equal(
+      emailProblem('invalid.email@invalidDomain'),
+      'the domain does not end in "." and at least two letters',
+    );
     assert.equal(emailProblem("invalid'character@example.com"), 'the part before "@" has a special character');
     assert.equal(emailProblem('ann.example.com'), 'the address has no "@"');
     assert.equal(emailProblem('@example.com'), 'the part before "@" is empty');

@@ -36,10 +36,16 @@ export async function call(sim: Simulator, method: string, path: string, opts: C
   return { status: res.status, headers: res.headers, text, body: parsed };
 }
 
-export const api = (sim: Simulator, method: string, path: string, opts?: CallOptions): Promise<Answer> => call(sim, method, `/api/3${path}`, opts);
+export const api = (sim: Simulator, method: string, path: string, opts?: CallOptions): Promise<Answer> =>
+  call(sim, method, `/api/3${path}`, opts);
 
 /** Polls `probe` until it returns something other than undefined, or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 5_000, intervalMs = 10): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 5_000,
+  intervalMs = 10,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

@@ -7,7 +7,10 @@ import { api, contacts, finished } from './helpers.js';
 const started: Simulator[] = [];
 after(() => Promise.all(started.map((s) => s.close())));
 
-const FAST: SimulatorOptionsInput = { limits: { enabled: false }, importDelaysMs: { statusFalse: 0, waiting: 0, claimed: 0, active: 0 } };
+const FAST: SimulatorOptionsInput = {
+  limits: { enabled: false },
+  importDelaysMs: { statusFalse: 0, waiting: 0, claimed: 0, active: 0 },
+};
 
 async function sim(opts: SimulatorOptionsInput): Promise<Simulator> {
   const s = await startSimulator({ ...FAST, ...opts });
@@ -15,10 +18,18 @@ async function sim(opts: SimulatorOptionsInput): Promise<Simulator> {
   return s;
 }
 
-const bulk = async (s: Simulator, prefix: string): Promise<string> => (await api(s, 'POST', '/import/bulk_import', { body: { contacts: contacts(2, prefix) } })).body.batchId;
+const bulk = async (s: Simulator, prefix: string): Promise<string> =>
+  (await api(s, 'POST', '/import/bulk_import', { body: { contacts: contacts(2, prefix) } })).body.batchId;
 const info = async (s: Simulator, batchId: string) => (await api(s, 'GET', `/import/info?batchId=${batchId}`)).body;
 
-const LATENCY: LatencySettings = { distribution: 'none', medianMs: 2_000, sigma: 1, scaleMs: 1_000, alpha: 1.5, maxMs: 600_000 };
+const LATENCY: LatencySettings = {
+  distribution: 'none',
+  medianMs: 2_000,
+  sigma: 1,
+  scaleMs: 1_000,
+  alpha: 1.5,
+  maxMs: 600_000,
+};
 const draws = (s: LatencySettings, n: number, seed = 7): number[] => {
   const random = seededRandom(seed);
   return Array.from({ length: n }, () => drawLatency(s, random));
@@ -48,7 +59,10 @@ describe('import completion latency', () => {
   });
 
   it('adds the drawn time to the active phase of an import', async () => {
-    const s = await sim({ importsFinishInOrder: false, importLatency: { distribution: 'pareto', scaleMs: 600_000, maxMs: 600_000 } });
+    const s = await sim({
+      importsFinishInOrder: false,
+      importLatency: { distribution: 'pareto', scaleMs: 600_000, maxMs: 600_000 },
+    });
     const slow = await bulk(s, 'slow');
     s.configure({ importLatency: { distribution: 'none' } });
     await finished(s, await bulk(s, 'quick'));

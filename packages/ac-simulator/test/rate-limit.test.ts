@@ -93,7 +93,11 @@ describe('AccountLimiter', () => {
     assert.deepEqual([other.ok, other.early], [true, false]);
     assert.equal(limiter.violations, 0);
     assert.equal(limiter.admit(510, 'b').ok, true);
-    assert.equal(limiter.admit(510, 'b').ok, false, 'the bucket is empty for b as for anyone: over the limit, and now b is told');
+    assert.equal(
+      limiter.admit(510, 'b').ok,
+      false,
+      'the bucket is empty for b as for anyone: over the limit, and now b is told',
+    );
     assert.equal(limiter.overLimitTotal, 2);
     assert.equal(limiter.violations, 0, "b's first refusal is its signal");
     assert.equal(limiter.admit(700, 'a').early, true, 'a ignoring its own Retry-After is still a violation');
@@ -118,8 +122,12 @@ describe('AccountLimiter', () => {
 
   it('applies the per-window bulk limits separately for single and multi requests, and counts ignored refusals', () => {
     const limiter = new AccountLimiter(settings({ requestsPerSecond: 1_000, burst: 100 }), 0);
-    const bulk = (kind: 'single' | 'multi', now: number): boolean => limiter.admitBulk(kind, now, limiter.admit(now)).ok;
-    assert.deepEqual([bulk('multi', 0), bulk('multi', 0), bulk('multi', 0), bulk('multi', 0)], [true, true, true, false]);
+    const bulk = (kind: 'single' | 'multi', now: number): boolean =>
+      limiter.admitBulk(kind, now, limiter.admit(now)).ok;
+    assert.deepEqual(
+      [bulk('multi', 0), bulk('multi', 0), bulk('multi', 0), bulk('multi', 0)],
+      [true, true, true, false],
+    );
     assert.deepEqual([bulk('single', 0), bulk('single', 0), bulk('single', 0)], [true, true, false]);
     assert.equal(limiter.violations, 0);
     assert.equal(bulk('multi', 30_000), false, 'still inside the minute');

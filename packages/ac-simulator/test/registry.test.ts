@@ -5,16 +5,29 @@ import { REGISTRY_CONTENT_TYPE, startSchemaRegistry, type SchemaRegistrySim } fr
 const stringSchema = JSON.stringify({ type: 'string' });
 const recordSchema = JSON.stringify({ type: 'record', name: 'R', fields: [{ name: 'a', type: 'int' }] });
 
-async function call(reg: SchemaRegistrySim, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+async function call(
+  reg: SchemaRegistrySim,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) {
   const res = await fetch(`${reg.url}${path}`, {
     method,
     headers: { 'content-type': REGISTRY_CONTENT_TYPE, ...headers },
     ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
   });
-  return { status: res.status, type: res.headers.get('content-type'), body: (await res.json()) as Record<string, unknown> & unknown[] };
+  return {
+    status: res.status,
+    type: res.headers.get('content-type'),
+    body: (await res.json()) as Record<string, unknown> & unknown[],
+  };
 }
 
-async function withRegistry(fn: (reg: SchemaRegistrySim) => Promise<void>, opts: Parameters<typeof startSchemaRegistry>[0] = {}): Promise<void> {
+async function withRegistry(
+  fn: (reg: SchemaRegistrySim) => Promise<void>,
+  opts: Parameters<typeof startSchemaRegistry>[0] = {},
+): Promise<void> {
   const reg = await startSchemaRegistry(opts);
   try {
     await fn(reg);
@@ -31,19 +44,38 @@ describe('schema registry subset', () => {
       assert.equal(a.type, REGISTRY_CONTENT_TYPE);
       assert.deepEqual(a.body, { id: 1 });
       // The same schema with other whitespace, under another subject: the same id.
-      const again = await call(reg, 'POST', '/subjects/b-value/versions', { schema: JSON.stringify(JSON.parse(recordSchema), null, 2) });
+      const again = await call(reg, 'POST', '/subjects/b-value/versions', {
+        schema: JSON.stringify(JSON.parse(recordSchema), null, 2),
+      });
       assert.deepEqual(again.body, { id: 1 });
       const second = await call(reg, 'POST', '/subjects/a-value/versions', { schema: stringSchema });
       assert.deepEqual(second.body, { id: 2 });
       // Registering a version the subject already has adds nothing.
-      assert.deepEqual((await call(reg, 'POST', '/subjects/a-value/versions', { schema: recordSchema })).body, { id: 1 });
+      assert.deepEqual((await call(reg, 'POST', '/subjects/a-value/versions', { schema: recordSchema })).body, {
+        id: 1,
+      });
 
       assert.deepEqual((await call(reg, 'GET', '/schemas/ids/1')).body, { schema: recordSchema });
       assert.deepEqual((await call(reg, 'GET', '/subjects')).body, ['a-value', 'b-value']);
       assert.deepEqual((await call(reg, 'GET', '/subjects/a-value/versions')).body, [1, 2]);
-      assert.deepEqual((await call(reg, 'GET', '/subjects/a-value/versions/latest')).body, { subject: 'a-value', version: 2, id: 2, schema: stringSchema });
-      assert.deepEqual((await call(reg, 'GET', '/subjects/a-value/versions/1')).body, { subject: 'a-value', version: 1, id: 1, schema: recordSchema });
-      assert.deepEqual((await call(reg, 'POST', '/subjects/b-value', { schema: recordSchema })).body, { subject: 'b-value', version: 1, id: 1, schema: recordSchema });
+      assert.deepEqual((await call(reg, 'GET', '/subjects/a-value/versions/latest')).body, {
+        subject: 'a-value',
+        version: 2,
+        id: 2,
+        schema: stringSchema,
+      });
+      assert.deepEqual((await call(reg, 'GET', '/subjects/a-value/versions/1')).body, {
+        subject: 'a-value',
+        version: 1,
+        id: 1,
+        schema: recordSchema,
+      });
+      assert.deepEqual((await call(reg, 'POST', '/subjects/b-value', { schema: recordSchema })).body, {
+        subject: 'b-value',
+        version: 1,
+        id: 1,
+        schema: recordSchema,
+      });
       assert.equal(reg.counters.byRoute['GET /schemas/ids/{id}'], 1);
     }));
 
@@ -76,7 +108,9 @@ describe('schema registry subset', () => {
     withRegistry(async (reg) => {
       assert.deepEqual((await call(reg, 'GET', '/config')).body, { compatibilityLevel: 'BACKWARD' });
       assert.equal((await call(reg, 'GET', '/config/a-value')).body.error_code, 40408);
-      assert.deepEqual((await call(reg, 'PUT', '/config/a-value', { compatibility: 'none' })).body, { compatibility: 'NONE' });
+      assert.deepEqual((await call(reg, 'PUT', '/config/a-value', { compatibility: 'none' })).body, {
+        compatibility: 'NONE',
+      });
       assert.deepEqual((await call(reg, 'GET', '/config/a-value')).body, { compatibilityLevel: 'NONE' });
       assert.equal((await call(reg, 'PUT', '/config/a-value', { compatibility: 'SIDEWAYS' })).status, 422);
     }));
@@ -87,9 +121,13 @@ describe('schema registry subset', () => {
         const none = await call(reg, 'GET', '/subjects');
         assert.equal(none.status, 401);
         assert.equal(none.body.error_code, 40101);
-        const wrong = await call(reg, 'GET', '/subjects', undefined, { authorization: `Basic ${Buffer.from('user:nope').toString('base64')}` });
+        const wrong = await call(reg, 'GET', '/subjects', undefined, {
+          authorization: `Basic ${Buffer.from('user:nope').toString('base64')}`,
+        });
         assert.equal(wrong.status, 401);
-        const right = await call(reg, 'GET', '/subjects', undefined, { authorization: `Basic ${Buffer.from('user:pw').toString('base64')}` });
+        const right = await call(reg, 'GET', '/subjects', undefined, {
+          authorization: `Basic ${Buffer.from('user:pw').toString('base64')}`,
+        });
         assert.equal(right.status, 200);
       },
       { auth: { username: 'user', password: 'pw' } },

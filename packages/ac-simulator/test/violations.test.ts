@@ -42,7 +42,10 @@ describe('violations', () => {
     const s = await sim({ limits: { toleranceMs: 300, requestsPerSecond: 1, retryAfterSeconds: 2 } });
     const burst = await Promise.all(Array.from({ length: 12 }, () => api(s, 'GET', '/lists')));
     const refused = burst.filter((r) => r.status === 429);
-    assert.ok(refused.length >= 6, `at most the burst of 5 is admitted, and one refilled token (refused ${refused.length})`);
+    assert.ok(
+      refused.length >= 6,
+      `at most the burst of 5 is admitted, and one refilled token (refused ${refused.length})`,
+    );
     const wait = Number(refused[0]!.headers.get('retry-after')) * 1000;
     assert.equal(wait, 2_000);
     await sleep(wait); // what the client under test is supposed to do
@@ -62,8 +65,14 @@ describe('violations', () => {
   });
 
   it('counts a bulk import sent after "Rate limit exceeded." while the window is still full', async () => {
-    const s = await sim({ timeScale: 6, limits: { bulkMultiPerMinute: 2, requestsPerSecond: 10_000, burst: 10_000, toleranceMs: 0 } });
-    const bulk = () => api(s, 'POST', '/import/bulk_import', { body: { contacts: [{ email: 'a@example.com' }, { email: 'b@example.com' }] } });
+    const s = await sim({
+      timeScale: 6,
+      limits: { bulkMultiPerMinute: 2, requestsPerSecond: 10_000, burst: 10_000, toleranceMs: 0 },
+    });
+    const bulk = () =>
+      api(s, 'POST', '/import/bulk_import', {
+        body: { contacts: [{ email: 'a@example.com' }, { email: 'b@example.com' }] },
+      });
     assert.deepEqual([(await bulk()).status, (await bulk()).status, (await bulk()).status], [200, 200, 400]);
     assert.equal(s.snapshot().counters.violations, 0);
     assert.equal((await bulk()).status, 400);

@@ -39,7 +39,10 @@ export async function demoCommand(argv: string[]): Promise<number> {
       brokers = local.brokers;
       if (local.startedHere) cleanup.push(() => stopLocalBroker());
     }
-    const sim = await startSimulator({ timeScale, lists: [1, 2, 3].map((i) => ({ id: String(i), name: `Segment list ${i}` })) });
+    const sim = await startSimulator({
+      timeScale,
+      lists: [1, 2, 3].map((i) => ({ id: String(i), name: `Segment list ${i}` })),
+    });
     cleanup.push(() => sim.close());
     say(`Broker ${brokers}; ActiveCampaign simulator ${sim.url} (time scale ${timeScale})`);
 
@@ -48,7 +51,12 @@ export async function demoCommand(argv: string[]): Promise<number> {
     const config = parseConfig({
       kafka: { brokers: brokers.split(','), topics: [topic], groupId: `${topic}-sync`, sessionTimeoutMs: 10_000 },
       connections: { demo: { apiUrl: sim.url, apiKey: { value: sim.options.apiToken }, privacyAcknowledged: true } },
-      exports: segments.map((segmentId, i) => ({ name: segmentId, segmentId, connection: 'demo', listId: String(i + 1) })),
+      exports: segments.map((segmentId, i) => ({
+        name: segmentId,
+        segmentId,
+        connection: 'demo',
+        listId: String(i + 1),
+      })),
       delivery: { timeScale },
       http: { port: 0 },
       log: { level: values['log-level'] },
@@ -62,9 +70,25 @@ export async function demoCommand(argv: string[]): Promise<number> {
     const expected = new Map<string, Map<string, 'add' | 'remove'>>();
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
-    const sample = [...sampleEvents({ events, profiles: Number(values.profiles), segments, removeRatio: 0.25, reentry: false, seed: 7, start: Date.parse('2026-11-28T10:00:00Z') }, expected)];
+    const sample = [
+      ...sampleEvents(
+        {
+          events,
+          profiles: Number(values.profiles),
+          segments,
+          removeRatio: 0.25,
+          reentry: false,
+          seed: 7,
+          start: Date.parse('2026-11-28T10:00:00Z'),
+        },
+        expected,
+      ),
+    ];
     for (let i = 0; i < sample.length; i += 1000) {
-      await producer.send({ topic, messages: sample.slice(i, i + 1000).map((e) => ({ key: e.key, value: JSON.stringify(e.value) })) });
+      await producer.send({
+        topic,
+        messages: sample.slice(i, i + 1000).map((e) => ({ key: e.key, value: JSON.stringify(e.value) })),
+      });
     }
     await producer.disconnect();
     say(`Produced ${sample.length} events for ${segments.length} segments to ${topic}`);
@@ -83,12 +107,18 @@ export async function demoCommand(argv: string[]): Promise<number> {
     const snap = sim.snapshot();
     const totals = service.ingest.totals;
     say('');
-    say(`Events consumed:   ${totals.consumed} (delivered ${totals.delivered}, dead-lettered ${totals.deadLettered}, skipped ${totals.skipped})`);
+    say(
+      `Events consumed:   ${totals.consumed} (delivered ${totals.delivered}, dead-lettered ${totals.deadLettered}, skipped ${totals.skipped})`,
+    );
     for (const [i, segmentId] of segments.entries()) {
       const members = Object.values(snap.lists[String(i + 1)]?.members ?? {});
-      say(`List ${i + 1} (${segmentId}): ${members.filter((m) => m.status === 1).length} subscribed, ${members.filter((m) => m.status === 2).length} unsubscribed`);
+      say(
+        `List ${i + 1} (${segmentId}): ${members.filter((m) => m.status === 1).length} subscribed, ${members.filter((m) => m.status === 2).length} unsubscribed`,
+      );
     }
-    say(`API requests:      ${snap.counters.requests} (${snap.counters.importsAccepted} bulk imports, ${snap.counters.rateLimited429} answered 429)`);
+    say(
+      `API requests:      ${snap.counters.requests} (${snap.counters.importsAccepted} bulk imports, ${snap.counters.rateLimited429} answered 429)`,
+    );
     say(`Elapsed:           ${((Date.now() - started) / 1000).toFixed(1)} s`);
     if (diffs.length) {
       say(`Membership does NOT match the events: ${diffs.length} differences, e.g. ${diffs.slice(0, 3).join('; ')}`);

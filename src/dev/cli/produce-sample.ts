@@ -49,13 +49,20 @@ export function parseProduceSampleArgs(argv: string[], env: NodeJS.ProcessEnv = 
   });
   const whole = (flag: string, raw: string, min: number): number => {
     const n = Number(raw);
-    if (raw.trim() === '' || !Number.isInteger(n) || n < min) throw new Error(`--${flag} must be a whole number of at least ${min}, got "${raw}"`);
+    if (raw.trim() === '' || !Number.isInteger(n) || n < min)
+      throw new Error(`--${flag} must be a whole number of at least ${min}, got "${raw}"`);
     return n;
   };
   if (!values.topic) throw new Error('--topic is required');
-  const brokers = (values.brokers ?? env.KAFKA_BROKERS ?? 'localhost:9092').split(',').map((b) => b.trim()).filter((b) => b !== '');
+  const brokers = (values.brokers ?? env.KAFKA_BROKERS ?? 'localhost:9092')
+    .split(',')
+    .map((b) => b.trim())
+    .filter((b) => b !== '');
   if (brokers.length === 0) throw new Error('--brokers must name at least one host:port');
-  const segments = values.segments.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const segments = values.segments
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (segments.length === 0) throw new Error('--segments must name at least one segment id');
   const events = whole('events', values.events, 1);
   return {
@@ -63,7 +70,8 @@ export function parseProduceSampleArgs(argv: string[], env: NodeJS.ProcessEnv = 
     topic: values.topic,
     partitions: whole('partitions', values.partitions, 1),
     events,
-    profiles: values.profiles === undefined ? Math.max(1, Math.ceil(events / 3)) : whole('profiles', values.profiles, 1),
+    profiles:
+      values.profiles === undefined ? Math.max(1, Math.ceil(events / 3)) : whole('profiles', values.profiles, 1),
     segments,
     seed: whole('seed', values.seed, 0),
   };

@@ -1,5 +1,9 @@
 import { parseArgs } from 'node:util';
-import { type Simulator, startSimulator, type SimulatorOptionsInput } from '../../../packages/ac-simulator/src/index.js';
+import {
+  type Simulator,
+  startSimulator,
+  type SimulatorOptionsInput,
+} from '../../../packages/ac-simulator/src/index.js';
 import { startSchemaRegistry, type SchemaRegistrySim } from '../../../packages/ac-simulator/src/registry.js';
 
 /**
@@ -15,7 +19,8 @@ import { startSchemaRegistry, type SchemaRegistrySim } from '../../../packages/a
  *
  * Returns the exit code: 0 after a clean stop, 2 for bad arguments.
  */
-const USAGE = 'usage: simulator [--port N] [--host H] [--token T] [--time-scale K] [--no-limits] [--lists 1,2,3] [--registry-port N]';
+const USAGE =
+  'usage: simulator [--port N] [--host H] [--token T] [--time-scale K] [--no-limits] [--lists 1,2,3] [--registry-port N]';
 
 function parse(argv: string[]): { opts: SimulatorOptionsInput; registryPort: number | undefined } {
   const { values } = parseArgs({
@@ -47,7 +52,11 @@ function parse(argv: string[]): { opts: SimulatorOptionsInput; registryPort: num
   if (values.token !== undefined) opts.apiToken = values.token;
   if (values['no-limits']) opts.limits = { enabled: false };
   if (values.lists !== undefined) {
-    opts.lists = values.lists.split(',').map((id) => id.trim()).filter((id) => id !== '').map((id) => ({ id, name: `Simulated list ${id}` }));
+    opts.lists = values.lists
+      .split(',')
+      .map((id) => id.trim())
+      .filter((id) => id !== '')
+      .map((id) => ({ id, name: `Simulated list ${id}` }));
   }
   return { opts, registryPort: number('registry-port', values['registry-port']) };
 }
@@ -58,7 +67,8 @@ export async function simulatorCommand(argv: string[]): Promise<number> {
   try {
     const { opts, registryPort } = parse(argv);
     sim = await startSimulator(opts);
-    if (registryPort !== undefined) registry = await startSchemaRegistry({ port: registryPort, host: sim.options.host });
+    if (registryPort !== undefined)
+      registry = await startSchemaRegistry({ port: registryPort, host: sim.options.host });
   } catch (err) {
     await sim?.close();
     process.stderr.write(`simulator: ${(err as Error).message}\n${USAGE}\n`);

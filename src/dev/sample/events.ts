@@ -40,7 +40,10 @@ export function mulberry32(seed: number): () => number {
 }
 
 /** Generates the events and the final state they imply: segment → email → last op. */
-export function* sampleEvents(o: SampleOptions, expected?: Map<string, Map<string, 'add' | 'remove'>>): Generator<SampleEvent> {
+export function* sampleEvents(
+  o: SampleOptions,
+  expected?: Map<string, Map<string, 'add' | 'remove'>>,
+): Generator<SampleEvent> {
   const rand = mulberry32(o.seed);
   const state = new Map<string, 'add' | 'remove'>();
   for (let i = 0; i < o.events; i++) {
@@ -84,7 +87,8 @@ export function membershipDiff(
     const actual = members(listId);
     for (const [email, op] of byEmail) {
       const status = actual[email]?.status;
-      if (op === 'add' && status !== 1) diffs.push(`list ${listId}: ${email} should be subscribed, is ${status ?? 'absent'}`);
+      if (op === 'add' && status !== 1)
+        diffs.push(`list ${listId}: ${email} should be subscribed, is ${status ?? 'absent'}`);
       if (op === 'remove' && status === 1) diffs.push(`list ${listId}: ${email} should not be subscribed`);
     }
     for (const [email, m] of Object.entries(actual)) {

@@ -14,9 +14,17 @@ export interface ProduceSampleResult {
  * Writes a deterministic sample stream to `topic`, keyed by profile id (so all events of a contact share a
  * partition), creating the topic with `partitions` partitions when it does not exist yet.
  */
-export async function produceSampleEvents(kafka: Kafka, topic: string, partitions: number, options: SampleOptions): Promise<ProduceSampleResult> {
+export async function produceSampleEvents(
+  kafka: Kafka,
+  topic: string,
+  partitions: number,
+  options: SampleOptions,
+): Promise<ProduceSampleResult> {
   const admin = kafka.admin();
-  const producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   try {
     await admin.connect();
     const created = await ensureTopic(admin, topic, partitions);

@@ -31,7 +31,10 @@ function lists(state: SimState, req: ApiRequest): Reply {
   const { limit, offset } = paging(q, 20);
   const keep = nameFilter(q);
   const found = [...state.store.lists.values()].filter((l) => keep(l.name)).sort(byId);
-  return json(200, { lists: found.slice(offset, offset + limit).map((l) => renderList(l, state.apiUrl)), meta: { total: String(found.length) } });
+  return json(200, {
+    lists: found.slice(offset, offset + limit).map((l) => renderList(l, state.apiUrl)),
+    meta: { total: String(found.length) },
+  });
 }
 
 function list(state: SimState, req: ApiRequest): Reply {

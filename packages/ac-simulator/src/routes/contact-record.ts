@@ -38,14 +38,21 @@ function update(state: SimState, req: ApiRequest): Reply {
   const owner = patch.email === undefined ? undefined : state.store.findByEmail(patch.email);
   if (owner && owner.id !== id) return taken(state, contact);
   state.store.updateContact(contact, patch);
-  return json(200, { fieldValues: renderFieldValues(contact, state.apiUrl), contact: renderContact(contact, state.apiUrl) });
+  return json(200, {
+    fieldValues: renderFieldValues(contact, state.apiUrl),
+    contact: renderContact(contact, state.apiUrl),
+  });
 }
 
 /** The answer for an email that belongs to another contact, in the shape `takenEmailAnswer` picks. */
 function taken(state: SimState, contact: ContactRecord): Reply {
   const shape = state.options.takenEmailAnswer;
   if (shape === '409') return { status: 409, body: { message: 'Email address already exists in the system' } };
-  if (shape === 'ignored') return json(200, { fieldValues: renderFieldValues(contact, state.apiUrl), contact: renderContact(contact, state.apiUrl) });
+  if (shape === 'ignored')
+    return json(200, {
+      fieldValues: renderFieldValues(contact, state.apiUrl),
+      contact: renderContact(contact, state.apiUrl),
+    });
   return duplicateEmail(shape === '400' ? 400 : 422);
 }
 
@@ -56,8 +63,10 @@ function taken(state: SimState, contact: ContactRecord): Reply {
  */
 function remove(state: SimState, req: ApiRequest): Reply {
   const id = req.params.id ?? '';
-  if (state.options.refuseDeletes) return { status: 403, body: { message: 'You do not have permission to delete contacts.' } };
-  if (!state.store.deleteContact(id)) return { status: 404, body: { message: `No result found for contact with id ${id}` } };
+  if (state.options.refuseDeletes)
+    return { status: 403, body: { message: 'You do not have permission to delete contacts.' } };
+  if (!state.store.deleteContact(id))
+    return { status: 404, body: { message: `No result found for contact with id ${id}` } };
   state.counters.contactsDeleted++;
   return json(200, {});
 }

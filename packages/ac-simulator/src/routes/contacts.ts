@@ -9,7 +9,10 @@ import { errors, notFound, type ApiRequest, type Route } from './route.js';
 /** Contacts and list memberships (CONTRACT.md §4.1–4.5). */
 
 const written = (state: SimState, contact: ContactRecord, status = 201): Reply =>
-  json(status, { fieldValues: renderFieldValues(contact, state.apiUrl), contact: renderContact(contact, state.apiUrl) });
+  json(status, {
+    fieldValues: renderFieldValues(contact, state.apiUrl),
+    contact: renderContact(contact, state.apiUrl),
+  });
 
 /** POST /contact/sync: upsert by normalised email; 201 when created, syncUpdateStatus (201) when updated. */
 function sync(state: SimState, req: ApiRequest): Reply {
@@ -51,7 +54,21 @@ function list(state: SimState, req: ApiRequest): Reply {
   });
   found.sort((a, b) => Number(a.id) - Number(b.id));
   if (idPaging && q.get('orders[id]')?.toUpperCase() === 'DESC') found = found.reverse();
-  const page_input = { segmentid: null, formid: 0, listid: Number(listId ?? 0), tagid: 0, limit, offset, search: null, sort: null, seriesid: 0, waitid: 0, status, forceQuery: 0, cacheid: '' };
+  const page_input = {
+    segmentid: null,
+    formid: 0,
+    listid: Number(listId ?? 0),
+    tagid: 0,
+    limit,
+    offset,
+    search: null,
+    sort: null,
+    seriesid: 0,
+    waitid: 0,
+    status,
+    forceQuery: 0,
+    cacheid: '',
+  };
   return json(200, {
     scoreValues: [],
     contacts: found.slice(offset, offset + limit).map((c) => renderContact(c, state.apiUrl)),
@@ -63,26 +80,47 @@ function list(state: SimState, req: ApiRequest): Reply {
 function setStatus(state: SimState, req: ApiRequest): Reply {
   const parsed = parseJson(req.body);
   const cl = parsed.ok && isRecord(parsed.value) ? parsed.value.contactList : undefined;
-  if (!isRecord(cl)) return errors(400, { title: 'Invalid request: the body must be {"contactList":{…}}.', code: 'invalid' });
+  if (!isRecord(cl))
+    return errors(400, { title: 'Invalid request: the body must be {"contactList":{…}}.', code: 'invalid' });
   const listId = scalarString(cl.list) ?? '';
   const contactId = scalarString(cl.contact) ?? '';
   const status = scalarString(cl.status);
   if (status !== '1' && status !== '2') {
-    return errors(400, { title: 'The status must be 1 (subscribe) or 2 (unsubscribe).', code: 'invalid', pointer: '/data/attributes/status' });
+    return errors(400, {
+      title: 'The status must be 1 (subscribe) or 2 (unsubscribe).',
+      code: 'invalid',
+      pointer: '/data/attributes/status',
+    });
   }
   // [UNCONFIRMED] shape of a third-party mock (CONTRACT §4.4).
   if (!state.store.lists.has(listId)) {
-    return errors(400, { title: 'The related list does not exist.', code: 'related_missing', error: 'list_not_exist', pointer: '/data/attributes/list' });
+    return errors(400, {
+      title: 'The related list does not exist.',
+      code: 'related_missing',
+      error: 'list_not_exist',
+      pointer: '/data/attributes/list',
+    });
   }
   const contact = state.store.contacts.get(contactId);
   if (!contact) {
-    return errors(400, { title: 'The related contact does not exist.', code: 'related_missing', error: 'contact_not_exist', pointer: '/data/attributes/contact' });
+    return errors(400, {
+      title: 'The related contact does not exist.',
+      code: 'related_missing',
+      error: 'contact_not_exist',
+      pointer: '/data/attributes/contact',
+    });
   }
   const before = state.store.membership(contactId, listId);
   if (status === '1' && isPersonsOwn(before)) state.counters.forcedResubscribes++;
   const sourceid = scalarString(cl.sourceid);
-  const { membership } = state.store.setMembership(contactId, listId, status === '1' ? 1 : 2, { by: 'service-contactLists', sourceid });
-  return json(200, { contacts: [renderContact(contact, state.apiUrl)], contactList: renderMembership(membership, contact, state.apiUrl, 'number') });
+  const { membership } = state.store.setMembership(contactId, listId, status === '1' ? 1 : 2, {
+    by: 'service-contactLists',
+    sourceid,
+  });
+  return json(200, {
+    contacts: [renderContact(contact, state.apiUrl)],
+    contactList: renderMembership(membership, contact, state.apiUrl, 'number'),
+  });
 }
 
 /** GET /contacts/{id}/contactLists. */
@@ -90,7 +128,9 @@ function memberships(state: SimState, req: ApiRequest): Reply {
   const id = req.params.id ?? '';
   const contact = state.store.contacts.get(id);
   if (!contact) return notFound('Subscriber', id);
-  return json(200, { contactLists: state.store.membershipsOf(id).map((m) => renderMembership(m, contact, state.apiUrl, 'string')) });
+  return json(200, {
+    contactLists: state.store.membershipsOf(id).map((m) => renderMembership(m, contact, state.apiUrl, 'string')),
+  });
 }
 
 export const contactRoutes: Route[] = [

@@ -29,12 +29,23 @@ export function notFound(type: string, id: string): Reply {
 }
 
 /** The `errors[]` envelope AC uses on contact and contactList writes. */
-export function errors(status: number, error: { title: string; code: string; error?: string; pointer?: string }): Reply {
+export function errors(
+  status: number,
+  error: { title: string; code: string; error?: string; pointer?: string },
+): Reply {
   const { title, code, pointer } = error;
   return {
     status,
     body: {
-      errors: [{ title, detail: '', code, ...(error.error ? { error: error.error } : {}), ...(pointer ? { source: { pointer } } : {}) }],
+      errors: [
+        {
+          title,
+          detail: '',
+          code,
+          ...(error.error ? { error: error.error } : {}),
+          ...(pointer ? { source: { pointer } } : {}),
+        },
+      ],
     },
   };
 }

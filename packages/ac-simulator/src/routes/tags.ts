@@ -11,7 +11,10 @@ import { notFound, type ApiRequest, type Route } from './route.js';
  */
 
 /** The errors[] shape of the spec's POST /contactTags 404 and 422 examples (with a numeric status inside). */
-const specError = (status: number, title: string, extra: Record<string, unknown>): Reply => ({ status, body: { errors: [{ status, title, ...extra }] } });
+const specError = (status: number, title: string, extra: Record<string, unknown>): Reply => ({
+  status,
+  body: { errors: [{ status, title, ...extra }] },
+});
 
 /** `search` ("contains") or filters[search][eq|neq|lt|lte|gt|gte|contains|starts_with], case-insensitive. */
 function searchFilter(q: URLSearchParams): (name: string) => boolean {
@@ -24,8 +27,22 @@ function searchFilter(q: URLSearchParams): (name: string) => boolean {
     const v = raw.toLowerCase();
     const op = m[1];
     tests.push((n) =>
-      op === 'eq' ? n === v : op === 'neq' ? n !== v : op === 'lt' ? n < v : op === 'lte' ? n <= v : op === 'gt' ? n > v : op === 'gte' ? n >= v
-        : op === 'starts_with' ? n.startsWith(v) : n.includes(v));
+      op === 'eq'
+        ? n === v
+        : op === 'neq'
+          ? n !== v
+          : op === 'lt'
+            ? n < v
+            : op === 'lte'
+              ? n <= v
+              : op === 'gt'
+                ? n > v
+                : op === 'gte'
+                  ? n >= v
+                  : op === 'starts_with'
+                    ? n.startsWith(v)
+                    : n.includes(v),
+    );
   }
   return (name) => tests.every((t) => t(name.toLowerCase()));
 }
@@ -34,8 +51,13 @@ function listTags(state: SimState, req: ApiRequest): Reply {
   const q = req.url.searchParams;
   const { limit, offset } = paging(q, 20);
   const keep = searchFilter(q);
-  const found = [...state.store.tagging.tags.values()].filter((t) => keep(t.tag)).sort((a, b) => Number(a.id) - Number(b.id));
-  return json(200, { tags: found.slice(offset, offset + limit).map((t) => renderTag(t, state.apiUrl)), meta: { total: String(found.length) } });
+  const found = [...state.store.tagging.tags.values()]
+    .filter((t) => keep(t.tag))
+    .sort((a, b) => Number(a.id) - Number(b.id));
+  return json(200, {
+    tags: found.slice(offset, offset + limit).map((t) => renderTag(t, state.apiUrl)),
+    meta: { total: String(found.length) },
+  });
 }
 
 function getTag(state: SimState, req: ApiRequest): Reply {
@@ -49,9 +71,18 @@ function createTag(state: SimState, req: ApiRequest): Reply {
   const parsed = parseJson(req.body);
   const t = parsed.ok && isRecord(parsed.value) ? parsed.value.tag : undefined;
   const name = isRecord(t) ? scalarString(t.tag)?.trim() : undefined;
-  if (!isRecord(t) || !name) return specError(422, 'Missing attribute', { source: { pointer: '/data/attributes/tag' } });
-  if (state.store.tagging.findByName(name)) return specError(422, 'Duplicate entry', { detail: 'A tag with this name already exists', source: { pointer: '/data/attributes/tag' } });
-  const { tag } = state.store.tagging.ensure(name, scalarString(t.description) ?? '', scalarString(t.tagType) ?? 'contact');
+  if (!isRecord(t) || !name)
+    return specError(422, 'Missing attribute', { source: { pointer: '/data/attributes/tag' } });
+  if (state.store.tagging.findByName(name))
+    return specError(422, 'Duplicate entry', {
+      detail: 'A tag with this name already exists',
+      source: { pointer: '/data/attributes/tag' },
+    });
+  const { tag } = state.store.tagging.ensure(
+    name,
+    scalarString(t.description) ?? '',
+    scalarString(t.tagType) ?? 'contact',
+  );
   return json(201, { tag: renderTag(tag, state.apiUrl) });
 }
 
@@ -61,7 +92,8 @@ function addContactTag(state: SimState, req: ApiRequest): Reply {
   const ct = parsed.ok && isRecord(parsed.value) ? parsed.value.contactTag : undefined;
   const contactId = isRecord(ct) ? scalarString(ct.contact) : undefined;
   const tagId = isRecord(ct) ? scalarString(ct.tag) : undefined;
-  if (contactId === undefined) return specError(422, 'Missing attribute', { source: { pointer: '/data/attributes/contact' } });
+  if (contactId === undefined)
+    return specError(422, 'Missing attribute', { source: { pointer: '/data/attributes/contact' } });
   if (tagId === undefined) return specError(422, 'Missing attribute', { source: { pointer: '/data/attributes/tag' } });
   if (!state.store.contacts.has(contactId)) return specError(404, 'Not Found', { detail: 'Contact not found' });
   // [UNCONFIRMED] the spec shows no answer for an unknown tag; the contact's 404 shape is assumed.
