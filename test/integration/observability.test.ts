@@ -120,11 +120,12 @@ test('a wrong token makes /readyz answer 503 with the reason, and 200 once the t
     async () => {
       const r = await getJson(service.httpPort, '/readyz');
       body = r.body;
-      return r.status === 503 && JSON.stringify(r.body).includes('refused the API token');
+      // The token probe's own finding (HTTP 403), not only delivery's: an idle service notices a revoked token.
+      return r.status === 503 && JSON.stringify(r.body).includes('refused the API token (HTTP 403)');
     },
     '/readyz to report the refused token',
     90_000,
-  ); // the probe waits its turn in a budget the 429s above slowed
+  ); // the probe claims its turn in a budget the 429s above slowed
   assert.equal(body.ready, false);
   await w.until(
     async () =>
