@@ -70,7 +70,10 @@ const email = (i: number) => `customer.${i}@example.com`;
 const run = `bench-codecs-${process.pid}-${Date.now()}`;
 const topics: string[] = [];
 
-/** Pushes `count` records through `push`, in rounds of `round` (one confirmation's worth); resolves when all are acknowledged. */
+/**
+ * Pushes `count` records through `push`, in rounds of `round` (one confirmation's worth);
+ * resolves when all are acknowledged.
+ */
 async function write(count: number, round: number, push: (i: number, done: () => void) => void): Promise<number> {
   const t = performance.now();
   for (let i = 0; i < count; i += round) {
@@ -82,7 +85,8 @@ async function write(count: number, round: number, push: (i: number, done: () =>
 }
 
 say(
-  `${ledgerRecords.toLocaleString('en')} ledger records and ${deadLetters.toLocaleString('en')} dead letters per codec, ${partitions} partitions, Node ${process.version}`,
+  `${ledgerRecords.toLocaleString('en')} ledger records and ${deadLetters.toLocaleString('en')} ` +
+    `dead letters per codec, ${partitions} partitions, Node ${process.version}`,
 );
 const rows: {
   codec: string;
@@ -190,11 +194,15 @@ try {
 // none calls no codec: its bytes are those the other codecs were given (the same records, batched the same way).
 const base = rows.find((r) => r.codec !== 'none')!;
 const cell = (out: number, of: number) => `${(out / 1e6).toFixed(2)} MB (${(out / of).toFixed(3)})`;
-say('| Codec | Ledger bytes (÷ none) | Dead-letter bytes (÷ none) | Writes: s / CPU s | Ledger read-back: s / CPU s |');
+say(
+  '| Codec | Ledger bytes (÷ none) | Dead-letter bytes (÷ none) ' +
+    '| Writes: s / CPU s | Ledger read-back: s / CPU s |',
+);
 say('|---|--:|--:|--:|--:|');
 for (const r of rows) {
   const [ledgerOut, dlqOut] = r.codec === 'none' ? [base.ledger.in, base.dlq.in] : [r.ledger.out, r.dlq.out];
   say(
-    `| ${r.codec} | ${cell(ledgerOut, base.ledger.in)} | ${cell(dlqOut, base.dlq.in)} | ${r.write.toFixed(1)} / ${r.writeCpu.toFixed(2)} | ${r.read.toFixed(1)} / ${r.readCpu.toFixed(2)} |`,
+    `| ${r.codec} | ${cell(ledgerOut, base.ledger.in)} | ${cell(dlqOut, base.dlq.in)} ` +
+      `| ${r.write.toFixed(1)} / ${r.writeCpu.toFixed(2)} | ${r.read.toFixed(1)} / ${r.readCpu.toFixed(2)} |`,
   );
 }

@@ -73,7 +73,9 @@ export class Bench {
     return topic;
   }
 
-  /** Fills `topic` with `slices` producers in parallel (workloadSlices); returns the summed counts and the wall time. */
+  /**
+   * Fills `topic` with `slices` producers in parallel (workloadSlices); returns the summed counts and the wall time.
+   */
   async produce(
     topic: string,
     kind: Workload['kind'],
@@ -179,7 +181,9 @@ export class Bench {
     const wrong = deadLetterDifferences(deadLetters, expected);
     if (m.differences || wrong.length) {
       this.say(
-        `  WRONG: ${m.differences} of ${m.checked.toLocaleString('en')} (list, email) memberships differ from the newest event${m.examples.length ? ` (${m.examples.join('; ')})` : ''}; dead letters: ${wrong.join(', ') || 'as expected'}`,
+        `  WRONG: ${m.differences} of ${m.checked.toLocaleString('en')} (list, email) ` +
+          `memberships differ from the newest event${m.examples.length ? ` (${m.examples.join('; ')})` : ''}; ` +
+          `dead letters: ${wrong.join(', ') || 'as expected'}`,
       );
     }
     return {

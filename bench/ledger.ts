@@ -47,10 +47,13 @@ async function memory(): Promise<void> {
   for (let i = 0; i < entries; i++) if (index.get(keyOf(i))) found++;
   const lookupMs = performance.now() - t;
   say(
-    `index: ${entries.toLocaleString('en')} entries, ${(index.bytes / 1e6).toFixed(1)} MB of table = ${(index.bytes / index.size).toFixed(1)} bytes per entry (array buffers grew ${(grown / index.size).toFixed(1)} bytes per entry)`,
+    `index: ${entries.toLocaleString('en')} entries, ${(index.bytes / 1e6).toFixed(1)} ` +
+      `MB of table = ${(index.bytes / index.size).toFixed(1)} bytes per entry ` +
+      `(array buffers grew ${(grown / index.size).toFixed(1)} bytes per entry)`,
   );
   say(
-    `index: insert ${((insertMs * 1e3) / entries).toFixed(2)} µs, lookup ${((lookupMs * 1e3) / entries).toFixed(2)} µs per entry (${found} found)`,
+    `index: insert ${((insertMs * 1e3) / entries).toFixed(2)} µs, ` +
+      `lookup ${((lookupMs * 1e3) / entries).toFixed(2)} µs per entry (${found} found)`,
   );
 }
 
@@ -94,7 +97,8 @@ async function restore(): Promise<void> {
     }
     await producer.disconnect();
     say(
-      `produced ${entries.toLocaleString('en')} ledger records to ${partitions} partitions in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+      `produced ${entries.toLocaleString('en')} ledger records to ${partitions} ` +
+        `partitions in ${((performance.now() - t) / 1000).toFixed(1)} s`,
     );
 
     const metrics = createMetrics();
@@ -128,10 +132,14 @@ async function restore(): Promise<void> {
     global.gc?.();
     const heapAfter = process.memoryUsage();
     say(
-      `restore: ${held.toLocaleString('en')} entries from ${partitions} partitions in ${seconds.toFixed(1)} s (${Math.round(held / seconds).toLocaleString('en')} records/s), index ${(bytes / held).toFixed(1)} bytes per entry`,
+      `restore: ${held.toLocaleString('en')} entries from ${partitions} partitions ` +
+        `in ${seconds.toFixed(1)} s (${Math.round(held / seconds).toLocaleString('en')} records/s), ` +
+        `index ${(bytes / held).toFixed(1)} bytes per entry`,
     );
     say(
-      `restore: process memory after the restore minus before (collected): rss ${((heapAfter.rss - heapBefore.rss) / 1e6).toFixed(0)} MB, array buffers ${((heapAfter.arrayBuffers - heapBefore.arrayBuffers) / 1e6).toFixed(0)} MB`,
+      'restore: process memory after the restore minus before (collected): ' +
+        `rss ${((heapAfter.rss - heapBefore.rss) / 1e6).toFixed(0)} MB, ` +
+        `array buffers ${((heapAfter.arrayBuffers - heapBefore.arrayBuffers) / 1e6).toFixed(0)} MB`,
     );
     ledger.close();
   } finally {

@@ -71,7 +71,9 @@ export const SMOKE: Omit<BenchOptions, 'smoke' | 'out'> = {
   producers: 1,
 };
 
-export const USAGE = `usage: npm run bench -- [--smoke] [--json-events N] [--avro-events N] [--api-contacts N | --api-1m] [--api-time-scale K]
+export const USAGE =
+  'usage: npm run bench -- [--smoke] [--json-events N] [--avro-events N] [--api-contacts N | --api-1m] ' +
+  `[--api-time-scale K]
                      [--api-limiter sliding|fixed|token-bucket] [--api-latency none|lognormal|pareto]
                      [--trickle-rate N] [--trickle-seconds N] [--outage-events N] [--ledger-records N]
                      [--multi-contacts N] [--multi-time-scale K] [--partitions N] [--producers N] [--out DIR]

@@ -78,7 +78,10 @@ const api = z.strictObject({
   /** The simulator's import limiter and import latency in this run. */
   limiter: z.enum(['sliding', 'fixed', 'token-bucket']),
   importLatency: z.enum(['none', 'lognormal', 'pareto']),
-  /** The simulator's audit of every 60 s window (whatever limiter was in force): the most imports seen, and those over 100 (20). */
+  /**
+   * The simulator's audit of every 60 s window (whatever limiter was in force): the most imports seen,
+   * and those over 100 (20).
+   */
   maxImportsInWindow: z.number().int().nonnegative(),
   maxSingleImportsInWindow: z.number().int().nonnegative(),
   importsOverWindow: z.number().int().nonnegative(),
@@ -159,7 +162,9 @@ const multiList = z.strictObject({
   /** contacts and list changes ÷ simulated minutes until all confirmed. */
   contactsPerMinute: positive,
   listChangesPerMinute: positive,
-  /** The reference: 250 contacts × 100 imports/min, the most list changes a minute when each contact changes one list. */
+  /**
+   * The reference: 250 contacts × 100 imports/min, the most list changes a minute when each contact changes one list.
+   */
   singleListCeilingPerMinute: positive,
   listChangesToSingleListCeiling: positive,
   /** contacts ÷ 250 ÷ 100 per minute, and confirmed ÷ that. */
@@ -233,6 +238,8 @@ export function outcomeProblems(r: BenchResults): string[] {
     .filter(([, o]) => !o.ok)
     .map(
       ([step, o]) =>
-        `${step}: ${o.membershipDifferences} of ${o.checked} (list, email) memberships differ from the newest event${o.examples.length ? ` (e.g. ${o.examples.join('; ')})` : ''}; dead letters ${dead(o.deadLetters)}, expected ${dead(o.expectedDeadLetters)}`,
+        `${step}: ${o.membershipDifferences} of ${o.checked} (list, email) ` +
+        `memberships differ from the newest event${o.examples.length ? ` (e.g. ${o.examples.join('; ')})` : ''}; ` +
+        `dead letters ${dead(o.deadLetters)}, expected ${dead(o.expectedDeadLetters)}`,
     );
 }

@@ -49,7 +49,8 @@ async function main(): Promise<number> {
   const bench = new Bench(brokers.split(','), admin, options, `${started.getTime().toString(36)}`, say);
   try {
     say(
-      `Benchmark on ${brokers}${options.smoke ? ' (smoke sizes)' : ''}; load average ${loadAverageStart.map((l) => l.toFixed(2)).join(' ')}`,
+      `Benchmark on ${brokers}${options.smoke ? ' (smoke sizes)' : ''}; ` +
+        `load average ${loadAverageStart.map((l) => l.toFixed(2)).join(' ')}`,
     );
     say(`1. Pipeline ceiling, JSON (${options.jsonEvents.toLocaleString('en')} events)`);
     const json = await pipelineCeiling(bench, 'json', options.jsonEvents);
@@ -67,7 +68,8 @@ async function main(): Promise<number> {
     say(`5. Ledger restore (${options.ledgerRecords.toLocaleString('en')} records)`);
     const restore = await ledgerRestore(bench, options.ledgerRecords);
     say(
-      `6. Beyond the single-list ceiling (${options.multiContacts.toLocaleString('en')} contacts × ${MULTI_SEGMENTS.length} lists)`,
+      `6. Beyond the single-list ceiling (${options.multiContacts.toLocaleString('en')} ` +
+        `contacts × ${MULTI_SEGMENTS.length} lists)`,
     );
     const multiList = await multiListCeiling(
       bench,

@@ -70,7 +70,9 @@ export interface Service {
   pending(): number;
   /** Whether fetching is paused for backpressure or a failing account (the gauge ac_list_sync_paused). */
   paused(): boolean;
-  /** The share of a connection's request budget this instance spends (a replay its replayShare, the live sync the rest). */
+  /**
+   * The share of a connection's request budget this instance spends (a replay its replayShare, the live sync the rest).
+   */
   budgetShare(connection: string): number | undefined;
   /**
    * Pause, flush, wait for confirmations and their durable writes, commit, leave the group: within
@@ -280,7 +282,8 @@ async function buildService(
       else
         log.warn(
           { clean, unsettled },
-          `Stopped at the shutdown deadline with unsettled events in ${unsettled.length} partition(s); their commits stop at the offsets listed, and those events will be fetched again`,
+          `Stopped at the shutdown deadline with unsettled events in ${unsettled.length} partition(s); ` +
+            'their commits stop at the offsets listed, and those events will be fetched again',
         );
       return { clean, unsettled };
     })());

@@ -58,7 +58,8 @@ export async function apiCeiling(
     const topic = await b.createTopic('api');
     const produced = await b.produce(topic, 'distinct', contacts, b.options.producers);
     b.say(
-      `  produced ${produced.produced.toLocaleString('en')} distinct contacts in ${produced.seconds.toFixed(1)} s (not measured); time scale ${timeScale}`,
+      `  produced ${produced.produced.toLocaleString('en')} distinct contacts ` +
+        `in ${produced.seconds.toFixed(1)} s (not measured); time scale ${timeScale}`,
     );
     const service = await b.service('api', topic, sim.ready, { timeScale });
     // The service's own pace: at the defaults unless the benchmark's config says otherwise.
@@ -79,7 +80,8 @@ export async function apiCeiling(
     const outcome = await b.outcome(sim, workloadSlices('distinct', contacts, b.options.producers), deadLetters);
     const minutes = (seconds: number) => (seconds * timeScale) / 60;
     b.say(
-      `  all confirmed after ${minutes(settled.settledAt).toFixed(2)} simulated minutes (theoretical minimum ${theoreticalMinutes.toFixed(2)})`,
+      `  all confirmed after ${minutes(settled.settledAt).toFixed(2)} ` +
+        `simulated minutes (theoretical minimum ${theoreticalMinutes.toFixed(2)})`,
     );
     return {
       contacts,

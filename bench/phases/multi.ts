@@ -36,7 +36,8 @@ export async function multiListCeiling(
     const slices = workloadSlices('multi', contacts, b.options.producers);
     const produced = await b.produce(topic, 'multi', contacts, b.options.producers);
     b.say(
-      `  produced ${produced.produced.toLocaleString('en')} events (${contacts.toLocaleString('en')} contacts × ${lists} lists) in ${produced.seconds.toFixed(1)} s (not measured); time scale ${timeScale}`,
+      `  produced ${produced.produced.toLocaleString('en')} events (${contacts.toLocaleString('en')} ` +
+        `contacts × ${lists} lists) in ${produced.seconds.toFixed(1)} s (not measured); time scale ${timeScale}`,
     );
     const service = await b.service('multi', topic, sim.ready, { timeScale });
     let settled: SettledResult;
@@ -55,7 +56,10 @@ export async function multiListCeiling(
     const minutes = (seconds: number) => (seconds * timeScale) / 60;
     const confirmed = minutes(settled.settledAt);
     b.say(
-      `  all confirmed after ${confirmed.toFixed(2)} simulated minutes: ${Math.round(contacts / confirmed).toLocaleString('en')} contacts/min, ${Math.round(changes / confirmed).toLocaleString('en')} list changes/min (single-list ceiling ${SINGLE_LIST_CEILING_PER_MINUTE.toLocaleString('en')})`,
+      `  all confirmed after ${confirmed.toFixed(2)} simulated ` +
+        `minutes: ${Math.round(contacts / confirmed).toLocaleString('en')} ` +
+        `contacts/min, ${Math.round(changes / confirmed).toLocaleString('en')} list changes/min ` +
+        `(single-list ceiling ${SINGLE_LIST_CEILING_PER_MINUTE.toLocaleString('en')})`,
     );
     return {
       contacts,

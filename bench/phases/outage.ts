@@ -39,10 +39,14 @@ export async function outageMemory(b: Bench, events: number): Promise<OutageResu
       const held = await service.call<HeapSample>('heap');
       const perEvent = held.pending > 0 ? (held.bytes - base.bytes) / held.pending : 0;
       b.say(
-        `  bytes per unsettled event: ${Math.round(perEvent)} (heap + array buffers after a collection, ${((held.bytes - base.bytes) / 1e6).toFixed(1)} MB ÷ ${held.pending.toLocaleString('en')} events)`,
+        `  bytes per unsettled event: ${Math.round(perEvent)} (heap + array buffers after a ` +
+          `collection, ${((held.bytes - base.bytes) / 1e6).toFixed(1)} ` +
+          `MB ÷ ${held.pending.toLocaleString('en')} events)`,
       );
       b.say(
-        `  during the outage: ${during.consumed.toLocaleString('en')} of ${events.toLocaleString('en')} events taken, peak ${Math.round(during.peakRssMb)} MB RSS, fetching ${during.everPaused ? 'paused' : 'never paused'}`,
+        `  during the outage: ${during.consumed.toLocaleString('en')} ` +
+          `of ${events.toLocaleString('en')} events taken, peak ${Math.round(during.peakRssMb)} MB RSS, ` +
+          `fetching ${during.everPaused ? 'paused' : 'never paused'}`,
       );
       await sim.call('configure', { unavailable: false });
       const settled = await service.call<SettledResult>('waitSettled', {

@@ -37,7 +37,8 @@ export async function pipelineCeiling(b: Bench, encoding: 'json' | 'avro', event
       ...(schemaId !== undefined ? { schemaId, registryUrl: sim.ready.registryUrl! } : {}),
     });
     b.say(
-      `  produced ${produced.produced.toLocaleString('en')} ${encoding} events in ${produced.seconds.toFixed(1)} s (not measured)`,
+      `  produced ${produced.produced.toLocaleString('en')} ${encoding} ` +
+        `events in ${produced.seconds.toFixed(1)} s (not measured)`,
     );
 
     const rawRole = await b.rawConsumer(topic, events);

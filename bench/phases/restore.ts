@@ -60,7 +60,8 @@ export async function ledgerRestore(b: Bench, records: number): Promise<RestoreR
       await producer.disconnect();
     }
     b.say(
-      `  produced ${records.toLocaleString('en')} ledger records in ${((performance.now() - t) / 1000).toFixed(1)} s (not measured)`,
+      `  produced ${records.toLocaleString('en')} ledger records ` +
+        `in ${((performance.now() - t) / 1000).toFixed(1)} s (not measured)`,
     );
 
     const rawRole = await b.rawConsumer(ledgerTopic, records, true);

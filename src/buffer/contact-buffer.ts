@@ -90,7 +90,9 @@ export class ContactBuffer<R> {
     return this.inflight.size;
   }
 
-  /** Contacts waiting per list and their serialized bytes (a contact on two lists counts in both). O(n): for scrapes. */
+  /**
+   * Contacts waiting per list and their serialized bytes (a contact on two lists counts in both). O(n): for scrapes.
+   */
   perList(): Map<string, { contacts: number; bytes: number }> {
     const out = new Map<string, { contacts: number; bytes: number }>();
     for (const entries of [this.ready, this.held]) {
@@ -232,7 +234,9 @@ export class ContactBuffer<R> {
     for (const entry of this.ready.values()) this.readyBytes += entry.bytes;
   }
 
-  /** Drops every change whose events satisfy `revoked` (partitions this member no longer owns). Returns dropped refs. */
+  /**
+   * Drops every change whose events satisfy `revoked` (partitions this member no longer owns). Returns dropped refs.
+   */
   drop(revoked: (ref: R) => boolean): R[] {
     const dropped: R[] = [];
     for (const map of [this.ready, this.held]) {

@@ -142,7 +142,8 @@ export function applyUpdate<R>(entry: ContactEntry<R>, u: ContactUpdate<R>): Mer
 function applyProfile<R>(entry: ContactEntry<R>, u: ContactUpdate<R>): void {
   // One stamp object for every value this update sets.
   let mine: Stamp | undefined;
-  const says = (value: string | null | undefined): value is string | null => value !== undefined && value !== ''; // else AC keeps its value
+  // else AC keeps its value
+  const says = (value: string | null | undefined): value is string | null => value !== undefined && value !== '';
   const wins = (key: NameKey, value: string | null | undefined): value is string | null => {
     if (!says(value)) return false;
     const stamps = (entry.stamps ??= newStamps());
@@ -239,7 +240,9 @@ export function entryRefs<R>(entry: ContactEntry<R>): R[] {
   return refs;
 }
 
-/** The bulk-import contact object (CONTRACT.md §4.8), serialized when its import is cut (and after a cut changed it). */
+/**
+ * The bulk-import contact object (CONTRACT.md §4.8), serialized when its import is cut (and after a cut changed it).
+ */
 export function serialize<R>(entry: ContactEntry<R>): void {
   const subscribe: { listid: number }[] = [];
   const unsubscribe: { listid: number }[] = [];

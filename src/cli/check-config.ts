@@ -29,7 +29,8 @@ export async function checkConfigCommand(argv: string[]): Promise<number> {
   const config = loadConfig(values.config);
   const say = (line: string) => process.stdout.write(`${line}\n`);
   say(
-    `ok: ${config.exports.length} exports, ${Object.keys(config.connections).length} connections, topics ${config.kafka.topics.join(', ')}`,
+    `ok: ${config.exports.length} exports, ${Object.keys(config.connections).length} connections, ` +
+      `topics ${config.kafka.topics.join(', ')}`,
   );
   if (!values.online) return 0;
   const unreachable = (key: string, what: string, reason: string) => {

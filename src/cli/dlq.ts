@@ -68,7 +68,8 @@ export async function dlqCommand(argv: string[]): Promise<number> {
         .map(([t, n]) => `${n} to ${t}`)
         .join(', ') || 'none';
     say(
-      `${r.topic}: ${r.matched} of ${r.read} dead letters matched; ${dryRun ? 'would re-publish' : 're-published'} ${sent}`,
+      `${r.topic}: ${r.matched} of ${r.read} dead letters ` +
+        `matched; ${dryRun ? 'would re-publish' : 're-published'} ${sent}`,
     );
     for (const [reason, n] of Object.entries(r.skipped)) say(`  not re-published: ${n} (${reason})`);
   }

@@ -26,7 +26,8 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   'ledger-migrate': ledgerMigrateCommand,
 };
 
-const USAGE = `usage: ac-list-sync <command> [options]
+const USAGE =
+  `usage: ac-list-sync <command> [options]
   run --config FILE            the live sync
   check-config --config FILE   validate a config file offline (--online: also against Kafka and each account)
   demo                         local broker + simulator + sample events, end to end
@@ -36,7 +37,8 @@ const USAGE = `usage: ac-list-sync <command> [options]
   replay --config FILE --from earliest|<time>|<p:o,...>  a bounded run over past events, beside the live sync (--help)
   trace --email E --config FILE  what the membership ledger holds for a contact and where its events went (--list L)
   dlq inspect|replay --config FILE   dead letters by stage and code; re-publish them to their source topic after a fix
-  ledger-migrate --config FILE --to TEMPLATE  copy the ledger into a new topic with hashed keys (ledger.hashKey), then delete the old one`;
+  ledger-migrate --config FILE --to TEMPLATE  copy the ledger into a new topic with hashed keys (ledger.hashKey), ` +
+  'then delete the old one';
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;

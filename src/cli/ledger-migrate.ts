@@ -123,7 +123,10 @@ export async function ledgerMigrateCommand(argv: string[]): Promise<number> {
           false,
         );
       say(
-        `${from} → ${into}: ${read} records read, ${written} written (${written - partitions} ledger records and markers, ${partitions} check records); left out: ${dropped.tombstone} tombstoned keys, ${dropped.superseded} older records of a key, ${dropped.check} old check records, ${dropped.unreadable} unreadable`,
+        `${from} → ${into}: ${read} records read, ${written} written (${written - partitions} ledger records ` +
+          `and markers, ${partitions} check records); left out: ${dropped.tombstone} tombstoned ` +
+          `keys, ${dropped.superseded} older records of a key, ${dropped.check} ` +
+          `old check records, ${dropped.unreadable} unreadable`,
       );
       if (values['keep-old']) say(`${from} kept (--keep-old): delete it yourself, it holds raw emails in its keys`);
       else {

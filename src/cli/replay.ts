@@ -7,11 +7,15 @@ import { progressReporter } from '../replay/progress.js';
 import { runReplay } from '../replay/run.js';
 import { formatSummary } from '../replay/summary.js';
 
-export const REPLAY_USAGE = `usage: ac-list-sync replay --config FILE --from earliest|<ISO time>|<partition:offset,...> [options]
+export const REPLAY_USAGE =
+  'usage: ac-list-sync replay --config FILE ' +
+  `--from earliest|<ISO time>|<partition:offset,...> [options]
   --to <ISO time>            stop before the first record with a Kafka timestamp at or after this time
-  --group NAME               the replay's consumer group (default: <kafka.groupId>-replay-<UTC time>; never the live group)
+  --group NAME               the replay's consumer group (default: <kafka.groupId>-replay-<UTC time>; ` +
+  `never the live group)
   --topic T                  replay only this one of kafka.topics (needed for partition:offset with several topics)
-  --rebuild-ledger C[,C...]  these connections' ledger is ignored and rewritten (a new or emptied account: send everything)
+  --rebuild-ledger C[,C...]  these connections' ledger is ignored and rewritten ` +
+  `(a new or emptied account: send everything)
   --progress-interval S      seconds between progress lines when the output is not a terminal (default 5)
 exit: 0 complete, 4 complete with dead letters, 3 stopped before the end, 2 usage or config error, 1 failure`;
 

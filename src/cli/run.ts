@@ -46,7 +46,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     setTimeout(() => {
       log.error(
         { unsettled: service.unsettled() },
-        'The shutdown deadline passed before the service stopped; exiting with events unsettled (they will be fetched again)',
+        'The shutdown deadline passed before the service stopped; ' +
+          'exiting with events unsettled (they will be fetched again)',
       );
       resolve(3);
     }, config.shutdown.deadlineMs).unref(),

@@ -152,31 +152,36 @@ export function renderStatus(x: StatusSummary, source: string): string {
   const lines: string[] = [];
   const state = x.ready === undefined ? 'unknown' : x.ready ? 'READY' : 'NOT READY';
   lines.push(
-    `ac-list-sync  ${state}${x.paused ? '  (fetching paused)' : ''}  ·  ${source}  ·  rates over ${x.seconds.toFixed(1)}s`,
+    `ac-list-sync  ${state}${x.paused ? '  (fetching paused)' : ''}  ` +
+      `·  ${source}  ·  rates over ${x.seconds.toFixed(1)}s`,
   );
   if (x.accountsDown.length) lines.push(`  accounts failing: ${x.accountsDown.join(', ')}`);
   const flow = [...x.eventsPerSecond].filter(([, v]) => v > 0).map(([k, v]) => `${k} ${num(v)}/s`);
   const all = [...x.eventsPerSecond.values()].reduce((a, b) => a + b, 0);
   lines.push(`Throughput   ${num(all)} events/s${flow.length ? `  (${flow.join(', ')})` : ''}`);
+  const worst = x.worstPartitions.map(([k, v]) => `${k} ${num(v)}`).join(', ');
+  lines.push(`Lag          ${num(x.lag)} messages${x.worstPartitions.length ? `  worst: ${worst}` : ''}`);
   lines.push(
-    `Lag          ${num(x.lag)} messages${x.worstPartitions.length ? `  worst: ${x.worstPartitions.map(([k, v]) => `${k} ${num(v)}`).join(', ')}` : ''}`,
-  );
-  lines.push(
-    `Latency      p99 event → accepted: ${x.latencyP99 === undefined ? 'n/a' : `${num(x.latencyP99, 2)} s`}   last accepted import: ${x.lastFlushAgoSeconds === undefined ? 'never' : `${num(x.lastFlushAgoSeconds)} s ago`}`,
+    `Latency      p99 event → accepted: ${x.latencyP99 === undefined ? 'n/a' : `${num(x.latencyP99, 2)} s`}   ` +
+      `last accepted import: ${x.lastFlushAgoSeconds === undefined ? 'never' : `${num(x.lastFlushAgoSeconds)} s ago`}`,
   );
   lines.push(`Buffers      ${num(x.pendingEvents)} unsettled events`);
   for (const [c, b] of x.buffered)
     lines.push(
-      `  ${c.padEnd(12)} ${num(b.contacts)} contacts, ${num(b.bytes / 1024)} KiB, ${num(b.unconfirmed)} imports unconfirmed`,
+      `  ${c.padEnd(12)} ${num(b.contacts)} contacts, ${num(b.bytes / 1024)} ` +
+        `KiB, ${num(b.unconfirmed)} imports unconfirmed`,
     );
   lines.push('Budget');
   for (const [c, b] of x.budget) {
     lines.push(
-      `  ${c.padEnd(12)} pace ${pct(b.pace)}  ${num(b.requestsPerSecond, 2)} req/s  waiting ${pct(Math.min(1, b.waiting))} of the time  throttled ${num(b.throttledPerSecond, 2)}/s`,
+      `  ${c.padEnd(12)} pace ${pct(b.pace)}  ${num(b.requestsPerSecond, 2)} req/s  ` +
+        `waiting ${pct(Math.min(1, b.waiting))} of the time  throttled ${num(b.throttledPerSecond, 2)}/s`,
     );
   }
+  const byCode = x.deadLetters.byCode.map(([k, v]) => `${k.replace('/', ' ')} ${num(v)}`).join(', ');
   lines.push(
-    `Dead letters ${num(x.deadLetters.total)} total, ${num(x.deadLetters.perSecond, 2)}/s${x.deadLetters.byCode.length ? `  (${x.deadLetters.byCode.map(([k, v]) => `${k.replace('/', ' ')} ${num(v)}`).join(', ')})` : ''}`,
+    `Dead letters ${num(x.deadLetters.total)} total, ${num(x.deadLetters.perSecond, 2)}/s` +
+      (x.deadLetters.byCode.length ? `  (${byCode})` : ''),
   );
   return `${lines.join('\n')}\n`;
 }

@@ -158,7 +158,9 @@ export async function traceCommand(argv: string[]): Promise<number> {
     for (const [connection, m] of Object.entries(erased)) {
       say('');
       say(
-        `${topic} → connection ${connection}: erased (request of ${new Date(m.occurredAt).toISOString()}, ${m.done ? 'done' : 'under way'}); events that occurred before it are suppressed`,
+        `${topic} → connection ${connection}: erased (request ` +
+          `of ${new Date(m.occurredAt).toISOString()}, ${m.done ? 'done' : 'under way'}); ` +
+          'events that occurred before it are suppressed',
       );
     }
     for (const line of lines) {
@@ -168,7 +170,8 @@ export async function traceCommand(argv: string[]): Promise<number> {
       if (line.events.length === 0) say('  events: none found');
       for (const e of line.events.slice(-20))
         say(
-          `  ${new Date(e.occurredAt).toISOString()} ${e.op.padEnd(6)} ${e.eventId} (${e.topic}/${e.partition}@${e.offset}): ${e.fate}`,
+          `  ${new Date(e.occurredAt).toISOString()} ${e.op.padEnd(6)} ${e.eventId} ` +
+            `(${e.topic}/${e.partition}@${e.offset}): ${e.fate}`,
         );
       if (line.events.length > 20) say(`  (${line.events.length - 20} older events not shown)`);
     }

@@ -36,7 +36,8 @@ const kafka = z.strictObject({
     .enum(['none', 'gzip', 'snappy', 'lz4', 'zstd'])
     .default('zstd')
     .describe(
-      'codec of the records the service writes (dead-letter topics, ledger); every codec is read whatever this says. zstd measured best (README, Compression)',
+      'codec of the records the service writes (dead-letter topics, ledger); ' +
+        'every codec is read whatever this says. zstd measured best (README, Compression)',
     ),
   ssl: z
     .union([
@@ -71,7 +72,8 @@ const connection = z.strictObject({
   apiKey: secretRef.describe('the Api-Token'),
   privacyAcknowledged: z.literal(true, {
     error:
-      'must be true: contacts (emails, names, phone numbers) leave the upstream compliance boundary for this ActiveCampaign account; set privacyAcknowledged: true to confirm that this transfer is allowed',
+      'must be true: contacts (emails, names, phone numbers) leave the upstream compliance boundary for ' +
+      'this ActiveCampaign account; set privacyAcknowledged: true to confirm that this transfer is allowed',
   }),
   requestsPerSecond: z
     .number()
@@ -86,7 +88,8 @@ const connection = z.strictObject({
     .max(100)
     .default(98)
     .describe(
-      'bulk imports in any 60 s window (AC allows 100); 98 leaves room for a limiter that counts in whole seconds (README "One import budget")',
+      'bulk imports in any 60 s window (AC allows 100); 98 leaves room for ' +
+        'a limiter that counts in whole seconds (README "One import budget")',
     ),
   singleImportsPerMinute: z
     .number()
@@ -99,7 +102,8 @@ const connection = z.strictObject({
     .enum(['combined', 'separate'])
     .default('combined')
     .describe(
-      'combined: single-contact imports count toward importsPerMinute too (the cautious reading of CONTRACT.md §2); separate: the two budgets are apart',
+      'combined: single-contact imports count toward importsPerMinute too (the ' +
+        'cautious reading of CONTRACT.md §2); separate: the two budgets are apart',
     ),
   requestTimeoutMs: z.number().int().min(1_000).max(300_000).default(30_000),
   budgetShare: z
@@ -131,19 +135,22 @@ const exportDef = z.strictObject({
     .enum(['unsubscribe', 'nothing'])
     .default('unsubscribe')
     .describe(
-      'what leaving the segment does: unsubscribe from the list, or nothing (subscribe-only; removes are skipped and counted)',
+      'what leaving the segment does: unsubscribe from the list, ' +
+        'or nothing (subscribe-only; removes are skipped and counted)',
     ),
   removeTagsOnLeave: z
     .boolean()
     .default(false)
     .describe(
-      "on a confirmed leave, remove this export's tags from the contact (contact-tag endpoints: at least 2 requests per leave from the same budget); a tag another export still gives the contact stays",
+      "on a confirmed leave, remove this export's tags from the contact (contact-tag endpoints: " +
+        'at least 2 requests per leave from the same budget); a tag another export still gives the contact stays',
     ),
   reentry: z
     .boolean()
     .default(true)
     .describe(
-      're-subscribe a contact who re-enters the segment after this service unsubscribed them (needs the ledger); false: dead-letter such an add (CONSENT_REENTRY_OFF)',
+      're-subscribe a contact who re-enters the segment after this service unsubscribed ' +
+        'them (needs the ledger); false: dead-letter such an add (CONSENT_REENTRY_OFF)',
     ),
   fields: z
     .record(z.string(), z.union([z.number().int().positive(), z.string().min(1)]))
@@ -190,7 +197,8 @@ export const configSchema = z.strictObject({
         .max(8_589_934_592)
         .default(67_108_864)
         .describe(
-          'pause fetching above this many bytes waiting in the buffers (all accounts): serialized contacts and the record copies unsettled events keep',
+          'pause fetching above this many bytes waiting in the buffers (all accounts): ' +
+            'serialized contacts and the record copies unsettled events keep',
         ),
     })
     .prefault({}),
@@ -223,7 +231,8 @@ export const configSchema = z.strictObject({
         .max(5_000)
         .default(3_000)
         .describe(
-          'each registry request gives up after this; it runs inside a fetched batch, so it stays under the 6 s minimum session timeout',
+          'each registry request gives up after this; it runs inside a fetched batch, ' +
+            'so it stays under the 6 s minimum session timeout',
         ),
     })
     .refine((r) => (r.username === undefined) === (r.password === undefined), {
@@ -232,7 +241,8 @@ export const configSchema = z.strictObject({
     })
     .optional()
     .describe(
-      'unset: every record is JSON; set: records starting with magic byte 0 are decoded with the schema the registry holds for their id',
+      'unset: every record is JSON; set: records starting with magic ' +
+        'byte 0 are decoded with the schema the registry holds for their id',
     ),
   ledger: z
     .strictObject({
@@ -240,7 +250,8 @@ export const configSchema = z.strictObject({
         .boolean()
         .default(true)
         .describe(
-          'keep the membership ledger: newest change wins across restarts and replays, re-entry after our own unsubscribe',
+          'keep the membership ledger: newest change wins across ' +
+            'restarts and replays, re-entry after our own unsubscribe',
         ),
       topic: z
         .string()
@@ -250,7 +261,9 @@ export const configSchema = z.strictObject({
       hashKey: secretRef
         .optional()
         .describe(
-          'key of the keyed hash (HMAC-SHA-256) of emails in erasure markers; read once at start-up (a changed key would orphan the markers); unset: a built-in key, so a marker holds no email but a guessed email can be tested against it',
+          'key of the keyed hash (HMAC-SHA-256) of emails in erasure markers; ' +
+            'read once at start-up (a changed key would orphan the markers); unset: a built-in key, ' +
+            'so a marker holds no email but a guessed email can be tested against it',
         ),
       restoreTimeoutMs: z
         .number()
@@ -259,7 +272,9 @@ export const configSchema = z.strictObject({
         .max(3_600_000)
         .default(300_000)
         .describe(
-          'stall detector of a ledger restore: when it reads nothing for this long, it is abandoned and resumed from the offsets it had reached, keeping what it read (the partitions wait meanwhile); a restore that keeps progressing may take longer',
+          'stall detector of a ledger restore: when it reads nothing for this long, ' +
+            'it is abandoned and resumed from the offsets it had reached, keeping what it read ' +
+            '(the partitions wait meanwhile); a restore that keeps progressing may take longer',
         ),
     })
     .prefault({}),
@@ -269,7 +284,8 @@ export const configSchema = z.strictObject({
         .boolean()
         .default(false)
         .describe(
-          "opt-out feedback: serve ActiveCampaign's unsubscribe webhook and read the consent topic (README, Opt-out feedback)",
+          "opt-out feedback: serve ActiveCampaign's unsubscribe " +
+            'webhook and read the consent topic (README, Opt-out feedback)',
         ),
       topic: z
         .string()
@@ -294,7 +310,8 @@ export const configSchema = z.strictObject({
       token: secretRef
         .optional()
         .describe(
-          'the secret token in the webhook URL registered with ActiveCampaign: POST /webhooks/activecampaign/<connection>/<token>',
+          'the secret token in the webhook URL registered with ActiveCampaign: ' +
+            'POST /webhooks/activecampaign/<connection>/<token>',
         ),
       maxBodyBytes: z
         .number()
@@ -361,7 +378,8 @@ export const configSchema = z.strictObject({
         .max(86_400_000)
         .default(600_000)
         .describe(
-          'an import not confirmed this long after it was accepted is rebuilt from the newest buffered state and resubmitted (at most maxImportResubmits times, then dead-lettered IMPORT_FAILED)',
+          'an import not confirmed this long after it was accepted is rebuilt from the newest buffered ' +
+            'state and resubmitted (at most maxImportResubmits times, then dead-lettered IMPORT_FAILED)',
         ),
       maxBackoffMs: z
         .number()
@@ -384,7 +402,8 @@ export const configSchema = z.strictObject({
         .boolean()
         .default(true)
         .describe(
-          'a profile whose email changes keeps its contact: PUT /contacts/{id} with the new email before its changes are sent (README, Email changes)',
+          'a profile whose email changes keeps its contact: PUT /contacts/{id} ' +
+            'with the new email before its changes are sent (README, Email changes)',
         ),
       maxProfiles: z
         .number()
@@ -393,7 +412,8 @@ export const configSchema = z.strictObject({
         .max(100_000_000)
         .default(100_000)
         .describe(
-          'profiles (id → contact id and email) held in memory per connection for email changes; the least recently seen is forgotten first (the ledger keeps them all: README, Email changes)',
+          'profiles (id → contact id and email) held in memory per connection for email changes; ' +
+            'the least recently seen is forgotten first (the ledger keeps them all: README, Email changes)',
         ),
       profileLookupsPerSecond: z
         .number()
@@ -401,7 +421,9 @@ export const configSchema = z.strictObject({
         .max(5)
         .default(1)
         .describe(
-          'with the ledger: GET /contacts?email= per second, at most, to learn the contact id of each new profile once (recorded in the ledger, so an email change after a restart finds the contact); 0 turns it off (README, Email changes)',
+          'with the ledger: GET /contacts?email= per second, at most, ' +
+            'to learn the contact id of each new profile once (recorded in the ledger, ' +
+            'so an email change after a restart finds the contact); 0 turns it off (README, Email changes)',
         ),
       memberReadAfter: z
         .number()
@@ -410,7 +432,9 @@ export const configSchema = z.strictObject({
         .max(1_000_000)
         .default(100)
         .describe(
-          'unknown removes queued for one list that start one read of its members instead of a lookup each (README, Lookup cost: a read answers only removes older than it, and erasures, email changes and rebalances invalidate it); 0 = lookups only',
+          'unknown removes queued for one list that start one read of its members instead ' +
+            'of a lookup each (README, Lookup cost: a read answers only removes older than it, ' +
+            'and erasures, email changes and rebalances invalidate it); 0 = lookups only',
         ),
       memberReadMaxMembers: z
         .number()
@@ -419,13 +443,16 @@ export const configSchema = z.strictObject({
         .max(50_000_000)
         .default(2_000_000)
         .describe(
-          'a list with more members is never read: lookups instead (memory: at most 32 bytes a member while a read is held)',
+          'a list with more members is never read: lookups instead (memory: ' +
+            'at most 32 bytes a member while a read is held)',
         ),
       repeatUnsubscribeMovesUdate: z
         .enum(['no', 'yes', 'unknown'])
         .default('no')
         .describe(
-          "whether ActiveCampaign moves a membership's unsubscribe date when an unsubscribe repeats one (unconfirmed): 'yes' or 'unknown' dead-letters a re-entry whose unsubscribe falls inside the service's window as CONSENT_UNCERTAIN instead of re-subscribing it",
+          "whether ActiveCampaign moves a membership's unsubscribe date when an unsubscribe " +
+            "repeats one (unconfirmed): 'yes' or 'unknown' dead-letters a re-entry whose unsubscribe " +
+            "falls inside the service's window as CONSENT_UNCERTAIN instead of re-subscribing it",
         ),
     })
     .prefault({}),
@@ -451,7 +478,8 @@ export const configSchema = z.strictObject({
         .max(600_000)
         .default(30_000)
         .describe(
-          'how often readiness re-checks Kafka and each account token (one request from the account budget) and refreshes lag',
+          'how often readiness re-checks Kafka and each account token ' +
+            '(one request from the account budget) and refreshes lag',
         ),
     })
     .prefault({}),

@@ -66,7 +66,8 @@ export async function startWebhookServer(o: WebhookServerOptions): Promise<Webho
         if (!(err instanceof Refusal))
           o.log.warn(
             { err: (err as Error).message },
-            'An opt-out webhook could not be recorded (ActiveCampaign does not retry: the consent table stays the safety net)',
+            'An opt-out webhook could not be recorded (ActiveCampaign ' +
+              'does not retry: the consent table stays the safety net)',
           );
         o.metrics.consentWebhooks.inc({ result: r.result });
         reply(res, r.status, { ok: false, error: r.message }, r.status === 413);

@@ -42,7 +42,9 @@ export class AccountDelivery<R> {
     metrics: Metrics,
     log: Logger,
     private readonly clock: Clock = systemClock,
-    /** The ledger's say before sending (route, intents) and which refs still count; without it everything is imported. */
+    /**
+     * The ledger's say before sending (route, intents) and which refs still count; without it everything is imported.
+     */
     gate?: DeliveryGate<R>,
     random: Random = Math.random,
   ) {
@@ -129,7 +131,10 @@ export class AccountDelivery<R> {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Rebalance: drop unsent changes of partitions this member lost, and the member reads (they predate it). Returns the dropped refs. */
+  /**
+   * Rebalance: drop unsent changes of partitions this member lost, and the member reads (they predate it).
+   * Returns the dropped refs.
+   */
   dropRevoked(revoked: (ref: R) => boolean): R[] {
     this.p.lookups.changed();
     const dropped = this.buffer.drop(revoked);

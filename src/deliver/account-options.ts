@@ -28,6 +28,9 @@ export interface AccountOptions {
   maxProfiles?: number;
   /** Contact-id lookups of new profiles per second, at most (email-changes.ts, with the ledger); 0 or absent: none. */
   profileLookupsPerSecond?: number;
-  /** When unknown removes are answered by reading a list's members once (member-reads.ts); defaultReadRules when not given. */
+  /**
+   * When unknown removes are answered by reading a list's members once (member-reads.ts);
+   * defaultReadRules when not given.
+   */
   memberReads?: ReadRules;
 }

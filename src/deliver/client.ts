@@ -83,7 +83,10 @@ export interface AcApi {
   setListStatus(contactId: string, listId: string, status: 1 | 2, sourceid?: number): Promise<Answer<unknown>>;
   /** DELETE /contacts/{id} (README "Erasure requests"): 200 when deleted, 404 when there is no such contact. */
   deleteContact(contactId: string): Promise<Answer<unknown>>;
-  /** GET /contacts/{id}/contactTags, GET /tags?search=, DELETE /contactTags/{id}: removing an export's tags on a leave (README "Tags on a leave"). */
+  /**
+   * GET /contacts/{id}/contactTags, GET /tags?search=, DELETE /contactTags/{id}:
+   * removing an export's tags on a leave (README "Tags on a leave").
+   */
   contactTags(contactId: string): Promise<Answer<ContactTags>>;
   findTags(name: string): Promise<Answer<TagsFound>>;
   removeContactTag(contactTagId: string): Promise<Answer<unknown>>;
@@ -139,7 +142,8 @@ export class AcClient implements AcApi {
     return this.call(
       'contacts_list',
       'GET',
-      `/contacts?listid=${encodeURIComponent(q.listId)}&status=-1&limit=${q.limit}&orders%5Bid%5D=${q.order.toUpperCase()}${after}`,
+      `/contacts?listid=${encodeURIComponent(q.listId)}&status=-1&limit=${q.limit}` +
+        `&orders%5Bid%5D=${q.order.toUpperCase()}${after}`,
     );
   }
 

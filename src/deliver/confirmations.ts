@@ -134,7 +134,9 @@ export class Confirmations<R> {
     return { kind: 'failed', status };
   }
 
-  /** The wait before polling an account that is down again: pollIntervalMs doubling up to 8×, at most 10 s, jittered. */
+  /**
+   * The wait before polling an account that is down again: pollIntervalMs doubling up to 8×, at most 10 s, jittered.
+   */
   backoff(u: Unconfirmed<R>): number {
     const { pollIntervalMs } = this.opts;
     return backoffDelay(

@@ -67,7 +67,8 @@ export class DryRunApi implements AcApi {
 
   async setListStatus(contactId: string, listId: string, status: 1 | 2): Promise<Answer<unknown>> {
     this.report(
-      `dry run: would ${status === 1 ? 're-subscribe' : 'unsubscribe'} contact ${contactId} on list ${listId} (contactLists)`,
+      `dry run: would ${status === 1 ? 're-subscribe' : 'unsubscribe'} ` +
+        `contact ${contactId} on list ${listId} (contactLists)`,
     );
     return { status: 200, verdict: { kind: 'ok' }, body: {}, latencyMs: 0 };
   }

@@ -133,7 +133,8 @@ export class AccountEffects<R> {
           end.resend,
           'confirm',
           'IMPORT_CONTACT_FAILED',
-          `ActiveCampaign listed the contact as failed ${this.s.maxImportResubmits + 1} times (excluded, bounced, over the contact limit, or another refusal)`,
+          `ActiveCampaign listed the contact as failed ${this.s.maxImportResubmits + 1} ` +
+            'times (excluded, bounced, over the contact limit, or another refusal)',
           true,
         );
         this.s.buffer.release([job.email]);
@@ -232,7 +233,8 @@ export class AccountEffects<R> {
     if (change.kind !== 'down') return;
     this.s.log.error(
       { code, message },
-      'The ActiveCampaign account is failing; delivery pauses and retries with backoff (nothing is dead-lettered for this)',
+      'The ActiveCampaign account is failing; delivery pauses and ' +
+        'retries with backoff (nothing is dead-lettered for this)',
     );
     if (change.previous) this.s.metrics.accountDown.set({ connection: this.s.name, code: change.previous }, 0);
     this.s.metrics.accountDown.set({ connection: this.s.name, code }, 1);

@@ -94,7 +94,10 @@ export class EmailChanges<R> {
     this.map.reassigned();
   }
 
-  /** An erasure: the profile, and any profile seen with this email, are forgotten; a change under way records nothing more. */
+  /**
+   * An erasure: the profile, and any profile seen with this email, are forgotten;
+   * a change under way records nothing more.
+   */
   forget(profileId: string, email: string): void {
     this.map.forget(profileId, email);
     for (const c of this.changing.values())
@@ -182,7 +185,9 @@ export class EmailChanges<R> {
     this.count('taken');
     // The profile stays on its old contact: a later event tries the change again.
     if (!c.erased) this.map.settled(c.profileId, c.ref, this.stays(c));
-    const message = `the profile's new email already belongs to contact ${other ?? 'unknown'}; contact ${c.contactId} keeps its email (PUT /contacts/{id} answered that it is taken)`;
+    const message =
+      `the profile's new email already belongs to contact ${other ?? 'unknown'}; ` +
+      `contact ${c.contactId} keeps its email (PUT /contacts/{id} answered that it is taken)`;
     this.h.outcomes.dead(
       c.held.map((u) => u.ref),
       'deliver',
@@ -236,7 +241,8 @@ export class EmailChanges<R> {
     this.changing.delete(c.profileId);
     this.count('failed');
     this.h.log.warn(
-      'An email change was not started: its profile record could not be written (the partition moved, or the service stops); its events are fetched again',
+      'An email change was not started: its profile record could not be written ' +
+        '(the partition moved, or the service stops); its events are fetched again',
     );
     this.h.onIdle?.();
   }

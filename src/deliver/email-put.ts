@@ -25,7 +25,8 @@ export function readPut(a: Pick<Answer<unknown>, 'status' | 'body'>, email: stri
   if (status === 404) return 'missing';
   if (status === 409) return 'taken';
   if ((status === 400 || status === 422) && namesDuplicate(body)) return 'taken';
-  // 422 is what ActiveCampaign answers POST /contacts for a duplicate email (CONTRACT.md §4.2): read so whatever its body.
+  // 422 is what ActiveCampaign answers POST /contacts for a duplicate email (CONTRACT.md §4.2):
+  // read so whatever its body.
   if (status === 422) return 'taken';
   return 'failed';
 }

@@ -18,7 +18,10 @@ export interface ErasureDeps<R> {
   /** The email's changes are held back (never cut) while its erasure is under way; in flight: an import holds it. */
   buffer: { block(email: string): void; unblock(email: string): void; inFlight(email: string): boolean };
   wake: () => void;
-  /** The contact of these emails is gone from ActiveCampaign: the member reads stop answering for them (lookup-queue.ts). */
+  /**
+   * The contact of these emails is gone from ActiveCampaign:
+   * the member reads stop answering for them (lookup-queue.ts).
+   */
   contactsChanged: (emails: readonly string[]) => void;
 }
 
@@ -89,7 +92,8 @@ export class ErasureQueue<R> {
     } else {
       d.fx().up(now);
       if (r.kind === 'done') {
-        // Deleted, or not there: a member read from before would still say "found", and the remove's import re-create it.
+        // Deleted, or not there: a member read from before would still say "found",
+        // and the remove's import re-create it.
         d.contactsChanged([job.email]);
         d.metrics.erasures.inc({ connection, result: r.result });
         d.outcomes.erased(connection, {

@@ -4,8 +4,8 @@ import type { AcApi } from './client.js';
 /**
  * One erasure request for one account: find the contact by email (GET /contacts?email=), then
  * DELETE /contacts/{id}, one request per step from the account's budget. Pure apart from the client it is handed:
- * the account's loop (account-delivery.ts) decides when a step may go (its write-ahead marker acknowledged, no import of
- * the email in the air, budget left) and carries out what a step answers.
+ * the account's loop (account-delivery.ts) decides when a step may go (its write-ahead marker acknowledged, no import
+ * of the email in the air, budget left) and carries out what a step answers.
  */
 
 /** deleted: the contact was deleted now; absent: the account has no contact with this email (nothing to delete). */
@@ -56,7 +56,8 @@ export class ErasureJob<R> {
       return {
         kind: 'refused',
         message:
-          'HTTP 403: ActiveCampaign refused to delete the contact (the API user may lack the Contact Delete permission, or the account reached its monthly delete limit)',
+          'HTTP 403: ActiveCampaign refused to delete the contact (the API user may lack ' +
+          'the Contact Delete permission, or the account reached its monthly delete limit)',
       };
     return refusedOrWait(a.verdict, 'ActiveCampaign refused to delete the contact');
   }

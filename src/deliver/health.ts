@@ -18,7 +18,8 @@ export class AccountHealth {
   private code: string | undefined;
 
   constructor(maxBackoffMs: number, random: Random = Math.random) {
-    // 500 × 2^10 was the old exponent bound, kept so a maxBackoffMs above it (the schema allows 600 000) waits as before.
+    // 500 × 2^10 was the old exponent bound, kept so a maxBackoffMs above it (the schema allows 600 000)
+    // waits as before.
     this.backoff = new Backoff({ initialMs: 500, maxMs: Math.min(maxBackoffMs, 500 * 2 ** 10) }, random);
   }
 

@@ -124,7 +124,9 @@ export class ImportDispatch<R> {
     this.budgetBlockedAt = undefined;
   }
 
-  /** The ledger's say on a batch just cut (plan.ts), carried out: stale refs settle, refused re-entries are recorded. */
+  /**
+   * The ledger's say on a batch just cut (plan.ts), carried out: stale refs settle, refused re-entries are recorded.
+   */
   private plan(entries: ContactEntry<R>[]) {
     const d = this.d;
     const at = d.clock.epoch();

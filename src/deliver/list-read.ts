@@ -44,7 +44,10 @@ export class ListRead {
   notBefore = 0;
   /** Scheduler time by which a read that went on must be done; past it the read fails (member-reads.ts). */
   deadline = Infinity;
-  /** Pages left after the probe, as its meta.total estimates: the read goes on once `saving` times as many removes wait on it. */
+  /**
+   * Pages left after the probe, as its meta.total estimates:
+   * the read goes on once `saving` times as many removes wait on it.
+   */
   pagesLeft = Infinity;
   requests = 0;
   failure: string | undefined;
@@ -55,7 +58,9 @@ export class ListRead {
   private bound = Infinity;
   private cursor = 0;
   private members = new EmailHashes();
-  /** Emails whose contact changed in ActiveCampaign since the read began (renamed, deleted): it says nothing of them. */
+  /**
+   * Emails whose contact changed in ActiveCampaign since the read began (renamed, deleted): it says nothing of them.
+   */
   private readonly changed = new EmailHashes();
 
   constructor(

@@ -81,7 +81,10 @@ export class LookupQueue<R> {
     this.d.wake();
   }
 
-  /** Starts the requests that may go now, reads first (a page answers many), while `slot` allows; returns when to look again. */
+  /**
+   * Starts the requests that may go now, reads first (a page answers many), while `slot` allows;
+   * returns when to look again.
+   */
   dispatch(now: number, slot: (now: number) => number | true, flight: { requests: number }): number {
     for (const entry of this.arrivals.splice(0)) this.place(entry, now);
     this.reads.forget(now);
@@ -143,7 +146,9 @@ export class LookupQueue<R> {
     for (const job of jobs) if (!job.busy) this.place(job.entry, now);
   }
 
-  /** One page of a read. Whatever its answer holds, it ends in a page read, a wait or a failed read: never a rejection. */
+  /**
+   * One page of a read. Whatever its answer holds, it ends in a page read, a wait or a failed read: never a rejection.
+   */
   private async page(read: ListRead, flight: { requests: number }): Promise<void> {
     const d = this.d;
     try {
@@ -223,7 +228,8 @@ export class LookupQueue<R> {
           [job.entry],
           'deliver',
           'REJECTED',
-          `the contact lookup before an unsubscribe was refused: ${v.kind === 'reject' ? v.message : v.kind === 'ok' ? 'the answer held no list of contacts' : 'HTTP error'}`,
+          'the contact lookup before an unsubscribe was refused: ' +
+            (v.kind === 'reject' ? v.message : v.kind === 'ok' ? 'the answer held no list of contacts' : 'HTTP error'),
         );
     }
     d.wake();

@@ -25,7 +25,9 @@ export interface ReadRules {
   maxMembers: number;
   /** A read answers only for removes that occurred at least this long before it began (clock skew). */
   skewMs: number;
-  /** A finished or failed read is forgotten this long after it last answered (a failed one blocks a new read meanwhile). */
+  /**
+   * A finished or failed read is forgotten this long after it last answered (a failed one blocks a new read meanwhile).
+   */
   retainMs: number;
   /**
    * A paused read goes on only once it answers this many queued lookups per page it has left. Removes wait for a
@@ -33,7 +35,10 @@ export interface ReadRules {
    * first: a read that saves little costs latency for nothing (the 100,000-event delivery test).
    */
   saving: number;
-  /** A read that goes on must be done within waitMs + pageWaitMs per page it has left, or it fails (its removes are looked up). */
+  /**
+   * A read that goes on must be done within waitMs + pageWaitMs per page it has left,
+   * or it fails (its removes are looked up).
+   */
   waitMs: number;
   pageWaitMs: number;
 }
@@ -213,13 +218,18 @@ export class MemberReads<R> {
     }
   }
 
-  /** These emails' contacts changed in ActiveCampaign (erased, deleted, renamed): no read that exists now answers for them. */
+  /**
+   * These emails' contacts changed in ActiveCampaign (erased, deleted, renamed):
+   * no read that exists now answers for them.
+   */
   invalidate(emails: Iterable<string>): void {
     if (this.reads.size === 0) return;
     for (const email of emails) for (const read of this.reads.values()) read.invalidate(normaliseEmail(email));
   }
 
-  /** Anything may have changed (a rebalance): every read is dropped. Returns how many, and the entries parked on them. */
+  /**
+   * Anything may have changed (a rebalance): every read is dropped. Returns how many, and the entries parked on them.
+   */
   dropAll(): { reads: number; parked: ContactEntry<R>[] } {
     const reads = this.reads.size;
     for (const read of this.reads.values()) read.fail('dropped');

@@ -24,7 +24,9 @@ export interface PickInput {
 }
 
 export type Pick =
-  /** Nothing to send now (`due`: whether work is due, held by a bound): look again at `wakeAt` (Infinity: when woken). */
+  /**
+   * Nothing to send now (`due`: whether work is due, held by a bound): look again at `wakeAt` (Infinity: when woken).
+   */
   | { kind: 'idle'; wakeAt: number; due: boolean }
   /** Work is due but the budget holds it back until `wakeAt`. */
   | { kind: 'budget'; wakeAt: number }

@@ -77,7 +77,9 @@ export function planBatch<R>(
 
 /** `import`: no membership, or an unconfirmed one (status 0): never forced, it goes by bulk import. */
 export interface Cut<R> extends Omit<Plan<R>, 'stale' | 'reentryOff'> {
-  /** Refs that settle unsent: stale changes, and the current refs of a change whose winner is of an earlier generation. */
+  /**
+   * Refs that settle unsent: stale changes, and the current refs of a change whose winner is of an earlier generation.
+   */
   stale: R[];
   /** Entries of removes only, for a contact neither the ledger nor a lookup knows: looked up before sending. */
   lookup: ContactEntry<R>[];

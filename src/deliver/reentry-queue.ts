@@ -117,10 +117,13 @@ export class ReentryQueue<R> {
       else if (result === 'opted_out') {
         const why =
           item.optedOut !== undefined
-            ? "the person opted out of this list themselves (ActiveCampaign's unsubscribe webhook, recorded in the consent topic)"
+            ? "the person opted out of this list themselves (ActiveCampaign's " +
+              'unsubscribe webhook, recorded in the consent topic)'
             : item.window
-              ? "the contact unsubscribed outside the window of the service's own unsubscribe (before it, or again after it)"
-              : 'ActiveCampaign refused to subscribe the contact and its membership is unsubscribed, not by this service';
+              ? 'the contact unsubscribed outside the window of the ' +
+                "service's own unsubscribe (before it, or again after it)"
+              : 'ActiveCampaign refused to subscribe the contact and ' +
+                'its membership is unsubscribed, not by this service';
         end.changes.push(c({ code: code ?? CONSENT_OPTED_OUT, message: message ?? `${why}: the opt-out stands` }));
       } else if (result === 'bounced')
         end.changes.push(c({ code: 'CONTACT_BOUNCED', message: 'the membership is bounced: not re-subscribed' }));

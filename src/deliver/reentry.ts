@@ -7,6 +7,10 @@ import type { ReentryItem } from './plan.js';
 
 export type { ReentryItem } from './plan.js';
 
+/** The refusal reason of a CONSENT_UNCERTAIN re-entry. */
+const MAYBE_THEIR_OWN =
+  "the unsubscribe may be the contact's own (its date cannot tell it from a repeat of the service's)";
+
 /** `refused`: the consent table dead-letters it with `code` (recorded first, like an opt-out). */
 export type ReentryResult =
   | 'subscribed'
@@ -85,7 +89,7 @@ export class ReentryJob<R> {
           item,
           'refused',
           d.code,
-          `${d.code === 'CONSENT_UNCERTAIN' ? "the unsubscribe may be the contact's own (its date cannot tell it from a repeat of the service's)" : 'refused by the consent table'}: not re-subscribed`,
+          `${d.code === 'CONSENT_UNCERTAIN' ? MAYBE_THEIR_OWN : 'refused by the consent table'}: not re-subscribed`,
         );
       else return true;
     }

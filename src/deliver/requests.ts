@@ -36,9 +36,9 @@ export interface RequestOptions<R> {
 }
 
 /**
- * The three requests an account makes (a bulk import, an import poll, a re-entry step; lookups: lookup-queue.ts): each awaits its answer
- * and hands it to the pure parts (answer.ts, confirmations.ts, reentry.ts), whose actions AccountEffects
- * carries out. The budget was spent by the loop before a request starts.
+ * The three requests an account makes (a bulk import, an import poll, a re-entry step; lookups: lookup-queue.ts): each
+ * awaits its answer and hands it to the pure parts (answer.ts, confirmations.ts, reentry.ts), whose actions
+ * AccountEffects carries out. The budget was spent by the loop before a request starts.
  */
 export class AccountRequests<R> {
   constructor(

@@ -73,7 +73,10 @@ export class UntagQueue<R> {
     return { ready, wakeAt };
   }
 
-  /** Starts the due jobs' next requests while `slot` (the loop's budget and concurrency) allows; returns when to look again. */
+  /**
+   * Starts the due jobs' next requests while `slot` (the loop's budget and concurrency) allows;
+   * returns when to look again.
+   */
   dispatch(now: number, slot: (now: number) => number | true, flight: { requests: number }): number {
     const { ready, wakeAt } = this.due(now);
     for (const job of ready) {

@@ -12,7 +12,10 @@ import { defaultReadRules } from './member-reads.js';
 import type { DeliveryGate, DeliveryOutcomes } from './outcomes.js';
 import { secretReader } from '../config/secret.js';
 
-/** One client per connection (account); with `dryRun`, writes are reported instead of sent. Every request is counted in `metrics`. */
+/**
+ * One client per connection (account); with `dryRun`, writes are reported instead of sent.
+ * Every request is counted in `metrics`.
+ */
 export function createClients(config: Config, dryRun?: (line: string) => void, metrics?: Metrics): Map<string, AcApi> {
   const clients = new Map<string, AcApi>();
   for (const [name, conn] of Object.entries(config.connections)) {

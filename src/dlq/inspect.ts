@@ -51,7 +51,9 @@ export class DeadLetterTally {
 }
 
 export function sampleOf(r: StoredRecord): Sample {
-  const source = `${headerText(r, DLQ_HEADERS.topic) ?? '?'}/${headerText(r, DLQ_HEADERS.partition) ?? '?'}@${headerText(r, DLQ_HEADERS.offset) ?? '?'}`;
+  const source =
+    `${headerText(r, DLQ_HEADERS.topic) ?? '?'}/${headerText(r, DLQ_HEADERS.partition) ?? '?'}` +
+    `@${headerText(r, DLQ_HEADERS.offset) ?? '?'}`;
   return {
     at: headerText(r, DLQ_HEADERS.failedAt) ?? new Date(r.timestamp).toISOString(),
     source,

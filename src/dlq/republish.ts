@@ -41,7 +41,9 @@ export function republish(r: StoredRecord, now: number): Republished | { skip: s
   // A cut letter holds part of the event: re-publishing it would send garbage; its source position is in its headers.
   if (headerText(r, DLQ_HEADERS.truncated) !== undefined)
     return {
-      skip: `cut to fit the dead-letter topic (${DLQ_HEADERS.truncated}); the source record is at ${topic}/${headerText(r, DLQ_HEADERS.partition) ?? '?'}@${headerText(r, DLQ_HEADERS.offset) ?? '?'}`,
+      skip:
+        `cut to fit the dead-letter topic (${DLQ_HEADERS.truncated}); the source record is ` +
+        `at ${topic}/${headerText(r, DLQ_HEADERS.partition) ?? '?'}@${headerText(r, DLQ_HEADERS.offset) ?? '?'}`,
     };
   const partition = Number(headerText(r, DLQ_HEADERS.partition));
   const headers: Record<string, Buffer | string> = {};

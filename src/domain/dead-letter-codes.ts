@@ -25,7 +25,10 @@ export const DEAD_LETTER_CODES = {
   REJECTED: 'deliver',
   NOT_FOUND: 'deliver',
   RESUBSCRIBE_FAILED: 'deliver',
-  /** ActiveCampaign refused an erasure's lookup or DELETE /contacts/{id} (e.g. no delete permission, the monthly delete limit). */
+  /**
+   * ActiveCampaign refused an erasure's lookup or DELETE /contacts/{id} (e.g. no delete permission,
+   * the monthly delete limit).
+   */
   ERASE_REFUSED: 'deliver',
   /** A profile's new email belongs to another contact: PUT /contacts/{id} refused it (both contact ids, no emails). */
   EMAIL_TAKEN: 'deliver',

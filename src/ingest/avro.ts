@@ -114,7 +114,8 @@ export class AvroDecoder implements WireDecoder {
     if (!res.ok || typeof (body as { compatibilityLevel?: unknown } | undefined)?.compatibilityLevel !== 'string') {
       throw new ConfigError(
         'schemaRegistry.url',
-        `${url} answered HTTP ${res.status} without a compatibility level: not a Confluent-compatible registry API (Apicurio serves one under /apis/ccompat/v7)`,
+        `${url} answered HTTP ${res.status} without a compatibility level: ` +
+          'not a Confluent-compatible registry API (Apicurio serves one under /apis/ccompat/v7)',
       );
     }
   }

@@ -29,7 +29,8 @@ const NO_HEADERS: SourceMessage['headers'] = Object.freeze({});
  * What an unsettled event keeps of its record. kafkajs hands out `key`, `value` and header values as slices of
  * the whole fetch response (up to 4 MiB per partition), so one kept slice would keep all of it. This keeps a
  * copy of exactly the record's bytes instead, for a later dead letter: key and value as Latin-1 strings (one
- * byte per byte: a string costs far less heap than a Buffer), turned back into Buffers only when read. A record without headers shares one empty object.
+ * byte per byte: a string costs far less heap than a Buffer), turned back into Buffers only when read.
+ * A record without headers shares one empty object.
  */
 class KeptMessage implements SourceMessage {
   readonly headers: SourceMessage['headers'];

@@ -36,7 +36,10 @@ export interface AckedWriterOptions<T> {
   /** Reads each topic's `max.message.bytes` once; without it (or when it fails) `maxMessageBytes` is used. */
   admin?: Pick<Admin, 'describeConfigs'>;
   encode(item: T): EncodedRecord;
-  /** Items with one key: a queued one is replaced by a newer one, whose ack settles both. One key is never sent twice at once. */
+  /**
+   * Items with one key: a queued one is replaced by a newer one, whose ack settles both.
+   * One key is never sent twice at once.
+   */
   coalesceKey?(item: T): string;
   /** A smaller replacement when the record is over `limitBytes` (as counted by recordBytes()). */
   shrink?(item: T, limitBytes: number): EncodedRecord;
@@ -311,7 +314,8 @@ export class AckedWriter<T> {
         err: (err as Error)?.message,
         errorType: failure.type,
       },
-      'Kafka refuses one record: it is retried on its own while the others are written, and what it stands for stays uncommitted',
+      'Kafka refuses one record: it is retried on its own while the ' +
+        'others are written, and what it stands for stays uncommitted',
     );
     this.updateGauges();
     void this.retryStuck();

@@ -81,7 +81,9 @@ export function writerProducerConfig(): ProducerConfig {
   return { allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 0 } };
 }
 
-/** A refused SASL login (or a secret that cannot be read while logging in) as a ConfigError; anything else unchanged. */
+/**
+ * A refused SASL login (or a secret that cannot be read while logging in) as a ConfigError; anything else unchanged.
+ */
 export function explainConnectError(err: unknown, config: Config['kafka']): unknown {
   for (
     let e = err as { name?: string; message?: string; cause?: unknown } | undefined, depth = 0;
@@ -92,7 +94,8 @@ export function explainConnectError(err: unknown, config: Config['kafka']): unkn
     if (e.name === 'KafkaJSSASLAuthenticationError' && config.sasl) {
       return new ConfigError(
         'kafka.sasl',
-        `the broker refused the ${config.sasl.mechanism} login of user "${config.sasl.username}" (${e.message}); check kafka.sasl.username, kafka.sasl.password and kafka.sasl.mechanism`,
+        `the broker refused the ${config.sasl.mechanism} login of user "${config.sasl.username}" ` +
+          `(${e.message}); check kafka.sasl.username, kafka.sasl.password and kafka.sasl.mechanism`,
       );
     }
   }

@@ -78,7 +78,10 @@ const RECORD_ERRORS = new Set([
 const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
 
 export interface WriteFailure {
-  /** `record`: some record of the batch is refused (split the batch to find it); `transient`: the broker or the way to it. */
+  /**
+   * `record`: some record of the batch is refused (split the batch to find it); `transient`:
+   * the broker or the way to it.
+   */
   kind: 'record' | 'transient';
   tooLarge: boolean;
   /** The kafkajs protocol error type, when there is one (bounded: a metric label). */

@@ -75,7 +75,8 @@ function handshake(broker: string, options: ConnectionOptions, timeoutMs: number
             )
           : new ConfigError(
               'kafka.ssl',
-              `${broker} closed the connection during the TLS handshake: it is not a TLS listener (for a plaintext one leave kafka.ssl unset)`,
+              `${broker} closed the connection during the TLS handshake: ` +
+                'it is not a TLS listener (for a plaintext one leave kafka.ssl unset)',
             ),
       ),
     );
@@ -88,7 +89,8 @@ function classify(broker: string, err: NodeJS.ErrnoException, withCert: boolean)
   if (UNTRUSTED.has(code)) {
     return new ConfigError(
       'kafka.ssl',
-      `the certificate of ${broker} is not trusted (${code}: ${err.message}); set kafka.ssl.caFile to the CA that signed the brokers' certificates`,
+      `the certificate of ${broker} is not trusted (${code}: ${err.message}); ` +
+        "set kafka.ssl.caFile to the CA that signed the brokers' certificates",
     );
   }
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long/i.test(err.message)) {

@@ -22,7 +22,9 @@ export function isStale(
   return offset === undefined || entry.offset === undefined || offset <= entry.offset;
 }
 
-/** The op of the event an entry stands for (a refused re-entry was an add, though it leaves the contact unsubscribed). */
+/**
+ * The op of the event an entry stands for (a refused re-entry was an add, though it leaves the contact unsubscribed).
+ */
 function opOf(entry: LedgerEntry): 'add' | 'remove' {
   return entry.refusedAdd || entry.state === LedgerState.Added || entry.state === LedgerState.AddRefused
     ? 'add'
@@ -120,7 +122,9 @@ export interface Outcome {
   refused?: string;
   /** The import failed for good (dead-lettered): nothing was applied, but a remove may have been. */
   failed?: boolean;
-  /** The source offset of the change's event (staleness at an equal occurredAt); none for a dead-letter re-publication. */
+  /**
+   * The source offset of the change's event (staleness at an equal occurredAt); none for a dead-letter re-publication.
+   */
   offset?: number;
   /**
    * A remove of which nothing reached ActiveCampaign: the contact was not there (nothing was sent), or its import

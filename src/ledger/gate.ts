@@ -92,7 +92,10 @@ export class LedgerGate implements DeliveryGate<EventRef> {
     }
   }
 
-  /** Whether ActiveCampaign has had the contact: any list's record of something that reached it (not an unapplied unsubscribe). */
+  /**
+   * Whether ActiveCampaign has had the contact: any list's record
+   * of something that reached it (not an unapplied unsubscribe).
+   */
   knows(connection: string, email: string, ref: EventRef): boolean {
     if (!this.ledger) return true; // without a ledger nothing is known either way: send, as before
     const { topic, partition } = ref.message;

@@ -100,7 +100,9 @@ function hashInto(key: string): void {
   finishHash(h1, h2);
 }
 
-/** The offset slot's value: (offset + 1) × 4 (0 × 4 when no offset is known), plus the refused-add and unapplied bits. */
+/**
+ * The offset slot's value: (offset + 1) × 4 (0 × 4 when no offset is known), plus the refused-add and unapplied bits.
+ */
 function packOffset(e: LedgerEntry): number {
   return (e.offset === undefined ? 0 : (e.offset + 1) * 4) + (e.refusedAdd ? 1 : 0) + (e.unapplied ? 2 : 0);
 }
@@ -117,7 +119,9 @@ export class LedgerIndex {
   private at: Float64Array;
   private sent: Uint32Array;
   private until: Uint32Array;
-  /** (Source offset + 1) × 4 (0 when no offset is known), plus 1 for a refused add and 2 for an unapplied unsubscribe. */
+  /**
+   * (Source offset + 1) × 4 (0 when no offset is known), plus 1 for a refused add and 2 for an unapplied unsubscribe.
+   */
   private off: Float64Array;
   /** The earlier window (priorFrom floor, priorTo ceil), whole seconds; 0: none. */
   private prFrom: Uint32Array;

@@ -61,10 +61,16 @@ export function countKeyBytes(f: KeyFormat, key: Uint8Array, at: number): void {
 export function formatProblem(f: KeyFormat, hasher: PersonHasher): string | undefined {
   if (hasher.keyed) {
     if (f.check !== undefined && f.check !== decodeHashCheck(encodeHashCheck(hasher))) {
-      return 'it was written under another ledger.hashKey: set the key it was written with (a changed key would make every person look new)';
+      return (
+        'it was written under another ledger.hashKey: set the key it was ' +
+        'written with (a changed key would make every person look new)'
+      );
     }
     if (f.rawKeys > 0)
-      return `it holds ${f.rawKeys} key(s) with raw emails: migrate it first (ac-list-sync ledger-migrate, README "Personal data")`;
+      return (
+        `it holds ${f.rawKeys} key(s) with raw emails: ` +
+        'migrate it first (ac-list-sync ledger-migrate, README "Personal data")'
+      );
     return undefined;
   }
   if (f.check !== undefined || f.hashedKeys > 0)

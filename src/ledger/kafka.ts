@@ -31,7 +31,8 @@ export async function ensureLedgerTopics(admin: Admin, config: Config, log?: Log
     if (existing !== partitions) {
       throw new ConfigError(
         'ledger.topic',
-        `${topic} has ${existing} partitions but ${source} has ${partitions}: a ledger topic needs its source topic's partition count (records go to the source event's partition number)`,
+        `${topic} has ${existing} partitions but ${source} has ${partitions}: a ledger topic needs ` +
+          "its source topic's partition count (records go to the source event's partition number)",
       );
     }
     let policy: string;
@@ -52,7 +53,8 @@ export async function ensureLedgerTopics(admin: Admin, config: Config, log?: Log
     if (!policy.split(',').includes('compact') || policy.includes('delete')) {
       throw new ConfigError(
         'ledger.topic',
-        `${topic} has cleanup.policy=${policy || '(unknown)'}: a ledger topic must be compacted only (cleanup.policy=compact), or the service forgets which unsubscribes it made`,
+        `${topic} has cleanup.policy=${policy || '(unknown)'}: a ledger topic must be compacted ` +
+          'only (cleanup.policy=compact), or the service forgets which unsubscribes it made',
       );
     }
   }
@@ -140,12 +142,14 @@ export function createLedger(w: LedgerWiring): LedgerParts {
   );
   if (!w.config.ledger.hashKey)
     w.log.warn(
-      'ledger.hashKey is not set: erasure markers hash emails with the built-in key, so a guessed email can be tested against them (README, Personal data)',
+      'ledger.hashKey is not set: erasure markers hash emails with the built-in key, ' +
+        'so a guessed email can be tested against them (README, Personal data)',
     );
   if (w.rebuild.length)
     w.log.warn(
       { connections: w.rebuild },
-      'Rebuilding the ledger of these connections: what it held before this run is ignored and rewritten as changes are confirmed',
+      'Rebuilding the ledger of these connections: ' +
+        'what it held before this run is ignored and rewritten as changes are confirmed',
     );
   return {
     ledger,

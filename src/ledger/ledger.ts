@@ -38,7 +38,9 @@ import {
 
 /** How a restore resumes and reports how far it got (src/ledger/kafka.ts maps it onto readToEnd's options). */
 export interface RestoreResume {
-  /** Where each partition resumes: the offset after the last one read. A partition not named starts at its beginning. */
+  /**
+   * Where each partition resumes: the offset after the last one read. A partition not named starts at its beginning.
+   */
   from: ReadonlyMap<number, number>;
   /** The end offsets the read goes to, once known (for the progress shown). */
   onEnds(ends: ReadonlyMap<number, number>): void;
@@ -66,7 +68,10 @@ export interface LedgerIo {
     signal: AbortSignal,
     resume?: RestoreResume,
   ): Promise<void>;
-  /** Appends a record (null: a tombstone) to partition `partition` of the ledger topic of `sourceTopic`; resolves after the ack. */
+  /**
+   * Appends a record (null: a tombstone) to partition `partition` of the ledger topic of `sourceTopic`;
+   * resolves after the ack.
+   */
   write(sourceTopic: string, partition: number, key: string, value: string | null): Promise<void>;
   /**
    * Fencing: the partition was revoked, so its queued records are dropped (their changes belong to an earlier
@@ -117,7 +122,10 @@ interface Slot {
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
-/** A restore reserves index room for at most this many entries per partition up front (about 46 MB of table): a longer partition grows from there. */
+/**
+ * A restore reserves index room for at most this many entries per partition up front (about 46 MB of table):
+ * a longer partition grows from there.
+ */
 const RESERVE_AT_MOST = 1_000_000;
 
 /**
@@ -679,7 +687,8 @@ export class Ledger {
           }
           if (this.hasher.keyed && format.check === undefined) {
             format.check = decodeHashCheck(encodeHashCheck(this.hasher));
-            void this.io.write(topic, partition, HASH_CHECK_KEY, encodeHashCheck(this.hasher)).catch(() => undefined); // written again by the next restore if lost
+            // written again by the next restore if lost
+            void this.io.write(topic, partition, HASH_CHECK_KEY, encodeHashCheck(this.hasher)).catch(() => undefined);
           }
           slot.index.fit();
           slot.ready = true;
@@ -719,7 +728,10 @@ export class Ledger {
   }
 }
 
-/** Whether the entry stands for a strictly newer change than the outcome: a later occurredAt, or a later offset at the same one. */
+/**
+ * Whether the entry stands for a strictly newer change than the outcome: a later occurredAt,
+ * or a later offset at the same one.
+ */
 function isNewer(entry: LedgerEntry, o: Outcome): boolean {
   if (entry.occurredAt !== o.occurredAt) return entry.occurredAt > o.occurredAt;
   return entry.offset !== undefined && o.offset !== undefined && entry.offset > o.offset;

@@ -35,7 +35,10 @@ export class ErasureMarkers {
     return personPart(this.hasher, email);
   }
 
-  /** The marker that stands for this person on this connection, across every restored slot (two profiles may share an email). */
+  /**
+   * The marker that stands for this person on this connection,
+   * across every restored slot (two profiles may share an email).
+   */
   of(connection: string, email: string): ErasureMarker | undefined {
     if (this.count === 0) return undefined;
     let best: ErasureMarker | undefined;

@@ -79,7 +79,9 @@ export function ledgerTopicFor(sourceTopic: string, template: string): string {
  * intent?, unapplied?, offset?, priorSentAt?, priorConfirmedAt? } writes (test/ledger/record.test.ts compares them).
  */
 export function encodeLedgerValue(r: LedgerRecord): string {
-  let v = `{"v":${LEDGER_VERSION},"op":${r.op === 'add' ? '"add"' : '"remove"'},"occurredAt":${json(r.occurredAt)},"byService":${r.byService ? 'true' : 'false'},"sentAt":${json(r.sentAt)},"confirmedAt":${json(r.confirmedAt)}`;
+  let v =
+    `{"v":${LEDGER_VERSION},"op":${r.op === 'add' ? '"add"' : '"remove"'},"occurredAt":${json(r.occurredAt)},` +
+    `"byService":${r.byService ? 'true' : 'false'},"sentAt":${json(r.sentAt)},"confirmedAt":${json(r.confirmedAt)}`;
   if (r.refused) v += `,"refused":${JSON.stringify(r.refused)}`;
   if (r.intent) v += ',"intent":true';
   if (r.unapplied) v += ',"unapplied":true';
@@ -228,7 +230,9 @@ function number(b: Buffer, at: number): number {
 /** The record decodeLedgerEntry() scans into: every field set (or cleared) by each scan. */
 const scratch: LedgerRecord = { op: 'add', occurredAt: 0, byService: false, sentAt: 0, confirmedAt: 0 };
 
-/** Scans `b` into `out` (a fresh record, or the scratch one: optional fields are cleared first); false if not the form. */
+/**
+ * Scans `b` into `out` (a fresh record, or the scratch one: optional fields are cleared first); false if not the form.
+ */
 function scanLedgerValue(b: Buffer, out: LedgerRecord): boolean {
   let at = expect(b, 0, L.head);
   let op: 'add' | 'remove' = 'add';

@@ -18,7 +18,11 @@ export function createMetrics(registry = new Registry()) {
     beforeScrape,
     eventsConsumed: new Counter({
       name: `${PREFIX}events_consumed_total`,
-      help: "Events consumed, by result. Each event settles once per export as delivered, invalid, unmapped or dead_lettered (an erasure once per connection, as erased); suppressed: older than its person's erasure, skipped; duplicate (an offset fetched again) and stale (older than the change already buffered; it settles with that one) are counted as they arrive",
+      help:
+        'Events consumed, by result. Each event settles once per export as delivered, invalid, ' +
+        'unmapped or dead_lettered (an erasure once per connection, as erased); suppressed: ' +
+        "older than its person's erasure, skipped; duplicate (an offset fetched again) " +
+        'and stale (older than the change already buffered; it settles with that one) are counted as they arrive',
       labelNames: ['topic', 'result'] as const,
       registers: [registry],
     }),
@@ -36,7 +40,9 @@ export function createMetrics(registry = new Registry()) {
     }),
     bufferedListContacts: new Gauge({
       name: `${PREFIX}buffered_list_contacts`,
-      help: 'Contacts waiting in buffers per list (a contact changing two lists counts in both); computed at scrape time',
+      help:
+        'Contacts waiting in buffers per list (a contact changing ' +
+        'two lists counts in both); computed at scrape time',
       labelNames: ['connection', 'list'] as const,
       registers: [registry],
       collect: () => {
@@ -149,7 +155,9 @@ export function createMetrics(registry = new Registry()) {
     }),
     consumerLag: new Gauge({
       name: `${PREFIX}consumer_lag_messages`,
-      help: "Log end offset minus the group's committed offset (the lag probe refreshes it even while fetching is paused)",
+      help:
+        "Log end offset minus the group's committed offset (the " +
+        'lag probe refreshes it even while fetching is paused)',
       labelNames: ['topic', 'partition'] as const,
       registers: [registry],
     }),
@@ -168,13 +176,17 @@ export function createMetrics(registry = new Registry()) {
     }),
     decodeStalls: new Counter({
       name: `${PREFIX}decode_stalls_total`,
-      help: 'Times a partition paused because a record needed a service that did not answer (the schema registry), by code',
+      help:
+        'Times a partition paused because a record needed a ' +
+        'service that did not answer (the schema registry), by code',
       labelNames: ['topic', 'code'] as const,
       registers: [registry],
     }),
     consumerRestarts: new Counter({
       name: `${PREFIX}consumer_restarts_total`,
-      help: 'Times the Kafka consumer crashed on a retriable error and was restarted (a non-retriable crash exits the process instead)',
+      help:
+        'Times the Kafka consumer crashed on a retriable error and was ' +
+        'restarted (a non-retriable crash exits the process instead)',
       registers: [registry],
     }),
     paused: new Gauge({
@@ -206,7 +218,9 @@ export function createMetrics(registry = new Registry()) {
     }),
     emailOnTwoPartitions: new Counter({
       name: `${PREFIX}email_partition_conflicts_total`,
-      help: 'Events whose (connection, list, email) the ledger also holds for another owned partition (two profiles share an email upstream): the newest change wins across them',
+      help:
+        'Events whose (connection, list, email) the ledger also holds for another owned ' +
+        'partition (two profiles share an email upstream): the newest change wins across them',
       registers: [registry],
     }),
     ledgerEntries: new Gauge({
@@ -245,19 +259,25 @@ export function createMetrics(registry = new Registry()) {
     }),
     writerFailures: new Counter({
       name: `${PREFIX}writer_failures_total`,
-      help: 'Failed produce requests of an acked writer retried whole with backoff (the broker or the way to it, not a record)',
+      help:
+        'Failed produce requests of an acked writer retried whole ' +
+        'with backoff (the broker or the way to it, not a record)',
       labelNames: ['writer', 'reason'] as const,
       registers: [registry],
     }),
     writerRefused: new Counter({
       name: `${PREFIX}writer_refused_records_total`,
-      help: 'Records Kafka refused on their own (too_large, refused, failing), each then retried alone with backoff while the others are written',
+      help:
+        'Records Kafka refused on their own (too_large, refused, failing), ' +
+        'each then retried alone with backoff while the others are written',
       labelNames: ['writer', 'reason'] as const,
       registers: [registry],
     }),
     writerStuck: new Gauge({
       name: `${PREFIX}writer_stuck_records`,
-      help: 'Records refused on their own and not written yet: what they stand for stays uncommitted (its partition stops at its offset)',
+      help:
+        'Records refused on their own and not written yet: ' +
+        'what they stand for stays uncommitted (its partition stops at its offset)',
       labelNames: ['writer'] as const,
       registers: [registry],
     }),
@@ -269,13 +289,17 @@ export function createMetrics(registry = new Registry()) {
     }),
     writerShrunk: new Counter({
       name: `${PREFIX}writer_shrunk_records_total`,
-      help: 'Records over the topic max.message.bytes written cut to fit (dead letters: the value, then source headers; the headers say what was cut)',
+      help:
+        'Records over the topic max.message.bytes written cut to fit (dead letters: ' +
+        'the value, then source headers; the headers say what was cut)',
       labelNames: ['writer'] as const,
       registers: [registry],
     }),
     ledgerRestoreRecords: new Counter({
       name: `${PREFIX}ledger_restore_records_total`,
-      help: 'Ledger records read by restores, by result: applied, older (an entry with a newer occurredAt was already read: ignored), rebuild (ignored: the connection is rebuilt)',
+      help:
+        'Ledger records read by restores, by result: applied, older (an entry with a newer ' +
+        'occurredAt was already read: ignored), rebuild (ignored: the connection is rebuilt)',
       labelNames: ['result'] as const,
       registers: [registry],
     }),
@@ -286,7 +310,9 @@ export function createMetrics(registry = new Registry()) {
     }),
     ledgerRestoreResumes: new Counter({
       name: `${PREFIX}ledger_restore_resumes_total`,
-      help: 'Restores resumed from the offsets they had reached, by reason: stalled (no progress for ledger.restoreTimeoutMs) or failed',
+      help:
+        'Restores resumed from the offsets they had reached, by reason: ' +
+        'stalled (no progress for ledger.restoreTimeoutMs) or failed',
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
@@ -297,49 +323,67 @@ export function createMetrics(registry = new Registry()) {
     }),
     lateImportReasserts: new Counter({
       name: `${PREFIX}late_import_reasserts_total`,
-      help: 'Changes sent again because a bulk import abandoned at its confirmation deadline completed later, over a newer change of the same contact and list',
+      help:
+        'Changes sent again because a bulk import abandoned at its confirmation ' +
+        'deadline completed later, over a newer change of the same contact and list',
       labelNames: ['connection'] as const,
       registers: [registry],
     }),
     erasures: new Counter({
       name: `${PREFIX}erasures_total`,
-      help: 'Erasure requests carried out per connection, by result: deleted (DELETE /contacts/{id}), absent (the account had no such contact), refused (dead-lettered; dlq replay retries it)',
+      help:
+        'Erasure requests carried out per connection, by result: deleted (DELETE /contacts/{id}), ' +
+        'absent (the account had no such contact), refused (dead-lettered; dlq replay retries it)',
       labelNames: ['connection', 'result'] as const,
       registers: [registry],
     }),
     contactLookups: new Counter({
       name: `${PREFIX}contact_lookups_total`,
-      help: 'Lookups (GET /contacts?email=) before sending removes of a contact the ledger does not know, by result (found, absent, refused); absent and refused leaves settle unsent',
+      help:
+        'Lookups (GET /contacts?email=) before sending removes of a contact the ledger does not know, ' +
+        'by result (found, absent, refused); absent and refused leaves settle unsent',
       labelNames: ['connection', 'result'] as const,
       registers: [registry],
     }),
     memberReads: new Counter({
       name: `${PREFIX}member_reads_total`,
-      help: "Reads of a list's members (GET /contacts?listid=, paged) that answer for many unknown removes at once, by result: done, failed (its removes went back to per-email lookups)",
+      help:
+        "Reads of a list's members (GET /contacts?listid=, paged) that answer for many unknown " +
+        'removes at once, by result: done, failed (its removes went back to per-email lookups)',
       labelNames: ['connection', 'result'] as const,
       registers: [registry],
     }),
     memberReadAnswers: new Counter({
       name: `${PREFIX}member_read_answers_total`,
-      help: 'Entries of removes only that a member read answered instead of a lookup, by result: found (sent by import), absent (not a member: settle unsent)',
+      help:
+        'Entries of removes only that a member read answered instead of a lookup, ' +
+        'by result: found (sent by import), absent (not a member: settle unsent)',
       labelNames: ['connection', 'result'] as const,
       registers: [registry],
     }),
     emailChanges: new Counter({
       name: `${PREFIX}email_changes_total`,
-      help: 'Profiles whose email changed, by result: changed (PUT /contacts/{id} took the new email), missing (no contact to change), taken (dead-lettered EMAIL_TAKEN), failed (refused otherwise: sent as before), unresolved (known from the ledger without its contact id: sent as before)',
+      help:
+        'Profiles whose email changed, by result: changed (PUT /contacts/{id} took the new email), ' +
+        'missing (no contact to change), taken (dead-lettered EMAIL_TAKEN), failed (refused otherwise: ' +
+        'sent as before), unresolved (known from the ledger without its contact id: sent as before)',
       labelNames: ['connection', 'result'] as const,
       registers: [registry],
     }),
     profileLookups: new Counter({
       name: `${PREFIX}profile_lookups_total`,
-      help: 'Lookups (GET /contacts?email=) of the contact id of a new profile, recorded in the ledger for later email changes, by result (found, absent)',
+      help:
+        'Lookups (GET /contacts?email=) of the contact id of a new profile, ' +
+        'recorded in the ledger for later email changes, by result (found, absent)',
       labelNames: ['connection', 'result'] as const,
       registers: [registry],
     }),
     consentWebhooks: new Counter({
       name: `${PREFIX}consent_webhook_requests_total`,
-      help: 'Requests to the opt-out webhook, by result (recorded, ignored_type, ignored_source, unauthorized, malformed, too_large, rate_limited, not_found, method, failed); the answer is never 410, which would make ActiveCampaign deactivate the webhook',
+      help:
+        'Requests to the opt-out webhook, by result (recorded, ignored_type, ignored_source, ' +
+        'unauthorized, malformed, too_large, rate_limited, not_found, method, failed); ' +
+        'the answer is never 410, which would make ActiveCampaign deactivate the webhook',
       labelNames: ['result'] as const,
       registers: [registry],
     }),
@@ -350,13 +394,17 @@ export function createMetrics(registry = new Registry()) {
     }),
     tagRemovals: new Counter({
       name: `${PREFIX}tag_removals_total`,
-      help: "Leaves whose export's tags were removed (exports.removeTagsOnLeave), by result (removed, none: the contact had none of them, missing: no such contact, failed)",
+      help:
+        "Leaves whose export's tags were removed (exports.removeTagsOnLeave), " +
+        'by result (removed, none: the contact had none of them, missing: no such contact, failed)',
       labelNames: ['connection', 'result'] as const,
       registers: [registry],
     }),
     resubscribes: new Counter({
       name: `${PREFIX}resubscribes_total`,
-      help: 'Re-entries after an unsubscribe made by this service, by result (subscribed, already, opted_out, bounced, missing, failed)',
+      help:
+        'Re-entries after an unsubscribe made by this service, ' +
+        'by result (subscribed, already, opted_out, bounced, missing, failed)',
       labelNames: ['connection', 'result'] as const,
       registers: [registry],
     }),

@@ -83,7 +83,9 @@ export class OutcomeSink implements DeliveryOutcomes<EventRef> {
     if (settle) this.settler.endAll(refs, 'delivered');
   }
 
-  /** One letter per event, all acknowledged; only current-generation events are written (the others are fetched again). */
+  /**
+   * One letter per event, all acknowledged; only current-generation events are written (the others are fetched again).
+   */
   private letters(refs: readonly EventRef[], stage: Stage, code: string, reason: string): Promise<void> {
     const writes = refs
       .filter((r) => this.ownership.isCurrent(r.generation))

@@ -89,7 +89,9 @@ export class Settler {
     this.gauge();
   }
 
-  /** Begins an event with `shares` shares. False when it was seen already (a re-fetch) or its partition is not owned. */
+  /**
+   * Begins an event with `shares` shares. False when it was seen already (a re-fetch) or its partition is not owned.
+   */
   begin(topic: string, partition: number, offset: number, shares: number): boolean {
     const tracker = this.tracker(topic, partition);
     if (!tracker?.begin(offset, shares)) return false;
@@ -183,7 +185,8 @@ export class Settler {
     if (!this.tracker(topic, partition)?.settle(offset, share.share)) return;
     this.totals[total]++;
     this.onEnded?.(share, result);
-    // Counted here, added to the metric per batch and per commit (gauge()): a labelled increment per event costs more than the rest of ending it.
+    // Counted here, added to the metric per batch and per commit (gauge()):
+    // a labelled increment per event costs more than the rest of ending it.
     let byResult = this.unreported.get(topic);
     if (!byResult) this.unreported.set(topic, (byResult = new Map()));
     byResult.set(result, (byResult.get(result) ?? 0) + 1);

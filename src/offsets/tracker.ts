@@ -31,7 +31,10 @@ export class PartitionTracker {
     return this.seenThrough;
   }
 
-  /** Records that `offset` must end `shares` shares (at most MAX_SHARES). Returns false for an offset already seen (a re-fetch). */
+  /**
+   * Records that `offset` must end `shares` shares (at most MAX_SHARES).
+   * Returns false for an offset already seen (a re-fetch).
+   */
   begin(offset: number, shares = 1): boolean {
     if (offset <= this.seenThrough) return false;
     if (shares > MAX_SHARES) throw new RangeError(`an event may map to at most ${MAX_SHARES} exports, not ${shares}`);

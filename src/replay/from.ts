@@ -36,7 +36,8 @@ export function parseTimestamp(text: string, option: string): number {
   const value = text.trim();
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/i.test(value)) {
     throw usage(
-      `${option} must be "earliest", an ISO timestamp such as 2026-11-28T10:00:00Z, or partition:offset pairs such as 0:1200,1:980; got "${text}"`,
+      `${option} must be "earliest", an ISO timestamp such as 2026-11-28T10:00:00Z, ` +
+        `or partition:offset pairs such as 0:1200,1:980; got "${text}"`,
     );
   }
   const zoned = /(Z|[+-]\d{2}:?\d{2})$/i.test(value) ? value : `${value}Z`;
@@ -51,7 +52,8 @@ export function replayGroup(liveGroup: string, given: string | undefined, now: n
     if (given.trim() === '') throw usage('--group must not be empty');
     if (given === liveGroup) {
       throw usage(
-        `--group "${given}" is the live sync's consumer group (kafka.groupId); a replay needs a group of its own, or it would move the live sync's offsets`,
+        `--group "${given}" is the live sync's consumer group (kafka.groupId); ` +
+          "a replay needs a group of its own, or it would move the live sync's offsets",
       );
     }
     return given;

@@ -105,7 +105,8 @@ export function replayConfig(config: Config, topics: readonly string[]): Config 
     if (used.has(name) && conn.replayShare <= 0) {
       throw new ConfigError(
         `connections.${name}.replayShare`,
-        "is 0, so no part of the account budget is reserved for replays: set it (e.g. 0.3) in the live sync's config too and restart the live sync, so that live and replay together stay within the account's limits",
+        "is 0, so no part of the account budget is reserved for replays: set it (e.g. 0.3) in the live sync's " +
+          "config too and restart the live sync, so that live and replay together stay within the account's limits",
       );
     }
     connections[name] = conn.replayShare > 0 ? { ...conn, budgetShare: replayBudgetShare(conn), replayShare: 0 } : conn;

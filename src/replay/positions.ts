@@ -49,7 +49,8 @@ export async function setStartOffsets(
   if (group && !['Empty', 'Dead'].includes(group.state)) {
     throw new SyncError(
       'GROUP_ACTIVE',
-      `replay: consumer group "${groupId}" has running members (state ${group.state}); a replay needs a group nobody else uses`,
+      `replay: consumer group "${groupId}" has running members ` +
+        `(state ${group.state}); a replay needs a group nobody else uses`,
       false,
     );
   }
@@ -79,7 +80,8 @@ export async function setStartOffsets(
     if (Number(at) !== r.start)
       throw new SyncError(
         'START_NOT_SET',
-        `replay: the start offset of ${r.topic}/${r.partition} could not be set (${r.start} wanted, ${String(at)} committed)`,
+        `replay: the start offset of ${r.topic}/${r.partition} could ` +
+          `not be set (${r.start} wanted, ${String(at)} committed)`,
         true,
       );
   }

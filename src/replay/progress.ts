@@ -60,13 +60,19 @@ const eta = (v: ProgressView) => (v.etaSeconds === undefined ? 'ETA unknown' : `
 
 /** The line written at a fixed interval when the output is not a terminal (logs, CI). */
 export function progressLine(v: ProgressView): string {
-  return `replay progress: ${count(v.done)} of ${count(v.total)} events (${percent(v)}%), ${count(v.rate)} events/s, ${eta(v)}, elapsed ${formatDuration(v.elapsedSeconds)}`;
+  return (
+    `replay progress: ${count(v.done)} of ${count(v.total)} events (${percent(v)}%), ${count(v.rate)} ` +
+    `events/s, ${eta(v)}, elapsed ${formatDuration(v.elapsedSeconds)}`
+  );
 }
 
 /** The bar redrawn in place on a terminal. */
 export function progressBar(v: ProgressView, width = 30): string {
   const filled = v.total === 0 ? width : Math.min(width, Math.floor((width * v.done) / v.total));
-  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${percent(v).padStart(5)}%  ${count(v.done)}/${count(v.total)} events  ${count(v.rate)}/s  ${eta(v)}`;
+  return (
+    `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${percent(v).padStart(5)}%  ` +
+    `${count(v.done)}/${count(v.total)} events  ${count(v.rate)}/s  ${eta(v)}`
+  );
 }
 
 export interface ProgressOutput {

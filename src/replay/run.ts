@@ -51,7 +51,8 @@ export async function runReplay(config: Config, opts: ReplayOptions): Promise<Re
     if (!config.connections[name])
       throw new SyncError(
         'USAGE',
-        `replay: --rebuild-ledger names "${name}", which is not one of connections (${Object.keys(config.connections).join(', ')})`,
+        `replay: --rebuild-ledger names "${name}", which is not one ` +
+          `of connections (${Object.keys(config.connections).join(', ')})`,
         false,
       );
   }

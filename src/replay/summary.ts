@@ -108,11 +108,13 @@ export function formatSummary(s: ReplaySummary): string[] {
       ? 'Replay complete.'
       : "Replay stopped before the end: the group's committed offsets show how far it got.",
     `Consumer group:    ${s.group}`,
-    `Events:            ${n(e.consumed)} consumed of ${n(s.total)} offsets in range (delivered ${n(e.delivered)}, dead-lettered ${n(e.deadLettered)}, skipped ${n(e.skipped)})`,
+    `Events:            ${n(e.consumed)} consumed of ${n(s.total)} offsets in range ` +
+      `(delivered ${n(e.delivered)}, dead-lettered ${n(e.deadLettered)}, skipped ${n(e.skipped)})`,
   ];
   for (const l of s.lists) {
     lines.push(
-      `List ${l.listId} (${l.export}, ${l.connection}): ${n(l.events)} changes delivered, ${l.capped ? 'at least ' : ''}${n(l.contacts)} contacts`,
+      `List ${l.listId} (${l.export}, ${l.connection}): ${n(l.events)} changes ` +
+        `delivered, ${l.capped ? 'at least ' : ''}${n(l.contacts)} contacts`,
     );
   }
   const dead = s.deadLetters.map((d) => `${d.stage}/${d.code} ${n(d.count)}`).join(', ');

@@ -21,7 +21,8 @@ export interface ImportContact {
 }
 
 export const VALIDATION_MESSAGE =
-  'JSON payload did not pass validation. Please fix failure Reasons and retry. The import was not queued for processing.';
+  'JSON payload did not pass validation. Please fix failure ' +
+  'Reasons and retry. The import was not queued for processing.';
 /** Verbatim from the docs, including the curly quotes and the space after the opening one. */
 export const EMAIL_FAILURE_REASON = 'Field‘ email’ incorrect format';
 
@@ -33,7 +34,8 @@ function generalError(message: string, reason: string): Reply {
 export function bulkRateLimitReply(limit: number): Reply {
   return generalError(
     'Rate limit exceeded.',
-    `Up to ${limit} imports may be requested per minute.Please batch contacts into larger requests, or retry this request in a minute.`,
+    `Up to ${limit} imports may be requested per minute.Please batch ` +
+      'contacts into larger requests, or retry this request in a minute.',
   );
 }
 

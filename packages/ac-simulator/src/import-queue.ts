@@ -3,10 +3,10 @@ import type { ImportContact } from './bulk-import.js';
 
 /**
  * The asynchronous import worker (CONTRACT.md §4.9). Each accepted import gets its timeline when it is queued:
- * status false → waiting → claimed → active → a terminal state, with the configured delays (already divided by the
- * time scale). The status seen by /import/info is computed from that timeline when polled. Imports finish in the
- * order they were accepted (unless `inOrder` is false): an import never finishes before the one queued ahead of it.
- * A stuck import stops at its `stuck` status for ever; it holds up no other import.
+ * status false → waiting → claimed → active → a terminal state, with the configured delays (already divided by
+ * the time scale). The status seen by /import/info is computed from that timeline when polled. Imports finish in
+ * the order they were accepted (unless `inOrder` is false): an import never finishes before the one queued ahead
+ * of it. A stuck import stops at its `stuck` status for ever; it holds up no other import.
  *
  * Memberships and contacts are changed when an import finishes even if nobody polls: one timer waits for the
  * oldest unfinished import, and `settle(now)` (called by the server before every request and every snapshot)

@@ -41,7 +41,9 @@ export interface StuckImports {
   share: number;
   /** The next n accepted imports get stuck (counts down; GET /__sim/config shows what is left). */
   next: number;
-  /** Where they stop: 'active' (default), 'claimed', 'waiting', or false (/import/info answers status:false for ever). */
+  /**
+   * Where they stop: 'active' (default), 'claimed', 'waiting', or false (/import/info answers status:false for ever).
+   */
   status: false | 'waiting' | 'claimed' | 'active';
 }
 
@@ -77,13 +79,18 @@ export interface SimulatorOptions {
   /** Scope of the two bulk import budgets [UNCONFIRMED]: 'separate' = 20/min single-contact and 100/min
    * multi-contact counted apart; 'combined' = single-contact imports count toward the 100 as well. */
   importLimitScope: 'separate' | 'combined';
-  /** Algorithm of the per-minute bulk import budgets [UNCONFIRMED]: 'sliding' window, 'fixed' windows, 'token-bucket'. */
+  /**
+   * Algorithm of the per-minute bulk import budgets [UNCONFIRMED]: 'sliding' window, 'fixed' windows, 'token-bucket'.
+   */
   importLimiter: 'sliding' | 'fixed' | 'token-bucket';
   /** /import/info `success` lists updated contacts as well as created ones [UNCONFIRMED]: true. */
   importSuccessIncludesUpdated: boolean;
   /** contact/sync status when it updates an existing contact [UNCONFIRMED]: 201 (as when it creates) or 200. */
   syncUpdateStatus: 200 | 201;
-  /** GET /contacts honours `orders[id]` and `id_greater` beside `listid` [UNCONFIRMED together]; false: ignores both (ids ascending from `offset`). */
+  /**
+   * GET /contacts honours `orders[id]` and `id_greater` beside `listid` [UNCONFIRMED together]; false: ignores both
+   * (ids ascending from `offset`).
+   */
   contactsIdPaging: boolean;
   /** Which /api/3 answers carry RateLimit-Limit/-Remaining [UNCONFIRMED]: 'every' one, '429-only', or 'none'. */
   rateLimitHeaders: 'every' | '429-only' | 'none';

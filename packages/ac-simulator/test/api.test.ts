@@ -169,26 +169,29 @@ describe('contacts', () => {
 });
 
 describe('contactLists', () => {
-  it('subscribes, unsubscribes and re-subscribes; the write answers status as a number, the read as a string', async () => {
-    const s = await sim();
-    const id = s.seedContact({ email: 'cy@example.com' });
-    const post = (status: number | string) =>
-      api(s, 'POST', '/contactLists', { body: { contactList: { list: '2', contact: id, status } } });
-    const sub = await post(1);
-    assert.equal(sub.status, 200);
-    assert.equal(sub.body.contactList.status, 1);
-    assert.equal(sub.body.contacts[0].id, id);
-    assert.equal((await post('2')).body.contactList.status, 2);
-    assert.equal(s.snapshot().lists['2']!.members['cy@example.com']!.status, 2);
-    await post(1);
-    assert.equal(s.snapshot().lists['2']!.members['cy@example.com']!.status, 1);
-    assert.equal(s.snapshot().counters.forcedResubscribes, 0, 'the 2 was set through the API, not by the contact');
-    const read = await api(s, 'GET', `/contacts/${id}/contactLists`);
-    assert.deepEqual(
-      read.body.contactLists.map((m: { list: string; status: string }) => [m.list, m.status]),
-      [['2', '1']],
-    );
-  });
+  it(
+    'subscribes, unsubscribes and re-subscribes; ' + 'the write answers status as a number, the read as a string',
+    async () => {
+      const s = await sim();
+      const id = s.seedContact({ email: 'cy@example.com' });
+      const post = (status: number | string) =>
+        api(s, 'POST', '/contactLists', { body: { contactList: { list: '2', contact: id, status } } });
+      const sub = await post(1);
+      assert.equal(sub.status, 200);
+      assert.equal(sub.body.contactList.status, 1);
+      assert.equal(sub.body.contacts[0].id, id);
+      assert.equal((await post('2')).body.contactList.status, 2);
+      assert.equal(s.snapshot().lists['2']!.members['cy@example.com']!.status, 2);
+      await post(1);
+      assert.equal(s.snapshot().lists['2']!.members['cy@example.com']!.status, 1);
+      assert.equal(s.snapshot().counters.forcedResubscribes, 0, 'the 2 was set through the API, not by the contact');
+      const read = await api(s, 'GET', `/contacts/${id}/contactLists`);
+      assert.deepEqual(
+        read.body.contactLists.map((m: { list: string; status: string }) => [m.list, m.status]),
+        [['2', '1']],
+      );
+    },
+  );
 
   it('counts a forced re-subscribe of a contact who opted out themselves, and still applies it', async () => {
     const s = await sim();

@@ -18,7 +18,8 @@ async function sim(opts: SimulatorOptionsInput = FAST): Promise<Simulator> {
 }
 
 const VALIDATION =
-  'JSON payload did not pass validation. Please fix failure Reasons and retry. The import was not queued for processing.';
+  'JSON payload did not pass validation. Please fix failure ' +
+  'Reasons and retry. The import was not queued for processing.';
 const bulk = (s: Simulator, body: unknown) => api(s, 'POST', '/import/bulk_import', { body });
 
 describe('bulk import validation', () => {
@@ -65,7 +66,8 @@ describe('bulk import validation', () => {
     ['string-index', { contact: '1', failureReason: 'Field‘ email’ incorrect format' }],
     ['undocumented', { failureReason: 'Field‘ email’ incorrect format' }],
   ] as const) {
-    it(`answers a validation 400 with validation400Shape '${shape}', and queues nothing; a good half is accepted`, async () => {
+    const goodHalf = 'a good half is accepted';
+    it(`answers a validation 400 with validation400Shape '${shape}', and queues nothing; ${goodHalf}`, async () => {
       const s = await sim({ ...FAST, validation400Shape: shape });
       const list = contacts(4);
       list[1]!.email = 'no-at-sign';
@@ -110,33 +112,37 @@ describe('bulk import per-minute limits', () => {
     limits: { requestsPerSecond: 10_000, burst: 10_000 },
   };
 
-  it('answers the documented "Rate limit exceeded." 400 to the 101st multi-contact import within a minute', async () => {
-    const s = await sim(scaled);
-    for (let i = 0; i < 100; i++)
-      assert.equal((await bulk(s, { contacts: contacts(2, `m${i}-`) })).status, 200, `import ${i + 1}`);
-    const refused = await bulk(s, { contacts: contacts(2, 'late') });
-    assert.equal(refused.status, 400);
-    assert.deepEqual(refused.body, {
-      success: 0,
-      message: 'Rate limit exceeded.',
-      failureReasons: [
-        'Up to 100 imports may be requested per minute.Please batch contacts into larger requests, or retry this request in a minute.',
-      ],
-    });
-    assert.equal(
-      (await bulk(s, { contacts: contacts(1, 'single') })).status,
-      200,
-      'single-contact imports have their own budget',
-    );
-    const snap = s.snapshot();
-    assert.deepEqual([snap.counters.bulkRateLimited400, snap.counters.importsAccepted], [1, 101]);
-    await waitFor(
-      'the window to free a slot',
-      async () => ((await bulk(s, { contacts: contacts(2, 'again') })).status === 200 ? true : undefined),
-      5_000,
-      100,
-    );
-  });
+  it(
+    'answers the documented "Rate limit exceeded." 400 ' + 'to the 101st multi-contact import within a minute',
+    async () => {
+      const s = await sim(scaled);
+      for (let i = 0; i < 100; i++)
+        assert.equal((await bulk(s, { contacts: contacts(2, `m${i}-`) })).status, 200, `import ${i + 1}`);
+      const refused = await bulk(s, { contacts: contacts(2, 'late') });
+      assert.equal(refused.status, 400);
+      assert.deepEqual(refused.body, {
+        success: 0,
+        message: 'Rate limit exceeded.',
+        failureReasons: [
+          'Up to 100 imports may be requested per minute.Please batch ' +
+            'contacts into larger requests, or retry this request in a minute.',
+        ],
+      });
+      assert.equal(
+        (await bulk(s, { contacts: contacts(1, 'single') })).status,
+        200,
+        'single-contact imports have their own budget',
+      );
+      const snap = s.snapshot();
+      assert.deepEqual([snap.counters.bulkRateLimited400, snap.counters.importsAccepted], [1, 101]);
+      await waitFor(
+        'the window to free a slot',
+        async () => ((await bulk(s, { contacts: contacts(2, 'again') })).status === 200 ? true : undefined),
+        5_000,
+        100,
+      );
+    },
+  );
 
   it('allows 20 single-contact imports per minute', async () => {
     const s = await sim(scaled);

@@ -50,13 +50,17 @@ const settings = (patch: Partial<LimiterSettings>): LimiterSettings => ({
 });
 
 describe('importLimitScope', () => {
-  it("'combined' counts single-contact imports toward the multi-contact budget and refuses by the budget that is full", () => {
-    const limiter = new AccountLimiter(settings({ importLimitScope: 'combined' }), 0);
-    const bulk = (kind: 'single' | 'multi') => limiter.admitBulk(kind, 0, limiter.admit(0));
-    assert.deepEqual([bulk('single').ok, bulk('multi').ok, bulk('multi').ok], [true, true, true]);
-    assert.deepEqual(bulk('multi'), { ok: false, refusedBy: 'multi' }, '1 single + 2 multi fill the 3');
-    assert.deepEqual(bulk('single'), { ok: false, refusedBy: 'multi' });
-  });
+  it(
+    "'combined' counts single-contact imports toward the " +
+      'multi-contact budget and refuses by the budget that is full',
+    () => {
+      const limiter = new AccountLimiter(settings({ importLimitScope: 'combined' }), 0);
+      const bulk = (kind: 'single' | 'multi') => limiter.admitBulk(kind, 0, limiter.admit(0));
+      assert.deepEqual([bulk('single').ok, bulk('multi').ok, bulk('multi').ok], [true, true, true]);
+      assert.deepEqual(bulk('multi'), { ok: false, refusedBy: 'multi' }, '1 single + 2 multi fill the 3');
+      assert.deepEqual(bulk('single'), { ok: false, refusedBy: 'multi' });
+    },
+  );
 
   it("'separate' keeps the two budgets apart", () => {
     const limiter = new AccountLimiter(settings({}), 0);
@@ -126,21 +130,24 @@ describe('import limits over HTTP', () => {
     assert.throws(() => s.configure({ importLimiter: 'leaky' as never }), /importLimiter/);
   });
 
-  it("'combined' refuses a single-contact import once 4 imports in all were made, naming the 100-style limit", async () => {
-    const s = await startSimulator({ ...base, timeScale: 1, importLimitScope: 'combined' });
-    started.push(s);
-    for (let i = 0; i < 4; i++)
-      assert.equal(
-        (await api(s, 'POST', '/import/bulk_import', { body: { contacts: contacts(i === 0 ? 1 : 2, `p${i}`) } }))
-          .status,
-        200,
-      );
-    const refused = await api(s, 'POST', '/import/bulk_import', { body: { contacts: contacts(1, 'late') } });
-    assert.equal(refused.status, 400);
-    assert.match(refused.body.failureReasons[0], /^Up to 4 imports may be requested per minute\./);
-    const report = s.snapshot().counters.importWindows;
-    assert.deepEqual([report.maxInWindow, report.overAll, report.maxSingleInWindow], [5, 1, 2]);
-  });
+  it(
+    "'combined' refuses a single-contact import once 4 imports in all were made, " + 'naming the 100-style limit',
+    async () => {
+      const s = await startSimulator({ ...base, timeScale: 1, importLimitScope: 'combined' });
+      started.push(s);
+      for (let i = 0; i < 4; i++)
+        assert.equal(
+          (await api(s, 'POST', '/import/bulk_import', { body: { contacts: contacts(i === 0 ? 1 : 2, `p${i}`) } }))
+            .status,
+          200,
+        );
+      const refused = await api(s, 'POST', '/import/bulk_import', { body: { contacts: contacts(1, 'late') } });
+      assert.equal(refused.status, 400);
+      assert.match(refused.body.failureReasons[0], /^Up to 4 imports may be requested per minute\./);
+      const report = s.snapshot().counters.importWindows;
+      assert.deepEqual([report.maxInWindow, report.overAll, report.maxSingleInWindow], [5, 1, 2]);
+    },
+  );
 
   it('audits with the limits switched off as well', async () => {
     const s = await startSimulator({ ...base, timeScale: 1, limits: { enabled: false, bulkMultiPerMinute: 2 } });

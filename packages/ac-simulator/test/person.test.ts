@@ -36,44 +36,50 @@ describe("a person's own changes (POST /__sim/membership)", () => {
     assert.equal(s.snapshot().contacts, 1);
   });
 
-  it('re-subscribes through a form (changedBy "form"), and a later own unsubscribe wins over a bulk subscribe', async () => {
-    const s = await sim();
-    await bulk(s, [{ email: 'bo@example.com', unsubscribe: [{ listid: 1 }] }, { email: 'x@example.com' }]);
-    assert.equal(s.snapshot().lists['1']!.members['bo@example.com']!.changedBy, 'service-bulk');
-    const form = await person(s, { email: 'bo@example.com', list: 1, status: 1, source: 'form' });
-    assert.deepEqual(form.body, { contact: '1', list: '1', status: 1 });
-    assert.deepEqual(
-      [
-        s.snapshot().lists['1']!.members['bo@example.com']!.status,
-        s.snapshot().lists['1']!.members['bo@example.com']!.changedBy,
-      ],
-      [1, 'form'],
-    );
-    await person(s, { email: 'bo@example.com', list: '1', status: 2, source: 'person' });
-    const info = await bulk(s, [{ email: 'bo@example.com', subscribe: [{ listid: 1 }] }, { email: 'y@example.com' }]);
-    assert.deepEqual(info.failure, ['bo@example.com']);
-    const m = s.snapshot().lists['1']!.members['bo@example.com']!;
-    assert.deepEqual([m.status, m.changedBy], [2, 'person']);
-  });
+  it(
+    're-subscribes through a form (changedBy "form"), ' + 'and a later own unsubscribe wins over a bulk subscribe',
+    async () => {
+      const s = await sim();
+      await bulk(s, [{ email: 'bo@example.com', unsubscribe: [{ listid: 1 }] }, { email: 'x@example.com' }]);
+      assert.equal(s.snapshot().lists['1']!.members['bo@example.com']!.changedBy, 'service-bulk');
+      const form = await person(s, { email: 'bo@example.com', list: 1, status: 1, source: 'form' });
+      assert.deepEqual(form.body, { contact: '1', list: '1', status: 1 });
+      assert.deepEqual(
+        [
+          s.snapshot().lists['1']!.members['bo@example.com']!.status,
+          s.snapshot().lists['1']!.members['bo@example.com']!.changedBy,
+        ],
+        [1, 'form'],
+      );
+      await person(s, { email: 'bo@example.com', list: '1', status: 2, source: 'person' });
+      const info = await bulk(s, [{ email: 'bo@example.com', subscribe: [{ listid: 1 }] }, { email: 'y@example.com' }]);
+      assert.deepEqual(info.failure, ['bo@example.com']);
+      const m = s.snapshot().lists['1']!.members['bo@example.com']!;
+      assert.deepEqual([m.status, m.changedBy], [2, 'person']);
+    },
+  );
 
-  it('counts a contactLists re-subscribe of a person’s own unsubscribe as forced, and of the service’s as not', async () => {
-    const s = await sim();
-    const own = (await person(s, { email: 'own@example.com', list: '1', status: 2, source: 'person' })).body.contact;
-    const info = await bulk(s, [
-      { email: 'svc@example.com', unsubscribe: [{ listid: 1 }] },
-      { email: 'z@example.com' },
-    ]);
-    const svc = info.success[0];
-    for (const contact of [svc, own]) {
-      const r = await api(s, 'POST', '/contactLists', {
-        body: { contactList: { list: '1', contact, status: 1, sourceid: 4 } },
-      });
-      assert.equal(r.status, 200);
-    }
-    const snap = s.snapshot();
-    assert.equal(snap.counters.forcedResubscribes, 1);
-    assert.equal(snap.lists['1']!.members['own@example.com']!.changedBy, 'service-contactLists');
-  });
+  it(
+    'counts a contactLists re-subscribe of a person’s own unsubscribe as forced, ' + 'and of the service’s as not',
+    async () => {
+      const s = await sim();
+      const own = (await person(s, { email: 'own@example.com', list: '1', status: 2, source: 'person' })).body.contact;
+      const info = await bulk(s, [
+        { email: 'svc@example.com', unsubscribe: [{ listid: 1 }] },
+        { email: 'z@example.com' },
+      ]);
+      const svc = info.success[0];
+      for (const contact of [svc, own]) {
+        const r = await api(s, 'POST', '/contactLists', {
+          body: { contactList: { list: '1', contact, status: 1, sourceid: 4 } },
+        });
+        assert.equal(r.status, 200);
+      }
+      const snap = s.snapshot();
+      assert.equal(snap.counters.forcedResubscribes, 1);
+      assert.equal(snap.lists['1']!.members['own@example.com']!.changedBy, 'service-contactLists');
+    },
+  );
 
   it('refuses a bad email, an unknown list, a bad status or source, with 400 and nothing changed', async () => {
     const s = await sim();
@@ -127,23 +133,27 @@ describe('repeatUnsubscribeMovesUdate', () => {
   };
 
   for (const moves of [false, true]) {
-    it(`${moves ? 'moves' : 'keeps'} the udate of an already-unsubscribed membership on a bulk unsubscribe (${moves})`, () => {
-      let now = Date.parse('2026-12-01T10:00:00Z');
-      const store = new Store(() => new Date(now));
-      store.setLists([{ id: '1', name: 'One' }]);
-      const { contact } = store.upsertContact({ email: 'rep@example.com' });
-      store.setMembership(contact.id, '1', 2, { by: 'person' });
-      now += 60_000;
-      applyImport(store, [unsubscribe], {
-        unsubscribedConflict: 'failure',
-        repeatUnsubscribeMovesUdate: moves,
-        emptyBulkValueClears: false,
-        importSuccessIncludesUpdated: true,
-      });
-      const m = store.membersOf('1')['rep@example.com']!;
-      assert.equal(m.udate, moves ? '2026-12-01T10:01:00+00:00' : '2026-12-01T10:00:00+00:00');
-      assert.equal(m.changedBy, moves ? 'service-bulk' : 'person');
-    });
+    it(
+      `${moves ? 'moves' : 'keeps'} the udate of an ` +
+        `already-unsubscribed membership on a bulk unsubscribe (${moves})`,
+      () => {
+        let now = Date.parse('2026-12-01T10:00:00Z');
+        const store = new Store(() => new Date(now));
+        store.setLists([{ id: '1', name: 'One' }]);
+        const { contact } = store.upsertContact({ email: 'rep@example.com' });
+        store.setMembership(contact.id, '1', 2, { by: 'person' });
+        now += 60_000;
+        applyImport(store, [unsubscribe], {
+          unsubscribedConflict: 'failure',
+          repeatUnsubscribeMovesUdate: moves,
+          emptyBulkValueClears: false,
+          importSuccessIncludesUpdated: true,
+        });
+        const m = store.membersOf('1')['rep@example.com']!;
+        assert.equal(m.udate, moves ? '2026-12-01T10:01:00+00:00' : '2026-12-01T10:00:00+00:00');
+        assert.equal(m.changedBy, moves ? 'service-bulk' : 'person');
+      },
+    );
   }
 
   it('defaults to false and can be switched at run time', async () => {

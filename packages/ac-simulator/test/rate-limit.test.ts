@@ -104,21 +104,24 @@ describe('AccountLimiter', () => {
     assert.equal(limiter.violations, 1);
   });
 
-  it('counts an over-limit request after the signal, but forgives one the bucket would admit within the tolerance', () => {
-    const limiter = new AccountLimiter(settings({ retryAfterMs: 100 }), 0);
-    for (let i = 0; i < 6; i++) limiter.admit(0); // signal at 0, Retry-After until 100
-    for (let i = 0; i < 4; i++) assert.equal(limiter.admit(1_000).ok, true); // 5 tokens back
-    assert.equal(limiter.admit(1_000).ok, true);
-    const jitter = limiter.admit(1_190); // next token at 1_200: 10 ms early
-    assert.equal(jitter.ok, false);
-    assert.equal(limiter.violations, 0, 'timer jitter within 20 ms is not ignoring the signal');
-    assert.equal(limiter.admit(1_400).ok, true); // the Retry-After of the jitter refusal ended at 1_290
-    assert.equal(limiter.admit(1_400).ok, true); // the bucket is empty again
-    const ignored = limiter.admit(1_410); // the next token is due at 1_600
-    assert.equal(ignored.ok, false);
-    assert.equal(limiter.violations, 1);
-    assert.equal(limiter.overLimitTotal, 3);
-  });
+  it(
+    'counts an over-limit request after the signal, ' + 'but forgives one the bucket would admit within the tolerance',
+    () => {
+      const limiter = new AccountLimiter(settings({ retryAfterMs: 100 }), 0);
+      for (let i = 0; i < 6; i++) limiter.admit(0); // signal at 0, Retry-After until 100
+      for (let i = 0; i < 4; i++) assert.equal(limiter.admit(1_000).ok, true); // 5 tokens back
+      assert.equal(limiter.admit(1_000).ok, true);
+      const jitter = limiter.admit(1_190); // next token at 1_200: 10 ms early
+      assert.equal(jitter.ok, false);
+      assert.equal(limiter.violations, 0, 'timer jitter within 20 ms is not ignoring the signal');
+      assert.equal(limiter.admit(1_400).ok, true); // the Retry-After of the jitter refusal ended at 1_290
+      assert.equal(limiter.admit(1_400).ok, true); // the bucket is empty again
+      const ignored = limiter.admit(1_410); // the next token is due at 1_600
+      assert.equal(ignored.ok, false);
+      assert.equal(limiter.violations, 1);
+      assert.equal(limiter.overLimitTotal, 3);
+    },
+  );
 
   it('applies the per-window bulk limits separately for single and multi requests, and counts ignored refusals', () => {
     const limiter = new AccountLimiter(settings({ requestsPerSecond: 1_000, burst: 100 }), 0);

@@ -108,16 +108,19 @@ export async function demoCommand(argv: string[]): Promise<number> {
     const totals = service.ingest.totals;
     say('');
     say(
-      `Events consumed:   ${totals.consumed} (delivered ${totals.delivered}, dead-lettered ${totals.deadLettered}, skipped ${totals.skipped})`,
+      `Events consumed:   ${totals.consumed} (delivered ${totals.delivered}, ` +
+        `dead-lettered ${totals.deadLettered}, skipped ${totals.skipped})`,
     );
     for (const [i, segmentId] of segments.entries()) {
       const members = Object.values(snap.lists[String(i + 1)]?.members ?? {});
       say(
-        `List ${i + 1} (${segmentId}): ${members.filter((m) => m.status === 1).length} subscribed, ${members.filter((m) => m.status === 2).length} unsubscribed`,
+        `List ${i + 1} (${segmentId}): ${members.filter((m) => m.status === 1).length} ` +
+          `subscribed, ${members.filter((m) => m.status === 2).length} unsubscribed`,
       );
     }
     say(
-      `API requests:      ${snap.counters.requests} (${snap.counters.importsAccepted} bulk imports, ${snap.counters.rateLimited429} answered 429)`,
+      `API requests:      ${snap.counters.requests} (${snap.counters.importsAccepted} ` +
+        `bulk imports, ${snap.counters.rateLimited429} answered 429)`,
     );
     say(`Elapsed:           ${((Date.now() - started) / 1000).toFixed(1)} s`);
     if (diffs.length) {

@@ -19,7 +19,8 @@ import { produceSampleEvents } from '../sample/produce.js';
  * Returns the exit code: 0 once every event is written, 2 for bad arguments.
  */
 export const PRODUCE_SAMPLE_USAGE =
-  'usage: produce-sample --topic T [--brokers B] [--partitions N] [--events N] [--profiles N] [--segments a,b,c] [--seed N]';
+  'usage: produce-sample --topic T [--brokers B] [--partitions ' +
+  'N] [--events N] [--profiles N] [--segments a,b,c] [--seed N]';
 
 export interface ProduceSampleArgs {
   brokers: string[];
@@ -112,7 +113,8 @@ export async function produceSampleCommand(argv: string[]): Promise<number> {
   });
   const topicNote = result.created ? ` (created with ${args.partitions} partitions)` : '';
   process.stdout.write(
-    `Produced ${result.produced} sample events for segments ${args.segments.join(', ')} to ${args.topic}${topicNote} on ${args.brokers.join(',')}.\n`,
+    `Produced ${result.produced} sample events for segments ${args.segments.join(', ')} ` +
+      `to ${args.topic}${topicNote} on ${args.brokers.join(',')}.\n`,
   );
   return 0;
 }

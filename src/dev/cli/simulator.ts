@@ -20,7 +20,8 @@ import { startSchemaRegistry, type SchemaRegistrySim } from '../../../packages/a
  * Returns the exit code: 0 after a clean stop, 2 for bad arguments.
  */
 const USAGE =
-  'usage: simulator [--port N] [--host H] [--token T] [--time-scale K] [--no-limits] [--lists 1,2,3] [--registry-port N]';
+  'usage: simulator [--port N] [--host H] [--token T] [--time-scale ' +
+  'K] [--no-limits] [--lists 1,2,3] [--registry-port N]';
 
 function parse(argv: string[]): { opts: SimulatorOptionsInput; registryPort: number | undefined } {
   const { values } = parseArgs({

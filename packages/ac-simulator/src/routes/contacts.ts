@@ -32,7 +32,10 @@ function create(state: SimState, req: ApiRequest): Reply {
   return written(state, state.store.create(input));
 }
 
-/** GET /contacts: filters email (exact), email_like, listid (+ status), id_greater; orders[id]; limit/offset (contactsIdPaging: false ignores id_greater and orders[id]). */
+/**
+ * GET /contacts: filters email (exact), email_like, listid (+ status), id_greater; orders[id]; limit/offset
+ * (contactsIdPaging: false ignores id_greater and orders[id]).
+ */
 function list(state: SimState, req: ApiRequest): Reply {
   const q = req.url.searchParams;
   const { limit, offset } = paging(q, 20);

@@ -7,10 +7,12 @@ import type { SeedContact, SimState } from '../state.js';
  *   GET  /__sim/config    the options in force
  *   POST /__sim/config    a JSON patch of the options, as Simulator.configure()
  *   POST /__sim/reset     forget contacts, imports, counters and limiter state; seeded lists and fields stay
- *   POST /__sim/contacts  seed a contact, as Simulator.seedContact(): {"email","firstName"?,"lists"?:{"1":2}} → {"id"}
+ *   POST /__sim/contacts  seed a contact, as Simulator.seedContact():
+ *                         {"email","firstName"?,"lists"?:{"1":2}} → {"id"}
  *   POST /__sim/membership a person's own change, as Simulator.personChange() (see person.ts):
  *                         {"email","list","status":1|2,"source":"form"|"person"} → {"contact","list","status"}
- *   POST /__sim/imports/finish-stuck  every stuck import finishes now (a completed one applies its contacts) → {"finished"}
+ *   POST /__sim/imports/finish-stuck  every stuck import finishes now (a completed one applies its contacts)
+ *                         → {"finished"}
  */
 function withJson(body: RequestBody, act: (value: unknown) => Reply): Reply {
   const parsed = parseJson(body);
