@@ -48,14 +48,7 @@ function security(listener: Listener): { kafka: Record<string, unknown>; secrets
 
 function configFile(topic: string, kafka: Record<string, unknown>): string {
   return w.configFileWith(topic, kafka, {
-    connections: {
-      main: {
-        apiUrl: w.sim.url,
-        apiKey: { value: w.sim.options.apiToken },
-        privacyAcknowledged: true,
-        replayShare: 0.5,
-      },
-    },
+    connections: w.connections({ replayShare: 0.5 }),
     log: { level: 'debug' },
   });
 }

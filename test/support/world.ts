@@ -126,6 +126,12 @@ export class World {
     return testConfig(topic, this.sim, segments, overrides);
   }
 
+  /** A `connections` override: the file's simulator as connection main, with `extra` settings (a replayShare). */
+  connections(extra: Record<string, unknown>): Record<string, unknown> {
+    const main = { apiUrl: this.sim.url, apiKey: { value: this.sim.options.apiToken }, privacyAcknowledged: true };
+    return { main: { ...main, ...extra } };
+  }
+
   /** rawConfig with `kafka` laid over its kafka section (brokers, ssl, sasl of another broker), written to a file. */
   configFileWith(topic: string, kafka: Record<string, unknown>, overrides: Record<string, unknown> = {}): string {
     const base = this.rawConfig(topic, overrides);
