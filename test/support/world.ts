@@ -42,9 +42,10 @@ export interface WorldOptions {
   simulatorPerTest?: boolean;
   /**
    * The client of the world's admin and producer (harness.ts's kafka() unless given): a file against another
-   * broker, such as the secured one's PLAINTEXT set-up listener, creates its topics and input there.
+   * broker, such as the secured one's PLAINTEXT set-up listener, creates its topics and input there. Called once,
+   * before the first test; it may start that broker first (and w.defer() its stop).
    */
-  kafka?: () => Kafka;
+  kafka?: () => Kafka | Promise<Kafka>;
   /** A reason the file's tests are skipped (its broker or registry is absent): the world then starts nothing. */
   skip?: string | false;
 }
@@ -72,6 +73,7 @@ export class World {
   private inTest = false;
   private readonly setUps: (() => Promise<unknown>)[] = [];
   private producer_: Promise<Producer> | undefined;
+  private client_: Kafka | undefined;
 
   constructor(private readonly o: WorldOptions) {
     this.segments = o.segments ?? [];
@@ -148,10 +150,20 @@ export class World {
     return writeConfig(this.rawConfig(topic, overrides, segments));
   }
 
-  /** Starts a service (quiet log unless given one); it is stopped when the test ends. */
-  async start(config: Config, opts: ServiceOptions = {}): Promise<Service> {
+  /**
+   * Starts a service (quiet log unless given one); it is stopped when the test ends, given up on after
+   * `stopWithinMs` if given (a stop that needs a broker a failed test left down).
+   */
+  async start(config: Config, opts: ServiceOptions = {}, stopWithinMs?: number): Promise<Service> {
     const service = await startService(config, { log: quietLog(), ...opts });
-    this.defer(() => service.stop());
+    this.defer(() =>
+      stopWithinMs === undefined
+        ? service.stop()
+        : Promise.race([
+            service.stop().catch(() => undefined),
+            new Promise((r) => setTimeout(r, stopWithinMs).unref()),
+          ]),
+    );
     return service;
   }
 
@@ -191,10 +203,15 @@ export class World {
   }
 
   /** Awaits a live reader holding every record its topic has now. */
-  async drained(reader: TopicReader, topic: string): Promise<void> {
+  async drained(reader: TopicReader, topic: string, timeoutMs?: number): Promise<void> {
     const ends = await this.admin.fetchTopicOffsets(topic);
     const total = ends.reduce((n, p) => n + Number(p.high), 0);
-    await eventually(() => reader.records.length >= total, `the ${topic} reader to reach ${total} records`);
+    await eventually(
+      () => reader.records.length >= total,
+      `the ${topic} reader to reach ${total} records`,
+      timeoutMs,
+      100,
+    );
   }
 
   /** The CLI as a child process (test/support/cli.ts), SIGKILLed when the test ends if still running. */
@@ -277,13 +294,16 @@ export class World {
   }
 
   private client(): Kafka {
-    return (this.o.kafka ?? kafka)();
+    if (!this.client_)
+      throw new Error('the world starts in its before hook: use it inside a test or a w.before() step');
+    return this.client_;
   }
 
   /** @internal the hooks */
   async setUp(): Promise<void> {
     if (this.o.skip) return;
-    const admin = this.client().admin();
+    this.client_ = await (this.o.kafka ?? kafka)();
+    const admin = this.client_.admin();
     await admin.connect();
     this.admin_ = admin;
     this.perFile.push(() => admin.disconnect());
