@@ -31,10 +31,10 @@ async function inTheAir(world: DrillWorld, r: Running, seen: { unconfirmed: numb
   return seen.unconfirmed > 0;
 }
 
+// Time scale 5: an import stays unconfirmed for about half a second, long enough to leave while it is.
 const w = drillWorld(segments, { timeScale: 5 });
 
 test('rebalance drill: a member joins, the first leaves with imports in the air; every list ends exact', async (t) => {
-  // Time scale 5: an import stays unconfirmed for about half a second, long enough to leave while it is.
   const world = await DrillWorld.create(w, { name: 'drill-rebalance', partitions: 4 });
   const stream = new FlappingStream({
     seed: 1331,
