@@ -1,24 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { DLQ_HEADERS } from '../../src/dlq/envelope.js';
-import { membershipDiff, sampleEvents, type SampleEvent } from '../../src/dev/sample/events.js';
-import {
-  createTopic,
-  eventually,
-  kafka,
-  offsetsCaughtUp,
-  produce,
-  quietLog,
-  readTopic,
-  startService,
-  startSimulator,
-  testConfig,
-  uniqueTopic,
-  type Simulator,
-} from '../support/harness.js';
+import { sampleEvents, type SampleEvent } from '../../src/dev/sample/events.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { expectedOf, world } from '../support/world.js';
 
 /**
  * Avro in the Confluent wire format, end to end, against a real registry: Apicurio Registry 2.4.2 through its
@@ -44,29 +31,17 @@ const avscV2 = (() => {
   return JSON.stringify(schema);
 })();
 
-const admin = kafka().admin();
-let sim: Simulator;
+const w = world({ segments, simulator: { timeScale: 10 }, skip });
 let proxy: TcpProxy;
 
-before(async () => {
-  if (skip) return;
+w.before(async () => {
   if (!REGISTRY_URL)
     throw new Error(
       'AC_TEST_SCHEMA_REGISTRY_URL is not set, and CI must run the real-registry test (.ci/run starts scripts/registry-local.sh)',
     );
-  await admin.connect();
-  sim = await startSimulator({
-    timeScale: 10,
-    lists: segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })),
-  });
   const target = new URL(REGISTRY_URL);
   proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
-});
-after(async () => {
-  if (skip) return;
-  await proxy?.close();
-  await sim?.close();
-  await admin.disconnect();
+  w.defer(() => proxy.close());
 });
 
 /** The registry URL with the forwarder's port: what the service is given. */
@@ -76,20 +51,6 @@ const throughProxy = () => {
   return url.toString().replace(/\/$/, '');
 };
 
-type Expected = Map<string, Map<string, 'add' | 'remove'>>;
-function expectedOf(events: SampleEvent[]): Expected {
-  const expected: Expected = new Map();
-  for (const { value } of events) {
-    const seg = expected.get(value.segmentId) ?? new Map<string, 'add' | 'remove'>();
-    seg.set(value.profile.email, value.op);
-    expected.set(value.segmentId, seg);
-  }
-  return expected;
-}
-
-const listOf = (segment: string) => String(segments.indexOf(segment) + 1);
-const membershipMatches = (expected: Expected) =>
-  membershipDiff(expected, listOf, (id) => sim.snapshot().lists[id]?.members ?? {}).length === 0;
 const avroValue = (e: SampleEvent, extra: Record<string, unknown> = {}) => ({
   ...e.value,
   ...extra,
@@ -101,7 +62,7 @@ const avroValue = (e: SampleEvent, extra: Record<string, unknown> = {}) => ({
 });
 
 async function committed(groupId: string, topic: string): Promise<Map<number, number>> {
-  const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  const [offsets] = await w.admin.fetchOffsets({ groupId, topics: [topic] });
   return new Map((offsets?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
 }
 
@@ -116,8 +77,7 @@ test('a real registry (Apicurio, Confluent-compatible API) answers an unknown sc
 test('Avro events through a real schema registry end in the right lists; bad ones are dead-lettered at decode; a registry outage delays and loses nothing', {
   skip,
 }, async () => {
-  const topic = uniqueTopic('avro');
-  await createTopic(admin, topic, 3);
+  const topic = await w.topic('avro', 3);
   // The registry lives for the whole CI run: a subject of this topic's own keeps runs and tests apart.
   const subject = `${topic}-value`;
   const client = new SchemaRegistry({ host: REGISTRY_URL! });
@@ -150,7 +110,7 @@ test('Avro events through a real schema registry end in the right lists; bad one
     { key: 'bad-unknown-id', value: unknownId, code: 'UNKNOWN_SCHEMA' },
     { key: 'bad-truncated', value: truncated, code: 'AVRO_INVALID' },
   ];
-  await produce(topic, [
+  await w.produce(topic, [
     ...good.slice(0, 100),
     { key: bad[0]!.key, value: bad[0]!.value },
     ...good.slice(100, 200),
@@ -158,61 +118,53 @@ test('Avro events through a real schema registry end in the right lists; bad one
     ...good.slice(200),
   ]);
 
-  const config = testConfig(topic, sim, segments, { schemaRegistry: { url: throughProxy() } });
-  const groupId = config.kafka.groupId;
-  const service = await startService(config, { log: quietLog() });
-  try {
-    await eventually(() => membershipMatches(expectedOf(before)), 'the lists to match the first 300 Avro events');
-    await eventually(() => offsetsCaughtUp(admin, groupId, topic), 'committed offsets to reach the end of phase 1');
-    assert.equal(service.totals().consumed, 302);
-    assert.equal(service.totals().deadLettered, 2);
+  const service = await w.service(topic, { schemaRegistry: { url: throughProxy() } });
+  const groupId = service.config.kafka.groupId;
+  await w.membership(expectedOf(before), 'the lists to match the first 300 Avro events');
+  await w.committed(service, 'committed offsets to reach the end of phase 1');
+  assert.equal(service.totals().consumed, 302);
+  assert.equal(service.totals().deadLettered, 2);
 
-    const letters = await readTopic(`${topic}.dlq`, 2);
-    assert.deepEqual(letters.map((l) => l.key).sort(), ['bad-truncated', 'bad-unknown-id']);
-    for (const b of bad) {
-      const letter = letters.find((l) => l.key === b.key)!;
-      assert.equal(letter.headers[DLQ_HEADERS.stage], 'decode', b.key);
-      assert.equal(letter.headers[DLQ_HEADERS.code], b.code, b.key);
-      assert.deepEqual(letter.value, b.value, `${b.key}: the value is dead-lettered unchanged`);
-    }
-
-    // Phase 2: the registry goes away; 150 more events arrive, written with schema v2, which the service has not fetched.
-    const phase1Ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
-    await proxy.close();
-    await produce(
-      topic,
-      await Promise.all(
-        afterOutage.map(async (e) => ({ key: e.key, value: await client.encode(v2, avroValue(e, { source: 'cdp' })) })),
-      ),
-    );
-    const stalls = async () => (await service.metrics.decodeStalls.get()).values.reduce((n, v) => n + v.value, 0);
-    await eventually(async () => {
-      assert.equal(service.totals().deadLettered, 2, 'the outage dead-letters nothing');
-      return (await stalls()) >= 6;
-    }, 'the service to pause on the unreachable registry and retry (three partitions)');
-    assert.equal(service.totals().consumed, 302, 'nothing after the waiting records was taken');
-    assert.deepEqual(
-      await committed(groupId, topic),
-      phase1Ends,
-      'no committed offset passes a record that waits for the registry',
-    );
-
-    await proxy.open();
-    await eventually(
-      () => membershipMatches(expectedOf(events)),
-      'the lists to match all 450 events after the registry is back',
-    );
-    await eventually(() => offsetsCaughtUp(admin, groupId, topic), 'committed offsets to reach the end');
-    assert.equal(service.totals().consumed, 452);
-    assert.equal(service.totals().deadLettered, 2);
-    const dlqEnds = await admin.fetchTopicOffsets(`${topic}.dlq`);
-    assert.equal(
-      dlqEnds.reduce((n, p) => n + Number(p.high), 0),
-      2,
-      'the dead-letter topic holds the two bad records and nothing else',
-    );
-    assert.ok(proxy.connections >= 1, 'the service fetched the new schema from the registry once it was back');
-  } finally {
-    await service.stop();
+  const letters = await w.deadLetters(topic, 2);
+  assert.deepEqual(letters.map((l) => l.key).sort(), ['bad-truncated', 'bad-unknown-id']);
+  for (const b of bad) {
+    const letter = letters.find((l) => l.key === b.key)!;
+    assert.equal(letter.headers[DLQ_HEADERS.stage], 'decode', b.key);
+    assert.equal(letter.headers[DLQ_HEADERS.code], b.code, b.key);
+    assert.deepEqual(letter.value, b.value, `${b.key}: the value is dead-lettered unchanged`);
   }
+
+  // Phase 2: the registry goes away; 150 more events arrive, written with schema v2, which the service has not fetched.
+  const phase1Ends = new Map((await w.admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
+  await proxy.close();
+  await w.produce(
+    topic,
+    await Promise.all(
+      afterOutage.map(async (e) => ({ key: e.key, value: await client.encode(v2, avroValue(e, { source: 'cdp' })) })),
+    ),
+  );
+  const stalls = async () => (await service.metrics.decodeStalls.get()).values.reduce((n, v) => n + v.value, 0);
+  await w.until(async () => {
+    assert.equal(service.totals().deadLettered, 2, 'the outage dead-letters nothing');
+    return (await stalls()) >= 6;
+  }, 'the service to pause on the unreachable registry and retry (three partitions)');
+  assert.equal(service.totals().consumed, 302, 'nothing after the waiting records was taken');
+  assert.deepEqual(
+    await committed(groupId, topic),
+    phase1Ends,
+    'no committed offset passes a record that waits for the registry',
+  );
+
+  await proxy.open();
+  await w.membership(expectedOf(events), 'the lists to match all 450 events after the registry is back');
+  await w.committed(service, 'committed offsets to reach the end');
+  assert.equal(service.totals().consumed, 452);
+  assert.equal(service.totals().deadLettered, 2);
+  const dlqEnds = await w.admin.fetchTopicOffsets(`${topic}.dlq`);
+  assert.equal(
+    dlqEnds.reduce((n, p) => n + Number(p.high), 0),
+    2,
+    'the dead-letter topic holds the two bad records and nothing else',
+  );
+  assert.ok(proxy.connections >= 1, 'the service fetched the new schema from the registry once it was back');
 });

@@ -151,14 +151,7 @@ test('a librdkafka producer writes partitions in lz4, zstd, snappy, gzip and non
   });
 
   const file = w.configFile(topic, {
-    connections: {
-      main: {
-        apiUrl: w.sim.url,
-        apiKey: { value: w.sim.options.apiToken },
-        privacyAcknowledged: true,
-        replayShare: 0.5,
-      },
-    },
+    connections: w.connections({ replayShare: 0.5 }),
     log: { level: 'info' },
   });
   const service = w.cli(['run', '--config', file]);

@@ -2,20 +2,11 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
-import {
-  createTopic,
-  eventually,
-  quietLog,
-  startService,
-  startSimulator,
-  testConfig,
-  uniqueTopic,
-  type Service,
-  type Simulator,
-} from '../support/harness.js';
+import type { Service } from '../support/harness.js';
 import { getJson } from '../support/observability.js';
+import { world } from '../support/world.js';
 
 /**
  * /readyz while the broker is down, on a broker of this test's own: ready, then not ready with the reason once the
@@ -39,43 +30,28 @@ const broker = async (command: 'start' | 'stop'): Promise<string> => {
 };
 
 let address: string;
-let sim: Simulator;
 let service: Service | undefined;
-let topic: string;
 let brokerUp = false;
 
-before(
-  async () => {
+// The world's admin and producer are on this test's broker, started before the first test and stopped last.
+const w = world({
+  segments: ['vip'],
+  simulator: { timeScale: 5 },
+  kafka: async () => {
     address = await broker('start');
     brokerUp = true;
-    const kafka = new Kafka({ clientId: 'readiness-test', brokers: [address], logLevel: logLevel.NOTHING });
-    const admin = kafka.admin();
-    await admin.connect();
-    topic = uniqueTopic('ready');
-    await createTopic(admin, topic, 1);
-    await admin.disconnect();
-    sim = await startSimulator({ timeScale: 5 });
+    w.defer(() => broker('stop')); // only this test's broker
+    return new Kafka({ clientId: 'readiness-test', brokers: [address], logLevel: logLevel.NOTHING });
   },
-  { timeout: 6 * 60_000 },
-);
-
-after(
-  async () => {
-    // Stopping the service needs the broker (final commit, leaving the group): bring it back if a failure left it down.
-    if (service && !brokerUp) await broker('start').catch(() => undefined);
-    await Promise.race([service?.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 60_000).unref())]);
-    await sim?.close();
-    await broker('stop'); // only this test's broker
-  },
-  { timeout: 4 * 60_000 },
-);
+});
 
 async function readyz(): Promise<{ status: number; body: Record<string, unknown> }> {
   return getJson(service!.httpPort, '/readyz');
 }
 
 test('/readyz is 503 while the broker is down and 200 once it is back', { timeout: 6 * 60_000 }, async () => {
-  const config = testConfig(topic, sim, ['vip'], {
+  const topic = await w.topic('ready');
+  const config = w.config(topic, {
     kafka: {
       brokers: [address],
       topics: [topic],
@@ -87,13 +63,18 @@ test('/readyz is 503 while the broker is down and 200 once it is back', { timeou
     http: { host: '127.0.0.1', port: 0, probeIntervalMs: 500 },
     shutdown: { deadlineMs: 5_000 },
   });
-  service = await startService(config, { log: quietLog() });
-  await eventually(async () => (await readyz()).status === 200, '/readyz to answer 200 with the broker up', 60_000);
+  // Stopping the service needs the broker (final commit, leaving the group): given up on after 60 s, and the
+  // broker brought back first if a failure left it down (deferred later, so run earlier).
+  service = await w.start(config, {}, 60_000);
+  w.defer(async () => {
+    if (!brokerUp) await broker('start').catch(() => undefined);
+  });
+  await w.until(async () => (await readyz()).status === 200, '/readyz to answer 200 with the broker up', 60_000);
 
   await broker('stop');
   brokerUp = false;
   let body: Record<string, unknown> = {};
-  await eventually(
+  await w.until(
     async () => {
       const r = await readyz();
       body = r.body;
@@ -109,17 +90,10 @@ test('/readyz is 503 while the broker is down and 200 once it is back', { timeou
 
   await broker('start');
   brokerUp = true;
-  await eventually(
-    async () => (await readyz()).status === 200,
-    '/readyz to answer 200 once the broker is back',
-    120_000,
-  );
+  await w.until(async () => (await readyz()).status === 200, '/readyz to answer 200 once the broker is back', 120_000);
 
   // Ready means working: an event produced now is delivered.
-  const producer = new Kafka({ clientId: 'readiness-test', brokers: [address], logLevel: logLevel.NOTHING }).producer({
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
-  await producer.connect();
+  const producer = await w.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   const value = JSON.stringify({
     eventId: 'r1',
     occurredAt: '2026-11-28T12:00:00Z',
@@ -128,9 +102,8 @@ test('/readyz is 503 while the broker is down and 200 once it is back', { timeou
     profile: { id: 'r1', email: 'back.again@example.com' },
   });
   await producer.send({ topic, messages: [{ key: 'r1', value }] });
-  await producer.disconnect();
-  await eventually(
-    () => sim.snapshot().lists['1']?.members['back.again@example.com']?.status === 1,
+  await w.until(
+    () => w.sim.snapshot().lists['1']?.members['back.again@example.com']?.status === 1,
     'an event produced after the outage to be delivered',
     120_000,
   );

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { Admin } from 'kafkajs';
-import { membershipDiff, sampleEvents } from '../../src/dev/sample/events.js';
-import { rawConfig, runCli, runToExit, waitForLog, writeConfig, type CliProcess } from '../support/cli.js';
-import { eventually, offsetsCaughtUp, startSimulator, uniqueTopic, type Simulator } from '../support/harness.js';
-import { secureBroker, setupKafka, type SecureBroker } from '../support/secure-broker.js';
+import { test } from 'node:test';
+import { sampleEvents } from '../../src/dev/sample/events.js';
+import { runToExit, waitForLog } from '../support/cli.js';
+import { secureBroker, secureWorld, type SecureBroker } from '../support/secure-broker.js';
+import { world } from '../support/world.js';
 
 /**
  * The service, `replay`, `dlq inspect` and `trace`, each run as an operator runs it, through each listener of a
@@ -13,36 +12,16 @@ import { secureBroker, setupKafka, type SecureBroker } from '../support/secure-b
  * password, an untrusted broker certificate and a missing client certificate stop each command at start-up with
  * one line naming kafka.sasl or kafka.ssl. (Rotation of a password file: secure-rotation.test.ts.)
  */
-const broker = secureBroker();
-const skip = broker
-  ? false
-  : process.env.CI
-    ? false
-    : 'KAFKA_SECURE_* are not set: start `bash scripts/kafka-secure.sh start` and export its output lines';
-const segments = ['vip', 'newsletter'];
-let b: SecureBroker;
-let admin: Admin;
-let sim: Simulator;
-
-before(async () => {
-  if (skip) return;
-  if (!broker)
-    throw new Error(
-      'KAFKA_SECURE_* are not set, and CI must run the secured-broker tests (.ci/run starts scripts/kafka-secure.sh)',
-    );
-  b = broker;
-  admin = setupKafka(b).admin();
-  await admin.connect();
-  sim = await startSimulator({
-    timeScale: 10,
-    lists: segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })),
-  });
+const { skip, kafka: setupKafka } = secureWorld();
+// A simulator for each test: lists that earlier tests filled would hide what a run did.
+const w = world({
+  segments: ['vip', 'newsletter'],
+  simulator: { timeScale: 10 },
+  simulatorPerTest: true,
+  skip,
+  kafka: setupKafka,
 });
-after(async () => {
-  if (skip) return;
-  await sim?.close();
-  await admin?.disconnect();
-});
+const b = secureBroker() as SecureBroker;
 
 type Listener = 'scram' | 'plain' | 'mtls';
 /** kafka.brokers/ssl/sasl for a listener, and the secrets that must never be printed. */
@@ -68,13 +47,10 @@ function security(listener: Listener): { kafka: Record<string, unknown>; secrets
 }
 
 function configFile(topic: string, kafka: Record<string, unknown>): string {
-  const base = rawConfig(topic, sim, segments, {
-    connections: {
-      main: { apiUrl: sim.url, apiKey: { value: sim.options.apiToken }, privacyAcknowledged: true, replayShare: 0.5 },
-    },
+  return w.configFileWith(topic, kafka, {
+    connections: w.connections({ replayShare: 0.5 }),
     log: { level: 'debug' },
   });
-  return writeConfig({ ...base, kafka: { ...(base.kafka as Record<string, unknown>), ...kafka } });
 }
 
 function assertNoSecret(lines: string[], secrets: string[], what: string): void {
@@ -88,21 +64,14 @@ for (const [seed, listener] of (['scram', 'plain', 'mtls'] as const).entries()) 
   test(`through ${listener === 'mtls' ? 'mutual TLS' : `SASL_SSL ${listener}`}: the service syncs, replay replays, dlq inspect and trace report, and no secret is printed`, {
     skip,
   }, async () => {
-    const topic = uniqueTopic(`secure-${listener}`);
-    // A simulator of its own: lists that earlier tests filled would hide what this run did.
-    await sim.close();
-    sim = await startSimulator({
-      timeScale: 10,
-      lists: segments.map((_, i) => ({ id: String(i + 1), name: `L${i + 1}` })),
-    });
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, replicationFactor: 1 }] });
+    const topic = await w.topic(`secure-${listener}`);
     const expected = new Map<string, Map<string, 'add' | 'remove'>>();
     const events = [
       ...sampleEvents(
         {
           events: 40,
           profiles: 15,
-          segments,
+          segments: w.segments,
           removeRatio: 0.25,
           reentry: false,
           seed: 31 + seed,
@@ -111,40 +80,22 @@ for (const [seed, listener] of (['scram', 'plain', 'mtls'] as const).entries()) 
         expected,
       ),
     ];
-    const producer = setupKafka(b).producer();
-    await producer.connect();
-    await producer.send({
+    await (await w.producer()).send({
       topic,
       messages: [
         ...events.map((e) => ({ key: e.key, value: JSON.stringify(e.value) })),
         { key: 'bad', value: 'not json' },
       ],
     });
-    await producer.disconnect();
     const { kafka, secrets } = security(listener);
     const file = configFile(topic, kafka);
-    const printed: string[] = [];
-
-    const service: CliProcess = runCli(['run', '--config', file]);
-    try {
-      await waitForLog(service, 'The sync is running');
-      const listOf = (segment: string) => String(segments.indexOf(segment) + 1);
-      await eventually(
-        () => membershipDiff(expected, listOf, (id) => sim.snapshot().lists[id]?.members ?? {}).length === 0,
-        `the lists to match the events (${listener})`,
-        60_000,
-      );
-      await eventually(
-        () => offsetsCaughtUp(admin, `${topic}-g`, topic),
-        'the service to commit to the end, the bad record dead-lettered',
-        60_000,
-      );
-      service.proc.kill('SIGTERM');
-      assert.equal((await service.exited).code, 0, `a clean stop\n${service.stderr.slice(-5).join('\n')}`);
-    } finally {
-      await service.kill();
-      printed.push(...service.stdout, ...service.stderr);
-    }
+    const service = w.cli(['run', '--config', file]);
+    await waitForLog(service, 'The sync is running');
+    await w.membership(expected, `the lists to match the events (${listener})`, { timeoutMs: 60_000 });
+    await w.committed(w.config(topic), 'the service to commit to the end, the bad record dead-lettered', 60_000);
+    service.proc.kill('SIGTERM');
+    assert.equal((await service.exited).code, 0, `a clean stop\n${service.stderr.slice(-5).join('\n')}`);
+    const printed = [...service.stdout, ...service.stderr];
 
     const inspect = await runToExit(['dlq', 'inspect', '--config', file], 60_000);
     printed.push(...inspect.stdout, ...inspect.stderr);
@@ -209,7 +160,7 @@ async function refusedEverywhere(
 test('a wrong SASL password (SCRAM and PLAIN) is a start-up error naming kafka.sasl, for the service, replay, dlq inspect and trace', {
   skip,
 }, async () => {
-  const topic = uniqueTopic('secure-wrong-password');
+  const topic = await w.topic('secure-wrong-password');
   const wrong = 'not-the-password-4711';
   for (const listener of ['scram', 'plain'] as const) {
     const { kafka } = security(listener);
@@ -221,7 +172,7 @@ test('a wrong SASL password (SCRAM and PLAIN) is a start-up error naming kafka.s
 test('an untrusted broker certificate (no kafka.ssl.caFile) and a missing client certificate are start-up errors naming kafka.ssl', {
   skip,
 }, async () => {
-  const topic = uniqueTopic('secure-untrusted');
+  const topic = await w.topic('secure-untrusted');
   const { kafka, secrets } = security('scram');
   await refusedEverywhere(topic, { ...kafka, ssl: true }, 'kafka.ssl', secrets);
   await refusedEverywhere(topic, { brokers: [b.mtls], ssl: { caFile: b.file('ca.pem') } }, 'kafka.ssl', []);

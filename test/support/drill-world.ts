@@ -1,32 +1,30 @@
 import { createServer } from 'node:net';
-import { Partitioners, type Admin, type Producer } from 'kafkajs';
+import { Partitioners, type Admin } from 'kafkajs';
 import type { SimulatorOptionsInput } from '../../packages/ac-simulator/src/index.js';
-import { rawConfig, runCli, writeConfig, type CliProcess } from './cli.js';
+import { writeConfig, type CliProcess } from './cli.js';
 import { DrillOracle, describeReport, pairOf, type DrillReport } from './drill-oracle.js';
-import {
-  createTopic,
-  eventually,
-  kafka,
-  offsetsCaughtUp,
-  startSimulator,
-  uniqueTopic,
-  type Simulator,
-} from './harness.js';
-import { readTopic, type TopicReader } from './harness.js';
+import { eventually, type Simulator, type TopicReader } from './harness.js';
+import { world, type World } from './world.js';
 
 /**
- * One drill's world: a fresh source topic on the real broker, the simulator (in this process, driven over its
- * HTTP control routes as any outside tool would), a config file for the real CLI, the services it started, and
- * the awaited end conditions. `close()` stops whatever is still running.
+ * One drill's world, built on the test world (world.ts): a fresh source topic on the real broker, the world's
+ * simulator (in this process, driven over its HTTP control routes as any outside tool would), a config file for
+ * the real CLI, the services it started, and the awaited end conditions. The world stops what a drill started
+ * when its test ends.
  */
-export interface WorldOptions {
+export interface DrillOptions {
   name: string;
   partitions: number;
-  /** Segments with an export, in order: list ids "1", "2", … */
-  segments: string[];
-  simulator: SimulatorOptionsInput;
   /** Overrides of the config file (rawConfig's defaults otherwise). */
   config?: Record<string, unknown>;
+}
+
+/** The file's world for drills: one list per segment, named after it ("1", "2", … in order). */
+export function drillWorld(segments: string[], simulator: SimulatorOptionsInput): World {
+  return world({
+    segments,
+    simulator: { ...simulator, lists: segments.map((s, i) => ({ id: String(i + 1), name: s })) },
+  });
 }
 
 export interface Running {
@@ -60,35 +58,34 @@ export class DrillWorld {
   private readonly running: Running[] = [];
   /** No service starts before this (epoch ms): the seeded people's own unsubscribes are OWN_ACTION_GAP_MS older. */
   private notBefore = 0;
-  private producer: Promise<Producer> | undefined;
   private source: TopicReader | undefined;
   private dlq: TopicReader | undefined;
 
   private constructor(
-    readonly o: WorldOptions,
+    readonly w: World,
+    readonly o: DrillOptions,
     readonly topic: string,
-    readonly admin: Admin,
-    readonly sim: Simulator,
   ) {
     this.groupId = `${topic}-g`;
-    this.listOf = new Map(o.segments.map((s, i) => [s, String(i + 1)]));
+    this.listOf = new Map(w.segments.map((s, i) => [s, String(i + 1)]));
   }
 
-  static async create(o: WorldOptions): Promise<DrillWorld> {
-    const admin = kafka().admin();
-    await admin.connect();
-    const topic = uniqueTopic(o.name);
-    await createTopic(admin, topic, o.partitions);
-    const sim = await startSimulator({
-      ...o.simulator,
-      lists: o.segments.map((s, i) => ({ id: String(i + 1), name: s })),
-    });
-    return new DrillWorld(o, topic, admin, sim);
+  /** A drill on a fresh topic of `o.partitions` partitions (call inside the test). */
+  static async create(w: World, o: DrillOptions): Promise<DrillWorld> {
+    return new DrillWorld(w, o, await w.topic(o.name, o.partitions));
+  }
+
+  get admin(): Admin {
+    return this.w.admin;
+  }
+
+  get sim(): Simulator {
+    return this.w.sim;
   }
 
   /** A config file for one instance; `port` is its /metrics port. */
   configFile(port: number, overrides: Record<string, unknown> = {}): string {
-    const base = rawConfig(this.topic, this.sim, this.o.segments, {
+    const base = this.w.rawConfig(this.topic, {
       buffer: { lingerMs: 200 },
       log: { level: 'info' },
       ...this.o.config,
@@ -110,7 +107,7 @@ export class DrillWorld {
         100,
       );
     const port = await freePort();
-    const child = runCli(['run', '--config', this.configFile(port, overrides)], env);
+    const child = this.w.cli(['run', '--config', this.configFile(port, overrides)], env);
     const running = { child, port };
     this.running.push(running);
     return running;
@@ -118,11 +115,7 @@ export class DrillWorld {
 
   /** Writes records to the source topic with one producer kept for the world (a trickle writes often). */
   async produce(records: { key: string; value: string }[]): Promise<void> {
-    if (!this.producer) {
-      const producer = kafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
-      this.producer = producer.connect().then(() => producer);
-    }
-    const producer = await this.producer;
+    const producer = await this.w.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     for (let i = 0; i < records.length; i += 2_000)
       await producer.send({ topic: this.topic, messages: records.slice(i, i + 2_000) });
   }
@@ -202,8 +195,8 @@ export class DrillWorld {
     }
   }
 
-  async caughtUp(): Promise<boolean> {
-    return offsetsCaughtUp(this.admin, this.groupId, this.topic);
+  caughtUp(): Promise<boolean> {
+    return this.w.caughtUp(this.w.config(this.topic), this.topic);
   }
 
   simIdle(): boolean {
@@ -255,35 +248,15 @@ export class DrillWorld {
     const oracle = await this.oracle();
     const dlqTopic = `${this.topic}.dlq`;
     // The service creates the dead-letter topic when it starts; a reader must not create it first.
-    if (!this.dlq && (await this.admin.listTopics()).includes(dlqTopic)) this.dlq = await readTopic(dlqTopic);
-    if (this.dlq) await this.drained(this.dlq, dlqTopic);
+    if (!this.dlq && (await this.admin.listTopics()).includes(dlqTopic)) this.dlq = await this.w.reader(dlqTopic);
+    if (this.dlq) await this.w.drained(this.dlq, dlqTopic, 60_000);
     return oracle.check(this.sim.snapshot(), this.dlq?.records ?? []);
   }
 
   /** The oracle over the source records as they are on the topic now. */
   async oracle(): Promise<DrillOracle> {
-    this.source ??= await readTopic(this.topic);
-    await this.drained(this.source, this.topic);
+    this.source ??= await this.w.reader(this.topic);
+    await this.w.drained(this.source, this.topic, 60_000);
     return new DrillOracle(this.topic, this.source.records, this.listOf, this.optedOut);
-  }
-
-  private async drained(reader: TopicReader, topic: string): Promise<void> {
-    const ends = await this.admin.fetchTopicOffsets(topic);
-    const total = ends.reduce((n, p) => n + Number(p.high), 0);
-    const deadline = Date.now() + 60_000;
-    while (reader.records.length < total) {
-      if (Date.now() > deadline)
-        throw new Error(`the ${topic} reader has ${reader.records.length} of ${total} records after 60 s`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-
-  async close(): Promise<void> {
-    for (const r of this.running) await r.child.kill();
-    await this.producer?.then((p) => p.disconnect());
-    await this.source?.stop();
-    await this.dlq?.stop();
-    await this.sim.close();
-    await this.admin.disconnect();
   }
 }

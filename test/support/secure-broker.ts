@@ -57,3 +57,24 @@ export function secureScript(b: SecureBroker, args: string[], input?: string): P
     );
   });
 }
+
+/**
+ * The world options of a file against the secured broker: skipped locally when KAFKA_SECURE_* are absent; in CI
+ * their absence fails the file (.ci/run starts scripts/kafka-secure.sh). Topics and input go through PLAINTEXT.
+ */
+export function secureWorld(): { skip: string | false; kafka: () => Kafka } {
+  const skip = secureBroker()
+    ? false
+    : process.env.CI
+      ? false
+      : 'KAFKA_SECURE_* are not set: start `bash scripts/kafka-secure.sh start` and export its output lines';
+  const kafka = () => {
+    const b = secureBroker();
+    if (!b)
+      throw new Error(
+        'KAFKA_SECURE_* are not set, and CI must run the secured-broker tests (.ci/run starts scripts/kafka-secure.sh)',
+      );
+    return setupKafka(b);
+  };
+  return { skip, kafka };
+}

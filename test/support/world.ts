@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach } from 'node:test';
-import type { Admin, Producer, ProducerConfig } from 'kafkajs';
+import type { Admin, Kafka, Producer, ProducerConfig } from 'kafkajs';
 import type { SimulatorOptionsInput } from '../../packages/ac-simulator/src/index.js';
 import type { Config } from '../../src/config/schema.js';
 import type { ServiceOptions } from '../../src/service.js';
-import { membershipDiff } from '../../src/dev/sample/events.js';
+import { membershipDiff, type SampleEvent } from '../../src/dev/sample/events.js';
 import {
   createTopic,
   eventually,
@@ -40,9 +40,28 @@ export interface WorldOptions {
   simulator?: SimulatorOptionsInput | false;
   /** A fresh simulator for each test instead of one for the file (tests whose streams share emails). */
   simulatorPerTest?: boolean;
+  /**
+   * The client of the world's admin and producer (harness.ts's kafka() unless given): a file against another
+   * broker, such as the secured one's PLAINTEXT set-up listener, creates its topics and input there. Called once,
+   * before the first test; it may start that broker first (and w.defer() its stop).
+   */
+  kafka?: () => Kafka | Promise<Kafka>;
+  /** A reason the file's tests are skipped (its broker or registry is absent): the world then starts nothing. */
+  skip?: string | false;
 }
 
-type Expected = Map<string, Map<string, 'add' | 'remove'>>;
+export type Expected = Map<string, Map<string, 'add' | 'remove'>>;
+
+/** What the last event per (segment, email) implies, for membership(). */
+export function expectedOf(events: SampleEvent[]): Expected {
+  const expected: Expected = new Map();
+  for (const { value } of events) {
+    const seg = expected.get(value.segmentId) ?? new Map<string, 'add' | 'remove'>();
+    seg.set(value.profile.email, value.op);
+    expected.set(value.segmentId, seg);
+  }
+  return expected;
+}
 
 export class World {
   readonly segments: string[];
@@ -54,6 +73,7 @@ export class World {
   private inTest = false;
   private readonly setUps: (() => Promise<unknown>)[] = [];
   private producer_: Promise<Producer> | undefined;
+  private client_: Kafka | undefined;
 
   constructor(private readonly o: WorldOptions) {
     this.segments = o.segments ?? [];
@@ -108,6 +128,18 @@ export class World {
     return testConfig(topic, this.sim, segments, overrides);
   }
 
+  /** A `connections` override: the file's simulator as connection main, with `extra` settings (a replayShare). */
+  connections(extra: Record<string, unknown>): Record<string, unknown> {
+    const main = { apiUrl: this.sim.url, apiKey: { value: this.sim.options.apiToken }, privacyAcknowledged: true };
+    return { main: { ...main, ...extra } };
+  }
+
+  /** rawConfig with `kafka` laid over its kafka section (brokers, ssl, sasl of another broker), written to a file. */
+  configFileWith(topic: string, kafka: Record<string, unknown>, overrides: Record<string, unknown> = {}): string {
+    const base = this.rawConfig(topic, overrides);
+    return writeConfig({ ...base, kafka: { ...(base.kafka as Record<string, unknown>), ...kafka } });
+  }
+
   /** The same config as a file's content, not parsed (for the CLI, or to write a file that is wrong on purpose). */
   rawConfig(topic: string, overrides: Record<string, unknown> = {}, segments = this.segments): Record<string, unknown> {
     return rawConfig(topic, this.sim, segments, overrides);
@@ -118,10 +150,20 @@ export class World {
     return writeConfig(this.rawConfig(topic, overrides, segments));
   }
 
-  /** Starts a service (quiet log unless given one); it is stopped when the test ends. */
-  async start(config: Config, opts: ServiceOptions = {}): Promise<Service> {
+  /**
+   * Starts a service (quiet log unless given one); it is stopped when the test ends, given up on after
+   * `stopWithinMs` if given (a stop that needs a broker a failed test left down).
+   */
+  async start(config: Config, opts: ServiceOptions = {}, stopWithinMs?: number): Promise<Service> {
     const service = await startService(config, { log: quietLog(), ...opts });
-    this.defer(() => service.stop());
+    this.defer(() =>
+      stopWithinMs === undefined
+        ? service.stop()
+        : Promise.race([
+            service.stop().catch(() => undefined),
+            new Promise((r) => setTimeout(r, stopWithinMs).unref()),
+          ]),
+    );
     return service;
   }
 
@@ -143,7 +185,7 @@ export class World {
    */
   producer(config: ProducerConfig = {}): Promise<Producer> {
     return (this.producer_ ??= (async () => {
-      const producer = kafka().producer(config);
+      const producer = this.client().producer(config);
       await producer.connect();
       this.perFile.push(() => producer.disconnect());
       return producer;
@@ -161,10 +203,15 @@ export class World {
   }
 
   /** Awaits a live reader holding every record its topic has now. */
-  async drained(reader: TopicReader, topic: string): Promise<void> {
+  async drained(reader: TopicReader, topic: string, timeoutMs?: number): Promise<void> {
     const ends = await this.admin.fetchTopicOffsets(topic);
     const total = ends.reduce((n, p) => n + Number(p.high), 0);
-    await eventually(() => reader.records.length >= total, `the ${topic} reader to reach ${total} records`);
+    await eventually(
+      () => reader.records.length >= total,
+      `the ${topic} reader to reach ${total} records`,
+      timeoutMs,
+      100,
+    );
   }
 
   /** The CLI as a child process (test/support/cli.ts), SIGKILLed when the test ends if still running. */
@@ -224,27 +271,39 @@ export class World {
 
   /**
    * Awaits the simulator's lists holding what the last event per (segment, contact) implies (the file's simulator
-   * and segments unless given others).
+   * and segments unless given others). With `detail`, a timeout names the differences and appends detail()
+   * (a child's last log lines, say).
    */
-  membership(
+  async membership(
     expected: Expected,
     what = 'simulator membership to match the events',
-    o: { timeoutMs?: number; everyMs?: number; sim?: Simulator; segments?: string[] } = {},
+    o: { timeoutMs?: number; everyMs?: number; sim?: Simulator; segments?: string[]; detail?: () => string } = {},
   ): Promise<void> {
     const sim = o.sim ?? this.sim;
     const segments = o.segments ?? this.segments;
     const listOf = (s: string) => String(segments.indexOf(s) + 1);
-    return eventually(
-      () => membershipDiff(expected, listOf, (id) => sim.snapshot().lists[id]?.members ?? {}).length === 0,
-      what,
-      o.timeoutMs,
-      o.everyMs,
-    );
+    const diff = () => membershipDiff(expected, listOf, (id) => sim.snapshot().lists[id]?.members ?? {});
+    try {
+      await eventually(() => diff().length === 0, what, o.timeoutMs, o.everyMs);
+    } catch (err) {
+      if (!o.detail) throw err;
+      const d = diff();
+      const first = d.slice(0, 3).join('; ');
+      throw new Error(`${(err as Error).message}\n${d.length} differences, first: ${first}\n${o.detail()}`);
+    }
+  }
+
+  private client(): Kafka {
+    if (!this.client_)
+      throw new Error('the world starts in its before hook: use it inside a test or a w.before() step');
+    return this.client_;
   }
 
   /** @internal the hooks */
   async setUp(): Promise<void> {
-    const admin = kafka().admin();
+    if (this.o.skip) return;
+    this.client_ = await (this.o.kafka ?? kafka)();
+    const admin = this.client_.admin();
     await admin.connect();
     this.admin_ = admin;
     this.perFile.push(() => admin.disconnect());
@@ -264,6 +323,7 @@ export class World {
   /** @internal */
   async enterTest(): Promise<void> {
     this.inTest = true;
+    if (this.o.skip) return;
     if (this.o.simulator !== false && this.o.simulatorPerTest) this.sim_ = await this.startOwnSimulator(this.perTest);
   }
 
