@@ -11,16 +11,8 @@ import { produceSampleEvents } from '../../src/dev/sample/produce.js';
 import { startSchemaRegistry, type SchemaRegistrySim } from '../../packages/ac-simulator/src/registry.js';
 import { flagValue, mountedConfigs, readCompose } from '../deploy/compose-files.js';
 import { chartDir, helmTemplate, requireTool } from '../deploy/tools.js';
-import {
-  brokers,
-  eventually,
-  kafka,
-  quietLog,
-  startService,
-  startSimulator,
-  uniqueTopic,
-  type Simulator,
-} from '../support/harness.js';
+import { brokers, eventually, kafka, type Simulator } from '../support/harness.js';
+import { world } from '../support/world.js';
 
 /**
  * The service starts with the configs users deploy: the one the helm chart renders (default and non-default values)
@@ -31,6 +23,8 @@ import {
 type Json = Record<string, unknown>;
 type Expected = Map<string, Map<string, 'add' | 'remove'>>;
 
+// Topics, services and simulators from the test world; the configs are the deployed ones, not the world's builder.
+const w = world({ simulator: false });
 const scratch = mkdtempSync(join(tmpdir(), 'deploy-config-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -93,10 +87,11 @@ async function runsWith(
   raw: unknown,
   sim: Simulator,
   name: string,
+  partitions: number,
   produce: (topic: string, segments: string[]) => Promise<{ produced: number; expected: Expected }>,
   envValues: Record<string, string> = {},
 ): Promise<void> {
-  const topic = uniqueTopic(name);
+  const topic = await w.topic(name, partitions);
   const wanted = (raw as { schemaRegistry?: { username?: string } }).schemaRegistry;
   const registry = wanted
     ? await startSchemaRegistry(
@@ -123,7 +118,7 @@ async function syncs(
   assert.ok(produced > 0);
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, env);
-  const service = await startService(config, { log: quietLog() });
+  const service = await w.start(config);
   try {
     // What the chart's probes and the compose healthcheck ask.
     const base = `http://127.0.0.1:${service.httpPort}`;
@@ -164,7 +159,7 @@ function simulatorFor(raw: {
     ),
   ];
   const fields = fieldIds.map((id) => ({ id: String(id), title: `Field ${id}`, perstag: `FIELD_${id}`, type: 'text' }));
-  return startSimulator(fields.length ? { lists, fields } : { lists });
+  return w.simulator(fields.length ? { lists, fields } : { lists });
 }
 
 const sample = (events: number) => async (topic: string, segments: string[]) =>
@@ -192,12 +187,7 @@ describe('configs rendered by the helm chart', () => {
       ) as { data: Record<string, string> } | undefined;
       assert.ok(cm, 'the render has the config ConfigMap');
       const raw = JSON.parse(cm.data['config.json']!) as Parameters<typeof simulatorFor>[0];
-      const sim = await simulatorFor(raw);
-      try {
-        await runsWith(raw, sim, 'helm', sample(60));
-      } finally {
-        await sim.close();
-      }
+      await runsWith(raw, await simulatorFor(raw), 'helm', 2, sample(60));
     });
   }
 });
@@ -211,9 +201,8 @@ describe('configs mounted by docker-compose.yml', () => {
     const lists = flagValue(command, '--lists')!
       .split(',')
       .map((id) => ({ id, name: `List ${id}` }));
-    sim = await startSimulator({ apiToken: flagValue(command, '--token')!, lists });
+    sim = await w.simulator({ apiToken: flagValue(command, '--token')!, lists });
   });
-  after(() => sim.close());
 
   for (const mounted of mountedConfigs()) {
     it(`start the service with ${mounted.service}'s config and the sample-events job's stream`, async () => {
@@ -224,6 +213,7 @@ describe('configs mounted by docker-compose.yml', () => {
         raw,
         sim,
         'compose',
+        job.partitions,
         async (topic, segments) => {
           assert.deepEqual(
             job.segments.filter((s) => !segments.includes(s)),
