@@ -50,7 +50,7 @@ test('npm run bench at smoke sizes completes and writes well-formed latest.json 
   );
   const markdown = readFileSync(join(out, 'latest.md'), 'utf8');
   for (const heading of [
-    '**1. Ingest ceiling**',
+    '**1. Pipeline ceiling**',
     '**2. API ceiling**',
     '**3. Latency**',
     '**4. Memory**',
@@ -58,7 +58,7 @@ test('npm run bench at smoke sizes completes and writes well-formed latest.json 
     '**6. Beyond the single-list ceiling**',
   ])
     assert.ok(markdown.includes(heading), `latest.md has ${heading}`);
-  assert.ok(output.includes('**1. Ingest ceiling**'), 'the table is printed too');
+  assert.ok(output.includes('**1. Pipeline ceiling**'), 'the table is printed too');
 });
 
 test('the benchmark refuses a bad size before touching Kafka, naming the flag', async () => {
