@@ -86,6 +86,21 @@ export class ContactBuffer<R> {
     else this.blocked.delete(email);
   }
 
+  /**
+   * These contacts changed in ActiveCampaign (an erasure deleted one, an email change renamed one; undefined: any
+   * may have): what a lookup found of them no longer holds, so a remove of theirs is looked up again before it goes.
+   */
+  forgetFound(emails?: readonly string[]): void {
+    for (const map of [this.ready, this.held, this.inflight]) {
+      if (!emails) for (const entry of map.values()) entry.inAccount = false;
+      else
+        for (const email of emails) {
+          const entry = map.get(email);
+          if (entry) entry.inAccount = false;
+        }
+    }
+  }
+
   get inflightContacts(): number {
     return this.inflight.size;
   }

@@ -120,9 +120,19 @@ export class AccountDelivery<R> {
     return this.p.health.failing;
   }
 
-  /** The account answered another request (the token probe): a paused delivery tries again now. */
-  answeredElsewhere(): void {
-    if (this.p.health.retrySoon(this.clock.now())) this.wake();
+  /** The token probe sent at `sentAt` was accepted: a delivery paused for a refused token tries again now. */
+  answeredElsewhere(sentAt: number): void {
+    if (this.p.health.retrySoon(this.clock.now(), sentAt)) this.wake();
+  }
+
+  /** A 429 met by another request of this account (the token probe): handled as the loop's own. */
+  throttledElsewhere(code: string, retryAfterMs: number): void {
+    this.p.fx.throttled(code, retryAfterMs, this.clock.now());
+  }
+
+  /** Resolves after `ms` of the budget's time (the readiness probe waits on it). */
+  budgetWait(ms: number): Promise<void> {
+    return new Promise((resolve) => this.clock.after(ms, resolve));
   }
 
   /** Resolves when nothing is buffered, sending or unconfirmed. */

@@ -75,7 +75,12 @@ export function composeAccount<R>(w: AccountWiring<R>): AccountParts<R> {
   const flight: Flight = { requests: 0, sending: 0 };
   const bisectQueue: ContactEntry<R>[][] = [];
   const wake = () => w.wake();
-  const contactsChanged = (emails?: readonly string[]) => lookups.changed(emails);
+  // What this service changed in ActiveCampaign (erasures, email changes): the member reads and what lookups
+  // found of those contacts no longer answer for them.
+  const contactsChanged = (emails?: readonly string[]) => {
+    buffer.forgetFound(emails);
+    lookups.changed(emails);
+  };
   const deps = { name, client, clock, metrics, log, fx: () => fx, health, buffer, wake, contactsChanged };
   const untags = new UntagQueue<R>(opts.untagLists ?? new Set(), gate, deps);
   const erasures = new ErasureQueue<R>({ ...deps, outcomes });

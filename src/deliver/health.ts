@@ -14,6 +14,8 @@ export type HealthChange =
 
 export class AccountHealth {
   private downUntil = 0;
+  /** When the last failure was reported. */
+  private failedAt = -Infinity;
   private readonly backoff: Backoff;
   private code: string | undefined;
 
@@ -33,11 +35,13 @@ export class AccountHealth {
   }
 
   /**
-   * Another request (the readiness probe) got an answer while the account is down: the next attempt may go at
-   * `now` instead of at the end of the pause. The backoff is kept, so a failing attempt pauses longer next time.
+   * The token probe, sent at `sentAt`, was accepted while delivery is paused for a refused token: the next attempt
+   * may go at `now` instead of at the end of the pause. Only for AUTH_FAILED (an accepted token says nothing of a
+   * 5xx on imports), and only for a probe sent after the last failure (an older answer must not end a newer pause).
+   * The backoff is kept, so a failing attempt pauses longer next time.
    */
-  retrySoon(now: number): boolean {
-    if (this.code === undefined || this.downUntil <= now) return false;
+  retrySoon(now: number, sentAt: number): boolean {
+    if (this.code !== 'AUTH_FAILED' || sentAt < this.failedAt || this.downUntil <= now) return false;
     this.downUntil = now;
     return true;
   }
@@ -50,6 +54,7 @@ export class AccountHealth {
   /** A failure at `now`: pause for 500 ms × 2^(n−1), capped, halved at random (jitter). */
   failed(code: string, now: number): HealthChange {
     this.downUntil = now + this.backoff.next();
+    this.failedAt = now;
     if (this.code === code) return { kind: 'same' };
     const previous = this.code;
     this.code = code;

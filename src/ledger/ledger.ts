@@ -454,9 +454,9 @@ export class Ledger {
 
   /**
    * Records a profile's contact and email hash: into memory now, and to the ledger topic; resolves once the broker
-   * acknowledged it. Never over a newer record (resolves at once), except a write-ahead (`changingTo`): a PUT
-   * waits for it, so it is written, dated as the newer record, and replaces it. Rejects when the partition cannot
-   * be written.
+   * acknowledged it. Never over a newer record (resolves at once), except a write-ahead (`changingTo`) and the
+   * record after its PUT: written dated as the newer record, they replace it. Rejects when the partition cannot be
+   * written.
    */
   putProfile(
     topic: string,
@@ -469,8 +469,11 @@ export class Ledger {
     if (slot instanceof LedgerUnavailable) return Promise.reject(slot);
     const k = profileKey(this.hasher, connection, profileId);
     if (!slot.profiles.set(k, record)) {
-      if (record.changingTo === undefined) return Promise.resolve();
-      record = { ...record, occurredAt: slot.profiles.get(k)!.occurredAt };
+      // A write-ahead, and the record that closes an open one, go even over a newer record, dated as it: the PUT
+      // waits for the first, and without the second the open intent would repeat the PUT after every restore.
+      const held = slot.profiles.get(k)!;
+      if (record.changingTo === undefined && held.changingTo === undefined) return Promise.resolve();
+      record = { ...record, occurredAt: held.occurredAt };
       slot.profiles.set(k, record);
     }
     return this.io.write(topic, partition, k, encodeProfile(record));

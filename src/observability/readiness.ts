@@ -22,8 +22,12 @@ export interface ProbedAccount {
   readonly down: boolean;
   /** What delivery fails with while down: AUTH_FAILED is a token refused on a delivery request. */
   readonly failing?: string | undefined;
-  /** The token probe got an answer: a delivery paused by its backoff may try again now. */
-  answeredElsewhere?(): void;
+  /** The token probe, sent at `sentAt` (budget time), was accepted: a delivery paused for a refused token tries again. */
+  answeredElsewhere?(sentAt: number): void;
+  /** The probe met a 429: handled as the account handles its own (metrics, the budget, on the budget's clock). */
+  throttledElsewhere?(code: string, retryAfterMs: number): void;
+  /** Resolves after `ms` of the budget's time (a scaled clock's ms are shorter than real ones). */
+  budgetWait?(ms: number): Promise<void>;
   /** The time the account's budget runs on (a scaled clock in the benchmark and the demo); Date.now otherwise. */
   budgetNow?(): number;
   readonly budget: {
@@ -184,21 +188,29 @@ export class Readiness {
    * Takes the budget's next request slot for the probe, paid like every other request. The slot is claimed at once
    * (spent at its future time), so the account's loop, which takes every slot it can, cannot starve the probe in a
    * budget that 429s slowed down. A slot further away than a probe deadline (a long Retry-After) is not claimed:
-   * the next round asks again. Resolves false when the probe should not go.
+   * the next round asks again. A probe whose wait ended more than half a request gap late claims again (at most 3
+   * times), so it never goes closer to the loop's next request than the pace allows. Resolves the budget time the
+   * probe may go at, or undefined when it should not go.
    */
-  private async claimSlot(budget: ProbedAccount['budget'], at: () => number): Promise<boolean> {
+  private async claimSlot(account: ProbedAccount, at: () => number): Promise<number | undefined> {
+    const { budget } = account;
     const deadlineMs = Math.max(this.o.intervalMs, 5_000);
-    const start = at();
-    const slot = budget.readyAt('request', start);
-    if (slot - start > deadlineMs) return false;
-    budget.spend('request', slot);
-    // The budget's clock may run faster than real time (benchmark, demo): wait in real steps until it says so.
-    for (let tries = 0; at() < slot; tries++) {
-      if (this.closed || tries > 50) return false;
-      await new Promise((r) => setTimeout(r, Math.min(slot - at(), deadlineMs) + 1));
+    const wait = (ms: number) => (account.budgetWait ? account.budgetWait(ms) : new Promise((r) => setTimeout(r, ms)));
+    for (let claims = 0; claims < 3 && !this.closed; claims++) {
+      const start = at();
+      const slot = budget.readyAt('request', start);
+      if (slot - start > deadlineMs) return undefined;
+      budget.spend('request', slot);
+      const gap = budget.readyAt('request', slot) - slot;
+      for (let tries = 0; at() < slot && tries < 50 && !this.closed; tries++)
+        await wait(Math.min(slot - at(), deadlineMs) + 1);
+      const now = at();
+      if (this.closed || now < slot) return undefined;
+      // A Retry-After that arrived while waiting holds for the probe too.
+      if (budget.blocked(now)) return undefined;
+      if (now - slot <= gap / 2) return now;
     }
-    // A Retry-After that arrived while waiting holds for the probe too.
-    return !this.closed && !budget.blocked(at());
+    return undefined;
   }
 
   private async probeToken(name: string): Promise<void> {
@@ -207,20 +219,24 @@ export class Readiness {
     const budget = account?.budget;
     // The budget's own time: with a scaled clock its times are not Date.now's.
     const at = () => account?.budgetNow?.() ?? this.now();
-    if (budget && !(await this.claimSlot(budget, at))) return;
+    const sentAt = account ? await this.claimSlot(account, at) : at();
+    if (sentAt === undefined) return;
     const answer = await client.fields(0, 1);
     const v = answer.verdict;
     const before = this.tokens.get(name)!.state;
     let next: { state: TokenState; detail: string };
     if (v.kind === 'ok') {
       next = { state: 'accepted', detail: '' };
-      account?.answeredElsewhere?.();
+      account?.answeredElsewhere?.(sentAt);
     } else if (v.kind === 'account' && v.code === 'AUTH_FAILED')
       next = { state: 'refused', detail: `HTTP ${answer.status}` };
     else if (v.kind === 'throttled') {
-      budget?.throttled(v.retryAfterMs, at());
-      this.o.metrics.throttled.inc({ connection: name, code: v.code });
-      this.o.metrics.retryAfterSeconds.inc({ connection: name }, v.retryAfterMs / 1000);
+      if (account?.throttledElsewhere) account.throttledElsewhere(v.code, v.retryAfterMs);
+      else {
+        budget?.throttled(v.retryAfterMs, at());
+        this.o.metrics.throttled.inc({ connection: name, code: v.code });
+        this.o.metrics.retryAfterSeconds.inc({ connection: name }, v.retryAfterMs / 1000);
+      }
       return; // says nothing about the token: keep the last state
     } else
       next = {

@@ -363,3 +363,32 @@ describe('ContactBuffer: drop(revoked)', () => {
     assert.equal(buffer.bytes, bytes);
   });
 });
+
+describe('ContactBuffer: forgetFound', () => {
+  it('clears what a lookup found for the emails named (all with none named), buffered, held or in flight', () => {
+    const u = updates();
+    const buffer = new ContactBuffer<string>(limits);
+    buffer.add(u(email(1), '3', 'remove', 1, 'a'), 0);
+    const { batch } = buffer.take('age');
+    assert.ok(batch);
+    for (const entry of batch.entries) entry.inAccount = true;
+    buffer.requeue(batch.entries); // found: back to the buffer, known to be in the account
+    buffer.add(u(email(2), '3', 'remove', 2, 'b'), 0);
+    const found = buffer.take('age').batch!.entries;
+    for (const entry of found) entry.inAccount = true;
+    buffer.requeue(found);
+    buffer.forgetFound([email(1)]);
+    const after = buffer.take('age').batch!.entries;
+    const byEmail = new Map(after.map((e) => [e.email, e.inAccount === true]));
+    assert.deepEqual([...byEmail].sort(), [
+      [email(1), false],
+      [email(2), true],
+    ]);
+    buffer.forgetFound();
+    assert.deepEqual(
+      after.map((e) => e.inAccount === true),
+      [false, false],
+      'with no emails named, nothing found is kept (in flight too)',
+    );
+  });
+});

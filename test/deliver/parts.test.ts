@@ -140,17 +140,21 @@ describe('AccountHealth with an injected random source', () => {
     assert.equal(h.down, false);
   });
 
-  it('retrySoon ends the pause of a failing account but keeps its backoff; an account that is up has none to end', () => {
+  it("retrySoon ends a refused token's pause for a probe sent after the last failure, and keeps the backoff", () => {
     const h = new AccountHealth(60_000, () => 0.5);
-    assert.equal(h.retrySoon(0), false, 'up: nothing to end');
+    assert.equal(h.retrySoon(0, 0), false, 'up: nothing to end');
     for (let i = 0; i < 4; i++) h.failed('AUTH_FAILED', 0);
     assert.equal(h.failing, 'AUTH_FAILED');
     assert.equal(h.pausedUntil, 3_000);
-    assert.equal(h.retrySoon(100), true);
+    assert.equal(h.retrySoon(100, -1), false, 'a probe sent before the last failure says nothing of it');
+    assert.equal(h.retrySoon(100, 50), true);
     assert.equal(h.pausedUntil, 100, 'the next attempt may go now');
-    assert.equal(h.retrySoon(200), false, 'already over');
+    assert.equal(h.retrySoon(200, 150), false, 'already over');
     h.failed('AUTH_FAILED', 200);
     assert.equal(h.pausedUntil, 200 + 6_000, 'the backoff goes on doubling');
+    const outage = new AccountHealth(60_000, () => 0.5);
+    outage.failed('SERVER_ERROR', 0);
+    assert.equal(outage.retrySoon(100, 50), false, 'an accepted token says nothing of a 5xx on imports');
   });
 });
 

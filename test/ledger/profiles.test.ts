@@ -144,6 +144,12 @@ describe('profile records in the ledger', () => {
       contactId: '6',
       changingTo: 'new',
     });
+    // The record after the PUT closes the write-ahead, dated as it too.
+    await ledger.putProfile('t', 0, 'main', 'p-ann', { occurredAt: 4, email: 'new', contactId: '6' });
+    assert.equal(writes.length, 3, 'the record closing the write-ahead is written');
+    assert.deepEqual(ledger.profile('t', 0, 'main', 'p-ann'), { occurredAt: 5, email: 'new', contactId: '6' });
+    await ledger.putProfile('t', 0, 'main', 'p-ann', { occurredAt: 4, email: 'older still', contactId: '6' });
+    assert.equal(writes.length, 3, 'with nothing open, an older record is not written');
     await assert.rejects(ledger.putProfile('t', 1, 'main', 'p-ann', { occurredAt: 6, email: 'x' }), LedgerUnavailable);
     ledger.assign({ t: [1] });
     await assert.rejects(ledger.putProfile('t', 0, 'main', 'p-ann', { occurredAt: 6, email: 'x' }), LedgerUnavailable);

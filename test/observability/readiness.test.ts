@@ -211,3 +211,47 @@ test('a token refused on delivery before the probe saw it says so', async () => 
   assert.match(readiness.status().reasons.join('\n'), /refused the API token \(on a delivery request\)/);
   await readiness.close();
 });
+
+test('a probe whose wait for its slot ended late claims again, and gives up rather than crowd the next request', async () => {
+  const { readiness, token, account } = setup();
+  account.budget = new RateBudget({ requestsPerSecond: 4, importsPerMinute: 100, singleImportsPerMinute: 20 });
+  account.budget.spend('request', Date.now()); // the next slot is 250 ms away; half a gap late is 125 ms
+  const waits: number[] = [];
+  const late = Object.assign(account, {
+    budgetWait: (ms: number) => (waits.push(ms), new Promise<void>((r) => setTimeout(r, ms + 300))),
+  });
+  await readiness.start();
+  assert.equal(token.calls, 1, 'the second claim found a free slot and went at once');
+  assert.equal(waits.length, 1, 'one wait (overslept), then a claim that needed none');
+
+  // A sender that takes every slot the moment it is ready: each claim must wait, each wait oversleeps.
+  let busy = true;
+  const loop = () => {
+    if (!busy) return;
+    const now = Date.now();
+    const ready = account.budget.readyAt('request', now);
+    if (ready <= now) account.budget.spend('request', now);
+    setTimeout(loop, Math.max(0, ready - now));
+  };
+  loop();
+  waits.length = 0;
+  await (readiness as unknown as { round(): Promise<void> }).round();
+  assert.equal(token.calls, 1, 'nothing sent next to the other requests');
+  assert.equal(waits.length, 3, 'three claims, then the round gives up');
+  late.budgetWait = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+  await (readiness as unknown as { round(): Promise<void> }).round();
+  busy = false;
+  assert.equal(token.calls, 2, 'a wait on time sends');
+  await readiness.close();
+});
+
+test("a 429 on the probe is handed to the account's own handling when it has one", async () => {
+  const { readiness, token, account } = setup();
+  const seen: [string, number][] = [];
+  Object.assign(account, { throttledElsewhere: (code: string, ms: number) => seen.push([code, ms]) });
+  token.status = 429;
+  await readiness.start();
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0]![0], 'RATE_LIMITED');
+  await readiness.close();
+});
