@@ -6,42 +6,26 @@ export interface Flight {
 }
 
 /**
- * One request of a job (a re-entry, an erasure, a tag removal), the budget already spent by the loop: the job is
- * busy and the request counted in flight while it is out, whatever it answers.
+ * One request of a job (a re-entry, an erasure, a tag removal, a lookup), the budget already spent by the loop: the
+ * job is busy and the request counted in flight while it is out. With `busyUntilHandled` the job stays busy after an
+ * answer until the caller has handled it and clears `busy` (a lookup: another answer handled in between, a page
+ * ending a read, must not answer an entry whose lookup is still being handled); a rejection always clears it.
  */
 export async function oneRequest<T>(
   job: { busy: boolean },
   flight: { requests: number },
   request: () => Promise<T>,
+  busyUntilHandled = false,
 ): Promise<T> {
   job.busy = true;
   flight.requests++;
+  let answered = false;
   try {
-    return await request();
+    const answer = await request();
+    answered = true;
+    return answer;
   } finally {
     flight.requests--;
-    job.busy = false;
-  }
-}
-
-/**
- * One request counted in flight while it is out. Unlike oneRequest, the job stays busy until the caller
- * has handled the answer (it clears `busy`): another answer handled in between (a page ending a read) must not
- * answer an entry whose lookup is still being handled.
- */
-export async function asked<T>(
-  job: { busy: boolean },
-  flight: { requests: number },
-  request: () => Promise<T>,
-): Promise<T> {
-  job.busy = true;
-  flight.requests++;
-  try {
-    return await request();
-  } catch (err) {
-    job.busy = false;
-    throw err;
-  } finally {
-    flight.requests--;
+    if (!answered || !busyUntilHandled) job.busy = false;
   }
 }

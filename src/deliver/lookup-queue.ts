@@ -6,7 +6,7 @@ import type { AcApi } from './client.js';
 import type { Clock } from './clock.js';
 import type { Verdict } from './classify.js';
 import { contactIdOf } from './email-put.js';
-import { asked } from './flight.js';
+import { oneRequest } from './flight.js';
 import { membersPage, type ListRead } from './list-read.js';
 import { MemberReads, type ReadRules } from './member-reads.js';
 import type { DeliveryOutcomes } from './outcomes.js';
@@ -152,7 +152,7 @@ export class LookupQueue<R> {
   private async page(read: ListRead, flight: { requests: number }): Promise<void> {
     const d = this.d;
     try {
-      const a = await asked(read, flight, () => d.client.listMembers!(read.next()));
+      const a = await oneRequest(read, flight, () => d.client.listMembers!(read.next()), true);
       read.busy = false;
       const now = d.clock.now();
       if (!this.reads.current(read)) return; // failed by its deadline, or dropped, while the page was out
@@ -209,7 +209,7 @@ export class LookupQueue<R> {
    */
   private async lookup(job: LookupJob<R>, flight: { requests: number }): Promise<void> {
     const d = this.d;
-    const a = await asked(job, flight, () => d.client.findContact(job.entry.email));
+    const a = await oneRequest(job, flight, () => d.client.findContact(job.entry.email), true);
     job.busy = false;
     const now = d.clock.now();
     const v = a.verdict;
