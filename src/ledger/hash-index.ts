@@ -113,31 +113,23 @@ const priorFromOf = (e: LedgerEntry) => (hasPrior(e) ? Math.floor(e.priorFrom! /
 const priorToOf = (e: LedgerEntry) => (hasPrior(e) ? Math.ceil(e.priorTo! / 1000) : 0);
 
 export class LedgerIndex {
-  private capacity: number;
-  private hi: Uint32Array;
-  private lo: Uint32Array;
-  private at: Float64Array;
-  private sent: Uint32Array;
-  private until: Uint32Array;
+  private capacity!: number;
+  private hi!: Uint32Array;
+  private lo!: Uint32Array;
+  private at!: Float64Array;
+  private sent!: Uint32Array;
+  private until!: Uint32Array;
   /**
    * (Source offset + 1) × 4 (0 when no offset is known), plus 1 for a refused add and 2 for an unapplied unsubscribe.
    */
-  private off: Float64Array;
+  private off!: Float64Array;
   /** The earlier window (priorFrom floor, priorTo ceil), whole seconds; 0: none. */
-  private prFrom: Uint32Array;
-  private prTo: Uint32Array;
+  private prFrom!: Uint32Array;
+  private prTo!: Uint32Array;
   private count = 0;
 
   constructor(expected = 0) {
-    this.capacity = Math.max(MIN_CAPACITY, Math.ceil(expected / MAX_LOAD) + 1);
-    this.hi = new Uint32Array(this.capacity);
-    this.lo = new Uint32Array(this.capacity);
-    this.at = new Float64Array(this.capacity);
-    this.sent = new Uint32Array(this.capacity);
-    this.until = new Uint32Array(this.capacity);
-    this.off = new Float64Array(this.capacity);
-    this.prFrom = new Uint32Array(this.capacity);
-    this.prTo = new Uint32Array(this.capacity);
+    this.allocate(Math.max(MIN_CAPACITY, Math.ceil(expected / MAX_LOAD) + 1));
   }
 
   get size(): number {
@@ -266,17 +258,22 @@ export class LedgerIndex {
     this.resize(Math.ceil(this.capacity * GROWTH));
   }
 
+  /** Empty columns of `capacity` slots (the entries, if any, are put back by the caller). */
+  private allocate(capacity: number): void {
+    this.capacity = capacity;
+    this.hi = new Uint32Array(capacity);
+    this.lo = new Uint32Array(capacity);
+    this.at = new Float64Array(capacity);
+    this.sent = new Uint32Array(capacity);
+    this.until = new Uint32Array(capacity);
+    this.off = new Float64Array(capacity);
+    this.prFrom = new Uint32Array(capacity);
+    this.prTo = new Uint32Array(capacity);
+  }
+
   private resize(size: number): void {
     const { hi, lo, at, sent, until, off, prFrom, prTo, capacity } = this;
-    this.capacity = size;
-    this.hi = new Uint32Array(this.capacity);
-    this.lo = new Uint32Array(this.capacity);
-    this.at = new Float64Array(this.capacity);
-    this.sent = new Uint32Array(this.capacity);
-    this.until = new Uint32Array(this.capacity);
-    this.off = new Float64Array(this.capacity);
-    this.prFrom = new Uint32Array(this.capacity);
-    this.prTo = new Uint32Array(this.capacity);
+    this.allocate(size);
     for (let i = 0; i < capacity; i++) {
       const h = hi[i]!;
       if (h === 0) continue;
