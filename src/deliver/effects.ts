@@ -240,10 +240,10 @@ export class AccountEffects<R> {
     this.s.metrics.accountDown.set({ connection: this.s.name, code }, 1);
   }
 
-  /** An answer from the account: an outage is over, and the budget's pace recovers. */
-  up(now: number): void {
+  /** An answer to a request sent at `sentAt`: an outage is over, and the budget's pace recovers. */
+  up(now: number, sentAt: number): void {
     this.s.budget.succeeded(now);
-    const change = this.s.health.answered();
+    const change = this.s.health.answered(sentAt);
     if (change.kind !== 'up') return;
     this.s.log.info({ after: change.after }, 'The ActiveCampaign account answers again; delivery resumes');
     this.s.metrics.accountDown.set({ connection: this.s.name, code: change.code }, 0);

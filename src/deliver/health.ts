@@ -61,9 +61,12 @@ export class AccountHealth {
     return { kind: 'down', code, previous };
   }
 
-  /** An answer from the account: it is up. */
-  answered(): HealthChange {
-    if (this.code === undefined) return { kind: 'same' };
+  /**
+   * An answer to a request sent at `sentAt`: the account is up. An answer to a request sent before the last
+   * failure was seen says nothing of now (it may have been decided before the outage began and read after it).
+   */
+  answered(sentAt: number): HealthChange {
+    if (this.code === undefined || sentAt < this.failedAt) return { kind: 'same' };
     const change: HealthChange = { kind: 'up', code: this.code, after: this.backoff.attempts };
     this.code = undefined;
     this.backoff.reset();

@@ -136,7 +136,17 @@ describe('AccountHealth with an injected random source', () => {
     assert.equal(h.pausedUntil, 750);
     for (let i = 0; i < 10; i++) h.failed('TIMEOUT', 0);
     assert.equal(h.pausedUntil, 3_000, 'capped at maxBackoffMs, then jittered');
-    assert.deepEqual(h.answered(), { kind: 'up', code: 'TIMEOUT', after: 12 });
+    assert.deepEqual(h.answered(0), { kind: 'up', code: 'TIMEOUT', after: 12 });
+    assert.equal(h.down, false);
+  });
+
+  it('an answer to a request sent before the last failure does not end the outage', () => {
+    const h = new AccountHealth(4_000, () => 0.5);
+    h.failed('SERVER_ERROR', 100);
+    assert.deepEqual(h.answered(99), { kind: 'same' }, 'decided before the outage, read after the failure');
+    assert.equal(h.down, true);
+    assert.equal(h.pausedUntil, 475, 'the pause holds');
+    assert.deepEqual(h.answered(100), { kind: 'up', code: 'SERVER_ERROR', after: 1 });
     assert.equal(h.down, false);
   });
 
