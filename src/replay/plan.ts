@@ -78,6 +78,26 @@ export function progressOf(ranges: readonly PartitionRange[], committed: Readonl
   return { done, total, complete };
 }
 
+/**
+ * The part of each range that can no longer be read: the partition's low watermark (`lows`, tpKey → offset) has
+ * passed the range's end before the group committed it, so retention deleted what was left. Those offsets never
+ * reach the consumer (it is reset past them), and waiting for them would never end.
+ */
+export function lostToRetention(
+  ranges: readonly PartitionRange[],
+  committed: ReadonlyMap<string, number>,
+  lows: ReadonlyMap<string, number>,
+): PartitionRange[] {
+  const lost: PartitionRange[] = [];
+  for (const r of ranges) {
+    const key = tpKey(r.topic, r.partition);
+    const at = Math.min(Math.max(committed.get(key) ?? r.start, r.start), r.end);
+    const low = lows.get(key);
+    if (at < r.end && low !== undefined && low >= r.end) lost.push({ ...r, start: at });
+  }
+  return lost;
+}
+
 /** The end offset of each partition, for ServiceOptions.endOffset: a partition outside the plan takes nothing. */
 export function endOffsets(ranges: readonly PartitionRange[]): (topic: string, partition: number) => number {
   const ends = new Map(ranges.map((r) => [tpKey(r.topic, r.partition), r.end]));
@@ -111,5 +131,7 @@ export function replayConfig(config: Config, topics: readonly string[]): Config 
     }
     connections[name] = conn.replayShare > 0 ? { ...conn, budgetShare: replayBudgetShare(conn), replayShare: 0 } : conn;
   }
-  return { ...config, kafka: { ...config.kafka, topics: [...topics] }, connections, http: { ...config.http, port: 0 } };
+  // fromBeginning: a partition whose start offset retention deleted meanwhile goes on from what is left of it.
+  const kafka = { ...config.kafka, topics: [...topics], fromBeginning: true };
+  return { ...config, kafka, connections, http: { ...config.http, port: 0 } };
 }

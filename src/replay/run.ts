@@ -1,11 +1,13 @@
+import type { Admin } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { SyncError } from '../domain/errors.js';
+import { tpKey } from '../ingest/source.js';
 import { createKafka } from '../kafka/client.js';
 import { startService, type Service, type ServiceOptions } from '../service.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { replayGroup, type From } from './from.js';
-import { endOffsets, progressOf, replayConfig, type PartitionRange } from './plan.js';
+import { endOffsets, lostToRetention, progressOf, replayConfig, type PartitionRange } from './plan.js';
 import { planRanges, setStartOffsets } from './positions.js';
 import type { ProgressReporter } from './progress.js';
 import { countsFromMetrics, DeliveredByList, exitCodeOf, type ReplaySummary } from './summary.js';
@@ -25,8 +27,12 @@ export interface ReplayOptions {
   signal?: AbortSignal;
   /** How often the committed positions are checked against the end offsets. */
   checkEveryMs?: number;
+  /** How often the partitions' low watermarks are read, to see a range that retention deleted (default 10 s). */
+  retentionCheckEveryMs?: number;
   /** Extra service options (e.g. the ledger's rebuild option); groupId, endOffset and onDelivered are the run's own. */
   service?: Omit<ServiceOptions, 'log' | 'metrics' | 'groupId' | 'endOffset' | 'onDelivered'>;
+  /** Called once the ranges are fixed and their starts committed, before the service starts (tests use it). */
+  onPlanned?: (ranges: readonly PartitionRange[]) => Promise<void>;
   /** Called once the service runs (tests watch it). */
   onStarted?: (service: Service) => void;
 }
@@ -70,6 +76,7 @@ export async function runReplay(config: Config, opts: ReplayOptions): Promise<Re
   } finally {
     await admin.disconnect();
   }
+  await opts.onPlanned?.(ranges);
   const planned = progressOf(ranges, new Map());
   log.info(
     { topics, group, offsets: planned.total, partitions: ranges.length },
@@ -86,18 +93,21 @@ export async function runReplay(config: Config, opts: ReplayOptions): Promise<Re
     onDelivered: (refs) => delivered.add(refs),
   });
   opts.onStarted?.(service);
-  const complete = await untilComplete(service, ranges, opts);
+  const { complete, lost } = await untilComplete(kafka.admin(), service, ranges, opts);
   const { clean } = await service.stop();
   const finalProgress = progressOf(ranges, service.consumer.committed);
+  // What was read before retention deleted it may have been committed by the stop.
+  const stillLost = lost.filter((l) => !progressOf([l], service.consumer.committed).complete);
   opts.progress?.finish(finalProgress);
 
   const summary: ReplaySummary = {
     group,
-    complete: complete && clean && finalProgress.complete,
+    complete: (complete || (lost.length > 0 && stillLost.length === 0)) && clean && finalProgress.complete,
     total: planned.total,
     events: { ...service.ingest.totals },
     lists: delivered.counts(runConfig.exports),
     ...(await countsFromMetrics(metrics)),
+    lostToRetention: stillLost,
     elapsedMs: Date.now() - started,
   };
   log.info(
@@ -126,27 +136,69 @@ function replayedTopics(config: Config, opts: ReplayOptions): string[] {
   return topics;
 }
 
-/** Resolves true once every partition committed its end, false when aborted or the consumer gave up. */
+/**
+ * Complete once every partition committed its end; incomplete when aborted, when the consumer gave up, or when
+ * every partition left unfinished lost the rest of its range to retention (the others are finished first).
+ */
 async function untilComplete(
+  admin: Admin,
   service: Service,
   ranges: readonly PartitionRange[],
   opts: ReplayOptions,
-): Promise<boolean> {
+): Promise<{ complete: boolean; lost: PartitionRange[] }> {
   const every = opts.checkEveryMs ?? 200;
+  const retentionEvery = opts.retentionCheckEveryMs ?? 10_000;
   let crashed = false;
+  let lost: PartitionRange[] = [];
+  let lowsReadAt = Date.now();
   const kc = service.consumer.describe();
   const off = kc.on(kc.events.CRASH, (e) => {
     if (!e.payload.restart) crashed = true;
   });
+  const log = opts.log.child({ module: 'replay' });
   try {
     for (;;) {
-      const p = progressOf(ranges, service.consumer.committed);
+      const committed = service.consumer.committed;
+      const p = progressOf(ranges, committed);
       opts.progress?.update(p);
-      if (p.complete) return true;
-      if (crashed || opts.signal?.aborted) return false;
+      if (p.complete) return { complete: true, lost: [] };
+      if (crashed || opts.signal?.aborted) return { complete: false, lost };
+      if (Date.now() - lowsReadAt >= retentionEvery) {
+        lowsReadAt = Date.now();
+        const lows = await lowWatermarks(admin, ranges, log);
+        if (lows) lost = lostToRetention(ranges, committed, lows);
+        const unlost = ranges.filter((r) => !lost.some((l) => l.topic === r.topic && l.partition === r.partition));
+        if (lost.length && progressOf(unlost, committed).complete) {
+          log.error(
+            { lost: lost.map((l) => ({ topic: l.topic, partition: l.partition, from: l.start, to: l.end })) },
+            "The rest of the replay's range was deleted by the topic's retention before it was read; " +
+              'the replay ends incomplete (replay a range the topic still holds)',
+          );
+          return { complete: false, lost };
+        }
+      }
       await new Promise((r) => setTimeout(r, every));
     }
   } finally {
     off();
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/** tpKey → low watermark of every replayed partition; undefined when the broker could not be asked this time. */
+async function lowWatermarks(
+  admin: Admin,
+  ranges: readonly PartitionRange[],
+  log: Logger,
+): Promise<Map<string, number> | undefined> {
+  try {
+    await admin.connect();
+    const lows = new Map<string, number>();
+    for (const topic of new Set(ranges.map((r) => r.topic)))
+      for (const m of await admin.fetchTopicOffsets(topic)) lows.set(tpKey(topic, m.partition), Number(m.low));
+    return lows;
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'Could not read the low watermarks; the next check tries again');
+    return undefined;
   }
 }

@@ -73,6 +73,8 @@ export interface ReplaySummary {
   lists: ListCount[];
   deadLetters: { stage: string; code: string; count: number }[];
   api: { requests: number; byEndpoint: Record<string, number>; throttled: number };
+  /** Offsets `[start, end)` per partition that retention deleted before the run read them (it is incomplete). */
+  lostToRetention: { topic: string; partition: number; start: number; end: number }[];
   elapsedMs: number;
 }
 
@@ -116,6 +118,10 @@ export function formatSummary(s: ReplaySummary): string[] {
       `List ${l.listId} (${l.export}, ${l.connection}): ${n(l.events)} changes ` +
         `delivered, ${l.capped ? 'at least ' : ''}${n(l.contacts)} contacts`,
     );
+  }
+  if (s.lostToRetention.length) {
+    const lost = s.lostToRetention.map((r) => `${r.topic}/${r.partition} ${n(r.start)}–${n(r.end)}`).join(', ');
+    lines.push(`Lost to retention: ${lost} (deleted by the topic's retention before the replay read them)`);
   }
   const dead = s.deadLetters.map((d) => `${d.stage}/${d.code} ${n(d.count)}`).join(', ');
   lines.push(`Dead letters:      ${dead || 'none'}`);

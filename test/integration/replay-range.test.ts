@@ -14,8 +14,10 @@ import { world } from '../support/world.js';
 const segments = ['vip', 'newsletter'];
 const w = world({ segments, simulator: { timeScale: 5 } });
 
-const T0 = Date.parse('2026-11-20T08:00:00Z');
 const HOUR = 3_600_000;
+// Hours before now: the broker's retention (7 days by default) deletes records whose timestamps are older, at a
+// moment of its own choosing, and a replay of a range it deleted cannot end complete (the last test).
+const T0 = Math.floor(Date.now() / HOUR) * HOUR - 4 * HOUR;
 const event = (i: number, segmentId: string, at: number) => ({
   key: `p-${i}`,
   value: JSON.stringify({
@@ -133,4 +135,28 @@ test('a partition that ends in a transaction marker, one that ends in an aborted
       [2, 6, 6],
     ],
   );
+});
+
+test('a range that retention deletes before the replay reads it ends the replay incomplete, naming the lost offsets', async () => {
+  const topic = await w.topic('replay-lost', 2);
+  await w.produce(
+    topic,
+    Array.from({ length: 20 }, (_, i) => ({ ...event(600 + i, 'vip', T0 + i * 1000), partition: i % 2 })),
+  );
+  const high = new Map((await w.admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
+  assert.ok(high.get(0)! > 0 && high.get(1)! > 0, 'both partitions hold events');
+  const { exitCode, summary } = await runReplay(config(topic), {
+    from: parseFrom('earliest'),
+    log: quietLog(),
+    retentionCheckEveryMs: 200,
+    // What retention does to old segments, at once and for partition 1 only, after the ranges were fixed.
+    onPlanned: async () => {
+      await w.admin.deleteTopicRecords({ topic, partitions: [{ partition: 1, offset: String(high.get(1)) }] });
+    },
+  });
+  assert.equal(exitCode, 3, 'incomplete');
+  assert.equal(summary.complete, false);
+  assert.deepEqual(summary.lostToRetention, [{ topic, partition: 1, start: 0, end: high.get(1) }]);
+  assert.equal(summary.events.consumed, high.get(0), "partition 0's events were still read and delivered");
+  assert.equal(summary.events.delivered, high.get(0));
 });

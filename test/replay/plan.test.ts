@@ -4,7 +4,14 @@ import { parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/domain/errors.js';
 import { tpKey } from '../../src/ingest/source.js';
 import { parseFrom } from '../../src/replay/from.js';
-import { endOffsets, progressOf, rangesOf, replayBudgetShare, replayConfig } from '../../src/replay/plan.js';
+import {
+  endOffsets,
+  lostToRetention,
+  progressOf,
+  rangesOf,
+  replayBudgetShare,
+  replayConfig,
+} from '../../src/replay/plan.js';
 
 const marks = [
   { partition: 1, low: 10, high: 50 },
@@ -112,4 +119,24 @@ test('a connection that reserves nothing for replays is refused, naming the key'
     exports: [{ ...base.exports[0]!, enabled: false }, base.exports[1]!],
   });
   assert.equal(replayConfig(unused, ['a']).connections.other!.budgetShare, 0.1);
+});
+
+test('a range is lost to retention once the low watermark passed its end before the group committed it', () => {
+  const ranges = [0, 1, 2, 3].map((partition) => ({ topic: 't', partition, start: 10, end: 50 }));
+  const committed = new Map([
+    [tpKey('t', 0), 50], // finished: nothing lost, whatever retention did since
+    [tpKey('t', 1), 20], // the low watermark passed its end: 20–50 is gone
+    [tpKey('t', 2), 20], // the low watermark is inside the range: the consumer still reads from it
+  ]);
+  const lows = new Map([
+    [tpKey('t', 0), 60],
+    [tpKey('t', 1), 50],
+    [tpKey('t', 2), 30],
+    [tpKey('t', 3), 70], // never committed: lost from its start
+  ]);
+  assert.deepEqual(lostToRetention(ranges, committed, lows), [
+    { topic: 't', partition: 1, start: 20, end: 50 },
+    { topic: 't', partition: 3, start: 10, end: 50 },
+  ]);
+  assert.deepEqual(lostToRetention(ranges, committed, new Map()), [], 'no watermark read: nothing is called lost');
 });

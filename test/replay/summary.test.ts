@@ -71,6 +71,7 @@ test('the exit code says whether anything was dead-lettered, or the run did not 
     lists: [{ export: 'vip', connection: 'main', listId: '3', events: 10, contacts: 7, capped: false }],
     deadLetters: [],
     api: { requests: 4, byEndpoint: { bulk_import: 1, import_info: 3 }, throttled: 0 },
+    lostToRetention: [],
     elapsedMs: 4_200,
   };
   assert.equal(exitCodeOf(summary), EXIT.clean);
@@ -86,4 +87,12 @@ test('the exit code says whether anything was dead-lettered, or the run did not 
   assert.match(text, /Dead letters: +none/);
   assert.match(text, /API requests: +4 \(bulk_import 1, import_info 3\), 0 answered 429/);
   assert.match(text, /Elapsed: +0:04/);
+  assert.doesNotMatch(text, /retention/);
+  const lost = formatSummary({
+    ...summary,
+    complete: false,
+    lostToRetention: [{ topic: 'events', partition: 2, start: 1_000, end: 5_000 }],
+  }).join('\n');
+  assert.match(lost, /^Replay stopped before the end/);
+  assert.match(lost, /Lost to retention: events\/2 1,000–5,000 \(deleted by the topic's retention/);
 });
