@@ -48,7 +48,7 @@ export function toDeadLetterRecord(d: DeadLetter, now: number): OutgoingRecord {
   headers[DLQ_HEADERS.topic] = d.message.topic;
   headers[DLQ_HEADERS.partition] = String(d.message.partition);
   headers[DLQ_HEADERS.offset] = String(d.message.offset);
-  headers[DLQ_HEADERS.timestamp] = new Date(d.message.timestamp).toISOString();
+  headers[DLQ_HEADERS.timestamp] = isoTime(d.message.timestamp);
   if (d.exportName) headers[DLQ_HEADERS.export] = d.exportName;
   headers[DLQ_HEADERS.stage] = d.stage;
   headers[DLQ_HEADERS.code] = d.code;
@@ -98,4 +98,9 @@ export function shrinkDeadLetterRecord(r: OutgoingRecord, limitBytes: number): O
   headers[DLQ_HEADERS.truncated] = cut.join(',');
   const room = Math.max(0, limitBytes - recordBytes({ key, value: null, headers }));
   return { key, value: value.subarray(0, room), headers };
+}
+
+/** A Kafka timestamp as ISO 8601; one outside what a Date holds (a producer's garbage) as its number. */
+export function isoTime(ms: number): string {
+  return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : String(ms);
 }

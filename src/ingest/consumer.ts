@@ -148,7 +148,8 @@ export class SourceConsumer {
     isRunning,
     isStale,
   }: EachBatchPayload): Promise<void> {
-    if (!isRunning() || isStale()) return;
+    // Stopping: nothing new is begun (what a fetch in the air brings is fetched again by the next owner).
+    if (!isRunning() || isStale() || this.stopping) return;
     const fetched: SourceMessage[] = batch.messages.map((m) => ({
       topic: batch.topic,
       partition: batch.partition,
@@ -218,7 +219,7 @@ export class SourceConsumer {
       if (this.pausedForBackpressure || this.stopping) return;
       const resume = pause();
       void stall.until.then(() => {
-        if (!this.pausedForBackpressure && !this.stopping) resume();
+        if (!this.pausedForBackpressure && !this.stopping) this.kafkaCall('resume', resume);
       });
       return;
     }
@@ -235,13 +236,17 @@ export class SourceConsumer {
     const resume = pause();
     const timer = setTimeout(() => {
       this.stallTimers.delete(timer);
-      if (!this.pausedForBackpressure && !this.stopping) resume();
+      if (!this.pausedForBackpressure && !this.stopping) this.kafkaCall('resume', resume);
     }, retryInMs);
     this.stallTimers.add(timer);
   }
 
-  /** Pauses fetching above the pending bounds (events, buffered bytes); a timer resumes it once half has drained. */
+  /**
+   * Pauses fetching above the pending bounds (events, buffered bytes); a timer resumes it once half has drained.
+   * Never while stopping: pauseAll() holds every topic until the end, and a resume would fetch again.
+   */
   applyBackpressure(forcePause = false): void {
+    if (this.stopping) return;
     const limit = this.config.buffer.maxPendingEvents;
     const byteLimit = this.config.buffer.maxBufferedBytes;
     const pending = this.ingest.pending;
@@ -249,8 +254,8 @@ export class SourceConsumer {
     const topics = this.config.kafka.topics.map((topic) => ({ topic }));
     const down = this.ingest.accountDown;
     if (!this.pausedForBackpressure && (forcePause || pending > limit || bytes > byteLimit || down)) {
+      if (!this.kafkaCall('pause', () => this.consumer.pause(topics))) return;
       this.pausedForBackpressure = true;
-      this.consumer.pause(topics);
       this.metrics.paused.set(1);
       this.log.info(
         { pending, limit, bytes, byteLimit, accountDown: down },
@@ -259,8 +264,8 @@ export class SourceConsumer {
           : 'Fetching paused: too many unsettled events or buffered bytes',
       );
     } else if (this.pausedForBackpressure && !forcePause && !down && pending <= limit / 2 && bytes <= byteLimit / 2) {
+      if (!this.kafkaCall('resume', () => this.consumer.resume(topics))) return;
       this.pausedForBackpressure = false;
-      this.consumer.resume(topics);
       this.metrics.paused.set(0);
       this.log.info({ pending }, 'Fetching resumed');
     }
@@ -268,6 +273,20 @@ export class SourceConsumer {
 
   get paused(): boolean {
     return this.pausedForBackpressure;
+  }
+
+  /**
+   * kafkajs's pause() and resume() throw while its consumer is between a crash and its restart (it has no group
+   * then); the next call tries again. False when it threw: nothing changed.
+   */
+  private kafkaCall(what: string, call: () => void): boolean {
+    try {
+      call();
+      return true;
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, `Could not ${what} fetching now; the next check tries again`);
+      return false;
+    }
   }
 
   /** Commits settled offsets of owned partitions; serialised so commits never overtake each other. */
@@ -299,7 +318,8 @@ export class SourceConsumer {
     this.stopping = true;
     for (const t of this.stallTimers) clearTimeout(t);
     this.stallTimers.clear();
-    this.consumer.pause(this.config.kafka.topics.map((topic) => ({ topic })));
+    // Between a crash and its restart there is no group to pause, and nothing is fetched: stopping holds it.
+    this.kafkaCall('pause', () => this.consumer.pause(this.config.kafka.topics.map((topic) => ({ topic }))));
   }
 
   /** Final commit, then leave the group (kafkajs stop() leaves it, so commit comes first). */

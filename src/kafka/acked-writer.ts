@@ -126,6 +126,13 @@ export class AckedWriter<T> {
   /** Resolves once the broker acknowledged the item (or a newer one of its coalesce key). */
   write(item: T): Promise<void> {
     if (this.closing) return Promise.reject(new WriterClosedError(this.o.name));
+    // Encoded before anything is counted or replaced: an item that cannot be encoded rejects alone.
+    let record: EncodedRecord;
+    try {
+      record = this.o.encode(item);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return new Promise<void>((resolve, reject) => {
       this.pending++;
       const waiter = { resolve, reject };
@@ -133,7 +140,9 @@ export class AckedWriter<T> {
       const older = key === undefined ? undefined : this.waiting.get(key);
       if (older) {
         older.item = item;
-        this.encode(older);
+        older.record = record;
+        older.bytes = recordBytes(record);
+        older.shrinkTo = undefined;
         older.waiters.push(waiter);
         // A newer record replaces a stuck one: it gets its own chance in the queue.
         const stuckAt = older.stuck ? this.stuck.indexOf(older) : -1;
@@ -144,7 +153,6 @@ export class AckedWriter<T> {
           this.updateGauges();
         }
       } else {
-        const record = this.o.encode(item);
         const entry: Entry<T> = { item, record, bytes: recordBytes(record), key, waiters: [waiter], discarded: false };
         this.queue.push(entry);
         this.open.add(entry);
@@ -221,12 +229,6 @@ export class AckedWriter<T> {
 
   private get stopped(): boolean {
     return this.stop.signal.aborted;
-  }
-
-  private encode(e: Entry<T>): void {
-    e.record = this.o.encode(e.item);
-    e.bytes = recordBytes(e.record);
-    e.shrinkTo = undefined;
   }
 
   /** One tick later, so the records of one decision go out together. */

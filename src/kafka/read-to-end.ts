@@ -28,8 +28,10 @@ export interface ReadOptions {
   from?: ReadonlyMap<number, number> | ((partition: number, low: number, high: number) => number);
   /** Aborting rejects the read (with the signal's reason when it is an Error) and disconnects. */
   signal?: AbortSignal;
+  /** How often the low watermarks are read, to end a partition that retention emptied meanwhile (default 10 s). */
+  watermarkCheckMs?: number;
   /** Called once, before reading, with the end offset of each partition that has something to read. */
-  onEnds?: (ends: ReadonlyMap<number, number>) => void;
+  onEnds?: (ends: ReadonlyMap<number, number>) => void | Promise<void>;
   /**
    * Called whenever a partition's position moves: after each batch handed over and for fetches that held only
    * transaction markers or aborted records. `offset` is the last offset the fetch covered.
@@ -75,7 +77,7 @@ export async function readToEnd(
     if (start > low) starts.set(p, start);
   }
   if (o.signal?.aborted) throw abortError(o.signal, topic);
-  o.onEnds?.(new Map(ends));
+  await o.onEnds?.(new Map(ends));
   if (ends.size === 0) return 0;
 
   const consumer = kafka.consumer({
@@ -102,6 +104,19 @@ export async function readToEnd(
     ends.delete(partition);
     pause?.();
     if (ends.size === 0) finish();
+  };
+  let watermarks: NodeJS.Timeout | undefined;
+  /** Partitions whose low watermark passed their end have nothing left to read: they are done. */
+  const gone = async () => {
+    try {
+      for (const w of await admin.fetchTopicOffsets(topic)) {
+        const end = ends.get(w.partition);
+        if (end !== undefined && Number(w.low) >= end) ends.delete(w.partition);
+      }
+      if (ends.size === 0) finish();
+    } catch {
+      // Asked again at the next check.
+    }
   };
   consumer.on(consumer.events.CRASH, (e) =>
     finish(e.payload.error instanceof Error ? e.payload.error : new Error(String(e.payload.error))),
@@ -159,8 +174,11 @@ export async function readToEnd(
       },
     });
     for (const [partition, offset] of starts) consumer.seek({ topic, partition, offset: String(offset) });
+    // Retention may delete what is left of a partition meanwhile: kafkajs then sees no batch of it, ever.
+    watermarks = setInterval(() => void gone(), o.watermarkCheckMs ?? 10_000);
     await finished;
   } finally {
+    clearInterval(watermarks);
     o.signal?.removeEventListener('abort', onAbort);
     await consumer.disconnect().catch(() => undefined);
   }

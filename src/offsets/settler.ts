@@ -134,7 +134,11 @@ export class Settler {
       },
       (err: unknown) => {
         this.awaiting--;
-        this.log.debug(
+        // Discarded on a revocation or closed at a stop: expected. Anything else, for an event still ours, is not.
+        const code = (err as { code?: string })?.code;
+        const expected =
+          code === 'WRITE_DISCARDED' || code === 'WRITER_CLOSED' || !this.ownership.isCurrent(share.generation);
+        this.log[expected ? 'debug' : 'warn'](
           {
             topic: share.message.topic,
             partition: share.message.partition,

@@ -37,13 +37,15 @@ async function offsetsAt(admin: Admin, topic: string, at: number): Promise<Map<n
  * Commits each range's start for the replay group, so its consumer begins exactly there. The same steps as
  * kafkajs's admin.setOffsets (the group must have no running member; a paused member seeks every partition, and
  * the seek commits), with one difference: admin.setOffsets waits for its member's first fetch, which with every
- * partition paused comes only after the default 5 s fetch wait. Here that wait is 100 ms.
+ * partition paused comes only after the default 5 s fetch wait. Here that wait is 100 ms. The wait has a deadline,
+ * and a consumer that crashes for good (the broker restarting under its join) ends it at once.
  */
 export async function setStartOffsets(
   kafka: Kafka,
   admin: Admin,
   groupId: string,
   ranges: readonly PartitionRange[],
+  deadlineMs = 60_000,
 ): Promise<void> {
   const [group] = (await admin.describeGroups([groupId])).groups;
   if (group && !['Empty', 'Dead'].includes(group.state)) {
@@ -65,12 +67,19 @@ export async function setStartOffsets(
   await consumer.connect();
   try {
     await consumer.subscribe({ topics, fromBeginning: true });
+    let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve, reject) => {
+      const fail = (why: string) =>
+        reject(new SyncError('START_NOT_SET', `replay: the start offsets could not be set (${why})`, true));
+      timer = setTimeout(() => fail(`no fetch within ${deadlineMs / 1000} s`), deadlineMs);
       consumer.on(consumer.events.FETCH, () => void consumer.stop().then(resolve, reject));
+      consumer.on(consumer.events.CRASH, (e) => {
+        if (!e.payload.restart) fail(`the consumer crashed: ${e.payload.error.message}`);
+      });
       consumer.run({ autoCommit: true, eachBatchAutoResolve: false, eachBatch: async () => undefined }).catch(reject);
       consumer.pause(topics.map((topic) => ({ topic })));
       for (const r of ranges) consumer.seek({ topic: r.topic, partition: r.partition, offset: String(r.start) });
-    });
+    }).finally(() => clearTimeout(timer));
   } finally {
     await consumer.disconnect();
   }

@@ -84,7 +84,7 @@ export async function runReplay(config: Config, opts: ReplayOptions): Promise<Re
   );
 
   const delivered = new DeliveredByList();
-  const service = await startService(runConfig, {
+  const starting = startService(runConfig, {
     ...opts.service,
     log,
     metrics,
@@ -92,6 +92,23 @@ export async function runReplay(config: Config, opts: ReplayOptions): Promise<Re
     endOffset: endOffsets(ranges),
     onDelivered: (refs) => delivered.add(refs),
   });
+  // Start-up waits as long as Kafka or an account is away; a signal meanwhile ends the run (nothing taken yet).
+  const service = await Promise.race([starting, aborted(opts.signal)]);
+  if (!service) {
+    void starting.then((s) => s.stop()).catch(() => undefined);
+    log.info('The replay stopped during start-up; nothing was taken');
+    const summary: ReplaySummary = {
+      group,
+      complete: false,
+      total: planned.total,
+      events: { consumed: 0, delivered: 0, deadLettered: 0, skipped: 0 },
+      lists: delivered.counts(runConfig.exports),
+      ...(await countsFromMetrics(metrics)),
+      lostToRetention: [],
+      elapsedMs: Date.now() - started,
+    };
+    return { summary, exitCode: exitCodeOf(summary), ranges };
+  }
   opts.onStarted?.(service);
   const { complete, lost } = await untilComplete(kafka.admin(), service, ranges, opts);
   const { clean } = await service.stop();
@@ -115,6 +132,14 @@ export async function runReplay(config: Config, opts: ReplayOptions): Promise<Re
     summary.complete ? 'The replay is complete' : 'The replay stopped before its end',
   );
   return { summary, exitCode: exitCodeOf(summary), ranges };
+}
+
+/** Resolves (undefined) once `signal` aborts; never without one. */
+function aborted(signal: AbortSignal | undefined): Promise<undefined> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) resolve(undefined);
+    else signal?.addEventListener('abort', () => resolve(undefined), { once: true });
+  });
 }
 
 function replayedTopics(config: Config, opts: ReplayOptions): string[] {

@@ -132,3 +132,10 @@ test('DeadLetterProducer writes a letter too large for the topic cut, calls onWr
     'cut to the assumed 1 MiB limit, then halved per refusal: 1.2 MB → 1 MB → 524 kB → 262 kB',
   );
 });
+
+test('a source timestamp a Date cannot hold is written as its number: the letter is still written', () => {
+  const bad = letter(10);
+  bad.message.timestamp = 9e15;
+  assert.equal(text(toDeadLetterRecord(bad, 2_000))[DLQ_HEADERS.timestamp], '9000000000000000');
+  assert.equal(text(toDeadLetterRecord(letter(10), 2_000))[DLQ_HEADERS.timestamp], '1970-01-01T00:00:01.000Z');
+});

@@ -148,3 +148,53 @@ describe('consumer crashes', () => {
     assert.equal(isTransient('not an error'), false);
   });
 });
+
+describe('fetching while the service stops, and between a crash and its restart', () => {
+  /** A consumer whose pause and resume are recorded, or throw as kafkajs's do while it has no group. */
+  function paused(opts: { throwing?: boolean } = {}) {
+    const calls: string[] = [];
+    const consumer = {
+      events: new kafkajs.Kafka({ brokers: ['127.0.0.1:1'], logLevel: kafkajs.logLevel.NOTHING }).consumer({
+        groupId: 'g',
+      }).events,
+      on: () => undefined,
+      pause: () => {
+        calls.push('pause');
+        if (opts.throwing) throw new Error('Consumer group was not initialized, consumer#run must be called first');
+      },
+      resume: () => {
+        calls.push('resume');
+        if (opts.throwing) throw new Error('Consumer group was not initialized, consumer#run must be called first');
+      },
+      commitOffsets: async () => undefined,
+      disconnect: async () => undefined,
+    };
+    const kafka = { consumer: () => consumer } as unknown as Kafka;
+    const settler = { generation: 1, commits: () => [], committed: () => undefined };
+    const ingest = { settler, pending: 0, bufferedBytes: 0, accountDown: false } as unknown as Ingest;
+    const source = new SourceConsumer(kafka, config, ingest, createMetrics(), pino({ level: 'silent' }));
+    return { source, calls };
+  }
+
+  it('a stop holds fetching paused: a commit after pauseAll() resumes nothing, though the backlog drained', async () => {
+    const { source, calls } = paused();
+    source.applyBackpressure(true);
+    assert.equal(source.paused, true);
+    source.pauseAll();
+    source.applyBackpressure(); // what the commit timer's tick does: nothing is pending any more
+    assert.deepEqual(calls, ['pause', 'pause'], 'paused for backpressure, then by the stop; never resumed');
+    const running = paused();
+    running.source.applyBackpressure(true);
+    running.source.applyBackpressure();
+    assert.deepEqual(running.calls, ['pause', 'resume'], 'without a stop, the drained backlog resumes fetching');
+  });
+
+  it('a pause or resume that kafkajs refuses (no group between a crash and its restart) is tried again, never thrown', async () => {
+    const { source, calls } = paused({ throwing: true });
+    source.applyBackpressure(true);
+    assert.equal(source.paused, false, 'the pause did not happen, so it is not recorded as done');
+    source.applyBackpressure(true);
+    source.pauseAll();
+    assert.deepEqual(calls, ['pause', 'pause', 'pause']);
+  });
+});

@@ -116,3 +116,23 @@ test('an abort stops the read: it rejects with the signal reason and hands nothi
     (err: Error) => err.name === 'AbortError',
   );
 });
+
+test('a partition that retention empties after the ends were read does not keep the read waiting', async () => {
+  const topic = await w.topic('emptied-read', 2);
+  await w.produce(
+    topic,
+    Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: 'v', partition: i % 2 })),
+  );
+  const { count, records } = await read(topic, {
+    watermarkCheckMs: 200,
+    // What retention does to partition 1, after its end was fixed and before the consumer reads it.
+    onEnds: async (ends) => {
+      await w.admin.deleteTopicRecords({ topic, partitions: [{ partition: 1, offset: String(ends.get(1)) }] });
+    },
+  });
+  assert.equal(count, 5);
+  assert.ok(
+    records.every((r) => r.partition === 0),
+    'partition 0 read whole',
+  );
+});

@@ -160,3 +160,21 @@ test('a range that retention deletes before the replay reads it ends the replay 
   assert.equal(summary.events.consumed, high.get(0), "partition 0's events were still read and delivered");
   assert.equal(summary.events.delivered, high.get(0));
 });
+
+test('a signal while the replay waits at start-up for an account that does not answer ends it, incomplete', async () => {
+  const topic = await w.topic('replay-stop', 1);
+  await w.produce(topic, [event(700, 'vip', T0)]);
+  const base = config(topic);
+  const away = { ...base, connections: { main: { ...base.connections.main!, apiUrl: 'http://127.0.0.1:1/api/3' } } };
+  const abort = new AbortController();
+  const run = runReplay(away, {
+    from: parseFrom('earliest'),
+    log: quietLog(),
+    signal: abort.signal,
+    onPlanned: async () => void setTimeout(() => abort.abort(), 500),
+  });
+  const { exitCode, summary } = await run;
+  assert.equal(exitCode, 3);
+  assert.equal(summary.complete, false);
+  assert.equal(summary.events.consumed, 0);
+});

@@ -61,6 +61,26 @@ const counter = async (metrics: Metrics, reason: string) =>
     ?.value ?? 0;
 
 describe('AckedWriter', () => {
+  it('an item that cannot be encoded rejects alone: nothing is counted, and a queued one of its key is kept', async () => {
+    const encode: AckedWriterOptions<Item>['encode'] = (i) => {
+      if (i.value === 'poison') throw new RangeError('Invalid time value');
+      return { topic: 't', key: i.key, value: i.value };
+    };
+    const { broker, write, writer } = world({ encode, coalesceKey: (i) => i.key });
+    broker.hold();
+    const kept = write('a', 'v1');
+    await assert.rejects(write('a', 'poison'), RangeError);
+    assert.equal(writer.backlog, 1, 'only the first write waits');
+    broker.release();
+    await kept;
+    assert.deepEqual(
+      broker.written.map((r) => r.value.toString()),
+      ['v1'],
+      'the queued record of its key went as it was',
+    );
+    assert.equal(writer.backlog, 0);
+  });
+
   it('resolves a write only after the broker acknowledged it, also for writes made while a batch is in flight', async () => {
     const { broker, write, outcomes, writer } = world();
     broker.hold();
