@@ -2,7 +2,7 @@ import type { Admin, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import type { AccountDelivery } from './deliver/account-delivery.js';
-import { checkAccounts, createAccounts, createClients } from './deliver/wiring.js';
+import { abortableSleep, checkAccounts, createAccounts, createClients } from './deliver/wiring.js';
 import { DeadLetterProducer } from './dlq/producer.js';
 import { Backoff } from './domain/backoff.js';
 import { ConfigError } from './domain/errors.js';
@@ -33,6 +33,8 @@ export interface ServiceOptions {
   groupId?: string;
   /** Report each bulk import instead of sending it (reads still go to the account). */
   dryRun?: (line: string) => void;
+  /** Aborting ends a start-up that waits for Kafka, the registry or an account (startService then rejects). */
+  signal?: AbortSignal;
   /** A bounded run (replay): per partition, the offset where it ends; nothing at or past it is consumed. */
   endOffset?: (topic: string, partition: number) => number | undefined;
   /** Observes the events each confirmation settles as delivered (a replay counts them per list). */
@@ -121,14 +123,14 @@ async function buildService(
 ): Promise<Service> {
   checkRebuild(config, opts.rebuildLedger ?? []);
   const clients = createClients(config, opts.dryRun, metrics);
-  const perstags = await checkAccounts(config, clients, log.child({ module: 'accounts' }));
+  const perstags = await checkAccounts(config, clients, log.child({ module: 'accounts' }), opts.signal);
   const router = new Router(config.exports, (exp, tag) => perstags.get(exp.connection)?.get(tag.toUpperCase()));
   const wire = config.schemaRegistry && new AvroDecoder(config.schemaRegistry, config.ingest.maxEventBytes);
-  if (wire) await waitFor(() => wire.check(), log, 'The schema registry');
+  if (wire) await waitFor(() => wire.check(), log, 'The schema registry', opts.signal);
 
   const kafka = createKafka(config.kafka, log.child({ module: 'kafka' }));
   const admin = kafka.admin();
-  await waitFor(() => admin.connect(), log, 'Kafka');
+  await waitFor(() => admin.connect(), log, 'Kafka', opts.signal);
   const totalPartitions = await ensureDeadLetterTopics(admin, config);
   if (config.ledger.enabled) {
     await ensureLedgerTopics(admin, config, log).catch(async (err: unknown) => {
@@ -137,7 +139,7 @@ async function buildService(
     });
   }
   const producer: Producer = kafka.producer(writerProducerConfig());
-  await waitFor(() => producer.connect(), log, 'Kafka producer');
+  await waitFor(() => producer.connect(), log, 'Kafka producer', opts.signal);
   const dlq = new DeadLetterProducer(producer, config.deadLetter.topic, metrics, log.child({ module: 'dlq' }), {
     admin,
     compression: compressionType(config.kafka.compression),
@@ -213,7 +215,7 @@ async function buildService(
     opts.groupId,
     opts.endOffset,
   );
-  await waitFor(() => consumer.start(), log, 'Kafka consumer');
+  await waitFor(() => consumer.start(), log, 'Kafka consumer', opts.signal);
   const probes = new Readiness({
     admin: kafka.admin({ retry: { retries: 0 } }),
     groupId: opts.groupId ?? config.kafka.groupId,
@@ -322,7 +324,7 @@ async function ensureDeadLetterTopics(admin: Admin, config: Config): Promise<num
 }
 
 /** Retries a connection with backoff: an unreachable broker is waited for, not a crash. */
-async function waitFor(connect: () => Promise<void>, log: Logger, what: string): Promise<void> {
+async function waitFor(connect: () => Promise<void>, log: Logger, what: string, signal?: AbortSignal): Promise<void> {
   const backoff = new Backoff({ initialMs: 1_000, maxMs: 30_000 });
   for (;;) {
     try {
@@ -332,7 +334,8 @@ async function waitFor(connect: () => Promise<void>, log: Logger, what: string):
       if (err instanceof ConfigError) throw err;
       const wait = backoff.next();
       log.warn({ err: (err as Error).message, retryInMs: wait }, `${what} is not reachable yet; waiting (not ready)`);
-      await new Promise((r) => setTimeout(r, wait));
+      await abortableSleep(wait, signal);
+      if (signal?.aborted) throw err;
     }
   }
 }

@@ -152,7 +152,7 @@ export async function checkAccounts(
           { connection: name, reason: err.message, retryInMs: wait },
           'The ActiveCampaign account is not reachable yet; waiting (not ready)',
         );
-        await new Promise((r) => setTimeout(r, wait));
+        await abortableSleep(wait, signal);
         if (signal?.aborted) throw err;
       }
     }
@@ -194,4 +194,18 @@ async function allFields(client: Pick<AcApi, 'fields'>): Promise<{ id: string; p
     out.push(...page);
     if (page.length < 100) return out;
   }
+}
+
+/** Sleeps `ms`, or less when `signal` aborts meanwhile. */
+export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

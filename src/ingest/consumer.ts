@@ -68,6 +68,9 @@ export class SourceConsumer {
     this.consumer.on(GROUP_JOIN, (e) => {
       this.rebalancing = false;
       this.ingest.assign(e.payload.memberAssignment);
+      // A consumer started again after a crash has a new group, with nothing paused: a pause that holds is renewed.
+      if (this.stopping || this.pausedForBackpressure)
+        this.kafkaCall('pause', () => this.consumer.pause(this.config.kafka.topics.map((topic) => ({ topic }))));
     });
     this.consumer.on(REBALANCING, () => {
       this.rebalancing = true;

@@ -111,6 +111,11 @@ export class Settler {
     return n;
   }
 
+  /** The highest offset of the partition seen so far (begun or skipped), while it is owned; -1 before any. */
+  seen(topic: string, partition: number): number | undefined {
+    return this.tracker(topic, partition)?.seen;
+  }
+
   /** Whether the partition is owned now (its events may begin). */
   tracking(topic: string, partition: number): boolean {
     return this.tracker(topic, partition) !== undefined;

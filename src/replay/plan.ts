@@ -79,23 +79,39 @@ export function progressOf(ranges: readonly PartitionRange[], committed: Readonl
 }
 
 /**
- * The part of each range that can no longer be read: the partition's low watermark (`lows`, tpKey → offset) has
- * passed the range's end before the group committed it, so retention deleted what was left. Those offsets never
- * reach the consumer (it is reset past them), and waiting for them would never end.
+ * The part of each range that can no longer be read: the partition's low watermark (`lows`, tpKey → offset) is
+ * past the next offset the run has not yet seen (`positions`), so retention deleted `[position, min(low, end))`
+ * before it was read. The consumer is reset past those offsets, so they never come; when the low watermark is
+ * at or past the end, nothing of the range is left to wait for.
  */
 export function lostToRetention(
   ranges: readonly PartitionRange[],
-  committed: ReadonlyMap<string, number>,
+  positions: ReadonlyMap<string, number>,
   lows: ReadonlyMap<string, number>,
 ): PartitionRange[] {
   const lost: PartitionRange[] = [];
   for (const r of ranges) {
     const key = tpKey(r.topic, r.partition);
-    const at = Math.min(Math.max(committed.get(key) ?? r.start, r.start), r.end);
+    const at = Math.min(Math.max(positions.get(key) ?? r.start, r.start), r.end);
     const low = lows.get(key);
-    if (at < r.end && low !== undefined && low >= r.end) lost.push({ ...r, start: at });
+    if (at < r.end && low !== undefined && low > at) lost.push({ ...r, start: at, end: Math.min(low, r.end) });
   }
   return lost;
+}
+
+/** `more` added to `lost`, a range that overlaps or touches one of its partition joined to it. */
+export function joinLost(lost: readonly PartitionRange[], more: readonly PartitionRange[]): PartitionRange[] {
+  const out = lost.map((l) => ({ ...l }));
+  for (const m of more) {
+    const same = out.find(
+      (l) => l.topic === m.topic && l.partition === m.partition && m.start <= l.end && l.start <= m.end,
+    );
+    if (same) {
+      same.start = Math.min(same.start, m.start);
+      same.end = Math.max(same.end, m.end);
+    } else out.push({ ...m });
+  }
+  return out;
 }
 
 /** The end offset of each partition, for ServiceOptions.endOffset: a partition outside the plan takes nothing. */

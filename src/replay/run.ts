@@ -7,7 +7,7 @@ import { createKafka } from '../kafka/client.js';
 import { startService, type Service, type ServiceOptions } from '../service.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { replayGroup, type From } from './from.js';
-import { endOffsets, lostToRetention, progressOf, replayConfig, type PartitionRange } from './plan.js';
+import { endOffsets, joinLost, lostToRetention, progressOf, replayConfig, type PartitionRange } from './plan.js';
 import { planRanges, setStartOffsets } from './positions.js';
 import type { ProgressReporter } from './progress.js';
 import { countsFromMetrics, DeliveredByList, exitCodeOf, type ReplaySummary } from './summary.js';
@@ -86,6 +86,7 @@ export async function runReplay(config: Config, opts: ReplayOptions): Promise<Re
   const delivered = new DeliveredByList();
   const starting = startService(runConfig, {
     ...opts.service,
+    ...(opts.signal ? { signal: opts.signal } : {}),
     log,
     metrics,
     groupId: group,
@@ -95,7 +96,9 @@ export async function runReplay(config: Config, opts: ReplayOptions): Promise<Re
   // Start-up waits as long as Kafka or an account is away; a signal meanwhile ends the run (nothing taken yet).
   const service = await Promise.race([starting, aborted(opts.signal)]);
   if (!service) {
-    void starting.then((s) => s.stop()).catch(() => undefined);
+    // A start that ends within a few seconds leaves the group again (a member left behind would refuse a rerun).
+    const left = starting.then((s) => s.stop()).catch(() => undefined);
+    await Promise.race([left, new Promise((r) => setTimeout(r, 5_000).unref())]);
     log.info('The replay stopped during start-up; nothing was taken');
     const summary: ReplaySummary = {
       group,
@@ -110,21 +113,19 @@ export async function runReplay(config: Config, opts: ReplayOptions): Promise<Re
     return { summary, exitCode: exitCodeOf(summary), ranges };
   }
   opts.onStarted?.(service);
-  const { complete, lost } = await untilComplete(kafka.admin(), service, ranges, opts);
+  const { complete, lost } = await untilComplete(kafka.admin({ retry: { retries: 0 } }), service, ranges, opts);
   const { clean } = await service.stop();
   const finalProgress = progressOf(ranges, service.consumer.committed);
-  // What was read before retention deleted it may have been committed by the stop.
-  const stillLost = lost.filter((l) => !progressOf([l], service.consumer.committed).complete);
   opts.progress?.finish(finalProgress);
 
   const summary: ReplaySummary = {
     group,
-    complete: (complete || (lost.length > 0 && stillLost.length === 0)) && clean && finalProgress.complete,
+    complete: complete && lost.length === 0 && clean && finalProgress.complete,
     total: planned.total,
     events: { ...service.ingest.totals },
     lists: delivered.counts(runConfig.exports),
     ...(await countsFromMetrics(metrics)),
-    lostToRetention: stillLost,
+    lostToRetention: lost,
     elapsedMs: Date.now() - started,
   };
   log.info(
@@ -186,14 +187,23 @@ async function untilComplete(
       const committed = service.consumer.committed;
       const p = progressOf(ranges, committed);
       opts.progress?.update(p);
-      if (p.complete) return { complete: true, lost: [] };
+      if (p.complete) return { complete: lost.length === 0, lost };
       if (crashed || opts.signal?.aborted) return { complete: false, lost };
       if (Date.now() - lowsReadAt >= retentionEvery) {
         lowsReadAt = Date.now();
+        // Before the watermarks: what was seen by then cannot have been lost.
+        const positions = seenPositions(service, ranges, committed);
         const lows = await lowWatermarks(admin, ranges, log);
-        if (lows) lost = lostToRetention(ranges, committed, lows);
-        const unlost = ranges.filter((r) => !lost.some((l) => l.topic === r.topic && l.partition === r.partition));
-        if (lost.length && progressOf(unlost, committed).complete) {
+        if (lows) lost = joinLost(lost, lostToRetention(ranges, positions, lows));
+        // A range whose low watermark passed its end has nothing left to wait for.
+        const gone = (r: PartitionRange) => (lows?.get(tpKey(r.topic, r.partition)) ?? -1) >= r.end;
+        if (
+          lost.length &&
+          progressOf(
+            ranges.filter((r) => !gone(r)),
+            committed,
+          ).complete
+        ) {
           log.error(
             { lost: lost.map((l) => ({ topic: l.topic, partition: l.partition, from: l.start, to: l.end })) },
             "The rest of the replay's range was deleted by the topic's retention before it was read; " +
@@ -208,6 +218,21 @@ async function untilComplete(
     off();
     await admin.disconnect().catch(() => undefined);
   }
+}
+
+/** tpKey → the next offset the run has not seen (fetched and begun, or committed) in each range. */
+function seenPositions(
+  service: Service,
+  ranges: readonly PartitionRange[],
+  committed: ReadonlyMap<string, number>,
+): Map<string, number> {
+  const positions = new Map<string, number>();
+  for (const r of ranges) {
+    const key = tpKey(r.topic, r.partition);
+    const seen = service.ingest.settler.seen(r.topic, r.partition);
+    positions.set(key, Math.max(committed.get(key) ?? r.start, seen === undefined ? r.start : seen + 1));
+  }
+  return positions;
 }
 
 /** tpKey → low watermark of every replayed partition; undefined when the broker could not be asked this time. */

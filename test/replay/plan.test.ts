@@ -6,6 +6,7 @@ import { tpKey } from '../../src/ingest/source.js';
 import { parseFrom } from '../../src/replay/from.js';
 import {
   endOffsets,
+  joinLost,
   lostToRetention,
   progressOf,
   rangesOf,
@@ -121,22 +122,41 @@ test('a connection that reserves nothing for replays is refused, naming the key'
   assert.equal(replayConfig(unused, ['a']).connections.other!.budgetShare, 0.1);
 });
 
-test('a range is lost to retention once the low watermark passed its end before the group committed it', () => {
+test('the part of a range retention deleted before the run saw it is lost; ranges of a partition join', () => {
   const ranges = [0, 1, 2, 3].map((partition) => ({ topic: 't', partition, start: 10, end: 50 }));
-  const committed = new Map([
+  const positions = new Map([
     [tpKey('t', 0), 50], // finished: nothing lost, whatever retention did since
-    [tpKey('t', 1), 20], // the low watermark passed its end: 20–50 is gone
-    [tpKey('t', 2), 20], // the low watermark is inside the range: the consumer still reads from it
+    [tpKey('t', 1), 20], // the low watermark passed its end: 20–50 is gone, nothing left to wait for
+    [tpKey('t', 2), 20], // the low watermark is inside the range: 20–30 is gone, the rest is still read
   ]);
   const lows = new Map([
     [tpKey('t', 0), 60],
     [tpKey('t', 1), 50],
     [tpKey('t', 2), 30],
-    [tpKey('t', 3), 70], // never committed: lost from its start
+    [tpKey('t', 3), 70], // nothing seen: lost from its start
   ]);
-  assert.deepEqual(lostToRetention(ranges, committed, lows), [
+  assert.deepEqual(lostToRetention(ranges, positions, lows), [
     { topic: 't', partition: 1, start: 20, end: 50 },
+    { topic: 't', partition: 2, start: 20, end: 30 },
     { topic: 't', partition: 3, start: 10, end: 50 },
   ]);
-  assert.deepEqual(lostToRetention(ranges, committed, new Map()), [], 'no watermark read: nothing is called lost');
+  assert.deepEqual(lostToRetention(ranges, positions, new Map()), [], 'no watermark read: nothing is called lost');
+  const seenPast = new Map([[tpKey('t', 2), 35]]);
+  assert.deepEqual(lostToRetention([ranges[2]!], seenPast, lows), [], 'what was seen before the deletion is not lost');
+  const a = { topic: 't', partition: 2, start: 20, end: 30 };
+  assert.deepEqual(
+    joinLost(
+      [a],
+      [
+        { ...a, start: 30, end: 40 },
+        { ...a, partition: 1 },
+        { ...a, start: 45, end: 48 },
+      ],
+    ),
+    [
+      { ...a, end: 40 },
+      { ...a, partition: 1 },
+      { ...a, start: 45, end: 48 },
+    ],
+  );
 });
