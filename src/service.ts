@@ -2,7 +2,8 @@ import type { Admin, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import type { AccountDelivery } from './deliver/account-delivery.js';
-import { abortableSleep, checkAccounts, createAccounts, createClients } from './deliver/wiring.js';
+import { checkAccounts, createAccounts, createClients } from './deliver/wiring.js';
+import { sleep } from './domain/sleep.js';
 import { DeadLetterProducer } from './dlq/producer.js';
 import { Backoff } from './domain/backoff.js';
 import { ConfigError } from './domain/errors.js';
@@ -334,7 +335,7 @@ async function waitFor(connect: () => Promise<void>, log: Logger, what: string, 
       if (err instanceof ConfigError) throw err;
       const wait = backoff.next();
       log.warn({ err: (err as Error).message, retryInMs: wait }, `${what} is not reachable yet; waiting (not ready)`);
-      await abortableSleep(wait, signal);
+      await sleep(wait, signal);
       if (signal?.aborted) throw err;
     }
   }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config, ConnectionConfig } from '../config/schema.js';
 import { Backoff } from '../domain/backoff.js';
 import { ConfigError } from '../domain/errors.js';
+import { sleep } from '../domain/sleep.js';
 import type { Metrics } from '../observability/metrics.js';
 import { AccountDelivery } from './account-delivery.js';
 import { RateBudget } from './budget.js';
@@ -152,7 +153,7 @@ export async function checkAccounts(
           { connection: name, reason: err.message, retryInMs: wait },
           'The ActiveCampaign account is not reachable yet; waiting (not ready)',
         );
-        await abortableSleep(wait, signal);
+        await sleep(wait, signal);
         if (signal?.aborted) throw err;
       }
     }
@@ -194,18 +195,4 @@ async function allFields(client: Pick<AcApi, 'fields'>): Promise<{ id: string; p
     out.push(...page);
     if (page.length < 100) return out;
   }
-}
-
-/** Sleeps `ms`, or less when `signal` aborts meanwhile. */
-export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
