@@ -120,9 +120,14 @@ export class AccountDelivery<R> {
     return this.p.health.failing;
   }
 
-  /** The token probe sent at `sentAt` was accepted: a delivery paused for a refused token tries again now. */
-  answeredElsewhere(sentAt: number): void {
-    if (this.p.health.retrySoon(this.clock.now(), sentAt)) this.wake();
+  /** Taken just before the token probe is sent, for answeredElsewhere(): the failures seen so far. */
+  sendMark(): number {
+    return this.p.health.mark();
+  }
+
+  /** The token probe sent with `sent` (sendMark()) was accepted: a delivery paused for a refused token tries again. */
+  answeredElsewhere(sent: number): void {
+    if (this.p.health.retrySoon(this.clock.now(), sent)) this.wake();
   }
 
   /** A 429 met by another request of this account (the token probe): handled as the loop's own. */

@@ -240,10 +240,15 @@ export class AccountEffects<R> {
     this.s.metrics.accountDown.set({ connection: this.s.name, code }, 1);
   }
 
-  /** An answer to a request sent at `sentAt`: an outage is over, and the budget's pace recovers. */
-  up(now: number, sentAt: number): void {
+  /** Taken just before a request is sent, for up(): the failures seen so far (AccountHealth.mark). */
+  sending(): number {
+    return this.s.health.mark();
+  }
+
+  /** An answer to a request sent with `sent` (sending()): an outage is over, and the budget's pace recovers. */
+  up(now: number, sent: number): void {
     this.s.budget.succeeded(now);
-    const change = this.s.health.answered(sentAt);
+    const change = this.s.health.answered(sent);
     if (change.kind !== 'up') return;
     this.s.log.info({ after: change.after }, 'The ActiveCampaign account answers again; delivery resumes');
     this.s.metrics.accountDown.set({ connection: this.s.name, code: change.code }, 0);

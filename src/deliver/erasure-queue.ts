@@ -14,7 +14,11 @@ export interface ErasureDeps<R> {
   metrics: Metrics;
   outcomes: DeliveryOutcomes<R>;
   /** The account's effects (effects.ts): a step told to wait (a 429, a failing account), an answer. */
-  fx: () => { waited(v: Exclude<Verdict, { kind: 'ok' }>, now: number): number; up(now: number, sentAt: number): void };
+  fx: () => {
+    waited(v: Exclude<Verdict, { kind: 'ok' }>, now: number): number;
+    sending(): number;
+    up(now: number, sent: number): void;
+  };
   /** The email's changes are held back (never cut) while its erasure is under way; in flight: an import holds it. */
   buffer: { block(email: string): void; unblock(email: string): void; inFlight(email: string): boolean };
   wake: () => void;
@@ -82,7 +86,7 @@ export class ErasureQueue<R> {
 
   private async step(job: ErasureJob<R>, flight: { requests: number }): Promise<void> {
     const d = this.deps;
-    const sentAt = d.clock.now();
+    const sent = d.fx().sending();
     const r = await oneRequest(job, flight, () => job.step(d.client));
     const now = d.clock.now();
     const connection = d.name;
@@ -91,7 +95,7 @@ export class ErasureQueue<R> {
       job.notBefore = d.fx().waited(v, now);
       d.metrics.retries.inc({ connection, reason: v.kind === 'throttled' ? v.code : 'ERASURE' });
     } else {
-      d.fx().up(now, sentAt);
+      d.fx().up(now, sent);
       if (r.kind === 'done') {
         // Deleted, or not there: a member read from before would still say "found",
         // and the remove's import re-create it.

@@ -14,8 +14,8 @@ export type HealthChange =
 
 export class AccountHealth {
   private downUntil = 0;
-  /** When the last failure was reported. */
-  private failedAt = -Infinity;
+  /** Failures seen so far: a request carries the count from before it was sent (mark()). */
+  private failures = 0;
   private readonly backoff: Backoff;
   private code: string | undefined;
 
@@ -35,13 +35,22 @@ export class AccountHealth {
   }
 
   /**
-   * The token probe, sent at `sentAt`, was accepted while delivery is paused for a refused token: the next attempt
-   * may go at `now` instead of at the end of the pause. Only for AUTH_FAILED (an accepted token says nothing of a
-   * 5xx on imports), and only for a probe sent after the last failure (an older answer must not end a newer pause).
-   * The backoff is kept, so a failing attempt pauses longer next time.
+   * Taken just before a request is sent, and handed back with its answer: whether a failure was seen in between.
+   * A count, not a time, so a request sent in the same millisecond as a failure is still told apart from one sent
+   * after it.
    */
-  retrySoon(now: number, sentAt: number): boolean {
-    if (this.code !== 'AUTH_FAILED' || sentAt < this.failedAt || this.downUntil <= now) return false;
+  mark(): number {
+    return this.failures;
+  }
+
+  /**
+   * The token probe, sent with `sent` (mark()), was accepted while delivery is paused for a refused token: the next
+   * attempt may go at `now` instead of at the end of the pause. Only for AUTH_FAILED (an accepted token says nothing
+   * of a 5xx on imports), and only for a probe sent after the last failure (an older answer must not end a newer
+   * pause). The backoff is kept, so a failing attempt pauses longer next time.
+   */
+  retrySoon(now: number, sent: number): boolean {
+    if (this.code !== 'AUTH_FAILED' || sent < this.failures || this.downUntil <= now) return false;
     this.downUntil = now;
     return true;
   }
@@ -54,7 +63,7 @@ export class AccountHealth {
   /** A failure at `now`: pause for 500 ms × 2^(n−1), capped, halved at random (jitter). */
   failed(code: string, now: number): HealthChange {
     this.downUntil = now + this.backoff.next();
-    this.failedAt = now;
+    this.failures++;
     if (this.code === code) return { kind: 'same' };
     const previous = this.code;
     this.code = code;
@@ -62,11 +71,11 @@ export class AccountHealth {
   }
 
   /**
-   * An answer to a request sent at `sentAt`: the account is up. An answer to a request sent before the last
-   * failure was seen says nothing of now (it may have been decided before the outage began and read after it).
+   * An answer to a request sent with `sent` (mark()): the account is up. An answer to a request sent before the
+   * last failure was seen says nothing of now (it may have been decided before the outage began and read after it).
    */
-  answered(sentAt: number): HealthChange {
-    if (this.code === undefined || sentAt < this.failedAt) return { kind: 'same' };
+  answered(sent: number): HealthChange {
+    if (this.code === undefined || sent < this.failures) return { kind: 'same' };
     const change: HealthChange = { kind: 'up', code: this.code, after: this.backoff.attempts };
     this.code = undefined;
     this.backoff.reset();

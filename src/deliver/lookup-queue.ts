@@ -23,7 +23,8 @@ export interface LookupDeps<R> {
   /** The account's effects (effects.ts): a request told to wait, an answer, a dead letter. */
   fx: () => {
     waited(v: Exclude<Verdict, { kind: 'ok' }>, now: number): number;
-    up(now: number, sentAt: number): void;
+    sending(): number;
+    up(now: number, sent: number): void;
     dead(entries: ContactEntry<R>[], stage: 'deliver', code: DeadLetterCode, message: string): void;
   };
   wake: () => void;
@@ -152,7 +153,7 @@ export class LookupQueue<R> {
   private async page(read: ListRead, flight: { requests: number }): Promise<void> {
     const d = this.d;
     try {
-      const sentAt = d.clock.now();
+      const sent = d.fx().sending();
       const a = await oneRequest(read, flight, () => d.client.listMembers!(read.next()), true);
       read.busy = false;
       const now = d.clock.now();
@@ -162,7 +163,7 @@ export class LookupQueue<R> {
         read.notBefore = d.fx().waited(v, now);
         return;
       }
-      d.fx().up(now, sentAt);
+      d.fx().up(now, sent);
       const page = v.kind === 'ok' ? membersPage(a.body) : undefined;
       if (v.kind !== 'ok') read.fail(`a page of members was refused (HTTP ${a.status})`);
       else if (!page) read.fail('a page of members was not a list of contacts with ids and emails');
@@ -210,14 +211,14 @@ export class LookupQueue<R> {
    */
   private async lookup(job: LookupJob<R>, flight: { requests: number }): Promise<void> {
     const d = this.d;
-    const sentAt = d.clock.now();
+    const sent = d.fx().sending();
     const a = await oneRequest(job, flight, () => d.client.findContact(job.entry.email), true);
     job.busy = false;
     const now = d.clock.now();
     const v = a.verdict;
     if (v.kind === 'throttled' || v.kind === 'account') job.notBefore = d.fx().waited(v, now);
     else {
-      d.fx().up(now, sentAt);
+      d.fx().up(now, sent);
       this.queue.splice(this.queue.indexOf(job), 1); // busy until here: nothing else answered it meanwhile
       const shaped = v.kind === 'ok' && Array.isArray(a.body?.contacts);
       const found = shaped && contactIdOf(a.body, job.entry.email) !== undefined;

@@ -75,7 +75,7 @@ export class AccountRequests<R> {
         return;
       }
     }
-    const sentAt = this.opts.clock.now();
+    const sent = this.fx.sending();
     const answer = await this.opts.client.bulkImport(batch.body);
     this.flight.requests--;
     this.flight.sending--;
@@ -85,7 +85,7 @@ export class AccountRequests<R> {
     if (removes.length && (v === 'throttled' || v === 'invalid-contacts' || v === 'reject'))
       this.opts.gate?.withdraw?.(name, removes, this.opts.clock.epoch());
     const a = bulkActions(answer.verdict, batch.entries, answer.body?.batchId);
-    if (a.answered) this.fx.up(now, sentAt);
+    if (a.answered) this.fx.up(now, sent);
     if (answer.verdict.kind === 'ok') {
       this.opts.metrics.lastFlushSuccess.set({ connection: name }, this.opts.clock.epoch() / 1000);
       crashPoint('import-accepted');
@@ -119,7 +119,7 @@ export class AccountRequests<R> {
   async poll(u: Unconfirmed<R>): Promise<void> {
     u.polling = true;
     this.flight.requests++;
-    const sentAt = this.opts.clock.now();
+    const sent = this.fx.sending();
     const answer = await this.opts.client.importInfo(u.batchId);
     this.flight.requests--;
     u.polling = false;
@@ -139,7 +139,7 @@ export class AccountRequests<R> {
         );
       }
     } else if (v.kind === 'ok') {
-      this.fx.up(now, sentAt);
+      this.fx.up(now, sent);
       const step = this.opts.confirms.answered(u, answer.body?.status, answer.body?.failure, now);
       if (step.kind === 'completed') this.fx.completed(u, step.failure);
       else if (step.kind === 'failed') this.fx.importFailed(u.entries, step.status);
@@ -158,7 +158,7 @@ export class AccountRequests<R> {
   }
 
   async reentryStep(job: ReentryJob<R>): Promise<void> {
-    const sentAt = this.opts.clock.now();
+    const sent = this.fx.sending();
     const r = await oneRequest(job, this.flight, () => job.step(this.opts.client));
     const now = this.opts.clock.now();
     if (r.kind === 'wait') {
@@ -169,7 +169,7 @@ export class AccountRequests<R> {
         reason: v.kind === 'throttled' ? v.code : 'REENTRY',
       });
     } else {
-      this.fx.up(now, sentAt);
+      this.fx.up(now, sent);
       if (r.kind === 'done') this.fx.reentryDone(job, r.outcomes);
     }
     this.opts.wake();

@@ -17,7 +17,11 @@ export interface UntagDeps {
   metrics: Metrics;
   log: Logger;
   /** The account's effects (effects.ts): a step told to wait (a 429, a failing account), an answer. */
-  fx: () => { waited(v: Exclude<Verdict, { kind: 'ok' }>, now: number): number; up(now: number, sentAt: number): void };
+  fx: () => {
+    waited(v: Exclude<Verdict, { kind: 'ok' }>, now: number): number;
+    sending(): number;
+    up(now: number, sent: number): void;
+  };
   /** The job's email may go again (its newer changes were held while its tags were removed). */
   buffer: { release(emails: string[]): void };
   wake: () => void;
@@ -90,13 +94,13 @@ export class UntagQueue<R> {
   /** One request of `job` (the loop spent the budget for it). */
   async step(job: UntagJob, flight: { requests: number }): Promise<void> {
     const d = this.deps;
-    const sentAt = d.clock.now();
+    const sent = d.fx().sending();
     const r = await oneRequest(job, flight, () => job.step(d.client));
     const now = d.clock.now();
     if (r.kind === 'wait') {
       job.notBefore = d.fx().waited(r.verdict, now);
     } else {
-      d.fx().up(now, sentAt);
+      d.fx().up(now, sent);
       if (r.kind === 'done') {
         this.jobs.splice(this.jobs.indexOf(job), 1);
         d.metrics.tagRemovals.inc({ connection: d.name, result: r.result });

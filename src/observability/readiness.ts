@@ -22,8 +22,10 @@ export interface ProbedAccount {
   readonly down: boolean;
   /** What delivery fails with while down: AUTH_FAILED is a token refused on a delivery request. */
   readonly failing?: string | undefined;
-  /** The token probe, sent at `sentAt` (budget time), was accepted: a delivery paused for a refused token tries again. */
-  answeredElsewhere?(sentAt: number): void;
+  /** Taken just before the token probe is sent: the account's failures seen so far. */
+  sendMark?(): number;
+  /** The token probe, sent with `sent` (sendMark()), was accepted: a delivery paused for a refused token tries again. */
+  answeredElsewhere?(sent: number): void;
   /** The probe met a 429: handled as the account handles its own (metrics, the budget, on the budget's clock). */
   throttledElsewhere?(code: string, retryAfterMs: number): void;
   /** Resolves after `ms` of the budget's time (a scaled clock's ms are shorter than real ones). */
@@ -219,15 +221,16 @@ export class Readiness {
     const budget = account?.budget;
     // The budget's own time: with a scaled clock its times are not Date.now's.
     const at = () => account?.budgetNow?.() ?? this.now();
-    const sentAt = account ? await this.claimSlot(account, at) : at();
-    if (sentAt === undefined) return;
+    const claimed = account ? await this.claimSlot(account, at) : at();
+    if (claimed === undefined) return;
+    const sent = account?.sendMark?.() ?? 0;
     const answer = await client.fields(0, 1);
     const v = answer.verdict;
     const before = this.tokens.get(name)!.state;
     let next: { state: TokenState; detail: string };
     if (v.kind === 'ok') {
       next = { state: 'accepted', detail: '' };
-      account?.answeredElsewhere?.(sentAt);
+      account?.answeredElsewhere?.(sent);
     } else if (v.kind === 'account' && v.code === 'AUTH_FAILED')
       next = { state: 'refused', detail: `HTTP ${answer.status}` };
     else if (v.kind === 'throttled') {

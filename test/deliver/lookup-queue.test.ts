@@ -80,6 +80,7 @@ function world(rules: Partial<ReadRules> = {}, perDispatch = 2, reads = true) {
     buffer: { requeue: (es) => requeued.push(...es), release: (emails) => released.push(...emails) },
     fx: () => ({
       waited: (_v, now) => now + 1_000,
+      sending: () => 0,
       up: () => undefined,
       dead: (es) => dead.push(...es.map((e) => e.email)),
     }),

@@ -136,35 +136,43 @@ describe('AccountHealth with an injected random source', () => {
     assert.equal(h.pausedUntil, 750);
     for (let i = 0; i < 10; i++) h.failed('TIMEOUT', 0);
     assert.equal(h.pausedUntil, 3_000, 'capped at maxBackoffMs, then jittered');
-    assert.deepEqual(h.answered(0), { kind: 'up', code: 'TIMEOUT', after: 12 });
+    assert.deepEqual(h.answered(h.mark()), { kind: 'up', code: 'TIMEOUT', after: 12 });
     assert.equal(h.down, false);
   });
 
-  it('an answer to a request sent before the last failure does not end the outage', () => {
+  it('an answer to a request sent before the last failure does not end the outage, even in the same millisecond', () => {
     const h = new AccountHealth(4_000, () => 0.5);
+    const before = h.mark();
     h.failed('SERVER_ERROR', 100);
-    assert.deepEqual(h.answered(99), { kind: 'same' }, 'decided before the outage, read after the failure');
+    assert.deepEqual(h.answered(before), { kind: 'same' }, 'decided before the outage, read after the failure');
     assert.equal(h.down, true);
     assert.equal(h.pausedUntil, 475, 'the pause holds');
-    assert.deepEqual(h.answered(100), { kind: 'up', code: 'SERVER_ERROR', after: 1 });
+    const after = h.mark();
+    const stale = before;
+    h.failed('SERVER_ERROR', 100); // a second failure in the same millisecond
+    assert.deepEqual(h.answered(after), { kind: 'same' }, 'sent between two failures of one millisecond');
+    assert.deepEqual(h.answered(stale), { kind: 'same' });
+    assert.deepEqual(h.answered(h.mark()), { kind: 'up', code: 'SERVER_ERROR', after: 2 });
     assert.equal(h.down, false);
   });
 
   it("retrySoon ends a refused token's pause for a probe sent after the last failure, and keeps the backoff", () => {
     const h = new AccountHealth(60_000, () => 0.5);
-    assert.equal(h.retrySoon(0, 0), false, 'up: nothing to end');
-    for (let i = 0; i < 4; i++) h.failed('AUTH_FAILED', 0);
+    assert.equal(h.retrySoon(0, h.mark()), false, 'up: nothing to end');
+    for (let i = 0; i < 3; i++) h.failed('AUTH_FAILED', 0);
+    const early = h.mark();
+    h.failed('AUTH_FAILED', 0);
     assert.equal(h.failing, 'AUTH_FAILED');
     assert.equal(h.pausedUntil, 3_000);
-    assert.equal(h.retrySoon(100, -1), false, 'a probe sent before the last failure says nothing of it');
-    assert.equal(h.retrySoon(100, 50), true);
+    assert.equal(h.retrySoon(100, early), false, 'a probe sent before the last failure says nothing of it');
+    assert.equal(h.retrySoon(100, h.mark()), true);
     assert.equal(h.pausedUntil, 100, 'the next attempt may go now');
-    assert.equal(h.retrySoon(200, 150), false, 'already over');
+    assert.equal(h.retrySoon(200, h.mark()), false, 'already over');
     h.failed('AUTH_FAILED', 200);
     assert.equal(h.pausedUntil, 200 + 6_000, 'the backoff goes on doubling');
     const outage = new AccountHealth(60_000, () => 0.5);
     outage.failed('SERVER_ERROR', 0);
-    assert.equal(outage.retrySoon(100, 50), false, 'an accepted token says nothing of a 5xx on imports');
+    assert.equal(outage.retrySoon(100, outage.mark()), false, 'an accepted token says nothing of a 5xx on imports');
   });
 });
 
