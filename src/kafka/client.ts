@@ -7,6 +7,7 @@ import { ConfigError } from '../domain/errors.js';
 import { secretReader } from '../config/secret.js';
 // Every client built here reads snappy, lz4 and zstd as well as gzip.
 import './codecs.js';
+import { installProduceEncoding } from './produce-encoding.js';
 import { checkTls } from './tls-check.js';
 
 /**
@@ -15,6 +16,8 @@ import { checkTls } from './tls-check.js';
  * a refused login or certificate into a ConfigError naming kafka.sasl or kafka.ssl: neither mends by waiting.
  */
 export function createKafka(config: Config['kafka'], log: Logger, clientIdSuffix = ''): Kafka {
+  if (!installProduceEncoding())
+    log.warn('kafkajs produced before the one-pass Produce encoder was installed: it keeps its own (slower) one');
   const ssl = tlsOptions(config.ssl);
   const kafkaConfig: KafkaConfig = {
     clientId: config.clientId + clientIdSuffix,
