@@ -87,11 +87,16 @@ const TRANSACTIONAL_MASK = 16;
 /** kafkajs's own v3 request function, whatever the cache holds now. */
 let original: RequestV3 | undefined;
 
+/** The kafkajs version whose bytes this encoder reproduces (package.json pins it). */
+const KAFKAJS_VERSION = '2.2.4';
+
 /**
  * Installs the encoder (idempotent). Must run before kafkajs first produces: its later versions capture the v3
- * function when they are first loaded. If one already was, kafkajs keeps its own encoder and this says so.
+ * function when they are first loaded. If one already was, or kafkajs is another version than the one this
+ * reproduces, kafkajs keeps its own encoder and this answers false.
  */
 export function installProduceEncoding(): boolean {
+  if ((require('kafkajs/package.json') as { version: string }).version !== KAFKAJS_VERSION) return false;
   require(V3_PATH); // loaded (and cached) if it was not yet
   const cached = require.cache[V3_PATH];
   if (!cached) return false;
