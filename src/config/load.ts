@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../domain/errors.js';
+import { MAX_SHARES } from '../offsets/tracker.js';
 import { configSchema, type Config } from './schema.js';
 
 /** Parses a config value; throws ConfigError with a one-line message naming the first bad key. */
@@ -41,4 +42,20 @@ function checkReferences(config: Config): void {
       throw new ConfigError(`exports.${i}.connection`, `no connection named "${exp.connection}"`);
     }
   });
+  // An event keeps one share per enabled export of its segment (an erasure one per connection) in its offset's
+  // tracker, which holds at most MAX_SHARES: past that every such event would fail inside the batch, for ever.
+  const perSegment = new Map<string, number>();
+  config.exports.forEach((exp, i) => {
+    if (!exp.enabled) return;
+    const n = (perSegment.get(exp.segmentId) ?? 0) + 1;
+    perSegment.set(exp.segmentId, n);
+    if (n > MAX_SHARES)
+      throw new ConfigError(
+        `exports.${i}.segmentId`,
+        `segment "${exp.segmentId}" may have at most ${MAX_SHARES} enabled exports; disable or remove some`,
+      );
+  });
+  const connections = Object.keys(config.connections).length;
+  if (connections > MAX_SHARES)
+    throw new ConfigError('connections', `at most ${MAX_SHARES} connections, not ${connections}`);
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Stage } from '../domain/errors.js';
 import type { SourceMessage } from '../ingest/source.js';
-import { recordBytes } from '../kafka/record-size.js';
+import { recordBytes, type HeaderValue } from '../kafka/record-size.js';
 
 /**
  * A dead-letter record: the source key, value and headers unchanged, plus the headers below
@@ -38,12 +38,12 @@ export interface DeadLetter {
 export interface OutgoingRecord {
   key: Buffer | null;
   value: Buffer | null;
-  headers: Record<string, Buffer | string>;
+  headers: Record<string, HeaderValue>;
   timestamp?: string;
 }
 
 export function toDeadLetterRecord(d: DeadLetter, now: number): OutgoingRecord {
-  const headers: Record<string, Buffer | string> = {};
+  const headers: Record<string, HeaderValue> = {};
   for (const [k, v] of Object.entries(d.message.headers)) if (v !== undefined) headers[k] = v;
   headers[DLQ_HEADERS.topic] = d.message.topic;
   headers[DLQ_HEADERS.partition] = String(d.message.partition);
@@ -70,7 +70,7 @@ export function dlqTopicFor(topic: string, template: string): string {
 export function shrinkDeadLetterRecord(r: OutgoingRecord, limitBytes: number): OutgoingRecord {
   const value = r.value ?? Buffer.alloc(0);
   const cut = ['value'];
-  let headers: Record<string, Buffer | string> = {
+  let headers: Record<string, HeaderValue> = {
     ...r.headers,
     [DLQ_HEADERS.valueBytes]: String(value.length),
     [DLQ_HEADERS.valueSha256]: createHash('sha256').update(value).digest('hex'),

@@ -60,10 +60,13 @@ export class SourceConsumer {
     });
     const { GROUP_JOIN, REBALANCING, CONNECT, DISCONNECT, CRASH, END_BATCH_PROCESS } = this.consumer.events;
     // A fetch that held only transaction markers or aborted records never reaches eachBatch (kafkajs resolves it
-    // itself): those offsets count as seen, or a partition that ends in a marker never commits to its end.
+    // itself): those offsets count as seen, or a partition that ends in a marker never commits to its end. One
+    // that held only records before the fetched offset (the rest of their batch compacted away) has no first
+    // offset, and kafkajs resolves the fetched offset itself (its lastOffset): it holds no record either.
     this.consumer.on(END_BATCH_PROCESS, ({ payload: p }) => {
-      if (p.batchSize === 0 && p.firstOffset != null)
-        this.ingest.settler.skipThrough(p.topic, p.partition, Number(p.firstOffset), Number(p.lastOffset));
+      if (p.batchSize !== 0) return;
+      const first = Number(p.firstOffset ?? p.lastOffset);
+      this.ingest.settler.skipThrough(p.topic, p.partition, first, Number(p.lastOffset));
     });
     this.consumer.on(GROUP_JOIN, (e) => {
       this.rebalancing = false;

@@ -1,3 +1,5 @@
+import type { HeaderValue } from '../kafka/record-size.js';
+
 /** A record as read from Kafka, independent of the client library. */
 export interface SourceMessage {
   topic: string;
@@ -5,7 +7,8 @@ export interface SourceMessage {
   offset: number;
   key: Buffer | null;
   value: Buffer | null;
-  headers: Record<string, Buffer | string | undefined>;
+  /** As kafkajs hands them: a name repeated in the record has the array of its values. */
+  headers: Record<string, HeaderValue | undefined>;
   /** Kafka timestamp (append or create time), epoch ms. */
   timestamp: number;
 }
@@ -59,7 +62,11 @@ class KeptMessage implements SourceMessage {
   /** Bytes of the record kept: counted in buffer.maxBufferedBytes. */
   get keptBytes(): number {
     let n = (this.keyBytes?.length ?? 0) + (this.valueBytes?.length ?? 0);
-    for (const name in this.headers) n += name.length + (this.headers[name]?.length ?? 0);
+    for (const name in this.headers) {
+      const v = this.headers[name];
+      if (Array.isArray(v)) for (const one of v) n += name.length + (one?.length ?? 0);
+      else n += name.length + (v?.length ?? 0);
+    }
     return n;
   }
 }
@@ -69,7 +76,7 @@ export function retain(m: SourceMessage): SourceMessage & { readonly keptBytes: 
   for (const name in m.headers) {
     if (headers === NO_HEADERS) headers = {};
     const v = m.headers[name];
-    headers[name] = Buffer.isBuffer(v) ? Buffer.from(v) : v;
+    headers[name] = Array.isArray(v) ? v.map(copyOf) : v === undefined ? v : copyOf(v);
   }
   return new KeptMessage(
     m.topic,
@@ -81,6 +88,9 @@ export function retain(m: SourceMessage): SourceMessage & { readonly keptBytes: 
     m.value?.toString('latin1'),
   );
 }
+
+/** A header value that shares no memory with the fetch response. */
+const copyOf = <V extends Buffer | string>(v: V): V => (Buffer.isBuffer(v) ? (Buffer.from(v) as V) : v);
 
 /** Set by `dlq replay` on a re-published dead letter (src/dlq/inspect.ts reads it too). */
 const REPLAYED_FROM = 'dlq.replayed.from';

@@ -3,13 +3,19 @@ import kafkajs, { type Admin, type CompressionTypes } from 'kafkajs';
 /** kafkajs is CommonJS: its enums come from the default export. */
 const { CompressionTypes: Codecs, ConfigResourceTypes } = kafkajs;
 
+/**
+ * A header's value as kafkajs types it: a name that occurs more than once in a record comes as the array of its
+ * values (and an array is sent as that many headers). A null value (librdkafka allows one) counts as 0 bytes.
+ */
+export type HeaderValue = Buffer | string | (Buffer | string)[];
+
 /** One record as the acked writer sends it. No `partition`: the producer's partitioner picks one by key. */
 export interface EncodedRecord {
   topic: string;
   partition?: number;
   key: Buffer | string | null;
   value: Buffer | string | null;
-  headers?: Record<string, Buffer | string>;
+  headers?: Record<string, HeaderValue>;
 }
 
 /** Kafka's default `max.message.bytes` of a topic (the broker's `message.max.bytes`): 1 MiB + 12 bytes. */
@@ -36,7 +42,12 @@ export function recordBytes(r: Pick<EncodedRecord, 'key' | 'value' | 'headers'>)
   let bytes = RECORD_OVERHEAD_BYTES + byteLength(r.key) + byteLength(r.value);
   const headers = r.headers;
   if (headers)
-    for (const name in headers) bytes += HEADER_OVERHEAD_BYTES + Buffer.byteLength(name) + byteLength(headers[name]);
+    for (const name in headers) {
+      const v = headers[name];
+      const nameBytes = HEADER_OVERHEAD_BYTES + Buffer.byteLength(name);
+      if (Array.isArray(v)) for (const one of v) bytes += nameBytes + byteLength(one);
+      else bytes += nameBytes + byteLength(v);
+    }
   return bytes;
 }
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
 import { secretReader } from '../../src/config/secret.js';
 import { ConfigError } from '../../src/domain/errors.js';
+import { MAX_SHARES } from '../../src/offsets/tracker.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ac-list-sync-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -137,6 +138,28 @@ describe('parseConfig: errors name the key', () => {
     const value = minimal();
     value.exports.push({ name: 'vip', segmentId: 'seg-other', connection: 'main', listId: '4' });
     refuses(() => parseConfig(value), 'exports.1.name', /"vip" is used by another export/);
+  });
+
+  // An event keeps one share per export of its segment (an erasure one per connection) as a bit of its offset's
+  // mask in the tracker, at most MAX_SHARES: more made begin() throw for every such event, inside eachBatch, so
+  // kafkajs fetched the same batch again for ever and the partition never committed past it.
+  it('more enabled exports on one segment than an event can keep shares for', () => {
+    const value = minimal();
+    value.exports = Array.from({ length: MAX_SHARES + 1 }, (_, i) => ({
+      name: `e${i}`,
+      segmentId: 'seg-vip',
+      connection: 'main',
+      listId: String(i + 1),
+    }));
+    refuses(() => parseConfig(value), `exports.${MAX_SHARES}.segmentId`, /at most 30 enabled exports/);
+    value.exports[MAX_SHARES].enabled = false;
+    assert.equal(parseConfig(value).exports.length, MAX_SHARES + 1, 'a disabled one takes no share');
+  });
+
+  it('more connections than an erasure can keep shares for', () => {
+    const value = minimal();
+    for (let i = 1; i <= MAX_SHARES; i++) value.connections[`c${i}`] = { ...value.connections.main };
+    refuses(() => parseConfig(value), 'connections', /at most 30 connections/);
   });
 
   it('no exports at all', () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import pino from 'pino';
@@ -94,9 +95,34 @@ test('when the source headers alone are over the limit they are left out (and co
   assert.ok(validate(text(keyCut)), JSON.stringify(validate.errors));
 });
 
+// kafkajs hands a header name that occurs more than once in a record as an array of its values (its record
+// decoder; librdkafka producers may repeat a header). recordBytes() counted such an array as its length (2), so a
+// letter whose repeated headers alone were over the limit was never cut enough: the broker refused it each time,
+// it stayed stuck for ever, and its source offset was never committed. Measured here with kafkajs's own encoder.
+test('a header repeated in the source record counts in full: a letter cut to fit is under the limit as kafkajs encodes it', () => {
+  const require = createRequire(import.meta.url);
+  const encodeRecord = require('kafkajs/src/protocol/recordBatch/record/v0/index.js') as (r: {
+    key: Buffer | null;
+    value: Buffer | null;
+    headers: OutgoingRecord['headers'];
+  }) => { size(): number };
+  const encoded = (r: OutgoingRecord) => encodeRecord({ key: r.key, value: r.value, headers: r.headers }).size();
+  const repeated = { trace: [Buffer.alloc(3_000, 0x61), Buffer.alloc(3_000, 0x62)] } as unknown as Record<
+    string,
+    Buffer
+  >;
+  const whole = toDeadLetterRecord(letter(100, repeated), 2_000);
+  assert.ok(recordBytes(whole) >= encoded(whole), `an upper bound: ${recordBytes(whole)} < ${encoded(whole)}`);
+  const cut = shrinkDeadLetterRecord(whole, 4_000);
+  assert.ok(encoded(cut) <= 4_000, `cut to ${encoded(cut)} bytes as sent, over the 4,000-byte limit`);
+  assert.equal(text(cut)[DLQ_HEADERS.droppedHeaders], '1');
+});
+
 test('dlq replay does not re-publish a cut letter, and says where its source record is', () => {
   const cut = shrinkDeadLetterRecord(toDeadLetterRecord(letter(5_000), 2_000), 1_000);
-  const headers = Object.fromEntries(Object.entries(cut.headers).map(([k, v]) => [k, Buffer.from(v)]));
+  const headers = Object.fromEntries(
+    Object.entries(cut.headers).map(([k, v]) => [k, Buffer.from(v as Buffer | string)]),
+  );
   const again = republish(
     { topic: 'src.dlq', partition: 0, offset: 3, key: cut.key, value: cut.value, headers, timestamp: 2_000 },
     3_000,

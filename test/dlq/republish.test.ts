@@ -37,7 +37,7 @@ function stored(
     failedAt,
   );
   const headers: Record<string, Buffer> = {};
-  for (const [k, v] of Object.entries(out.headers)) headers[k] = Buffer.isBuffer(v) ? v : Buffer.from(v);
+  for (const [k, v] of Object.entries(out.headers)) headers[k] = Buffer.isBuffer(v) ? v : Buffer.from(v as string);
   return { topic: 'src.dlq', partition: 0, offset, key: out.key, value: out.value, headers, timestamp: failedAt };
 }
 

@@ -39,6 +39,30 @@ describe('retain: what an unsettled event keeps of its record', () => {
   });
 });
 
+describe('retain: a header repeated in the record', () => {
+  // kafkajs hands a repeated header as an array of slices of the fetch response: kept as it was, it pinned the
+  // whole response (up to 4 MiB) and counted as its length in buffer.maxBufferedBytes.
+  it('copies each value and counts its bytes', () => {
+    const fetch = Buffer.alloc(4_096, 0x61);
+    const values = [fetch.subarray(0, 100), fetch.subarray(100, 300)];
+    const m: SourceMessage = {
+      topic: 't',
+      partition: 0,
+      offset: 1,
+      key: null,
+      value: null,
+      headers: { h: values } as unknown as SourceMessage['headers'],
+      timestamp: 0,
+    };
+    const kept = retain(m);
+    const copies = kept.headers.h as unknown as Buffer[];
+    assert.ok(Array.isArray(copies));
+    assert.deepEqual(copies, values);
+    for (const c of copies) assert.notEqual(c.buffer, fetch.buffer, 'no slice of the fetch response');
+    assert.equal(kept.keptBytes, 1 + 100 + 1 + 200, 'the name once per value, as it is sent');
+  });
+});
+
 describe('PartitionTracker.retain', () => {
   it('counts the bytes of an offset until commit() passes it', () => {
     const t = new PartitionTracker();
