@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js';
 import { checkAccounts, createClients } from '../deliver/wiring.js';
 import { ConfigError, SyncError } from '../domain/errors.js';
 import { createKafka } from '../kafka/client.js';
-import { createLogger } from '../observability/logger.js';
+import { createLogger, scrubLine } from '../observability/logger.js';
 
 /**
  * `check-config --config FILE [--online [--timeout S]]`: validates a config file offline; with --online also
@@ -34,7 +34,8 @@ export async function checkConfigCommand(argv: string[]): Promise<number> {
   );
   if (!values.online) return 0;
   const unreachable = (key: string, what: string, reason: string) => {
-    process.stderr.write(`ac-list-sync: ${key}: ${what} could not be checked within ${values.timeout} s (${reason})\n`);
+    const line = `ac-list-sync: ${key}: ${what} could not be checked within ${values.timeout} s (${reason})`;
+    process.stderr.write(`${scrubLine(line)}\n`);
     return 1;
   };
   const kafka = await checkKafka(config, timeoutMs);

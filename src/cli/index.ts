@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { SyncError } from '../domain/errors.js';
+import { scrubLine } from '../observability/logger.js';
 import { checkConfigCommand } from './check-config.js';
 import { demoCommand } from '../dev/cli/demo.js';
 import { dlqCommand } from './dlq.js';
@@ -58,7 +59,8 @@ main(process.argv.slice(2)).then(
     const usage =
       err instanceof SyncError || String((err as { code?: unknown })?.code ?? '').startsWith('ERR_PARSE_ARGS');
     const message = usage ? (err as Error).message : String((err as Error)?.stack ?? err);
-    process.stderr.write(`ac-list-sync: ${message}\n`);
+    // Not a pino line but a log line all the same: the secrets read so far and any email are scrubbed from it.
+    process.stderr.write(`${scrubLine(`ac-list-sync: ${message}`)}\n`);
     process.exit(usage ? 2 : 1);
   },
 );

@@ -28,9 +28,28 @@ export function loadConfig(file: string): Config {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError('(file)', `${file} is not valid JSON: ${(err as Error).message}`);
+    throw new ConfigError('(file)', `${file} is not valid JSON: ${syntaxProblem((err as Error).message, text)}`);
   }
   return parseConfig(value);
+}
+
+/**
+ * V8's JSON.parse message, without the text it quotes: up to 10 characters either side of the fault, which can be
+ * an inline secret (`"apiKey": {"value": …}`) that nothing has registered with the log scrubber yet. The quoted
+ * text is found in the file and named by its line and column instead.
+ */
+export function syntaxProblem(message: string, text: string): string {
+  const quoted = /^(.*?), (\.\.\.)?"([\s\S]*?)"(?:\.\.\.)? is not valid JSON$/.exec(message);
+  if (!quoted) return message; // the other messages give a position, not text
+  const [, what, cut, fragment] = quoted as unknown as [string, string, string | undefined, string];
+  const found = text.indexOf(fragment);
+  if (found < 0) return what;
+  // A fragment cut on the left starts 10 characters before the fault; otherwise the fault is the token's first
+  // appearance in it (V8 quotes a short text whole).
+  const token = /^Unexpected token '([\s\S])'/u.exec(what)?.[1];
+  const at = cut ? found + 10 : token === undefined ? found : Math.max(found, text.indexOf(token, found));
+  const before = text.slice(0, at).split('\n');
+  return `${what} at line ${before.length} column ${before.at(-1)!.length + 1}`;
 }
 
 function checkReferences(config: Config): void {

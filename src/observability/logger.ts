@@ -57,37 +57,61 @@ export function setShowEmails(show: boolean): void {
 
 /** "ana.silva@example.com" → "a***@e***.com", unless log.showEmails is on. */
 export function maskEmail(email: string): string {
-  if (showEmails) return email;
-  const at = email.lastIndexOf('@');
-  if (at < 0) return '***';
-  const domain = email.slice(at + 1);
+  return showEmails ? email : maskAddress(email);
+}
+
+/** Masks around the last "@", or the last "%40" (an address URL-encoded, as in ?email=), whichever comes later. */
+function maskAddress(text: string): string {
+  const at = text.lastIndexOf('@');
+  const encoded = text.lastIndexOf('%40');
+  const [i, sep] = encoded > at ? [encoded, '%40'] : [at, '@'];
+  if (i < 0) return '***';
+  const domain = text.slice(i + sep.length);
   const dot = domain.lastIndexOf('.');
-  return `${email.slice(0, 1)}***@${domain.slice(0, 1)}***${dot >= 0 ? domain.slice(dot) : ''}`;
+  return `${i > 0 ? text.slice(0, 1) : ''}***${sep}${domain.slice(0, 1)}***${dot >= 0 ? domain.slice(dot) : ''}`;
 }
 
 const secrets = new Set<string>();
 
 /**
  * Remembers a secret (API token, SASL password) so that no log line ever carries it, whichever field or message
- * it ends up in. secretReader() registers every value it reads, including rotated ones.
+ * it ends up in, as it is, JSON-escaped or URL-encoded. secretReader() registers every value it reads, including
+ * rotated ones.
  */
 export function registerSecret(value: string): void {
   if (value.length < 6 || secrets.has(value)) return;
   secrets.add(value);
   const escaped = JSON.stringify(value).slice(1, -1);
   if (escaped !== value) secrets.add(escaped);
+  let encoded = value;
+  try {
+    encoded = encodeURIComponent(value);
+  } catch {
+    // a lone surrogate has no URL-encoded form
+  }
+  if (encoded !== value) secrets.add(encoded);
 }
 
 /**
- * Anything around an "@" between delimiters: whole addresses, and fragments such as the ones JSON.parse quotes
- * back from a broken record. Broad on purpose: masking "pino@10" costs nothing, leaking an address does.
+ * A JSON escape (kept whole: masking never cuts one, so the line stays valid JSON), or a run of text between
+ * delimiters (a URL's "/", "?", "&" and "=" among them, so a path keeps its shape). A run holding an "@" (or
+ * "%40") is masked: whole addresses, URL-encoded ones, and fragments such as
+ * the ones JSON.parse quotes back from a broken record ("ana.silva@"). Broad on purpose: masking "pino@10" costs
+ * nothing, leaking an address does. Each character is looked at once, so a 1 MB line costs no more than its length
+ * (a run followed by backtracking to an "@" was quadratic: minutes for a poison record's 1 MB attribute name).
  */
-const EMAIL_LIKE = /[^\s"'<>()[\]\\,;:@{}]+@[^\s"'<>()[\]\\,;:@{}]+/gu;
+const TOKEN = /\\(?:u[0-9a-fA-F]{4}|[\s\S])|[^\s"'<>()[\]\\,;:{}/?&=]+/gu;
+const HAS_AT = /@|%40/;
+
+function maskToken(token: string): string {
+  if (token.charCodeAt(0) === 92 /* \\ */ || !HAS_AT.test(token) || /^(?:@|%40)+$/.test(token)) return token;
+  return maskAddress(token);
+}
 
 /** Every log line passes here before it is written: secrets out, emails masked (unless showEmails). */
 export function scrubLine(line: string): string {
   for (const secret of secrets) if (line.includes(secret)) line = line.split(secret).join('[redacted]');
-  return showEmails ? line : line.replace(EMAIL_LIKE, maskEmail);
+  return showEmails || !HAS_AT.test(line) ? line : line.replace(TOKEN, maskToken);
 }
 
 export type { Logger };

@@ -197,6 +197,15 @@ describe('loadConfig: the file', () => {
     refuses(() => loadConfig(file), '(file)', /broken\.json is not valid JSON/);
   });
 
+  it('a syntax error next to an inline API key names its line and column, never the text around it', () => {
+    const key = '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08';
+    const file = join(dir, 'inline-key.json');
+    // single quotes: V8's message would quote `'9f86d0818` (and all of a key of 9 characters or fewer)
+    writeFileSync(file, `{\n  "connections": { "main": { "apiKey": { "value": '${key}' } } }\n}\n`);
+    const err = refuses(() => loadConfig(file), '(file)', /Unexpected token ''' at line 2 column 51/);
+    assert.ok(!err.message.includes(key.slice(0, 4)), err.message);
+  });
+
   it('a valid JSON file with a bad setting names the setting', () => {
     const file = join(dir, 'bad.json');
     const value = minimal();

@@ -47,6 +47,57 @@ test('emails are masked in any field or message, fragments too, unless showEmail
   assert.match(lines.at(-1)!, /ana@example\.com/);
 });
 
+test('a URL-encoded email (a request path such as ?email=) is masked like a plain one', () => {
+  const { log, lines } = memoryLogger();
+  log.warn(
+    { err: 'GET /api/3/contacts?email=ana.silva%40example.com failed', path: 'bob%40example.org' },
+    'lookup of Carla%40Example.com timed out',
+  );
+  const out = lines.join('');
+  for (const raw of ['ana.silva', 'bob%40example.org', 'Carla%40Example.com'])
+    assert.ok(!out.includes(raw), `${raw} leaked: ${out}`);
+  assert.match(out, /a\*\*\*%40e\*\*\*\.com/);
+});
+
+test('the local part JSON.parse quotes back before a cut ("ana.silva@"...) is masked too', () => {
+  let message = '';
+  try {
+    JSON.parse('{"email":ana.silva@example.com}');
+  } catch (err) {
+    message = (err as Error).message;
+  }
+  assert.match(message, /ana\.silva@"/, `V8 cuts the quoted text after the "@": ${message}`);
+  const { log, lines } = memoryLogger();
+  log.warn({ stage: 'decode' }, `A record was refused: the record value is not JSON: ${message}`);
+  assert.ok(!lines.join('').includes('ana.silva'), lines.join(''));
+});
+
+test('masking never cuts a JSON escape: a line with an email after \\u0000 or a lone surrogate stays JSON', () => {
+  const { log, lines } = memoryLogger();
+  log.warn({ key: 'main\u0000list-3\u0000ana@example.com', attr: 'x\ud800ana@example.com' }, 'a key');
+  const parsed = JSON.parse(lines[0]!) as { key: string; attr: string };
+  assert.equal(parsed.key, 'main\u0000list-3\u0000a***@e***.com');
+  assert.equal(parsed.attr, 'x\ud800a***@e***.com');
+});
+
+test("a poison record's 1 MB attribute name is scrubbed in one pass (it took minutes before)", () => {
+  // The old pattern tried a run of text from each of its characters, backtracking for an "@": quadratic.
+  const { log, lines } = memoryLogger();
+  const name = 'k'.repeat(1_000_000);
+  log.warn({ email: 'ana@example.com' }, `A record was refused: profile.attributes.${name}: Invalid input`);
+  const out = lines.join('');
+  assert.ok(!out.includes('ana@example.com'));
+  assert.ok(out.includes(`profile.attributes.${name}: Invalid input`));
+});
+
+test('a registered secret is scrubbed URL-encoded too', () => {
+  const secret = 'pw/3f9a+c77=e2b1 x';
+  registerSecret(secret);
+  const { log, lines } = memoryLogger();
+  log.warn({ url: `https://host/hook/${encodeURIComponent(secret)}` }, 'a request failed');
+  assert.ok(!lines.join('').includes(encodeURIComponent(secret)), lines.join(''));
+});
+
 test('maskEmail and the line scrubber agree and are idempotent', () => {
   assert.equal(maskEmail('ana.silva@example.com'), 'a***@e***.com');
   assert.equal(scrubLine(scrubLine('x ana.silva@example.com y')), 'x a***@e***.com y');
