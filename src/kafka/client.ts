@@ -8,6 +8,7 @@ import { secretReader } from '../config/secret.js';
 // Every client built here reads snappy, lz4 and zstd as well as gzip.
 import './codecs.js';
 import { installProduceEncoding } from './produce-encoding.js';
+import { installRecordDecoding } from './record-decoding.js';
 import { checkTls } from './tls-check.js';
 
 /**
@@ -16,6 +17,11 @@ import { checkTls } from './tls-check.js';
  * a refused login or certificate into a ConfigError naming kafka.sasl or kafka.ssl: neither mends by waiting.
  */
 export function createKafka(config: Config['kafka'], log: Logger, clientIdSuffix = ''): Kafka {
+  if (!installRecordDecoding())
+    log.warn(
+      'The record decoder with linear headers is not installed (kafkajs fetched before it, or is not the ' +
+        'version it replaces): a record with very many headers takes kafkajs time in their square',
+    );
   if (!installProduceEncoding())
     log.warn('kafkajs produced before the one-pass Produce encoder was installed: it keeps its own (slower) one');
   const ssl = tlsOptions(config.ssl);
