@@ -3,6 +3,7 @@ import type { RateBudget } from './budget.js';
 import type { AcApi } from './client.js';
 import type { Clock, Timer } from './clock.js';
 import { Backoff } from '../domain/backoff.js';
+import { trimOldest } from '../domain/bounded-map.js';
 import { contactIdOf } from './email-put.js';
 
 /**
@@ -54,7 +55,7 @@ export class ProfileLookups<R> {
   /** The profile's contact id is not known: look it up (a profile already waiting keeps its place). */
   want(profileId: string, email: string, ref: R, occurredAt: number): void {
     this.wanted.set(profileId, { email, ref, occurredAt });
-    if (this.wanted.size > this.h.max) this.wanted.delete(this.wanted.keys().next().value!);
+    trimOldest(this.wanted, this.h.max);
     this.schedule(0);
   }
 

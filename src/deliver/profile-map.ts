@@ -1,5 +1,6 @@
 import type { ProfileRecord } from '../ledger/profiles.js';
 import type { ProfileStore } from './outcomes.js';
+import { trimOldest } from '../domain/bounded-map.js';
 import { ProfileLookups, type LookupHost } from './profile-lookups.js';
 
 /**
@@ -124,7 +125,7 @@ export class ProfileMap<R> {
     // Insertion order is recency: a profile seen again moves to the end, the oldest goes first when full.
     this.known.delete(profileId);
     this.known.set(profileId, k);
-    if (this.known.size > this.h.maxProfiles) this.known.delete(this.known.keys().next().value!);
+    trimOldest(this.known, this.h.maxProfiles);
   }
 
   /** A lookup found the contact of a profile: remembered, and recorded in the ledger. */
