@@ -1,4 +1,5 @@
 import { ApiError } from '../domain/errors.js';
+import { maskEmailsIn } from '../observability/logger.js';
 
 /** What to do with an ActiveCampaign answer (CONTRACT.md §5). */
 export type Verdict =
@@ -50,7 +51,8 @@ export function classifyResponse(status: number, body: unknown, retryAfter: stri
     return {
       kind: 'invalid-contacts',
       indexes: indexed.map((r) => indexOf(r)!),
-      reasons: indexed.map((r) => String((r as { failureReason?: unknown }).failureReason ?? 'invalid')),
+      // Each reason goes into its contact's dead letter: an email ActiveCampaign quotes in it is masked.
+      reasons: indexed.map((r) => maskEmailsIn(String((r as { failureReason?: unknown }).failureReason ?? 'invalid'))),
     };
   }
   // A validation 400 that names no contact we can find (reasons as objects without a usable index, or the
@@ -60,7 +62,8 @@ export function classifyResponse(status: number, body: unknown, retryAfter: stri
     reasons.some((r) => typeof r === 'object' && r !== null) || /did not pass validation/i.test(message);
   if (status === 400 && validation) return { kind: 'invalid-unnamed', body: maskBody(body) };
   const detail = message || reasons.map(String).join('; ') || JSON.stringify(body ?? '').slice(0, 200);
-  return { kind: 'reject', code: status === 404 ? 'NOT_FOUND' : 'REJECTED', message: `HTTP ${status}: ${detail}` };
+  const code = status === 404 ? 'NOT_FOUND' : 'REJECTED';
+  return { kind: 'reject', code, message: `HTTP ${status}: ${maskEmailsIn(detail)}` };
 }
 
 /** A transport failure (no answer at all) is an account-level condition: retry with backoff. */
@@ -88,10 +91,6 @@ export function toApiError(v: Exclude<Verdict, { kind: 'ok' }>, status: number):
 /** A raw answer body for a dead letter's reason: at most 500 characters, every email masked (a***@e***.com). */
 export function maskBody(body: unknown): string {
   const raw = typeof body === 'string' ? body : (JSON.stringify(body ?? null) ?? '');
-  return raw
-    .replace(
-      /([^\s"'<>@,;:]{1})[^\s"'<>@,;:]*@([^\s"'<>@,;:.])[^\s"'<>@,;:]*?(\.[A-Za-z]{2,})(?=[\s"'<>,;:]|$)/g,
-      '$1***@$2***$3',
-    )
-    .slice(0, 500);
+  // The logs' masking (any run around an "@"): an address followed by "." or "}" was left whole by a narrower one.
+  return maskEmailsIn(raw).slice(0, 500);
 }

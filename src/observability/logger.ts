@@ -108,6 +108,14 @@ function maskToken(token: string): string {
   return maskAddress(token);
 }
 
+/**
+ * Every email in a text masked, whatever log.showEmails says: for what leaves the process other than logs (a dead
+ * letter's reason quoting an ActiveCampaign answer).
+ */
+export function maskEmailsIn(text: string): string {
+  return HAS_AT.test(text) ? text.replace(TOKEN, maskToken) : text;
+}
+
 /** Every log line passes here before it is written: secrets out, emails masked (unless showEmails). */
 export function scrubLine(line: string): string {
   for (const secret of secrets) if (line.includes(secret)) line = line.split(secret).join('[redacted]');

@@ -93,6 +93,27 @@ describe('classifyResponse: refusals', () => {
     assert.deepEqual(v, { kind: 'reject', code: 'REJECTED', message: 'HTTP 400: Something else went wrong.' });
   });
 
+  it("an email ActiveCampaign quotes in a refusal is masked in the reject's message and in a contact's reason", () => {
+    const reject = classifyResponse(
+      422,
+      { message: 'Email address already exists: bo.lee@example.com.' },
+      undefined,
+      NOW,
+    );
+    assert.deepEqual(reject, {
+      kind: 'reject',
+      code: 'REJECTED',
+      message: 'HTTP 422: Email address already exists: b***@e***.',
+    });
+    const named = classifyResponse(
+      400,
+      { failureReasons: [{ contact: 0, failureReason: 'Contact ann.smith@example.com is invalid' }] },
+      undefined,
+      NOW,
+    );
+    assert.deepEqual(named, { kind: 'invalid-contacts', indexes: [0], reasons: ['Contact a***@e***.com is invalid'] });
+  });
+
   it('400 with a message (missing batchId) is a reject', () => {
     const v = classifyResponse(400, { success: 0, message: "'batchId' is a required field." }, undefined, NOW);
     assert.deepEqual(v, { kind: 'reject', code: 'REJECTED', message: "HTTP 400: 'batchId' is a required field." });
@@ -230,7 +251,10 @@ describe('classifyResponse: validation 400 shapes we do not know', () => {
       {
         success: 0,
         message: 'JSON payload did not pass validation.',
-        failureReasons: [{ failureReason: 'Field email incorrect format: ann.smith@example.com' }],
+        failureReasons: [
+          { failureReason: 'Field email incorrect format: ann.smith@example.com' },
+          { failureReason: 'Email address already exists: bo.lee@example.com.' },
+        ],
       },
       undefined,
       0,
@@ -239,7 +263,7 @@ describe('classifyResponse: validation 400 shapes we do not know', () => {
     const body = (noIndex as { body: string }).body;
     assert.ok(body.includes('incorrect format'), 'the raw body is kept');
     assert.ok(
-      !body.includes('ann.smith@example.com') && body.includes('a***@e***.com'),
+      !body.includes('ann.smith@example.com') && !body.includes('bo.lee@') && body.includes('a***@e***.com'),
       `the email in it is masked: ${body}`,
     );
   });
