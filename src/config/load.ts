@@ -39,8 +39,10 @@ export function loadConfig(file: string): Config {
  * text is found in the file and named by its line and column instead.
  */
 export function syntaxProblem(message: string, text: string): string {
-  const quoted = /^(.*?), (\.\.\.)?"([\s\S]*?)"(?:\.\.\.)? is not valid JSON$/.exec(message);
-  if (!quoted) return message; // the other messages give a position, not text
+  // [\s\S]: the unexpected token may be a line terminator (U+2028), which `.` does not match.
+  const quoted = /^([\s\S]*?), (\.\.\.)?"([\s\S]*?)"(?:\.\.\.)? is not valid JSON$/.exec(message);
+  // The other messages give a position, not text; whatever one quotes is cut off all the same.
+  if (!quoted) return message.split('"')[0]!.trim();
   const [, what, cut, fragment] = quoted as unknown as [string, string, string | undefined, string];
   const found = text.indexOf(fragment);
   if (found < 0) return what;

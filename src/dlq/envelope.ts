@@ -24,6 +24,8 @@ export const DLQ_HEADERS = {
   valueSha256: 'dlq.original.value.sha256',
   keyBytes: 'dlq.original.key.bytes',
   droppedHeaders: 'dlq.dropped.headers',
+  /** How many source header values were null (librdkafka allows one): the letter holds them as empty values. */
+  nullHeaders: 'dlq.null.headers',
 } as const;
 
 export interface DeadLetter {
@@ -43,8 +45,20 @@ export interface OutgoingRecord {
 }
 
 export function toDeadLetterRecord(d: DeadLetter, now: number): OutgoingRecord {
-  const headers: Record<string, HeaderValue> = {};
-  for (const [k, v] of Object.entries(d.message.headers)) if (v !== undefined) headers[k] = v;
+  let nulls = 0;
+  const orEmpty = (v: Buffer | string | null) => {
+    if (v !== null) return v;
+    nulls++;
+    return EMPTY;
+  };
+  // Own properties from entries: a header named "__proto__" stays a header. A null value, which kafkajs's encoder
+  // cannot write (it would leave the letter unwritable and its offset held), goes as an empty one, counted.
+  const headers: Record<string, HeaderValue> = Object.fromEntries(
+    Object.entries(d.message.headers)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [k, Array.isArray(v) ? v.map(orEmpty) : orEmpty(v as Buffer | string | null)]),
+  );
+  if (nulls) headers[DLQ_HEADERS.nullHeaders] = String(nulls);
   headers[DLQ_HEADERS.topic] = d.message.topic;
   headers[DLQ_HEADERS.partition] = String(d.message.partition);
   headers[DLQ_HEADERS.offset] = String(d.message.offset);
@@ -57,6 +71,8 @@ export function toDeadLetterRecord(d: DeadLetter, now: number): OutgoingRecord {
   headers[DLQ_HEADERS.failedAt] = new Date(now).toISOString();
   return { key: d.message.key, value: d.message.value, headers };
 }
+
+const EMPTY = Buffer.alloc(0);
 
 export function dlqTopicFor(topic: string, template: string): string {
   return template.replace('{topic}', topic);

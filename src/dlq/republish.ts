@@ -46,8 +46,10 @@ export function republish(r: StoredRecord, now: number): Republished | { skip: s
         `at ${topic}/${headerText(r, DLQ_HEADERS.partition) ?? '?'}@${headerText(r, DLQ_HEADERS.offset) ?? '?'}`,
     };
   const partition = Number(headerText(r, DLQ_HEADERS.partition));
-  const headers: Record<string, Buffer | string> = {};
-  for (const [k, v] of Object.entries(r.headers)) if (!k.startsWith('dlq.')) headers[k] = v;
+  // Own properties from entries: a header named "__proto__" stays a header.
+  const headers: Record<string, Buffer | string> = Object.fromEntries(
+    Object.entries(r.headers).filter(([k]) => !k.startsWith('dlq.')),
+  );
   headers[REPLAYED_AT] = new Date(now).toISOString();
   headers[REPLAYED_FROM] = `${r.topic}/${r.partition}@${r.offset}`;
   return {

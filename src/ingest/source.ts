@@ -1,4 +1,8 @@
-import type { HeaderValue } from '../kafka/record-size.js';
+/**
+ * A header value as read: a name repeated in the record has the array of its values, and a value may be null
+ * (librdkafka writes one; kafkajs's encoder cannot write it back).
+ */
+export type SourceHeaderValue = Buffer | string | null | (Buffer | string | null)[];
 
 /** A record as read from Kafka, independent of the client library. */
 export interface SourceMessage {
@@ -8,7 +12,7 @@ export interface SourceMessage {
   key: Buffer | null;
   value: Buffer | null;
   /** As kafkajs hands them: a name repeated in the record has the array of its values. */
-  headers: Record<string, HeaderValue | undefined>;
+  headers: Record<string, SourceHeaderValue | undefined>;
   /** Kafka timestamp (append or create time), epoch ms. */
   timestamp: number;
 }
@@ -72,12 +76,22 @@ class KeptMessage implements SourceMessage {
 }
 
 export function retain(m: SourceMessage): SourceMessage & { readonly keptBytes: number } {
-  let headers = NO_HEADERS;
-  for (const name in m.headers) {
-    if (headers === NO_HEADERS) headers = {};
-    const v = m.headers[name];
-    headers[name] = Array.isArray(v) ? v.map(copyOf) : v === undefined ? v : copyOf(v);
-  }
+  const names = Object.keys(m.headers);
+  // fromEntries defines own properties: a header named "__proto__" stays a header (an assignment would set the
+  // object's prototype instead).
+  const headers: SourceMessage['headers'] = names.length
+    ? Object.fromEntries(
+        names.map((name) => {
+          const v = m.headers[name];
+          const kept: SourceHeaderValue | undefined = Array.isArray(v)
+            ? v.map(copyOf)
+            : v === undefined
+              ? v
+              : copyOf(v);
+          return [name, kept];
+        }),
+      )
+    : NO_HEADERS;
   return new KeptMessage(
     m.topic,
     m.partition,
@@ -90,7 +104,7 @@ export function retain(m: SourceMessage): SourceMessage & { readonly keptBytes: 
 }
 
 /** A header value that shares no memory with the fetch response. */
-const copyOf = <V extends Buffer | string>(v: V): V => (Buffer.isBuffer(v) ? (Buffer.from(v) as V) : v);
+const copyOf = <V extends Buffer | string | null>(v: V): V => (Buffer.isBuffer(v) ? (Buffer.from(v) as V) : v);
 
 /** Set by `dlq replay` on a re-published dead letter (src/dlq/inspect.ts reads it too). */
 const REPLAYED_FROM = 'dlq.replayed.from';

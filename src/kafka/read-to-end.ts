@@ -198,10 +198,12 @@ function rawHeaders(headers: IHeaders | undefined): Record<string, Buffer> {
     break;
   }
   if (!any) return NO_HEADERS;
-  const out: Record<string, Buffer> = {};
+  // Own properties from entries (a header named "__proto__" stays a header); a null value reads as empty.
+  const out: [string, Buffer][] = [];
   for (const [k, v] of Object.entries(headers ?? {})) {
-    const first = Array.isArray(v) ? v[0] : v;
-    if (first !== undefined) out[k] = Buffer.isBuffer(first) ? first : Buffer.from(String(first));
+    const first: unknown = Array.isArray(v) ? v[0] : v;
+    if (first === undefined) continue;
+    out.push([k, first === null ? Buffer.alloc(0) : Buffer.isBuffer(first) ? first : Buffer.from(String(first))]);
   }
-  return out;
+  return Object.fromEntries(out);
 }

@@ -206,6 +206,14 @@ describe('loadConfig: the file', () => {
     assert.ok(!err.message.includes(key.slice(0, 4)), err.message);
   });
 
+  it('a line separator (U+2028) as the unexpected token does not let the text around it through', () => {
+    const key = 'k3yk3yk3yk3yk3yk3y';
+    const file = join(dir, 'inline-key-2028.json');
+    writeFileSync(file, `{"connections":{"main":{"apiKey":{"value":\u2028"${key}"}}}}`);
+    const err = refuses(() => loadConfig(file), '(file)', /at line 1 column/);
+    assert.ok(!err.message.includes(key.slice(0, 4)), err.message);
+  });
+
   it('a valid JSON file with a bad setting names the setting', () => {
     const file = join(dir, 'bad.json');
     const value = minimal();

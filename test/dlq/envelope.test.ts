@@ -118,6 +118,42 @@ test('a header repeated in the source record counts in full: a letter cut to fit
   assert.equal(text(cut)[DLQ_HEADERS.droppedHeaders], '1');
 });
 
+// librdkafka may write a header with a null value; kafkajs's record encoder throws on one (Buffer.byteLength(null)),
+// so such a letter could never be written and its source offset was held for ever. A header named "__proto__" set
+// the object's prototype when assigned, and was lost.
+test('a null header value goes as an empty one, counted; a header named __proto__ stays a header', () => {
+  const require = createRequire(import.meta.url);
+  const encodeRecord = require('kafkajs/src/protocol/recordBatch/record/v0/index.js') as (r: object) => {
+    size(): number;
+  };
+  const source = Object.fromEntries([
+    ['x', null],
+    ['rep', [Buffer.from('a'), null]],
+    ['__proto__', Buffer.from('p')],
+  ]) as unknown as Record<string, Buffer>;
+  const r = toDeadLetterRecord(letter(100, source), 2_000);
+  assert.ok(encodeRecord({ key: r.key, value: r.value, headers: r.headers }).size() > 0, 'kafkajs can encode it');
+  assert.deepEqual(r.headers.x, Buffer.alloc(0));
+  assert.deepEqual(r.headers.rep, [Buffer.from('a'), Buffer.alloc(0)]);
+  assert.equal(text(r)[DLQ_HEADERS.nullHeaders], '2');
+  assert.ok(Object.keys(r.headers).includes('__proto__'));
+  assert.equal(Object.getPrototypeOf(r.headers), Object.prototype);
+  assert.ok(validate(text(r)), JSON.stringify(validate.errors));
+  const again = republish(
+    {
+      topic: 'src.dlq',
+      partition: 0,
+      offset: 3,
+      key: r.key,
+      value: r.value,
+      headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, Buffer.from(v as Buffer)])),
+      timestamp: 2_000,
+    },
+    3_000,
+  );
+  assert.ok(!('skip' in again) && Object.keys(again.headers).includes('__proto__'), JSON.stringify(again));
+});
+
 test('dlq replay does not re-publish a cut letter, and says where its source record is', () => {
   const cut = shrinkDeadLetterRecord(toDeadLetterRecord(letter(5_000), 2_000), 1_000);
   const headers = Object.fromEntries(

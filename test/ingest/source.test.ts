@@ -39,6 +39,20 @@ describe('retain: what an unsettled event keeps of its record', () => {
   });
 });
 
+describe('retain: header names', () => {
+  it('keeps a header named __proto__ as a header (an assignment would have set the prototype) and a null value', () => {
+    const headers = Object.fromEntries([
+      ['__proto__', Buffer.from('p')],
+      ['n', null],
+    ]) as SourceMessage['headers'];
+    const kept = retain({ topic: 't', partition: 0, offset: 1, key: null, value: null, headers, timestamp: 0 });
+    assert.deepEqual(Object.keys(kept.headers), ['__proto__', 'n']);
+    assert.equal(Object.getPrototypeOf(kept.headers), Object.prototype);
+    assert.equal(kept.headers.n, null);
+    assert.equal(kept.keptBytes, '__proto__'.length + 1 + 'n'.length);
+  });
+});
+
 describe('retain: a header repeated in the record', () => {
   // kafkajs hands a repeated header as an array of slices of the fetch response: kept as it was, it pinned the
   // whole response (up to 4 MiB) and counted as its length in buffer.maxBufferedBytes.
