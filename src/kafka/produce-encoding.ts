@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { KafkajsModule } from './kafkajs-module.js';
 
 /**
  * The Produce request (versions 3 to 7) encoded in one pass, byte for byte what kafkajs 2.2.4 writes, installed in
@@ -18,10 +19,6 @@ import { createRequire } from 'node:module';
 
 // kafkajs is CommonJS; its protocol modules are not part of its public exports, so they are loaded by path.
 const require = createRequire(import.meta.url);
-const V3_PATH = require.resolve('kafkajs/src/protocol/requests/produce/v3/request.js');
-const LATER_VERSIONS = [4, 5, 6, 7].map((v) =>
-  require.resolve(`kafkajs/src/protocol/requests/produce/v${v}/request.js`),
-);
 
 interface KafkajsEncoder {
   writeInt8(v: number): KafkajsEncoder;
@@ -84,32 +81,24 @@ const { Produce: API_KEY } = require('kafkajs/src/protocol/requests/apiKeys.js')
 const MAGIC_BYTE = 2;
 const TRANSACTIONAL_MASK = 16;
 
-/** kafkajs's own v3 request function, whatever the cache holds now. */
-let original: RequestV3 | undefined;
-
-/** The kafkajs version whose bytes this encoder reproduces (package.json pins it). */
-const KAFKAJS_VERSION = '2.2.4';
+const v3 = new KafkajsModule<RequestV3>(
+  'kafkajs/src/protocol/requests/produce/v3/request.js',
+  [4, 5, 6, 7].map((v) => `kafkajs/src/protocol/requests/produce/v${v}/request.js`),
+  fastRequestV3, // a function declaration below (hoisted)
+);
 
 /**
  * Installs the encoder (idempotent). Must run before kafkajs first produces: its later versions capture the v3
- * function when they are first loaded. If one already was, or kafkajs is another version than the one this
- * reproduces, kafkajs keeps its own encoder and this answers false.
+ * function when they are first loaded. Answers false (kafkajs keeps its own) if one already was, or kafkajs is
+ * another version than the one this reproduces.
  */
 export function installProduceEncoding(): boolean {
-  if ((require('kafkajs/package.json') as { version: string }).version !== KAFKAJS_VERSION) return false;
-  require(V3_PATH); // loaded (and cached) if it was not yet
-  const cached = require.cache[V3_PATH];
-  if (!cached) return false;
-  if (cached.exports === fastRequestV3) return true;
-  if (LATER_VERSIONS.some((p) => require.cache[p] !== undefined)) return false;
-  original = cached.exports as RequestV3;
-  cached.exports = fastRequestV3;
-  return true;
+  return v3.install();
 }
 
 /** kafkajs's own encoder (for the tests and for requests this one leaves to it). */
 export function kafkajsRequestV3(): RequestV3 {
-  return original ?? (require(V3_PATH) as RequestV3);
+  return v3.kafkajs();
 }
 
 export function fastRequestV3(args: ProduceRequestArgs): ProduceRequest {

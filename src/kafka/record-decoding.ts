@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { KafkajsModule } from './kafkajs-module.js';
 
 /**
  * kafkajs 2.2.4's record decoder (`recordBatch/record/v0/decoder.js`) with its headers gathered in linear time,
@@ -13,10 +14,6 @@ import { createRequire } from 'node:module';
  * and any other name has its value.
  */
 const require = createRequire(import.meta.url);
-const RECORD_DECODER = require.resolve('kafkajs/src/protocol/recordBatch/record/v0/decoder.js');
-/** The module that captures the record decoder when it is loaded (on the first fetch). */
-const BATCH_DECODER = require.resolve('kafkajs/src/protocol/recordBatch/v0/decoder.js');
-const KAFKAJS_VERSION = '2.2.4';
 
 interface Decoder {
   readInt8(): number;
@@ -44,28 +41,25 @@ const HeaderDecoder = require('kafkajs/src/protocol/recordBatch/header/v0/decode
 };
 const TimestampTypes = require('kafkajs/src/protocol/timestampTypes.js') as { LOG_APPEND_TIME: number };
 
+type KafkajsDecoder = (d: Decoder, c?: BatchContext) => unknown;
+const recordDecoder = new KafkajsModule<KafkajsDecoder>(
+  'kafkajs/src/protocol/recordBatch/record/v0/decoder.js',
+  // The module that captures the record decoder when it is loaded (on the first fetch).
+  ['kafkajs/src/protocol/recordBatch/v0/decoder.js'],
+  decodeRecord, // a function declaration below (hoisted)
+);
+
 /**
  * Installs the decoder (idempotent). Must run before kafkajs first fetches, when its batch decoder captures the
  * record decoder; answers false (kafkajs keeps its own) if that happened already or kafkajs is another version.
  */
 export function installRecordDecoding(): boolean {
-  if ((require('kafkajs/package.json') as { version: string }).version !== KAFKAJS_VERSION) return false;
-  require(RECORD_DECODER);
-  const cached = require.cache[RECORD_DECODER];
-  if (!cached) return false;
-  if (cached.exports === decodeRecord) return true;
-  if (require.cache[BATCH_DECODER] !== undefined) return false;
-  original = cached.exports as KafkajsDecoder;
-  cached.exports = decodeRecord;
-  return true;
+  return recordDecoder.install();
 }
-
-type KafkajsDecoder = (d: Decoder, c?: BatchContext) => unknown;
-let original: KafkajsDecoder | undefined;
 
 /** kafkajs's own record decoder (for the tests). */
 export function kafkajsDecodeRecord(): KafkajsDecoder {
-  return original ?? (require(RECORD_DECODER) as KafkajsDecoder);
+  return recordDecoder.kafkajs();
 }
 
 export function decodeRecord(decoder: Decoder, batchContext: BatchContext = {}) {
