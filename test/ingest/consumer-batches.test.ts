@@ -2,22 +2,18 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import kafkajs, { type Kafka } from 'kafkajs';
 import pino from 'pino';
-import { parseConfig } from '../../src/config/load.js';
 import { SourceConsumer } from '../../src/ingest/consumer.js';
 import type { Ingest } from '../../src/ingest/ingest.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { Ownership } from '../../src/offsets/ownership.js';
 import { Settler } from '../../src/offsets/settler.js';
+import { offlineConfig } from '../support/offline-config.js';
 
 /**
  * SourceConsumer's answer to the fetches kafkajs resolves itself, without calling eachBatch (runner.js: a batch
  * "empty due to filtering"), against the real Settler: only its END_BATCH_PROCESS event tells of them.
  */
-const config = parseConfig({
-  kafka: { brokers: ['127.0.0.1:1'], topics: ['t'] },
-  connections: { main: { apiUrl: 'http://127.0.0.1:1', apiKey: { value: 'k' }, privacyAcknowledged: true } },
-  exports: [{ name: 'vip', segmentId: 'vip', connection: 'main', listId: '1' }],
-});
+const config = offlineConfig();
 
 function setup() {
   const handlers = new Map<string, (e: { payload: Record<string, unknown> }) => void>();

@@ -2,21 +2,17 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import kafkajs, { type Kafka } from 'kafkajs';
 import pino from 'pino';
-import { parseConfig } from '../../src/config/load.js';
 import { isTransient, SourceConsumer } from '../../src/ingest/consumer.js';
 import type { Ingest } from '../../src/ingest/ingest.js';
 import { createMetrics } from '../../src/observability/metrics.js';
+import { offlineConfig } from '../support/offline-config.js';
 
 /**
  * SourceConsumer's answer to kafkajs's CRASH event, without a broker: a crash kafkajs restarts from is counted;
  * one it does not restart from resolves `fatal` with the reason, and from then on nothing is committed.
  * (test/integration/consumer-crash.test.ts provokes a real one against the broker.)
  */
-const config = parseConfig({
-  kafka: { brokers: ['127.0.0.1:1'], topics: ['t'] },
-  connections: { main: { apiUrl: 'http://127.0.0.1:1', apiKey: { value: 'k' }, privacyAcknowledged: true } },
-  exports: [{ name: 'vip', segmentId: 'vip', connection: 'main', listId: '1' }],
-});
+const config = offlineConfig();
 
 /** Only what the constructor, commit() and stop() use of kafkajs's consumer. */
 function setup() {

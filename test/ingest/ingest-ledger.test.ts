@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pino from 'pino';
 import type { ListChange } from '../../src/buffer/contact-entry.js';
-import { parseConfig } from '../../src/config/load.js';
 import type { AccountDelivery } from '../../src/deliver/account-delivery.js';
 import { Ingest } from '../../src/ingest/ingest.js';
 import { Router } from '../../src/ingest/router.js';
@@ -14,21 +13,18 @@ import { createMetrics } from '../../src/observability/metrics.js';
 import { OutcomeSink } from '../../src/offsets/outcomes.js';
 import { Ownership } from '../../src/offsets/ownership.js';
 import { Settler } from '../../src/offsets/settler.js';
+import { offlineConfig } from '../support/offline-config.js';
 
 /**
  * The pipeline with the ledger, no Kafka: a partition waits for its restore; afterwards events at or before the
  * ledger's time are stale (settled, counted, never buffered); a leave is skipped for onLeave: nothing; a
  * confirmed change is written to the ledger before it settles; routing sends a re-entry to contactLists.
  */
-const config = parseConfig({
-  kafka: { brokers: ['127.0.0.1:1'], topics: ['t'] },
-  connections: { main: { apiUrl: 'http://127.0.0.1:1', apiKey: { value: 'k' }, privacyAcknowledged: true } },
-  exports: [
-    { name: 'vip', segmentId: 'vip', connection: 'main', listId: '1' },
-    { name: 'promo', segmentId: 'promo', connection: 'main', listId: '2', onLeave: 'nothing' },
-    { name: 'news', segmentId: 'news', connection: 'main', listId: '3', reentry: false },
-  ],
-});
+const config = offlineConfig([
+  { name: 'vip', segmentId: 'vip', connection: 'main', listId: '1' },
+  { name: 'promo', segmentId: 'promo', connection: 'main', listId: '2', onLeave: 'nothing' },
+  { name: 'news', segmentId: 'news', connection: 'main', listId: '3', reentry: false },
+]);
 const T = Date.parse('2026-11-28T10:00:00Z');
 
 function setup(stored: { key: string; record: LedgerRecord }[], partitions = [0]) {

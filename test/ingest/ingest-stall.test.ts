@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pino from 'pino';
-import { parseConfig } from '../../src/config/load.js';
 import type { AccountDelivery } from '../../src/deliver/account-delivery.js';
 import { RecordError } from '../../src/domain/errors.js';
 import { RegistryUnavailableError } from '../../src/ingest/avro.js';
@@ -12,16 +11,13 @@ import type { EventRef, SourceMessage } from '../../src/ingest/source.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { Ownership } from '../../src/offsets/ownership.js';
 import { Settler } from '../../src/offsets/settler.js';
+import { offlineConfig } from '../support/offline-config.js';
 
 /**
  * The pipeline's half of pause-and-retry: a retriable decode error stops the batch at that record, leaves it and
  * everything after it untouched (not begun, not dead-lettered), and the same records taken again later go through.
  */
-const config = parseConfig({
-  kafka: { brokers: ['127.0.0.1:1'], topics: ['t'] },
-  connections: { main: { apiUrl: 'http://127.0.0.1:1', apiKey: { value: 'k' }, privacyAcknowledged: true } },
-  exports: [{ name: 'vip', segmentId: 'vip', connection: 'main', listId: '1' }],
-});
+const config = offlineConfig();
 
 function setup(decode: WireDecoder['decode']) {
   const added: EventRef[] = [];

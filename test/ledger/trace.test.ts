@@ -1,16 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseConfig } from '../../src/config/load.js';
 import { traceContact, type TracedEvent } from '../../src/ledger/trace.js';
+import { offlineConfig } from '../support/offline-config.js';
 
-const config = parseConfig({
-  kafka: { brokers: ['127.0.0.1:1'], topics: ['t'] },
-  connections: { main: { apiUrl: 'http://127.0.0.1:1', apiKey: { value: 'k' }, privacyAcknowledged: true } },
-  exports: [
-    { name: 'vip', segmentId: 'vip', connection: 'main', listId: '1' },
-    { name: 'promo', segmentId: 'promo', connection: 'main', listId: '2', onLeave: 'nothing' },
-  ],
-});
+const config = offlineConfig([
+  { name: 'vip', segmentId: 'vip', connection: 'main', listId: '1' },
+  { name: 'promo', segmentId: 'promo', connection: 'main', listId: '2', onLeave: 'nothing' },
+]);
 const ev = (offset: number, occurredAt: number, op: 'add' | 'remove', segmentId = 'vip'): TracedEvent => ({
   topic: 't',
   partition: 0,
