@@ -6,12 +6,14 @@ import { createMetrics } from '../../src/observability/metrics.js';
 import { serveRole } from '../ipc.js';
 import { cpuSince, usage } from '../measure.js';
 import '../../src/kafka/codecs.js';
+import { installRecordDecoding } from '../../src/kafka/record-decoding.js';
 
 /**
  * The ledger restore a member runs on assignment (Ledger.assign → src/ledger/kafka.ts ledgerRestorer → readToEnd
  * → decode → index), in a process of its own, for every partition of `source`'s ledger topic. The clock starts
  * at assign() and stops when every partition is ready: the group join of its reader counts, as it does for the
- * raw consumer it is compared with (RawInit.fromConnect).
+ * raw consumer it is compared with (RawInit.fromConnect). Its kafkajs decodes records as the service's does
+ * (src/kafka/client.ts installs the same decoder); the raw consumer keeps kafkajs's own.
  */
 export interface RestoreInit {
   brokers: string[];
@@ -30,6 +32,7 @@ export interface RestoreResult {
 
 serveRole(async (raw) => {
   const init = raw as RestoreInit;
+  if (!installRecordDecoding()) throw new Error('the record decoder could not be installed');
   const kafka = new Kafka({ clientId: 'bench-restore', brokers: init.brokers, logLevel: logLevel.ERROR });
   const admin = kafka.admin();
   await admin.connect();

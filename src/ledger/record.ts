@@ -159,28 +159,48 @@ const num = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : 0
 
 /**
  * What the index keeps of a stored value (decodeLedgerValue then entryOf), for a restore: the scanned form is read
- * into one reused record, so only the entry is made per value read.
+ * into one reused record and made into one reused entry, so a value read allocates nothing. The entry answered is
+ * that reused one: the caller reads it before the next call and keeps none of it (the index copies its fields).
  */
 export function decodeLedgerEntry(raw: Buffer | null): LedgerEntry | undefined {
-  if (raw !== null && raw.length > 0 && scanLedgerValue(raw, scratch)) return entryOf(scratch);
+  if (raw !== null && raw.length > 0 && scanLedgerValue(raw, scratch)) return entryOf(scratch, scratchEntry);
   const r = decodeLedgerValue(raw);
-  return r && entryOf(r);
+  return r && entryOf(r, scratchEntry);
 }
 
-/** What the index keeps of a record. */
-export function entryOf(r: LedgerRecord): LedgerEntry {
+/** The entry decodeLedgerEntry() answers, every field set (or cleared) each time. */
+const scratchEntry: LedgerEntry = { state: LedgerState.Added, occurredAt: 0, sentAt: 0 };
+
+/** What the index keeps of a record: a new entry, or `into` with every field set (the absent ones undefined). */
+export function entryOf(r: LedgerRecord, into?: LedgerEntry): LedgerEntry {
   let state: LedgerState;
   if (r.op === 'add') state = r.refused ? LedgerState.AddRefused : LedgerState.Added;
   else state = r.byService ? LedgerState.RemovedByService : LedgerState.RemovedOther;
+  const removedByUs = state === LedgerState.RemovedByService;
+  const prior = removedByUs && r.priorSentAt !== undefined && r.priorConfirmedAt !== undefined;
+  const confirmed = removedByUs && !r.intent && r.confirmedAt > 0;
+  const unapplied = removedByUs && !r.intent && r.unapplied;
+  if (into) {
+    into.state = state;
+    into.occurredAt = r.occurredAt;
+    into.sentAt = r.sentAt;
+    into.offset = r.offset;
+    into.refusedAdd = r.op === 'remove' && r.refused ? true : undefined;
+    into.priorFrom = prior ? r.priorSentAt : undefined;
+    into.priorTo = prior ? r.priorConfirmedAt : undefined;
+    into.confirmedAt = confirmed ? r.confirmedAt : undefined;
+    into.unapplied = unapplied ? true : undefined;
+    return into;
+  }
   const entry: LedgerEntry = { state, occurredAt: r.occurredAt, sentAt: r.sentAt };
   if (r.offset !== undefined) entry.offset = r.offset;
   if (r.op === 'remove' && r.refused) entry.refusedAdd = true;
-  if (state === LedgerState.RemovedByService && r.priorSentAt !== undefined && r.priorConfirmedAt !== undefined) {
+  if (prior) {
     entry.priorFrom = r.priorSentAt;
     entry.priorTo = r.priorConfirmedAt;
   }
-  if (state === LedgerState.RemovedByService && !r.intent && r.confirmedAt > 0) entry.confirmedAt = r.confirmedAt;
-  if (state === LedgerState.RemovedByService && !r.intent && r.unapplied) entry.unapplied = true;
+  if (confirmed) entry.confirmedAt = r.confirmedAt;
+  if (unapplied) entry.unapplied = true;
   return entry;
 }
 
@@ -190,7 +210,8 @@ export function entryOf(r: LedgerRecord): LedgerEntry {
  * Anything else answers undefined and goes the general way, so the two must agree on every value this accepts
  * (test/ledger/record.test.ts compares them).
  */
-const lit = (s: string) => Buffer.from(s, 'latin1');
+// Plain byte arrays, not Buffers: the scan compares against them byte by byte.
+const lit = (s: string) => Uint8Array.from(Buffer.from(s, 'latin1'));
 const L = {
   head: lit('{"v":2,"op":"'),
   add: lit('add"'),
@@ -209,20 +230,27 @@ const L = {
 };
 
 /** Where `l` ends if the bytes at `at` are `l`, else -1. */
-function expect(b: Buffer, at: number, l: Buffer): number {
-  if (at < 0 || at + l.length > b.length) return -1;
-  for (let i = 0; i < l.length; i++) if (b[at + i] !== l[i]) return -1;
-  return at + l.length;
+function expect(b: Buffer, at: number, l: Uint8Array): number {
+  const n = l.length;
+  if (at < 0 || at + n > b.length) return -1;
+  for (let i = 0; i < n; i++) if (b[at + i] !== l[i]) return -1;
+  return at + n;
 }
 
 let scannedNumber = 0;
 /** A whole number of 1 to 15 digits at `at` (no sign, no leading zero but 0 itself): its end, else -1. */
 function number(b: Buffer, at: number): number {
   if (at < 0) return -1;
+  const end = Math.min(b.length, at + 16); // a 16th digit makes it too long
   let i = at;
   let n = 0;
-  while (i < b.length && b[i]! >= 0x30 && b[i]! <= 0x39 && i - at < 15) n = n * 10 + (b[i++]! - 0x30);
-  if (i === at || (b[at] === 0x30 && i - at > 1) || (i < b.length && b[i]! >= 0x30 && b[i]! <= 0x39)) return -1;
+  for (; i < end; i++) {
+    const digit = b[i]! - 0x30;
+    if (digit < 0 || digit > 9) break;
+    n = n * 10 + digit;
+  }
+  const length = i - at;
+  if (length === 0 || length > 15 || (length > 1 && b[at] === 0x30)) return -1;
   scannedNumber = n;
   return i;
 }

@@ -47,6 +47,34 @@ describe('the record decoder with linear headers', () => {
     }
   });
 
+  it('sums offsets and timestamps as kafkajs does, past 2^53 and with deltas of any size or sign', () => {
+    const deltas = [0, 1, -1, 63, -64, 64, 2 ** 31, -(2 ** 40), 2 ** 48 - 1, -(2 ** 48), 2 ** 49, 2 ** 52, -(2 ** 55)];
+    const bases = [
+      { firstOffset: '0', firstTimestamp: '-1' },
+      { firstOffset: '1000', firstTimestamp: '1764000000000' },
+      { firstOffset: '9007199254740990', firstTimestamp: '9007199254740000' }, // sums pass 2^53: kafkajs's way
+      { firstOffset: '9223372036854775000', firstTimestamp: '-9007199254740993' },
+    ];
+    const kafkajs = kafkajsDecodeRecord() as Decode;
+    for (const base of bases)
+      for (const timestampDelta of deltas)
+        for (const offsetDelta of [0, 5, 2 ** 30]) {
+          const bytes = recordBytes({ offsetDelta, timestampDelta, key: 'k', value: 'v' });
+          // A fresh context each time, then the same one again: the bases remembered per batch are the right ones.
+          const c = { ...context, ...base };
+          const theirs = decodeWith(kafkajs, bytes, c) as { offset: string; timestamp: string };
+          assert.deepEqual(decodeWith(decodeRecord as Decode, bytes, c), theirs);
+          assert.deepEqual(decodeWith(decodeRecord as Decode, bytes, c), theirs);
+          assert.equal(typeof theirs.offset, 'string');
+        }
+    // A truncated varlong reads as kafkajs reads it.
+    const cut = recordBytes({ offsetDelta: 1, timestampDelta: 2 ** 40, key: 'k', value: 'v' }).subarray(0, 3);
+    assert.deepEqual(
+      (decodeWith(decodeRecord as Decode, cut) as { timestamp: string }).timestamp,
+      (decodeWith(kafkajs, cut) as { timestamp: string }).timestamp,
+    );
+  });
+
   it('gathers 100,000 headers (kafkajs spread its object at each one: the square of their count)', () => {
     const list = Array.from({ length: 100_000 }, (_, i) => ({ key: `h${i % 50_000}`, value: Buffer.from([i % 256]) }));
     const headers = gatherHeaders(list);
