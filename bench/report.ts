@@ -142,7 +142,9 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     '**5. Ledger restore**, against a raw kafkajs consumer (no-op eachBatch) reading the same compacted ' +
       `ledger topic (${n(rs.records)} records, zstd, ${rs.partitions} partitions). Each from before ` +
-      'its consumer joins its group until the last record was read (the restore: decoded and indexed).',
+      'its consumer joins its group until the last record was read (the restore: decoded and indexed). ' +
+      `The two alternate, each in a fresh process, for ${n(rs.rounds)} round${rs.rounds === 1 ? '' : 's'}: ` +
+      "each side's fastest round is shown, with its CPU, and each side's highest peak RSS.",
     '',
     '| Records | Raw kafkajs records/s | Restore records/s | Restore ÷ raw | CPU s, ' +
       'raw / restore | Peak RSS MB, raw / restore | Index bytes per entry |',

@@ -139,6 +139,8 @@ const reader = z.strictObject({
 const restore = z.strictObject({
   records: z.number().int().positive(),
   partitions: z.number().int().positive(),
+  /** Rounds of raw then restore, each in a fresh process: each side's fastest round is reported. */
+  rounds: z.number().int().positive(),
   /** Each from before its consumer joins the group until the last record was read (and, for the restore, indexed). */
   raw: reader,
   restore: reader.extend({ entries: z.number().int().positive(), indexBytesPerEntry: positive }),

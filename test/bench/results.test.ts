@@ -118,6 +118,7 @@ const valid = (): BenchResults => ({
   restore: {
     records: 20_000,
     partitions: 2,
+    rounds: 3,
     raw: { seconds: 1, recordsPerSecond: 20_000, cpuSeconds: 0.5, peakRssMb: 100 },
     restore: {
       seconds: 1.1,
