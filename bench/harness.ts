@@ -114,11 +114,12 @@ export class Bench {
   }
 
   /** The baseline reader of step 1, in its own process. */
-  rawConsumer(topic: string, expected: number, fromConnect = false): Promise<Role<unknown>> {
+  /** A raw consumer reading `topic` from its beginning: `round` names a group of its own for each read of a topic. */
+  rawConsumer(topic: string, expected: number, fromConnect = false, round = 0): Promise<Role<unknown>> {
     return startRole<unknown>('raw-consumer', {
       brokers: this.brokers,
       topic,
-      groupId: this.group(topic, 'raw'),
+      groupId: this.group(topic, round ? `raw-${round}` : 'raw'),
       expected,
       fromConnect,
     } satisfies RawInit);

@@ -78,7 +78,7 @@ export async function ledgerRestore(b: Bench, records: number): Promise<RestoreR
     const raws: RawResult[] = [];
     const restores: RestoreResult[] = [];
     for (let round = 0; round < rounds; round++) {
-      const rawRole = await b.rawConsumer(ledgerTopic, records, true);
+      const rawRole = await b.rawConsumer(ledgerTopic, records, true, round);
       const raw = await rawRole.call<RawResult>('measure').finally(() => rawRole.close());
       const role = await startRole<unknown>('ledger-restore', {
         brokers: b.brokers,
