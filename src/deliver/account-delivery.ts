@@ -71,6 +71,11 @@ export class AccountDelivery<R> {
     return this.emails ? this.emails.add(profileId, update) : this.add(update);
   }
 
+  /** The account's client, its requests counted by the budget (ProbedAccount: the readiness probe sends on it). */
+  get client(): AcApi {
+    return this.p.client;
+  }
+
   /** The time the budget runs on (ProbedAccount): readiness probes pay from the same budget. */
   budgetNow(): number {
     return this.clock.now();

@@ -15,6 +15,7 @@ import { ImportDispatch } from './import-dispatch.js';
 import { LateImports } from './late-imports.js';
 import { LookupQueue } from './lookup-queue.js';
 import { defaultReadRules } from './member-reads.js';
+import { meteredApi } from './metered-api.js';
 import type { DeliveryGate, DeliveryOutcomes } from './outcomes.js';
 import { ReentryQueue } from './reentry-queue.js';
 import { RequestJobs } from './request-jobs.js';
@@ -23,6 +24,8 @@ import { UntagQueue } from './untag-queue.js';
 
 /** What one account's delivery is made of; the loop (account-delivery.ts) only runs them. */
 export interface AccountParts<R> {
+  /** The account's client, every request of it counted by the budget (metered-api.ts). */
+  client: AcApi;
   buffer: ContactBuffer<R>;
   confirms: Confirmations<R>;
   reentries: ReentryQueue<R>;
@@ -65,7 +68,8 @@ export interface AccountWiring<R> {
 
 /** Builds the parts of one account and connects them to each other and to the loop. */
 export function composeAccount<R>(w: AccountWiring<R>): AccountParts<R> {
-  const { opts, budget, client, outcomes, metrics, log, clock, gate, random } = w;
+  const { opts, budget, outcomes, metrics, log, clock, gate, random } = w;
+  const client = meteredApi(w.client, budget, clock);
   const { name, maxImportResubmits } = opts;
   const buffer = new ContactBuffer<R>(opts.limits);
   const confirms = new Confirmations<R>(opts, random);
@@ -156,6 +160,7 @@ export function composeAccount<R>(w: AccountWiring<R>): AccountParts<R> {
         })
       : undefined;
   return {
+    client,
     buffer,
     confirms,
     reentries,

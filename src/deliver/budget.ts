@@ -1,13 +1,17 @@
 import { ImportWindow } from './import-window.js';
+import { RequestArrivals } from './request-arrivals.js';
 
 /**
  * The request budget of one ActiveCampaign account, as seen by this instance. Pure: time comes in as arguments.
  *
- * Requests are paced evenly at `requestsPerSecond` (a token bucket of one token). The per-minute import budgets
- * are sliding 60 s windows (import-window.ts): up to the whole minute's imports may go at once, and each slot
- * frees 60 s after its import was answered, so no 60 s span at ActiveCampaign ever holds more than the rate, under
- * a sliding window, fixed windows or a bucket on its side. Even pacing gave the same bound but wasted every
- * slot a timer fired late; the window lets the scheduler catch up. `share` is this instance's part of the account
+ * Requests are paced evenly at `requestsPerSecond` (a token bucket of one token), and each also waits until
+ * ActiveCampaign's bucket could take it wherever between their send and their answer the requests before it arrived
+ * (request-arrivals.ts): the account's client tells the budget of every request it sends and of every answer
+ * (sent(), answered(); metered-api.ts). The per-minute import budgets are sliding 60 s windows (import-window.ts):
+ * up to the whole minute's imports may go at once, and each slot frees 60 s after its import was answered, so no
+ * 60 s span at ActiveCampaign ever holds more than the rate, under a sliding window, fixed windows or a bucket on its
+ * side. Even pacing gave the same bound but wasted every slot a timer fired late; the window lets the scheduler
+ * catch up. `share` is this instance's part of the account
  * (its fraction of the partitions, or a fixed share). Two throttles, for when others spend the same account's
  * budget: the request pace shrinks on every 429, the import windows on every bulk "Rate limit exceeded.", and each
  * recovers gradually. A window holds the whole imports of `rate × share × throttle` (rounded down); below one a
@@ -38,6 +42,12 @@ export interface ImportSlot {
 
 const NO_SLOT: ImportSlot = { answered: () => {} };
 
+/**
+ * The requests ActiveCampaign's bucket is taken to hold (CONTRACT.md §2 assumes 5 tokens, 5 a second). Each
+ * instance models the whole bucket from its own answers: shares split the rate, not this burst.
+ */
+const ACCOUNT_BURST = 5;
+
 export class RateBudget {
   private nextRequestAt = 0;
   /** The even pace of the import window's rate: a partial import (cut by age) waits for it, a full one does not. */
@@ -48,6 +58,7 @@ export class RateBudget {
   private importsBlockedUntil = 0;
   private readonly requestPace = new Pace();
   private readonly importPace = new Pace();
+  private readonly arrivals = new RequestArrivals(ACCOUNT_BURST);
   share = 1;
 
   /** The request pace keeps this share until `requestShareUntil` (a larger share waits one second). */
@@ -88,7 +99,7 @@ export class RateBudget {
    * to 250 instead of spending slots on the first contacts to arrive.
    */
   readyAt(kind: Spend, now: number, partial = false): number {
-    let t = Math.max(now, this.nextRequestAt, this.blockedUntil);
+    let t = Math.max(now, this.nextRequestAt, this.blockedUntil, this.arrivals.readyAt(now, this.requestGap(now)));
     if (kind === 'request') return t;
     t = Math.max(t, this.importsBlockedUntil);
     if (partial && kind === 'import') t = Math.max(t, this.nextPacedAt);
@@ -103,9 +114,7 @@ export class RateBudget {
    * per-minute windows until `answered` is called on what this returns, and for 60 s after.
    */
   spend(kind: Spend, now: number): ImportSlot {
-    const f =
-      (now < this.requestShareUntil ? this.requestShare : this.share) * this.requestPace.throttle * this.timeScale;
-    this.nextRequestAt = Math.max(now, this.nextRequestAt) + 1_000 / (this.rates.requestsPerSecond * f);
+    this.nextRequestAt = Math.max(now, this.nextRequestAt) + this.requestGap(now);
     if (kind === 'request') return NO_SLOT;
     if (kind === 'import' || this.combined) {
       const { limit, ms } = this.window(this.rates.importsPerMinute);
@@ -120,6 +129,23 @@ export class RateBudget {
         for (const slot of held) slot.answered(at);
       },
     };
+  }
+
+  /** A request of this account went out (metered-api.ts: every request, whatever spent its slot). */
+  sent(): void {
+    this.arrivals.sent();
+  }
+
+  /** The answer to a request sent() came back at `now` (or it failed): ActiveCampaign counted it by then. */
+  answered(now: number): void {
+    this.arrivals.answered(now, this.requestGap(now));
+  }
+
+  /** The request pace's gap at `now`, in ms. */
+  private requestGap(now: number): number {
+    const f =
+      (now < this.requestShareUntil ? this.requestShare : this.share) * this.requestPace.throttle * this.timeScale;
+    return 1_000 / (this.rates.requestsPerSecond * f);
   }
 
   /** Whether a single-contact import could go now without waiting on its own (small) budget. */
@@ -158,9 +184,12 @@ export class RateBudget {
     this.requestPace.slowDown(now, 1_000 / this.timeScale);
   }
 
-  /** Whether a Retry-After holds every request at `now`. */
+  /**
+   * Whether no request may go at `now`, whatever the pace: a Retry-After holds, or the requests in flight and the
+   * answers just back could reach ActiveCampaign together with it (a slot claimed ahead checks this when it is due).
+   */
   blocked(now: number): boolean {
-    return now < this.blockedUntil;
+    return now < this.blockedUntil || this.arrivals.readyAt(now, this.requestGap(now)) > now;
   }
 
   /** The bulk-import "Rate limit exceeded." answer: imports wait and their windows shrink; other requests go on. */

@@ -32,11 +32,13 @@ export interface ProbedAccount {
   budgetWait?(ms: number): Promise<void>;
   /** The time the account's budget runs on (a scaled clock in the benchmark and the demo); Date.now otherwise. */
   budgetNow?(): number;
+  /** The account's own client: its budget counts the probe in flight like any request (else `clients`' is used). */
+  readonly client?: Pick<AcApi, 'fields'>;
   readonly budget: {
     readyAt(kind: 'request', now: number): number;
     spend(kind: 'request', now: number): void;
     throttled(retryAfterMs: number, now: number): void;
-    /** Whether a Retry-After holds every request at `now`. */
+    /** Whether no request may go at `now`, whatever the pace (a Retry-After, or too many that may arrive together). */
     blocked(now: number): boolean;
   };
 }
@@ -208,7 +210,7 @@ export class Readiness {
         await wait(Math.min(slot - at(), deadlineMs) + 1);
       const now = at();
       if (this.closed || now < slot) return undefined;
-      // A Retry-After that arrived while waiting holds for the probe too.
+      // A Retry-After that arrived while waiting holds for the probe too, and so do answers that came back together.
       if (budget.blocked(now)) return undefined;
       if (now - slot <= gap / 2) return now;
     }
@@ -216,8 +218,8 @@ export class Readiness {
   }
 
   private async probeToken(name: string): Promise<void> {
-    const client = this.o.clients.get(name)!;
     const account = this.o.accounts.get(name);
+    const client = account?.client ?? this.o.clients.get(name)!;
     const budget = account?.budget;
     // The budget's own time: with a scaled clock its times are not Date.now's.
     const at = () => account?.budgetNow?.() ?? this.now();

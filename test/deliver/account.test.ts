@@ -20,6 +20,7 @@ import type {
 } from '../../src/deliver/client.js';
 import type { Stage } from '../../src/domain/errors.js';
 import { createMetrics } from '../../src/observability/metrics.js';
+import { WindowBucket } from '../../packages/ac-simulator/src/import-limits.js';
 import { updates } from '../buffer/updates.js';
 
 /**
@@ -710,6 +711,52 @@ describe('AccountDelivery: retry classification', () => {
     assert.match(sink.deadLetters[0]!.message, /404/);
     assert.deepEqual(sink.settled, [later]);
     assert.equal(api.bulks().length, 2);
+  });
+});
+
+describe('AccountDelivery: requests held up on the way and counted together', () => {
+  // The 1M-contact benchmark (time scale 4) met one 429 this way: a stall of the account of about 0.25 real s is
+  // 1 simulated s, five request gaps. ActiveCampaign's bucket (CONTRACT.md §2): 5 tokens, 5 a second.
+  it('after a stalled account lets five requests through at once, the next waits until its bucket has a token', async () => {
+    const clock = manualClock(0);
+    const { api, add, delivery } = setup({
+      clock: clock.now,
+      budgetScale: 1,
+      rates: { requestsPerSecond: 4.5, importsPerMinute: 6_000, singleImportsPerMinute: 19 },
+      limits: { lingerMs: 0, maxContacts: 2 },
+    });
+    const [stallFrom, stallTo] = [2_000, 3_300];
+    let stalled = false;
+    let resume!: () => void;
+    const resumed = new Promise<void>((r) => (resume = r));
+    let held = 0;
+    api.bulk = (contacts) =>
+      stalled
+        ? resumed.then(() =>
+            http<BulkImportAccepted>(200, { queued_contacts: contacts.length, batchId: `held-${++held}` }),
+          )
+        : undefined;
+    api.info = () => (stalled ? resumed.then(() => completed()) : completed());
+    for (const email of emails(200)) add(email);
+    for (let t = 0; t <= 6_000; t++) {
+      clock.t = t;
+      if (t === stallFrom) stalled = true;
+      if (t === stallTo) {
+        stalled = false;
+        resume();
+      }
+      delivery.wake();
+      await turn();
+    }
+    // Each request reaches the account when it was sent, or when the stall ends if it was sent during it.
+    const during = (at: number) => at >= stallFrom && at < stallTo;
+    assert.equal(api.requests.filter((r) => during(r.at)).length, 5, 'five requests went out during the stall');
+    const arrivals = api.requests.map((r) => (during(r.at) ? stallTo : r.at)).sort((a, b) => a - b);
+    const bucket = new WindowBucket(5, 1_000, 0); // the simulator's request limiter is the same bucket
+    const refused = arrivals.filter((at) => !bucket.tryAcquire(at));
+    assert.deepEqual(refused, [], 'the bucket refused none');
+    const after = api.requests.map((r) => r.at).filter((at) => at > stallTo);
+    assert.ok(after.length > 5 && after[0]! <= stallTo + 250, `the pace goes on after the stall (${after[0]})`);
   });
 });
 

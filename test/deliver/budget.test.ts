@@ -219,6 +219,94 @@ describe('RateBudget: separate budgets', () => {
   });
 });
 
+/**
+ * A greedy sender of requests on a virtual clock, at most 5 in flight, against an account that now and then stalls
+ * (about every 30 requests, for 0.2 to 2.2 s): a request sent meanwhile arrives when the stall ends. Otherwise a
+ * request arrives up to `maxLatencyMs` after its send and is answered up to `maxLatencyMs` after it arrives. With
+ * `metered`, the budget hears of each send and answer, as the account's client tells it (metered-api.ts).
+ */
+function stalledAccount(
+  budget: RateBudget,
+  o: { seed: number; metered: boolean; stalls: boolean; maxLatencyMs: number },
+) {
+  const rand = mulberry32(o.seed);
+  const sends: number[] = [];
+  const arrivals: number[] = [];
+  let answers: number[] = [];
+  let stall = { from: 0, to: 0 };
+  let now = 0;
+  while (sends.length < 5_000) {
+    for (;;) {
+      const ready = budget.readyAt('request', now);
+      const next = Math.min(...answers);
+      if (next <= ready || answers.length >= 5) {
+        now = Math.max(now, next);
+        answers.splice(answers.indexOf(next), 1);
+        if (o.metered) budget.answered(now);
+      } else if (ready > now) now = ready;
+      else break;
+    }
+    if (o.stalls && now >= stall.to && rand() < 1 / 30) stall = { from: now, to: now + 200 + rand() * 2_000 };
+    budget.spend('request', now);
+    if (o.metered) budget.sent();
+    const arrival = now < stall.to ? stall.to : now + rand() * o.maxLatencyMs;
+    sends.push(now);
+    arrivals.push(arrival);
+    answers = [...answers, arrival + rand() * o.maxLatencyMs];
+  }
+  return { sends, arrivals: arrivals.sort((a, b) => a - b) };
+}
+
+/**
+ * Requests ActiveCampaign's bucket refuses of `arrivals` (ascending): 5 tokens, 5 a second (CONTRACT.md §2), the
+ * simulator's request limiter.
+ */
+const bucketRefusals = (arrivals: readonly number[]) => {
+  const bucket = new WindowBucket(5, 1_000, 0);
+  return arrivals.filter((at) => !bucket.tryAcquire(at)).length;
+};
+
+describe('RateBudget: requests counted when they arrive, between their send and their answer', () => {
+  it('answers that come back together hold the next request until the bucket could take it', () => {
+    const budget = new RateBudget(AC);
+    for (let i = 0; i < 5; i++) {
+      assert.equal(budget.readyAt('request', i * 200), i * 200, `request ${i} goes at the pace`);
+      budget.spend('request', i * 200);
+      budget.sent();
+    }
+    assert.equal(budget.readyAt('request', 2_000), 2_200, 'five in flight: a sixth could arrive with them');
+    assert.equal(budget.blocked(2_000), true, 'a slot claimed ahead (the readiness probe) is held too');
+    for (let i = 0; i < 5; i++) budget.answered(2_000);
+    assert.equal(budget.readyAt('request', 2_000), 2_200, 'the five may have arrived at 2 000: one gap later');
+    assert.equal(budget.blocked(2_200), false);
+    budget.spend('request', 2_200);
+    budget.sent();
+    budget.answered(2_210);
+    assert.equal(budget.readyAt('request', 2_210), 2_400, 'then the pace again');
+  });
+
+  it('answers at the pace never hold a request up: the same sends as the pace alone', () => {
+    for (const rates of [AC, DEFAULTS]) {
+      const o = { seed: 3, stalls: false, maxLatencyMs: 100 };
+      const metered = stalledAccount(new RateBudget(rates), { ...o, metered: true });
+      const paced = stalledAccount(new RateBudget(rates), { ...o, metered: false });
+      assert.deepEqual(metered.sends, paced.sends);
+    }
+  });
+
+  it('an account that stalls now and then refuses nothing, which the pace alone does not achieve', () => {
+    for (const [rates, seed] of [
+      [AC, 1],
+      [DEFAULTS, 2],
+    ] as const) {
+      const o = { seed, stalls: true, maxLatencyMs: 30 };
+      const metered = stalledAccount(new RateBudget(rates), { ...o, metered: true });
+      assert.equal(bucketRefusals(metered.arrivals), 0);
+      assert.ok(bucketRefusals(stalledAccount(new RateBudget(rates), { ...o, metered: false }).arrivals) > 0);
+    }
+  });
+});
+
 describe('RateBudget: throttling and recovery', () => {
   it('a 429 blocks every kind until Retry-After elapses, then the pace is halved', () => {
     const budget = new RateBudget(AC);
