@@ -1,3 +1,5 @@
+import { ListChanges } from './list-changes.js';
+
 /**
  * One contact's pending changes on one ActiveCampaign account: the latest op per list, merged profile fields,
  * and the source events that the entry settles when it is confirmed. Pure data, no I/O.
@@ -51,7 +53,7 @@ export interface ContactEntry<R> {
   excludeAutomations: boolean;
   /** ActiveCampaign has this contact (a lookup found it): its removes may go without an add beside them. */
   inAccount?: boolean;
-  lists: Map<string, ListChange<R>>;
+  lists: ListChanges<R>;
   /** When the entry entered the buffer (for the linger trigger). */
   since: number;
   /**
@@ -83,7 +85,7 @@ export interface ContactUpdate<R> {
 }
 
 export function newEntry<R>(email: string, since: number): ContactEntry<R> {
-  return { email, excludeAutomations: false, lists: new Map(), since, json: '', bytes: 0 };
+  return { email, excludeAutomations: false, lists: new ListChanges(), since, json: '', bytes: 0 };
 }
 
 /** The tags of a change whose export has none: one shared set, replaced before anything is added to it. */

@@ -1,4 +1,5 @@
 import { newEntry, serialize, type ContactEntry, type ListChange } from '../buffer/contact-entry.js';
+import { ListChanges } from '../buffer/list-changes.js';
 import { CONSENT_OPTED_OUT } from '../ledger/decide.js';
 import type { DeadLetterCode } from '../domain/dead-letter-codes.js';
 import type { RepeatMovesUdate } from './consent.js';
@@ -108,7 +109,7 @@ export class ReentryQueue<R> {
     if (i < 0) return undefined;
     this.jobs.splice(i, 1);
     const end: ReentryEnd<R> = { changes: [], dead: [], results: [] };
-    const again = new Map<string, ListChange<R>>(job.after?.resend ?? []);
+    const again = new ListChanges<R>(job.after?.resend ?? []);
     for (const { item, result, at, code, message } of outcomes) {
       end.results.push(result);
       const c = (refused?: AppliedChange<R>['refused']) =>
