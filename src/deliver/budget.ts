@@ -131,14 +131,14 @@ export class RateBudget {
     };
   }
 
-  /** A request of this account went out (metered-api.ts: every request, whatever spent its slot). */
-  sent(): void {
-    this.arrivals.sent();
+  /** A request of this account went out at `now` (metered-api.ts: every request, whatever spent its slot). */
+  sent(now: number): number {
+    return this.arrivals.sent(now);
   }
 
-  /** The answer to a request sent() came back at `now` (or it failed): ActiveCampaign counted it by then. */
-  answered(now: number): void {
-    this.arrivals.answered(now, this.requestGap(now));
+  /** The answer to the request `sent()` named came back at `now` (or it failed): ActiveCampaign counted it by then. */
+  answered(id: number, now: number): void {
+    this.arrivals.answered(id, now, this.requestGap(now));
   }
 
   /** The request pace's gap at `now`, in ms. */
@@ -184,12 +184,17 @@ export class RateBudget {
     this.requestPace.slowDown(now, 1_000 / this.timeScale);
   }
 
-  /**
-   * Whether no request may go at `now`, whatever the pace: a Retry-After holds, or the requests in flight and the
-   * answers just back could reach ActiveCampaign together with it (a slot claimed ahead checks this when it is due).
-   */
+  /** Whether a Retry-After holds every request at `now`. */
   blocked(now: number): boolean {
-    return now < this.blockedUntil || this.arrivals.readyAt(now, this.requestGap(now)) > now;
+    return now < this.blockedUntil;
+  }
+
+  /**
+   * Whether answers that came back together hold requests at `now`, whatever the pace (a slot claimed ahead checks
+   * this when it is due: it claims again).
+   */
+  bunched(now: number): boolean {
+    return this.arrivals.readyAt(now, this.requestGap(now)) > now;
   }
 
   /** The bulk-import "Rate limit exceeded." answer: imports wait and their windows shrink; other requests go on. */

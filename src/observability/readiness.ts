@@ -38,8 +38,10 @@ export interface ProbedAccount {
     readyAt(kind: 'request', now: number): number;
     spend(kind: 'request', now: number): void;
     throttled(retryAfterMs: number, now: number): void;
-    /** Whether no request may go at `now`, whatever the pace (a Retry-After, or too many that may arrive together). */
+    /** Whether a Retry-After holds every request at `now`. */
     blocked(now: number): boolean;
+    /** Whether answers that came back together hold requests at `now` (the probe then claims again). */
+    bunched?(now: number): boolean;
   };
 }
 
@@ -210,8 +212,10 @@ export class Readiness {
         await wait(Math.min(slot - at(), deadlineMs) + 1);
       const now = at();
       if (this.closed || now < slot) return undefined;
-      // A Retry-After that arrived while waiting holds for the probe too, and so do answers that came back together.
+      // A Retry-After that arrived while waiting holds for the probe too. Answers that came back together while it
+      // waited hold it until the bucket could take it: it claims again.
       if (budget.blocked(now)) return undefined;
+      if (budget.bunched?.(now)) continue;
       if (now - slot <= gap / 2) return now;
     }
     return undefined;

@@ -232,27 +232,30 @@ function stalledAccount(
   const rand = mulberry32(o.seed);
   const sends: number[] = [];
   const arrivals: number[] = [];
-  let answers: number[] = [];
+  let answers: { at: number; id: number }[] = [];
   let stall = { from: 0, to: 0 };
   let now = 0;
   while (sends.length < 5_000) {
     for (;;) {
       const ready = budget.readyAt('request', now);
-      const next = Math.min(...answers);
-      if (next <= ready || answers.length >= 5) {
-        now = Math.max(now, next);
-        answers.splice(answers.indexOf(next), 1);
-        if (o.metered) budget.answered(now);
+      const next = answers.reduce<{ at: number; id: number } | undefined>(
+        (a, b) => (a && a.at <= b.at ? a : b),
+        undefined,
+      );
+      if (next && (next.at <= ready || answers.length >= 5)) {
+        now = Math.max(now, next.at);
+        answers = answers.filter((a) => a !== next);
+        if (o.metered) budget.answered(next.id, now);
       } else if (ready > now) now = ready;
       else break;
     }
     if (o.stalls && now >= stall.to && rand() < 1 / 30) stall = { from: now, to: now + 200 + rand() * 2_000 };
     budget.spend('request', now);
-    if (o.metered) budget.sent();
+    const id = o.metered ? budget.sent(now) : -1;
     const arrival = now < stall.to ? stall.to : now + rand() * o.maxLatencyMs;
     sends.push(now);
     arrivals.push(arrival);
-    answers = [...answers, arrival + rand() * o.maxLatencyMs];
+    answers.push({ at: arrival + rand() * o.maxLatencyMs, id });
   }
   return { sends, arrivals: arrivals.sort((a, b) => a - b) };
 }
@@ -269,23 +272,43 @@ const bucketRefusals = (arrivals: readonly number[]) => {
 describe('RateBudget: requests counted when they arrive, between their send and their answer', () => {
   it('answers that come back together hold the next request until the bucket could take it', () => {
     const budget = new RateBudget(AC);
-    for (let i = 0; i < 5; i++) {
+    // The usual latency: 50 ms.
+    budget.answered(budget.sent(0), 50);
+    const ids: number[] = [];
+    for (let i = 1; i <= 5; i++) {
       assert.equal(budget.readyAt('request', i * 200), i * 200, `request ${i} goes at the pace`);
       budget.spend('request', i * 200);
-      budget.sent();
+      ids.push(budget.sent(i * 200));
     }
-    assert.equal(budget.readyAt('request', 2_000), 2_200, 'five in flight: a sixth could arrive with them');
-    assert.equal(budget.blocked(2_000), true, 'a slot claimed ahead (the readiness probe) is held too');
-    for (let i = 0; i < 5; i++) budget.answered(2_000);
+    assert.equal(budget.readyAt('request', 2_000), 2_200, 'five overdue (held up on the way): they may arrive now');
+    assert.equal(budget.bunched(2_000), true, 'a slot claimed ahead (the readiness probe) is held too');
+    assert.equal(budget.blocked(2_000), false, 'which is no Retry-After');
+    budget.answered(ids[0]!, 2_000);
+    assert.equal(budget.readyAt('request', 2_000), 2_200, 'the first answer is back, four are still overdue');
+    for (const id of ids.slice(1)) budget.answered(id, 2_000);
     assert.equal(budget.readyAt('request', 2_000), 2_200, 'the five may have arrived at 2 000: one gap later');
-    assert.equal(budget.blocked(2_200), false);
+    assert.equal(budget.bunched(2_200), false);
     budget.spend('request', 2_200);
-    budget.sent();
-    budget.answered(2_210);
+    budget.answered(budget.sent(2_200), 2_210);
     assert.equal(budget.readyAt('request', 2_210), 2_400, 'then the pace again');
   });
 
-  it('answers at the pace never hold a request up: the same sends as the pace alone', () => {
+  it('answers at the pace never hold a request up, whatever their latency: the same sends as the pace alone', () => {
+    // A latency of 1 s or more at the pace: five requests or more in flight, answered one gap apart.
+    for (const latency of [1_000, 1_500, 2_000]) {
+      const budget = new RateBudget(AC);
+      const ids: number[] = [];
+      let now = 0;
+      for (let i = 0; i < 50; i++) {
+        assert.equal(budget.readyAt('request', now), now, `request ${i} at ${latency} ms`);
+        budget.spend('request', now);
+        ids.push(budget.sent(now));
+        // The answer of the request sent `latency` earlier.
+        if (now >= latency) budget.answered(ids[(now - latency) / 200]!, now);
+        now += 200;
+      }
+    }
+
     for (const rates of [AC, DEFAULTS]) {
       const o = { seed: 3, stalls: false, maxLatencyMs: 100 };
       const metered = stalledAccount(new RateBudget(rates), { ...o, metered: true });
