@@ -144,7 +144,9 @@ export function renderMarkdown(r: BenchResults): string {
       `ledger topic (${n(rs.records)} records, zstd, ${rs.partitions} partitions). Each from before ` +
       'its consumer joins its group until the last record was read (the restore: decoded and indexed). ' +
       `The two alternate, each in a fresh process, for ${n(rs.rounds)} round${rs.rounds === 1 ? '' : 's'}: ` +
-      "each side's fastest round is shown, with its CPU, and each side's highest peak RSS.",
+      "each side's fastest round is shown, with its CPU, and each side's highest peak RSS. The restore's " +
+      "kafkajs decodes records with the service's decoder (src/kafka/record-decoding.ts, as the service " +
+      "installs it); the raw consumer keeps kafkajs's own.",
     '',
     '| Records | Raw kafkajs records/s | Restore records/s | Restore ÷ raw | CPU s, ' +
       'raw / restore | Peak RSS MB, raw / restore | Index bytes per entry |',

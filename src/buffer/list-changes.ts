@@ -33,7 +33,8 @@ export class ListChanges<R> implements Iterable<[string, ListChange<R>]> {
   /** Replaces the list's change in place, or appends it (Map order: first set first). */
   set(listId: string, change: ListChange<R>): this {
     const at = this.indexOf(listId);
-    if (at < 0) this.items.push(listId, change);
+    // A new array of exactly the size (push would reserve room for 16 more: 150 bytes where 30 do).
+    if (at < 0) this.items = this.items.length ? this.items.concat(listId, change) : [listId, change];
     else this.items[at + 1] = change;
     return this;
   }
