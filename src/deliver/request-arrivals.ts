@@ -1,3 +1,6 @@
+/** Overdue answers in a row that make the latency of the next one the usual latency. */
+const LATE_ANSWERS_TO_FOLLOW = 16;
+
 /**
  * The per-second request budget as ActiveCampaign's bucket may have seen it, judged from the answers. Pure: time
  * comes in as arguments.
@@ -16,9 +19,6 @@
  * charging every request in flight cost a sixth of the rate at a latency of 1 s. The rate modelled is the pace's own
  * (at most ActiveCampaign's), so the model refills no faster than the bucket does.
  */
-/** Overdue answers in a row that make the latency of the next one the usual latency. */
-const LATE_ANSWERS_TO_FOLLOW = 16;
-
 export class RequestArrivals {
   /** When the modelled bucket is full again if nothing else arrives: the last answer's pace slot, or earlier. */
   private answeredUntil = -Infinity;
