@@ -102,7 +102,8 @@ export function decodeRecord(decoder: Decoder, batchContext: BatchContext = {}) 
 
 /*
  * kafkajs adds each record's deltas to its batch's first offset and first timestamp as BigInts parsed from their
- * strings, for every record (three parses and two formats each, with the batch's own check). Here the bases are
+ * strings, for every record (two parses and two formats each; kafkajs's Batch parses the offset once more to filter
+ * it, which stays). Here the bases are
  * parsed once per batch, and a sum that is a safe integer is formatted as a number, which is the same text: the
  * records of a batch are decoded one after another, so remembering the last batch's bases is enough.
  */
