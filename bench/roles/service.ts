@@ -1,4 +1,6 @@
 import type { EventRef } from '../../src/ingest/source.js';
+import { join } from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
 import pino from 'pino';
 import { parseConfig } from '../../src/config/load.js';
 import { startService, type Service } from '../../src/service.js';
@@ -132,7 +134,11 @@ serveRole(async (raw) => {
   const heap = (): HeapSample => {
     (globalThis as { gc?: () => void }).gc?.();
     const m = process.memoryUsage();
-    return { bytes: m.heapUsed + m.arrayBuffers, pending: pipeline.pending };
+    const pending = pipeline.pending;
+    // BENCH_HEAP_SNAPSHOT_DIR: each measurement also writes a V8 heap snapshot there (what the bytes are), after it.
+    const snapshots = process.env.BENCH_HEAP_SNAPSHOT_DIR;
+    if (snapshots) writeHeapSnapshot(join(snapshots, `service-${process.pid}-${Date.now()}.heapsnapshot`));
+    return { bytes: m.heapUsed + m.arrayBuffers, pending };
   };
 
   return {

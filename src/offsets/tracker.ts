@@ -10,10 +10,14 @@
 export const MAX_SHARES = 30;
 
 export class PartitionTracker {
-  /** offset → bit mask of the shares still open (0: every share ended). */
-  private readonly open = new Map<number, number>();
+  /**
+   * The offsets begun or skipped, ascending (each is higher than the one before), from `head` on those commit()
+   * has not passed. Beside each, at the same index: the bit mask of its shares still open (0: every share ended),
+   * and the bytes of its record it keeps (an exact-size copy, see ingest/source.ts retain()). Three arrays of small
+   * integers, a few bytes per offset, where a Map cost about 20.
+   */
   private order: number[] = [];
-  /** Bytes of its record each offset of `order` keeps (an exact-size copy, see ingest/source.ts retain()). */
+  private masks: number[] = [];
   private sizes: number[] = [];
   private head = 0;
   /** Bytes kept by offsets not yet passed by commit(): counted in buffer.maxBufferedBytes. */
@@ -40,8 +44,8 @@ export class PartitionTracker {
     if (shares > MAX_SHARES) throw new RangeError(`an event may map to at most ${MAX_SHARES} exports, not ${shares}`);
     this.seenThrough = offset;
     this.order.push(offset);
+    this.masks.push(shares <= 0 ? 0 : 2 ** shares - 1);
     this.sizes.push(0);
-    this.open.set(offset, shares <= 0 ? 0 : 2 ** shares - 1);
     return true;
   }
 
@@ -57,9 +61,23 @@ export class PartitionTracker {
     if (offset > this.seenThrough) {
       this.seenThrough = offset;
       this.order.push(offset);
+      this.masks.push(0);
       this.sizes.push(0);
-      this.open.set(offset, 0);
     }
+  }
+
+  /** The index of `offset` in `order` from `head` on, or -1 (never begun, or passed by commit()). */
+  private indexOf(offset: number): number {
+    let lo = this.head;
+    let hi = this.order.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const at = this.order[mid]!;
+      if (at === offset) return mid;
+      if (at < offset) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
   }
 
   /**
@@ -67,11 +85,13 @@ export class PartitionTracker {
    * a share ends once, whatever reports it again.
    */
   settle(offset: number, share?: number): boolean {
-    const mask = this.open.get(offset);
-    if (mask === undefined || mask === 0) return false;
+    const i = this.indexOf(offset);
+    if (i < 0) return false;
+    const mask = this.masks[i]!;
+    if (mask === 0) return false;
     const bit = share === undefined ? mask & -mask : 2 ** share;
     if ((mask & bit) === 0) return false;
-    this.open.set(offset, mask & ~bit);
+    this.masks[i] = mask & ~bit;
     return true;
   }
 
@@ -82,33 +102,27 @@ export class PartitionTracker {
 
   /** The lowest offset still waiting for a share, if any. */
   get firstOpen(): number | undefined {
-    for (let i = this.head; i < this.order.length; i++) {
-      const offset = this.order[i]!;
-      if (this.open.get(offset) !== 0) return offset;
-    }
+    for (let i = this.head; i < this.order.length; i++) if (this.masks[i] !== 0) return this.order[i];
     return undefined;
   }
 
   /** Offsets still waiting for a share. O(pending): for a stop's report. */
   openOffsets(): number[] {
     const out: number[] = [];
-    for (let i = this.head; i < this.order.length; i++)
-      if (this.open.get(this.order[i]!) !== 0) out.push(this.order[i]!);
+    for (let i = this.head; i < this.order.length; i++) if (this.masks[i] !== 0) out.push(this.order[i]!);
     return out;
   }
 
   /** The next offset to commit (last contiguous settled + 1), or undefined if nothing new settled. */
   commit(): number | undefined {
-    while (this.head < this.order.length) {
-      const offset = this.order[this.head]!;
-      if (this.open.get(offset) !== 0) break;
-      this.open.delete(offset);
-      this.settledNext = offset + 1;
+    while (this.head < this.order.length && this.masks[this.head] === 0) {
+      this.settledNext = this.order[this.head]! + 1;
       this.retained -= this.sizes[this.head]!;
       this.head++;
     }
     if (this.head > 1024 && this.head * 2 > this.order.length) {
       this.order = this.order.slice(this.head);
+      this.masks = this.masks.slice(this.head);
       this.sizes = this.sizes.slice(this.head);
       this.head = 0;
     }

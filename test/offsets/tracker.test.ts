@@ -114,6 +114,20 @@ describe('PartitionTracker', () => {
     assert.equal(t.commit(), undefined, 'the same skip again is a no-op');
   });
 
+  it('a share of an offset that commit() has passed, or between two begun offsets, is not open', () => {
+    const t = new PartitionTracker();
+    t.begin(10, 2);
+    t.begin(20);
+    assert.equal(t.settle(10, 1), true);
+    assert.equal(t.settle(10, 1), false, 'the same share twice');
+    assert.equal(t.settle(15), false, 'never begun, between two begun offsets');
+    assert.equal(t.settle(10, 0), true);
+    assert.equal(t.commit(), 11);
+    assert.equal(t.settle(10, 0), false, 'passed by commit()');
+    assert.equal(t.settle(20), true);
+    assert.equal(t.commit(), 21);
+  });
+
   it('never commits backwards', () => {
     const t = new PartitionTracker();
     t.begin(0);
