@@ -28,7 +28,10 @@ export interface Stamp {
   seq: number;
 }
 
-/** When each profile value was set (a plain object of fixed shape: a Map per contact costs several times more). */
+/**
+ * When each profile value was set, once events set different values (a plain object of fixed shape: a Map per
+ * contact costs several times more).
+ */
 export interface Stamps {
   first_name?: Stamp;
   last_name?: Stamp;
@@ -39,6 +42,7 @@ export interface Stamps {
 type NameKey = 'first_name' | 'last_name' | 'phone';
 
 const newStamps = (): Stamps => ({ first_name: undefined, last_name: undefined, phone: undefined, fields: undefined });
+const isStamp = (s: Stamp | Stamps): s is Stamp => typeof (s as Partial<Stamp>).occurredAt === 'number';
 
 export interface ContactEntry<R> {
   email: string;
@@ -48,8 +52,13 @@ export interface ContactEntry<R> {
   phone?: string;
   /** custom field id → value ('' clears); created by the first field set (most contacts have none). */
   fields?: Map<number, string>;
-  /** Per profile value: the newest event that set it wins. Created by the first value set. */
-  stamps?: Stamps;
+  /**
+   * Per profile value: the newest event that set it wins. A value is held (not undefined) exactly when it has a
+   * stamp. One Stamp for all of them while one event set every value held (most contacts get all theirs from one
+   * event: no table of 4 slots per contact); a Stamps once different events set different values. Undefined
+   * while no value is held.
+   */
+  stamps?: Stamp | Stamps;
   excludeAutomations: boolean;
   /** ActiveCampaign has this contact (a lookup found it): its removes may go without an add beside them. */
   inAccount?: boolean;
@@ -87,7 +96,6 @@ export interface ContactUpdate<R> {
 export function newEntry<R>(email: string, since: number): ContactEntry<R> {
   return { email, excludeAutomations: false, lists: new ListChanges(), since, json: '', bytes: 0 };
 }
-
 /** The tags of a change whose export has none: one shared set, replaced before anything is added to it. */
 const NO_TAGS: Set<string> = new Set();
 const tagsOf = (tags: readonly string[]): Set<string> => (tags.length ? new Set(tags) : NO_TAGS);
@@ -140,15 +148,26 @@ export function applyUpdate<R>(entry: ContactEntry<R>, u: ContactUpdate<R>): Mer
   return outcome;
 }
 
+/** A value an update says something about: set it (null clears it); undefined or '' says nothing (AC keeps it). */
+const says = (value: string | null | undefined): value is string | null => value !== undefined && value !== '';
+
 /** Sets each profile value `u` says something about, unless a newer event (of any list) set it. */
 function applyProfile<R>(entry: ContactEntry<R>, u: ContactUpdate<R>): void {
+  if (!saysAnything(u)) return;
+  if (entry.stamps === undefined) {
+    // No value held yet: every value this update says something about is set, under one stamp.
+    if (says(u.firstName)) entry.firstName = u.firstName ?? '';
+    if (says(u.lastName)) entry.lastName = u.lastName ?? '';
+    if (says(u.phone)) entry.phone = u.phone ?? '';
+    for (const [id, value] of u.fields) if (says(value)) (entry.fields ??= new Map()).set(id, value ?? '');
+    entry.stamps = { occurredAt: u.occurredAt, seq: u.seq };
+    return;
+  }
+  const stamps = perValue(entry);
   // One stamp object for every value this update sets.
   let mine: Stamp | undefined;
-  // else AC keeps its value
-  const says = (value: string | null | undefined): value is string | null => value !== undefined && value !== '';
   const wins = (key: NameKey, value: string | null | undefined): value is string | null => {
     if (!says(value)) return false;
-    const stamps = (entry.stamps ??= newStamps());
     const stamp = stamps[key];
     if (stamp && isOlder(u, stamp)) return false;
     stamps[key] = mine ??= { occurredAt: u.occurredAt, seq: u.seq };
@@ -159,12 +178,45 @@ function applyProfile<R>(entry: ContactEntry<R>, u: ContactUpdate<R>): void {
   if (wins('phone', u.phone)) entry.phone = u.phone ?? '';
   for (const [id, value] of u.fields) {
     if (!says(value)) continue;
-    const stamps = ((entry.stamps ??= newStamps()).fields ??= new Map());
-    const stamp = stamps.get(id);
+    const fieldStamps = (stamps.fields ??= new Map());
+    const stamp = fieldStamps.get(id);
     if (stamp && isOlder(u, stamp)) continue;
-    stamps.set(id, (mine ??= { occurredAt: u.occurredAt, seq: u.seq }));
+    fieldStamps.set(id, (mine ??= { occurredAt: u.occurredAt, seq: u.seq }));
     (entry.fields ??= new Map()).set(id, value ?? '');
   }
+  oneStampIfSo(entry);
+}
+
+function saysAnything<R>(u: ContactUpdate<R>): boolean {
+  if (says(u.firstName) || says(u.lastName) || says(u.phone)) return true;
+  for (const value of u.fields.values()) if (says(value)) return true;
+  return false;
+}
+
+/** The entry's stamps one per value: a single stamp is spread over the values it stands for. */
+function perValue<R>(entry: ContactEntry<R>): Stamps {
+  const s = entry.stamps;
+  if (s !== undefined && !isStamp(s)) return s;
+  const stamps = newStamps();
+  if (s !== undefined) {
+    if (entry.firstName !== undefined) stamps.first_name = s;
+    if (entry.lastName !== undefined) stamps.last_name = s;
+    if (entry.phone !== undefined) stamps.phone = s;
+    if (entry.fields?.size) stamps.fields = new Map([...entry.fields.keys()].map((id) => [id, s]));
+  }
+  entry.stamps = stamps;
+  return stamps;
+}
+
+/** Back to a single stamp when one event set every value held (an update that set them all again, say). */
+function oneStampIfSo<R>(entry: ContactEntry<R>): void {
+  const s = entry.stamps;
+  if (s === undefined || isStamp(s)) return;
+  let one: Stamp | undefined;
+  const same = (t: Stamp | undefined): boolean => t === undefined || (one ??= t) === t;
+  if (!same(s.first_name) || !same(s.last_name) || !same(s.phone)) return;
+  if (s.fields) for (const t of s.fields.values()) if (!same(t)) return;
+  entry.stamps = one;
 }
 
 /** Merges an older entry (e.g. one coming back from a failed request) under a newer one. */
@@ -180,23 +232,30 @@ export function mergeUnder<R>(newer: ContactEntry<R>, older: ContactEntry<R>): v
     }
   }
   // Each profile value from whichever entry set it from the newer event.
-  const newerOf = (o: Stamp | undefined, n: Stamp | undefined) => o !== undefined && (n === undefined || isOlder(n, o));
-  const take = (key: NameKey) => {
-    const o = older.stamps?.[key];
-    if (!newerOf(o, newer.stamps?.[key])) return false;
-    (newer.stamps ??= newStamps())[key] = o;
-    return true;
-  };
-  if (take('first_name')) newer.firstName = older.firstName;
-  if (take('last_name')) newer.lastName = older.lastName;
-  if (take('phone')) newer.phone = older.phone;
-  if (older.fields) {
-    for (const [id, value] of older.fields) {
-      const o = older.stamps?.fields?.get(id);
-      if (!newerOf(o, newer.stamps?.fields?.get(id))) continue;
-      ((newer.stamps ??= newStamps()).fields ??= new Map()).set(id, o!);
-      (newer.fields ??= new Map()).set(id, value);
+  if (older.stamps !== undefined) {
+    const olderStamps = perValue(older);
+    const newerStamps = perValue(newer);
+    const newerOf = (o: Stamp | undefined, n: Stamp | undefined) =>
+      o !== undefined && (n === undefined || isOlder(n, o));
+    const take = (key: NameKey) => {
+      const o = olderStamps[key];
+      if (!newerOf(o, newerStamps[key])) return false;
+      newerStamps[key] = o;
+      return true;
+    };
+    if (take('first_name')) newer.firstName = older.firstName;
+    if (take('last_name')) newer.lastName = older.lastName;
+    if (take('phone')) newer.phone = older.phone;
+    if (older.fields) {
+      for (const [id, value] of older.fields) {
+        const o = olderStamps.fields?.get(id);
+        if (!newerOf(o, newerStamps.fields?.get(id))) continue;
+        (newerStamps.fields ??= new Map()).set(id, o!);
+        (newer.fields ??= new Map()).set(id, value);
+      }
     }
+    oneStampIfSo(older);
+    oneStampIfSo(newer);
   }
   newer.excludeAutomations ||= older.excludeAutomations;
   if (older.inAccount) newer.inAccount = true;

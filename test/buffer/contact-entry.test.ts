@@ -7,6 +7,8 @@ import {
   mergeUnder,
   newEntry,
   serialize,
+  type ContactEntry,
+  type ContactUpdate,
 } from '../../src/buffer/contact-entry.js';
 import { contactOf, updates } from './updates.js';
 
@@ -179,5 +181,107 @@ describe('mergeUnder: an older entry under a newer one', () => {
     assert.deepEqual(contactOf(newer).subscribe, [{ listid: 3 }, { listid: 4 }]);
     serialize(newer);
     assert.equal(newer.bytes, Buffer.byteLength(newer.json));
+  });
+});
+
+describe('profile values: the newest event that says something about a value sets it', () => {
+  type Value = string | null | undefined;
+  interface Said {
+    firstName: Value;
+    lastName: Value;
+    phone: Value;
+    fields: Map<number, string | null>;
+  }
+  /** A value said about one of a few keys, or nothing ('' and undefined say nothing; null clears). */
+  const pick = (rand: () => number, tag: string): Value => {
+    const r = rand();
+    return r < 0.35 ? undefined : r < 0.45 ? '' : r < 0.55 ? null : `${tag}${Math.floor(rand() * 1000)}`;
+  };
+  /**
+   * What each value should be: the newest (occurredAt, then arrival) update that says something about it, among
+   * those that were not older than their list's change when they arrived in their entry (such an update is covered
+   * by that change, its profile too). `parts`: the updates of each entry, in arrival order.
+   */
+  function expected(...parts: ContactUpdate<string>[][]): Record<string, unknown> {
+    const uncovered = parts.flatMap((part) => {
+      const current = new Map<string, ContactUpdate<string>>();
+      return part.filter((u) => {
+        const c = current.get(u.listId);
+        if (c && (u.occurredAt < c.occurredAt || (u.occurredAt === c.occurredAt && u.seq < c.seq))) return false;
+        current.set(u.listId, u);
+        return true;
+      });
+    });
+    const newest = new Map<string, { at: number; seq: number; value: string }>();
+    const say = (key: string, value: Value, u: ContactUpdate<string>) => {
+      if (value === undefined || value === '') return;
+      const seen = newest.get(key);
+      if (seen && (seen.at > u.occurredAt || (seen.at === u.occurredAt && seen.seq > u.seq))) return;
+      newest.set(key, { at: u.occurredAt, seq: u.seq, value: value ?? '' });
+    };
+    for (const u of uncovered) {
+      say('first_name', u.firstName, u);
+      say('last_name', u.lastName, u);
+      say('phone', u.phone, u);
+      for (const [id, value] of u.fields) say(`field${id}`, value, u);
+    }
+    return Object.fromEntries([...newest].map(([k, v]) => [k, v.value]));
+  }
+  const valuesOf = (entry: ContactEntry<string>): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    if (entry.firstName !== undefined) out.first_name = entry.firstName;
+    if (entry.lastName !== undefined) out.last_name = entry.lastName;
+    if (entry.phone !== undefined) out.phone = entry.phone;
+    for (const [id, value] of entry.fields ?? []) out[`field${id}`] = value;
+    return out;
+  };
+
+  it('over random updates in random order, applied to one entry or to two merged, one stamp or many', () => {
+    let seed = 11;
+    const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    let singleStamps = 0;
+    let perValueStamps = 0;
+    for (let round = 0; round < 400; round++) {
+      const u = updates();
+      const all: ContactUpdate<string>[] = [];
+      const n = 1 + Math.floor(rand() * 6);
+      for (let i = 0; i < n; i++) {
+        const said: Said = {
+          firstName: pick(rand, 'f'),
+          lastName: pick(rand, 'l'),
+          phone: pick(rand, 'p'),
+          fields: new Map(),
+        };
+        for (const id of [1, 2]) {
+          const v = pick(rand, `c${id}-`);
+          if (v !== undefined) said.fields.set(id, v);
+        }
+        // occurredAt from a small range: ties, and events that arrive after newer ones.
+        all.push(
+          u('ann@example.com', String(1 + Math.floor(rand() * 2)), 'add', Math.floor(rand() * 4), `e${i}`, said),
+        );
+      }
+      const one = newEntry<string>('ann@example.com', 0);
+      for (const x of all) applyUpdate(one, x);
+      assert.deepEqual(valuesOf(one), expected(all), `round ${round}: one entry`);
+      if (one.stamps && 'occurredAt' in one.stamps) singleStamps++;
+      else if (one.stamps) perValueStamps++;
+      // The same updates split between an entry sent earlier and one that arrived meanwhile, merged as a requeue does.
+      const cut = Math.floor(rand() * (n + 1));
+      const older = newEntry<string>('ann@example.com', 0);
+      const newer = newEntry<string>('ann@example.com', 0);
+      for (const x of all.slice(0, cut)) applyUpdate(older, x);
+      for (const x of all.slice(cut)) applyUpdate(newer, x);
+      mergeUnder(newer, older);
+      assert.deepEqual(
+        valuesOf(newer),
+        expected(all.slice(0, cut), all.slice(cut)),
+        `round ${round}: merged at ${cut}`,
+      );
+    }
+    assert.ok(
+      singleStamps > 50 && perValueStamps > 50,
+      `both forms seen: ${singleStamps} single, ${perValueStamps} per value`,
+    );
   });
 });
