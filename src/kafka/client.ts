@@ -9,6 +9,7 @@ import { secretReader } from '../config/secret.js';
 import './codecs.js';
 import { installProduceEncoding } from './produce-encoding.js';
 import { installRecordDecoding } from './record-decoding.js';
+import { installResponseRemainder } from './response-remainder.js';
 import { checkTls } from './tls-check.js';
 
 /**
@@ -24,6 +25,8 @@ export function createKafka(config: Config['kafka'], log: Logger, clientIdSuffix
     );
   if (!installProduceEncoding())
     log.warn('kafkajs produced before the one-pass Produce encoder was installed: it keeps its own (slower) one');
+  if (!installResponseRemainder())
+    log.warn('kafkajs is not the version whose connections let go of their last response: a pause keeps it');
   const ssl = tlsOptions(config.ssl);
   const kafkaConfig: KafkaConfig = {
     clientId: config.clientId + clientIdSuffix,
