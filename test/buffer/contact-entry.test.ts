@@ -197,21 +197,36 @@ describe('profile values: the newest event that says something about a value set
     const r = rand();
     return r < 0.35 ? undefined : r < 0.45 ? '' : r < 0.55 ? null : `${tag}${Math.floor(rand() * 1000)}`;
   };
+  const isBefore = (u: ContactUpdate<string>, c: ContactUpdate<string>) =>
+    u.occurredAt < c.occurredAt || (u.occurredAt === c.occurredAt && u.seq < c.seq);
+  /** Whether `u` is not older than its list's change when it arrives; it becomes that change if so. */
+  const uncoveredIn = (current: Map<string, ContactUpdate<string>>, u: ContactUpdate<string>): boolean => {
+    const c = current.get(u.listId);
+    if (c && isBefore(u, c)) return false;
+    current.set(u.listId, u);
+    return true;
+  };
   /**
    * What each value should be: the newest (occurredAt, then arrival) update that says something about it, among
    * those that were not older than their list's change when they arrived in their entry (such an update is covered
-   * by that change, its profile too). `parts`: the updates of each entry, in arrival order.
+   * by that change, its profile too). `merged`: the updates of entries merged into one, each in arrival order;
+   * `after`: updates to the merged entry (its list changes the newest of the merged ones); `apart`: the updates of
+   * one more entry merged in at the end.
    */
-  function expected(...parts: ContactUpdate<string>[][]): Record<string, unknown> {
-    const uncovered = parts.flatMap((part) => {
-      const current = new Map<string, ContactUpdate<string>>();
-      return part.filter((u) => {
-        const c = current.get(u.listId);
-        if (c && (u.occurredAt < c.occurredAt || (u.occurredAt === c.occurredAt && u.seq < c.seq))) return false;
-        current.set(u.listId, u);
-        return true;
-      });
-    });
+  function expected(
+    merged: ContactUpdate<string>[][],
+    after: ContactUpdate<string>[] = [],
+    apart: ContactUpdate<string>[] = [],
+  ): Record<string, unknown> {
+    const currents = merged.map(() => new Map<string, ContactUpdate<string>>());
+    const uncovered = merged.flatMap((part, i) => part.filter((u) => uncoveredIn(currents[i]!, u)));
+    const current = new Map<string, ContactUpdate<string>>();
+    for (const c of currents)
+      for (const [listId, u] of c)
+        if (!current.has(listId) || isBefore(current.get(listId)!, u)) current.set(listId, u);
+    uncovered.push(...after.filter((u) => uncoveredIn(current, u)));
+    const own = new Map<string, ContactUpdate<string>>();
+    uncovered.push(...apart.filter((u) => uncoveredIn(own, u)));
     const newest = new Map<string, { at: number; seq: number; value: string }>();
     const say = (key: string, value: Value, u: ContactUpdate<string>) => {
       if (value === undefined || value === '') return;
@@ -236,16 +251,14 @@ describe('profile values: the newest event that says something about a value set
     return out;
   };
 
-  it('over random updates in random order, applied to one entry or to two merged, one stamp or many', () => {
+  it('over random updates in random order: one entry, two merged, updates after, a second merge; one stamp or many', () => {
     let seed = 11;
     const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
     let singleStamps = 0;
     let perValueStamps = 0;
-    for (let round = 0; round < 400; round++) {
+    for (let round = 0; round < 600; round++) {
       const u = updates();
-      const all: ContactUpdate<string>[] = [];
-      const n = 1 + Math.floor(rand() * 6);
-      for (let i = 0; i < n; i++) {
+      const next = (ref: string): ContactUpdate<string> => {
         const said: Said = {
           firstName: pick(rand, 'f'),
           lastName: pick(rand, 'l'),
@@ -257,27 +270,32 @@ describe('profile values: the newest event that says something about a value set
           if (v !== undefined) said.fields.set(id, v);
         }
         // occurredAt from a small range: ties, and events that arrive after newer ones.
-        all.push(
-          u('ann@example.com', String(1 + Math.floor(rand() * 2)), 'add', Math.floor(rand() * 4), `e${i}`, said),
-        );
-      }
+        return u('ann@example.com', String(1 + Math.floor(rand() * 2)), 'add', Math.floor(rand() * 4), ref, said);
+      };
+      const all = Array.from({ length: 1 + Math.floor(rand() * 6) }, (_, i) => next(`e${i}`));
       const one = newEntry<string>('ann@example.com', 0);
       for (const x of all) applyUpdate(one, x);
-      assert.deepEqual(valuesOf(one), expected(all), `round ${round}: one entry`);
+      assert.deepEqual(valuesOf(one), expected([all]), `round ${round}: one entry`);
       if (one.stamps && 'occurredAt' in one.stamps) singleStamps++;
       else if (one.stamps) perValueStamps++;
       // The same updates split between an entry sent earlier and one that arrived meanwhile, merged as a requeue does.
-      const cut = Math.floor(rand() * (n + 1));
+      const cut = Math.floor(rand() * (all.length + 1));
+      const split = [all.slice(0, cut), all.slice(cut)];
       const older = newEntry<string>('ann@example.com', 0);
       const newer = newEntry<string>('ann@example.com', 0);
-      for (const x of all.slice(0, cut)) applyUpdate(older, x);
-      for (const x of all.slice(cut)) applyUpdate(newer, x);
+      for (const x of split[0]!) applyUpdate(older, x);
+      for (const x of split[1]!) applyUpdate(newer, x);
       mergeUnder(newer, older);
-      assert.deepEqual(
-        valuesOf(newer),
-        expected(all.slice(0, cut), all.slice(cut)),
-        `round ${round}: merged at ${cut}`,
-      );
+      assert.deepEqual(valuesOf(newer), expected(split), `round ${round}: merged at ${cut}`);
+      // More updates to the merged entry, then one more entry merged under it: the stamps a merge took must hold.
+      const after = Array.from({ length: Math.floor(rand() * 3) }, (_, i) => next(`after${i}`));
+      for (const x of after) applyUpdate(newer, x);
+      assert.deepEqual(valuesOf(newer), expected(split, after), `round ${round}: updates after the merge`);
+      const apart = Array.from({ length: Math.floor(rand() * 3) }, (_, i) => next(`apart${i}`));
+      const third = newEntry<string>('ann@example.com', 0);
+      for (const x of apart) applyUpdate(third, x);
+      mergeUnder(newer, third);
+      assert.deepEqual(valuesOf(newer), expected(split, after, apart), `round ${round}: a second merge`);
     }
     assert.ok(
       singleStamps > 50 && perValueStamps > 50,
