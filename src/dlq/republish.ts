@@ -31,7 +31,8 @@ export interface Republished {
   partition: number | undefined;
   key: Buffer | null;
   value: Buffer | null;
-  headers: Record<string, Buffer | string>;
+  /** A name the source record held more than once has all its values, in order (kafkajs writes each). */
+  headers: Record<string, Buffer | string | Buffer[]>;
 }
 
 /** The record to re-publish, or a reason why it cannot be. */
@@ -47,8 +48,10 @@ export function republish(r: StoredRecord, now: number): Republished | { skip: s
     };
   const partition = Number(headerText(r, DLQ_HEADERS.partition));
   // Own properties from entries: a header named "__proto__" stays a header.
-  const headers: Record<string, Buffer | string> = Object.fromEntries(
-    Object.entries(r.headers).filter(([k]) => !k.startsWith('dlq.')),
+  const headers: Republished['headers'] = Object.fromEntries(
+    Object.entries(r.headers)
+      .filter(([k]) => !k.startsWith('dlq.'))
+      .map(([k, v]) => [k, r.repeated && Object.hasOwn(r.repeated, k) ? r.repeated[k]! : v]),
   );
   headers[REPLAYED_AT] = new Date(now).toISOString();
   headers[REPLAYED_FROM] = `${r.topic}/${r.partition}@${r.offset}`;

@@ -8,7 +8,10 @@ export interface StoredRecord {
   offset: number;
   key: Buffer | null;
   value: Buffer | null;
+  /** The first value of each header name (a null value reads as empty). */
   headers: Record<string, Buffer>;
+  /** The names the record holds more than once, with all their values in order; undefined when none repeats. */
+  repeated?: Record<string, Buffer[]> | undefined;
   timestamp: number;
 }
 
@@ -155,6 +158,7 @@ export async function readToEnd(
             r.key = m.key;
             r.value = m.value;
             r.headers = rawHeaders(m.headers);
+            r.repeated = repeatedHeaders(m.headers);
             r.timestamp = Number(m.timestamp);
           } else
             r = {
@@ -164,6 +168,7 @@ export async function readToEnd(
               key: m.key,
               value: m.value,
               headers: rawHeaders(m.headers),
+              repeated: repeatedHeaders(m.headers),
               timestamp: Number(m.timestamp),
             };
           // Awaited only when it returns a promise: a tick per record would cost more than reading it.
@@ -191,7 +196,20 @@ function abortError(signal: AbortSignal, topic: string): Error {
 
 const NO_HEADERS: Record<string, Buffer> = Object.freeze({}) as Record<string, Buffer>;
 
-function rawHeaders(headers: IHeaders | undefined): Record<string, Buffer> {
+const asBuffer = (v: unknown): Buffer =>
+  v === null ? Buffer.alloc(0) : Buffer.isBuffer(v) ? v : Buffer.from(String(v));
+
+/** StoredRecord.repeated: kafkajs hands a name the record holds more than once as the array of its values. */
+export function repeatedHeaders(headers: IHeaders | undefined): Record<string, Buffer[]> | undefined {
+  let out: [string, Buffer[]][] | undefined;
+  for (const k in headers) {
+    const v: unknown = headers[k];
+    if (Array.isArray(v) && v.length > 1) (out ??= []).push([k, v.map(asBuffer)]);
+  }
+  return out && Object.fromEntries(out);
+}
+
+export function rawHeaders(headers: IHeaders | undefined): Record<string, Buffer> {
   let any = false;
   for (const _ in headers) {
     any = true;
@@ -203,7 +221,7 @@ function rawHeaders(headers: IHeaders | undefined): Record<string, Buffer> {
   for (const [k, v] of Object.entries(headers ?? {})) {
     const first: unknown = Array.isArray(v) ? v[0] : v;
     if (first === undefined) continue;
-    out.push([k, first === null ? Buffer.alloc(0) : Buffer.isBuffer(first) ? first : Buffer.from(String(first))]);
+    out.push([k, asBuffer(first)]);
   }
   return Object.fromEntries(out);
 }

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { IHeaders } from 'kafkajs';
 import { DLQ_HEADERS, toDeadLetterRecord } from '../../src/dlq/envelope.js';
 import { DeadLetterTally, formatInspect, REPLAYED_AT, REPLAYED_FROM } from '../../src/dlq/inspect.js';
-import type { StoredRecord } from '../../src/kafka/read-to-end.js';
+import { rawHeaders, repeatedHeaders, type StoredRecord } from '../../src/kafka/read-to-end.js';
 import { matches, republish } from '../../src/dlq/republish.js';
 
 /** A dead letter as the service writes it (toDeadLetterRecord), read back as stored bytes. */
@@ -99,4 +100,30 @@ test('inspect counts by stage and code, largest first, with a few samples whose 
   assert.match(text, /a\*\*\*@e\*\*\*\.com/);
   assert.match(text, /src\/2@41 +export vip +b\*\*\*@e\*\*\*\.org/);
   assert.doesNotMatch(text, /ana0@|bob@example/, 'no email in clear, in samples or reasons');
+});
+
+test('a header the source record held more than once is re-published with all its values, in order', () => {
+  // What kafkajs hands the reader for the letter: a repeated name as the array of its values (one was null).
+  const read = {
+    tag: [Buffer.from('a'), null, Buffer.from('c')],
+    toString: Buffer.from('once'),
+    [DLQ_HEADERS.topic]: Buffer.from('src'),
+  } as unknown as IHeaders; // kafkajs's type has no null; librdkafka writes one
+  const r: StoredRecord = {
+    topic: 'src.dlq',
+    partition: 0,
+    offset: 3,
+    key: null,
+    value: Buffer.from('{}'),
+    headers: rawHeaders(read),
+    repeated: repeatedHeaders(read),
+    timestamp: T,
+  };
+  assert.deepEqual(r.headers.tag, Buffer.from('a'), 'headers: the first value');
+  assert.deepEqual(Object.keys(r.repeated ?? {}), ['tag'], 'only the repeated name');
+  const again = republish(r, T);
+  assert.ok(!('skip' in again));
+  assert.deepEqual(again.headers.tag, [Buffer.from('a'), Buffer.alloc(0), Buffer.from('c')]);
+  assert.deepEqual(again.headers.toString, Buffer.from('once'), 'a name that is also an Object method stays its own');
+  assert.equal(repeatedHeaders({ one: Buffer.from('x'), single: [Buffer.from('y')] }), undefined, 'nothing repeats');
 });

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DLQ_HEADERS } from '../../src/dlq/envelope.js';
 import { REPLAYED_AT } from '../../src/dlq/inspect.js';
+import { readToEnd, type StoredRecord } from '../../src/kafka/read-to-end.js';
 import { runToExit } from '../support/cli.js';
+import { kafka } from '../support/harness.js';
 import { world } from '../support/world.js';
 
 /**
@@ -94,4 +96,36 @@ test('after a mapping is added, dlq replay re-publishes the unmapped dead letter
   await w.committed(second, 'the second run to commit to the end');
   assert.equal(second.totals().consumed, deadLettered, 'only the re-published events were new to the live group');
   assert.equal(second.totals().deadLettered, 0);
+});
+
+test('dlq replay re-publishes a header the event held more than once with all its values, in order', async () => {
+  const topic = await w.topic('dlq-repeated', 1);
+  const producer = await w.producer();
+  const value = JSON.stringify({
+    eventId: 'e-r1',
+    occurredAt: new Date().toISOString(),
+    segmentId: 'churn',
+    op: 'add',
+    profile: { id: 'p-r1', email: 'repeated@example.com' },
+  });
+  await producer.send({
+    topic,
+    messages: [{ key: 'p-r1', value, headers: { tag: ['first', 'second'], trace: 'once' } }],
+  });
+  const run = await w.start(w.config(topic, { unmappedSegments: 'dead-letter' }, segments.slice(0, 2)));
+  await w.committed(run, 'the unmapped event to be dead-lettered and committed');
+  await run.stop();
+  const replay = await runToExit(
+    ['dlq', 'replay', '--config', w.configFile(topic, { log: { level: 'warn' } })],
+    60_000,
+  );
+  assert.equal(replay.code, 0, replay.stderr.join('\n'));
+  const records: StoredRecord[] = [];
+  await readToEnd(kafka(), w.admin, topic, (r) => void records.push(r), { groupPrefix: 'test' });
+  assert.equal(records.length, 2, 'the event and its re-published copy');
+  const [source, again] = records as [StoredRecord, StoredRecord];
+  assert.deepEqual(source.repeated?.tag?.map(String), ['first', 'second'], 'the reader keeps both values');
+  assert.deepEqual(again.repeated?.tag?.map(String), ['first', 'second'], 'the copy holds both, in order');
+  assert.equal(String(again.headers.trace), 'once');
+  assert.ok(again.headers[REPLAYED_AT], 'the trace header is there');
 });
