@@ -96,6 +96,7 @@ export interface ContactUpdate<R> {
 export function newEntry<R>(email: string, since: number): ContactEntry<R> {
   return { email, excludeAutomations: false, lists: new ListChanges(), since, json: '', bytes: 0 };
 }
+
 /** The tags of a change whose export has none: one shared set, replaced before anything is added to it. */
 const NO_TAGS: Set<string> = new Set();
 const tagsOf = (tags: readonly string[]): Set<string> => (tags.length ? new Set(tags) : NO_TAGS);
@@ -187,6 +188,7 @@ function applyProfile<R>(entry: ContactEntry<R>, u: ContactUpdate<R>): void {
   oneStampIfSo(entry);
 }
 
+/** Whether the update says something about any profile value (most removes say nothing). */
 function saysAnything<R>(u: ContactUpdate<R>): boolean {
   if (says(u.firstName) || says(u.lastName) || says(u.phone)) return true;
   for (const value of u.fields.values()) if (says(value)) return true;

@@ -158,19 +158,21 @@ export async function readToEnd(
             r.key = m.key;
             r.value = m.value;
             r.headers = rawHeaders(m.headers);
-            r.repeated = repeatedHeaders(m.headers);
+            r.repeated = r.headers === NO_HEADERS ? undefined : repeatedHeaders(m.headers);
             r.timestamp = Number(m.timestamp);
-          } else
+          } else {
+            const headers = rawHeaders(m.headers);
             r = {
               topic,
               partition: batch.partition,
               offset,
               key: m.key,
               value: m.value,
-              headers: rawHeaders(m.headers),
-              repeated: repeatedHeaders(m.headers),
+              headers,
+              repeated: headers === NO_HEADERS ? undefined : repeatedHeaders(m.headers),
               timestamp: Number(m.timestamp),
             };
+          }
           // Awaited only when it returns a promise: a tick per record would cost more than reading it.
           const pending = onRecord(r);
           if (pending) await pending;
