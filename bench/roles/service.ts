@@ -1,3 +1,5 @@
+// First: kafkajs's producers must load with our partition grouping, as the CLI's (src/cli/index.ts).
+import '../../src/kafka/partition-grouping.js';
 import type { EventRef } from '../../src/ingest/source.js';
 import { join } from 'node:path';
 import { writeHeapSnapshot } from 'node:v8';

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: kafkajs's producers must load with our partition grouping (src/kafka/partition-grouping.ts).
+import '../kafka/partition-grouping.js';
 import { SyncError } from '../domain/errors.js';
 import { scrubLine } from '../observability/logger.js';
 import { checkConfigCommand } from './check-config.js';

@@ -7,6 +7,7 @@ import { ConfigError } from '../domain/errors.js';
 import { secretReader } from '../config/secret.js';
 // Every client built here reads snappy, lz4 and zstd as well as gzip.
 import './codecs.js';
+import { installPartitionGrouping } from './partition-grouping.js';
 import { installProduceEncoding } from './produce-encoding.js';
 import { installRecordDecoding } from './record-decoding.js';
 import { installResponseRemainder } from './response-remainder.js';
@@ -25,6 +26,11 @@ export function createKafka(config: Config['kafka'], log: Logger, clientIdSuffix
     );
   if (!installProduceEncoding())
     log.warn('kafkajs produced before the one-pass Produce encoder was installed: it keeps its own (slower) one');
+  if (!installPartitionGrouping())
+    log.warn(
+      'kafkajs loaded before the linear partition grouping was installed (an entry point imports ' +
+        'src/kafka/partition-grouping.ts first): a produced batch costs it memory in the square of its size',
+    );
   if (!installResponseRemainder())
     log.warn('kafkajs is not the version whose connections let go of their last response: a pause keeps it');
   const ssl = tlsOptions(config.ssl);

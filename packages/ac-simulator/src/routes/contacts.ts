@@ -1,4 +1,3 @@
-import { normaliseEmail } from '../email.js';
 import { isRecord, json, paging, parseJson, scalarString, type Reply } from '../http.js';
 import { renderContact, renderFieldValues, renderMembership } from '../render.js';
 import { isPersonsOwn, type ContactRecord } from '../store.js';
@@ -45,8 +44,10 @@ function list(state: SimState, req: ApiRequest): Reply {
   const status = Number.parseInt(q.get('status') ?? '-1', 10);
   const idPaging = state.options.contactsIdPaging;
   const idGreater = idPaging ? Number.parseInt(q.get('id_greater') ?? '0', 10) || 0 : 0;
-  let found = [...state.store.contacts.values()].filter((c) => {
-    if (email !== null && c.email !== normaliseEmail(email)) return false;
+  // An email filter matches one contact at most: found by the index, not by a scan of every contact.
+  const byEmail = email === null ? undefined : state.store.findByEmail(email);
+  const candidates = email === null ? [...state.store.contacts.values()] : byEmail ? [byEmail] : [];
+  let found = candidates.filter((c) => {
     if (like !== undefined && !c.email.includes(like)) return false;
     if (Number(c.id) <= idGreater) return false;
     if (listId !== null) {
