@@ -134,7 +134,7 @@ export class Bench {
     what: string,
     topic: string,
     sim: SimulatorReady,
-    o: { timeScale: number; registry?: boolean; recordLatency?: boolean },
+    o: { timeScale: number; registry?: boolean; recordLatency?: boolean; lookupsPerSecond?: number },
   ): Promise<Role<unknown>> {
     const config = this.serviceConfig(topic, sim, o);
     return startRole<unknown>(
@@ -145,7 +145,11 @@ export class Bench {
   }
 
   /** The raw config of the service for `topic` (the service parses it with its own schema, defaults included). */
-  serviceConfig(topic: string, sim: SimulatorReady, o: { timeScale: number; registry?: boolean }) {
+  serviceConfig(
+    topic: string,
+    sim: SimulatorReady,
+    o: { timeScale: number; registry?: boolean; lookupsPerSecond?: number },
+  ) {
     return {
       kafka: { brokers: this.brokers, topics: [topic], groupId: this.group(topic, 'sync'), clientId: 'bench-service' },
       connections: { main: { apiUrl: sim.url, apiKey: { value: sim.apiToken }, privacyAcknowledged: true } },
@@ -161,6 +165,7 @@ export class Bench {
       delivery: {
         timeScale: o.timeScale,
         confirmTimeoutMs: Math.min(86_400_000, Math.max(600_000, 60_000 * o.timeScale)),
+        ...(o.lookupsPerSecond !== undefined ? { profileLookupsPerSecond: o.lookupsPerSecond } : {}),
       },
       http: { host: '127.0.0.1', port: 0 },
       log: { level: 'info', format: 'json' },

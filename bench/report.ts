@@ -85,7 +85,8 @@ export function renderMarkdown(r: BenchResults): string {
       `reading the same topic in the same run. ${n(json.events)} JSON events over 5 lists ` +
       `(${f(json.repeatShare * 100, 0)}% repeats and flaps, ${json.partitions} partitions). The service decodes, ` +
       'validates, buffers, dedupes, builds and sends bulk imports and confirms them, against the simulator ' +
-      'with its limits off; events/s count until every event has settled. CPU is user + system of each ' +
+      'with its limits off (its profile lookups at their default real rate, one a second); events/s count ' +
+      'until every event has settled. CPU is user + system of each ' +
       "reader's own process; the simulator runs in a separate process and is not counted (it " +
       `used ${f(json.service.simulatorCpuSeconds, 1)} s JSON, ${f(avro.service.simulatorCpuSeconds, 1)} s Avro).`,
     '',

@@ -1,3 +1,5 @@
+// First: kafkajs's producers must load with our partition grouping, as the CLI's (src/cli/index.ts).
+import '../../src/kafka/partition-grouping.js';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Kafka, Partitioners, logLevel, type Message } from 'kafkajs';
 import { serveRole } from '../ipc.js';
