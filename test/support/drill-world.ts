@@ -4,7 +4,7 @@ import type { SimulatorOptionsInput } from '../../packages/ac-simulator/src/inde
 import { writeConfig, type CliProcess } from './cli.js';
 import { DrillOracle, describeReport, pairOf, type DrillReport } from './drill-oracle.js';
 import { eventually, type Simulator, type TopicReader } from './harness.js';
-import { world, type World } from './world.js';
+import { world, type World, type WorldOptions } from './world.js';
 
 /**
  * One drill's world, built on the test world (world.ts): a fresh source topic on the real broker, the world's
@@ -19,11 +19,15 @@ export interface DrillOptions {
   config?: Record<string, unknown>;
 }
 
-/** The file's world for drills: one list per segment, named after it ("1", "2", … in order). */
-export function drillWorld(segments: string[], simulator: SimulatorOptionsInput): World {
+/**
+ * The file's world for drills: one list per segment, named after it ("1", "2", … in order). `kafka`: the world's
+ * client on a broker of the file's own (WorldOptions.kafka).
+ */
+export function drillWorld(segments: string[], simulator: SimulatorOptionsInput, kafka?: WorldOptions['kafka']): World {
   return world({
     segments,
     simulator: { ...simulator, lists: segments.map((s, i) => ({ id: String(i + 1), name: s })) },
+    ...(kafka ? { kafka } : {}),
   });
 }
 
