@@ -110,7 +110,7 @@ export function appliedChange<R>(
   refused?: AppliedChange<R>['refused'],
   failed?: boolean,
 ): AppliedChange<R> {
-  return {
+  const applied: AppliedChange<R> = {
     email,
     listId,
     op: c.op,
@@ -119,7 +119,8 @@ export function appliedChange<R>(
     winner: c.winner,
     sentAt,
     confirmedAt,
-    ...(refused ? { refused } : {}),
-    ...(failed ? { failed } : {}),
   };
+  if (refused) applied.refused = refused;
+  if (failed) applied.failed = failed;
+  return applied;
 }

@@ -44,7 +44,8 @@ export function planBatch<R>(
   for (const entry of entries) {
     let changed = stripped.has(entry);
     const resub: ReentryItem<R>[] = [];
-    for (const [listId, change] of [...entry.lists]) {
+    // entries() is a copy: the lists deleted below are not skipped over.
+    for (const [listId, change] of entry.lists.entries()) {
       const r = route(entry.email, listId, change);
       if (r.kind === 'import') continue;
       if (r.kind === 'resubscribe') {
@@ -143,7 +144,7 @@ export function planCut<R>(
  */
 export function needsLookup<R>(entry: ContactEntry<R>, gate: DeliveryGate<R> | undefined, connection: string): boolean {
   if (entry.inAccount || !gate?.knows) return false;
-  const changes = [...entry.lists.values()];
+  const changes = entry.lists.values();
   if (changes.length === 0 || changes.some((c) => c.op === 'add')) return false;
   return !changes.some((c) => gate.knows!(connection, entry.email, c.winner));
 }

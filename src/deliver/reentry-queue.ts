@@ -58,11 +58,12 @@ export class ReentryQueue<R> {
     const failed: string[] = [];
     for (const entry of entries) {
       const later = resubscribe.get(entry.email) ?? [];
-      const left = new Set(later.map((i) => i.listId));
+      // Most entries have no re-entry: no set for them (this runs for every confirmed contact).
+      const left = later.length ? new Set(later.map((i) => i.listId)) : undefined;
       if (!failure.has(entry.email)) {
         confirmed.push(entry.email);
         for (const [listId, c] of entry.lists)
-          if (!left.has(listId)) changes.push(appliedChange(entry.email, listId, c, acceptedAt, now));
+          if (!left?.has(listId)) changes.push(appliedChange(entry.email, listId, c, acceptedAt, now));
         if (later.length) this.jobs.push(new ReentryJob(entry.email, later, this.now, undefined, this.repeat));
         else release.push(entry.email);
         continue;
@@ -71,7 +72,7 @@ export class ReentryQueue<R> {
       const adds: ReentryItem<R>[] = [];
       const resend: [string, ListChange<R>][] = [];
       for (const [listId, change] of entry.lists) {
-        if (left.has(listId)) continue;
+        if (left?.has(listId)) continue;
         if (change.op === 'add') adds.push({ listId, change });
         else resend.push([listId, change]);
       }

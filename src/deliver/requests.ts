@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { entryRefs, type Batch, type ContactBuffer } from '../buffer/contact-buffer.js';
-import type { ContactEntry } from '../buffer/contact-entry.js';
+import type { ContactEntry, ListChange } from '../buffer/contact-entry.js';
 import { crashPoint } from '../crash-points.js';
 import type { Metrics } from '../observability/metrics.js';
 import { bulkActions } from './answer.js';
@@ -54,11 +54,11 @@ export class AccountRequests<R> {
     this.opts.metrics.batchSize.observe({ connection: name }, batch.entries.length);
     this.opts.metrics.batchBytes.observe({ connection: name }, batch.bytes);
     // Write-ahead: the ledger holds the intent of every unsubscribe in this import before it goes out.
-    const removes = batch.entries.flatMap((entry) =>
-      [...entry.lists]
-        .filter(([listId, c]) => c.op === 'remove' && !resubscribe.get(entry.email)?.some((i) => i.listId === listId))
-        .map(([listId, change]) => ({ email: entry.email, listId, change })),
-    );
+    const removes: { email: string; listId: string; change: ListChange<R> }[] = [];
+    for (const entry of batch.entries)
+      for (const [listId, change] of entry.lists)
+        if (change.op === 'remove' && !resubscribe.get(entry.email)?.some((i) => i.listId === listId))
+          removes.push({ email: entry.email, listId, change });
     if (removes.length && this.opts.gate) {
       try {
         await this.opts.gate.intend(name, removes, this.opts.clock.epoch());

@@ -28,8 +28,9 @@ export function createKafka(config: Config['kafka'], log: Logger, clientIdSuffix
     log.warn('kafkajs produced before the one-pass Produce encoder was installed: it keeps its own (slower) one');
   if (!installPartitionGrouping())
     log.warn(
-      'kafkajs loaded before the linear partition grouping was installed (an entry point imports ' +
-        'src/kafka/partition-grouping.ts first): a produced batch costs it memory in the square of its size',
+      'The linear partition grouping is not installed (kafkajs loaded before it: an entry point must import ' +
+        'src/kafka/partition-grouping.ts first; or kafkajs is not the version it replaces): a produced batch ' +
+        'costs kafkajs memory in the square of its size',
     );
   if (!installResponseRemainder())
     log.warn('kafkajs is not the version whose connections let go of their last response: a pause keeps it');

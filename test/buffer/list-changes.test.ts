@@ -54,6 +54,33 @@ describe('ListChanges (a contact entry’s change per list)', () => {
     assert.equal(lists.get('1'), undefined);
   });
 
+  it('keys() and values() are the lists as they were: deleting or setting meanwhile skips or adds none', () => {
+    const three = () =>
+      new ListChanges<string>([
+        ['1', change('add', 1)],
+        ['2', change('remove', 2)],
+        ['3', change('add', 3)],
+      ]);
+    const lists = three();
+    const keys: string[] = [];
+    for (const listId of lists.keys()) {
+      keys.push(listId);
+      lists.delete(listId);
+      lists.set(`new-${listId}`, change('add', 9));
+    }
+    assert.deepEqual(keys, ['1', '2', '3']);
+    assert.deepEqual(lists.keys(), ['new-1', 'new-2', 'new-3']);
+    const other = three();
+    const seqs: number[] = [];
+    for (const c of other.values()) {
+      seqs.push(c.seq);
+      other.delete(String(c.seq));
+    }
+    assert.deepEqual(seqs, [1, 2, 3]);
+    assert.equal(other.size, 0);
+    assert.deepEqual(other.values(), []);
+  });
+
   it('a set of a list it holds replaces its change in place', () => {
     const lists = new ListChanges<string>();
     lists.set('1', change('add', 1)).set('2', change('add', 2));

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +26,16 @@ const env = {
   KAFKA_LOCAL_PORT: process.env.KAFKA_RESTART_DRILL_PORT ?? '21492',
   KAFKA_HEAP_OPTS: '-Xmx384m -Xms128m',
 };
+/** Whether anything accepts a connection on the broker's port (refused: it is really down). */
+const listening = (): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = connect(Number(env.KAFKA_LOCAL_PORT), '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 const broker = async (command: 'start' | 'stop', extra: NodeJS.ProcessEnv = {}): Promise<string> => {
   const { stdout } = await run('bash', [script, command], {
     env: { ...env, ...extra },
@@ -53,13 +64,16 @@ const w = drillWorld(segments, { timeScale: 10 }, async () => {
   return kafka();
 });
 
-test('broker restarts: every list ends with the newest event per (list, email); the instance runs on', async (t) => {
+test('broker restarts: every list ends with the newest event per (list, email); the instance runs on', {
+  timeout: 12 * 60_000,
+}, async (t) => {
   const world = await DrillWorld.create(w, {
     name: 'drill-broker-restart',
     partitions: 4,
     config: { shutdown: { deadlineMs: 20_000 } },
   });
-  // Deferred after the world's own stop of the broker, so it runs first: a failure that left it down.
+  // A failure that left the broker down: started again when the test ends, so that the file's cleanup (its
+  // readers, then the broker's stop) finds it up.
   w.defer(async () => {
     if (!brokerUp) await broker('start').catch(() => undefined);
   });
@@ -81,22 +95,27 @@ test('broker restarts: every list ends with the newest event per (list, email); 
 
   const written: DrillEvent[] = [];
   const begin = Date.now();
+  /** Time spent on the outages (stop, down, start): the stream's schedule moves on by it. */
+  let outages = 0;
   for (let s = 0; s < SECONDS; s++) {
     const restart = RESTARTS.get(s);
     if (restart) {
-      await broker('stop', restart.stop);
+      const from = Date.now();
       brokerUp = false;
+      await broker('stop', restart.stop);
+      assert.equal(await listening(), false, `the broker is down (${restart.how})`);
       t.diagnostic(`broker stopped (${restart.how}) at ${s} s`);
       // The outage's length, not a wait for a condition: the broker stays away this long.
       await sleep(DOWN_MS);
       await broker('start');
       brokerUp = true;
+      outages += Date.now() - from;
     }
     const batch = stream.next(PER_SECOND);
     written.push(...batch);
     await world.produce([...batch, ...(s % 12 === 0 ? poisonRecords('br-', 1, s) : [])]);
     // The workload's pace: one batch per second of wall time (the outages' time included).
-    const due = begin + (s + 1) * 1_000 + (s >= 8 ? DOWN_MS : 0) + (s >= 22 ? DOWN_MS : 0) - Date.now();
+    const due = begin + outages + (s + 1) * 1_000 - Date.now();
     if (due > 0) await sleep(due);
   }
   t.diagnostic(`stream: ${JSON.stringify(streamShape(written))}`);
