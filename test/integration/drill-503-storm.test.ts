@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeReport } from '../support/drill-oracle.js';
-import { FlappingStream, poisonRecords, seededPairs, streamShape, type DrillEvent } from '../support/drill-stream.js';
+import {
+  FlappingStream,
+  STEADY_FLAPS,
+  poisonRecords,
+  seededPairs,
+  streamShape,
+  type DrillEvent,
+} from '../support/drill-stream.js';
 import { DrillWorld, drillWorld } from '../support/drill-world.js';
 
 /**
@@ -26,16 +33,7 @@ const w = drillWorld(segments, { timeScale: 10 });
 
 test('503 storms: every list ends with the newest event per (list, email); opt-outs stay; nothing lost', async (t) => {
   const world = await DrillWorld.create(w, { name: 'drill-503-storm', partitions: 4 });
-  const stream = new FlappingStream({
-    seed: 1801,
-    prefix: 'st-',
-    contacts: CONTACTS,
-    segments,
-    unmapped: 0.05,
-    firstRemove: 0.4,
-    leave: 0.45,
-    reenter: 0.55,
-  });
+  const stream = new FlappingStream({ seed: 1801, prefix: 'st-', contacts: CONTACTS, segments, ...STEADY_FLAPS });
   await world.seedOptedOut(seededPairs(1802, 'st-', CONTACTS, [...world.listOf.values()], 30));
   const service = await world.start();
   await world.ready(service);

@@ -1,49 +1,28 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { connect } from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describeReport } from '../support/drill-oracle.js';
-import { FlappingStream, poisonRecords, seededPairs, streamShape, type DrillEvent } from '../support/drill-stream.js';
+import {
+  FlappingStream,
+  STEADY_FLAPS,
+  poisonRecords,
+  seededPairs,
+  streamShape,
+  type DrillEvent,
+} from '../support/drill-stream.js';
 import { DrillWorld, drillWorld } from '../support/drill-world.js';
 import { kafka } from '../support/harness.js';
+import { ownBroker } from '../support/own-broker.js';
 
 /**
  * Broker restarts: a flapping stream written steadily while the one broker the service uses stops and starts
  * under it twice, once gracefully and once killed (SIGTERM, then SIGKILL at once). The instance keeps running
  * through both, and every list ends with the newest event per (list, email), with no opt-out overridden.
  *
- * The broker is this file's own (as readiness-broker's: the shared one must never stop), on a port below Linux's
- * ephemeral range; the test runner runs one file at a time. Everything of the world (admin, readers, the
- * service's config) reaches it through KAFKA_BROKERS, set before the world starts.
+ * The broker is this file's own (own-broker.ts: the shared one must never stop). Everything of the world (admin,
+ * readers, the service's config) reaches it through KAFKA_BROKERS, set before the world starts.
  */
-const run = promisify(execFile);
-const script = fileURLToPath(new URL('../../../scripts/kafka-local.sh', import.meta.url));
-const env = {
-  ...process.env,
-  KAFKA_LOCAL_PORT: process.env.KAFKA_RESTART_DRILL_PORT ?? '21492',
-  KAFKA_HEAP_OPTS: '-Xmx384m -Xms128m',
-};
-/** Whether anything accepts a connection on the broker's port (refused: it is really down). */
-const listening = (): Promise<boolean> =>
-  new Promise((resolve) => {
-    const socket = connect(Number(env.KAFKA_LOCAL_PORT), '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-const broker = async (command: 'start' | 'stop', extra: NodeJS.ProcessEnv = {}): Promise<string> => {
-  const { stdout } = await run('bash', [script, command], {
-    env: { ...env, ...extra },
-    timeout: 5 * 60_000,
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  return stdout.trim().split('\n').pop()!.trim();
-};
+const own = ownBroker(Number(process.env.KAFKA_RESTART_DRILL_PORT ?? 21492));
 
 const segments = ['vip', 'newsletter', 'churn'];
 const SECONDS = 36;
@@ -51,16 +30,16 @@ const PER_SECOND = 40;
 const CONTACTS = 600;
 /** When the broker goes down (seconds into the stream), and how: SIGTERM and a wait, or SIGKILL at once. */
 const RESTARTS = new Map([
-  [8, { how: 'graceful', stop: {} }],
-  [22, { how: 'killed', stop: { KAFKA_STOP_TIMEOUT: '0' } }],
+  [8, { how: 'graceful', killed: false }],
+  [22, { how: 'killed', killed: true }],
 ]);
 const DOWN_MS = 5_000;
 
 let brokerUp = false;
 const w = drillWorld(segments, { timeScale: 10 }, async () => {
-  process.env.KAFKA_BROKERS = await broker('start');
+  process.env.KAFKA_BROKERS = await own.start();
   brokerUp = true;
-  w.defer(() => broker('stop')); // only this file's broker
+  w.defer(() => own.stop()); // only this file's broker
   return kafka();
 });
 
@@ -75,18 +54,9 @@ test('broker restarts: every list ends with the newest event per (list, email); 
   // A failure that left the broker down: started again when the test ends, so that the file's cleanup (its
   // readers, then the broker's stop) finds it up.
   w.defer(async () => {
-    if (!brokerUp) await broker('start').catch(() => undefined);
+    if (!brokerUp) await own.start().catch(() => undefined);
   });
-  const stream = new FlappingStream({
-    seed: 1701,
-    prefix: 'br-',
-    contacts: CONTACTS,
-    segments,
-    unmapped: 0.05,
-    firstRemove: 0.4,
-    leave: 0.45,
-    reenter: 0.55,
-  });
+  const stream = new FlappingStream({ seed: 1701, prefix: 'br-', contacts: CONTACTS, segments, ...STEADY_FLAPS });
   await world.seedOptedOut(seededPairs(1702, 'br-', CONTACTS, [...world.listOf.values()], 30));
   const service = await world.start();
   await world.ready(service);
@@ -102,12 +72,12 @@ test('broker restarts: every list ends with the newest event per (list, email); 
     if (restart) {
       const from = Date.now();
       brokerUp = false;
-      await broker('stop', restart.stop);
-      assert.equal(await listening(), false, `the broker is down (${restart.how})`);
+      await own.stop(restart.killed);
+      assert.equal(await own.listening(), false, `the broker is down (${restart.how})`);
       t.diagnostic(`broker stopped (${restart.how}) at ${s} s`);
       // The outage's length, not a wait for a condition: the broker stays away this long.
       await sleep(DOWN_MS);
-      await broker('start');
+      await own.start();
       brokerUp = true;
       outages += Date.now() - from;
     }

@@ -1,33 +1,17 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { test } from 'node:test';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import type { Service } from '../support/harness.js';
 import { getJson } from '../support/observability.js';
+import { ownBroker } from '../support/own-broker.js';
 import { world } from '../support/world.js';
 
 /**
- * /readyz while the broker is down, on a broker of this test's own: ready, then not ready with the reason once the
- * broker stops, then ready again once it is back. The test runner runs files one at a time, so nothing else uses
- * this broker meanwhile (the shared one on 19092 must never stop).
- *
- * Its port, 21392, is below Linux's ephemeral range (32768-60999). While the broker is down the service keeps
- * dialling it, and a connect whose source port happens to be the port it dials connects to itself (TCP
- * self-connect) and holds the port: on 39092 the broker then failed to bind when it came back.
+ * /readyz while the broker is down, on a broker of this test's own (own-broker.ts): ready, then not ready with the
+ * reason once the broker stops, then ready again once it is back. (On 39092, in the ephemeral range, the broker
+ * once failed to bind when it came back: own-broker.ts says why its ports are lower.)
  */
-const run = promisify(execFile);
-const script = fileURLToPath(new URL('../../../scripts/kafka-local.sh', import.meta.url));
-const env = {
-  ...process.env,
-  KAFKA_LOCAL_PORT: process.env.KAFKA_RESTART_TEST_PORT ?? '21392',
-  KAFKA_HEAP_OPTS: '-Xmx384m -Xms128m',
-};
-const broker = async (command: 'start' | 'stop'): Promise<string> => {
-  const { stdout } = await run('bash', [script, command], { env, timeout: 5 * 60_000, maxBuffer: 16 * 1024 * 1024 });
-  return stdout.trim().split('\n').pop()!.trim();
-};
+const own = ownBroker(Number(process.env.KAFKA_RESTART_TEST_PORT ?? 21392));
 
 let address: string;
 let service: Service | undefined;
@@ -38,9 +22,9 @@ const w = world({
   segments: ['vip'],
   simulator: { timeScale: 5 },
   kafka: async () => {
-    address = await broker('start');
+    address = await own.start();
     brokerUp = true;
-    w.defer(() => broker('stop')); // only this test's broker
+    w.defer(() => own.stop()); // only this test's broker
     return new Kafka({ clientId: 'readiness-test', brokers: [address], logLevel: logLevel.NOTHING });
   },
 });
@@ -67,11 +51,11 @@ test('/readyz is 503 while the broker is down and 200 once it is back', { timeou
   // broker brought back first if a failure left it down (deferred later, so run earlier).
   service = await w.start(config, {}, 60_000);
   w.defer(async () => {
-    if (!brokerUp) await broker('start').catch(() => undefined);
+    if (!brokerUp) await own.start().catch(() => undefined);
   });
   await w.until(async () => (await readyz()).status === 200, '/readyz to answer 200 with the broker up', 60_000);
 
-  await broker('stop');
+  await own.stop();
   brokerUp = false;
   let body: Record<string, unknown> = {};
   await w.until(
@@ -88,7 +72,7 @@ test('/readyz is 503 while the broker is down and 200 once it is back', { timeou
   const healthz = await getJson(service.httpPort, '/healthz');
   assert.equal(healthz.status, 200, 'the process itself is alive: no restart wanted');
 
-  await broker('start');
+  await own.start();
   brokerUp = true;
   await w.until(async () => (await readyz()).status === 200, '/readyz to answer 200 once the broker is back', 120_000);
 

@@ -161,6 +161,25 @@ test('two events of one pair at the same time stop the oracle: the drills need a
   );
 });
 
+test("the same event twice (a producer's retry) is no ambiguity: the later copy is the newest", () => {
+  const twice = [record(0, ev('vip', 'o@x.io', 'add', 1)), record(1, ev('vip', 'o@x.io', 'add', 1))];
+  const oracle = new DrillOracle(TOPIC, twice, listOf, new Map([[pairOf('1', 'o@x.io'), -Infinity]]));
+  assert.equal(oracle.fates.get('0/0')?.kind, 'superseded');
+  assert.equal(oracle.fates.get('0/1')?.kind, 'refuse');
+  const state: MembersView = {
+    lists: { '1': { members: { 'o@x.io': { status: 2 } } } },
+    counters: { forcedResubscribes: 0 },
+  };
+  assert.deepEqual(oracle.check(state, [letter(1, 'CONSENT_OPTED_OUT')]).mismatches, []);
+  assert.match(oracle.check(state, []).mismatches.join('\n'), /at 0\/1: the add of a person who unsubscribed/);
+  const changed = { ...ev('vip', 'o@x.io', 'add', 1), eventId: 'another' };
+  assert.throws(
+    () => new DrillOracle(TOPIC, [twice[0]!, record(1, changed)], listOf, new Map()),
+    /two events at/,
+    'another event at the same time is still ambiguous',
+  );
+});
+
 test('a flapping stream: per-profile times strictly increase, many pairs start with a remove, pairs re-enter', () => {
   const stream = new FlappingStream({
     seed: 7,

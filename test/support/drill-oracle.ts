@@ -87,7 +87,7 @@ export class DrillOracle {
     readonly listOf: ReadonlyMap<string, string>,
     readonly optedOut: ReadonlyMap<string, number>,
   ) {
-    const newest = new Map<string, { occurredAt: number; key: string; op: Op }>();
+    const newest = new Map<string, { occurredAt: number; key: string; op: Op; eventId: string }>();
     const events: { key: string; pair: string; listId: string; email: string; op: Op; occurredAt: number }[] = [];
     for (const r of source) {
       const key = at(r.partition, r.offset);
@@ -108,9 +108,12 @@ export class DrillOracle {
       const occurredAt = Date.parse(e.occurredAt);
       events.push({ key, pair, listId, email, op: e.op, occurredAt });
       const n = newest.get(pair);
-      if (n && n.occurredAt === occurredAt)
+      // The same event again (a producer's retry after a lost acknowledgement writes it twice): the later copy is
+      // the newest, as the service ties equal times by offset. Two different events at one time are ambiguous.
+      const again = n?.occurredAt === occurredAt && n.eventId === e.eventId && n.op === e.op;
+      if (n && n.occurredAt === occurredAt && !again)
         throw new Error(`${showPair(pair)} has two events at ${e.occurredAt}: the drills need distinct times`);
-      if (!n || occurredAt > n.occurredAt) newest.set(pair, { occurredAt, key, op: e.op });
+      if (!n || occurredAt > n.occurredAt || again) newest.set(pair, { occurredAt, key, op: e.op, eventId: e.eventId });
     }
     // Per pair, the occurredAt of its last add made after the person unsubscribed themselves.
     const lastRefusedAdd = new Map<string, number>();

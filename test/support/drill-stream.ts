@@ -42,6 +42,9 @@ export interface StreamOptions {
   start?: number;
 }
 
+/** A steady flapping mix: many pairs start with a remove, about half leave and re-enter, some are unmapped. */
+export const STEADY_FLAPS = { unmapped: 0.05, firstRemove: 0.4, leave: 0.45, reenter: 0.55 } as const;
+
 /** The segment of the unmapped events: no export maps it. */
 export const UNMAPPED_SEGMENT = 'not-exported';
 
